@@ -1,0 +1,170 @@
+"""`mobilabel predict | label | results | jobs`: the embedded main job and its queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from ..config import Settings
+from ..imaging import IMAGE_EXTENSIONS, ImageReadError, read_rgb
+from ..models import ENGINES
+from ..pipeline import build_labeller
+from ..pipeline.embedded import JobSummary, label_folder
+from ..pipeline.paths import check_folder, iter_images
+from ..registry import resolve_checkpoint
+from ..storage import mask_url, open_database
+from ..storage import jobs as stored_jobs
+from ..storage.results import SORT_KEYS, ResultFilter, query_results
+from .output import FORMATS, print_rows
+from .progress import image_progress
+
+RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
+JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at")
+TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
+_TABLE_LIMIT = 100
+_SUMMARY_LABELS = 10
+
+model_option = click.option("--model", help="Checkpoint file or model version id (default: the active version, else ImageNet weights).")
+engine_option = click.option("--engine", type=click.Choice(ENGINES), help="Inference engine (default: MOBILABEL_ENGINE, auto).")
+device_option = click.option("--device", help="cpu, cuda or auto (default: MOBILABEL_DEVICE, auto).")
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top-k", "top_k", type=click.IntRange(min=1), default=1, show_default=True, help="Show the K best labels.")
+@model_option
+@engine_option
+@device_option
+@click.pass_obj
+def predict(
+    settings: Settings, images: tuple[Path, ...], top_k: int, model: str | None, engine: str | None, device: str | None
+) -> None:
+    """Label IMAGE files and print each label and its confidence (nothing is stored)."""
+    database = open_database(settings.database_url)
+    checkpoint = resolve_checkpoint(database, settings, model)
+    database.dispose()
+    labeller = build_labeller(settings, checkpoint, engine, device)
+    classifier = labeller.classifier
+    failed = 0
+    for path in images:
+        try:
+            tensor = classifier.transform(read_rgb(path, settings.max_image_pixels))
+        except ImageReadError as exc:
+            click.echo(f"{path}\tfailed: {exc}", err=True)
+            failed += 1
+            continue
+        prediction = classifier.predict(tensor.unsqueeze(0))[0]
+        ranked = prediction.top_k[:top_k]
+        click.echo(f"{path}\t" + "\t".join(f"{label}\t{confidence:.4f}" for label, confidence in ranked))
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@model_option
+@engine_option
+@device_option
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass (default: MOBILABEL_BATCH_SIZE).")
+@click.pass_obj
+def label(
+    settings: Settings, folder: Path, model: str | None, engine: str | None, device: str | None, batch_size: int | None
+) -> None:
+    """Label every image under FOLDER (recursively) in this process and store the results."""
+    console = Console(stderr=True)
+    folder = check_folder(folder)
+    if next(iter_images(folder), None) is None:
+        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case).")
+        return
+    database = open_database(settings.database_url)
+    checkpoint = resolve_checkpoint(database, settings, model)
+    labeller = build_labeller(settings, checkpoint, engine, device)
+    if batch_size:
+        labeller.batch_size = batch_size
+    with image_progress(console) as progress:
+        task = progress.add_task("labelling", total=None)
+        summary = label_folder(
+            database, labeller, folder, on_progress=lambda n, total: progress.update(task, advance=n, total=total)
+        )
+    _print_summary(console, summary, mask_url(database.url), labeller.classifier.engine.name)
+    database.dispose()
+
+
+def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str) -> None:
+    rate = summary.total / summary.seconds if summary.seconds else 0.0
+    console.print(
+        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed "
+        f"in {summary.seconds:.1f} s ({rate:.1f} img/s, {engine} engine), model version {summary.model_version_id}"
+    )
+    counts = list(summary.label_counts.items())
+    for name, count in counts[:_SUMMARY_LABELS]:
+        console.print(f"  {count:6d}  {name}", markup=False, highlight=False)
+    if len(counts) > _SUMMARY_LABELS:
+        rest = sum(count for _, count in counts[_SUMMARY_LABELS:])
+        console.print(f"  {rest:6d}  in {len(counts) - _SUMMARY_LABELS} other labels")
+    if summary.failures:
+        console.print(f"failed ({summary.failed}):")
+        for path, reason in summary.failures[:20]:
+            console.print(f"  {path}: {reason}", markup=False, highlight=False)
+        if len(summary.failures) > 20:
+            console.print(f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed")
+    console.print(f"results in {database_url}: mobilabel results --job {summary.job_id}", markup=False, highlight=False)
+
+
+@click.command()
+@click.option("--job", "job_id", type=int, help="Only this job's results.")
+@click.option("--label", "label_name", help="Only this label.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1))
+@click.option("--max-confidence", type=click.FloatRange(0, 1))
+@click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
+@click.option("--status", type=click.Choice(["ok", "failed"]))
+@click.option("--version", "model_version_id", help="Only this model version's results.")
+@click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
+@click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_obj
+def results(
+    settings: Settings,
+    job_id: int | None,
+    label_name: str | None,
+    min_confidence: float | None,
+    max_confidence: float | None,
+    path_pattern: str | None,
+    status: str | None,
+    model_version_id: str | None,
+    sort: str,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """Query stored results."""
+    if limit is None and fmt == "table":
+        limit = _TABLE_LIMIT
+    where = ResultFilter(
+        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None
+    )
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
+    database.dispose()
+    console = Console()
+    print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
+    if fmt == "table" and limit and len(rows) == limit:
+        Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_obj
+def jobs(settings: Settings, limit: int, fmt: str) -> None:
+    """List labelling jobs, newest first."""
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
+    database.dispose()
+    print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")
+
+
+COMMANDS = (predict, label, results, jobs)

@@ -1,0 +1,24 @@
+"""Networks, preprocessing, checkpoints and inference engines. Knows nothing of databases or queues."""
+
+from .architectures import ARCHITECTURES, build_model
+from .checkpoint import IMAGENET_CATEGORIES, Checkpoint, CheckpointError
+from .classifier import Classifier, Prediction
+from .engines import ENGINES, Engine, create_engine, resolve_device
+from .mobilenet_v1 import MobileNetV1
+from .transforms import Preprocessing
+
+__all__ = [
+    "ARCHITECTURES",
+    "ENGINES",
+    "IMAGENET_CATEGORIES",
+    "Checkpoint",
+    "CheckpointError",
+    "Classifier",
+    "Engine",
+    "MobileNetV1",
+    "Prediction",
+    "Preprocessing",
+    "build_model",
+    "create_engine",
+    "resolve_device",
+]

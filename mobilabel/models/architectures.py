@@ -1,0 +1,34 @@
+"""The architectures a checkpoint may name, built by one function."""
+
+from __future__ import annotations
+
+from torch import nn
+from torchvision.models import mobilenet_v2
+
+from .mobilenet_v1 import MobileNetV1
+
+ARCHITECTURES = ("mobilenet_v2", "mobilenet_v1")
+
+
+def build_model(arch: str, num_classes: int, alpha: float = 1.0) -> nn.Module:
+    """A freshly initialised network.
+
+    MobileNetV2 is torchvision's: its layer names are the tutorial's, so ImageNet
+    weight files load as they are. For alpha below 1 torchvision keeps the last
+    conv at 1280 channels (the paper's choice), where the tutorial shrinks it too.
+    """
+    if arch == "mobilenet_v2":
+        return mobilenet_v2(num_classes=num_classes, width_mult=alpha)
+    if arch == "mobilenet_v1":
+        return MobileNetV1(num_classes=num_classes, alpha=alpha)
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+
+
+def head_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the classifier head (what transfer learning trains)."""
+    return list(model.classifier.parameters())
+
+
+def backbone(model: nn.Module) -> nn.Module:
+    """The feature extractor (what transfer learning freezes)."""
+    return model.features

@@ -1,0 +1,51 @@
+"""A checkpoint made ready to label with: transform, engine, softmax and top-k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .checkpoint import Checkpoint
+from .engines import Engine, create_engine
+from .transforms import ImageTransform
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    top_k: list[tuple[str, float]]
+
+
+class Classifier:
+    def __init__(self, checkpoint: Checkpoint, engine: Engine, top_k: int = 5) -> None:
+        self.checkpoint = checkpoint
+        self.engine = engine
+        self.top_k = max(1, min(top_k, len(checkpoint.classes)))
+        self.transform: ImageTransform = checkpoint.preprocessing.eval_transform()
+
+    @classmethod
+    def load(
+        cls, checkpoint: Checkpoint, engine: str = "auto", device: str = "auto", top_k: int = 5, threads: int | None = None
+    ) -> "Classifier":
+        network = checkpoint.build()
+        return cls(checkpoint, create_engine(network, engine, device, checkpoint.preprocessing.crop_size, threads), top_k)
+
+    @property
+    def version_id(self) -> str:
+        return self.checkpoint.version_id
+
+    @property
+    def classes(self) -> list[str]:
+        return self.checkpoint.classes
+
+    def predict(self, batch: torch.Tensor) -> list[Prediction]:
+        """Predictions for a batch of transformed images (N, 3, H, W)."""
+        probabilities = torch.softmax(self.engine.forward(batch).float(), dim=1)
+        values, indices = probabilities.topk(self.top_k, dim=1)
+        predictions = []
+        for row_values, row_indices in zip(values.tolist(), indices.tolist()):
+            top = [(self.classes[i], p) for i, p in zip(row_indices, row_values)]
+            predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top))
+        return predictions

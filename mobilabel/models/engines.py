@@ -1,0 +1,103 @@
+"""Inference engines: what runs a network's forward pass on a batch.
+
+Measured on a 2-core AVX-512 CPU with MobileNetV2 (bench/), ONNX Runtime fp32 runs
+the forward pass several times faster than PyTorch eager with identical labels,
+so it is the CPU default; PyTorch stays for CUDA (and for training).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Protocol
+
+import torch
+from torch import nn
+
+ENGINES = ("auto", "torch", "onnx")
+
+
+class Engine(Protocol):
+    name: str
+    device: str
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits for a float32 NCHW batch on the CPU."""
+        ...
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or auto")
+    return device
+
+
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: str) -> None:
+        self.device = device
+        self._model = model.eval().to(device, memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        return self._model(batch).float().cpu()
+
+
+class OnnxEngine:
+    """ONNX Runtime on the CPU, from the same network exported at load time."""
+
+    name = "onnx"
+    device = "cpu"
+
+    def __init__(self, model: nn.Module, input_size: int, threads: int) -> None:
+        import onnxruntime as ort
+
+        buffer = io.BytesIO()
+        example = torch.zeros(1, 3, input_size, input_size)
+        with warnings.catch_warnings():
+            # The TorchScript-based exporter is deprecated but exact and fast for these
+            # convolutional nets, and needs no extra packages.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model.eval(),
+                (example,),
+                buffer,
+                input_names=["images"],
+                output_names=["logits"],
+                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                dynamo=False,
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        (logits,) = self._session.run(None, {"images": batch.contiguous().numpy()})
+        return torch.from_numpy(logits)
+
+
+def compute_threads() -> int:
+    """Threads for the forward pass: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def create_engine(model: nn.Module, kind: str, device: str, input_size: int, threads: int | None = None) -> Engine:
+    device = resolve_device(device)
+    if kind not in ENGINES:
+        raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+    if kind == "auto":
+        kind = "torch" if device.startswith("cuda") else "onnx"
+    if kind == "onnx":
+        if device != "cpu":
+            raise ValueError("the onnx engine runs on the CPU; use --engine torch for a GPU")
+        return OnnxEngine(model, input_size, threads or compute_threads())
+    return TorchEngine(model, device)

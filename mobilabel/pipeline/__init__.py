@@ -1,0 +1,26 @@
+"""The labelling flow: paths -> decode -> batches -> model -> results. Knows models and storage."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..models import Checkpoint, Classifier
+from .labeller import Labeller
+
+
+def build_labeller(
+    settings: Settings, checkpoint: Checkpoint, engine: str | None = None, device: str | None = None, threads: int | None = None
+) -> Labeller:
+    """A labeller configured from settings; ``engine``/``device``/``threads`` override them."""
+    classifier = Classifier.load(
+        checkpoint, engine=engine or settings.engine, device=device or settings.device, top_k=settings.top_k, threads=threads
+    )
+    return Labeller(
+        classifier,
+        batch_size=settings.batch_size,
+        decode_threads=settings.decode_threads,
+        max_pixels=settings.max_image_pixels,
+        allowed_roots=settings.allowed_roots,
+    )
+
+
+__all__ = ["Labeller", "build_labeller"]

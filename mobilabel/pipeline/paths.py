@@ -1,0 +1,71 @@
+"""Paths: finding the images under a folder, and keeping reads inside the allowed roots."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..imaging import is_image_name
+
+
+class FolderError(Exception):
+    """A folder that cannot be labelled (missing, not a folder, unreadable)."""
+
+
+def check_folder(root: Path) -> Path:
+    """The folder's absolute path, or a ``FolderError`` that says what is wrong with it."""
+    if not root.exists():
+        raise FolderError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise FolderError(f"not a folder: {root}")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise FolderError(f"folder cannot be read (permission denied): {root}")
+    return Path(os.path.abspath(root))
+
+
+def iter_images(root: Path) -> Iterator[Path]:
+    """Image files under ``root`` in a stable order, walked lazily.
+
+    Symlinked folders are followed once each: a folder already visited (by its
+    device and inode) is skipped, so a link loop ends the walk instead of hanging it.
+    Only the folder stack is held in memory, never the list of files.
+    """
+    root = check_folder(root)
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError:
+            continue  # an unreadable sub-folder holds nothing we could label
+        subfolders = []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    subfolders.append(Path(entry.path))
+                elif entry.is_file() and is_image_name(entry.name):
+                    yield Path(entry.path)
+            except OSError:
+                continue
+        stack.extend(reversed(subfolders))
+
+
+def outside_roots(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether ``path``, with ``..`` and symlinks resolved, lies outside every allowed root.
+
+    No roots configured means no confinement.
+    """
+    if not roots:
+        return False
+    resolved = Path(os.path.realpath(path))
+    return not any(resolved.is_relative_to(root) for root in roots)

@@ -1,0 +1,111 @@
+"""Model versions as checkpoints: register them, choose one, load one by id.
+
+Checkpoints are stored in the database, so any worker on any machine can load a
+version by its id; each machine keeps a copy on disk, checked by sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from .config import Settings
+from .models import Checkpoint
+from .storage import Database
+from .storage import versions as stored
+
+TORCHVISION_WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
+
+
+class NoModelError(Exception):
+    """No model to label with; the message says how to get one."""
+
+
+def register_checkpoint(db: Database, checkpoint: Checkpoint, activate: bool = False) -> str:
+    """Store ``checkpoint`` as a version (once: its id is its key) and return the id."""
+    with db.transaction() as session:
+        if stored.get_version(session, checkpoint.version_id) is None:
+            record = stored.VersionRecord(
+                id=checkpoint.version_id,
+                arch=checkpoint.arch,
+                alpha=checkpoint.alpha,
+                classes=checkpoint.classes,
+                metrics=checkpoint.metrics,
+                checkpoint=checkpoint.to_bytes(),
+                source=checkpoint.source,
+            )
+            stored.register_version(session, record)
+        if activate:
+            stored.activate_version(session, checkpoint.version_id)
+    return checkpoint.version_id
+
+
+def find_pretrained(settings: Settings) -> Path | None:
+    """ImageNet weights on this machine: ``MOBILABEL_PRETRAINED``, else torchvision's cache."""
+    if settings.pretrained is not None:
+        if not settings.pretrained.is_file():
+            raise NoModelError(f"MOBILABEL_PRETRAINED points to {settings.pretrained}, which is not a file")
+        return settings.pretrained
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_WEIGHTS_FILE
+    return cached if cached.is_file() else None
+
+
+def load_version(db: Database, settings: Settings, version_id: str) -> Checkpoint:
+    """A stored version, from this machine's cache when its sha256 still matches."""
+    with db.transaction() as session:
+        version = stored.get_version(session, version_id)
+        if version is None:
+            raise stored.UnknownVersionError(f"no model version {version_id!r} in the database")
+        expected_sha = version.sha256
+    cached = settings.model_cache_dir / f"{version_id}.pt"
+    if cached.is_file():
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == expected_sha:
+            return Checkpoint.from_bytes(data, source=f"version {version_id}")
+    with db.transaction() as session:
+        data, sha = stored.checkpoint_bytes(session, version_id)
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise ValueError(f"model version {version_id}: stored checkpoint does not match its sha256")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f"{cached.name}.{id(data)}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(cached)
+    return Checkpoint.from_bytes(data, source=f"version {version_id}")
+
+
+def active_version_id(db: Database) -> str | None:
+    with db.transaction() as session:
+        return stored.active_version_id(session)
+
+
+def resolve_checkpoint(db: Database, settings: Settings, model: str | None = None) -> Checkpoint:
+    """The checkpoint to label with, registered as a version so results can name it.
+
+    ``model`` is a checkpoint file or a version id; without it, the active version,
+    else the ImageNet weights found on this machine.
+    """
+    if model:
+        if Path(model).is_file():
+            checkpoint = Checkpoint.load(Path(model))
+            register_checkpoint(db, checkpoint)
+            return checkpoint
+        with db.transaction() as session:
+            known = stored.get_version(session, model) is not None
+        if not known:
+            raise NoModelError(f"--model {model}: neither a checkpoint file nor a model version id")
+        return load_version(db, settings, model)
+    active = active_version_id(db)
+    if active is not None:
+        return load_version(db, settings, active)
+    pretrained = find_pretrained(settings)
+    if pretrained is None:
+        raise NoModelError(
+            "no model weights found: set MOBILABEL_PRETRAINED to a torchvision mobilenet_v2 ImageNet file "
+            f"(e.g. {TORCHVISION_WEIGHTS_FILE} from download.pytorch.org/models), "
+            "or pass --model CHECKPOINT, or train one with `mobilabel train`"
+        )
+    checkpoint = Checkpoint.load(pretrained)
+    register_checkpoint(db, checkpoint)
+    return checkpoint

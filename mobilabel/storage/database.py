@@ -1,0 +1,106 @@
+"""Connecting to the database, and making sure its schema is current."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import migrations_runner
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+def normalise_url(url: str) -> str:
+    """Accept the plain ``postgresql://`` form users know, and use psycopg 3 for it."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine: Engine = _create_engine(self.url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({mask_url(self.url)})"
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # WAL lets readers run beside the one writer; the busy timeout makes a
+        # second writer wait rather than fail at once.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
+    """Connect and check that the schema is at the latest migration.
+
+    The embedded SQLite default is upgraded on the spot, so a newcomer never needs
+    a separate step; a server database is upgraded only by ``mobilabel db upgrade``
+    (one migration service, not every worker at once).
+    """
+    database = Database(url)
+    try:
+        current = migrations_runner.current_revision(database.engine)
+    except OperationalError as exc:
+        database.dispose()
+        raise DatabaseError(f"cannot connect to the database {mask_url(database.url)}: {exc.orig}") from exc
+    if current != migrations_runner.head_revision():
+        if auto_upgrade if auto_upgrade is not None else database.is_embedded:
+            migrations_runner.upgrade(database.engine)
+        else:
+            database.dispose()
+            raise DatabaseError(
+                f"the database {mask_url(database.url)} is at migration {current or 'none'}, "
+                f"not {migrations_runner.head_revision()}: run `mobilabel db upgrade`"
+            )
+    return database

@@ -1,0 +1,37 @@
+"""Labelling jobs: one per folder run, with counters the writers keep exact."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .tables import Job, utcnow
+
+RUNNING = "running"
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+FINISHED = (COMPLETED, FAILED, CANCELLED)
+
+
+def create_job(session: Session, root: str, model_version_id: str | None, status: str = RUNNING) -> Job:
+    job = Job(root=root, model_version_id=model_version_id, status=status, started_at=utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def set_total(session: Session, job_id: int, total: int) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(total=total))
+
+
+def finish_job(session: Session, job_id: int, status: str, error: str | None = None) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
+
+
+def get_job(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def list_jobs(session: Session, limit: int = 50) -> list[Job]:
+    return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))

@@ -1,0 +1,33 @@
+"""INSERT ... ON CONFLICT DO UPDATE in each dialect's own form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .tables import Base
+
+
+def upsert(
+    session: Session, table: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str]
+) -> None:
+    """Insert ``rows``; where ``keys`` already exist, overwrite the ``update`` columns."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert: Any
+    if dialect == "postgresql":
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:
+        raise NotImplementedError(f"upserts are written for PostgreSQL and SQLite, not {dialect}")
+    statement: Insert = insert(table).values(list(rows))
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: statement.excluded[column] for column in update}
+    )
+    session.execute(statement)
