@@ -18,6 +18,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", "
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 _WHITE = (255, 255, 255, 255)
+_SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
@@ -56,9 +57,7 @@ def read_rgb(path: Path, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"refused as a possible decompression bomb: {exc}") from exc
     except UnidentifiedImageError as exc:
-        size = _size_or_none(path)
-        what = "empty file (0 bytes)" if size == 0 else "not an image format that can be read"
-        raise ImageReadError(what) from exc
+        raise ImageReadError(_unidentified_reason(path)) from exc
     except PermissionError as exc:
         raise ImageReadError("permission denied") from exc
     except FileNotFoundError as exc:
@@ -95,8 +94,14 @@ def to_rgb8(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _size_or_none(path: Path) -> int | None:
+def _unidentified_reason(path: Path) -> str:
     try:
-        return path.stat().st_size
-    except OSError:
-        return None
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    if not head:
+        return "empty file (0 bytes)"
+    if head.startswith(_SIGNATURES):
+        return "corrupt image: the header is damaged"
+    return "not an image: the content is not a format that can be read"

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -39,6 +40,8 @@ def _csv_value(value: Any) -> Any:
 def _table_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, list):

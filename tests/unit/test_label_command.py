@@ -1,0 +1,133 @@
+"""`mobilabel label`, `results`, `jobs` and `predict`, as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from mobilabel.cli.main import cli
+from mobilabel.storage import open_database
+from mobilabel.storage.tables import Job
+from mobilabel.storage.tables import Result as ResultRow
+from tests.bad_images import make_bad_input_folder
+from tests.conftest import FLOWERS
+
+VAL = FLOWERS / "val"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def csv_rows(output: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(output)))
+
+
+def test_label_the_val_folder_then_query_it(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        assert run("db", "upgrade").exit_code == 0
+    labelled = run("label", str(VAL))
+    assert labelled.exit_code == 0, labelled.output
+    assert "120 images, 120 labelled, 0 failed" in labelled.output
+
+    rows = csv_rows(run("results", "--format", "csv").output)
+    assert len(rows) == 120
+    assert {r["status"] for r in rows} == {"ok"}
+    assert all(0 < float(r["confidence"]) <= 1 for r in rows)
+    assert len({r["image_path"] for r in rows}) == 120
+    assert sum(r["label"] == "daisy" for r in rows) >= 15, "ImageNet knows daisies"
+
+    daisies = json.loads(run("results", "--label", "daisy", "--format", "json").output)
+    assert daisies and all(r["label"] == "daisy" for r in daisies)
+    assert len(daisies[0]["top_k"]) == 5
+    sure = csv_rows(run("results", "--min-confidence", "0.9", "--sort=-confidence", "--format", "csv").output)
+    assert sure and all(float(r["confidence"]) >= 0.9 for r in sure)
+    assert [float(r["confidence"]) for r in sure] == sorted((float(r["confidence"]) for r in sure), reverse=True)
+    tulips = csv_rows(run("results", "--path", "*/tulips/*", "--format", "csv").output)
+    assert len(tulips) == 27 and all("/tulips/" in r["image_path"] for r in tulips)
+    (job,) = csv_rows(run("jobs", "--format", "csv").output)
+    assert (job["status"], job["total"], job["done"], job["failed"]) == ("completed", "120", "120", "0")
+
+
+def test_labelling_a_folder_twice_leaves_no_duplicate_rows(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        assert run("db", "upgrade").exit_code == 0
+    assert run("label", str(VAL / "roses")).exit_code == 0
+    assert run("label", str(VAL / "roses")).exit_code == 0
+    database = open_database(database_url)
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ResultRow)) == 20
+        assert session.scalar(select(func.count(func.distinct(ResultRow.image_path)))) == 20
+        jobs = session.scalars(select(Job).order_by(Job.id)).all()
+        assert [(j.total, j.done, j.failed, j.status) for j in jobs] == [(20, 20, 0, "completed")] * 2
+        assert {r.job_id for r in session.scalars(select(ResultRow))} == {jobs[1].id}
+    database.dispose()
+
+
+def test_bad_input_folder_completes_with_a_row_per_file(tmp_path: Path, val_images: list[Path]) -> None:
+    folder = tmp_path / "bad"
+    expect = make_bad_input_folder(folder, val_images[0])
+    command = [sys.executable, "-m", "mobilabel", "label", str(folder)]
+    if os.geteuid() == 0:
+        # root reads any file: drop that power so the unreadable file is really unreadable.
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    with open(tmp_path / "stderr", "w+") as stderr_file:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr_file)
+        _, status, usage = os.wait4(process.pid, 0)
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
+    assert os.waitstatus_to_exitcode(status) == 0, stderr
+    assert "Traceback" not in stderr
+    assert usage.ru_maxrss < 2 * 1024 * 1024, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB: the bomb must be refused, not decoded"
+
+    rows = {Path(r["image_path"]).relative_to(folder).as_posix(): r for r in csv_rows(run("results", "--format", "csv").output)}
+    assert rows.keys() == expect.keys(), "one row per image file, nothing else, no loop through the symlink"
+    for name, outcome in expect.items():
+        if outcome == "ok":
+            assert rows[name]["status"] == "ok" and rows[name]["label"], name
+        else:
+            assert rows[name]["status"] == "failed", name
+            assert outcome in rows[name]["error"], (name, rows[name]["error"])
+    failed = sum(outcome != "ok" for outcome in expect.values())
+    assert f"{len(expect)} images, {len(expect) - failed} labelled, {failed} failed" in " ".join(stderr.split())
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["label", str(tmp_path / "nope")])
+    assert result.exit_code != 0
+    assert "folder not found" in result.output and "Traceback" not in result.output
+
+
+def test_an_empty_folder_is_a_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run("label", str(tmp_path / "empty"))
+    assert result.exit_code == 0
+    assert "No images under" in result.output
+
+
+def test_no_weights_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOBILABEL_PRETRAINED")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    result = CliRunner().invoke(cli, ["label", str(VAL)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no model weights found" in lines[0] and "MOBILABEL_PRETRAINED" in lines[0]
+
+
+def test_predict_prints_label_and_confidence(val_images: list[Path]) -> None:
+    result = run("predict", "--top-k", "3", str(val_images[0]), str(val_images[1]))
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2
+    fields = lines[0].split("\t")
+    assert fields[0] == str(val_images[0]) and len(fields) == 7
+    assert 0 < float(fields[2]) <= 1
