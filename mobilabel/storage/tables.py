@@ -46,6 +46,36 @@ class Job(Base):
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    # The Celery queue a distributed job's chunks go to; None for an embedded run.
+    queue: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Chunk(Base):
+    """A slice of a distributed job's paths: the unit sent to a worker, and what the sweeper re-sends.
+
+    The database, not the broker, is the source of truth for what remains to do.
+    """
+
+    __tablename__ = "chunks"
+    __table_args__ = (
+        UniqueConstraint("job_id", "seq", name="uq_chunks_job_seq"),
+        Index("ix_chunks_state_deadline", "state", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    paths: Mapped[list[Any]]
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deadline: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(Text)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
