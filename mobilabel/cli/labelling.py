@@ -9,8 +9,9 @@ from rich.console import Console
 
 from ..config import Settings
 from ..imaging import IMAGE_EXTENSIONS, ImageReadError, read_rgb
-from ..models import ENGINES
-from ..pipeline import build_labeller
+from ..models import ENGINES, Checkpoint, Classifier
+from ..pipeline import build_labeller, load_classifier
+from ..pipeline.active_model import ActiveModel
 from ..pipeline.embedded import JobSummary, label_folder
 from ..pipeline.paths import check_folder, iter_images
 from ..registry import resolve_checkpoint
@@ -45,8 +46,7 @@ def predict(
     database = open_database(settings.database_url)
     checkpoint = resolve_checkpoint(database, settings, model)
     database.dispose()
-    labeller = build_labeller(settings, checkpoint, engine, device)
-    classifier = labeller.classifier
+    classifier = load_classifier(settings, checkpoint, engine, device)
     failed = 0
     for path in images:
         try:
@@ -79,16 +79,20 @@ def label(
         click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case).")
         return
     database = open_database(settings.database_url)
-    checkpoint = resolve_checkpoint(database, settings, model)
-    labeller = build_labeller(settings, checkpoint, engine, device)
-    if batch_size:
-        labeller.batch_size = batch_size
+
+    def factory(checkpoint: Checkpoint) -> Classifier:
+        return load_classifier(settings, checkpoint, engine, device)
+
+    # Without --model, follow the active version: a promotion mid-run takes over between batches.
+    source = factory(resolve_checkpoint(database, settings, model)) if model else ActiveModel(database, settings, factory)
+    labeller = build_labeller(settings, source, batch_size)
+    engine_name = labeller.classifier.engine.name  # loads the model now, before the progress bar
     with image_progress(console) as progress:
         task = progress.add_task("labelling", total=None)
         summary = label_folder(
             database, labeller, folder, on_progress=lambda n, total: progress.update(task, advance=n, total=total)
         )
-    _print_summary(console, summary, mask_url(database.url), labeller.classifier.engine.name)
+    _print_summary(console, summary, mask_url(database.url), engine_name)
     database.dispose()
 
 

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..models import Checkpoint, Classifier
-from .labeller import Labeller
+from .labeller import Labeller, LabelledBatch, ModelSource
 
 
-def build_labeller(
+def load_classifier(
     settings: Settings, checkpoint: Checkpoint, engine: str | None = None, device: str | None = None, threads: int | None = None
-) -> Labeller:
-    """A labeller configured from settings; ``engine``/``device``/``threads`` override them."""
-    classifier = Classifier.load(
+) -> Classifier:
+    """A classifier configured from settings; ``engine``/``device``/``threads`` override them."""
+    return Classifier.load(
         checkpoint, engine=engine or settings.engine, device=device or settings.device, top_k=settings.top_k, threads=threads
     )
+
+
+def build_labeller(settings: Settings, model: Classifier | ModelSource, batch_size: int | None = None) -> Labeller:
     return Labeller(
-        classifier,
-        batch_size=settings.batch_size,
+        model,
+        batch_size=batch_size or settings.batch_size,
         decode_threads=settings.decode_threads,
         max_pixels=settings.max_image_pixels,
         allowed_roots=settings.allowed_roots,
     )
 
 
-__all__ = ["Labeller", "build_labeller"]
+__all__ = ["Labeller", "LabelledBatch", "ModelSource", "build_labeller", "load_classifier"]

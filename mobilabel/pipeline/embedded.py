@@ -46,10 +46,11 @@ def label_folder(
         stored_jobs.set_total(session, job.id, len(paths))
     summary = JobSummary(job.id, job.root, version_id, total=len(paths))
     try:
-        for records in labeller.label(paths):
+        for batch in labeller.label(paths):
+            records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
-                write_results(session, records, version_id, job.id)
+                write_results(session, records, batch.model_version_id, job.id)
                 add_to_job_counters(session, job.id, done, failed)
             summary.done += done
             summary.failed += failed

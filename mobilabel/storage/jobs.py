@@ -7,11 +7,13 @@ from sqlalchemy.orm import Session
 
 from .tables import Job, utcnow
 
+ENQUEUING = "enqueuing"  # a distributed job whose folder is still being walked
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
 FINISHED = (COMPLETED, FAILED, CANCELLED)
+ACTIVE = (ENQUEUING, RUNNING)
 
 
 def create_job(session: Session, root: str, model_version_id: str | None, status: str = RUNNING) -> Job:

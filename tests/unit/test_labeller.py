@@ -17,7 +17,7 @@ def imagenet() -> Checkpoint:
 
 
 def outcomes(labeller: Labeller, paths: list[Path]) -> dict[str, tuple[str | None, float | None]]:
-    return {r.image_path: (r.label, r.confidence) for batch in labeller.label(paths) for r in batch}
+    return {r.image_path: (r.label, r.confidence) for batch in labeller.label(paths) for r in batch.records}
 
 
 @pytest.mark.parametrize("engine", ["onnx", "torch"])
@@ -43,7 +43,7 @@ def test_results_keep_input_order_and_top_k(imagenet: Checkpoint, val_images: li
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"")
     paths = [val_images[0], broken, val_images[1]]
-    records = [r for batch in Labeller(Classifier.load(imagenet, top_k=3), batch_size=2).label(paths) for r in batch]
+    records = [r for batch in Labeller(Classifier.load(imagenet, top_k=3), batch_size=2).label(paths) for r in batch.records]
     assert [r.image_path for r in records] == [str(p) for p in paths]
     assert [r.status for r in records] == ["ok", "failed", "ok"]
     assert records[1].error == "empty file (0 bytes)"
@@ -58,6 +58,6 @@ def test_paths_outside_the_allowed_roots_are_never_opened(imagenet: Checkpoint, 
     (inside / "escape.jpg").symlink_to(val_images[0])
     labeller = Labeller(Classifier.load(imagenet), allowed_roots=[inside.resolve()])
     paths = [inside / "escape.jpg", inside / ".." / "outside.jpg", val_images[0]]
-    records = [r for batch in labeller.label(paths) for r in batch]
+    records = [r for batch in labeller.label(paths) for r in batch.records]
     assert [r.status for r in records] == ["failed", "failed", "failed"]
     assert all("outside the allowed roots" in (r.error or "") for r in records)

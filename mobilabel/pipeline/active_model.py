@@ -1,0 +1,60 @@
+"""A model source that follows the database's active version, checked between batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..config import Settings
+from ..models import Checkpoint, Classifier
+from ..registry import active_version_id, load_version, resolve_checkpoint
+from ..storage import Database
+
+log = logging.getLogger(__name__)
+
+ClassifierFactory = Callable[[Checkpoint], Classifier]
+
+
+class ActiveModel:
+    """Callable returning the classifier of the active version (or a pinned one).
+
+    The active version is looked up at most every ``refresh_s`` seconds (a cheap
+    query); a change loads the new checkpoint, from this machine's cache when it can.
+    A database blip keeps the current model rather than stopping the work.
+    """
+
+    def __init__(
+        self, db: Database, settings: Settings, factory: ClassifierFactory, pinned: str | None = None
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._factory = factory
+        self._pinned = pinned
+        self._classifier: Classifier | None = None
+        self._checked_at = float("-inf")
+
+    def __call__(self) -> Classifier:
+        if self._classifier is None:
+            self._classifier = self._factory(resolve_checkpoint(self._db, self._settings, self._pinned))
+            self._checked_at = time.monotonic()
+        elif self._pinned is None and time.monotonic() - self._checked_at >= self._settings.model_refresh_s:
+            self._refresh()
+        return self._classifier
+
+    def _refresh(self) -> None:
+        self._checked_at = time.monotonic()
+        try:
+            active = active_version_id(self._db)
+        except SQLAlchemyError as exc:
+            log.warning("cannot check the active model version (%s); keeping %s", exc.__class__.__name__, self.version_id)
+            return
+        if active is not None and active != self.version_id:
+            log.info("model version %s is now active; switching from %s", active, self.version_id)
+            self._classifier = self._factory(load_version(self._db, self._settings, active))
+
+    @property
+    def version_id(self) -> str | None:
+        return self._classifier.version_id if self._classifier is not None else None

@@ -1,0 +1,141 @@
+"""Chunks of a distributed job: their states are the truth about what remains to do.
+
+State machine: queued -> running -> done | failed | cancelled. Every transition is
+a conditional UPDATE, so two workers (or a worker and the sweeper) racing on one
+chunk can never both count it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from .jobs import ACTIVE, CANCELLED, COMPLETED, RUNNING
+from .tables import Chunk, Job, Result, utcnow
+
+QUEUED = "queued"
+CHUNK_RUNNING = "running"
+DONE = "done"
+GAVE_UP = "failed"
+CHUNK_CANCELLED = "cancelled"
+UNFINISHED = (QUEUED, CHUNK_RUNNING)
+
+
+@dataclass(frozen=True)
+class ClaimedChunk:
+    """A chunk a worker has started: what it must label, and for which job."""
+
+    id: int
+    job_id: int
+    paths: list[str]
+    attempt: int
+    model_version_id: str | None
+
+
+def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[Sequence[str]], grace: timedelta) -> list[int]:
+    """Record chunks as queued; the sweeper may re-send them once ``grace`` has passed."""
+    deadline = utcnow() + grace
+    rows = [Chunk(job_id=job_id, seq=first_seq + i, paths=list(paths), state=QUEUED, deadline=deadline) for i, paths in enumerate(chunks)]
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
+def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelta) -> ClaimedChunk | None:
+    """Start a chunk, counting the attempt; None if it is finished or its job is cancelled."""
+    chunk = session.get(Chunk, chunk_id, with_for_update=True)
+    if chunk is None or chunk.state not in UNFINISHED:
+        return None
+    job = session.get(Job, chunk.job_id)
+    if job is None or job.status == CANCELLED:
+        chunk.state = CHUNK_CANCELLED
+        return None
+    now = utcnow()
+    chunk.state = CHUNK_RUNNING
+    chunk.attempts += 1
+    chunk.worker = worker
+    chunk.started_at = now
+    chunk.deadline = now + deadline
+    return ClaimedChunk(chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id)
+
+
+def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state: str = DONE, error: str | None = None) -> bool:
+    """Mark a chunk finished and add its counts to its job, exactly once.
+
+    Returns False when another worker finished it first (a redelivered copy):
+    then nothing is counted again.
+    """
+    finished = session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk_id, Chunk.state.in_(UNFINISHED))
+        .values(state=state, done=done, failed=failed, error=error, finished_at=utcnow())
+    )
+    if finished.rowcount != 1:
+        return False
+    job_id = session.scalar(select(Chunk.job_id).where(Chunk.id == chunk_id))
+    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
+    complete_job_if_finished(session, job_id)  # type: ignore[arg-type]
+    return True
+
+
+def complete_job_if_finished(session: Session, job_id: int) -> bool:
+    """Mark a running job completed when none of its chunks remains unfinished."""
+    remaining = exists().where(Chunk.job_id == job_id, Chunk.state.in_(UNFINISHED))
+    completed = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == RUNNING, ~remaining).values(status=COMPLETED, finished_at=utcnow())
+    )
+    return completed.rowcount == 1
+
+
+def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
+    """How many of ``paths`` already have a labelled row from this job."""
+    return session.scalar(
+        select(func.count()).select_from(Result).where(Result.job_id == job_id, Result.status == "ok", Result.image_path.in_(list(paths)))
+    ) or 0
+
+
+@dataclass(frozen=True)
+class OverdueChunk:
+    id: int
+    queue: str
+    deadline: datetime | None
+
+
+def overdue_chunks(session: Session, now: datetime, include_queued: bool, limit: int = 1000) -> list[OverdueChunk]:
+    """Unfinished chunks past their deadline: running ones whose worker went quiet, and
+    (when the broker's queue is known to be empty) queued ones whose message was lost."""
+    states = UNFINISHED if include_queued else (CHUNK_RUNNING,)
+    rows = session.execute(
+        select(Chunk.id, Job.queue, Chunk.deadline)
+        .join(Job, Job.id == Chunk.job_id)
+        .where(Chunk.state.in_(states), Chunk.deadline < now, Job.status.in_(ACTIVE))
+        .order_by(Chunk.id)
+        .limit(limit)
+    )
+    return [OverdueChunk(id, queue or "cpu", deadline) for id, queue, deadline in rows]
+
+
+def extend_deadline(session: Session, chunk: OverdueChunk, grace: timedelta) -> bool:
+    """Push an overdue chunk's deadline forward; only one sweeper wins each chunk."""
+    moved = session.execute(
+        update(Chunk)
+        .where(and_(Chunk.id == chunk.id, Chunk.deadline == chunk.deadline, Chunk.state.in_(UNFINISHED)))
+        .values(deadline=utcnow() + grace)
+    )
+    return moved.rowcount == 1
+
+
+def cancel_chunks(session: Session, job_id: int) -> int:
+    cancelled = session.execute(
+        update(Chunk).where(Chunk.job_id == job_id, Chunk.state == QUEUED).values(state=CHUNK_CANCELLED, finished_at=utcnow())
+    )
+    return cancelled.rowcount
+
+
+def chunk_states(session: Session, job_id: int) -> dict[str, int]:
+    rows = session.execute(select(Chunk.state, func.count()).where(Chunk.job_id == job_id).group_by(Chunk.state))
+    return {state: n for state, n in rows}
