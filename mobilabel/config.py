@@ -49,11 +49,15 @@ class Settings:
     max_image_pixels: int
     batch_size: int
     decode_threads: int
+    threads: int
     engine: str
     device: str
     top_k: int
     chunk_size: int
     chunk_deadline_s: float
+    queued_grace_s: float
+    sweep_interval_s: float
+    db_patience_s: float
     max_redeliveries: int
     visibility_timeout_s: int
     model_refresh_s: float
@@ -85,11 +89,15 @@ def load_settings() -> Settings:
         max_image_pixels=_env_int("MAX_IMAGE_PIXELS", 89_478_485),
         batch_size=_env_int("BATCH_SIZE", 32),
         decode_threads=_env_int("DECODE_THREADS", 2),
+        threads=_env_int("THREADS", 0),
         engine=_env("ENGINE", "auto"),
         device=_env("DEVICE", "auto"),
         top_k=_env_int("TOP_K", 5),
         chunk_size=_env_int("CHUNK_SIZE", 64),
         chunk_deadline_s=_env_float("CHUNK_DEADLINE_S", 300.0),
+        queued_grace_s=_env_float("QUEUED_GRACE_S", 60.0),
+        sweep_interval_s=_env_float("SWEEP_INTERVAL_S", 30.0),
+        db_patience_s=_env_float("DB_PATIENCE_S", 120.0),
         max_redeliveries=_env_int("MAX_REDELIVERIES", 3),
         visibility_timeout_s=_env_int("VISIBILITY_TIMEOUT_S", 3600),
         model_refresh_s=_env_float("MODEL_REFRESH_S", 2.0),

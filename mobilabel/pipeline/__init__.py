@@ -12,7 +12,11 @@ def load_classifier(
 ) -> Classifier:
     """A classifier configured from settings; ``engine``/``device``/``threads`` override them."""
     return Classifier.load(
-        checkpoint, engine=engine or settings.engine, device=device or settings.device, top_k=settings.top_k, threads=threads
+        checkpoint,
+        engine=engine or settings.engine,
+        device=device or settings.device,
+        top_k=settings.top_k,
+        threads=threads or settings.threads or None,
     )
 
 

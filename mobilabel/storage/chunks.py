@@ -102,21 +102,21 @@ def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
 class OverdueChunk:
     id: int
     queue: str
+    state: str
     deadline: datetime | None
 
 
-def overdue_chunks(session: Session, now: datetime, include_queued: bool, limit: int = 1000) -> list[OverdueChunk]:
+def overdue_chunks(session: Session, now: datetime, limit: int = 1000) -> list[OverdueChunk]:
     """Unfinished chunks past their deadline: running ones whose worker went quiet, and
-    (when the broker's queue is known to be empty) queued ones whose message was lost."""
-    states = UNFINISHED if include_queued else (CHUNK_RUNNING,)
+    queued ones whose message may be lost (the sweeper checks the broker for those)."""
     rows = session.execute(
-        select(Chunk.id, Job.queue, Chunk.deadline)
+        select(Chunk.id, Job.queue, Chunk.state, Chunk.deadline)
         .join(Job, Job.id == Chunk.job_id)
-        .where(Chunk.state.in_(states), Chunk.deadline < now, Job.status.in_(ACTIVE))
+        .where(Chunk.state.in_(UNFINISHED), Chunk.deadline < now, Job.status.in_(ACTIVE))
         .order_by(Chunk.id)
         .limit(limit)
     )
-    return [OverdueChunk(id, queue or "cpu", deadline) for id, queue, deadline in rows]
+    return [OverdueChunk(id, queue or "cpu", state, deadline) for id, queue, state, deadline in rows]
 
 
 def extend_deadline(session: Session, chunk: OverdueChunk, grace: timedelta) -> bool:

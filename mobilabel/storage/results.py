@@ -38,8 +38,11 @@ class ResultRecord:
     error: str | None = None
 
 
-def write_results(session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None) -> None:
-    """Upsert a batch: labelling the same image with the same version again replaces its row."""
+def write_results(
+    session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None, keep_existing: bool = False
+) -> None:
+    """Upsert a batch: labelling the same image with the same version again replaces its row
+    (or, with ``keep_existing``, leaves an existing row as it is)."""
     now = utcnow()
     rows = [
         {
@@ -57,7 +60,7 @@ def write_results(session: Session, records: Sequence[ResultRecord], model_versi
         }
         for r in _last_per_path(records)
     ]
-    upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=_UPDATED_ON_CONFLICT)
+    upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from .tables import Base
 def upsert(
     session: Session, table: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Sequence[str]
 ) -> None:
-    """Insert ``rows``; where ``keys`` already exist, overwrite the ``update`` columns."""
+    """Insert ``rows``; where ``keys`` already exist, overwrite the ``update`` columns (none: keep the row)."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
@@ -27,7 +27,10 @@ def upsert(
     else:
         raise NotImplementedError(f"upserts are written for PostgreSQL and SQLite, not {dialect}")
     statement: Insert = insert(table).values(list(rows))
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={column: statement.excluded[column] for column in update}
-    )
+    if update:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={column: statement.excluded[column] for column in update}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
     session.execute(statement)

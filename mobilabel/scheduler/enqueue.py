@@ -1,0 +1,69 @@
+"""Enqueueing a folder: record the job and its chunks, then send one task per chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import islice
+from pathlib import Path
+
+from celery import Celery
+from sqlalchemy import update
+
+from ..config import Settings
+from ..pipeline.paths import check_folder, iter_images
+from ..storage import Database
+from ..storage import chunks as stored_chunks
+from ..storage import jobs as stored_jobs
+from ..storage.tables import Job
+from ..worker.tasks import LABEL_CHUNK
+
+# Chunks written per transaction and sent together: few round trips, bounded memory.
+_CHUNKS_PER_COMMIT = 32
+
+
+def enqueue_folder(
+    db: Database,
+    app: Celery,
+    settings: Settings,
+    root: Path,
+    chunk_size: int,
+    queue: str,
+    model_version_id: str | None = None,
+) -> int:
+    """Walk ``root`` lazily and send its images in chunks; returns the job id.
+
+    Chunks are committed before their messages are sent: if this process dies in
+    between, the sweeper finds the chunks still queued and sends them.
+    """
+    root = check_folder(root)
+    with db.transaction() as session:
+        job = stored_jobs.create_job(session, str(root), model_version_id, status=stored_jobs.ENQUEUING)
+        job.queue = queue
+    grace = timedelta(seconds=settings.queued_grace_s)
+    total = seq = 0
+    with app.producer_or_acquire() as producer:
+        for group in _groups(_chunks(iter_images(root), chunk_size), _CHUNKS_PER_COMMIT):
+            with db.transaction() as session:
+                chunk_ids = stored_chunks.add_chunks(session, job.id, seq, group, grace)
+                stored_jobs.set_total(session, job.id, total + sum(len(c) for c in group))
+            for chunk_id in chunk_ids:
+                app.send_task(LABEL_CHUNK, args=[chunk_id], queue=queue, producer=producer)
+            seq += len(group)
+            total += sum(len(c) for c in group)
+    with db.transaction() as session:
+        session.execute(
+            update(Job).where(Job.id == job.id, Job.status == stored_jobs.ENQUEUING).values(status=stored_jobs.RUNNING)
+        )
+        stored_chunks.complete_job_if_finished(session, job.id)
+    return job.id
+
+
+def _chunks(paths: Iterator[Path], size: int) -> Iterator[list[str]]:
+    while chunk := [str(p) for p in islice(paths, size)]:
+        yield chunk
+
+
+def _groups(chunks: Iterator[list[str]], size: int) -> Iterator[list[list[str]]]:
+    while group := list(islice(chunks, size)):
+        yield group

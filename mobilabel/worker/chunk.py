@@ -1,0 +1,80 @@
+"""Labelling one chunk: claim it, label it batch by batch, finish it exactly once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..storage import chunks as stored_chunks
+from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
+from .retry import with_db_retry
+from .runtime import WorkerRuntime
+
+log = logging.getLogger("mobilabel.worker")
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    chunk_id: int
+    state: str
+    done: int = 0
+    failed: int = 0
+
+
+def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
+    settings = rt.settings
+    patience = settings.db_patience_s
+
+    def claim() -> stored_chunks.ClaimedChunk | None:
+        with rt.db.transaction() as session:
+            return stored_chunks.claim_chunk(session, chunk_id, rt.name, timedelta(seconds=settings.chunk_deadline_s))
+
+    claimed = with_db_retry(claim, patience, f"chunk {chunk_id}: claim")
+    if claimed is None:
+        log.info("chunk=%d skipped: finished already or its job was cancelled", chunk_id)
+        return ChunkOutcome(chunk_id, "skipped")
+    labeller = rt.labeller(claimed.model_version_id)
+    if claimed.attempt > 1 + settings.max_redeliveries:
+        return _give_up(rt, claimed, labeller.classifier.version_id)
+
+    done = failed = 0
+    for batch in labeller.label(claimed.paths):
+        started = time.perf_counter()
+
+        def write() -> None:
+            with rt.db.transaction() as session:
+                write_results(session, batch.records, batch.model_version_id, claimed.job_id)
+
+        with_db_retry(write, patience, f"chunk {chunk_id}: write batch")
+        ok, bad = count_outcomes(batch.records)
+        done, failed = done + ok, failed + bad
+        log.info(
+            "job=%d chunk=%d version=%s images=%d failed=%d write_s=%.3f",
+            claimed.job_id, chunk_id, batch.model_version_id, len(batch.records), bad, time.perf_counter() - started,
+        )
+
+    def finish() -> bool:
+        with rt.db.transaction() as session:
+            return stored_chunks.finish_chunk(session, chunk_id, done, failed)
+
+    counted = with_db_retry(finish, patience, f"chunk {chunk_id}: finish")
+    return ChunkOutcome(chunk_id, stored_chunks.DONE if counted else "duplicate", done, failed)
+
+
+def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, version_id: str) -> ChunkOutcome:
+    """A chunk delivered too often (its workers kept dying): its images fail with the reason."""
+    reason = f"gave up after {claimed.attempt - 1} attempts: the worker labelling this chunk crashed or timed out each time"
+    log.error("job=%d chunk=%d %s", claimed.job_id, claimed.id, reason)
+
+    def give_up() -> ChunkOutcome:
+        with rt.db.transaction() as session:
+            records = [ResultRecord(path, None, FAILED, error=reason) for path in claimed.paths]
+            write_results(session, records, version_id, claimed.job_id, keep_existing=True)
+            done = stored_chunks.ok_count(session, claimed.job_id, claimed.paths)
+            failed = len(claimed.paths) - done
+            stored_chunks.finish_chunk(session, claimed.id, done, failed, state=stored_chunks.GAVE_UP, error=reason)
+            return ChunkOutcome(claimed.id, stored_chunks.GAVE_UP, done, failed)
+
+    return with_db_retry(give_up, rt.settings.db_patience_s, f"chunk {claimed.id}: give up")

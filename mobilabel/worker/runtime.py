@@ -1,0 +1,57 @@
+"""What each worker process holds: settings, its own database engine, its loaded model.
+
+Built after the fork (``worker_process_init``) so no connection or CUDA context is
+shared between processes; with a solo pool it is built on the first task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from ..config import Settings, load_settings
+from ..models import Checkpoint, Classifier
+from ..pipeline import Labeller, build_labeller, load_classifier
+from ..pipeline.active_model import ActiveModel
+from ..storage import Database
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._labellers: dict[str | None, Labeller] = {}
+
+    def labeller(self, pinned_version: str | None = None) -> Labeller:
+        """The labeller for a job: its pinned version, or whichever version is active."""
+        if pinned_version not in self._labellers:
+            source = ActiveModel(self.db, self.settings, self._load, pinned=pinned_version)
+            self._labellers[pinned_version] = build_labeller(self.settings, source)
+        return self._labellers[pinned_version]
+
+    def _load(self, checkpoint: Checkpoint) -> Classifier:
+        classifier = load_classifier(self.settings, checkpoint)
+        log.info("process %s loaded model version %s (%s engine)", self.name, checkpoint.version_id, classifier.engine.name)
+        return classifier
+
+
+_runtime: WorkerRuntime | None = None
+
+
+def runtime() -> WorkerRuntime:
+    global _runtime
+    if _runtime is None:
+        _runtime = WorkerRuntime(load_settings())
+    return _runtime
+
+
+def start_process() -> None:
+    """Load the model as soon as the process starts, so the first chunk does not wait for it."""
+    try:
+        runtime().labeller().classifier
+    except Exception:  # the first task will try again and report the error on its chunk
+        log.exception("could not load the model at process start")

@@ -1,0 +1,34 @@
+"""The Celery tasks, registered on whichever app is built."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from .chunk import process_chunk
+from .runtime import runtime, start_process
+
+LABEL_CHUNK = "mobilabel.label_chunk"
+log = logging.getLogger("mobilabel.worker")
+
+
+def label_chunk(chunk_id: Any) -> dict[str, Any]:
+    """Label one chunk of a job. The message carries only the chunk's id; its paths are in the database."""
+    if not isinstance(chunk_id, int) or isinstance(chunk_id, bool):
+        # A malformed message can never succeed: log it and let it be acknowledged.
+        log.error("rejected a %s message with a malformed payload: chunk id %r", LABEL_CHUNK, chunk_id)
+        return {"rejected": True}
+    outcome = process_chunk(runtime(), chunk_id)
+    return {"chunk": outcome.chunk_id, "state": outcome.state, "done": outcome.done, "failed": outcome.failed}
+
+
+def register(app: Celery) -> None:
+    app.task(name=LABEL_CHUNK)(label_chunk)
+
+
+@worker_process_init.connect
+def _load_model_after_fork(**_: Any) -> None:
+    start_process()
