@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, undefer
 
 from .tables import ModelVersion, utcnow
+from .upsert import upsert
 
 
 class UnknownVersionError(LookupError):
@@ -28,25 +29,25 @@ class VersionRecord:
 
 
 def register_version(session: Session, record: VersionRecord, activate: bool = False) -> ModelVersion:
-    """Store a version; registering the same id again changes nothing."""
-    version = session.get(ModelVersion, record.id)
-    if version is None:
-        version = ModelVersion(
-            id=record.id,
-            arch=record.arch,
-            alpha=record.alpha,
-            classes=list(record.classes),
-            metrics=record.metrics,
-            checkpoint=record.checkpoint,
-            sha256=hashlib.sha256(record.checkpoint).hexdigest(),
-            size_bytes=len(record.checkpoint),
-            source=record.source,
-            active=False,
-        )
-        session.add(version)
-        session.flush()
+    """Store a version; registering the same id again, even from many processes at once, changes nothing."""
+    row = {
+        "id": record.id,
+        "arch": record.arch,
+        "alpha": record.alpha,
+        "classes": list(record.classes),
+        "metrics": record.metrics,
+        "checkpoint": record.checkpoint,
+        "sha256": hashlib.sha256(record.checkpoint).hexdigest(),
+        "size_bytes": len(record.checkpoint),
+        "source": record.source,
+        "active": False,
+        "created_at": utcnow(),
+    }
+    upsert(session, ModelVersion, [row], keys=("id",), update=())
     if activate:
         activate_version(session, record.id)
+    version = session.get(ModelVersion, record.id)
+    assert version is not None
     return version
 
 
