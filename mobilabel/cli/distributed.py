@@ -14,6 +14,7 @@ from celery.signals import worker_ready, worker_shutdown
 from rich.console import Console
 
 from ..config import Settings, load_settings
+from ..logs import configure_logging
 from ..models.engines import compute_threads
 from ..pipeline.paths import iter_images
 from ..registry import resolve_checkpoint
@@ -23,6 +24,7 @@ from ..storage import Database, open_database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
 from ..storage.tables import Job
+from ..worker import metrics
 from ..worker.app import QUEUES, create_app
 from .progress import image_progress
 
@@ -58,8 +60,12 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
 @click.option("--queues", help="Comma-separated queues (default: cpu; gpu,cpu on a GPU).")
 @click.option("--name", help="Worker name, unique per machine (default: mobilabel-DEVICE-PID@host).")
 @click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--metrics-port", type=click.IntRange(min=0), help="Serve Prometheus metrics here (default: MOBILABEL_METRICS_PORT; 0: off).")
 @click.pass_obj
-def worker(settings: Settings, device: str, concurrency: int | None, queues: str | None, name: str | None, loglevel: str) -> None:
+def worker(
+    settings: Settings, device: str, concurrency: int | None, queues: str | None, name: str | None, loglevel: str,
+    metrics_port: int | None,
+) -> None:
     """Run a Celery worker: each process loads the model once and labels chunks."""
     gpu = device == "cuda" or (device == "auto" and _cuda_available())
     cores = compute_threads()
@@ -73,7 +79,12 @@ def worker(settings: Settings, device: str, concurrency: int | None, queues: str
     app = create_app(settings)
     default_name = f"mobilabel-{settings.device}-{os.getpid()}@%h"
     _run_sweeper_beside(settings, app)
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(loglevel)
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if port:
+        metrics_folder = metrics.prepare()  # before the pool forks, so every process writes there
+        metrics.serve(port)
+        log.info("serving Prometheus metrics", extra={"port": port})
     app.worker_main([
         "worker",
         f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
@@ -85,6 +96,8 @@ def worker(settings: Settings, device: str, concurrency: int | None, queues: str
         "--without-gossip",
         "--without-mingle",
     ])
+    if port:
+        metrics.cleanup(metrics_folder)
 
 
 def _cuda_available() -> bool:

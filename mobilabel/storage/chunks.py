@@ -34,6 +34,7 @@ class ClaimedChunk:
     paths: list[str]
     attempt: int
     model_version_id: str | None
+    queued_at: datetime
 
 
 def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[Sequence[str]], grace: timedelta) -> list[int]:
@@ -60,7 +61,7 @@ def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelt
     chunk.worker = worker
     chunk.started_at = now
     chunk.deadline = now + deadline
-    return ClaimedChunk(chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id)
+    return ClaimedChunk(chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id, chunk.created_at)
 
 
 def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state: str = DONE, error: str | None = None) -> bool:

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from ..storage import chunks as stored_chunks
 from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
+from ..storage.tables import utcnow
+from . import metrics
 from .retry import with_db_retry
 from .runtime import WorkerRuntime
 
@@ -33,15 +35,17 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
 
     claimed = with_db_retry(claim, patience, f"chunk {chunk_id}: claim")
     if claimed is None:
-        log.info("chunk=%d skipped: finished already or its job was cancelled", chunk_id)
+        log.info("chunk skipped: finished already or its job was cancelled", extra={"chunk": chunk_id})
         return ChunkOutcome(chunk_id, "skipped")
+    if claimed.attempt == 1:
+        metrics.record_queue_wait((utcnow() - claimed.queued_at).total_seconds())
     labeller = rt.labeller(claimed.model_version_id)
     if claimed.attempt > 1 + settings.max_redeliveries:
         return _give_up(rt, claimed, labeller.classifier.version_id)
 
     done = failed = 0
+    started = time.perf_counter()
     for batch in labeller.label(claimed.paths):
-        started = time.perf_counter()
 
         def write() -> None:
             with rt.db.transaction() as session:
@@ -50,10 +54,14 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
         with_db_retry(write, patience, f"chunk {chunk_id}: write batch")
         ok, bad = count_outcomes(batch.records)
         done, failed = done + ok, failed + bad
+        seconds = time.perf_counter() - started
+        metrics.record_batch(batch.model_version_id, ok, bad, seconds)
         log.info(
-            "job=%d chunk=%d version=%s images=%d failed=%d write_s=%.3f",
-            claimed.job_id, chunk_id, batch.model_version_id, len(batch.records), bad, time.perf_counter() - started,
+            "batch labelled",
+            extra={"job": claimed.job_id, "chunk": chunk_id, "version": batch.model_version_id, "images": len(batch.records),
+                   "failed": bad, "seconds": round(seconds, 3)},
         )
+        started = time.perf_counter()
 
     def finish() -> bool:
         with rt.db.transaction() as session:
@@ -66,7 +74,7 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
 def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, version_id: str) -> ChunkOutcome:
     """A chunk delivered too often (its workers kept dying): its images fail with the reason."""
     reason = f"gave up after {claimed.attempt - 1} attempts: the worker labelling this chunk crashed or timed out each time"
-    log.error("job=%d chunk=%d %s", claimed.job_id, claimed.id, reason)
+    log.error(reason, extra={"job": claimed.job_id, "chunk": claimed.id})
 
     def give_up() -> ChunkOutcome:
         with rt.db.transaction() as session:

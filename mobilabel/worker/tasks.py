@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 
+from . import metrics
 from .chunk import process_chunk
 from .runtime import runtime, start_process
 
@@ -32,3 +33,8 @@ def register(app: Celery) -> None:
 @worker_process_init.connect
 def _load_model_after_fork(**_: Any) -> None:
     start_process()
+
+
+@worker_process_shutdown.connect
+def _forget_process_metrics(pid: int, **_: Any) -> None:
+    metrics.process_ended(pid)

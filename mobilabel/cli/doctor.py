@@ -1,0 +1,93 @@
+"""`mobilabel doctor`: check broker, database, migrations, weights and GPU, and say plainly what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+from ..config import Settings
+from ..logs import mask_secrets
+from ..registry import active_version_id, find_pretrained
+from ..storage import Database, mask_url
+from ..storage import migrations_runner
+from ..worker.app import create_app
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_broker(settings: Settings) -> Check:
+    url = mask_url(settings.broker_url)
+    try:
+        with create_app(settings).connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, timeout=5)
+    except Exception as exc:
+        return Check("broker", False, f"cannot reach {url}: {mask_secrets(str(exc))} (is Redis running? MOBILABEL_BROKER_URL)")
+    return Check("broker", True, f"{url} answers")
+
+
+def check_database(settings: Settings) -> list[Check]:
+    url = mask_url(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        current = migrations_runner.current_revision(database.engine)
+    except Exception as exc:
+        database.dispose()
+        reason = " ".join(mask_secrets(str(getattr(exc, "orig", exc))).split())
+        detail = f"cannot connect to {url}: {reason} (MOBILABEL_DATABASE_URL)"
+        return [Check("database", False, detail), Check("migrations", False, "not checked: no database")]
+    head = migrations_runner.head_revision()
+    checks = [Check("database", True, f"{url} answers")]
+    if current == head:
+        checks.append(Check("migrations", True, f"at the latest ({head})"))
+    elif database.is_embedded and current is None:
+        checks.append(Check("migrations", True, "new SQLite file: it is created on first use"))
+    else:
+        checks.append(Check("migrations", False, f"at {current or 'none'}, latest is {head}: run `mobilabel db upgrade`"))
+    if current == head:
+        checks.append(_check_weights(settings, database))
+    database.dispose()
+    return checks
+
+
+def _check_weights(settings: Settings, database: Database) -> Check:
+    active = active_version_id(database)
+    if active is not None:
+        return Check("weights", True, f"active model version {active}")
+    try:
+        pretrained = find_pretrained(settings)
+    except Exception as exc:
+        return Check("weights", False, str(exc))
+    if pretrained is None:
+        return Check("weights", False, "no active model version and no ImageNet weights: set MOBILABEL_PRETRAINED")
+    return Check("weights", True, f"no active version yet; ImageNet weights at {pretrained}")
+
+
+def check_gpu() -> Check:
+    import torch
+
+    if not torch.cuda.is_available():
+        return Check("gpu", True, "none found: workers run on the CPU (ONNX Runtime)")
+    names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    return Check("gpu", True, f"{torch.cuda.device_count()} CUDA device(s): {names}")
+
+
+@click.command()
+@click.option("--no-broker", is_flag=True, help="Skip the broker (embedded use needs none).")
+@click.pass_obj
+def doctor(settings: Settings, no_broker: bool) -> None:
+    """Check broker, database, migrations, weights and GPU."""
+    checks: list[Callable[[], list[Check]]] = [lambda: check_database(settings), lambda: [check_gpu()]]
+    if not no_broker:
+        checks.insert(0, lambda: [check_broker(settings)])
+    results = [result for check in checks for result in check()]
+    for result in results:
+        click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail}")
+    if not all(result.ok for result in results):
+        raise SystemExit(1)
