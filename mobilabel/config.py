@@ -61,10 +61,10 @@ class Settings:
     max_redeliveries: int
     visibility_timeout_s: int
     model_refresh_s: float
-    checkpoint_dir: Path | None
     metrics_port: int
     schedule: str
     train_dir: Path | None
+    train_queue: str
 
     @property
     def model_cache_dir(self) -> Path:
@@ -75,7 +75,6 @@ def load_settings() -> Settings:
     home = Path(_env("HOME", str(_default_home()))).expanduser()
     roots = _env("ALLOWED_ROOTS", "")
     pretrained = _env("PRETRAINED", "")
-    checkpoint_dir = _env("CHECKPOINT_DIR", "")
     train_dir = _env("TRAIN_DIR", "")
     return Settings(
         home=home,
@@ -101,8 +100,8 @@ def load_settings() -> Settings:
         max_redeliveries=_env_int("MAX_REDELIVERIES", 3),
         visibility_timeout_s=_env_int("VISIBILITY_TIMEOUT_S", 3600),
         model_refresh_s=_env_float("MODEL_REFRESH_S", 2.0),
-        checkpoint_dir=Path(checkpoint_dir).expanduser() if checkpoint_dir else None,
         metrics_port=_env_int("METRICS_PORT", 0),
         schedule=_env("SCHEDULE", ""),
         train_dir=Path(train_dir).expanduser() if train_dir else None,
+        train_queue=_env("TRAIN_QUEUE", "cpu"),
     )

@@ -16,7 +16,7 @@ from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
 from ..storage.tables import Job
-from ..worker.tasks import LABEL_CHUNK
+from ..worker.names import LABEL_CHUNK
 
 # Chunks written per transaction and sent together: few round trips, bounded memory.
 _CHUNKS_PER_COMMIT = 32

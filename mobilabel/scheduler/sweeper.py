@@ -17,7 +17,7 @@ from ..config import Settings
 from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage.tables import utcnow
-from ..worker.tasks import LABEL_CHUNK
+from ..worker.names import LABEL_CHUNK
 
 log = logging.getLogger("mobilabel.sweeper")
 

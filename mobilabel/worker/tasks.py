@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from . import metrics
+from ..scheduler.sweeper import sweep
 from .chunk import process_chunk
+from .names import LABEL_CHUNK, SWEEP
 from .runtime import runtime, start_process
 
-LABEL_CHUNK = "mobilabel.label_chunk"
 log = logging.getLogger("mobilabel.worker")
 
 
@@ -26,8 +27,14 @@ def label_chunk(chunk_id: Any) -> dict[str, Any]:
     return {"chunk": outcome.chunk_id, "state": outcome.state, "done": outcome.done, "failed": outcome.failed}
 
 
+def sweep_chunks(task: Task) -> int:
+    """Re-send overdue chunks (scheduled by beat; every worker also sweeps on its own)."""
+    return sweep(runtime().db, task.app, runtime().settings)
+
+
 def register(app: Celery) -> None:
     app.task(name=LABEL_CHUNK)(label_chunk)
+    app.task(name=SWEEP, bind=True, acks_late=False)(sweep_chunks)
 
 
 @worker_process_init.connect

@@ -1,0 +1,63 @@
+"""Celery beat: the sweeper on a short interval, retraining on the configured schedule."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.schedules import crontab
+
+from ..config import Settings
+from ..worker.names import RETRAIN, SWEEP
+
+
+class ScheduleError(ValueError):
+    """A schedule that is neither a number of seconds nor a cron expression."""
+
+
+def parse_schedule(text: str) -> timedelta | crontab:
+    """``"3600"`` (seconds between runs) or a five-field cron expression (``"0 3 * * *"``)."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+        if seconds <= 0:
+            raise ScheduleError("a retraining interval must be positive")
+        return timedelta(seconds=seconds)
+    fields = text.split()
+    if len(fields) != 5:
+        raise ScheduleError(f"schedule {text!r}: give seconds (e.g. 86400) or a cron expression of five fields (e.g. '0 3 * * *')")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    try:
+        return crontab(minute, hour, day_of_week, day_of_month, month_of_year)
+    except (ValueError, TypeError) as exc:
+        raise ScheduleError(f"schedule {text!r}: {exc}") from exc
+
+
+def beat_schedule(settings: Settings, schedule: str, train_dir: Path | None, relabel: bool) -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = {
+        "sweep": {
+            "task": SWEEP,
+            "schedule": timedelta(seconds=settings.sweep_interval_s),
+            # A sweep nobody ran in time is dropped: the next one does its work.
+            "options": {"queue": "cpu", "expires": settings.sweep_interval_s},
+        },
+    }
+    if schedule:
+        if train_dir is None:
+            raise ScheduleError("a retraining schedule needs a data folder: MOBILABEL_TRAIN_DIR or --data")
+        entries["retrain"] = {
+            "task": RETRAIN,
+            "schedule": parse_schedule(schedule),
+            "kwargs": {"data_dir": str(train_dir), "relabel": relabel},
+            "options": {"queue": settings.train_queue},
+        }
+    return entries
+
+
+def run_beat(app: Celery, settings: Settings, entries: dict[str, dict[str, Any]], loglevel: str) -> None:
+    app.conf.beat_schedule = entries
+    settings.home.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--schedule={settings.home / 'beat-schedule'}", f"--loglevel={loglevel}"])
