@@ -80,18 +80,24 @@ class Cluster:
         return Database(self.database_url)
 
     def start_worker(self, name: str, concurrency: int = 1, **extra_env: str) -> WorkerProcess:
-        log_path = self.tmp / f"{name}.log"
-        command = [sys.executable, "-m", "mobilabel", "worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h"]
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env={**self.env, **extra_env}, start_new_session=True
-            )
-        worker = WorkerProcess(name, process, log_path)
-        self.workers.append(worker)
+        command = ["worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h"]
+        worker = self.start(name, command, **extra_env)
         wait_until(lambda: " ready." in worker.log or not worker.alive(), 120, f"worker {name} to start")
         assert worker.alive(), worker.log
         wait_until(lambda: worker.log.count("loaded model version") >= concurrency, 120, f"worker {name} to load its model")
         return worker
+
+    def start(self, name: str, arguments: list[str], **extra_env: str) -> WorkerProcess:
+        """Run ``mobilabel ARGUMENTS...`` in its own process group, logging to a file."""
+        log_path = self.tmp / f"{name}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mobilabel", *arguments],
+                stdout=log, stderr=subprocess.STDOUT, env={**self.env, **extra_env}, start_new_session=True,
+            )
+        started = WorkerProcess(name, process, log_path)
+        self.workers.append(started)
+        return started
 
     def enqueue(self, folder: Path, chunk_size: int) -> int:
         settings = load_settings()

@@ -1,0 +1,148 @@
+"""docker-compose.yml: its service graph, its settings, and its services' own commands run natively.
+
+No Docker engine runs here, so the file is parsed and each service's command is
+started as a plain process against the local Redis and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.request
+from graphlib import TopologicalSorter
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from mobilabel.storage import open_database
+from tests.conftest import FLOWERS, REPO, create_postgres_database, drop_postgres_database
+from tests.integration.conftest import Cluster, wait_until
+from tests.tcp_proxy import free_port
+
+COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+ENV_EXAMPLE = (REPO / ".env.example").read_text()
+_REFERENCE = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
+
+
+def example_values() -> dict[str, str]:
+    return dict(re.findall(r"^(\w+)=(.*)$", ENV_EXAMPLE, re.MULTILINE))
+
+
+def interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's own substitution: ${VAR}, ${VAR:-default}, ${VAR:?error}, and $$ for a literal $."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, operator, argument = match.group(1), match.group(2) or "", match.group(3) or ""
+        present = variables.get(name, "")
+        if operator == ":-":
+            return present or argument
+        if operator == ":?" and not present:
+            raise AssertionError(f"{name} is required: {argument}")
+        return present
+
+    value = re.sub(r"\$\{(\w+)(:-|:\?)?([^}]*)\}", substitute, value)
+    return value.replace("$$", "$")
+
+
+def service_environment(name: str) -> dict[str, str]:
+    variables = example_values()
+    return {key: interpolate(str(value), variables) for key, value in SERVICES[name]["environment"].items()}
+
+
+def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
+    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "flower"}
+    for name in ("redis", "postgres"):
+        assert SERVICES[name]["healthcheck"]["test"], name
+    assert SERVICES["migrate"]["command"] == ["mobilabel", "db", "upgrade"]
+    assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name in ("worker", "worker-gpu", "scheduler", "flower"):
+        assert SERVICES[name]["depends_on"] == {
+            "redis": {"condition": "service_healthy"},
+            "postgres": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
+        }, name
+    order = list(TopologicalSorter({n: set(s.get("depends_on", {})) for n, s in SERVICES.items()}).static_order())
+    assert order.index("migrate") > order.index("postgres") and order.index("worker") > order.index("migrate")
+
+
+def test_the_deployment_is_safe_by_default() -> None:
+    redis_command = " ".join(SERVICES["redis"]["command"])
+    assert "--requirepass" in redis_command and "--appendonly yes" in redis_command
+    assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
+    for name in ("worker", "worker-gpu", "scheduler", "migrate", "flower"):
+        volumes = SERVICES[name]["volumes"]
+        assert any(v.endswith(":/images:ro") for v in volumes), f"{name}: images mounted read-only"
+        assert "models:/var/lib/mobilabel" in volumes, f"{name}: checkpoints volume"
+    for name, service in SERVICES.items():
+        assert "ports" not in service, f"{name} publishes a port: only the compose network may reach it"
+    assert "FLOWER_BASIC_AUTH" in SERVICES["flower"]["environment"]
+    assert not any("auth" in part for part in SERVICES["flower"]["command"]), "no password on a command line"
+    gpu = SERVICES["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"]["TORCH_VARIANT"].startswith("cu")
+    assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+    assert "--device" in gpu["command"] and "cuda" in gpu["command"]
+    assert set(COMPOSE["volumes"]) == {"redis-data", "postgres-data", "models"}
+
+
+def test_every_setting_used_is_in_env_example() -> None:
+    defined = set(example_values())
+    referenced = set(_REFERENCE.findall((REPO / "docker-compose.yml").read_text()))
+    assert referenced <= defined, f"used in docker-compose.yml but not in .env.example: {referenced - defined}"
+    read_by_code = {f"MOBILABEL_{n}" for n in re.findall(r'_env(?:_int|_float)?\("(\w+)"', (REPO / "mobilabel" / "config.py").read_text())}
+    documented = set(re.findall(r"\b(MOBILABEL_\w+)", ENV_EXAMPLE))
+    assert read_by_code <= documented, f"settings missing from .env.example: {read_by_code - documented}"
+
+
+@pytest.fixture
+def compose_env(cluster: Cluster) -> Iterator[dict[str, str]]:
+    """The worker service's compose environment, with the compose network's hosts swapped for this
+    machine's servers, and a fresh database that only the migrate service will migrate."""
+    env = service_environment("worker")
+    assert env["MOBILABEL_DATABASE_URL"].startswith("postgresql://mobilabel:change-me@postgres:5432/")
+    assert env["MOBILABEL_BROKER_URL"] == "redis://:change-me@redis:6379/0"
+    database_url = create_postgres_database()
+    local = {name: cluster.env[name] for name in ("MOBILABEL_BROKER_URL", "MOBILABEL_REDIS_PREFIX", "MOBILABEL_HOME", "MOBILABEL_PRETRAINED")}
+    yield {**env, **local, "MOBILABEL_DATABASE_URL": database_url, "MOBILABEL_ALLOWED_ROOTS": str(FLOWERS), "MOBILABEL_SWEEP_INTERVAL_S": "1"}
+    cluster.stop()
+    drop_postgres_database(database_url)
+
+
+def mobilabel(arguments: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mobilabel", *arguments], env=env, capture_output=True, text=True, timeout=300)
+
+
+def native(command: list[str]) -> list[str]:
+    assert command[0] == "mobilabel"
+    return command[1:]
+
+
+def test_migrate_worker_and_scheduler_run_natively(cluster: Cluster, compose_env: dict[str, str]) -> None:
+    env = {**cluster.env, **compose_env}
+    migrated = mobilabel(native(SERVICES["migrate"]["command"]), env)
+    assert migrated.returncode == 0, migrated.stderr
+    database = open_database(compose_env["MOBILABEL_DATABASE_URL"])  # refuses an unmigrated server database
+    database.dispose()
+
+    metrics_port = free_port()
+    worker = cluster.start("worker", native(SERVICES["worker"]["command"]), **{**compose_env, "MOBILABEL_METRICS_PORT": str(metrics_port)})
+    wait_until(lambda: " ready." in worker.log and worker.log.count("loaded model version") >= 2, 180, "the worker service")
+    scheduler = cluster.start("scheduler", native(SERVICES["scheduler"]["command"]), **compose_env)
+    wait_until(lambda: "Sending due task sweep" in scheduler.log, 60, "the scheduler to send a sweep")
+    wait_until(lambda: "mobilabel.sweep" in worker.log and "succeeded" in worker.log, 60, "a worker to run the sweep")
+
+    enqueued = mobilabel(["enqueue", str(FLOWERS / "val" / "roses"), "--chunk", "8"], env)
+    assert enqueued.returncode == 0, enqueued.stderr
+    watched = mobilabel(["status", enqueued.stdout.strip(), "--watch", "--interval", "0.2"], env)
+    assert "completed: 20/20 images (20 labelled, 0 failed)" in watched.stdout, watched.stdout + watched.stderr
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    print("\n" + "\n".join(line for line in metrics.splitlines() if line.startswith("mobilabel_") and "_bucket" not in line))
+    assert "mobilabel_images_labelled_total 20.0" in metrics
+    assert "mobilabel_images_failed_total 0.0" in metrics
+    assert "mobilabel_batch_size_count 3.0" in metrics  # chunks of 8: 8 + 8 + 4
+    assert re.search(r'mobilabel_model_version_info\{version="imagenet-\w+"\} 1\.0', metrics)
+    assert "mobilabel_queue_wait_seconds_count 3.0" in metrics
