@@ -1,0 +1,386 @@
+"""Throughput, measured side by side in one run, as ratios to the tutorial's predict loop.
+
+    python -m bench.bench [--large 5000] [--no-distributed] [--no-training] [--device cpu|cuda]
+
+On the shared flowers (609 photos) and a larger set made by copying them (5,000
+files by default), it measures:
+  (a) the tutorial's predict loop: open, transform, forward one image at a time, fp32;
+  (b) decode + transform alone;  (c) the forward pass alone per engine, at its best batch
+  size, with label agreement against fp32 eager (ImageNet classes and a flowers model);
+  (d) `mobilabel label` end to end;  (e) one and two workers end to end, enqueue to the
+  last row (needs the local Redis and PostgreSQL);  enqueueing 100,000 paths;
+  and one training epoch of `mobilabel train` beside the tutorial's loop.
+End-to-end figures are wall time with start-up, and marginal images/s from the
+difference of the two folder sizes. Results go to bench/results/<machine>_<settings>.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from mobilabel.imaging import read_rgb
+from mobilabel.models import Checkpoint
+from mobilabel.models.engines import compute_threads
+from mobilabel.pipeline.labeller import decode
+
+from .engines import ENGINE_CANDIDATES, agreement, forward_rate
+from .paths import DATA, FLOWERS, REPO, RESULTS, WEIGHTS
+
+POSTGRES_ADMIN = os.environ.get("MOBILABEL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("MOBILABEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class Row:
+    name: str
+    images: int
+    wall_s: float | None = None
+    images_per_s: float | None = None  # marginal: start-up excluded
+    peak_rss_mb: float | None = None
+    notes: str = ""
+    ratio: float | None = None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        rate = f"{row.images_per_s:8.1f} img/s" if row.images_per_s else " " * 14
+        wall = f"{row.wall_s:7.1f} s" if row.wall_s is not None else " " * 9
+        rss = f"{row.peak_rss_mb:6.0f} MB" if row.peak_rss_mb else ""
+        print(f"  {row.name:<44} {row.images:>6} img {wall} {rate} {rss} {row.notes}", flush=True)
+        return row
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+def flower_photos() -> list[Path]:
+    return sorted(FLOWERS.glob("*/*/*.jpg"))
+
+
+def large_folder(count: int) -> Path:
+    """``count`` JPEG files copied from the flowers (made once, kept under bench/data)."""
+    folder = DATA / f"flowers{count}"
+    if len(list(folder.glob("*/*.jpg"))) != count:
+        shutil.rmtree(folder, ignore_errors=True)
+        photos = flower_photos()
+        for i in range(count):
+            target = folder / f"{i // 500:03d}" / f"{i:06d}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(photos[i % len(photos)], target)
+    return folder
+
+
+def empty_paths_folder(count: int) -> Path:
+    """``count`` empty .jpg files: enough to measure enqueueing, which never opens them."""
+    folder = DATA / f"paths{count}"
+    if sum(1 for _ in folder.glob("*/*.jpg")) != count:
+        shutil.rmtree(folder, ignore_errors=True)
+        for i in range(count):
+            target = folder / f"{i // 1000:03d}" / f"{i:06d}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch()
+    return folder
+
+
+# -- (a) the tutorial, (b) decode, (c) forward ---------------------------------------------
+
+
+def tutorial_predict(paths: list[Path]) -> tuple[float, float, list[int]]:
+    """The tutorial's predict script, once per image: (load seconds, loop seconds, labels)."""
+    from torchvision import transforms as T
+    from torchvision.models import mobilenet_v2
+
+    started = time.perf_counter()
+    transform = T.Compose([
+        T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    ])
+    model = mobilenet_v2(num_classes=1000)
+    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+    model.eval()
+    loaded = time.perf_counter()
+    labels = []
+    for path in paths:
+        image = transform(Image.open(path)).unsqueeze(0)
+        with torch.no_grad():
+            output = torch.squeeze(model(image)).cpu()
+            probabilities = torch.softmax(output, dim=0)
+            labels.append(int(torch.argmax(probabilities)))
+    return loaded - started, time.perf_counter() - loaded, labels
+
+
+def decode_rate(paths: list[Path], threads: int) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
+    preprocessing = Checkpoint.load(WEIGHTS).preprocessing
+    transform = preprocessing.eval_transform()
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        decoded = list(pool.map(lambda p: decode(p, preprocessing, transform, 10**9), paths))
+    seconds = time.perf_counter() - started
+    torch.set_num_threads(compute_threads())
+    assert all(d.tensor is not None for d in decoded)
+    return len(paths) / seconds
+
+
+def real_batch(paths: list[Path]) -> torch.Tensor:
+    transform = Checkpoint.load(WEIGHTS).preprocessing.eval_transform()
+    return torch.stack([transform(read_rgb(p, 10**9)) for p in paths])
+
+
+# -- (d) and (e): end to end, as a user runs it ---------------------------------------------
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command to its end: (wall seconds, peak RSS in MB, stderr)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        stderr.seek(0)
+        output = stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, output
+
+
+def mobilabel(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "mobilabel", *arguments]
+
+
+def embedded_label(folder: Path, env: dict[str, str], home: Path) -> tuple[float, float]:
+    shutil.rmtree(home, ignore_errors=True)
+    wall, rss, _ = run_measured(mobilabel("label", str(folder)), {**env, "MOBILABEL_HOME": str(home)})
+    return wall, rss
+
+
+def marginal(small: int, small_s: float, large: int, large_s: float) -> float:
+    return (large - small) / (large_s - small_s)
+
+
+@contextmanager
+def distributed_env(base: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A private PostgreSQL database and Redis key prefix for the distributed measurements."""
+    import redis
+    from sqlalchemy import create_engine, text
+
+    name = f"mobilabel_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    prefix = f"mobilabel-bench-{uuid.uuid4().hex[:8]}:"
+    env = {**base, "MOBILABEL_DATABASE_URL": POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}",
+           "MOBILABEL_BROKER_URL": REDIS, "MOBILABEL_REDIS_PREFIX": prefix}
+    try:
+        subprocess.run(mobilabel("db", "upgrade"), env=env, check=True, capture_output=True)
+        yield env
+    finally:
+        client = redis.Redis.from_url(REDIS)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """High-water RSS of a live process, from /proc."""
+    match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: Path) -> tuple[float, float, float]:
+    """Start ``workers`` workers, enqueue ``folder``, wait for its last row:
+    (seconds from worker start, seconds from enqueue, peak RSS of one worker process in MB)."""
+    from sqlalchemy import create_engine, text
+
+    started = time.perf_counter()
+    processes = []
+    for i in range(workers):
+        log = open(log_dir / f"worker{i}.log", "wb")
+        concurrency = max(1, compute_threads() // workers)
+        processes.append(subprocess.Popen(
+            mobilabel("worker", f"--concurrency={concurrency}", f"--name=bench{i}-{uuid.uuid4().hex[:6]}@%h", "--loglevel=WARNING"),
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+    engine = create_engine(env["MOBILABEL_DATABASE_URL"])
+    try:
+        for i, process in enumerate(processes):
+            wait_for(lambda: len(process_tree(process.pid)) > 1, 120, f"worker {i}")
+        enqueued = time.perf_counter()
+        job = subprocess.run(mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+        def finished() -> bool:
+            with engine.connect() as connection:
+                return connection.execute(text("select status from jobs where id = :id"), {"id": int(job)}).scalar() == "completed"
+
+        wait_for(finished, 3600, f"job {job}")
+        ended = time.perf_counter()
+        rss = max(peak_rss_mb(pid) for process in processes for pid in process_tree(process.pid)[1:])
+    finally:
+        engine.dispose()
+        for process in processes:
+            os.killpg(process.pid, 9)
+            process.wait()
+    return ended - started, ended - enqueued, rss
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def machine_name() -> str:
+    model = "cpu"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        if found:
+            model = found.group(1)
+    model = re.sub(r"\(R\)|\(TM\)|CPU|@.*|Processor", "", model).strip()
+    return re.sub(r"[^A-Za-z0-9.]+", "-", f"{model}-{compute_threads()}cores").strip("-")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large", type=int, default=5000, help="size of the larger folder (copies of the flowers)")
+    parser.add_argument("--no-distributed", action="store_true", help="skip (e) and enqueueing (no Redis/PostgreSQL)")
+    parser.add_argument("--no-training", action="store_true", help="skip the training epoch comparison")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda, for (c) and (d)")
+    parser.add_argument("--enqueue-paths", type=int, default=100_000)
+    args = parser.parse_args()
+
+    report = Report()
+    photos = flower_photos()
+    large = large_folder(args.large)
+    env = {**os.environ, "MOBILABEL_PRETRAINED": str(WEIGHTS), "MOBILABEL_DEVICE": args.device}
+    for name in ("MOBILABEL_DATABASE_URL", "MOBILABEL_HOME", "MOBILABEL_ENGINE"):
+        env.pop(name, None)
+    settings = f"engine-{os.environ.get('MOBILABEL_ENGINE', 'auto')}_batch-{os.environ.get('MOBILABEL_BATCH_SIZE', '32')}_{args.device}"
+    print(f"machine {machine_name()}, torch {torch.__version__}, {compute_threads()} threads, settings {settings}\n")
+
+    load_s, loop_s, tutorial_labels = tutorial_predict(photos)
+    tutorial = report.add(Row("(a) tutorial predict loop, eager fp32, 1 by 1", len(photos), load_s + loop_s, len(photos) / loop_s))
+    base_rate = tutorial.images_per_s or 1.0
+
+    for threads in sorted({1, compute_threads()}):
+        report.add(Row(f"(b) decode + transform, {threads} thread(s)", len(photos), images_per_s=decode_rate(photos, threads)))
+
+    batch = real_batch(photos[:64])
+    imagenet = Checkpoint.load(WEIGHTS)
+    flowers_model = flowers_checkpoint(args.no_training)
+    for candidate in ENGINE_CANDIDATES:
+        if not candidate.runs_on(args.device):
+            continue
+        engine = candidate.build(imagenet.build(), args.device)
+        best_size, best_rate = max(((size, forward_rate(engine, batch[:size])) for size in (1, 8, 16, 32, 64)), key=lambda r: r[1])
+        notes = f"best batch {best_size}; labels = fp32 eager: ImageNet {agreement(candidate, imagenet, photos, args.device):.2%}"
+        if flowers_model is not None:
+            notes += f", flowers {agreement(candidate, flowers_model, photos, args.device):.2%}"
+        report.add(Row(f"(c) forward alone, {candidate.name}", best_size, images_per_s=best_rate, notes=notes))
+
+    home = DATA / "home"
+    small_s, small_rss = embedded_label(FLOWERS, env, home)
+    large_s, large_rss = embedded_label(large, env, home)
+    report.add(Row("(d) mobilabel label, flowers", len(photos), small_s, peak_rss_mb=small_rss))
+    report.add(Row(f"(d) mobilabel label, {args.large} copies", args.large, large_s,
+                   marginal(len(photos), small_s, args.large, large_s), large_rss, "marginal from the two sizes"))
+
+    if not args.no_distributed:
+        with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv, tempfile.TemporaryDirectory() as logs:
+            for workers in (1, 2):
+                small = distributed_label(FLOWERS, denv, workers, Path(logs))
+                large_run = distributed_label(large, denv, workers, Path(logs))
+                report.add(Row(f"(e) {workers} worker(s), flowers", len(photos), small[0], len(photos) / small[1], small[2],
+                               "rate from enqueue to last row"))
+                report.add(Row(f"(e) {workers} worker(s), {args.large} copies", args.large, large_run[0],
+                               marginal(len(photos), small[1], args.large, large_run[1]), large_run[2],
+                               "marginal from the two sizes; RSS of one worker process"))
+            paths = empty_paths_folder(args.enqueue_paths)
+            wall, rss, _ = run_measured(mobilabel("enqueue", str(paths), "--chunk", "64"), denv)
+            report.add(Row(f"enqueue {args.enqueue_paths:,} paths", args.enqueue_paths, wall, args.enqueue_paths / wall, rss))
+
+    if not args.no_training:
+        from .training import compare
+
+        speeds = compare(FLOWERS / "train", WEIGHTS)
+        report.add(Row("training epoch, tutorial loop (batch 16, 0 workers)", speeds.tutorial.images, speeds.tutorial.seconds,
+                       speeds.tutorial.images_per_s))
+        report.add(Row("training epoch, mobilabel train", speeds.mobilabel.images, speeds.mobilabel.seconds,
+                       speeds.mobilabel.images_per_s, notes=f"{speeds.ratio:.2f}x the tutorial"))
+
+    print("\nratios to (a):")
+    for row in report.rows:
+        if row.images_per_s and not row.name.startswith(("training", "enqueue")):
+            row.ratio = row.images_per_s / base_rate
+            print(f"  {row.name:<44} {row.ratio:6.2f}x")
+    write_csv(report, RESULTS / f"{machine_name()}_{settings}.csv")
+
+
+def flowers_checkpoint(skip: bool) -> Checkpoint | None:
+    """A 5-class flowers model trained for the agreement check (2 epochs: enough to be a real model)."""
+    if skip:
+        return None
+    from mobilabel.config import load_settings
+    from mobilabel.storage import open_database
+    from mobilabel.training import TrainingOptions, train
+
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["MOBILABEL_HOME"] = home
+        os.environ["MOBILABEL_PRETRAINED"] = str(WEIGHTS)
+        settings = load_settings()
+        database = open_database(settings.database_url)
+        report = train(database, settings, FLOWERS, TrainingOptions(epochs=2))
+        checkpoint = Checkpoint.load(report.checkpoint_path)
+        database.dispose()
+    return checkpoint
+
+
+def write_csv(report: Report, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["measurement", "images", "wall_s", "images_per_s", "ratio_to_a", "peak_rss_mb", "notes"])
+        for row in report.rows:
+            writer.writerow([row.name, row.images, _fmt(row.wall_s), _fmt(row.images_per_s), _fmt(row.ratio), _fmt(row.peak_rss_mb), row.notes])
+    print(f"\nwritten {path.relative_to(REPO)}")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    main()
