@@ -8,7 +8,7 @@ import click
 
 from ..config import load_settings
 from ..errors import USER_ERRORS
-from . import database, labelling
+from . import database, labelling, training
 
 
 class MobilabelGroup(click.Group):
@@ -32,7 +32,7 @@ def cli(ctx: click.Context) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-for command in (*labelling.COMMANDS, database.db):
+for command in (*labelling.COMMANDS, *training.COMMANDS, database.db):
     cli.add_command(command)
 
 
