@@ -102,12 +102,12 @@ def _print_report(console: Console, report: TrainingReport) -> None:
     if report.skipped:
         console.print(f"skipped {len(report.skipped)} unreadable images:")
         for path, reason in list(report.skipped.items())[:20]:
-            console.print(f"  {path}: {reason}", markup=False, highlight=False)
+            console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
     decision = report.promotion
     verdict = "now active" if decision.promoted else "not activated"
-    console.print(f"{verdict}: {decision.reason}", markup=False, highlight=False)
-    console.print(f"checkpoint: {report.checkpoint_path}", markup=False, highlight=False)
-    console.print(f"report: {report.report_path}", markup=False, highlight=False)
+    console.print(f"{verdict}: {decision.reason}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"checkpoint: {report.checkpoint_path}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"report: {report.report_path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @click.group(invoke_without_command=True)
