@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..config import Settings
-from ..models import Checkpoint, Preprocessing
+from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_pretrained, register_checkpoint
 from ..storage import Database
 from ..storage.corrections import list_corrections
@@ -56,6 +56,10 @@ def train(
     started = time.perf_counter()
     if options.epochs < 1 or options.batch_size < 1 or options.lr <= 0:
         raise TrainingError("epochs and batch size must be at least 1, and the learning rate positive")
+    try:
+        resolve_device(options.device)  # before any work: --device cuda on a machine without one
+    except (RuntimeError, ValueError) as exc:
+        raise TrainingError(str(exc)) from exc
     split = find_split(data_dir, options.val_fraction, options.seed)
     if options.include_corrections:
         with db.transaction() as session:
