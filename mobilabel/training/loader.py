@@ -7,6 +7,7 @@ batch goes on without it.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -71,8 +72,11 @@ def make_loader(
     """Batches of decoded images; ``workers`` processes decode ahead of the model.
 
     Workers persist across epochs, so an epoch does not pay to start them again.
-    The shuffle order and the random crops follow ``seed``.
+    The shuffle order and the random crops follow ``seed``. A daemon process (a
+    Celery prefork child) may not start processes, so there it decodes itself.
     """
+    if multiprocessing.current_process().daemon:
+        workers = 0
     return DataLoader(
         ImageDataset(images, transform, max_pixels),
         batch_size=batch_size,

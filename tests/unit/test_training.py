@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import Counter
 from pathlib import Path
@@ -258,3 +259,17 @@ def test_unreadable_training_images_are_skipped_and_reported(tmp_path: Path) -> 
     assert "corrupt" in report.skipped[str(root / "train" / "daisy" / "broken.jpg")]
     assert report.metrics["skipped_images"] == 1
     db.dispose()
+
+
+def _loader_workers_in_a_daemon(images: list[LabelledImage], queue: "multiprocessing.Queue[int]") -> None:
+    loader = make_loader(images, Preprocessing().eval_transform(), 2, shuffle=False, workers=2, max_pixels=10**8)
+    queue.put(sum(len(batch) for batch in loader) * 10 + loader.num_workers)
+
+
+def test_a_daemon_process_like_a_celery_worker_decodes_without_child_processes(validation: list[LabelledImage]) -> None:
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_loader_workers_in_a_daemon, args=(validation[:3], queue), daemon=True)
+    child.start()
+    child.join(timeout=60)
+    assert queue.get(timeout=1) == 3 * 10 + 0, "3 images decoded, by 0 worker processes"
