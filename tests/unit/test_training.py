@@ -267,9 +267,11 @@ def _loader_workers_in_a_daemon(images: list[LabelledImage], queue: "multiproces
 
 
 def test_a_daemon_process_like_a_celery_worker_decodes_without_child_processes(validation: list[LabelledImage]) -> None:
-    context = multiprocessing.get_context("fork")
+    # Spawned, not forked: a fork of this test process, whose torch threads are already running, may hang.
+    context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_loader_workers_in_a_daemon, args=(validation[:3], queue), daemon=True)
     child.start()
-    child.join(timeout=60)
-    assert queue.get(timeout=1) == 3 * 10 + 0, "3 images decoded, by 0 worker processes"
+    child.join(timeout=120)
+    assert child.exitcode == 0, "the daemon's loader ran without starting worker processes"
+    assert queue.get(timeout=10) == 3 * 10 + 0, "3 images decoded, by 0 worker processes"
