@@ -1,1 +1,0 @@
-"""Benchmarks: run as ``python -m bench.<name>`` from the repository root."""
