@@ -32,7 +32,9 @@ def cli(ctx: click.Context) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-for command in (*labelling.COMMANDS, *training.COMMANDS, database.db):
+for command in (*labelling.COMMANDS, database.db):
+    cli.add_command(command)
+for command in training.COMMANDS:
     cli.add_command(command)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, undefer
 
-from .tables import ModelActivation, ModelVersion, utcnow
+from .tables import ModelActivation
+from .tables import ModelVersion, utcnow
 
 
 class UnknownVersionError(LookupError):
