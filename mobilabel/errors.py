@@ -7,13 +7,18 @@ from .models import CheckpointError
 from .pipeline.paths import FolderError
 from .registry import NoModelError
 from .storage import DatabaseError
-from .storage.versions import UnknownVersionError
+from .storage.versions import NothingToRollBackError, UnknownVersionError
+from .training import TrainingError
+from .training.corrections import CorrectionError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError,
+    CorrectionError,
     DatabaseError,
     FolderError,
     ImageReadError,
     NoModelError,
+    NothingToRollBackError,
+    TrainingError,
     UnknownVersionError,
 )

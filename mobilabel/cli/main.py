@@ -8,7 +8,7 @@ import click
 
 from ..config import load_settings
 from ..errors import USER_ERRORS
-from . import database, distributed, doctor, labelling, scheduling
+from . import database, distributed, doctor, labelling, scheduling, training
 
 
 class MobilabelGroup(click.Group):
@@ -32,7 +32,9 @@ def cli(ctx: click.Context) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-for command in (*labelling.COMMANDS, *distributed.COMMANDS, scheduling.scheduler, database.db, doctor.doctor):
+for command in (
+    *labelling.COMMANDS, *distributed.COMMANDS, *training.COMMANDS, scheduling.scheduler, database.db, doctor.doctor
+):
     cli.add_command(command)
 
 

@@ -24,9 +24,14 @@ def build_model(arch: str, num_classes: int, alpha: float = 1.0) -> nn.Module:
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
 
 
+def head(model: nn.Module) -> nn.Module:
+    """The classifier head: both architectures end in ``classifier(flatten(avgpool(features(x))))``."""
+    return model.classifier
+
+
 def head_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The parameters of the classifier head (what transfer learning trains)."""
-    return list(model.classifier.parameters())
+    return list(head(model).parameters())
 
 
 def backbone(model: nn.Module) -> nn.Module:

@@ -102,3 +102,32 @@ class Result(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelActivation(Base):
+    """One activation of a model version: the history `mobilabel models rollback` walks back.
+
+    ``previous_version_id`` is the version a rollback from this activation returns to:
+    the one active before it, or, for a rollback's own row, the one before that.
+    """
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    previous_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    reason: Mapped[str] = mapped_column(String(16))
+    activated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Correction(Base):
+    """A label a person verified for one image; training may learn from it."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (UniqueConstraint("image_path", name="uq_corrections_image_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_path: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

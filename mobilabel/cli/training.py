@@ -1,0 +1,186 @@
+"""`mobilabel train | models | correct`: training runs, model versions, verified labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import Progress as ProgressBar
+from rich.progress import TaskID
+
+from ..config import Settings
+from ..storage import open_database
+from ..storage import versions as stored
+from ..storage.corrections import CorrectionRecord, save_corrections
+from ..training import Progress, TrainingOptions, TrainingReport, train
+from ..training.corrections import check_image, read_corrections_csv
+from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
+from .output import FORMATS, print_rows
+from .progress import image_progress
+
+STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
+METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
+VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
+TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accuracy", "best_epoch", "created_at")
+
+
+@click.command("train")
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--val-fraction", type=float, help="Share of each class held out for validation, when DATA_DIR has no train/ and val/ (default 0.2).")
+@click.option("--arch", type=click.Choice(list(ARCH_NAMES)), default="v2", show_default=True, help="MobileNet version.")
+@click.option("--alpha", type=float, default=1.0, show_default=True, help="Width multiplier.")
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LR, show_default=True, help="Adam learning rate (the tutorial's: 1e-4).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True)
+@click.option("--unfreeze", is_flag=True, help="Fine-tune every layer, not only a new head.")
+@click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split, the shuffling, the crops and the new head.")
+@click.option("--include-corrections", is_flag=True, help="Add the verified labels of `mobilabel correct` to the training images.")
+@click.option("--force", is_flag=True, help="Make the new version active even if it is worse or knows other classes.")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), help="Also write the checkpoint, PNG report and metrics JSON here.")
+@click.pass_obj
+def train_command(settings: Settings, data_dir: Path, force: bool, output_dir: Path | None, **options: Any) -> None:
+    """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
+
+    Transfer learning: ImageNet features frozen, a new head trained; the epoch with
+    the best validation accuracy is kept. The new version becomes active if its
+    validation accuracy is at least the active version's on the same images.
+    """
+    options["arch"] = ARCH_NAMES[options["arch"]]
+    console = Console(stderr=True)
+    database = open_database(settings.database_url)
+    with image_progress(console) as bar:
+        report = train(
+            database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=EpochBars(bar)
+        )
+    _print_report(console, report)
+    database.dispose()
+
+
+class EpochBars:
+    """One progress bar per epoch: training, then validation, with the running loss and accuracy."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+        self.tasks: dict[int, TaskID] = {}
+        self.train_total = 0
+        self.summary = ""
+
+    def __call__(self, progress: Progress) -> None:
+        task = self.tasks.get(progress.epoch)
+        if task is None:
+            self.train_total = progress.total
+            task = self.tasks[progress.epoch] = self.bar.add_task("", total=None)
+        label = f"epoch {progress.epoch}/{progress.epochs}"
+        if progress.phase == "train":
+            self.summary = f"loss {progress.loss:.3f} acc {progress.accuracy:.3f}"  # the training phase's
+            self.bar.update(task, completed=progress.done, total=progress.total, description=f"{label} {self.summary}")
+        else:
+            description = f"{label} {self.summary} val acc {progress.accuracy:.3f}"
+            self.bar.update(
+                task, completed=self.train_total + progress.done, total=self.train_total + progress.total, description=description
+            )
+
+
+def _print_report(console: Console, report: TrainingReport) -> None:
+    metrics = report.metrics
+    console.print(
+        f"model version {report.version_id}: val accuracy {report.val_accuracy:.4f} (epoch {report.best_epoch} of "
+        f"{len(metrics['epochs'])}), {metrics['train_images']} training and {metrics['val_images']} validation images, "
+        f"{report.seconds:.1f} s",
+        highlight=False,
+    )
+    for name, scores in metrics["per_class"].items():
+        console.print(
+            f"  {name:20s} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  ({scores['support']} images)",
+            markup=False,
+            highlight=False,
+        )
+    if report.skipped:
+        console.print(f"skipped {len(report.skipped)} unreadable images:")
+        for path, reason in list(report.skipped.items())[:20]:
+            console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    decision = report.promotion
+    verdict = "now active" if decision.promoted else "not activated"
+    console.print(f"{verdict}: {decision.reason}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"checkpoint: {report.checkpoint_path}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"report: {report.report_path}", markup=False, highlight=False, soft_wrap=True)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def models(ctx: click.Context, fmt: str) -> None:
+    """List model versions with their metrics, newest first; or activate one, or roll back."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        rows = [_version_row(v) for v in stored.list_versions(session)]
+    database.dispose()
+    columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
+    print_rows(Console(), columns, rows, fmt, title="model versions")
+
+
+def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
+    row = {c: getattr(version, c) for c in STORED_COLUMNS}
+    row.update({c: version.metrics.get(c) for c in METRIC_COLUMNS}, metrics=version.metrics)
+    if len(version.classes) > 10:
+        row["classes"] = [*version.classes[:3], f"... {len(version.classes)} classes"]
+    return row
+
+
+@models.command()
+@click.argument("version_id")
+@click.pass_obj
+def activate(settings: Settings, version_id: str) -> None:
+    """Make VERSION_ID the active model version (workers switch to it between batches)."""
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        stored.activate_version(session, version_id)
+    database.dispose()
+    click.echo(f"model version {version_id} is active")
+
+
+@models.command()
+@click.pass_obj
+def rollback(settings: Settings) -> None:
+    """Re-activate the version that was active before the current one."""
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        previous = stored.active_version_id(session)
+        version_id = stored.rollback(session)
+    database.dispose()
+    click.echo(f"rolled back from {previous} to model version {version_id}")
+
+
+@click.command()
+@click.argument("image", required=False, type=click.Path(path_type=Path))
+@click.argument("label", required=False)
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label.")
+@click.pass_obj
+def correct(settings: Settings, image: Path | None, label: str | None, csv_file: Path | None) -> None:
+    """Store the verified LABEL of IMAGE (or of every row of --csv) for training to learn from.
+
+    A path corrected again keeps only its newest label.
+    """
+    if csv_file is not None:
+        if image is not None:
+            raise click.UsageError("give either IMAGE LABEL or --csv FILE, not both")
+        records = read_corrections_csv(csv_file)
+    elif image is None or label is None or not label.strip():
+        raise click.UsageError("give IMAGE LABEL, or --csv FILE")
+    else:
+        records = [CorrectionRecord(str(check_image(image)), label.strip())]
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        count = save_corrections(session, records)
+    database.dispose()
+    click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; train with --include-corrections to use them")
+
+
+COMMANDS = (train_command, models, correct)

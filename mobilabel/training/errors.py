@@ -1,0 +1,7 @@
+"""The one error training raises for what a user can fix."""
+
+from __future__ import annotations
+
+
+class TrainingError(Exception):
+    """A training run that cannot start as asked (data, weights, options); the message says why."""

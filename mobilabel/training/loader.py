@@ -1,0 +1,88 @@
+"""Decoding labelled images into batches, in parallel, skipping what cannot be read.
+
+Images are read with ``read_rgb`` (EXIF orientation, safe limits), as labelling
+reads them. An unreadable image is reported with its reason, not fatal: the
+batch goes on without it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..imaging import ImageReadError, read_rgb
+from ..models.transforms import ImageTransform
+from .data import LabelledImage
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor  # (N, 3, H, W); N may be 0 when every image failed
+    targets: torch.Tensor  # (N,)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+# (tensor, label, path, error): a tensor or an error, never both.
+_Item = tuple[torch.Tensor | None, int, str, str | None]
+
+
+class ImageDataset(Dataset[_Item]):
+    def __init__(self, images: Sequence[LabelledImage], transform: ImageTransform, max_pixels: int) -> None:
+        self.images = list(images)
+        self.transform = transform
+        self.max_pixels = max_pixels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> _Item:
+        image = self.images[index]
+        try:
+            return self.transform(read_rgb(image.path, self.max_pixels)), image.label, str(image.path), None
+        except ImageReadError as exc:
+            return None, image.label, str(image.path), str(exc)
+
+
+def collate(items: list[_Item]) -> Batch:
+    readable = [(tensor, label) for tensor, label, _, _ in items if tensor is not None]
+    failures = [(path, error or "") for tensor, _, path, error in items if tensor is None]
+    if not readable:
+        return Batch(torch.empty(0), torch.empty(0, dtype=torch.long), failures)
+    return Batch(
+        torch.stack([tensor for tensor, _ in readable]), torch.tensor([label for _, label in readable]), failures
+    )
+
+
+def make_loader(
+    images: Sequence[LabelledImage],
+    transform: ImageTransform,
+    batch_size: int,
+    shuffle: bool,
+    workers: int,
+    max_pixels: int,
+    seed: int = 0,
+) -> DataLoader[_Item]:
+    """Batches of decoded images; ``workers`` processes decode ahead of the model.
+
+    Workers persist across epochs, so an epoch does not pay to start them again.
+    The shuffle order and the random crops follow ``seed``. A daemon process (a
+    Celery prefork child) may not start processes, so there it decodes itself.
+    """
+    if multiprocessing.current_process().daemon:
+        workers = 0
+    return DataLoader(
+        ImageDataset(images, transform, max_pixels),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        collate_fn=collate,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )

@@ -1,0 +1,135 @@
+"""One training run, end to end: data, loop, metrics, version, report, promotion."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import Settings
+from ..models import Checkpoint, Preprocessing, resolve_device
+from ..registry import find_pretrained, register_checkpoint
+from ..storage import Database
+from ..storage.corrections import list_corrections
+from . import metrics as measures
+from .data import DataSplit, add_corrections, find_split
+from .errors import TrainingError
+from .loader import make_loader
+from .loop import FitResult, Learner, ProgressCallback, TrainingOptions, build_network, fit
+from .promotion import PromotionDecision, promote_if_better
+from .report import write_report_png
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    version_id: str
+    classes: list[str]
+    val_accuracy: float
+    best_epoch: int
+    metrics: dict[str, Any]  # as stored with the version
+    checkpoint_path: Path
+    report_path: Path  # the PNG
+    promotion: PromotionDecision
+    seconds: float
+    skipped: dict[str, str]  # unreadable images, path -> reason
+
+
+def train(
+    db: Database,
+    settings: Settings,
+    data_dir: Path,
+    options: TrainingOptions = TrainingOptions(),
+    force: bool = False,
+    output_dir: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> TrainingReport:
+    """Train on ``data_dir``, register the result as a version, and promote it if it is at least as good.
+
+    The checkpoint and the PNG report go to the model cache (and to ``output_dir`` too, if given).
+    """
+    started = time.perf_counter()
+    if options.epochs < 1 or options.batch_size < 1 or options.lr <= 0:
+        raise TrainingError("epochs and batch size must be at least 1, and the learning rate positive")
+    try:
+        resolve_device(options.device)  # before any work: --device cuda on a machine without one
+    except (RuntimeError, ValueError) as exc:
+        raise TrainingError(str(exc)) from exc
+    split = find_split(data_dir, options.val_fraction, options.seed)
+    if options.include_corrections:
+        with db.transaction() as session:
+            split = add_corrections(split, list_corrections(session))
+    if not split.val:
+        raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
+    torch.manual_seed(options.seed)  # the new head's initial weights
+    network = build_network(options, len(split.classes), None if options.from_scratch else find_pretrained(settings))
+    preprocessing = Preprocessing()
+    learner = Learner(network, options, preprocessing.crop_size, settings.engine)
+    loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
+    train_loader = make_loader(split.train, preprocessing.train_transform(), options.batch_size, shuffle=True, **loader_args)
+    val_loader = make_loader(split.val, preprocessing.eval_transform(), options.batch_size, shuffle=False, **loader_args)
+    result = fit(learner, train_loader, val_loader, options.epochs, on_progress)
+    del train_loader, val_loader  # stop their worker processes now
+
+    metrics = run_metrics(split, result, options, data_dir, time.perf_counter() - started)
+    checkpoint = Checkpoint.from_model(
+        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {Path(data_dir).absolute()}"
+    )
+    register_checkpoint(db, checkpoint)
+    checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
+    checkpoint.save(checkpoint_path)
+    report_path = write_report_png(
+        settings.model_cache_dir / f"{checkpoint.version_id}.png", metrics, title=f"model version {checkpoint.version_id}"
+    )
+    if output_dir is not None:
+        checkpoint_path, report_path = _copy_out(output_dir, checkpoint_path, report_path, metrics)
+    decision = promote_if_better(
+        db, settings, checkpoint, result.best.accuracy, split.val, force=force, device=options.device
+    )
+    return TrainingReport(
+        version_id=checkpoint.version_id,
+        classes=split.classes,
+        val_accuracy=result.best.accuracy,
+        best_epoch=result.best_epoch,
+        metrics=metrics,
+        checkpoint_path=checkpoint_path,
+        report_path=report_path,
+        promotion=decision,
+        seconds=time.perf_counter() - started,
+        skipped=result.failures,
+    )
+
+
+def run_metrics(
+    split: DataSplit, result: FitResult, options: TrainingOptions, data_dir: Path, seconds: float
+) -> dict[str, Any]:
+    """What a version records about its training run (plain JSON values)."""
+    confusion = measures.confusion_matrix(result.best.targets, result.best.predictions, len(split.classes))
+    return {
+        "val_accuracy": measures.accuracy(confusion),
+        "best_epoch": result.best_epoch,
+        "per_class": measures.per_class(confusion, split.classes),
+        "confusion_matrix": confusion,
+        "epochs": [
+            {**dataclasses.asdict(e), "train_images_per_s": e.train_images_per_s} for e in result.history
+        ],
+        "train_images": len(split.train),
+        "val_images": len(split.val),
+        "skipped_images": len(result.failures),
+        "options": dataclasses.asdict(options),
+        "data_dir": str(Path(data_dir).absolute()),
+        "train_seconds": seconds,
+    }
+
+
+def _copy_out(output_dir: Path, checkpoint: Path, report: Path, metrics: dict[str, Any]) -> tuple[Path, Path]:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    copied_checkpoint = Path(shutil.copyfile(checkpoint, output_dir / checkpoint.name))
+    copied_report = Path(shutil.copyfile(report, output_dir / report.name))
+    (output_dir / f"{checkpoint.stem}.json").write_text(json.dumps(metrics, indent=2))
+    return copied_checkpoint, copied_report

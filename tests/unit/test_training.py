@@ -1,0 +1,277 @@
+"""Training: splits, the frozen backbone, a run's version and report, promotion, corrections in training."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from mobilabel.config import load_settings
+from mobilabel.models import Checkpoint, Preprocessing, build_model
+from mobilabel.models.architectures import backbone, head
+from mobilabel.pipeline.paths import FolderError
+from mobilabel.registry import load_version, register_checkpoint
+from mobilabel.storage import open_database
+from mobilabel.storage import versions as stored
+from mobilabel.storage.corrections import CorrectionRecord, save_corrections
+from mobilabel.training import LabelledImage, Progress, TrainingError, TrainingOptions, find_split, promote_if_better, train
+from mobilabel.training.data import add_corrections
+from mobilabel.training.loader import make_loader
+from mobilabel.training.loop import FrozenFeatures, Learner, build_network, train_epoch
+from tests.conftest import FLOWERS, IMAGENET_WEIGHTS
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def flowers(split: str, name: str, count: int, skip: int = 0) -> list[Path]:
+    return sorted((FLOWERS / split / name).glob("*.jpg"))[skip : skip + count]
+
+
+def link_folder(folder: Path, images: dict[str, list[Path]]) -> Path:
+    """A folder of class folders holding links to real flower photos."""
+    for name, paths in images.items():
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            (folder / name / path.name).symlink_to(path)
+    return folder
+
+
+def tiny_dataset(root: Path, train_count: int = 6, val_count: int = 3) -> Path:
+    """train/ and val/ with two classes: enough for a one-epoch run in seconds."""
+    for split, count in (("train", train_count), ("val", val_count)):
+        link_folder(root / split, {name: flowers(split, name, count) for name in ("daisy", "roses")})
+    return root
+
+
+def test_split_is_stratified_and_seeded(tmp_path: Path) -> None:
+    folder = link_folder(
+        tmp_path / "photos", {"daisy": flowers("train", "daisy", 20), "roses": flowers("train", "roses", 10), "tulips": flowers("train", "tulips", 5)}
+    )
+    split = find_split(folder, val_fraction=0.2, seed=1)
+    assert split.classes == ["daisy", "roses", "tulips"]
+    assert Counter(i.label for i in split.val) == {0: 4, 1: 2, 2: 1}
+    assert Counter(i.label for i in split.train) == {0: 16, 1: 8, 2: 4}
+    train_paths, val_paths = {i.path for i in split.train}, {i.path for i in split.val}
+    assert not train_paths & val_paths and len(train_paths | val_paths) == 35
+    assert find_split(folder, val_fraction=0.2, seed=1) == split, "the same seed gives the same split"
+    assert {i.path for i in find_split(folder, val_fraction=0.2, seed=2).val} != val_paths
+
+
+def test_a_folder_with_train_and_val_keeps_its_split(tmp_path: Path) -> None:
+    root = tiny_dataset(tmp_path / "data", train_count=4, val_count=2)
+    split = find_split(root)
+    assert (len(split.train), len(split.val), split.classes) == (8, 4, ["daisy", "roses"])
+    assert all(i.path.parent.parent.name == "val" for i in split.val)
+    with pytest.raises(TrainingError, match="--val-fraction splits only a folder of class folders"):
+        find_split(root, val_fraction=0.3)
+
+
+def test_folders_that_cannot_be_trained_on_say_why(tmp_path: Path) -> None:
+    with pytest.raises(FolderError, match="folder not found"):
+        find_split(tmp_path / "missing")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(TrainingError, match="has no class folders"):
+        find_split(tmp_path / "flat")
+    (tmp_path / "half" / "train" / "daisy").mkdir(parents=True)
+    with pytest.raises(TrainingError, match="has train/ but no val/"):
+        find_split(tmp_path / "half")
+    (tmp_path / "empty" / "daisy").mkdir(parents=True)
+    with pytest.raises(TrainingError, match="class folder .*daisy has no images"):
+        find_split(tmp_path / "empty")
+
+
+def test_the_frozen_features_are_everything_before_the_head() -> None:
+    model = build_model("mobilenet_v2", 5).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(head(model)(FrozenFeatures(model)(x)), model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_transfer_learning_trains_the_head_only_and_frozen_batchnorm_stays_in_eval_mode(tmp_path: Path, engine: str) -> None:
+    split = find_split(tiny_dataset(tmp_path / "data", train_count=4, val_count=1))
+    options = TrainingOptions(batch_size=4, lr=1e-2)
+    model = build_network(options, 2, IMAGENET_WEIGHTS)
+    imagenet = Checkpoint.load(IMAGENET_WEIGHTS).state_dict
+    assert all(torch.equal(v, imagenet[f"features.{k}"]) for k, v in backbone(model).state_dict().items())
+    backbone_before = {k: v.clone() for k, v in backbone(model).state_dict().items()}
+    head_before = {k: v.clone() for k, v in head(model).state_dict().items()}
+    batchnorm_modes: list[bool] = []
+    for module in backbone(model).modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.register_forward_pre_hook(lambda m, _: batchnorm_modes.append(m.training))
+    learner = Learner(model, options, 224, engine)
+    loader = make_loader(split.train, Preprocessing().train_transform(), 4, shuffle=True, workers=0, max_pixels=10**8)
+    _, _, images, _, failures = train_epoch(learner, loader)
+
+    assert (images, failures) == (8, [])
+    if engine == "torch":
+        assert batchnorm_modes and not any(batchnorm_modes), "frozen BatchNorm layers ran in eval mode"
+    assert head(model).training, "the head trains in train mode (its dropout on)"
+    for name, value in backbone(model).state_dict().items():
+        assert torch.equal(value.cpu(), backbone_before[name]), f"backbone {name} changed"
+    assert all(not p.requires_grad for p in backbone(model).parameters())
+    assert any(not torch.equal(v, head_before[k]) for k, v in head(model).state_dict().items()), "the head learned"
+
+
+def test_unfreeze_trains_every_layer(tmp_path: Path) -> None:
+    split = find_split(tiny_dataset(tmp_path / "data", train_count=1, val_count=1))
+    options = TrainingOptions(batch_size=2, unfreeze=True)
+    model = build_network(options, 2, IMAGENET_WEIGHTS)
+    first_conv = backbone(model)[0][0].weight.detach().clone()
+    loader = make_loader(split.train, Preprocessing().train_transform(), 2, shuffle=True, workers=0, max_pixels=10**8)
+    train_epoch(Learner(model, options, 224), loader)
+    assert not torch.equal(backbone(model)[0][0].weight.detach(), first_conv)
+
+
+def test_a_run_registers_a_version_with_metrics_and_a_png_and_reports_progress(tmp_path: Path) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    events: list[Progress] = []
+    options = TrainingOptions(epochs=2, batch_size=8)
+    report = train(db, settings, tiny_dataset(tmp_path / "data"), options, output_dir=tmp_path / "out", on_progress=events.append)
+
+    assert report.classes == ["daisy", "roses"] and report.best_epoch in (1, 2)
+    metrics = report.metrics
+    assert metrics["val_accuracy"] == report.val_accuracy
+    assert report.val_accuracy == max(e["val_accuracy"] for e in metrics["epochs"])
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    assert (metrics["train_images"], metrics["val_images"], metrics["skipped_images"]) == (12, 6, 0)
+    assert set(metrics["per_class"]) == {"daisy", "roses"}
+    assert all(set(m) == {"precision", "recall", "support"} for m in metrics["per_class"].values())
+    assert sum(map(sum, metrics["confusion_matrix"])) == 6
+    assert report.report_path == tmp_path / "out" / f"{report.version_id}.png"
+    assert report.report_path.read_bytes().startswith(PNG_SIGNATURE)
+    assert (settings.model_cache_dir / f"{report.version_id}.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert report.promotion.promoted and report.promotion.reason == "no version was active"
+
+    stored_checkpoint = load_version(db, settings, report.version_id)
+    assert stored_checkpoint.classes == ["daisy", "roses"]
+    assert stored_checkpoint.to_dict()["class_indices"] == {"0": "daisy", "1": "roses"}
+    assert stored_checkpoint.metrics["confusion_matrix"] == metrics["confusion_matrix"]
+    with db.transaction() as session:
+        version = stored.get_version(session, report.version_id)
+        assert version is not None and version.active and version.metrics["best_epoch"] == report.best_epoch
+
+    assert [(e.epoch, e.phase) for e in events if e.done == e.total] == [(1, "train"), (1, "val"), (2, "train"), (2, "val")]
+    assert events[-1].accuracy == pytest.approx(metrics["epochs"][-1]["val_accuracy"])
+    db.dispose()
+
+
+def constant_checkpoint(classes: list[str], predicted: str) -> Checkpoint:
+    """A small network that predicts ``predicted`` for every image."""
+    model = build_model("mobilenet_v2", len(classes), alpha=0.35)
+    nn.init.zeros_(head(model)[1].weight)
+    with torch.no_grad():
+        head(model)[1].bias.copy_(torch.tensor([5.0 if c == predicted else 0.0 for c in classes]))
+    return Checkpoint.from_model(model, "mobilenet_v2", 0.35, classes, Preprocessing())
+
+
+@pytest.fixture
+def validation() -> list[LabelledImage]:
+    """Four daisies and two roses, labelled by index into ["daisy", "roses"]."""
+    return [LabelledImage(p, 0) for p in flowers("val", "daisy", 4)] + [LabelledImage(p, 1) for p in flowers("val", "roses", 2)]
+
+
+def test_promotion_compares_both_versions_on_the_new_validation_images(validation: list[LabelledImage]) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    # Classes in another order than the candidates': labels must be compared by name.
+    active = constant_checkpoint(["roses", "daisy"], "daisy")  # right on 4 of 6
+    register_checkpoint(db, active, activate=True)
+
+    def candidate_with(accuracy: float, force: bool = False):  # type: ignore[no-untyped-def]
+        candidate = constant_checkpoint(["daisy", "roses"], "roses")
+        register_checkpoint(db, candidate)
+        return candidate, promote_if_better(db, settings, candidate, accuracy, validation, force=force)
+
+    _, decision = candidate_with(0.5)
+    assert not decision.promoted and decision.previous_accuracy == pytest.approx(4 / 6)
+    assert "the active version stays" in decision.reason
+    equal, decision = candidate_with(4 / 6)
+    assert decision.promoted and decision.previous_version_id == active.version_id
+    # ``equal`` predicts roses: right on 2 of 6, so 0.1 is worse, and only force promotes.
+    forced, decision = candidate_with(0.1, force=True)
+    assert decision.promoted and "by force" in decision.reason and decision.previous_accuracy == pytest.approx(2 / 6)
+    with db.transaction() as session:
+        assert stored.active_version_id(session) == forced.version_id
+        reasons = [a.reason for a in stored.activation_history(session)]
+    assert reasons == [stored.FORCED, stored.PROMOTED, stored.ACTIVATED]
+    db.dispose()
+
+
+def test_promotion_with_other_classes_needs_force_and_with_nothing_active_just_happens(validation: list[LabelledImage]) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    first = constant_checkpoint(["daisy", "roses"], "daisy")
+    register_checkpoint(db, first)
+    assert promote_if_better(db, settings, first, 0.1, validation).promoted, "nothing active: promoted whatever its accuracy"
+
+    other = constant_checkpoint(["daisy", "tulips"], "daisy")
+    register_checkpoint(db, other)
+    decision = promote_if_better(db, settings, other, 1.0, validation)
+    assert not decision.promoted and "classes differ" in decision.reason and "--force" in decision.reason
+    assert promote_if_better(db, settings, other, 1.0, validation, force=True).promoted
+    with db.transaction() as session:
+        assert stored.active_version_id(session) == other.version_id
+    db.dispose()
+
+
+def test_corrections_join_the_training_side_and_override_the_folder_label(tmp_path: Path) -> None:
+    split = find_split(tiny_dataset(tmp_path / "data", train_count=3, val_count=2))
+    in_val = split.val[0]  # a daisy, which the correction calls a rose
+    outside = flowers("train", "roses", 1, skip=50)[0]
+    merged = add_corrections(
+        split, [CorrectionRecord(str(in_val.path), "roses"), CorrectionRecord(str(outside), "roses")]
+    )
+    assert in_val.path not in {i.path for i in merged.val}
+    assert len(merged.val) == len(split.val) - 1
+    assert {(i.path, i.label) for i in merged.train} == {(i.path, i.label) for i in split.train} | {(in_val.path, 1), (outside, 1)}
+    with pytest.raises(TrainingError, match=r"2 corrections have labels .*'cat' \(2\)"):
+        add_corrections(split, [CorrectionRecord(str(outside), "cat"), CorrectionRecord("/elsewhere.jpg", "cat")])
+
+
+def test_a_run_with_corrections_trains_on_them(tmp_path: Path) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    corrected = flowers("train", "tulips", 2)  # photos outside the data folder, verified as roses
+    with db.transaction() as session:
+        save_corrections(session, [CorrectionRecord(os.path.abspath(p), "roses") for p in corrected])
+    options = TrainingOptions(epochs=1, batch_size=8, include_corrections=True)
+    report = train(db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), options)
+    assert report.metrics["train_images"] == 6 + 2
+    assert report.metrics["options"]["include_corrections"] is True
+    db.dispose()
+
+
+def test_unreadable_training_images_are_skipped_and_reported(tmp_path: Path) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    root = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
+    (root / "train" / "daisy" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    report = train(db, settings, root, TrainingOptions(epochs=1, batch_size=8))
+    assert list(report.skipped) == [str(root / "train" / "daisy" / "broken.jpg")]
+    assert "corrupt" in report.skipped[str(root / "train" / "daisy" / "broken.jpg")]
+    assert report.metrics["skipped_images"] == 1
+    db.dispose()
+
+
+def _loader_workers_in_a_daemon(images: list[LabelledImage], queue: "multiprocessing.Queue[int]") -> None:
+    loader = make_loader(images, Preprocessing().eval_transform(), 2, shuffle=False, workers=2, max_pixels=10**8)
+    queue.put(sum(len(batch) for batch in loader) * 10 + loader.num_workers)
+
+
+def test_a_daemon_process_like_a_celery_worker_decodes_without_child_processes(validation: list[LabelledImage]) -> None:
+    # Spawned, not forked: a fork of this test process, whose torch threads are already running, may hang.
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_loader_workers_in_a_daemon, args=(validation[:3], queue), daemon=True)
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0, "the daemon's loader ran without starting worker processes"
+    assert queue.get(timeout=10) == 3 * 10 + 0, "3 images decoded, by 0 worker processes"

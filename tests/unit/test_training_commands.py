@@ -1,0 +1,112 @@
+"""`mobilabel train | models | correct`, as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from mobilabel.cli.main import cli
+from mobilabel.config import load_settings
+from mobilabel.storage import open_database
+from mobilabel.storage import versions as stored
+from mobilabel.storage.corrections import list_corrections
+from tests.conftest import FLOWERS
+from tests.unit.test_training import PNG_SIGNATURE, tiny_dataset
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    return line
+
+
+def test_train_on_a_missing_folder_or_with_impossible_options_is_one_clear_error_line(tmp_path: Path) -> None:
+    assert one_error_line(run("train", str(tmp_path / "nowhere"))) == f"Error: folder not found: {tmp_path / 'nowhere'}"
+    data = str(FLOWERS)
+    assert one_error_line(run("train", data, "--device", "tpu")) == "Error: unknown device 'tpu'; use cpu, cuda or auto"
+    line = one_error_line(run("train", data, "--arch", "v1"))
+    assert line.startswith("Error: the ImageNet weights ") and line.endswith("train that network with --from-scratch")
+
+
+def test_train_registers_a_version_that_models_lists(tmp_path: Path) -> None:
+    data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
+    result = run("train", str(data), "--epochs", "1", "--batch-size", "8", "--output", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "now active: no version was active" in result.output
+    report_line = next(line for line in result.output.splitlines() if line.startswith("report: "))
+    assert Path(report_line.removeprefix("report: ")).read_bytes().startswith(PNG_SIGNATURE)
+    assert "epoch 1/1 loss" in result.output
+
+    (version,) = json.loads(run("models", "--format", "json").output)
+    assert version["active"] is True and version["classes"] == ["daisy", "roses"]
+    assert version["val_accuracy"] == version["metrics"]["val_accuracy"]
+    assert (tmp_path / "out" / f"{version['id']}.pt").is_file()
+    assert json.loads((tmp_path / "out" / f"{version['id']}.json").read_text())["val_images"] == 4
+    (row,) = csv.DictReader(io.StringIO(run("models", "--format", "csv").output))
+    assert (row["id"], row["active"], row["train_images"]) == (version["id"], "True", "6")
+
+
+def test_models_activate_and_rollback(tmp_path: Path) -> None:
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        for version_id in ("first", "second"):
+            stored.register_version(session, stored.VersionRecord(version_id, "mobilenet_v2", 1.0, ["a"], {}, b"w"))
+    db.dispose()
+    assert one_error_line(run("models", "rollback")) == "Error: no model version is active, so there is nothing to roll back"
+    assert run("models", "activate", "first").output == "model version first is active\n"
+    assert run("models", "activate", "second").exit_code == 0
+    assert run("models", "rollback").output == "rolled back from second to model version first\n"
+    active = [r["id"] for r in csv.DictReader(io.StringIO(run("models", "--format", "csv").output)) if r["active"] == "True"]
+    assert active == ["first"]
+    assert one_error_line(run("models", "activate", "third")) == "Error: no model version 'third'"
+
+
+def corrections() -> list[tuple[str, str]]:
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        rows = [(c.image_path, c.label) for c in list_corrections(session)]
+    db.dispose()
+    return rows
+
+
+def test_correct_one_image_then_import_a_csv(tmp_path: Path) -> None:
+    daisy, rose = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[:2]
+    assert run("correct", str(daisy), "roses").exit_code == 0
+    assert run("correct", str(daisy), "daisy").exit_code == 0, "correcting again replaces the label"
+    assert corrections() == [(str(daisy), "daisy")]
+
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "rose.jpg").symlink_to(rose)
+    table = tmp_path / "fixes.csv"
+    table.write_text(f"image_path,label\npics/rose.jpg,roses\n{daisy},tulips\n")
+    result = run("correct", "--csv", str(table))
+    assert result.output == "stored 2 verified labels; train with --include-corrections to use them\n"
+    assert sorted(corrections()) == sorted([(str(daisy), "tulips"), (str(tmp_path / "pics" / "rose.jpg"), "roses")])
+
+
+def test_a_csv_with_bad_rows_stores_nothing_and_lists_them(tmp_path: Path) -> None:
+    daisy = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
+    table = tmp_path / "fixes.csv"
+    table.write_text(f"image_path,label\n{daisy},daisy\nmissing.jpg,roses\n{daisy},\n")
+    line = one_error_line(run("correct", "--csv", str(table)))
+    assert line == f"Error: {table}: 2 rows cannot be stored, none were: line 3: not a file: missing.jpg; line 4: empty image_path or label"
+    assert corrections() == []
+    (tmp_path / "wrong.csv").write_text("path,class\na.jpg,daisy\n")
+    assert "missing image_path, label" in one_error_line(run("correct", "--csv", str(tmp_path / "wrong.csv")))
+    assert one_error_line(run("correct", str(tmp_path / "nope.jpg"), "daisy")) == f"Error: not a file: {tmp_path / 'nope.jpg'}"
+
+
+def test_unknown_correction_labels_stop_training_with_one_line(tmp_path: Path) -> None:
+    daisy = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
+    assert run("correct", str(daisy), "cat").exit_code == 0
+    line = one_error_line(run("train", str(tiny_dataset(tmp_path / "data", 1, 1)), "--include-corrections"))
+    assert line.startswith("Error: 1 corrections have labels that are not classes of the data folder (daisy, roses): 'cat' (1)")
