@@ -154,14 +154,12 @@ def real_batch(paths: list[Path]) -> torch.Tensor:
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Run a command to its end: (wall seconds, peak RSS in MB, stderr)."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        stderr.seek(0)
-        output = stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, output
+    finished = subprocess.run([sys.executable, "-m", "bench.peak_rss", *command], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr[-3000:]}")
+    peak = re.findall(r"peak_rss_kb=(\d+)", finished.stderr)[-1]
+    return time.perf_counter() - started, int(peak) / 1024, finished.stderr
 
 
 def mobilabel(*arguments: str) -> list[str]:

@@ -142,10 +142,15 @@ def labels(engine: Engine, inputs: torch.Tensor) -> torch.Tensor:
     return torch.cat([engine.forward(inputs[i : i + 32]).argmax(1) for i in range(0, len(inputs), 32)])
 
 
+_reference_labels: dict[tuple[str, str], torch.Tensor] = {}
+
+
 def agreement(candidate: Candidate, checkpoint: Checkpoint, photos: list[Path], device: str) -> float:
     """Share of ``photos`` on which the candidate's top-1 label equals fp32 eager PyTorch's."""
     key = (checkpoint.preprocessing.resize_size, checkpoint.preprocessing.crop_size)
     inputs = _inputs(tuple(photos), key)
-    reference = labels(TorchEngine(checkpoint.build(), device), inputs)
+    if (checkpoint.version_id, device) not in _reference_labels:
+        _reference_labels[checkpoint.version_id, device] = labels(TorchEngine(checkpoint.build(), device), inputs)
+    reference = _reference_labels[checkpoint.version_id, device]
     mine = labels(candidate.build(checkpoint.build(), device), inputs)
     return float((reference == mine).float().mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,15 @@ from rich.progress import Progress as ProgressBar
 from rich.progress import TaskID
 
 from ..config import Settings
-from ..storage import open_database
+from ..storage import Database, open_database
+from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
 from ..storage.corrections import CorrectionRecord, save_corrections
 from ..training import Progress, TrainingOptions, TrainingReport, train
 from ..training.corrections import check_image, read_corrections_csv
 from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
+from ..worker.app import create_app
+from ..worker.names import TRAIN
 from .output import FORMATS, print_rows
 from .progress import image_progress
 
@@ -41,8 +45,12 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accura
 @click.option("--include-corrections", is_flag=True, help="Add the verified labels of `mobilabel correct` to the training images.")
 @click.option("--force", is_flag=True, help="Make the new version active even if it is worse or knows other classes.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), help="Also write the checkpoint, PNG report and metrics JSON here.")
+@click.option("--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`.")
+@click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
 @click.pass_obj
-def train_command(settings: Settings, data_dir: Path, force: bool, output_dir: Path | None, **options: Any) -> None:
+def train_command(
+    settings: Settings, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, **options: Any
+) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
     Transfer learning: ImageNet features frozen, a new head trained; the epoch with
@@ -50,6 +58,11 @@ def train_command(settings: Settings, data_dir: Path, force: bool, output_dir: P
     validation accuracy is at least the active version's on the same images.
     """
     options["arch"] = ARCH_NAMES[options["arch"]]
+    if queued:
+        if output_dir is not None:
+            raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
+        _queue_run(settings, data_dir, force, relabel, options)
+        return
     console = Console(stderr=True)
     database = open_database(settings.database_url)
     with image_progress(console) as bar:
@@ -58,6 +71,59 @@ def train_command(settings: Settings, data_dir: Path, force: bool, output_dir: P
         )
     _print_report(console, report)
     database.dispose()
+
+
+def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
+    TrainingOptions(**options)  # the same checks as a local run, before anything is sent
+    database = open_database(settings.database_url)
+    with database.transaction() as session:
+        run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
+    database.dispose()
+    create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
+    click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
+    click.echo(run.id)
+
+
+RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
+
+
+@click.command()
+@click.option("--watch", "watch_id", type=int, help="Follow this run with a progress bar until it ends.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_obj
+def runs(settings: Settings, watch_id: int | None, limit: int, fmt: str) -> None:
+    """Training runs done by workers, newest first, with their progress."""
+    database = open_database(settings.database_url)
+    if watch_id is not None:
+        _watch_run(database, watch_id)
+    with database.transaction() as session:
+        rows = [{c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress)} for r in stored_runs.list_runs(session, limit)]
+    database.dispose()
+    print_rows(Console(), RUN_COLUMNS, rows, fmt, title="training runs")
+
+
+def _watch_run(database: Database, run_id: int) -> None:
+    with image_progress(Console(stderr=True)) as bar:
+        task = bar.add_task(f"run {run_id}", total=None)
+        while True:
+            with database.transaction() as session:
+                run = stored_runs.get_run(session, run_id)
+            if run is None:
+                raise click.ClickException(f"no training run {run_id}")
+            if run.progress:
+                progress = run.progress
+                bar.update(task, completed=progress["done"], total=progress["total"], description=f"run {run_id} {_progress_text(progress)}")
+            if run.status not in stored_runs.ACTIVE:
+                return
+            time.sleep(1.0)  # polling the database is how a watcher learns of progress
+
+
+def _progress_text(progress: dict[str, Any] | None) -> str:
+    if not progress:
+        return ""
+    return (f"epoch {progress['epoch']}/{progress['epochs']} {progress['phase']} {progress['done']}/{progress['total']} "
+            f"loss {progress['loss']:.3f} acc {progress['accuracy']:.3f}")
 
 
 class EpochBars:
@@ -183,4 +249,4 @@ def correct(settings: Settings, image: Path | None, label: str | None, csv_file:
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; train with --include-corrections to use them")
 
 
-COMMANDS = (train_command, models, correct)
+COMMANDS = (train_command, runs, models, correct)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -37,3 +39,8 @@ def get_job(session: Session, job_id: int) -> Job | None:
 
 def list_jobs(session: Session, limit: int = 50) -> list[Job]:
     return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
+
+
+def recent_roots(session: Session, since: datetime) -> list[str]:
+    """The folders of jobs created since ``since``, each once."""
+    return list(session.scalars(select(Job.root).where(Job.created_at >= since).distinct().order_by(Job.root)))

@@ -131,3 +131,24 @@ class Correction(Base):
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingRun(Base):
+    """A training run sent to the workers (`mobilabel train --queue`, or the schedule), and how far it got."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    data_dir: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]]
+    force: Mapped[bool] = mapped_column(Boolean, default=False)
+    relabel: Mapped[bool] = mapped_column(Boolean, default=False)
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[dict[str, Any] | None]
+    version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    promoted: Mapped[bool | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -3,3 +3,4 @@
 LABEL_CHUNK = "mobilabel.label_chunk"
 SWEEP = "mobilabel.sweep"
 RETRAIN = "mobilabel.retrain"
+TRAIN = "mobilabel.train"

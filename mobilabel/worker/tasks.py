@@ -11,7 +11,9 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from . import metrics
 from ..scheduler.sweeper import sweep
 from .chunk import process_chunk
-from .names import LABEL_CHUNK, SWEEP
+from ..storage import training_runs as stored_runs
+from .names import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
+from .training_task import run_training
 from .runtime import runtime, start_process
 
 log = logging.getLogger("mobilabel.worker")
@@ -32,9 +34,25 @@ def sweep_chunks(task: Task) -> int:
     return sweep(runtime().db, task.app, runtime().settings)
 
 
+def train_run(task: Task, run_id: int) -> str | None:
+    """Do a training run queued by `mobilabel train --queue`."""
+    return run_training(runtime(), task.app, run_id)
+
+
+def retrain(task: Task, data_dir: str, relabel: bool) -> str | None:
+    """The scheduled retraining: the default settings on ``data_dir``, plus the users' corrections."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        run = stored_runs.create_run(session, data_dir, {"include_corrections": True}, force=False, relabel=relabel, trigger="schedule")
+    return run_training(rt, task.app, run.id)
+
+
 def register(app: Celery) -> None:
     app.task(name=LABEL_CHUNK)(label_chunk)
     app.task(name=SWEEP, bind=True, acks_late=False)(sweep_chunks)
+    # Training may take far longer than a chunk, and is not repeated if its worker dies.
+    for name, function in ((TRAIN, train_run), (RETRAIN, retrain)):
+        app.task(name=name, bind=True, acks_late=False, time_limit=None, soft_time_limit=None)(function)
 
 
 @worker_process_init.connect

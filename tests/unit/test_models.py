@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from torchvision import transforms as T
 
+from mobilabel.imaging import read_rgb
 from mobilabel.models import MobileNetV1, Preprocessing, build_model
+from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
 
 
 def parameter_count(model: torch.nn.Module) -> int:
@@ -51,3 +56,13 @@ def test_mobilenet_v1_resolution_multiplier_scales_input_and_transforms() -> Non
 def test_unknown_architecture_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
         build_model("resnet", 5)
+
+
+def test_the_fused_tensor_step_equals_torchvision_to_tensor_then_normalize(val_images: list[Path]) -> None:
+    reference = T.Compose([T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    fused = ToNormalizedTensor(IMAGENET_MEAN, IMAGENET_STD)
+    for path in val_images[:10]:
+        image = T.CenterCrop(224)(T.Resize(256)(read_rgb(path, 10**8)))
+        expected, got = reference(image), fused(image)
+        assert got.shape == expected.shape == (3, 224, 224) and got.dtype == torch.float32
+        assert (got - expected).abs().max() < 1e-6

@@ -1,0 +1,16 @@
+"""Run a command and report its peak RSS: ``python -m bench.peak_rss COMMAND...``.
+
+The peak is measured from this small launcher, because Linux counts the memory of
+the process that forked a child into that child's ru_maxrss: measured straight from
+a large process (a benchmark, a test run), a small command would look large.
+Prints ``peak_rss_kb=N`` as the last line of stderr and exits with the command's status.
+"""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ)
+    _, status, usage = os.wait4(pid, 0)
+    sys.stderr.write(f"\npeak_rss_kb={usage.ru_maxrss}\n")
+    sys.exit(os.waitstatus_to_exitcode(status))

@@ -1,0 +1,51 @@
+"""Training runs done by workers: queued, running (with progress), completed or failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .tables import TrainingRun, utcnow
+
+QUEUED = "queued"
+RUNNING = "running"
+COMPLETED = "completed"
+FAILED = "failed"
+ACTIVE = (QUEUED, RUNNING)
+
+
+def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
+    run = TrainingRun(data_dir=data_dir, options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def start_run(session: Session, run_id: int) -> TrainingRun | None:
+    """Mark a queued run running; None if it is not queued (a repeated message)."""
+    started = session.execute(
+        update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == QUEUED).values(status=RUNNING, started_at=utcnow())
+    )
+    return session.get(TrainingRun, run_id) if started.rowcount == 1 else None
+
+
+def record_progress(session: Session, run_id: int, progress: dict[str, Any]) -> None:
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(progress=progress))
+
+
+def finish_run(session: Session, run_id: int, version_id: str | None, promoted: bool | None, error: str | None = None) -> None:
+    session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id)
+        .values(status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted, error=error, finished_at=utcnow())
+    )
+
+
+def get_run(session: Session, run_id: int) -> TrainingRun | None:
+    return session.get(TrainingRun, run_id)
+
+
+def list_runs(session: Session, limit: int = 20) -> list[TrainingRun]:
+    return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))

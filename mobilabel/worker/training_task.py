@@ -1,0 +1,55 @@
+"""Training on a worker: a queued `mobilabel train --queue` run, or the scheduled retraining."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from celery import Celery
+
+from ..scheduler.relabel import relabel_recent_jobs
+from ..storage import training_runs as stored_runs
+from ..training import Progress, TrainingOptions, train
+from .runtime import WorkerRuntime
+
+log = logging.getLogger("mobilabel.worker")
+# How often a run's progress is written to the database: enough to watch, little load.
+_PROGRESS_INTERVAL_S = 1.0
+
+
+def run_training(rt: WorkerRuntime, app: Celery, run_id: int) -> str | None:
+    """Do one queued run; returns the new version id, or None if the run failed or was done already."""
+    with rt.db.transaction() as session:
+        run = stored_runs.start_run(session, run_id)
+    if run is None:
+        log.info("training run skipped: not queued", extra={"run": run_id})
+        return None
+    last_write = 0.0
+
+    def on_progress(progress: Progress) -> None:
+        nonlocal last_write
+        if time.monotonic() - last_write >= _PROGRESS_INTERVAL_S or progress.done == progress.total:
+            last_write = time.monotonic()
+            with rt.db.transaction() as session:
+                stored_runs.record_progress(session, run_id, dataclasses.asdict(progress))
+
+    try:
+        report = train(rt.db, rt.settings, Path(run.data_dir), TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
+    except Exception as exc:  # the run records why it failed; the worker carries on
+        log.exception("training run failed", extra={"run": run_id})
+        with rt.db.transaction() as session:
+            stored_runs.finish_run(session, run_id, None, None, error=f"{exc.__class__.__name__}: {exc}")
+        return None
+    with rt.db.transaction() as session:
+        stored_runs.finish_run(session, run_id, report.version_id, report.promotion.promoted)
+    log.info(
+        "training run completed",
+        extra={"run": run_id, "version": report.version_id, "val_accuracy": report.val_accuracy, "promoted": report.promotion.promoted},
+    )
+    if run.relabel and report.promotion.promoted:
+        jobs = relabel_recent_jobs(rt.db, app, rt.settings, report.version_id, since=timedelta(days=7))
+        log.info("relabelling recent jobs with the new version", extra={"version": report.version_id, "jobs": jobs})
+    return report.version_id
