@@ -1,0 +1,54 @@
+"""A chunk is counted exactly once, and a chunk delivered too often gives up with the reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from mobilabel.config import load_settings
+from mobilabel.storage import open_database
+from mobilabel.storage import chunks as stored_chunks
+from mobilabel.storage import jobs as stored_jobs
+from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.tables import Chunk, Job
+from mobilabel.worker.chunk import process_chunk
+from mobilabel.worker.runtime import WorkerRuntime
+
+
+def one_chunk_job(runtime: WorkerRuntime, paths: list[str]) -> tuple[int, int]:
+    with runtime.db.transaction() as session:
+        job = stored_jobs.create_job(session, "/photos", None)
+        (chunk_id,) = stored_chunks.add_chunks(session, job.id, 0, [paths], timedelta(seconds=60))
+    return job.id, chunk_id
+
+
+def test_a_redelivered_chunk_writes_and_counts_nothing_twice(val_images: list[Path]) -> None:
+    open_database(load_settings().database_url).dispose()  # the embedded SQLite file, migrated
+    runtime = WorkerRuntime(load_settings())
+    job_id, chunk_id = one_chunk_job(runtime, [str(p) for p in val_images[:5]])
+    first = process_chunk(runtime, chunk_id)
+    again = process_chunk(runtime, chunk_id)
+    assert (first.state, first.done, again.state) == ("done", 5, "skipped")
+    with runtime.db.transaction() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and (job.status, job.done, job.failed) == ("completed", 5, 0)
+        assert len(query_results(session, ResultFilter(job_id=job_id))) == 5
+
+
+def test_a_chunk_delivered_too_often_marks_its_images_failed(val_images: list[Path]) -> None:
+    open_database(load_settings().database_url).dispose()
+    runtime = WorkerRuntime(load_settings())
+    paths = [str(p) for p in val_images[:3]]
+    job_id, chunk_id = one_chunk_job(runtime, paths)
+    with runtime.db.transaction() as session:
+        chunk = session.get(Chunk, chunk_id)
+        assert chunk is not None
+        chunk.attempts = 1 + runtime.settings.max_redeliveries  # its workers died every time so far
+    outcome = process_chunk(runtime, chunk_id)
+    assert (outcome.state, outcome.done, outcome.failed) == ("failed", 0, 3)
+    with runtime.db.transaction() as session:
+        rows = query_results(session, ResultFilter(job_id=job_id))
+        assert sorted(r.image_path for r in rows) == sorted(paths)
+        assert all(r.status == "failed" and "gave up after 4 attempts" in (r.error or "") for r in rows)
+        job = session.get(Job, job_id)
+        assert job is not None and (job.status, job.done, job.failed) == ("completed", 0, 3)
