@@ -29,14 +29,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 from PIL import Image
 
+from mobilabel.config import available_cores
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint
-from mobilabel.models.engines import compute_threads
 from mobilabel.pipeline.labeller import decode
 
 from .engines import ENGINE_CANDIDATES, agreement, forward_rate
@@ -138,7 +139,7 @@ def decode_rate(paths: list[Path], threads: int) -> float:
     with ThreadPoolExecutor(threads) as pool:
         decoded = list(pool.map(lambda p: decode(p, preprocessing, transform, 10**9), paths))
     seconds = time.perf_counter() - started
-    torch.set_num_threads(compute_threads())
+    torch.set_num_threads(available_cores())
     assert all(d.tensor is not None for d in decoded)
     return len(paths) / seconds
 
@@ -230,7 +231,7 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
     processes = []
     for i in range(workers):
         log = open(log_dir / f"worker{i}.log", "wb")
-        concurrency = max(1, compute_threads() // workers)
+        concurrency = max(1, available_cores() // workers)
         processes.append(subprocess.Popen(
             mobilabel("worker", f"--concurrency={concurrency}", f"--name=bench{i}-{uuid.uuid4().hex[:6]}@%h", "--loglevel=WARNING"),
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -238,7 +239,7 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
     engine = create_engine(env["MOBILABEL_DATABASE_URL"])
     try:
         for i, process in enumerate(processes):
-            wait_for(lambda: len(process_tree(process.pid)) > 1, 120, f"worker {i}")
+            wait_for(partial(lambda pid: len(process_tree(pid)) > 1, process.pid), 120, f"worker {i}")
         enqueued = time.perf_counter()
         job = subprocess.run(mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -268,7 +269,7 @@ def machine_name() -> str:
         if found:
             model = found.group(1)
     model = re.sub(r"\(R\)|\(TM\)|CPU|@.*|Processor", "", model).strip()
-    return re.sub(r"[^A-Za-z0-9.]+", "-", f"{model}-{compute_threads()}cores").strip("-")
+    return re.sub(r"[^A-Za-z0-9.]+", "-", f"{model}-{available_cores()}cores").strip("-")
 
 
 def main() -> None:
@@ -287,13 +288,13 @@ def main() -> None:
     for name in ("MOBILABEL_DATABASE_URL", "MOBILABEL_HOME", "MOBILABEL_ENGINE"):
         env.pop(name, None)
     settings = f"engine-{os.environ.get('MOBILABEL_ENGINE', 'auto')}_batch-{os.environ.get('MOBILABEL_BATCH_SIZE', '32')}_{args.device}"
-    print(f"machine {machine_name()}, torch {torch.__version__}, {compute_threads()} threads, settings {settings}\n")
+    print(f"machine {machine_name()}, torch {torch.__version__}, {available_cores()} threads, settings {settings}\n")
 
     load_s, loop_s, tutorial_labels = tutorial_predict(photos)
     tutorial = report.add(Row("(a) tutorial predict loop, eager fp32, 1 by 1", len(photos), load_s + loop_s, len(photos) / loop_s))
     base_rate = tutorial.images_per_s or 1.0
 
-    for threads in sorted({1, compute_threads()}):
+    for threads in sorted({1, available_cores()}):
         report.add(Row(f"(b) decode + transform, {threads} thread(s)", len(photos), images_per_s=decode_rate(photos, threads)))
 
     batch = real_batch(photos[:64])

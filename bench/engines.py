@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobilabel.config import available_cores
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Engine
-from mobilabel.models.engines import OnnxEngine, TorchEngine, compute_threads
+from mobilabel.models.engines import OnnxEngine, TorchEngine
 
 from .paths import FLOWERS, WEIGHTS
 
@@ -75,7 +76,7 @@ class OnnxInt8Engine:
             quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
             options = ort.SessionOptions()
-            options.intra_op_num_threads = compute_threads()
+            options.intra_op_num_threads = available_cores()
             options.log_severity_level = 3
             self._session = ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
 
@@ -114,7 +115,7 @@ def _calibration_images() -> torch.Tensor:
 ENGINE_CANDIDATES = (
     Candidate("torch eager fp32 (channels_last)", lambda m, d: TorchEngine(m, d)),
     Candidate("torchscript trace+freeze fp32", lambda m, d: TorchScriptEngine(m, d)),
-    Candidate("onnxruntime fp32", lambda m, d: OnnxEngine(m, 224, compute_threads()), ("cpu",)),
+    Candidate("onnxruntime fp32", lambda m, d: OnnxEngine(m, 224, available_cores()), ("cpu",)),
     Candidate("torch eager bf16 autocast", lambda m, d: Bf16Engine(m, d)),
     Candidate("onnxruntime int8 (static, per channel)", lambda m, d: OnnxInt8Engine(m, _calibration_images()), ("cpu",)),
 )

@@ -33,6 +33,11 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"MOBILABEL_{name} must be a number, got {raw!r}") from None
 
 
+def available_cores() -> int:
+    """The cores this process may use (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg) / "mobilabel"

@@ -1,24 +1,9 @@
-"""The errors a user can fix: the CLI prints their message in one line, never a traceback."""
+"""The base of every error a user can fix: the CLI prints its message in one line, never a traceback.
 
-from __future__ import annotations
+Each part raises its own subclass (CheckpointError, FolderError, DatabaseError, ...);
+this module imports nothing, so any part may use it.
+"""
 
-from .imaging import ImageReadError
-from .models import CheckpointError
-from .pipeline.paths import FolderError
-from .registry import NoModelError
-from .storage import DatabaseError
-from .storage.versions import NothingToRollBackError, UnknownVersionError
-from .training import TrainingError
-from .training.corrections import CorrectionError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    CheckpointError,
-    CorrectionError,
-    DatabaseError,
-    FolderError,
-    ImageReadError,
-    NoModelError,
-    NothingToRollBackError,
-    TrainingError,
-    UnknownVersionError,
-)
+class MobilabelError(Exception):
+    """Something the user can put right; the message says what and how."""

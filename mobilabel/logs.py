@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # scheme://user:password@host -> scheme://user:***@host, wherever a URL shows up in a message.
 _CREDENTIALS = re.compile(r"(\w+://[^:/@\s]*):[^@\s]+@")
@@ -19,7 +19,7 @@ def mask_secrets(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": mask_secrets(record.getMessage()),

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from .config import Settings
+from .errors import MobilabelError
 from .models import Checkpoint
 from .storage import Database
 from .storage import versions as stored
@@ -19,7 +20,7 @@ from .storage import versions as stored
 TORCHVISION_WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 
 
-class NoModelError(Exception):
+class NoModelError(MobilabelError):
     """No model to label with; the message says how to get one."""
 
 

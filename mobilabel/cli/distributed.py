@@ -1,34 +1,26 @@
-"""`mobilabel enqueue | worker | status | cancel | sweep`: the distributed path."""
+"""`mobilabel enqueue | status | cancel | sweep`: driving the workers. Light: no torch, so enqueueing
+a huge folder stays small and fast."""
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-from celery.signals import worker_ready, worker_shutdown
+from kombu.exceptions import OperationalError as KombuOperationalError
 from rich.console import Console
 
-from ..config import Settings, load_settings
-from ..logs import configure_logging
-from ..models.engines import compute_threads
+from ..config import Settings
+from ..logs import mask_secrets
 from ..pipeline.paths import iter_images
-from ..registry import resolve_checkpoint
 from ..scheduler.enqueue import enqueue_folder
 from ..scheduler.sweeper import sweep
-from ..storage import Database, open_database
+from ..storage import Database, mask_url, open_database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
 from ..storage.tables import Job
-from ..worker import metrics
 from ..worker.app import QUEUES, create_app
 from .progress import image_progress
-
-log = logging.getLogger("mobilabel.worker")
 
 
 @click.command()
@@ -40,93 +32,25 @@ log = logging.getLogger("mobilabel.worker")
 def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str, model: str | None) -> None:
     """Send every image under FOLDER to the workers, in chunks; prints the job id."""
     database = open_database(settings.database_url)
-    pinned = resolve_checkpoint(database, settings, model).version_id if model else None
+    pinned = _pinned_version(database, settings, model) if model else None
     if next(iter_images(folder), None) is None:
         click.echo(f"No images under {folder}.", err=True)
         return
-    job_id = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned)
-    with database.transaction() as session:
-        job = stored_jobs.get_job(session, job_id)
-        assert job is not None
-        total = job.total
-    database.dispose()
-    click.echo(f"job {job_id}: {total} images sent to queue {queue}; follow it with: mobilabel status {job_id} --watch", err=True)
-    click.echo(job_id)
+    try:
+        job = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned)
+    except KombuOperationalError as exc:
+        raise click.ClickException(f"cannot reach the broker {mask_url(settings.broker_url)}: {mask_secrets(str(exc))}") from exc
+    finally:
+        database.dispose()
+    click.echo(f"job {job.id}: {job.total} images sent to queue {queue}; follow it with: mobilabel status {job.id} --watch", err=True)
+    click.echo(job.id)
 
 
-@click.command()
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
-@click.option("--concurrency", type=click.IntRange(min=1), help="Worker processes (default: the cores, 1 on a GPU).")
-@click.option("--queues", help="Comma-separated queues (default: cpu; gpu,cpu on a GPU).")
-@click.option("--name", help="Worker name, unique per machine (default: mobilabel-DEVICE-PID@host).")
-@click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--metrics-port", type=click.IntRange(min=0), help="Serve Prometheus metrics here (default: MOBILABEL_METRICS_PORT; 0: off).")
-@click.pass_obj
-def worker(
-    settings: Settings, device: str, concurrency: int | None, queues: str | None, name: str | None, loglevel: str,
-    metrics_port: int | None,
-) -> None:
-    """Run a Celery worker: each process loads the model once and labels chunks."""
-    gpu = device == "cuda" or (device == "auto" and _cuda_available())
-    cores = compute_threads()
-    concurrency = concurrency or (1 if gpu else cores)
-    # Children read their settings from the environment after the fork.
-    os.environ["MOBILABEL_DEVICE"] = "cuda" if gpu else "cpu"
-    if not settings.threads:
-        os.environ["MOBILABEL_THREADS"] = str(max(1, cores // concurrency))
-    settings = load_settings()
-    open_database(settings.database_url).dispose()  # fail now, clearly, if the schema is not migrated
-    app = create_app(settings)
-    default_name = f"mobilabel-{settings.device}-{os.getpid()}@%h"
-    _run_sweeper_beside(settings, app)
-    configure_logging(loglevel)
-    port = settings.metrics_port if metrics_port is None else metrics_port
-    if port:
-        metrics_folder = metrics.prepare()  # before the pool forks, so every process writes there
-        metrics.serve(port)
-        log.info("serving Prometheus metrics", extra={"port": port})
-    app.worker_main([
-        "worker",
-        f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
-        f"--concurrency={concurrency}",
-        # CUDA must never be initialised in a parent that forks: a GPU worker runs tasks in-process.
-        f"--pool={'solo' if gpu else 'prefork'}",
-        f"--hostname={name or default_name}",
-        f"--loglevel={loglevel}",
-        "--without-gossip",
-        "--without-mingle",
-    ])
-    if port:
-        metrics.cleanup(metrics_folder)
+def _pinned_version(database: Database, settings: Settings, model: str) -> str:
+    # Imported here: reading a checkpoint needs torch, which plain enqueueing does without.
+    from ..registry import resolve_checkpoint
 
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _run_sweeper_beside(settings: Settings, app: Any) -> None:
-    """Sweep overdue chunks from the worker's main process, so a lone worker needs no scheduler."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(settings.sweep_interval_s):
-            database = Database(settings.database_url)
-            try:
-                sweep(database, app, settings)
-            except Exception as exc:  # a sweep that fails now will run again next interval
-                log.warning("sweep failed: %s", exc)
-            finally:
-                database.dispose()
-
-    @worker_ready.connect(weak=False)
-    def _start(**_: Any) -> None:
-        threading.Thread(target=loop, name="sweeper", daemon=True).start()
-
-    @worker_shutdown.connect(weak=False)
-    def _stop(**_: Any) -> None:
-        stop.set()
+    return resolve_checkpoint(database, settings, model).version_id
 
 
 @click.command()
@@ -191,6 +115,3 @@ def _job(database: Database, job_id: int) -> Job:
     if job is None:
         raise click.ClickException(f"no job {job_id}")
     return job
-
-
-COMMANDS = (enqueue, worker, status, cancel, sweep_command)

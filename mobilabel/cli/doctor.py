@@ -10,8 +10,7 @@ import click
 from ..config import Settings
 from ..logs import mask_secrets
 from ..registry import active_version_id, find_pretrained
-from ..storage import Database, mask_url
-from ..storage import migrations_runner
+from ..storage import Database, mask_url, migrations_runner
 from ..worker.app import create_app
 
 

@@ -1,4 +1,4 @@
-"""`mobilabel predict | label | results | jobs`: the embedded main job and its queries."""
+"""`mobilabel predict | label`: labelling in this process (the embedded main job)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,14 @@ from rich.console import Console
 from ..config import Settings
 from ..imaging import IMAGE_EXTENSIONS, ImageReadError, read_rgb
 from ..models import ENGINES, Checkpoint, Classifier
-from ..pipeline import build_labeller, load_classifier
 from ..pipeline.active_model import ActiveModel
+from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, label_folder
 from ..pipeline.paths import check_folder, iter_images
 from ..registry import resolve_checkpoint
 from ..storage import mask_url, open_database
-from ..storage import jobs as stored_jobs
-from ..storage.results import SORT_KEYS, ResultFilter, query_results
-from .output import FORMATS, print_rows
 from .progress import image_progress
 
-RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
-JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at")
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
-_TABLE_LIMIT = 100
 _SUMMARY_LABELS = 10
 
 model_option = click.option("--model", help="Checkpoint file or model version id (default: the active version, else ImageNet weights).")
@@ -115,60 +108,3 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
         if len(summary.failures) > 20:
             console.print(f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed")
     console.print(f"results in {database_url}: mobilabel results --job {summary.job_id}", markup=False, highlight=False)
-
-
-@click.command()
-@click.option("--job", "job_id", type=int, help="Only this job's results.")
-@click.option("--label", "label_name", help="Only this label.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1))
-@click.option("--max-confidence", type=click.FloatRange(0, 1))
-@click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
-@click.option("--status", type=click.Choice(["ok", "failed"]))
-@click.option("--version", "model_version_id", help="Only this model version's results.")
-@click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
-@click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
-def results(
-    settings: Settings,
-    job_id: int | None,
-    label_name: str | None,
-    min_confidence: float | None,
-    max_confidence: float | None,
-    path_pattern: str | None,
-    status: str | None,
-    model_version_id: str | None,
-    sort: str,
-    limit: int | None,
-    fmt: str,
-) -> None:
-    """Query stored results."""
-    if limit is None and fmt == "table":
-        limit = _TABLE_LIMIT
-    where = ResultFilter(
-        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None
-    )
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
-        rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
-    database.dispose()
-    console = Console()
-    print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
-    if fmt == "table" and limit and len(rows) == limit:
-        Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
-
-
-@click.command()
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
-def jobs(settings: Settings, limit: int, fmt: str) -> None:
-    """List labelling jobs, newest first."""
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
-        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
-    database.dispose()
-    print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")
-
-
-COMMANDS = (predict, label, results, jobs)

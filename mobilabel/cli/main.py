@@ -1,23 +1,54 @@
-"""The `mobilabel` command: a group whose commands live in the modules beside this one."""
+"""The `mobilabel` command. Each subcommand's module is imported only when that command runs,
+so light commands (enqueue, status, results) start fast and small, without torch."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
 from ..config import load_settings
-from ..errors import USER_ERRORS
-from . import database, distributed, doctor, labelling, scheduling, training
+from ..errors import MobilabelError
+
+COMMANDS = {
+    "predict": "labelling:predict",
+    "label": "labelling:label",
+    "results": "queries:results",
+    "jobs": "queries:jobs",
+    "enqueue": "distributed:enqueue",
+    "status": "distributed:status",
+    "cancel": "distributed:cancel",
+    "sweep": "distributed:sweep_command",
+    "worker": "worker:worker",
+    "train": "training:train_command",
+    "runs": "training:runs",
+    "models": "training:models",
+    "correct": "training:correct",
+    "scheduler": "scheduling:scheduler",
+    "db": "database:db",
+    "doctor": "doctor:doctor",
+}
 
 
 class MobilabelGroup(click.Group):
-    """Turns the errors a user can fix into one line and a non-zero exit, never a traceback."""
+    """Loads commands on demand, and turns the errors a user can fix into one line and a
+    non-zero exit, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        command: click.Command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except MobilabelError as exc:
             raise click.ClickException(str(exc)) from exc
 
 
@@ -30,12 +61,6 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = load_settings()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-for command in (
-    *labelling.COMMANDS, *distributed.COMMANDS, *training.COMMANDS, scheduling.scheduler, database.db, doctor.doctor
-):
-    cli.add_command(command)
 
 
 def main() -> None:

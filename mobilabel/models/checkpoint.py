@@ -11,7 +11,7 @@ import hashlib
 import io
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torchvision.models import MobileNet_V2_Weights
 
+from ..errors import MobilabelError
 from .architectures import ARCHITECTURES, build_model
 from .transforms import Preprocessing
 
@@ -28,7 +29,7 @@ IMAGENET_CATEGORIES: list[str] = list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["c
 _KNOWN_ALPHAS = (1.0, 0.75, 0.5, 0.35, 1.3, 1.4)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MobilabelError, ValueError):
     """A file that is not a checkpoint mobilabel can use."""
 
 
@@ -45,7 +46,7 @@ class Checkpoint:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     metrics: dict[str, Any] = field(default_factory=dict)
     version_id: str = field(default_factory=new_version_id)
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     source: str = ""
 
     @classmethod
@@ -58,7 +59,7 @@ class Checkpoint:
         preprocessing: Preprocessing,
         metrics: dict[str, Any] | None = None,
         source: str = "",
-    ) -> "Checkpoint":
+    ) -> Checkpoint:
         state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
         return cls(arch, alpha, list(classes), state, preprocessing, dict(metrics or {}), source=source)
 
@@ -95,7 +96,7 @@ class Checkpoint:
         tmp.replace(path)  # never leave a half-written checkpoint behind
 
     @classmethod
-    def from_bytes(cls, data: bytes, source: str = "") -> "Checkpoint":
+    def from_bytes(cls, data: bytes, source: str = "") -> Checkpoint:
         try:
             obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for foreign files
@@ -109,7 +110,7 @@ class Checkpoint:
         )
 
     @classmethod
-    def load(cls, path: Path) -> "Checkpoint":
+    def load(cls, path: Path) -> Checkpoint:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -117,7 +118,7 @@ class Checkpoint:
         return cls.from_bytes(data, source=str(path))
 
     @classmethod
-    def _from_dict(cls, obj: dict[str, Any], source: str) -> "Checkpoint":
+    def _from_dict(cls, obj: dict[str, Any], source: str) -> Checkpoint:
         if obj["arch"] not in ARCHITECTURES:
             raise CheckpointError(f"{source}: unknown architecture {obj['arch']!r}")
         return cls(
@@ -133,7 +134,7 @@ class Checkpoint:
         )
 
     @classmethod
-    def _from_torchvision_state_dict(cls, state: dict[str, torch.Tensor], sha256: str, source: str) -> "Checkpoint":
+    def _from_torchvision_state_dict(cls, state: dict[str, torch.Tensor], sha256: str, source: str) -> Checkpoint:
         num_classes = state["classifier.1.weight"].shape[0]
         for alpha in _KNOWN_ALPHAS:
             expected = build_model("mobilenet_v2", num_classes, alpha).state_dict()

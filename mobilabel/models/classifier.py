@@ -28,7 +28,7 @@ class Classifier:
     @classmethod
     def load(
         cls, checkpoint: Checkpoint, engine: str = "auto", device: str = "auto", top_k: int = 5, threads: int | None = None
-    ) -> "Classifier":
+    ) -> Classifier:
         network = checkpoint.build()
         return cls(checkpoint, create_engine(network, engine, device, checkpoint.preprocessing.crop_size, threads), top_k)
 
@@ -45,7 +45,7 @@ class Classifier:
         probabilities = torch.softmax(self.engine.forward(batch).float(), dim=1)
         values, indices = probabilities.topk(self.top_k, dim=1)
         predictions = []
-        for row_values, row_indices in zip(values.tolist(), indices.tolist()):
-            top = [(self.classes[i], p) for i, p in zip(row_indices, row_values)]
+        for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):
+            top = [(self.classes[i], p) for i, p in zip(row_indices, row_values, strict=True)]
             predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top))
         return predictions

@@ -8,12 +8,13 @@ so it is the CPU default; PyTorch stays for CUDA (and for training).
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from typing import Protocol
 
 import torch
 from torch import nn
+
+from ..config import available_cores
 
 ENGINES = ("auto", "torch", "onnx")
 
@@ -88,11 +89,6 @@ class OnnxEngine:
         return torch.from_numpy(logits)
 
 
-def compute_threads() -> int:
-    """Threads for the forward pass: the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def create_engine(
     model: nn.Module, kind: str, device: str, input_size: int, threads: int | None = None
 ) -> Engine:
@@ -104,5 +100,5 @@ def create_engine(
     if kind == "onnx":
         if device != "cpu":
             raise ValueError("the onnx engine runs on the CPU; use --engine torch for a GPU")
-        return OnnxEngine(model, input_size, threads or compute_threads())
+        return OnnxEngine(model, input_size, threads or available_cores())
     return TorchEngine(model, device)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,7 +56,7 @@ class Preprocessing:
     std: tuple[float, float, float] = IMAGENET_STD
 
     @classmethod
-    def for_resolution(cls, rho: float) -> "Preprocessing":
+    def for_resolution(cls, rho: float) -> Preprocessing:
         if not 0 < rho <= 1:
             raise ValueError(f"resolution multiplier rho must be in (0, 1], got {rho}")
         return cls(resize_size=round(256 * rho), crop_size=round(224 * rho))
@@ -76,7 +77,7 @@ class Preprocessing:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
         return cls(
             resize_size=int(data["resize_size"]),
             crop_size=int(data["crop_size"]),

@@ -1,33 +1,4 @@
-"""The labelling flow: paths -> decode -> batches -> model -> results. Knows models and storage."""
+"""The labelling flow: paths -> decode -> batches -> model -> results. Knows models and storage.
 
-from __future__ import annotations
-
-from ..config import Settings
-from ..models import Checkpoint, Classifier
-from .labeller import Labeller, LabelledBatch, ModelSource
-
-
-def load_classifier(
-    settings: Settings, checkpoint: Checkpoint, engine: str | None = None, device: str | None = None, threads: int | None = None
-) -> Classifier:
-    """A classifier configured from settings; ``engine``/``device``/``threads`` override them."""
-    return Classifier.load(
-        checkpoint,
-        engine=engine or settings.engine,
-        device=device or settings.device,
-        top_k=settings.top_k,
-        threads=threads or settings.threads or None,
-    )
-
-
-def build_labeller(settings: Settings, model: Classifier | ModelSource, batch_size: int | None = None) -> Labeller:
-    return Labeller(
-        model,
-        batch_size=batch_size or settings.batch_size,
-        decode_threads=settings.decode_threads,
-        max_pixels=settings.max_image_pixels,
-        allowed_roots=settings.allowed_roots,
-    )
-
-
-__all__ = ["Labeller", "LabelledBatch", "ModelSource", "build_labeller", "load_classifier"]
+Modules are imported one by one (``pipeline.paths`` needs no torch), so this package imports nothing itself.
+"""

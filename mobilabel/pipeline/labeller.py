@@ -22,7 +22,6 @@ from ..models.transforms import ImageTransform, Preprocessing
 from ..storage.results import FAILED, OK, ResultRecord
 from .paths import outside_roots
 
-
 # Called before each batch: the classifier that batch must use.
 ModelSource = Callable[[], Classifier]
 
@@ -113,7 +112,7 @@ class Labeller:
         predictions: dict[int, Prediction] = {}
         if readable:
             stacked = torch.stack([item.tensor for item in readable])  # type: ignore[misc]
-            for item, prediction in zip(readable, classifier.predict(stacked)):
+            for item, prediction in zip(readable, classifier.predict(stacked), strict=True):
                 predictions[id(item)] = prediction
         return LabelledBatch(classifier.version_id, [to_record(item, predictions.get(id(item))) for item in batch])
 

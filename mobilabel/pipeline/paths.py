@@ -6,10 +6,11 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..errors import MobilabelError
 from ..imaging import is_image_name
 
 
-class FolderError(Exception):
+class FolderError(MobilabelError):
     """A folder that cannot be labelled (missing, not a folder, unreadable)."""
 
 

@@ -11,10 +11,11 @@ from celery import Celery
 from celery.schedules import crontab
 
 from ..config import Settings
+from ..errors import MobilabelError
 from ..worker.names import RETRAIN, SWEEP
 
 
-class ScheduleError(ValueError):
+class ScheduleError(MobilabelError, ValueError):
     """A schedule that is neither a number of seconds nor a cron expression."""
 
 

@@ -22,7 +22,7 @@ def relabel_recent_jobs(db: Database, app: Celery, settings: Settings, version_i
     jobs = []
     for root in roots:
         try:
-            jobs.append(enqueue_folder(db, app, settings, Path(root), settings.chunk_size, "cpu", version_id))
+            jobs.append(enqueue_folder(db, app, settings, Path(root), settings.chunk_size, "cpu", version_id).id)
         except FolderError:
             continue  # a folder that is gone has nothing left to relabel
     return jobs

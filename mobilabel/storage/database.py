@@ -12,10 +12,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import MobilabelError
 from . import migrations_runner
 
 
-class DatabaseError(Exception):
+class DatabaseError(MobilabelError):
     """The database cannot be used as it is; the message says what to do."""
 
 

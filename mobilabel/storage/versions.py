@@ -9,16 +9,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, undefer
 
-from .tables import ModelActivation
-from .tables import ModelVersion, utcnow
+from ..errors import MobilabelError
+from .tables import ModelActivation, ModelVersion, utcnow
 from .upsert import upsert
 
 
-class UnknownVersionError(LookupError):
+class UnknownVersionError(MobilabelError, LookupError):
     pass
 
 
-class NothingToRollBackError(LookupError):
+class NothingToRollBackError(MobilabelError, LookupError):
     """No earlier active version is recorded to go back to."""
 
 

@@ -6,13 +6,14 @@ import csv
 import os
 from pathlib import Path
 
+from ..errors import MobilabelError
 from ..storage.corrections import CorrectionRecord
 
 CSV_COLUMNS = ("image_path", "label")
 _PROBLEMS_SHOWN = 10
 
 
-class CorrectionError(Exception):
+class CorrectionError(MobilabelError):
     """A correction that cannot be stored as given; the message says which and why."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import MobilabelError
 
-class TrainingError(Exception):
+
+class TrainingError(MobilabelError):
     """A training run that cannot start as asked (data, weights, options); the message says why."""

@@ -106,7 +106,7 @@ class Evaluation:
 
     @property
     def accuracy(self) -> float:
-        correct = sum(t == p for t, p in zip(self.targets, self.predictions))
+        correct = sum(t == p for t, p in zip(self.targets, self.predictions, strict=True))
         return correct / len(self.targets) if self.targets else 0.0
 
 

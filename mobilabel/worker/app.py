@@ -1,6 +1,8 @@
 """The Celery app: JSON only, late acks, one message prefetched per process.
 
-Results go to the SQL database, never to a Celery result backend.
+Results go to the SQL database, never to a Celery result backend. The app carries
+no tasks: senders address them by name (``names``), and only the worker, which
+runs them, registers them (``tasks.register``), so sending needs no torch.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from celery import Celery
 from kombu import Queue
 
 from ..config import Settings, load_settings
-from . import tasks
 
 QUEUES = ("cpu", "gpu")
 
@@ -39,9 +40,8 @@ def create_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
-    tasks.register(app)
     return app
 
 
-# For `celery -A mobilabel.worker.app` and the compose services.
+# For `celery --app mobilabel.worker.app flower` (monitoring needs no tasks).
 app = create_app(load_settings())

@@ -6,7 +6,9 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
+from ..pipeline.labeller import LabelledBatch
 from ..storage import chunks as stored_chunks
 from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
 from ..storage.tables import utcnow
@@ -46,12 +48,7 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
     done = failed = 0
     started = time.perf_counter()
     for batch in labeller.label(claimed.paths):
-
-        def write() -> None:
-            with rt.db.transaction() as session:
-                write_results(session, batch.records, batch.model_version_id, claimed.job_id)
-
-        with_db_retry(write, patience, f"chunk {chunk_id}: write batch")
+        with_db_retry(partial(_write_batch, rt, batch, claimed.job_id), patience, f"chunk {chunk_id}: write batch")
         ok, bad = count_outcomes(batch.records)
         done, failed = done + ok, failed + bad
         seconds = time.perf_counter() - started
@@ -69,6 +66,11 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
 
     counted = with_db_retry(finish, patience, f"chunk {chunk_id}: finish")
     return ChunkOutcome(chunk_id, stored_chunks.DONE if counted else "duplicate", done, failed)
+
+
+def _write_batch(rt: WorkerRuntime, batch: LabelledBatch, job_id: int) -> None:
+    with rt.db.transaction() as session:
+        write_results(session, batch.records, batch.model_version_id, job_id)
 
 
 def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, version_id: str) -> ChunkOutcome:

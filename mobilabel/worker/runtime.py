@@ -12,8 +12,9 @@ import socket
 
 from ..config import Settings, load_settings
 from ..models import Checkpoint, Classifier
-from ..pipeline import Labeller, build_labeller, load_classifier
 from ..pipeline.active_model import ActiveModel
+from ..pipeline.build import build_labeller, load_classifier
+from ..pipeline.labeller import Labeller
 from ..storage import Database
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,6 @@ def runtime() -> WorkerRuntime:
 def start_process() -> None:
     """Load the model as soon as the process starts, so the first chunk does not wait for it."""
     try:
-        runtime().labeller().classifier
+        runtime().labeller().classifier  # noqa: B018 (asking for it loads it)
     except Exception:  # the first task will try again and report the error on its chunk
         log.exception("could not load the model at process start")

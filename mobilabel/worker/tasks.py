@@ -8,13 +8,13 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from . import metrics
 from ..scheduler.sweeper import sweep
-from .chunk import process_chunk
 from ..storage import training_runs as stored_runs
+from . import metrics
+from .chunk import process_chunk
 from .names import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
-from .training_task import run_training
 from .runtime import runtime, start_process
+from .training_task import run_training
 
 log = logging.getLogger("mobilabel.worker")
 

@@ -103,7 +103,7 @@ class Cluster:
         settings = load_settings()
         db = self.database()
         try:
-            return enqueue_folder(db, create_app(settings), settings, folder, chunk_size, "cpu")
+            return enqueue_folder(db, create_app(settings), settings, folder, chunk_size, "cpu").id
         finally:
             db.dispose()
 

@@ -10,9 +10,8 @@ import re
 import subprocess
 import sys
 import urllib.request
-from graphlib import TopologicalSorter
-from pathlib import Path
 from collections.abc import Iterator
+from graphlib import TopologicalSorter
 from typing import Any
 
 import pytest

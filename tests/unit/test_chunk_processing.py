@@ -6,9 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from mobilabel.config import load_settings
-from mobilabel.storage import open_database
 from mobilabel.storage import chunks as stored_chunks
 from mobilabel.storage import jobs as stored_jobs
+from mobilabel.storage import open_database
 from mobilabel.storage.results import ResultFilter, query_results
 from mobilabel.storage.tables import Chunk, Job
 from mobilabel.worker.chunk import process_chunk

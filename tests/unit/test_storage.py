@@ -10,8 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
-from mobilabel.storage import DatabaseError, open_database
-from mobilabel.storage import jobs, versions
+from mobilabel.storage import DatabaseError, jobs, open_database, versions
 from mobilabel.storage.results import FAILED, OK, ResultFilter, ResultRecord, add_to_job_counters, query_results, write_results
 from mobilabel.storage.tables import Base, Job, Result
 

@@ -261,7 +261,7 @@ def test_unreadable_training_images_are_skipped_and_reported(tmp_path: Path) -> 
     db.dispose()
 
 
-def _loader_workers_in_a_daemon(images: list[LabelledImage], queue: "multiprocessing.Queue[int]") -> None:
+def _loader_workers_in_a_daemon(images: list[LabelledImage], queue: multiprocessing.Queue[int]) -> None:
     loader = make_loader(images, Preprocessing().eval_transform(), 2, shuffle=False, workers=2, max_pixels=10**8)
     queue.put(sum(len(batch) for batch in loader) * 10 + loader.num_workers)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mobilabel.storage import open_database
-from mobilabel.storage import versions
+from mobilabel.storage import open_database, versions
 from mobilabel.storage.corrections import CorrectionRecord, list_corrections, save_corrections
 
 

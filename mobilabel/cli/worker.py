@@ -1,0 +1,97 @@
+"""`mobilabel worker`: a Celery worker whose processes each hold a loaded model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import click
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from ..config import Settings, available_cores, load_settings
+from ..logs import configure_logging
+from ..scheduler.sweeper import sweep
+from ..storage import Database, open_database
+from ..worker import metrics, tasks
+from ..worker.app import create_app
+
+log = logging.getLogger("mobilabel.worker")
+
+
+@click.command()
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
+@click.option("--concurrency", type=click.IntRange(min=1), help="Worker processes (default: the cores, 1 on a GPU).")
+@click.option("--queues", help="Comma-separated queues (default: cpu; gpu,cpu on a GPU).")
+@click.option("--name", help="Worker name, unique per machine (default: mobilabel-DEVICE-PID@host).")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--metrics-port", type=click.IntRange(min=0), help="Serve Prometheus metrics here (default: MOBILABEL_METRICS_PORT; 0: off).")
+@click.pass_obj
+def worker(
+    settings: Settings, device: str, concurrency: int | None, queues: str | None, name: str | None, loglevel: str,
+    metrics_port: int | None,
+) -> None:
+    """Run a Celery worker: each process loads the model once and labels chunks."""
+    gpu = device == "cuda" or (device == "auto" and _cuda_available())
+    cores = available_cores()
+    concurrency = concurrency or (1 if gpu else cores)
+    # Children read their settings from the environment after the fork.
+    os.environ["MOBILABEL_DEVICE"] = "cuda" if gpu else "cpu"
+    if not settings.threads:
+        os.environ["MOBILABEL_THREADS"] = str(max(1, cores // concurrency))
+    settings = load_settings()
+    open_database(settings.database_url).dispose()  # fail now, clearly, if the schema is not migrated
+    app = create_app(settings)
+    tasks.register(app)
+    default_name = f"mobilabel-{settings.device}-{os.getpid()}@%h"
+    _run_sweeper_beside(settings, app)
+    configure_logging(loglevel)
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if port:
+        metrics_folder = metrics.prepare()  # before the pool forks, so every process writes there
+        metrics.serve(port)
+        log.info("serving Prometheus metrics", extra={"port": port})
+    app.worker_main([
+        "worker",
+        f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
+        f"--concurrency={concurrency}",
+        # CUDA must never be initialised in a parent that forks: a GPU worker runs tasks in-process.
+        f"--pool={'solo' if gpu else 'prefork'}",
+        f"--hostname={name or default_name}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+    ])
+    if port:
+        metrics.cleanup(metrics_folder)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _run_sweeper_beside(settings: Settings, app: Celery) -> None:
+    """Sweep overdue chunks from the worker's main process, so a lone worker needs no scheduler."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(settings.sweep_interval_s):
+            database = Database(settings.database_url)
+            try:
+                sweep(database, app, settings)
+            except Exception as exc:  # a sweep that fails now will run again next interval
+                log.warning("sweep failed: %s", exc)
+            finally:
+                database.dispose()
+
+    @worker_ready.connect(weak=False)
+    def _start(**_: Any) -> None:
+        threading.Thread(target=loop, name="sweeper", daemon=True).start()
+
+    @worker_shutdown.connect(weak=False)
+    def _stop(**_: Any) -> None:
+        stop.set()
