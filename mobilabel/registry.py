@@ -85,7 +85,8 @@ def resolve_checkpoint(db: Database, settings: Settings, model: str | None = Non
     """The checkpoint to label with, registered as a version so results can name it.
 
     ``model`` is a checkpoint file or a version id; without it, the active version,
-    else the ImageNet weights found on this machine.
+    else the ImageNet weights found on this machine, else ImageNet weights registered
+    in the database by an earlier run (so they need to be pointed at only once).
     """
     if model:
         if Path(model).is_file():
@@ -102,6 +103,10 @@ def resolve_checkpoint(db: Database, settings: Settings, model: str | None = Non
         return load_version(db, settings, active)
     pretrained = find_pretrained(settings)
     if pretrained is None:
+        with db.transaction() as session:
+            registered = stored.newest_imagenet_version_id(session)
+        if registered is not None:
+            return load_version(db, settings, registered)
         raise NoModelError(
             "no model weights found: set MOBILABEL_PRETRAINED to a torchvision mobilenet_v2 ImageNet file "
             f"(e.g. {TORCHVISION_WEIGHTS_FILE} from download.pytorch.org/models), "

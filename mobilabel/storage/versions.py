@@ -128,5 +128,12 @@ def checkpoint_bytes(session: Session, version_id: str) -> tuple[bytes, str]:
     return version.checkpoint, version.sha256
 
 
+def newest_imagenet_version_id(session: Session) -> str | None:
+    """The newest registered ImageNet weights (ids ``imagenet-<sha256>``), if any."""
+    return session.scalar(
+        select(ModelVersion.id).where(ModelVersion.id.like("imagenet-%")).order_by(ModelVersion.created_at.desc()).limit(1)
+    )
+
+
 def list_versions(session: Session) -> list[ModelVersion]:
     return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())))

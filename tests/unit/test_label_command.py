@@ -123,6 +123,15 @@ def test_no_weights_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(lines) == 1 and "no model weights found" in lines[0] and "MOBILABEL_PRETRAINED" in lines[0]
 
 
+def test_imagenet_weights_are_pointed_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("label", str(VAL / "roses")).exit_code == 0
+    monkeypatch.delenv("MOBILABEL_PRETRAINED")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    again = run("label", str(VAL / "tulips"))
+    assert again.exit_code == 0 and "27 images, 27 labelled" in again.output
+    assert "model version imagenet-" in again.output
+
+
 def test_predict_prints_label_and_confidence(val_images: list[Path]) -> None:
     result = run("predict", "--top-k", "3", str(val_images[0]), str(val_images[1]))
     assert result.exit_code == 0
