@@ -352,14 +352,14 @@ def flowers_checkpoint(skip: bool) -> Checkpoint | None:
     """A 5-class flowers model trained for the agreement check (2 epochs: enough to be a real model)."""
     if skip:
         return None
+    from dataclasses import replace
+
     from mobilabel.config import load_settings
     from mobilabel.storage import open_database
     from mobilabel.training import TrainingOptions, train
 
     with tempfile.TemporaryDirectory() as home:
-        os.environ["MOBILABEL_HOME"] = home
-        os.environ["MOBILABEL_PRETRAINED"] = str(WEIGHTS)
-        settings = load_settings()
+        settings = replace(load_settings(), home=Path(home), database_url=f"sqlite:///{home}/bench.db", pretrained=WEIGHTS)
         database = open_database(settings.database_url)
         report = train(database, settings, FLOWERS, TrainingOptions(epochs=2))
         checkpoint = Checkpoint.load(report.checkpoint_path)

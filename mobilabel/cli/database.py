@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..config import Settings
-from ..storage import mask_url, open_database
+from ..logs import mask_secrets
+from ..storage import open_database
 
 
 @click.group()
@@ -19,4 +20,4 @@ def upgrade(settings: Settings) -> None:
     """Bring the database schema to the latest migration."""
     database = open_database(settings.database_url, auto_upgrade=True)
     database.dispose()
-    click.echo(f"database {mask_url(database.url)} is at the latest migration")
+    click.echo(f"database {mask_secrets(database.url)} is at the latest migration")

@@ -15,7 +15,7 @@ from ..logs import mask_secrets
 from ..pipeline.paths import iter_images
 from ..scheduler.enqueue import enqueue_folder
 from ..scheduler.sweeper import sweep
-from ..storage import Database, mask_url, open_database
+from ..storage import Database, open_database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
 from ..storage.tables import Job
@@ -39,7 +39,7 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
     try:
         job = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned)
     except KombuOperationalError as exc:
-        raise click.ClickException(f"cannot reach the broker {mask_url(settings.broker_url)}: {mask_secrets(str(exc))}") from exc
+        raise click.ClickException(f"cannot reach the broker {mask_secrets(settings.broker_url)}: {mask_secrets(str(exc))}") from exc
     finally:
         database.dispose()
     click.echo(f"job {job.id}: {job.total} images sent to queue {queue}; follow it with: mobilabel status {job.id} --watch", err=True)

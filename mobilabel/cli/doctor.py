@@ -10,7 +10,7 @@ import click
 from ..config import Settings
 from ..logs import mask_secrets
 from ..registry import active_version_id, find_pretrained
-from ..storage import Database, mask_url, migrations_runner
+from ..storage import Database, migrations_runner
 from ..worker.app import create_app
 
 
@@ -22,7 +22,7 @@ class Check:
 
 
 def check_broker(settings: Settings) -> Check:
-    url = mask_url(settings.broker_url)
+    url = mask_secrets(settings.broker_url)
     try:
         with create_app(settings).connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=5)
@@ -32,7 +32,7 @@ def check_broker(settings: Settings) -> Check:
 
 
 def check_database(settings: Settings) -> list[Check]:
-    url = mask_url(settings.database_url)
+    url = mask_secrets(settings.database_url)
     database = Database(settings.database_url)
     try:
         current = migrations_runner.current_revision(database.engine)

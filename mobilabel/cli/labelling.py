@@ -9,13 +9,14 @@ from rich.console import Console
 
 from ..config import Settings
 from ..imaging import IMAGE_EXTENSIONS, ImageReadError, read_rgb
+from ..logs import mask_secrets
 from ..models import ENGINES, Checkpoint, Classifier
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, label_folder
 from ..pipeline.paths import check_folder, iter_images
 from ..registry import resolve_checkpoint
-from ..storage import mask_url, open_database
+from ..storage import open_database
 from .progress import image_progress
 
 _SUMMARY_LABELS = 10
@@ -85,7 +86,7 @@ def label(
         summary = label_folder(
             database, labeller, folder, on_progress=lambda n, total: progress.update(task, advance=n, total=total)
         )
-    _print_summary(console, summary, mask_url(database.url), engine_name)
+    _print_summary(console, summary, mask_secrets(database.url), engine_name)
     database.dispose()
 
 

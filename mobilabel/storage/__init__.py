@@ -1,5 +1,5 @@
 """Tables, sessions, upserts, queries and migrations. Knows nothing of torch."""
 
-from .database import Database, DatabaseError, mask_url, open_database
+from .database import Database, DatabaseError, open_database
 
-__all__ = ["Database", "DatabaseError", "mask_url", "open_database"]
+__all__ = ["Database", "DatabaseError", "open_database"]

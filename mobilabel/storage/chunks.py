@@ -70,16 +70,16 @@ def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state:
     Returns False when another worker finished it first (a redelivered copy):
     then nothing is counted again.
     """
-    finished = session.execute(
+    job_id = session.scalar(
         update(Chunk)
         .where(Chunk.id == chunk_id, Chunk.state.in_(UNFINISHED))
         .values(state=state, done=done, failed=failed, error=error, finished_at=utcnow())
+        .returning(Chunk.job_id)
     )
-    if finished.rowcount != 1:
+    if job_id is None:
         return False
-    job_id = session.scalar(select(Chunk.job_id).where(Chunk.id == chunk_id))
     session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
-    complete_job_if_finished(session, job_id)  # type: ignore[arg-type]
+    complete_job_if_finished(session, job_id)
     return True
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import MobilabelError
+from ..logs import mask_secrets
 from . import migrations_runner
 
 
@@ -23,14 +24,6 @@ class DatabaseError(MobilabelError):
 def normalise_url(url: str) -> str:
     """Accept the plain ``postgresql://`` form users know, and use psycopg 3 for it."""
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password hidden, for logs and messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
 
 
 class Database:
@@ -57,7 +50,7 @@ class Database:
         self.engine.dispose()
 
     def __repr__(self) -> str:
-        return f"Database({mask_url(self.url)})"
+        return f"Database({mask_secrets(self.url)})"
 
 
 def _create_engine(url: str) -> Engine:
@@ -94,14 +87,14 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
         current = migrations_runner.current_revision(database.engine)
     except OperationalError as exc:
         database.dispose()
-        raise DatabaseError(f"cannot connect to the database {mask_url(database.url)}: {exc.orig}") from exc
+        raise DatabaseError(f"cannot connect to the database {mask_secrets(database.url)}: {exc.orig}") from exc
     if current != migrations_runner.head_revision():
         if auto_upgrade if auto_upgrade is not None else database.is_embedded:
             migrations_runner.upgrade(database.engine)
         else:
             database.dispose()
             raise DatabaseError(
-                f"the database {mask_url(database.url)} is at migration {current or 'none'}, "
+                f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, "
                 f"not {migrations_runner.head_revision()}: run `mobilabel db upgrade`"
             )
     return database

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
@@ -27,6 +28,7 @@ from mobilabel.storage.tables import Chunk, Job, Result
 from mobilabel.worker.app import create_app
 from tests.conftest import IMAGENET_WEIGHTS
 
+T = TypeVar("T")
 REDIS_URL = os.environ.get("MOBILABEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -108,12 +110,7 @@ class Cluster:
             db.dispose()
 
     def job(self, job_id: int) -> Job:
-        db = self.database()
-        with db.transaction() as session:
-            job = session.get(Job, job_id)
-        db.dispose()
-        assert job is not None
-        return job
+        return self._row(Job, job_id)
 
     def wait_for_job(self, job_id: int, timeout: float) -> Job:
         wait_until(lambda: self.job(job_id).status == "completed", timeout, f"job {job_id} to complete")
@@ -129,12 +126,15 @@ class Cluster:
         return held[0] if held else None
 
     def chunk(self, chunk_id: int) -> Chunk:
+        return self._row(Chunk, chunk_id)
+
+    def _row(self, table: type[T], key: int) -> T:
         db = self.database()
         with db.transaction() as session:
-            chunk = session.get(Chunk, chunk_id)
+            row = session.get(table, key)
         db.dispose()
-        assert chunk is not None
-        return chunk
+        assert row is not None, f"no {table.__name__} {key}"
+        return row
 
     def result_counts(self) -> tuple[int, int]:
         """(rows, distinct image paths) in the results table."""
