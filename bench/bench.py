@@ -37,8 +37,9 @@ from PIL import Image
 
 from mobilabel.config import available_cores
 from mobilabel.imaging import read_rgb
-from mobilabel.models import Checkpoint
-from mobilabel.pipeline.labeller import decode
+from mobilabel.models import Checkpoint, Classifier, default_batch_size
+from mobilabel.pipeline.decoders import resolve_decoder
+from mobilabel.pipeline.labeller import Labeller
 
 from .engines import ENGINE_CANDIDATES, agreement, forward_rate
 from .paths import DATA, FLOWERS, REPO, RESULTS, WEIGHTS
@@ -129,24 +130,34 @@ def tutorial_predict(paths: list[Path]) -> tuple[float, float, list[int]]:
     return loaded - started, time.perf_counter() - loaded, labels
 
 
-def decode_rate(paths: list[Path], threads: int) -> float:
-    from concurrent.futures import ThreadPoolExecutor
-
-    preprocessing = Checkpoint.load(WEIGHTS).preprocessing
-    transform = preprocessing.eval_transform()
+def decode_rate(paths: list[Path], threads: int, decoder: str, classifier: Classifier) -> float:
+    """Images per second from file to model input, with the product's reader and decoder."""
+    labeller = Labeller(classifier, batch_size=default_batch_size(classifier.engine.device), decode_threads=threads, decoder=decoder)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        decoded = list(pool.map(lambda p: decode(p, preprocessing, transform, 10**9), paths))
+    ready = [item for batch in labeller.read_ahead(paths) for item in labeller.prepare(batch, classifier)]
+    if classifier.engine.device.startswith("cuda"):
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     torch.set_num_threads(available_cores())
-    assert all(d.tensor is not None for d in decoded)
+    assert all(item.tensor is not None for item in ready)
     return len(paths) / seconds
 
 
-def real_batch(paths: list[Path]) -> torch.Tensor:
+def decoder_agreement(paths: list[Path], classifier: Classifier) -> float:
+    """Share of ``paths`` given the same ImageNet label through both decoders."""
+    labels = [
+        [r.label for batch in Labeller(classifier, decoder=decoder).label(paths) for r in batch.records]
+        for decoder in ("pillow", "torchvision")
+    ]
+    return sum(a == b for a, b in zip(*labels, strict=True)) / len(paths)
+
+
+def real_batch(paths: list[Path], size: int) -> torch.Tensor:
+    """``size`` transformed photos (repeating ``paths`` as needed)."""
     transform = Checkpoint.load(WEIGHTS).preprocessing.eval_transform()
-    return torch.stack([transform(read_rgb(p, 10**9)) for p in paths])
+    photos = torch.stack([transform(read_rgb(p, 10**9)) for p in paths])
+    return photos.repeat((size + len(photos) - 1) // len(photos), 1, 1, 1)[:size]
 
 
 # -- (d) and (e): end to end, as a user runs it ---------------------------------------------
@@ -285,37 +296,49 @@ def main() -> None:
     photos = flower_photos()
     large = large_folder(args.large)
     env = {**os.environ, "MOBILABEL_PRETRAINED": str(WEIGHTS), "MOBILABEL_DEVICE": args.device}
-    for name in ("MOBILABEL_DATABASE_URL", "MOBILABEL_HOME", "MOBILABEL_ENGINE"):
+    for name in ("MOBILABEL_DATABASE_URL", "MOBILABEL_HOME", "MOBILABEL_ENGINE", "MOBILABEL_DECODER"):
         env.pop(name, None)
-    settings = f"engine-{os.environ.get('MOBILABEL_ENGINE', 'auto')}_batch-{os.environ.get('MOBILABEL_BATCH_SIZE', '32')}_{args.device}"
+    settings = f"engine-{os.environ.get('MOBILABEL_ENGINE', 'auto')}_batch-{os.environ.get('MOBILABEL_BATCH_SIZE', 'auto')}_{args.device}"
     print(f"machine {machine_name()}, torch {torch.__version__}, {available_cores()} threads, settings {settings}\n")
 
     load_s, loop_s, tutorial_labels = tutorial_predict(photos)
     tutorial = report.add(Row("(a) tutorial predict loop, eager fp32, 1 by 1", len(photos), load_s + loop_s, len(photos) / loop_s))
     base_rate = tutorial.images_per_s or 1.0
 
-    for threads in sorted({1, available_cores()}):
-        report.add(Row(f"(b) decode + transform, {threads} thread(s)", len(photos), images_per_s=decode_rate(photos, threads)))
-
-    batch = real_batch(photos[:64])
     imagenet = Checkpoint.load(WEIGHTS)
+    classifier = Classifier.load(imagenet, engine="torch" if args.device.startswith("cuda") else "auto", device=args.device)
+    decoders = ("pillow", "torchvision")
+    for decoder in decoders:
+        for threads in sorted({1, available_cores()}):
+            report.add(Row(f"(b) decode + transform, {decoder}, {threads} thread(s)", len(photos),
+                           images_per_s=decode_rate(photos, threads, decoder, classifier),
+                           notes=f"decoded on {classifier.engine.device if decoder == 'torchvision' else 'cpu'}"))
+    report.add(Row("(b) labels, torchvision decoder = pillow", len(photos), notes=f"{decoder_agreement(photos, classifier):.2%}"))
+    del classifier
+
+    sizes = (32, 64, 128, 256, 512) if args.device.startswith("cuda") else (1, 8, 16, 32, 64)
+    batch = real_batch(photos[:64], max(sizes))
     flowers_model = flowers_checkpoint(args.no_training)
     for candidate in ENGINE_CANDIDATES:
         if not candidate.runs_on(args.device):
             continue
         engine = candidate.build(imagenet.build(), args.device)
-        best_size, best_rate = max(((size, forward_rate(engine, batch[:size])) for size in (1, 8, 16, 32, 64)), key=lambda r: r[1])
+        best_size, best_rate = max(((size, forward_rate(engine, batch[:size])) for size in sizes), key=lambda r: r[1])
         notes = f"best batch {best_size}; labels = fp32 eager: ImageNet {agreement(candidate, imagenet, photos, args.device):.2%}"
         if flowers_model is not None:
             notes += f", flowers {agreement(candidate, flowers_model, photos, args.device):.2%}"
         report.add(Row(f"(c) forward alone, {candidate.name}", best_size, images_per_s=best_rate, notes=notes))
 
     home = DATA / "home"
-    small_s, small_rss = embedded_label(FLOWERS, env, home)
-    large_s, large_rss = embedded_label(large, env, home)
-    report.add(Row("(d) mobilabel label, flowers", len(photos), small_s, peak_rss_mb=small_rss))
-    report.add(Row(f"(d) mobilabel label, {args.large} copies", args.large, large_s,
-                   marginal(len(photos), small_s, args.large, large_s), large_rss, "marginal from the two sizes"))
+    default_decoder = resolve_decoder("auto", args.device)
+    for decoder in sorted(decoders, key=lambda d: d != default_decoder):  # the default first: its rows are (d)'s figure
+        denv = {**env, "MOBILABEL_DECODER": decoder}
+        small_s, small_rss = embedded_label(FLOWERS, denv, home)
+        large_s, large_rss = embedded_label(large, denv, home)
+        which = "" if decoder == default_decoder else f", {decoder} decoder"
+        report.add(Row(f"(d) mobilabel label, flowers{which}", len(photos), small_s, peak_rss_mb=small_rss))
+        report.add(Row(f"(d) mobilabel label, {args.large} copies{which}", args.large, large_s,
+                       marginal(len(photos), small_s, args.large, large_s), large_rss, f"marginal from the two sizes; {decoder}"))
 
     if not args.no_distributed:
         with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv, tempfile.TemporaryDirectory() as logs:

@@ -54,6 +54,7 @@ class Settings:
     max_image_pixels: int
     batch_size: int
     decode_threads: int
+    decoder: str
     threads: int
     engine: str
     device: str
@@ -91,8 +92,9 @@ def load_settings() -> Settings:
             Path(r).expanduser().resolve() for r in roots.split(os.pathsep) if r.strip()
         ),
         max_image_pixels=_env_int("MAX_IMAGE_PIXELS", 89_478_485),
-        batch_size=_env_int("BATCH_SIZE", 32),
-        decode_threads=_env_int("DECODE_THREADS", 2),
+        batch_size=_env_int("BATCH_SIZE", 0),  # 0: chosen by device (pipeline.build)
+        decode_threads=_env_int("DECODE_THREADS", available_cores()),
+        decoder=_env("DECODER", "auto"),
         threads=_env_int("THREADS", 0),
         engine=_env("ENGINE", "auto"),
         device=_env("DEVICE", "auto"),

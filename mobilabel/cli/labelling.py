@@ -79,7 +79,7 @@ def label(
 
     # Without --model, follow the active version: a promotion mid-run takes over between batches.
     source = factory(resolve_checkpoint(database, settings, model)) if model else ActiveModel(database, settings, factory)
-    labeller = build_labeller(settings, source, batch_size)
+    labeller = build_labeller(settings, source, batch_size, device)
     engine_name = labeller.classifier.engine.name  # loads the model now, before the progress bar
     with image_progress(console) as progress:
         task = progress.add_task("labelling", total=None)

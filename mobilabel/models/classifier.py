@@ -8,7 +8,7 @@ import torch
 
 from .checkpoint import Checkpoint
 from .engines import Engine, create_engine
-from .transforms import ImageTransform
+from .transforms import ImageTransform, TensorTransform
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Classifier:
         self.engine = engine
         self.top_k = max(1, min(top_k, len(checkpoint.classes)))
         self.transform: ImageTransform = checkpoint.preprocessing.eval_transform()
+        self.tensor_transform: TensorTransform = checkpoint.preprocessing.eval_tensor_transform()
 
     @classmethod
     def load(

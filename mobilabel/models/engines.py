@@ -18,6 +18,11 @@ from ..config import available_cores
 
 ENGINES = ("auto", "torch", "onnx")
 
+# Batch sizes when MOBILABEL_BATCH_SIZE is 0. On the CPU, 32 is where ONNX Runtime's
+# forward pass stops gaining (bench/, (c)); a GPU needs far larger batches to be kept busy.
+CPU_BATCH_SIZE = 32
+GPU_BATCH_SIZE = 256
+
 
 class Engine(Protocol):
     name: str
@@ -38,11 +43,19 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def default_batch_size(device: str) -> int:
+    return GPU_BATCH_SIZE if resolve_device(device).startswith("cuda") else CPU_BATCH_SIZE
+
+
 class TorchEngine:
     name = "torch"
 
     def __init__(self, model: nn.Module, device: str) -> None:
         self.device = device
+        if device.startswith("cuda"):
+            # fp32 means fp32: TF32 convolutions change labels, and at about 0.6 GFLOP an image
+            # this network keeps a GPU's fp32 units far from busy, so TF32 would buy nothing.
+            torch.backends.cudnn.allow_tf32 = False
         self._model = model.eval().to(device, memory_format=torch.channels_last)
 
     @torch.inference_mode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Settings
-from ..models import Checkpoint, Classifier
+from ..models import Checkpoint, Classifier, default_batch_size
 from .labeller import Labeller, ModelSource
 
 
@@ -20,11 +20,14 @@ def load_classifier(
     )
 
 
-def build_labeller(settings: Settings, model: Classifier | ModelSource, batch_size: int | None = None) -> Labeller:
+def build_labeller(
+    settings: Settings, model: Classifier | ModelSource, batch_size: int | None = None, device: str | None = None
+) -> Labeller:
     return Labeller(
         model,
-        batch_size=batch_size or settings.batch_size,
+        batch_size=batch_size or settings.batch_size or default_batch_size(device or settings.device),
         decode_threads=settings.decode_threads,
         max_pixels=settings.max_image_pixels,
         allowed_roots=settings.allowed_roots,
+        decoder=settings.decoder,
     )

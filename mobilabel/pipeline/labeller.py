@@ -16,47 +16,18 @@ from pathlib import Path
 
 import torch
 
-from ..imaging import ImageReadError, content_identity, read_rgb
 from ..models import Classifier, Prediction
-from ..models.transforms import ImageTransform, Preprocessing
 from ..storage.results import FAILED, OK, ResultRecord
-from .paths import outside_roots
+from .decoders import Decoded, Reader, finish_on_device, resolve_decoder
 
 # Called before each batch: the classifier that batch must use.
 ModelSource = Callable[[], Classifier]
 
 
 @dataclass(frozen=True)
-class Decoded:
-    path: Path
-    content_id: str | None
-    preprocessing: Preprocessing
-    tensor: torch.Tensor | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class LabelledBatch:
     model_version_id: str
     records: list[ResultRecord]
-
-
-def decode(
-    path: Path, preprocessing: Preprocessing, transform: ImageTransform, max_pixels: int, allowed_roots: Sequence[Path] = ()
-) -> Decoded:
-    """Read and transform one image; any failure is returned as an error, never raised."""
-    if outside_roots(path, allowed_roots):
-        return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
-    try:
-        content_id = content_identity(path)
-    except OSError as exc:
-        return Decoded(path, None, preprocessing, error=f"cannot stat file: {exc.strerror or exc}")
-    try:
-        return Decoded(path, content_id, preprocessing, tensor=transform(read_rgb(path, max_pixels)))
-    except ImageReadError as exc:
-        return Decoded(path, content_id, preprocessing, error=str(exc))
-    except Exception as exc:  # a transform failing on one odd image must not sink the batch
-        return Decoded(path, content_id, preprocessing, error=f"cannot transform image: {exc}")
 
 
 def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
@@ -80,14 +51,16 @@ class Labeller:
         decode_threads: int = 2,
         max_pixels: int = 89_478_485,
         allowed_roots: Sequence[Path] = (),
+        decoder: str = "auto",
     ) -> None:
         if batch_size < 1 or decode_threads < 1:
             raise ValueError("batch size and decode threads must be at least 1")
+        resolve_decoder(decoder, "cpu")  # an unknown name fails here, not at the first batch
         self.model: ModelSource = model if callable(model) else (lambda: model)  # type: ignore[assignment,return-value]
         self.batch_size = batch_size
         self.decode_threads = decode_threads
-        self.max_pixels = max_pixels
-        self.allowed_roots = tuple(allowed_roots)
+        self.decoder = decoder
+        self.reader = Reader(max_pixels, allowed_roots)
 
     @property
     def classifier(self) -> Classifier:
@@ -100,36 +73,46 @@ class Labeller:
         Decoding runs ahead in a thread pool, bounded to two batches, so the next
         batch is being decoded while the model computes this one.
         """
-        for batch in self._decoded_batches(paths):
+        for batch in self.read_ahead(paths):
             yield self.predict(batch)
 
     def predict(self, batch: Sequence[Decoded]) -> LabelledBatch:
         classifier = self.model()
-        preprocessing = classifier.checkpoint.preprocessing
-        # A version with other input sizes took over while this batch was decoded ahead.
-        batch = [item if item.preprocessing == preprocessing else self._decode(item.path, classifier) for item in batch]
+        batch = self.prepare(batch, classifier)
         readable = [item for item in batch if item.tensor is not None]
         predictions: dict[int, Prediction] = {}
         if readable:
-            stacked = torch.stack([item.tensor for item in readable])  # type: ignore[misc]
+            # Files Pillow decoded are on the CPU, the rest on the model's device already.
+            device = classifier.engine.device
+            stacked = torch.stack([item.tensor.to(device) for item in readable])  # type: ignore[union-attr]
             for item, prediction in zip(readable, classifier.predict(stacked), strict=True):
                 predictions[id(item)] = prediction
         return LabelledBatch(classifier.version_id, [to_record(item, predictions.get(id(item))) for item in batch])
 
-    def _decode(self, path: Path | str, classifier: Classifier) -> Decoded:
-        return decode(Path(path), classifier.checkpoint.preprocessing, classifier.transform, self.max_pixels, self.allowed_roots)
+    def prepare(self, batch: Sequence[Decoded], classifier: Classifier) -> list[Decoded]:
+        """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
+        preprocessing = classifier.checkpoint.preprocessing
+        # A version with other input sizes took over while this batch was decoded ahead.
+        batch = [item if item.preprocessing == preprocessing else self._read(item.path, classifier) for item in batch]
+        return finish_on_device(batch, classifier, self.reader)
 
-    def _decoded_batches(self, paths: Iterable[Path | str]) -> Iterator[list[Decoded]]:
+    def _read(self, path: Path | str, classifier: Classifier) -> Decoded:
+        if resolve_decoder(self.decoder, classifier.engine.device) == "torchvision":
+            return self.reader.for_device(Path(path), classifier)
+        return self.reader.with_pillow(Path(path), classifier)
+
+    def read_ahead(self, paths: Iterable[Path | str]) -> Iterator[list[Decoded]]:
+        """Batches of files read (or decoded, with Pillow) in the thread pool, two batches ahead."""
         window = 2 * self.batch_size
         source = iter(paths)
         with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode") as pool:
             classifier = self.model()
-            pending: deque[Future[Decoded]] = deque(pool.submit(self._decode, p, classifier) for p in islice(source, window))
+            pending: deque[Future[Decoded]] = deque(pool.submit(self._read, p, classifier) for p in islice(source, window))
             batch: list[Decoded] = []
             while pending:
                 batch.append(pending.popleft().result())
                 for p in islice(source, 1):
-                    pending.append(pool.submit(self._decode, p, classifier))
+                    pending.append(pool.submit(self._read, p, classifier))
                 if len(batch) == self.batch_size:
                     yield batch
                     batch = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import Settings
-from ..models import Checkpoint, create_engine
+from ..models import Checkpoint, create_engine, default_batch_size
 from ..registry import load_version
 from ..storage import Database
 from ..storage import versions as stored
@@ -78,7 +78,7 @@ def accuracy_on(
     loader = make_loader(
         images,
         checkpoint.preprocessing.eval_transform(),
-        settings.batch_size,
+        settings.batch_size or default_batch_size(device),
         shuffle=False,
         workers=settings.decode_threads,
         max_pixels=settings.max_image_pixels,
