@@ -272,10 +272,12 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
 # -- the run ---------------------------------------------------------------------------------
 
 
-def machine_name() -> str:
+def machine_name(device: str = "cpu") -> str:
     model = "cpu"
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
+    if device.startswith("cuda"):
+        model = torch.cuda.get_device_name(device)
+    elif cpuinfo.exists():
         found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
         if found:
             model = found.group(1)
@@ -299,7 +301,7 @@ def main() -> None:
     for name in ("MOBILABEL_DATABASE_URL", "MOBILABEL_HOME", "MOBILABEL_ENGINE", "MOBILABEL_DECODER"):
         env.pop(name, None)
     settings = f"engine-{os.environ.get('MOBILABEL_ENGINE', 'auto')}_batch-{os.environ.get('MOBILABEL_BATCH_SIZE', 'auto')}_{args.device}"
-    print(f"machine {machine_name()}, torch {torch.__version__}, {available_cores()} threads, settings {settings}\n")
+    print(f"machine {machine_name(args.device)}, torch {torch.__version__}, {available_cores()} threads, settings {settings}\n")
 
     load_s, loop_s, tutorial_labels = tutorial_predict(photos)
     tutorial = report.add(Row("(a) tutorial predict loop, eager fp32, 1 by 1", len(photos), load_s + loop_s, len(photos) / loop_s))
@@ -368,7 +370,7 @@ def main() -> None:
         if row.images_per_s and not row.name.startswith(("training", "enqueue")):
             row.ratio = row.images_per_s / base_rate
             print(f"  {row.name:<44} {row.ratio:6.2f}x")
-    write_csv(report, RESULTS / f"{machine_name()}_{settings}.csv")
+    write_csv(report, RESULTS / f"{machine_name(args.device)}_{settings}.csv")
 
 
 def flowers_checkpoint(skip: bool) -> Checkpoint | None:

@@ -128,7 +128,7 @@ def _calibration_images() -> torch.Tensor:
 ENGINE_CANDIDATES = (
     Candidate("torch eager fp32 (channels_last)", lambda m, d: TorchEngine(m, d)),
     Candidate("torchscript trace+freeze fp32", lambda m, d: TorchScriptEngine(m, d)),
-    Candidate("onnxruntime fp32", lambda m, d: OnnxEngine(m, 224, available_cores()), ("cpu",)),
+    Candidate("onnxruntime fp32", lambda m, d: OnnxEngine(m, torch.zeros(1, 3, 224, 224), available_cores()), ("cpu",)),
     Candidate("torch eager bf16 autocast", lambda m, d: Bf16Engine(m, d)),
     Candidate("torch eager fp16", lambda m, d: HalfEngine(m, d), ("cuda",)),
     Candidate("onnxruntime int8 (static, per channel)", lambda m, d: OnnxInt8Engine(m, _calibration_images()), ("cpu",)),

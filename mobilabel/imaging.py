@@ -53,7 +53,8 @@ def read_rgb(path: Path, max_pixels: int) -> Image.Image:
                     "(MOBILABEL_MAX_IMAGE_PIXELS); refused as a possible decompression bomb"
                 )
             image.load()
-            return to_rgb8(ImageOps.exif_transpose(image))
+            ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
+            return to_rgb8(image)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:

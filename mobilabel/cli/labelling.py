@@ -44,12 +44,12 @@ def predict(
     failed = 0
     for path in images:
         try:
-            tensor = classifier.transform(read_rgb(path, settings.max_image_pixels))
+            pixels = classifier.pixels(read_rgb(path, settings.max_image_pixels))
         except ImageReadError as exc:
             click.echo(f"{path}\tfailed: {exc}", err=True)
             failed += 1
             continue
-        prediction = classifier.predict(tensor.unsqueeze(0))[0]
+        prediction = classifier.predict(pixels.unsqueeze(0))[0]
         ranked = prediction.top_k[:top_k]
         click.echo(f"{path}\t" + "\t".join(f"{label}\t{confidence:.4f}" for label, confidence in ranked))
     if failed:

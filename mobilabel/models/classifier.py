@@ -23,15 +23,16 @@ class Classifier:
         self.checkpoint = checkpoint
         self.engine = engine
         self.top_k = max(1, min(top_k, len(checkpoint.classes)))
-        self.transform: ImageTransform = checkpoint.preprocessing.eval_transform()
-        self.tensor_transform: TensorTransform = checkpoint.preprocessing.eval_tensor_transform()
+        self.pixels: ImageTransform = checkpoint.preprocessing.eval_pixels()
+        self.tensor_pixels: TensorTransform = checkpoint.preprocessing.eval_tensor_pixels()
 
     @classmethod
     def load(
         cls, checkpoint: Checkpoint, engine: str = "auto", device: str = "auto", top_k: int = 5, threads: int | None = None
     ) -> Classifier:
-        network = checkpoint.build()
-        return cls(checkpoint, create_engine(network, engine, device, checkpoint.preprocessing.crop_size, threads), top_k)
+        preprocessing = checkpoint.preprocessing
+        network = preprocessing.pixel_network(checkpoint.build()).eval()
+        return cls(checkpoint, create_engine(network, engine, device, preprocessing.pixel_example(), threads), top_k)
 
     @property
     def version_id(self) -> str:
@@ -41,9 +42,9 @@ class Classifier:
     def classes(self) -> list[str]:
         return self.checkpoint.classes
 
-    def predict(self, batch: torch.Tensor) -> list[Prediction]:
-        """Predictions for a batch of transformed images (N, 3, H, W)."""
-        probabilities = torch.softmax(self.engine.forward(batch).float(), dim=1)
+    def predict(self, pixels: torch.Tensor) -> list[Prediction]:
+        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them."""
+        probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
         values, indices = probabilities.topk(self.top_k, dim=1)
         predictions = []
         for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):

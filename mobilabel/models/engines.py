@@ -11,6 +11,7 @@ import io
 import warnings
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,7 +30,7 @@ class Engine(Protocol):
     device: str
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Logits for a float32 NCHW batch on the CPU."""
+        """Logits, on the CPU, for a batch shaped like the engine's example input."""
         ...
 
 
@@ -60,7 +61,9 @@ class TorchEngine:
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        batch = batch.to(self.device, non_blocking=True)
+        if batch.is_floating_point():  # NCHW images; pixel batches (NHWC) are permuted by the model into this layout
+            batch = batch.contiguous(memory_format=torch.channels_last)
         return self._model(batch).float().cpu()
 
 
@@ -70,11 +73,10 @@ class OnnxEngine:
     name = "onnx"
     device = "cpu"
 
-    def __init__(self, model: nn.Module, input_size: int, threads: int) -> None:
+    def __init__(self, model: nn.Module, example: torch.Tensor, threads: int) -> None:
         import onnxruntime as ort
 
         buffer = io.BytesIO()
-        example = torch.zeros(1, 3, input_size, input_size)
         with warnings.catch_warnings():
             # The TorchScript-based exporter is deprecated but exact and fast for these
             # convolutional nets, and needs no extra packages.
@@ -96,15 +98,19 @@ class OnnxEngine:
         # the engine: 1.35x faster training here, and a few percent faster labelling.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        # On one thread, MobileNetV2 runs fastest an image at a time: its activations stay in
+        # cache (266 img/s against 208 at batch 16 here). Several threads need a batch to share.
+        self._images_per_run = 1 if threads == 1 else None
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        (logits,) = self._session.run(None, {"images": batch.contiguous().numpy()})
-        return torch.from_numpy(logits)
+        inputs = batch.contiguous().numpy()
+        step = self._images_per_run or len(inputs)
+        logits = [self._session.run(None, {"images": inputs[i : i + step]})[0] for i in range(0, len(inputs), step)]
+        return torch.from_numpy(np.concatenate(logits))
 
 
-def create_engine(
-    model: nn.Module, kind: str, device: str, input_size: int, threads: int | None = None
-) -> Engine:
+def create_engine(model: nn.Module, kind: str, device: str, example: torch.Tensor, threads: int | None = None) -> Engine:
+    """An engine running ``model`` on batches shaped like ``example`` (whose first dimension is the batch)."""
     device = resolve_device(device)
     if kind not in ENGINES:
         raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
@@ -113,5 +119,5 @@ def create_engine(
     if kind == "onnx":
         if device != "cpu":
             raise ValueError("the onnx engine runs on the CPU; use --engine torch for a GPU")
-        return OnnxEngine(model, input_size, threads or available_cores())
+        return OnnxEngine(model, example, threads or available_cores())
     return TorchEngine(model, device)

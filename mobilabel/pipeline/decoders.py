@@ -36,7 +36,7 @@ _MAX_ENCODED_BYTES = 64 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Decoded:
-    """One file on its way to the model: a tensor, an error, or JPEG bytes still to decode."""
+    """One file on its way to the model: its pixels (uint8, H x W x 3), an error, or JPEG bytes still to decode."""
 
     path: Path
     content_id: str | None
@@ -50,7 +50,7 @@ class Decoded:
 def decode(
     path: Path, preprocessing: Preprocessing, transform: ImageTransform, max_pixels: int, allowed_roots: Sequence[Path] = ()
 ) -> Decoded:
-    """Read and transform one image with Pillow; any failure is returned as an error, never raised."""
+    """Read one image with Pillow and make its pixels; any failure is returned as an error, never raised."""
     if outside_roots(path, allowed_roots):
         return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
     try:
@@ -81,7 +81,7 @@ class Reader:
         self.allowed_roots = tuple(allowed_roots)
 
     def with_pillow(self, path: Path, classifier: Classifier) -> Decoded:
-        return decode(path, classifier.checkpoint.preprocessing, classifier.transform, self.max_pixels, self.allowed_roots)
+        return decode(path, classifier.checkpoint.preprocessing, classifier.pixels, self.max_pixels, self.allowed_roots)
 
     def for_device(self, path: Path, classifier: Classifier) -> Decoded:
         """The file's bytes if it is a plain, complete JPEG within the pixel limit; else Pillow's result."""
@@ -143,7 +143,7 @@ def finish_on_device(batch: Sequence[Decoded], classifier: Classifier, reader: R
         try:
             if image is None:
                 raise RuntimeError("not decodable on the device")
-            finished[i] = replace(item, encoded=None, tensor=classifier.tensor_transform(upright(image, item.orientation)))
+            finished[i] = replace(item, encoded=None, tensor=classifier.tensor_pixels(upright(image, item.orientation)))
         except RuntimeError:
             finished[i] = reader.with_pillow(item.path, classifier)
     return finished

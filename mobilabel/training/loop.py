@@ -157,7 +157,8 @@ class Learner:
         if self.frozen:
             for parameter in backbone(model).parameters():
                 parameter.requires_grad_(False)
-            self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, input_size)
+            example = torch.zeros(1, 3, input_size, input_size)
+            self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, example)
             head(model).to(self.device)
             trainable = head_parameters(model)
         else:

@@ -72,7 +72,8 @@ def accuracy_on(
     checkpoint: Checkpoint, classes: Sequence[str], images: Sequence[LabelledImage], settings: Settings, device: str = "auto"
 ) -> float:
     """Accuracy of ``checkpoint`` on ``images`` labelled by index into ``classes`` (its own order may differ)."""
-    engine = create_engine(checkpoint.build(), settings.engine, device, checkpoint.preprocessing.crop_size)
+    size = checkpoint.preprocessing.crop_size
+    engine = create_engine(checkpoint.build(), settings.engine, device, torch.zeros(1, 3, size, size))
     # Map the checkpoint's output columns onto ``classes``' order, so labels compare by name.
     order = torch.tensor([checkpoint.classes.index(name) for name in classes])
     loader = make_loader(

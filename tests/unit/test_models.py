@@ -9,8 +9,9 @@ import torch
 from torchvision import transforms as T
 
 from mobilabel.imaging import read_rgb
-from mobilabel.models import MobileNetV1, Preprocessing, build_model
+from mobilabel.models import Checkpoint, Classifier, MobileNetV1, Preprocessing, build_model
 from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
+from tests.conftest import IMAGENET_WEIGHTS
 
 
 def parameter_count(model: torch.nn.Module) -> int:
@@ -66,3 +67,17 @@ def test_the_fused_tensor_step_equals_torchvision_to_tensor_then_normalize(val_i
         expected, got = reference(image), fused(image)
         assert got.shape == expected.shape == (3, 224, 224) and got.dtype == torch.float32
         assert (got - expected).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_labelling_on_pixels_gives_the_logits_of_the_tutorial_transforms(val_images: list[Path], engine: str) -> None:
+    """Labelling engines take uint8 pixels and normalise inside the network: the same arithmetic."""
+    checkpoint = Checkpoint.load(IMAGENET_WEIGHTS)
+    classifier = Classifier.load(checkpoint, engine=engine, device="cpu")
+    images = [read_rgb(p, 10**8) for p in val_images[:16]]
+    reference_transform = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    with torch.no_grad():
+        reference = checkpoint.build().eval()(torch.stack([reference_transform(i) for i in images]))
+    pixels = torch.stack([classifier.pixels(i) for i in images])
+    assert pixels.dtype == torch.uint8 and pixels.shape == (16, 224, 224, 3)
+    assert torch.allclose(classifier.engine.forward(pixels), reference, atol=1e-4)
