@@ -94,7 +94,7 @@ def load_settings() -> Settings:
         max_image_pixels=_env_int("MAX_IMAGE_PIXELS", 89_478_485),
         batch_size=_env_int("BATCH_SIZE", 0),  # 0: chosen by device (pipeline.build)
         decode_threads=_env_int("DECODE_THREADS", available_cores()),
-        decoder=_env("DECODER", "auto"),
+        decoder=_env("DECODER", "torchvision"),
         threads=_env_int("THREADS", 0),
         engine=_env("ENGINE", "auto"),
         device=_env("DEVICE", "auto"),

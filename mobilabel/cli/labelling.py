@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from ..config import Settings
-from ..imaging import IMAGE_EXTENSIONS, ImageReadError, read_rgb
+from ..imaging import IMAGE_EXTENSIONS
 from ..logs import mask_secrets
 from ..models import ENGINES, Checkpoint, Classifier
 from ..pipeline.active_model import ActiveModel
@@ -40,18 +40,17 @@ def predict(
     database = open_database(settings.database_url)
     checkpoint = resolve_checkpoint(database, settings, model)
     database.dispose()
-    classifier = load_classifier(settings, checkpoint, engine, device)
+    # The labeller `label` runs, so both commands give a file the same label and confidence.
+    labeller = build_labeller(settings, load_classifier(settings, checkpoint, engine, device), device=device)
     failed = 0
-    for path in images:
-        try:
-            pixels = classifier.pixels(read_rgb(path, settings.max_image_pixels))
-        except ImageReadError as exc:
-            click.echo(f"{path}\tfailed: {exc}", err=True)
-            failed += 1
-            continue
-        prediction = classifier.predict(pixels.unsqueeze(0))[0]
-        ranked = prediction.top_k[:top_k]
-        click.echo(f"{path}\t" + "\t".join(f"{label}\t{confidence:.4f}" for label, confidence in ranked))
+    for batch in labeller.label(images):
+        for record in batch.records:
+            if record.error is not None:
+                click.echo(f"{record.image_path}\tfailed: {record.error}", err=True)
+                failed += 1
+                continue
+            ranked = (record.top_k or [])[:top_k]
+            click.echo(f"{record.image_path}\t" + "\t".join(f"{r['label']}\t{r['confidence']:.4f}" for r in ranked))
     if failed:
         raise SystemExit(1)
 

@@ -23,7 +23,7 @@ import torch
 
 from ..models import Classifier, Prediction
 from ..storage.results import FAILED, OK, ResultRecord
-from .decoders import Decoded, Reader, finish_on_device, resolve_decoder
+from .decoders import Decoded, Reader, check_decoder, finish_on_device
 
 # Called before each batch: the classifier that batch must use.
 ModelSource = Callable[[], Classifier]
@@ -56,16 +56,15 @@ class Labeller:
         decode_threads: int = 2,
         max_pixels: int = 89_478_485,
         allowed_roots: Sequence[Path] = (),
-        decoder: str = "auto",
+        decoder: str = "torchvision",
         lanes: int = 1,
     ) -> None:
         if batch_size < 1 or decode_threads < 1 or lanes < 1:
             raise ValueError("batch size, decode threads and lanes must be at least 1")
-        resolve_decoder(decoder, "cpu")  # an unknown name fails here, not at the first batch
         self.model: ModelSource = model if callable(model) else (lambda: model)  # type: ignore[assignment,return-value]
         self.batch_size = batch_size
         self.decode_threads = decode_threads
-        self.decoder = decoder
+        self.decoder = check_decoder(decoder)
         self.lanes = lanes
         self.reader = Reader(max_pixels, allowed_roots)
 
@@ -111,7 +110,7 @@ class Labeller:
         return finish_on_device(batch, classifier, self.reader)
 
     def _read(self, path: Path | str, classifier: Classifier) -> Decoded:
-        if resolve_decoder(self.decoder, classifier.engine.device) == "torchvision":
+        if self.decoder == "torchvision":
             return self.reader.for_device(Path(path), classifier)
         return self.reader.with_pillow(Path(path), classifier)
 
