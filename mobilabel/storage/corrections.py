@@ -11,9 +11,6 @@ from sqlalchemy.orm import Session
 from .tables import Correction, utcnow
 from .upsert import upsert
 
-# Rows per statement: SQLite allows at most 32766 bound values in one.
-_ROWS_PER_STATEMENT = 1000
-
 
 @dataclass(frozen=True)
 class CorrectionRecord:
@@ -29,8 +26,7 @@ def save_corrections(session: Session, records: Sequence[CorrectionRecord]) -> i
     rows = [
         {"image_path": path, "label": label, "created_at": now, "updated_at": now} for path, label in latest.items()
     ]
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        upsert(session, Correction, rows[start : start + _ROWS_PER_STATEMENT], keys=("image_path",), update=("label", "updated_at"))
+    upsert(session, Correction, rows, keys=("image_path",), update=("label", "updated_at"))
     return len(rows)
 
 

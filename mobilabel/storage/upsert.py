@@ -26,11 +26,13 @@ def upsert(
         insert = sqlite.insert
     else:
         raise NotImplementedError(f"upserts are written for PostgreSQL and SQLite, not {dialect}")
-    statement: Insert = insert(table).values(list(rows))
+    # One statement executed for many rows: compiled once and cached, where a multi-VALUES
+    # statement was compiled anew for every batch (8% of `mobilabel label`'s CPU time).
+    statement: Insert = insert(table.__table__)
     if update:
         statement = statement.on_conflict_do_update(
             index_elements=list(keys), set_={column: statement.excluded[column] for column in update}
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    session.execute(statement)
+    session.execute(statement, list(rows))
