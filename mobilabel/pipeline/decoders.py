@@ -99,7 +99,7 @@ class Reader:
 
 
 def plain_jpeg(path: Path, max_pixels: int) -> tuple[torch.Tensor, int] | None:
-    """(bytes, EXIF orientation) of a baseline-decodable RGB or grey JPEG, or None for anything else."""
+    """(bytes, EXIF orientation) of a complete RGB or grey JPEG within the pixel limit, or None for anything else."""
     with open(path, "rb") as f:
         if f.read(2) != _JPEG_START:
             return None
