@@ -41,7 +41,7 @@ from mobilabel.models import Checkpoint, Classifier, default_batch_size
 from mobilabel.pipeline.decoders import DECODERS
 from mobilabel.pipeline.labeller import Labeller
 
-from .engines import ENGINE_CANDIDATES, agreement, forward_rate
+from .engines import ENGINE_CANDIDATES, agreement, forward_rate, lanes_rate
 from .paths import DATA, FLOWERS, REPO, RESULTS, WEIGHTS
 
 POSTGRES_ADMIN = os.environ.get("MOBILABEL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -334,6 +334,12 @@ def main() -> None:
         if flowers_model is not None:
             notes += f", flowers {agreement(candidate, flowers_model, photos, args.device):.2%}"
         report.add(Row(f"(c) forward alone, {candidate.name}", best_size, images_per_s=best_rate, notes=notes))
+    if not args.device.startswith("cuda"):
+        labelling = Classifier.load(imagenet, device="cpu", threads=1)
+        pixels = torch.stack([labelling.pixels(read_rgb(p, 10**9)) for p in photos[:32]])
+        report.add(Row(f"(c) forward alone, as labelling runs it: {available_cores()} lanes", len(pixels),
+                       images_per_s=lanes_rate(labelling.engine, pixels, available_cores()),
+                       notes="onnxruntime fp32, a lane per core, each one thread, image by image; batch 32"))
 
     home = DATA / "home"
     default_decoder = DECODERS[0]

@@ -146,6 +146,26 @@ def forward_rate(engine: Engine, batch: torch.Tensor, seconds: float = 3.0) -> f
     return done / (time.perf_counter() - started)
 
 
+def lanes_rate(engine: Engine, batch: torch.Tensor, lanes: int, seconds: float = 3.0) -> float:
+    """Images per second of ``lanes`` threads running ``engine`` on ``batch`` at once, as labelling does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine.forward(batch)
+    deadline = time.perf_counter() + seconds
+
+    def lane() -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            engine.forward(batch)
+            done += len(batch)
+        return done
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(lanes) as pool:
+        done = sum(pool.map(lambda _: lane(), range(lanes)))
+    return done / (time.perf_counter() - started)
+
+
 @cache
 def _inputs(paths: tuple[Path, ...], preprocessing_key: tuple[int, int]) -> torch.Tensor:
     from mobilabel.models import Preprocessing

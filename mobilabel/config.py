@@ -99,7 +99,7 @@ def load_settings() -> Settings:
         engine=_env("ENGINE", "auto"),
         device=_env("DEVICE", "auto"),
         top_k=_env_int("TOP_K", 5),
-        chunk_size=_env_int("CHUNK_SIZE", 64),
+        chunk_size=_env_int("CHUNK_SIZE", 128),
         chunk_deadline_s=_env_float("CHUNK_DEADLINE_S", 300.0),
         queued_grace_s=_env_float("QUEUED_GRACE_S", 60.0),
         sweep_interval_s=_env_float("SWEEP_INTERVAL_S", 30.0),
