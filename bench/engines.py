@@ -7,7 +7,6 @@ trained 5-class flowers model.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from torch import nn
 from mobilabel.config import available_cores
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Engine
-from mobilabel.models.engines import OnnxEngine, TorchEngine
+from mobilabel.models.engines import OnnxEngine, TorchEngine, export_onnx
 
 from .paths import FLOWERS, WEIGHTS
 
@@ -85,7 +84,7 @@ class OnnxInt8Engine:
         ort.set_default_logger_severity(3)  # the quantizer's notes on unused initializers are noise here
         with tempfile.TemporaryDirectory() as folder:
             fp32, int8 = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
-            fp32.write_bytes(_export(model, input_size))
+            fp32.write_bytes(export_onnx(model, torch.zeros(1, 3, input_size, input_size)))
             quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
             options = ort.SessionOptions()
@@ -96,17 +95,6 @@ class OnnxInt8Engine:
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         (logits,) = self._session.run(None, {"images": batch.contiguous().numpy()})
         return torch.from_numpy(logits)
-
-
-def _export(model: nn.Module, input_size: int) -> bytes:
-    import warnings
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.zeros(1, 3, input_size, input_size),), buffer, input_names=["images"],
-                          output_names=["logits"], dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
