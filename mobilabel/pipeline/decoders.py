@@ -26,7 +26,6 @@ from torchvision.io import ImageReadMode, decode_jpeg
 
 from ..imaging import ImageReadError, content_identity, read_rgb
 from ..models import Classifier, Preprocessing
-from ..models.transforms import ImageTransform
 from .paths import outside_roots
 
 DECODERS = ("torchvision", "pillow")
@@ -50,43 +49,22 @@ class Decoded:
     orientation: int = 1
 
 
-def decode(
-    path: Path, preprocessing: Preprocessing, transform: ImageTransform, max_pixels: int, allowed_roots: Sequence[Path] = ()
-) -> Decoded:
-    """Read one image with Pillow and make its pixels; any failure is returned as an error, never raised."""
-    if outside_roots(path, allowed_roots):
-        return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
-    try:
-        content_id = content_identity(path)
-    except OSError as exc:
-        return Decoded(path, None, preprocessing, error=f"cannot stat file: {exc.strerror or exc}")
-    try:
-        return Decoded(path, content_id, preprocessing, tensor=transform(read_rgb(path, max_pixels)))
-    except ImageReadError as exc:
-        return Decoded(path, content_id, preprocessing, error=str(exc))
-    except Exception as exc:  # a transform failing on one odd image must not sink the batch
-        return Decoded(path, content_id, preprocessing, error=f"cannot transform image: {exc}")
-
-
-def check_decoder(kind: str) -> str:
-    if kind not in DECODERS:
-        raise ValueError(f"unknown decoder {kind!r}; choose one of {', '.join(DECODERS)} (MOBILABEL_DECODER)")
-    return kind
-
-
 class Reader:
-    """Runs in the decode threads: checks and reads one file for the chosen decoder."""
+    """Runs in the decode threads: checks and reads one file for the chosen decoder.
 
-    def __init__(self, max_pixels: int, allowed_roots: Sequence[Path] = ()) -> None:
+    Any failure is returned as an error in the ``Decoded``, never raised.
+    """
+
+    def __init__(self, max_pixels: int, allowed_roots: Sequence[Path] = (), decoder: str = "torchvision") -> None:
         self.max_pixels = max_pixels
         self.allowed_roots = tuple(allowed_roots)
+        if decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)} (MOBILABEL_DECODER)")
+        self.decoder = decoder
 
-    def with_pillow(self, path: Path, classifier: Classifier) -> Decoded:
-        return decode(path, classifier.checkpoint.preprocessing, classifier.pixels, self.max_pixels, self.allowed_roots)
-
-    def for_device(self, path: Path, classifier: Classifier) -> Decoded:
-        """The file's bytes if it is a plain, complete JPEG within the pixel limit; else Pillow's result."""
-        if not outside_roots(path, self.allowed_roots):
+    def read(self, path: Path, classifier: Classifier) -> Decoded:
+        """JPEG bytes for the device (torchvision decoder, a plain complete JPEG), else Pillow's pixels or error."""
+        if self.decoder == "torchvision" and not outside_roots(path, self.allowed_roots):
             try:
                 content_id = content_identity(path)
                 jpeg = plain_jpeg(path, self.max_pixels)
@@ -96,6 +74,21 @@ class Reader:
                 encoded, orientation = jpeg
                 return Decoded(path, content_id, classifier.checkpoint.preprocessing, encoded=encoded, orientation=orientation)
         return self.with_pillow(path, classifier)
+
+    def with_pillow(self, path: Path, classifier: Classifier) -> Decoded:
+        preprocessing = classifier.checkpoint.preprocessing
+        if outside_roots(path, self.allowed_roots):
+            return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
+        try:
+            content_id = content_identity(path)
+        except OSError as exc:
+            return Decoded(path, None, preprocessing, error=f"cannot stat file: {exc.strerror or exc}")
+        try:
+            return Decoded(path, content_id, preprocessing, tensor=classifier.pixels(read_rgb(path, self.max_pixels)))
+        except ImageReadError as exc:
+            return Decoded(path, content_id, preprocessing, error=str(exc))
+        except Exception as exc:  # a transform failing on one odd image must not sink the batch
+            return Decoded(path, content_id, preprocessing, error=f"cannot transform image: {exc}")
 
 
 def plain_jpeg(path: Path, max_pixels: int) -> tuple[torch.Tensor, int] | None:

@@ -23,7 +23,7 @@ import torch
 
 from ..models import Classifier, Prediction
 from ..storage.results import FAILED, OK, ResultRecord
-from .decoders import Decoded, Reader, check_decoder, finish_on_device
+from .decoders import Decoded, Reader, finish_on_device
 
 # Called before each batch: the classifier that batch must use.
 ModelSource = Callable[[], Classifier]
@@ -64,9 +64,8 @@ class Labeller:
         self.model: ModelSource = model if callable(model) else (lambda: model)  # type: ignore[assignment,return-value]
         self.batch_size = batch_size
         self.decode_threads = decode_threads
-        self.decoder = check_decoder(decoder)
         self.lanes = lanes
-        self.reader = Reader(max_pixels, allowed_roots)
+        self.reader = Reader(max_pixels, allowed_roots, decoder)
 
     @property
     def classifier(self) -> Classifier:
@@ -89,8 +88,7 @@ class Labeller:
             while in_flight:
                 yield in_flight.popleft().result()
 
-    def predict(self, batch: Sequence[Decoded], classifier: Classifier | None = None) -> LabelledBatch:
-        classifier = classifier or self.model()
+    def predict(self, batch: Sequence[Decoded], classifier: Classifier) -> LabelledBatch:
         batch = self.prepare(batch, classifier)
         readable = [item for item in batch if item.tensor is not None]
         predictions: dict[int, Prediction] = {}
@@ -106,13 +104,8 @@ class Labeller:
         """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
         preprocessing = classifier.checkpoint.preprocessing
         # A version with other input sizes took over while this batch was decoded ahead.
-        batch = [item if item.preprocessing == preprocessing else self._read(item.path, classifier) for item in batch]
+        batch = [item if item.preprocessing == preprocessing else self.reader.read(item.path, classifier) for item in batch]
         return finish_on_device(batch, classifier, self.reader)
-
-    def _read(self, path: Path | str, classifier: Classifier) -> Decoded:
-        if self.decoder == "torchvision":
-            return self.reader.for_device(Path(path), classifier)
-        return self.reader.with_pillow(Path(path), classifier)
 
     def read_ahead(self, paths: Iterable[Path | str]) -> Iterator[list[Decoded]]:
         """Batches of files read (or decoded, with Pillow) in the thread pool, two batches ahead."""
@@ -120,12 +113,12 @@ class Labeller:
         source = iter(paths)
         with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode") as pool:
             classifier = self.model()
-            pending: deque[Future[Decoded]] = deque(pool.submit(self._read, p, classifier) for p in islice(source, window))
+            pending: deque[Future[Decoded]] = deque(pool.submit(self.reader.read, Path(p), classifier) for p in islice(source, window))
             batch: list[Decoded] = []
             while pending:
                 batch.append(pending.popleft().result())
                 for p in islice(source, 1):
-                    pending.append(pool.submit(self._read, p, classifier))
+                    pending.append(pool.submit(self.reader.read, Path(p), classifier))
                 if len(batch) == self.batch_size:
                     yield batch
                     batch = []
