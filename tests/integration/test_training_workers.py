@@ -93,13 +93,14 @@ def test_a_schedule_fires_and_registers_a_version(cluster: Cluster, tmp_path: Pa
     data = small_training_folder(tmp_path / "data", per_class=4)
     cluster.start_worker("w1")
     scheduler = cluster.start("scheduler", ["scheduler", "--schedule", "3", "--data", str(data)])
-    wait_until(lambda: "Sending due task retrain" in scheduler.log, 60, "the schedule to fire")
-    scheduler.kill_all()
 
     def scheduled_runs() -> list[dict[str, object]]:
         listed = mobilabel(cluster, "runs", "--format", "json")
         return [r for r in json.loads(listed.stdout) if r["trigger"] == "schedule"]
 
+    # Beat logs "Sending due task" before it publishes: stop it only once a worker has the task.
+    wait_until(lambda: "Sending due task retrain" in scheduler.log and scheduled_runs(), 60, "the schedule to fire")
+    scheduler.kill_all()
     wait_until(lambda: any(r["status"] == "completed" for r in scheduled_runs()), 300, "the scheduled run to finish")
     run = next(r for r in scheduled_runs() if r["status"] == "completed")
     versions = {v["id"]: v for v in json.loads(mobilabel(cluster, "models", "--format", "json").stdout)}
