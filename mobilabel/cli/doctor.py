@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import click
 
+from ..broker import create_app
 from ..config import Settings
 from ..logs import mask_secrets
 from ..registry import active_version_id, find_pretrained
 from ..storage import Database, migrations_runner
-from ..worker.app import create_app
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from ..config import Settings
 from ..storage import jobs as stored_jobs
-from ..storage import open_database
 from ..storage.results import SORT_KEYS, ResultFilter, query_results
+from ..storage.states import ResultStatus
+from .context import command_database
 from .output import FORMATS, print_rows
 
 RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
@@ -23,14 +23,12 @@ _TABLE_LIMIT = 100
 @click.option("--min-confidence", type=click.FloatRange(0, 1))
 @click.option("--max-confidence", type=click.FloatRange(0, 1))
 @click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
-@click.option("--status", type=click.Choice(["ok", "failed"]))
+@click.option("--status", type=click.Choice([status.value for status in ResultStatus]))
 @click.option("--version", "model_version_id", help="Only this model version's results.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
 def results(
-    settings: Settings,
     job_id: int | None,
     label_name: str | None,
     min_confidence: float | None,
@@ -48,10 +46,8 @@ def results(
     where = ResultFilter(
         job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None
     )
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
-    database.dispose()
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
     if fmt == "table" and limit and len(rows) == limit:
@@ -61,11 +57,8 @@ def results(
 @click.command()
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
-def jobs(settings: Settings, limit: int, fmt: str) -> None:
+def jobs(limit: int, fmt: str) -> None:
     """List labelling jobs, newest first."""
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
-    database.dispose()
     print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")

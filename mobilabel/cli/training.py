@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.progress import Progress as ProgressBar
 from rich.progress import TaskID
 
+from ..broker import TRAIN, create_app, reaching_broker
 from ..config import Settings
-from ..storage import Database, open_database
+from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
 from ..storage.corrections import CorrectionRecord, save_corrections
-from ..training import Progress, TrainingOptions, TrainingReport, train
+from ..storage.states import ACTIVE_RUN_STATES
 from ..training.corrections import check_image, read_corrections_csv
-from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
-from ..worker.app import create_app
-from ..worker.names import TRAIN
+from ..training.options import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, Progress, TrainingOptions
+from .context import command_database
 from .output import FORMATS, print_rows
 from .progress import image_progress
+
+if TYPE_CHECKING:
+    from ..training import TrainingReport
 
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
@@ -63,23 +66,23 @@ def train_command(
             raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
         _queue_run(settings, data_dir, force, relabel, options)
         return
+    from ..training import train  # torch: only a local run needs it
+
     console = Console(stderr=True)
-    database = open_database(settings.database_url)
+    database = command_database()
     with image_progress(console) as bar:
         report = train(
             database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=EpochBars(bar)
         )
     _print_report(console, report)
-    database.dispose()
 
 
 def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
     TrainingOptions(**options)  # the same checks as a local run, before anything is sent
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
-    database.dispose()
-    create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
+    with reaching_broker(settings):
+        create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
     click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
     click.echo(run.id)
 
@@ -91,15 +94,13 @@ RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", 
 @click.option("--watch", "watch_id", type=int, help="Follow this run with a progress bar until it ends.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
-def runs(settings: Settings, watch_id: int | None, limit: int, fmt: str) -> None:
+def runs(watch_id: int | None, limit: int, fmt: str) -> None:
     """Training runs done by workers, newest first, with their progress."""
-    database = open_database(settings.database_url)
+    database = command_database()
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
         rows = [{c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress)} for r in stored_runs.list_runs(session, limit)]
-    database.dispose()
     print_rows(Console(), RUN_COLUMNS, rows, fmt, title="training runs")
 
 
@@ -114,7 +115,7 @@ def _watch_run(database: Database, run_id: int) -> None:
             if run.progress:
                 progress = run.progress
                 bar.update(task, completed=progress["done"], total=progress["total"], description=f"run {run_id} {_progress_text(progress)}")
-            if run.status not in stored_runs.ACTIVE:
+            if run.status not in ACTIVE_RUN_STATES:
                 return
             time.sleep(1.0)  # polling the database is how a watcher learns of progress
 
@@ -183,11 +184,8 @@ def models(ctx: click.Context, fmt: str) -> None:
     """List model versions with their metrics, newest first; or activate one, or roll back."""
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         rows = [_version_row(v) for v in stored.list_versions(session)]
-    database.dispose()
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     print_rows(Console(), columns, rows, fmt, title="model versions")
 
@@ -202,25 +200,19 @@ def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
 
 @models.command()
 @click.argument("version_id")
-@click.pass_obj
-def activate(settings: Settings, version_id: str) -> None:
+def activate(version_id: str) -> None:
     """Make VERSION_ID the active model version (workers switch to it between batches)."""
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         stored.activate_version(session, version_id)
-    database.dispose()
     click.echo(f"model version {version_id} is active")
 
 
 @models.command()
-@click.pass_obj
-def rollback(settings: Settings) -> None:
+def rollback() -> None:
     """Re-activate the version that was active before the current one."""
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         previous = stored.active_version_id(session)
         version_id = stored.rollback(session)
-    database.dispose()
     click.echo(f"rolled back from {previous} to model version {version_id}")
 
 
@@ -228,8 +220,7 @@ def rollback(settings: Settings) -> None:
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.argument("label", required=False)
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label.")
-@click.pass_obj
-def correct(settings: Settings, image: Path | None, label: str | None, csv_file: Path | None) -> None:
+def correct(image: Path | None, label: str | None, csv_file: Path | None) -> None:
     """Store the verified LABEL of IMAGE (or of every row of --csv) for training to learn from.
 
     A path corrected again keeps only its newest label.
@@ -242,10 +233,8 @@ def correct(settings: Settings, image: Path | None, label: str | None, csv_file:
         raise click.UsageError("give IMAGE LABEL, or --csv FILE")
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         count = save_corrections(session, records)
-    database.dispose()
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; train with --include-corrections to use them")
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..storage import Database
 from ..storage import jobs as stored_jobs
-from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
+from ..storage.results import count_outcomes, failures, label_counts, write_results
+from ..storage.states import JobState
 from .labeller import Labeller
 from .paths import iter_images
 
@@ -51,18 +52,18 @@ def label_folder(
             done, failed = count_outcomes(records)
             with db.transaction() as session:
                 write_results(session, records, batch.model_version_id, job.id)
-                add_to_job_counters(session, job.id, done, failed)
+                stored_jobs.add_to_counters(session, job.id, done, failed)
             summary.done += done
             summary.failed += failed
             if on_progress is not None:
                 on_progress(len(records), summary.total)
     except BaseException as exc:
-        status = stored_jobs.CANCELLED if isinstance(exc, KeyboardInterrupt) else stored_jobs.FAILED
+        status = JobState.CANCELLED if isinstance(exc, KeyboardInterrupt) else JobState.FAILED
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
         raise
     with db.transaction() as session:
-        stored_jobs.finish_job(session, job.id, stored_jobs.COMPLETED)
+        stored_jobs.finish_job(session, job.id, JobState.COMPLETED)
         summary.label_counts = label_counts(session, job.id)
         summary.failures = failures(session, job.id)
     summary.seconds = time.perf_counter() - started

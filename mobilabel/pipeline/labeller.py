@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from ..models import Classifier, Prediction
-from ..storage.results import FAILED, OK, ResultRecord
+from ..storage.results import ResultRecord
+from ..storage.states import ResultStatus
 from .decoders import Decoded, Reader, finish_on_device
 
 # Called before each batch: the classifier that batch must use.
@@ -37,11 +38,11 @@ class LabelledBatch:
 
 def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
     if prediction is None:
-        return ResultRecord(str(item.path), item.content_id, FAILED, error=item.error)
+        return ResultRecord(str(item.path), item.content_id, ResultStatus.FAILED, error=item.error)
     return ResultRecord(
         image_path=str(item.path),
         content_id=item.content_id,
-        status=OK,
+        status=ResultStatus.OK,
         label=prediction.label,
         confidence=prediction.confidence,
         top_k=[{"label": label, "confidence": p} for label, p in prediction.top_k],

@@ -9,15 +9,14 @@ from itertools import islice
 from pathlib import Path
 
 from celery import Celery
-from sqlalchemy import update
 
+from ..broker import LABEL_CHUNK
 from ..config import Settings
 from ..pipeline.paths import check_folder, iter_images
 from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
-from ..storage.tables import Job
-from ..worker.names import LABEL_CHUNK
+from ..storage.states import JobState
 
 # Chunks written per transaction and sent together: few round trips, bounded memory.
 _CHUNKS_PER_COMMIT = 32
@@ -46,20 +45,17 @@ def enqueue_folder(
     """
     root = check_folder(root)
     with db.transaction() as session:
-        job = stored_jobs.create_job(session, str(root), model_version_id, status=stored_jobs.ENQUEUING)
-        job.queue = queue
+        job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
     try:
         total = _send_chunks(db, app, settings, job.id, root, chunk_size, queue)
     except BaseException as exc:
         with db.transaction() as session:
-            stored_jobs.finish_job(session, job.id, stored_jobs.FAILED, error=f"enqueueing stopped: {exc}")
+            stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")
             stored_chunks.cancel_chunks(session, job.id)
         raise
     with db.transaction() as session:
-        session.execute(
-            update(Job).where(Job.id == job.id, Job.status == stored_jobs.ENQUEUING).values(status=stored_jobs.RUNNING)
-        )
-        stored_chunks.complete_job_if_finished(session, job.id)
+        stored_jobs.mark_running(session, job.id)
+        stored_jobs.complete_if_finished(session, job.id)
     return EnqueuedJob(job.id, total)
 
 

@@ -1,25 +1,21 @@
-"""Labelling jobs: one per folder run, with counters the writers keep exact."""
+"""Labelling jobs: one per folder run, with counters the writers keep exact. Every write to ``jobs`` is here."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from .tables import Job, utcnow
-
-ENQUEUING = "enqueuing"  # a distributed job whose folder is still being walked
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELLED = "cancelled"
-FINISHED = (COMPLETED, FAILED, CANCELLED)
-ACTIVE = (ENQUEUING, RUNNING)
+from .states import UNFINISHED_CHUNK_STATES, JobState
+from .tables import Chunk, Job, utcnow
 
 
-def create_job(session: Session, root: str, model_version_id: str | None, status: str = RUNNING) -> Job:
-    job = Job(root=root, model_version_id=model_version_id, status=status, started_at=utcnow())
+def create_job(
+    session: Session, root: str, model_version_id: str | None, status: JobState = JobState.RUNNING, queue: str | None = None
+) -> Job:
+    """A new job; ``queue`` is the Celery queue of a distributed job's chunks (None: labelled in-process)."""
+    job = Job(root=root, model_version_id=model_version_id, status=status, queue=queue, started_at=utcnow())
     session.add(job)
     session.flush()
     return job
@@ -29,7 +25,27 @@ def set_total(session: Session, job_id: int, total: int) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(total=total))
 
 
-def finish_job(session: Session, job_id: int, status: str, error: str | None = None) -> None:
+def add_to_counters(session: Session, job_id: int, done: int, failed: int) -> None:
+    """Add images labelled and failed to a job's counters."""
+    # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
+    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
+
+
+def mark_running(session: Session, job_id: int) -> None:
+    """An enqueued job whose folder walk has ended; a job cancelled meanwhile stays cancelled."""
+    session.execute(update(Job).where(Job.id == job_id, Job.status == JobState.ENQUEUING).values(status=JobState.RUNNING))
+
+
+def complete_if_finished(session: Session, job_id: int) -> bool:
+    """Mark a running job completed when none of its chunks remains unfinished."""
+    remaining = exists().where(Chunk.job_id == job_id, Chunk.state.in_(UNFINISHED_CHUNK_STATES))
+    completed = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobState.RUNNING, ~remaining).values(status=JobState.COMPLETED, finished_at=utcnow())
+    )
+    return completed.rowcount == 1
+
+
+def finish_job(session: Session, job_id: int, status: JobState, error: str | None = None) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
 
 
@@ -41,6 +57,11 @@ def list_jobs(session: Session, limit: int = 50) -> list[Job]:
     return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
 
 
-def recent_roots(session: Session, since: datetime) -> list[str]:
-    """The folders of jobs created since ``since``, each once."""
-    return list(session.scalars(select(Job.root).where(Job.created_at >= since).distinct().order_by(Job.root)))
+def recent_roots(session: Session, since: datetime) -> list[tuple[str, str | None]]:
+    """(folder, queue) of the jobs created since ``since``: each folder once, sorted, with the queue of its
+    newest job (None for a job labelled in-process)."""
+    newest_first = session.execute(select(Job.root, Job.queue).where(Job.created_at >= since).order_by(Job.id.desc()))
+    queues: dict[str, str | None] = {}
+    for root, queue in newest_first:
+        queues.setdefault(root, queue)
+    return sorted(queues.items())

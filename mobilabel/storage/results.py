@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from .tables import Job, Result, utcnow
+from .states import ResultStatus
+from .tables import Result, utcnow
 from .upsert import upsert
 
-OK = "ok"
-FAILED = "failed"
 SORT_KEYS = {
     "path": Result.image_path.asc(),
     "label": Result.label.asc(),
@@ -31,7 +30,7 @@ class ResultRecord:
 
     image_path: str
     content_id: str | None
-    status: str
+    status: ResultStatus
     label: str | None = None
     confidence: float | None = None
     top_k: list[dict[str, Any]] | None = None
@@ -65,13 +64,8 @@ def write_results(
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
     """(labelled, failed) in a batch."""
-    failed = sum(1 for r in records if r.status == FAILED)
+    failed = sum(1 for r in records if r.status == ResultStatus.FAILED)
     return len(records) - failed, failed
-
-
-def add_to_job_counters(session: Session, job_id: int, done: int, failed: int) -> None:
-    # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
-    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ def label_counts(session: Session, job_id: int) -> dict[str, int]:
     count = func.count()
     rows = session.execute(
         select(Result.label, count)
-        .where(Result.job_id == job_id, Result.status == OK)
+        .where(Result.job_id == job_id, Result.status == ResultStatus.OK)
         .group_by(Result.label)
         .order_by(count.desc(), Result.label)
     )
@@ -130,7 +124,7 @@ def label_counts(session: Session, job_id: int) -> dict[str, int]:
 def failures(session: Session, job_id: int) -> list[tuple[str, str]]:
     """(path, reason) of each image a job could not label."""
     rows = session.execute(
-        select(Result.image_path, Result.error).where(Result.job_id == job_id, Result.status == FAILED).order_by(Result.image_path)
+        select(Result.image_path, Result.error).where(Result.job_id == job_id, Result.status == ResultStatus.FAILED).order_by(Result.image_path)
     )
     return [(path, error or "") for path, error in rows]
 

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
+from .states import ChunkState, JobState, RunState
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -65,7 +67,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     root: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=JobState.RUNNING)
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -94,7 +96,7 @@ class Chunk(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     paths: Mapped[list[Any]]
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=ChunkState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(Text)
@@ -168,7 +170,7 @@ class TrainingRun(Base):
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     relabel: Mapped[bool] = mapped_column(Boolean, default=False)
     trigger: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunState.QUEUED)
     progress: Mapped[dict[str, Any] | None]
     version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     promoted: Mapped[bool | None]

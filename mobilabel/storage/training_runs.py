@@ -7,17 +7,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .states import RunState
 from .tables import TrainingRun, utcnow
-
-QUEUED = "queued"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-ACTIVE = (QUEUED, RUNNING)
 
 
 def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
-    run = TrainingRun(data_dir=data_dir, options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
+    run = TrainingRun(data_dir=data_dir, options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
     session.add(run)
     session.flush()
     return run
@@ -26,7 +21,7 @@ def create_run(session: Session, data_dir: str, options: dict[str, Any], force: 
 def start_run(session: Session, run_id: int) -> TrainingRun | None:
     """Mark a queued run running; None if it is not queued (a repeated message)."""
     started = session.execute(
-        update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == QUEUED).values(status=RUNNING, started_at=utcnow())
+        update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == RunState.QUEUED).values(status=RunState.RUNNING, started_at=utcnow())
     )
     return session.get(TrainingRun, run_id) if started.rowcount == 1 else None
 
@@ -39,7 +34,7 @@ def finish_run(session: Session, run_id: int, version_id: str | None, promoted: 
     session.execute(
         update(TrainingRun)
         .where(TrainingRun.id == run_id)
-        .values(status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted, error=error, finished_at=utcnow())
+        .values(status=RunState.FAILED if error else RunState.COMPLETED, version_id=version_id, promoted=promoted, error=error, finished_at=utcnow())
     )
 
 

@@ -21,7 +21,8 @@ from . import metrics as measures
 from .data import DataSplit, add_corrections, find_split
 from .errors import TrainingError
 from .loader import make_loader
-from .loop import FitResult, Learner, ProgressCallback, TrainingOptions, build_network, fit
+from .loop import FitResult, Learner, build_network, fit
+from .options import ProgressCallback, TrainingOptions
 from .promotion import PromotionDecision, promote_if_better
 from .report import write_report_png
 

@@ -10,7 +10,8 @@ from functools import partial
 
 from ..pipeline.labeller import LabelledBatch
 from ..storage import chunks as stored_chunks
-from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
+from ..storage.results import ResultRecord, count_outcomes, write_results
+from ..storage.states import ChunkState, ResultStatus
 from ..storage.tables import utcnow
 from . import metrics
 from .retry import with_db_retry
@@ -65,7 +66,7 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
             return stored_chunks.finish_chunk(session, chunk_id, done, failed)
 
     counted = with_db_retry(finish, patience, f"chunk {chunk_id}: finish")
-    return ChunkOutcome(chunk_id, stored_chunks.DONE if counted else "duplicate", done, failed)
+    return ChunkOutcome(chunk_id, ChunkState.DONE if counted else "duplicate", done, failed)
 
 
 def _write_batch(rt: WorkerRuntime, batch: LabelledBatch, job_id: int) -> None:
@@ -80,11 +81,11 @@ def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, version_id:
 
     def give_up() -> ChunkOutcome:
         with rt.db.transaction() as session:
-            records = [ResultRecord(path, None, FAILED, error=reason) for path in claimed.paths]
+            records = [ResultRecord(path, None, ResultStatus.FAILED, error=reason) for path in claimed.paths]
             write_results(session, records, version_id, claimed.job_id, keep_existing=True)
             done = stored_chunks.ok_count(session, claimed.job_id, claimed.paths)
             failed = len(claimed.paths) - done
-            stored_chunks.finish_chunk(session, claimed.id, done, failed, state=stored_chunks.GAVE_UP, error=reason)
-            return ChunkOutcome(claimed.id, stored_chunks.GAVE_UP, done, failed)
+            stored_chunks.finish_chunk(session, claimed.id, done, failed, state=ChunkState.FAILED, error=reason)
+            return ChunkOutcome(claimed.id, ChunkState.FAILED, done, failed)
 
     return with_db_retry(give_up, rt.settings.db_patience_s, f"chunk {claimed.id}: give up")

@@ -8,11 +8,11 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from ..broker import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
 from ..scheduler.sweeper import sweep
 from ..storage import training_runs as stored_runs
 from . import metrics
 from .chunk import process_chunk
-from .names import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
 from .runtime import runtime, start_process
 from .training_task import run_training
 

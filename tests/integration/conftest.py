@@ -21,11 +21,11 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Chunk, Job, Result
-from mobilabel.worker.app import create_app
 from tests.conftest import IMAGENET_WEIGHTS
 
 T = TypeVar("T")

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from mobilabel.broker import LABEL_CHUNK, create_app
 from mobilabel.config import load_settings
 from mobilabel.storage import chunks as stored_chunks
 from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage.results import ResultFilter, query_results
 from mobilabel.storage.tables import Chunk
-from mobilabel.worker.app import create_app
-from mobilabel.worker.names import LABEL_CHUNK
 from tests.conftest import FLOWERS
 from tests.integration.conftest import Cluster, wait_until
 from tests.tcp_proxy import TcpProxy, free_port
