@@ -70,6 +70,13 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def freeze(self) -> None:
+        """SIGSTOP the worker and its pool: it makes no progress until ``thaw``, however fast the machine."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
 
 @dataclass
 class Cluster:

@@ -33,6 +33,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
     db.dispose()
 
 
+@pytest.mark.integration
 def test_a_server_database_is_never_migrated_behind_the_users_back(postgres_url: str) -> None:
     with pytest.raises(DatabaseError, match="run `mobilabel db upgrade`"):
         open_database(postgres_url)
