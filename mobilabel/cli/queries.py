@@ -14,6 +14,7 @@ from .output import FORMATS, print_rows
 RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
+TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "total", "model_version_id", "created_at", "root", "error")
 _TABLE_LIMIT = 100
 
 
@@ -61,4 +62,4 @@ def jobs(limit: int, fmt: str) -> None:
     """List labelling jobs, newest first."""
     with command_database().transaction() as session:
         rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
-    print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")
+    print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
 VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
-TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accuracy", "best_epoch", "created_at")
+TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
 
 
 @click.command("train")
@@ -88,6 +88,7 @@ def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, o
 
 
 RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
+TABLE_RUN_COLUMNS = ("id", "status", "trigger", "version_id", "promoted", "created_at", "data_dir", "progress", "error")
 
 
 @click.command()
@@ -101,7 +102,7 @@ def runs(watch_id: int | None, limit: int, fmt: str) -> None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
         rows = [{c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress)} for r in stored_runs.list_runs(session, limit)]
-    print_rows(Console(), RUN_COLUMNS, rows, fmt, title="training runs")
+    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs")
 
 
 def _watch_run(database: Database, run_id: int) -> None:
@@ -185,7 +186,7 @@ def models(ctx: click.Context, fmt: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with command_database().transaction() as session:
-        rows = [_version_row(v) for v in stored.list_versions(session)]
+        rows = [(_table_version_row if fmt == "table" else _version_row)(v) for v in stored.list_versions(session)]
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     print_rows(Console(), columns, rows, fmt, title="model versions")
 
@@ -195,6 +196,14 @@ def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
     row.update({c: version.metrics.get(c) for c in METRIC_COLUMNS}, metrics=version.metrics)
     if len(version.classes) > 10:
         row["classes"] = [*version.classes[:3], f"... {len(version.classes)} classes"]
+    return row
+
+
+def _table_version_row(version: stored.ModelVersion) -> dict[str, Any]:
+    """A version as the table shows it: a long list of classes as its count, to keep the table narrow."""
+    row = _version_row(version)
+    if len(version.classes) > 5:
+        row["classes"] = f"{len(version.classes)} classes"
     return row
 
 
