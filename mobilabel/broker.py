@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import get_args
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 from kombu.exceptions import OperationalError
 
 from .config import QueueName, Settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=settings.chunk_deadline_s,
         task_default_queue=DEFAULT_QUEUE,
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]  # kombu's Queue has no annotations
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         broker_transport_options={

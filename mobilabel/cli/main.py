@@ -31,15 +31,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("database:db", "Database schema."),
     "doctor": ("doctor:doctor", "Check broker, database, migrations, weights and GPU."),
 }
-USAGE_EXIT_CODE = 2  # click's own code for a bad option; a bad setting is the same kind of mistake
 
 
 class UserError(click.ClickException):
-    """A MobilabelError as click shows it: one `Error: ...` line, then the exit code."""
+    """A MobilabelError as click shows it: one `Error: ...` line, then exit code 1."""
 
-    def __init__(self, error: MobilabelError, exit_code: int = 1) -> None:
+    def __init__(self, error: MobilabelError) -> None:
         super().__init__(" ".join(str(error).split()) or error.__class__.__name__)
-        self.exit_code = exit_code
+
+
+class SettingsUsageError(UserError):
+    """A bad setting: the same kind of mistake as a bad option, so click's usage exit code, 2."""
+
+    exit_code = 2
 
 
 class MobilabelGroup(click.Group):
@@ -64,7 +68,7 @@ class MobilabelGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
-            raise UserError(exc, USAGE_EXIT_CODE) from exc
+            raise SettingsUsageError(exc) from exc
         except MobilabelError as exc:
             raise UserError(exc) from exc
 

@@ -18,6 +18,7 @@ from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
 from ..storage.corrections import CorrectionRecord, save_corrections
 from ..storage.states import ACTIVE_RUN_STATES
+from ..storage.tables import ModelVersion
 from ..training.corrections import check_image, read_corrections_csv
 from ..training.options import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, Progress, TrainingOptions
 from .context import command_database
@@ -52,7 +53,7 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
 @click.pass_obj
 def train_command(
-    settings: Settings, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, **options: Any
+    settings: Settings, /, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, **options: Any
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
@@ -191,7 +192,7 @@ def models(ctx: click.Context, fmt: str) -> None:
     print_rows(Console(), columns, rows, fmt, title="model versions")
 
 
-def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
+def _version_row(version: ModelVersion) -> dict[str, Any]:
     row = {c: getattr(version, c) for c in STORED_COLUMNS}
     row.update({c: version.metrics.get(c) for c in METRIC_COLUMNS}, metrics=version.metrics)
     if len(version.classes) > 10:
@@ -199,7 +200,7 @@ def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
     return row
 
 
-def _table_version_row(version: stored.ModelVersion) -> dict[str, Any]:
+def _table_version_row(version: ModelVersion) -> dict[str, Any]:
     """A version as the table shows it: a long list of classes as its count, to keep the table narrow."""
     row = _version_row(version)
     if len(version.classes) > 5:

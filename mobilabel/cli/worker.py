@@ -85,10 +85,11 @@ def _run_sweeper_beside(settings: Settings, app: Celery) -> None:
             finally:
                 database.dispose()
 
-    @worker_ready.connect(weak=False)
-    def _start(**_: Any) -> None:
+    def start(**_: Any) -> None:
         threading.Thread(target=loop, name="sweeper", daemon=True).start()
 
-    @worker_shutdown.connect(weak=False)
-    def _stop(**_: Any) -> None:
+    def end(**_: Any) -> None:
         stop.set()
+
+    worker_ready.connect(start, weak=False)
+    worker_shutdown.connect(end, weak=False)

@@ -66,14 +66,15 @@ class TorchEngine:
             # fp32 means fp32: TF32 convolutions change labels, and at about 0.6 GFLOP an image
             # this network keeps a GPU's fp32 units far from busy, so TF32 would buy nothing.
             torch.backends.cudnn.allow_tf32 = False
-        self._model = model.eval().to(device, memory_format=torch.channels_last)
+        self._model = model.eval().to(device).to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         batch = batch.to(self.device, non_blocking=True)
         if batch.is_floating_point():  # NCHW images; pixel batches (NHWC) are permuted by the model into this layout
             batch = batch.contiguous(memory_format=torch.channels_last)
-        return self._model(batch).float().cpu()
+        logits: torch.Tensor = self._model(batch)
+        return logits.float().cpu()
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
@@ -86,7 +87,7 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
         torch.onnx.export(
             model.eval(),
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # torch's annotation omits file objects, which export writes to
             input_names=["images"],
             output_names=["logits"],
             dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},

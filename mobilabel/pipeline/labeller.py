@@ -62,7 +62,7 @@ class Labeller:
     ) -> None:
         if batch_size < 1 or decode_threads < 1 or lanes < 1:
             raise ValueError("batch size, decode threads and lanes must be at least 1")
-        self.model: ModelSource = model if callable(model) else (lambda: model)  # type: ignore[assignment,return-value]
+        self.model: ModelSource = model if callable(model) else (lambda: model)
         self.batch_size = batch_size
         self.decode_threads = decode_threads
         self.lanes = lanes

@@ -27,7 +27,7 @@ def queue_length(app: Celery, queue: str) -> int:
     """Messages waiting in a queue; a queue the broker no longer knows holds none."""
     with app.connection_for_read() as connection:
         try:
-            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count)
         except ChannelError:
             return 0
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from .database import rows_changed
 from .jobs import add_to_counters, complete_if_finished
 from .states import ACTIVE_JOB_STATES, UNFINISHED_CHUNK_STATES, ChunkState, JobState, ResultStatus
 from .tables import Chunk, Job, Result, utcnow
@@ -112,14 +113,14 @@ def extend_deadline(session: Session, chunk: OverdueChunk, grace: timedelta) -> 
         .where(and_(Chunk.id == chunk.id, Chunk.deadline == chunk.deadline, Chunk.state.in_(UNFINISHED_CHUNK_STATES)))
         .values(deadline=utcnow() + grace)
     )
-    return moved.rowcount == 1
+    return rows_changed(moved) == 1
 
 
 def cancel_chunks(session: Session, job_id: int) -> int:
     cancelled = session.execute(
         update(Chunk).where(Chunk.job_id == job_id, Chunk.state == ChunkState.QUEUED).values(state=ChunkState.CANCELLED, finished_at=utcnow())
     )
-    return cancelled.rowcount
+    return rows_changed(cancelled)
 
 
 def chunk_states(session: Session, job_id: int) -> dict[str, int]:

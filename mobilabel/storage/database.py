@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +52,11 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({mask_secrets(self.url)})"
+
+
+def rows_changed(result: object) -> int:
+    """The rows an UPDATE or DELETE changed (``Session.execute`` types its result too loosely to say)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _create_engine(url: str) -> Engine:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from .database import rows_changed
 from .states import UNFINISHED_CHUNK_STATES, JobState
 from .tables import Chunk, Job, utcnow
 
@@ -42,7 +43,7 @@ def complete_if_finished(session: Session, job_id: int) -> bool:
     completed = session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobState.RUNNING, ~remaining).values(status=JobState.COMPLETED, finished_at=utcnow())
     )
-    return completed.rowcount == 1
+    return rows_changed(completed) == 1
 
 
 def finish_job(session: Session, job_id: int, status: JobState, error: str | None = None) -> None:

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
 from .states import ResultStatus
 from .tables import Result, utcnow
 from .upsert import upsert
 
-SORT_KEYS = {
+SORT_KEYS: dict[str, UnaryExpression[Any]] = {
     "path": Result.image_path.asc(),
     "label": Result.label.asc(),
     "confidence": Result.confidence.asc(),
@@ -85,7 +85,7 @@ def query_results(session: Session, where: ResultFilter) -> list[Result]:
     return list(session.scalars(_results_statement(where)))
 
 
-def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
+def _results_statement(where: ResultFilter) -> Select[Result]:
     if where.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(SORT_KEYS)}")
     statement = select(Result)
@@ -118,7 +118,7 @@ def label_counts(session: Session, job_id: int) -> dict[str, int]:
         .group_by(Result.label)
         .order_by(count.desc(), Result.label)
     )
-    return {label: n for label, n in rows}
+    return {str(label): n for label, n in rows}
 
 
 def failures(session: Session, job_id: int) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .database import rows_changed
 from .states import RunState
 from .tables import TrainingRun, utcnow
 
@@ -23,7 +24,7 @@ def start_run(session: Session, run_id: int) -> TrainingRun | None:
     started = session.execute(
         update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == RunState.QUEUED).values(status=RunState.RUNNING, started_at=utcnow())
     )
-    return session.get(TrainingRun, run_id) if started.rowcount == 1 else None
+    return session.get(TrainingRun, run_id) if rows_changed(started) == 1 else None
 
 
 def record_progress(session: Session, run_id: int, progress: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -118,7 +119,7 @@ class Learner:
             head(model).to(self.device)
             trainable = head_parameters(model)
         else:
-            model.to(self.device, memory_format=torch.channels_last)
+            model.to(self.device).to(memory_format=torch.channels_last)
             trainable = list(model.parameters())
         self.optimizer = torch.optim.Adam(trainable, lr=options.lr)
 
@@ -131,9 +132,12 @@ class Learner:
             self.model.train()
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor
         if self.frozen:
-            return head(self.model)(self._features.forward(images).to(self.device))
-        return self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
+            logits = head(self.model)(self._features.forward(images).to(self.device))
+        else:
+            logits = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
+        return logits
 
     def step(self, batch: Batch) -> tuple[float, int]:
         """One optimisation step; returns (summed loss, correct predictions)."""
@@ -141,7 +145,7 @@ class Learner:
         targets = batch.targets.to(self.device)
         loss = F.cross_entropy(logits, targets)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         self.optimizer.step()
         return loss.item() * len(batch), int((logits.argmax(1) == targets).sum())
 
@@ -152,7 +156,7 @@ class Learner:
 
 
 def train_epoch(
-    learner: Learner, loader: DataLoader, epoch: int = 1, epochs: int = 1, on_progress: ProgressCallback | None = None
+    learner: Learner, loader: DataLoader[Any], epoch: int = 1, epochs: int = 1, on_progress: ProgressCallback | None = None
 ) -> tuple[float, float, int, float, list[tuple[str, str]]]:
     """One pass over ``loader``: (mean loss, accuracy, images, seconds, unreadable images)."""
     learner.train_mode()
@@ -174,7 +178,7 @@ def train_epoch(
 
 def evaluate(
     forward: Callable[[torch.Tensor], torch.Tensor],
-    loader: DataLoader,
+    loader: DataLoader[Any],
     epoch: int = 1,
     epochs: int = 1,
     on_progress: ProgressCallback | None = None,
@@ -205,8 +209,8 @@ class FitResult:
 
 def fit(
     learner: Learner,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
+    train_loader: DataLoader[Any],
+    val_loader: DataLoader[Any],
     epochs: int,
     on_progress: ProgressCallback | None = None,
 ) -> FitResult:

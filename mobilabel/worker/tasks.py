@@ -55,11 +55,13 @@ def register(app: Celery) -> None:
         app.task(name=name, bind=True, acks_late=False, time_limit=None, soft_time_limit=None)(function)
 
 
-@worker_process_init.connect
 def _load_model_after_fork(**_: Any) -> None:
     start_process()
 
 
-@worker_process_shutdown.connect
 def _forget_process_metrics(pid: int, **_: Any) -> None:
     metrics.process_ended(pid)
+
+
+worker_process_init.connect(_load_model_after_fork)
+worker_process_shutdown.connect(_forget_process_metrics)
