@@ -9,11 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import update
 
+from mobilabel.cli.main import cli
 from mobilabel.config import Settings, SettingsError, load_settings
 from mobilabel.registry import CorruptVersionError, load_version
-from mobilabel.storage import open_database
+from mobilabel.storage import Database, open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.tables import ModelVersion
 from tests.conftest import FLOWERS
@@ -115,3 +117,17 @@ def test_a_checkpoint_that_no_longer_matches_its_sha256_is_a_clear_error() -> No
     with pytest.raises(CorruptVersionError, match="does not match its sha256"):
         load_version(database, settings, "v1")
     database.dispose()
+
+
+def test_a_command_that_fails_still_closes_its_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    disposed: list[str] = []
+    original = Database.dispose
+    monkeypatch.setattr(Database, "dispose", lambda self: (disposed.append(self.url), original(self))[-1])
+    failed = CliRunner().invoke(cli, ["cancel", "999"])  # opens the database, then finds no such job
+    assert failed.exit_code == 1 and failed.output.strip().splitlines()[-1] == "Error: no job 999", failed.output
+    assert disposed == [Settings().database_url]
+
+
+def test_an_unwritable_sqlite_folder_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBILABEL_DATABASE_URL", f"sqlite:///{PHOTO}/inside-a-file/mobilabel.db")
+    assert_one_error_line(mobilabel("jobs"), 1, "cannot create the folder")
