@@ -88,8 +88,8 @@ class Cluster:
     def database(self) -> Database:
         return Database(self.database_url)
 
-    def start_worker(self, name: str, concurrency: int = 1, **extra_env: str) -> WorkerProcess:
-        command = ["worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h"]
+    def start_worker(self, name: str, concurrency: int = 1, queues: str = "cpu", **extra_env: str) -> WorkerProcess:
+        command = ["worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h", f"--queues={queues}"]
         worker = self.start(name, command, **extra_env)
         wait_until(lambda: " ready." in worker.log or not worker.alive(), 120, f"worker {name} to start")
         assert worker.alive(), worker.log
