@@ -14,7 +14,7 @@ from ..models import ENGINES, Checkpoint, Classifier
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, label_folder
-from ..pipeline.paths import check_folder, iter_images
+from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..registry import resolve_checkpoint
 from ..storage import open_database
 from .progress import image_progress
@@ -68,8 +68,10 @@ def label(
     """Label every image under FOLDER (recursively) in this process and store the results."""
     console = Console(stderr=True)
     folder = check_folder(folder)
-    if next(iter_images(folder), None) is None:
-        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case).")
+    walked = WalkCounts()
+    if next(iter_images(folder, walked), None) is None:
+        skipped = f"; skipped: {walked.not_images} not an image" if walked.not_images else ""
+        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case{skipped}).")
         return
     database = open_database(settings.database_url)
 
@@ -92,8 +94,9 @@ def label(
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str) -> None:
     rate = summary.total / summary.seconds if summary.seconds else 0.0
     console.print(
-        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed "
-        f"in {summary.seconds:.1f} s ({rate:.1f} img/s, {engine} engine), model version {summary.model_version_id}"
+        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed"
+        + (f", skipped: {summary.not_images} not an image" if summary.not_images else "")
+        + f" in {summary.seconds:.1f} s ({rate:.1f} img/s, {engine} engine), model version {summary.model_version_id}"
     )
     counts = list(summary.label_counts.items())
     for name, count in counts[:_SUMMARY_LABELS]:

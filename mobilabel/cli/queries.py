@@ -11,8 +11,8 @@ from ..storage import open_database
 from ..storage.results import SORT_KEYS, ResultFilter, query_results
 from .output import FORMATS, print_rows
 
-RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
+RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "job_id", "top_k")
+TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "warning", "job_id")
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
 _TABLE_LIMIT = 100
 

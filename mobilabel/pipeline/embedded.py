@@ -11,7 +11,7 @@ from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
 from .labeller import Labeller
-from .paths import iter_images
+from .paths import WalkCounts, iter_images
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
@@ -28,6 +28,7 @@ class JobSummary:
     seconds: float = 0.0
     label_counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    not_images: int = 0  # files the walk passed over: not an image by their name
 
 
 def label_folder(
@@ -39,12 +40,13 @@ def label_folder(
     batch already written stays in the database.
     """
     started = time.perf_counter()
-    paths = list(iter_images(root))
+    walked = WalkCounts()
+    paths = list(iter_images(root, walked))
     version_id = labeller.classifier.version_id
     with db.transaction() as session:
         job = stored_jobs.create_job(session, str(Path(root).absolute()), version_id)
         stored_jobs.set_total(session, job.id, len(paths))
-    summary = JobSummary(job.id, job.root, version_id, total=len(paths))
+    summary = JobSummary(job.id, job.root, version_id, total=len(paths), not_images=walked.not_images)
     try:
         for batch in labeller.label(paths):
             records = batch.records

@@ -22,7 +22,7 @@ SORT_KEYS = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
-_UPDATED_ON_CONFLICT = ("content_id", "label", "confidence", "top_k", "job_id", "status", "error", "updated_at")
+_UPDATED_ON_CONFLICT = ("content_id", "label", "confidence", "top_k", "job_id", "status", "error", "warning", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class ResultRecord:
     confidence: float | None = None
     top_k: list[dict[str, Any]] | None = None
     error: str | None = None
+    warning: str | None = None  # a decoder's warning about an image it still read whole
 
 
 def write_results(
@@ -53,6 +54,7 @@ def write_results(
             "top_k": r.top_k,
             "status": r.status,
             "error": r.error,
+            "warning": r.warning,
             "model_version_id": model_version_id,
             "job_id": job_id,
             "created_at": now,

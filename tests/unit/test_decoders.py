@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from mobilabel.imaging import load_source
 from mobilabel.models import Checkpoint, Classifier
 from mobilabel.pipeline.decoders import plain_jpeg, upright
 from mobilabel.pipeline.labeller import Labeller
@@ -54,9 +55,11 @@ def test_bad_input_gets_pillows_outcome_and_message(classifier: Classifier, val_
     raw = val_images[1].read_bytes()
     scan = raw.index(b"\xff\xda") + 20
     (folder / "garbled-scan.jpg").write_bytes(raw[:scan] + os.urandom(3000) + b"\xff\xd9")
-    assert plain_jpeg(folder / "garbled-scan.jpg", 10**9) is not None
-    assert plain_jpeg(folder / "truncated.jpg", 10**9) is None  # no end marker: Pillow decides
-    assert plain_jpeg(folder / "cmyk.jpg", 10**9) is None
+    # What the GPU policy would send to nvjpeg (small, complete, RGB or grey JPEGs): the rest stays in the threads.
+    assert plain_jpeg(load_source(folder / "garbled-scan.jpg"), 10**9, 512) is not None
+    assert plain_jpeg(load_source(folder / "truncated.jpg"), 10**9, 512) is None  # no end marker
+    assert plain_jpeg(load_source(folder / "cmyk.jpg"), 10**9, 512) is None
+    assert plain_jpeg(load_source(folder / "plain.jpg"), 10**9, 100) is None  # large enough to decode reduced
 
     paths = sorted(iter_images(folder))
     pillow = outcomes(classifier, "pillow", paths)
