@@ -6,7 +6,7 @@ by its content:
 
 - ``torchvision`` (the default): JPEGs are decoded in the decode threads by libjpeg-turbo
   (simplejpeg) at the smallest DCT scale that keeps the shorter side at least twice the resize
-  target (``min_side``), then resized and cropped with Pillow; on a GPU, small JPEGs (no
+  target (``imaging.label_min_side``), then resized and cropped with Pillow; on a GPU, small JPEGs (no
   reduction possible) are decoded a batch at a time by nvjpeg there (torchvision) and
   transformed there. Everything else goes through Pillow.
 - ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from ..imaging import ImageReadError, ImageSource, load_source, read_picture
+from ..imaging import ImageReadError, ImageSource, label_min_side, load_source, read_picture
 from ..models import Classifier, Preprocessing
 from .paths import outside_roots
 
@@ -55,12 +55,6 @@ class Decoded:
     warning: str | None = None
 
 
-def label_min_side(preprocessing: Preprocessing) -> int:
-    """The shorter side (px) a decode for labelling must keep: twice the resize target (512 for Resize(256)),
-    so the reduced decode leaves Resize enough pixels to average (issue 13: same labels as a full decode)."""
-    return 2 * preprocessing.resize_size
-
-
 class Decoder(Protocol):
     """Turns one file into the input of ``classifier`` (its centre crop at the model's size), or says why not."""
 
@@ -79,7 +73,7 @@ class PillowDecoder:
         preprocessing = classifier.checkpoint.preprocessing
         found = Decoded(source.path, source.content_id, preprocessing, content_hash=source.content_hash)
         try:
-            picture = read_picture(source, self.max_pixels, label_min_side(preprocessing), self.libjpeg)
+            picture = read_picture(source, self.max_pixels, label_min_side(preprocessing.resize_size), self.libjpeg)
             return replace(found, tensor=classifier.pixels(picture.image), warning=picture.warning)
         except ImageReadError as exc:
             return replace(found, error=str(exc))
@@ -117,7 +111,7 @@ def _torchvision(max_pixels: int) -> DecoderChoice:
         # On the CPU, libjpeg-turbo in the decode threads at reduced size beats one batch decode in
         # a lane at full size, and holds no batch of full-size photos (issue 13).
         if source.is_jpeg and classifier.engine.device.startswith("cuda"):
-            small = plain_jpeg(source, max_pixels, label_min_side(classifier.checkpoint.preprocessing))
+            small = plain_jpeg(source, max_pixels, label_min_side(classifier.checkpoint.preprocessing.resize_size))
             if small is not None:
                 return DeviceJpegDecoder(small)
         return threads
