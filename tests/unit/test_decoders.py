@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import xxhash
 from PIL import Image, ImageOps
 
-from mobilabel.imaging import load_source
+from mobilabel.imaging import load_source, read_rgb
 from mobilabel.models import Checkpoint, Classifier
-from mobilabel.pipeline.decoders import plain_jpeg, upright
+from mobilabel.pipeline.decoders import DECODERS, plain_jpeg, upright
 from mobilabel.pipeline.labeller import Labeller
 from mobilabel.pipeline.paths import iter_images
-from tests.bad_images import ORIENTATION, make_bad_input_folder
+from tests.bad_images import ORIENTATION, make_bad_input_folder, make_real_world_folder
 from tests.conftest import IMAGENET_WEIGHTS
 
 
@@ -73,3 +74,58 @@ def test_bad_input_gets_pillows_outcome_and_message(classifier: Classifier, val_
 def test_an_unknown_decoder_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="MOBILABEL_DECODER"):
         Labeller(lambda: None, decoder="nvjpeg")  # type: ignore[arg-type,return-value]
+
+
+def test_both_decoders_give_the_same_outcomes_on_real_world_files(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
+    folder = tmp_path / "real"
+    expect = make_real_world_folder(folder, val_images[0])
+    paths = sorted(iter_images(folder))
+    assert {p.name for p in paths} == set(expect), "phone extensions are walked, notes.txt is not"
+    for decoder in DECODERS:
+        records = {Path(r.image_path).name: r for b in Labeller(classifier, batch_size=4, decoder=decoder).label(paths) for r in b.records}
+        for name, (outcome, warning) in expect.items():
+            record = records[name]
+            if outcome == "ok":
+                assert record.status == "ok" and record.label, (decoder, name, record.error)
+                assert (warning or "") in (record.warning or "") and bool(warning) == bool(record.warning), (decoder, name)
+            else:
+                assert record.status == "failed" and outcome in (record.error or ""), (decoder, name, record.error)
+        # The same photo in every container: the same label.
+        assert len({records[n].label for n in ("IMG_0001.HEIC", "download.jfif", "camera.mpo", "big-icc.png")}) == 1
+
+
+def test_each_file_is_read_once_and_hashed(classifier: Classifier, val_images: list[Path]) -> None:
+    reader = Labeller(classifier).reader
+    decoded = reader.read(val_images[0], classifier)
+    assert decoded.content_hash == xxhash.xxh3_128(val_images[0].read_bytes()).hexdigest()
+    assert decoded.tensor is not None and decoded.tensor.shape == (224, 224, 3)
+
+
+def phone_photo(source: Path, target: Path, seed: int, orientation: int) -> None:
+    """``source`` upscaled to 4032x3024 with mild noise, saved at JPEG quality 90, as a phone writes it;
+    with orientation 6 stored on its side with the EXIF tag that turns it upright."""
+    pixels = np.asarray(Image.open(source).convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC), dtype=np.int16)
+    noisy = Image.fromarray(np.clip(pixels + np.random.default_rng(seed).integers(-6, 7, pixels.shape), 0, 255).astype(np.uint8))
+    exif = Image.Exif()
+    if orientation == 6:
+        exif[ORIENTATION] = 6
+        noisy = noisy.transpose(Image.Transpose.ROTATE_90)
+    noisy.save(target, quality=90, exif=exif)
+
+
+def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
+    photos = []
+    for i, source in enumerate(val_images[::15][:8]):
+        photos.append(tmp_path / f"IMG_{i:04d}.jpg")
+        phone_photo(source, photos[-1], i, 6 if i % 3 == 0 else 1)
+    full = classifier.predict(torch.stack([classifier.pixels(read_rgb(p, 10**9)) for p in photos]))
+    for decoder in DECODERS:
+        reduced = {r.image_path: r for b in Labeller(classifier, batch_size=4, decoder=decoder).label(photos) for r in b.records}
+        for path, reference in zip(photos, full, strict=True):
+            record = reduced[str(path)]
+            (first, p1), (second, p2) = reference.top_k[:2]
+            # A near tie in the full decode (IMG_0000: daisy 0.316, vase 0.314) may swap: then it is one of the two.
+            assert record.label == first or (p1 - p2 < 0.05 and record.label == second), (decoder, path.name)
+            # issue 13's bound; measured here: at most 0.02 apart.
+            confidence = dict((r["label"], r["confidence"]) for r in record.top_k or [])[first]
+            assert abs(confidence - p1) < 0.05, (decoder, path.name)
