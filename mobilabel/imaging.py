@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 import pillow_heif
-import simplejpeg
+import simplejpeg  # type: ignore[import-untyped]  # ships no type information
 import xxhash
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -135,8 +135,8 @@ def load_source(path: Path) -> ImageSource:
             st = os.fstat(f.fileno())
             content_id = f"{st.st_size}:{st.st_mtime_ns}"
             if st.st_size <= MAX_IN_MEMORY_BYTES:
-                data: bytes | None = f.read()
-                return ImageSource(path, data, content_id, xxhash.xxh3_128(data).hexdigest())  # type: ignore[arg-type]
+                data = f.read()
+                return ImageSource(path, data, content_id, xxhash.xxh3_128(data).hexdigest())
             digest = xxhash.xxh3_128()
             while block := f.read(1024 * 1024):
                 digest.update(block)
