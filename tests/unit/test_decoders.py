@@ -11,6 +11,7 @@ import torch
 import xxhash
 from PIL import Image, ImageOps
 
+from bench.phone import phone_photo
 from mobilabel.imaging import load_source, read_rgb
 from mobilabel.models import Checkpoint, Classifier
 from mobilabel.pipeline.decoders import DECODERS, plain_jpeg, upright
@@ -99,18 +100,6 @@ def test_each_file_is_read_once_and_hashed(classifier: Classifier, val_images: l
     decoded = reader.read(val_images[0], classifier)
     assert decoded.content_hash == xxhash.xxh3_128(val_images[0].read_bytes()).hexdigest()
     assert decoded.tensor is not None and decoded.tensor.shape == (224, 224, 3)
-
-
-def phone_photo(source: Path, target: Path, seed: int, orientation: int) -> None:
-    """``source`` upscaled to 4032x3024 with mild noise, saved at JPEG quality 90, as a phone writes it;
-    with orientation 6 stored on its side with the EXIF tag that turns it upright."""
-    pixels = np.asarray(Image.open(source).convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC), dtype=np.int16)
-    noisy = Image.fromarray(np.clip(pixels + np.random.default_rng(seed).integers(-6, 7, pixels.shape), 0, 255).astype(np.uint8))
-    exif = Image.Exif()
-    if orientation == 6:
-        exif[ORIENTATION] = 6
-        noisy = noisy.transpose(Image.Transpose.ROTATE_90)
-    noisy.save(target, quality=90, exif=exif)
 
 
 def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
