@@ -49,6 +49,8 @@ def predict(
                 click.echo(f"{record.image_path}\tfailed: {record.error}", err=True)
                 failed += 1
                 continue
+            if record.warning is not None:
+                click.echo(f"{record.image_path}\twarning: {record.warning}", err=True)
             ranked = (record.top_k or [])[:top_k]
             click.echo(f"{record.image_path}\t" + "\t".join(f"{r['label']}\t{r['confidence']:.4f}" for r in ranked))
     if failed:

@@ -70,6 +70,9 @@ def test_predict_reads_heic_and_says_a_folder_is_a_folder(tmp_path: Path, val_im
     make_real_world_folder(tmp_path / "real", val_images[0])
     heic = run("predict", str(tmp_path / "real" / "IMG_0001.HEIC"))
     assert heic.exit_code == 0 and "\t" in heic.output and "failed" not in heic.output, heic.output
+    warned = run("predict", str(tmp_path / "real" / "extraneous.jpg"))
+    assert warned.exit_code == 0
+    assert f"{tmp_path / 'real' / 'extraneous.jpg'}\twarning: libjpeg: Corrupt JPEG data: 2 extraneous bytes" in warned.output
     folder = CliRunner().invoke(cli, ["predict", str(tmp_path / "real")])
     assert folder.exit_code == 1
     assert "is a folder, not an image file" in folder.output and "corrupt" not in folder.output, folder.output
