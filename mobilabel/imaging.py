@@ -161,12 +161,12 @@ def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0,
 
     ``min_side`` > 0 lets a format that can decode at reduced size do so at the smallest scale
     whose shorter side is still at least ``min_side`` (JPEG, in the DCT domain: M/8 for
-    M = 1..8 with libjpeg-turbo, 1/2, 1/4, 1/8 with Pillow's ``draft``); 0 decodes at full size. Images over ``max_pixels`` (their declared size)
-    are refused from their header, before any pixel is decoded, so a decompression bomb
-    costs nothing. A JPEG whose data ends early is refused; other libjpeg warnings that
+    M = 1..8 with libjpeg-turbo, 1/2, 1/4, 1/8 with Pillow's ``draft``); 0 decodes at full
+    size. Images over ``max_pixels`` (their declared size) are refused from their header,
+    before any pixel is decoded, so a decompression bomb costs nothing. A JPEG whose data ends early is refused; other libjpeg warnings that
     leave the picture whole are returned. JPEG pixels come from libjpeg-turbo (simplejpeg),
-    or with ``libjpeg`` False from Pillow (the data is checked by libjpeg-turbo all the same).
-    Raises ``ImageReadError`` with the reason.
+    or with ``libjpeg`` False from Pillow (the data is checked by libjpeg-turbo all the same);
+    a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. Raises ``ImageReadError`` with the reason.
     """
     if not isinstance(source, ImageSource):
         source = load_source(source)
