@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from mobilabel.imaging import ImageReadError, label_min_side, read_picture, read_rgb, to_rgb8, train_min_side
+from mobilabel.training.data import LabelledImage
+from mobilabel.training.loader import make_loader
 from tests.bad_images import ORIENTATION, TWO_MIB, exif_rotated, make_bad_input_folder, make_real_world_folder, png_bomb
 
 LIMIT = 89_478_485
@@ -125,3 +128,17 @@ def test_the_pixel_limit_applies_to_the_declared_size_not_the_reduced_one(tmp_pa
     Image.new("RGB", (4000, 3000)).save(tmp_path / "big.jpg")
     with pytest.raises(ImageReadError, match="12,000,000 pixels, over the limit of 10,000,000"):
         read_rgb(tmp_path / "big.jpg", 10_000_000, 512)
+
+
+def test_training_reads_at_the_bound_random_resized_crop_needs(tmp_path: Path) -> None:
+    Image.new("RGB", (4032, 3024), (90, 140, 60)).save(tmp_path / "phone.jpg", quality=70)
+    sizes: list[tuple[int, int]] = []
+
+    def record(image: Image.Image) -> torch.Tensor:
+        sizes.append(image.size)
+        return torch.zeros(3, 2, 2)
+
+    loader = make_loader([LabelledImage(tmp_path / "phone.jpg", 0)], record, 1, shuffle=False, workers=0, max_pixels=LIMIT,
+                         min_side=train_min_side(224))  # fmt: skip
+    assert len(next(iter(loader))) == 1
+    assert sizes == [(1512, 1134)]  # 3/8 scale: the smallest whose shorter side is at least 792
