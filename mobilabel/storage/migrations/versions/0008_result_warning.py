@@ -1,6 +1,6 @@
 """results.warning: what a decoder reported about an image it still labelled
 
-Revision ID: 0005_result_warning
+Revision ID: 0008
 Revises: 0004
 Create Date: 2026-11-29
 """
@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_result_warning'
+revision = '0008'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
