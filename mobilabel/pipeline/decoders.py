@@ -6,9 +6,11 @@ by its content:
 
 - ``torchvision`` (the default): JPEGs are decoded in the decode threads by libjpeg-turbo
   (simplejpeg) at the smallest DCT scale that keeps the shorter side at least twice the resize
-  target (``imaging.label_min_side``), then resized and cropped with Pillow; on a GPU, small JPEGs (no
-  reduction possible) are decoded a batch at a time by nvjpeg there (torchvision) and
-  transformed there. Everything else goes through Pillow.
+  target (``imaging.label_min_side``), then resized and cropped there with torchvision's
+  kernels; other formats are decoded by Pillow. On a GPU, small JPEGs (nothing to reduce) are
+  decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
+  torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
+  libjpeg prints warnings to the terminal instead of returning them (issues 12 and 13).
 - ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
 
 Every path applies the same checks and error messages (``imaging.read_picture``): libjpeg's
