@@ -7,7 +7,7 @@ by its content:
 - ``torchvision`` (the default): JPEGs are decoded in the decode threads by libjpeg-turbo
   (simplejpeg) at the smallest DCT scale that keeps the shorter side at least twice the resize
   target (``imaging.label_min_side``), then resized and cropped there with torchvision's
-  kernels; other formats are decoded by Pillow. On a GPU, small JPEGs (nothing to reduce) are
+  kernels; other formats are decoded by Pillow. On a GPU, small JPEGs (under 1/2 scale) are
   decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
   torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
   libjpeg prints warnings to the terminal instead of returning them (issues 12 and 13).
@@ -163,7 +163,7 @@ class Reader:
 
 def plain_jpeg(source: ImageSource, max_pixels: int, min_side: int) -> int | None:
     """The EXIF orientation of a complete RGB or grey JPEG within the pixel limit whose shorter side is
-    under twice ``min_side`` (no reduced decode possible), or None for anything else."""
+    under twice ``min_side`` (no 1/2-scale decode possible: little to gain in the threads), or None."""
     data = source.data
     # A truncated file is left to the threads, which refuse it; nvjpeg might fill it with grey.
     if data is None or data.rstrip(b"\0")[-2:] != b"\xff\xd9":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -118,3 +119,21 @@ def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(class
             # issue 13's bound; measured here: at most 0.02 apart.
             confidence = dict((r["label"], r["confidence"]) for r in record.top_k or [])[first]
             assert abs(confidence - p1) < 0.05, (decoder, path.name)
+
+
+def test_the_default_policy_picks_a_decoder_per_file_by_content_and_device(tmp_path: Path, val_images: list[Path]) -> None:
+    Image.new("RGB", (2400, 1800)).save(tmp_path / "large.jpg")
+    Image.open(val_images[0]).save(tmp_path / "small-named.png", format="JPEG")  # a JPEG, whatever its name
+    Image.open(val_images[0]).save(tmp_path / "small.png")
+    choose = DECODERS["torchvision"](10**9)
+    checkpoint = SimpleNamespace(preprocessing=Checkpoint.load(IMAGENET_WEIGHTS).preprocessing)
+    on = {device: SimpleNamespace(engine=SimpleNamespace(device=device), checkpoint=checkpoint) for device in ("cpu", "cuda:0")}
+    picked = {(name, device): type(choose(load_source(tmp_path / name), on[device])).__name__  # type: ignore[arg-type]
+              for name in ("large.jpg", "small-named.png", "small.png") for device in on}  # fmt: skip
+    assert picked == {
+        ("large.jpg", "cpu"): "ThreadDecoder", ("large.jpg", "cuda:0"): "ThreadDecoder",  # reduced in the threads
+        ("small-named.png", "cpu"): "ThreadDecoder", ("small-named.png", "cuda:0"): "DeviceJpegDecoder",
+        ("small.png", "cpu"): "ThreadDecoder", ("small.png", "cuda:0"): "ThreadDecoder",
+    }  # fmt: skip
+    pillow = DECODERS["pillow"](10**9)
+    assert type(pillow(load_source(tmp_path / "small-named.png"), on["cuda:0"])).__name__ == "ThreadDecoder"  # type: ignore[arg-type]
