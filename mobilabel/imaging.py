@@ -216,6 +216,13 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
         raise ImageReadError(f"corrupt or truncated image: {exc}") from exc
 
 
+def check_jpeg(data: bytes) -> str | None:
+    """libjpeg-turbo's warning about JPEG ``data`` that still decodes whole, or None; raises
+    ``ImageReadError`` when the data ends early or is damaged. For decoders that would print
+    libjpeg's warnings or not report them (nvjpeg)."""
+    return _libjpeg(data, -1)[1]
+
+
 def _upright(image: Image.Image, orientation: int) -> Image.Image:
     """``image`` turned as EXIF ``orientation`` (1-8) says, as ``ImageOps.exif_transpose`` does."""
     method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)

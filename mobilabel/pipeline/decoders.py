@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from ..imaging import ImageReadError, ImageSource, label_min_side, load_source, read_picture
+from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
 from ..models import Classifier, Preprocessing
 from .paths import outside_roots
 
@@ -99,11 +99,14 @@ class DeviceJpegDecoder:
         self.orientation = orientation
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
+        found = Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
+        try:
+            # nvjpeg would fill a picture whose data ends early with grey, without a word.
+            warning = check_jpeg(source.data or b"")
+        except ImageReadError as exc:
+            return replace(found, error=str(exc))
         encoded = torch.frombuffer(bytearray(source.data or b""), dtype=torch.uint8)
-        return Decoded(
-            source.path, source.content_id, classifier.checkpoint.preprocessing,
-            encoded=encoded, orientation=self.orientation, content_hash=source.content_hash,
-        )  # fmt: skip
+        return replace(found, encoded=encoded, orientation=self.orientation, warning=warning)
 
 
 # A policy: the decoder for one file (its content read) and classifier.

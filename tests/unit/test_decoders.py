@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 from bench.phone import phone_photo
 from mobilabel.imaging import load_source, read_rgb
 from mobilabel.models import Checkpoint, Classifier
-from mobilabel.pipeline.decoders import DECODERS, plain_jpeg, upright
+from mobilabel.pipeline.decoders import DECODERS, DeviceJpegDecoder, plain_jpeg, upright
 from mobilabel.pipeline.labeller import Labeller
 from mobilabel.pipeline.paths import iter_images
 from tests.bad_images import ORIENTATION, make_bad_input_folder, make_real_world_folder
@@ -137,3 +137,12 @@ def test_the_default_policy_picks_a_decoder_per_file_by_content_and_device(tmp_p
     }  # fmt: skip
     pillow = DECODERS["pillow"](10**9)
     assert type(pillow(load_source(tmp_path / "small-named.png"), on["cuda:0"])).__name__ == "ThreadDecoder"  # type: ignore[arg-type]
+
+
+def test_jpegs_for_the_device_are_checked_by_libjpeg_first(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
+    expect = make_real_world_folder(tmp_path, val_images[0])
+    device = DeviceJpegDecoder(orientation=1)  # what a GPU gets; its bytes are checked in the thread, on any machine
+    cut = device.decode(load_source(tmp_path / "cut-short.jpg"), classifier)
+    assert cut.encoded is None and cut.error == expect["cut-short.jpg"][0]
+    extra = device.decode(load_source(tmp_path / "extraneous.jpg"), classifier)
+    assert extra.encoded is not None and "extraneous bytes before marker" in (extra.warning or "")
