@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from .tables import Job, Result, utcnow
+from . import membership
+from .tables import Job, JobImage, Result, utcnow
 from .upsert import upsert
 
 OK = "ok"
@@ -22,7 +23,7 @@ SORT_KEYS = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
-_UPDATED_ON_CONFLICT = ("content_id", "label", "confidence", "top_k", "job_id", "status", "error", "updated_at")
+_UPDATED_ON_CONFLICT = ("content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -36,18 +37,22 @@ class ResultRecord:
     confidence: float | None = None
     top_k: list[dict[str, Any]] | None = None
     error: str | None = None
+    content_hash: str | None = None  # mobilabel.hashing of the bytes read; None if they could not be read
 
 
 def write_results(
     session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None, keep_existing: bool = False
 ) -> None:
     """Upsert a batch: labelling the same image with the same version again replaces its row
-    (or, with ``keep_existing``, leaves an existing row as it is)."""
+    (or, with ``keep_existing``, leaves an existing row as it is). With a ``job_id``, the
+    job's membership (each image and its outcome) is recorded in the same transaction."""
     now = utcnow()
+    records = _last_per_path(records)
     rows = [
         {
             "image_path": r.image_path,
             "content_id": r.content_id,
+            "content_hash": r.content_hash,
             "label": r.label,
             "confidence": r.confidence,
             "top_k": r.top_k,
@@ -58,9 +63,12 @@ def write_results(
             "created_at": now,
             "updated_at": now,
         }
-        for r in _last_per_path(records)
+        for r in records
     ]
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
+    if job_id is not None:
+        outcomes = [(r.image_path, membership.FAILED if r.status == FAILED else membership.LABELLED) for r in records]
+        membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
@@ -85,6 +93,8 @@ class ResultFilter:
     model_version_id: str | None = None
     sort: str = "path"
     limit: int | None = None
+    # False: one row per image, its current label (storage.views); True: every (image, version) row.
+    all_versions: bool = False
 
 
 def query_results(session: Session, where: ResultFilter) -> list[Result]:
@@ -96,7 +106,7 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(SORT_KEYS)}")
     statement = select(Result)
     if where.job_id is not None:
-        statement = statement.where(Result.job_id == where.job_id)
+        statement = statement.where(in_job(where.job_id))
     if where.label is not None:
         statement = statement.where(Result.label == where.label)
     if where.min_confidence is not None:
@@ -115,12 +125,28 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     return statement
 
 
+def in_job(job_id: int) -> Any:
+    """Whether a result row is one a job wrote or found unchanged (its membership names the row's image and version)."""
+    return exists().where(
+        JobImage.job_id == job_id, JobImage.image_path == Result.image_path, JobImage.model_version_id == Result.model_version_id
+    )
+
+
+def _job_rows(job_id: int, outcome: str) -> Any:
+    return and_(
+        JobImage.job_id == job_id,
+        JobImage.outcome == outcome,
+        JobImage.image_path == Result.image_path,
+        JobImage.model_version_id == Result.model_version_id,
+    )
+
+
 def label_counts(session: Session, job_id: int) -> dict[str, int]:
-    """How many images of a job got each label, most frequent first."""
+    """How many images of a job got each label there, most frequent first."""
     count = func.count()
     rows = session.execute(
         select(Result.label, count)
-        .where(Result.job_id == job_id, Result.status == OK)
+        .join(JobImage, _job_rows(job_id, membership.LABELLED))
         .group_by(Result.label)
         .order_by(count.desc(), Result.label)
     )
@@ -130,7 +156,7 @@ def label_counts(session: Session, job_id: int) -> dict[str, int]:
 def failures(session: Session, job_id: int) -> list[tuple[str, str]]:
     """(path, reason) of each image a job could not label."""
     rows = session.execute(
-        select(Result.image_path, Result.error).where(Result.job_id == job_id, Result.status == FAILED).order_by(Result.image_path)
+        select(Result.image_path, Result.error).join(JobImage, _job_rows(job_id, membership.FAILED)).order_by(Result.image_path)
     )
     return [(path, error or "") for path, error in rows]
 

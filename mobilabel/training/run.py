@@ -16,7 +16,7 @@ from ..config import Settings
 from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_pretrained, register_checkpoint
 from ..storage import Database
-from ..storage.corrections import list_corrections
+from ..storage.corrections import usable_corrections
 from . import metrics as measures
 from .data import DataSplit, add_corrections, find_split
 from .errors import TrainingError
@@ -63,7 +63,7 @@ def train(
     split = find_split(data_dir, options.val_fraction, options.seed)
     if options.include_corrections:
         with db.transaction() as session:
-            split = add_corrections(split, list_corrections(session))
+            split = add_corrections(split, usable_corrections(session))
     if not split.val:
         raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
     torch.manual_seed(options.seed)  # the new head's initial weights
