@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..errors import MobilabelError
 from ..hashing import hash_file
 from .filters import known_labels, nearest_hint
+from .paths import absolute_path
 from .tables import Correction, Result, utcnow
 from .upsert import upsert
 
@@ -74,7 +75,7 @@ def save_corrections(session: Session, records: Sequence[CorrectionRecord], new_
     latest: dict[str, tuple[str, str]] = {}
     for record in records:  # one statement may not touch a key twice (PostgreSQL refuses it): the last label wins
         content_hash = record.content_hash or _hash(record.image_path)
-        latest[content_hash] = (absolute(record.image_path), record.label)
+        latest[content_hash] = (absolute_path(record.image_path), record.label)
     rows = [
         {"content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now}
         for content_hash, (path, label) in latest.items()
@@ -111,7 +112,7 @@ def delete_corrections(session: Session, target: str) -> int:
 
     Raises ``CorrectionError`` when nothing matches; returns the rows deleted.
     """
-    conditions = [Correction.image_path == absolute(target)]
+    conditions = [Correction.image_path == absolute_path(target)]
     if os.path.isfile(target):
         conditions.append(Correction.content_hash == _hash(target))
     elif len(target) >= 6 and all(c in "0123456789abcdef" for c in target.lower()):
@@ -120,11 +121,6 @@ def delete_corrections(session: Session, target: str) -> int:
     if not deleted:
         raise CorrectionError(f"no verified label for {target} (see mobilabel correct --list)")
     return deleted
-
-
-def absolute(path: str) -> str:
-    """The path made absolute as given: ``..`` folded, symlinks not resolved (the name the user knows)."""
-    return os.path.abspath(path)
 
 
 def _hash(path: str) -> str:

@@ -71,6 +71,23 @@ def write_results(
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
 
 
+def labelled_contents(session: Session, content_hashes: Sequence[str], model_version_id: str) -> dict[str, ResultRecord]:
+    """For each of ``content_hashes`` that ``model_version_id`` already labelled (at any path), one such result.
+
+    For a driver to give a copy of a labelled file its row without a second inference: one
+    inference per (content hash, model version). The records carry the stored path; replace it.
+    """
+    rows = session.execute(
+        select(Result.content_hash, Result.image_path, Result.content_id, Result.label, Result.confidence, Result.top_k)
+        .where(Result.model_version_id == model_version_id, Result.status == OK, Result.content_hash.in_(list(set(content_hashes))))
+        .order_by(Result.id)
+    )
+    return {
+        content_hash: ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash)
+        for content_hash, path, content_id, label, confidence, top_k in rows
+    }
+
+
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
     """(labelled, failed) in a batch."""
     failed = sum(1 for r in records if r.status == FAILED)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mobilabel.hashing import hash_file
-from mobilabel.storage import Database, jobs, open_database, versions
+from mobilabel.storage import Database, jobs, open_database, training_runs, versions
 from mobilabel.storage.corrections import (
     CURRENT,
     STALE,
@@ -25,7 +25,7 @@ from mobilabel.storage.corrections import (
 )
 from mobilabel.storage.filters import FilterError, check_filter
 from mobilabel.storage.pruning import delete_job, delete_paths, missing_paths
-from mobilabel.storage.results import FAILED, OK, ResultFilter, ResultRecord, label_counts, write_results
+from mobilabel.storage.results import FAILED, OK, ResultFilter, ResultRecord, label_counts, labelled_contents, write_results
 from mobilabel.storage.views import query_view
 from tests.conftest import FLOWERS
 
@@ -216,3 +216,24 @@ def test_prune_missing_deletes_only_rows_of_files_gone(db: Database, tmp_path: P
     with db.transaction() as session:
         assert delete_paths(session, list(missing_paths(session))) == 1
     assert set(view(db)) == {str(kept)}
+
+
+def test_a_content_already_labelled_by_a_version_is_found_at_any_path(db: Database) -> None:
+    add_version(db, "v1")
+    add_version(db, "v2")
+    write(db, [ok("/p/a.jpg", "daisy", content_hash="h1"), ResultRecord("/p/b.jpg", "1:1", FAILED, error="x", content_hash="h2")], "v1", None)
+    with db.transaction() as session:
+        found = labelled_contents(session, ["h1", "h2", "h3"], "v1")
+        assert {h: (r.image_path, r.label) for h, r in found.items()} == {"h1": ("/p/a.jpg", "daisy")}
+        assert labelled_contents(session, ["h1"], "v2") == {}
+
+
+def test_roots_and_data_folders_are_stored_absolute_without_resolving_symlinks(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    with db.transaction() as session:
+        assert jobs.create_job(session, "../link/./photos", None).root == str(tmp_path / "link" / "photos")
+        run = training_runs.create_run(session, "../link", {}, force=False, relabel=False, trigger="cli")
+        assert run.data_dir == str(tmp_path / "link")
