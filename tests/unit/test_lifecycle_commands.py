@@ -84,6 +84,8 @@ def test_verified_labels_listed_exported_shown_and_deleted(tmp_path: Path) -> No
 def test_models_delete_asks_first_and_prune_removes_rows_of_files_gone(tmp_path: Path) -> None:
     paths = photo_folder(tmp_path / "photos")
     assert run("label", str(tmp_path / "photos")).exit_code == 0
+    assert run("label", str(tmp_path / "photos"), "--model", "imagenet").exit_code == 0, "--model takes a unique prefix"
+    assert "not a checkpoint file, and no model version 'nope'" in error_line(run("label", str(tmp_path / "photos"), "--model", "nope"))
     declined = run("models", "delete", "imagenet", stdin="n\n")
     assert declined.exit_code == 1 and "Aborted" in declined.output
     assert len(csv_rows(run("results", "--format", "csv"))) == 5
