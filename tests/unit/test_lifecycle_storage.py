@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from mobilabel.hashing import hash_file
-from mobilabel.storage import Database, jobs, open_database, training_runs, versions
+from mobilabel.storage import Database, jobs, migrations_runner, open_database, training_runs, versions
 from mobilabel.storage.corrections import (
     CURRENT,
     STALE,
@@ -35,6 +36,34 @@ DAISIES = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lifecycle.db'}"
+
+
+def test_the_upgrade_keeps_what_is_known_of_jobs_and_keys_corrections_by_content(db_url: str, tmp_path: Path) -> None:
+    database = Database(db_url)
+    migrations_runner.upgrade(database.engine, "0004")
+    photo = tmp_path / "photo.jpg"
+    shutil.copyfile(DAISIES[0], photo)
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO model_versions (id, arch, alpha, classes, metrics, sha256, size_bytes, source, active, created_at) "
+            "VALUES ('v1', 'm', 1.0, '[]', '{}', '', 0, '', false, CURRENT_TIMESTAMP)"
+        ))
+        connection.execute(text("INSERT INTO jobs (root, status, total, done, failed, created_at) VALUES ('/p', 'completed', 1, 1, 0, CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO results (image_path, label, model_version_id, job_id, status, created_at, updated_at) "
+            "VALUES ('/p/a.jpg', 'daisy', 'v1', 1, 'ok', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        for path in (str(photo), "/gone.jpg"):
+            connection.execute(
+                text("INSERT INTO corrections (image_path, label, created_at, updated_at) VALUES (:p, 'roses', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"p": path},
+            )
+    migrations_runner.upgrade(database.engine)
+    with database.transaction() as session:
+        assert {r.image_path: (r.label, r.model_version_id) for r in query_view(session, ResultFilter(job_id=1))} == {"/p/a.jpg": ("daisy", "v1")}
+        listed = {v.made_on: (v.content_hash, v.state) for v in list_corrections(session)}
+    assert listed == {str(photo): (hash_file(photo), CURRENT), "/gone.jpg": (None, STALE)}
+    database.dispose()
 
 
 @pytest.fixture
