@@ -178,17 +178,20 @@ def _print_report(console: Console, report: TrainingReport) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--deleted", is_flag=True, help="Also list deleted versions (with when they were deleted).")
 @click.pass_context
-def models(ctx: click.Context, fmt: str) -> None:
-    """List model versions with their metrics, newest first; or activate one, or roll back."""
+def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
+    """List model versions with their metrics, newest first; or activate, roll back, or delete one."""
     if ctx.invoked_subcommand is not None:
         return
     settings: Settings = ctx.obj
     database = open_database(settings.database_url)
     with database.transaction() as session:
-        rows = [_version_row(v) for v in stored.list_versions(session)]
+        rows = [_version_row(v) | {"deleted_at": v.deleted_at} for v in stored.list_versions(session, include_deleted=deleted)]
     database.dispose()
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
+    if deleted:
+        columns = (*columns, "deleted_at")
     print_rows(Console(), columns, rows, fmt, title="model versions")
 
 

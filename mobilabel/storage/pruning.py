@@ -12,10 +12,16 @@ from dataclasses import dataclass
 from sqlalchemy import Select, delete, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from ..errors import MobilabelError
 from .filters import check_job
+from .jobs import ACTIVE
 from .tables import Job, JobImage, Result
 
 _PATHS_PER_QUERY = 1000
+
+
+class JobRunningError(MobilabelError):
+    """A job still running cannot be deleted under its writers."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,13 @@ def _only_this_job(job_id: int) -> Select[tuple[str, str]]:
 
 
 def job_deletion(session: Session, job_id: int) -> JobDeletion:
-    """What deleting ``job_id`` would remove; raises ``filters.FilterError`` if there is no such job."""
+    """What deleting ``job_id`` would remove.
+
+    Raises ``filters.FilterError`` if there is no such job, ``JobRunningError`` if it is still running.
+    """
     check_job(session, job_id)
+    if session.scalar(select(Job.status).where(Job.id == job_id)) in ACTIVE:
+        raise JobRunningError(f"job {job_id} is still running; cancel it first (mobilabel cancel {job_id})")
     images = session.scalar(select(func.count()).select_from(JobImage).where(JobImage.job_id == job_id)) or 0
     only_here = _only_this_job(job_id).subquery()
     results = session.scalar(

@@ -101,3 +101,5 @@ def test_models_delete_asks_first_and_prune_removes_rows_of_files_gone(tmp_path:
     assert deleted.exit_code == 0 and "and 4 result rows" in deleted.output
     assert csv_rows(run("results", "--format", "csv")) == []
     assert "imagenet" not in run("models", "--format", "csv").output
+    (listed,) = csv_rows(run("models", "--deleted", "--format", "csv"))
+    assert listed["id"].startswith("imagenet-") and listed["deleted_at"]

@@ -25,7 +25,7 @@ from mobilabel.storage.corrections import (
     usable_corrections,
 )
 from mobilabel.storage.filters import FilterError, check_filter
-from mobilabel.storage.pruning import delete_job, delete_paths, missing_paths
+from mobilabel.storage.pruning import JobRunningError, delete_job, delete_paths, missing_paths
 from mobilabel.storage.results import FAILED, OK, ResultFilter, ResultRecord, label_counts, labelled_contents, write_results
 from mobilabel.storage.views import query_view
 from tests.conftest import FLOWERS
@@ -205,12 +205,17 @@ def test_deleting_a_job_keeps_rows_other_jobs_share(db: Database) -> None:
     write(db, [ok("/p/a.jpg", "daisy"), ok("/p/only-first.jpg", "daisy")], "v1", first)
     write(db, [ok("/p/a.jpg", "daisy")], "v1", second)
     with db.transaction() as session:
+        jobs.finish_job(session, first, jobs.COMPLETED)
+    with db.transaction() as session:
         deleted = delete_job(session, first)
     assert (deleted.images, deleted.results) == (2, 1)
     assert set(view(db)) == {"/p/a.jpg"}
     assert set(view(db, job_id=second)) == {"/p/a.jpg"}
     with pytest.raises(FilterError, match="no job"):
         view(db, job_id=first)
+    running = new_job(db, "v1")
+    with db.transaction() as session, pytest.raises(JobRunningError, match=f"job {running} is still running; cancel it first"):
+        delete_job(session, running)
 
 
 def test_deleting_a_version_never_the_active_one_and_rollback_steps_over_it(db: Database) -> None:
