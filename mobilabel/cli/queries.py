@@ -17,7 +17,9 @@ from .output import FORMATS, print_rows
 RESULT_COLUMNS = (
     "image_path", "label", "confidence", "status", "error", "model_version_id", "verified_label", "job_id", "content_hash", "top_k",
 )
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "model_version_id", "verified_label", "error")
+TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error")
+# In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
+_VERSION_SHOWN = 17
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
 _TABLE_LIMIT = 100
 _PATHS_SHOWN = 20
@@ -65,6 +67,8 @@ def results(
             rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_view(session, check_filter(session, where))]
     finally:
         database.dispose()
+    for row in rows:
+        row["version"] = row["model_version_id"][:_VERSION_SHOWN]
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
     if fmt == "table" and limit and len(rows) == limit:

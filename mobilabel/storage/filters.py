@@ -43,7 +43,7 @@ def check_job(session: Session, job_id: int) -> None:
     if not ids:
         raise FilterError(f"no job {job_id}: there are no jobs yet")
     listed = ", ".join(str(i) for i in ids[:_LISTED]) + (", ..." if len(ids) > _LISTED else "")
-    raise FilterError(f"no job {job_id}; the newest are {listed} (mobilabel jobs)")
+    raise FilterError(f"no job {job_id}; jobs, newest first: {listed} (mobilabel jobs)")
 
 
 def known_labels(session: Session) -> set[str]:

@@ -53,7 +53,7 @@ def test_two_jobs_keep_their_images_and_results_show_one_current_row_each(tmp_pa
     assert version.startswith("imagenet-")
     assert len(csv_rows(run("results", "--version", "imagenet", "--format", "csv"))) == 5, "a unique prefix names the version"
 
-    assert error_line(run("results", "--job", "9")) == "Error: no job 9; the newest are 2, 1 (mobilabel jobs)"
+    assert error_line(run("results", "--job", "9")) == "Error: no job 9; jobs, newest first: 2, 1 (mobilabel jobs)"
     assert "labels are case-sensitive: did you mean 'daisy'?" in error_line(run("results", "--label", "Daisy"))
     assert "no model version is active" in error_line(run("results", "--version", "active"))
 

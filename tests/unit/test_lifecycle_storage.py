@@ -141,7 +141,7 @@ def test_filters_naming_nothing_say_what_exists(db: Database) -> None:
     add_version(db, "imagenet-aaaa", ["daisy", "tulip"])
     add_version(db, "imagenet-bbbb")
     new_job(db, "imagenet-aaaa")
-    with pytest.raises(FilterError, match=r"no job 999; the newest are 1 \(mobilabel jobs\)"):
+    with pytest.raises(FilterError, match=r"no job 999; jobs, newest first: 1 \(mobilabel jobs\)"):
         view(db, job_id=999)
     with pytest.raises(FilterError, match=r"labels are case-sensitive: did you mean 'daisy'\?"):
         view(db, label="Daisy")
