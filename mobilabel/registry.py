@@ -25,9 +25,10 @@ class NoModelError(MobilabelError):
 
 
 def register_checkpoint(db: Database, checkpoint: Checkpoint, activate: bool = False) -> str:
-    """Store ``checkpoint`` as a version (once: its id is its key) and return the id."""
+    """Store ``checkpoint`` as a version (once: its id is its key; a deleted one comes back) and return the id."""
     with db.transaction() as session:
-        if stored.get_version(session, checkpoint.version_id) is None:
+        known = stored.get_version(session, checkpoint.version_id)
+        if known is None or known.deleted_at is not None:
             record = stored.VersionRecord(
                 id=checkpoint.version_id,
                 arch=checkpoint.arch,

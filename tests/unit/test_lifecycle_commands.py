@@ -103,3 +103,6 @@ def test_models_delete_asks_first_and_prune_removes_rows_of_files_gone(tmp_path:
     assert "imagenet" not in run("models", "--format", "csv").output
     (listed,) = csv_rows(run("models", "--deleted", "--format", "csv"))
     assert listed["id"].startswith("imagenet-") and listed["deleted_at"]
+    assert run("label", str(tmp_path / "photos")).exit_code == 0, "the same weights registered again come back"
+    assert [r["id"] for r in csv_rows(run("models", "--format", "csv"))] == [listed["id"]]
+    assert len(csv_rows(run("results", "--format", "csv"))) == 4
