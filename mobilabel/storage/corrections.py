@@ -117,7 +117,7 @@ def delete_corrections(session: Session, target: str) -> int:
         conditions.append(Correction.content_hash == _hash(target))
     elif len(target) >= 6 and all(c in "0123456789abcdef" for c in target.lower()):
         conditions.append(Correction.content_hash.startswith(target.lower()))
-    deleted = session.execute(delete(Correction).where(or_(*conditions))).rowcount
+    deleted: int = session.execute(delete(Correction).where(or_(*conditions))).rowcount  # type: ignore[attr-defined]
     if not deleted:
         raise CorrectionError(f"no verified label for {target} (see mobilabel correct --list)")
     return deleted
@@ -134,12 +134,12 @@ def _file_with_content(session: Session, correction: Correction) -> str | None:
     """A file that holds the correction's content now: where it was made, else a labelled file with its hash."""
     if correction.content_hash is None:
         return None
-    others = session.scalars(
+    others: list[str] = list(session.scalars(
         select(Result.image_path)
         .where(Result.content_hash == correction.content_hash, Result.image_path != correction.image_path)
         .distinct()
         .order_by(Result.image_path)
-    )
+    ))
     for path in (correction.image_path, *others):
         try:
             if hash_file(path) == correction.content_hash:

@@ -8,6 +8,7 @@ list, written in the same transaction as the batch it describes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -41,6 +42,6 @@ def record_job_images(
     )
 
 
-def job_paths(job_id: int) -> Select[tuple[str]]:
+def job_paths(job_id: int) -> Select[Any]:
     """The paths of the images a job covered, as a subquery for ``IN``."""
     return select(JobImage.image_path).where(JobImage.job_id == job_id)

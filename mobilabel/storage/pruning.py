@@ -30,7 +30,7 @@ class JobDeletion:
     results: int  # result rows no other job covered
 
 
-def _only_this_job(job_id: int) -> Select[tuple[str, str]]:
+def _only_this_job(job_id: int) -> Select[str, str]:
     other = aliased(JobImage)
     covered_elsewhere = exists().where(
         other.job_id != job_id, other.image_path == JobImage.image_path, other.model_version_id == JobImage.model_version_id
@@ -94,5 +94,5 @@ def delete_paths(session: Session, paths: list[str]) -> int:
     for start in range(0, len(paths), _PATHS_PER_QUERY):
         some = paths[start : start + _PATHS_PER_QUERY]
         session.execute(delete(JobImage).where(JobImage.image_path.in_(some)))
-        deleted += session.execute(delete(Result).where(Result.image_path.in_(some))).rowcount
+        deleted += session.execute(delete(Result).where(Result.image_path.in_(some))).rowcount  # type: ignore[attr-defined]
     return deleted

@@ -83,7 +83,7 @@ def labelled_contents(session: Session, content_hashes: Sequence[str], model_ver
         .order_by(Result.id)
     )
     return {
-        content_hash: ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash)
+        str(content_hash): ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash)
         for content_hash, path, content_id, label, confidence, top_k in rows
     }
 
