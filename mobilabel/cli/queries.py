@@ -10,13 +10,11 @@ from ..storage import jobs as stored_jobs
 from ..storage import open_database
 from ..storage.filters import check_filter
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
-from ..storage.results import SORT_KEYS, ResultFilter
-from ..storage.views import query_view
+from ..storage.results import SORT_KEYS, ResultFilter, query_results, verified_labels
 from .output import FORMATS, print_rows
 
-RESULT_COLUMNS = (
-    "image_path", "label", "confidence", "status", "error", "model_version_id", "verified_label", "job_id", "content_hash", "top_k",
-)
+STORED_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "content_hash", "top_k")
+RESULT_COLUMNS = (*STORED_RESULT_COLUMNS[:6], "verified_label", *STORED_RESULT_COLUMNS[6:])
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error")
 # In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
 _VERSION_SHOWN = 17
@@ -64,11 +62,15 @@ def results(
     database = open_database(settings.database_url)
     try:
         with database.transaction() as session:
-            rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_view(session, check_filter(session, where))]
+            found = query_results(session, check_filter(session, where))
+            verified = verified_labels(session, (r.content_hash for r in found))
     finally:
         database.dispose()
-    for row in rows:
-        row["version"] = row["model_version_id"][:_VERSION_SHOWN]
+    rows = [
+        {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
+        | {"verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:_VERSION_SHOWN]}
+        for r in found
+    ]
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
     if fmt == "table" and limit and len(rows) == limit:

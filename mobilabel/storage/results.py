@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +10,9 @@ from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import membership
-from .tables import Job, JobImage, Result, utcnow
+from .current import current_result_ids
+from .membership import job_paths
+from .tables import Correction, Job, JobImage, Result, utcnow
 from .upsert import upsert
 
 OK = "ok"
@@ -110,20 +112,30 @@ class ResultFilter:
     model_version_id: str | None = None
     sort: str = "path"
     limit: int | None = None
-    # False: one row per image, its current label (storage.views); True: every (image, version) row.
+    # False: one row per image, its current one (storage.current); True (or a version given): every (image, version) row.
     all_versions: bool = False
 
 
 def query_results(session: Session, where: ResultFilter) -> list[Result]:
+    """The rows ``where`` asks for, sorted and limited; check it first with ``filters.check_filter``."""
     return list(session.scalars(_results_statement(where)))
+
+
+def verified_labels(session: Session, content_hashes: Iterable[str | None]) -> dict[str, str]:
+    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one."""
+    wanted = list({h for h in content_hashes if h is not None})
+    rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(wanted)))
+    return {str(content_hash): label for content_hash, label in rows}
 
 
 def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     if where.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    every_row = where.all_versions or where.model_version_id is not None
     statement = select(Result)
     if where.job_id is not None:
-        statement = statement.where(in_job(where.job_id))
+        # Every row: exactly those the job wrote or kept. Current: the job's images, whichever version labels them now.
+        statement = statement.where(in_job(where.job_id) if every_row else Result.image_path.in_(job_paths(where.job_id)))
     if where.label is not None:
         statement = statement.where(Result.label == where.label)
     if where.min_confidence is not None:
@@ -136,6 +148,9 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
         statement = statement.where(Result.status == where.status)
     if where.model_version_id is not None:
         statement = statement.where(Result.model_version_id == where.model_version_id)
+    if not every_row:
+        # The other filters then apply to the current row: --label daisy lists images that are daisies now.
+        statement = statement.where(Result.id.in_(current_result_ids(where.job_id)))
     statement = statement.order_by(SORT_KEYS[where.sort], Result.id)
     if where.limit is not None:
         statement = statement.limit(where.limit)

@@ -26,8 +26,17 @@ from mobilabel.storage.corrections import (
 )
 from mobilabel.storage.filters import FilterError, check_filter
 from mobilabel.storage.pruning import JobRunningError, delete_job, delete_paths, missing_paths
-from mobilabel.storage.results import FAILED, OK, ResultFilter, ResultRecord, label_counts, labelled_contents, write_results
-from mobilabel.storage.views import query_view
+from mobilabel.storage.results import (
+    FAILED,
+    OK,
+    ResultFilter,
+    ResultRecord,
+    label_counts,
+    labelled_contents,
+    query_results,
+    verified_labels,
+    write_results,
+)
 from tests.conftest import FLOWERS
 
 DAISIES = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))
@@ -60,7 +69,9 @@ def test_the_upgrade_keeps_what_is_known_of_jobs_and_keys_corrections_by_content
             )
     migrations_runner.upgrade(database.engine)
     with database.transaction() as session:
-        assert {r.image_path: (r.label, r.model_version_id) for r in query_view(session, ResultFilter(job_id=1))} == {"/p/a.jpg": ("daisy", "v1")}
+        assert {r.image_path: (r.label, r.model_version_id) for r in query_results(session, ResultFilter(job_id=1))} == {
+            "/p/a.jpg": ("daisy", "v1")
+        }
         listed = {v.made_on: (v.content_hash, v.state) for v in list_corrections(session)}
     assert listed == {str(photo): (hash_file(photo), CURRENT), "/gone.jpg": (None, STALE)}
     database.dispose()
@@ -96,8 +107,9 @@ def write(db: Database, records: list[ResultRecord], version_id: str, job_id: in
 def view(db: Database, **where: object) -> dict[str, tuple[str | None, str, str | None]]:
     """path -> (label, version, verified label) of the rows `results` would show."""
     with db.transaction() as session:
-        rows = query_view(session, check_filter(session, ResultFilter(**where)))  # type: ignore[arg-type]
-    return {r.image_path: (r.label, r.model_version_id, r.verified_label) for r in rows}
+        rows = query_results(session, check_filter(session, ResultFilter(**where)))  # type: ignore[arg-type]
+        verified = verified_labels(session, (r.content_hash for r in rows))
+    return {r.image_path: (r.label, r.model_version_id, verified.get(r.content_hash or "")) for r in rows}
 
 
 def test_a_job_keeps_every_image_it_labelled_when_a_later_job_relabels_them(db: Database) -> None:
@@ -131,7 +143,7 @@ def test_the_current_view_shows_one_row_per_image_from_the_right_version(db: Dat
     }
     assert set(view(db, label="daisy")) == {"/p/both.jpg"}, "the label filter applies to the current label"
     with db.transaction() as session:
-        all_rows = query_view(session, ResultFilter(all_versions=True))
+        all_rows = query_results(session, ResultFilter(all_versions=True))
     assert len(all_rows) == 7
     assert set(view(db, model_version_id="active")) == {"/p/both.jpg", "/p/failed-old.jpg", "/p/edited.jpg"}
     assert view(db, model_version_id="ne")["/p/both.jpg"] == ("roses", "new", None), "a unique id prefix names a version"
