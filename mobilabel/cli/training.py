@@ -256,6 +256,9 @@ def rollback(settings: Settings) -> None:
 
 
 CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at")
+# A table shows a prefix of the hash, which --delete accepts; csv and json give it whole.
+TABLE_CORRECTION_COLUMNS = ("image_path", "label", "state", "hash", "made_on")
+_HASH_SHOWN = 12
 
 
 @click.command()
@@ -306,13 +309,16 @@ def _list_or_delete(settings: Settings, delete_target: str | None, fmt: str) -> 
             if delete_target is not None:
                 deleted = delete_corrections(session, delete_target)
             else:
-                rows = [{c: getattr(v, c) for c in CORRECTION_COLUMNS} for v in list_corrections(session)]
+                rows = [
+                    {c: getattr(v, c) for c in CORRECTION_COLUMNS} | {"hash": (v.content_hash or "")[:_HASH_SHOWN]}
+                    for v in list_corrections(session)
+                ]
     finally:
         database.dispose()
     if delete_target is not None:
         click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
     else:
-        print_rows(Console(), CORRECTION_COLUMNS, rows, fmt, title="verified labels")
+        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels")
 
 
 COMMANDS = (train_command, runs, models, correct)
