@@ -11,7 +11,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import MobilabelError
-from .tables import JobImage, ModelActivation, ModelVersion, Result, utcnow
+from .jobs import ACTIVE as ACTIVE_JOBS
+from .tables import Job, JobImage, ModelActivation, ModelVersion, Result, utcnow
 from .upsert import upsert
 
 
@@ -226,13 +227,17 @@ def delete_version(session: Session, version_id: str) -> VersionUse:
 
     The row stays, marked deleted, so jobs, training runs and the activation history that
     name it still can; rollback steps over it. Raises ``ActiveVersionError`` for the active
-    version and ``UnknownVersionError`` for one that does not exist or is deleted already.
+    version or one a running job uses, and ``UnknownVersionError`` for one that does not exist or is deleted already.
     """
     version = session.get(ModelVersion, version_id)
     if version is None or version.deleted_at is not None:
         raise UnknownVersionError(f"no model version {version_id!r}" if version is None else f"model version {version_id} was deleted already")
     if version.active:
         raise ActiveVersionError(f"model version {version_id} is active; activate another one (or roll back) before deleting it")
+    running = list(session.scalars(select(Job.id).where(Job.model_version_id == version_id, Job.status.in_(ACTIVE_JOBS))))
+    if running:
+        listed = ", ".join(map(str, running))
+        raise ActiveVersionError(f"model version {version_id} is labelling job {listed}; let it finish or cancel it first")
     use = version_use(session, version_id)
     session.execute(delete(JobImage).where(JobImage.model_version_id == version_id))
     session.execute(delete(Result).where(Result.model_version_id == version_id))

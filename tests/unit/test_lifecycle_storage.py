@@ -236,10 +236,14 @@ def test_deleting_a_version_never_the_active_one_and_rollback_steps_over_it(db: 
     with db.transaction() as session:
         for version_id in ("a", "b", "c"):
             versions.activate_version(session, version_id)
-    write(db, [ok("/p/x.jpg", "daisy")], "b", new_job(db, "b"))
+    job = new_job(db, "b")
+    write(db, [ok("/p/x.jpg", "daisy")], "b", job)
     with db.transaction() as session:
         with pytest.raises(versions.ActiveVersionError, match="is active"):
             versions.delete_version(session, "c")
+        with pytest.raises(versions.ActiveVersionError, match=f"is labelling job {job}; let it finish or cancel it first"):
+            versions.delete_version(session, "b")
+        jobs.finish_job(session, job, jobs.COMPLETED)
         assert versions.delete_version(session, "b").results == 1
     with db.transaction() as session:
         assert {v.id for v in versions.list_versions(session)} == {"a", "c"}
