@@ -17,6 +17,7 @@ from ..pipeline.embedded import JobSummary, label_folder
 from ..pipeline.paths import check_folder, iter_images
 from ..registry import resolve_checkpoint
 from ..storage import open_database
+from ..storage.pathcodec import to_stored
 from .progress import image_progress
 
 _SUMMARY_LABELS = 10
@@ -104,7 +105,7 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
     if summary.failures:
         console.print(f"failed ({summary.failed}):")
         for path, reason in summary.failures[:20]:
-            console.print(f"  {path}: {reason}", markup=False, highlight=False)
+            console.print(f"  {to_stored(path)}: {reason}", markup=False, highlight=False)
         if len(summary.failures) > 20:
             console.print(f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed")
     console.print(f"results in {database_url}: mobilabel results --job {summary.job_id}", markup=False, highlight=False)

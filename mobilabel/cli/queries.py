@@ -8,6 +8,7 @@ from rich.console import Console
 from ..config import Settings
 from ..storage import jobs as stored_jobs
 from ..storage import open_database
+from ..storage.pathcodec import to_stored
 from ..storage.results import SORT_KEYS, ResultFilter, query_results
 from .output import FORMATS, print_rows
 
@@ -50,7 +51,8 @@ def results(
     )
     database = open_database(settings.database_url)
     with database.transaction() as session:
-        rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
+        # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
+        rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} | {"image_path": to_stored(r.image_path)} for r in query_results(session, where)]
     database.dispose()
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
@@ -66,6 +68,6 @@ def jobs(settings: Settings, limit: int, fmt: str) -> None:
     """List labelling jobs, newest first."""
     database = open_database(settings.database_url)
     with database.transaction() as session:
-        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
+        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
     database.dispose()
     print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from .pathcodec import printable
 from .tables import Job, Result, utcnow
 from .upsert import upsert
 
@@ -52,7 +53,7 @@ def write_results(
             "confidence": r.confidence,
             "top_k": r.top_k,
             "status": r.status,
-            "error": r.error,
+            "error": None if r.error is None else printable(r.error),
             "model_version_id": model_version_id,
             "job_id": job_id,
             "created_at": now,
@@ -104,7 +105,8 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     if where.max_confidence is not None:
         statement = statement.where(Result.confidence <= where.max_confidence)
     if where.path_pattern:
-        statement = statement.where(Result.image_path.like(glob_to_like(where.path_pattern), escape="\\"))
+        # A pattern given with undecodable bytes matches them as stored: \xNN.
+        statement = statement.where(Result.image_path.like(glob_to_like(printable(where.path_pattern)), escape="\\"))
     if where.status is not None:
         statement = statement.where(Result.status == where.status)
     if where.model_version_id is not None:

@@ -1,4 +1,8 @@
-"""The tables. Changes here need an Alembic migration in ``migrations/versions``."""
+"""The tables. Changes here need an Alembic migration in ``migrations/versions``.
+
+Every path column is a ``StoredPath`` (or ``StoredPathList``): Python sees OS paths, the
+database their one text form (``pathcodec``), so a file name that is not UTF-8 is stored exactly.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+from .pathcodec import StoredPath, StoredPathList
 
 
 def utcnow() -> datetime:
@@ -64,7 +70,7 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    root: Mapped[str] = mapped_column(Text)
+    root: Mapped[str] = mapped_column(StoredPath)
     status: Mapped[str] = mapped_column(String(16), default="running")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -93,7 +99,7 @@ class Chunk(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    paths: Mapped[list[Any]]
+    paths: Mapped[list[str]] = mapped_column(StoredPathList)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None]
@@ -115,7 +121,7 @@ class Result(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    image_path: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str] = mapped_column(StoredPath)
     content_id: Mapped[str | None] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -151,7 +157,7 @@ class Correction(Base):
     __table_args__ = (UniqueConstraint("image_path", name="uq_corrections_image_path"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    image_path: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str] = mapped_column(StoredPath)
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -163,7 +169,7 @@ class TrainingRun(Base):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    data_dir: Mapped[str] = mapped_column(Text)
+    data_dir: Mapped[str] = mapped_column(StoredPath)
     options: Mapped[dict[str, Any]]
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     relabel: Mapped[bool] = mapped_column(Boolean, default=False)
