@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..storage import Database
 from ..storage import jobs as stored_jobs
+from ..storage.database import DatabaseLockedError
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
 from .labeller import Labeller
 from .paths import iter_images
@@ -58,8 +59,11 @@ def label_folder(
                 on_progress(len(records), summary.total)
     except BaseException as exc:
         status = stored_jobs.CANCELLED if isinstance(exc, KeyboardInterrupt) else stored_jobs.FAILED
-        with db.transaction() as session:
-            stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
+        try:
+            with db.transaction() as session:
+                stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
+        except DatabaseLockedError as locked:
+            raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
     with db.transaction() as session:
         stored_jobs.finish_job(session, job.id, stored_jobs.COMPLETED)
