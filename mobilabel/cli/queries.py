@@ -14,7 +14,7 @@ from .output import FORMATS, print_rows
 
 RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
-JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
+JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
 _TABLE_LIMIT = 100
 
 

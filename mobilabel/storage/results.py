@@ -70,9 +70,21 @@ def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
     return len(records) - failed, failed
 
 
-def add_to_job_counters(session: Session, job_id: int, done: int, failed: int) -> None:
+def add_to_job_counters(session: Session, job_id: int, done: int, failed: int, skipped: int = 0) -> None:
     # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
-    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
+    session.execute(
+        update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
+    )
+
+
+def ok_fingerprints(session: Session, model_version_id: str, paths: Sequence[str]) -> dict[str, str | None]:
+    """The stored fingerprint (``content_id``) of each of ``paths`` that has an ok row for the version."""
+    rows = session.execute(
+        select(Result.image_path, Result.content_id).where(
+            Result.model_version_id == model_version_id, Result.status == OK, Result.image_path.in_(list(paths))
+        )
+    )
+    return {path: content_id for path, content_id in rows}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class Job(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Images left alone because their ok row for the job's version matches their fingerprint.
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     # The Celery queue a distributed job's chunks go to; None for an embedded run.
     queue: Mapped[str | None] = mapped_column(String(64))
