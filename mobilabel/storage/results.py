@@ -84,7 +84,7 @@ def ok_fingerprints(session: Session, model_version_id: str, paths: Sequence[str
             Result.model_version_id == model_version_id, Result.status == OK, Result.image_path.in_(list(paths))
         )
     )
-    return {path: content_id for path, content_id in rows}
+    return {str(path): content_id for path, content_id in rows}
 
 
 @dataclass(frozen=True)

@@ -30,23 +30,23 @@ def _drop(reason: str) -> None:
     log.error("rejected a malformed message: %s; dropped, the worker carries on", reason)
 
 
-class Channel(redis.Channel):  # type: ignore[misc]
+class Channel(redis.Channel):
     def _brpop_read(self, **options: Any) -> bool:
         try:
-            return bool(super()._brpop_read(**options))
+            return bool(super()._brpop_read(**options))  # type: ignore[no-untyped-call]
         except _NOT_JSON as exc:  # the item is already popped: nothing is left to redeliver
             _drop(f"not JSON ({exc})")
             raise Empty() from None
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         try:
-            return super()._get(queue)
+            return super()._get(queue)  # type: ignore[no-untyped-call]
         except _NOT_JSON as exc:
             _drop(f"not JSON on queue {queue!r} ({exc})")
             raise Empty() from None
 
 
-class Transport(redis.Transport):  # type: ignore[misc]
+class Transport(redis.Transport):
     Channel = Channel
 
     def _deliver(self, message: Any, queue: str) -> None:
@@ -54,4 +54,4 @@ class Transport(redis.Transport):  # type: ignore[misc]
         if not isinstance(properties, dict) or "delivery_tag" not in properties:
             _drop(f"JSON but not a message envelope on queue {queue!r}: {json.dumps(message)[:200]}")
             return
-        super()._deliver(message, queue)
+        super()._deliver(message, queue)  # type: ignore[no-untyped-call]
