@@ -22,7 +22,8 @@ log = logging.getLogger("mobilabel.worker")
 
 # For Celery's ``broker_transport`` (an import path, as kombu resolves transports by name).
 TRANSPORT = "mobilabel.worker.broker:Transport"
-REDIS_SCHEMES = ("redis", "rediss")
+# Not rediss://: kombu turns TLS on from that scheme name, which a transport given by path would lose.
+REDIS_SCHEMES = ("redis",)
 _NOT_JSON = (json.JSONDecodeError, UnicodeDecodeError)
 
 
