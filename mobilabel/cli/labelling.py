@@ -94,7 +94,7 @@ def label(
     with image_progress(console) as progress:
         task = progress.add_task("labelling", total=None)
         summary = label_folder(
-            database, labeller, work, checkpoint.version_id, on_progress=lambda n, total: progress.update(task, advance=n, total=total)
+            database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id
         )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
     database.dispose()

@@ -56,14 +56,20 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
 
 
 def label_folder(
-    db: Database, labeller: Labeller, work: FolderWork, version_id: str, on_progress: ProgressCallback | None = None
+    db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
+    version_id: str | None = None,
 ) -> JobSummary:
-    """Label ``work``'s images with ``labeller`` (whose model is ``version_id``); one transaction per batch.
+    """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
-    If labelling stops part-way (Ctrl-C, an error), the job is marked so and every
-    batch already written stays in the database. With nothing to label the model is never built.
+    ``work`` is what ``find_work`` found, or a folder (its unchanged files are then skipped for
+    the labeller's version). Without ``version_id`` the labeller's model is built to learn it;
+    with it and nothing to label, the model is never built. If labelling stops part-way
+    (Ctrl-C, an error), the job is marked so and every batch already written stays in the database.
     """
     started = time.perf_counter()
+    version_id = version_id or labeller.classifier.version_id
+    if not isinstance(work, FolderWork):
+        work = find_work(db, work, version_id)
     with db.transaction() as session:
         job = stored_jobs.create_job(session, str(work.root), version_id)
         stored_jobs.set_total(session, job.id, work.found)
