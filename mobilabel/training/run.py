@@ -17,6 +17,7 @@ from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_pretrained, register_checkpoint
 from ..storage import Database
 from ..storage.corrections import usable_corrections
+from ..storage.pathcodec import to_stored
 from . import metrics as measures
 from .data import DataSplit, add_corrections, find_split
 from .errors import TrainingError
@@ -78,7 +79,7 @@ def train(
 
     metrics = run_metrics(split, result, options, data_dir, time.perf_counter() - started)
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {Path(data_dir).absolute()}"
+        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
     )
     register_checkpoint(db, checkpoint)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
@@ -122,7 +123,7 @@ def run_metrics(
         "val_images": len(split.val),
         "skipped_images": len(result.failures),
         "options": dataclasses.asdict(options),
-        "data_dir": str(Path(data_dir).absolute()),
+        "data_dir": to_stored(Path(data_dir).absolute()),
         "train_seconds": seconds,
     }
 
