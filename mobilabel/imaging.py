@@ -18,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 import pillow_heif
 import simplejpeg  # type: ignore[import-untyped]  # ships no type information
-import xxhash
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import MobilabelError
+from .hashing import hash_bytes, hash_file
 
 # What phones, cameras and browsers write, as well as the classic formats. The walk selects
 # by these names; what decodes a file is decided by its content, whatever its extension.
@@ -101,7 +101,7 @@ def content_identity(path: Path) -> str:
 @dataclass(frozen=True)
 class ImageSource:
     """One file, read once: its bytes (``None`` for a file over ``MAX_IN_MEMORY_BYTES``,
-    then read from ``path``), its fingerprint and its content hash (xxh3-128 of the bytes, hex)."""
+    then read from ``path``), its fingerprint and its content hash (``hashing``: xxh3-128, hex)."""
 
     path: Path
     data: bytes | None
@@ -136,11 +136,8 @@ def load_source(path: Path) -> ImageSource:
             content_id = f"{st.st_size}:{st.st_mtime_ns}"
             if st.st_size <= MAX_IN_MEMORY_BYTES:
                 data = f.read()
-                return ImageSource(path, data, content_id, xxhash.xxh3_128(data).hexdigest())
-            digest = xxhash.xxh3_128()
-            while block := f.read(1024 * 1024):
-                digest.update(block)
-            return ImageSource(path, None, content_id, digest.hexdigest())
+                return ImageSource(path, data, content_id, hash_bytes(data))
+        return ImageSource(path, None, content_id, hash_file(path))
     except IsADirectoryError as exc:
         raise ImageReadError("is a folder, not an image file (label a folder with: mobilabel label FOLDER)") from exc
     except PermissionError as exc:

@@ -54,7 +54,7 @@ class Decoded:
     error: str | None = None
     encoded: torch.Tensor | None = None
     orientation: int = 1
-    content_hash: str | None = None
+    content_hash: str | None = None  # mobilabel.hashing of the file's bytes; None if they could not be read
     warning: str | None = None
 
 

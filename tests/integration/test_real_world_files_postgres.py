@@ -24,7 +24,7 @@ def test_real_world_files_on_postgresql(tmp_path: Path, val_images: list[Path], 
     labelled = runner.invoke(cli, ["label", str(folder)], catch_exceptions=False)
     assert labelled.exit_code == 0, labelled.output
     failed = sum(outcome != "ok" for outcome, _ in expect.values())
-    assert f"{len(expect) - failed} labelled, {failed} failed, skipped: 1 not an image" in " ".join(labelled.output.split())
+    assert f"{len(expect) - failed} labelled, {failed} failed, 0 skipped (unchanged), 1 skipped: not an image" in " ".join(labelled.output.split())
 
     rows = {Path(r["image_path"]).name: r for r in csv.DictReader(io.StringIO(runner.invoke(cli, ["results", "--format", "csv"]).output))}
     assert rows.keys() == expect.keys()

@@ -1,7 +1,7 @@
 """results.warning: what a decoder reported about an image it still labelled
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0004'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
