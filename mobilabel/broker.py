@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import get_args
+from urllib.parse import urlsplit
 
 from celery import Celery
 from kombu.entity import Queue
@@ -30,6 +31,12 @@ LABEL_CHUNK = "mobilabel.label_chunk"
 SWEEP = "mobilabel.sweep"
 RETRAIN = "mobilabel.retrain"
 TRAIN = "mobilabel.train"
+
+# kombu's Redis transport that drops what is not a message (``worker.transport``), by import path as
+# kombu resolves transports, so building an app imports no worker code. Not for rediss://: kombu turns
+# TLS on from that scheme name, which a transport given by path would lose.
+REDIS_TRANSPORT = "mobilabel.worker.transport:Transport"
+REDIS_SCHEMES = ("redis",)
 
 
 class BrokerError(MobilabelError):
@@ -62,6 +69,9 @@ def create_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
+    if urlsplit(settings.broker_url).scheme in REDIS_SCHEMES:
+        # What is pushed onto a queue but is not a message is logged and dropped, never the worker's end.
+        app.conf.broker_transport = REDIS_TRANSPORT
     return app
 
 

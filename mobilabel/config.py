@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     queued_grace_s: float = Field(60.0, gt=0)
     sweep_interval_s: float = Field(30.0, gt=0)
     db_patience_s: float = Field(120.0, ge=0)
+    db_lock_timeout_s: float = Field(30.0, gt=0)
     max_redeliveries: int = Field(3, ge=0)
     visibility_timeout_s: int = Field(3600, ge=1)
     model_refresh_s: float = Field(2.0, ge=0)

@@ -21,11 +21,12 @@ FORMATS = ("table", "csv", "json")
 # Columns holding paths: shortened from the left to the width left over.
 PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path"})
 # Columns of free text: the only ones that wrap.
-TEXT_COLUMNS = frozenset({"label", "error", "classes", "progress", "source", "top_k", "reason", "metrics"})
-# Columns holding a model version id, shown short in tables: "imagenet-e856831dd925" as "imagenet-e856".
+TEXT_COLUMNS = frozenset({"label", "verified_label", "error", "warning", "classes", "progress", "source", "top_k", "reason", "metrics"})
+# Columns holding a model version id, shown in tables by a prefix (which --version and --model accept):
+# ImageNet ids carry a whole sha256.
 VERSION_COLUMNS = frozenset({"model_version_id", "version_id"})
-SHORT_ID_CHARS = 13
-_TEXT_BUDGET = 24  # characters a text column is given before paths take the rest
+SHORT_ID_CHARS = 17
+_TEXT_BUDGET = 16  # characters a text column is given before paths take the rest
 _MIN_PATH = 16
 ELLIPSIS = "…"
 

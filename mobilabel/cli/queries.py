@@ -1,4 +1,4 @@
-"""`mobilabel results | jobs`: querying what was labelled. Light: no torch."""
+"""`mobilabel results | jobs`: querying what was labelled, and pruning it. Light: no torch."""
 
 from __future__ import annotations
 
@@ -6,30 +6,40 @@ import click
 from rich.console import Console
 
 from ..storage import jobs as stored_jobs
-from ..storage.results import SORT_KEYS, ResultFilter, query_results
+from ..storage.filters import check_filter
+from ..storage.pathcodec import to_stored
+from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
+from ..storage.results import SORT_KEYS, ResultFilter, query_results, verified_labels
 from ..storage.states import ResultStatus
 from .context import command_database
-from .output import FORMATS, print_rows
+from .output import FORMATS, SHORT_ID_CHARS, print_rows
 
-RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
-JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
-TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "total", "model_version_id", "created_at", "root", "error")
+STORED_RESULT_COLUMNS = (
+    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "job_id", "content_hash", "top_k"
+)  # fmt: skip
+RESULT_COLUMNS = (*STORED_RESULT_COLUMNS[:7], "verified_label", *STORED_RESULT_COLUMNS[7:])
+TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
+JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
+TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "skipped", "total", "created_at", "root", "error")
 _TABLE_LIMIT = 100
+_PATHS_SHOWN = 20
 
 
-@click.command()
-@click.option("--job", "job_id", type=int, help="Only this job's results.")
-@click.option("--label", "label_name", help="Only this label.")
+@click.group(invoke_without_command=True)
+@click.option("--job", "job_id", type=int, help="Only the images this job covered.")
+@click.option("--label", "label_name", help="Only this label (case-sensitive).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1))
 @click.option("--max-confidence", type=click.FloatRange(0, 1))
 @click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
 @click.option("--status", type=click.Choice([status.value for status in ResultStatus]))
-@click.option("--version", "model_version_id", help="Only this model version's results.")
+@click.option("--version", "model_version_id", help="Only this model version's rows: an id, a unique prefix, or 'active'.")
+@click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
 def results(
+    ctx: click.Context,
     job_id: int | None,
     label_name: str | None,
     min_confidence: float | None,
@@ -37,29 +47,75 @@ def results(
     path_pattern: str | None,
     status: str | None,
     model_version_id: str | None,
+    all_versions: bool,
     sort: str,
     limit: int | None,
     fmt: str,
 ) -> None:
-    """Query stored results."""
+    """Query stored results: one row per image, its current label (see README), with the verified label beside it."""
+    if ctx.invoked_subcommand is not None:
+        return
     if limit is None and fmt == "table":
         limit = _TABLE_LIMIT
     where = ResultFilter(
-        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None
+        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None, all_versions
     )
     with command_database().transaction() as session:
-        rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
+        found = query_results(session, check_filter(session, where))
+        verified = verified_labels(session, (r.content_hash for r in found))
+    # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
+    rows = [
+        {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
+        | {"image_path": to_stored(r.image_path), "verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:SHORT_ID_CHARS]}
+        for r in found
+    ]
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
     if fmt == "table" and limit and len(rows) == limit:
         Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 
 
-@click.command()
+@results.command()
+@click.option("--missing", is_flag=True, required=True, help="Delete the rows of image files no longer on disk.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+def prune(missing: bool, dry_run: bool) -> None:
+    """Delete the result rows (every version's) of files that are gone from disk."""
+    with command_database().transaction() as session:
+        gone = list(missing_paths(session))
+        deleted = 0 if dry_run else delete_paths(session, gone)
+    for path in gone[:_PATHS_SHOWN]:
+        click.echo(to_stored(path))
+    if len(gone) > _PATHS_SHOWN:
+        click.echo(f"... and {len(gone) - _PATHS_SHOWN} more")
+    if dry_run:
+        click.echo(f"{len(gone)} image files are gone; nothing deleted (--dry-run)", err=True)
+    else:
+        click.echo(f"{len(gone)} image files are gone; deleted their {deleted} result rows", err=True)
+
+
+@click.group(invoke_without_command=True)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def jobs(limit: int, fmt: str) -> None:
-    """List labelling jobs, newest first."""
+@click.pass_context
+def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
+    """List labelling jobs, newest first; or delete one."""
+    if ctx.invoked_subcommand is not None:
+        return
     with command_database().transaction() as session:
-        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
+        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
     print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs")
+
+
+@jobs.command("delete")
+@click.argument("job_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_job_command(job_id: int, yes: bool) -> None:
+    """Delete job JOB_ID with its chunks, and the result rows no other job covered."""
+    database = command_database()
+    with database.transaction() as session:
+        planned = job_deletion(session, job_id)
+    if not yes:
+        click.confirm(f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True)
+    with database.transaction() as session:
+        done = delete_job(session, job_id)
+    click.echo(f"deleted job {job_id} and {done.results} result rows")

@@ -12,11 +12,13 @@ from celery import Celery
 
 from ..broker import LABEL_CHUNK
 from ..config import Settings
+from ..pipeline.incremental import SkipCount, without_unchanged
 from ..pipeline.paths import check_folder, iter_images
-from ..storage import Database
+from ..storage import Database, versions
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
-from ..storage.states import JobState
+from ..storage.membership import record_job_images
+from ..storage.states import ImageOutcome, JobState
 
 # Chunks written per transaction and sent together: few round trips, bounded memory.
 _CHUNKS_PER_COMMIT = 32
@@ -25,7 +27,8 @@ _CHUNKS_PER_COMMIT = 32
 @dataclass(frozen=True)
 class EnqueuedJob:
     id: int
-    total: int
+    total: int  # images found
+    skipped: int = 0  # of which not sent, as unchanged
 
 
 def enqueue_folder(
@@ -36,8 +39,16 @@ def enqueue_folder(
     chunk_size: int,
     queue: str,
     model_version_id: str | None = None,
+    force: bool = False,
 ) -> EnqueuedJob:
     """Walk ``root`` lazily and send its images in chunks.
+
+    An image unchanged since the version in force labelled it is not sent (counted as
+    skipped), unless ``force``. The check runs here, not on the workers, so that a folder
+    with nothing changed costs no message and no chunk at all; the version in force is the
+    job's pinned one, else the active one, else the newest ImageNet weights registered
+    (what an unpinned worker labels with), which is what the workers use unless a
+    promotion lands while the job runs.
 
     Chunks are committed before their messages are sent: if this process dies in
     between, the sweeper finds the chunks still queued and sends them. If the walk
@@ -46,8 +57,10 @@ def enqueue_folder(
     root = check_folder(root)
     with db.transaction() as session:
         job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
+        in_force = None if force else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
+    skipped = SkipCount()
     try:
-        total = _send_chunks(db, app, settings, job.id, root, chunk_size, queue)
+        sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, iter_images(root), in_force, skipped), chunk_size, queue, skipped, in_force)
     except BaseException as exc:
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")
@@ -56,22 +69,31 @@ def enqueue_folder(
     with db.transaction() as session:
         stored_jobs.mark_running(session, job.id)
         stored_jobs.complete_if_finished(session, job.id)
-    return EnqueuedJob(job.id, total)
+    return EnqueuedJob(job.id, sent + skipped.unchanged, skipped.unchanged)
 
 
-def _send_chunks(db: Database, app: Celery, settings: Settings, job_id: int, root: Path, chunk_size: int, queue: str) -> int:
+def _send_chunks(
+    db: Database, app: Celery, settings: Settings, job_id: int, paths: Iterator[Path], chunk_size: int, queue: str, skipped: SkipCount,
+    version_id: str | None,
+) -> int:
     grace = timedelta(seconds=settings.queued_grace_s)
     total = seq = 0
     with app.producer_or_acquire() as producer:
-        for group in _groups(_chunks(iter_images(root), chunk_size), _CHUNKS_PER_COMMIT):
+        for group in _groups(_chunks(paths, chunk_size), _CHUNKS_PER_COMMIT):
             size = sum(len(c) for c in group)
             with db.transaction() as session:
                 chunk_ids = stored_chunks.add_chunks(session, job_id, seq, group, grace)
-                stored_jobs.set_total(session, job_id, total + size)
+                stored_jobs.set_total(session, job_id, total + size + skipped.unchanged)
             for chunk_id in chunk_ids:
                 app.send_task(LABEL_CHUNK, args=[chunk_id], queue=queue, producer=producer)
             seq += len(group)
             total += size
+    with db.transaction() as session:
+        # The images found are those sent and those skipped; a job with none sent completes at once.
+        stored_jobs.set_total(session, job_id, total + skipped.unchanged)
+        stored_jobs.add_to_counters(session, job_id, 0, 0, skipped.unchanged)
+        if version_id is not None:
+            record_job_images(session, job_id, version_id, [(path, ImageOutcome.SKIPPED) for path in skipped.paths])
     return total
 
 

@@ -8,6 +8,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from .database import rows_changed
+from .pathcodec import printable
+from .paths import absolute_path
 from .states import UNFINISHED_CHUNK_STATES, JobState
 from .tables import Chunk, Job, utcnow
 
@@ -15,8 +17,9 @@ from .tables import Chunk, Job, utcnow
 def create_job(
     session: Session, root: str, model_version_id: str | None, status: JobState = JobState.RUNNING, queue: str | None = None
 ) -> Job:
-    """A new job; ``queue`` is the Celery queue of a distributed job's chunks (None: labelled in-process)."""
-    job = Job(root=root, model_version_id=model_version_id, status=status, queue=queue, started_at=utcnow())
+    """Record a job; its root is stored absolute (``paths.absolute_path``); ``queue`` is the Celery queue of a
+    distributed job's chunks (None: labelled in-process)."""
+    job = Job(root=absolute_path(root), model_version_id=model_version_id, status=status, queue=queue, started_at=utcnow())
     session.add(job)
     session.flush()
     return job
@@ -26,10 +29,12 @@ def set_total(session: Session, job_id: int, total: int) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(total=total))
 
 
-def add_to_counters(session: Session, job_id: int, done: int, failed: int) -> None:
-    """Add images labelled and failed to a job's counters."""
+def add_to_counters(session: Session, job_id: int, done: int, failed: int, skipped: int = 0) -> None:
+    """Add images labelled, failed and skipped (unchanged) to a job's counters."""
     # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
-    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
+    session.execute(
+        update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
+    )
 
 
 def mark_running(session: Session, job_id: int) -> None:
@@ -47,6 +52,7 @@ def complete_if_finished(session: Session, job_id: int) -> bool:
 
 
 def finish_job(session: Session, job_id: int, status: JobState, error: str | None = None) -> None:
+    error = None if error is None else printable(error)
     session.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
 
 

@@ -36,6 +36,14 @@ class ResultStatus(StrEnum):
     FAILED = "failed"
 
 
+class ImageOutcome(StrEnum):
+    """``job_images.outcome``: what a job did with one image."""
+
+    LABELLED = "labelled"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # unchanged since an earlier labelling by the same version (incremental labelling)
+
+
 class RunState(StrEnum):
     """``training_runs.status``."""
 

@@ -108,7 +108,7 @@ def test_storage_corrections_and_the_cli_import_no_torch() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["jobs"], ["results", "--label", "daisy"], ["models"], ["runs"], ["correct", str(next(FLOWERS.glob("val/roses/*.jpg"))), "roses"],
+    [["--help"], ["jobs"], ["results", "--status", "failed"], ["models"], ["runs"], ["correct", str(next(FLOWERS.glob("val/roses/*.jpg"))), "roses", "--new-class"],
      ["status", "--help"], ["enqueue", "--help"], ["db", "upgrade"]],
     ids=lambda args: " ".join(args[:2]).split("/")[0],
 )
