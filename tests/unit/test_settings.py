@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from mobilabel.config import ENV_PREFIX, Settings, load_settings
+from mobilabel.config import ENV_PREFIX, DecoderName, EngineName, QueueName, Settings, load_settings
 from tests.conftest import FLOWERS, REPO
 
 
@@ -54,3 +55,13 @@ def test_settings_are_passed_down_not_written_to_the_environment() -> None:
         if re.search(r"os\.environ\[[^]]+\]\s*=|os\.environ\.(update|setdefault)|os\.putenv", line)
     ]
     assert writes == ["mobilabel/worker/metrics.py: os.environ[_DIR_VARIABLE] = folder"]
+
+
+def test_the_choices_are_the_names_the_code_knows() -> None:
+    from mobilabel.broker import QUEUES
+    from mobilabel.models import ENGINES
+    from mobilabel.pipeline.decoders import DECODERS
+
+    assert set(get_args(DecoderName)) == set(DECODERS) and next(iter(DECODERS)) == Settings().decoder
+    assert set(get_args(EngineName)) == set(ENGINES)
+    assert set(get_args(QueueName)) == set(QUEUES)
