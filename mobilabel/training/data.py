@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.paths import check_folder, iter_images
-from ..storage.corrections import CorrectionRecord
+from ..storage.corrections import CorrectionRecord, VerifiedLabel
 from .errors import TrainingError
 
 DEFAULT_VAL_FRACTION = 0.2
@@ -108,7 +108,7 @@ def stratified_split(
     return train, val
 
 
-def add_corrections(split: DataSplit, corrections: Sequence[CorrectionRecord]) -> DataSplit:
+def add_corrections(split: DataSplit, corrections: Sequence[CorrectionRecord | VerifiedLabel]) -> DataSplit:
     """The split with verified images added to its training side.
 
     A corrected image that is also in the data folder is taken out of wherever it
