@@ -135,7 +135,7 @@ def decode_rate(paths: list[Path], threads: int, decoder: str, classifier: Class
     labeller = Labeller(classifier, batch_size=default_batch_size(classifier.engine.device), decode_threads=threads, decoder=decoder)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    ready = [item for batch in labeller.read_ahead(paths) for item in labeller.prepare(batch, classifier)]
+    ready = [item for batch in labeller.read_ahead(paths) for item in labeller.prepare(batch.items, classifier)]
     if classifier.engine.device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
