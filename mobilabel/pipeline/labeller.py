@@ -12,7 +12,8 @@ multi-threaded run's threads wait for each other whenever a decoder holds a core
 One inference per (content hash, model version): every file is read and hashed, then a batch's
 contents that the version already labelled (``KnownResults``, asked once per batch) and the
 second and later files of one content in the batch are not decoded nor predicted; each still
-gets its own record, a copy of its content's result under its own path and fingerprint.
+gets its own record, a copy of its content's result under its own path and fingerprint. So do
+copies of a content in the last few batches of the run (read ahead, not yet written).
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ KnownResults = Callable[[Sequence[str], str], Mapping[str, ResultRecord]]
 class ReadBatch:
     """A batch read ahead, in path order: each file decoded, or read and hashed only (``Decoded.undecoded``)
     when its result will be a copy: of ``known`` (the results version ``version_id`` gave its content
-    earlier) or of the batch's first file of its content."""
+    earlier), of the batch's first file of its content, or of an earlier batch's (``earlier``)."""
 
     items: list[Decoded]
     version_id: str
     known: Mapping[str, ResultRecord]
+    earlier: frozenset[str] = frozenset()  # contents an earlier batch of the run (read for this version) predicts
 
 
 @dataclass(frozen=True)
@@ -104,22 +106,31 @@ class Labeller:
         labelled are not decoded nor predicted again (asked once per batch, before decoding).
         """
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="predict") as lanes:
-            in_flight: deque[Future[LabelledBatch]] = deque()
+            in_flight: deque[tuple[Future[list[ResultRecord | None]], ReadBatch, Classifier]] = deque()
+            recent: deque[tuple[str, dict[str, ResultRecord]]] = deque(maxlen=self.window)
             for batch in self.read_ahead(paths, known):
                 # The model is asked for here, in order, so versions never go back and forth.
-                in_flight.append(lanes.submit(self.predict, batch, self.model()))
+                classifier = self.model()
+                in_flight.append((lanes.submit(self.predict, batch, classifier), batch, classifier))
                 if len(in_flight) == self.lanes:
-                    yield in_flight.popleft().result()
+                    yield self._complete(*in_flight.popleft(), recent)
             while in_flight:
-                yield in_flight.popleft().result()
+                yield self._complete(*in_flight.popleft(), recent)
 
-    def predict(self, batch: ReadBatch, classifier: Classifier) -> LabelledBatch:
-        """Records for the batch, in its order: one inference per content the version has not labelled yet."""
+    @property
+    def window(self) -> int:
+        """How many of the last batches a batch copies contents from: those read ahead or still in the
+        lanes, which the driver has not written yet; older ones it finds through ``known``."""
+        return self.lanes + 3
+
+    def predict(self, batch: ReadBatch, classifier: Classifier) -> list[ResultRecord | None]:
+        """Records for the batch, in its order: one inference per content the version has not labelled
+        yet; None for a copy of a content an earlier batch predicted (``label`` fills it in)."""
         # A version that took over after the batch was read labels every content itself.
-        known = batch.known if batch.version_id == classifier.version_id else {}
+        known, earlier = (batch.known, batch.earlier) if batch.version_id == classifier.version_id else ({}, frozenset())
         firsts: dict[str, int] = {}  # content hash -> index (in ``items``) of the file predicted for it
         for i, item in enumerate(batch.items):
-            if item.content_hash is not None and item.content_hash not in known:
+            if item.content_hash is not None and item.content_hash not in known and item.content_hash not in earlier:
                 firsts.setdefault(item.content_hash, i)
         own = [i for i, item in enumerate(batch.items) if item.content_hash is None or firsts.get(item.content_hash) == i]
         items = dict(zip(own, self.prepare([batch.items[i] for i in own], classifier), strict=True))
@@ -133,10 +144,32 @@ class Labeller:
                 predictions[id(item)] = prediction
         records = {i: to_record(item, predictions.get(id(item))) for i, item in items.items()}
         copied = {h: records[i] for h, i in firsts.items()} | dict(known)
-        return LabelledBatch(
-            classifier.version_id,
-            [records[i] if i in records else _copy(copied[str(item.content_hash)], item) for i, item in enumerate(batch.items)],
-        )
+        return [
+            records[i] if i in records else _copy(copied[str(item.content_hash)], item) if item.content_hash in copied else None
+            for i, item in enumerate(batch.items)
+        ]
+
+    def _complete(
+        self,
+        future: Future[list[ResultRecord | None]],
+        batch: ReadBatch,
+        classifier: Classifier,
+        recent: deque[tuple[str, dict[str, ResultRecord]]],
+    ) -> LabelledBatch:
+        """The batch's records, copies of contents the ``recent`` batches predicted filled in; then it joins them."""
+        records = future.result()
+        earlier: dict[str, ResultRecord] = {}
+        for version_id, results in recent:
+            if version_id == classifier.version_id:
+                earlier.update(results)
+        missing = [i for i, r in enumerate(records) if r is None and str(batch.items[i].content_hash) not in earlier]
+        if missing:  # the earlier batch was predicted by another version (the active one went back and forth)
+            again = self.predict(ReadBatch([batch.items[i] for i in missing], classifier.version_id, {}), classifier)
+            for i, record in zip(missing, again, strict=True):
+                records[i] = record
+        done = [r if r is not None else _copy(earlier[str(item.content_hash)], item) for r, item in zip(records, batch.items, strict=True)]
+        recent.append((classifier.version_id, {r.content_hash: r for r in done if r.content_hash is not None}))
+        return LabelledBatch(classifier.version_id, done)
 
     def prepare(self, batch: Sequence[Decoded], classifier: Classifier) -> list[Decoded]:
         """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
@@ -158,41 +191,64 @@ class Labeller:
         with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode") as pool:
             classifier = self.model()
             loading = deque(pool.submit(self.reader.load, Path(p), classifier) for p in islice(source, self.batch_size))
-            decoding: deque[tuple[list[Future[Decoded] | Decoded], str, Mapping[str, ResultRecord]]] = deque()
+            decoding: deque[_Decoding] = deque()
+            recent: deque[tuple[str, set[str]]] = deque(maxlen=self.window)  # (version, contents decoded) of the last batches
             while loading:
                 loaded: list[ImageSource | Decoded] = []
                 while loading and len(loaded) < self.batch_size:
                     loaded.append(loading.popleft().result())
                     for p in islice(source, 1):
                         loading.append(pool.submit(self.reader.load, Path(p), classifier))
-                decoding.append(self._decode(pool, loaded, classifier, known))
+                decoding.append(self._decode(pool, loaded, classifier, known, recent))
                 if len(decoding) == 2:
-                    yield _finished(*decoding.popleft())
+                    yield decoding.popleft().finished()
                 classifier = self.model()
             while decoding:
-                yield _finished(*decoding.popleft())
+                yield decoding.popleft().finished()
 
     def _decode(
-        self, pool: ThreadPoolExecutor, loaded: list[ImageSource | Decoded], classifier: Classifier, known: KnownResults | None
-    ) -> tuple[list[Future[Decoded] | Decoded], str, Mapping[str, ResultRecord]]:
-        """Start decoding the first file of each content the version has not labelled; the rest stay read only."""
-        sources = [item for item in loaded if isinstance(item, ImageSource)]
-        found = known([s.content_hash for s in sources], classifier.version_id) if known is not None and sources else {}
+        self,
+        pool: ThreadPoolExecutor,
+        loaded: list[ImageSource | Decoded],
+        classifier: Classifier,
+        known: KnownResults | None,
+        recent: deque[tuple[str, set[str]]],
+    ) -> _Decoding:
+        """Start decoding the first file of each content the version has not labelled (in the database,
+        or in the ``recent`` batches); the rest stay read only. The batch then joins ``recent``."""
+        earlier = set().union(*(contents for version_id, contents in recent if version_id == classifier.version_id))
+        hashes = [item.content_hash for item in loaded if isinstance(item, ImageSource) and item.content_hash not in earlier]
+        found = known(hashes, classifier.version_id) if known is not None and hashes else {}
         decoding: set[str] = set()
+        copies: set[str] = set()
         items: list[Future[Decoded] | Decoded] = []
         for item in loaded:
             if isinstance(item, Decoded):
                 items.append(item)
             elif item.content_hash in found or item.content_hash in decoding:
                 items.append(self.reader.unread(item, classifier))
+            elif item.content_hash in earlier:
+                copies.add(item.content_hash)
+                items.append(self.reader.unread(item, classifier))
             else:
                 decoding.add(item.content_hash)
                 items.append(pool.submit(self.reader.decode, item, classifier))
-        return items, classifier.version_id, found
+        recent.append((classifier.version_id, decoding | copies | set(found)))  # every content the batch will have a result for
+        return _Decoding(items, classifier.version_id, found, frozenset(copies))
 
 
-def _finished(items: list[Future[Decoded] | Decoded], version_id: str, known: Mapping[str, ResultRecord]) -> ReadBatch:
-    return ReadBatch([item.result() if isinstance(item, Future) else item for item in items], version_id, known)
+@dataclass(frozen=True)
+class _Decoding:
+    """A ``ReadBatch`` whose files are still being decoded."""
+
+    items: list[Future[Decoded] | Decoded]
+    version_id: str
+    known: Mapping[str, ResultRecord]
+    earlier: frozenset[str]
+
+    def finished(self) -> ReadBatch:
+        items = [item.result() if isinstance(item, Future) else item for item in self.items]
+        return ReadBatch(items, self.version_id, self.known, self.earlier)
 
 
 def _copy(result: ResultRecord, item: Decoded) -> ResultRecord:

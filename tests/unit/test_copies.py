@@ -50,3 +50,14 @@ def test_results_known_for_another_version_are_not_copied(tmp_path: Path, val_im
     (batch,) = Labeller(imagenet, batch_size=8).label(paths, known)
     assert sum(seen) == 0 and [r.label for r in batch.records] == ["stored"] * 6
     assert [(r.image_path, r.content_id) for r in batch.records] == [(str(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in paths]
+
+
+def test_copies_in_the_next_batches_of_a_run_are_not_predicted_again(tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 4 over 10 copies of 3 photos: the copies in later batches (read before any was written) copy the first."""
+    imagenet = Classifier.load(Checkpoint.load(IMAGENET_WEIGHTS))
+    paths = [Path(shutil.copy(p, tmp_path / f"{i}.jpg")) for i, p in enumerate(val_images[:3] * 10)]
+    seen = count_inferences(monkeypatch)
+    records = [r for batch in Labeller(imagenet, batch_size=4, lanes=2).label(paths) for r in batch.records]
+    assert sum(seen) == 3, seen
+    assert [r.image_path for r in records] == [str(p) for p in paths]
+    assert [(r.label, r.confidence) for r in records] == [(r.label, r.confidence) for r in records[:3]] * 10
