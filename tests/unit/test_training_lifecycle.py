@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import multiprocessing
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
 from mobilabel.config import load_settings
 from mobilabel.storage import open_database
@@ -104,3 +108,37 @@ def test_a_scheduled_retrain_on_unchanged_images_and_verified_labels_is_skipped(
         save_corrections(session, [CorrectionRecord(os.path.abspath(flowers("train", "tulips", 1)[0]), "roses")])
     assert not unchanged_since_last_run(rt.db, data, TrainingOptions()), "a new verified label is a change"
     rt.db.dispose()
+
+
+def _train_in_a_worker_like_process(data: str, database_url: str, results: multiprocessing.Queue[dict[str, Any]]) -> None:
+    """As a Celery prefork child trains: a daemon process (so no decode processes), on one core and one thread."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    torch.set_num_threads(1)
+    settings = dataclasses.replace(load_settings(), database_url=database_url)
+    db = open_database(database_url)
+    report = train(db, settings, Path(data), FAST)
+    db.dispose()
+    results.put({"best_epoch": report.best_epoch, "epochs": report.metrics["epochs"]})
+
+
+def test_the_same_options_and_seed_give_the_same_model_locally_and_in_a_worker_process(tmp_path: Path) -> None:
+    settings = load_settings()
+    data = tiny_dataset(tmp_path / "data", train_count=6, val_count=3)
+    db = open_database(settings.database_url)
+    local = train(db, settings, data, FAST)
+    db.dispose()
+    assert settings.decode_threads > 1 and torch.get_num_threads() > 1, "the local run decodes in processes, on several threads"
+    # Spawned, not forked: a fork of this test process, whose torch threads are already running, may hang.
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(
+        target=_train_in_a_worker_like_process, args=(str(data), f"sqlite:///{tmp_path / 'worker.db'}", results), daemon=True
+    )
+    child.start()
+    worker = results.get(timeout=300)
+    child.join(timeout=60)
+    assert worker["best_epoch"] == local.best_epoch
+    for mine, theirs in zip(local.metrics["epochs"], worker["epochs"], strict=True):
+        assert (mine["train_accuracy"], mine["val_accuracy"]) == (theirs["train_accuracy"], theirs["val_accuracy"])
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], abs=1e-4)
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], abs=1e-4)
