@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
@@ -15,6 +16,10 @@ from .paths import iter_images
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
+
+
+class JobCancelledError(MobilabelError):
+    """`mobilabel cancel` stopped the job; what it had labelled stays."""
 
 
 @dataclass
@@ -36,7 +41,9 @@ def label_folder(
     """Label every image under ``root``; one transaction per batch.
 
     If labelling stops part-way (Ctrl-C, an error), the job is marked so and every
-    batch already written stays in the database.
+    batch already written stays in the database. After each batch the job's state is
+    read: if `mobilabel cancel` marked it cancelled, labelling stops there and
+    ``JobCancelledError`` is raised.
     """
     started = time.perf_counter()
     paths = list(iter_images(root))
@@ -46,23 +53,33 @@ def label_folder(
         stored_jobs.set_total(session, job.id, len(paths))
     summary = JobSummary(job.id, job.root, version_id, total=len(paths))
     try:
-        for batch in labeller.label(paths):
+        batches = labeller.label(paths)
+        for batch in batches:
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
                 write_results(session, records, batch.model_version_id, job.id)
                 add_to_job_counters(session, job.id, done, failed)
+                cancelled = stored_jobs.is_cancelled(session, job.id)
             summary.done += done
             summary.failed += failed
             if on_progress is not None:
                 on_progress(len(records), summary.total)
+            if cancelled:
+                batches.close()  # its decode threads stop
+                raise JobCancelledError(
+                    f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {summary.total} "
+                    f"images; their results stay (mobilabel results --job {job.id})"
+                )
+    except JobCancelledError:
+        raise
     except BaseException as exc:
         status = stored_jobs.CANCELLED if isinstance(exc, KeyboardInterrupt) else stored_jobs.FAILED
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
         raise
     with db.transaction() as session:
-        stored_jobs.finish_job(session, job.id, stored_jobs.COMPLETED)
+        stored_jobs.finish_running_job(session, job.id, stored_jobs.COMPLETED)
         summary.label_counts = label_counts(session, job.id)
         summary.failures = failures(session, job.id)
     summary.seconds = time.perf_counter() - started
