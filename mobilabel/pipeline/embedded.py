@@ -53,8 +53,7 @@ def label_folder(
         stored_jobs.set_total(session, job.id, len(paths))
     summary = JobSummary(job.id, job.root, version_id, total=len(paths))
     try:
-        batches = labeller.label(paths)
-        for batch in batches:
+        for batch in labeller.label(paths):
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
@@ -66,7 +65,6 @@ def label_folder(
             if on_progress is not None:
                 on_progress(len(records), summary.total)
             if cancelled:
-                batches.close()  # its decode threads stop
                 raise JobCancelledError(
                     f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {summary.total} "
                     f"images; their results stay (mobilabel results --job {job.id})"

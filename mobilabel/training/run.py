@@ -15,7 +15,7 @@ import torch
 
 from ..config import Settings
 from ..models import Checkpoint, Preprocessing, resolve_device
-from ..registry import find_pretrained, register_checkpoint
+from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
 from . import metrics as measures
 from .data import VerifiedSplit, add_corrections, find_split
@@ -74,7 +74,7 @@ def train(
     if not split.val:
         raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
     torch.manual_seed(options.seed)  # the new head's initial weights
-    network = build_network(options, len(split.classes), None if options.from_scratch else find_pretrained(settings))
+    network = build_network(options, len(split.classes), None if options.from_scratch else find_imagenet(db, settings))
     preprocessing = Preprocessing()
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
     loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}

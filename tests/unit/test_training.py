@@ -104,7 +104,7 @@ def test_the_frozen_features_are_everything_before_the_head() -> None:
 def test_transfer_learning_trains_the_head_only_and_frozen_batchnorm_stays_in_eval_mode(tmp_path: Path, engine: str) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=4, val_count=1))
     options = TrainingOptions(batch_size=4, lr=1e-2)
-    model = build_network(options, 2, IMAGENET_WEIGHTS)
+    model = build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS))
     imagenet = Checkpoint.load(IMAGENET_WEIGHTS).state_dict
     assert all(torch.equal(v, imagenet[f"features.{k}"]) for k, v in backbone(model).state_dict().items())
     backbone_before = {k: v.clone() for k, v in backbone(model).state_dict().items()}
@@ -130,7 +130,7 @@ def test_transfer_learning_trains_the_head_only_and_frozen_batchnorm_stays_in_ev
 def test_unfreeze_trains_every_layer(tmp_path: Path) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=1, val_count=1))
     options = TrainingOptions(batch_size=2, unfreeze=True)
-    model = build_network(options, 2, IMAGENET_WEIGHTS)
+    model = build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS))
     first_conv = backbone(model)[0][0].weight.detach().clone()
     loader = make_loader(split.train, Preprocessing().train_transform(), 2, shuffle=True, workers=0, max_pixels=10**8)
     train_epoch(Learner(model, options, 224), loader)
