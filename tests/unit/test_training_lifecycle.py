@@ -29,10 +29,10 @@ FAST = TrainingOptions(epochs=2, batch_size=8)
 
 
 def test_five_verified_labels_are_learnt_and_evaluated_and_the_new_version_must_beat_the_old_on_the_same_images(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     settings = load_settings()
-    db = open_database(settings.database_url)
+    db = open_database(database_url, auto_upgrade=True)
     data = tiny_dataset(tmp_path / "data", train_count=6, val_count=3)
     first = train(db, settings, data, FAST)
     assert first.promotion.promoted
@@ -80,10 +80,10 @@ def test_a_retrain_that_learns_the_same_is_not_promoted(tmp_path: Path) -> None:
 
 
 def test_a_scheduled_retrain_on_unchanged_images_and_verified_labels_is_skipped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = load_settings()
-    open_database(settings.database_url).dispose()  # creates the tables, as `mobilabel db upgrade` does for workers
+    open_database(database_url, auto_upgrade=True).dispose()  # creates the tables, as `mobilabel db upgrade` does
     rt = WorkerRuntime(settings)
     app = create_app(settings)
     data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
