@@ -47,7 +47,7 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accura
     default=True,
     help="Use the verified labels of `mobilabel correct` (the default): each joins training or evaluation by a hash of its key.",
 )
-@click.option("--force", is_flag=True, help="Make the new version active even if it is worse or knows other classes.")
+@click.option("--force", is_flag=True, help="Make the new version active even if it is not better or knows other classes.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), help="Also write the checkpoint, PNG report and metrics JSON here.")
 @click.option("--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`.")
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from celery import Celery
 
+from ..errors import MobilabelError
 from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
 from ..training import Progress, TrainingOptions, train
@@ -66,7 +67,11 @@ def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bo
     """
     data_dir = os.path.abspath(data_dir)
     options = TrainingOptions()
-    if unchanged_since_last_run(rt.db, Path(data_dir), options):
+    try:
+        unchanged = unchanged_since_last_run(rt.db, Path(data_dir), options)
+    except MobilabelError:
+        unchanged = False  # a folder that cannot be read: the run records why it fails
+    if unchanged:
         log.info("scheduled retraining skipped: no image or verified label changed since the last run", extra={"data_dir": data_dir})
         return None
     with rt.db.transaction() as session:
