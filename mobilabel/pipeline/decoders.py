@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
+from ..hashing import hash_bytes, hash_file
 from ..imaging import ImageReadError, content_identity, read_rgb
 from ..models import Classifier, Preprocessing
 from .paths import outside_roots
@@ -47,6 +48,7 @@ class Decoded:
     error: str | None = None
     encoded: torch.Tensor | None = None
     orientation: int = 1
+    content_hash: str | None = None  # mobilabel.hashing of the file's bytes; None if they could not be read
 
 
 class Reader:
@@ -72,7 +74,10 @@ class Reader:
                 jpeg = None
             if jpeg is not None:
                 encoded, orientation = jpeg
-                return Decoded(path, content_id, classifier.checkpoint.preprocessing, encoded=encoded, orientation=orientation)
+                return Decoded(
+                    path, content_id, classifier.checkpoint.preprocessing, encoded=encoded, orientation=orientation,
+                    content_hash=hash_bytes(encoded.numpy()),
+                )
         return self.with_pillow(path, classifier)
 
     def with_pillow(self, path: Path, classifier: Classifier) -> Decoded:
@@ -84,11 +89,16 @@ class Reader:
         except OSError as exc:
             return Decoded(path, None, preprocessing, error=f"cannot stat file: {exc.strerror or exc}")
         try:
-            return Decoded(path, content_id, preprocessing, tensor=classifier.pixels(read_rgb(path, self.max_pixels)))
+            content_hash: str | None = hash_file(path)
+        except OSError:
+            content_hash = None  # read_rgb says why it cannot be read
+        try:
+            pixels = classifier.pixels(read_rgb(path, self.max_pixels))
+            return Decoded(path, content_id, preprocessing, tensor=pixels, content_hash=content_hash)
         except ImageReadError as exc:
-            return Decoded(path, content_id, preprocessing, error=str(exc))
+            return Decoded(path, content_id, preprocessing, error=str(exc), content_hash=content_hash)
         except Exception as exc:  # a transform failing on one odd image must not sink the batch
-            return Decoded(path, content_id, preprocessing, error=f"cannot transform image: {exc}")
+            return Decoded(path, content_id, preprocessing, error=f"cannot transform image: {exc}", content_hash=content_hash)
 
 
 def plain_jpeg(path: Path, max_pixels: int) -> tuple[torch.Tensor, int] | None:

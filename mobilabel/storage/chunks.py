@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from . import membership
 from .jobs import ACTIVE, CANCELLED, COMPLETED, RUNNING
-from .tables import Chunk, Job, Result, utcnow
+from .tables import Chunk, Job, JobImage, utcnow
 
 QUEUED = "queued"
 CHUNK_RUNNING = "running"
@@ -93,9 +94,11 @@ def complete_job_if_finished(session: Session, job_id: int) -> bool:
 
 
 def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
-    """How many of ``paths`` already have a labelled row from this job."""
+    """How many of ``paths`` this job has already labelled."""
     return session.scalar(
-        select(func.count()).select_from(Result).where(Result.job_id == job_id, Result.status == "ok", Result.image_path.in_(list(paths)))
+        select(func.count())
+        .select_from(JobImage)
+        .where(JobImage.job_id == job_id, JobImage.outcome == membership.LABELLED, JobImage.image_path.in_(list(paths)))
     ) or 0
 
 

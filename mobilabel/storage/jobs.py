@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .paths import absolute_path
 from .tables import Job, utcnow
 
 ENQUEUING = "enqueuing"  # a distributed job whose folder is still being walked
@@ -19,7 +20,8 @@ ACTIVE = (ENQUEUING, RUNNING)
 
 
 def create_job(session: Session, root: str, model_version_id: str | None, status: str = RUNNING) -> Job:
-    job = Job(root=root, model_version_id=model_version_id, status=status, started_at=utcnow())
+    """Record a job; its root is stored absolute (``paths.absolute_path``)."""
+    job = Job(root=absolute_path(root), model_version_id=model_version_id, status=status, started_at=utcnow())
     session.add(job)
     session.flush()
     return job

@@ -58,6 +58,9 @@ class ModelVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
+    # Set by `mobilabel models delete`: the checkpoint and results are gone, the row stays
+    # so the jobs, runs and activation history that name it still can.
+    deleted_at: Mapped[datetime | None]
 
 
 class Job(Base):
@@ -112,11 +115,15 @@ class Result(Base):
         UniqueConstraint("image_path", "model_version_id", name="uq_results_image_version"),
         Index("ix_results_job_id", "job_id"),
         Index("ix_results_label", "label"),
+        Index("ix_results_content_hash", "content_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     image_path: Mapped[str] = mapped_column(Text)
+    # The fingerprint (size:mtime_ns): whether the file changed since, cheaply.
     content_id: Mapped[str | None] = mapped_column(String(64))
+    # What the image is: XXH3-128 of its bytes (mobilabel.hashing); None if it could not be read.
+    content_hash: Mapped[str | None] = mapped_column(String(32))
     label: Mapped[str | None] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
     top_k: Mapped[list[Any] | None]
@@ -125,6 +132,22 @@ class Result(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobImage(Base):
+    """One image a job covered and its outcome there, whichever job last wrote the shared result row.
+
+    The result it stands for is the row (``image_path``, ``model_version_id``).
+    """
+
+    __tablename__ = "job_images"
+    __table_args__ = (Index("ix_job_images_image_version", "image_path", "model_version_id"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    image_path: Mapped[str] = mapped_column(Text, primary_key=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -145,12 +168,18 @@ class ModelActivation(Base):
 
 
 class Correction(Base):
-    """A label a person verified for one image; training may learn from it."""
+    """A label a person verified for one image content; training may learn from it.
+
+    Keyed by the content hash, so it follows the file through a rename and no longer
+    matches once the file is edited. ``image_path`` is where it was made. ``content_hash``
+    is None only for corrections from before hashes whose file was gone at the upgrade.
+    """
 
     __tablename__ = "corrections"
-    __table_args__ = (UniqueConstraint("image_path", name="uq_corrections_image_path"),)
+    __table_args__ = (UniqueConstraint("content_hash", name="uq_corrections_content_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
     image_path: Mapped[str] = mapped_column(Text)
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .paths import absolute_path
 from .tables import ModelVersion, TrainingRun, utcnow
 
 QUEUED = "queued"
@@ -17,7 +18,8 @@ ACTIVE = (QUEUED, RUNNING)
 
 
 def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
-    run = TrainingRun(data_dir=data_dir, options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
+    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``)."""
+    run = TrainingRun(data_dir=absolute_path(data_dir), options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
     session.add(run)
     session.flush()
     return run
@@ -56,7 +58,7 @@ def last_completed_metrics(session: Session, data_dir: str) -> dict[str, Any] | 
     return session.scalar(
         select(ModelVersion.metrics)
         .join(TrainingRun, TrainingRun.version_id == ModelVersion.id)
-        .where(TrainingRun.data_dir == data_dir, TrainingRun.status == COMPLETED)
+        .where(TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.status == COMPLETED)
         .order_by(TrainingRun.id.desc())
         .limit(1)
     )

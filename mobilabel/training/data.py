@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.paths import check_folder, iter_images
-from ..storage.corrections import CorrectionRecord
+from ..storage.corrections import CURRENT, VerifiedLabel
 from .errors import TrainingError
 
 DEFAULT_VAL_FRACTION = 0.2
@@ -109,9 +109,9 @@ def stratified_split(
     return train, val
 
 
-def path_key(correction: CorrectionRecord) -> str:
-    """What a verified label is keyed by today: the absolute path it was made on."""
-    return os.path.abspath(correction.image_path)
+def content_key(verified: VerifiedLabel) -> str:
+    """What a verified label is keyed by: the content hash of the image (its path, for an old row without one)."""
+    return verified.content_hash or os.path.abspath(verified.made_on)
 
 
 def split_of(key: str, eval_share: float = DEFAULT_VAL_FRACTION) -> str:
@@ -136,23 +136,23 @@ class VerifiedSplit:
 
 
 def add_corrections(
-    split: DataSplit, corrections: Sequence[CorrectionRecord], key: Callable[[CorrectionRecord], str] = path_key
+    split: DataSplit, corrections: Sequence[VerifiedLabel], key: Callable[[VerifiedLabel], str] = content_key
 ) -> VerifiedSplit:
     """The split with verified images added: each to the side ``split_of(key(correction))`` gives.
 
     A verified image that is also in the data folder is taken out of wherever it was
     (its folder's label is the one the correction overrides), so it is never both
-    trained and evaluated on. A label that is not a class of the data folder, or a
-    file that is gone, is left out with its reason; the rest are used.
+    trained and evaluated on. A label that is not a class of the data folder, or a stale
+    correction (no file holds its content now), is left out with its reason; the rest are used.
     """
     left_out: dict[str, str] = {}
     chosen: dict[str, tuple[int, str]] = {}  # absolute path -> (class index, side)
     for correction in corrections:
         path = os.path.abspath(correction.image_path)
-        if correction.label not in split.classes:
+        if correction.state != CURRENT:
+            left_out[path] = "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)"
+        elif correction.label not in split.classes:
             left_out[path] = f"label {correction.label!r} is not a class of the data folder ({', '.join(split.classes)})"
-        elif not os.path.isfile(path):
-            left_out[path] = "the file is gone"
         else:
             chosen[path] = (split.classes.index(correction.label), split_of(key(correction)))
     train = [i for i in split.train if str(i.path) not in chosen]

@@ -11,28 +11,29 @@ from pathlib import Path
 
 from ..pipeline.paths import iter_images
 from ..storage import Database
-from ..storage.corrections import CorrectionRecord, list_corrections
+from ..storage.corrections import VerifiedLabel, list_corrections
 from ..storage.training_runs import last_completed_metrics
-from .data import path_key
+from .data import content_key
 from .loop import TrainingOptions
 
 # Where a version's metrics keep the fingerprint of the inputs it was trained on.
 FINGERPRINT_METRIC = "inputs_fingerprint"
-# How a verified label is keyed for the train/eval split (today its path; after image identity, its content hash).
-CORRECTION_KEY: Callable[[CorrectionRecord], str] = path_key
+# How a verified label is keyed for the train/eval split: its content hash.
+CORRECTION_KEY: Callable[[VerifiedLabel], str] = content_key
 
 
-def verified_labels(db: Database, options: TrainingOptions) -> list[CorrectionRecord]:
-    """The verified labels a run with ``options`` learns from (none with ``include_corrections`` off)."""
+def verified_labels(db: Database, options: TrainingOptions) -> list[VerifiedLabel]:
+    """The verified labels a run with ``options`` considers, stale ones too, so it can say it left them out
+    (none with ``include_corrections`` off). Reads each corrected file to check its content."""
     if not options.include_corrections:
         return []
     with db.transaction() as session:
         return list_corrections(session)
 
 
-def inputs_fingerprint(data_dir: Path, corrections: Sequence[CorrectionRecord], options: TrainingOptions) -> str:
+def inputs_fingerprint(data_dir: Path, corrections: Sequence[VerifiedLabel], options: TrainingOptions) -> str:
     """SHA-256 hex over every image file under ``data_dir`` (relative path, size, mtime in ns), the verified
-    labels (key, path, label) and the options: equal fingerprints mean a run would learn from the same inputs.
+    labels (key, path, label, state) and the options: equal fingerprints mean a run would learn from the same inputs.
 
     Raises ``FolderError`` if ``data_dir`` cannot be read.
     """
@@ -44,7 +45,7 @@ def inputs_fingerprint(data_dir: Path, corrections: Sequence[CorrectionRecord], 
         except OSError:
             continue  # gone since the walk saw it: training will not see it either
         digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogatepass"))
-    verified = sorted((CORRECTION_KEY(c), c.image_path, c.label) for c in corrections)
+    verified = sorted((CORRECTION_KEY(c), c.image_path, c.label, c.state) for c in corrections)
     digest.update(json.dumps(verified).encode("utf-8", "surrogatepass"))
     digest.update(json.dumps(dataclasses.asdict(options), sort_keys=True).encode())
     return digest.hexdigest()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mobilabel.config import load_settings
+from mobilabel.hashing import hash_file
 from mobilabel.storage import chunks as stored_chunks
 from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import open_database
@@ -33,6 +34,20 @@ def test_a_redelivered_chunk_writes_and_counts_nothing_twice(val_images: list[Pa
         job = session.get(Job, job_id)
         assert job is not None and (job.status, job.done, job.failed) == ("completed", 5, 0)
         assert len(query_results(session, ResultFilter(job_id=job_id))) == 5
+
+
+def test_a_second_job_over_the_same_images_leaves_the_first_its_results(val_images: list[Path]) -> None:
+    open_database(load_settings().database_url).dispose()
+    runtime = WorkerRuntime(load_settings())
+    paths = [str(p) for p in val_images[:4]]
+    jobs = [one_chunk_job(runtime, paths) for _ in range(2)]
+    for _, chunk_id in jobs:
+        assert process_chunk(runtime, chunk_id).done == 4
+    with runtime.db.transaction() as session:
+        for job_id, _ in jobs:
+            rows = query_results(session, ResultFilter(job_id=job_id))
+            assert sorted(r.image_path for r in rows) == paths
+            assert [r.content_hash for r in rows] == [hash_file(p) for p in paths], "the hash of the bytes read"
 
 
 def test_a_chunk_delivered_too_often_marks_its_images_failed(val_images: list[Path]) -> None:

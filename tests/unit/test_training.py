@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from mobilabel.pipeline.paths import FolderError
 from mobilabel.registry import load_version, register_checkpoint
 from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
-from mobilabel.storage.corrections import CorrectionRecord, save_corrections
+from mobilabel.storage.corrections import CURRENT, CorrectionRecord, VerifiedLabel, save_corrections
 from mobilabel.training import (
     LabelledImage,
     Progress,
@@ -235,7 +236,12 @@ def test_promotion_with_other_classes_needs_force_and_with_nothing_active_just_h
     db.dispose()
 
 
-def file_name(correction: CorrectionRecord) -> str:
+def verified_label(path: Path | str, label: str, state: str = CURRENT) -> VerifiedLabel:
+    """A verified label as storage lists it; no content hash, so it is keyed by path unless a test says otherwise."""
+    return VerifiedLabel(None, str(path), label, str(path), state, datetime.now(UTC))
+
+
+def file_name(correction: VerifiedLabel) -> str:
     return Path(correction.image_path).name
 
 
@@ -243,7 +249,7 @@ def test_verified_images_take_the_side_their_key_hashes_to_and_override_the_fold
     split = find_split(tiny_dataset(tmp_path / "data", train_count=6, val_count=3))
     daisies = [i for i in split.train + split.val if i.label == 0]  # all verified as roses
     outside = flowers("train", "tulips", 3)  # photos outside the data folder, verified as roses
-    corrections = [CorrectionRecord(str(i.path), "roses") for i in daisies] + [CorrectionRecord(str(p), "roses") for p in outside]
+    corrections = [verified_label(i.path, "roses") for i in daisies] + [verified_label(p, "roses") for p in outside]
     # Keyed by file name here, so the sides are the same on every run (paths under tmp_path are not).
     verified = add_corrections(split, corrections, key=file_name)
     sides = {str(i.path): "train" for i in verified.split.train} | {str(i.path): "eval" for i in verified.split.val}
@@ -266,19 +272,18 @@ def test_split_of_is_a_stable_fifth_of_keys_for_evaluation() -> None:
     assert split_of("/photos/0.jpg", eval_share=0.0) == "train" and split_of("/photos/0.jpg", eval_share=1.0) == "eval"
 
 
-def test_a_verified_label_outside_the_classes_or_on_a_gone_file_is_left_out_and_training_goes_on(tmp_path: Path) -> None:
+def test_a_verified_label_outside_the_classes_or_stale_is_left_out_and_training_goes_on(tmp_path: Path) -> None:
     settings = load_settings()
     db = open_database(settings.database_url)
     used, stray = flowers("train", "tulips", 2)
-    gone = tmp_path / "gone.jpg"
+    gone = tmp_path / "gone.jpg"  # verified on a content no file holds now
     with db.transaction() as session:
-        save_corrections(
-            session, [CorrectionRecord(str(used), "roses"), CorrectionRecord(str(stray), "cat"), CorrectionRecord(str(gone), "daisy")]
-        )
+        records = [CorrectionRecord(str(used), "roses"), CorrectionRecord(str(stray), "cat"), CorrectionRecord(str(gone), "daisy", "0" * 32)]
+        save_corrections(session, records, new_classes=True)
     report = train(db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), TrainingOptions(epochs=1, batch_size=8))
     assert report.left_out == {
         str(stray): "label 'cat' is not a class of the data folder (daisy, roses)",
-        str(gone): "the file is gone",
+        str(gone): "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)",
     }
     metrics = report.metrics
     assert metrics["verified_train_images"] + metrics["verified_eval_images"] == 1 and metrics["verified_left_out"] == 2

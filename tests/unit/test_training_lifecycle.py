@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mobilabel.config import load_settings
+from mobilabel.hashing import hash_file
 from mobilabel.storage import open_database
 from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage import versions as stored
@@ -37,12 +38,12 @@ def test_five_verified_labels_are_learnt_and_evaluated_and_the_new_version_must_
     first = train(db, settings, data, FAST)
     assert first.promotion.promoted
 
-    # Verify 5 photos as roses: 3 whose key hashes to training, 2 to evaluation; daisies of the
-    # folder (their folder label overridden) first, then tulips from outside it.
+    # Verify 5 photos as roses: 3 whose content hashes to training, 2 to evaluation; daisies of
+    # the folder (their folder label overridden) first, then tulips from outside it.
     split = find_split(data)
     pool = [str(i.path) for i in split.train + split.val if i.label == 0] + [str(p) for p in flowers("train", "tulips", 50)]
-    to_train = [p for p in pool if split_of(p) == "train"][:3]
-    to_eval = [p for p in pool if split_of(p) == "eval"][:2]
+    to_train = [p for p in pool if split_of(hash_file(p)) == "train"][:3]
+    to_eval = [p for p in pool if split_of(hash_file(p)) == "eval"][:2]
     with db.transaction() as session:
         save_corrections(session, [CorrectionRecord(p, "roses") for p in to_train + to_eval])
 
