@@ -45,7 +45,7 @@ def finish_running_job(session: Session, job_id: int, status: str) -> bool:
     finished = session.execute(
         update(Job).where(Job.id == job_id, Job.status == RUNNING).values(status=status, finished_at=utcnow())
     )
-    return finished.rowcount == 1
+    return bool(finished.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def get_job(session: Session, job_id: int) -> Job | None:
