@@ -252,7 +252,8 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
         for i, process in enumerate(processes):
             wait_for(partial(lambda pid: len(process_tree(pid)) > 1, process.pid), 120, f"worker {i}")
         enqueued = time.perf_counter()
-        job = subprocess.run(mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
+        # --force: the same folder is labelled again by each worker count, in one database.
+        job = subprocess.run(mobilabel("enqueue", "--force", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
 
         def finished() -> bool:
             with engine.connect() as connection:

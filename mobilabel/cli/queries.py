@@ -9,6 +9,7 @@ from ..config import Settings
 from ..storage import jobs as stored_jobs
 from ..storage import open_database
 from ..storage.filters import check_filter
+from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
 from ..storage.results import SORT_KEYS, ResultFilter, query_results, verified_labels
 from .output import FORMATS, print_rows
@@ -18,7 +19,7 @@ RESULT_COLUMNS = (*STORED_RESULT_COLUMNS[:6], "verified_label", *STORED_RESULT_C
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error")
 # In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
 _VERSION_SHOWN = 17
-JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
+JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
 _TABLE_LIMIT = 100
 _PATHS_SHOWN = 20
 
@@ -66,9 +67,10 @@ def results(
             verified = verified_labels(session, (r.content_hash for r in found))
     finally:
         database.dispose()
+    # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
     rows = [
         {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
-        | {"verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:_VERSION_SHOWN]}
+        | {"image_path": to_stored(r.image_path), "verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:_VERSION_SHOWN]}
         for r in found
     ]
     console = Console()
@@ -91,7 +93,7 @@ def prune(settings: Settings, missing: bool, dry_run: bool) -> None:
     finally:
         database.dispose()
     for path in gone[:_PATHS_SHOWN]:
-        click.echo(path)
+        click.echo(to_stored(path))
     if len(gone) > _PATHS_SHOWN:
         click.echo(f"... and {len(gone) - _PATHS_SHOWN} more")
     if dry_run:
@@ -112,7 +114,7 @@ def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
     database = open_database(settings.database_url)
     try:
         with database.transaction() as session:
-            rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
+            rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
     finally:
         database.dispose()
     print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")

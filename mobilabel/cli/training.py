@@ -16,6 +16,7 @@ from ..storage import Database, open_database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
 from ..storage.corrections import CorrectionRecord, delete_corrections, list_corrections, save_corrections
+from ..storage.pathcodec import to_stored
 from ..training import Progress, TrainingOptions, TrainingReport, train
 from ..training.corrections import check_image, read_corrections_csv
 from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
@@ -102,7 +103,10 @@ def runs(settings: Settings, watch_id: int | None, limit: int, fmt: str) -> None
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
-        rows = [{c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress)} for r in stored_runs.list_runs(session, limit)]
+        rows = [
+            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
+            for r in stored_runs.list_runs(session, limit)
+        ]
     database.dispose()
     print_rows(Console(), RUN_COLUMNS, rows, fmt, title="training runs")
 

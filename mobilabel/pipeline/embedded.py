@@ -1,4 +1,5 @@
-"""The embedded driver: label a folder in this process, writing each batch as it completes."""
+"""The embedded driver: label a folder in this process, writing each batch as it completes;
+files unchanged since this version labelled them are left alone (``incremental``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import jobs as stored_jobs
+from ..storage.database import DatabaseLockedError
+from ..storage.membership import SKIPPED, record_job_images
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
+from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
 from .paths import iter_images
 
@@ -30,30 +34,62 @@ class JobSummary:
     total: int
     done: int = 0
     failed: int = 0
+    skipped: int = 0
     seconds: float = 0.0
     label_counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def label_folder(
-    db: Database, labeller: Labeller, root: Path, on_progress: ProgressCallback | None = None
-) -> JobSummary:
-    """Label every image under ``root``; one transaction per batch.
+@dataclass(frozen=True)
+class FolderWork:
+    """What a run must do: the images to label, and how many were found and left alone as unchanged."""
 
-    If labelling stops part-way (Ctrl-C, an error), the job is marked so and every
-    batch already written stays in the database. After each batch the job's state is
-    read: if `mobilabel cancel` marked it cancelled, labelling stops there and
-    ``JobCancelledError`` is raised.
+    root: Path
+    paths: list[Path]
+    found: int
+    skipped_paths: list[str]
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_paths)
+
+
+def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
+    """Every image under ``root``, less those unchanged since ``version_id`` labelled them (None: label all).
+
+    Reads only the database and file metadata: no model is built, no file opened.
+    """
+    found = list(iter_images(root))
+    skipped = SkipCount()
+    paths = list(without_unchanged(db, found, version_id, skipped))
+    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths)
+
+
+def label_folder(
+    db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
+    version_id: str | None = None,
+) -> JobSummary:
+    """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
+
+    ``work`` is what ``find_work`` found, or a folder (its unchanged files are then skipped for
+    the labeller's version). Without ``version_id`` the labeller's model is built to learn it;
+    with it and nothing to label, the model is never built. If labelling stops part-way
+    (Ctrl-C, an error), the job is marked so and every batch already written stays in the database.
+    After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
+    labelling stops there and ``JobCancelledError`` is raised.
     """
     started = time.perf_counter()
-    paths = list(iter_images(root))
-    version_id = labeller.classifier.version_id
+    version_id = version_id or labeller.classifier.version_id
+    if not isinstance(work, FolderWork):
+        work = find_work(db, work, version_id)
     with db.transaction() as session:
-        job = stored_jobs.create_job(session, str(Path(root).absolute()), version_id)
-        stored_jobs.set_total(session, job.id, len(paths))
-    summary = JobSummary(job.id, job.root, version_id, total=len(paths))
+        job = stored_jobs.create_job(session, str(work.root), version_id)
+        stored_jobs.set_total(session, job.id, work.found)
+        add_to_job_counters(session, job.id, 0, 0, work.skipped)
+        record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
+    summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped)
     try:
-        for batch in labeller.label(paths):
+        for batch in labeller.label(work.paths) if work.paths else ():
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
@@ -63,18 +99,21 @@ def label_folder(
             summary.done += done
             summary.failed += failed
             if on_progress is not None:
-                on_progress(len(records), summary.total)
+                on_progress(len(records), len(work.paths))
             if cancelled:
                 raise JobCancelledError(
-                    f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {summary.total} "
-                    f"images; their results stay (mobilabel results --job {job.id})"
+                    f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {len(work.paths)} "
+                    f"images to label; their results stay (mobilabel results --job {job.id})"
                 )
     except JobCancelledError:
         raise
     except BaseException as exc:
         status = stored_jobs.CANCELLED if isinstance(exc, KeyboardInterrupt) else stored_jobs.FAILED
-        with db.transaction() as session:
-            stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
+        try:
+            with db.transaction() as session:
+                stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
+        except DatabaseLockedError as locked:
+            raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
     with db.transaction() as session:
         stored_jobs.finish_running_job(session, job.id, stored_jobs.COMPLETED)

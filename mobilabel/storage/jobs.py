@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .pathcodec import printable
 from .paths import absolute_path
 from .tables import Job, utcnow
 
@@ -32,6 +33,7 @@ def set_total(session: Session, job_id: int, total: int) -> None:
 
 
 def finish_job(session: Session, job_id: int, status: str, error: str | None = None) -> None:
+    error = None if error is None else printable(error)
     session.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
 
 

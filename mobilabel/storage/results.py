@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from . import membership
 from .current import current_result_ids
 from .membership import job_paths
+from .pathcodec import printable
 from .tables import Correction, Job, JobImage, Result, utcnow
 from .upsert import upsert
 
@@ -59,7 +60,7 @@ def write_results(
             "confidence": r.confidence,
             "top_k": r.top_k,
             "status": r.status,
-            "error": r.error,
+            "error": None if r.error is None else printable(r.error),
             "model_version_id": model_version_id,
             "job_id": job_id,
             "created_at": now,
@@ -96,9 +97,21 @@ def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
     return len(records) - failed, failed
 
 
-def add_to_job_counters(session: Session, job_id: int, done: int, failed: int) -> None:
+def add_to_job_counters(session: Session, job_id: int, done: int, failed: int, skipped: int = 0) -> None:
     # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
-    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
+    session.execute(
+        update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
+    )
+
+
+def ok_fingerprints(session: Session, model_version_id: str, paths: Sequence[str]) -> dict[str, str | None]:
+    """The stored fingerprint (``content_id``) of each of ``paths`` that has an ok row for the version."""
+    rows = session.execute(
+        select(Result.image_path, Result.content_id).where(
+            Result.model_version_id == model_version_id, Result.status == OK, Result.image_path.in_(list(paths))
+        )
+    )
+    return {str(path): content_id for path, content_id in rows}
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,8 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     if where.max_confidence is not None:
         statement = statement.where(Result.confidence <= where.max_confidence)
     if where.path_pattern:
-        statement = statement.where(Result.image_path.like(glob_to_like(where.path_pattern), escape="\\"))
+        # A pattern given with undecodable bytes matches them as stored: \xNN.
+        statement = statement.where(Result.image_path.like(glob_to_like(printable(where.path_pattern)), escape="\\"))
     if where.status is not None:
         statement = statement.where(Result.status == where.status)
     if where.model_version_id is not None:

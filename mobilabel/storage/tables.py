@@ -1,4 +1,8 @@
-"""The tables. Changes here need an Alembic migration in ``migrations/versions``."""
+"""The tables. Changes here need an Alembic migration in ``migrations/versions``.
+
+Every path column is a ``StoredPath`` (or ``StoredPathList``): Python sees OS paths, the
+database their one text form (``pathcodec``), so a file name that is not UTF-8 is stored exactly.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+from .pathcodec import StoredPath, StoredPathList
 
 
 def utcnow() -> datetime:
@@ -67,11 +73,13 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    root: Mapped[str] = mapped_column(Text)
+    root: Mapped[str] = mapped_column(StoredPath)
     status: Mapped[str] = mapped_column(String(16), default="running")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Images left alone because their ok row for the job's version matches their fingerprint.
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     # The Celery queue a distributed job's chunks go to; None for an embedded run.
     queue: Mapped[str | None] = mapped_column(String(64))
@@ -96,7 +104,7 @@ class Chunk(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    paths: Mapped[list[Any]]
+    paths: Mapped[list[str]] = mapped_column(StoredPathList)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None]
@@ -119,7 +127,7 @@ class Result(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    image_path: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str] = mapped_column(StoredPath)
     # The fingerprint (size:mtime_ns): whether the file changed since, cheaply.
     content_id: Mapped[str | None] = mapped_column(String(64))
     # What the image is: XXH3-128 of its bytes (mobilabel.hashing); None if it could not be read.
@@ -145,7 +153,7 @@ class JobImage(Base):
     __table_args__ = (Index("ix_job_images_image_version", "image_path", "model_version_id"),)
 
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
-    image_path: Mapped[str] = mapped_column(Text, primary_key=True)
+    image_path: Mapped[str] = mapped_column(StoredPath, primary_key=True)
     model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
     outcome: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -180,7 +188,7 @@ class Correction(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     content_hash: Mapped[str | None] = mapped_column(String(32))
-    image_path: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str] = mapped_column(StoredPath)
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -192,7 +200,7 @@ class TrainingRun(Base):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    data_dir: Mapped[str] = mapped_column(Text)
+    data_dir: Mapped[str] = mapped_column(StoredPath)
     options: Mapped[dict[str, Any]]
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     relabel: Mapped[bool] = mapped_column(Boolean, default=False)

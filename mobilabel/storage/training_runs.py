@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .pathcodec import printable
 from .paths import absolute_path
 from .tables import ModelVersion, TrainingRun, utcnow
 
@@ -41,7 +42,10 @@ def finish_run(session: Session, run_id: int, version_id: str | None, promoted: 
     session.execute(
         update(TrainingRun)
         .where(TrainingRun.id == run_id)
-        .values(status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted, error=error, finished_at=utcnow())
+        .values(
+            status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted,
+            error=None if error is None else printable(error), finished_at=utcnow(),
+        )
     )
 
 

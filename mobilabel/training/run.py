@@ -17,6 +17,7 @@ from ..config import Settings
 from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
+from ..storage.pathcodec import to_stored
 from . import metrics as measures
 from .data import VerifiedSplit, add_corrections, find_split
 from .errors import TrainingError
@@ -86,7 +87,7 @@ def train(
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {Path(data_dir).absolute()}"
+        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
     )
     register_checkpoint(db, checkpoint)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
@@ -133,7 +134,7 @@ def run_metrics(
         "verified_eval_images": verified.evaluated,
         "verified_left_out": len(verified.left_out),
         "options": dataclasses.asdict(options),
-        "data_dir": str(Path(data_dir).absolute()),
+        "data_dir": to_stored(Path(data_dir).absolute()),
         "train_seconds": seconds,
     }
 

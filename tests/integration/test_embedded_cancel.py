@@ -45,7 +45,7 @@ def test_cancel_stops_a_running_label_process_and_keeps_what_it_wrote(postgres_u
     blocker.dispose()
 
     assert labelling.returncode == 1 and "Traceback" not in output, output
-    assert f"Error: job {job} was cancelled: stopped after 4 of 21 images" in output
+    assert f"Error: job {job} was cancelled: stopped after 4 of 21 images to label" in output
     with db.transaction() as session:
         row = session.get(Job, job)
         assert row is not None and (row.status, row.done, row.failed, row.total) == ("cancelled", 4, 0, 21)
