@@ -14,7 +14,7 @@ from ..models import ENGINES, Checkpoint, Classifier
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
-from ..pipeline.paths import check_folder, iter_images
+from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..registry import resolve_checkpoint
 from ..storage import open_database
 from ..storage.pathcodec import to_stored
@@ -50,6 +50,8 @@ def predict(
                 click.echo(f"{record.image_path}\tfailed: {record.error}", err=True)
                 failed += 1
                 continue
+            if record.warning is not None:
+                click.echo(f"{record.image_path}\twarning: {record.warning}", err=True)
             ranked = (record.top_k or [])[:top_k]
             click.echo(f"{record.image_path}\t" + "\t".join(f"{r['label']}\t{r['confidence']:.4f}" for r in ranked))
     if failed:
@@ -75,8 +77,10 @@ def label(
     """
     console = Console(stderr=True)
     folder = check_folder(folder)
-    if next(iter_images(folder), None) is None:
-        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case).")
+    walked = WalkCounts()
+    if next(iter_images(folder, walked), None) is None:
+        skipped = f"; skipped: {walked.not_images} not an image" if walked.not_images else ""
+        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case{skipped}).")
         return
     database = open_database(settings.database_url)
 
@@ -106,7 +110,9 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
     speed = f" ({rate:.1f} img/s, {engine} engine)" if engine else ""
     console.print(
         f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed, "
-        f"{summary.skipped} skipped (unchanged) in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"
+        f"{summary.skipped} skipped (unchanged)"
+        + (f", {summary.not_images} skipped: not an image" if summary.not_images else "")
+        + f" in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"
     )
     if summary.skipped and not labelled:
         console.print("nothing changed for this model version; --force labels all again")

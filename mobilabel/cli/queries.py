@@ -14,9 +14,11 @@ from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_pa
 from ..storage.results import SORT_KEYS, ResultFilter, query_results, verified_labels
 from .output import FORMATS, print_rows
 
-STORED_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "content_hash", "top_k")
-RESULT_COLUMNS = (*STORED_RESULT_COLUMNS[:6], "verified_label", *STORED_RESULT_COLUMNS[6:])
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error")
+STORED_RESULT_COLUMNS = (
+    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "job_id", "content_hash", "top_k"
+)  # fmt: skip
+RESULT_COLUMNS = (*STORED_RESULT_COLUMNS[:7], "verified_label", *STORED_RESULT_COLUMNS[7:])
+TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
 # In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
 _VERSION_SHOWN = 17
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")

@@ -16,7 +16,7 @@ from ..storage.membership import SKIPPED, record_job_images
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
-from .paths import iter_images
+from .paths import WalkCounts, iter_images
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
@@ -38,6 +38,7 @@ class JobSummary:
     seconds: float = 0.0
     label_counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    not_images: int = 0  # files the walk passed over: not an image by their name
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class FolderWork:
     paths: list[Path]
     found: int
     skipped_paths: list[str]
+    not_images: int = 0  # files the walk passed over: not an image by their name
 
     @property
     def skipped(self) -> int:
@@ -59,10 +61,11 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
 
     Reads only the database and file metadata: no model is built, no file opened.
     """
-    found = list(iter_images(root))
+    walked = WalkCounts()
+    found = list(iter_images(root, walked))
     skipped = SkipCount()
     paths = list(without_unchanged(db, found, version_id, skipped))
-    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths)
+    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths, walked.not_images)
 
 
 def label_folder(
@@ -87,7 +90,7 @@ def label_folder(
         stored_jobs.set_total(session, job.id, work.found)
         add_to_job_counters(session, job.id, 0, 0, work.skipped)
         record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
-    summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped)
+    summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
     try:
         for batch in labeller.label(work.paths) if work.paths else ():
             records = batch.records

@@ -26,7 +26,9 @@ SORT_KEYS = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
-_UPDATED_ON_CONFLICT = ("content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "updated_at")
+_UPDATED_ON_CONFLICT = (
+    "content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "warning", "updated_at"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ResultRecord:
     top_k: list[dict[str, Any]] | None = None
     error: str | None = None
     content_hash: str | None = None  # mobilabel.hashing of the bytes read; None if they could not be read
+    warning: str | None = None  # a decoder's warning about an image it still read whole
 
 
 def write_results(
@@ -61,6 +64,7 @@ def write_results(
             "top_k": r.top_k,
             "status": r.status,
             "error": None if r.error is None else printable(r.error),
+            "warning": None if r.warning is None else printable(r.warning),
             "model_version_id": model_version_id,
             "job_id": job_id,
             "created_at": now,

@@ -1,8 +1,8 @@
 """Decoding labelled images into batches, in parallel, skipping what cannot be read.
 
 Images are read with ``read_rgb`` (EXIF orientation, safe limits), as labelling
-reads them. An unreadable image is reported with its reason, not fatal: the
-batch goes on without it.
+reads them, at reduced size where the format allows (``min_side``). An unreadable
+image is reported with its reason, not fatal: the batch goes on without it.
 
 Reproducible: the order and each image's random crop and flip are drawn in the main
 process from the run's seed, so the same seed gives the same batches whether images
@@ -60,10 +60,11 @@ class SeededSampler(Sampler[tuple[int, int]]):
 
 
 class ImageDataset(Dataset[_Item]):
-    def __init__(self, images: Sequence[LabelledImage], transform: ImageTransform, max_pixels: int) -> None:
+    def __init__(self, images: Sequence[LabelledImage], transform: ImageTransform, max_pixels: int, min_side: int = 0) -> None:
         self.images = list(images)
         self.transform = transform
         self.max_pixels = max_pixels
+        self.min_side = min_side
 
     def __len__(self) -> int:
         return len(self.images)
@@ -72,7 +73,7 @@ class ImageDataset(Dataset[_Item]):
         index, seed = key
         image = self.images[index]
         try:
-            pixels = read_rgb(image.path, self.max_pixels)
+            pixels = read_rgb(image.path, self.max_pixels, self.min_side)
             # torchvision's random transforms draw from the global generator: seed it for this image
             # alone, and give it back as it was (the head's dropout draws from it in the main process).
             with torch.random.fork_rng(devices=[]):
@@ -100,8 +101,13 @@ def make_loader(
     workers: int,
     max_pixels: int,
     seed: int = 0,
+    min_side: int = 0,
 ) -> DataLoader[_Item]:
     """Batches of decoded images; ``workers`` processes decode ahead of the model.
+
+    ``min_side`` > 0 decodes each image at the smallest reduced size whose shorter side is
+    still at least that (``imaging.train_min_side`` for training transforms,
+    ``imaging.label_min_side`` for validation ones); 0 decodes at full size.
 
     Workers persist across epochs, so an epoch does not pay to start them again.
     The shuffle order and the random crops follow ``seed`` alone (``SeededSampler``).
@@ -111,7 +117,7 @@ def make_loader(
     if multiprocessing.current_process().daemon:
         workers = 0
     return DataLoader(
-        ImageDataset(images, transform, max_pixels),
+        ImageDataset(images, transform, max_pixels, min_side),
         batch_size=batch_size,
         sampler=SeededSampler(len(images), shuffle, seed),
         num_workers=workers,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import Settings
+from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
 from ..registry import load_version
 from ..storage import Database
@@ -95,6 +96,7 @@ def correct_on(
         shuffle=False,
         workers=settings.decode_threads,
         max_pixels=settings.max_image_pixels,
+        min_side=label_min_side(checkpoint.preprocessing.resize_size),
     )
     result = evaluate(lambda batch: engine.forward(batch)[:, order], loader)
     return sum(t == p for t, p in zip(result.targets, result.predictions, strict=True)), len(result.targets)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..config import Settings
+from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
@@ -79,8 +80,14 @@ def train(
     preprocessing = Preprocessing()
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
     loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
-    train_loader = make_loader(split.train, preprocessing.train_transform(), options.batch_size, shuffle=True, **loader_args)
-    val_loader = make_loader(split.val, preprocessing.eval_transform(), options.batch_size, shuffle=False, **loader_args)
+    train_loader = make_loader(
+        split.train, preprocessing.train_transform(), options.batch_size, shuffle=True,
+        min_side=train_min_side(preprocessing.crop_size), **loader_args,
+    )  # fmt: skip
+    val_loader = make_loader(
+        split.val, preprocessing.eval_transform(), options.batch_size, shuffle=False,
+        min_side=label_min_side(preprocessing.resize_size), **loader_args,
+    )  # fmt: skip
     result = fit(learner, train_loader, val_loader, options.epochs, on_progress)
     del train_loader, val_loader  # stop their worker processes now
 
