@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         return self.home / "models"
 
+    @property
+    def broker_configured(self) -> bool:
+        """MOBILABEL_BROKER_URL was given rather than left at its default: distributed use."""
+        return "broker_url" in self.model_fields_set
+
     @field_validator("home", "pretrained", "train_dir", mode="after")
     @classmethod
     def _expand_user(cls, path: Path | None) -> Path | None:

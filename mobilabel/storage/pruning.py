@@ -13,6 +13,7 @@ from sqlalchemy import Select, delete, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import MobilabelError
+from .database import rows_changed
 from .filters import check_job
 from .states import ACTIVE_JOB_STATES
 from .tables import Job, JobImage, Result
@@ -94,5 +95,5 @@ def delete_paths(session: Session, paths: list[str]) -> int:
     for start in range(0, len(paths), _PATHS_PER_QUERY):
         some = paths[start : start + _PATHS_PER_QUERY]
         session.execute(delete(JobImage).where(JobImage.image_path.in_(some)))
-        deleted += session.execute(delete(Result).where(Result.image_path.in_(some))).rowcount  # type: ignore[attr-defined]
+        deleted += rows_changed(session.execute(delete(Result).where(Result.image_path.in_(some))))
     return deleted

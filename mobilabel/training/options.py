@@ -29,7 +29,7 @@ class TrainingOptions:
     device: str = "auto"
     seed: int = 0
     val_fraction: float | None = None  # None: the data folder's own split, else 0.2
-    include_corrections: bool = False
+    include_corrections: bool = True  # the verified labels of `mobilabel correct` join training and evaluation
 
     @property
     def frozen(self) -> bool:
