@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import torch
-from mobilabel.worker.app import create_app
 
+from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.hashing import hash_file
 from mobilabel.storage import open_database
