@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import multiprocessing
 import os
@@ -115,7 +114,7 @@ def _train_in_a_worker_like_process(data: str, database_url: str, results: multi
     """As a Celery prefork child trains: a daemon process (so no decode processes), on one core and one thread."""
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     torch.set_num_threads(1)
-    settings = dataclasses.replace(load_settings(), database_url=database_url)
+    settings = load_settings().model_copy(update={"database_url": database_url})
     db = open_database(database_url)
     report = train(db, settings, Path(data), FAST)
     db.dispose()
