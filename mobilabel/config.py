@@ -33,6 +33,13 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"MOBILABEL_{name} must be a number, got {raw!r}") from None
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        raise ValueError(f"MOBILABEL_{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def available_cores() -> int:
     """The cores this process may use (its CPU affinity, not the machine's count)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -73,6 +80,7 @@ class Settings:
     schedule: str
     train_dir: Path | None
     train_queue: str
+    tta: str  # test-time augmentation at labelling time: "off" or "flip"
 
     @property
     def model_cache_dir(self) -> Path:
@@ -115,4 +123,5 @@ def load_settings() -> Settings:
         schedule=_env("SCHEDULE", ""),
         train_dir=Path(train_dir).expanduser() if train_dir else None,
         train_queue=_env("TRAIN_QUEUE", "cpu"),
+        tta=_env_choice("TTA", "off", ("off", "flip")),
     )
