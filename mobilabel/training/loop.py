@@ -269,10 +269,13 @@ class Learner:
             self.model.train()
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        if self.frozen:
-            return head(self.model)(self._features.forward(images).to(self.device))
-        if self.trained_tail is not None:
-            features = self.trained_tail(self._features.forward(images).to(self.device))
+        if self.frozen or self.trained_tail is not None:
+            features = self._features.forward(images).to(self.device)
+            if features.is_inference():  # the torch engine's output; autograd may not save it for backward
+                features = features.clone()
+            if self.trained_tail is None:
+                return head(self.model)(features)
+            features = self.trained_tail(features)
             return head(self.model)(torch.flatten(F.adaptive_avg_pool2d(features, 1), 1))
         return self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
 
