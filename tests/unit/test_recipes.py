@@ -66,7 +66,7 @@ def test_unfreeze_last_out_of_range_or_with_unfreeze_is_refused() -> None:
         TrainingOptions(unfreeze_last=2, unfreeze=True).check()
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`:UserWarning")
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
 def test_cosine_schedule_lowers_every_learning_rate_each_epoch_to_zero_at_the_end() -> None:
     options = TrainingOptions(unfreeze_last=1, schedule="cosine", epochs=4, lr=1e-3, backbone_lr=2e-4)
     learner = Learner(build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS)), options, 224, "torch")
