@@ -160,8 +160,8 @@ def write_csv(output: Path, outcomes: dict[str, Outcome], train_images: int, tes
             ])  # fmt: skip
 
 
-def _list(text: str, kind: type) -> list:  # type: ignore[type-arg]
-    return [kind(item) for item in text.split(",") if item.strip()]
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def main() -> None:
@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help=f"of: {', '.join(CANDIDATES)}")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("recipes.csv"))
     args = parser.parse_args()
-    folds, seeds, names = _list(args.folds, int), _list(args.seeds, int), _list(args.candidates, str)
+    folds, seeds, names = [int(f) for f in _items(args.folds)], [int(s) for s in _items(args.seeds)], _items(args.candidates)
     if unknown := [n for n in names if n not in CANDIDATES]:
         parser.error(f"unknown candidates: {', '.join(unknown)}; choose of {', '.join(CANDIDATES)}")
     if bad := [f for f in folds if not 0 <= f < FOLDS]:
