@@ -156,7 +156,7 @@ def write_csv(output: Path, outcomes: dict[str, Outcome], train_images: int, tes
                 name, runs, f"{statistics.mean(outcome.accuracies):.4f}", f"{std:.4f}", f"{std / math.sqrt(runs):.4f}",
                 f"{statistics.mean(outcome.seconds):.1f}", " ".join(map(str, outcome.epochs)),
                 " ".join(f"{a:.4f}" for a in outcome.accuracies), train_images, test_images,
-                " ".join(f"{k}={v}" for k, v in options.items()) + (" tta=flip" if name in TRAINED_BY else ""),
+                " ".join([*(f"{k}={v}" for k, v in options.items()), *(["tta=flip"] if name in TRAINED_BY else [])]),
             ])  # fmt: skip
 
 
