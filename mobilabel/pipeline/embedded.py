@@ -17,6 +17,7 @@ from ..storage.results import add_to_job_counters, count_outcomes, failures, lab
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
 from .paths import WalkCounts, iter_images
+from .reuse import stored_results
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
@@ -75,7 +76,8 @@ def label_folder(
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
     ``work`` is what ``find_work`` found, or a folder (its unchanged files are then skipped for
-    the labeller's version). Without ``version_id`` the labeller's model is built to learn it;
+    the labeller's version). A content the model version already labelled, at any path, gets a copy
+    of that result without inference (``reuse``). Without ``version_id`` the labeller's model is built to learn it;
     with it and nothing to label, the model is never built. If labelling stops part-way
     (Ctrl-C, an error), the job is marked so and every batch already written stays in the database.
     After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
@@ -92,7 +94,7 @@ def label_folder(
         record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
     summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
     try:
-        for batch in labeller.label(work.paths) if work.paths else ():
+        for batch in labeller.label(work.paths, stored_results(db)) if work.paths else ():
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
