@@ -63,7 +63,7 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accura
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
 @click.pass_context
 def train_command(
-    ctx: click.Context, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
+    ctx: click.Context, /, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
     **options: Any,
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.

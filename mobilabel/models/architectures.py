@@ -46,4 +46,5 @@ def backbone_blocks(model: nn.Module) -> list[int]:
 
     What ``--unfreeze-last K`` counts: the last K blocks, and every layer after them, train.
     """
-    return [i for i, module in enumerate(backbone(model)) if isinstance(module, InvertedResidual | DepthwiseSeparable)]
+    layers = backbone(model).children()
+    return [i for i, module in enumerate(layers) if isinstance(module, InvertedResidual | DepthwiseSeparable)]

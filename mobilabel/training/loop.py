@@ -173,10 +173,11 @@ class FrozenPrefix(nn.Module):
 
     def __init__(self, model: nn.Module, end: int) -> None:
         super().__init__()
-        self.layers = backbone(model)[:end]
+        self.layers = nn.Sequential(*list(backbone(model).children())[:end])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        output: torch.Tensor = self.layers(x)
+        return output
 
 
 def build_network(options: TrainingOptions, num_classes: int, source: Checkpoint | None) -> nn.Module:
@@ -224,14 +225,15 @@ class Learner:
         backbone_trainable: list[nn.Parameter] = []
         if self.frozen or options.unfreeze_last:
             start = self._first_trained_layer(options.unfreeze_last)
-            for index, layer in enumerate(backbone(model)):
+            layers = list(backbone(model).children())
+            for index, layer in enumerate(layers):
                 for parameter in layer.parameters():
                     parameter.requires_grad_(index >= start)
             if self.frozen:
                 self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, example)
             else:
                 self._features = create_engine(FrozenPrefix(model, start).eval(), engine, self.device, example)
-                self.trained_tail = backbone(model)[start:].to(self.device)
+                self.trained_tail = nn.Sequential(*layers[start:]).to(self.device)
                 backbone_trainable = list(self.trained_tail.parameters())
             head(model).to(self.device)
         else:
@@ -251,7 +253,7 @@ class Learner:
     def _first_trained_layer(self, unfreeze_last: int) -> int:
         """Index in the backbone of the first layer that trains: its length when frozen."""
         if not unfreeze_last:
-            return len(backbone(self.model))
+            return len(list(backbone(self.model).children()))
         blocks = backbone_blocks(self.model)
         if unfreeze_last > len(blocks):
             raise TrainingError(
@@ -273,10 +275,10 @@ class Learner:
             features = self._features.forward(images).to(self.device)
             if features.is_inference():  # the torch engine's output; autograd may not save it for backward
                 features = features.clone()
-            if self.trained_tail is None:
-                return head(self.model)(features)
-            features = self.trained_tail(features)
-            return head(self.model)(torch.flatten(F.adaptive_avg_pool2d(features, 1), 1))
+            if self.trained_tail is not None:
+                features = torch.flatten(F.adaptive_avg_pool2d(self.trained_tail(features), 1), 1)
+            logits: torch.Tensor = head(self.model)(features)
+            return logits
         return self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
 
     def step(self, batch: Batch) -> tuple[float, int]:

@@ -39,7 +39,7 @@ def test_unfreeze_last_trains_exactly_the_last_k_blocks_and_what_follows_them(tm
         assert parameter.requires_grad == expected, name
     (head_group, backbone_group) = learner.optimizer.param_groups
     assert head_group["lr"] == 1e-3 and backbone_group["lr"] == pytest.approx(1e-4), "the backbone's lr is a tenth by default"
-    assert {id(p) for p in backbone_group["params"]} == {id(p) for p in backbone(model)[16:].parameters()}
+    assert {id(p) for p in backbone_group["params"]} == {id(p) for layer in list(backbone(model).children())[16:] for p in layer.parameters()}
 
     images = torch.randn(3, 3, 224, 224)
     with torch.no_grad():
