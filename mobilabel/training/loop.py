@@ -233,7 +233,7 @@ class Learner:
                 self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, example)
             else:
                 self._features = create_engine(FrozenPrefix(model, start).eval(), engine, self.device, example)
-                self.trained_tail = nn.Sequential(*layers[start:]).to(self.device)
+                self.trained_tail = nn.Sequential(*layers[start:]).to(self.device, memory_format=torch.channels_last)
                 backbone_trainable = list(self.trained_tail.parameters())
             head(model).to(self.device)
         else:
@@ -276,6 +276,7 @@ class Learner:
             if features.is_inference():  # the torch engine's output; autograd may not save it for backward
                 features = features.clone()
             if self.trained_tail is not None:
+                features = features.contiguous(memory_format=torch.channels_last)  # as the full fine-tuning path runs
                 features = torch.flatten(F.adaptive_avg_pool2d(self.trained_tail(features), 1), 1)
             logits: torch.Tensor = head(self.model)(features)
             return logits
