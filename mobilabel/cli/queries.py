@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 
 from ..config import Settings
+from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_chunks, stream_rows
 from ..storage import jobs as stored_jobs
 from ..storage import open_database
-from ..storage.results import SORT_KEYS, ResultFilter, query_results
+from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement
 from .output import FORMATS, print_rows
 
-RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
 _TABLE_LIMIT = 100
@@ -27,7 +29,8 @@ _TABLE_LIMIT = 100
 @click.option("--version", "model_version_id", help="Only this model version's results.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("table", *EXPORT_FORMATS)), default="table", show_default=True,
+              help="csv, jsonl and json stream every row in constant memory.")
 @click.pass_obj
 def results(
     settings: Settings,
@@ -49,12 +52,17 @@ def results(
         job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None
     )
     database = open_database(settings.database_url)
+    if fmt != "table":
+        for chunk in export_chunks(stream_rows(database, results_statement(where)), fmt):
+            sys.stdout.write(chunk)
+        database.dispose()
+        return
     with database.transaction() as session:
         rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
     database.dispose()
     console = Console()
-    print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
-    if fmt == "table" and limit and len(rows) == limit:
+    print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results")
+    if limit and len(rows) == limit:
         Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 
 

@@ -91,6 +91,14 @@ def query_results(session: Session, where: ResultFilter) -> list[Result]:
     return list(session.scalars(_results_statement(where)))
 
 
+def results_statement(where: ResultFilter) -> Select[tuple[Result]]:
+    """The filtered and sorted SELECT, for callers that page through it by key or stream it.
+
+    Raises ``ValueError`` for an unknown sort.
+    """
+    return _results_statement(where)
+
+
 def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     if where.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(SORT_KEYS)}")

@@ -1,0 +1,136 @@
+"""Running the jobs the API accepts: on the Celery workers when a broker is configured, else in
+this server, one job at a time in a background thread, with the pipeline of `mobilabel label`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import Settings
+from ..errors import MobilabelError
+from ..logs import mask_secrets
+from ..storage import Database
+from ..storage import chunks as stored_chunks
+from ..storage import jobs as stored_jobs
+
+if TYPE_CHECKING:
+    from ..pipeline.labeller import Labeller
+
+log = logging.getLogger(__name__)
+
+
+class JobNotActiveError(MobilabelError):
+    """The job has ended already, so it cannot be cancelled."""
+
+
+class JobRunner:
+    """Accepts folders as jobs and runs them; cancels them between batches."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="api-job")
+        self._cancelled: set[int] = set()
+        self._waiting: set[int] = set()
+        self._lock = threading.Lock()
+        self._labeller: Labeller | None = None
+
+    def submit(self, folder: Path, chunk_size: int | None = None, queue: str = "cpu") -> int:
+        """Start a job for ``folder`` (checked already) and return its id at once for the embedded
+        runner; through the broker, after every chunk is sent (as `mobilabel enqueue`).
+
+        Raises ``MobilabelError`` when the broker cannot be reached.
+        """
+        if self._settings.broker_configured:
+            return self._enqueue(folder, chunk_size or self._settings.chunk_size, queue)
+        with self._db.transaction() as session:
+            job = stored_jobs.create_job(session, str(folder), None)
+        with self._lock:
+            self._waiting.add(job.id)
+        self._executor.submit(self._run, job.id, folder)
+        return job.id
+
+    def cancel(self, job_id: int) -> int:
+        """Mark an active job cancelled; returns the chunks dropped (distributed jobs).
+
+        An embedded job stops after the batch it is labelling; what it wrote stays.
+        Raises ``LookupError`` for an unknown job, ``JobNotActiveError`` for a finished one.
+        """
+        with self._db.transaction() as session:
+            job = stored_jobs.get_job(session, job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            if job.status not in stored_jobs.ACTIVE:
+                raise JobNotActiveError(f"job {job_id} is {job.status} already")
+            stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="cancelled through the API")
+            dropped = stored_chunks.cancel_chunks(session, job_id)
+        with self._lock:
+            self._cancelled.add(job_id)
+        return dropped
+
+    def close(self) -> None:
+        """Stop after the current batch; jobs still waiting end failed, saying why."""
+        with self._lock:
+            waiting = set(self._waiting)
+            self._cancelled |= waiting
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._db.transaction() as session:
+            for job_id in waiting:
+                job = stored_jobs.get_job(session, job_id)
+                if job is not None and job.status in stored_jobs.ACTIVE:
+                    stored_jobs.finish_job(session, job_id, stored_jobs.FAILED, error="the server stopped before this job ended")
+
+    def _enqueue(self, folder: Path, chunk_size: int, queue: str) -> int:
+        from kombu.exceptions import OperationalError as KombuOperationalError
+
+        from ..scheduler.enqueue import enqueue_folder
+        from ..worker.app import create_app as create_celery_app
+
+        try:
+            return enqueue_folder(self._db, create_celery_app(self._settings), self._settings, folder, chunk_size, queue).id
+        except KombuOperationalError as exc:
+            raise MobilabelError(f"cannot reach the broker {mask_secrets(self._settings.broker_url)}: {mask_secrets(str(exc))}") from exc
+
+    def _run(self, job_id: int, folder: Path) -> None:
+        from ..pipeline.embedded import JobCancelled, label_folder
+
+        def check_cancelled(_done: int, _total: int) -> None:
+            with self._lock:
+                cancelled = job_id in self._cancelled
+            if cancelled:
+                raise JobCancelled("cancelled through the API")
+
+        try:
+            with self._lock:
+                if job_id in self._cancelled:
+                    return
+            label_folder(self._db, self._labeller_once(), folder, on_progress=check_cancelled, job_id=job_id)
+        except JobCancelled:
+            log.info("job %s cancelled", job_id)
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            reason = str(exc) if isinstance(exc, MobilabelError) else "the server could not label this folder; see its log"
+            with self._db.transaction() as session:
+                job = stored_jobs.get_job(session, job_id)
+                if job is not None and job.status in stored_jobs.ACTIVE:
+                    stored_jobs.finish_job(session, job_id, stored_jobs.FAILED, error=reason)
+        finally:
+            with self._lock:
+                self._waiting.discard(job_id)
+
+    def _labeller_once(self) -> Labeller:
+        # Built on the first job: it loads torch and the model, which a server that only
+        # answers queries never needs. It follows the active version, as `label` does.
+        if self._labeller is None:
+            from ..models import Checkpoint, Classifier
+            from ..pipeline.active_model import ActiveModel
+            from ..pipeline.build import build_labeller, load_classifier
+
+            def factory(checkpoint: Checkpoint) -> Classifier:
+                return load_classifier(self._settings, checkpoint)
+
+            self._labeller = build_labeller(self._settings, ActiveModel(self._db, self._settings, factory))
+        return self._labeller

@@ -1,0 +1,95 @@
+"""Who may call the API, and from where.
+
+With ``MOBILABEL_API_TOKEN`` set, every request needs ``Authorization: Bearer TOKEN``, or the
+session cookie that ``POST /api/session`` hands out for that header (for the web page);
+both compared in constant time. State-changing requests (anything but GET, HEAD, OPTIONS)
+that do not carry the bearer header, i.e. cookie-authenticated or token-less loopback
+ones, are refused when the browser says they come from another site (``Sec-Fetch-Site``,
+``Origin``): a page elsewhere cannot make a visitor's browser change anything here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+SESSION_COOKIE = "mobilabel_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
+
+router = APIRouter(tags=["session"])
+
+
+@dataclass(frozen=True)
+class Guard:
+    token: str
+    cors_origins: tuple[str, ...] = ()
+
+    @property
+    def session_value(self) -> str:
+        # Derived from the token, so changing the token ends every session; never the token itself.
+        return hmac.new(self.token.encode(), b"mobilabel session v1", hashlib.sha256).hexdigest()
+
+    def bearer_ok(self, authorization: str) -> bool:
+        scheme, _, credentials = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token.encode())
+
+    def refusal(self, method: str, headers: dict[str, str], host_origin: str) -> tuple[int, str] | None:
+        """(status, reason) if this request must be refused, else None."""
+        bearer = bool(self.token) and self.bearer_ok(headers.get("authorization", ""))
+        if self.token and not bearer and not hmac.compare_digest(_cookie(headers, SESSION_COOKIE).encode(), self.session_value.encode()):
+            return 401, "this server needs a token: send 'Authorization: Bearer <MOBILABEL_API_TOKEN>'"
+        if method in _SAFE_METHODS or bearer:
+            return None
+        fetch_site = headers.get("sec-fetch-site")
+        origin = headers.get("origin")
+        if (fetch_site is not None and fetch_site not in _SAME_SITE_FETCHES) or (
+            origin is not None and origin != host_origin and origin not in self.cors_origins
+        ):
+            return 403, "cross-site request refused: state-changing requests from another site need the bearer token"
+        return None
+
+
+class SecurityMiddleware:
+    """Applies a ``Guard`` to every HTTP request before any route sees it."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host_origin = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        refused = self.guard.refusal(scope["method"], headers, host_origin)
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        status, reason = refused
+        response = JSONResponse({"detail": reason}, status, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+        await response(scope, receive, send)
+
+
+@router.post("/api/session", status_code=204)
+def open_session(request: Request) -> Response:
+    """Exchange the bearer header for an HttpOnly, SameSite=Strict session cookie (for the web page)."""
+    guard: Guard = Guard(request.app.state.settings.api_token)
+    response = Response(status_code=204)
+    if guard.token:
+        response.set_cookie(SESSION_COOKIE, guard.session_value, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+def _cookie(headers: dict[str, str], name: str) -> str:
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return ""
