@@ -71,6 +71,13 @@ class JobRunner:
             self._cancelled.add(job_id)
         return dropped
 
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Return once every job accepted so far has ended (they run in order, one at a time).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        self._executor.submit(lambda: None).result(timeout=timeout)
+
     def close(self) -> None:
         """Stop after the current batch; jobs still waiting end failed, saying why."""
         with self._lock:
