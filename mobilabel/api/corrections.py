@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from ..storage.corrections import CorrectionRecord, list_corrections, save_corrections
 from ..storage.tables import Correction, Result
@@ -39,11 +39,7 @@ class CorrectionOut(BaseModel):
 @router.put("", response_model=CorrectionOut, responses={404: {"description": "no such result"}})
 def set_correction(body: CorrectionIn, session: SessionDep) -> CorrectionOut:
     """Verify a label for an image: correcting it again replaces the label."""
-    path = body.image_path
-    if body.result_id is not None:
-        path = session.scalar(Result.__table__.select().with_only_columns(Result.image_path).where(Result.id == body.result_id))
-        if path is None:
-            raise HTTPException(404, f"no result {body.result_id}")
+    path = body.image_path if body.result_id is None else _result_path(session, body.result_id)
     assert path is not None
     save_corrections(session, [CorrectionRecord(path, body.label.strip())])
     return CorrectionOut(image_path=path, label=body.label.strip())
@@ -54,9 +50,23 @@ def get_corrections(session: SessionDep) -> list[CorrectionOut]:
     return [CorrectionOut(image_path=c.image_path, label=c.label) for c in list_corrections(session)]
 
 
-@router.delete("", status_code=204, responses={404: {"description": "no correction for this path"}})
-def delete_correction(session: SessionDep, image_path: Annotated[str, Query()]) -> None:
+@router.delete("", status_code=204, responses={404: {"description": "no such result, or no correction for its image"}})
+def delete_correction(
+    session: SessionDep,
+    result_id: Annotated[int | None, Query(description="the result whose image's verified label goes")] = None,
+    image_path: Annotated[str | None, Query(description="or the image's path")] = None,
+) -> None:
     """Remove an image's verified label."""
-    deleted = session.execute(delete(Correction).where(Correction.image_path == image_path))
+    if (result_id is None) == (image_path is None):
+        raise HTTPException(422, "give exactly one of result_id and image_path")
+    path = image_path if result_id is None else _result_path(session, result_id)
+    deleted = session.execute(delete(Correction).where(Correction.image_path == path))
     if deleted.rowcount == 0:  # type: ignore[attr-defined]
-        raise HTTPException(404, f"no correction for {image_path}")
+        raise HTTPException(404, f"no correction for {path}")
+
+
+def _result_path(session: SessionDep, result_id: int) -> str:
+    path = session.scalar(select(Result.image_path).where(Result.id == result_id))
+    if path is None:
+        raise HTTPException(404, f"no result {result_id}")
+    return path

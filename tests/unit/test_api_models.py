@@ -57,6 +57,10 @@ def test_corrections_set_list_delete(api: ClientFactory) -> None:  # noqa: F811
     assert client.delete("/api/corrections", params={"image_path": "/photos/b.jpg"}).status_code == 204
     assert client.delete("/api/corrections", params={"image_path": "/photos/b.jpg"}).status_code == 404
     assert [c["image_path"] for c in client.get("/api/corrections").json()] == ["/photos/a.jpg"]
+    assert client.delete("/api/corrections", params={"result_id": result_id}).status_code == 204
+    assert client.get("/api/corrections").json() == []
+    assert client.delete("/api/corrections", params={"result_id": 999}).status_code == 404
+    assert client.delete("/api/corrections").status_code == 422
 
 
 def test_training_runs(api: ClientFactory) -> None:  # noqa: F811
