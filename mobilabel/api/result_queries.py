@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..errors import MobilabelError
@@ -45,28 +45,42 @@ class Page:
 def results_page(session: Session, where: ResultFilter, limit: int, cursor: str | None = None) -> Page:
     """Up to ``limit`` results matching ``where`` in its sort, after ``cursor`` (from the previous page).
 
+    Rows with a value in the sort column come first, ordered by (value, id) both ascending or
+    both descending, so one row comparison on an index finds where a page starts; rows without
+    a value (failed ones have no label or confidence) follow, by id. Each part is its own
+    query, as an OR of the two would keep the database from using the index.
     Raises ``BadCursorError`` for a cursor that does not decode or belongs to another sort,
     ``ValueError`` for an unknown sort.
     """
     if where.sort not in KEYSET_SORTS:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(KEYSET_SORTS)}")
     column, descending = KEYSET_SORTS[where.sort]
-    statement = ordered_statement(where)
-    if cursor is not None:
-        value, last_id = decode_cursor(cursor, where.sort)
-        statement = statement.where(_after(column, descending, value, last_id))
-    rows = list(session.scalars(statement.limit(limit + 1)))
+    value, last_id = decode_cursor(cursor, where.sort) if cursor is not None else (None, None)
+    base = results_statement(replace(where, limit=None)).order_by(None)
+    rows: list[Result] = []
+    if cursor is None or value is not None:
+        valued = base.where(column.is_not(None))
+        if value is not None:
+            after = tuple_(column, Result.id)
+            valued = valued.where(after < (value, last_id) if descending else after > (value, last_id))
+        order = (column.desc(), Result.id.desc()) if descending else (column.asc(), Result.id.asc())
+        rows = list(session.scalars(valued.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        empty = base.where(column.is_(None))
+        if value is None and last_id is not None:
+            empty = empty.where(Result.id < last_id if descending else Result.id > last_id)
+        rows += session.scalars(empty.order_by(Result.id.desc() if descending else Result.id.asc()).limit(limit + 1 - len(rows)))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(where.sort, getattr(rows[-1], column.key), rows[-1].id) if more else None
     return Page(rows, next_cursor)
 
 
-def ordered_statement(where: ResultFilter) -> Any:
-    """The filtered SELECT in the keyset order: the sort column (nulls last), then id."""
+def ordered_statement(where: ResultFilter) -> Select[tuple[Result]]:
+    """The filtered SELECT in page order: the sort column (and id the same way), rows without a value last."""
     column, descending = KEYSET_SORTS[where.sort]
-    key = column.desc() if descending else column.asc()
-    return results_statement(replace(where, limit=None)).order_by(None).order_by(key.nulls_last(), Result.id.asc())
+    order = (column.desc().nulls_last(), Result.id.desc()) if descending else (column.asc().nulls_last(), Result.id.asc())
+    return results_statement(replace(where, limit=None)).order_by(None).order_by(*order)
 
 
 def encode_cursor(sort: str, value: Any, row_id: int) -> str:
@@ -89,10 +103,3 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     if cursor_sort != sort:
         raise BadCursorError(f"this cursor belongs to sort {cursor_sort!r}, not {sort!r}")
     return value, row_id
-
-
-def _after(column: InstrumentedAttribute[Any], descending: bool, value: Any, last_id: int) -> ColumnElement[bool]:
-    if value is None:  # already among the rows without a value, which come last
-        return and_(column.is_(None), Result.id > last_id)
-    beyond = column < value if descending else column > value
-    return or_(beyond, and_(column == value, Result.id > last_id), column.is_(None))

@@ -46,9 +46,9 @@ def expected_order(rows: list[dict[str, Any]], sort: str) -> list[int]:
     field = SORT_FIELD[sort.lstrip("-")]
     valued = [r for r in rows if r[field] is not None]
     empty = [r for r in rows if r[field] is None]
-    valued.sort(key=lambda r: r["id"])
-    valued.sort(key=lambda r: r[field], reverse=sort.startswith("-"))  # stable: ties stay in id order
-    return [r["id"] for r in valued] + sorted(r["id"] for r in empty)
+    descending = sort.startswith("-")  # ties, and rows without a value, by id the same way
+    valued.sort(key=lambda r: (r[field], r["id"]), reverse=descending)
+    return [r["id"] for r in valued] + sorted((r["id"] for r in empty), reverse=descending)
 
 
 def all_pages(client: TestClient, limit: int, **params: Any) -> list[dict[str, Any]]:
