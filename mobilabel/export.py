@@ -1,8 +1,10 @@
 """Streaming result rows out of the database as CSV, JSON Lines or a JSON array, in constant memory.
 
 Rows come through a server-side cursor (PostgreSQL) or SQLite's lazy cursor, a few
-thousand at a time, and leave as text chunks of about 64 KB; nothing holds the whole
-result. Used by `mobilabel results` and the API's export alike, so both write the same bytes.
+thousand at a time, and leave as text chunks; nothing holds the whole result. JSON columns
+(``top_k``) are read as the text the database holds and written as they are, never parsed
+and re-encoded; on PostgreSQL the database builds each JSON line itself. Used by
+`mobilabel results` and the API's export alike, so both write the same rows.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import JSON, Select, Text, cast, func
 
 from .storage import Database
 from .storage.tables import Result
@@ -21,52 +24,72 @@ from .storage.tables import Result
 RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
 EXPORT_FORMATS = ("csv", "jsonl", "json")
 _ROWS_PER_FETCH = 2000
-_CHUNK_CHARS = 64 * 1024
+_ROWS_PER_CHUNK = 2000
 
 
-def stream_rows(db: Database, statement: Select[Any], columns: Sequence[str] = RESULT_COLUMNS) -> Iterator[dict[str, Any]]:
-    """The rows of ``statement`` (a SELECT of results), only ``columns``, fetched in batches."""
-    narrowed = statement.with_only_columns(*(getattr(Result, c) for c in columns))
-    with db.engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH).execute(narrowed)
-        for row in result:
-            yield dict(zip(columns, row, strict=True))
+def export_text(db: Database, statement: Select[Any], fmt: str, columns: Sequence[str] = RESULT_COLUMNS) -> Iterator[str]:
+    """The rows of ``statement`` (a SELECT of results) in ``fmt``, one of ``EXPORT_FORMATS``, in chunks.
 
-
-def export_chunks(rows: Iterator[dict[str, Any]], fmt: str, columns: Sequence[str] = RESULT_COLUMNS) -> Iterator[str]:
-    """``rows`` as text in ``fmt`` (one of ``EXPORT_FORMATS``), in chunks of about 64 KB.
-
-    CSV: a header, then one line per row, lists and dicts as JSON. JSON Lines: one object
-    per line. JSON: one array (as `mobilabel results --format json` always printed).
+    CSV: a header, then one line per row, JSON columns as their JSON text. JSON Lines: one
+    object per line. JSON: one array (as `mobilabel results --format json` always printed).
     Raises ``ValueError`` for an unknown format.
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "csv":
+        return _csv_chunks(_stream(db, statement, _selected(columns)), columns)
+    if db.dialect == "postgresql":
+        # json_build_object renders floats as Python does (shortest round trip); SQLite's json_object does not.
+        pairs = [part for c in columns for part in (c, getattr(Result, c))]
+        lines = (row[0] for row in _stream(db, statement, [cast(func.json_build_object(*pairs), Text)]))
+    else:
+        lines = (_json_line(row, columns) for row in _stream(db, statement, _selected(columns)))
+    return _json_chunks(lines, fmt)
+
+
+def _selected(columns: Sequence[str]) -> list[Any]:
+    return [cast(getattr(Result, c), Text) if _is_json(c) else getattr(Result, c) for c in columns]
+
+
+def _is_json(column: str) -> bool:
+    return isinstance(getattr(Result, column).type, JSON)
+
+
+def _stream(db: Database, statement: Select[Any], selected: list[Any]) -> Iterator[tuple[Any, ...]]:
+    with db.engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH).execute(statement.with_only_columns(*selected))
+        for row in result:
+            yield tuple(row)
+
+
+_encode = json.JSONEncoder(default=str).encode
+
+
+def _json_line(row: tuple[Any, ...], columns: Sequence[str]) -> str:
+    # One C-encoded dict per row; the JSON text of JSON columns spliced in after it (their keys last).
+    head = _encode({c: v for c, v in zip(columns, row, strict=True) if not _is_json(c)})[:-1]
+    tail = "".join(f", {json.dumps(c)}: {v if v is not None else 'null'}" for c, v in zip(columns, row, strict=True) if _is_json(c))
+    return head + tail + "}"
+
+
+def _json_chunks(lines: Iterator[str], fmt: str) -> Iterator[str]:
+    separator = "\n" if fmt == "jsonl" else ",\n  "
+    first = True
+    while batch := list(islice(lines, _ROWS_PER_CHUNK)):
+        text = separator.join(batch)
+        yield text + "\n" if fmt == "jsonl" else ("[\n  " if first else separator) + text
+        first = False
+    if fmt == "json":
+        yield "[]\n" if first else "\n]\n"
+
+
+def _csv_chunks(rows: Iterator[tuple[Any, ...]], columns: Sequence[str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    if fmt == "csv":
-        writer.writerow(columns)
-    elif fmt == "json":
-        buffer.write("[")
-    first = True
-    for row in rows:
-        if fmt == "csv":
-            writer.writerow([_csv_value(row[c]) for c in columns])
-        else:
-            if fmt == "json":
-                buffer.write("\n  " if first else ",\n  ")
-            buffer.write(json.dumps(row, default=str))
-            if fmt == "jsonl":
-                buffer.write("\n")
-        first = False
-        if buffer.tell() >= _CHUNK_CHARS:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if fmt == "json":
-        buffer.write("]\n" if first else "\n]\n")
+    writer.writerow(columns)
+    while batch := list(islice(rows, _ROWS_PER_CHUNK)):
+        writer.writerows(batch)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue()
-
-
-def _csv_value(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, (list, dict)) else value

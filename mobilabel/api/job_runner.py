@@ -37,6 +37,7 @@ class JobRunner:
         self._waiting: set[int] = set()
         self._lock = threading.Lock()
         self._labeller: Labeller | None = None
+        self._closing = False
 
     def submit(self, folder: Path, chunk_size: int | None = None, queue: str = "cpu") -> int:
         """Start a job for ``folder`` (checked already) and return its id at once for the embedded
@@ -81,8 +82,8 @@ class JobRunner:
     def close(self) -> None:
         """Stop after the current batch; jobs still waiting end failed, saying why."""
         with self._lock:
+            self._closing = True
             waiting = set(self._waiting)
-            self._cancelled |= waiting
         self._executor.shutdown(wait=True, cancel_futures=True)
         with self._db.transaction() as session:
             for job_id in waiting:
@@ -106,13 +107,15 @@ class JobRunner:
 
         def check_cancelled(_done: int, _total: int) -> None:
             with self._lock:
-                cancelled = job_id in self._cancelled
+                cancelled, closing = job_id in self._cancelled, self._closing
             if cancelled:
                 raise JobCancelled("cancelled through the API")
+            if closing:
+                raise JobCancelled("the server stopped; what it labelled is kept")
 
         try:
             with self._lock:
-                if job_id in self._cancelled:
+                if job_id in self._cancelled or self._closing:
                     return
             label_folder(self._db, self._labeller_once(), folder, on_progress=check_cancelled, job_id=job_id)
         except JobCancelled:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ..config import Settings
+from ..errors import MobilabelError
 from ..imaging import is_image_name
 from ..storage import Database
 
@@ -91,6 +92,7 @@ class Predictor:
     response_model=PredictOut,
     responses={
         413: {"description": "upload over MOBILABEL_MAX_UPLOAD_BYTES"},
+        503: {"description": "no model can be loaded"},
         415: {"description": "no upload is an image"},
         422: {"description": "no upload could be read (corrupt, over MOBILABEL_MAX_IMAGE_PIXELS, ...)"},
     },
@@ -106,7 +108,10 @@ async def predict(
     folder = Path(tempfile.mkdtemp(prefix="mobilabel-upload-"))
     try:
         paths = [await _save(upload, folder / f"{i}{_suffix(upload.filename)}") for i, upload in enumerate(files)]
-        batcher = await asyncio.to_thread(predictor.batcher)
+        try:
+            batcher = await asyncio.to_thread(predictor.batcher)
+        except MobilabelError as exc:  # no weights, a checkpoint that will not load: the server is not ready
+            raise HTTPException(503, str(exc)) from exc
         version_id, records = await asyncio.wrap_future(batcher.submit(paths))
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from ..export import export_chunks, stream_rows
+from ..export import export_text
 from ..storage.results import ResultFilter
 from ..storage.tables import Result
 from .deps import SessionDep
@@ -79,7 +79,7 @@ def list_results(
 @router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}})
 def export_results(where: FilterDep, request: Request, format: Literal["csv", "jsonl"] = "csv") -> StreamingResponse:
     """Every matching result, streamed as CSV or JSON Lines in constant memory."""
-    chunks = (c.encode() for c in export_chunks(stream_rows(request.app.state.db, ordered_statement(where)), format))
+    chunks = (c.encode() for c in export_text(request.app.state.db, ordered_statement(where), format))
     filename = f"results.{format}"
     return StreamingResponse(chunks, media_type=_MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from ..config import Settings
-from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_chunks, stream_rows
+from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_text
 from ..storage import jobs as stored_jobs
 from ..storage import open_database
 from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement
@@ -53,7 +53,7 @@ def results(
     )
     database = open_database(settings.database_url)
     if fmt != "table":
-        for chunk in export_chunks(stream_rows(database, results_statement(where)), fmt):
+        for chunk in export_text(database, results_statement(where), fmt):
             sys.stdout.write(chunk)
         database.dispose()
         return

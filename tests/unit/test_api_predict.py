@@ -92,3 +92,10 @@ def test_uploads_are_checked_like_files(api: ClientFactory, tmp_path: Path) -> N
     body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.jpg\"\r\n\r\n" + photo.read_bytes() * 4 + b"\r\n--b--\r\n"
     streamed = client.post("/api/predict", content=chunked(body), headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert streamed.status_code == 413  # no Content-Length: counted as it arrives
+
+
+def test_without_weights_predict_is_unavailable(api: ClientFactory) -> None:  # noqa: F811
+    photo = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
+    client = api(MOBILABEL_PRETRAINED="/nonexistent/weights.pth")
+    answer = client.post("/api/predict", files=upload(photo))
+    assert answer.status_code == 503 and "MOBILABEL_PRETRAINED" in answer.json()["detail"]
