@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
-from . import corrections, health, images, jobs, models, predict, results, runs, security
+from . import corrections, health, images, jobs, models, predict, results, review, runs, security
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
 from .security import Guard, SecurityMiddleware
@@ -73,6 +73,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     async def user_error(_: Request, exc: MobilabelError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    for module in (health, security, jobs, results, predict, images, corrections, models, runs):
+    # review before models: /api/models/compare must not be taken for a version id.
+    for module in (health, security, jobs, results, predict, images, review, corrections, models, runs):
         app.include_router(module.router)
     return app

@@ -70,3 +70,38 @@ def test_training_runs(api: ClientFactory) -> None:  # noqa: F811
     assert (run["data_dir"], run["status"], run["options"]) == ("/photos/train", "queued", {"epochs": 2})
     assert client.get(f"/api/training-runs/{run['id']}").json() == run
     assert client.get("/api/training-runs/999").status_code == 404
+
+
+def test_versions_compared_and_against_verified_labels(api: ClientFactory) -> None:  # noqa: F811
+    setup_storage()
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        # v1 and v2 on 4 images: two agree, one daisy -> rose flip, one rose -> rose; v2 also failed one.
+        v1 = [("/p/1.jpg", "daisy"), ("/p/2.jpg", "daisy"), ("/p/3.jpg", "rose"), ("/p/4.jpg", "daisy")]
+        v2 = [("/p/1.jpg", "daisy"), ("/p/2.jpg", "rose"), ("/p/3.jpg", "rose"), ("/p/4.jpg", "rose")]
+        write_results(session, [ResultRecord(p, "1:1", OK, label, 0.7, []) for p, label in v1], "v1", None)
+        write_results(session, [ResultRecord(p, "1:1", OK, label, 0.8, []) for p, label in v2], "v2", None)
+    db.dispose()
+    client = api()
+    comparison = client.get("/api/models/compare", params={"a": "v1", "b": "v2"}).json()
+    assert (comparison["images"], comparison["changed"]) == (4, 2)
+    assert comparison["flips"][0] == {"label_a": "daisy", "label_b": "rose", "images": 2}
+    behind = client.get("/api/models/compare/images", params={"a": "v1", "b": "v2", "label_a": "daisy", "label_b": "rose", "limit": 1}).json()
+    assert [r["image_path"] for r in behind] == ["/p/2.jpg"] and behind[0]["model_version_id"] == "v2"
+    following = client.get(
+        "/api/models/compare/images", params={"a": "v1", "b": "v2", "label_a": "daisy", "label_b": "rose", "after": behind[0]["id"]}
+    ).json()
+    assert [r["image_path"] for r in following] == ["/p/4.jpg"]
+    assert client.get("/api/models/compare", params={"a": "v1", "b": "v9"}).status_code == 404
+
+    result_id = following[0]["id"]
+    across = client.get(f"/api/results/{result_id}/versions").json()
+    assert [(r["model_version_id"], r["label"]) for r in across] == [("v1", "daisy"), ("v2", "rose")]
+
+    client.put("/api/corrections", json={"image_path": "/p/2.jpg", "label": "daisy"})
+    client.put("/api/corrections", json={"image_path": "/p/3.jpg", "label": "rose"})
+    matrix = client.get("/api/models/v2/confusion").json()
+    assert (matrix["images"], matrix["correct"]) == (2, 1)
+    assert {"verified": "daisy", "predicted": "rose", "images": 1} in matrix["cells"]
+    cell = client.get("/api/models/v2/confusion/images", params={"verified": "daisy", "predicted": "rose"}).json()
+    assert [r["image_path"] for r in cell] == ["/p/2.jpg"]
