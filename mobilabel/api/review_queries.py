@@ -32,7 +32,7 @@ def version_flips(session: Session, version_a: str, version_b: str) -> list[Cell
         .group_by(a.label, b.label)
         .order_by(count.desc(), a.label, b.label)
     )
-    return [(la, lb, n) for la, lb, n in rows]
+    return [(la or "", lb or "", n) for la, lb, n in rows]  # an ok result always has a label
 
 
 def flip_results(session: Session, version_a: str, version_b: str, label_a: str, label_b: str, limit: int, after_id: int = 0) -> list[Result]:
@@ -56,7 +56,7 @@ def confusion(session: Session, version: str) -> list[Cell]:
         .group_by(Correction.label, Result.label)
         .order_by(Correction.label, Result.label)
     )
-    return [(verified, predicted, n) for verified, predicted, n in rows]
+    return [(verified, predicted or "", n) for verified, predicted, n in rows]
 
 
 def confusion_results(session: Session, version: str, verified: str, predicted: str, limit: int, after_id: int = 0) -> list[Result]:
