@@ -72,6 +72,11 @@ class JobRunner:
             self._cancelled.add(job_id)
         return dropped
 
+    def submit_training(self, run_id: int) -> None:
+        """Train a recorded run (``storage.training_runs``) in this server, in turn with the jobs, as a
+        worker would: its progress and outcome go to the run's row."""
+        self._executor.submit(self._train, run_id)
+
     def wait_idle(self, timeout: float | None = None) -> None:
         """Return once every job accepted so far has ended (they run in order, one at a time).
 
@@ -130,6 +135,20 @@ class JobRunner:
         finally:
             with self._lock:
                 self._waiting.discard(job_id)
+
+    def _train(self, run_id: int) -> None:
+        from ..worker.app import create_app as create_celery_app
+        from ..worker.runtime import WorkerRuntime
+        from ..worker.training_task import run_training
+
+        if self._closing:
+            return
+        runtime = WorkerRuntime(self._settings)
+        try:
+            # The Celery app only sends relabelling jobs, which the API refuses without a broker.
+            run_training(runtime, create_celery_app(self._settings), run_id)
+        finally:
+            runtime.db.dispose()
 
     def _labeller_once(self) -> Labeller:
         # Built on the first job: it loads torch and the model, which a server that only

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from mobilabel.cli.main import cli
@@ -10,6 +12,7 @@ from mobilabel.storage import open_database, versions
 from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.results import OK, ResultRecord, write_results
 from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.unit.test_training import PNG_SIGNATURE, tiny_dataset
 
 
 def setup_storage() -> None:
@@ -105,3 +108,21 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory) -> No
     assert {"verified": "daisy", "predicted": "rose", "images": 1} in matrix["cells"]
     cell = client.get("/api/models/v2/confusion/images", params={"verified": "daisy", "predicted": "rose"}).json()
     assert [r["image_path"] for r in cell] == ["/p/2.jpg"]
+
+
+def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+    data = tiny_dataset(tmp_path / "root" / "data", train_count=3, val_count=2)
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
+    assert client.post("/api/training-runs", json={"data_dir": str(tmp_path)}).status_code == 403
+    assert client.post("/api/training-runs", json={"data_dir": str(data), "relabel": True}).status_code == 422
+    assert client.post("/api/training-runs", json={"data_dir": str(data), "epochs": 0}).status_code == 422
+    started = client.post("/api/training-runs", json={"data_dir": str(data), "epochs": 1, "batch_size": 8})
+    assert started.status_code == 202, started.text
+    assert started.json()["trigger"] == "api"
+    client.app.state.runner.wait_idle(timeout=300)  # type: ignore[attr-defined]
+    run = client.get(f"/api/training-runs/{started.json()['id']}").json()
+    assert (run["status"], run["promoted"], run["error"]) == ("completed", True, None), run
+    assert run["progress"]["epoch"] == 1
+    (version,) = client.get("/api/models").json()
+    assert version["id"] == run["version_id"] and version["active"] and version["classes"] == ["daisy", "roses"]
+    assert client.get(f"/api/models/{version['id']}/report.png").content.startswith(PNG_SIGNATURE)
