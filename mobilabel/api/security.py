@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SESSION_COOKIE = "mobilabel_session"
+SESSION_PATH = "/api/session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
 
@@ -37,12 +39,17 @@ class Guard:
 
     def bearer_ok(self, authorization: str) -> bool:
         scheme, _, credentials = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token.encode())
+        return scheme.lower() == "bearer" and self.token_ok(credentials.strip())
 
-    def refusal(self, method: str, headers: dict[str, str], host_origin: str) -> tuple[int, str] | None:
+    def token_ok(self, token: str) -> bool:
+        return hmac.compare_digest(token.encode(), self.token.encode())
+
+    def refusal(self, method: str, path: str, headers: dict[str, str], host_origin: str) -> tuple[int, str] | None:
         """(status, reason) if this request must be refused, else None."""
         bearer = bool(self.token) and self.bearer_ok(headers.get("authorization", ""))
-        if self.token and not bearer and not hmac.compare_digest(_cookie(headers, SESSION_COOKIE).encode(), self.session_value.encode()):
+        # Logging in is the one request that may come without credentials: its endpoint checks the token it carries.
+        logging_in = path == SESSION_PATH and method == "POST"
+        if self.token and not bearer and not logging_in and not hmac.compare_digest(_cookie(headers, SESSION_COOKIE).encode(), self.session_value.encode()):
             return 401, "this server needs a token: send 'Authorization: Bearer <MOBILABEL_API_TOKEN>'"
         if method in _SAFE_METHODS or bearer:
             return None
@@ -68,7 +75,7 @@ class SecurityMiddleware:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host_origin = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
-        refused = self.guard.refusal(scope["method"], headers, host_origin)
+        refused = self.guard.refusal(scope["method"], scope["path"], headers, host_origin)
         if refused is None:
             await self.app(scope, receive, send)
             return
@@ -77,13 +84,28 @@ class SecurityMiddleware:
         await response(scope, receive, send)
 
 
-@router.post("/api/session", status_code=204)
-def open_session(request: Request) -> Response:
-    """Exchange the bearer header for an HttpOnly, SameSite=Strict session cookie (for the web page)."""
-    guard: Guard = Guard(request.app.state.settings.api_token)
+class Login(BaseModel):
+    token: str
+
+
+@router.post(SESSION_PATH, status_code=204, responses={401: {"description": "wrong or missing token"}})
+def open_session(request: Request, login: Login | None = None) -> Response:
+    """Exchange the token (bearer header, or ``{"token": ...}`` from a login form) for an HttpOnly,
+    SameSite=Strict session cookie, for the web page. Without a token configured, nothing to do."""
+    guard = Guard(request.app.state.settings.api_token)
     response = Response(status_code=204)
     if guard.token:
+        if not (guard.bearer_ok(request.headers.get("authorization", "")) or (login is not None and guard.token_ok(login.token))):
+            return JSONResponse({"detail": "wrong or missing token"}, 401, headers={"WWW-Authenticate": "Bearer"})
         response.set_cookie(SESSION_COOKIE, guard.session_value, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.delete(SESSION_PATH, status_code=204)
+def close_session() -> Response:
+    """Forget the session cookie (log out)."""
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
     return response
 
 

@@ -66,6 +66,12 @@ def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: Client
     assert cross_site.status_code == 403 and "cross-site" in cross_site.json()["detail"]
     same_site = client.post("/api/models/rollback", headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
     assert same_site.status_code == 409  # reached the endpoint: nothing to roll back to
+    assert client.delete("/api/session").status_code == 204
+    assert client.get("/api/jobs").status_code == 401  # logged out
+    assert client.post("/api/session", json={"token": "wrong"}).status_code == 401
+    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "http://testserver"}).status_code == 204  # a login form
+    assert client.get("/api/jobs").status_code == 200
     client.cookies.clear()
     assert client.post("/api/models/rollback", headers={"Origin": "http://testserver"}).status_code == 401
 
