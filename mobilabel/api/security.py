@@ -55,9 +55,9 @@ class Guard:
             return None
         fetch_site = headers.get("sec-fetch-site")
         origin = headers.get("origin")
-        if (fetch_site is not None and fetch_site not in _SAME_SITE_FETCHES) or (
-            origin is not None and origin != host_origin and origin not in self.cors_origins
-        ):
+        if origin is not None and origin in self.cors_origins:
+            return None  # a site the operator allowed (MOBILABEL_CORS_ORIGINS)
+        if (fetch_site is not None and fetch_site not in _SAME_SITE_FETCHES) or (origin is not None and origin != host_origin):
             return 403, "cross-site request refused: state-changing requests from another site need the bearer token"
         return None
 

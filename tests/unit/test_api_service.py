@@ -91,7 +91,8 @@ def test_cors_only_for_configured_origins(api: ClientFactory) -> None:  # noqa: 
     assert client.options("/api/jobs", headers=preflight).headers["access-control-allow-origin"] == "https://ok.example"
     evil = client.options("/api/jobs", headers={**preflight, "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in evil.headers
-    assert client.post("/api/models/rollback", headers={"Origin": "https://ok.example"}).status_code == 409
+    assert client.post("/api/models/rollback", headers={"Origin": "https://ok.example", "Sec-Fetch-Site": "cross-site"}).status_code == 409
+    assert client.post("/api/models/rollback", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}).status_code == 403
 
 
 def test_importing_the_app_loads_no_torch() -> None:
