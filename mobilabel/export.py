@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -43,7 +43,8 @@ def export_text(db: Database, statement: Select[Any], fmt: str, columns: Sequenc
         pairs = [part for c in columns for part in (c, getattr(Result, c))]
         lines = (row[0] for row in _stream(db, statement, [cast(func.json_build_object(*pairs), Text)]))
     else:
-        lines = (_json_line(row, columns) for row in _stream(db, statement, _selected(columns)))
+        line = _json_line_encoder(columns)
+        lines = (line(row) for row in _stream(db, statement, _selected(columns)))
     return _json_chunks(lines, fmt)
 
 
@@ -62,14 +63,18 @@ def _stream(db: Database, statement: Select[Any], selected: list[Any]) -> Iterat
             yield tuple(row)
 
 
-_encode = json.JSONEncoder(default=str).encode
+def _json_line_encoder(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], str]:
+    """A function from a row to its JSON line: one C-encoded dict, the JSON text of JSON columns
+    spliced in after it (their keys last)."""
+    plain = [(i, c) for i, c in enumerate(columns) if not _is_json(c)]
+    raw = [(i, f", {json.dumps(c)}: ") for i, c in enumerate(columns) if _is_json(c)]
+    encode = json.JSONEncoder(default=str).encode
 
+    def line(row: tuple[Any, ...]) -> str:
+        head = encode({c: row[i] for i, c in plain})[:-1]
+        return head + "".join(key + (row[i] if row[i] is not None else "null") for i, key in raw) + "}"
 
-def _json_line(row: tuple[Any, ...], columns: Sequence[str]) -> str:
-    # One C-encoded dict per row; the JSON text of JSON columns spliced in after it (their keys last).
-    head = _encode({c: v for c, v in zip(columns, row, strict=True) if not _is_json(c)})[:-1]
-    tail = "".join(f", {json.dumps(c)}: {v if v is not None else 'null'}" for c, v in zip(columns, row, strict=True) if _is_json(c))
-    return head + tail + "}"
+    return line
 
 
 def _json_chunks(lines: Iterator[str], fmt: str) -> Iterator[str]:
