@@ -19,9 +19,14 @@ from typing import Any
 from sqlalchemy import JSON, Select, Text, cast, func
 
 from .storage import Database
-from .storage.tables import Result
+from .storage.pathcodec import to_stored
+from .storage.tables import Correction, Result
 
-RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
+# Every stored column a user reads, and the verified label (a correction of the same content) beside the label.
+RESULT_COLUMNS = (
+    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "verified_label", "job_id", "content_hash", "top_k"
+)  # fmt: skip
+VERIFIED_LABEL = "verified_label"
 EXPORT_FORMATS = ("csv", "jsonl", "json")
 _ROWS_PER_FETCH = 2000
 _ROWS_PER_CHUNK = 2000
@@ -36,31 +41,41 @@ def export_text(db: Database, statement: Select[Any], fmt: str, columns: Sequenc
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if VERIFIED_LABEL in columns:
+        statement = statement.outerjoin(Correction, Correction.content_hash == Result.content_hash)
     if fmt == "csv":
-        return _csv_chunks(_stream(db, statement, _selected(columns)), columns)
+        return _csv_chunks(_stream(db, statement, _selected(columns), columns), columns)
     if db.dialect == "postgresql":
         # json_build_object renders floats as Python does (shortest round trip); SQLite's json_object does not.
-        pairs = [part for c in columns for part in (c, getattr(Result, c))]
-        lines = (row[0] for row in _stream(db, statement, [cast(func.json_build_object(*pairs), Text)]))
+        # It reads the stored text of paths: the same form to_stored gives.
+        pairs = [part for c in columns for part in (c, _column(c))]
+        lines = (row[0] for row in _stream(db, statement, [cast(func.json_build_object(*pairs), Text)], ()))
     else:
         line = _json_line_encoder(columns)
-        lines = (line(row) for row in _stream(db, statement, _selected(columns)))
+        lines = (line(row) for row in _stream(db, statement, _selected(columns), columns))
     return _json_chunks(lines, fmt)
 
 
+def _column(name: str) -> Any:
+    return Correction.label if name == VERIFIED_LABEL else getattr(Result, name)
+
+
 def _selected(columns: Sequence[str]) -> list[Any]:
-    return [cast(getattr(Result, c), Text) if _is_json(c) else getattr(Result, c) for c in columns]
+    return [cast(_column(c), Text) if _is_json(c) else _column(c) for c in columns]
 
 
 def _is_json(column: str) -> bool:
-    return isinstance(getattr(Result, column).type, JSON)
+    return isinstance(_column(column).type, JSON)
 
 
-def _stream(db: Database, statement: Select[Any], selected: list[Any]) -> Iterator[tuple[Any, ...]]:
+def _stream(db: Database, statement: Select[Any], selected: list[Any], columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    # Paths leave in their stored form: a name that is not UTF-8 as bytes:/...\xNN..., exact and printable.
+    path = columns.index("image_path") if "image_path" in columns else None
     with db.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH).execute(statement.with_only_columns(*selected))
         for row in result:
-            yield tuple(row)
+            values = tuple(row)
+            yield values if path is None else (*values[:path], to_stored(values[path]), *values[path + 1 :])
 
 
 def _json_line_encoder(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], str]:
