@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..pipeline.labeller import Labeller
+from ..pipeline.labeller import Labeller, ReadBatch
 from ..storage.results import ResultRecord
 
 # Called with each batch's size (a metric).
@@ -86,7 +86,10 @@ class Batcher:
             classifier = self._labeller.model()
             paths = [p for request in batch for p in request.paths]
             decoded = list(self._readers.map(lambda p: self._labeller.reader.read(p, classifier), paths))
-            labelled = self._labeller.predict(decoded, classifier)
+            # Nothing is known beforehand: each content is predicted once, its copies in the batch share its result.
+            predicted = self._labeller.predict(ReadBatch(decoded, classifier.version_id, {}), classifier)
+            records = [r for r in predicted if r is not None]
+            assert len(records) == len(paths), "with nothing known, predict answers every file"
         except Exception as exc:  # the requests waiting on this batch get the error, the thread lives on
             for request in batch:
                 request.future.set_exception(exc)
@@ -95,5 +98,5 @@ class Batcher:
             self._on_batch(len(paths))
         start = 0
         for request in batch:
-            request.future.set_result((labelled.model_version_id, labelled.records[start : start + len(request.paths)]))
+            request.future.set_result((classifier.version_id, records[start : start + len(request.paths)]))
             start += len(request.paths)

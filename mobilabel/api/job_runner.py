@@ -33,7 +33,6 @@ class JobRunner:
         self._db = db
         self._settings = settings
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="api-job")
-        self._cancelled: set[int] = set()
         self._waiting: set[int] = set()
         self._lock = threading.Lock()
         self._labeller: Labeller | None = None
@@ -55,9 +54,10 @@ class JobRunner:
         return job.id
 
     def cancel(self, job_id: int) -> int:
-        """Mark an active job cancelled; returns the chunks dropped (distributed jobs).
+        """Mark an active job cancelled, as `mobilabel cancel` does; returns the chunks dropped (distributed jobs).
 
-        An embedded job stops after the batch it is labelling; what it wrote stays.
+        A job this server labels stops after the batch it is labelling (``label_folder`` reads the
+        job's state after each batch), one not started never starts; what was written stays.
         Raises ``LookupError`` for an unknown job, ``JobNotActiveError`` for a finished one.
         """
         with self._db.transaction() as session:
@@ -68,8 +68,6 @@ class JobRunner:
                 raise JobNotActiveError(f"job {job_id} is {job.status} already")
             stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="cancelled through the API")
             dropped = stored_chunks.cancel_chunks(session, job_id)
-        with self._lock:
-            self._cancelled.add(job_id)
         return dropped
 
     def submit_training(self, run_id: int) -> None:
@@ -85,16 +83,17 @@ class JobRunner:
         self._executor.submit(lambda: None).result(timeout=timeout)
 
     def close(self) -> None:
-        """Stop after the current batch; jobs still waiting end failed, saying why."""
+        """Stop: the running job after its current batch, the waiting ones before they start; all end
+        cancelled, saying the server stopped, with what they labelled kept."""
         with self._lock:
             self._closing = True
             waiting = set(self._waiting)
-        self._executor.shutdown(wait=True, cancel_futures=True)
         with self._db.transaction() as session:
             for job_id in waiting:
                 job = stored_jobs.get_job(session, job_id)
                 if job is not None and job.status in stored_jobs.ACTIVE:
-                    stored_jobs.finish_job(session, job_id, stored_jobs.FAILED, error="the server stopped before this job ended")
+                    stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="the server stopped; what it labelled is kept")
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _enqueue(self, folder: Path, chunk_size: int, queue: str) -> int:
         from kombu.exceptions import OperationalError as KombuOperationalError
@@ -108,22 +107,15 @@ class JobRunner:
             raise MobilabelError(f"cannot reach the broker {mask_secrets(self._settings.broker_url)}: {mask_secrets(str(exc))}") from exc
 
     def _run(self, job_id: int, folder: Path) -> None:
-        from ..pipeline.embedded import JobCancelled, label_folder
-
-        def check_cancelled(_done: int, _total: int) -> None:
-            with self._lock:
-                cancelled, closing = job_id in self._cancelled, self._closing
-            if cancelled:
-                raise JobCancelled("cancelled through the API")
-            if closing:
-                raise JobCancelled("the server stopped; what it labelled is kept")
+        from ..pipeline.embedded import JobCancelledError, label_folder
 
         try:
-            with self._lock:
-                if job_id in self._cancelled or self._closing:
-                    return
-            label_folder(self._db, self._labeller_once(), folder, on_progress=check_cancelled, job_id=job_id)
-        except JobCancelled:
+            with self._db.transaction() as session:
+                job = stored_jobs.get_job(session, job_id)
+                if job is None or job.status not in stored_jobs.ACTIVE:
+                    return  # cancelled while it waited
+            label_folder(self._db, self._labeller_once(), folder, job_id=job_id)
+        except JobCancelledError:
             log.info("job %s cancelled", job_id)
         except Exception as exc:
             log.exception("job %s failed", job_id)
