@@ -348,6 +348,7 @@ async function galleryView() {
         h("ol", { class: "topk" }, (item.top_k || []).slice(0, 9).map((k, n) =>
           h("li", {}, h("kbd", {}, n + 1), " ", k.label, h("span", { class: "bar small" }, h("span", { style: `width:${100 * k.confidence}%` })), percent(k.confidence)))));
       filter.value = "";
+      filter.blur();  // the next key is a command again
       listClasses();
       for (const next of state.items.slice(index + 1, index + 3)) new Image().src = thumbnail(next.id, 512);  // prefetched: the next one shows at once
       grid.querySelector(`[data-id="${item.id}"]`)?.scrollIntoView({ block: "nearest" });
@@ -507,7 +508,7 @@ async function modelsView() {
   const runsTable = h("table", { id: "runs" });
   function paintRuns(list) {
     runsTable.replaceChildren(h("tr", {}, ["run", "status", "progress", "version", "promoted", "error"].map((t) => h("th", {}, t))),
-      list.map((r) => h("tr", { "data-run": r.id, "data-status": r.status }, h("td", {}, r.id), h("td", { class: "run-status" }, r.status),
+      ...list.map((r) => h("tr", { "data-run": r.id, "data-status": r.status }, h("td", {}, r.id), h("td", { class: "run-status" }, r.status),
         h("td", {}, r.progress ? Object.entries(r.progress).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${typeof v === "number" ? Number(v.toFixed(3)) : v}`).join(", ") : ""),
         h("td", {}, r.version_id ? h("a", { href: url({ view: "gallery", version: r.version_id }) }, shortId(r.version_id)) : ""),
         h("td", {}, r.promoted === null ? "" : r.promoted ? "yes" : "no"), h("td", { class: "error" }, r.error || ""))));
