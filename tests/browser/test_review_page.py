@@ -208,6 +208,7 @@ def test_review_page_end_to_end(server: str, data: Path, tmp_path: Path) -> None
         page.goto(server + "/ui/?view=models")
         page.fill("#train-form input[name=data_dir]", str(data))
         page.fill("#train-form input[name=epochs]", "1")
+        page.fill("#train-form input[name=val_fraction]", "0.34")
         page.check("#train-form input[name=force]")
         page.click("#train-form button")
         expect(page.locator("#runs tr[data-run]")).to_have_count(1, timeout=60_000)  # the server imports torch first

@@ -496,13 +496,14 @@ async function modelsView() {
 
   const dataDir = h("input", { name: "data_dir", size: 40, placeholder: "/absolute/data/dir", required: true, "aria-label": "data folder" });
   const epochs = h("input", { name: "epochs", type: "number", min: 1, value: 8, size: 3, "aria-label": "epochs" });
+  const valFraction = h("input", { name: "val_fraction", type: "number", min: 0.01, max: 0.99, step: 0.01, placeholder: "0.2", size: 4, "aria-label": "validation fraction" });
   const withCorrections = h("input", { name: "include_corrections", type: "checkbox", checked: true });
   const force = h("input", { name: "force", type: "checkbox" });
-  const trainForm = h("form", { id: "train-form", class: "inline" }, dataDir, h("label", {}, "epochs ", epochs),
+  const trainForm = h("form", { id: "train-form", class: "inline" }, dataDir, h("label", {}, "epochs ", epochs), h("label", {}, "validation share ", valFraction),
     h("label", {}, withCorrections, " with verified labels"), h("label", {}, force, " promote even if not better"), h("button", { type: "submit" }, "Train"));
   trainForm.addEventListener("submit", (event) => {
     event.preventDefault();
-    run(api("/api/training-runs", { json: { data_dir: dataDir.value, epochs: Number(epochs.value), include_corrections: withCorrections.checked, force: force.checked } })
+    run(api("/api/training-runs", { json: { data_dir: dataDir.value, epochs: Number(epochs.value), val_fraction: valFraction.value ? Number(valFraction.value) : null, include_corrections: withCorrections.checked, force: force.checked } })
       .then((started) => { say(`training run ${started.id} started`); followRuns(); }));
   });
   const runsTable = h("table", { id: "runs" });
