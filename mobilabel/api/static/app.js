@@ -218,7 +218,7 @@ async function galleryView() {
     figure.querySelector("figcaption").replaceChildren(
       h("a", { href: url({ view: "image", id: item.id }), class: "label" }, item.label || item.error || ""),
       h("span", { class: "confidence" }, percent(item.confidence)),
-      mark === undefined ? null : h("span", { class: "mark", title: "verified label" }, `✓ ${mark}`));
+      mark === undefined ? "" : h("span", { class: "mark", title: "verified label" }, `✓ ${mark}`));
   }
 
   function repaint(item) {
@@ -403,7 +403,7 @@ async function galleryView() {
   const sentinel = h("div", { class: "sentinel" });
   new IntersectionObserver((entries) => { if (entries[0].isIntersecting && state.next) run(loadMore()); }).observe(sentinel);
 
-  main.replaceChildren(h("h1", {}, source.title), source.byId ? null : filterForm(), toolbar, grid, more, sentinel);
+  main.replaceChildren(h("h1", {}, source.title), source.byId ? "" : filterForm(), toolbar, grid, more, sentinel);
   await loadMore();
   if (params.get("review") === "1") startReview();
 }
