@@ -161,7 +161,7 @@ def test_review_page_end_to_end(server: str, data: Path, tmp_path: Path) -> None
         assert len(expected) == 20
         expect(page.locator("#review h2")).to_have_text(f"{position + 1} / {len(queue)}")
         expect(page.locator("#review-progress")).to_contain_text("reviewed 20 / remaining 10")
-        page.screenshot(path=str(tmp_path / "review.png"))
+        page.screenshot(path=str(tmp_path / "review.png"))  # docs/review-page.png is one of these
         page.keyboard.press("u")  # the last decision goes
         expect(page.locator("#review h2")).to_have_text(f"{position} / {len(queue)}")
         expect(page.locator("#review-progress")).to_contain_text("reviewed 19 / remaining 11")
@@ -203,6 +203,18 @@ def test_review_page_end_to_end(server: str, data: Path, tmp_path: Path) -> None
         behind = next(f for f in comparison["flips"] if (f["label_a"], f["label_b"]) == (cell_flip["label_a"], cell_flip["label_b"]))
         expect(page.locator(".grid .tile")).to_have_count(behind["images"])
         assert set(page.locator(".tile .label").all_inner_texts()) == {behind["label_b"]}
+
+        # The flowers version against the verified labels; a cell opens its images.
+        page.goto(server + f"/ui/?view=models&confusion={flowers_version}")
+        confusion = get(server, f"/api/models/{flowers_version}/confusion")
+        assert confusion["images"] == len(expected)
+        expect(page.locator("#confusion p")).to_have_text(f"{confusion['correct']} of {confusion['images']} verified images right")
+        page.locator("#confusion table.matrix a").first.click()
+        page.wait_for_url("**view=gallery*confusion=*")
+        cell = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+        (counted,) = [c["images"] for c in confusion["cells"] if (c["verified"], c["predicted"]) == (cell["verified"], cell["predicted"])]
+        expect(page.locator(".grid .tile")).to_have_count(counted)
+        assert set(page.locator(".tile .label").all_inner_texts()) == {cell["predicted"]}
 
         # Train with the corrections, from the page, and follow it to the end.
         page.goto(server + "/ui/?view=models")
