@@ -252,7 +252,8 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
         for i, process in enumerate(processes):
             wait_for(partial(lambda pid: len(process_tree(pid)) > 1, process.pid), 120, f"worker {i}")
         enqueued = time.perf_counter()
-        job = subprocess.run(mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
+        # --force: the same folder is labelled again by each worker count, in one database.
+        job = subprocess.run(mobilabel("enqueue", "--force", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
 
         def finished() -> bool:
             with engine.connect() as connection:
@@ -316,7 +317,7 @@ def main() -> None:
         for threads in sorted({1, available_cores()}):
             report.add(Row(f"(b) decode + transform, {decoder}, {threads} thread(s)", len(photos),
                            images_per_s=decode_rate(photos, threads, decoder, classifier),
-                           notes=f"decoded on {classifier.engine.device if decoder == 'torchvision' else 'cpu'}"))
+                           notes=f"JPEGs decoded on {classifier.engine.device if decoder == 'torchvision' else 'cpu'} (nvjpeg on a GPU)"))
     notes = f"ImageNet {decoder_agreement(photos, classifier):.2%}"
     if flowers_model is not None:
         notes += f", flowers {decoder_agreement(photos, Classifier.load(flowers_model, engine=engine_kind, device=args.device)):.2%}"
@@ -342,7 +343,7 @@ def main() -> None:
                        notes="onnxruntime fp32, a lane per core, each one thread, image by image; batch 32"))
 
     home = DATA / "home"
-    default_decoder = DECODERS[0]
+    default_decoder = next(iter(DECODERS))
     for decoder in DECODERS:  # the default first: its rows are (d)'s figure
         denv = {**env, "MOBILABEL_DECODER": decoder}
         small_s, small_rss = embedded_label(FLOWERS, denv, home)

@@ -23,6 +23,7 @@ from torchvision.datasets import ImageFolder
 from torchvision.models import mobilenet_v2
 
 from mobilabel.config import load_settings
+from mobilabel.imaging import train_min_side
 from mobilabel.models import Preprocessing
 from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mobilabel.training.data import class_images
@@ -116,6 +117,7 @@ def mobilabel_epoch(
         shuffle=True,
         workers=settings.decode_threads if workers is None else workers,
         max_pixels=settings.max_image_pixels,
+        min_side=train_min_side(preprocessing.crop_size),
     )
     _, _, count, seconds, _ = train_epoch(learner, loader)
     return EpochSpeed(count, seconds)

@@ -64,6 +64,7 @@ class Settings:
     queued_grace_s: float
     sweep_interval_s: float
     db_patience_s: float
+    db_lock_timeout_s: float
     max_redeliveries: int
     visibility_timeout_s: int
     model_refresh_s: float
@@ -112,6 +113,7 @@ def load_settings() -> Settings:
         queued_grace_s=_env_float("QUEUED_GRACE_S", 60.0),
         sweep_interval_s=_env_float("SWEEP_INTERVAL_S", 30.0),
         db_patience_s=_env_float("DB_PATIENCE_S", 120.0),
+        db_lock_timeout_s=_env_float("DB_LOCK_TIMEOUT_S", 30.0),
         max_redeliveries=_env_int("MAX_REDELIVERIES", 3),
         visibility_timeout_s=_env_int("VISIBILITY_TIMEOUT_S", 3600),
         model_refresh_s=_env_float("MODEL_REFRESH_S", 2.0),

@@ -12,16 +12,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import JSON, Select, Text, cast, func
 
 from .storage import Database
-from .storage.tables import Result
+from .storage.pathcodec import to_stored
+from .storage.tables import Correction, Result
 
-RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "model_version_id", "job_id", "top_k")
+# Every stored column a user reads, and the verified label (a correction of the same content) beside the label.
+RESULT_COLUMNS = (
+    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "verified_label", "job_id", "content_hash", "top_k"
+)  # fmt: skip
+VERIFIED_LABEL = "verified_label"
 EXPORT_FORMATS = ("csv", "jsonl", "json")
 _ROWS_PER_FETCH = 2000
 _ROWS_PER_CHUNK = 2000
@@ -36,40 +41,55 @@ def export_text(db: Database, statement: Select[Any], fmt: str, columns: Sequenc
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if VERIFIED_LABEL in columns:
+        statement = statement.outerjoin(Correction, Correction.content_hash == Result.content_hash)
     if fmt == "csv":
-        return _csv_chunks(_stream(db, statement, _selected(columns)), columns)
+        return _csv_chunks(_stream(db, statement, _selected(columns), columns), columns)
     if db.dialect == "postgresql":
         # json_build_object renders floats as Python does (shortest round trip); SQLite's json_object does not.
-        pairs = [part for c in columns for part in (c, getattr(Result, c))]
-        lines = (row[0] for row in _stream(db, statement, [cast(func.json_build_object(*pairs), Text)]))
+        # It reads the stored text of paths: the same form to_stored gives.
+        pairs = [part for c in columns for part in (c, _column(c))]
+        lines = (row[0] for row in _stream(db, statement, [cast(func.json_build_object(*pairs), Text)], ()))
     else:
-        lines = (_json_line(row, columns) for row in _stream(db, statement, _selected(columns)))
+        line = _json_line_encoder(columns)
+        lines = (line(row) for row in _stream(db, statement, _selected(columns), columns))
     return _json_chunks(lines, fmt)
 
 
+def _column(name: str) -> Any:
+    return Correction.label if name == VERIFIED_LABEL else getattr(Result, name)
+
+
 def _selected(columns: Sequence[str]) -> list[Any]:
-    return [cast(getattr(Result, c), Text) if _is_json(c) else getattr(Result, c) for c in columns]
+    return [cast(_column(c), Text) if _is_json(c) else _column(c) for c in columns]
 
 
 def _is_json(column: str) -> bool:
-    return isinstance(getattr(Result, column).type, JSON)
+    return isinstance(_column(column).type, JSON)
 
 
-def _stream(db: Database, statement: Select[Any], selected: list[Any]) -> Iterator[tuple[Any, ...]]:
+def _stream(db: Database, statement: Select[Any], selected: list[Any], columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    # Paths leave in their stored form: a name that is not UTF-8 as bytes:/...\xNN..., exact and printable.
+    path = columns.index("image_path") if "image_path" in columns else None
     with db.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH).execute(statement.with_only_columns(*selected))
         for row in result:
-            yield tuple(row)
+            values = tuple(row)
+            yield values if path is None else (*values[:path], to_stored(values[path]), *values[path + 1 :])
 
 
-_encode = json.JSONEncoder(default=str).encode
+def _json_line_encoder(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], str]:
+    """A function from a row to its JSON line: one C-encoded dict, the JSON text of JSON columns
+    spliced in after it (their keys last)."""
+    plain = [(i, c) for i, c in enumerate(columns) if not _is_json(c)]
+    raw = [(i, f", {json.dumps(c)}: ") for i, c in enumerate(columns) if _is_json(c)]
+    encode = json.JSONEncoder(default=str).encode
 
+    def line(row: tuple[Any, ...]) -> str:
+        head = encode({c: row[i] for i, c in plain})[:-1]
+        return head + "".join(key + (row[i] if row[i] is not None else "null") for i, key in raw) + "}"
 
-def _json_line(row: tuple[Any, ...], columns: Sequence[str]) -> str:
-    # One C-encoded dict per row; the JSON text of JSON columns spliced in after it (their keys last).
-    head = _encode({c: v for c, v in zip(columns, row, strict=True) if not _is_json(c)})[:-1]
-    tail = "".join(f", {json.dumps(c)}: {v if v is not None else 'null'}" for c, v in zip(columns, row, strict=True) if _is_json(c))
-    return head + tail + "}"
+    return line
 
 
 def _json_chunks(lines: Iterator[str], fmt: str) -> Iterator[str]:

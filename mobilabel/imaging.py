@@ -6,26 +6,86 @@ nothing here lets one bad file take a batch down with it.
 
 from __future__ import annotations
 
+import io
+import math
 import os
+import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
+import pillow_heif
+import simplejpeg  # type: ignore[import-untyped]  # ships no type information
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import MobilabelError
+from .hashing import hash_bytes, hash_file
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+# What phones, cameras and browsers write, as well as the classic formats. The walk selects
+# by these names; what decodes a file is decided by its content, whatever its extension.
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".png", ".apng", ".bmp", ".dib", ".gif", ".tif", ".tiff",
+    ".webp", ".heic", ".heif", ".hif", ".avif",
+})  # fmt: skip
 
 # A truncated file is reported, not silently padded with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# HEIC/HEIF (iPhones) through pillow-heif; Pillow reads AVIF itself.
+pillow_heif.register_heif_opener()
+
+# Files up to this size are read once into memory (hashed and decoded from there); larger ones
+# are hashed as they stream and decoded from the file, so no one file is held whole.
+MAX_IN_MEMORY_BYTES = 64 * 1024 * 1024
 
 _WHITE = (255, 255, 255, 255)
 _SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
+# ISO base media (HEIF, AVIF) name their brand at byte 4; valid files of a kind we may lack a
+# decoder for are not "damaged".
+_ISO_BRAND = b"ftyp"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_METADATA_CHUNKS = frozenset({b"iCCP", b"iTXt", b"zTXt", b"tEXt"})
+# libjpeg's warnings when the data stops before the last block (at a marker, or at the end of
+# the file): it fills the rest with grey.
+_JPEG_ENDS_EARLY = {
+    "premature end of data segment": "image data ends early: the picture is incomplete",
+    "premature end of jpeg file": "truncated file: the image data ends early, the picture is incomplete",
+}
+# libjpeg's warnings that mean the picture came out damaged (jerror.h: JWRN_HUFF_BAD_CODE,
+# JWRN_ARITH_BAD_CODE, JWRN_MUST_RESYNC, JWRN_BOGUS_PROGRESSION); the rest (extraneous bytes,
+# an odd JFIF revision, ...) leave it whole.
+_JPEG_DAMAGED = ("bad huffman code", "bad arithmetic code", "instead of rst", "inconsistent progression")
+# How libjpeg's recoverable warnings begin (jerror.h), as simplejpeg's strict mode raises them.
+_LIBJPEG_WARNINGS = ("Corrupt JPEG data", "Invalid SOS parameters", "Premature end of JPEG file", "Warning")
+_ORIENTATION = 0x0112
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
 class ImageReadError(MobilabelError):
     """A file that could not be read as an image; the message says why."""
+
+
+def label_min_side(resize_size: int) -> int:
+    """The shorter side (px) a decode for labelling keeps: twice the resize target (512 for Resize(256)),
+    so Resize still averages over 2x2 pixels or more; on 80 phone photos this gave the full decode's
+    top-1 label on every one (issue 13)."""
+    return 2 * resize_size
+
+
+def train_min_side(crop_size: int) -> int:
+    """The shorter side (px) a decode for training keeps: RandomResizedCrop may take 8% of the area, a
+    square of side sqrt(0.08) of the shorter side, and that must still cover ``crop_size`` (792 for 224)."""
+    return math.ceil(crop_size / math.sqrt(0.08))
 
 
 def is_image_name(name: str) -> bool:
@@ -38,37 +98,176 @@ def content_identity(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def read_rgb(path: Path, max_pixels: int) -> Image.Image:
-    """The image at ``path``, upright (EXIF orientation applied), as 8-bit RGB.
+@dataclass(frozen=True)
+class ImageSource:
+    """One file, read once: its bytes (``None`` for a file over ``MAX_IN_MEMORY_BYTES``,
+    then read from ``path``), its fingerprint and its content hash (``hashing``: xxh3-128, hex)."""
 
-    Images over ``max_pixels`` are refused from their header, before any pixel is
-    decoded, so a decompression bomb costs nothing.
+    path: Path
+    data: bytes | None
+    content_id: str
+    content_hash: str
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self.data) if self.data is not None else open(self.path, "rb")
+
+    @property
+    def is_jpeg(self) -> bool:
+        """Whether the content is a JPEG (by its first bytes, whatever the file's name)."""
+        return self.data is not None and self.data.startswith(b"\xff\xd8\xff")
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A decoded image (upright 8-bit RGB) and what its decoder warned about it, if anything."""
+
+    image: Image.Image
+    warning: str | None = None
+
+
+def load_source(path: Path) -> ImageSource:
+    """Read ``path`` once, fingerprint and hash it.
+
+    Raises ``ImageReadError`` for a folder, a missing or unreadable file.
     """
     try:
-        with Image.open(path) as image:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            content_id = f"{st.st_size}:{st.st_mtime_ns}"
+            if st.st_size <= MAX_IN_MEMORY_BYTES:
+                data = f.read()
+                return ImageSource(path, data, content_id, hash_bytes(data))
+        return ImageSource(path, None, content_id, hash_file(path))
+    except IsADirectoryError as exc:
+        raise ImageReadError("is a folder, not an image file (label a folder with: mobilabel label FOLDER)") from exc
+    except PermissionError as exc:
+        raise ImageReadError("permission denied") from exc
+    except FileNotFoundError as exc:
+        raise ImageReadError("file not found") from exc
+    except OSError as exc:
+        raise ImageReadError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def read_rgb(source: Path | ImageSource, max_pixels: int, min_side: int = 0) -> Image.Image:
+    """The image, upright (EXIF orientation applied), as 8-bit RGB; see ``read_picture``."""
+    return read_picture(source, max_pixels, min_side).image
+
+
+def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0, libjpeg: bool = True) -> Picture:
+    """The image, upright (EXIF orientation applied), as 8-bit RGB, with any decoder warning.
+
+    ``min_side`` > 0 lets a format that can decode at reduced size do so at the smallest scale
+    whose shorter side is still at least ``min_side`` (JPEG, in the DCT domain: M/8 for
+    M = 1..8 with libjpeg-turbo, 1/2, 1/4, 1/8 with Pillow's ``draft``); 0 decodes at full
+    size. Images over ``max_pixels`` (their declared size) are refused from their header,
+    before any pixel is decoded, so a decompression bomb costs nothing. A JPEG whose data ends early is refused; other libjpeg warnings that
+    leave the picture whole are returned. JPEG pixels come from libjpeg-turbo (simplejpeg),
+    or with ``libjpeg`` False from Pillow (the data is checked by libjpeg-turbo all the same);
+    a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. Raises ``ImageReadError`` with the reason.
+    """
+    if not isinstance(source, ImageSource):
+        source = load_source(source)
+    try:
+        return _read(source, max_pixels, min_side, libjpeg)
+    except ValueError as exc:
+        stripped = _png_without_metadata(source.data) if "PngImagePlugin" in str(exc) else None
+        if stripped is None:
+            raise ImageReadError(f"corrupt or truncated image: {exc}") from exc
+        # Metadata over Pillow's safety bounds (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): the pixels are
+        # fine, so read them without it; pixel data keeps every limit.
+        picture = _read(ImageSource(source.path, stripped, source.content_id, source.content_hash), max_pixels, min_side, libjpeg)
+        return Picture(picture.image, f"metadata ignored: {exc}")
+
+
+def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
+    """``read_picture`` on a loaded file; raises ``ValueError`` for metadata over Pillow's bounds."""
+    try:
+        with Image.open(source.open()) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageReadError(
                     f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
                     "(MOBILABEL_MAX_IMAGE_PIXELS); refused as a possible decompression bomb"
                 )
+            warning = None
+            if image.format in ("JPEG", "MPO") and source.data is not None:
+                # MPO (a camera's multi-picture file) is read as its primary frame: the JPEG it starts with.
+                plain = libjpeg and image.mode in ("RGB", "L")
+                pixels, warning = _libjpeg(source.data, min_side if plain else -1)
+                if pixels is not None:
+                    return Picture(_upright(Image.fromarray(pixels, "RGB"), image.getexif().get(_ORIENTATION, 1)), warning)
+            if min_side > 0:
+                image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
-            return to_rgb8(image)
-    except ImageReadError:
+            return Picture(to_rgb8(image), warning)
+    except (ImageReadError, ValueError):
         raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"refused as a possible decompression bomb: {exc}") from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError(_unidentified_reason(path)) from exc
-    except PermissionError as exc:
-        raise ImageReadError("permission denied") from exc
-    except FileNotFoundError as exc:
-        raise ImageReadError("file not found") from exc
+        raise ImageReadError(_unidentified_reason(source)) from exc
     except MemoryError as exc:
         raise ImageReadError("out of memory while decoding") from exc
-    except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError...
+    except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError...
         raise ImageReadError(f"corrupt or truncated image: {exc}") from exc
+
+
+def check_jpeg(data: bytes) -> str | None:
+    """libjpeg-turbo's warning about JPEG ``data`` that still decodes whole, or None; raises
+    ``ImageReadError`` when the data ends early or is damaged. For decoders that would print
+    libjpeg's warnings or not report them (nvjpeg)."""
+    return _libjpeg(data, -1)[1]
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    """``image`` turned as EXIF ``orientation`` (1-8) says, as ``ImageOps.exif_transpose`` does."""
+    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def _libjpeg(data: bytes, min_side: int) -> tuple[npt.NDArray[np.uint8] | None, str | None]:
+    """(RGB pixels, warning) from libjpeg-turbo (simplejpeg), decoded at the smallest scale M/8 whose
+    shorter side is at least ``min_side`` (0: full size). ``min_side`` -1 only checks the data, at
+    the smallest scale (the entropy decoding, where the warnings arise, is the same at any scale).
+
+    Strict mode hands libjpeg's warnings back, to attribute to the file rather than print.
+    Raises ``ImageReadError`` when the data ends early; pixels are None for what simplejpeg
+    cannot take (CMYK, ...), left to Pillow, and when only checking.
+    """
+    side = 1 if min_side < 0 else min_side
+    scale = {"min_height": side, "min_width": side} if side > 0 else {}
+    try:
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True, **scale)
+        return (None if min_side < 0 else pixels), None
+    except ValueError as exc:
+        message = str(exc)
+    for early, reason in _JPEG_ENDS_EARLY.items():
+        if early in message.lower():
+            raise ImageReadError(reason)
+    if any(damage in message.lower() for damage in _JPEG_DAMAGED):
+        raise ImageReadError(f"corrupt image data: libjpeg: {message}")
+    if not message.startswith(_LIBJPEG_WARNINGS):
+        return None, None  # not a warning (an unsupported colour space, ...): Pillow decides
+    warning = f"libjpeg: {message}"
+    if min_side < 0:
+        return None, warning
+    return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=False, **scale), warning
+
+
+def _png_without_metadata(data: bytes | None) -> bytes | None:
+    """The PNG ``data`` with its text and ICC profile chunks left out, or None if it is not a PNG."""
+    if data is None or not data.startswith(_PNG_SIGNATURE):
+        return None
+    kept = [_PNG_SIGNATURE]
+    offset = len(_PNG_SIGNATURE)
+    while offset + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        end = offset + 12 + length
+        if data[offset + 4 : offset + 8] not in _PNG_METADATA_CHUNKS:
+            kept.append(data[offset:end])
+        offset = end
+    return b"".join(kept)
 
 
 def to_rgb8(image: Image.Image) -> Image.Image:
@@ -97,14 +296,14 @@ def to_rgb8(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _unidentified_reason(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as exc:
-        return f"cannot read file: {exc.strerror or exc}"
+def _unidentified_reason(source: ImageSource) -> str:
+    with source.open() as f:
+        head = f.read(16)
     if not head:
         return "empty file (0 bytes)"
+    if head[4:8] == _ISO_BRAND:
+        brand = head[8:12].decode("ascii", "replace").strip()
+        return f"an ISO media file (brand {brand!r}) that holds no image this build can decode"
     if head.startswith(_SIGNATURES):
         return "corrupt image: the header is damaged"
     return "not an image: the content is not a format that can be read"

@@ -25,9 +25,10 @@ class NoModelError(MobilabelError):
 
 
 def register_checkpoint(db: Database, checkpoint: Checkpoint, activate: bool = False) -> str:
-    """Store ``checkpoint`` as a version (once: its id is its key) and return the id."""
+    """Store ``checkpoint`` as a version (once: its id is its key; a deleted one comes back) and return the id."""
     with db.transaction() as session:
-        if stored.get_version(session, checkpoint.version_id) is None:
+        known = stored.get_version(session, checkpoint.version_id)
+        if known is None or known.deleted_at is not None:
             record = stored.VersionRecord(
                 id=checkpoint.version_id,
                 arch=checkpoint.arch,
@@ -84,7 +85,7 @@ def active_version_id(db: Database) -> str | None:
 def resolve_checkpoint(db: Database, settings: Settings, model: str | None = None) -> Checkpoint:
     """The checkpoint to label with, registered as a version so results can name it.
 
-    ``model`` is a checkpoint file or a version id; without it, the active version,
+    ``model`` is a checkpoint file or a version (id, unique prefix or ``active``); without it, the active version,
     else the ImageNet weights found on this machine, else ImageNet weights registered
     in the database by an earlier run (so they need to be pointed at only once).
     """
@@ -94,10 +95,11 @@ def resolve_checkpoint(db: Database, settings: Settings, model: str | None = Non
             register_checkpoint(db, checkpoint)
             return checkpoint
         with db.transaction() as session:
-            known = stored.get_version(session, model) is not None
-        if not known:
-            raise NoModelError(f"--model {model}: neither a checkpoint file nor a model version id")
-        return load_version(db, settings, model)
+            try:
+                version_id = stored.resolve_version(session, model)  # an id, a unique prefix, or 'active'
+            except stored.UnknownVersionError as exc:
+                raise NoModelError(f"--model {model}: not a checkpoint file, and {exc}") from exc
+        return load_version(db, settings, version_id)
     active = active_version_id(db)
     if active is not None:
         return load_version(db, settings, active)

@@ -24,8 +24,10 @@ from .thumbnails import THUMBNAIL_SIZES, make_thumbnail, thumbnail_path
 
 router = APIRouter(prefix="/api/results", tags=["images"])
 
-# A thumbnail's URL names the result, not the file's state: a day, then revalidated by ETag.
+# A URL that names the result only: a day, then revalidated by ETag. One that also names the file's
+# state (?v=FINGERPRINT, the result's content_id) never changes: a year.
 _CACHE_CONTROL = "private, max-age=86400"
+_CACHE_FOREVER = "private, max-age=31536000, immutable"
 _RESPONSES: dict[int | str, dict[str, str]] = {
     403: {"description": "MOBILABEL_ALLOWED_ROOTS is not set"},
     404: {"description": "no such result, or its file is missing or outside the allowed roots"},
@@ -72,6 +74,7 @@ def thumbnail(
     session: SessionDep,
     settings: SettingsDep,
     size: Annotated[int, Query(description=f"longest side, one of {THUMBNAIL_SIZES}")] = 256,
+    v: Annotated[str | None, Query(description="the result's content_id: with it, cached for a year")] = None,
 ) -> Response:
     """A JPEG thumbnail, upright, made once per file state and cached on disk."""
     if size not in THUMBNAIL_SIZES:
@@ -79,7 +82,8 @@ def thumbnail(
     row_id, real = _servable(session, settings, result_id)
     fingerprint = content_identity(real)
     etag = f'"{row_id}-{fingerprint.replace(":", "-")}-{size}"'
-    headers = {"Cache-Control": _CACHE_CONTROL, "ETag": etag}
+    cache = _CACHE_FOREVER if v == fingerprint else "no-cache" if v is not None else _CACHE_CONTROL
+    headers = {"Cache-Control": cache, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     cached = thumbnail_path(settings.home / "thumbnails", row_id, fingerprint, size)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from ..export import export_text
-from ..storage.results import ResultFilter
+from ..storage.filters import FilterError, check_filter
+from ..storage.results import ResultFilter, verified_labels
 from ..storage.tables import Result
-from .deps import SessionDep
+from ..storage.versions import UnknownVersionError
+from .deps import DatabaseDep, SessionDep
 from .result_queries import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
 
 router = APIRouter(prefix="/api/results", tags=["results"])
@@ -30,8 +32,11 @@ class ResultOut(BaseModel):
     top_k: list[dict[str, Any]] | None
     status: str
     error: str | None
+    warning: str | None
     model_version_id: str
     job_id: int | None
+    content_hash: str | None
+    verified_label: str | None = None
     updated_at: datetime
 
 
@@ -49,16 +54,33 @@ def result_filter(
     version: str | None = None,
     path: Annotated[str | None, Query(description="shell pattern (* and ?), matched anywhere in the path")] = None,
     sort: SortName = "path",
+    all_versions: Annotated[bool, Query(description="every version's row of each image, not only its current one")] = False,
 ) -> ResultFilter:
-    """The CLI's filters (`mobilabel results`), as query parameters."""
-    return ResultFilter(job, label, min_confidence, max_confidence, path, status, version, sort)
+    """The CLI's filters (`mobilabel results`), as query parameters; ``version`` takes an id, a unique prefix or ``active``."""
+    return ResultFilter(job, label, min_confidence, max_confidence, path, status, version, sort, all_versions=all_versions)
 
 
 FilterDep = Annotated[ResultFilter, Depends(result_filter)]
 
 
-def result_out(row: Result) -> ResultOut:
-    return ResultOut.model_validate(row, from_attributes=True)
+def result_out(row: Result, verified: dict[str, str] | None = None) -> ResultOut:
+    out = ResultOut.model_validate(row, from_attributes=True)
+    out.verified_label = (verified or {}).get(row.content_hash or "")
+    return out
+
+
+def results_out(session: SessionDep, rows: list[Result]) -> list[ResultOut]:
+    """Rows with the verified label of their content beside them."""
+    verified = verified_labels(session, (r.content_hash for r in rows))
+    return [result_out(r, verified) for r in rows]
+
+
+def checked(session: SessionDep, where: ResultFilter) -> ResultFilter:
+    """``where`` with its version resolved; 422 naming what exists for a job, label or version that does not."""
+    try:
+        return check_filter(session, where)
+    except (FilterError, UnknownVersionError) as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("", response_model=ResultPage)
@@ -70,16 +92,19 @@ def list_results(
 ) -> ResultPage:
     """A page of results; pass ``next_cursor`` back as ``cursor`` for the next one."""
     try:
-        page = results_page(session, where, limit, cursor)
+        page = results_page(session, checked(session, where), limit, cursor)
     except BadCursorError as exc:
         raise HTTPException(400, str(exc)) from exc
-    return ResultPage(items=[result_out(r) for r in page.rows], next_cursor=page.next_cursor)
+    return ResultPage(items=results_out(session, page.rows), next_cursor=page.next_cursor)
 
 
 @router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}})
-def export_results(where: FilterDep, request: Request, format: Literal["csv", "jsonl"] = "csv") -> StreamingResponse:
-    """Every matching result, streamed as CSV or JSON Lines in constant memory."""
-    chunks = (c.encode() for c in export_text(request.app.state.db, ordered_statement(where), format))
+def export_results(where: FilterDep, db: DatabaseDep, format: Literal["csv", "jsonl"] = "csv") -> StreamingResponse:
+    """Every matching result, streamed as CSV or JSON Lines in constant memory (the columns of
+    `mobilabel results --format csv`, with the verified label)."""
+    with db.transaction() as session:
+        where = checked(session, where)
+    chunks = (c.encode() for c in export_text(db, ordered_statement(where), format))
     filename = f"results.{format}"
     return StreamingResponse(chunks, media_type=_MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -89,4 +114,5 @@ def get_result(result_id: int, session: SessionDep) -> ResultOut:
     row = session.get(Result, result_id)
     if row is None:
         raise HTTPException(404, f"no result {result_id}")
-    return result_out(row)
+    (out,) = results_out(session, [row])
+    return out

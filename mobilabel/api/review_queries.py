@@ -1,6 +1,5 @@
 """What the review page asks of the results: an image across versions, two versions compared,
-a version against the verified labels. Keyed by image path as storage is today (the
-label-lifecycle work re-keys corrections by content hash: these functions are where to follow it)."""
+a version against the verified labels (corrections, matched by content hash)."""
 
 from __future__ import annotations
 
@@ -52,7 +51,7 @@ def confusion(session: Session, version: str) -> list[Cell]:
     count = func.count()
     rows = session.execute(
         select(Correction.label, Result.label, count)
-        .join(Result, and_(Result.image_path == Correction.image_path, Result.model_version_id == version, Result.status == OK))
+        .join(Result, and_(Result.content_hash == Correction.content_hash, Result.model_version_id == version, Result.status == OK))
         .group_by(Correction.label, Result.label)
         .order_by(Correction.label, Result.label)
     )
@@ -63,7 +62,7 @@ def confusion_results(session: Session, version: str, verified: str, predicted: 
     """The version's results in one cell of its confusion matrix, by id after ``after_id``."""
     return list(session.scalars(
         select(Result)
-        .join(Correction, and_(Correction.image_path == Result.image_path, Correction.label == verified))
+        .join(Correction, and_(Correction.content_hash == Result.content_hash, Correction.label == verified))
         .where(Result.model_version_id == version, Result.status == OK, Result.label == predicted, Result.id > after_id)
         .order_by(Result.id)
         .limit(limit)

@@ -28,21 +28,29 @@ from .progress import image_progress
 @click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="Images per task (default: MOBILABEL_CHUNK_SIZE).")
 @click.option("--queue", type=click.Choice(QUEUES), default="cpu", show_default=True)
 @click.option("--model", help="Pin the job to this checkpoint file or version id (default: whichever version is active).")
+@click.option("--force", is_flag=True, help="Send every image, also those unchanged since the version in force labelled them.")
 @click.pass_obj
-def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str, model: str | None) -> None:
-    """Send every image under FOLDER to the workers, in chunks; prints the job id."""
+def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str, model: str | None, force: bool) -> None:
+    """Send every image under FOLDER to the workers, in chunks; prints the job id.
+
+    An image whose labelled row for the version in force has its current size and modification
+    time is not sent (skipped as unchanged; failed rows are sent again); --force sends all.
+    """
     database = open_database(settings.database_url)
     pinned = _pinned_version(database, settings, model) if model else None
     if next(iter_images(folder), None) is None:
         click.echo(f"No images under {folder}.", err=True)
         return
     try:
-        job = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned)
+        job = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned, force)
     except KombuOperationalError as exc:
         raise click.ClickException(f"cannot reach the broker {mask_secrets(settings.broker_url)}: {mask_secrets(str(exc))}") from exc
     finally:
         database.dispose()
-    click.echo(f"job {job.id}: {job.total} images sent to queue {queue}; follow it with: mobilabel status {job.id} --watch", err=True)
+    click.echo(
+        f"job {job.id}: {job.total - job.skipped} images sent to queue {queue}, {job.skipped} skipped (unchanged); "
+        f"follow it with: mobilabel status {job.id} --watch", err=True,
+    )
     click.echo(job.id)
 
 
@@ -65,17 +73,18 @@ def status(settings: Settings, job_id: int, watch: bool, interval: float) -> Non
     job = _job(database, job_id)
     if watch:
         with image_progress(console) as progress:
-            task = progress.add_task(f"job {job_id}", total=job.total or None, completed=job.done + job.failed)
+            task = progress.add_task(f"job {job_id}", total=job.total or None, completed=job.done + job.failed + job.skipped)
             while job.status in stored_jobs.ACTIVE:
                 time.sleep(interval)  # polling the database is how a watcher learns of progress
                 job = _job(database, job_id)
-                progress.update(task, total=job.total or None, completed=job.done + job.failed)
+                progress.update(task, total=job.total or None, completed=job.done + job.failed + job.skipped)
     with database.transaction() as session:
         states = stored_chunks.chunk_states(session, job_id)
     database.dispose()
     chunks = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none"
     click.echo(
-        f"job {job.id} {job.status}: {job.done + job.failed}/{job.total} images ({job.done} labelled, {job.failed} failed); chunks: {chunks}"
+        f"job {job.id} {job.status}: {job.done + job.failed + job.skipped}/{job.total} images "
+        f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged)); chunks: {chunks}"
     )
     if job.status in (stored_jobs.FAILED, stored_jobs.CANCELLED):
         raise SystemExit(1)

@@ -13,10 +13,11 @@ from ..logs import mask_secrets
 from ..models import ENGINES, Checkpoint, Classifier
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
-from ..pipeline.embedded import JobSummary, label_folder
-from ..pipeline.paths import check_folder, iter_images
+from ..pipeline.embedded import JobSummary, find_work, label_folder
+from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..registry import resolve_checkpoint
 from ..storage import open_database
+from ..storage.pathcodec import to_stored
 from .progress import image_progress
 
 _SUMMARY_LABELS = 10
@@ -49,6 +50,8 @@ def predict(
                 click.echo(f"{record.image_path}\tfailed: {record.error}", err=True)
                 failed += 1
                 continue
+            if record.warning is not None:
+                click.echo(f"{record.image_path}\twarning: {record.warning}", err=True)
             ranked = (record.top_k or [])[:top_k]
             click.echo(f"{record.image_path}\t" + "\t".join(f"{r['label']}\t{r['confidence']:.4f}" for r in ranked))
     if failed:
@@ -61,40 +64,58 @@ def predict(
 @engine_option
 @device_option
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass (default: MOBILABEL_BATCH_SIZE).")
+@click.option("--force", is_flag=True, help="Label every image, also those unchanged since this model version labelled them.")
 @click.pass_obj
 def label(
-    settings: Settings, folder: Path, model: str | None, engine: str | None, device: str | None, batch_size: int | None
+    settings: Settings, folder: Path, model: str | None, engine: str | None, device: str | None, batch_size: int | None,
+    force: bool,
 ) -> None:
-    """Label every image under FOLDER (recursively) in this process and store the results."""
+    """Label every image under FOLDER (recursively) in this process and store the results.
+
+    An image whose labelled row for the model version in force has its current size and
+    modification time is skipped as unchanged (failed rows are retried); --force labels all.
+    """
     console = Console(stderr=True)
     folder = check_folder(folder)
-    if next(iter_images(folder), None) is None:
-        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case).")
+    walked = WalkCounts()
+    if next(iter_images(folder, walked), None) is None:
+        skipped = f"; skipped: {walked.not_images} not an image" if walked.not_images else ""
+        click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case{skipped}).")
         return
     database = open_database(settings.database_url)
 
     def factory(checkpoint: Checkpoint) -> Classifier:
         return load_classifier(settings, checkpoint, engine, device)
 
-    # Without --model, follow the active version: a promotion mid-run takes over between batches.
-    source = factory(resolve_checkpoint(database, settings, model)) if model else ActiveModel(database, settings, factory)
+    # Read (not built) now: its version decides what is unchanged. Without --model, follow the
+    # active version: a promotion mid-run takes over between batches.
+    checkpoint = resolve_checkpoint(database, settings, model)
+    source = ActiveModel(database, settings, factory, pinned=checkpoint.version_id if model else None, checkpoint=checkpoint)
     labeller = build_labeller(settings, source, batch_size, device)
-    engine_name = labeller.classifier.engine.name  # loads the model now, before the progress bar
+    work = find_work(database, folder, None if force else checkpoint.version_id)
+    # The model is built now, before the progress bar, and only if there is something to label.
+    engine_name = labeller.classifier.engine.name if work.paths else None
     with image_progress(console) as progress:
         task = progress.add_task("labelling", total=None)
         summary = label_folder(
-            database, labeller, folder, on_progress=lambda n, total: progress.update(task, advance=n, total=total)
+            database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id
         )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
     database.dispose()
 
 
-def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str) -> None:
-    rate = summary.total / summary.seconds if summary.seconds else 0.0
+def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:
+    labelled = summary.done + summary.failed
+    rate = labelled / summary.seconds if summary.seconds else 0.0
+    speed = f" ({rate:.1f} img/s, {engine} engine)" if engine else ""
     console.print(
-        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed "
-        f"in {summary.seconds:.1f} s ({rate:.1f} img/s, {engine} engine), model version {summary.model_version_id}"
+        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed, "
+        f"{summary.skipped} skipped (unchanged)"
+        + (f", {summary.not_images} skipped: not an image" if summary.not_images else "")
+        + f" in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"
     )
+    if summary.skipped and not labelled:
+        console.print("nothing changed for this model version; --force labels all again")
     counts = list(summary.label_counts.items())
     for name, count in counts[:_SUMMARY_LABELS]:
         console.print(f"  {count:6d}  {name}", markup=False, highlight=False)
@@ -104,7 +125,7 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
     if summary.failures:
         console.print(f"failed ({summary.failed}):")
         for path, reason in summary.failures[:20]:
-            console.print(f"  {path}: {reason}", markup=False, highlight=False)
+            console.print(f"  {to_stored(path)}: {reason}", markup=False, highlight=False)
         if len(summary.failures) > 20:
             console.print(f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed")
     console.print(f"results in {database_url}: mobilabel results --job {summary.job_id}", markup=False, highlight=False)

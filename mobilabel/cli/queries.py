@@ -1,4 +1,4 @@
-"""`mobilabel results | jobs`: querying what was labelled. Light: no torch."""
+"""`mobilabel results | jobs`: querying what was labelled, and pruning it. Light: no torch."""
 
 from __future__ import annotations
 
@@ -11,29 +11,37 @@ from ..config import Settings
 from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_text
 from ..storage import jobs as stored_jobs
 from ..storage import open_database
-from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement
+from ..storage.filters import check_filter
+from ..storage.pathcodec import to_stored
+from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
+from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
 from .output import FORMATS, print_rows
 
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "error", "job_id")
-JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "model_version_id", "created_at", "finished_at", "error")
+STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
+TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
+# In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
+_VERSION_SHOWN = 17
+JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
 _TABLE_LIMIT = 100
+_PATHS_SHOWN = 20
 
 
-@click.command()
-@click.option("--job", "job_id", type=int, help="Only this job's results.")
-@click.option("--label", "label_name", help="Only this label.")
+@click.group(invoke_without_command=True)
+@click.option("--job", "job_id", type=int, help="Only the images this job covered.")
+@click.option("--label", "label_name", help="Only this label (case-sensitive).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1))
 @click.option("--max-confidence", type=click.FloatRange(0, 1))
 @click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
 @click.option("--status", type=click.Choice(["ok", "failed"]))
-@click.option("--version", "model_version_id", help="Only this model version's results.")
+@click.option("--version", "model_version_id", help="Only this model version's rows: an id, a unique prefix, or 'active'.")
+@click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
 @click.option("--format", "fmt", type=click.Choice(("table", *EXPORT_FORMATS)), default="table", show_default=True,
               help="csv, jsonl and json stream every row in constant memory.")
-@click.pass_obj
+@click.pass_context
 def results(
-    settings: Settings,
+    ctx: click.Context,
     job_id: int | None,
     label_name: str | None,
     min_confidence: float | None,
@@ -41,39 +49,102 @@ def results(
     path_pattern: str | None,
     status: str | None,
     model_version_id: str | None,
+    all_versions: bool,
     sort: str,
     limit: int | None,
     fmt: str,
 ) -> None:
-    """Query stored results."""
+    """Query stored results: one row per image, its current label (see README), with the verified label beside it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
     if limit is None and fmt == "table":
         limit = _TABLE_LIMIT
     where = ResultFilter(
-        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None
+        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None, all_versions
     )
     database = open_database(settings.database_url)
-    if fmt != "table":
-        for chunk in export_text(database, results_statement(where), fmt):
-            sys.stdout.write(chunk)
+    try:
+        if fmt != "table":
+            with database.transaction() as session:
+                where = check_filter(session, where)
+            for chunk in export_text(database, results_statement(where), fmt):
+                sys.stdout.write(chunk)
+            return
+        with database.transaction() as session:
+            found = query_results(session, check_filter(session, where))
+            verified = verified_labels(session, (r.content_hash for r in found))
+    finally:
         database.dispose()
-        return
-    with database.transaction() as session:
-        rows = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in query_results(session, where)]
-    database.dispose()
+    # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
+    rows = [
+        {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
+        | {"image_path": to_stored(r.image_path), "verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:_VERSION_SHOWN]}
+        for r in found
+    ]
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results")
     if limit and len(rows) == limit:
         Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 
 
-@click.command()
+@results.command()
+@click.option("--missing", is_flag=True, required=True, help="Delete the rows of image files no longer on disk.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.pass_obj
+def prune(settings: Settings, missing: bool, dry_run: bool) -> None:
+    """Delete the result rows (every version's) of files that are gone from disk."""
+    database = open_database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            gone = list(missing_paths(session))
+            deleted = 0 if dry_run else delete_paths(session, gone)
+    finally:
+        database.dispose()
+    for path in gone[:_PATHS_SHOWN]:
+        click.echo(to_stored(path))
+    if len(gone) > _PATHS_SHOWN:
+        click.echo(f"... and {len(gone) - _PATHS_SHOWN} more")
+    if dry_run:
+        click.echo(f"{len(gone)} image files are gone; nothing deleted (--dry-run)", err=True)
+    else:
+        click.echo(f"{len(gone)} image files are gone; deleted their {deleted} result rows", err=True)
+
+
+@click.group(invoke_without_command=True)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
-def jobs(settings: Settings, limit: int, fmt: str) -> None:
-    """List labelling jobs, newest first."""
+@click.pass_context
+def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
+    """List labelling jobs, newest first; or delete one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
     database = open_database(settings.database_url)
-    with database.transaction() as session:
-        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} for j in stored_jobs.list_jobs(session, limit)]
-    database.dispose()
+    try:
+        with database.transaction() as session:
+            rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
+    finally:
+        database.dispose()
     print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")
+
+
+@jobs.command("delete")
+@click.argument("job_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def delete_job_command(settings: Settings, job_id: int, yes: bool) -> None:
+    """Delete job JOB_ID with its chunks, and the result rows no other job covered."""
+    database = open_database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            planned = job_deletion(session, job_id)
+        if not yes:
+            click.confirm(
+                f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True
+            )
+        with database.transaction() as session:
+            done = delete_job(session, job_id)
+    finally:
+        database.dispose()
+    click.echo(f"deleted job {job_id} and {done.results} result rows")

@@ -15,7 +15,8 @@ from ..config import Settings
 from ..storage import Database, open_database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
-from ..storage.corrections import CorrectionRecord, save_corrections
+from ..storage.corrections import CorrectionRecord, delete_corrections, list_corrections, save_corrections
+from ..storage.pathcodec import to_stored
 from ..training import Progress, TrainingOptions, TrainingReport, train
 from ..training.corrections import check_image, read_corrections_csv
 from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
@@ -98,7 +99,10 @@ def runs(settings: Settings, watch_id: int | None, limit: int, fmt: str) -> None
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
-        rows = [{c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress)} for r in stored_runs.list_runs(session, limit)]
+        rows = [
+            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
+            for r in stored_runs.list_runs(session, limit)
+        ]
     database.dispose()
     print_rows(Console(), RUN_COLUMNS, rows, fmt, title="training runs")
 
@@ -178,17 +182,20 @@ def _print_report(console: Console, report: TrainingReport) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--deleted", is_flag=True, help="Also list deleted versions (with when they were deleted).")
 @click.pass_context
-def models(ctx: click.Context, fmt: str) -> None:
-    """List model versions with their metrics, newest first; or activate one, or roll back."""
+def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
+    """List model versions with their metrics, newest first; or activate, roll back, or delete one."""
     if ctx.invoked_subcommand is not None:
         return
     settings: Settings = ctx.obj
     database = open_database(settings.database_url)
     with database.transaction() as session:
-        rows = [_version_row(v) for v in stored.list_versions(session)]
+        rows = [_version_row(v) | {"deleted_at": v.deleted_at} for v in stored.list_versions(session, include_deleted=deleted)]
     database.dispose()
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
+    if deleted:
+        columns = (*columns, "deleted_at")
     print_rows(Console(), columns, rows, fmt, title="model versions")
 
 
@@ -206,10 +213,38 @@ def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
 def activate(settings: Settings, version_id: str) -> None:
     """Make VERSION_ID the active model version (workers switch to it between batches)."""
     database = open_database(settings.database_url)
-    with database.transaction() as session:
-        stored.activate_version(session, version_id)
-    database.dispose()
+    try:
+        with database.transaction() as session:
+            version_id = stored.resolve_version(session, version_id)
+            stored.activate_version(session, version_id)
+    finally:
+        database.dispose()
     click.echo(f"model version {version_id} is active")
+
+
+@models.command("delete")
+@click.argument("version_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def delete_version_command(settings: Settings, version_id: str, yes: bool) -> None:
+    """Delete model version VERSION_ID (not the active one): its checkpoint and every result it gave.
+
+    Its activation history stays, marked deleted; `models rollback` steps over it.
+    """
+    database = open_database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            version_id = stored.resolve_version(session, version_id)
+            use = stored.version_use(session, version_id)
+        if not yes:
+            click.confirm(f"delete model version {version_id}, its checkpoint and its {use.results} result rows?", abort=True)
+        with database.transaction() as session:
+            stored.delete_version(session, version_id)
+    finally:
+        database.dispose()
+    for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png"):
+        cached.unlink(missing_ok=True)
+    click.echo(f"deleted model version {version_id} and {use.results} result rows")
 
 
 @models.command()
@@ -224,29 +259,70 @@ def rollback(settings: Settings) -> None:
     click.echo(f"rolled back from {previous} to model version {version_id}")
 
 
+CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at")
+# A table shows a prefix of the hash, which --delete accepts; csv and json give it whole.
+TABLE_CORRECTION_COLUMNS = ("image_path", "label", "state", "hash", "made_on")
+_HASH_SHOWN = 12
+
+
 @click.command()
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.argument("label", required=False)
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label.")
+@click.option("--new-class", is_flag=True, help="Accept labels that no model version has as a class yet.")
+@click.option("--list", "list_them", is_flag=True, help="List the verified labels (current or stale); --format csv exports them.")
+@click.option("--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="With --list.")
 @click.pass_obj
-def correct(settings: Settings, image: Path | None, label: str | None, csv_file: Path | None) -> None:
+def correct(
+    settings: Settings, image: Path | None, label: str | None, csv_file: Path | None, new_class: bool, list_them: bool,
+    delete_target: str | None, fmt: str,
+) -> None:
     """Store the verified LABEL of IMAGE (or of every row of --csv) for training to learn from.
 
-    A path corrected again keeps only its newest label.
+    A verified label belongs to the file's content (its content hash): it follows a
+    rename, and a file edited since is stale (listed, not trained on). The same content
+    verified again keeps only its newest label.
     """
+    if list_them or delete_target is not None:
+        if image is not None or csv_file is not None or (list_them and delete_target is not None):
+            raise click.UsageError("--list and --delete take no IMAGE LABEL or --csv, and not each other")
+        _list_or_delete(settings, delete_target, fmt)
+        return
     if csv_file is not None:
         if image is not None:
             raise click.UsageError("give either IMAGE LABEL or --csv FILE, not both")
         records = read_corrections_csv(csv_file)
     elif image is None or label is None or not label.strip():
-        raise click.UsageError("give IMAGE LABEL, or --csv FILE")
+        raise click.UsageError("give IMAGE LABEL, or --csv FILE, or --list, or --delete IMAGE")
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
     database = open_database(settings.database_url)
-    with database.transaction() as session:
-        count = save_corrections(session, records)
-    database.dispose()
+    try:
+        with database.transaction() as session:
+            count = save_corrections(session, records, new_classes=new_class)
+    finally:
+        database.dispose()
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; train with --include-corrections to use them")
+
+
+def _list_or_delete(settings: Settings, delete_target: str | None, fmt: str) -> None:
+    database = open_database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            if delete_target is not None:
+                deleted = delete_corrections(session, delete_target)
+            else:
+                rows = [
+                    {c: getattr(v, c) for c in CORRECTION_COLUMNS} | {"hash": (v.content_hash or "")[:_HASH_SHOWN]}
+                    for v in list_corrections(session)
+                ]
+    finally:
+        database.dispose()
+    if delete_target is not None:
+        click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
+    else:
+        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels")
 
 
 COMMANDS = (train_command, runs, models, correct)

@@ -27,18 +27,22 @@ class ActiveModel:
     """
 
     def __init__(
-        self, db: Database, settings: Settings, factory: ClassifierFactory, pinned: str | None = None
+        self, db: Database, settings: Settings, factory: ClassifierFactory, pinned: str | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
+        """``checkpoint``: the one to start with, if the caller resolved it already (built on the first call)."""
         self._db = db
         self._settings = settings
         self._factory = factory
         self._pinned = pinned
+        self._first = checkpoint
         self._classifier: Classifier | None = None
         self._checked_at = float("-inf")
 
     def __call__(self) -> Classifier:
         if self._classifier is None:
-            self._classifier = self._factory(resolve_checkpoint(self._db, self._settings, self._pinned))
+            first, self._first = self._first, None
+            self._classifier = self._factory(first or resolve_checkpoint(self._db, self._settings, self._pinned))
             self._checked_at = time.monotonic()
         elif self._pinned is None and time.monotonic() - self._checked_at >= self._settings.model_refresh_s:
             self._refresh()

@@ -1,44 +1,51 @@
 """Decoders: how an image file becomes a model input (the pixels of its centre crop).
 
-``pillow`` decodes, resizes and crops each file in a decode thread, with Pillow, as the
-tutorial does; it reads every format. ``torchvision`` (the default) only reads bytes and
-checks headers in the threads; the batch's JPEGs are then decoded together on the
-model's device (nvjpeg on a GPU, libjpeg-turbo on the CPU) and resized and cropped
-there with torchvision's kernels, so a GPU is not left waiting on a few CPU cores. The
-transforms are the same, their rounding differs on a few pixels: on the 609 flowers
-both give the same labels (ImageNet and a trained flowers model) with confidences
-within 0.006, and on 2 CPU cores `mobilabel label` runs 10% faster (bench/). Whatever it
-cannot take (other formats, CMYK, a truncated file, a decode error) goes through
-Pillow, so every file meets the same checks and error messages.
+Each decoder follows one small protocol (``Decoder``): a file read once, and the classifier
+whose input it must become. A named policy (MOBILABEL_DECODER) picks the decoder per file,
+by its content:
+
+- ``torchvision`` (the default): JPEGs are decoded in the decode threads by libjpeg-turbo
+  (simplejpeg) at the smallest DCT scale that keeps the shorter side at least twice the resize
+  target (``imaging.label_min_side``), then resized and cropped there with torchvision's
+  kernels; other formats are decoded by Pillow. On a GPU, small JPEGs (under 1/2 scale) are
+  decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
+  torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
+  libjpeg prints warnings to the terminal instead of returning them (issues 12 and 13).
+- ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
+
+Every path applies the same checks and error messages (``imaging.read_picture``): libjpeg's
+warnings are attributed to the file (a JPEG whose data ends early is failed, the others
+kept as a warning on its row), never printed.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from ..imaging import ImageReadError, content_identity, read_rgb
+from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
 from ..models import Classifier, Preprocessing
 from .paths import outside_roots
 
-DECODERS = ("torchvision", "pillow")
-
-_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _ORIENTATION = 0x0112
-# Larger files go through Pillow, which streams them instead of holding the bytes twice.
-_MAX_ENCODED_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Decoded:
-    """One file on its way to the model: its pixels (uint8, H x W x 3), an error, or JPEG bytes still to decode."""
+    """One file on its way to the model: its pixels (uint8, H x W x 3), an error, or JPEG bytes still to decode.
+
+    ``content_hash`` is xxh3-128 of the file's bytes (hex); ``warning`` what a decoder
+    reported about a file it still decoded whole.
+    """
 
     path: Path
     content_id: str | None
@@ -47,68 +54,134 @@ class Decoded:
     error: str | None = None
     encoded: torch.Tensor | None = None
     orientation: int = 1
+    content_hash: str | None = None  # mobilabel.hashing of the file's bytes; None if they could not be read
+    warning: str | None = None
+
+
+class Decoder(Protocol):
+    """Turns one file into the input of ``classifier`` (its centre crop at the model's size), or says why not."""
+
+    def decode(self, source: ImageSource, classifier: Classifier) -> Decoded: ...
+
+
+class ThreadDecoder:
+    """Decodes, turns upright, resizes and crops in the decode thread, at reduced size (``label_min_side``).
+
+    By default JPEG pixels come from libjpeg-turbo (simplejpeg) and are resized and cropped with
+    torchvision's kernels (the same transforms; 0.4 ms an image against Pillow's 2 ms, measured
+    on the flowers); ``pillow`` does both with Pillow, as the tutorial does.
+    """
+
+    def __init__(self, max_pixels: int, pillow: bool = False) -> None:
+        self.max_pixels = max_pixels
+        self.pillow = pillow
+
+    def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
+        preprocessing = classifier.checkpoint.preprocessing
+        found = Decoded(source.path, source.content_id, preprocessing, content_hash=source.content_hash)
+        try:
+            picture = read_picture(source, self.max_pixels, label_min_side(preprocessing.resize_size), libjpeg=not self.pillow)
+            if self.pillow:
+                tensor = classifier.pixels(picture.image)
+            else:
+                tensor = classifier.tensor_pixels(torch.from_numpy(np.array(picture.image)).permute(2, 0, 1))
+            return replace(found, tensor=tensor, warning=picture.warning)
+        except ImageReadError as exc:
+            return replace(found, error=str(exc))
+        except Exception as exc:  # a transform failing on one odd image must not sink the batch
+            return replace(found, error=f"cannot transform image: {exc}")
+
+
+class DeviceJpegDecoder:
+    """Leaves a plain JPEG's bytes for ``finish_on_device``: decoded a batch at a time on the model's device."""
+
+    def __init__(self, orientation: int) -> None:
+        self.orientation = orientation
+
+    def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
+        found = Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
+        try:
+            # nvjpeg would fill a picture whose data ends early with grey, without a word.
+            warning = check_jpeg(source.data or b"")
+        except ImageReadError as exc:
+            return replace(found, error=str(exc))
+        encoded = torch.frombuffer(bytearray(source.data or b""), dtype=torch.uint8)
+        return replace(found, encoded=encoded, orientation=self.orientation, warning=warning)
+
+
+# A policy: the decoder for one file (its content read) and classifier.
+DecoderChoice = Callable[[ImageSource, Classifier], Decoder]
+
+
+def _pillow_everywhere(max_pixels: int) -> DecoderChoice:
+    pillow = ThreadDecoder(max_pixels, pillow=True)
+    return lambda source, classifier: pillow
+
+
+def _torchvision(max_pixels: int) -> DecoderChoice:
+    threads = ThreadDecoder(max_pixels)
+
+    def choose(source: ImageSource, classifier: Classifier) -> Decoder:
+        # On the CPU, libjpeg-turbo in the decode threads at reduced size beats one batch decode in
+        # a lane at full size, and holds no batch of full-size photos (issue 13).
+        if source.is_jpeg and classifier.engine.device.startswith("cuda"):
+            small = plain_jpeg(source, max_pixels, label_min_side(classifier.checkpoint.preprocessing.resize_size))
+            if small is not None:
+                return DeviceJpegDecoder(small)
+        return threads
+
+    return choose
+
+
+# MOBILABEL_DECODER's values, the default first.
+DECODERS: dict[str, Callable[[int], DecoderChoice]] = {"torchvision": _torchvision, "pillow": _pillow_everywhere}
 
 
 class Reader:
-    """Runs in the decode threads: checks and reads one file for the chosen decoder.
+    """Runs in the decode threads: reads one file once, hashes it, and hands it to the decoder the policy picks.
 
     Any failure is returned as an error in the ``Decoded``, never raised.
     """
 
     def __init__(self, max_pixels: int, allowed_roots: Sequence[Path] = (), decoder: str = "torchvision") -> None:
-        self.max_pixels = max_pixels
-        self.allowed_roots = tuple(allowed_roots)
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)} (MOBILABEL_DECODER)")
-        self.decoder = decoder
+        self.max_pixels = max_pixels
+        self.allowed_roots = tuple(allowed_roots)
+        self.choose = DECODERS[decoder](max_pixels)
+        self.fallback = ThreadDecoder(max_pixels)
 
-    def read(self, path: Path, classifier: Classifier) -> Decoded:
-        """JPEG bytes for the device (torchvision decoder, a plain complete JPEG), else Pillow's pixels or error."""
-        if self.decoder == "torchvision" and not outside_roots(path, self.allowed_roots):
-            try:
-                content_id = content_identity(path)
-                jpeg = plain_jpeg(path, self.max_pixels)
-            except OSError:
-                jpeg = None
-            if jpeg is not None:
-                encoded, orientation = jpeg
-                return Decoded(path, content_id, classifier.checkpoint.preprocessing, encoded=encoded, orientation=orientation)
-        return self.with_pillow(path, classifier)
-
-    def with_pillow(self, path: Path, classifier: Classifier) -> Decoded:
+    def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
+        """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``
+        overrides the policy's choice."""
         preprocessing = classifier.checkpoint.preprocessing
         if outside_roots(path, self.allowed_roots):
             return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
         try:
-            content_id = content_identity(path)
-        except OSError as exc:
-            return Decoded(path, None, preprocessing, error=f"cannot stat file: {exc.strerror or exc}")
-        try:
-            return Decoded(path, content_id, preprocessing, tensor=classifier.pixels(read_rgb(path, self.max_pixels)))
+            source = load_source(path)
         except ImageReadError as exc:
-            return Decoded(path, content_id, preprocessing, error=str(exc))
-        except Exception as exc:  # a transform failing on one odd image must not sink the batch
-            return Decoded(path, content_id, preprocessing, error=f"cannot transform image: {exc}")
+            return Decoded(path, None, preprocessing, error=str(exc))
+        return (decoder or self.choose(source, classifier)).decode(source, classifier)
 
 
-def plain_jpeg(path: Path, max_pixels: int) -> tuple[torch.Tensor, int] | None:
-    """(bytes, EXIF orientation) of a complete RGB or grey JPEG within the pixel limit, or None for anything else."""
-    with open(path, "rb") as f:
-        if f.read(2) != _JPEG_START:
-            return None
-        data = _JPEG_START + f.read(_MAX_ENCODED_BYTES)
-    # A truncated file is left to Pillow, which refuses it; nvjpeg might fill it with grey.
-    if len(data) > _MAX_ENCODED_BYTES or data.rstrip(b"\0")[-2:] != _JPEG_END:
+def plain_jpeg(source: ImageSource, max_pixels: int, min_side: int) -> int | None:
+    """The EXIF orientation of a complete RGB or grey JPEG within the pixel limit whose shorter side is
+    under twice ``min_side`` (no 1/2-scale decode possible: little to gain in the threads), or None."""
+    data = source.data
+    # A truncated file is left to the threads, which refuse it; nvjpeg might fill it with grey.
+    if data is None or data.rstrip(b"\0")[-2:] != b"\xff\xd9":
         return None
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if image.format != "JPEG" or image.mode not in ("RGB", "L") or width * height > max_pixels:
                 return None
+            if min(width, height) >= 2 * min_side:
+                return None
             orientation = image.getexif().get(_ORIENTATION, 1)
-    except Exception:  # Pillow will say what is wrong with it
+    except Exception:  # the threads will say what is wrong with it
         return None
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8), orientation if orientation in range(1, 9) else 1
+    return orientation if orientation in range(1, 9) else 1
 
 
 def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
@@ -125,7 +198,7 @@ def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
 def finish_on_device(batch: Sequence[Decoded], classifier: Classifier, reader: Reader) -> list[Decoded]:
     """Decode the batch's JPEG bytes in one call on the classifier's device and transform them there.
 
-    A file that fails here goes through Pillow instead, which decodes it or says why not.
+    A file that fails here goes through the decode threads' path instead, which decodes it or says why not.
     """
     pending = [i for i, item in enumerate(batch) if item.encoded is not None]
     finished = list(batch)
@@ -139,7 +212,7 @@ def finish_on_device(batch: Sequence[Decoded], classifier: Classifier, reader: R
                 raise RuntimeError("not decodable on the device")
             finished[i] = replace(item, encoded=None, tensor=classifier.tensor_pixels(upright(image, item.orientation)))
         except RuntimeError:
-            finished[i] = reader.with_pillow(item.path, classifier)
+            finished[i] = reader.read(item.path, classifier, reader.fallback)
     return finished
 
 

@@ -1,4 +1,5 @@
-"""The embedded driver: label a folder in this process, writing each batch as it completes."""
+"""The embedded driver: label a folder in this process, writing each batch as it completes;
+files unchanged since this version labelled them are left alone (``incremental``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 from ..storage import Database
 from ..storage import jobs as stored_jobs
+from ..storage.database import DatabaseLockedError
+from ..storage.membership import SKIPPED, record_job_images
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
 from ..storage.tables import Job
+from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
-from .paths import iter_images
+from .paths import WalkCounts, iter_images
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
@@ -30,34 +34,69 @@ class JobSummary:
     total: int
     done: int = 0
     failed: int = 0
+    skipped: int = 0
     seconds: float = 0.0
     label_counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    not_images: int = 0  # files the walk passed over: not an image by their name
+
+
+@dataclass(frozen=True)
+class FolderWork:
+    """What a run must do: the images to label, and how many were found and left alone as unchanged."""
+
+    root: Path
+    paths: list[Path]
+    found: int
+    skipped_paths: list[str]
+    not_images: int = 0  # files the walk passed over: not an image by their name
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_paths)
+
+
+def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
+    """Every image under ``root``, less those unchanged since ``version_id`` labelled them (None: label all).
+
+    Reads only the database and file metadata: no model is built, no file opened.
+    """
+    walked = WalkCounts()
+    found = list(iter_images(root, walked))
+    skipped = SkipCount()
+    paths = list(without_unchanged(db, found, version_id, skipped))
+    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths, walked.not_images)
 
 
 def label_folder(
-    db: Database, labeller: Labeller, root: Path, on_progress: ProgressCallback | None = None, job_id: int | None = None
+    db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
+    version_id: str | None = None, job_id: int | None = None,
 ) -> JobSummary:
-    """Label every image under ``root``; one transaction per batch.
+    """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
-    ``job_id`` names a job the caller created already (the HTTP API answers with its id
-    before labelling starts); without it a job is created here.
-    If labelling stops part-way (Ctrl-C, an error, ``JobCancelled``), the job is marked so
-    and every batch already written stays in the database.
+    ``work`` is what ``find_work`` found, or a folder (its unchanged files are then skipped for
+    the labeller's version). Without ``version_id`` the labeller's model is built to learn it;
+    with it and nothing to label, the model is never built. ``job_id`` names a job the caller
+    created already (the HTTP API answers with its id before labelling starts); without it a job
+    is created here. If labelling stops part-way (Ctrl-C, an error, ``JobCancelled`` from
+    ``on_progress``), the job is marked so and every batch already written stays in the database.
     """
     started = time.perf_counter()
-    paths = list(iter_images(root))
-    version_id = labeller.classifier.version_id
+    version_id = version_id or labeller.classifier.version_id
+    if not isinstance(work, FolderWork):
+        work = find_work(db, work, version_id)
     with db.transaction() as session:
         if job_id is None:
-            job = stored_jobs.create_job(session, str(Path(root).absolute()), version_id)
+            job = stored_jobs.create_job(session, str(work.root), version_id)
         else:
             job = session.get_one(Job, job_id)
             job.model_version_id = version_id
-        stored_jobs.set_total(session, job.id, len(paths))
-    summary = JobSummary(job.id, job.root, version_id, total=len(paths))
+        stored_jobs.set_total(session, job.id, work.found)
+        add_to_job_counters(session, job.id, 0, 0, work.skipped)
+        record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
+    summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
     try:
-        for batch in labeller.label(paths):
+        for batch in labeller.label(work.paths) if work.paths else ():
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
@@ -66,11 +105,14 @@ def label_folder(
             summary.done += done
             summary.failed += failed
             if on_progress is not None:
-                on_progress(len(records), summary.total)
+                on_progress(len(records), len(work.paths))
     except BaseException as exc:
         status = stored_jobs.CANCELLED if isinstance(exc, (KeyboardInterrupt, JobCancelled)) else stored_jobs.FAILED
-        with db.transaction() as session:
-            stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
+        try:
+            with db.transaction() as session:
+                stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
+        except DatabaseLockedError as locked:
+            raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
     with db.transaction() as session:
         stored_jobs.finish_job(session, job.id, stored_jobs.COMPLETED)

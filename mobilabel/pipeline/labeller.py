@@ -37,7 +37,9 @@ class LabelledBatch:
 
 def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
     if prediction is None:
-        return ResultRecord(str(item.path), item.content_id, FAILED, error=item.error)
+        return ResultRecord(
+            str(item.path), item.content_id, FAILED, error=item.error, content_hash=item.content_hash, warning=item.warning
+        )
     return ResultRecord(
         image_path=str(item.path),
         content_id=item.content_id,
@@ -45,6 +47,8 @@ def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
         label=prediction.label,
         confidence=prediction.confidence,
         top_k=[{"label": label, "confidence": p} for label, p in prediction.top_k],
+        content_hash=item.content_hash,
+        warning=item.warning,
     )
 
 

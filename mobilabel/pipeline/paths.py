@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MobilabelError
@@ -25,12 +26,20 @@ def check_folder(root: Path) -> Path:
     return Path(os.path.abspath(root))
 
 
-def iter_images(root: Path) -> Iterator[Path]:
-    """Image files under ``root`` in a stable order, walked lazily.
+@dataclass
+class WalkCounts:
+    """What a walk passed over: files whose name is not an image's (``imaging.IMAGE_EXTENSIONS``)."""
+
+    not_images: int = 0
+
+
+def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
+    """Image files (by extension, any case) under ``root`` in a stable order, walked lazily.
 
     Symlinked folders are followed once each: a folder already visited (by its
     device and inode) is skipped, so a link loop ends the walk instead of hanging it.
-    Only the folder stack is held in memory, never the list of files.
+    Only the folder stack is held in memory, never the list of files. Other files are
+    counted in ``counts``, so nothing is passed over silently.
     """
     root = check_folder(root)
     seen: set[tuple[int, int]] = set()
@@ -54,8 +63,11 @@ def iter_images(root: Path) -> Iterator[Path]:
             try:
                 if entry.is_dir():
                     subfolders.append(Path(entry.path))
-                elif entry.is_file() and is_image_name(entry.name):
-                    yield Path(entry.path)
+                elif entry.is_file():
+                    if is_image_name(entry.name):
+                        yield Path(entry.path)
+                    elif counts is not None:
+                        counts.not_images += 1
             except OSError:
                 continue
         stack.extend(reversed(subfolders))

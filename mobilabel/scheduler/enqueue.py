@@ -12,10 +12,12 @@ from celery import Celery
 from sqlalchemy import update
 
 from ..config import Settings
+from ..pipeline.incremental import SkipCount, without_unchanged
 from ..pipeline.paths import check_folder, iter_images
-from ..storage import Database
+from ..storage import Database, versions
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
+from ..storage.membership import SKIPPED, record_job_images
 from ..storage.tables import Job
 from ..worker.names import LABEL_CHUNK
 
@@ -26,7 +28,8 @@ _CHUNKS_PER_COMMIT = 32
 @dataclass(frozen=True)
 class EnqueuedJob:
     id: int
-    total: int
+    total: int  # images found
+    skipped: int = 0  # of which not sent, as unchanged
 
 
 def enqueue_folder(
@@ -37,8 +40,16 @@ def enqueue_folder(
     chunk_size: int,
     queue: str,
     model_version_id: str | None = None,
+    force: bool = False,
 ) -> EnqueuedJob:
     """Walk ``root`` lazily and send its images in chunks.
+
+    An image unchanged since the version in force labelled it is not sent (counted as
+    skipped), unless ``force``. The check runs here, not on the workers, so that a folder
+    with nothing changed costs no message and no chunk at all; the version in force is the
+    job's pinned one, else the active one, else the newest ImageNet weights registered
+    (what an unpinned worker labels with), which is what the workers use unless a
+    promotion lands while the job runs.
 
     Chunks are committed before their messages are sent: if this process dies in
     between, the sweeper finds the chunks still queued and sends them. If the walk
@@ -48,8 +59,10 @@ def enqueue_folder(
     with db.transaction() as session:
         job = stored_jobs.create_job(session, str(root), model_version_id, status=stored_jobs.ENQUEUING)
         job.queue = queue
+        in_force = None if force else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
+    skipped = SkipCount()
     try:
-        total = _send_chunks(db, app, settings, job.id, root, chunk_size, queue)
+        sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, iter_images(root), in_force, skipped), chunk_size, queue, skipped, in_force)
     except BaseException as exc:
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, stored_jobs.FAILED, error=f"enqueueing stopped: {exc}")
@@ -60,22 +73,31 @@ def enqueue_folder(
             update(Job).where(Job.id == job.id, Job.status == stored_jobs.ENQUEUING).values(status=stored_jobs.RUNNING)
         )
         stored_chunks.complete_job_if_finished(session, job.id)
-    return EnqueuedJob(job.id, total)
+    return EnqueuedJob(job.id, sent + skipped.unchanged, skipped.unchanged)
 
 
-def _send_chunks(db: Database, app: Celery, settings: Settings, job_id: int, root: Path, chunk_size: int, queue: str) -> int:
+def _send_chunks(
+    db: Database, app: Celery, settings: Settings, job_id: int, paths: Iterator[Path], chunk_size: int, queue: str, skipped: SkipCount,
+    version_id: str | None,
+) -> int:
     grace = timedelta(seconds=settings.queued_grace_s)
     total = seq = 0
     with app.producer_or_acquire() as producer:
-        for group in _groups(_chunks(iter_images(root), chunk_size), _CHUNKS_PER_COMMIT):
+        for group in _groups(_chunks(paths, chunk_size), _CHUNKS_PER_COMMIT):
             size = sum(len(c) for c in group)
             with db.transaction() as session:
                 chunk_ids = stored_chunks.add_chunks(session, job_id, seq, group, grace)
-                stored_jobs.set_total(session, job_id, total + size)
+                stored_jobs.set_total(session, job_id, total + size + skipped.unchanged)
             for chunk_id in chunk_ids:
                 app.send_task(LABEL_CHUNK, args=[chunk_id], queue=queue, producer=producer)
             seq += len(group)
             total += size
+    with db.transaction() as session:
+        # The images found are those sent and those skipped; a job with none sent completes at once.
+        stored_jobs.set_total(session, job_id, total + skipped.unchanged)
+        session.execute(update(Job).where(Job.id == job_id).values(skipped=skipped.unchanged))
+        if version_id is not None:
+            record_job_images(session, job_id, version_id, [(path, SKIPPED) for path in skipped.paths])
     return total
 
 

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from . import membership
 from .jobs import ACTIVE, CANCELLED, COMPLETED, RUNNING
-from .tables import Chunk, Job, Result, utcnow
+from .pathcodec import printable
+from .tables import Chunk, Job, JobImage, utcnow
 
 QUEUED = "queued"
 CHUNK_RUNNING = "running"
@@ -35,6 +37,8 @@ class ClaimedChunk:
     attempt: int
     model_version_id: str | None
     queued_at: datetime
+    # Why the previous attempt failed, if it raised (None: it crashed or timed out, or there was none).
+    last_error: str | None = None
 
 
 def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[Sequence[str]], grace: timedelta) -> list[int]:
@@ -61,7 +65,14 @@ def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelt
     chunk.worker = worker
     chunk.started_at = now
     chunk.deadline = now + deadline
-    return ClaimedChunk(chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id, chunk.created_at)
+    return ClaimedChunk(chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id, chunk.created_at, chunk.error)
+
+
+def retry_soon(session: Session, chunk_id: int, error: str) -> None:
+    """Record why a running chunk's attempt failed and make it overdue, so the next sweep re-sends it."""
+    session.execute(
+        update(Chunk).where(Chunk.id == chunk_id, Chunk.state == CHUNK_RUNNING).values(error=printable(error), deadline=utcnow())
+    )
 
 
 def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state: str = DONE, error: str | None = None) -> bool:
@@ -73,7 +84,7 @@ def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state:
     job_id = session.scalar(
         update(Chunk)
         .where(Chunk.id == chunk_id, Chunk.state.in_(UNFINISHED))
-        .values(state=state, done=done, failed=failed, error=error, finished_at=utcnow())
+        .values(state=state, done=done, failed=failed, error=None if error is None else printable(error), finished_at=utcnow())
         .returning(Chunk.job_id)
     )
     if job_id is None:
@@ -93,9 +104,11 @@ def complete_job_if_finished(session: Session, job_id: int) -> bool:
 
 
 def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
-    """How many of ``paths`` already have a labelled row from this job."""
+    """How many of ``paths`` this job has already labelled."""
     return session.scalar(
-        select(func.count()).select_from(Result).where(Result.job_id == job_id, Result.status == "ok", Result.image_path.in_(list(paths)))
+        select(func.count())
+        .select_from(JobImage)
+        .where(JobImage.job_id == job_id, JobImage.outcome == membership.LABELLED, JobImage.image_path.in_(list(paths)))
     ) or 0
 
 

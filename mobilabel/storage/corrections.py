@@ -1,35 +1,149 @@
-"""Corrections: labels a person verified, one per image path, for training to learn from."""
+"""Corrections: labels a person verified, keyed to the image content they were made on.
+
+The key is the content hash (mobilabel.hashing), so a verified label follows its file
+through a rename, and a file edited since no longer matches it: the correction is then
+*stale*, listed as such and never trained on. The path it was made on is kept with it.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from .tables import Correction, utcnow
+from ..errors import MobilabelError
+from ..hashing import hash_file
+from .filters import known_labels, nearest_hint
+from .paths import absolute_path
+from .tables import Correction, Result, utcnow
 from .upsert import upsert
+
+# What a correction's content is doing now, as `correct --list` shows it.
+CURRENT = "current"  # a file with this content is where the correction (or a labelled rename) says
+STALE = "stale"  # no known file has this content any more (edited, deleted or renamed unseen)
+
+
+class CorrectionError(MobilabelError):
+    """A correction that cannot be stored or found as given; the message says which and why."""
 
 
 @dataclass(frozen=True)
 class CorrectionRecord:
+    """A verified label to store; the content hash is read from the file when not given."""
+
     image_path: str
     label: str
+    content_hash: str | None = None
 
 
-def save_corrections(session: Session, records: Sequence[CorrectionRecord]) -> int:
-    """Upsert: a path corrected again keeps one row, with the newest label. Returns the rows written."""
+@dataclass(frozen=True)
+class VerifiedLabel:
+    """A stored correction and where its content is now.
+
+    ``image_path`` is a file holding the content (the one the correction was made on if it
+    still does, else a labelled file with the same hash), or, when stale, where it was made.
+    """
+
+    content_hash: str | None
+    image_path: str
+    label: str
+    made_on: str
+    state: str
+    updated_at: datetime
+
+
+def save_corrections(session: Session, records: Sequence[CorrectionRecord], new_classes: bool = False) -> int:
+    """Upsert: the same content verified again keeps one row, with the newest label and path.
+
+    Labels must be classes of some model version unless ``new_classes``. Raises
+    ``CorrectionError`` (every problem listed, nothing stored) for an unknown label or a
+    file that cannot be read. Returns the rows written.
+    """
+    known = known_labels(session)
+    unknown = sorted({r.label for r in records if r.label not in known})
+    if unknown and not new_classes:
+        hints = "; ".join(f"{label!r}{nearest_hint(label, known)}" for label in unknown[:10])
+        raise CorrectionError(
+            f"no model version has the class{'es' if len(unknown) > 1 else ''} {hints}; "
+            "add --new-class to verify a label no model knows yet"
+        )
     now = utcnow()
-    # One statement may not touch the same key twice (PostgreSQL refuses it): the last label wins.
-    latest = {r.image_path: r.label for r in records}
+    latest: dict[str, tuple[str, str]] = {}
+    for record in records:  # one statement may not touch a key twice (PostgreSQL refuses it): the last label wins
+        content_hash = record.content_hash or _hash(record.image_path)
+        latest[content_hash] = (absolute_path(record.image_path), record.label)
     rows = [
-        {"image_path": path, "label": label, "created_at": now, "updated_at": now} for path, label in latest.items()
+        {"content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now}
+        for content_hash, (path, label) in latest.items()
     ]
-    upsert(session, Correction, rows, keys=("image_path",), update=("label", "updated_at"))
+    upsert(session, Correction, rows, keys=("content_hash",), update=("image_path", "label", "updated_at"))
     return len(rows)
 
 
-def list_corrections(session: Session) -> list[CorrectionRecord]:
-    rows = session.execute(select(Correction.image_path, Correction.label).order_by(Correction.image_path))
-    return [CorrectionRecord(path, label) for path, label in rows]
+def list_corrections(session: Session) -> list[VerifiedLabel]:
+    """Every correction with where its content is now and whether it is stale, by path.
+
+    Reads each candidate file to compare its hash, so an edit the database has not seen
+    yet still makes a correction stale.
+    """
+    found = []
+    for correction in session.scalars(select(Correction).order_by(Correction.image_path, Correction.id)):
+        path = _file_with_content(session, correction)
+        found.append(
+            VerifiedLabel(
+                correction.content_hash, path or correction.image_path, correction.label, correction.image_path,
+                CURRENT if path else STALE, correction.updated_at,
+            )
+        )
+    return found
+
+
+def usable_corrections(session: Session) -> list[VerifiedLabel]:
+    """The verified labels training may use: those whose content is in a file now (not stale)."""
+    return [c for c in list_corrections(session) if c.state == CURRENT]
+
+
+def delete_corrections(session: Session, target: str) -> int:
+    """Delete the correction of a file (by its content, or the path it was made on) or of a content hash prefix.
+
+    Raises ``CorrectionError`` when nothing matches; returns the rows deleted.
+    """
+    conditions = [Correction.image_path == absolute_path(target)]
+    if os.path.isfile(target):
+        conditions.append(Correction.content_hash == _hash(target))
+    elif len(target) >= 6 and all(c in "0123456789abcdef" for c in target.lower()):
+        conditions.append(Correction.content_hash.startswith(target.lower()))
+    deleted: int = session.execute(delete(Correction).where(or_(*conditions))).rowcount  # type: ignore[attr-defined]
+    if not deleted:
+        raise CorrectionError(f"no verified label for {target} (see mobilabel correct --list)")
+    return deleted
+
+
+def _hash(path: str) -> str:
+    try:
+        return hash_file(path)
+    except OSError as exc:
+        raise CorrectionError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _file_with_content(session: Session, correction: Correction) -> str | None:
+    """A file that holds the correction's content now: where it was made, else a labelled file with its hash."""
+    if correction.content_hash is None:
+        return None
+    others: list[str] = list(session.scalars(
+        select(Result.image_path)
+        .where(Result.content_hash == correction.content_hash, Result.image_path != correction.image_path)
+        .distinct()
+        .order_by(Result.image_path)
+    ))
+    for path in (correction.image_path, *others):
+        try:
+            if hash_file(path) == correction.content_hash:
+                return path
+        except OSError:
+            continue
+    return None

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import load_settings
 from ..errors import MobilabelError
 from ..logs import mask_secrets
 from . import migrations_runner
@@ -21,15 +22,22 @@ class DatabaseError(MobilabelError):
     """The database cannot be used as it is; the message says what to do."""
 
 
+class DatabaseLockedError(DatabaseError):
+    """Another process held the SQLite file's write lock for longer than we wait (MOBILABEL_DB_LOCK_TIMEOUT_S)."""
+
+
 def normalise_url(url: str) -> str:
     """Accept the plain ``postgresql://`` form users know, and use psycopg 3 for it."""
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout_s: float | None = None) -> None:
+        """``lock_timeout_s``: how long a SQLite write waits for another process's write lock
+        before ``DatabaseLockedError`` (default: MOBILABEL_DB_LOCK_TIMEOUT_S)."""
         self.url = normalise_url(url)
-        self.engine: Engine = _create_engine(self.url)
+        self.lock_timeout_s = load_settings().db_lock_timeout_s if lock_timeout_s is None else lock_timeout_s
+        self.engine: Engine = _create_engine(self.url, self.lock_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -42,9 +50,27 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work commits on success and rolls back on any error."""
-        with self._sessions.begin() as session:
-            yield session
+        """A session whose work commits on success and rolls back on any error.
+
+        Raises DatabaseLockedError when another process kept the SQLite file's write lock too long.
+        """
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            locked = self.locked_error(exc)
+            if locked is None:
+                raise
+            raise locked from exc
+
+    def locked_error(self, exc: OperationalError) -> DatabaseLockedError | None:
+        """The one-line error for SQLite's "database is locked", or None for any other error."""
+        if not self.is_embedded or "database is locked" not in str(exc.orig):
+            return None
+        return DatabaseLockedError(
+            f"the database {self.engine.url.database} is locked: another process holds its write lock "
+            f"(waited {self.lock_timeout_s:g} s, MOBILABEL_DB_LOCK_TIMEOUT_S); nothing was written by this step"
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -53,13 +79,13 @@ class Database:
         return f"Database({mask_secrets(self.url)})"
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, lock_timeout_s: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": lock_timeout_s})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +93,7 @@ def _create_engine(url: str) -> Engine:
         # second writer wait rather than fail at once.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_s * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -90,7 +116,14 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
         raise DatabaseError(f"cannot connect to the database {mask_secrets(database.url)}: {exc.orig}") from exc
     if current != migrations_runner.head_revision():
         if auto_upgrade if auto_upgrade is not None else database.is_embedded:
-            migrations_runner.upgrade(database.engine)
+            try:
+                migrations_runner.upgrade(database.engine)
+            except OperationalError as exc:
+                database.dispose()
+                locked = database.locked_error(exc)
+                if locked is None:
+                    raise
+                raise locked from exc
         else:
             database.dispose()
             raise DatabaseError(

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .pathcodec import printable
+from .paths import absolute_path
 from .tables import Job, utcnow
 
 ENQUEUING = "enqueuing"  # a distributed job whose folder is still being walked
@@ -19,7 +21,8 @@ ACTIVE = (ENQUEUING, RUNNING)
 
 
 def create_job(session: Session, root: str, model_version_id: str | None, status: str = RUNNING) -> Job:
-    job = Job(root=root, model_version_id=model_version_id, status=status, started_at=utcnow())
+    """Record a job; its root is stored absolute (``paths.absolute_path``)."""
+    job = Job(root=absolute_path(root), model_version_id=model_version_id, status=status, started_at=utcnow())
     session.add(job)
     session.flush()
     return job
@@ -30,6 +33,7 @@ def set_total(session: Session, job_id: int, total: int) -> None:
 
 
 def finish_job(session: Session, job_id: int, status: str, error: str | None = None) -> None:
+    error = None if error is None else printable(error)
     session.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from .tables import Job, Result, utcnow
+from . import membership
+from .current import current_result_ids
+from .membership import job_paths
+from .pathcodec import printable
+from .tables import Correction, Job, JobImage, Result, utcnow
 from .upsert import upsert
 
 OK = "ok"
@@ -22,7 +26,9 @@ SORT_KEYS = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
-_UPDATED_ON_CONFLICT = ("content_id", "label", "confidence", "top_k", "job_id", "status", "error", "updated_at")
+_UPDATED_ON_CONFLICT = (
+    "content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "warning", "updated_at"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,31 +42,57 @@ class ResultRecord:
     confidence: float | None = None
     top_k: list[dict[str, Any]] | None = None
     error: str | None = None
+    content_hash: str | None = None  # mobilabel.hashing of the bytes read; None if they could not be read
+    warning: str | None = None  # a decoder's warning about an image it still read whole
 
 
 def write_results(
     session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None, keep_existing: bool = False
 ) -> None:
     """Upsert a batch: labelling the same image with the same version again replaces its row
-    (or, with ``keep_existing``, leaves an existing row as it is)."""
+    (or, with ``keep_existing``, leaves an existing row as it is). With a ``job_id``, the
+    job's membership (each image and its outcome) is recorded in the same transaction."""
     now = utcnow()
+    records = _last_per_path(records)
     rows = [
         {
             "image_path": r.image_path,
             "content_id": r.content_id,
+            "content_hash": r.content_hash,
             "label": r.label,
             "confidence": r.confidence,
             "top_k": r.top_k,
             "status": r.status,
-            "error": r.error,
+            "error": None if r.error is None else printable(r.error),
+            "warning": None if r.warning is None else printable(r.warning),
             "model_version_id": model_version_id,
             "job_id": job_id,
             "created_at": now,
             "updated_at": now,
         }
-        for r in _last_per_path(records)
+        for r in records
     ]
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
+    if job_id is not None:
+        outcomes = [(r.image_path, membership.FAILED if r.status == FAILED else membership.LABELLED) for r in records]
+        membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
+
+
+def labelled_contents(session: Session, content_hashes: Sequence[str], model_version_id: str) -> dict[str, ResultRecord]:
+    """For each of ``content_hashes`` that ``model_version_id`` already labelled (at any path), one such result.
+
+    For a driver to give a copy of a labelled file its row without a second inference: one
+    inference per (content hash, model version). The records carry the stored path; replace it.
+    """
+    rows = session.execute(
+        select(Result.content_hash, Result.image_path, Result.content_id, Result.label, Result.confidence, Result.top_k)
+        .where(Result.model_version_id == model_version_id, Result.status == OK, Result.content_hash.in_(list(set(content_hashes))))
+        .order_by(Result.id)
+    )
+    return {
+        str(content_hash): ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash)
+        for content_hash, path, content_id, label, confidence, top_k in rows
+    }
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
@@ -69,9 +101,21 @@ def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
     return len(records) - failed, failed
 
 
-def add_to_job_counters(session: Session, job_id: int, done: int, failed: int) -> None:
+def add_to_job_counters(session: Session, job_id: int, done: int, failed: int, skipped: int = 0) -> None:
     # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
-    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
+    session.execute(
+        update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
+    )
+
+
+def ok_fingerprints(session: Session, model_version_id: str, paths: Sequence[str]) -> dict[str, str | None]:
+    """The stored fingerprint (``content_id``) of each of ``paths`` that has an ok row for the version."""
+    rows = session.execute(
+        select(Result.image_path, Result.content_id).where(
+            Result.model_version_id == model_version_id, Result.status == OK, Result.image_path.in_(list(paths))
+        )
+    )
+    return {str(path): content_id for path, content_id in rows}
 
 
 @dataclass(frozen=True)
@@ -85,9 +129,12 @@ class ResultFilter:
     model_version_id: str | None = None
     sort: str = "path"
     limit: int | None = None
+    # False: one row per image, its current one (storage.current); True (or a version given): every (image, version) row.
+    all_versions: bool = False
 
 
 def query_results(session: Session, where: ResultFilter) -> list[Result]:
+    """The rows ``where`` asks for, sorted and limited; check it first with ``filters.check_filter``."""
     return list(session.scalars(_results_statement(where)))
 
 
@@ -99,12 +146,21 @@ def results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     return _results_statement(where)
 
 
+def verified_labels(session: Session, content_hashes: Iterable[str | None]) -> dict[str, str]:
+    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one."""
+    wanted = list({h for h in content_hashes if h is not None})
+    rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(wanted)))
+    return {str(content_hash): label for content_hash, label in rows}
+
+
 def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     if where.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    every_row = where.all_versions or where.model_version_id is not None
     statement = select(Result)
     if where.job_id is not None:
-        statement = statement.where(Result.job_id == where.job_id)
+        # Every row: exactly those the job wrote or kept. Current: the job's images, whichever version labels them now.
+        statement = statement.where(in_job(where.job_id) if every_row else Result.image_path.in_(job_paths(where.job_id)))
     if where.label is not None:
         statement = statement.where(Result.label == where.label)
     if where.min_confidence is not None:
@@ -112,23 +168,43 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     if where.max_confidence is not None:
         statement = statement.where(Result.confidence <= where.max_confidence)
     if where.path_pattern:
-        statement = statement.where(Result.image_path.like(glob_to_like(where.path_pattern), escape="\\"))
+        # A pattern given with undecodable bytes matches them as stored: \xNN.
+        statement = statement.where(Result.image_path.like(glob_to_like(printable(where.path_pattern)), escape="\\"))
     if where.status is not None:
         statement = statement.where(Result.status == where.status)
     if where.model_version_id is not None:
         statement = statement.where(Result.model_version_id == where.model_version_id)
+    if not every_row:
+        # The other filters then apply to the current row: --label daisy lists images that are daisies now.
+        statement = statement.where(Result.id.in_(current_result_ids(where.job_id)))
     statement = statement.order_by(SORT_KEYS[where.sort], Result.id)
     if where.limit is not None:
         statement = statement.limit(where.limit)
     return statement
 
 
+def in_job(job_id: int) -> Any:
+    """Whether a result row is one a job wrote or found unchanged (its membership names the row's image and version)."""
+    return exists().where(
+        JobImage.job_id == job_id, JobImage.image_path == Result.image_path, JobImage.model_version_id == Result.model_version_id
+    )
+
+
+def _job_rows(job_id: int, outcome: str) -> Any:
+    return and_(
+        JobImage.job_id == job_id,
+        JobImage.outcome == outcome,
+        JobImage.image_path == Result.image_path,
+        JobImage.model_version_id == Result.model_version_id,
+    )
+
+
 def label_counts(session: Session, job_id: int) -> dict[str, int]:
-    """How many images of a job got each label, most frequent first."""
+    """How many images of a job got each label there, most frequent first."""
     count = func.count()
     rows = session.execute(
         select(Result.label, count)
-        .where(Result.job_id == job_id, Result.status == OK)
+        .join(JobImage, _job_rows(job_id, membership.LABELLED))
         .group_by(Result.label)
         .order_by(count.desc(), Result.label)
     )
@@ -138,7 +214,7 @@ def label_counts(session: Session, job_id: int) -> dict[str, int]:
 def failures(session: Session, job_id: int) -> list[tuple[str, str]]:
     """(path, reason) of each image a job could not label."""
     rows = session.execute(
-        select(Result.image_path, Result.error).where(Result.job_id == job_id, Result.status == FAILED).order_by(Result.image_path)
+        select(Result.image_path, Result.error).join(JobImage, _job_rows(job_id, membership.FAILED)).order_by(Result.image_path)
     )
     return [(path, error or "") for path, error in rows]
 

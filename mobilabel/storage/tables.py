@@ -1,4 +1,8 @@
-"""The tables. Changes here need an Alembic migration in ``migrations/versions``."""
+"""The tables. Changes here need an Alembic migration in ``migrations/versions``.
+
+Every path column is a ``StoredPath`` (or ``StoredPathList``): Python sees OS paths, the
+database their one text form (``pathcodec``), so a file name that is not UTF-8 is stored exactly.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+from .pathcodec import StoredPath, StoredPathList
 
 
 def utcnow() -> datetime:
@@ -58,17 +64,22 @@ class ModelVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
+    # Set by `mobilabel models delete`: the checkpoint and results are gone, the row stays
+    # so the jobs, runs and activation history that name it still can.
+    deleted_at: Mapped[datetime | None]
 
 
 class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    root: Mapped[str] = mapped_column(Text)
+    root: Mapped[str] = mapped_column(StoredPath)
     status: Mapped[str] = mapped_column(String(16), default="running")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Images left alone because their ok row for the job's version matches their fingerprint.
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     # The Celery queue a distributed job's chunks go to; None for an embedded run.
     queue: Mapped[str | None] = mapped_column(String(64))
@@ -93,7 +104,7 @@ class Chunk(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    paths: Mapped[list[Any]]
+    paths: Mapped[list[str]] = mapped_column(StoredPathList)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None]
@@ -112,6 +123,7 @@ class Result(Base):
         UniqueConstraint("image_path", "model_version_id", name="uq_results_image_version"),
         Index("ix_results_job_id", "job_id"),
         Index("ix_results_label", "label"),
+        Index("ix_results_content_hash", "content_hash"),
         # Migration 0007: the API's result pages (keyset order: sort column, then id).
         Index("ix_results_job_confidence", "job_id", "confidence", "id"),
         Index("ix_results_label_confidence", "label", "confidence", "id"),
@@ -120,8 +132,11 @@ class Result(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    image_path: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str] = mapped_column(StoredPath)
+    # The fingerprint (size:mtime_ns): whether the file changed since, cheaply.
     content_id: Mapped[str | None] = mapped_column(String(64))
+    # What the image is: XXH3-128 of its bytes (mobilabel.hashing); None if it could not be read.
+    content_hash: Mapped[str | None] = mapped_column(String(32))
     label: Mapped[str | None] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)
     top_k: Mapped[list[Any] | None]
@@ -129,7 +144,24 @@ class Result(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    warning: Mapped[str | None] = mapped_column(Text)  # what the decoder reported about an image it still read
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobImage(Base):
+    """One image a job covered and its outcome there, whichever job last wrote the shared result row.
+
+    The result it stands for is the row (``image_path``, ``model_version_id``).
+    """
+
+    __tablename__ = "job_images"
+    __table_args__ = (Index("ix_job_images_image_version", "image_path", "model_version_id"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    image_path: Mapped[str] = mapped_column(StoredPath, primary_key=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -150,13 +182,19 @@ class ModelActivation(Base):
 
 
 class Correction(Base):
-    """A label a person verified for one image; training may learn from it."""
+    """A label a person verified for one image content; training may learn from it.
+
+    Keyed by the content hash, so it follows the file through a rename and no longer
+    matches once the file is edited. ``image_path`` is where it was made. ``content_hash``
+    is None only for corrections from before hashes whose file was gone at the upgrade.
+    """
 
     __tablename__ = "corrections"
-    __table_args__ = (UniqueConstraint("image_path", name="uq_corrections_image_path"),)
+    __table_args__ = (UniqueConstraint("content_hash", name="uq_corrections_content_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    image_path: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
+    image_path: Mapped[str] = mapped_column(StoredPath)
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -168,7 +206,7 @@ class TrainingRun(Base):
     __tablename__ = "training_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    data_dir: Mapped[str] = mapped_column(Text)
+    data_dir: Mapped[str] = mapped_column(StoredPath)
     options: Mapped[dict[str, Any]]
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     relabel: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .pathcodec import printable
+from .paths import absolute_path
 from .tables import TrainingRun, utcnow
 
 QUEUED = "queued"
@@ -17,7 +19,8 @@ ACTIVE = (QUEUED, RUNNING)
 
 
 def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
-    run = TrainingRun(data_dir=data_dir, options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
+    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``)."""
+    run = TrainingRun(data_dir=absolute_path(data_dir), options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
     session.add(run)
     session.flush()
     return run
@@ -39,7 +42,10 @@ def finish_run(session: Session, run_id: int, version_id: str | None, promoted: 
     session.execute(
         update(TrainingRun)
         .where(TrainingRun.id == run_id)
-        .values(status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted, error=error, finished_at=utcnow())
+        .values(
+            status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted,
+            error=None if error is None else printable(error), finished_at=utcnow(),
+        )
     )
 
 

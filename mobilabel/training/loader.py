@@ -1,7 +1,7 @@
 """Decoding labelled images into batches, in parallel, skipping what cannot be read.
 
 Images are read with ``read_rgb`` (EXIF orientation, safe limits), as labelling
-reads them. An unreadable image is reported with its reason, not fatal: the
+reads them, at reduced size where the format allows (``min_side``). An unreadable image is reported with its reason, not fatal: the
 batch goes on without it.
 """
 
@@ -34,10 +34,11 @@ _Item = tuple[torch.Tensor | None, int, str, str | None]
 
 
 class ImageDataset(Dataset[_Item]):
-    def __init__(self, images: Sequence[LabelledImage], transform: ImageTransform, max_pixels: int) -> None:
+    def __init__(self, images: Sequence[LabelledImage], transform: ImageTransform, max_pixels: int, min_side: int = 0) -> None:
         self.images = list(images)
         self.transform = transform
         self.max_pixels = max_pixels
+        self.min_side = min_side
 
     def __len__(self) -> int:
         return len(self.images)
@@ -45,7 +46,7 @@ class ImageDataset(Dataset[_Item]):
     def __getitem__(self, index: int) -> _Item:
         image = self.images[index]
         try:
-            return self.transform(read_rgb(image.path, self.max_pixels)), image.label, str(image.path), None
+            return self.transform(read_rgb(image.path, self.max_pixels, self.min_side)), image.label, str(image.path), None
         except ImageReadError as exc:
             return None, image.label, str(image.path), str(exc)
 
@@ -68,8 +69,13 @@ def make_loader(
     workers: int,
     max_pixels: int,
     seed: int = 0,
+    min_side: int = 0,
 ) -> DataLoader[_Item]:
     """Batches of decoded images; ``workers`` processes decode ahead of the model.
+
+    ``min_side`` > 0 decodes each image at the smallest reduced size whose shorter side is
+    still at least that (``imaging.train_min_side`` for training transforms,
+    ``imaging.label_min_side`` for validation ones); 0 decodes at full size.
 
     Workers persist across epochs, so an epoch does not pay to start them again.
     The shuffle order and the random crops follow ``seed``. A daemon process (a
@@ -78,7 +84,7 @@ def make_loader(
     if multiprocessing.current_process().daemon:
         workers = 0
     return DataLoader(
-        ImageDataset(images, transform, max_pixels),
+        ImageDataset(images, transform, max_pixels, min_side),
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=workers,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import Settings
+from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
 from ..registry import load_version
 from ..storage import Database
@@ -83,6 +84,7 @@ def accuracy_on(
         shuffle=False,
         workers=settings.decode_threads,
         max_pixels=settings.max_image_pixels,
+        min_side=label_min_side(checkpoint.preprocessing.resize_size),
     )
     return evaluate(lambda batch: engine.forward(batch)[:, order], loader).accuracy
 

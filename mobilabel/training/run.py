@@ -13,10 +13,12 @@ from typing import Any
 import torch
 
 from ..config import Settings
+from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_pretrained, register_checkpoint
 from ..storage import Database
-from ..storage.corrections import list_corrections
+from ..storage.corrections import usable_corrections
+from ..storage.pathcodec import to_stored
 from . import metrics as measures
 from .data import DataSplit, add_corrections, find_split
 from .errors import TrainingError
@@ -63,7 +65,7 @@ def train(
     split = find_split(data_dir, options.val_fraction, options.seed)
     if options.include_corrections:
         with db.transaction() as session:
-            split = add_corrections(split, list_corrections(session))
+            split = add_corrections(split, usable_corrections(session))
     if not split.val:
         raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
     torch.manual_seed(options.seed)  # the new head's initial weights
@@ -71,14 +73,20 @@ def train(
     preprocessing = Preprocessing()
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
     loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
-    train_loader = make_loader(split.train, preprocessing.train_transform(), options.batch_size, shuffle=True, **loader_args)
-    val_loader = make_loader(split.val, preprocessing.eval_transform(), options.batch_size, shuffle=False, **loader_args)
+    train_loader = make_loader(
+        split.train, preprocessing.train_transform(), options.batch_size, shuffle=True,
+        min_side=train_min_side(preprocessing.crop_size), **loader_args,
+    )  # fmt: skip
+    val_loader = make_loader(
+        split.val, preprocessing.eval_transform(), options.batch_size, shuffle=False,
+        min_side=label_min_side(preprocessing.resize_size), **loader_args,
+    )  # fmt: skip
     result = fit(learner, train_loader, val_loader, options.epochs, on_progress)
     del train_loader, val_loader  # stop their worker processes now
 
     metrics = run_metrics(split, result, options, data_dir, time.perf_counter() - started)
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {Path(data_dir).absolute()}"
+        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
     )
     register_checkpoint(db, checkpoint)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
@@ -122,7 +130,7 @@ def run_metrics(
         "val_images": len(split.val),
         "skipped_images": len(result.failures),
         "options": dataclasses.asdict(options),
-        "data_dir": str(Path(data_dir).absolute()),
+        "data_dir": to_stored(Path(data_dir).absolute()),
         "train_seconds": seconds,
     }
 

@@ -7,10 +7,13 @@ runs them, registers them (``tasks.register``), so sending needs no torch.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from celery import Celery
 from kombu import Queue
 
 from ..config import Settings, load_settings
+from .broker import REDIS_SCHEMES, TRANSPORT
 
 QUEUES = ("cpu", "gpu")
 
@@ -40,6 +43,9 @@ def create_app(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
+    if urlsplit(settings.broker_url).scheme in REDIS_SCHEMES:
+        # What is pushed onto a queue but is not a message is logged and dropped, never the worker's end.
+        app.conf.broker_transport = TRANSPORT
     return app
 
 

@@ -13,7 +13,7 @@ from ..storage import chunks as stored_chunks
 from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
 from ..storage.tables import utcnow
 from . import metrics
-from .retry import with_db_retry
+from .retry import is_transient, with_db_retry
 from .runtime import WorkerRuntime
 
 log = logging.getLogger("mobilabel.worker")
@@ -41,24 +41,23 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
         return ChunkOutcome(chunk_id, "skipped")
     if claimed.attempt == 1:
         metrics.record_queue_wait((utcnow() - claimed.queued_at).total_seconds())
-    labeller = rt.labeller(claimed.model_version_id)
     if claimed.attempt > 1 + settings.max_redeliveries:
-        return _give_up(rt, claimed, labeller.classifier.version_id)
+        reason = claimed.last_error or "the worker labelling this chunk crashed or timed out each time"
+        return _give_up(rt, claimed, f"gave up after {claimed.attempt - 1} attempts: {reason}")
+    try:
+        done, failed = _label(rt, claimed)
+    except Exception as exc:  # e.g. a model that cannot load: the same on every attempt, or not
+        reason = f"{exc.__class__.__name__}: {exc}"
+        log.exception("chunk attempt %d failed: %s", claimed.attempt, reason, extra={"job": claimed.job_id, "chunk": chunk_id})
+        if claimed.attempt >= 1 + settings.max_redeliveries:
+            return _give_up(rt, claimed, f"gave up after {claimed.attempt} attempts: {reason}")
 
-    done = failed = 0
-    started = time.perf_counter()
-    for batch in labeller.label(claimed.paths):
-        with_db_retry(partial(_write_batch, rt, batch, claimed.job_id), patience, f"chunk {chunk_id}: write batch")
-        ok, bad = count_outcomes(batch.records)
-        done, failed = done + ok, failed + bad
-        seconds = time.perf_counter() - started
-        metrics.record_batch(batch.model_version_id, ok, bad, seconds)
-        log.info(
-            "batch labelled",
-            extra={"job": claimed.job_id, "chunk": chunk_id, "version": batch.model_version_id, "images": len(batch.records),
-                   "failed": bad, "seconds": round(seconds, 3)},
-        )
-        started = time.perf_counter()
+        def release() -> None:
+            with rt.db.transaction() as session:
+                stored_chunks.retry_soon(session, chunk_id, reason)
+
+        with_db_retry(release, patience, f"chunk {chunk_id}: release")
+        return ChunkOutcome(chunk_id, "retrying")
 
     def finish() -> bool:
         with rt.db.transaction() as session:
@@ -68,23 +67,60 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
     return ChunkOutcome(chunk_id, stored_chunks.DONE if counted else "duplicate", done, failed)
 
 
+def _label(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> tuple[int, int]:
+    """Label and write the chunk's images, a batch per transaction; returns (labelled, failed)."""
+    done = failed = 0
+    started = time.perf_counter()
+    for batch in rt.labeller(claimed.model_version_id).label(claimed.paths):
+        with_db_retry(partial(_write_batch, rt, batch, claimed.job_id), rt.settings.db_patience_s, f"chunk {claimed.id}: write batch")
+        ok, bad = count_outcomes(batch.records)
+        done, failed = done + ok, failed + bad
+        seconds = time.perf_counter() - started
+        metrics.record_batch(batch.model_version_id, ok, bad, seconds)
+        log.info(
+            "batch labelled",
+            extra={"job": claimed.job_id, "chunk": claimed.id, "version": batch.model_version_id, "images": len(batch.records),
+                   "failed": bad, "seconds": round(seconds, 3)},
+        )
+        started = time.perf_counter()
+    return done, failed
+
+
 def _write_batch(rt: WorkerRuntime, batch: LabelledBatch, job_id: int) -> None:
     with rt.db.transaction() as session:
         write_results(session, batch.records, batch.model_version_id, job_id)
 
 
-def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, version_id: str) -> ChunkOutcome:
-    """A chunk delivered too often (its workers kept dying): its images fail with the reason."""
-    reason = f"gave up after {claimed.attempt - 1} attempts: the worker labelling this chunk crashed or timed out each time"
+def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, reason: str) -> ChunkOutcome:
+    """A chunk that failed on every attempt: its images not labelled yet fail with the reason, and it ends,
+    so its job completes. If even those rows cannot be written, the chunk still ends with its counts."""
     log.error(reason, extra={"job": claimed.job_id, "chunk": claimed.id})
+    version_id = _version_for_failed_rows(rt, claimed)
 
     def give_up() -> ChunkOutcome:
+        records = [ResultRecord(path, None, FAILED, error=reason) for path in claimed.paths]
+        try:
+            if version_id is not None:
+                with rt.db.transaction() as session:
+                    write_results(session, records, version_id, claimed.job_id, keep_existing=True)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("could not write the failed rows of a given-up chunk", extra={"job": claimed.job_id, "chunk": claimed.id})
         with rt.db.transaction() as session:
-            records = [ResultRecord(path, None, FAILED, error=reason) for path in claimed.paths]
-            write_results(session, records, version_id, claimed.job_id, keep_existing=True)
             done = stored_chunks.ok_count(session, claimed.job_id, claimed.paths)
             failed = len(claimed.paths) - done
             stored_chunks.finish_chunk(session, claimed.id, done, failed, state=stored_chunks.GAVE_UP, error=reason)
             return ChunkOutcome(claimed.id, stored_chunks.GAVE_UP, done, failed)
 
     return with_db_retry(give_up, rt.settings.db_patience_s, f"chunk {claimed.id}: give up")
+
+
+def _version_for_failed_rows(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> str | None:
+    """The version the chunk's failed rows name: its job's pinned one, else the model in force (None if none loads)."""
+    if claimed.model_version_id is not None:
+        return claimed.model_version_id
+    try:
+        return rt.labeller().classifier.version_id
+    except Exception:
+        return None

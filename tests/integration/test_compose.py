@@ -140,7 +140,7 @@ def test_migrate_worker_and_scheduler_run_natively(cluster: Cluster, compose_env
     enqueued = mobilabel(["enqueue", str(FLOWERS / "val" / "roses"), "--chunk", "8"], env)
     assert enqueued.returncode == 0, enqueued.stderr
     watched = mobilabel(["status", enqueued.stdout.strip(), "--watch", "--interval", "0.2"], env)
-    assert "completed: 20/20 images (20 labelled, 0 failed)" in watched.stdout, watched.stdout + watched.stderr
+    assert "completed: 20/20 images (20 labelled, 0 failed, 0 skipped (unchanged))" in watched.stdout, watched.stdout + watched.stderr
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
     print("\n" + "\n".join(line for line in metrics.splitlines() if line.startswith("mobilabel_") and "_bucket" not in line))
     assert "mobilabel_images_labelled_total 20.0" in metrics

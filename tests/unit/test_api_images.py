@@ -73,7 +73,13 @@ def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path
     again = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128})
     assert again.content == thumb.content and list((load_settings().home / "thumbnails").rglob("*.jpg")) == cached
     assert client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128}, headers={"If-None-Match": thumb.headers["etag"]}).status_code == 304
+    assert "max-age=86400" in thumb.headers["cache-control"]
+    content_id = f"{(root / 'rotated.jpg').stat().st_size}:{(root / 'rotated.jpg').stat().st_mtime_ns}"
+    versioned = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128, "v": content_id})
+    assert versioned.headers["cache-control"] == "private, max-age=31536000, immutable"
     os.utime(root / "rotated.jpg", ns=(1, 1))  # the file changed: a new fingerprint, a new thumbnail
+    stale = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128, "v": content_id})
+    assert stale.headers["cache-control"] == "no-cache" and stale.headers["etag"] != thumb.headers["etag"]
     changed = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128})
     assert changed.headers["etag"] != thumb.headers["etag"] and len(list((load_settings().home / "thumbnails").rglob("*.jpg"))) == 2
     assert client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 100}).status_code == 422

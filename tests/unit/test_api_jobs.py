@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_support import ClientFactory, api  # noqa: F401
@@ -78,3 +79,38 @@ def test_a_cancelled_job_that_has_not_started_never_runs(api: ClientFactory, tmp
     job = wait_for_end(client, job_id)
     assert job["status"] == "cancelled" and job["done"] == 0
     assert client.get("/api/results", params={"job": job_id}).json()["items"] == []
+
+
+def test_a_running_job_stops_after_the_batch_it_is_labelling(api: ClientFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from mobilabel.api.job_runner import JobRunner
+    from mobilabel.config import load_settings
+    from mobilabel.pipeline.build import build_labeller, load_classifier
+    from mobilabel.registry import resolve_checkpoint
+    from mobilabel.storage import open_database
+
+    folder = photos(tmp_path / "root" / "roses", 6)
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BATCH_SIZE="1", MOBILABEL_THREADS="1")
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    classifier = load_classifier(settings, resolve_checkpoint(db, settings))
+    db.dispose()
+    asked, running, go_on = 0, threading.Event(), threading.Event()
+
+    def gated() -> Any:
+        # The model is asked for before each batch is read: the third time, hold until the test has cancelled.
+        nonlocal asked
+        asked += 1
+        if asked == 3:
+            running.set()
+            go_on.wait(60)
+        return classifier
+
+    monkeypatch.setattr(JobRunner, "_labeller_once", lambda self: build_labeller(settings, gated))
+    job_id = client.post("/api/jobs", json={"folder": str(folder)}).json()["id"]
+    assert running.wait(60)
+    assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+    go_on.set()
+    job = wait_for_end(client, job_id)
+    assert job["status"] == "cancelled" and job["error"] == "cancelled through the API"
+    assert 0 < job["done"] < 6, job  # stopped part-way; what it labelled is kept
+    assert len(client.get("/api/results", params={"job": job_id}).json()["items"]) == job["done"]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
+from mobilabel.hashing import hash_file
 from mobilabel.storage import open_database, versions
 from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.results import OK, ResultRecord, write_results
+from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.conftest import FLOWERS
 from tests.unit.test_training import PNG_SIGNATURE, tiny_dataset
 
 
@@ -43,24 +48,50 @@ def test_models_activate_and_roll_back(api: ClientFactory) -> None:  # noqa: F81
     assert "v1,True" in models  # the CLI sees what the API did
 
 
-def test_corrections_set_list_delete(api: ClientFactory) -> None:  # noqa: F811
+def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """Real photos under ``folder``, each with a v1 and a v2 result (labels given per file name) as
+    labelling writes them (content hash included); returns each file's v2 result id."""
+    folder.mkdir(parents=True)
+    sources = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        for version, side in (("v1", 0), ("v2", 1)):
+            records = []
+            for source, (name, pair) in zip(sources, labels.items(), strict=False):
+                path = folder / name
+                if not path.exists():
+                    shutil.copy(source, path)
+                records.append(ResultRecord(str(path), "1:1", OK, pair[side], 0.7, [], content_hash=hash_file(str(path))))
+            write_results(session, records, version, None)
+        ids = {Path(r.image_path).name: r.id for r in session.scalars(select(Result).where(Result.model_version_id == "v2"))}
+    db.dispose()
+    return ids
+
+
+def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
     setup_storage()
+    ids = stored_photos(tmp_path / "photos", {"a.jpg": ("daisy", "daisy"), "b.jpg": ("rose", "rose")})
     client = api()
-    result_id = client.get("/api/results").json()["items"][0]["id"]
-    assert client.put("/api/corrections", json={"result_id": result_id, "label": "rose"}).json() == {"image_path": "/photos/a.jpg", "label": "rose"}
-    assert client.put("/api/corrections", json={"image_path": "/photos/b.jpg", "label": "daisy"}).status_code == 200
-    assert client.put("/api/corrections", json={"result_id": result_id, "label": "daisy"}).status_code == 200  # replaces
-    assert client.get("/api/corrections").json() == [
-        {"image_path": "/photos/a.jpg", "label": "daisy"},
-        {"image_path": "/photos/b.jpg", "label": "daisy"},
-    ]
+    (a,) = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "rose"}).json()
+    assert (a["image_path"], a["label"], a["state"]) == (str(tmp_path / "photos" / "a.jpg"), "rose", "current")
+    by_path = client.put("/api/corrections", json={"image_path": str(tmp_path / "photos" / "b.jpg"), "label": "daisy"})
+    assert by_path.status_code == 200 and len(by_path.json()) == 2
+    client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "daisy"})  # replaces
+    assert [(c["image_path"].rsplit("/", 1)[1], c["label"]) for c in client.get("/api/corrections").json()] == [("a.jpg", "daisy"), ("b.jpg", "daisy")]
+    page = client.get("/api/results", params={"path": f"{tmp_path}/photos/*"}).json()["items"]
+    assert len(page) == 2
+    assert {r["verified_label"] for r in page} == {"daisy"}  # beside each current label
+    unknown = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "Daisy"})
+    assert unknown.status_code == 422 and "did you mean 'daisy'" in unknown.json()["detail"]
+    assert client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
     assert client.put("/api/corrections", json={"result_id": 999, "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"image_path": "relative.jpg", "label": "rose"}).status_code == 422
+    assert client.put("/api/corrections", json={"image_path": str(tmp_path / "missing.jpg"), "label": "rose"}).status_code == 422
     assert client.put("/api/corrections", json={"label": "rose"}).status_code == 422
-    assert client.delete("/api/corrections", params={"image_path": "/photos/b.jpg"}).status_code == 204
-    assert client.delete("/api/corrections", params={"image_path": "/photos/b.jpg"}).status_code == 404
-    assert [c["image_path"] for c in client.get("/api/corrections").json()] == ["/photos/a.jpg"]
-    assert client.delete("/api/corrections", params={"result_id": result_id}).status_code == 204
+    assert client.delete("/api/corrections", params={"target": str(tmp_path / "photos" / "b.jpg")}).status_code == 204
+    assert client.delete("/api/corrections", params={"target": str(tmp_path / "photos" / "b.jpg")}).status_code == 404
+    assert [c["label"] for c in client.get("/api/corrections").json()] == ["tulip"]
+    assert client.delete("/api/corrections", params={"result_id": ids["a.jpg"]}).status_code == 204
     assert client.get("/api/corrections").json() == []
     assert client.delete("/api/corrections", params={"result_id": 999}).status_code == 404
     assert client.delete("/api/corrections").status_code == 422
@@ -75,39 +106,32 @@ def test_training_runs(api: ClientFactory) -> None:  # noqa: F811
     assert client.get("/api/training-runs/999").status_code == 404
 
 
-def test_versions_compared_and_against_verified_labels(api: ClientFactory) -> None:  # noqa: F811
+def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
     setup_storage()
-    db = open_database(load_settings().database_url)
-    with db.transaction() as session:
-        # v1 and v2 on 4 images: two agree, one daisy -> rose flip, one rose -> rose; v2 also failed one.
-        v1 = [("/p/1.jpg", "daisy"), ("/p/2.jpg", "daisy"), ("/p/3.jpg", "rose"), ("/p/4.jpg", "daisy")]
-        v2 = [("/p/1.jpg", "daisy"), ("/p/2.jpg", "rose"), ("/p/3.jpg", "rose"), ("/p/4.jpg", "rose")]
-        write_results(session, [ResultRecord(p, "1:1", OK, label, 0.7, []) for p, label in v1], "v1", None)
-        write_results(session, [ResultRecord(p, "1:1", OK, label, 0.8, []) for p, label in v2], "v2", None)
-    db.dispose()
+    # v1 and v2 on 4 photos: two agree, two daisy -> rose flips.
+    labels = {"1.jpg": ("daisy", "daisy"), "2.jpg": ("daisy", "rose"), "3.jpg": ("rose", "rose"), "4.jpg": ("daisy", "rose")}
+    ids = stored_photos(tmp_path / "p", labels)
     client = api()
     comparison = client.get("/api/models/compare", params={"a": "v1", "b": "v2"}).json()
     assert (comparison["images"], comparison["changed"]) == (4, 2)
     assert comparison["flips"][0] == {"label_a": "daisy", "label_b": "rose", "images": 2}
-    behind = client.get("/api/models/compare/images", params={"a": "v1", "b": "v2", "label_a": "daisy", "label_b": "rose", "limit": 1}).json()
-    assert [r["image_path"] for r in behind] == ["/p/2.jpg"] and behind[0]["model_version_id"] == "v2"
-    following = client.get(
-        "/api/models/compare/images", params={"a": "v1", "b": "v2", "label_a": "daisy", "label_b": "rose", "after": behind[0]["id"]}
-    ).json()
-    assert [r["image_path"] for r in following] == ["/p/4.jpg"]
+    flip = {"a": "v1", "b": "v2", "label_a": "daisy", "label_b": "rose"}
+    behind = client.get("/api/models/compare/images", params={**flip, "limit": 1}).json()
+    assert [r["id"] for r in behind] == [ids["2.jpg"]] and behind[0]["model_version_id"] == "v2"
+    following = client.get("/api/models/compare/images", params={**flip, "after": behind[0]["id"]}).json()
+    assert [r["id"] for r in following] == [ids["4.jpg"]]
     assert client.get("/api/models/compare", params={"a": "v1", "b": "v9"}).status_code == 404
 
-    result_id = following[0]["id"]
-    across = client.get(f"/api/results/{result_id}/versions").json()
+    across = client.get(f"/api/results/{ids['4.jpg']}/versions").json()
     assert [(r["model_version_id"], r["label"]) for r in across] == [("v1", "daisy"), ("v2", "rose")]
 
-    client.put("/api/corrections", json={"image_path": "/p/2.jpg", "label": "daisy"})
-    client.put("/api/corrections", json={"image_path": "/p/3.jpg", "label": "rose"})
+    client.put("/api/corrections", json={"result_id": ids["2.jpg"], "label": "daisy"})
+    client.put("/api/corrections", json={"result_id": ids["3.jpg"], "label": "rose"})
     matrix = client.get("/api/models/v2/confusion").json()
     assert (matrix["images"], matrix["correct"]) == (2, 1)
     assert {"verified": "daisy", "predicted": "rose", "images": 1} in matrix["cells"]
     cell = client.get("/api/models/v2/confusion/images", params={"verified": "daisy", "predicted": "rose"}).json()
-    assert [r["image_path"] for r in cell] == ["/p/2.jpg"]
+    assert [r["id"] for r in cell] == [ids["2.jpg"]]
 
 
 def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811

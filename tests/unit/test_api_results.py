@@ -25,7 +25,7 @@ def store_results() -> int:
     """61 rows in 3 batches: two jobs, ties in label and confidence, 7 failed rows without either. Returns job 1's id."""
     db = open_database(load_settings().database_url, auto_upgrade=True)
     with db.transaction() as session:
-        versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["daisy", "rose", "tulip"], {}, b"w"))
+        versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["daisy", "rose", "tulip"], {}, b"w"), activate=True)
         job_ids = [jobs.create_job(session, f"/photos/{n}", "v1").id for n in ("a", "b")]
     for batch in range(3):
         records = []
@@ -86,7 +86,11 @@ def check_pages_and_exports(client: TestClient) -> None:
     under_a3 = all_pages(client, 2, path="/photos/a/3/*")
     assert under_a3 and {r["id"] for r in under_a3} == {r["id"] for r in everything if r["image_path"].startswith("/photos/a/3/")}
     assert client.get("/api/results", params={"version": "v1", "limit": 1}).json()["items"]
-    assert client.get("/api/results", params={"version": "v2"}).json() == {"items": [], "next_cursor": None}
+    assert len(all_pages(client, 100, version="active")) == 61  # v1 is active: a version by reference, as the CLI takes it
+    unknown = client.get("/api/results", params={"version": "v2"})
+    assert unknown.status_code == 422 and "v1" in unknown.json()["detail"]  # says what exists
+    assert "did you mean 'rose'" in client.get("/api/results", params={"label": "Rose"}).json()["detail"]
+    assert client.get("/api/results", params={"job": 999}).status_code == 422
 
     cursor = client.get("/api/results", params={"limit": 2, "sort": "label"}).json()["next_cursor"]
     other_sort = client.get("/api/results", params={"cursor": cursor, "sort": "path"})
@@ -127,5 +131,5 @@ def test_the_cli_streams_csv_json_and_json_lines_alike() -> None:
     as_csv = list(csv.DictReader(io.StringIO(run("--format", "csv", "--sort", "-confidence"))))
     assert len(as_json) == 61 and as_json == as_jsonl
     assert [r["image_path"] for r in as_csv] == [r["image_path"] for r in as_json]
-    assert json.loads(run("--format", "json", "--label", "nothing")) == []
+    assert json.loads(run("--format", "json", "--label", "tulip", "--min-confidence", "0.99")) == []
     assert len(json.loads(run("--format", "json", "--limit", "5"))) == 5

@@ -241,7 +241,7 @@ def test_a_run_with_corrections_trains_on_them(tmp_path: Path) -> None:
     db = open_database(settings.database_url)
     corrected = flowers("train", "tulips", 2)  # photos outside the data folder, verified as roses
     with db.transaction() as session:
-        save_corrections(session, [CorrectionRecord(os.path.abspath(p), "roses") for p in corrected])
+        save_corrections(session, [CorrectionRecord(os.path.abspath(p), "roses") for p in corrected], new_classes=True)
     options = TrainingOptions(epochs=1, batch_size=8, include_corrections=True)
     report = train(db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), options)
     assert report.metrics["train_images"] == 6 + 2

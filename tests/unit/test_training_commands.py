@@ -67,7 +67,10 @@ def test_models_activate_and_rollback(tmp_path: Path) -> None:
     assert run("models", "rollback").output == "rolled back from second to model version first\n"
     active = [r["id"] for r in csv.DictReader(io.StringIO(run("models", "--format", "csv").output)) if r["active"] == "True"]
     assert active == ["first"]
-    assert one_error_line(run("models", "activate", "third")) == "Error: no model version 'third'"
+    assert one_error_line(run("models", "activate", "third")) == (
+        "Error: no model version 'third'; nearest: first; versions: first, second (or 'active')"
+    )
+    assert run("models", "activate", "sec").output == "model version second is active\n", "a unique prefix names a version"
 
 
 def corrections() -> list[tuple[str, str]]:
@@ -78,8 +81,16 @@ def corrections() -> list[tuple[str, str]]:
     return rows
 
 
+def register_classes(*classes: str) -> None:
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        stored.register_version(session, stored.VersionRecord("flowers", "mobilenet_v2", 1.0, list(classes), {}, b"w"))
+    db.dispose()
+
+
 def test_correct_one_image_then_import_a_csv(tmp_path: Path) -> None:
     daisy, rose = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[:2]
+    register_classes("daisy", "roses", "tulips")
     assert run("correct", str(daisy), "roses").exit_code == 0
     assert run("correct", str(daisy), "daisy").exit_code == 0, "correcting again replaces the label"
     assert corrections() == [(str(daisy), "daisy")]
@@ -94,6 +105,7 @@ def test_correct_one_image_then_import_a_csv(tmp_path: Path) -> None:
 
 
 def test_a_csv_with_bad_rows_stores_nothing_and_lists_them(tmp_path: Path) -> None:
+    register_classes("daisy", "roses")
     daisy = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
     table = tmp_path / "fixes.csv"
     table.write_text(f"image_path,label\n{daisy},daisy\nmissing.jpg,roses\n{daisy},\n")
@@ -107,6 +119,6 @@ def test_a_csv_with_bad_rows_stores_nothing_and_lists_them(tmp_path: Path) -> No
 
 def test_unknown_correction_labels_stop_training_with_one_line(tmp_path: Path) -> None:
     daisy = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
-    assert run("correct", str(daisy), "cat").exit_code == 0
+    assert run("correct", str(daisy), "cat", "--new-class").exit_code == 0
     line = one_error_line(run("train", str(tiny_dataset(tmp_path / "data", 1, 1)), "--include-corrections"))
     assert line.startswith("Error: 1 corrections have labels that are not classes of the data folder (daisy, roses): 'cat' (1)")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from mobilabel.storage import open_database, versions
 from mobilabel.storage.corrections import CorrectionRecord, list_corrections, save_corrections
+from tests.conftest import FLOWERS
 
 
 def add_versions(db, *ids: str) -> None:  # type: ignore[no-untyped-def]
@@ -53,13 +57,18 @@ def test_rollback_with_nothing_active_is_a_clear_error(database_url: str) -> Non
     db.dispose()
 
 
-def test_correcting_an_image_again_replaces_its_label(database_url: str) -> None:
+def test_correcting_an_image_again_replaces_its_label(database_url: str, tmp_path: Path) -> None:
     db = open_database(database_url, auto_upgrade=True)
     with db.transaction() as session:
-        assert save_corrections(session, [CorrectionRecord("/p/a.jpg", "daisy"), CorrectionRecord("/p/b.jpg", "roses")]) == 2
+        versions.register_version(session, versions.VersionRecord("v", "mobilenet_v2", 1.0, ["daisy", "roses", "sunflowers", "tulips"], {}, b"w"))
+    a, b = str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")
+    for path, source in zip((a, b), sorted((FLOWERS / "val" / "roses").glob("*.jpg")), strict=False):
+        shutil.copyfile(source, path)
     with db.transaction() as session:
-        # The same path twice in one batch is fine too: the last label wins.
-        save_corrections(session, [CorrectionRecord("/p/a.jpg", "tulips"), CorrectionRecord("/p/a.jpg", "sunflowers")])
+        assert save_corrections(session, [CorrectionRecord(a, "daisy"), CorrectionRecord(b, "roses")]) == 2
     with db.transaction() as session:
-        assert list_corrections(session) == [CorrectionRecord("/p/a.jpg", "sunflowers"), CorrectionRecord("/p/b.jpg", "roses")]
+        # The same image twice in one batch is fine too: the last label wins.
+        save_corrections(session, [CorrectionRecord(a, "tulips"), CorrectionRecord(a, "sunflowers")])
+    with db.transaction() as session:
+        assert [(c.image_path, c.label) for c in list_corrections(session)] == [(a, "sunflowers"), (b, "roses")]
     db.dispose()

@@ -1,7 +1,7 @@
 """indexes for the API's result pages: a job's or a label's results by confidence, failed rows, path patterns
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0008
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,47 @@
+"""Job membership: every image a job covered and its outcome there.
+
+A result row is shared (one per image and model version), so the job that wrote it
+last is not the only job that covered the image. ``job_images`` keeps each job's own
+list, written in the same transaction as the batch it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from .tables import JobImage, utcnow
+from .upsert import upsert
+
+LABELLED = "labelled"
+FAILED = "failed"
+SKIPPED = "skipped"  # unchanged since an earlier labelling by the same version (incremental labelling)
+OUTCOMES = (LABELLED, FAILED, SKIPPED)
+
+
+def record_job_images(
+    session: Session, job_id: int, model_version_id: str, outcomes: Sequence[tuple[str, str]], keep_existing: bool = False
+) -> None:
+    """Record ``(image_path, outcome)`` pairs for a job; an image recorded again gets the newer outcome
+    (or, with ``keep_existing``, keeps the one it has). Raises ``ValueError`` for an unknown outcome."""
+    now = utcnow()
+    latest = dict(outcomes)  # one statement may not touch a key twice (PostgreSQL refuses it)
+    unknown = set(latest.values()) - set(OUTCOMES)
+    if unknown:
+        raise ValueError(f"unknown job image outcomes {sorted(unknown)}; expected {', '.join(OUTCOMES)}")
+    rows = [
+        {"job_id": job_id, "image_path": path, "model_version_id": model_version_id, "outcome": outcome, "updated_at": now}
+        for path, outcome in latest.items()
+    ]
+    upsert(
+        session, JobImage, rows, keys=("job_id", "image_path"),
+        update=() if keep_existing else ("model_version_id", "outcome", "updated_at"),
+    )
+
+
+def job_paths(job_id: int) -> Select[Any]:
+    """The paths of the images a job covered, as a subquery for ``IN``."""
+    return select(JobImage.image_path).where(JobImage.job_id == job_id)
