@@ -48,6 +48,7 @@ class Settings:
     home: Path
     database_url: str
     broker_url: str
+    broker_configured: bool  # MOBILABEL_BROKER_URL set, rather than the default: distributed use
     redis_prefix: str
     pretrained: Path | None
     allowed_roots: tuple[Path, ...]
@@ -78,8 +79,6 @@ class Settings:
     predict_max_batch: int = 32
     predict_max_wait_ms: float = 5.0
     cors_origins: tuple[str, ...] = ()
-    # Whether MOBILABEL_BROKER_URL was set: the API then sends jobs to Celery, else labels them itself.
-    broker_configured: bool = False
 
     @property
     def model_cache_dir(self) -> Path:
@@ -95,6 +94,7 @@ def load_settings() -> Settings:
         home=home,
         database_url=_env("DATABASE_URL", f"sqlite:///{home / 'mobilabel.db'}"),
         broker_url=_env("BROKER_URL", "redis://localhost:6379/0"),
+        broker_configured=bool(_env("BROKER_URL", "")),
         redis_prefix=_env("REDIS_PREFIX", "mobilabel:"),
         pretrained=Path(pretrained).expanduser() if pretrained else None,
         allowed_roots=tuple(
@@ -126,5 +126,4 @@ def load_settings() -> Settings:
         predict_max_batch=_env_int("PREDICT_MAX_BATCH", 32),
         predict_max_wait_ms=_env_float("PREDICT_MAX_WAIT_MS", 5.0),
         cors_origins=tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
-        broker_configured=bool(_env("BROKER_URL", "")),
     )

@@ -108,7 +108,7 @@ class JobRunner:
             raise MobilabelError(f"cannot reach the broker {mask_secrets(self._settings.broker_url)}: {mask_secrets(str(exc))}") from exc
 
     def _run(self, job_id: int, folder: Path) -> None:
-        from ..pipeline.embedded import JobCancelled, label_folder
+        from ..pipeline.embedded import JobCancelled, JobCancelledError, label_folder
 
         def check_cancelled(_done: int, _total: int) -> None:
             with self._lock:
@@ -123,7 +123,7 @@ class JobRunner:
                 if job_id in self._cancelled or self._closing:
                     return
             label_folder(self._db, self._labeller_once(), folder, on_progress=check_cancelled, job_id=job_id)
-        except JobCancelled:
+        except (JobCancelled, JobCancelledError):  # by this server, or in the database (`mobilabel cancel`)
             log.info("job %s cancelled", job_id)
         except Exception as exc:
             log.exception("job %s failed", job_id)

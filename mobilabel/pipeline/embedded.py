@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
@@ -24,6 +25,10 @@ ProgressCallback = Callable[[int, int], None]
 
 class JobCancelled(Exception):
     """Raised by a progress callback to stop a job between batches; the job ends cancelled."""
+
+
+class JobCancelledError(MobilabelError):
+    """`mobilabel cancel` stopped the job; what it had labelled stays."""
 
 
 @dataclass
@@ -80,6 +85,8 @@ def label_folder(
     created already (the HTTP API answers with its id before labelling starts); without it a job
     is created here. If labelling stops part-way (Ctrl-C, an error, ``JobCancelled`` from
     ``on_progress``), the job is marked so and every batch already written stays in the database.
+    After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
+    labelling stops there and ``JobCancelledError`` is raised.
     """
     started = time.perf_counter()
     version_id = version_id or labeller.classifier.version_id
@@ -102,10 +109,18 @@ def label_folder(
             with db.transaction() as session:
                 write_results(session, records, batch.model_version_id, job.id)
                 add_to_job_counters(session, job.id, done, failed)
+                cancelled = stored_jobs.is_cancelled(session, job.id)
             summary.done += done
             summary.failed += failed
             if on_progress is not None:
                 on_progress(len(records), len(work.paths))
+            if cancelled:
+                raise JobCancelledError(
+                    f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {len(work.paths)} "
+                    f"images to label; their results stay (mobilabel results --job {job.id})"
+                )
+    except JobCancelledError:
+        raise
     except BaseException as exc:
         status = stored_jobs.CANCELLED if isinstance(exc, (KeyboardInterrupt, JobCancelled)) else stored_jobs.FAILED
         try:
@@ -115,7 +130,7 @@ def label_folder(
             raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
     with db.transaction() as session:
-        stored_jobs.finish_job(session, job.id, stored_jobs.COMPLETED)
+        stored_jobs.finish_running_job(session, job.id, stored_jobs.COMPLETED)
         summary.label_counts = label_counts(session, job.id)
         summary.failures = failures(session, job.id)
     summary.seconds = time.perf_counter() - started
