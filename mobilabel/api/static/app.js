@@ -173,7 +173,9 @@ async function galleryView() {
   const source = gallerySource();
   const state = { items: [], next: undefined, selected: new Set(), anchor: null, review: null, undo: [] };
   const [corrections, versions] = await Promise.all([api("/api/corrections"), api("/api/models")]);
-  const verified = new Map(corrections.map((c) => [c.image_path, c.label]));
+  // Verified labels belong to an image's content (its hash): the same photo under two paths shares one.
+  const key = (item) => item.content_hash || item.image_path;
+  const verified = new Map(corrections.filter((c) => c.state !== "stale").map((c) => [c.content_hash || c.image_path, c.label]));
   const classesOf = new Map(versions.map((v) => [v.id, v.classes]));
   const allClasses = [...new Set(versions.flatMap((v) => v.classes))].sort();
 
@@ -193,6 +195,7 @@ async function galleryView() {
     } else {
       page = await api(`${source.path}&limit=${PAGE_SIZE}${state.next ? `&cursor=${encodeURIComponent(state.next)}` : ""}`);
     }
+    for (const item of page.items) if (item.verified_label) verified.set(key(item), item.verified_label);
     state.items.push(...page.items);
     state.next = page.next_cursor;
     grid.append(...page.items.map(tile));
@@ -212,7 +215,7 @@ async function galleryView() {
   }
 
   function paintTile(figure, item) {
-    const mark = verified.get(item.image_path);
+    const mark = verified.get(key(item));
     figure.classList.toggle("selected", state.selected.has(item.id));
     figure.classList.toggle("verified", mark !== undefined);
     figure.querySelector("figcaption").replaceChildren(
@@ -241,7 +244,7 @@ async function galleryView() {
   }
 
   function showProgress() {
-    const reviewed = state.items.filter((i) => verified.has(i.image_path)).length;
+    const reviewed = state.items.filter((i) => verified.has(key(i))).length;
     const remaining = state.items.length - reviewed;
     progress.textContent = `reviewed ${reviewed} / remaining ${remaining}${state.next ? "+" : ""} in this view · ${state.selected.size} selected`;
   }
@@ -251,8 +254,8 @@ async function galleryView() {
     const step = [];
     for (const [item, label] of changes) {
       await api("/api/corrections", { method: "PUT", json: { result_id: item.id, label } });
-      step.push({ item, before: verified.get(item.image_path) });
-      verified.set(item.image_path, label);
+      step.push({ item, before: verified.get(key(item)) });
+      verified.set(key(item), label);
       repaint(item);
     }
     if (step.length) state.undo.push(step);
@@ -266,10 +269,10 @@ async function galleryView() {
     for (const { item, before } of step.reverse()) {
       if (before === undefined) {
         await api(`/api/corrections?result_id=${item.id}`, { method: "DELETE" });
-        verified.delete(item.image_path);
+        verified.delete(key(item));
       } else {
         await api("/api/corrections", { method: "PUT", json: { result_id: item.id, label: before } });
-        verified.set(item.image_path, before);
+        verified.set(key(item), before);
       }
       repaint(item);
     }
@@ -313,7 +316,7 @@ async function galleryView() {
 
   function startReview() {
     if (!state.items.length) return say("nothing to review in this view");
-    const first = state.items.findIndex((i) => i.status === "ok" && !verified.has(i.image_path));
+    const first = state.items.findIndex((i) => i.status === "ok" && !verified.has(key(i)));
     state.review = reviewPanel(first < 0 ? 0 : first);
   }
 
@@ -340,7 +343,7 @@ async function galleryView() {
       const item = current();
       image.src = thumbnail(item.id, 512);
       image.alt = item.label || "";
-      const mark = verified.get(item.image_path);
+      const mark = verified.get(key(item));
       info.replaceChildren(
         h("h2", {}, `${index + 1} / ${state.items.length}${state.next ? "+" : ""}`),
         h("p", { class: "path" }, item.image_path),
@@ -412,10 +415,8 @@ async function galleryView() {
 
 async function imageView() {
   const id = params.get("id");
-  const [result, byVersion, corrections, versions] = await Promise.all([
-    api(`/api/results/${id}`), api(`/api/results/${id}/versions`), api("/api/corrections"), api("/api/models"),
-  ]);
-  const mark = corrections.find((c) => c.image_path === result.image_path);
+  const [result, byVersion, versions] = await Promise.all([api(`/api/results/${id}`), api(`/api/results/${id}/versions`), api("/api/models")]);
+  const mark = result.verified_label === null ? null : { label: result.verified_label };
   const classes = versions.find((v) => v.id === result.model_version_id)?.classes || [];
   const input = h("input", { id: "correction-label", list: "image-classes", value: mark ? mark.label : "", "aria-label": "verified label" });
   const form = h("form", { class: "inline" }, input, h("datalist", { id: "image-classes" }, classes.map((c) => h("option", { value: c }))),
