@@ -235,8 +235,11 @@ def predict_section(requests: int, report: Callable[[str], None]) -> None:
     home = Path(tempfile.mkdtemp(prefix="bench-api-home-"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_HOME": str(home), "MOBILABEL_PRETRAINED": str(WEIGHTS),
            "MOBILABEL_DATABASE_URL": f"sqlite:///{home / 'predict.db'}"}
-    labelled = subprocess.run([sys.executable, "-m", "mobilabel", "label", str(FLOWERS_VAL)], env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    label_rate = float(re.search(r"\(([\d.]+) img/s", labelled.stderr).group(1))  # type: ignore[union-attr]
+    # A wide console: rich wraps the summary line at 80 columns when stderr is not a terminal.
+    labelled = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "label", str(FLOWERS_VAL)], env={**env, "COLUMNS": "400"}, cwd=REPO, capture_output=True, text=True, check=True
+    )
+    label_rate = float(re.search(r"\(([\d.]+)\s+img/s", labelled.stderr).group(1))  # type: ignore[union-attr]
     report(f"\npredict under load (16 clients, one photo per request, {requests} requests; `mobilabel label` on the same {len(photos)} photos: {label_rate:.1f} img/s)")
     for name, extra in (("dynamic batching", {}), ("batches of 1", {"MOBILABEL_PREDICT_MAX_BATCH": "1"})):
         rate, p50, p99, batches = load({**env, **extra}, photos, requests)
