@@ -18,6 +18,7 @@ from ..storage.tables import Job
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
 from .paths import WalkCounts, iter_images
+from .reuse import stored_results
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
@@ -80,7 +81,8 @@ def label_folder(
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
     ``work`` is what ``find_work`` found, or a folder (its unchanged files are then skipped for
-    the labeller's version). Without ``version_id`` the labeller's model is built to learn it;
+    the labeller's version). A content the model version already labelled, at any path, gets a copy
+    of that result without inference (``reuse``). Without ``version_id`` the labeller's model is built to learn it;
     with it and nothing to label, the model is never built. ``job_id`` names a job the caller
     created already (the HTTP API answers with its id before labelling starts); without it a job
     is created here. If labelling stops part-way (Ctrl-C, an error, ``JobCancelled`` from
@@ -103,7 +105,7 @@ def label_folder(
         record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
     summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
     try:
-        for batch in labeller.label(work.paths) if work.paths else ():
+        for batch in labeller.label(work.paths, stored_results(db)) if work.paths else ():
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
