@@ -122,6 +122,19 @@ def test_review_page_end_to_end(server: str, data: Path, tmp_path: Path) -> None
         expect(page.locator("h1")).to_have_text("Jobs")
         expect(page.locator("table.jobs tr[data-job]")).to_have_count(2)
 
+        # Another site (localhost is not 127.0.0.1) cannot make this browser change anything here:
+        # the SameSite=Strict cookie stays home, and the API refuses cross-site changes anyway.
+        active = [v["id"] for v in get(server, "/api/models") if v["active"]]
+        other_site = browser.new_page()
+        other_site.goto(server.replace("127.0.0.1", "localhost") + "/ui/")
+        expect(other_site.locator("#login")).to_be_visible()  # no session there
+        other_site.evaluate(
+            "url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'}).catch(() => null)", server + "/api/models/rollback"
+        )
+        other_site.close()
+        assert [v["id"] for v in get(server, "/api/models") if v["active"]] == active
+        assert page.request.get(server + "/api/results/999999/image").status == 404  # images only by a result's id
+
         # Gallery: filter by version, sort by confidence ascending (the review queue); the view is its URL.
         page.goto(server + "/ui/?view=gallery")
         page.select_option("#filters select[name=version]", flowers_version)
