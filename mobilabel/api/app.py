@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
-from . import corrections, health, images, jobs, models, predict, results, review, runs, security
+from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
+from .page import mount_page
 from .security import Guard, SecurityMiddleware
 from .upload_limit import UploadLimitMiddleware
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
-    for module in (health, security, jobs, results, predict, images, review, corrections, models, runs):
+    for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
         app.include_router(module.router)
+    mount_page(app)
     return app

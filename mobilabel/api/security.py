@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .page import is_page_path
+
 SESSION_COOKIE = "mobilabel_session"
 SESSION_PATH = "/api/session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,6 +51,8 @@ class Guard:
         bearer = bool(self.token) and self.bearer_ok(headers.get("authorization", ""))
         # Logging in is the one request that may come without credentials: its endpoint checks the token it carries.
         logging_in = path == SESSION_PATH and method == "POST"
+        if method in _SAFE_METHODS and is_page_path(path):
+            return None  # the page's own files hold no data; it asks the API with credentials (a login form gets the cookie)
         if self.token and not bearer and not logging_in and not hmac.compare_digest(_cookie(headers, SESSION_COOKIE).encode(), self.session_value.encode()):
             return 401, "this server needs a token: send 'Authorization: Bearer <MOBILABEL_API_TOKEN>'"
         if method in _SAFE_METHODS or bearer:
