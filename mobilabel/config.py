@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     schedule: str = ""
     train_dir: Path | None = None
     train_queue: QueueName = "cpu"
+    # The HTTP API (`mobilabel serve`).
+    api_token: str = ""
+    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    predict_max_batch: int = Field(32, ge=1)
+    predict_max_wait_ms: float = Field(5.0, ge=0)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated
+    tta: Literal["off", "flip"] = "off"  # test-time augmentation at labelling time
 
     @property
     def model_cache_dir(self) -> Path:
@@ -138,6 +145,13 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"not a folder: {', '.join(missing)} (give {os.pathsep}-separated folders)")
         return resolved
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
 
     @field_validator("schedule", mode="after")
     @classmethod

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flower": ("scheduling:flower", "Run Flower, Celery's monitoring web page."),
     "db": ("database:db", "Database schema."),
     "doctor": ("doctor:doctor", "Check broker, database, migrations, weights and GPU."),
+    "serve": ("serve:serve", "Run the HTTP API and the review page."),
 }
 
 

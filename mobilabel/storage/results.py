@@ -130,6 +130,14 @@ def query_results(session: Session, where: ResultFilter) -> list[Result]:
     return list(session.scalars(_results_statement(where)))
 
 
+def results_statement(where: ResultFilter) -> Select[Result]:
+    """The filtered and sorted SELECT, for callers that page through it by key or stream it.
+
+    Raises ``ValueError`` for an unknown sort.
+    """
+    return _results_statement(where)
+
+
 def verified_labels(session: Session, content_hashes: Iterable[str | None]) -> dict[str, str]:
     """content hash -> the label a person verified for that content (mobilabel correct), for those that have one."""
     wanted = list({h for h in content_hashes if h is not None})

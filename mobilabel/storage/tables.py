@@ -125,6 +125,11 @@ class Result(Base):
         Index("ix_results_job_id", "job_id"),
         Index("ix_results_label", "label"),
         Index("ix_results_content_hash", "content_hash"),
+        # Migration 0007: the API's result pages (keyset order: sort column, then id).
+        Index("ix_results_job_confidence", "job_id", "confidence", "id"),
+        Index("ix_results_label_confidence", "label", "confidence", "id"),
+        Index("ix_results_status_path", "status", "image_path"),
+        Index("ix_results_image_path_pattern", "image_path", postgresql_using="gin", postgresql_ops={"image_path": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

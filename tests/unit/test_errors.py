@@ -51,8 +51,12 @@ BAD_VALUES = {
     "schedule": "every day",
     "train_dir": str(PHOTO),  # a file, not a folder
     "train_queue": "fast",
+    "max_upload_bytes": "0",
+    "predict_max_batch": "0",
+    "predict_max_wait_ms": "-1",
+    "tta": "mirror",
 }
-FREE_TEXT = {"redis_prefix"}  # any text is a valid key prefix
+FREE_TEXT = {"redis_prefix", "api_token", "cors_origins"}  # any text is a valid key prefix, token, list of origins
 
 
 def mobilabel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -60,8 +60,10 @@ def test_settings_are_passed_down_not_written_to_the_environment() -> None:
 def test_the_choices_are_the_names_the_code_knows() -> None:
     from mobilabel.broker import QUEUES
     from mobilabel.models import ENGINES
+    from mobilabel.models.classifier import TTA_MODES
     from mobilabel.pipeline.decoders import DECODERS
 
     assert set(get_args(DecoderName)) == set(DECODERS) and next(iter(DECODERS)) == Settings().decoder
     assert set(get_args(EngineName)) == set(ENGINES)
     assert set(get_args(QueueName)) == set(QUEUES)
+    assert set(get_args(Settings.model_fields["tta"].annotation)) == set(TTA_MODES)
