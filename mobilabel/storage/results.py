@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import membership
-from .current import current_result_ids
+from .current import refresh_current
 from .membership import job_paths
 from .pathcodec import printable
 from .tables import Correction, Job, JobImage, Result, utcnow
@@ -50,8 +50,9 @@ def write_results(
     session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None, keep_existing: bool = False
 ) -> None:
     """Upsert a batch: labelling the same image with the same version again replaces its row
-    (or, with ``keep_existing``, leaves an existing row as it is). With a ``job_id``, the
-    job's membership (each image and its outcome) is recorded in the same transaction."""
+    (or, with ``keep_existing``, leaves an existing row as it is). Each image's current row
+    (storage.current) is set right, and with a ``job_id`` the job's membership (each image and
+    its outcome) recorded, in the same transaction."""
     now = utcnow()
     records = _last_per_path(records)
     rows = [
@@ -73,6 +74,7 @@ def write_results(
         for r in records
     ]
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
+    refresh_current(session, [r.image_path for r in records])
     if job_id is not None:
         outcomes = [(r.image_path, membership.FAILED if r.status == FAILED else membership.LABELLED) for r in records]
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
@@ -168,7 +170,7 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
         statement = statement.where(Result.model_version_id == where.model_version_id)
     if not every_row:
         # The other filters then apply to the current row: --label daisy lists images that are daisies now.
-        statement = statement.where(Result.id.in_(current_result_ids(where.job_id)))
+        statement = statement.where(Result.is_current)
     statement = statement.order_by(SORT_KEYS[where.sort], Result.id)
     if where.limit is not None:
         statement = statement.limit(where.limit)
