@@ -26,6 +26,7 @@ SORT_KEYS = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
+_HASHES_PER_QUERY = 1000
 _UPDATED_ON_CONFLICT = (
     "content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "warning", "updated_at"
 )  # fmt: skip
@@ -140,11 +141,27 @@ def query_results(session: Session, where: ResultFilter) -> list[Result]:
     return list(session.scalars(_results_statement(where)))
 
 
+def results_statement(where: ResultFilter) -> Select[tuple[Result]]:
+    """The filtered and sorted SELECT, for callers that page through it by key or stream it.
+
+    Raises ``ValueError`` for an unknown sort.
+    """
+    return _results_statement(where)
+
+
 def verified_labels(session: Session, content_hashes: Iterable[str | None]) -> dict[str, str]:
-    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one."""
+    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one.
+
+    Asked a thousand hashes per query: one IN list per export of millions of rows would pass
+    PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
+    """
     wanted = list({h for h in content_hashes if h is not None})
-    rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(wanted)))
-    return {str(content_hash): label for content_hash, label in rows}
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        some = wanted[start : start + _HASHES_PER_QUERY]
+        rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(some)))
+        found.update((str(content_hash), label) for content_hash, label in rows)
+    return found
 
 
 def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
