@@ -156,7 +156,8 @@ def timed(runs: int, call: Callable[[], object]) -> list[float]:
 def plan(db: Database, where: ResultFilter) -> str:
     column, descending = SORTS[where.sort]
     statement = results_statement(replace(where, limit=None)).order_by(None).where(column.is_not(None))
-    statement = statement.order_by(column.desc() if descending else column.asc(), Result.id).limit(PAGE)
+    order = (column.desc(), Result.id.desc()) if descending else (column.asc(), Result.id.asc())
+    statement = statement.order_by(*order).limit(PAGE)
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
     explain = "EXPLAIN " if db.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
     with db.engine.connect() as connection:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from . import membership
 from .current import refresh_current
-from .membership import job_paths
 from .pathcodec import printable
 from .tables import Correction, Job, JobImage, Result, utcnow
 from .upsert import upsert
@@ -171,7 +170,7 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
     statement = select(Result)
     if where.job_id is not None:
         # Every row: exactly those the job wrote or kept. Current: the job's images, whichever version labels them now.
-        statement = statement.where(in_job(where.job_id) if every_row else Result.image_path.in_(job_paths(where.job_id)))
+        statement = statement.where(in_job(where.job_id) if every_row else covered_by(where.job_id))
     if where.label is not None:
         statement = statement.where(Result.label == where.label)
     if where.min_confidence is not None:
@@ -199,6 +198,16 @@ def in_job(job_id: int) -> Any:
     return exists().where(
         JobImage.job_id == job_id, JobImage.image_path == Result.image_path, JobImage.model_version_id == Result.model_version_id
     )
+
+
+def covered_by(job_id: int) -> Any:
+    """Whether a result row's image is one a job covered (whichever version's row it is).
+
+    A correlated EXISTS on the membership's key (job, path), not ``IN`` the job's paths: a
+    page sorted on an index then walks it in order and probes each row's membership, where
+    ``IN`` reads and sorts every image of the job first.
+    """
+    return exists().where(JobImage.job_id == job_id, JobImage.image_path == Result.image_path)
 
 
 def _job_rows(job_id: int, outcome: str) -> Any:
