@@ -21,12 +21,43 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, case, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from .pathcodec import to_stored
 from .tables import ModelVersion, Result
 
 _PATHS_PER_STATEMENT = 1000
+# PostgreSQL advisory lock keys: the one-bigint key (every path) and the two-int4 space (one path) never overlap.
+_EVERY_PATH_KEY = 0x6D6F62696C6162  # "mobilab"
+_ONE_PATH_SPACE = 0x6D6C  # "ml"
+
+
+def lock_paths(session: Session, paths: Sequence[str]) -> None:
+    """Before writing rows of ``paths``: wait for any other transaction changing their current rows.
+
+    PostgreSQL runs writers side by side, and two jobs writing one image with two versions
+    would each see only its own new row and both mark it current. So each writer holds a
+    transaction lock per path (taken in one order, so two writers never deadlock) and a
+    shared lock that ``lock_every_path`` excludes. SQLite has one writer at a time: nothing to do.
+    """
+    if session.get_bind().dialect.name != "postgresql" or not paths:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _EVERY_PATH_KEY})
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, h) FROM "
+            "(SELECT DISTINCT hashtext(p) AS h FROM unnest(CAST(:paths AS text[])) AS p ORDER BY h) AS hashed"
+        ),
+        {"space": _ONE_PATH_SPACE, "paths": sorted({to_stored(p) for p in paths})},
+    )
+
+
+def lock_every_path(session: Session) -> None:
+    """Before a change that can move the current row of any image (an activation, a deletion):
+    wait for the writers in flight, and hold new ones until this transaction ends (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVERY_PATH_KEY})
 
 
 def refresh_current(session: Session, paths: Sequence[str] | Select[Any]) -> None:
@@ -48,6 +79,7 @@ def delete_results(session: Session, condition: ColumnElement[bool]) -> int:
     Works through the affected paths a thousand at a time, in path order, so memory stays
     flat whatever the number of rows. Returns the number of rows deleted.
     """
+    lock_every_path(session)
     deleted = 0
     after: str | None = None
     while True:

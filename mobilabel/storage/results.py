@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import membership
-from .current import refresh_current
+from .current import lock_paths, refresh_current
 from .pathcodec import printable
 from .tables import Correction, Job, JobImage, Result, utcnow
 from .upsert import upsert
@@ -73,6 +73,7 @@ def write_results(
         }
         for r in records
     ]
+    lock_paths(session, [r.image_path for r in records])
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
     refresh_current(session, [r.image_path for r in records])
     if job_id is not None:

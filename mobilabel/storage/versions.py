@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import MobilabelError
-from .current import delete_results, refresh_current
+from .current import delete_results, lock_every_path, refresh_current
 from .jobs import ACTIVE as ACTIVE_JOBS
 from .tables import Job, JobImage, ModelActivation, ModelVersion, Result, utcnow
 from .upsert import upsert
@@ -125,6 +125,7 @@ def _is_deleted(session: Session, version_id: str) -> bool:
 
 def _set_active(session: Session, version_id: str, previous: str | None, reason: str) -> None:
     now = utcnow()
+    lock_every_path(session)
     # Only images with a row of the version leaving or the one arriving can change their current row.
     changing = [v for v in (active_version_id(session), version_id) if v is not None]
     session.execute(update(ModelVersion).where(ModelVersion.id != version_id).values(active=False))
