@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, delete, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, case, delete, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from .pathcodec import to_stored
@@ -60,14 +60,15 @@ def lock_every_path(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVERY_PATH_KEY})
 
 
-def refresh_current(session: Session, paths: Sequence[str] | Select[Any]) -> None:
-    """Set ``is_current`` right on every row of ``paths`` (a list, or a SELECT of one path column).
+def refresh_current(session: Session, paths: Sequence[str] | Select[Any] | None) -> None:
+    """Set ``is_current`` right on every row of ``paths`` (a list, a SELECT of one path column,
+    or None: every path, as migration 0009's backfill does).
 
     One UPDATE per statement's worth of paths that flips only the rows whose flag is wrong,
     so an unchanged image costs no write. Call it in the transaction that changed the rows.
     """
-    if isinstance(paths, Select):
-        _flip_wrong(session, Result.image_path.in_(paths))
+    if paths is None or isinstance(paths, Select):
+        _flip_wrong(session, true() if paths is None else Result.image_path.in_(paths))
         return
     for start in range(0, len(paths), _PATHS_PER_STATEMENT):
         _flip_wrong(session, Result.image_path.in_(list(paths[start : start + _PATHS_PER_STATEMENT])))
@@ -116,7 +117,8 @@ def _current_id_of(image_path: Any) -> Any:
         .scalar_subquery()
     )
     active = select(ModelVersion.id).where(ModelVersion.active.is_(True)).scalar_subquery()
-    same_content = or_(candidate.c.content_hash == newest_hash, candidate.c.content_hash.is_(None), newest_hash.is_(None))
+    # Unknown on either side (a file that could not be read) counts as the same content.
+    same_content = func.coalesce(candidate.c.content_hash == newest_hash, true())
     return (
         select(candidate.c.id)
         .join(ModelVersion, ModelVersion.id == candidate.c.model_version_id)

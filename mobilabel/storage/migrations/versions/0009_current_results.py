@@ -28,10 +28,9 @@ def upgrade() -> None:
     from sqlalchemy.orm import Session
 
     from mobilabel.storage.current import refresh_current
-    from mobilabel.storage.tables import Result
 
     session = Session(bind=op.get_bind())
-    refresh_current(session, sa.select(Result.image_path))
+    refresh_current(session, None)
     session.flush()
     for name, columns in _INDEXES.items():
         op.create_index(name, 'results', columns, postgresql_where=sa.text('is_current'), sqlite_where=sa.text('is_current = 1'))
