@@ -2,7 +2,7 @@
 
     python -m bench.bench [--large 5000] [--no-distributed] [--no-training] [--device cpu|cuda]
 
-On the shared flowers (609 photos) and a larger set made by copying them (5,000
+On the shared flowers (609 photos) and a larger set made by copying them, each copy its own content (5,000
 files by default), it measures:
   (a) the tutorial's predict loop: open, transform, forward one image at a time, fp32;
   (b) decode + transform alone;  (c) the forward pass alone per engine, at its best batch
@@ -80,15 +80,21 @@ def flower_photos() -> list[Path]:
 
 
 def large_folder(count: int) -> Path:
-    """``count`` JPEG files copied from the flowers (made once, kept under bench/data)."""
-    folder = DATA / f"flowers{count}"
+    """``count`` JPEG files copied from the flowers, each its own content (made once, kept under bench/data).
+
+    Each copy carries its number in a JPEG comment after the start marker: identical files would
+    cost one inference per content (labelling reuses a content's result), and measure nothing.
+    """
+    folder = DATA / f"unique{count}"
     if len(list(folder.glob("*/*.jpg"))) != count:
         shutil.rmtree(folder, ignore_errors=True)
         photos = flower_photos()
         for i in range(count):
             target = folder / f"{i // 500:03d}" / f"{i:06d}.jpg"
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(photos[i % len(photos)], target)
+            data = photos[i % len(photos)].read_bytes()
+            comment = f"mobilabel bench copy {i}".encode()
+            target.write_bytes(data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:])
     return folder
 
 
@@ -135,7 +141,7 @@ def decode_rate(paths: list[Path], threads: int, decoder: str, classifier: Class
     labeller = Labeller(classifier, batch_size=default_batch_size(classifier.engine.device), decode_threads=threads, decoder=decoder)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    ready = [item for batch in labeller.read_ahead(paths) for item in labeller.prepare(batch, classifier)]
+    ready = [item for batch in labeller.read_ahead(paths) for item in labeller.prepare(batch.items, classifier)]
     if classifier.engine.device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
@@ -252,8 +258,7 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
         for i, process in enumerate(processes):
             wait_for(partial(lambda pid: len(process_tree(pid)) > 1, process.pid), 120, f"worker {i}")
         enqueued = time.perf_counter()
-        # --force: the same folder is labelled again by each worker count, in one database.
-        job = subprocess.run(mobilabel("enqueue", "--force", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
+        job = subprocess.run(mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
 
         def finished() -> bool:
             with engine.connect() as connection:
@@ -357,15 +362,17 @@ def main() -> None:
     print(f"  (a) tutorial predict loop, run 2: {len(photos) / tutorial_runs[-1][1]:.1f} img/s", flush=True)
 
     if not args.no_distributed:
-        with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv, tempfile.TemporaryDirectory() as logs:
-            for workers in (1, 2):
+        for workers in (1, 2):
+            # A database per worker count: the second would reuse every result the first stored.
+            with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv, tempfile.TemporaryDirectory() as logs:
                 small = distributed_label(FLOWERS, denv, workers, Path(logs))
                 large_run = distributed_label(large, denv, workers, Path(logs))
-                report.add(Row(f"(e) {workers} worker(s), flowers", len(photos), small[0], len(photos) / small[1], small[2],
-                               "rate from enqueue to last row"))
-                report.add(Row(f"(e) {workers} worker(s), {args.large} copies", args.large, large_run[0],
-                               marginal(len(photos), small[1], args.large, large_run[1]), large_run[2],
-                               "marginal from the two sizes; RSS of one worker process"))
+            report.add(Row(f"(e) {workers} worker(s), flowers", len(photos), small[0], len(photos) / small[1], small[2],
+                           "rate from enqueue to last row"))
+            report.add(Row(f"(e) {workers} worker(s), {args.large} copies", args.large, large_run[0],
+                           marginal(len(photos), small[1], args.large, large_run[1]), large_run[2],
+                           "marginal from the two sizes; RSS of one worker process"))
+        with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv:
             paths = empty_paths_folder(args.enqueue_paths)
             wall, rss, _ = run_measured(mobilabel("enqueue", str(paths), "--chunk", "64"), denv)
             report.add(Row(f"enqueue {args.enqueue_paths:,} paths", args.enqueue_paths, wall, args.enqueue_paths / wall, rss))

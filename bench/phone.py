@@ -76,7 +76,7 @@ def main() -> None:
     for decoder in DECODERS:
         labeller = Labeller(classifier, batch_size=8, decode_threads=1, decoder=decoder)
         started = time.perf_counter()
-        ready = [item for batch in labeller.read_ahead(photos) for item in labeller.prepare(batch, classifier)]
+        ready = [item for batch in labeller.read_ahead(photos) for item in labeller.prepare(batch.items, classifier)]
         ms = 1000 * (time.perf_counter() - started) / len(photos)
         assert all(item.tensor is not None for item in ready)
         reduced = classifier.predict(torch.stack([item.tensor for item in ready]))  # type: ignore[misc]

@@ -24,7 +24,7 @@ from torchvision.models import mobilenet_v2
 
 from mobilabel.config import load_settings
 from mobilabel.imaging import train_min_side
-from mobilabel.models import Preprocessing
+from mobilabel.models import Checkpoint, Preprocessing
 from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mobilabel.training.data import class_images
 from mobilabel.training.loader import make_loader
@@ -108,7 +108,7 @@ def mobilabel_epoch(
     options = TrainingOptions()
     preprocessing = Preprocessing()
     learner = Learner(
-        build_network(options, len(classes), weights), options, preprocessing.crop_size, engine or settings.engine
+        build_network(options, len(classes), Checkpoint.load(weights)), options, preprocessing.crop_size, engine or settings.engine
     )
     loader = make_loader(
         images,

@@ -48,6 +48,7 @@ class Settings:
     home: Path
     database_url: str
     broker_url: str
+    broker_configured: bool  # MOBILABEL_BROKER_URL set, rather than the default: distributed use
     redis_prefix: str
     pretrained: Path | None
     allowed_roots: tuple[Path, ...]
@@ -87,6 +88,7 @@ def load_settings() -> Settings:
         home=home,
         database_url=_env("DATABASE_URL", f"sqlite:///{home / 'mobilabel.db'}"),
         broker_url=_env("BROKER_URL", "redis://localhost:6379/0"),
+        broker_configured=bool(_env("BROKER_URL", "")),
         redis_prefix=_env("REDIS_PREFIX", "mobilabel:"),
         pretrained=Path(pretrained).expanduser() if pretrained else None,
         allowed_roots=tuple(

@@ -6,6 +6,7 @@ version by its id; each machine keeps a copy on disk, checked by sha256.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -82,12 +83,32 @@ def active_version_id(db: Database) -> str | None:
         return stored.active_version_id(session)
 
 
+def find_imagenet(db: Database | None, settings: Settings) -> Checkpoint | None:
+    """The ImageNet weights, wherever they are: ``MOBILABEL_PRETRAINED``, else torchvision's cache, else
+    ImageNet weights an earlier run registered in the database (so they need to be pointed at only once;
+    ``db`` None: no database yet, look on this machine only).
+
+    The one place label, predict, train, doctor and the workers find them. None if there are none;
+    raises ``NoModelError`` if ``MOBILABEL_PRETRAINED`` names no file.
+    """
+    pretrained = find_pretrained(settings)
+    if pretrained is not None:
+        return Checkpoint.load(pretrained)
+    if db is None:
+        return None
+    with db.transaction() as session:
+        registered = stored.newest_imagenet_version_id(session)
+    if registered is None:
+        return None
+    # Its stored source names the file it was first read from, which may be gone: say where it is now.
+    return dataclasses.replace(load_version(db, settings, registered), source=f"model version {registered} in the database")
+
+
 def resolve_checkpoint(db: Database, settings: Settings, model: str | None = None) -> Checkpoint:
     """The checkpoint to label with, registered as a version so results can name it.
 
-    ``model`` is a checkpoint file or a version (id, unique prefix or ``active``); without it, the active version,
-    else the ImageNet weights found on this machine, else ImageNet weights registered
-    in the database by an earlier run (so they need to be pointed at only once).
+    ``model`` is a checkpoint file or a version (id, unique prefix or ``active``); without it, the
+    active version, else the ImageNet weights (``find_imagenet``).
     """
     if model:
         if Path(model).is_file():
@@ -103,17 +124,12 @@ def resolve_checkpoint(db: Database, settings: Settings, model: str | None = Non
     active = active_version_id(db)
     if active is not None:
         return load_version(db, settings, active)
-    pretrained = find_pretrained(settings)
-    if pretrained is None:
-        with db.transaction() as session:
-            registered = stored.newest_imagenet_version_id(session)
-        if registered is not None:
-            return load_version(db, settings, registered)
+    imagenet = find_imagenet(db, settings)
+    if imagenet is None:
         raise NoModelError(
             "no model weights found: set MOBILABEL_PRETRAINED to a torchvision mobilenet_v2 ImageNet file "
             f"(e.g. {TORCHVISION_WEIGHTS_FILE} from download.pytorch.org/models), "
             "or pass --model CHECKPOINT, or train one with `mobilabel train`"
         )
-    checkpoint = Checkpoint.load(pretrained)
-    register_checkpoint(db, checkpoint)
-    return checkpoint
+    register_checkpoint(db, imagenet)
+    return imagenet

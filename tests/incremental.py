@@ -44,7 +44,7 @@ def run_incremental_scenario(database_url: str, folder: Path, photos: list[Path]
         def never(*_: object, **__: object) -> None:
             raise AssertionError("a re-run with nothing changed built a model or read a file")
 
-        for owner, name in ((Classifier, "load"), (Reader, "read")):  # every file is read through Reader.read
+        for owner, name in ((Classifier, "load"), (Reader, "load")):  # every file is read through Reader.load
             spies.setattr(owner, name, never)
         (folder / "broken.jpg").unlink()  # a failed row is retried, so this run has nothing else to read
         output = label(folder)

@@ -1,4 +1,4 @@
-"""`mobilabel doctor`: check broker, database, migrations, weights and GPU, and say plainly what is wrong."""
+"""`mobilabel doctor`: check database, migrations, weights, GPU and (when one is used) the broker; say plainly what is wrong."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from ..config import Settings
 from ..logs import mask_secrets
-from ..registry import active_version_id, find_pretrained
+from ..registry import active_version_id, find_imagenet
 from ..storage import Database, migrations_runner
 from ..worker.app import create_app
 
@@ -49,23 +49,24 @@ def check_database(settings: Settings) -> list[Check]:
         checks.append(Check("migrations", True, "new SQLite file: it is created on first use"))
     else:
         checks.append(Check("migrations", False, f"at {current or 'none'}, latest is {head}: run `mobilabel db upgrade`"))
-    if current == head:
-        checks.append(_check_weights(settings, database))
+    if current == head or (database.is_embedded and current is None):
+        checks.append(_check_weights(settings, database if current == head else None))
     database.dispose()
     return checks
 
 
-def _check_weights(settings: Settings, database: Database) -> Check:
-    active = active_version_id(database)
+def _check_weights(settings: Settings, database: Database | None) -> Check:
+    """``database`` None: a new SQLite file, with no version in it yet."""
+    active = active_version_id(database) if database is not None else None
     if active is not None:
         return Check("weights", True, f"active model version {active}")
     try:
-        pretrained = find_pretrained(settings)
+        imagenet = find_imagenet(database, settings)  # found as label, train and the workers find them
     except Exception as exc:
         return Check("weights", False, str(exc))
-    if pretrained is None:
+    if imagenet is None:
         return Check("weights", False, "no active model version and no ImageNet weights: set MOBILABEL_PRETRAINED")
-    return Check("weights", True, f"no active version yet; ImageNet weights at {pretrained}")
+    return Check("weights", True, f"no active version yet; ImageNet weights from {imagenet.source or imagenet.version_id}")
 
 
 def check_gpu() -> Check:
@@ -78,13 +79,22 @@ def check_gpu() -> Check:
 
 
 @click.command()
-@click.option("--no-broker", is_flag=True, help="Skip the broker (embedded use needs none).")
+@click.option(
+    "--broker/--no-broker",
+    default=None,
+    help="Check the broker, or skip it. Default: only when MOBILABEL_BROKER_URL is set (embedded use needs none).",
+)
 @click.pass_obj
-def doctor(settings: Settings, no_broker: bool) -> None:
-    """Check broker, database, migrations, weights and GPU."""
+def doctor(settings: Settings, broker: bool | None) -> None:
+    """Check database, migrations, weights, GPU and the broker (when one is configured)."""
     checks: list[Callable[[], list[Check]]] = [lambda: check_database(settings), lambda: [check_gpu()]]
-    if not no_broker:
+    if broker or (broker is None and settings.broker_configured):
         checks.insert(0, lambda: [check_broker(settings)])
+    else:
+        skipped = "not checked (--no-broker)" if broker is False else (
+            "not checked: MOBILABEL_BROKER_URL is not set, and embedded use needs none (--broker checks it)"
+        )
+        checks.insert(0, lambda: [Check("broker", True, skipped)])
     results = [result for check in checks for result in check()]
     for result in results:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail}")

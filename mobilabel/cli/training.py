@@ -43,8 +43,12 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accura
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split, the shuffling, the crops and the new head.")
-@click.option("--include-corrections", is_flag=True, help="Add the verified labels of `mobilabel correct` to the training images.")
-@click.option("--force", is_flag=True, help="Make the new version active even if it is worse or knows other classes.")
+@click.option(
+    "--include-corrections/--no-corrections",
+    default=True,
+    help="Use the verified labels of `mobilabel correct` (the default): each joins training or evaluation by a hash of its key.",
+)
+@click.option("--force", is_flag=True, help="Make the new version active even if it is not better or knows other classes.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), help="Also write the checkpoint, PNG report and metrics JSON here.")
 @click.option("--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`.")
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
@@ -55,8 +59,8 @@ def train_command(
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
     Transfer learning: ImageNet features frozen, a new head trained; the epoch with
-    the best validation accuracy is kept. The new version becomes active if its
-    validation accuracy is at least the active version's on the same images.
+    the best validation accuracy is kept. The new version becomes active only if it
+    labels more evaluation images right than the active version, on the same images.
     """
     options["arch"] = ARCH_NAMES[options["arch"]]
     if queued:
@@ -159,8 +163,8 @@ def _print_report(console: Console, report: TrainingReport) -> None:
     metrics = report.metrics
     console.print(
         f"model version {report.version_id}: val accuracy {report.val_accuracy:.4f} (epoch {report.best_epoch} of "
-        f"{len(metrics['epochs'])}), {metrics['train_images']} training and {metrics['val_images']} validation images, "
-        f"{report.seconds:.1f} s",
+        f"{len(metrics['epochs'])}), {metrics['train_images']} training and {metrics['val_images']} validation images "
+        f"(verified: {metrics['verified_train_images']} and {metrics['verified_eval_images']}), {report.seconds:.1f} s",
         highlight=False,
     )
     for name, scores in metrics["per_class"].items():
@@ -169,6 +173,10 @@ def _print_report(console: Console, report: TrainingReport) -> None:
             markup=False,
             highlight=False,
         )
+    if report.left_out:
+        console.print(f"warning: left out {len(report.left_out)} verified labels:", markup=False, highlight=False)
+        for path, reason in list(report.left_out.items())[:20]:
+            console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
     if report.skipped:
         console.print(f"skipped {len(report.skipped)} unreadable images:")
         for path, reason in list(report.skipped.items())[:20]:
@@ -303,7 +311,7 @@ def correct(
             count = save_corrections(session, records, new_classes=new_class)
     finally:
         database.dispose()
-    click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; train with --include-corrections to use them")
+    click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
 
 
 def _list_or_delete(settings: Settings, delete_target: str | None, fmt: str) -> None:

@@ -57,6 +57,11 @@ class Decoded:
     content_hash: str | None = None  # mobilabel.hashing of the file's bytes; None if they could not be read
     warning: str | None = None
 
+    @property
+    def undecoded(self) -> bool:
+        """Read and hashed only (``Reader.unread``): its result is to be copied from another of the same content."""
+        return self.tensor is None and self.encoded is None and self.error is None
+
 
 class Decoder(Protocol):
     """Turns one file into the input of ``classifier`` (its centre crop at the model's size), or says why not."""
@@ -154,14 +159,27 @@ class Reader:
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
         """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``
         overrides the policy's choice."""
+        source = self.load(path, classifier)
+        return source if isinstance(source, Decoded) else self.decode(source, classifier, decoder)
+
+    def load(self, path: Path, classifier: Classifier) -> ImageSource | Decoded:
+        """The file read once and hashed, or (a ``Decoded``) why it could not be: every file is read here."""
         preprocessing = classifier.checkpoint.preprocessing
         if outside_roots(path, self.allowed_roots):
             return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
         try:
-            source = load_source(path)
+            return load_source(path)
         except ImageReadError as exc:
             return Decoded(path, None, preprocessing, error=str(exc))
+
+    def decode(self, source: ImageSource, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
+        """A file ``load`` read, as ``classifier``'s input, by ``decoder`` or the policy's choice."""
         return (decoder or self.choose(source, classifier)).decode(source, classifier)
+
+    @staticmethod
+    def unread(source: ImageSource, classifier: Classifier) -> Decoded:
+        """A file ``load`` read that is not decoded: its result will be a copy of its content's (``Decoded.undecoded``)."""
+        return Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
 
 
 def plain_jpeg(source: ImageSource, max_pixels: int, min_side: int) -> int | None:

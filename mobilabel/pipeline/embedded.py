@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
@@ -16,9 +17,14 @@ from ..storage.results import add_to_job_counters, count_outcomes, failures, lab
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
 from .paths import WalkCounts, iter_images
+from .reuse import stored_results
 
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
+
+
+class JobCancelledError(MobilabelError):
+    """`mobilabel cancel` stopped the job; what it had labelled stays."""
 
 
 @dataclass
@@ -70,9 +76,12 @@ def label_folder(
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
     ``work`` is what ``find_work`` found, or a folder (its unchanged files are then skipped for
-    the labeller's version). Without ``version_id`` the labeller's model is built to learn it;
+    the labeller's version). A content the model version already labelled, at any path, gets a copy
+    of that result without inference (``reuse``). Without ``version_id`` the labeller's model is built to learn it;
     with it and nothing to label, the model is never built. If labelling stops part-way
     (Ctrl-C, an error), the job is marked so and every batch already written stays in the database.
+    After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
+    labelling stops there and ``JobCancelledError`` is raised.
     """
     started = time.perf_counter()
     version_id = version_id or labeller.classifier.version_id
@@ -85,16 +94,24 @@ def label_folder(
         record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
     summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
     try:
-        for batch in labeller.label(work.paths) if work.paths else ():
+        for batch in labeller.label(work.paths, stored_results(db)) if work.paths else ():
             records = batch.records
             done, failed = count_outcomes(records)
             with db.transaction() as session:
                 write_results(session, records, batch.model_version_id, job.id)
                 add_to_job_counters(session, job.id, done, failed)
+                cancelled = stored_jobs.is_cancelled(session, job.id)
             summary.done += done
             summary.failed += failed
             if on_progress is not None:
                 on_progress(len(records), len(work.paths))
+            if cancelled:
+                raise JobCancelledError(
+                    f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {len(work.paths)} "
+                    f"images to label; their results stay (mobilabel results --job {job.id})"
+                )
+    except JobCancelledError:
+        raise
     except BaseException as exc:
         status = stored_jobs.CANCELLED if isinstance(exc, KeyboardInterrupt) else stored_jobs.FAILED
         try:
@@ -104,7 +121,7 @@ def label_folder(
             raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
     with db.transaction() as session:
-        stored_jobs.finish_job(session, job.id, stored_jobs.COMPLETED)
+        stored_jobs.finish_running_job(session, job.id, stored_jobs.COMPLETED)
         summary.label_counts = label_counts(session, job.id)
         summary.failures = failures(session, job.id)
     summary.seconds = time.perf_counter() - started

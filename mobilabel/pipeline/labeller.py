@@ -8,25 +8,47 @@ Several batches can be predicted at once ("lanes"), each a single-threaded run: 
 CPU shared with the decoders, independent runs use every core-second, where one
 multi-threaded run's threads wait for each other whenever a decoder holds a core
 (bench/: 214 img/s with one 2-thread run, 250 with two 1-thread lanes, 2 cores).
+
+One inference per (content hash, model version): every file is read and hashed, then a batch's
+contents that the version already labelled (``KnownResults``, asked once per batch) and the
+second and later files of one content in the batch are not decoded nor predicted; each still
+gets its own record, a copy of its content's result under its own path and fingerprint. So do
+copies of a content in the last few batches of the run (read ahead, not yet written).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
 import torch
 
+from ..imaging import ImageSource
 from ..models import Classifier, Prediction
 from ..storage.results import FAILED, OK, ResultRecord
 from .decoders import Decoded, Reader, finish_on_device
 
 # Called before each batch: the classifier that batch must use.
 ModelSource = Callable[[], Classifier]
+# Given content hashes and a model version id: an ``ok`` result that version already gave each
+# content it labelled (at any path; the drivers look in the database), keyed by content hash.
+KnownResults = Callable[[Sequence[str], str], Mapping[str, ResultRecord]]
+
+
+@dataclass(frozen=True)
+class ReadBatch:
+    """A batch read ahead, in path order: each file decoded, or read and hashed only (``Decoded.undecoded``)
+    when its result will be a copy: of ``known`` (the results version ``version_id`` gave its content
+    earlier), of the batch's first file of its content, or of an earlier batch's (``earlier``)."""
+
+    items: list[Decoded]
+    version_id: str
+    known: Mapping[str, ResultRecord]
+    earlier: frozenset[str] = frozenset()  # contents an earlier batch of the run (read for this version) predicts
 
 
 @dataclass(frozen=True)
@@ -76,25 +98,43 @@ class Labeller:
         """The classifier the next batch will use."""
         return self.model()
 
-    def label(self, paths: Iterable[Path | str]) -> Iterator[LabelledBatch]:
+    def label(self, paths: Iterable[Path | str], known: KnownResults | None = None) -> Iterator[LabelledBatch]:
         """Results, a batch at a time, in the order of ``paths``.
 
-        Decoding runs ahead in a thread pool, bounded to two batches, so the next
-        batches are being decoded while the model computes these.
+        Reading and decoding run ahead in a thread pool, so the next batches are being read
+        while the model computes these. With ``known``, contents the model version already
+        labelled are not decoded nor predicted again (asked once per batch, before decoding).
         """
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="predict") as lanes:
-            in_flight: deque[Future[LabelledBatch]] = deque()
-            for batch in self.read_ahead(paths):
+            in_flight: deque[tuple[Future[list[ResultRecord | None]], ReadBatch, Classifier]] = deque()
+            recent: deque[tuple[str, dict[str, ResultRecord]]] = deque(maxlen=self.window)
+            for batch in self.read_ahead(paths, known):
                 # The model is asked for here, in order, so versions never go back and forth.
-                in_flight.append(lanes.submit(self.predict, batch, self.model()))
+                classifier = self.model()
+                in_flight.append((lanes.submit(self.predict, batch, classifier), batch, classifier))
                 if len(in_flight) == self.lanes:
-                    yield in_flight.popleft().result()
+                    yield self._complete(*in_flight.popleft(), recent)
             while in_flight:
-                yield in_flight.popleft().result()
+                yield self._complete(*in_flight.popleft(), recent)
 
-    def predict(self, batch: Sequence[Decoded], classifier: Classifier) -> LabelledBatch:
-        batch = self.prepare(batch, classifier)
-        readable = [item for item in batch if item.tensor is not None]
+    @property
+    def window(self) -> int:
+        """How many of the last batches a batch copies contents from: those read ahead or still in the
+        lanes, which the driver has not written yet; older ones it finds through ``known``."""
+        return self.lanes + 3
+
+    def predict(self, batch: ReadBatch, classifier: Classifier) -> list[ResultRecord | None]:
+        """Records for the batch, in its order: one inference per content the version has not labelled
+        yet; None for a copy of a content an earlier batch predicted (``label`` fills it in)."""
+        # A version that took over after the batch was read labels every content itself.
+        known, earlier = (batch.known, batch.earlier) if batch.version_id == classifier.version_id else ({}, frozenset())
+        firsts: dict[str, int] = {}  # content hash -> index (in ``items``) of the file predicted for it
+        for i, item in enumerate(batch.items):
+            if item.content_hash is not None and item.content_hash not in known and item.content_hash not in earlier:
+                firsts.setdefault(item.content_hash, i)
+        own = [i for i, item in enumerate(batch.items) if item.content_hash is None or firsts.get(item.content_hash) == i]
+        items = dict(zip(own, self.prepare([batch.items[i] for i in own], classifier), strict=True))
+        readable = [item for item in items.values() if item.tensor is not None]
         predictions: dict[int, Prediction] = {}
         if readable:
             # Files Pillow decoded are on the CPU, the rest on the model's device already.
@@ -102,30 +142,115 @@ class Labeller:
             stacked = torch.stack([item.tensor.to(device) for item in readable])  # type: ignore[union-attr]
             for item, prediction in zip(readable, classifier.predict(stacked), strict=True):
                 predictions[id(item)] = prediction
-        return LabelledBatch(classifier.version_id, [to_record(item, predictions.get(id(item))) for item in batch])
+        records = {i: to_record(item, predictions.get(id(item))) for i, item in items.items()}
+        copied = {h: records[i] for h, i in firsts.items()} | dict(known)
+        return [
+            records[i] if i in records else _copy(copied[str(item.content_hash)], item) if item.content_hash in copied else None
+            for i, item in enumerate(batch.items)
+        ]
+
+    def _complete(
+        self,
+        future: Future[list[ResultRecord | None]],
+        batch: ReadBatch,
+        classifier: Classifier,
+        recent: deque[tuple[str, dict[str, ResultRecord]]],
+    ) -> LabelledBatch:
+        """The batch's records, copies of contents the ``recent`` batches predicted filled in; then it joins them."""
+        records = future.result()
+        earlier: dict[str, ResultRecord] = {}
+        for version_id, results in recent:
+            if version_id == classifier.version_id:
+                earlier.update(results)
+        missing = [i for i, r in enumerate(records) if r is None and str(batch.items[i].content_hash) not in earlier]
+        if missing:  # the earlier batch was predicted by another version (the active one went back and forth)
+            again = self.predict(ReadBatch([batch.items[i] for i in missing], classifier.version_id, {}), classifier)
+            for i, record in zip(missing, again, strict=True):
+                records[i] = record
+        done = [r if r is not None else _copy(earlier[str(item.content_hash)], item) for r, item in zip(records, batch.items, strict=True)]
+        recent.append((classifier.version_id, {r.content_hash: r for r in done if r.content_hash is not None}))
+        return LabelledBatch(classifier.version_id, done)
 
     def prepare(self, batch: Sequence[Decoded], classifier: Classifier) -> list[Decoded]:
         """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
         preprocessing = classifier.checkpoint.preprocessing
-        # A version with other input sizes took over while this batch was decoded ahead.
-        batch = [item if item.preprocessing == preprocessing else self.reader.read(item.path, classifier) for item in batch]
+        # A version with other input sizes took over while this batch was decoded ahead (or one that
+        # had not labelled a content the batch's version had, which was then left undecoded).
+        batch = [
+            item if item.preprocessing == preprocessing and not item.undecoded else self.reader.read(item.path, classifier)
+            for item in batch
+        ]
         return finish_on_device(batch, classifier, self.reader)
 
-    def read_ahead(self, paths: Iterable[Path | str]) -> Iterator[list[Decoded]]:
-        """Batches of files read (or decoded, with Pillow) in the thread pool, two batches ahead."""
-        window = 2 * self.batch_size
+    def read_ahead(self, paths: Iterable[Path | str], known: KnownResults | None = None) -> Iterator[ReadBatch]:
+        """Batches of files read and hashed, then decoded (all in the thread pool) unless their result will be a copy.
+
+        Reading runs a batch ahead of decoding, and decoding two batches ahead of the caller.
+        """
         source = iter(paths)
         with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode") as pool:
             classifier = self.model()
-            pending: deque[Future[Decoded]] = deque(pool.submit(self.reader.read, Path(p), classifier) for p in islice(source, window))
-            batch: list[Decoded] = []
-            while pending:
-                batch.append(pending.popleft().result())
-                for p in islice(source, 1):
-                    pending.append(pool.submit(self.reader.read, Path(p), classifier))
-                if len(batch) == self.batch_size:
-                    yield batch
-                    batch = []
-                    classifier = self.model()
-            if batch:
-                yield batch
+            loading = deque(pool.submit(self.reader.load, Path(p), classifier) for p in islice(source, self.batch_size))
+            decoding: deque[_Decoding] = deque()
+            recent: deque[tuple[str, set[str]]] = deque(maxlen=self.window)  # (version, contents decoded) of the last batches
+            while loading:
+                loaded: list[ImageSource | Decoded] = []
+                while loading and len(loaded) < self.batch_size:
+                    loaded.append(loading.popleft().result())
+                    for p in islice(source, 1):
+                        loading.append(pool.submit(self.reader.load, Path(p), classifier))
+                decoding.append(self._decode(pool, loaded, classifier, known, recent))
+                if len(decoding) == 2:
+                    yield decoding.popleft().finished()
+                classifier = self.model()
+            while decoding:
+                yield decoding.popleft().finished()
+
+    def _decode(
+        self,
+        pool: ThreadPoolExecutor,
+        loaded: list[ImageSource | Decoded],
+        classifier: Classifier,
+        known: KnownResults | None,
+        recent: deque[tuple[str, set[str]]],
+    ) -> _Decoding:
+        """Start decoding the first file of each content the version has not labelled (in the database,
+        or in the ``recent`` batches); the rest stay read only. The batch then joins ``recent``."""
+        earlier = set().union(*(contents for version_id, contents in recent if version_id == classifier.version_id))
+        hashes = [item.content_hash for item in loaded if isinstance(item, ImageSource) and item.content_hash not in earlier]
+        found = known(hashes, classifier.version_id) if known is not None and hashes else {}
+        decoding: set[str] = set()
+        copies: set[str] = set()
+        items: list[Future[Decoded] | Decoded] = []
+        for item in loaded:
+            if isinstance(item, Decoded):
+                items.append(item)
+            elif item.content_hash in found or item.content_hash in decoding:
+                items.append(self.reader.unread(item, classifier))
+            elif item.content_hash in earlier:
+                copies.add(item.content_hash)
+                items.append(self.reader.unread(item, classifier))
+            else:
+                decoding.add(item.content_hash)
+                items.append(pool.submit(self.reader.decode, item, classifier))
+        recent.append((classifier.version_id, decoding | copies | set(found)))  # every content the batch will have a result for
+        return _Decoding(items, classifier.version_id, found, frozenset(copies))
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """A ``ReadBatch`` whose files are still being decoded."""
+
+    items: list[Future[Decoded] | Decoded]
+    version_id: str
+    known: Mapping[str, ResultRecord]
+    earlier: frozenset[str]
+
+    def finished(self) -> ReadBatch:
+        items = [item.result() if isinstance(item, Future) else item for item in self.items]
+        return ReadBatch(items, self.version_id, self.known, self.earlier)
+
+
+def _copy(result: ResultRecord, item: Decoded) -> ResultRecord:
+    """``result`` (of the same content) as the record of ``item``: its own path and fingerprint."""
+    return replace(result, image_path=str(item.path), content_id=item.content_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -52,7 +53,7 @@ def beat_schedule(settings: Settings, schedule: str, train_dir: Path | None, rel
         entries["retrain"] = {
             "task": RETRAIN,
             "schedule": parse_schedule(schedule),
-            "kwargs": {"data_dir": str(train_dir), "relabel": relabel},
+            "kwargs": {"data_dir": os.path.abspath(train_dir), "relabel": relabel},  # the path as given, made absolute
             "options": {"queue": settings.train_queue},
         }
     return entries

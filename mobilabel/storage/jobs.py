@@ -37,6 +37,19 @@ def finish_job(session: Session, job_id: int, status: str, error: str | None = N
     session.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
 
 
+def is_cancelled(session: Session, job_id: int) -> bool:
+    """Whether `mobilabel cancel` marked the job cancelled (a cheap check between batches)."""
+    return session.scalar(select(Job.status).where(Job.id == job_id)) == CANCELLED
+
+
+def finish_running_job(session: Session, job_id: int, status: str) -> bool:
+    """Like ``finish_job``, but only if the job is still running: a cancel that came first stays. Returns whether it did."""
+    finished = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == RUNNING).values(status=status, finished_at=utcnow())
+    )
+    return bool(finished.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def get_job(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id)
 

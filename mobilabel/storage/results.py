@@ -88,13 +88,13 @@ def labelled_contents(session: Session, content_hashes: Sequence[str], model_ver
     inference per (content hash, model version). The records carry the stored path; replace it.
     """
     rows = session.execute(
-        select(Result.content_hash, Result.image_path, Result.content_id, Result.label, Result.confidence, Result.top_k)
+        select(Result.content_hash, Result.image_path, Result.content_id, Result.label, Result.confidence, Result.top_k, Result.warning)
         .where(Result.model_version_id == model_version_id, Result.status == OK, Result.content_hash.in_(list(set(content_hashes))))
         .order_by(Result.id)
     )
     return {
-        str(content_hash): ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash)
-        for content_hash, path, content_id, label, confidence, top_k in rows
+        str(content_hash): ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash, warning=warning)
+        for content_hash, path, content_id, label, confidence, top_k, warning in rows
     }
 
 

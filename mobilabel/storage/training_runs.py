@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .pathcodec import printable
 from .paths import absolute_path
-from .tables import TrainingRun, utcnow
+from .tables import ModelVersion, TrainingRun, utcnow
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -55,3 +55,14 @@ def get_run(session: Session, run_id: int) -> TrainingRun | None:
 
 def list_runs(session: Session, limit: int = 20) -> list[TrainingRun]:
     return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))
+
+
+def last_completed_metrics(session: Session, data_dir: str) -> dict[str, Any] | None:
+    """The metrics of the version made by the newest completed run on ``data_dir``; None if there is none."""
+    return session.scalar(
+        select(ModelVersion.metrics)
+        .join(TrainingRun, TrainingRun.version_id == ModelVersion.id)
+        .where(TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.status == COMPLETED)
+        .order_by(TrainingRun.id.desc())
+        .limit(1)
+    )

@@ -1,21 +1,22 @@
 """Training data: an ImageFolder-style folder as labelled images, split into train and val.
 
 ``DATA_DIR/train/<class>/`` and ``DATA_DIR/val/<class>/``, or ``DATA_DIR/<class>/``
-split here (stratified, seeded). Verified labels from the database can join the
-training split.
+split here (stratified, seeded). Verified labels from the database join either
+side, by a stable hash of their key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.paths import check_folder, iter_images
-from ..storage.corrections import CorrectionRecord
+from ..storage.corrections import CURRENT, VerifiedLabel
 from .errors import TrainingError
 
 DEFAULT_VAL_FRACTION = 0.2
@@ -108,23 +109,55 @@ def stratified_split(
     return train, val
 
 
-def add_corrections(split: DataSplit, corrections: Sequence[CorrectionRecord]) -> DataSplit:
-    """The split with verified images added to its training side.
+def content_key(verified: VerifiedLabel) -> str:
+    """What a verified label is keyed by: the content hash of the image (its path, for an old row without one)."""
+    return verified.content_hash or os.path.abspath(verified.made_on)
 
-    A corrected image that is also in the data folder is taken out of wherever it
-    was (its folder's label is the one the correction overrides), so it is never
-    both validated on and trained on.
+
+def split_of(key: str, eval_share: float = DEFAULT_VAL_FRACTION) -> str:
+    """``"train"`` or ``"eval"``: the side a verified image takes, from a stable hash of its key.
+
+    The first 8 bytes of the key's SHA-256, as a fraction of 2**64, below ``eval_share``
+    mean evaluation. The same key always takes the same side, whatever else was
+    verified, so an image never moves from one side to the other between runs.
     """
-    unknown = Counter(c.label for c in corrections if c.label not in split.classes)
-    if unknown:
-        listed = ", ".join(f"{label!r} ({n})" for label, n in unknown.most_common())
-        raise TrainingError(
-            f"{sum(unknown.values())} corrections have labels that are not classes of the data folder "
-            f"({', '.join(split.classes)}): {listed}; correct them again with one of those classes, "
-            "or add a class folder for each"
-        )
-    corrected = {os.path.abspath(c.image_path): c.label for c in corrections}
-    keep = [i for i in split.train if str(i.path) not in corrected]
-    val = [i for i in split.val if str(i.path) not in corrected]
-    added = [LabelledImage(Path(path), split.classes.index(label)) for path, label in corrected.items()]
-    return DataSplit(split.classes, keep + added, val)
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+    return "eval" if int.from_bytes(digest[:8], "big") < eval_share * 2**64 else "train"
+
+
+@dataclass(frozen=True)
+class VerifiedSplit:
+    """A data split with the verified labels in it, and what they did there."""
+
+    split: DataSplit
+    trained: int  # verified images added to the training side
+    evaluated: int  # verified images added to the evaluation side
+    left_out: dict[str, str]  # image path -> why its verified label was not used
+
+
+def add_corrections(
+    split: DataSplit, corrections: Sequence[VerifiedLabel], key: Callable[[VerifiedLabel], str] = content_key
+) -> VerifiedSplit:
+    """The split with verified images added: each to the side ``split_of(key(correction))`` gives.
+
+    A verified image that is also in the data folder is taken out of wherever it was
+    (its folder's label is the one the correction overrides), so it is never both
+    trained and evaluated on. A label that is not a class of the data folder, or a stale
+    correction (no file holds its content now), is left out with its reason; the rest are used.
+    """
+    left_out: dict[str, str] = {}
+    chosen: dict[str, tuple[int, str]] = {}  # absolute path -> (class index, side)
+    for correction in corrections:
+        path = os.path.abspath(correction.image_path)
+        if correction.state != CURRENT:
+            left_out[path] = "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)"
+        elif correction.label not in split.classes:
+            left_out[path] = f"label {correction.label!r} is not a class of the data folder ({', '.join(split.classes)})"
+        else:
+            chosen[path] = (split.classes.index(correction.label), split_of(key(correction)))
+    train = [i for i in split.train if str(i.path) not in chosen]
+    val = [i for i in split.val if str(i.path) not in chosen]
+    for path, (label, side) in chosen.items():
+        (val if side == "eval" else train).append(LabelledImage(Path(path), label))
+    evaluated = sum(side == "eval" for _, side in chosen.values())
+    return VerifiedSplit(DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out)

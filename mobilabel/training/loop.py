@@ -20,7 +20,6 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -55,7 +54,7 @@ class TrainingOptions:
     device: str = "auto"
     seed: int = 0
     val_fraction: float | None = None  # None: the data folder's own split, else 0.2
-    include_corrections: bool = False
+    include_corrections: bool = True  # the verified labels of `mobilabel correct` join training and evaluation
 
     @property
     def frozen(self) -> bool:
@@ -121,17 +120,18 @@ class FrozenFeatures(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1)
 
 
-def build_network(options: TrainingOptions, num_classes: int, pretrained: Path | None) -> nn.Module:
-    """The network to train: ImageNet features and a fresh head, as the tutorial loads them."""
+def build_network(options: TrainingOptions, num_classes: int, source: Checkpoint | None) -> nn.Module:
+    """The network to train: ImageNet features (``source``, from ``registry.find_imagenet``) and a fresh
+    head, as the tutorial loads them. Raises ``TrainingError`` if the weights are missing or do not fit."""
     model = build_model(options.arch, num_classes, options.alpha)
     if options.from_scratch:
         return model
-    if pretrained is None:
+    if source is None:
         raise TrainingError(
             "no ImageNet weights found: set MOBILABEL_PRETRAINED to a torchvision mobilenet_v2 ImageNet file, "
             "or train with --from-scratch"
         )
-    source = Checkpoint.load(pretrained)
+    pretrained = source.source or source.version_id  # where they came from, for the messages
     if (source.arch, source.alpha) != (options.arch, options.alpha):
         raise TrainingError(
             f"the ImageNet weights {pretrained} are {source.arch} at alpha {source.alpha}, not {options.arch} at alpha "

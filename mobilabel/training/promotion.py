@@ -1,10 +1,12 @@
 """Whether a newly trained version replaces the active one.
 
-The rule: the new version becomes active if its validation accuracy is at least
-the active version's, both measured on the new run's validation images. If the
-two know different classes there is nothing fair to compare, so only ``force``
-promotes; if no version is active, the new one is. Callable from a CLI command,
-a Celery task or a scheduled retraining alike.
+The rule: the new version becomes active only if it labels strictly more of the
+evaluation images right than the active version does, both counted here by the same
+code on the same images (the validation split plus the evaluation share of the
+verified labels). A tie keeps the active version: retraining on unchanged data must
+not churn versions. If the two know different classes there is nothing fair to
+compare, so only ``force`` promotes; if no version is active, the new one is.
+Callable from a CLI command, a Celery task or a scheduled retraining alike.
 """
 
 from __future__ import annotations
@@ -29,53 +31,63 @@ from .loop import evaluate
 class PromotionDecision:
     promoted: bool
     reason: str
-    candidate_accuracy: float
     previous_version_id: str | None  # the version active before the decision
-    previous_accuracy: float | None = None  # on the candidate's validation images, where comparable
+    evaluated: int = 0  # evaluation images both versions were counted on (readable ones)
+    candidate_correct: int | None = None  # None: not compared
+    previous_correct: int | None = None
 
 
 def promote_if_better(
     db: Database,
     settings: Settings,
     candidate: Checkpoint,
-    candidate_accuracy: float,
-    validation: Sequence[LabelledImage],
+    evaluation: Sequence[LabelledImage],
     force: bool = False,
     device: str = "auto",
 ) -> PromotionDecision:
     """Activate ``candidate`` (already registered) if the rule above allows it, or if ``force``.
 
-    ``validation`` labels index ``candidate.classes``; ``candidate_accuracy`` was measured on it.
+    ``evaluation`` labels index ``candidate.classes``. Raises ``UnknownVersionError`` if the
+    active version's checkpoint is missing from the database.
     """
     with db.transaction() as session:
         active_id = stored.active_version_id(session)
     if active_id == candidate.version_id:
-        return PromotionDecision(False, "it is already the active version", candidate_accuracy, active_id)
+        return PromotionDecision(False, "it is already the active version", active_id)
     if active_id is None:
-        return _activate(db, candidate, stored.PROMOTED, "no version was active", candidate_accuracy, None, None)
+        return _activate(db, candidate, stored.PROMOTED, PromotionDecision(True, "no version was active", None))
     active = load_version(db, settings, active_id)
     if set(active.classes) != set(candidate.classes):
         reason = f"its classes differ from those of the active version {active_id}"
         if force:
-            return _activate(db, candidate, stored.FORCED, f"{reason}; promoted by force", candidate_accuracy, active_id, None)
-        return PromotionDecision(False, f"{reason}; use --force to promote it", candidate_accuracy, active_id)
-    active_accuracy = accuracy_on(active, candidate.classes, validation, settings, device)
-    comparison = f"val accuracy {candidate_accuracy:.4f} vs {active_accuracy:.4f} of the active version {active_id}"
-    if candidate_accuracy >= active_accuracy:
-        return _activate(db, candidate, stored.PROMOTED, comparison, candidate_accuracy, active_id, active_accuracy)
+            return _activate(db, candidate, stored.FORCED, PromotionDecision(True, f"{reason}; promoted by force", active_id))
+        return PromotionDecision(False, f"{reason}; use --force to promote it", active_id)
+    candidate_correct, evaluated = correct_on(candidate, candidate.classes, evaluation, settings, device)
+    active_correct, _ = correct_on(active, candidate.classes, evaluation, settings, device)
+    comparison = (
+        f"{candidate_correct} of {evaluated} evaluation images right, against {active_correct} for the active version {active_id}"
+    )
+    if candidate_correct > active_correct:
+        decision = PromotionDecision(True, comparison, active_id, evaluated, candidate_correct, active_correct)
+        return _activate(db, candidate, stored.PROMOTED, decision)
+    verdict = "not better" if candidate_correct == active_correct else "worse"
     if force:
-        reason = f"{comparison}; promoted by force"
-        return _activate(db, candidate, stored.FORCED, reason, candidate_accuracy, active_id, active_accuracy)
-    return PromotionDecision(False, f"{comparison}; the active version stays", candidate_accuracy, active_id, active_accuracy)
+        decision = PromotionDecision(True, f"{comparison}; {verdict}, promoted by force", active_id, evaluated, candidate_correct, active_correct)
+        return _activate(db, candidate, stored.FORCED, decision)
+    reason = f"{comparison}; {verdict}, so the active version stays"
+    return PromotionDecision(False, reason, active_id, evaluated, candidate_correct, active_correct)
 
 
-def accuracy_on(
+def correct_on(
     checkpoint: Checkpoint, classes: Sequence[str], images: Sequence[LabelledImage], settings: Settings, device: str = "auto"
-) -> float:
-    """Accuracy of ``checkpoint`` on ``images`` labelled by index into ``classes`` (its own order may differ)."""
+) -> tuple[int, int]:
+    """(images right, images read) of ``checkpoint`` on ``images`` labelled by index into ``classes``.
+
+    ``checkpoint``'s own class order may differ: outputs are matched to ``classes`` by name.
+    An unreadable image counts for neither version, since both read the same files.
+    """
     size = checkpoint.preprocessing.crop_size
     engine = create_engine(checkpoint.build(), settings.engine, device, torch.zeros(1, 3, size, size))
-    # Map the checkpoint's output columns onto ``classes``' order, so labels compare by name.
     order = torch.tensor([checkpoint.classes.index(name) for name in classes])
     loader = make_loader(
         images,
@@ -86,18 +98,11 @@ def accuracy_on(
         max_pixels=settings.max_image_pixels,
         min_side=label_min_side(checkpoint.preprocessing.resize_size),
     )
-    return evaluate(lambda batch: engine.forward(batch)[:, order], loader).accuracy
+    result = evaluate(lambda batch: engine.forward(batch)[:, order], loader)
+    return sum(t == p for t, p in zip(result.targets, result.predictions, strict=True)), len(result.targets)
 
 
-def _activate(
-    db: Database,
-    candidate: Checkpoint,
-    reason_code: str,
-    reason: str,
-    candidate_accuracy: float,
-    previous_id: str | None,
-    previous_accuracy: float | None,
-) -> PromotionDecision:
+def _activate(db: Database, candidate: Checkpoint, reason_code: str, decision: PromotionDecision) -> PromotionDecision:
     with db.transaction() as session:
         stored.activate_version(session, candidate.version_id, reason=reason_code)
-    return PromotionDecision(True, reason, candidate_accuracy, previous_id, previous_accuracy)
+    return decision

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -15,17 +16,19 @@ import torch
 from ..config import Settings
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
-from ..registry import find_pretrained, register_checkpoint
+from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
-from ..storage.corrections import usable_corrections
 from ..storage.pathcodec import to_stored
 from . import metrics as measures
-from .data import DataSplit, add_corrections, find_split
+from .data import VerifiedSplit, add_corrections, find_split
 from .errors import TrainingError
+from .inputs import CORRECTION_KEY, FINGERPRINT_METRIC, inputs_fingerprint, verified_labels
 from .loader import make_loader
 from .loop import FitResult, Learner, ProgressCallback, TrainingOptions, build_network, fit
 from .promotion import PromotionDecision, promote_if_better
 from .report import write_report_png
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class TrainingReport:
     promotion: PromotionDecision
     seconds: float
     skipped: dict[str, str]  # unreadable images, path -> reason
+    left_out: dict[str, str]  # verified labels not used, image path -> reason
 
 
 def train(
@@ -51,7 +55,8 @@ def train(
     output_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> TrainingReport:
-    """Train on ``data_dir``, register the result as a version, and promote it if it is at least as good.
+    """Train on ``data_dir`` (plus the verified labels, unless ``options.include_corrections`` is off),
+    register the result as a version, and promote it if it is strictly better (``promote_if_better``).
 
     The checkpoint and the PNG report go to the model cache (and to ``output_dir`` too, if given).
     """
@@ -62,14 +67,16 @@ def train(
         resolve_device(options.device)  # before any work: --device cuda on a machine without one
     except (RuntimeError, ValueError) as exc:
         raise TrainingError(str(exc)) from exc
-    split = find_split(data_dir, options.val_fraction, options.seed)
-    if options.include_corrections:
-        with db.transaction() as session:
-            split = add_corrections(split, usable_corrections(session))
+    corrections = verified_labels(db, options)
+    fingerprint = inputs_fingerprint(data_dir, corrections, options)
+    verified = add_corrections(find_split(data_dir, options.val_fraction, options.seed), corrections, CORRECTION_KEY)
+    split = verified.split
+    if verified.left_out:
+        log.warning("%d verified labels left out of training: %s", len(verified.left_out), verified.left_out)
     if not split.val:
         raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
     torch.manual_seed(options.seed)  # the new head's initial weights
-    network = build_network(options, len(split.classes), None if options.from_scratch else find_pretrained(settings))
+    network = build_network(options, len(split.classes), None if options.from_scratch else find_imagenet(db, settings))
     preprocessing = Preprocessing()
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
     loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
@@ -84,7 +91,8 @@ def train(
     result = fit(learner, train_loader, val_loader, options.epochs, on_progress)
     del train_loader, val_loader  # stop their worker processes now
 
-    metrics = run_metrics(split, result, options, data_dir, time.perf_counter() - started)
+    metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
+    metrics[FINGERPRINT_METRIC] = fingerprint
     checkpoint = Checkpoint.from_model(
         learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
     )
@@ -96,9 +104,7 @@ def train(
     )
     if output_dir is not None:
         checkpoint_path, report_path = _copy_out(output_dir, checkpoint_path, report_path, metrics)
-    decision = promote_if_better(
-        db, settings, checkpoint, result.best.accuracy, split.val, force=force, device=options.device
-    )
+    decision = promote_if_better(db, settings, checkpoint, split.val, force=force, device=options.device)
     return TrainingReport(
         version_id=checkpoint.version_id,
         classes=split.classes,
@@ -110,13 +116,15 @@ def train(
         promotion=decision,
         seconds=time.perf_counter() - started,
         skipped=result.failures,
+        left_out=verified.left_out,
     )
 
 
 def run_metrics(
-    split: DataSplit, result: FitResult, options: TrainingOptions, data_dir: Path, seconds: float
+    verified: VerifiedSplit, result: FitResult, options: TrainingOptions, data_dir: Path, seconds: float
 ) -> dict[str, Any]:
     """What a version records about its training run (plain JSON values)."""
+    split = verified.split
     confusion = measures.confusion_matrix(result.best.targets, result.best.predictions, len(split.classes))
     return {
         "val_accuracy": measures.accuracy(confusion),
@@ -129,6 +137,9 @@ def run_metrics(
         "train_images": len(split.train),
         "val_images": len(split.val),
         "skipped_images": len(result.failures),
+        "verified_train_images": verified.trained,
+        "verified_eval_images": verified.evaluated,
+        "verified_left_out": len(verified.left_out),
         "options": dataclasses.asdict(options),
         "data_dir": to_stored(Path(data_dir).absolute()),
         "train_seconds": seconds,

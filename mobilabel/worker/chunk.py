@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from ..pipeline.labeller import LabelledBatch
+from ..pipeline.labeller import KnownResults, LabelledBatch
+from ..pipeline.reuse import stored_results
 from ..storage import chunks as stored_chunks
 from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
 from ..storage.tables import utcnow
@@ -71,7 +73,7 @@ def _label(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> tuple[int,
     """Label and write the chunk's images, a batch per transaction; returns (labelled, failed)."""
     done = failed = 0
     started = time.perf_counter()
-    for batch in rt.labeller(claimed.model_version_id).label(claimed.paths):
+    for batch in rt.labeller(claimed.model_version_id).label(claimed.paths, _known_results(rt, claimed.id)):
         with_db_retry(partial(_write_batch, rt, batch, claimed.job_id), rt.settings.db_patience_s, f"chunk {claimed.id}: write batch")
         ok, bad = count_outcomes(batch.records)
         done, failed = done + ok, failed + bad
@@ -84,6 +86,16 @@ def _label(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> tuple[int,
         )
         started = time.perf_counter()
     return done, failed
+
+
+def _known_results(rt: WorkerRuntime, chunk_id: int) -> KnownResults:
+    """The stored results of contents already labelled, looked up through database outages like the writes."""
+    lookup = stored_results(rt.db)
+
+    def known(content_hashes: Sequence[str], model_version_id: str) -> Mapping[str, ResultRecord]:
+        return with_db_retry(partial(lookup, content_hashes, model_version_id), rt.settings.db_patience_s, f"chunk {chunk_id}: look up contents")
+
+    return known
 
 
 def _write_batch(rt: WorkerRuntime, batch: LabelledBatch, job_id: int) -> None:

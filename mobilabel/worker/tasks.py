@@ -9,12 +9,11 @@ from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from ..scheduler.sweeper import sweep
-from ..storage import training_runs as stored_runs
 from . import metrics
 from .chunk import process_chunk
 from .names import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
 from .runtime import runtime, start_process
-from .training_task import run_training
+from .training_task import run_training, scheduled_retrain
 
 log = logging.getLogger("mobilabel.worker")
 
@@ -40,11 +39,8 @@ def train_run(task: Task, run_id: int) -> str | None:
 
 
 def retrain(task: Task, data_dir: str, relabel: bool) -> str | None:
-    """The scheduled retraining: the default settings on ``data_dir``, plus the users' corrections."""
-    rt = runtime()
-    with rt.db.transaction() as session:
-        run = stored_runs.create_run(session, data_dir, {"include_corrections": True}, force=False, relabel=relabel, trigger="schedule")
-    return run_training(rt, task.app, run.id)
+    """The scheduled retraining (``scheduled_retrain``)."""
+    return scheduled_retrain(runtime(), task.app, data_dir, relabel)
 
 
 def register(app: Celery) -> None:

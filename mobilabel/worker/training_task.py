@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from celery import Celery
 
+from ..errors import MobilabelError
 from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
 from ..training import Progress, TrainingOptions, train
+from ..training.inputs import unchanged_since_last_run
 from .runtime import WorkerRuntime
 
 log = logging.getLogger("mobilabel.worker")
@@ -53,3 +56,24 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int) -> str | None:
         jobs = relabel_recent_jobs(rt.db, app, rt.settings, report.version_id, since=timedelta(days=7))
         log.info("relabelling recent jobs with the new version", extra={"version": report.version_id, "jobs": jobs})
     return report.version_id
+
+
+def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bool) -> str | None:
+    """The scheduled retraining: default options on ``data_dir``, verified labels included.
+
+    Skipped, with a log line and no run recorded, when neither the folder's images nor the
+    verified labels changed since the last completed run on it: it would learn the same.
+    Returns the new version id, or None if skipped or failed.
+    """
+    data_dir = os.path.abspath(data_dir)
+    options = TrainingOptions()
+    try:
+        unchanged = unchanged_since_last_run(rt.db, Path(data_dir), options)
+    except MobilabelError:
+        unchanged = False  # a folder that cannot be read: the run records why it fails
+    if unchanged:
+        log.info("scheduled retraining skipped: no image or verified label changed since the last run", extra={"data_dir": data_dir})
+        return None
+    with rt.db.transaction() as session:
+        run = stored_runs.create_run(session, data_dir, dataclasses.asdict(options), force=False, relabel=relabel, trigger="schedule")
+    return run_training(rt, app, run.id)

@@ -88,6 +88,16 @@ def test_train_queue_runs_on_a_worker_with_visible_progress(cluster: Cluster, tm
     assert trained["active"] and 0 <= trained["val_accuracy"] <= 1
     assert trained["classes"] == ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 
+    # The same options and seed here, decoding in processes on every core: the same model.
+    db = cluster.database()
+    local = train(db, load_settings(), data, TrainingOptions(epochs=2, batch_size=8))
+    db.dispose()
+    assert local.best_epoch == trained["best_epoch"]
+    for mine, theirs in zip(local.metrics["epochs"], trained["metrics"]["epochs"], strict=True):
+        assert (mine["train_accuracy"], mine["val_accuracy"]) == (theirs["train_accuracy"], theirs["val_accuracy"])
+        assert abs(mine["train_loss"] - theirs["train_loss"]) <= 1e-4 and abs(mine["val_loss"] - theirs["val_loss"]) <= 1e-4
+    assert not local.promotion.promoted, "it learnt the same, so it is not better"
+
 
 def test_a_schedule_fires_and_registers_a_version(cluster: Cluster, tmp_path: Path) -> None:
     data = small_training_folder(tmp_path / "data", per_class=4)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,18 @@ from mobilabel.pipeline.paths import FolderError
 from mobilabel.registry import load_version, register_checkpoint
 from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
-from mobilabel.storage.corrections import CorrectionRecord, save_corrections
-from mobilabel.training import LabelledImage, Progress, TrainingError, TrainingOptions, find_split, promote_if_better, train
-from mobilabel.training.data import add_corrections
+from mobilabel.storage.corrections import CURRENT, CorrectionRecord, VerifiedLabel, save_corrections
+from mobilabel.training import (
+    LabelledImage,
+    Progress,
+    PromotionDecision,
+    TrainingError,
+    TrainingOptions,
+    find_split,
+    promote_if_better,
+    train,
+)
+from mobilabel.training.data import add_corrections, split_of
 from mobilabel.training.loader import make_loader
 from mobilabel.training.loop import FrozenFeatures, Learner, build_network, train_epoch
 from tests.conftest import FLOWERS, IMAGENET_WEIGHTS
@@ -96,7 +105,7 @@ def test_the_frozen_features_are_everything_before_the_head() -> None:
 def test_transfer_learning_trains_the_head_only_and_frozen_batchnorm_stays_in_eval_mode(tmp_path: Path, engine: str) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=4, val_count=1))
     options = TrainingOptions(batch_size=4, lr=1e-2)
-    model = build_network(options, 2, IMAGENET_WEIGHTS)
+    model = build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS))
     imagenet = Checkpoint.load(IMAGENET_WEIGHTS).state_dict
     assert all(torch.equal(v, imagenet[f"features.{k}"]) for k, v in backbone(model).state_dict().items())
     backbone_before = {k: v.clone() for k, v in backbone(model).state_dict().items()}
@@ -122,7 +131,7 @@ def test_transfer_learning_trains_the_head_only_and_frozen_batchnorm_stays_in_ev
 def test_unfreeze_trains_every_layer(tmp_path: Path) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=1, val_count=1))
     options = TrainingOptions(batch_size=2, unfreeze=True)
-    model = build_network(options, 2, IMAGENET_WEIGHTS)
+    model = build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS))
     first_conv = backbone(model)[0][0].weight.detach().clone()
     loader = make_loader(split.train, Preprocessing().train_transform(), 2, shuffle=True, workers=0, max_pixels=10**8)
     train_epoch(Learner(model, options, 224), loader)
@@ -178,28 +187,33 @@ def validation() -> list[LabelledImage]:
     return [LabelledImage(p, 0) for p in flowers("val", "daisy", 4)] + [LabelledImage(p, 1) for p in flowers("val", "roses", 2)]
 
 
-def test_promotion_compares_both_versions_on_the_new_validation_images(validation: list[LabelledImage]) -> None:
+def test_promotion_needs_strictly_more_evaluation_images_right_and_a_tie_keeps_the_active_version(
+    validation: list[LabelledImage],
+) -> None:
     settings = load_settings()
     db = open_database(settings.database_url)
     # Classes in another order than the candidates': labels must be compared by name.
-    active = constant_checkpoint(["roses", "daisy"], "daisy")  # right on 4 of 6
+    active = constant_checkpoint(["roses", "daisy"], "roses")  # right on the 2 roses of 6
     register_checkpoint(db, active, activate=True)
 
-    def candidate_with(accuracy: float, force: bool = False):  # type: ignore[no-untyped-def]
-        candidate = constant_checkpoint(["daisy", "roses"], "roses")
+    def promote(predicted: str, force: bool = False) -> tuple[Checkpoint, PromotionDecision]:
+        candidate = constant_checkpoint(["daisy", "roses"], predicted)
         register_checkpoint(db, candidate)
-        return candidate, promote_if_better(db, settings, candidate, accuracy, validation, force=force)
+        return candidate, promote_if_better(db, settings, candidate, validation, force=force)
 
-    _, decision = candidate_with(0.5)
-    assert not decision.promoted and decision.previous_accuracy == pytest.approx(4 / 6)
-    assert "the active version stays" in decision.reason
-    equal, decision = candidate_with(4 / 6)
-    assert decision.promoted and decision.previous_version_id == active.version_id
-    # ``equal`` predicts roses: right on 2 of 6, so 0.1 is worse, and only force promotes.
-    forced, decision = candidate_with(0.1, force=True)
-    assert decision.promoted and "by force" in decision.reason and decision.previous_accuracy == pytest.approx(2 / 6)
+    tie, decision = promote("roses")
+    assert (decision.promoted, decision.candidate_correct, decision.previous_correct, decision.evaluated) == (False, 2, 2, 6)
+    assert "not better, so the active version stays" in decision.reason
+    better, decision = promote("daisy")
+    assert (decision.promoted, decision.candidate_correct, decision.previous_correct) == (True, 4, 2)
+    assert decision.previous_version_id == active.version_id
+    # ``tie`` predicts roses: right on 2 of 6 against the now active 4, so only force promotes it.
+    decision = promote_if_better(db, settings, tie, validation)
+    assert not decision.promoted and "worse, so the active version stays" in decision.reason
+    decision = promote_if_better(db, settings, tie, validation, force=True)
+    assert decision.promoted and "promoted by force" in decision.reason and decision.previous_correct == 4
     with db.transaction() as session:
-        assert stored.active_version_id(session) == forced.version_id
+        assert stored.active_version_id(session) == tie.version_id
         reasons = [a.reason for a in stored.activation_history(session)]
     assert reasons == [stored.FORCED, stored.PROMOTED, stored.ACTIVATED]
     db.dispose()
@@ -210,42 +224,73 @@ def test_promotion_with_other_classes_needs_force_and_with_nothing_active_just_h
     db = open_database(settings.database_url)
     first = constant_checkpoint(["daisy", "roses"], "daisy")
     register_checkpoint(db, first)
-    assert promote_if_better(db, settings, first, 0.1, validation).promoted, "nothing active: promoted whatever its accuracy"
+    assert promote_if_better(db, settings, first, validation).promoted, "nothing active: promoted whatever its accuracy"
 
     other = constant_checkpoint(["daisy", "tulips"], "daisy")
     register_checkpoint(db, other)
-    decision = promote_if_better(db, settings, other, 1.0, validation)
+    decision = promote_if_better(db, settings, other, validation)
     assert not decision.promoted and "classes differ" in decision.reason and "--force" in decision.reason
-    assert promote_if_better(db, settings, other, 1.0, validation, force=True).promoted
+    assert promote_if_better(db, settings, other, validation, force=True).promoted
     with db.transaction() as session:
         assert stored.active_version_id(session) == other.version_id
     db.dispose()
 
 
-def test_corrections_join_the_training_side_and_override_the_folder_label(tmp_path: Path) -> None:
-    split = find_split(tiny_dataset(tmp_path / "data", train_count=3, val_count=2))
-    in_val = split.val[0]  # a daisy, which the correction calls a rose
-    outside = flowers("train", "roses", 1, skip=50)[0]
-    merged = add_corrections(
-        split, [CorrectionRecord(str(in_val.path), "roses"), CorrectionRecord(str(outside), "roses")]
-    )
-    assert in_val.path not in {i.path for i in merged.val}
-    assert len(merged.val) == len(split.val) - 1
-    assert {(i.path, i.label) for i in merged.train} == {(i.path, i.label) for i in split.train} | {(in_val.path, 1), (outside, 1)}
-    with pytest.raises(TrainingError, match=r"2 corrections have labels .*'cat' \(2\)"):
-        add_corrections(split, [CorrectionRecord(str(outside), "cat"), CorrectionRecord("/elsewhere.jpg", "cat")])
+def verified_label(path: Path | str, label: str, state: str = CURRENT) -> VerifiedLabel:
+    """A verified label as storage lists it; no content hash, so it is keyed by path unless a test says otherwise."""
+    return VerifiedLabel(None, str(path), label, str(path), state, datetime.now(UTC))
 
 
-def test_a_run_with_corrections_trains_on_them(tmp_path: Path) -> None:
+def file_name(correction: VerifiedLabel) -> str:
+    return Path(correction.image_path).name
+
+
+def test_verified_images_take_the_side_their_key_hashes_to_and_override_the_folder_label(tmp_path: Path) -> None:
+    split = find_split(tiny_dataset(tmp_path / "data", train_count=6, val_count=3))
+    daisies = [i for i in split.train + split.val if i.label == 0]  # all verified as roses
+    outside = flowers("train", "tulips", 3)  # photos outside the data folder, verified as roses
+    corrections = [verified_label(i.path, "roses") for i in daisies] + [verified_label(p, "roses") for p in outside]
+    # Keyed by file name here, so the sides are the same on every run (paths under tmp_path are not).
+    verified = add_corrections(split, corrections, key=file_name)
+    sides = {str(i.path): "train" for i in verified.split.train} | {str(i.path): "eval" for i in verified.split.val}
+    labels = {str(i.path): i.label for i in verified.split.train + verified.split.val}
+    assert len(sides) == len(split.train) + len(split.val) + 3, "every image once, on one side"
+    for correction in corrections:
+        assert sides[correction.image_path] == split_of(file_name(correction)) and labels[correction.image_path] == 1
+    assert (verified.trained + verified.evaluated, verified.left_out) == (12, {})
+    assert 0 < verified.evaluated < 12, "both sides are used"
+    # Fewer verified labels: each remaining one stays on its side.
+    fewer = add_corrections(split, corrections[::2], key=file_name).split
+    fewer_sides = {str(i.path): "train" for i in fewer.train} | {str(i.path): "eval" for i in fewer.val}
+    assert all(fewer_sides[c.image_path] == sides[c.image_path] for c in corrections[::2])
+
+
+def test_split_of_is_a_stable_fifth_of_keys_for_evaluation() -> None:
+    sides = [split_of(f"/photos/{n}.jpg") for n in range(2000)]
+    assert sides == [split_of(f"/photos/{n}.jpg") for n in range(2000)]
+    assert 0.17 < sides.count("eval") / 2000 < 0.23
+    assert split_of("/photos/0.jpg", eval_share=0.0) == "train" and split_of("/photos/0.jpg", eval_share=1.0) == "eval"
+
+
+def test_a_verified_label_outside_the_classes_or_stale_is_left_out_and_training_goes_on(tmp_path: Path) -> None:
     settings = load_settings()
     db = open_database(settings.database_url)
-    corrected = flowers("train", "tulips", 2)  # photos outside the data folder, verified as roses
+    used, stray = flowers("train", "tulips", 2)
+    gone = tmp_path / "gone.jpg"  # verified on a content no file holds now
     with db.transaction() as session:
-        save_corrections(session, [CorrectionRecord(os.path.abspath(p), "roses") for p in corrected], new_classes=True)
-    options = TrainingOptions(epochs=1, batch_size=8, include_corrections=True)
-    report = train(db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), options)
-    assert report.metrics["train_images"] == 6 + 2
-    assert report.metrics["options"]["include_corrections"] is True
+        records = [CorrectionRecord(str(used), "roses"), CorrectionRecord(str(stray), "cat"), CorrectionRecord(str(gone), "daisy", "0" * 32)]
+        save_corrections(session, records, new_classes=True)
+    report = train(db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), TrainingOptions(epochs=1, batch_size=8))
+    assert report.left_out == {
+        str(stray): "label 'cat' is not a class of the data folder (daisy, roses)",
+        str(gone): "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)",
+    }
+    metrics = report.metrics
+    assert metrics["verified_train_images"] + metrics["verified_eval_images"] == 1 and metrics["verified_left_out"] == 2
+    assert metrics["train_images"] + metrics["val_images"] == 6 + 4 + 1 and report.skipped == {}
+    assert metrics["options"]["include_corrections"] is True, "verified labels are used by default"
+    without = train(db, settings, tiny_dataset(tmp_path / "data2", train_count=3, val_count=2), TrainingOptions(epochs=1, batch_size=8, include_corrections=False))
+    assert (without.left_out, without.metrics["train_images"] + without.metrics["val_images"]) == ({}, 10)
     db.dispose()
 
 

@@ -100,7 +100,7 @@ def test_correct_one_image_then_import_a_csv(tmp_path: Path) -> None:
     table = tmp_path / "fixes.csv"
     table.write_text(f"image_path,label\npics/rose.jpg,roses\n{daisy},tulips\n")
     result = run("correct", "--csv", str(table))
-    assert result.output == "stored 2 verified labels; train with --include-corrections to use them\n"
+    assert result.output == "stored 2 verified labels; training uses them (unless --no-corrections)\n"
     assert sorted(corrections()) == sorted([(str(daisy), "tulips"), (str(tmp_path / "pics" / "rose.jpg"), "roses")])
 
 
@@ -117,8 +117,15 @@ def test_a_csv_with_bad_rows_stores_nothing_and_lists_them(tmp_path: Path) -> No
     assert one_error_line(run("correct", str(tmp_path / "nope.jpg"), "daisy")) == f"Error: not a file: {tmp_path / 'nope.jpg'}"
 
 
-def test_unknown_correction_labels_stop_training_with_one_line(tmp_path: Path) -> None:
+def test_a_verified_label_that_is_not_a_class_is_left_out_with_a_warning_and_training_goes_on(tmp_path: Path) -> None:
     daisy = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
     assert run("correct", str(daisy), "cat", "--new-class").exit_code == 0
-    line = one_error_line(run("train", str(tiny_dataset(tmp_path / "data", 1, 1)), "--include-corrections"))
-    assert line.startswith("Error: 1 corrections have labels that are not classes of the data folder (daisy, roses): 'cat' (1)")
+    data = tiny_dataset(tmp_path / "data", 1, 1)
+    result = run("train", str(data), "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "warning: left out 1 verified labels:" in result.output
+    assert f"  {daisy}: label 'cat' is not a class of the data folder (daisy, roses)" in result.output
+    assert "now active: no version was active" in result.output
+    quiet = run("train", str(data), "--epochs", "1", "--no-corrections")
+    assert quiet.exit_code == 0 and "left out" not in quiet.output
+    assert run("train", str(data), "--epochs", "1", "--include-corrections").exit_code == 0, "the old flag is still accepted"

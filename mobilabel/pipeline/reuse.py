@@ -1,0 +1,24 @@
+"""Results already stored for a content: a copy or a rename of a labelled file costs no inference.
+
+The labeller asks, once per batch and before decoding, which of the batch's content hashes the
+model version in force already labelled (an ``ok`` row at any path); both drivers (embedded and the
+workers' chunks) give it this lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..storage import Database
+from ..storage.results import ResultRecord, labelled_contents
+from .labeller import KnownResults
+
+
+def stored_results(db: Database) -> KnownResults:
+    """A ``KnownResults`` reading ``db``: one query (one transaction) per batch of content hashes."""
+
+    def lookup(content_hashes: Sequence[str], model_version_id: str) -> Mapping[str, ResultRecord]:
+        with db.transaction() as session:
+            return labelled_contents(session, content_hashes, model_version_id)
+
+    return lookup

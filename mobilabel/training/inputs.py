@@ -1,0 +1,59 @@
+"""What a training run learns from, as one fingerprint: so a scheduled retrain on unchanged inputs can be skipped."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..pipeline.paths import iter_images
+from ..storage import Database
+from ..storage.corrections import VerifiedLabel, list_corrections
+from ..storage.training_runs import last_completed_metrics
+from .data import content_key
+from .loop import TrainingOptions
+
+# Where a version's metrics keep the fingerprint of the inputs it was trained on.
+FINGERPRINT_METRIC = "inputs_fingerprint"
+# How a verified label is keyed for the train/eval split: its content hash.
+CORRECTION_KEY: Callable[[VerifiedLabel], str] = content_key
+
+
+def verified_labels(db: Database, options: TrainingOptions) -> list[VerifiedLabel]:
+    """The verified labels a run with ``options`` considers, stale ones too, so it can say it left them out
+    (none with ``include_corrections`` off). Reads each corrected file to check its content."""
+    if not options.include_corrections:
+        return []
+    with db.transaction() as session:
+        return list_corrections(session)
+
+
+def inputs_fingerprint(data_dir: Path, corrections: Sequence[VerifiedLabel], options: TrainingOptions) -> str:
+    """SHA-256 hex over every image file under ``data_dir`` (relative path, size, mtime in ns), the verified
+    labels (key, path, label, state) and the options: equal fingerprints mean a run would learn from the same inputs.
+
+    Raises ``FolderError`` if ``data_dir`` cannot be read.
+    """
+    root = Path(os.path.abspath(data_dir))
+    digest = hashlib.sha256()
+    for path in iter_images(root):
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # gone since the walk saw it: training will not see it either
+        digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogatepass"))
+    verified = sorted((CORRECTION_KEY(c), c.image_path, c.label, c.state) for c in corrections)
+    digest.update(json.dumps(verified).encode("utf-8", "surrogatepass"))
+    digest.update(json.dumps(dataclasses.asdict(options), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def unchanged_since_last_run(db: Database, data_dir: Path, options: TrainingOptions) -> bool:
+    """Whether the newest completed run on ``data_dir`` learnt from exactly the inputs a run with ``options`` would."""
+    fingerprint = inputs_fingerprint(data_dir, verified_labels(db, options), options)
+    with db.transaction() as session:
+        metrics = last_completed_metrics(session, os.path.abspath(data_dir))
+    return metrics is not None and metrics.get(FINGERPRINT_METRIC) == fingerprint
