@@ -73,6 +73,12 @@ class Settings:
     schedule: str
     train_dir: Path | None
     train_queue: str
+    # The HTTP API (`mobilabel serve`).
+    api_token: str = ""
+    max_upload_bytes: int = 32 * 1024 * 1024
+    predict_max_batch: int = 32
+    predict_max_wait_ms: float = 5.0
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def model_cache_dir(self) -> Path:
@@ -115,4 +121,9 @@ def load_settings() -> Settings:
         schedule=_env("SCHEDULE", ""),
         train_dir=Path(train_dir).expanduser() if train_dir else None,
         train_queue=_env("TRAIN_QUEUE", "cpu"),
+        api_token=_env("API_TOKEN", ""),
+        max_upload_bytes=_env_int("MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
+        predict_max_batch=_env_int("PREDICT_MAX_BATCH", 32),
+        predict_max_wait_ms=_env_float("PREDICT_MAX_WAIT_MS", 5.0),
+        cors_origins=tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
     )

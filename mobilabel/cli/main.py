@@ -28,6 +28,7 @@ COMMANDS = {
     "scheduler": "scheduling:scheduler",
     "db": "database:db",
     "doctor": "doctor:doctor",
+    "serve": "serve:serve",
 }
 
 

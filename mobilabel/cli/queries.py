@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 
 from ..config import Settings
+from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_text
 from ..storage import jobs as stored_jobs
 from ..storage import open_database
 from ..storage.filters import check_filter
 from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
-from ..storage.results import SORT_KEYS, ResultFilter, query_results, verified_labels
+from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
 from .output import FORMATS, print_rows
 
-STORED_RESULT_COLUMNS = (
-    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "job_id", "content_hash", "top_k"
-)  # fmt: skip
-RESULT_COLUMNS = (*STORED_RESULT_COLUMNS[:7], "verified_label", *STORED_RESULT_COLUMNS[7:])
+STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
 # In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
 _VERSION_SHOWN = 17
@@ -37,7 +37,8 @@ _PATHS_SHOWN = 20
 @click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("table", *EXPORT_FORMATS)), default="table", show_default=True,
+              help="csv, jsonl and json stream every row in constant memory.")
 @click.pass_context
 def results(
     ctx: click.Context,
@@ -64,6 +65,12 @@ def results(
     )
     database = open_database(settings.database_url)
     try:
+        if fmt != "table":
+            with database.transaction() as session:
+                where = check_filter(session, where)
+            for chunk in export_text(database, results_statement(where), fmt):
+                sys.stdout.write(chunk)
+            return
         with database.transaction() as session:
             found = query_results(session, check_filter(session, where))
             verified = verified_labels(session, (r.content_hash for r in found))
@@ -76,8 +83,8 @@ def results(
         for r in found
     ]
     console = Console()
-    print_rows(console, TABLE_RESULT_COLUMNS if fmt == "table" else RESULT_COLUMNS, rows, fmt, title="results")
-    if fmt == "table" and limit and len(rows) == limit:
+    print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results")
+    if limit and len(rows) == limit:
         Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 
 

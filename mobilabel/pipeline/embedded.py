@@ -14,6 +14,7 @@ from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
 from ..storage.membership import SKIPPED, record_job_images
 from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
+from ..storage.tables import Job
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
 from .paths import WalkCounts, iter_images
@@ -71,7 +72,7 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
 
 def label_folder(
     db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
-    version_id: str | None = None,
+    version_id: str | None = None, job_id: int | None = None,
 ) -> JobSummary:
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
@@ -81,14 +82,20 @@ def label_folder(
     with it and nothing to label, the model is never built. If labelling stops part-way
     (Ctrl-C, an error), the job is marked so and every batch already written stays in the database.
     After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
-    labelling stops there and ``JobCancelledError`` is raised.
+    labelling stops there and ``JobCancelledError`` is raised. ``job_id`` names a job the caller
+    created already (the HTTP API answers with its id before labelling starts); without it a job
+    is created here.
     """
     started = time.perf_counter()
     version_id = version_id or labeller.classifier.version_id
     if not isinstance(work, FolderWork):
         work = find_work(db, work, version_id)
     with db.transaction() as session:
-        job = stored_jobs.create_job(session, str(work.root), version_id)
+        if job_id is None:
+            job = stored_jobs.create_job(session, str(work.root), version_id)
+        else:
+            job = session.get_one(Job, job_id)
+            job.model_version_id = version_id
         stored_jobs.set_total(session, job.id, work.found)
         add_to_job_counters(session, job.id, 0, 0, work.skipped)
         record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])

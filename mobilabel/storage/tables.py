@@ -135,6 +135,11 @@ class Result(Base):
         Index("ix_results_current_label_confidence", "label", "confidence", "id", **_CURRENT_ONLY),
         Index("ix_results_current_status_path", "status", "image_path", "id", **_CURRENT_ONLY),
         Index("ix_results_current_path", "image_path", "id", **_CURRENT_ONLY),
+        # Migration 0007: the API's result pages (keyset order: sort column, then id).
+        Index("ix_results_job_confidence", "job_id", "confidence", "id"),
+        Index("ix_results_label_confidence", "label", "confidence", "id"),
+        Index("ix_results_status_path", "status", "image_path"),
+        Index("ix_results_image_path_pattern", "image_path", postgresql_using="gin", postgresql_ops={"image_path": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -54,12 +54,12 @@ def service_environment(name: str) -> dict[str, str]:
 
 
 def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
-    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "flower"}
+    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "flower", "web"}
     for name in ("redis", "postgres"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["migrate"]["command"] == ["mobilabel", "db", "upgrade"]
     assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("worker", "worker-gpu", "scheduler", "flower"):
+    for name in ("worker", "worker-gpu", "scheduler", "flower", "web"):
         assert SERVICES[name]["depends_on"] == {
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
@@ -73,7 +73,7 @@ def test_the_deployment_is_safe_by_default() -> None:
     redis_command = " ".join(SERVICES["redis"]["command"])
     assert "--requirepass" in redis_command and "--appendonly yes" in redis_command
     assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
-    for name in ("worker", "worker-gpu", "scheduler", "migrate", "flower"):
+    for name in ("worker", "worker-gpu", "scheduler", "migrate", "flower", "web"):
         volumes = SERVICES[name]["volumes"]
         assert any(v.endswith(":/images:ro") for v in volumes), f"{name}: images mounted read-only"
         assert "models:/var/lib/mobilabel" in volumes, f"{name}: checkpoints volume"
@@ -86,6 +86,9 @@ def test_the_deployment_is_safe_by_default() -> None:
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     assert "--device" in gpu["command"] and "cuda" in gpu["command"]
     assert set(COMPOSE["volumes"]) == {"redis-data", "postgres-data", "models"}
+    web = SERVICES["web"]
+    assert "MOBILABEL_API_TOKEN" in web["environment"] and ":?" in web["environment"]["MOBILABEL_API_TOKEN"], "no API without a token"
+    assert "/readyz" in " ".join(web["healthcheck"]["test"]) and "MOBILABEL_API_TOKEN']" in " ".join(web["healthcheck"]["test"])
 
 
 def test_every_setting_used_is_in_env_example() -> None:
@@ -145,3 +148,22 @@ def test_migrate_worker_and_scheduler_run_natively(cluster: Cluster, compose_env
     assert "mobilabel_batch_size_count 3.0" in metrics  # chunks of 8: 8 + 8 + 4
     assert re.search(r'mobilabel_model_version_info\{version="imagenet-\w+"\} 1\.0', metrics)
     assert "mobilabel_queue_wait_seconds_count 3.0" in metrics
+
+
+def test_the_web_service_runs_natively_and_its_healthcheck_passes(cluster: Cluster, compose_env: dict[str, str]) -> None:
+    env = {**cluster.env, **compose_env, **{k: v for k, v in service_environment("web").items() if k.startswith("MOBILABEL_API")}}
+    assert env["MOBILABEL_API_TOKEN"] == "change-me"
+    assert mobilabel(native(SERVICES["migrate"]["command"]), env).returncode == 0
+    port = free_port()
+    command = [part if part != "8000" else str(port) for part in native(SERVICES["web"]["command"])]
+    web = cluster.start("web", command, **{k: v for k, v in env.items() if k.startswith("MOBILABEL_")})
+    healthcheck = [part.replace("8000", str(port)) for part in SERVICES["web"]["healthcheck"]["test"][1:]]
+    assert healthcheck[0] == "python"
+
+    def healthy() -> bool:
+        return subprocess.run([sys.executable, *healthcheck[1:]], env=env, capture_output=True, timeout=30).returncode == 0
+
+    wait_until(lambda: healthy() or not web.alive(), 120, "the web service's healthcheck")
+    assert web.alive(), web.log
+    no_token = subprocess.run([sys.executable, *healthcheck[1:]], env={**env, "MOBILABEL_API_TOKEN": "wrong"}, capture_output=True, text=True)
+    assert no_token.returncode != 0 and "401" in no_token.stderr

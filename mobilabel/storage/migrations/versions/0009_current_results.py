@@ -1,7 +1,7 @@
 """results.is_current: each image's current row kept as a flag, with partial indexes for pages of current rows
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0007
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,81 @@
+"""The app factory: one FastAPI app per settings, with its database, job runner and predictor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from ..config import Settings
+from ..errors import MobilabelError
+from ..storage import Database, open_database
+from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
+from .job_runner import JobRunner
+from .metrics import RequestMetrics
+from .page import mount_page
+from .security import Guard, SecurityMiddleware
+from .upload_limit import UploadLimitMiddleware
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """The API app. ``database`` defaults to one opened from ``settings.database_url``
+    (an embedded SQLite file is migrated on the spot, a server database must be current).
+
+    Raises ``DatabaseError`` when the database cannot be used.
+    """
+    db = database or open_database(settings.database_url)
+    runner = JobRunner(db, settings)
+    request_metrics = RequestMetrics()
+    predictor = predict.Predictor(db, settings, request_metrics.predict_batch.observe)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        predictor.close()
+        runner.close()
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="mobilabel",
+        summary="Label folders of images with MobileNet; query, correct and retrain.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.runner = runner
+    app.state.predictor = predictor
+    app.state.metrics = request_metrics
+    if not settings.allowed_roots:
+        log.warning("MOBILABEL_ALLOWED_ROOTS is not set: image endpoints answer 403 and jobs cannot be created")
+
+    # Added innermost first: metrics see every answer, CORS answers preflights before the token
+    # check, and the upload limit applies only to callers who passed it.
+    app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, paths=(predict.PREDICT_PATH,))
+    app.add_middleware(SecurityMiddleware, guard=Guard(settings.api_token, settings.cors_origins))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.middleware("http")(request_metrics.middleware)
+
+    @app.exception_handler(MobilabelError)
+    async def user_error(_: Request, exc: MobilabelError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    # review before models: /api/models/compare must not be taken for a version id.
+    for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
+        app.include_router(module.router)
+    mount_page(app)
+    return app

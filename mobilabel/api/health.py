@@ -1,0 +1,64 @@
+"""Liveness, readiness and metrics: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..config import Settings
+from ..storage import Database, migrations_runner
+from ..storage import versions as stored_versions
+from .deps import DatabaseDep, SettingsDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready; `checks` says what failed"}})
+def readyz(db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+    """Ready when the database answers, its migrations are current and a model can be loaded."""
+    checks = _checks(db, settings)
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(request.app.state.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _checks(db: Database, settings: Settings) -> dict[str, dict[str, object]]:
+    try:
+        current = migrations_runner.current_revision(db.engine)
+    except SQLAlchemyError as exc:
+        failed = {"ok": False, "detail": f"database unreachable: {exc.__class__.__name__}"}
+        return {"database": failed, "migrations": failed, "model": failed}
+    head = migrations_runner.head_revision()
+    migrations = {"ok": current == head, "detail": f"at {current}, latest {head}" + ("" if current == head else ": run `mobilabel db upgrade`")}
+    return {"database": {"ok": True, "detail": "reachable"}, "migrations": migrations, "model": _model_check(db, settings)}
+
+
+def _model_check(db: Database, settings: Settings) -> dict[str, object]:
+    """Whether labelling would find weights, asked as `label` resolves them, without loading torch
+    unless only torchvision's own cache is left to look at."""
+    with db.transaction() as session:
+        active = stored_versions.active_version_id(session)
+        registered = stored_versions.newest_imagenet_version_id(session)
+    if active:
+        return {"ok": True, "detail": f"active version {active}"}
+    if settings.pretrained is not None:
+        ok = settings.pretrained.is_file()
+        return {"ok": ok, "detail": f"MOBILABEL_PRETRAINED {settings.pretrained}" + ("" if ok else " is not a file")}
+    if registered:
+        return {"ok": True, "detail": f"registered ImageNet weights {registered}"}
+    from ..registry import find_pretrained  # loads torch: only when nothing cheaper answered
+
+    found = find_pretrained(settings)
+    return {"ok": found is not None, "detail": str(found) if found else "no weights: set MOBILABEL_PRETRAINED or train a model"}

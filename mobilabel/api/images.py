@@ -1,0 +1,95 @@
+"""/api/results/{id}/image and /thumbnail: image bytes, only ever for a result id.
+
+The path comes from the database, never from the request, and the file is opened only if
+its real path (``..`` and symlinks resolved) lies under MOBILABEL_ALLOWED_ROOTS; anything
+else is 404, with nothing opened. With no roots set, image endpoints answer 403.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from ..config import Settings
+from ..imaging import ImageReadError, content_identity
+from ..pipeline.paths import outside_roots
+from ..storage.tables import Result
+from .deps import SessionDep, SettingsDep
+from .thumbnails import THUMBNAIL_SIZES, make_thumbnail, thumbnail_path
+
+router = APIRouter(prefix="/api/results", tags=["images"])
+
+# A URL that names the result only: a day, then revalidated by ETag. One that also names the file's
+# state (?v=FINGERPRINT, the result's content_id) never changes: a year.
+_CACHE_CONTROL = "private, max-age=86400"
+_CACHE_FOREVER = "private, max-age=31536000, immutable"
+_RESPONSES: dict[int | str, dict[str, str]] = {
+    403: {"description": "MOBILABEL_ALLOWED_ROOTS is not set"},
+    404: {"description": "no such result, or its file is missing or outside the allowed roots"},
+}
+
+
+def open_image(path: Path) -> Path:
+    """The real path of an image file that may be served; the one place image files are opened from.
+
+    Raises ``FileNotFoundError`` when it is not a regular file.
+    """
+    real = Path(os.path.realpath(path))
+    if not real.is_file():
+        raise FileNotFoundError(real)
+    return real
+
+
+def _servable(session: SessionDep, settings: Settings, result_id: str) -> tuple[int, Path]:
+    if not settings.allowed_roots:
+        raise HTTPException(403, "image endpoints are off: set MOBILABEL_ALLOWED_ROOTS to the folders images may be served from")
+    if not result_id.isdigit():  # the id is all a client names: anything else is no result
+        raise HTTPException(404, "no such result")
+    row = session.get(Result, int(result_id))
+    if row is None or outside_roots(Path(row.image_path), settings.allowed_roots):
+        raise HTTPException(404, "no such result")
+    try:
+        return row.id, open_image(Path(row.image_path))
+    except OSError as exc:
+        raise HTTPException(404, "the image file of this result is gone") from exc
+
+
+@router.get("/{result_id}/image", response_class=FileResponse, responses=_RESPONSES)
+def image(result_id: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """The original file of a result, as stored."""
+    _, real = _servable(session, settings, result_id)
+    media_type = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
+    return FileResponse(real, media_type=media_type, headers={"Cache-Control": _CACHE_CONTROL, "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/{result_id}/thumbnail", response_class=FileResponse, responses=_RESPONSES)
+def thumbnail(
+    result_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    size: Annotated[int, Query(description=f"longest side, one of {THUMBNAIL_SIZES}")] = 256,
+    v: Annotated[str | None, Query(description="the result's content_id: with it, cached for a year")] = None,
+) -> Response:
+    """A JPEG thumbnail, upright, made once per file state and cached on disk."""
+    if size not in THUMBNAIL_SIZES:
+        raise HTTPException(422, f"size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}")
+    row_id, real = _servable(session, settings, result_id)
+    fingerprint = content_identity(real)
+    etag = f'"{row_id}-{fingerprint.replace(":", "-")}-{size}"'
+    cache = _CACHE_FOREVER if v == fingerprint else "no-cache" if v is not None else _CACHE_CONTROL
+    headers = {"Cache-Control": cache, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    cached = thumbnail_path(settings.home / "thumbnails", row_id, fingerprint, size)
+    if not cached.is_file():
+        try:
+            make_thumbnail(real, cached, size, settings.max_image_pixels)
+        except ImageReadError as exc:
+            raise HTTPException(422, str(exc)) from exc
+    return FileResponse(cached, media_type="image/jpeg", headers=headers)

@@ -1,0 +1,157 @@
+"""Running the jobs the API accepts: on the Celery workers when a broker is configured, else in
+this server, one job at a time in a background thread, with the pipeline of `mobilabel label`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import Settings
+from ..errors import MobilabelError
+from ..logs import mask_secrets
+from ..storage import Database
+from ..storage import chunks as stored_chunks
+from ..storage import jobs as stored_jobs
+
+if TYPE_CHECKING:
+    from ..pipeline.labeller import Labeller
+
+log = logging.getLogger(__name__)
+
+
+class JobNotActiveError(MobilabelError):
+    """The job has ended already, so it cannot be cancelled."""
+
+
+class JobRunner:
+    """Accepts folders as jobs and runs them; cancels them between batches."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="api-job")
+        self._waiting: set[int] = set()
+        self._lock = threading.Lock()
+        self._labeller: Labeller | None = None
+        self._closing = False
+
+    def submit(self, folder: Path, chunk_size: int | None = None, queue: str = "cpu") -> int:
+        """Start a job for ``folder`` (checked already) and return its id at once for the embedded
+        runner; through the broker, after every chunk is sent (as `mobilabel enqueue`).
+
+        Raises ``MobilabelError`` when the broker cannot be reached.
+        """
+        if self._settings.broker_configured:
+            return self._enqueue(folder, chunk_size or self._settings.chunk_size, queue)
+        with self._db.transaction() as session:
+            job = stored_jobs.create_job(session, str(folder), None)
+        with self._lock:
+            self._waiting.add(job.id)
+        self._executor.submit(self._run, job.id, folder)
+        return job.id
+
+    def cancel(self, job_id: int) -> int:
+        """Mark an active job cancelled, as `mobilabel cancel` does; returns the chunks dropped (distributed jobs).
+
+        A job this server labels stops after the batch it is labelling (``label_folder`` reads the
+        job's state after each batch), one not started never starts; what was written stays.
+        Raises ``LookupError`` for an unknown job, ``JobNotActiveError`` for a finished one.
+        """
+        with self._db.transaction() as session:
+            job = stored_jobs.get_job(session, job_id)
+            if job is None:
+                raise LookupError(f"no job {job_id}")
+            if job.status not in stored_jobs.ACTIVE:
+                raise JobNotActiveError(f"job {job_id} is {job.status} already")
+            stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="cancelled through the API")
+            dropped = stored_chunks.cancel_chunks(session, job_id)
+        return dropped
+
+    def submit_training(self, run_id: int) -> None:
+        """Train a recorded run (``storage.training_runs``) in this server, in turn with the jobs, as a
+        worker would: its progress and outcome go to the run's row."""
+        self._executor.submit(self._train, run_id)
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Return once every job accepted so far has ended (they run in order, one at a time).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        self._executor.submit(lambda: None).result(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop: the running job after its current batch, the waiting ones before they start; all end
+        cancelled, saying the server stopped, with what they labelled kept."""
+        with self._lock:
+            self._closing = True
+            waiting = set(self._waiting)
+        with self._db.transaction() as session:
+            for job_id in waiting:
+                job = stored_jobs.get_job(session, job_id)
+                if job is not None and job.status in stored_jobs.ACTIVE:
+                    stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="the server stopped; what it labelled is kept")
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _enqueue(self, folder: Path, chunk_size: int, queue: str) -> int:
+        from kombu.exceptions import OperationalError as KombuOperationalError
+
+        from ..scheduler.enqueue import enqueue_folder
+        from ..worker.app import create_app as create_celery_app
+
+        try:
+            return enqueue_folder(self._db, create_celery_app(self._settings), self._settings, folder, chunk_size, queue).id
+        except KombuOperationalError as exc:
+            raise MobilabelError(f"cannot reach the broker {mask_secrets(self._settings.broker_url)}: {mask_secrets(str(exc))}") from exc
+
+    def _run(self, job_id: int, folder: Path) -> None:
+        from ..pipeline.embedded import JobCancelledError, label_folder
+
+        try:
+            with self._db.transaction() as session:
+                job = stored_jobs.get_job(session, job_id)
+                if job is None or job.status not in stored_jobs.ACTIVE:
+                    return  # cancelled while it waited
+            label_folder(self._db, self._labeller_once(), folder, job_id=job_id)
+        except JobCancelledError:
+            log.info("job %s cancelled", job_id)
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            reason = str(exc) if isinstance(exc, MobilabelError) else "the server could not label this folder; see its log"
+            with self._db.transaction() as session:
+                job = stored_jobs.get_job(session, job_id)
+                if job is not None and job.status in stored_jobs.ACTIVE:
+                    stored_jobs.finish_job(session, job_id, stored_jobs.FAILED, error=reason)
+        finally:
+            with self._lock:
+                self._waiting.discard(job_id)
+
+    def _train(self, run_id: int) -> None:
+        from ..worker.app import create_app as create_celery_app
+        from ..worker.runtime import WorkerRuntime
+        from ..worker.training_task import run_training
+
+        if self._closing:
+            return
+        runtime = WorkerRuntime(self._settings)
+        try:
+            # The Celery app only sends relabelling jobs, which the API refuses without a broker.
+            run_training(runtime, create_celery_app(self._settings), run_id)
+        finally:
+            runtime.db.dispose()
+
+    def _labeller_once(self) -> Labeller:
+        # Built on the first job: it loads torch and the model, which a server that only
+        # answers queries never needs. It follows the active version, as `label` does.
+        if self._labeller is None:
+            from ..models import Checkpoint, Classifier
+            from ..pipeline.active_model import ActiveModel
+            from ..pipeline.build import build_labeller, load_classifier
+
+            def factory(checkpoint: Checkpoint) -> Classifier:
+                return load_classifier(self._settings, checkpoint)
+
+            self._labeller = build_labeller(self._settings, ActiveModel(self._db, self._settings, factory))
+        return self._labeller

@@ -1,0 +1,112 @@
+"""/api/jobs: label a folder as a job, follow it, cancel it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from ..pipeline.paths import FolderError, check_folder, iter_images, outside_roots
+from ..storage import jobs as stored_jobs
+from ..storage.tables import Job, utcnow
+from .deps import SessionDep, SettingsDep
+from .job_runner import JobNotActiveError, JobRunner
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+class JobRequest(BaseModel):
+    folder: str = Field(description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS")
+    chunk_size: int | None = Field(None, ge=1, description="Images per task (distributed only)")
+    queue: Literal["cpu", "gpu"] = "cpu"
+
+
+class JobOut(BaseModel):
+    id: int
+    status: str
+    root: str
+    total: int
+    done: int
+    failed: int
+    processed: int = Field(description="done + failed")
+    rate: float | None = Field(description="images per second since the job started")
+    eta_s: float | None = Field(description="seconds left at that rate, while the job runs")
+    model_version_id: str | None
+    queue: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CancelOut(BaseModel):
+    id: int
+    status: str
+    chunks_dropped: int
+
+
+def job_out(job: Job) -> JobOut:
+    processed = job.done + job.failed
+    end = job.finished_at or utcnow()
+    seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
+    rate = processed / seconds if seconds > 0 and processed else None
+    active = job.status in stored_jobs.ACTIVE
+    eta = (job.total - processed) / rate if active and rate and job.total >= processed else None
+    return JobOut(
+        id=job.id, status=job.status, root=job.root, total=job.total, done=job.done, failed=job.failed, processed=processed,
+        rate=rate, eta_s=eta, model_version_id=job.model_version_id, queue=job.queue, error=job.error,
+        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+    )
+
+
+@router.post("", status_code=202, response_model=JobOut, responses={403: {"description": "folder outside the allowed roots"}})
+def create_job(body: JobRequest, request: Request, settings: SettingsDep) -> JobOut:
+    """Label every image under a folder of the server: 202 with the job, then follow it with GET."""
+    folder = Path(body.folder)
+    if not folder.is_absolute():
+        raise HTTPException(422, f"folder must be an absolute path on the server, got {body.folder!r}")
+    if not settings.allowed_roots:
+        raise HTTPException(403, "no folders are allowed: set MOBILABEL_ALLOWED_ROOTS on the server")
+    if outside_roots(folder, settings.allowed_roots):
+        raise HTTPException(403, f"{body.folder} is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS)")
+    try:
+        folder = check_folder(folder)
+    except FolderError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if next(iter_images(folder), None) is None:
+        raise HTTPException(422, f"no images under {folder}")
+    runner: JobRunner = request.app.state.runner
+    job_id = runner.submit(folder, body.chunk_size, body.queue)
+    with request.app.state.db.transaction() as session:
+        return job_out(session.get_one(Job, job_id))
+
+
+@router.get("", response_model=list[JobOut])
+def list_jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[JobOut]:
+    """Jobs, newest first."""
+    return [job_out(job) for job in stored_jobs.list_jobs(session, limit)]
+
+
+@router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
+def get_job(job_id: int, session: SessionDep) -> JobOut:
+    """One job: counts, rate and ETA."""
+    job = stored_jobs.get_job(session, job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return job_out(job)
+
+
+@router.post("/{job_id}/cancel", response_model=CancelOut, responses={404: {"description": "no such job"}, 409: {"description": "job ended already"}})
+def cancel_job(job_id: int, request: Request) -> CancelOut:
+    """Cancel: chunks not started never run; an embedded job stops after its current batch."""
+    runner: JobRunner = request.app.state.runner
+    try:
+        dropped = runner.cancel(job_id)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except JobNotActiveError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return CancelOut(id=job_id, status=stored_jobs.CANCELLED, chunks_dropped=dropped)

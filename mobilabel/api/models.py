@@ -1,0 +1,81 @@
+"""/api/models: model versions with their metrics; activate, roll back, the training report PNG."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from ..storage import versions as stored
+from ..storage.tables import ModelVersion
+from .deps import SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+class VersionOut(BaseModel):
+    id: str
+    arch: str
+    alpha: float
+    classes: list[str]
+    metrics: dict[str, Any]
+    source: str
+    size_bytes: int
+    active: bool
+    created_at: datetime
+    activated_at: datetime | None
+
+
+class ActiveOut(BaseModel):
+    active: str
+
+
+def version_out(version: ModelVersion) -> VersionOut:
+    return VersionOut.model_validate(version, from_attributes=True)
+
+
+@router.get("", response_model=list[VersionOut])
+def list_versions(session: SessionDep) -> list[VersionOut]:
+    """Every version, newest first."""
+    return [version_out(v) for v in stored.list_versions(session)]
+
+
+@router.get("/{version_id}", response_model=VersionOut, responses={404: {"description": "no such version"}})
+def get_version(version_id: str, session: SessionDep) -> VersionOut:
+    version = stored.get_version(session, version_id)
+    if version is None:
+        raise HTTPException(404, f"no model version {version_id!r}")
+    return version_out(version)
+
+
+@router.post("/{version_id}/activate", response_model=ActiveOut, responses={404: {"description": "no such version"}})
+def activate(version_id: str, session: SessionDep) -> ActiveOut:
+    """Make this version the active one (recorded, so rollback can return)."""
+    try:
+        stored.activate_version(session, version_id)
+    except stored.UnknownVersionError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return ActiveOut(active=version_id)
+
+
+@router.post("/rollback", response_model=ActiveOut, responses={409: {"description": "nothing to roll back to"}})
+def rollback(session: SessionDep) -> ActiveOut:
+    """Re-activate the version active before the current one."""
+    try:
+        return ActiveOut(active=stored.rollback(session))
+    except stored.NothingToRollBackError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+@router.get("/{version_id}/report.png", response_class=FileResponse, responses={404: {"description": "no report for this version"}})
+def report(version_id: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """The training curves and confusion matrix `mobilabel train` drew for this version."""
+    if stored.get_version(session, version_id) is None:
+        raise HTTPException(404, f"no model version {version_id!r}")
+    png = settings.model_cache_dir / f"{version_id}.png"  # the id is a known version's, never a path from the request
+    if not png.is_file():
+        raise HTTPException(404, f"no training report for {version_id} on this server")
+    return FileResponse(png, media_type="image/png")

@@ -1,0 +1,118 @@
+"""/api/results: filtered, sorted result pages by cursor, and streamed exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from ..export import export_text
+from ..storage.filters import FilterError, check_filter
+from ..storage.results import ResultFilter, verified_labels
+from ..storage.tables import Result
+from ..storage.versions import UnknownVersionError
+from .deps import DatabaseDep, SessionDep
+from .result_queries import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
+
+router = APIRouter(prefix="/api/results", tags=["results"])
+
+SortName = Literal["path", "label", "confidence", "-confidence", "time", "-time"]
+assert set(SortName.__args__) == set(KEYSET_SORTS)  # type: ignore[attr-defined]
+_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
+
+
+class ResultOut(BaseModel):
+    id: int
+    image_path: str
+    label: str | None
+    confidence: float | None
+    top_k: list[dict[str, Any]] | None
+    status: str
+    error: str | None
+    warning: str | None
+    model_version_id: str
+    job_id: int | None
+    content_hash: str | None
+    verified_label: str | None = None
+    updated_at: datetime
+
+
+class ResultPage(BaseModel):
+    items: list[ResultOut]
+    next_cursor: str | None
+
+
+def result_filter(
+    job: int | None = None,
+    label: str | None = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    status: Literal["ok", "failed"] | None = None,
+    version: str | None = None,
+    path: Annotated[str | None, Query(description="shell pattern (* and ?), matched anywhere in the path")] = None,
+    sort: SortName = "path",
+    all_versions: Annotated[bool, Query(description="every version's row of each image, not only its current one")] = False,
+) -> ResultFilter:
+    """The CLI's filters (`mobilabel results`), as query parameters; ``version`` takes an id, a unique prefix or ``active``."""
+    return ResultFilter(job, label, min_confidence, max_confidence, path, status, version, sort, all_versions=all_versions)
+
+
+FilterDep = Annotated[ResultFilter, Depends(result_filter)]
+
+
+def result_out(row: Result, verified: dict[str, str] | None = None) -> ResultOut:
+    out = ResultOut.model_validate(row, from_attributes=True)
+    out.verified_label = (verified or {}).get(row.content_hash or "")
+    return out
+
+
+def results_out(session: SessionDep, rows: list[Result]) -> list[ResultOut]:
+    """Rows with the verified label of their content beside them."""
+    verified = verified_labels(session, (r.content_hash for r in rows))
+    return [result_out(r, verified) for r in rows]
+
+
+def checked(session: SessionDep, where: ResultFilter) -> ResultFilter:
+    """``where`` with its version resolved; 422 naming what exists for a job, label or version that does not."""
+    try:
+        return check_filter(session, where)
+    except (FilterError, UnknownVersionError) as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("", response_model=ResultPage)
+def list_results(
+    where: FilterDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ResultPage:
+    """A page of results; pass ``next_cursor`` back as ``cursor`` for the next one."""
+    try:
+        page = results_page(session, checked(session, where), limit, cursor)
+    except BadCursorError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return ResultPage(items=results_out(session, page.rows), next_cursor=page.next_cursor)
+
+
+@router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}})
+def export_results(where: FilterDep, db: DatabaseDep, format: Literal["csv", "jsonl"] = "csv") -> StreamingResponse:
+    """Every matching result, streamed as CSV or JSON Lines in constant memory (the columns of
+    `mobilabel results --format csv`, with the verified label)."""
+    with db.transaction() as session:
+        where = checked(session, where)
+    chunks = (c.encode() for c in export_text(db, ordered_statement(where), format))
+    filename = f"results.{format}"
+    return StreamingResponse(chunks, media_type=_MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/{result_id}", response_model=ResultOut, responses={404: {"description": "no such result"}})
+def get_result(result_id: int, session: SessionDep) -> ResultOut:
+    row = session.get(Result, result_id)
+    if row is None:
+        raise HTTPException(404, f"no result {result_id}")
+    (out,) = results_out(session, [row])
+    return out

@@ -1,0 +1,92 @@
+"""/api/training-runs: training runs sent to the workers, with their progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from ..errors import MobilabelError
+from ..pipeline.paths import outside_roots
+from ..storage import training_runs as stored_runs
+from ..storage.tables import TrainingRun
+from .deps import DatabaseDep, SessionDep, SettingsDep
+from .job_runner import JobRunner
+
+router = APIRouter(prefix="/api/training-runs", tags=["training runs"])
+
+
+class RunOut(BaseModel):
+    id: int
+    data_dir: str
+    options: dict[str, Any]
+    trigger: str
+    status: str
+    progress: dict[str, Any] | None
+    version_id: str | None
+    promoted: bool | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunRequest(BaseModel):
+    data_dir: str = Field(description="absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders")
+    epochs: int | None = Field(None, ge=1)
+    lr: float | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1)
+    seed: int = 0
+    val_fraction: float | None = Field(None, gt=0, lt=1)
+    include_corrections: bool = False
+    force: bool = Field(False, description="promote even if it is not better, or knows other classes")
+    relabel: bool = Field(False, description="if promoted, relabel the last week's jobs (needs a broker)")
+
+
+@router.post("", status_code=202, response_model=RunOut, responses={403: {"description": "data_dir outside the allowed roots"}})
+def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> RunOut:
+    """Train a new version: on a worker (queue MOBILABEL_TRAIN_QUEUE) when a broker is configured,
+    else in this server in the background; follow it with GET."""
+    from ..training import TrainingOptions  # loads torch: only when a run is started
+
+    data_dir = Path(body.data_dir)
+    if not data_dir.is_absolute() or not data_dir.is_dir():
+        raise HTTPException(422, f"data_dir must be an absolute path of a folder on the server, got {body.data_dir!r}")
+    if not settings.allowed_roots or outside_roots(data_dir, settings.allowed_roots):
+        raise HTTPException(403, f"{body.data_dir} is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS)")
+    if body.relabel and not settings.broker_configured:
+        raise HTTPException(422, "relabel sends jobs to the workers: set MOBILABEL_BROKER_URL")
+    options = body.model_dump(exclude={"data_dir", "force", "relabel"}, exclude_none=True)
+    try:
+        TrainingOptions(**options)  # the checks of `mobilabel train`, before anything is recorded
+    except (MobilabelError, ValueError) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    with db.transaction() as session:
+        run = stored_runs.create_run(session, str(data_dir), options, body.force, body.relabel, trigger="api")
+    runner: JobRunner = request.app.state.runner
+    if settings.broker_configured:
+        from ..worker.app import create_app as create_celery_app
+        from ..worker.names import TRAIN
+
+        create_celery_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
+    else:
+        runner.submit_training(run.id)
+    with db.transaction() as session:
+        return RunOut.model_validate(session.get_one(TrainingRun, run.id), from_attributes=True)
+
+
+@router.get("", response_model=list[RunOut])
+def list_runs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[RunOut]:
+    """Runs, newest first."""
+    return [RunOut.model_validate(r, from_attributes=True) for r in stored_runs.list_runs(session, limit)]
+
+
+@router.get("/{run_id}", response_model=RunOut, responses={404: {"description": "no such run"}})
+def get_run(run_id: int, session: SessionDep) -> RunOut:
+    run = stored_runs.get_run(session, run_id)
+    if run is None:
+        raise HTTPException(404, f"no training run {run_id}")
+    return RunOut.model_validate(run, from_attributes=True)

@@ -1,0 +1,100 @@
+"""`mobilabel serve`: health, readiness, metrics, OpenAPI, and security by default."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from mobilabel.cli.main import cli
+from tests.api_support import ClientFactory, api  # noqa: F401
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def test_health_readiness_metrics_and_openapi(api: ClientFactory) -> None:  # noqa: F811
+    client = api()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert checks["migrations"]["ok"] and checks["database"]["ok"] and "MOBILABEL_PRETRAINED" in checks["model"]["detail"]
+    client.get("/api/jobs/12345")
+    metrics = client.get("/metrics").text
+    assert 'mobilabel_http_request_duration_seconds_count{method="GET",route="/api/jobs/{job_id}",status="404"} 1.0' in metrics
+    assert 'route="/readyz",status="200"' in metrics
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/jobs", "/api/results", "/api/results/export", "/api/predict", "/api/results/{result_id}/thumbnail", "/api/models"):
+        assert path in paths, path
+    assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_not_ready_without_weights(api: ClientFactory) -> None:  # noqa: F811
+    client = api(MOBILABEL_PRETRAINED="/nonexistent/weights.pth")
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert not ready.json()["checks"]["model"]["ok"] and "is not a file" in ready.json()["checks"]["model"]["detail"]
+
+
+def test_serve_refuses_a_public_address_without_a_token() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code != 0
+    assert "MOBILABEL_API_TOKEN" in result.output and "Traceback" not in result.output
+
+
+def test_with_a_token_every_request_needs_it(api: ClientFactory) -> None:  # noqa: F811
+    client = api(MOBILABEL_API_TOKEN=TOKEN)
+    for path in ("/healthz", "/api/jobs", "/openapi.json", "/metrics"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
+        assert client.get(path, headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401, path
+        assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
+    assert client.post("/api/models/rollback").status_code == 401
+    assert client.get("/healthz").headers["www-authenticate"] == "Bearer"
+
+
+def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: ClientFactory) -> None:  # noqa: F811
+    client = api(MOBILABEL_API_TOKEN=TOKEN)
+    assert client.post("/api/session").status_code == 401
+    opened = client.post("/api/session", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert opened.status_code == 204
+    cookie = opened.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict") and TOKEN not in cookie
+    assert client.get("/api/jobs").status_code == 200  # the cookie now authenticates reads
+    cross_site = client.post("/api/models/rollback", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert cross_site.status_code == 403 and "cross-site" in cross_site.json()["detail"]
+    same_site = client.post("/api/models/rollback", headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert same_site.status_code == 409  # reached the endpoint: nothing to roll back to
+    assert client.delete("/api/session").status_code == 204
+    assert client.get("/api/jobs").status_code == 401  # logged out
+    assert client.post("/api/session", json={"token": "wrong"}).status_code == 401
+    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "http://testserver"}).status_code == 204  # a login form
+    assert client.get("/api/jobs").status_code == 200
+    client.cookies.clear()
+    assert client.post("/api/models/rollback", headers={"Origin": "http://testserver"}).status_code == 401
+
+
+def test_loopback_without_token_still_refuses_cross_site_changes(api: ClientFactory) -> None:  # noqa: F811
+    client = api()
+    assert client.post("/api/models/rollback", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post("/api/models/rollback", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.post("/api/models/rollback").status_code == 409  # curl sends neither header
+    assert client.get("/api/jobs", headers={"Origin": "https://evil.example"}).status_code == 200  # reads are not changes
+    assert "access-control-allow-origin" not in client.get("/api/jobs", headers={"Origin": "https://evil.example"}).headers
+
+
+def test_cors_only_for_configured_origins(api: ClientFactory) -> None:  # noqa: F811
+    client = api(MOBILABEL_CORS_ORIGINS="https://ok.example")
+    preflight = {"Origin": "https://ok.example", "Access-Control-Request-Method": "POST"}
+    assert client.options("/api/jobs", headers=preflight).headers["access-control-allow-origin"] == "https://ok.example"
+    evil = client.options("/api/jobs", headers={**preflight, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in evil.headers
+    assert client.post("/api/models/rollback", headers={"Origin": "https://ok.example", "Sec-Fetch-Site": "cross-site"}).status_code == 409
+    assert client.post("/api/models/rollback", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}).status_code == 403
+
+
+def test_importing_the_app_loads_no_torch() -> None:
+    code = "import sys, mobilabel.api.app, mobilabel.cli.serve; assert 'torch' not in sys.modules, 'torch loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)
