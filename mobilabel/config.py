@@ -33,6 +33,13 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"MOBILABEL_{name} must be a number, got {raw!r}") from None
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        raise ValueError(f"MOBILABEL_{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def available_cores() -> int:
     """The cores this process may use (its CPU affinity, not the machine's count)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -79,6 +86,7 @@ class Settings:
     predict_max_batch: int = 32
     predict_max_wait_ms: float = 5.0
     cors_origins: tuple[str, ...] = ()
+    tta: str = "off"  # test-time augmentation at labelling time: "off" or "flip"
 
     @property
     def model_cache_dir(self) -> Path:
@@ -126,4 +134,5 @@ def load_settings() -> Settings:
         predict_max_batch=_env_int("PREDICT_MAX_BATCH", 32),
         predict_max_wait_ms=_env_float("PREDICT_MAX_WAIT_MS", 5.0),
         cors_origins=tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
+        tta=_env_choice("TTA", "off", ("off", "flip")),
     )

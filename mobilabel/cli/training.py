@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import Progress as ProgressBar
 from rich.progress import TaskID
@@ -20,6 +21,7 @@ from ..storage.pathcodec import to_stored
 from ..training import Progress, TrainingOptions, TrainingReport, train
 from ..training.corrections import check_image, read_corrections_csv
 from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
+from ..training.recipes import PRESETS, apply_preset
 from ..worker.app import create_app
 from ..worker.names import TRAIN
 from .output import FORMATS, print_rows
@@ -40,6 +42,13 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accura
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LR, show_default=True, help="Adam learning rate (the tutorial's: 1e-4).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True)
 @click.option("--unfreeze", is_flag=True, help="Fine-tune every layer, not only a new head.")
+@click.option("--unfreeze-last", type=int, default=0, show_default=True, help="Also train the last K blocks of the backbone (and the layers after them).")
+@click.option("--backbone-lr", type=float, help="Learning rate of the backbone layers that train (default: --lr/10 with --unfreeze-last, --lr with --unfreeze).")
+@click.option("--label-smoothing", type=float, default=0.0, show_default=True, help="Label smoothing of the training loss, 0 to below 1.")
+@click.option("--schedule", default="constant", show_default=True, help="Learning-rate schedule: constant, or cosine (down to 0 over --epochs).")
+@click.option("--augment", default="basic", show_default=True, help="Training augmentation: basic (crop and flip), trivial, randaugment or colorjitter.")
+@click.option("--patience", type=int, default=0, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
+@click.option("--preset", help=f"A bundle of options ({', '.join(PRESETS)}); options given explicitly override it.")
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split, the shuffling, the crops and the new head.")
@@ -52,9 +61,10 @@ TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accura
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), help="Also write the checkpoint, PNG report and metrics JSON here.")
 @click.option("--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`.")
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
-@click.pass_obj
+@click.pass_context
 def train_command(
-    settings: Settings, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, **options: Any
+    ctx: click.Context, /, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
+    **options: Any,
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
@@ -62,7 +72,12 @@ def train_command(
     the best validation accuracy is kept. The new version becomes active only if it
     labels more evaluation images right than the active version, on the same images.
     """
+    settings: Settings = ctx.obj
     options["arch"] = ARCH_NAMES[options["arch"]]
+    if preset is not None:
+        given = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+        options = apply_preset(preset, options, given)
+    TrainingOptions(**options).check()  # before anything starts or is sent
     if queued:
         if output_dir is not None:
             raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
@@ -79,7 +94,6 @@ def train_command(
 
 
 def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
-    TrainingOptions(**options)  # the same checks as a local run, before anything is sent
     database = open_database(settings.database_url)
     with database.transaction() as session:
         run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 from torchvision.models import mobilenet_v2
+from torchvision.models.mobilenetv2 import InvertedResidual
 
-from .mobilenet_v1 import MobileNetV1
+from .mobilenet_v1 import DepthwiseSeparable, MobileNetV1
 
 ARCHITECTURES = ("mobilenet_v2", "mobilenet_v1")
 
@@ -37,3 +38,13 @@ def head_parameters(model: nn.Module) -> list[nn.Parameter]:
 def backbone(model: nn.Module) -> nn.Module:
     """The feature extractor (what transfer learning freezes)."""
     return model.features
+
+
+def backbone_blocks(model: nn.Module) -> list[int]:
+    """Indices in ``backbone(model)`` of its blocks: MobileNetV2's 17 inverted-residual blocks
+    (``features[1:18]``), MobileNetV1's 13 depthwise-separable ones (``features[1:14]``).
+
+    What ``--unfreeze-last K`` counts: the last K blocks, and every layer after them, train.
+    """
+    layers = backbone(model).children()
+    return [i for i, module in enumerate(layers) if isinstance(module, InvertedResidual | DepthwiseSeparable)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +10,21 @@ import torch
 from .checkpoint import Checkpoint
 from .engines import Engine, create_engine
 from .transforms import ImageTransform, TensorTransform
+
+# Test-time augmentation at labelling time (MOBILABEL_TTA): "off", or "flip" (the image and its mirror).
+TTA_MODES = ("off", "flip")
+
+
+def mean_flip_softmax(forward: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, width_dim: int) -> torch.Tensor:
+    """Horizontal-flip test-time augmentation: the mean of the softmax of each image and of its mirror.
+
+    ``forward`` maps a batch to logits (N, classes); ``batch`` is mirrored along ``width_dim``
+    (2 for uint8 pixels (N, H, W, 3), 3 for NCHW tensors). Both go through ``forward`` as one
+    batch of 2N, so an engine batches them together. Returns probabilities (N, classes).
+    """
+    count = len(batch)
+    probabilities = torch.softmax(forward(torch.cat([batch, batch.flip(width_dim)])).float(), dim=1)
+    return (probabilities[:count] + probabilities[count:]) / 2
 
 
 @dataclass(frozen=True)
@@ -19,20 +35,29 @@ class Prediction:
 
 
 class Classifier:
-    def __init__(self, checkpoint: Checkpoint, engine: Engine, top_k: int = 5) -> None:
+    def __init__(self, checkpoint: Checkpoint, engine: Engine, top_k: int = 5, tta: str = "off") -> None:
+        if tta not in TTA_MODES:
+            raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)} (MOBILABEL_TTA)")
         self.checkpoint = checkpoint
         self.engine = engine
+        self.tta = tta
         self.top_k = max(1, min(top_k, len(checkpoint.classes)))
         self.pixels: ImageTransform = checkpoint.preprocessing.eval_pixels()
         self.tensor_pixels: TensorTransform = checkpoint.preprocessing.eval_tensor_pixels()
 
     @classmethod
     def load(
-        cls, checkpoint: Checkpoint, engine: str = "auto", device: str = "auto", top_k: int = 5, threads: int | None = None
+        cls,
+        checkpoint: Checkpoint,
+        engine: str = "auto",
+        device: str = "auto",
+        top_k: int = 5,
+        threads: int | None = None,
+        tta: str = "off",
     ) -> Classifier:
         preprocessing = checkpoint.preprocessing
         network = preprocessing.pixel_network(checkpoint.build()).eval()
-        return cls(checkpoint, create_engine(network, engine, device, preprocessing.pixel_example(), threads), top_k)
+        return cls(checkpoint, create_engine(network, engine, device, preprocessing.pixel_example(), threads), top_k, tta)
 
     @property
     def version_id(self) -> str:
@@ -43,8 +68,12 @@ class Classifier:
         return self.checkpoint.classes
 
     def predict(self, pixels: torch.Tensor) -> list[Prediction]:
-        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them."""
-        probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
+        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them;
+        with ``tta == "flip"``, from the mean softmax of each image and its mirror (``mean_flip_softmax``)."""
+        if self.tta == "flip":
+            probabilities = mean_flip_softmax(self.engine.forward, pixels, width_dim=2)
+        else:
+            probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
         values, indices = probabilities.topk(self.top_k, dim=1)
         predictions = []
         for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):

@@ -17,6 +17,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
+# Training augmentations (``--augment``): "basic" is the tutorial's RandomResizedCrop and flip;
+# the others add one of torchvision's photometric/geometric policies after them.
+AUGMENTATIONS = ("basic", "trivial", "randaugment", "colorjitter")
 TensorTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -126,10 +129,24 @@ class Preprocessing:
         """A batch of one, shaped and typed as ``pixel_network`` takes it."""
         return torch.zeros(1, self.crop_size, self.crop_size, 3, dtype=torch.uint8)
 
-    def train_transform(self) -> ImageTransform:
+    def train_transform(self, augment: str = "basic") -> ImageTransform:
+        """The tutorial's RandomResizedCrop and RandomHorizontalFlip, then for ``augment``:
+        "trivial" TrivialAugmentWide, "randaugment" RandAugment (torchvision's defaults: 2 ops,
+        magnitude 9), "colorjitter" ColorJitter(brightness, contrast, saturation 0.4, the usual
+        ImageNet-training strength). Raises ``ValueError`` for another name.
+        """
+        extra: dict[str, list[ImageTransform]] = {
+            "basic": [],
+            "trivial": [T.TrivialAugmentWide()],
+            "randaugment": [T.RandAugment()],
+            "colorjitter": [T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4)],
+        }
+        if augment not in extra:
+            raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
         return T.Compose([
             T.RandomResizedCrop(self.crop_size),
             T.RandomHorizontalFlip(),
+            *extra[augment],
             ToNormalizedTensor(self.mean, self.std),
         ])
 

@@ -11,7 +11,7 @@ def load_classifier(settings: Settings, checkpoint: Checkpoint, engine: str | No
     """A classifier configured from settings; ``engine`` and ``device`` override them.
 
     Its engine runs each batch on one thread: the labeller runs several batches at once
-    instead (``inference_lanes``).
+    instead (``inference_lanes``). ``MOBILABEL_TTA=flip`` makes it label each image and its mirror.
     """
     return Classifier.load(
         checkpoint,
@@ -19,6 +19,7 @@ def load_classifier(settings: Settings, checkpoint: Checkpoint, engine: str | No
         device=device or settings.device,
         top_k=settings.top_k,
         threads=1,
+        tta=settings.tta,
     )
 
 

@@ -6,6 +6,17 @@ best validation accuracy kept. Unlike the tutorial, the frozen BatchNorm layers
 stay in eval mode (``net.train()`` lets their running statistics drift), and the
 mean loss is taken over images, not over the last step index.
 
+Options beyond the tutorial (``TrainingOptions``): partial fine-tuning (the last K blocks
+of the backbone, and the layers after them, train with their own lower learning rate),
+label smoothing, a cosine schedule, stronger augmentation, early stopping.
+
+BatchNorm, deliberately: the frozen layers' BatchNorm is always in eval mode (ImageNet's
+statistics). With ``unfreeze_last`` the unfrozen blocks' BatchNorm stays in eval mode too:
+their scale and shift learn, their running statistics stay ImageNet's, since batches of 16
+from a few hundred photos give noisy statistics that would drag them (Keras's fine-tuning
+guide does the same), and the network then computes the same function in training and
+validation. ``unfreeze`` (every layer) keeps PyTorch's usual train mode, as before.
+
 Speed, with the method unchanged: a frozen extractor in eval mode is a fixed
 function, so it runs without autograd in the inference engine labelling uses
 (ONNX Runtime on the CPU, exact to float32 rounding; PyTorch channels_last on a
@@ -27,7 +38,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from ..models import Checkpoint, build_model, create_engine, resolve_device
-from ..models.architectures import backbone, head, head_parameters
+from ..models.architectures import backbone, backbone_blocks, head, head_parameters
+from ..models.transforms import AUGMENTATIONS
 from .errors import TrainingError
 from .loader import Batch
 
@@ -38,6 +50,10 @@ DEFAULT_LR = 1e-3
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_EPOCHS = 8
 ARCH_NAMES = {"v1": "mobilenet_v1", "v2": "mobilenet_v2"}
+SCHEDULES = ("constant", "cosine")
+# With --unfreeze-last and no --backbone-lr, the unfrozen blocks learn at this fraction of --lr:
+# pretrained features want smaller steps than a new head (the tutorial fine-tunes at 1e-4).
+BACKBONE_LR_FACTOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -55,10 +71,42 @@ class TrainingOptions:
     seed: int = 0
     val_fraction: float | None = None  # None: the data folder's own split, else 0.2
     include_corrections: bool = True  # the verified labels of `mobilabel correct` join training and evaluation
+    unfreeze_last: int = 0  # the last K blocks of the backbone (and the layers after them) train too
+    backbone_lr: float | None = None  # their learning rate; None: lr * BACKBONE_LR_FACTOR (with unfreeze: lr)
+    label_smoothing: float = 0.0  # of the training loss (validation loss is plain cross-entropy)
+    schedule: str = "constant"  # or "cosine": the learning rates fall to 0 over `epochs`, stepped per epoch
+    augment: str = "basic"  # training augmentation, one of models.transforms.AUGMENTATIONS
+    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0: never
 
     @property
     def frozen(self) -> bool:
-        return not (self.unfreeze or self.from_scratch)
+        """Only the head trains: the whole backbone runs in the inference engine."""
+        return not (self.unfreeze or self.from_scratch or self.unfreeze_last)
+
+    def check(self) -> None:
+        """Raises ``TrainingError`` naming the first option out of range (before any work is done)."""
+        problems = [
+            (self.epochs < 1, f"--epochs must be at least 1, got {self.epochs}"),
+            (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (not self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (self.unfreeze_last < 0, f"--unfreeze-last must be 0 or more, got {self.unfreeze_last}"),
+            (
+                bool(self.unfreeze_last) and (self.unfreeze or self.from_scratch),
+                "--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch",
+            ),
+            (self.backbone_lr is not None and not self.backbone_lr > 0, f"--backbone-lr must be positive, got {self.backbone_lr}"),
+            (
+                self.backbone_lr is not None and self.frozen,
+                "--backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)",
+            ),
+            (not 0 <= self.label_smoothing < 1, f"--label-smoothing must be at least 0 and below 1, got {self.label_smoothing}"),
+            (self.schedule not in SCHEDULES, f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
+            (self.augment not in AUGMENTATIONS, f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}"),
+            (self.patience < 0, f"--patience must be 0 (never stop early) or more, got {self.patience}"),
+        ]
+        for failed, message in problems:
+            if failed:
+                raise TrainingError(message)
 
 
 @dataclass(frozen=True)
@@ -120,6 +168,18 @@ class FrozenFeatures(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1)
 
 
+class FrozenPrefix(nn.Module):
+    """The frozen first layers of the backbone, up to the first block that trains."""
+
+    def __init__(self, model: nn.Module, end: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*list(backbone(model).children())[:end])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output: torch.Tensor = self.layers(x)
+        return output
+
+
 def build_network(options: TrainingOptions, num_classes: int, source: Checkpoint | None) -> nn.Module:
     """The network to train: ImageNet features (``source``, from ``registry.find_imagenet``) and a fresh
     head, as the tutorial loads them. Raises ``TrainingError`` if the weights are missing or do not fit."""
@@ -148,46 +208,94 @@ def build_network(options: TrainingOptions, num_classes: int, source: Checkpoint
 
 
 class Learner:
-    """The network being trained, its optimizer, and how its forward passes run."""
+    """The network being trained, its optimizer and schedule, and how its forward passes run.
+
+    Frozen (the default): the backbone runs in the inference engine, only the head in
+    autograd. ``unfreeze_last`` K: the backbone up to its last K blocks still runs in the
+    engine (fixed, eval mode), the rest in autograd. ``unfreeze``/``from_scratch``: all in autograd.
+    """
 
     def __init__(self, model: nn.Module, options: TrainingOptions, input_size: int, engine: str = "auto") -> None:
         self.model = model
         self.frozen = options.frozen
         self.device = resolve_device(options.device)
-        if self.frozen:
-            for parameter in backbone(model).parameters():
-                parameter.requires_grad_(False)
-            example = torch.zeros(1, 3, input_size, input_size)
-            self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, example)
+        self.label_smoothing = options.label_smoothing
+        self.trained_tail: nn.Module | None = None  # with unfreeze_last: the backbone's layers that train
+        example = torch.zeros(1, 3, input_size, input_size)
+        backbone_trainable: list[nn.Parameter] = []
+        if self.frozen or options.unfreeze_last:
+            start = self._first_trained_layer(options.unfreeze_last)
+            layers = list(backbone(model).children())
+            for index, layer in enumerate(layers):
+                for parameter in layer.parameters():
+                    parameter.requires_grad_(index >= start)
+            if self.frozen:
+                self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, example)
+            else:
+                self._features = create_engine(FrozenPrefix(model, start).eval(), engine, self.device, example)
+                self.trained_tail = nn.Sequential(*layers[start:]).to(self.device, memory_format=torch.channels_last)
+                backbone_trainable = list(self.trained_tail.parameters())
             head(model).to(self.device)
-            trainable = head_parameters(model)
         else:
             model.to(self.device, memory_format=torch.channels_last)
-            trainable = list(model.parameters())
-        self.optimizer = torch.optim.Adam(trainable, lr=options.lr)
+            backbone_trainable = list(backbone(model).parameters())
+        backbone_lr = options.backbone_lr
+        if backbone_lr is None:
+            backbone_lr = options.lr * BACKBONE_LR_FACTOR if options.unfreeze_last else options.lr
+        groups = [{"params": head_parameters(model), "lr": options.lr}]
+        if backbone_trainable:
+            groups.append({"params": backbone_trainable, "lr": backbone_lr})
+        self.optimizer = torch.optim.Adam(groups)
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        if options.schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=options.epochs)
+
+    def _first_trained_layer(self, unfreeze_last: int) -> int:
+        """Index in the backbone of the first layer that trains: its length when frozen."""
+        if not unfreeze_last:
+            return len(list(backbone(self.model).children()))
+        blocks = backbone_blocks(self.model)
+        if unfreeze_last > len(blocks):
+            raise TrainingError(
+                f"--unfreeze-last {unfreeze_last}: this network has {len(blocks)} blocks; use --unfreeze to train them all"
+            )
+        return blocks[-unfreeze_last]
 
     def train_mode(self) -> None:
-        if self.frozen:
-            # Only the head trains (its dropout on); the frozen BatchNorm layers keep their statistics.
+        if self.frozen or self.trained_tail is not None:
+            # Only the head switches to train mode (its dropout on): every BatchNorm layer keeps
+            # ImageNet's statistics, frozen or not (see the module's docstring).
             self.model.eval()
             head(self.model).train()
         else:
             self.model.train()
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        if self.frozen:
-            return head(self.model)(self._features.forward(images).to(self.device))
+        if self.frozen or self.trained_tail is not None:
+            features = self._features.forward(images).to(self.device)
+            if features.is_inference():  # the torch engine's output; autograd may not save it for backward
+                features = features.clone()
+            if self.trained_tail is not None:
+                features = features.contiguous(memory_format=torch.channels_last)  # as the full fine-tuning path runs
+                features = torch.flatten(F.adaptive_avg_pool2d(self.trained_tail(features), 1), 1)
+            logits: torch.Tensor = head(self.model)(features)
+            return logits
         return self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
 
     def step(self, batch: Batch) -> tuple[float, int]:
         """One optimisation step; returns (summed loss, correct predictions)."""
         logits = self.logits(batch.images)
         targets = batch.targets.to(self.device)
-        loss = F.cross_entropy(logits, targets)
+        loss = F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return loss.item() * len(batch), int((logits.argmax(1) == targets).sum())
+
+    def end_epoch(self) -> None:
+        """Steps the learning-rate schedule, if there is one."""
+        if self.scheduler is not None:
+            self.scheduler.step()
 
     def predict_logits(self, images: torch.Tensor) -> torch.Tensor:
         self.model.eval()
@@ -253,8 +361,10 @@ def fit(
     val_loader: DataLoader,
     epochs: int,
     on_progress: ProgressCallback | None = None,
+    patience: int = 0,
 ) -> FitResult:
-    """Train for ``epochs``, then restore the weights of the epoch with the best validation accuracy."""
+    """Train for ``epochs`` (fewer if ``patience`` > 0 and that many epochs in a row bring no better
+    validation accuracy), then restore the weights of the epoch with the best validation accuracy."""
     history: list[EpochStats] = []
     best: Evaluation | None = None
     best_epoch = 0
@@ -265,9 +375,12 @@ def fit(
         validation = evaluate(learner.predict_logits, val_loader, epoch, epochs, on_progress)
         failures.update(train_failures + validation.failures)
         history.append(EpochStats(epoch, loss, acc, validation.loss, validation.accuracy, images, seconds))
+        learner.end_epoch()
         if best is None or validation.accuracy > best.accuracy:
             best, best_epoch = validation, epoch
             best_state = copy.deepcopy(learner.model.state_dict())
+        elif patience and epoch - best_epoch >= patience:
+            break
     if best is None:
         raise TrainingError("--epochs must be at least 1")
     learner.model.load_state_dict(best_state)

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
 from ..storage.pathcodec import to_stored
 from . import metrics as measures
-from .data import VerifiedSplit, add_corrections, find_split
+from .data import LabelledImage, VerifiedSplit, add_corrections, find_split
 from .errors import TrainingError
 from .inputs import CORRECTION_KEY, FINGERPRINT_METRIC, inputs_fingerprint, verified_labels
 from .loader import make_loader
@@ -61,8 +62,7 @@ def train(
     The checkpoint and the PNG report go to the model cache (and to ``output_dir`` too, if given).
     """
     started = time.perf_counter()
-    if options.epochs < 1 or options.batch_size < 1 or options.lr <= 0:
-        raise TrainingError("epochs and batch size must be at least 1, and the learning rate positive")
+    options.check()
     try:
         resolve_device(options.device)  # before any work: --device cuda on a machine without one
     except (RuntimeError, ValueError) as exc:
@@ -75,26 +75,13 @@ def train(
         log.warning("%d verified labels left out of training: %s", len(verified.left_out), verified.left_out)
     if not split.val:
         raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
-    torch.manual_seed(options.seed)  # the new head's initial weights
-    network = build_network(options, len(split.classes), None if options.from_scratch else find_imagenet(db, settings))
-    preprocessing = Preprocessing()
-    learner = Learner(network, options, preprocessing.crop_size, settings.engine)
-    loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
-    train_loader = make_loader(
-        split.train, preprocessing.train_transform(), options.batch_size, shuffle=True,
-        min_side=train_min_side(preprocessing.crop_size), **loader_args,
-    )  # fmt: skip
-    val_loader = make_loader(
-        split.val, preprocessing.eval_transform(), options.batch_size, shuffle=False,
-        min_side=label_min_side(preprocessing.resize_size), **loader_args,
-    )  # fmt: skip
-    result = fit(learner, train_loader, val_loader, options.epochs, on_progress)
-    del train_loader, val_loader  # stop their worker processes now
+    source = None if options.from_scratch else find_imagenet(db, settings)
+    learner, result = fit_images(options, len(split.classes), split.train, split.val, source, settings, on_progress)
 
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, preprocessing, metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
+        learner.model, options.arch, options.alpha, split.classes, Preprocessing(), metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
     )
     register_checkpoint(db, checkpoint)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
@@ -118,6 +105,40 @@ def train(
         skipped=result.failures,
         left_out=verified.left_out,
     )
+
+
+def fit_images(
+    options: TrainingOptions,
+    num_classes: int,
+    train_images: Sequence[LabelledImage],
+    val_images: Sequence[LabelledImage],
+    source: Checkpoint | None,
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[Learner, FitResult]:
+    """Train a network on ``train_images`` as ``options`` say, keeping the epoch best on ``val_images``.
+
+    ``source``: the ImageNet weights (``registry.find_imagenet``), None with ``from_scratch``.
+    The loop alone: nothing is registered (``train`` does that; ``bench/recipes.py`` calls this).
+    Raises ``TrainingError`` for options out of range or weights that do not fit.
+    """
+    options.check()
+    torch.manual_seed(options.seed)  # the new head's initial weights
+    network = build_network(options, num_classes, source)
+    preprocessing = Preprocessing()
+    learner = Learner(network, options, preprocessing.crop_size, settings.engine)
+    loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
+    train_loader = make_loader(
+        train_images, preprocessing.train_transform(options.augment), options.batch_size, shuffle=True,
+        min_side=train_min_side(preprocessing.crop_size), **loader_args,
+    )  # fmt: skip
+    val_loader = make_loader(
+        val_images, preprocessing.eval_transform(), options.batch_size, shuffle=False,
+        min_side=label_min_side(preprocessing.resize_size), **loader_args,
+    )  # fmt: skip
+    result = fit(learner, train_loader, val_loader, options.epochs, on_progress, options.patience)
+    del train_loader, val_loader  # stop their worker processes now
+    return learner, result
 
 
 def run_metrics(

@@ -1,0 +1,189 @@
+"""Training recipes compared on photos the model has never seen (issue 16's protocol).
+
+    python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates defaults,partial,...] [--output FILE]
+
+The 609 shared flowers (train/ and val/ pooled) are cut into 5 stratified folds, once, from
+FOLD_SEED. For each fold and seed, a candidate trains on the other 4 folds, split again
+(stratified, 20%, from the seed) into an inner training and an inner validation part: the
+kept epoch is chosen on the inner validation part, never on the fold under test. The
+candidate's accuracy is then counted on the test fold. Per candidate the CSV gives the mean
+and standard deviation over the folds x seeds runs, the standard error of the mean, the mean
+training time (``fit_images``: decode, train, validate) and every run's accuracy.
+
+Reading it: with ~10 candidates the best mean flatters; a recipe should replace the defaults
+only if it beats them by more than one standard error. The runs share folds and seeds, so the
+pairwise differences (from the per-run columns) are the sharper test.
+
+Candidates run ``mobilabel.training.run.fit_images``, the loop ``mobilabel train`` runs,
+with the same loaders and engines. "tta" is not trained: it is the "defaults" model of the
+same fold and seed, labelled with horizontal-flip test-time augmentation (``MOBILABEL_TTA=flip``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import random
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bench.training import SHARED
+from mobilabel.config import load_settings
+from mobilabel.imaging import label_min_side
+from mobilabel.models import Checkpoint, Preprocessing
+from mobilabel.models.classifier import mean_flip_softmax
+from mobilabel.training.data import LabelledImage, class_images, stratified_split
+from mobilabel.training.loader import make_loader
+from mobilabel.training.loop import Learner, TrainingOptions, evaluate
+from mobilabel.training.recipes import PRESETS
+from mobilabel.training.run import fit_images
+
+FOLDS = 5
+FOLD_SEED = 20240601  # fixed: every candidate, every run, sees the same folds
+INNER_VAL_FRACTION = 0.2
+
+# name -> the options it trains with (everything else: today's defaults).
+CANDIDATES: dict[str, TrainingOptions] = {
+    "tutorial": TrainingOptions(lr=1e-4, epochs=5),  # the tutorial's settings (in our loop: BatchNorm kept in eval mode)
+    "defaults": TrainingOptions(),
+    "tta": TrainingOptions(),  # the defaults' model, labelled with flip TTA
+    "partial": TrainingOptions(unfreeze_last=4, backbone_lr=1e-4),
+    "full": TrainingOptions(unfreeze=True, lr=1e-4),
+    "cosine": TrainingOptions(schedule="cosine"),
+    "smoothing": TrainingOptions(label_smoothing=0.1),
+    "trivial": TrainingOptions(augment="trivial"),
+    "randaugment": TrainingOptions(augment="randaugment"),
+    "colorjitter": TrainingOptions(augment="colorjitter"),
+    "longer": TrainingOptions(epochs=20, patience=5),
+    "finetune": TrainingOptions(**PRESETS["finetune"]),
+}
+TRAINED_BY = {"tta": "defaults"}  # a candidate that labels with another's model
+
+
+@dataclass
+class Outcome:
+    accuracies: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)  # the kept epoch of each run
+
+
+def pooled_photos(root: Path) -> tuple[list[str], list[LabelledImage]]:
+    """Every photo of ``root``'s train/ and val/ folders, labelled by index into the classes."""
+    classes, train = class_images(root / "train")
+    _, val = class_images(root / "val", classes)
+    return classes, train + val
+
+
+def stratified_folds(images: Sequence[LabelledImage], folds: int, seed: int) -> list[list[LabelledImage]]:
+    """``folds`` disjoint parts, each with the same share of every class (sorted, shuffled by ``seed``, dealt round)."""
+    rng = random.Random(seed)
+    parts: list[list[LabelledImage]] = [[] for _ in range(folds)]
+    by_class: defaultdict[int, list[LabelledImage]] = defaultdict(list)
+    for image in images:
+        by_class[image.label].append(image)
+    dealt = 0
+    for label in sorted(by_class):
+        members = sorted(by_class[label], key=lambda i: str(i.path))
+        rng.shuffle(members)
+        for member in members:
+            parts[dealt % folds].append(member)
+            dealt += 1
+    return parts
+
+
+def accuracy_on(learner: Learner, images: Sequence[LabelledImage], tta: bool, decode_threads: int, max_pixels: int) -> float:
+    """Accuracy on ``images`` with the validation transforms, as labelling reads them; ``tta``: flip TTA."""
+    preprocessing = Preprocessing()
+    loader = make_loader(
+        images, preprocessing.eval_transform(), 32, shuffle=False, workers=decode_threads, max_pixels=max_pixels,
+        min_side=label_min_side(preprocessing.resize_size),
+    )  # fmt: skip
+    if tta:
+        # log-probabilities serve as logits: their argmax and softmax are the probabilities'.
+        return evaluate(lambda batch: mean_flip_softmax(learner.predict_logits, batch, width_dim=3).log(), loader).accuracy
+    return evaluate(learner.predict_logits, loader).accuracy
+
+
+def run(folds: Sequence[int], seeds: Sequence[int], names: Sequence[str], output: Path) -> dict[str, Outcome]:
+    settings = load_settings()
+    source = Checkpoint.load(SHARED / "weights" / "mobilenet_v2_imagenet.pth")
+    classes, photos = pooled_photos(SHARED / "datasets" / "flowers")
+    parts = stratified_folds(photos, FOLDS, FOLD_SEED)
+    outcomes = {name: Outcome() for name in names}
+    trained = sorted({TRAINED_BY.get(name, name) for name in names}, key=list(CANDIDATES).index)
+    for fold in folds:
+        test = parts[fold]
+        rest = [image for index, part in enumerate(parts) if index != fold for image in part]
+        for seed in seeds:
+            inner_train, inner_val = stratified_split(rest, INNER_VAL_FRACTION, seed)
+            for name in trained:
+                options = replace(CANDIDATES[name], seed=seed)
+                started = time.perf_counter()
+                learner, result = fit_images(options, len(classes), inner_train, inner_val, source, settings)
+                seconds = time.perf_counter() - started
+                for user in [n for n in names if TRAINED_BY.get(n, n) == name]:
+                    accuracy = accuracy_on(learner, test, user in TRAINED_BY, settings.decode_threads, settings.max_image_pixels)
+                    outcome = outcomes[user]
+                    outcome.accuracies.append(accuracy)
+                    outcome.seconds.append(seconds)
+                    outcome.epochs.append(result.best_epoch)
+                    print(f"fold {fold} seed {seed} {user:12s} accuracy {accuracy:.4f} kept epoch {result.best_epoch} "
+                          f"of {len(result.history)}, {seconds:.0f} s", flush=True)  # fmt: skip
+                write_csv(output, outcomes, len(inner_train), len(test))  # after every model: a long run keeps what it did
+    return outcomes
+
+
+def write_csv(output: Path, outcomes: dict[str, Outcome], train_images: int, test_images: int) -> None:
+    """One row per candidate: mean, std and standard error of the test accuracy, mean training seconds."""
+    with output.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow([
+            "candidate", "runs", "accuracy_mean", "accuracy_std", "accuracy_se", "train_seconds_mean",
+            "kept_epochs", "accuracies", "inner_train_images", "test_images", "options",
+        ])  # fmt: skip
+        for name, outcome in outcomes.items():
+            runs = len(outcome.accuracies)
+            if not runs:
+                continue
+            std = statistics.stdev(outcome.accuracies) if runs > 1 else 0.0
+            options = {k: v for k, v in vars(CANDIDATES[name]).items() if v != getattr(TrainingOptions(), k)}
+            writer.writerow([
+                name, runs, f"{statistics.mean(outcome.accuracies):.4f}", f"{std:.4f}", f"{std / math.sqrt(runs):.4f}",
+                f"{statistics.mean(outcome.seconds):.1f}", " ".join(map(str, outcome.epochs)),
+                " ".join(f"{a:.4f}" for a in outcome.accuracies), train_images, test_images,
+                " ".join([*(f"{k}={v}" for k, v in options.items()), *(["tta=flip"] if name in TRAINED_BY else [])]),
+            ])  # fmt: skip
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folds", default=",".join(map(str, range(FOLDS))), help="test folds to run, of 0-4 (default: all)")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the inner split, the shuffling and the new head")
+    parser.add_argument("--candidates", default=",".join(CANDIDATES), help=f"of: {', '.join(CANDIDATES)}")
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("recipes.csv"))
+    args = parser.parse_args()
+    folds, seeds, names = [int(f) for f in _items(args.folds)], [int(s) for s in _items(args.seeds)], _items(args.candidates)
+    if unknown := [n for n in names if n not in CANDIDATES]:
+        parser.error(f"unknown candidates: {', '.join(unknown)}; choose of {', '.join(CANDIDATES)}")
+    if bad := [f for f in folds if not 0 <= f < FOLDS]:
+        parser.error(f"folds are 0 to {FOLDS - 1}, got {bad}")
+    started = time.perf_counter()
+    outcomes = run(folds, seeds, names, args.output)
+    print(f"wrote {args.output} in {time.perf_counter() - started:.0f} s")
+    for name, outcome in outcomes.items():
+        if outcome.accuracies:
+            print(f"{name:12s} {statistics.mean(outcome.accuracies):.4f} over {len(outcome.accuracies)} runs, "
+                  f"{statistics.mean(outcome.seconds):.0f} s to train")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
