@@ -8,9 +8,7 @@ list, written in the same transaction as the batch it describes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .states import ImageOutcome
@@ -36,8 +34,3 @@ def record_job_images(
         session, JobImage, rows, keys=("job_id", "image_path"),
         update=() if keep_existing else ("model_version_id", "outcome", "updated_at"),
     )
-
-
-def job_paths(job_id: int) -> Select[Any]:
-    """The paths of the images a job covered, as a subquery for ``IN``."""
-    return select(JobImage.image_path).where(JobImage.job_id == job_id)

@@ -13,6 +13,7 @@ from sqlalchemy import Select, delete, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import MobilabelError
+from .current import delete_results
 from .database import rows_changed
 from .filters import check_job
 from .states import ACTIVE_JOB_STATES
@@ -64,10 +65,8 @@ def delete_job(session: Session, job_id: int) -> JobDeletion:
     """
     deletion = job_deletion(session, job_id)
     only_here = _only_this_job(job_id).subquery()
-    session.execute(
-        delete(Result).where(
-            tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id))
-        )
+    delete_results(
+        session, tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id))
     )
     session.execute(delete(JobImage).where(JobImage.job_id == job_id))
     session.execute(delete(Job).where(Job.id == job_id))  # chunks go with it (ON DELETE CASCADE)
@@ -90,7 +89,9 @@ def missing_paths(session: Session, file_exists: Callable[[str], bool] = os.path
 
 
 def delete_paths(session: Session, paths: list[str]) -> int:
-    """Delete every result row and job membership of ``paths``; returns the result rows deleted."""
+    """Delete every result row and job membership of ``paths``; returns the result rows deleted.
+
+    (No row of those images is left, so no current row needs to move.)"""
     deleted = 0
     for start in range(0, len(paths), _PATHS_PER_QUERY):
         some = paths[start : start + _PATHS_PER_QUERY]

@@ -10,8 +10,7 @@ from sqlalchemy import Select, UnaryExpression, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from . import membership
-from .current import current_result_ids
-from .membership import job_paths
+from .current import lock_paths, refresh_current
 from .pathcodec import printable
 from .states import ImageOutcome, ResultStatus
 from .tables import Correction, JobImage, Result, utcnow
@@ -25,6 +24,7 @@ SORT_KEYS: dict[str, UnaryExpression[Any]] = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
+_HASHES_PER_QUERY = 1000
 _UPDATED_ON_CONFLICT = (
     "content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "warning", "updated_at"
 )  # fmt: skip
@@ -49,8 +49,9 @@ def write_results(
     session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None, keep_existing: bool = False
 ) -> None:
     """Upsert a batch: labelling the same image with the same version again replaces its row
-    (or, with ``keep_existing``, leaves an existing row as it is). With a ``job_id``, the
-    job's membership (each image and its outcome) is recorded in the same transaction."""
+    (or, with ``keep_existing``, leaves an existing row as it is). Each image's current row
+    (storage.current) is set right, and with a ``job_id`` the job's membership (each image and
+    its outcome) recorded, in the same transaction."""
     now = utcnow()
     records = _last_per_path(records)
     rows = [
@@ -71,7 +72,9 @@ def write_results(
         }
         for r in records
     ]
+    lock_paths(session, [r.image_path for r in records])
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
+    refresh_current(session, [r.image_path for r in records])
     if job_id is not None:
         outcomes = [(r.image_path, ImageOutcome.FAILED if r.status == ResultStatus.FAILED else ImageOutcome.LABELLED) for r in records]
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
@@ -139,10 +142,18 @@ def results_statement(where: ResultFilter) -> Select[Result]:
 
 
 def verified_labels(session: Session, content_hashes: Iterable[str | None]) -> dict[str, str]:
-    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one."""
+    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one.
+
+    Asked a thousand hashes per query: one IN list per export of millions of rows would pass
+    PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
+    """
     wanted = list({h for h in content_hashes if h is not None})
-    rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(wanted)))
-    return {str(content_hash): label for content_hash, label in rows}
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        some = wanted[start : start + _HASHES_PER_QUERY]
+        rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(some)))
+        found.update((str(content_hash), label) for content_hash, label in rows)
+    return found
 
 
 def _results_statement(where: ResultFilter) -> Select[Result]:
@@ -152,7 +163,7 @@ def _results_statement(where: ResultFilter) -> Select[Result]:
     statement = select(Result)
     if where.job_id is not None:
         # Every row: exactly those the job wrote or kept. Current: the job's images, whichever version labels them now.
-        statement = statement.where(in_job(where.job_id) if every_row else Result.image_path.in_(job_paths(where.job_id)))
+        statement = statement.where(in_job(where.job_id) if every_row else covered_by(where.job_id))
     if where.label is not None:
         statement = statement.where(Result.label == where.label)
     if where.min_confidence is not None:
@@ -168,7 +179,7 @@ def _results_statement(where: ResultFilter) -> Select[Result]:
         statement = statement.where(Result.model_version_id == where.model_version_id)
     if not every_row:
         # The other filters then apply to the current row: --label daisy lists images that are daisies now.
-        statement = statement.where(Result.id.in_(current_result_ids(where.job_id)))
+        statement = statement.where(Result.is_current)
     statement = statement.order_by(SORT_KEYS[where.sort], Result.id)
     if where.limit is not None:
         statement = statement.limit(where.limit)
@@ -180,6 +191,16 @@ def in_job(job_id: int) -> Any:
     return exists().where(
         JobImage.job_id == job_id, JobImage.image_path == Result.image_path, JobImage.model_version_id == Result.model_version_id
     )
+
+
+def covered_by(job_id: int) -> Any:
+    """Whether a result row's image is one a job covered (whichever version's row it is).
+
+    A correlated EXISTS on the membership's key (job, path), not ``IN`` the job's paths: a
+    page sorted on an index then walks it in order and probes each row's membership, where
+    ``IN`` reads and sorts every image of the job first.
+    """
+    return exists().where(JobImage.job_id == job_id, JobImage.image_path == Result.image_path)
 
 
 def _job_rows(job_id: int, outcome: str) -> Any:

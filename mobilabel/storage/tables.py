@@ -24,6 +24,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
@@ -118,6 +120,10 @@ class Chunk(Base):
     finished_at: Mapped[datetime | None]
 
 
+# Partial indexes over the current rows only, in both dialects.
+_CURRENT_ONLY: dict[str, Any] = {"postgresql_where": text("is_current"), "sqlite_where": text("is_current = 1")}
+
+
 class Result(Base):
     __tablename__ = "results"
     __table_args__ = (
@@ -125,6 +131,11 @@ class Result(Base):
         Index("ix_results_job_id", "job_id"),
         Index("ix_results_label", "label"),
         Index("ix_results_content_hash", "content_hash"),
+        # Migration 0009: pages of current rows (storage.current) in keyset order (sort column, then id).
+        Index("ix_results_current_confidence", "confidence", "id", **_CURRENT_ONLY),
+        Index("ix_results_current_label_confidence", "label", "confidence", "id", **_CURRENT_ONLY),
+        Index("ix_results_current_status_path", "status", "image_path", "id", **_CURRENT_ONLY),
+        Index("ix_results_current_path", "image_path", "id", **_CURRENT_ONLY),
         # Migration 0007: the API's result pages (keyset order: sort column, then id).
         Index("ix_results_job_confidence", "job_id", "confidence", "id"),
         Index("ix_results_label_confidence", "label", "confidence", "id"),
@@ -148,6 +159,8 @@ class Result(Base):
     warning: Mapped[str | None] = mapped_column(Text)  # what the decoder reported about an image it still read
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Whether this is its image's current row (storage.current keeps it right on every change).
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class JobImage(Base):
