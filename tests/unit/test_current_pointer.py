@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from mobilabel.storage import Database, jobs, open_database, versions
 from mobilabel.storage.pruning import delete_job, delete_paths
 from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
-from mobilabel.storage.states import ResultStatus
+from mobilabel.storage.states import JobState, ResultStatus
 from mobilabel.storage.tables import Job, ModelVersion, Result
 
 PATHS = [f"/p/{name}.jpg" for name in "abcdefgh"]
@@ -91,7 +91,7 @@ def _step(session: Session, rng: random.Random) -> str:
         keep = rng.random() < 0.2
         write_results(session, records, version_id, job_id, keep_existing=keep)
         if job_id is not None:
-            jobs.finish_job(session, job_id, jobs.COMPLETED)
+            jobs.finish_job(session, job_id, JobState.COMPLETED)
         return f"write {[(r.image_path, r.status, r.content_hash) for r in records]} by {version_id} keep={keep}"
     if action == "activate":
         version_id = rng.choice(live)
@@ -110,7 +110,7 @@ def _step(session: Session, rng: random.Random) -> str:
         versions.delete_version(session, version_id)
         return f"delete version {version_id}"
     if action == "delete job":
-        finished = list(session.scalars(select(Job.id).where(Job.status == jobs.COMPLETED)))
+        finished = list(session.scalars(select(Job.id).where(Job.status == JobState.COMPLETED)))
         if not finished:
             return "delete job: none"
         job_id = rng.choice(finished)
