@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -52,8 +53,12 @@ WEIGHTS = SHARED / "weights" / "mobilenet_v2_imagenet.pth"
 PHOTOS = REPO / "bench" / "data" / "review_12mp"
 PHOTO_SIZE = (4032, 3024)  # a 12-megapixel phone photo
 BROWSER_CONNECTIONS = 6  # a browser's connections per host over HTTP/1.1
-# The gallery's views, as the page builds their URLs: the default one and the review queue of one job.
-VIEWS = {"gallery, default view": {"sort": "path"}, "review queue of job 3": {"job": "3", "status": "ok", "sort": "confidence"}}
+# The gallery's views, as the page builds their URLs: the default one, one job's review queue, a label's confidence band.
+VIEWS = {
+    "gallery, default view": {"sort": "path"},
+    "review queue of job 3": {"job": "3", "status": "ok", "sort": "confidence"},
+    "label in a confidence range": {"label": "label_17", "min_confidence": "0.2", "max_confidence": "0.8", "sort": "-confidence"},
+}
 
 Row = tuple[str, str, float, float, int]  # measure, kind, p50 ms (or a value), p95 ms, samples
 
@@ -96,11 +101,11 @@ def gallery(client: httpx.Client, runs: int) -> list[Row]:
     rows: list[Row] = []
     for view, filters in VIEWS.items():
         steps: dict[str, Callable[[], float]] = {
-            "GET /ui/": lambda: get_ms(client, "/ui/"),
-            "GET /ui/app.js": lambda: get_ms(client, "/ui/app.js"),
-            "GET /api/corrections": lambda: get_ms(client, "/api/corrections"),
-            "GET /api/models": lambda: get_ms(client, "/api/models"),
-            "GET /api/results (100)": lambda f=filters: get_ms(client, "/api/results", {**f, "limit": "100"}),  # type: ignore[misc]
+            "GET /ui/": partial(get_ms, client, "/ui/"),
+            "GET /ui/app.js": partial(get_ms, client, "/ui/app.js"),
+            "GET /api/corrections": partial(get_ms, client, "/api/corrections"),
+            "GET /api/models": partial(get_ms, client, "/api/models"),
+            "GET /api/results (100)": partial(get_ms, client, "/api/results", {**filters, "limit": "100"}),
         }
         for step in steps.values():
             step()  # warm-up: the steady state is measured
