@@ -11,12 +11,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import MobilabelError
 from ..hashing import hash_file
+from ..imaging import content_identity
 from .database import rows_changed
 from .filters import known_labels, nearest_hint
 from .paths import absolute_path
@@ -143,8 +145,19 @@ def _file_with_content(session: Session, correction: Correction) -> str | None:
     ))
     for path in (correction.image_path, *others):
         try:
-            if hash_file(path) == correction.content_hash:
+            if _unchanged(session, path, correction.content_hash) or hash_file(path) == correction.content_hash:
                 return path
         except OSError:
             continue
     return None
+
+
+def _unchanged(session: Session, path: str, content_hash: str) -> bool:
+    """Whether a result recorded ``content_hash`` for ``path`` and the file's fingerprint (size,
+    mtime) is still the one recorded with it: then the file is not read again (as labelling
+    skips it). Listing re-read every corrected file before, ~0.4 ms per 12-megapixel photo per
+    correction on each review key press (bench/review.py). Raises ``OSError`` if it is gone."""
+    fingerprint = content_identity(Path(path))
+    return session.scalar(
+        select(Result.id).where(Result.image_path == path, Result.content_hash == content_hash, Result.content_id == fingerprint).limit(1)
+    ) is not None

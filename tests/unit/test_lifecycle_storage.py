@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from mobilabel.hashing import hash_file
-from mobilabel.storage import Database, jobs, migrations_runner, open_database, training_runs, versions
+from mobilabel.imaging import content_identity
+from mobilabel.storage import Database, corrections, jobs, migrations_runner, open_database, training_runs, versions
 from mobilabel.storage.corrections import (
     CURRENT,
     STALE,
@@ -190,6 +192,24 @@ def test_corrections_follow_the_content_through_a_rename_and_go_stale_on_an_edit
     assert listed == {a: (renamed, CURRENT), b: (b, STALE), c: (c, STALE)}
     assert usable == {(renamed, "roses")}
     assert view(db)[renamed][2] == "roses"
+
+
+def test_listing_reads_no_file_whose_fingerprint_is_the_one_labelled(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_version(db, "v1")
+    same, edited = tmp_path / "same.jpg", tmp_path / "edited.jpg"
+    for path, source in zip((same, edited), DAISIES, strict=False):
+        shutil.copyfile(source, path)
+    records = [replace(ok(str(p), "daisy", content_hash=hash_file(p)), content_id=content_identity(p)) for p in (same, edited)]
+    write(db, records, "v1", None)
+    with db.transaction() as session:
+        save_corrections(session, [CorrectionRecord(str(same), "roses"), CorrectionRecord(str(edited), "roses")])
+    with open(edited, "ab") as f:
+        f.write(b"edited")  # another size: its fingerprint changes, so it is read and found stale
+    read: list[str] = []
+    monkeypatch.setattr(corrections, "hash_file", lambda path: read.append(str(path)) or hash_file(path))
+    with db.transaction() as session:
+        assert {v.image_path: v.state for v in list_corrections(session)} == {str(same): CURRENT, str(edited): STALE}
+    assert read == [str(edited)]
 
 
 def test_a_correction_needs_a_known_class_or_new_class_and_can_be_deleted(db: Database, tmp_path: Path) -> None:
