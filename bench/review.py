@@ -56,11 +56,12 @@ WEIGHTS = SHARED / "weights" / "mobilenet_v2_imagenet.pth"
 PHOTOS = REPO / "bench" / "data" / "review_12mp"
 PHOTO_SIZE = (4032, 3024)  # a 12-megapixel phone photo
 BROWSER_CONNECTIONS = 6  # a browser's connections per host over HTTP/1.1
-# The gallery's views, as the page builds their URLs: the default one, one job's review queue, a label's confidence band.
+# The gallery's views, as the page builds their URLs: the default one, one job's review queue, a label's confidence band, a folder.
 VIEWS = {
     "gallery, default view": {"sort": "path"},
     "review queue of job 3": {"job": "3", "status": "ok", "sort": "confidence"},
     "label in a confidence range": {"label": "label_17", "min_confidence": "0.2", "max_confidence": "0.8", "sort": "-confidence"},
+    "path pattern": {"path": "/photos/job3/dir42/*", "sort": "path"},
 }
 
 Row = tuple[str, str, float, float, int]  # measure, kind, p50 ms (or a value), p95 ms, samples
