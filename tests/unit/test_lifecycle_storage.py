@@ -206,7 +206,12 @@ def test_listing_reads_no_file_whose_fingerprint_is_the_one_labelled(db: Databas
     with open(edited, "ab") as f:
         f.write(b"edited")  # another size: its fingerprint changes, so it is read and found stale
     read: list[str] = []
-    monkeypatch.setattr(corrections, "hash_file", lambda path: read.append(str(path)) or hash_file(path))
+
+    def hashing(path: str) -> str:
+        read.append(str(path))
+        return hash_file(path)
+
+    monkeypatch.setattr(corrections, "hash_file", hashing)
     with db.transaction() as session:
         assert {v.image_path: v.state for v in list_corrections(session)} == {str(same): CURRENT, str(edited): STALE}
     assert read == [str(edited)]
