@@ -242,13 +242,12 @@ def path_matches(pattern: str) -> Any:
     are stored (storage.pathcodec); another pattern's are matched as stored, ``\\xNN``.
     """
     text = _stored_pattern(pattern)
-    condition = Result.image_path.like(glob_to_like(text), escape="\\")
+    like = Result.image_path.like(glob_to_like(text), escape="\\")
     if not _anchored(text):
-        return condition
+        return like
     prefix = re.split(r"[*?]", text, maxsplit=1)[0]
-    condition = and_(Result.image_path >= prefix, condition)
     after = _successor(prefix)
-    return condition if after is None else and_(Result.image_path < after, condition)
+    return and_(Result.image_path >= prefix, like) if after is None else and_(Result.image_path >= prefix, Result.image_path < after, like)
 
 
 def glob_to_like(pattern: str) -> str:
