@@ -55,7 +55,7 @@ def assert_every_path_column_round_trips(db: Database, folder: Path) -> None:
         assert os.fsencode(session.get_one(Job, job.id).root) == os.fsencode(odd_dir)
         assert os.fsencode(session.get_one(TrainingRun, run.id).data_dir) == os.fsencode(odd_dir)
         assert stored_chunks.ok_count(session, job.id, paths) == len(paths)
-        assert stored_jobs.recent_roots(session, job.created_at) == [odd_dir]
+        assert stored_jobs.recent_roots(session, job.created_at) == [(odd_dir, None)]
         # The database holds text only: each odd name as bytes:..., the look-alikes as they are.
         stored = set(session.scalars(text("SELECT image_path FROM results")))
     assert stored == {to_stored(p) for p in paths} and len(stored) == len(paths)
