@@ -255,10 +255,10 @@ def main() -> None:
         if row.images_per_s and not row.name.startswith("training"):
             row.ratio = row.images_per_s / base_rate
             print(f"  {row.name:<44} {row.ratio:6.2f}x")
-    for row, limit in ((label_row, 5.0), (worker_row, 4.5)):
-        if row is not None and row.ratio is not None:
-            row.notes += f"; {target(row.ratio, limit, True, f'{limit}x')}"
-            print(f"  {row.name}: {row.notes}")
+    for measured, limit in ((label_row, 5.0), (worker_row, 4.5)):
+        if measured is not None and measured.ratio is not None:
+            measured.notes += f"; {target(measured.ratio, limit, True, f'{limit}x')}"
+            print(f"  {measured.name}: {measured.notes}")
     write_csv(report, RESULTS / f"phone_{len(large_photos)}.csv")
 
 
