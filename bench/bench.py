@@ -407,14 +407,12 @@ def flowers_checkpoint(skip: bool) -> Checkpoint | None:
     """A 5-class flowers model trained for the agreement check (2 epochs: enough to be a real model)."""
     if skip:
         return None
-    from dataclasses import replace
-
     from mobilabel.config import load_settings
     from mobilabel.storage import open_database
     from mobilabel.training import TrainingOptions, train
 
     with tempfile.TemporaryDirectory() as home:
-        settings = replace(load_settings(), home=Path(home), database_url=f"sqlite:///{home}/bench.db", pretrained=WEIGHTS)
+        settings = load_settings().model_copy(update={"home": Path(home), "database_url": f"sqlite:///{home}/bench.db", "pretrained": WEIGHTS})
         database = open_database(settings.database_url)
         report = train(database, settings, FLOWERS, TrainingOptions(epochs=2))
         checkpoint = Checkpoint.load(report.checkpoint_path)

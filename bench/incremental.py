@@ -23,7 +23,8 @@ from mobilabel.models import Checkpoint
 from mobilabel.pipeline.paths import iter_images
 from mobilabel.registry import register_checkpoint
 from mobilabel.storage import open_database
-from mobilabel.storage.results import OK, ResultRecord, write_results
+from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.states import ResultStatus
 
 from .bench import REDIS, Report, Row, flower_photos, machine_name, mobilabel, run_measured, write_csv
 from .paths import DATA, RESULTS, WEIGHTS
@@ -46,7 +47,7 @@ def store_previous_run(database_url: str, folder: Path) -> str:
     """The rows labelling ``folder`` with the ImageNet weights leaves; returns the version id."""
     db = open_database(database_url)
     version_id = register_checkpoint(db, Checkpoint.load(WEIGHTS))
-    records = [ResultRecord(str(p), content_identity(p), OK, "daisy", 0.9) for p in iter_images(folder)]
+    records = [ResultRecord(str(p), content_identity(p), ResultStatus.OK, "daisy", 0.9) for p in iter_images(folder)]
     with db.transaction() as session:
         write_results(session, records, version_id, None)
     db.dispose()

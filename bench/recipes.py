@@ -39,7 +39,8 @@ from mobilabel.models import Checkpoint, Preprocessing
 from mobilabel.models.classifier import mean_flip_softmax
 from mobilabel.training.data import LabelledImage, class_images, stratified_split
 from mobilabel.training.loader import make_loader
-from mobilabel.training.loop import Learner, TrainingOptions, evaluate
+from mobilabel.training.loop import Learner, evaluate
+from mobilabel.training.options import TrainingOptions
 from mobilabel.training.recipes import PRESETS
 from mobilabel.training.run import fit_images
 

@@ -28,7 +28,8 @@ from mobilabel.models import Checkpoint, Preprocessing
 from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mobilabel.training.data import class_images
 from mobilabel.training.loader import make_loader
-from mobilabel.training.loop import Learner, TrainingOptions, build_network, train_epoch
+from mobilabel.training.loop import Learner, build_network, train_epoch
+from mobilabel.training.options import TrainingOptions
 
 SHARED = Path(os.environ.get("MOBILABEL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 

@@ -1,43 +1,36 @@
-"""Settings, read from ``MOBILABEL_*`` environment variables in this one place.
+"""Settings, read from ``MOBILABEL_*`` environment variables in this one place, typed and checked at load.
 
 Defaults work embedded: a SQLite file under the data folder, no server needed.
-Settings are read anew on each call so that tests (and long-running workers
-started by tests) see the environment they were given.
+Settings are read anew on each ``load_settings()`` call so that tests (and
+long-running workers started by tests) see the environment they were given; one
+``Settings`` object is then passed down. An unset or empty variable takes its default.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import MobilabelError
+from .logs import mask_secrets
+
+ENV_PREFIX = "MOBILABEL_"
+EngineName = Literal["auto", "torch", "onnx"]
+DecoderName = Literal["torchvision", "pillow"]
+# The Celery queues: the broker module builds them from these names.
+QueueName = Literal["cpu", "gpu"]
+# cpu, auto, cuda, or one GPU as cuda:N (PyTorch's device strings).
+_DEVICE = r"auto|cpu|cuda(:\d+)?"
+_BROKER_URL = r"[A-Za-z][A-Za-z0-9+.-]*://.*"
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(f"MOBILABEL_{name}", "").strip()
-    return value if value else default
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"MOBILABEL_{name} must be a whole number, got {raw!r}") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"MOBILABEL_{name} must be a number, got {raw!r}") from None
-
-
-def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _env(name, default)
-    if value not in choices:
-        raise ValueError(f"MOBILABEL_{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
+class SettingsError(MobilabelError):
+    """A ``MOBILABEL_*`` variable with a value that cannot be used; the message names it and what is allowed."""
 
 
 def available_cores() -> int:
@@ -50,89 +43,142 @@ def _default_home() -> Path:
     return Path(xdg) / "mobilabel"
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    database_url: str
-    broker_url: str
-    broker_configured: bool  # MOBILABEL_BROKER_URL set, rather than the default: distributed use
-    redis_prefix: str
-    pretrained: Path | None
-    allowed_roots: tuple[Path, ...]
-    max_image_pixels: int
-    batch_size: int
-    decode_threads: int
-    decoder: str
-    threads: int
-    engine: str
-    device: str
-    top_k: int
-    chunk_size: int
-    chunk_deadline_s: float
-    queued_grace_s: float
-    sweep_interval_s: float
-    db_patience_s: float
-    db_lock_timeout_s: float
-    max_redeliveries: int
-    visibility_timeout_s: int
-    model_refresh_s: float
-    metrics_port: int
-    schedule: str
-    train_dir: Path | None
-    train_queue: str
+class Settings(BaseSettings):
+    """Every setting, each from ``MOBILABEL_<FIELD NAME>`` (README's Configuration table explains each)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str = Field("", validate_default=True)  # "": SQLite under home
+    broker_url: str = Field("redis://localhost:6379/0", pattern=_BROKER_URL)
+    redis_prefix: str = "mobilabel:"
+    pretrained: Path | None = None
+    allowed_roots: Annotated[tuple[Path, ...], NoDecode] = ()
+    max_image_pixels: int = Field(89_478_485, ge=1)
+    batch_size: int = Field(0, ge=0)  # 0: chosen by device (pipeline.build)
+    decode_threads: int = Field(default_factory=available_cores, ge=1)
+    decoder: DecoderName = "torchvision"
+    threads: int = Field(0, ge=0)  # 0: a lane per core (pipeline.build)
+    engine: EngineName = "auto"
+    device: str = Field("auto", pattern=rf"^({_DEVICE})$")
+    top_k: int = Field(5, ge=1)
+    chunk_size: int = Field(128, ge=1)
+    chunk_deadline_s: float = Field(300.0, gt=0)
+    queued_grace_s: float = Field(60.0, gt=0)
+    sweep_interval_s: float = Field(30.0, gt=0)
+    db_patience_s: float = Field(120.0, ge=0)
+    db_lock_timeout_s: float = Field(30.0, gt=0)
+    max_redeliveries: int = Field(3, ge=0)
+    visibility_timeout_s: int = Field(3600, ge=1)
+    model_refresh_s: float = Field(2.0, ge=0)
+    metrics_port: int = Field(0, ge=0, le=65535)
+    schedule: str = ""
+    train_dir: Path | None = None
+    train_queue: QueueName = "cpu"
     # The HTTP API (`mobilabel serve`).
     api_token: str = ""
-    max_upload_bytes: int = 32 * 1024 * 1024
-    predict_max_batch: int = 32
-    predict_max_wait_ms: float = 5.0
-    cors_origins: tuple[str, ...] = ()
-    tta: str = "off"  # test-time augmentation at labelling time: "off" or "flip"
+    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    predict_max_batch: int = Field(32, ge=1)
+    predict_max_wait_ms: float = Field(5.0, ge=0)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated
+    tta: Literal["off", "flip"] = "off"  # test-time augmentation at labelling time
 
     @property
     def model_cache_dir(self) -> Path:
         return self.home / "models"
 
+    @property
+    def broker_configured(self) -> bool:
+        """MOBILABEL_BROKER_URL was given rather than left at its default: distributed use."""
+        return "broker_url" in self.model_fields_set
+
+    @field_validator("home", "pretrained", "train_dir", mode="after")
+    @classmethod
+    def _expand_user(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path is not None else None
+
+    @field_validator("home", "train_dir", mode="after")
+    @classmethod
+    def _not_a_file(cls, folder: Path | None) -> Path | None:
+        # A folder that does not exist yet is fine: home is created on first use, and the
+        # training folder is read on the worker that trains, which may mount it elsewhere.
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder")
+        return folder
+
+    @field_validator("pretrained", mode="after")
+    @classmethod
+    def _pretrained_is_a_file(cls, path: Path | None) -> Path | None:
+        # A missing file is reported where weights are looked for (a worker may never need them).
+        if path is not None and path.is_dir():
+            raise ValueError(f"{path} is a folder; give the weights file itself")
+        return path
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url(cls, url: str, info: ValidationInfo) -> str:
+        if not url:
+            home = info.data.get("home")
+            return f"sqlite:///{(home or _default_home()) / 'mobilabel.db'}"
+        # Parsed here (SQLAlchemy, no driver loaded) so a typo fails at load, not deep inside a run.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ValueError(f"not a database URL SQLAlchemy knows ({exc}); e.g. sqlite:///path/to/file.db or postgresql://user@host/db") from None
+        return url
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part for part in value.split(os.pathsep) if part.strip())
+        return value
+
+    @field_validator("allowed_roots", mode="after")
+    @classmethod
+    def _roots_are_folders(cls, roots: tuple[Path, ...]) -> tuple[Path, ...]:
+        resolved = tuple(root.expanduser().resolve() for root in roots)
+        missing = [str(root) for root in resolved if not root.is_dir()]
+        if missing:
+            raise ValueError(f"not a folder: {', '.join(missing)} (give {os.pathsep}-separated folders)")
+        return resolved
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("schedule", mode="after")
+    @classmethod
+    def _schedule_shape(cls, schedule: str) -> str:
+        # The cron fields' values are checked by the scheduler, which builds the schedule.
+        schedule = schedule.strip()
+        if schedule and not re.fullmatch(r"\d+(\.\d+)?", schedule) and len(schedule.split()) != 5:
+            raise ValueError("give seconds between runs (e.g. 86400) or a cron expression of five fields (e.g. '0 3 * * *')")
+        return schedule
+
 
 def load_settings() -> Settings:
-    home = Path(_env("HOME", str(_default_home()))).expanduser()
-    roots = _env("ALLOWED_ROOTS", "")
-    pretrained = _env("PRETRAINED", "")
-    train_dir = _env("TRAIN_DIR", "")
-    return Settings(
-        home=home,
-        database_url=_env("DATABASE_URL", f"sqlite:///{home / 'mobilabel.db'}"),
-        broker_url=_env("BROKER_URL", "redis://localhost:6379/0"),
-        broker_configured=bool(_env("BROKER_URL", "")),
-        redis_prefix=_env("REDIS_PREFIX", "mobilabel:"),
-        pretrained=Path(pretrained).expanduser() if pretrained else None,
-        allowed_roots=tuple(
-            Path(r).expanduser().resolve() for r in roots.split(os.pathsep) if r.strip()
-        ),
-        max_image_pixels=_env_int("MAX_IMAGE_PIXELS", 89_478_485),
-        batch_size=_env_int("BATCH_SIZE", 0),  # 0: chosen by device (pipeline.build)
-        decode_threads=_env_int("DECODE_THREADS", available_cores()),
-        decoder=_env("DECODER", "torchvision"),
-        threads=_env_int("THREADS", 0),
-        engine=_env("ENGINE", "auto"),
-        device=_env("DEVICE", "auto"),
-        top_k=_env_int("TOP_K", 5),
-        chunk_size=_env_int("CHUNK_SIZE", 128),
-        chunk_deadline_s=_env_float("CHUNK_DEADLINE_S", 300.0),
-        queued_grace_s=_env_float("QUEUED_GRACE_S", 60.0),
-        sweep_interval_s=_env_float("SWEEP_INTERVAL_S", 30.0),
-        db_patience_s=_env_float("DB_PATIENCE_S", 120.0),
-        db_lock_timeout_s=_env_float("DB_LOCK_TIMEOUT_S", 30.0),
-        max_redeliveries=_env_int("MAX_REDELIVERIES", 3),
-        visibility_timeout_s=_env_int("VISIBILITY_TIMEOUT_S", 3600),
-        model_refresh_s=_env_float("MODEL_REFRESH_S", 2.0),
-        metrics_port=_env_int("METRICS_PORT", 0),
-        schedule=_env("SCHEDULE", ""),
-        train_dir=Path(train_dir).expanduser() if train_dir else None,
-        train_queue=_env("TRAIN_QUEUE", "cpu"),
-        api_token=_env("API_TOKEN", ""),
-        max_upload_bytes=_env_int("MAX_UPLOAD_BYTES", 32 * 1024 * 1024),
-        predict_max_batch=_env_int("PREDICT_MAX_BATCH", 32),
-        predict_max_wait_ms=_env_float("PREDICT_MAX_WAIT_MS", 5.0),
-        cors_origins=tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()),
-        tta=_env_choice("TTA", "off", ("off", "flip")),
-    )
+    """The settings from the environment now.
+
+    Raises SettingsError naming each variable whose value cannot be used and what it allows.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(mask_secrets("; ".join(_describe(error) for error in exc.errors()))) from None
+
+
+def _describe(error: Any) -> str:
+    variable = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else "a MOBILABEL_ setting"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "string_pattern_mismatch" and error["loc"] and error["loc"][0] == "device":
+        message = "choose cpu, cuda, cuda:N or auto"
+    elif error["type"] == "string_pattern_mismatch":
+        message = "give a URL such as redis://host:6379/0"
+    return f"{variable}={error.get('input')!r}: {message}"

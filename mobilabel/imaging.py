@@ -285,10 +285,10 @@ def to_rgb8(image: Image.Image) -> Image.Image:
             values = values // 257  # 65535 -> 255
         return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L").convert("RGB")
     if mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if values.max(initial=0.0) <= 1.0:
-            values = values * 255.0
-        return Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), "L").convert("RGB")
+        floats = np.asarray(image, dtype=np.float64)
+        if floats.max(initial=0.0) <= 1.0:
+            floats = floats * 255.0
+        return Image.fromarray(np.clip(floats, 0, 255).round().astype(np.uint8), "L").convert("RGB")
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, _WHITE)

@@ -14,6 +14,7 @@ import torch
 
 from .config import Settings
 from .errors import MobilabelError
+from .files import write_atomically
 from .models import Checkpoint
 from .storage import Database
 from .storage import versions as stored
@@ -23,6 +24,10 @@ TORCHVISION_WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 
 class NoModelError(MobilabelError):
     """No model to label with; the message says how to get one."""
+
+
+class CorruptVersionError(MobilabelError):
+    """A stored checkpoint whose bytes no longer match the sha256 recorded when it was registered."""
 
 
 def register_checkpoint(db: Database, checkpoint: Checkpoint, activate: bool = False) -> str:
@@ -70,11 +75,11 @@ def load_version(db: Database, settings: Settings, version_id: str) -> Checkpoin
     with db.transaction() as session:
         data, sha = stored.checkpoint_bytes(session, version_id)
     if hashlib.sha256(data).hexdigest() != sha:
-        raise ValueError(f"model version {version_id}: stored checkpoint does not match its sha256")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f"{cached.name}.{id(data)}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(cached)
+        raise CorruptVersionError(
+            f"model version {version_id}: the checkpoint stored in the database does not match its sha256; "
+            "activate or register another version (`mobilabel models`)"
+        )
+    write_atomically(cached, data)
     return Checkpoint.from_bytes(data, source=f"version {version_id}")
 
 

@@ -60,6 +60,15 @@ def drop_postgres_database(url: str) -> None:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers: everything under tests/integration needs the real servers, so it is marked `integration`
+    (as is the PostgreSQL side of ``database_url``); `pytest -m "not integration"` runs without them."""
+    integration = REPO / "tests" / "integration"
+    for item in items:
+        if item.path.is_relative_to(integration):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     url = create_postgres_database()
@@ -67,7 +76,7 @@ def postgres_url() -> Iterator[str]:
     drop_postgres_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The test runs once on a fresh SQLite file and once on a fresh PostgreSQL database."""
     if request.param == "sqlite":

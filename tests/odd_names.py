@@ -15,7 +15,8 @@ from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.corrections import CorrectionRecord, list_corrections, save_corrections
 from mobilabel.storage.pathcodec import to_stored
-from mobilabel.storage.results import OK, ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Job, TrainingRun
 
 # Latin-1 as an old camera writes it, bytes no encoding knows, an escape-like backslash, and the
@@ -42,7 +43,7 @@ def assert_every_path_column_round_trips(db: Database, folder: Path) -> None:
         versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["a"], {}, b"weights"))
         job = stored_jobs.create_job(session, odd_dir, "v1")
         (chunk_id,) = stored_chunks.add_chunks(session, job.id, 0, [paths], timedelta(seconds=60))
-        write_results(session, [ResultRecord(p, "1:1", OK, "a", 0.5) for p in paths], "v1", job.id)
+        write_results(session, [ResultRecord(p, "1:1", ResultStatus.OK, "a", 0.5) for p in paths], "v1", job.id)
         save_corrections(session, [CorrectionRecord(p, "a", content_hash=f"{i:032x}") for i, p in enumerate(paths)])
         run = stored_runs.create_run(session, odd_dir, {}, False, False, "cli")
     with db.transaction() as session:
@@ -54,7 +55,7 @@ def assert_every_path_column_round_trips(db: Database, folder: Path) -> None:
         assert os.fsencode(session.get_one(Job, job.id).root) == os.fsencode(odd_dir)
         assert os.fsencode(session.get_one(TrainingRun, run.id).data_dir) == os.fsencode(odd_dir)
         assert stored_chunks.ok_count(session, job.id, paths) == len(paths)
-        assert stored_jobs.recent_roots(session, job.created_at) == [odd_dir]
+        assert stored_jobs.recent_roots(session, job.created_at) == [(odd_dir, None)]
         # The database holds text only: each odd name as bytes:..., the look-alikes as they are.
         stored = set(session.scalars(text("SELECT image_path FROM results")))
     assert stored == {to_stored(p) for p in paths} and len(stored) == len(paths)

@@ -15,6 +15,7 @@ from ..logs import mask_secrets
 from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
+from ..storage.states import ACTIVE_JOB_STATES, JobState
 
 if TYPE_CHECKING:
     from ..pipeline.labeller import Labeller
@@ -64,9 +65,9 @@ class JobRunner:
             job = stored_jobs.get_job(session, job_id)
             if job is None:
                 raise LookupError(f"no job {job_id}")
-            if job.status not in stored_jobs.ACTIVE:
+            if job.status not in ACTIVE_JOB_STATES:
                 raise JobNotActiveError(f"job {job_id} is {job.status} already")
-            stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="cancelled through the API")
+            stored_jobs.finish_job(session, job_id, JobState.CANCELLED, error="cancelled through the API")
             dropped = stored_chunks.cancel_chunks(session, job_id)
         return dropped
 
@@ -91,15 +92,15 @@ class JobRunner:
         with self._db.transaction() as session:
             for job_id in waiting:
                 job = stored_jobs.get_job(session, job_id)
-                if job is not None and job.status in stored_jobs.ACTIVE:
-                    stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED, error="the server stopped; what it labelled is kept")
+                if job is not None and job.status in ACTIVE_JOB_STATES:
+                    stored_jobs.finish_job(session, job_id, JobState.CANCELLED, error="the server stopped; what it labelled is kept")
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _enqueue(self, folder: Path, chunk_size: int, queue: str) -> int:
         from kombu.exceptions import OperationalError as KombuOperationalError
 
+        from ..broker import create_app as create_celery_app
         from ..scheduler.enqueue import enqueue_folder
-        from ..worker.app import create_app as create_celery_app
 
         try:
             return enqueue_folder(self._db, create_celery_app(self._settings), self._settings, folder, chunk_size, queue).id
@@ -112,7 +113,7 @@ class JobRunner:
         try:
             with self._db.transaction() as session:
                 job = stored_jobs.get_job(session, job_id)
-                if job is None or job.status not in stored_jobs.ACTIVE:
+                if job is None or job.status not in ACTIVE_JOB_STATES:
                     return  # cancelled while it waited
             label_folder(self._db, self._labeller_once(), folder, job_id=job_id)
         except JobCancelledError:
@@ -122,14 +123,14 @@ class JobRunner:
             reason = str(exc) if isinstance(exc, MobilabelError) else "the server could not label this folder; see its log"
             with self._db.transaction() as session:
                 job = stored_jobs.get_job(session, job_id)
-                if job is not None and job.status in stored_jobs.ACTIVE:
-                    stored_jobs.finish_job(session, job_id, stored_jobs.FAILED, error=reason)
+                if job is not None and job.status in ACTIVE_JOB_STATES:
+                    stored_jobs.finish_job(session, job_id, JobState.FAILED, error=reason)
         finally:
             with self._lock:
                 self._waiting.discard(job_id)
 
     def _train(self, run_id: int) -> None:
-        from ..worker.app import create_app as create_celery_app
+        from ..broker import create_app as create_celery_app
         from ..worker.runtime import WorkerRuntime
         from ..worker.training_task import run_training
 

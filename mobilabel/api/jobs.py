@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from ..pipeline.paths import FolderError, check_folder, iter_images, outside_roots
 from ..storage import jobs as stored_jobs
+from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job, utcnow
 from .deps import SessionDep, SettingsDep
 from .job_runner import JobNotActiveError, JobRunner
@@ -53,7 +54,7 @@ def job_out(job: Job) -> JobOut:
     end = job.finished_at or utcnow()
     seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
     rate = processed / seconds if seconds > 0 and processed else None
-    active = job.status in stored_jobs.ACTIVE
+    active = job.status in ACTIVE_JOB_STATES
     eta = (job.total - processed) / rate if active and rate and job.total >= processed else None
     return JobOut(
         id=job.id, status=job.status, root=job.root, total=job.total, done=job.done, failed=job.failed, processed=processed,
@@ -109,4 +110,4 @@ def cancel_job(job_id: int, request: Request) -> CancelOut:
         raise HTTPException(404, str(exc)) from exc
     except JobNotActiveError as exc:
         raise HTTPException(409, str(exc)) from exc
-    return CancelOut(id=job_id, status=stored_jobs.CANCELLED, chunks_dropped=dropped)
+    return CancelOut(id=job_id, status=JobState.CANCELLED, chunks_dropped=dropped)

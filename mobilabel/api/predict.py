@@ -11,7 +11,6 @@ import logging
 import shutil
 import tempfile
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -81,7 +80,7 @@ class Predictor:
             return load_classifier(self._settings, checkpoint)
 
         # Uploads are this server's own temporary files: the allowed roots confine stored paths, not them.
-        settings = replace(self._settings, allowed_roots=())
+        settings = self._settings.model_copy(update={"allowed_roots": ()})
         labeller = build_labeller(settings, ActiveModel(self._db, settings, factory))
         labeller.classifier  # load the model now, not inside the first batch's wait  # noqa: B018
         return Batcher(labeller, settings.predict_max_batch, settings.predict_max_wait_ms / 1000, self._on_batch)

@@ -76,7 +76,7 @@ def results_page(session: Session, where: ResultFilter, limit: int, cursor: str 
     return Page(rows, next_cursor)
 
 
-def ordered_statement(where: ResultFilter) -> Select[tuple[Result]]:
+def ordered_statement(where: ResultFilter) -> Select[Result]:
     """The filtered SELECT in page order: the sort column (and id the same way), rows without a value last."""
     column, descending = KEYSET_SORTS[where.sort]
     order = (column.desc().nulls_last(), Result.id.desc()) if descending else (column.asc().nulls_last(), Result.id.asc())

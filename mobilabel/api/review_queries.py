@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from ..storage.results import OK
+from ..storage.states import ResultStatus
 from ..storage.tables import Correction, Result
 
 Cell = tuple[str, str, int]  # (label on one side, label on the other, images)
@@ -26,8 +26,8 @@ def version_flips(session: Session, version_a: str, version_b: str) -> list[Cell
     count = func.count()
     rows = session.execute(
         select(a.label, b.label, count)
-        .join(b, and_(b.image_path == a.image_path, b.model_version_id == version_b, b.status == OK))
-        .where(a.model_version_id == version_a, a.status == OK)
+        .join(b, and_(b.image_path == a.image_path, b.model_version_id == version_b, b.status == ResultStatus.OK))
+        .where(a.model_version_id == version_a, a.status == ResultStatus.OK)
         .group_by(a.label, b.label)
         .order_by(count.desc(), a.label, b.label)
     )
@@ -39,8 +39,8 @@ def flip_results(session: Session, version_a: str, version_b: str, label_a: str,
     a = aliased(Result)
     return list(session.scalars(
         select(Result)
-        .join(a, and_(a.image_path == Result.image_path, a.model_version_id == version_a, a.status == OK, a.label == label_a))
-        .where(Result.model_version_id == version_b, Result.status == OK, Result.label == label_b, Result.id > after_id)
+        .join(a, and_(a.image_path == Result.image_path, a.model_version_id == version_a, a.status == ResultStatus.OK, a.label == label_a))
+        .where(Result.model_version_id == version_b, Result.status == ResultStatus.OK, Result.label == label_b, Result.id > after_id)
         .order_by(Result.id)
         .limit(limit)
     ))
@@ -51,7 +51,7 @@ def confusion(session: Session, version: str) -> list[Cell]:
     count = func.count()
     rows = session.execute(
         select(Correction.label, Result.label, count)
-        .join(Result, and_(Result.content_hash == Correction.content_hash, Result.model_version_id == version, Result.status == OK))
+        .join(Result, and_(Result.content_hash == Correction.content_hash, Result.model_version_id == version, Result.status == ResultStatus.OK))
         .group_by(Correction.label, Result.label)
         .order_by(Correction.label, Result.label)
     )
@@ -63,7 +63,7 @@ def confusion_results(session: Session, version: str, verified: str, predicted: 
     return list(session.scalars(
         select(Result)
         .join(Correction, and_(Correction.content_hash == Result.content_hash, Correction.label == verified))
-        .where(Result.model_version_id == version, Result.status == OK, Result.label == predicted, Result.id > after_id)
+        .where(Result.model_version_id == version, Result.status == ResultStatus.OK, Result.label == predicted, Result.id > after_id)
         .order_by(Result.id)
         .limit(limit)
     ))

@@ -68,8 +68,8 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
         run = stored_runs.create_run(session, str(data_dir), options, body.force, body.relabel, trigger="api")
     runner: JobRunner = request.app.state.runner
     if settings.broker_configured:
-        from ..worker.app import create_app as create_celery_app
-        from ..worker.names import TRAIN
+        from ..broker import TRAIN
+        from ..broker import create_app as create_celery_app
 
         create_celery_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
     else:

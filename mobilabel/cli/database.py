@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..config import Settings
 from ..logs import mask_secrets
-from ..storage import open_database
+from .context import command_database
 
 
 @click.group()
@@ -15,9 +14,7 @@ def db() -> None:
 
 
 @db.command()
-@click.pass_obj
-def upgrade(settings: Settings) -> None:
+def upgrade() -> None:
     """Bring the database schema to the latest migration."""
-    database = open_database(settings.database_url, auto_upgrade=True)
-    database.dispose()
+    database = command_database(auto_upgrade=True)
     click.echo(f"database {mask_secrets(database.url)} is at the latest migration")

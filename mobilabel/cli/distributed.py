@@ -7,19 +7,19 @@ import time
 from pathlib import Path
 
 import click
-from kombu.exceptions import OperationalError as KombuOperationalError
 from rich.console import Console
 
+from ..broker import QUEUES, create_app, reaching_broker
 from ..config import Settings
-from ..logs import mask_secrets
 from ..pipeline.paths import iter_images
 from ..scheduler.enqueue import enqueue_folder
 from ..scheduler.sweeper import sweep
-from ..storage import Database, open_database
+from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
+from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job
-from ..worker.app import QUEUES, create_app
+from .context import command_database
 from .progress import image_progress
 
 
@@ -36,17 +36,13 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
     An image whose labelled row for the version in force has its current size and modification
     time is not sent (skipped as unchanged; failed rows are sent again); --force sends all.
     """
-    database = open_database(settings.database_url)
+    database = command_database()
     pinned = _pinned_version(database, settings, model) if model else None
     if next(iter_images(folder), None) is None:
         click.echo(f"No images under {folder}.", err=True)
         return
-    try:
+    with reaching_broker(settings):
         job = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned, force)
-    except KombuOperationalError as exc:
-        raise click.ClickException(f"cannot reach the broker {mask_secrets(settings.broker_url)}: {mask_secrets(str(exc))}") from exc
-    finally:
-        database.dispose()
     click.echo(
         f"job {job.id}: {job.total - job.skipped} images sent to queue {queue}, {job.skipped} skipped (unchanged); "
         f"follow it with: mobilabel status {job.id} --watch", err=True,
@@ -65,46 +61,41 @@ def _pinned_version(database: Database, settings: Settings, model: str) -> str:
 @click.argument("job_id", type=int)
 @click.option("--watch", is_flag=True, help="Follow the job with a progress bar until it ends.")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between looks.")
-@click.pass_obj
-def status(settings: Settings, job_id: int, watch: bool, interval: float) -> None:
+def status(job_id: int, watch: bool, interval: float) -> None:
     """Progress of a job, from the database: done, failed, total, rate and ETA."""
-    database = open_database(settings.database_url)
+    database = command_database()
     console = Console(stderr=True)
     job = _job(database, job_id)
     if watch:
         with image_progress(console) as progress:
             task = progress.add_task(f"job {job_id}", total=job.total or None, completed=job.done + job.failed + job.skipped)
-            while job.status in stored_jobs.ACTIVE:
+            while job.status in ACTIVE_JOB_STATES:
                 time.sleep(interval)  # polling the database is how a watcher learns of progress
                 job = _job(database, job_id)
                 progress.update(task, total=job.total or None, completed=job.done + job.failed + job.skipped)
     with database.transaction() as session:
         states = stored_chunks.chunk_states(session, job_id)
-    database.dispose()
     chunks = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none"
     click.echo(
         f"job {job.id} {job.status}: {job.done + job.failed + job.skipped}/{job.total} images "
         f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged)); chunks: {chunks}"
     )
-    if job.status in (stored_jobs.FAILED, stored_jobs.CANCELLED):
+    if job.status in (JobState.FAILED, JobState.CANCELLED):
         raise SystemExit(1)
 
 
 @click.command()
 @click.argument("job_id", type=int)
-@click.pass_obj
-def cancel(settings: Settings, job_id: int) -> None:
+def cancel(job_id: int) -> None:
     """Cancel a job: chunks not yet started are dropped; running ones finish."""
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         job = stored_jobs.get_job(session, job_id)
         if job is None:
             raise click.ClickException(f"no job {job_id}")
-        if job.status not in stored_jobs.ACTIVE:
+        if job.status not in ACTIVE_JOB_STATES:
             raise click.ClickException(f"job {job_id} is {job.status} already")
-        stored_jobs.finish_job(session, job_id, stored_jobs.CANCELLED)
+        stored_jobs.finish_job(session, job_id, JobState.CANCELLED)
         dropped = stored_chunks.cancel_chunks(session, job_id)
-    database.dispose()
     click.echo(f"job {job_id} cancelled: {dropped} chunks will not run")
 
 
@@ -112,9 +103,8 @@ def cancel(settings: Settings, job_id: int) -> None:
 @click.pass_obj
 def sweep_command(settings: Settings) -> None:
     """Re-send chunks whose deadline passed (workers lost, broker data lost)."""
-    database = open_database(settings.database_url)
-    sent = sweep(database, create_app(settings), settings)
-    database.dispose()
+    with reaching_broker(settings):
+        sent = sweep(command_database(), create_app(settings), settings)
     click.echo(f"re-sent {sent} chunks")
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import click
 
+from ..broker import create_app
 from ..config import Settings
 from ..logs import mask_secrets
 from ..registry import active_version_id, find_imagenet
 from ..storage import Database, migrations_runner
-from ..worker.app import create_app
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,15 @@ def check_database(settings: Settings) -> list[Check]:
     url = mask_secrets(settings.database_url)
     database = Database(settings.database_url)
     try:
+        return _check_schema(settings, database, url)
+    finally:
+        database.dispose()
+
+
+def _check_schema(settings: Settings, database: Database, url: str) -> list[Check]:
+    try:
         current = migrations_runner.current_revision(database.engine)
     except Exception as exc:
-        database.dispose()
         reason = " ".join(mask_secrets(str(getattr(exc, "orig", exc))).split())
         detail = f"cannot connect to {url}: {reason} (MOBILABEL_DATABASE_URL)"
         return [Check("database", False, detail), Check("migrations", False, "not checked: no database")]
@@ -51,7 +57,6 @@ def check_database(settings: Settings) -> list[Check]:
         checks.append(Check("migrations", False, f"at {current or 'none'}, latest is {head}: run `mobilabel db upgrade`"))
     if current == head or (database.is_embedded and current is None):
         checks.append(_check_weights(settings, database if current == head else None))
-    database.dispose()
     return checks
 
 

@@ -10,21 +10,21 @@ from rich.console import Console
 from ..config import Settings
 from ..imaging import IMAGE_EXTENSIONS
 from ..logs import mask_secrets
-from ..models import ENGINES, Checkpoint, Classifier
+from ..models import ENGINES, Checkpoint, Classifier, resolve_device
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
 from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..registry import resolve_checkpoint
-from ..storage import open_database
 from ..storage.pathcodec import to_stored
+from .context import command_database
 from .progress import image_progress
 
 _SUMMARY_LABELS = 10
 
 model_option = click.option("--model", help="Checkpoint file or model version id (default: the active version, else ImageNet weights).")
 engine_option = click.option("--engine", type=click.Choice(ENGINES), help="Inference engine (default: MOBILABEL_ENGINE, auto).")
-device_option = click.option("--device", help="cpu, cuda or auto (default: MOBILABEL_DEVICE, auto).")
+device_option = click.option("--device", help="cpu, cuda, cuda:N or auto (default: MOBILABEL_DEVICE, auto).")
 
 
 @click.command()
@@ -38,9 +38,8 @@ def predict(
     settings: Settings, images: tuple[Path, ...], top_k: int, model: str | None, engine: str | None, device: str | None
 ) -> None:
     """Label IMAGE files and print each label and its confidence (nothing is stored)."""
-    database = open_database(settings.database_url)
-    checkpoint = resolve_checkpoint(database, settings, model)
-    database.dispose()
+    resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
+    checkpoint = resolve_checkpoint(command_database(), settings, model)
     # The labeller `label` runs, so both commands give a file the same label and confidence.
     labeller = build_labeller(settings, load_classifier(settings, checkpoint, engine, device), device=device)
     failed = 0
@@ -76,13 +75,14 @@ def label(
     modification time is skipped as unchanged (failed rows are retried); --force labels all.
     """
     console = Console(stderr=True)
+    resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
     folder = check_folder(folder)
     walked = WalkCounts()
     if next(iter_images(folder, walked), None) is None:
         skipped = f"; skipped: {walked.not_images} not an image" if walked.not_images else ""
         click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case{skipped}).")
         return
-    database = open_database(settings.database_url)
+    database = command_database()
 
     def factory(checkpoint: Checkpoint) -> Classifier:
         return load_classifier(settings, checkpoint, engine, device)
@@ -101,7 +101,6 @@ def label(
             database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id
         )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
-    database.dispose()
 
 
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:

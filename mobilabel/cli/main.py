@@ -1,5 +1,5 @@
 """The `mobilabel` command. Each subcommand's module is imported only when that command runs,
-so light commands (enqueue, status, results) start fast and small, without torch."""
+so light commands (enqueue, status, results) and `--help` start fast and small, without torch."""
 
 from __future__ import annotations
 
@@ -8,33 +8,48 @@ from typing import Any
 
 import click
 
-from ..config import load_settings
+from ..config import SettingsError, load_settings
 from ..errors import MobilabelError
 
-COMMANDS = {
-    "predict": "labelling:predict",
-    "label": "labelling:label",
-    "results": "queries:results",
-    "jobs": "queries:jobs",
-    "enqueue": "distributed:enqueue",
-    "status": "distributed:status",
-    "cancel": "distributed:cancel",
-    "sweep": "distributed:sweep_command",
-    "worker": "worker:worker",
-    "train": "training:train_command",
-    "runs": "training:runs",
-    "models": "training:models",
-    "correct": "training:correct",
-    "scheduler": "scheduling:scheduler",
-    "db": "database:db",
-    "doctor": "doctor:doctor",
-    "serve": "serve:serve",
+# name: (module:attribute, the line `mobilabel --help` shows: listing commands imports none of them, so no torch)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("labelling:predict", "Label image files and print the labels (nothing stored)."),
+    "label": ("labelling:label", "Label every image under a folder in this process."),
+    "results": ("queries:results", "Query stored results."),
+    "jobs": ("queries:jobs", "List labelling jobs, newest first."),
+    "enqueue": ("distributed:enqueue", "Send a folder's images to the workers; prints the job id."),
+    "status": ("distributed:status", "Progress of a distributed job."),
+    "cancel": ("distributed:cancel", "Cancel a job."),
+    "sweep": ("distributed:sweep_command", "Re-send chunks whose deadline passed."),
+    "worker": ("worker:worker", "Run a Celery worker."),
+    "train": ("training:train_command", "Train a classifier on a folder and register it."),
+    "runs": ("training:runs", "Training runs done by workers."),
+    "models": ("training:models", "List, activate or roll back model versions."),
+    "correct": ("training:correct", "Store verified labels for training."),
+    "scheduler": ("scheduling:scheduler", "Run Celery beat: sweeps and scheduled retraining."),
+    "flower": ("scheduling:flower", "Run Flower, Celery's monitoring web page."),
+    "db": ("database:db", "Database schema."),
+    "doctor": ("doctor:doctor", "Check broker, database, migrations, weights and GPU."),
+    "serve": ("serve:serve", "Run the HTTP API and the review page."),
 }
+
+
+class UserError(click.ClickException):
+    """A MobilabelError as click shows it: one `Error: ...` line, then exit code 1."""
+
+    def __init__(self, error: MobilabelError) -> None:
+        super().__init__(" ".join(str(error).split()) or error.__class__.__name__)
+
+
+class SettingsUsageError(UserError):
+    """A bad setting: the same kind of mistake as a bad option, so click's usage exit code, 2."""
+
+    exit_code = 2
 
 
 class MobilabelGroup(click.Group):
     """Loads commands on demand, and turns the errors a user can fix into one line and a
-    non-zero exit, never a traceback."""
+    non-zero exit, never a traceback: 2 for settings (as click does for usage), 1 otherwise."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -42,15 +57,21 @@ class MobilabelGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module, attribute = COMMANDS[name].split(":")
+        module, attribute = COMMANDS[name][0].split(":")
         command: click.Command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short_help) for name, (_, short_help) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except SettingsError as exc:
+            raise SettingsUsageError(exc) from exc
         except MobilabelError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise UserError(exc) from exc
 
 
 @click.group(cls=MobilabelGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,10 +79,7 @@ class MobilabelGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Label folders of images with MobileNet; results go to a SQL database."""
-    try:
-        ctx.obj = load_settings()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    ctx.obj = load_settings()
 
 
 def main() -> None:

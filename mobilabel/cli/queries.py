@@ -7,21 +7,20 @@ import sys
 import click
 from rich.console import Console
 
-from ..config import Settings
 from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_text
 from ..storage import jobs as stored_jobs
-from ..storage import open_database
 from ..storage.filters import check_filter
 from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
 from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
-from .output import FORMATS, print_rows
+from ..storage.states import ResultStatus
+from .context import command_database
+from .output import FORMATS, SHORT_ID_CHARS, print_rows
 
 STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
-# In a table, a version id is shown by a prefix (which --version accepts): ImageNet ids carry a whole sha256.
-_VERSION_SHOWN = 17
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
+TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "skipped", "total", "created_at", "root", "error")
 _TABLE_LIMIT = 100
 _PATHS_SHOWN = 20
 
@@ -32,7 +31,7 @@ _PATHS_SHOWN = 20
 @click.option("--min-confidence", type=click.FloatRange(0, 1))
 @click.option("--max-confidence", type=click.FloatRange(0, 1))
 @click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
-@click.option("--status", type=click.Choice(["ok", "failed"]))
+@click.option("--status", type=click.Choice([status.value for status in ResultStatus]))
 @click.option("--version", "model_version_id", help="Only this model version's rows: an id, a unique prefix, or 'active'.")
 @click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
@@ -57,29 +56,25 @@ def results(
     """Query stored results: one row per image, its current label (see README), with the verified label beside it."""
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
     if limit is None and fmt == "table":
         limit = _TABLE_LIMIT
     where = ResultFilter(
         job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None, all_versions
     )
-    database = open_database(settings.database_url)
-    try:
-        if fmt != "table":
-            with database.transaction() as session:
-                where = check_filter(session, where)
-            for chunk in export_text(database, results_statement(where), fmt):
-                sys.stdout.write(chunk)
-            return
+    database = command_database()
+    if fmt != "table":
         with database.transaction() as session:
-            found = query_results(session, check_filter(session, where))
-            verified = verified_labels(session, (r.content_hash for r in found))
-    finally:
-        database.dispose()
+            where = check_filter(session, where)
+        for chunk in export_text(database, results_statement(where), fmt):
+            sys.stdout.write(chunk)
+        return
+    with database.transaction() as session:
+        found = query_results(session, check_filter(session, where))
+        verified = verified_labels(session, (r.content_hash for r in found))
     # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
     rows = [
         {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
-        | {"image_path": to_stored(r.image_path), "verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:_VERSION_SHOWN]}
+        | {"image_path": to_stored(r.image_path), "verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:SHORT_ID_CHARS]}
         for r in found
     ]
     console = Console()
@@ -91,16 +86,11 @@ def results(
 @results.command()
 @click.option("--missing", is_flag=True, required=True, help="Delete the rows of image files no longer on disk.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
-@click.pass_obj
-def prune(settings: Settings, missing: bool, dry_run: bool) -> None:
+def prune(missing: bool, dry_run: bool) -> None:
     """Delete the result rows (every version's) of files that are gone from disk."""
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            gone = list(missing_paths(session))
-            deleted = 0 if dry_run else delete_paths(session, gone)
-    finally:
-        database.dispose()
+    with command_database().transaction() as session:
+        gone = list(missing_paths(session))
+        deleted = 0 if dry_run else delete_paths(session, gone)
     for path in gone[:_PATHS_SHOWN]:
         click.echo(to_stored(path))
     if len(gone) > _PATHS_SHOWN:
@@ -119,32 +109,21 @@ def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
     """List labelling jobs, newest first; or delete one."""
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
-    finally:
-        database.dispose()
-    print_rows(Console(), JOB_COLUMNS, rows, fmt, title="jobs")
+    with command_database().transaction() as session:
+        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
+    print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs")
 
 
 @jobs.command("delete")
 @click.argument("job_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_obj
-def delete_job_command(settings: Settings, job_id: int, yes: bool) -> None:
+def delete_job_command(job_id: int, yes: bool) -> None:
     """Delete job JOB_ID with its chunks, and the result rows no other job covered."""
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            planned = job_deletion(session, job_id)
-        if not yes:
-            click.confirm(
-                f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True
-            )
-        with database.transaction() as session:
-            done = delete_job(session, job_id)
-    finally:
-        database.dispose()
+    database = command_database()
+    with database.transaction() as session:
+        planned = job_deletion(session, job_id)
+    if not yes:
+        click.confirm(f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True)
+    with database.transaction() as session:
+        done = delete_job(session, job_id)
     click.echo(f"deleted job {job_id} and {done.results} result rows")

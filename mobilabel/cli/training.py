@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -12,25 +12,29 @@ from rich.console import Console
 from rich.progress import Progress as ProgressBar
 from rich.progress import TaskID
 
+from ..broker import TRAIN, create_app, reaching_broker
 from ..config import Settings
-from ..storage import Database, open_database
+from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
 from ..storage.corrections import CorrectionRecord, delete_corrections, list_corrections, save_corrections
 from ..storage.pathcodec import to_stored
-from ..training import Progress, TrainingOptions, TrainingReport, train
+from ..storage.states import ACTIVE_RUN_STATES
+from ..storage.tables import ModelVersion
 from ..training.corrections import check_image, read_corrections_csv
-from ..training.loop import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
+from ..training.options import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
-from ..worker.app import create_app
-from ..worker.names import TRAIN
+from .context import command_database
 from .output import FORMATS, print_rows
 from .progress import image_progress
+
+if TYPE_CHECKING:
+    from ..training import TrainingReport
 
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
 VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
-TABLE_VERSION_COLUMNS = ("id", "active", "arch", "alpha", "classes", "val_accuracy", "best_epoch", "created_at")
+TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
 
 
 @click.command("train")
@@ -83,37 +87,37 @@ def train_command(
             raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
         _queue_run(settings, data_dir, force, relabel, options)
         return
+    from ..training import train  # torch: only a local run needs it
+
     console = Console(stderr=True)
-    database = open_database(settings.database_url)
+    database = command_database()
     with image_progress(console) as bar:
         report = train(
             database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=EpochBars(bar)
         )
     _print_report(console, report)
-    database.dispose()
 
 
 def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
-    database.dispose()
-    create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
+    with reaching_broker(settings):
+        create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
     click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
     click.echo(run.id)
 
 
 RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
+TABLE_RUN_COLUMNS = ("id", "status", "trigger", "version_id", "promoted", "created_at", "data_dir", "progress", "error")
 
 
 @click.command()
 @click.option("--watch", "watch_id", type=int, help="Follow this run with a progress bar until it ends.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.pass_obj
-def runs(settings: Settings, watch_id: int | None, limit: int, fmt: str) -> None:
+def runs(watch_id: int | None, limit: int, fmt: str) -> None:
     """Training runs done by workers, newest first, with their progress."""
-    database = open_database(settings.database_url)
+    database = command_database()
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
@@ -121,8 +125,7 @@ def runs(settings: Settings, watch_id: int | None, limit: int, fmt: str) -> None
             {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
             for r in stored_runs.list_runs(session, limit)
         ]
-    database.dispose()
-    print_rows(Console(), RUN_COLUMNS, rows, fmt, title="training runs")
+    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs")
 
 
 def _watch_run(database: Database, run_id: int) -> None:
@@ -136,7 +139,7 @@ def _watch_run(database: Database, run_id: int) -> None:
             if run.progress:
                 progress = run.progress
                 bar.update(task, completed=progress["done"], total=progress["total"], description=f"run {run_id} {_progress_text(progress)}")
-            if run.status not in stored_runs.ACTIVE:
+            if run.status not in ACTIVE_RUN_STATES:
                 return
             time.sleep(1.0)  # polling the database is how a watcher learns of progress
 
@@ -210,18 +213,16 @@ def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
     """List model versions with their metrics, newest first; or activate, roll back, or delete one."""
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
-        rows = [_version_row(v) | {"deleted_at": v.deleted_at} for v in stored.list_versions(session, include_deleted=deleted)]
-    database.dispose()
+    row_of = _table_version_row if fmt == "table" else _version_row
+    with command_database().transaction() as session:
+        rows = [row_of(v) | {"deleted_at": v.deleted_at} for v in stored.list_versions(session, include_deleted=deleted)]
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     if deleted:
         columns = (*columns, "deleted_at")
     print_rows(Console(), columns, rows, fmt, title="model versions")
 
 
-def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
+def _version_row(version: ModelVersion) -> dict[str, Any]:
     row = {c: getattr(version, c) for c in STORED_COLUMNS}
     row.update({c: version.metrics.get(c) for c in METRIC_COLUMNS}, metrics=version.metrics)
     if len(version.classes) > 10:
@@ -229,18 +230,21 @@ def _version_row(version: stored.ModelVersion) -> dict[str, Any]:
     return row
 
 
+def _table_version_row(version: ModelVersion) -> dict[str, Any]:
+    """A version as the table shows it: a long list of classes as its count, to keep the table narrow."""
+    row = _version_row(version)
+    if len(version.classes) > 5:
+        row["classes"] = f"{len(version.classes)} classes"
+    return row
+
+
 @models.command()
 @click.argument("version_id")
-@click.pass_obj
-def activate(settings: Settings, version_id: str) -> None:
+def activate(version_id: str) -> None:
     """Make VERSION_ID the active model version (workers switch to it between batches)."""
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            version_id = stored.resolve_version(session, version_id)
-            stored.activate_version(session, version_id)
-    finally:
-        database.dispose()
+    with command_database().transaction() as session:
+        version_id = stored.resolve_version(session, version_id)
+        stored.activate_version(session, version_id)
     click.echo(f"model version {version_id} is active")
 
 
@@ -253,31 +257,25 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
 
     Its activation history stays, marked deleted; `models rollback` steps over it.
     """
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            version_id = stored.resolve_version(session, version_id)
-            use = stored.version_use(session, version_id)
-        if not yes:
-            click.confirm(f"delete model version {version_id}, its checkpoint and its {use.results} result rows?", abort=True)
-        with database.transaction() as session:
-            stored.delete_version(session, version_id)
-    finally:
-        database.dispose()
+    database = command_database()
+    with database.transaction() as session:
+        version_id = stored.resolve_version(session, version_id)
+        use = stored.version_use(session, version_id)
+    if not yes:
+        click.confirm(f"delete model version {version_id}, its checkpoint and its {use.results} result rows?", abort=True)
+    with database.transaction() as session:
+        stored.delete_version(session, version_id)
     for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png"):
         cached.unlink(missing_ok=True)
     click.echo(f"deleted model version {version_id} and {use.results} result rows")
 
 
 @models.command()
-@click.pass_obj
-def rollback(settings: Settings) -> None:
+def rollback() -> None:
     """Re-activate the version that was active before the current one."""
-    database = open_database(settings.database_url)
-    with database.transaction() as session:
+    with command_database().transaction() as session:
         previous = stored.active_version_id(session)
         version_id = stored.rollback(session)
-    database.dispose()
     click.echo(f"rolled back from {previous} to model version {version_id}")
 
 
@@ -295,10 +293,8 @@ _HASH_SHOWN = 12
 @click.option("--list", "list_them", is_flag=True, help="List the verified labels (current or stale); --format csv exports them.")
 @click.option("--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="With --list.")
-@click.pass_obj
 def correct(
-    settings: Settings, image: Path | None, label: str | None, csv_file: Path | None, new_class: bool, list_them: bool,
-    delete_target: str | None, fmt: str,
+    image: Path | None, label: str | None, csv_file: Path | None, new_class: bool, list_them: bool, delete_target: str | None, fmt: str,
 ) -> None:
     """Store the verified LABEL of IMAGE (or of every row of --csv) for training to learn from.
 
@@ -309,7 +305,7 @@ def correct(
     if list_them or delete_target is not None:
         if image is not None or csv_file is not None or (list_them and delete_target is not None):
             raise click.UsageError("--list and --delete take no IMAGE LABEL or --csv, and not each other")
-        _list_or_delete(settings, delete_target, fmt)
+        _list_or_delete(delete_target, fmt)
         return
     if csv_file is not None:
         if image is not None:
@@ -319,28 +315,20 @@ def correct(
         raise click.UsageError("give IMAGE LABEL, or --csv FILE, or --list, or --delete IMAGE")
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            count = save_corrections(session, records, new_classes=new_class)
-    finally:
-        database.dispose()
+    with command_database().transaction() as session:
+        count = save_corrections(session, records, new_classes=new_class)
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
 
 
-def _list_or_delete(settings: Settings, delete_target: str | None, fmt: str) -> None:
-    database = open_database(settings.database_url)
-    try:
-        with database.transaction() as session:
-            if delete_target is not None:
-                deleted = delete_corrections(session, delete_target)
-            else:
-                rows = [
-                    {c: getattr(v, c) for c in CORRECTION_COLUMNS} | {"hash": (v.content_hash or "")[:_HASH_SHOWN]}
-                    for v in list_corrections(session)
-                ]
-    finally:
-        database.dispose()
+def _list_or_delete(delete_target: str | None, fmt: str) -> None:
+    with command_database().transaction() as session:
+        if delete_target is not None:
+            deleted = delete_corrections(session, delete_target)
+        else:
+            rows = [
+                {c: getattr(v, c) for c in CORRECTION_COLUMNS} | {"hash": (v.content_hash or "")[:_HASH_SHOWN]}
+                for v in list_corrections(session)
+            ]
     if delete_target is not None:
         click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
     else:

@@ -11,18 +11,19 @@ import click
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
-from ..config import Settings, available_cores, load_settings
+from ..broker import create_app, reaching_broker
+from ..config import Settings, available_cores
 from ..logs import configure_logging
+from ..models import resolve_device
 from ..scheduler.sweeper import sweep
 from ..storage import Database, open_database
-from ..worker import metrics, tasks
-from ..worker.app import create_app
+from ..worker import metrics, runtime, tasks
 
 log = logging.getLogger("mobilabel.worker")
 
 
 @click.command()
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Worker processes (default: the cores, 1 on a GPU).")
 @click.option("--queues", help="Comma-separated queues (default: cpu; gpu,cpu on a GPU).")
 @click.option("--name", help="Worker name, unique per machine (default: mobilabel-DEVICE-PID@host).")
@@ -34,18 +35,19 @@ def worker(
     metrics_port: int | None,
 ) -> None:
     """Run a Celery worker: each process loads the model once and labels chunks."""
-    gpu = device == "cuda" or (device == "auto" and _cuda_available())
+    # A GPU this machine lacks is an error now, before anything starts. Asking does not create a
+    # CUDA context, so the pool may still fork.
+    device = resolve_device(device)
+    gpu = device.startswith("cuda")
     cores = available_cores()
     concurrency = concurrency or (1 if gpu else cores)
-    # Children read their settings from the environment after the fork.
-    os.environ["MOBILABEL_DEVICE"] = "cuda" if gpu else "cpu"
-    if not settings.threads:
-        os.environ["MOBILABEL_THREADS"] = str(max(1, cores // concurrency))
-    settings = load_settings()
+    settings = settings.model_copy(update={"device": device, "threads": settings.threads or max(1, cores // concurrency)})
+    # Forked pool processes inherit these settings from this process's memory.
+    runtime.use_settings(settings)
     open_database(settings.database_url).dispose()  # fail now, clearly, if the schema is not migrated
     app = create_app(settings)
     tasks.register(app)
-    default_name = f"mobilabel-{settings.device}-{os.getpid()}@%h"
+    default_name = f"mobilabel-{device.replace(':', '')}-{os.getpid()}@%h"
     _run_sweeper_beside(settings, app)
     configure_logging(loglevel)
     port = settings.metrics_port if metrics_port is None else metrics_port
@@ -53,25 +55,20 @@ def worker(
         metrics_folder = metrics.prepare()  # before the pool forks, so every process writes there
         metrics.serve(port)
         log.info("serving Prometheus metrics", extra={"port": port})
-    app.worker_main([
-        "worker",
-        f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
-        f"--concurrency={concurrency}",
-        # CUDA must never be initialised in a parent that forks: a GPU worker runs tasks in-process.
-        f"--pool={'solo' if gpu else 'prefork'}",
-        f"--hostname={name or default_name}",
-        f"--loglevel={loglevel}",
-        "--without-gossip",
-        "--without-mingle",
-    ])
+    with reaching_broker(settings):
+        app.worker_main([
+            "worker",
+            f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
+            f"--concurrency={concurrency}",
+            # CUDA must never be initialised in a parent that forks: a GPU worker runs tasks in-process.
+            f"--pool={'solo' if gpu else 'prefork'}",
+            f"--hostname={name or default_name}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+        ])
     if port:
         metrics.cleanup(metrics_folder)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _run_sweeper_beside(settings: Settings, app: Celery) -> None:
@@ -88,10 +85,11 @@ def _run_sweeper_beside(settings: Settings, app: Celery) -> None:
             finally:
                 database.dispose()
 
-    @worker_ready.connect(weak=False)
-    def _start(**_: Any) -> None:
+    def start(**_: Any) -> None:
         threading.Thread(target=loop, name="sweeper", daemon=True).start()
 
-    @worker_shutdown.connect(weak=False)
-    def _stop(**_: Any) -> None:
+    def end(**_: Any) -> None:
         stop.set()
+
+    worker_ready.connect(start, weak=False)
+    worker_shutdown.connect(end, weak=False)

@@ -3,7 +3,7 @@
 from .architectures import ARCHITECTURES, build_model
 from .checkpoint import IMAGENET_CATEGORIES, Checkpoint, CheckpointError
 from .classifier import Classifier, Prediction
-from .engines import ENGINES, Engine, create_engine, default_batch_size, resolve_device
+from .engines import ENGINES, DeviceError, Engine, create_engine, default_batch_size, resolve_device
 from .mobilenet_v1 import MobileNetV1
 from .transforms import Preprocessing
 
@@ -14,6 +14,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "Classifier",
+    "DeviceError",
     "Engine",
     "MobileNetV1",
     "Prediction",

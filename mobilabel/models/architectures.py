@@ -19,7 +19,8 @@ def build_model(arch: str, num_classes: int, alpha: float = 1.0) -> nn.Module:
     conv at 1280 channels (the paper's choice), where the tutorial shrinks it too.
     """
     if arch == "mobilenet_v2":
-        return mobilenet_v2(num_classes=num_classes, width_mult=alpha)
+        network: nn.Module = mobilenet_v2(num_classes=num_classes, width_mult=alpha)
+        return network
     if arch == "mobilenet_v1":
         return MobileNetV1(num_classes=num_classes, alpha=alpha)
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -27,7 +28,7 @@ def build_model(arch: str, num_classes: int, alpha: float = 1.0) -> nn.Module:
 
 def head(model: nn.Module) -> nn.Module:
     """The classifier head: both architectures end in ``classifier(flatten(avgpool(features(x))))``."""
-    return model.classifier
+    return model.get_submodule("classifier")
 
 
 def head_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -37,7 +38,7 @@ def head_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 def backbone(model: nn.Module) -> nn.Module:
     """The feature extractor (what transfer learning freezes)."""
-    return model.features
+    return model.get_submodule("features")
 
 
 def backbone_blocks(model: nn.Module) -> list[int]:

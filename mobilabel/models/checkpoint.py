@@ -20,6 +20,7 @@ from torch import nn
 from torchvision.models import MobileNet_V2_Weights
 
 from ..errors import MobilabelError
+from ..files import write_atomically
 from .architectures import ARCHITECTURES, build_model
 from .transforms import Preprocessing
 
@@ -90,10 +91,7 @@ class Checkpoint:
         return buffer.getvalue()
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(path)  # never leave a half-written checkpoint behind
+        write_atomically(path, self.to_bytes())  # never leave a half-written checkpoint behind
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "") -> Checkpoint:

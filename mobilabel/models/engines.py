@@ -8,6 +8,7 @@ so it is the CPU default; PyTorch stays for CUDA (and for training).
 from __future__ import annotations
 
 import io
+import typing
 import warnings
 from typing import Protocol
 
@@ -15,9 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import available_cores
+from ..config import EngineName, available_cores
+from ..errors import MobilabelError
 
-ENGINES = ("auto", "torch", "onnx")
+ENGINES: tuple[EngineName, ...] = typing.get_args(EngineName)
 
 # Batch sizes when MOBILABEL_BATCH_SIZE is 0. On the CPU, 32 is where ONNX Runtime's
 # forward pass stops gaining (bench/, (c)); a GPU needs far larger batches to be kept busy.
@@ -34,13 +36,20 @@ class Engine(Protocol):
         ...
 
 
+class DeviceError(MobilabelError, ValueError):
+    """A device or engine this machine cannot run; the message says what to use instead."""
+
+
 def resolve_device(device: str) -> str:
+    """``auto`` as cuda or cpu; raises DeviceError for a GPU this machine does not have, or an unknown name."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine")
+        raise DeviceError(f"--device {device} was asked for, but PyTorch sees no CUDA GPU on this machine: use --device cpu or auto")
+    if device.startswith("cuda:") and int(device.partition(":")[2] or 0) >= torch.cuda.device_count():
+        raise DeviceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from 0")
     if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda or auto")
+        raise DeviceError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto")
     return device
 
 
@@ -57,14 +66,15 @@ class TorchEngine:
             # fp32 means fp32: TF32 convolutions change labels, and at about 0.6 GFLOP an image
             # this network keeps a GPU's fp32 units far from busy, so TF32 would buy nothing.
             torch.backends.cudnn.allow_tf32 = False
-        self._model = model.eval().to(device, memory_format=torch.channels_last)
+        self._model = model.eval().to(device).to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         batch = batch.to(self.device, non_blocking=True)
         if batch.is_floating_point():  # NCHW images; pixel batches (NHWC) are permuted by the model into this layout
             batch = batch.contiguous(memory_format=torch.channels_last)
-        return self._model(batch).float().cpu()
+        logits: torch.Tensor = self._model(batch)
+        return logits.float().cpu()
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
@@ -77,7 +87,7 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
         torch.onnx.export(
             model.eval(),
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # torch's annotation omits file objects, which export writes to
             input_names=["images"],
             output_names=["logits"],
             dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
@@ -118,11 +128,11 @@ def create_engine(model: nn.Module, kind: str, device: str, example: torch.Tenso
     """An engine running ``model`` on batches shaped like ``example`` (whose first dimension is the batch)."""
     device = resolve_device(device)
     if kind not in ENGINES:
-        raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+        raise DeviceError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
     if kind == "auto":
         kind = "torch" if device.startswith("cuda") else "onnx"
     if kind == "onnx":
         if device != "cpu":
-            raise ValueError("the onnx engine runs on the CPU; use --engine torch for a GPU")
+            raise DeviceError("the onnx engine runs on the CPU; use --engine torch for a GPU")
         return OnnxEngine(model, example, threads or available_cores())
     return TorchEngine(model, device)

@@ -66,7 +66,8 @@ class TensorEvalPixels:
         self._crop_size = crop_size
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        return TF.center_crop(TF.resize(image, [self._resize_size], antialias=True), [self._crop_size]).permute(1, 2, 0)
+        cropped: torch.Tensor = TF.center_crop(TF.resize(image, [self._resize_size], antialias=True), [self._crop_size])
+        return cropped.permute(1, 2, 0)
 
 
 class NormalizedInput(nn.Module):
@@ -87,7 +88,8 @@ class NormalizedInput(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         # NHWC permuted to NCHW is channels_last in memory: the layout the convolutions want.
-        return self.network(pixels.permute(0, 3, 1, 2).float() * self.scale - self.shift)
+        logits: torch.Tensor = self.network(pixels.permute(0, 3, 1, 2).float() * self.get_buffer("scale") - self.get_buffer("shift"))
+        return logits
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,13 @@ class Preprocessing:
         return cls(resize_size=round(256 * rho), crop_size=round(224 * rho))
 
     def eval_transform(self) -> ImageTransform:
-        return T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), ToNormalizedTensor(self.mean, self.std)])
+        transform: ImageTransform = T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), ToNormalizedTensor(self.mean, self.std)])
+        return transform
 
     def eval_pixels(self) -> ImageTransform:
         """``eval_transform`` up to the crop, as uint8 (H, W, 3): the input of a ``pixel_network``."""
-        return T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), to_pixels])
+        transform: ImageTransform = T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), to_pixels])
+        return transform
 
     def eval_tensor_pixels(self) -> TensorTransform:
         """``eval_pixels`` for images already decoded to uint8 (3, H, W) tensors, on any device."""
@@ -143,12 +147,13 @@ class Preprocessing:
         }
         if augment not in extra:
             raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
-        return T.Compose([
+        transform: ImageTransform = T.Compose([
             T.RandomResizedCrop(self.crop_size),
             T.RandomHorizontalFlip(),
             *extra[augment],
             ToNormalizedTensor(self.mean, self.std),
         ])
+        return transform
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -12,8 +12,9 @@ from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
-from ..storage.membership import SKIPPED, record_job_images
-from ..storage.results import add_to_job_counters, count_outcomes, failures, label_counts, write_results
+from ..storage.membership import record_job_images
+from ..storage.results import count_outcomes, failures, label_counts, write_results
+from ..storage.states import ImageOutcome, JobState
 from ..storage.tables import Job
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
@@ -97,8 +98,8 @@ def label_folder(
             job = session.get_one(Job, job_id)
             job.model_version_id = version_id
         stored_jobs.set_total(session, job.id, work.found)
-        add_to_job_counters(session, job.id, 0, 0, work.skipped)
-        record_job_images(session, job.id, version_id, [(path, SKIPPED) for path in work.skipped_paths])
+        stored_jobs.add_to_counters(session, job.id, 0, 0, work.skipped)
+        record_job_images(session, job.id, version_id, [(path, ImageOutcome.SKIPPED) for path in work.skipped_paths])
     summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
     try:
         for batch in labeller.label(work.paths, stored_results(db)) if work.paths else ():
@@ -106,7 +107,7 @@ def label_folder(
             done, failed = count_outcomes(records)
             with db.transaction() as session:
                 write_results(session, records, batch.model_version_id, job.id)
-                add_to_job_counters(session, job.id, done, failed)
+                stored_jobs.add_to_counters(session, job.id, done, failed)
                 cancelled = stored_jobs.is_cancelled(session, job.id)
             summary.done += done
             summary.failed += failed
@@ -120,7 +121,7 @@ def label_folder(
     except JobCancelledError:
         raise
     except BaseException as exc:
-        status = stored_jobs.CANCELLED if isinstance(exc, KeyboardInterrupt) else stored_jobs.FAILED
+        status = JobState.CANCELLED if isinstance(exc, KeyboardInterrupt) else JobState.FAILED
         try:
             with db.transaction() as session:
                 stored_jobs.finish_job(session, job.id, status, error=str(exc) or exc.__class__.__name__)
@@ -128,7 +129,7 @@ def label_folder(
             raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
     with db.transaction() as session:
-        stored_jobs.finish_running_job(session, job.id, stored_jobs.COMPLETED)
+        stored_jobs.finish_running_job(session, job.id, JobState.COMPLETED)
         summary.label_counts = label_counts(session, job.id)
         summary.failures = failures(session, job.id)
     summary.seconds = time.perf_counter() - started

@@ -29,7 +29,8 @@ import torch
 
 from ..imaging import ImageSource
 from ..models import Classifier, Prediction
-from ..storage.results import FAILED, OK, ResultRecord
+from ..storage.results import ResultRecord
+from ..storage.states import ResultStatus
 from .decoders import Decoded, Reader, finish_on_device
 
 # Called before each batch: the classifier that batch must use.
@@ -60,12 +61,12 @@ class LabelledBatch:
 def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
     if prediction is None:
         return ResultRecord(
-            str(item.path), item.content_id, FAILED, error=item.error, content_hash=item.content_hash, warning=item.warning
+            str(item.path), item.content_id, ResultStatus.FAILED, error=item.error, content_hash=item.content_hash, warning=item.warning
         )
     return ResultRecord(
         image_path=str(item.path),
         content_id=item.content_id,
-        status=OK,
+        status=ResultStatus.OK,
         label=prediction.label,
         confidence=prediction.confidence,
         top_k=[{"label": label, "confidence": p} for label, p in prediction.top_k],
@@ -87,7 +88,7 @@ class Labeller:
     ) -> None:
         if batch_size < 1 or decode_threads < 1 or lanes < 1:
             raise ValueError("batch size, decode threads and lanes must be at least 1")
-        self.model: ModelSource = model if callable(model) else (lambda: model)  # type: ignore[assignment,return-value]
+        self.model: ModelSource = model if callable(model) else (lambda: model)
         self.batch_size = batch_size
         self.decode_threads = decode_threads
         self.lanes = lanes

@@ -11,9 +11,9 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
+from ..broker import DEFAULT_QUEUE, RETRAIN, SWEEP
 from ..config import Settings
 from ..errors import MobilabelError
-from ..worker.names import RETRAIN, SWEEP
 
 
 class ScheduleError(MobilabelError, ValueError):
@@ -44,7 +44,7 @@ def beat_schedule(settings: Settings, schedule: str, train_dir: Path | None, rel
             "task": SWEEP,
             "schedule": timedelta(seconds=settings.sweep_interval_s),
             # A sweep nobody ran in time is dropped: the next one does its work.
-            "options": {"queue": "cpu", "expires": settings.sweep_interval_s},
+            "options": {"queue": DEFAULT_QUEUE, "expires": settings.sweep_interval_s},
         },
     }
     if schedule:

@@ -9,17 +9,16 @@ from itertools import islice
 from pathlib import Path
 
 from celery import Celery
-from sqlalchemy import update
 
+from ..broker import LABEL_CHUNK
 from ..config import Settings
 from ..pipeline.incremental import SkipCount, without_unchanged
 from ..pipeline.paths import check_folder, iter_images
 from ..storage import Database, versions
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
-from ..storage.membership import SKIPPED, record_job_images
-from ..storage.tables import Job
-from ..worker.names import LABEL_CHUNK
+from ..storage.membership import record_job_images
+from ..storage.states import ImageOutcome, JobState
 
 # Chunks written per transaction and sent together: few round trips, bounded memory.
 _CHUNKS_PER_COMMIT = 32
@@ -57,22 +56,19 @@ def enqueue_folder(
     """
     root = check_folder(root)
     with db.transaction() as session:
-        job = stored_jobs.create_job(session, str(root), model_version_id, status=stored_jobs.ENQUEUING)
-        job.queue = queue
+        job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
         in_force = None if force else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
     skipped = SkipCount()
     try:
         sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, iter_images(root), in_force, skipped), chunk_size, queue, skipped, in_force)
     except BaseException as exc:
         with db.transaction() as session:
-            stored_jobs.finish_job(session, job.id, stored_jobs.FAILED, error=f"enqueueing stopped: {exc}")
+            stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")
             stored_chunks.cancel_chunks(session, job.id)
         raise
     with db.transaction() as session:
-        session.execute(
-            update(Job).where(Job.id == job.id, Job.status == stored_jobs.ENQUEUING).values(status=stored_jobs.RUNNING)
-        )
-        stored_chunks.complete_job_if_finished(session, job.id)
+        stored_jobs.mark_running(session, job.id)
+        stored_jobs.complete_if_finished(session, job.id)
     return EnqueuedJob(job.id, sent + skipped.unchanged, skipped.unchanged)
 
 
@@ -95,9 +91,9 @@ def _send_chunks(
     with db.transaction() as session:
         # The images found are those sent and those skipped; a job with none sent completes at once.
         stored_jobs.set_total(session, job_id, total + skipped.unchanged)
-        session.execute(update(Job).where(Job.id == job_id).values(skipped=skipped.unchanged))
+        stored_jobs.add_to_counters(session, job_id, 0, 0, skipped.unchanged)
         if version_id is not None:
-            record_job_images(session, job_id, version_id, [(path, SKIPPED) for path in skipped.paths])
+            record_job_images(session, job_id, version_id, [(path, ImageOutcome.SKIPPED) for path in skipped.paths])
     return total
 
 

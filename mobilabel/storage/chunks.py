@@ -11,20 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from . import membership
-from .jobs import ACTIVE, CANCELLED, COMPLETED, RUNNING
+from .database import rows_changed
+from .jobs import add_to_counters, complete_if_finished
 from .pathcodec import printable
+from .states import ACTIVE_JOB_STATES, UNFINISHED_CHUNK_STATES, ChunkState, ImageOutcome, JobState
 from .tables import Chunk, Job, JobImage, utcnow
-
-QUEUED = "queued"
-CHUNK_RUNNING = "running"
-DONE = "done"
-GAVE_UP = "failed"
-CHUNK_CANCELLED = "cancelled"
-UNFINISHED = (QUEUED, CHUNK_RUNNING)
 
 
 @dataclass(frozen=True)
@@ -44,7 +38,7 @@ class ClaimedChunk:
 def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[Sequence[str]], grace: timedelta) -> list[int]:
     """Record chunks as queued; the sweeper may re-send them once ``grace`` has passed."""
     deadline = utcnow() + grace
-    rows = [Chunk(job_id=job_id, seq=first_seq + i, paths=list(paths), state=QUEUED, deadline=deadline) for i, paths in enumerate(chunks)]
+    rows = [Chunk(job_id=job_id, seq=first_seq + i, paths=list(paths), state=ChunkState.QUEUED, deadline=deadline) for i, paths in enumerate(chunks)]
     session.add_all(rows)
     session.flush()
     return [row.id for row in rows]
@@ -53,14 +47,14 @@ def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[S
 def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelta) -> ClaimedChunk | None:
     """Start a chunk, counting the attempt; None if it is finished or its job is cancelled."""
     chunk = session.get(Chunk, chunk_id, with_for_update=True)
-    if chunk is None or chunk.state not in UNFINISHED:
+    if chunk is None or chunk.state not in UNFINISHED_CHUNK_STATES:
         return None
     job = session.get(Job, chunk.job_id)
-    if job is None or job.status == CANCELLED:
-        chunk.state = CHUNK_CANCELLED
+    if job is None or job.status == JobState.CANCELLED:
+        chunk.state = ChunkState.CANCELLED
         return None
     now = utcnow()
-    chunk.state = CHUNK_RUNNING
+    chunk.state = ChunkState.RUNNING
     chunk.attempts += 1
     chunk.worker = worker
     chunk.started_at = now
@@ -71,11 +65,11 @@ def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelt
 def retry_soon(session: Session, chunk_id: int, error: str) -> None:
     """Record why a running chunk's attempt failed and make it overdue, so the next sweep re-sends it."""
     session.execute(
-        update(Chunk).where(Chunk.id == chunk_id, Chunk.state == CHUNK_RUNNING).values(error=printable(error), deadline=utcnow())
+        update(Chunk).where(Chunk.id == chunk_id, Chunk.state == ChunkState.RUNNING).values(error=printable(error), deadline=utcnow())
     )
 
 
-def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state: str = DONE, error: str | None = None) -> bool:
+def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state: ChunkState = ChunkState.DONE, error: str | None = None) -> bool:
     """Mark a chunk finished and add its counts to its job, exactly once.
 
     Returns False when another worker finished it first (a redelivered copy):
@@ -83,24 +77,15 @@ def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state:
     """
     job_id = session.scalar(
         update(Chunk)
-        .where(Chunk.id == chunk_id, Chunk.state.in_(UNFINISHED))
+        .where(Chunk.id == chunk_id, Chunk.state.in_(UNFINISHED_CHUNK_STATES))
         .values(state=state, done=done, failed=failed, error=None if error is None else printable(error), finished_at=utcnow())
         .returning(Chunk.job_id)
     )
     if job_id is None:
         return False
-    session.execute(update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed))
-    complete_job_if_finished(session, job_id)
+    add_to_counters(session, job_id, done, failed)
+    complete_if_finished(session, job_id)
     return True
-
-
-def complete_job_if_finished(session: Session, job_id: int) -> bool:
-    """Mark a running job completed when none of its chunks remains unfinished."""
-    remaining = exists().where(Chunk.job_id == job_id, Chunk.state.in_(UNFINISHED))
-    completed = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == RUNNING, ~remaining).values(status=COMPLETED, finished_at=utcnow())
-    )
-    return completed.rowcount == 1
 
 
 def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
@@ -108,14 +93,14 @@ def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
     return session.scalar(
         select(func.count())
         .select_from(JobImage)
-        .where(JobImage.job_id == job_id, JobImage.outcome == membership.LABELLED, JobImage.image_path.in_(list(paths)))
+        .where(JobImage.job_id == job_id, JobImage.outcome == ImageOutcome.LABELLED, JobImage.image_path.in_(list(paths)))
     ) or 0
 
 
 @dataclass(frozen=True)
 class OverdueChunk:
     id: int
-    queue: str
+    queue: str | None  # None: the job was sent before jobs recorded their queue
     state: str
     deadline: datetime | None
 
@@ -126,28 +111,28 @@ def overdue_chunks(session: Session, now: datetime, limit: int = 1000) -> list[O
     rows = session.execute(
         select(Chunk.id, Job.queue, Chunk.state, Chunk.deadline)
         .join(Job, Job.id == Chunk.job_id)
-        .where(Chunk.state.in_(UNFINISHED), Chunk.deadline < now, Job.status.in_(ACTIVE))
+        .where(Chunk.state.in_(UNFINISHED_CHUNK_STATES), Chunk.deadline < now, Job.status.in_(ACTIVE_JOB_STATES))
         .order_by(Chunk.id)
         .limit(limit)
     )
-    return [OverdueChunk(id, queue or "cpu", state, deadline) for id, queue, state, deadline in rows]
+    return [OverdueChunk(id, queue, state, deadline) for id, queue, state, deadline in rows]
 
 
 def extend_deadline(session: Session, chunk: OverdueChunk, grace: timedelta) -> bool:
     """Push an overdue chunk's deadline forward; only one sweeper wins each chunk."""
     moved = session.execute(
         update(Chunk)
-        .where(and_(Chunk.id == chunk.id, Chunk.deadline == chunk.deadline, Chunk.state.in_(UNFINISHED)))
+        .where(and_(Chunk.id == chunk.id, Chunk.deadline == chunk.deadline, Chunk.state.in_(UNFINISHED_CHUNK_STATES)))
         .values(deadline=utcnow() + grace)
     )
-    return moved.rowcount == 1
+    return rows_changed(moved) == 1
 
 
 def cancel_chunks(session: Session, job_id: int) -> int:
     cancelled = session.execute(
-        update(Chunk).where(Chunk.job_id == job_id, Chunk.state == QUEUED).values(state=CHUNK_CANCELLED, finished_at=utcnow())
+        update(Chunk).where(Chunk.job_id == job_id, Chunk.state == ChunkState.QUEUED).values(state=ChunkState.CANCELLED, finished_at=utcnow())
     )
-    return cancelled.rowcount
+    return rows_changed(cancelled)
 
 
 def chunk_states(session: Session, job_id: int) -> dict[str, int]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import MobilabelError
 from ..hashing import hash_file
+from .database import rows_changed
 from .filters import known_labels, nearest_hint
 from .paths import absolute_path
 from .tables import Correction, Result, utcnow
@@ -117,7 +118,7 @@ def delete_corrections(session: Session, target: str) -> int:
         conditions.append(Correction.content_hash == _hash(target))
     elif len(target) >= 6 and all(c in "0123456789abcdef" for c in target.lower()):
         conditions.append(Correction.content_hash.startswith(target.lower()))
-    deleted: int = session.execute(delete(Correction).where(or_(*conditions))).rowcount  # type: ignore[attr-defined]
+    deleted = rows_changed(session.execute(delete(Correction).where(or_(*conditions))))
     if not deleted:
         raise CorrectionError(f"no verified label for {target} (see mobilabel correct --list)")
     return deleted

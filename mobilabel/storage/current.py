@@ -8,44 +8,129 @@ Of the rows of one image path, the current one is the first in this order:
 4. then the newest model version's.
 So an image shows the active version's label if it labelled it, else the label of the
 newest version that did, else its failure.
+
+The rule is not evaluated when reading: ``results.is_current`` marks the current row of
+each path, and every change that can move it (a write, an activation or rollback, a
+deletion) calls ``refresh_current`` for the paths it touched, in its own transaction. So a
+page of current rows is an index range on the partial indexes ``WHERE is_current``
+(migration 0009), not a window over every row (0.2-3 s a page at 100k images).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, delete, func, select, text, true, update
+from sqlalchemy.orm import Session
 
-from .membership import job_paths
+from .database import rows_changed
+from .pathcodec import to_stored
+from .states import ResultStatus
 from .tables import ModelVersion, Result
 
+_PATHS_PER_STATEMENT = 1000
+# PostgreSQL advisory lock keys: the one-bigint key (every path) and the two-int4 space (one path) never overlap.
+_EVERY_PATH_KEY = 0x6D6F62696C6162  # "mobilab"
+_ONE_PATH_SPACE = 0x6D6C  # "ml"
 
-def current_result_ids(job_id: int | None = None) -> Select[Any]:
-    """The ids of the current rows (one per image path), for ``Result.id.in_(...)``.
 
-    With ``job_id``, only for the images that job covered (the rest is never ranked).
-    Built on an alias of ``results``, so it never correlates with an enclosing query.
+def lock_paths(session: Session, paths: Sequence[str]) -> None:
+    """Before writing rows of ``paths``: wait for any other transaction changing their current rows.
+
+    PostgreSQL runs writers side by side, and two jobs writing one image with two versions
+    would each see only its own new row and both mark it current. So each writer holds a
+    transaction lock per path (taken in one order, so two writers never deadlock) and a
+    shared lock that ``lock_every_path`` excludes. SQLite has one writer at a time: nothing to do.
     """
+    if session.get_bind().dialect.name != "postgresql" or not paths:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _EVERY_PATH_KEY})
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, h) FROM "
+            "(SELECT DISTINCT hashtext(p) AS h FROM unnest(CAST(:paths AS text[])) AS p ORDER BY h) AS hashed"
+        ),
+        {"space": _ONE_PATH_SPACE, "paths": sorted({to_stored(p) for p in paths})},
+    )
+
+
+def lock_every_path(session: Session) -> None:
+    """Before a change that can move the current row of any image (an activation, a deletion):
+    wait for the writers in flight, and hold new ones until this transaction ends (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVERY_PATH_KEY})
+
+
+def refresh_current(session: Session, paths: Sequence[str] | Select[Any] | None) -> None:
+    """Set ``is_current`` right on every row of ``paths`` (a list, a SELECT of one path column,
+    or None: every path, as migration 0009's backfill does).
+
+    One UPDATE per statement's worth of paths that flips only the rows whose flag is wrong,
+    so an unchanged image costs no write. Call it in the transaction that changed the rows.
+    """
+    if paths is None or isinstance(paths, Select):
+        _flip_wrong(session, true() if paths is None else Result.image_path.in_(paths))
+        return
+    for start in range(0, len(paths), _PATHS_PER_STATEMENT):
+        _flip_wrong(session, Result.image_path.in_(list(paths[start : start + _PATHS_PER_STATEMENT])))
+
+
+def delete_results(session: Session, condition: ColumnElement[bool]) -> int:
+    """Delete the result rows matching ``condition``, and give their images their next current row.
+
+    Works through the affected paths a thousand at a time, in path order, so memory stays
+    flat whatever the number of rows. Returns the number of rows deleted.
+    """
+    lock_every_path(session)
+    deleted = 0
+    after: str | None = None
+    while True:
+        chunk = select(Result.image_path).distinct().where(condition).order_by(Result.image_path).limit(_PATHS_PER_STATEMENT)
+        if after is not None:
+            chunk = chunk.where(Result.image_path > after)
+        paths = list(session.scalars(chunk))
+        if not paths:
+            return deleted
+        deleted += rows_changed(session.execute(delete(Result).where(condition, Result.image_path.in_(paths))))
+        _flip_wrong(session, Result.image_path.in_(paths))
+        after = paths[-1]
+
+
+def _flip_wrong(session: Session, of_paths: ColumnElement[bool]) -> None:
+    should_be = Result.id == _current_id_of(Result.image_path)
+    session.execute(
+        update(Result).where(of_paths, Result.is_current != should_be).values(is_current=~Result.is_current),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _current_id_of(image_path: Any) -> Any:
+    """The id of the current row of the path ``image_path`` (a correlated column): the rule above,
+    as one ORDER BY ... LIMIT 1 over the path's few rows, which the (image path, version) index finds."""
     candidate = Result.__table__.alias("candidate")
-    newest_hash = func.first_value(candidate.c.content_hash).over(
-        partition_by=candidate.c.image_path, order_by=(candidate.c.updated_at.desc(), candidate.c.id.desc())
+    newest = Result.__table__.alias("newest")
+    newest_hash = (
+        select(newest.c.content_hash)
+        .where(newest.c.image_path == candidate.c.image_path)
+        .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+        .limit(1)
+        .correlate(candidate)
+        .scalar_subquery()
     )
-    rows = select(
-        candidate.c.id, candidate.c.image_path, candidate.c.content_hash, candidate.c.status, candidate.c.model_version_id,
-        ModelVersion.created_at.label("version_created_at"), newest_hash.label("newest_hash"),
-    ).join(ModelVersion, ModelVersion.id == candidate.c.model_version_id)
-    if job_id is not None:
-        rows = rows.where(candidate.c.image_path.in_(job_paths(job_id)))
-    c = rows.subquery("candidates")
     active = select(ModelVersion.id).where(ModelVersion.active.is_(True)).scalar_subquery()
-    same_content = or_(c.c.content_hash == c.c.newest_hash, c.c.content_hash.is_(None), c.c.newest_hash.is_(None))
-    rank = func.row_number().over(
-        partition_by=c.c.image_path,
-        order_by=(_first(same_content), _first(c.c.status == "ok"), _first(c.c.model_version_id == active),
-                  c.c.version_created_at.desc(), c.c.id.desc()),
+    # Unknown on either side (a file that could not be read) counts as the same content.
+    same_content = func.coalesce(candidate.c.content_hash == newest_hash, true())
+    return (
+        select(candidate.c.id)
+        .join(ModelVersion, ModelVersion.id == candidate.c.model_version_id)
+        .where(candidate.c.image_path == image_path)
+        .order_by(_first(same_content), _first(candidate.c.status == ResultStatus.OK), _first(candidate.c.model_version_id == active),
+                  ModelVersion.created_at.desc(), candidate.c.id.desc())
+        .limit(1)
+        .correlate(Result.__table__)
+        .scalar_subquery()
     )
-    ranked = select(c.c.id, rank.label("rank")).subquery("ranked")
-    return select(ranked.c.id).where(ranked.c.rank == 1)
 
 
 def _first(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,12 +80,21 @@ class Database:
         return f"Database({mask_secrets(self.url)})"
 
 
+def rows_changed(result: object) -> int:
+    """The rows an UPDATE or DELETE changed (``Session.execute`` types its result too loosely to say)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def _create_engine(url: str, lock_timeout_s: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the folder of the SQLite file {parsed.database}: {exc.strerror or exc}") from exc
     engine = create_engine(url, connect_args={"timeout": lock_timeout_s})
 
     @event.listens_for(engine, "connect")

@@ -8,18 +8,12 @@ list, written in the same transaction as the batch it describes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from .states import ImageOutcome
 from .tables import JobImage, utcnow
 from .upsert import upsert
-
-LABELLED = "labelled"
-FAILED = "failed"
-SKIPPED = "skipped"  # unchanged since an earlier labelling by the same version (incremental labelling)
-OUTCOMES = (LABELLED, FAILED, SKIPPED)
 
 
 def record_job_images(
@@ -29,9 +23,9 @@ def record_job_images(
     (or, with ``keep_existing``, keeps the one it has). Raises ``ValueError`` for an unknown outcome."""
     now = utcnow()
     latest = dict(outcomes)  # one statement may not touch a key twice (PostgreSQL refuses it)
-    unknown = set(latest.values()) - set(OUTCOMES)
+    unknown = set(latest.values()) - set(ImageOutcome)
     if unknown:
-        raise ValueError(f"unknown job image outcomes {sorted(unknown)}; expected {', '.join(OUTCOMES)}")
+        raise ValueError(f"unknown job image outcomes {sorted(unknown)}; expected {', '.join(ImageOutcome)}")
     rows = [
         {"job_id": job_id, "image_path": path, "model_version_id": model_version_id, "outcome": outcome, "updated_at": now}
         for path, outcome in latest.items()
@@ -40,8 +34,3 @@ def record_job_images(
         session, JobImage, rows, keys=("job_id", "image_path"),
         update=() if keep_existing else ("model_version_id", "outcome", "updated_at"),
     )
-
-
-def job_paths(job_id: int) -> Select[Any]:
-    """The paths of the images a job covered, as a subquery for ``IN``."""
-    return select(JobImage.image_path).where(JobImage.job_id == job_id)

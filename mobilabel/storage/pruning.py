@@ -13,8 +13,10 @@ from sqlalchemy import Select, delete, exists, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import MobilabelError
+from .current import delete_results
+from .database import rows_changed
 from .filters import check_job
-from .jobs import ACTIVE
+from .states import ACTIVE_JOB_STATES
 from .tables import Job, JobImage, Result
 
 _PATHS_PER_QUERY = 1000
@@ -44,7 +46,7 @@ def job_deletion(session: Session, job_id: int) -> JobDeletion:
     Raises ``filters.FilterError`` if there is no such job, ``JobRunningError`` if it is still running.
     """
     check_job(session, job_id)
-    if session.scalar(select(Job.status).where(Job.id == job_id)) in ACTIVE:
+    if session.scalar(select(Job.status).where(Job.id == job_id)) in ACTIVE_JOB_STATES:
         raise JobRunningError(f"job {job_id} is still running; cancel it first (mobilabel cancel {job_id})")
     images = session.scalar(select(func.count()).select_from(JobImage).where(JobImage.job_id == job_id)) or 0
     only_here = _only_this_job(job_id).subquery()
@@ -63,10 +65,8 @@ def delete_job(session: Session, job_id: int) -> JobDeletion:
     """
     deletion = job_deletion(session, job_id)
     only_here = _only_this_job(job_id).subquery()
-    session.execute(
-        delete(Result).where(
-            tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id))
-        )
+    delete_results(
+        session, tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id))
     )
     session.execute(delete(JobImage).where(JobImage.job_id == job_id))
     session.execute(delete(Job).where(Job.id == job_id))  # chunks go with it (ON DELETE CASCADE)
@@ -89,10 +89,12 @@ def missing_paths(session: Session, file_exists: Callable[[str], bool] = os.path
 
 
 def delete_paths(session: Session, paths: list[str]) -> int:
-    """Delete every result row and job membership of ``paths``; returns the result rows deleted."""
+    """Delete every result row and job membership of ``paths``; returns the result rows deleted.
+
+    (No row of those images is left, so no current row needs to move.)"""
     deleted = 0
     for start in range(0, len(paths), _PATHS_PER_QUERY):
         some = paths[start : start + _PATHS_PER_QUERY]
         session.execute(delete(JobImage).where(JobImage.image_path.in_(some)))
-        deleted += session.execute(delete(Result).where(Result.image_path.in_(some))).rowcount  # type: ignore[attr-defined]
+        deleted += rows_changed(session.execute(delete(Result).where(Result.image_path.in_(some))))
     return deleted

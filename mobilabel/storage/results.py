@@ -6,19 +6,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import Select, UnaryExpression, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from . import membership
-from .current import current_result_ids
-from .membership import job_paths
+from .current import lock_paths, refresh_current
 from .pathcodec import printable
-from .tables import Correction, Job, JobImage, Result, utcnow
+from .states import ImageOutcome, ResultStatus
+from .tables import Correction, JobImage, Result, utcnow
 from .upsert import upsert
 
-OK = "ok"
-FAILED = "failed"
-SORT_KEYS = {
+SORT_KEYS: dict[str, UnaryExpression[Any]] = {
     "path": Result.image_path.asc(),
     "label": Result.label.asc(),
     "confidence": Result.confidence.asc(),
@@ -26,6 +24,7 @@ SORT_KEYS = {
     "time": Result.updated_at.asc(),
     "-time": Result.updated_at.desc(),
 }
+_HASHES_PER_QUERY = 1000
 _UPDATED_ON_CONFLICT = (
     "content_id", "content_hash", "label", "confidence", "top_k", "job_id", "status", "error", "warning", "updated_at"
 )  # fmt: skip
@@ -37,7 +36,7 @@ class ResultRecord:
 
     image_path: str
     content_id: str | None
-    status: str
+    status: ResultStatus
     label: str | None = None
     confidence: float | None = None
     top_k: list[dict[str, Any]] | None = None
@@ -50,8 +49,9 @@ def write_results(
     session: Session, records: Sequence[ResultRecord], model_version_id: str, job_id: int | None, keep_existing: bool = False
 ) -> None:
     """Upsert a batch: labelling the same image with the same version again replaces its row
-    (or, with ``keep_existing``, leaves an existing row as it is). With a ``job_id``, the
-    job's membership (each image and its outcome) is recorded in the same transaction."""
+    (or, with ``keep_existing``, leaves an existing row as it is). Each image's current row
+    (storage.current) is set right, and with a ``job_id`` the job's membership (each image and
+    its outcome) recorded, in the same transaction."""
     now = utcnow()
     records = _last_per_path(records)
     rows = [
@@ -72,9 +72,11 @@ def write_results(
         }
         for r in records
     ]
+    lock_paths(session, [r.image_path for r in records])
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
+    refresh_current(session, [r.image_path for r in records])
     if job_id is not None:
-        outcomes = [(r.image_path, membership.FAILED if r.status == FAILED else membership.LABELLED) for r in records]
+        outcomes = [(r.image_path, ImageOutcome.FAILED if r.status == ResultStatus.FAILED else ImageOutcome.LABELLED) for r in records]
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
 
 
@@ -86,33 +88,26 @@ def labelled_contents(session: Session, content_hashes: Sequence[str], model_ver
     """
     rows = session.execute(
         select(Result.content_hash, Result.image_path, Result.content_id, Result.label, Result.confidence, Result.top_k, Result.warning)
-        .where(Result.model_version_id == model_version_id, Result.status == OK, Result.content_hash.in_(list(set(content_hashes))))
+        .where(Result.model_version_id == model_version_id, Result.status == ResultStatus.OK, Result.content_hash.in_(list(set(content_hashes))))
         .order_by(Result.id)
     )
     return {
-        str(content_hash): ResultRecord(path, content_id, OK, label, confidence, top_k, content_hash=content_hash, warning=warning)
+        str(content_hash): ResultRecord(path, content_id, ResultStatus.OK, label, confidence, top_k, content_hash=content_hash, warning=warning)
         for content_hash, path, content_id, label, confidence, top_k, warning in rows
     }
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
     """(labelled, failed) in a batch."""
-    failed = sum(1 for r in records if r.status == FAILED)
+    failed = sum(1 for r in records if r.status == ResultStatus.FAILED)
     return len(records) - failed, failed
-
-
-def add_to_job_counters(session: Session, job_id: int, done: int, failed: int, skipped: int = 0) -> None:
-    # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
-    session.execute(
-        update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
-    )
 
 
 def ok_fingerprints(session: Session, model_version_id: str, paths: Sequence[str]) -> dict[str, str | None]:
     """The stored fingerprint (``content_id``) of each of ``paths`` that has an ok row for the version."""
     rows = session.execute(
         select(Result.image_path, Result.content_id).where(
-            Result.model_version_id == model_version_id, Result.status == OK, Result.image_path.in_(list(paths))
+            Result.model_version_id == model_version_id, Result.status == ResultStatus.OK, Result.image_path.in_(list(paths))
         )
     )
     return {str(path): content_id for path, content_id in rows}
@@ -138,7 +133,7 @@ def query_results(session: Session, where: ResultFilter) -> list[Result]:
     return list(session.scalars(_results_statement(where)))
 
 
-def results_statement(where: ResultFilter) -> Select[tuple[Result]]:
+def results_statement(where: ResultFilter) -> Select[Result]:
     """The filtered and sorted SELECT, for callers that page through it by key or stream it.
 
     Raises ``ValueError`` for an unknown sort.
@@ -147,20 +142,28 @@ def results_statement(where: ResultFilter) -> Select[tuple[Result]]:
 
 
 def verified_labels(session: Session, content_hashes: Iterable[str | None]) -> dict[str, str]:
-    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one."""
+    """content hash -> the label a person verified for that content (mobilabel correct), for those that have one.
+
+    Asked a thousand hashes per query: one IN list per export of millions of rows would pass
+    PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
+    """
     wanted = list({h for h in content_hashes if h is not None})
-    rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(wanted)))
-    return {str(content_hash): label for content_hash, label in rows}
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        some = wanted[start : start + _HASHES_PER_QUERY]
+        rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(some)))
+        found.update((str(content_hash), label) for content_hash, label in rows)
+    return found
 
 
-def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
+def _results_statement(where: ResultFilter) -> Select[Result]:
     if where.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {where.sort!r}; choose one of {', '.join(SORT_KEYS)}")
     every_row = where.all_versions or where.model_version_id is not None
     statement = select(Result)
     if where.job_id is not None:
         # Every row: exactly those the job wrote or kept. Current: the job's images, whichever version labels them now.
-        statement = statement.where(in_job(where.job_id) if every_row else Result.image_path.in_(job_paths(where.job_id)))
+        statement = statement.where(in_job(where.job_id) if every_row else covered_by(where.job_id))
     if where.label is not None:
         statement = statement.where(Result.label == where.label)
     if where.min_confidence is not None:
@@ -176,7 +179,7 @@ def _results_statement(where: ResultFilter) -> Select[tuple[Result]]:
         statement = statement.where(Result.model_version_id == where.model_version_id)
     if not every_row:
         # The other filters then apply to the current row: --label daisy lists images that are daisies now.
-        statement = statement.where(Result.id.in_(current_result_ids(where.job_id)))
+        statement = statement.where(Result.is_current)
     statement = statement.order_by(SORT_KEYS[where.sort], Result.id)
     if where.limit is not None:
         statement = statement.limit(where.limit)
@@ -188,6 +191,16 @@ def in_job(job_id: int) -> Any:
     return exists().where(
         JobImage.job_id == job_id, JobImage.image_path == Result.image_path, JobImage.model_version_id == Result.model_version_id
     )
+
+
+def covered_by(job_id: int) -> Any:
+    """Whether a result row's image is one a job covered (whichever version's row it is).
+
+    A correlated EXISTS on the membership's key (job, path), not ``IN`` the job's paths: a
+    page sorted on an index then walks it in order and probes each row's membership, where
+    ``IN`` reads and sorts every image of the job first.
+    """
+    return exists().where(JobImage.job_id == job_id, JobImage.image_path == Result.image_path)
 
 
 def _job_rows(job_id: int, outcome: str) -> Any:
@@ -204,17 +217,17 @@ def label_counts(session: Session, job_id: int) -> dict[str, int]:
     count = func.count()
     rows = session.execute(
         select(Result.label, count)
-        .join(JobImage, _job_rows(job_id, membership.LABELLED))
+        .join(JobImage, _job_rows(job_id, ImageOutcome.LABELLED))
         .group_by(Result.label)
         .order_by(count.desc(), Result.label)
     )
-    return {label: n for label, n in rows}
+    return {str(label): n for label, n in rows}
 
 
 def failures(session: Session, job_id: int) -> list[tuple[str, str]]:
     """(path, reason) of each image a job could not label."""
     rows = session.execute(
-        select(Result.image_path, Result.error).join(JobImage, _job_rows(job_id, membership.FAILED)).order_by(Result.image_path)
+        select(Result.image_path, Result.error).join(JobImage, _job_rows(job_id, ImageOutcome.FAILED)).order_by(Result.image_path)
     )
     return [(path, error or "") for path, error in rows]
 

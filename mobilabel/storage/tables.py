@@ -24,10 +24,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 from .pathcodec import StoredPath, StoredPathList
+from .states import ChunkState, JobState, RunState
 
 
 def utcnow() -> datetime:
@@ -74,7 +77,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     root: Mapped[str] = mapped_column(StoredPath)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=JobState.RUNNING)
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -105,7 +108,7 @@ class Chunk(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     paths: Mapped[list[str]] = mapped_column(StoredPathList)
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=ChunkState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(Text)
@@ -117,6 +120,10 @@ class Chunk(Base):
     finished_at: Mapped[datetime | None]
 
 
+# Partial indexes over the current rows only, in both dialects.
+_CURRENT_ONLY: dict[str, Any] = {"postgresql_where": text("is_current"), "sqlite_where": text("is_current = 1")}
+
+
 class Result(Base):
     __tablename__ = "results"
     __table_args__ = (
@@ -124,6 +131,11 @@ class Result(Base):
         Index("ix_results_job_id", "job_id"),
         Index("ix_results_label", "label"),
         Index("ix_results_content_hash", "content_hash"),
+        # Migration 0009: pages of current rows (storage.current) in keyset order (sort column, then id).
+        Index("ix_results_current_confidence", "confidence", "id", **_CURRENT_ONLY),
+        Index("ix_results_current_label_confidence", "label", "confidence", "id", **_CURRENT_ONLY),
+        Index("ix_results_current_status_path", "status", "image_path", "id", **_CURRENT_ONLY),
+        Index("ix_results_current_path", "image_path", "id", **_CURRENT_ONLY),
         # Migration 0007: the API's result pages (keyset order: sort column, then id).
         Index("ix_results_job_confidence", "job_id", "confidence", "id"),
         Index("ix_results_label_confidence", "label", "confidence", "id"),
@@ -147,6 +159,8 @@ class Result(Base):
     warning: Mapped[str | None] = mapped_column(Text)  # what the decoder reported about an image it still read
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Whether this is its image's current row (storage.current keeps it right on every change).
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class JobImage(Base):
@@ -211,7 +225,7 @@ class TrainingRun(Base):
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     relabel: Mapped[bool] = mapped_column(Boolean, default=False)
     trigger: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunState.QUEUED)
     progress: Mapped[dict[str, Any] | None]
     version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     promoted: Mapped[bool | None]

@@ -7,20 +7,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .database import rows_changed
 from .pathcodec import printable
 from .paths import absolute_path
+from .states import RunState
 from .tables import ModelVersion, TrainingRun, utcnow
-
-QUEUED = "queued"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-ACTIVE = (QUEUED, RUNNING)
 
 
 def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
     """Record a queued run; its data folder is stored absolute (``paths.absolute_path``)."""
-    run = TrainingRun(data_dir=absolute_path(data_dir), options=options, force=force, relabel=relabel, trigger=trigger, status=QUEUED)
+    run = TrainingRun(data_dir=absolute_path(data_dir), options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
     session.add(run)
     session.flush()
     return run
@@ -29,9 +25,9 @@ def create_run(session: Session, data_dir: str, options: dict[str, Any], force: 
 def start_run(session: Session, run_id: int) -> TrainingRun | None:
     """Mark a queued run running; None if it is not queued (a repeated message)."""
     started = session.execute(
-        update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == QUEUED).values(status=RUNNING, started_at=utcnow())
+        update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == RunState.QUEUED).values(status=RunState.RUNNING, started_at=utcnow())
     )
-    return session.get(TrainingRun, run_id) if started.rowcount == 1 else None
+    return session.get(TrainingRun, run_id) if rows_changed(started) == 1 else None
 
 
 def record_progress(session: Session, run_id: int, progress: dict[str, Any]) -> None:
@@ -43,7 +39,7 @@ def finish_run(session: Session, run_id: int, version_id: str | None, promoted: 
         update(TrainingRun)
         .where(TrainingRun.id == run_id)
         .values(
-            status=FAILED if error else COMPLETED, version_id=version_id, promoted=promoted,
+            status=RunState.FAILED if error else RunState.COMPLETED, version_id=version_id, promoted=promoted,
             error=None if error is None else printable(error), finished_at=utcnow(),
         )
     )
@@ -62,7 +58,7 @@ def last_completed_metrics(session: Session, data_dir: str) -> dict[str, Any] | 
     return session.scalar(
         select(ModelVersion.metrics)
         .join(TrainingRun, TrainingRun.version_id == ModelVersion.id)
-        .where(TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.status == COMPLETED)
+        .where(TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.status == RunState.COMPLETED)
         .order_by(TrainingRun.id.desc())
         .limit(1)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,20 +18,17 @@ def upsert(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    insert: Any
-    if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:
-        raise NotImplementedError(f"upserts are written for PostgreSQL and SQLite, not {dialect}")
     # One statement executed for many rows: compiled once and cached, where a multi-VALUES
     # statement was compiled anew for every batch (8% of `mobilabel label`'s CPU time).
-    statement: Insert = insert(table.__table__)
-    if update:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={column: statement.excluded[column] for column in update}
-        )
+    insert: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        insert = postgresql.insert(table)
+    elif dialect == "sqlite":
+        insert = sqlite.insert(table)
     else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+        raise NotImplementedError(f"upserts are written for PostgreSQL and SQLite, not {dialect}")
+    if update:
+        statement = insert.on_conflict_do_update(index_elements=list(keys), set_={column: insert.excluded[column] for column in update})
+    else:
+        statement = insert.on_conflict_do_nothing(index_elements=list(keys))
     session.execute(statement, list(rows))

@@ -11,7 +11,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import MobilabelError
-from .jobs import ACTIVE as ACTIVE_JOBS
+from .current import delete_results, lock_every_path, refresh_current
+from .states import ACTIVE_JOB_STATES as ACTIVE_JOBS
 from .tables import Job, JobImage, ModelActivation, ModelVersion, Result, utcnow
 from .upsert import upsert
 
@@ -124,10 +125,14 @@ def _is_deleted(session: Session, version_id: str) -> bool:
 
 def _set_active(session: Session, version_id: str, previous: str | None, reason: str) -> None:
     now = utcnow()
+    lock_every_path(session)
+    # Only images with a row of the version leaving or the one arriving can change their current row.
+    changing = [v for v in (active_version_id(session), version_id) if v is not None]
     session.execute(update(ModelVersion).where(ModelVersion.id != version_id).values(active=False))
     session.execute(update(ModelVersion).where(ModelVersion.id == version_id).values(active=True, activated_at=now))
     session.add(ModelActivation(version_id=version_id, previous_version_id=previous, reason=reason, activated_at=now))
     session.flush()
+    refresh_current(session, select(Result.image_path).where(Result.model_version_id.in_(changing)))
 
 
 def _last_activation(session: Session, version_id: str, before_id: int | None = None) -> ModelActivation | None:
@@ -240,7 +245,7 @@ def delete_version(session: Session, version_id: str) -> VersionUse:
         raise ActiveVersionError(f"model version {version_id} is labelling job {listed}; let it finish or cancel it first")
     use = version_use(session, version_id)
     session.execute(delete(JobImage).where(JobImage.model_version_id == version_id))
-    session.execute(delete(Result).where(Result.model_version_id == version_id))
+    delete_results(session, Result.model_version_id == version_id)
     session.execute(
         update(ModelVersion).where(ModelVersion.id == version_id).values(checkpoint=None, size_bytes=0, deleted_at=utcnow())
     )

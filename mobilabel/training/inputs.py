@@ -14,7 +14,7 @@ from ..storage import Database
 from ..storage.corrections import VerifiedLabel, list_corrections
 from ..storage.training_runs import last_completed_metrics
 from .data import content_key
-from .loop import TrainingOptions
+from .options import TrainingOptions
 
 # Where a version's metrics keep the fingerprint of the inputs it was trained on.
 FINGERPRINT_METRIC = "inputs_fingerprint"

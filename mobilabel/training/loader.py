@@ -69,7 +69,7 @@ class ImageDataset(Dataset[_Item]):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, key: tuple[int, int]) -> _Item:  # type: ignore[override]
+    def __getitem__(self, key: tuple[int, int]) -> _Item:
         index, seed = key
         image = self.images[index]
         try:
@@ -77,7 +77,7 @@ class ImageDataset(Dataset[_Item]):
             # torchvision's random transforms draw from the global generator: seed it for this image
             # alone, and give it back as it was (the head's dropout draws from it in the main process).
             with torch.random.fork_rng(devices=[]):
-                torch.random.default_generator.manual_seed(seed)
+                torch.default_generator.manual_seed(seed)
                 return self.transform(pixels), image.label, str(image.path), None
         except ImageReadError as exc:
             return None, image.label, str(image.path), str(exc)

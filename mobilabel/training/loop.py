@@ -31,6 +31,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,90 +40,9 @@ from torch.utils.data import DataLoader
 
 from ..models import Checkpoint, build_model, create_engine, resolve_device
 from ..models.architectures import backbone, backbone_blocks, head, head_parameters
-from ..models.transforms import AUGMENTATIONS
 from .errors import TrainingError
 from .loader import Batch
-
-# Chosen by measurement on the shared flowers, 3 seeds each (README, "Training"): the
-# tutorial's lr 1e-4 underfits in 5 epochs (0.84 validation accuracy); 1e-3 reaches
-# 0.89-0.91 in 5 and 0.908-0.917 in 8; more epochs, 3e-4, 3e-3 or batch 32 did no better.
-DEFAULT_LR = 1e-3
-DEFAULT_BATCH_SIZE = 16
-DEFAULT_EPOCHS = 8
-ARCH_NAMES = {"v1": "mobilenet_v1", "v2": "mobilenet_v2"}
-SCHEDULES = ("constant", "cosine")
-# With --unfreeze-last and no --backbone-lr, the unfrozen blocks learn at this fraction of --lr:
-# pretrained features want smaller steps than a new head (the tutorial fine-tunes at 1e-4).
-BACKBONE_LR_FACTOR = 0.1
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """Everything that decides what a run learns; plain values, so a queued task can carry them."""
-
-    arch: str = "mobilenet_v2"
-    alpha: float = 1.0
-    epochs: int = DEFAULT_EPOCHS
-    lr: float = DEFAULT_LR
-    batch_size: int = DEFAULT_BATCH_SIZE
-    unfreeze: bool = False  # fine-tune every layer, from the ImageNet weights
-    from_scratch: bool = False  # no ImageNet weights; every layer trained
-    device: str = "auto"
-    seed: int = 0
-    val_fraction: float | None = None  # None: the data folder's own split, else 0.2
-    include_corrections: bool = True  # the verified labels of `mobilabel correct` join training and evaluation
-    unfreeze_last: int = 0  # the last K blocks of the backbone (and the layers after them) train too
-    backbone_lr: float | None = None  # their learning rate; None: lr * BACKBONE_LR_FACTOR (with unfreeze: lr)
-    label_smoothing: float = 0.0  # of the training loss (validation loss is plain cross-entropy)
-    schedule: str = "constant"  # or "cosine": the learning rates fall to 0 over `epochs`, stepped per epoch
-    augment: str = "basic"  # training augmentation, one of models.transforms.AUGMENTATIONS
-    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0: never
-
-    @property
-    def frozen(self) -> bool:
-        """Only the head trains: the whole backbone runs in the inference engine."""
-        return not (self.unfreeze or self.from_scratch or self.unfreeze_last)
-
-    def check(self) -> None:
-        """Raises ``TrainingError`` naming the first option out of range (before any work is done)."""
-        problems = [
-            (self.epochs < 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (not self.lr > 0, f"--lr must be positive, got {self.lr}"),
-            (self.unfreeze_last < 0, f"--unfreeze-last must be 0 or more, got {self.unfreeze_last}"),
-            (
-                bool(self.unfreeze_last) and (self.unfreeze or self.from_scratch),
-                "--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch",
-            ),
-            (self.backbone_lr is not None and not self.backbone_lr > 0, f"--backbone-lr must be positive, got {self.backbone_lr}"),
-            (
-                self.backbone_lr is not None and self.frozen,
-                "--backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)",
-            ),
-            (not 0 <= self.label_smoothing < 1, f"--label-smoothing must be at least 0 and below 1, got {self.label_smoothing}"),
-            (self.schedule not in SCHEDULES, f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
-            (self.augment not in AUGMENTATIONS, f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}"),
-            (self.patience < 0, f"--patience must be 0 (never stop early) or more, got {self.patience}"),
-        ]
-        for failed, message in problems:
-            if failed:
-                raise TrainingError(message)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a run is: reported after every batch, for a progress bar or a task's status row."""
-
-    epoch: int
-    epochs: int
-    phase: str  # "train" or "val"
-    done: int  # images of this phase so far
-    total: int  # images in this phase
-    loss: float  # mean over the images so far
-    accuracy: float
-
-
-ProgressCallback = Callable[[Progress], None]
+from .options import BACKBONE_LR_FACTOR, Progress, ProgressCallback, TrainingOptions
 
 
 @dataclass(frozen=True)
@@ -233,11 +153,11 @@ class Learner:
                 self._features = create_engine(FrozenFeatures(model).eval(), engine, self.device, example)
             else:
                 self._features = create_engine(FrozenPrefix(model, start).eval(), engine, self.device, example)
-                self.trained_tail = nn.Sequential(*layers[start:]).to(self.device, memory_format=torch.channels_last)
+                self.trained_tail = nn.Sequential(*layers[start:]).to(self.device).to(memory_format=torch.channels_last)
                 backbone_trainable = list(self.trained_tail.parameters())
             head(model).to(self.device)
         else:
-            model.to(self.device, memory_format=torch.channels_last)
+            model.to(self.device).to(memory_format=torch.channels_last)
             backbone_trainable = list(backbone(model).parameters())
         backbone_lr = options.backbone_lr
         if backbone_lr is None:
@@ -280,7 +200,8 @@ class Learner:
                 features = torch.flatten(F.adaptive_avg_pool2d(self.trained_tail(features), 1), 1)
             logits: torch.Tensor = head(self.model)(features)
             return logits
-        return self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
+        whole: torch.Tensor = self.model(images.to(self.device).contiguous(memory_format=torch.channels_last))
+        return whole
 
     def step(self, batch: Batch) -> tuple[float, int]:
         """One optimisation step; returns (summed loss, correct predictions)."""
@@ -288,7 +209,7 @@ class Learner:
         targets = batch.targets.to(self.device)
         loss = F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)
         self.optimizer.step()
         return loss.item() * len(batch), int((logits.argmax(1) == targets).sum())
 
@@ -304,7 +225,7 @@ class Learner:
 
 
 def train_epoch(
-    learner: Learner, loader: DataLoader, epoch: int = 1, epochs: int = 1, on_progress: ProgressCallback | None = None
+    learner: Learner, loader: DataLoader[Any], epoch: int = 1, epochs: int = 1, on_progress: ProgressCallback | None = None
 ) -> tuple[float, float, int, float, list[tuple[str, str]]]:
     """One pass over ``loader``: (mean loss, accuracy, images, seconds, unreadable images)."""
     learner.train_mode()
@@ -326,7 +247,7 @@ def train_epoch(
 
 def evaluate(
     forward: Callable[[torch.Tensor], torch.Tensor],
-    loader: DataLoader,
+    loader: DataLoader[Any],
     epoch: int = 1,
     epochs: int = 1,
     on_progress: ProgressCallback | None = None,
@@ -357,8 +278,8 @@ class FitResult:
 
 def fit(
     learner: Learner,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
+    train_loader: DataLoader[Any],
+    val_loader: DataLoader[Any],
     epochs: int,
     on_progress: ProgressCallback | None = None,
     patience: int = 0,

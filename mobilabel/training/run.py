@@ -25,7 +25,8 @@ from .data import LabelledImage, VerifiedSplit, add_corrections, find_split
 from .errors import TrainingError
 from .inputs import CORRECTION_KEY, FINGERPRINT_METRIC, inputs_fingerprint, verified_labels
 from .loader import make_loader
-from .loop import FitResult, Learner, ProgressCallback, TrainingOptions, build_network, fit
+from .loop import FitResult, Learner, build_network, fit
+from .options import ProgressCallback, TrainingOptions
 from .promotion import PromotionDecision, promote_if_better
 from .report import write_report_png
 

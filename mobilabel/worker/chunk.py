@@ -12,7 +12,8 @@ from functools import partial
 from ..pipeline.labeller import KnownResults, LabelledBatch
 from ..pipeline.reuse import stored_results
 from ..storage import chunks as stored_chunks
-from ..storage.results import FAILED, ResultRecord, count_outcomes, write_results
+from ..storage.results import ResultRecord, count_outcomes, write_results
+from ..storage.states import ChunkState, ResultStatus
 from ..storage.tables import utcnow
 from . import metrics
 from .retry import is_transient, with_db_retry
@@ -66,7 +67,7 @@ def process_chunk(rt: WorkerRuntime, chunk_id: int) -> ChunkOutcome:
             return stored_chunks.finish_chunk(session, chunk_id, done, failed)
 
     counted = with_db_retry(finish, patience, f"chunk {chunk_id}: finish")
-    return ChunkOutcome(chunk_id, stored_chunks.DONE if counted else "duplicate", done, failed)
+    return ChunkOutcome(chunk_id, ChunkState.DONE if counted else "duplicate", done, failed)
 
 
 def _label(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> tuple[int, int]:
@@ -110,7 +111,7 @@ def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, reason: str
     version_id = _version_for_failed_rows(rt, claimed)
 
     def give_up() -> ChunkOutcome:
-        records = [ResultRecord(path, None, FAILED, error=reason) for path in claimed.paths]
+        records = [ResultRecord(path, None, ResultStatus.FAILED, error=reason) for path in claimed.paths]
         try:
             if version_id is not None:
                 with rt.db.transaction() as session:
@@ -122,8 +123,8 @@ def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, reason: str
         with rt.db.transaction() as session:
             done = stored_chunks.ok_count(session, claimed.job_id, claimed.paths)
             failed = len(claimed.paths) - done
-            stored_chunks.finish_chunk(session, claimed.id, done, failed, state=stored_chunks.GAVE_UP, error=reason)
-            return ChunkOutcome(claimed.id, stored_chunks.GAVE_UP, done, failed)
+            stored_chunks.finish_chunk(session, claimed.id, done, failed, state=ChunkState.FAILED, error=reason)
+            return ChunkOutcome(claimed.id, ChunkState.FAILED, done, failed)
 
     return with_db_retry(give_up, rt.settings.db_patience_s, f"chunk {claimed.id}: give up")
 

@@ -28,7 +28,7 @@ def serve(port: int, address: str = "0.0.0.0") -> None:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     start_http_server(port, address, registry)
 
 
@@ -84,4 +84,4 @@ def process_ended(pid: int) -> None:
     if os.environ.get(_DIR_VARIABLE):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated

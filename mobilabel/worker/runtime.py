@@ -40,13 +40,22 @@ class WorkerRuntime:
         return classifier
 
 
+_settings: Settings | None = None
 _runtime: WorkerRuntime | None = None
 
 
+def use_settings(settings: Settings) -> None:
+    """The settings this process's runtime is built from; set before the pool forks, so every
+    pool process inherits them (no environment variables to pass them through)."""
+    global _settings
+    _settings = settings
+
+
 def runtime() -> WorkerRuntime:
+    """This process's runtime, built on first use from ``use_settings``'s settings, else the environment's."""
     global _runtime
     if _runtime is None:
-        _runtime = WorkerRuntime(load_settings())
+        _runtime = WorkerRuntime(_settings or load_settings())
     return _runtime
 
 

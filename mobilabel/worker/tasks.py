@@ -8,10 +8,10 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from ..broker import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
 from ..scheduler.sweeper import sweep
 from . import metrics
 from .chunk import process_chunk
-from .names import LABEL_CHUNK, RETRAIN, SWEEP, TRAIN
 from .runtime import runtime, start_process
 from .training_task import run_training, scheduled_retrain
 
@@ -51,11 +51,13 @@ def register(app: Celery) -> None:
         app.task(name=name, bind=True, acks_late=False, time_limit=None, soft_time_limit=None)(function)
 
 
-@worker_process_init.connect
 def _load_model_after_fork(**_: Any) -> None:
     start_process()
 
 
-@worker_process_shutdown.connect
 def _forget_process_metrics(pid: int, **_: Any) -> None:
     metrics.process_ended(pid)
+
+
+worker_process_init.connect(_load_model_after_fork)
+worker_process_shutdown.connect(_forget_process_metrics)

@@ -21,11 +21,11 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Chunk, Job, Result
-from mobilabel.worker.app import create_app
 from tests.conftest import IMAGENET_WEIGHTS
 
 T = TypeVar("T")
@@ -70,6 +70,13 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def freeze(self) -> None:
+        """SIGSTOP the worker and its pool: it makes no progress until ``thaw``, however fast the machine."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
 
 @dataclass
 class Cluster:
@@ -81,8 +88,8 @@ class Cluster:
     def database(self) -> Database:
         return Database(self.database_url)
 
-    def start_worker(self, name: str, concurrency: int = 1, **extra_env: str) -> WorkerProcess:
-        command = ["worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h"]
+    def start_worker(self, name: str, concurrency: int = 1, queues: str = "cpu", **extra_env: str) -> WorkerProcess:
+        command = ["worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h", f"--queues={queues}"]
         worker = self.start(name, command, **extra_env)
         wait_until(lambda: " ready." in worker.log or not worker.alive(), 120, f"worker {name} to start")
         assert worker.alive(), worker.log

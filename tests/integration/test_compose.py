@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mobilabel.config import ENV_PREFIX, Settings
 from mobilabel.storage import open_database
 from tests.conftest import FLOWERS, REPO, create_postgres_database, drop_postgres_database
 from tests.integration.conftest import Cluster, wait_until
@@ -80,6 +81,8 @@ def test_the_deployment_is_safe_by_default() -> None:
     for name, service in SERVICES.items():
         assert "ports" not in service, f"{name} publishes a port: only the compose network may reach it"
     assert "FLOWER_BASIC_AUTH" in SERVICES["flower"]["environment"]
+    # Flower runs through mobilabel, so it gets the app from the validated settings (broker, Redis key prefix).
+    assert SERVICES["flower"]["command"][:2] == ["mobilabel", "flower"]
     assert not any("auth" in part for part in SERVICES["flower"]["command"]), "no password on a command line"
     gpu = SERVICES["worker-gpu"]
     assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"]["TORCH_VARIANT"].startswith("cu")
@@ -95,7 +98,7 @@ def test_every_setting_used_is_in_env_example() -> None:
     defined = set(example_values())
     referenced = set(_REFERENCE.findall((REPO / "docker-compose.yml").read_text()))
     assert referenced <= defined, f"used in docker-compose.yml but not in .env.example: {referenced - defined}"
-    read_by_code = {f"MOBILABEL_{n}" for n in re.findall(r'_env(?:_int|_float)?\("(\w+)"', (REPO / "mobilabel" / "config.py").read_text())}
+    read_by_code = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
     documented = set(re.findall(r"\b(MOBILABEL_\w+)", ENV_EXAMPLE))
     assert read_by_code <= documented, f"settings missing from .env.example: {read_by_code - documented}"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage import open_database, versions
 from mobilabel.storage.results import ResultFilter, query_results
-from mobilabel.worker.app import create_app
 from tests.conftest import FLOWERS, REPO
 from tests.integration.conftest import Cluster
 from tests.odd_names import assert_every_path_column_round_trips, make_odd_folder

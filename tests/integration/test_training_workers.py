@@ -45,13 +45,17 @@ def mobilabel(cluster: Cluster, *arguments: str) -> subprocess.CompletedProcess[
 def test_a_labelling_worker_switches_to_a_newly_promoted_version(cluster: Cluster, tmp_path: Path) -> None:
     data = small_training_folder(tmp_path / "data")
     photos = many_photos(tmp_path / "photos", 3000)
-    cluster.start_worker("w1")
+    worker = cluster.start_worker("w1")
     job_id = cluster.enqueue(photos, chunk_size=32)
     wait_until(lambda: cluster.job(job_id).done >= 64, 120, "labelling to be under way")
+    # Frozen while the new version is trained and promoted, the job cannot end first, however fast the machine.
+    worker.freeze()
+    assert cluster.job(job_id).status == "running"
 
     db = cluster.database()
     report = train(db, load_settings(), data, TrainingOptions(epochs=1, batch_size=8))
     assert report.promotion.promoted, report.promotion.reason
+    worker.thaw()
 
     def rows() -> list[Result]:
         with db.transaction() as session:

@@ -13,7 +13,8 @@ from PIL import Image
 from mobilabel.api import images
 from mobilabel.config import load_settings
 from mobilabel.storage import open_database, versions
-from mobilabel.storage.results import OK, ResultRecord, write_results
+from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.bad_images import exif_rotated
@@ -27,7 +28,7 @@ def store(paths: list[str]) -> dict[str, int]:
     db = open_database(load_settings().database_url, auto_upgrade=True)
     with db.transaction() as session:
         versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["tulip"], {}, b"w"))
-        write_results(session, [ResultRecord(p, "1:1", OK, "tulip", 0.9, []) for p in paths], "v1", None)
+        write_results(session, [ResultRecord(p, "1:1", ResultStatus.OK, "tulip", 0.9, []) for p in paths], "v1", None)
     with db.transaction() as session:
         ids = {r.image_path: r.id for r in session.query(Result)}
     db.dispose()

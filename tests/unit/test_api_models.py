@@ -13,7 +13,8 @@ from mobilabel.config import load_settings
 from mobilabel.hashing import hash_file
 from mobilabel.storage import open_database, versions
 from mobilabel.storage import training_runs as stored_runs
-from mobilabel.storage.results import OK, ResultRecord, write_results
+from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
@@ -26,7 +27,7 @@ def setup_storage() -> None:
         for version_id, accuracy in (("v1", 0.8), ("v2", 0.9)):
             record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, ["daisy", "rose"], {"val_accuracy": accuracy}, version_id.encode())
             versions.register_version(session, record)
-        write_results(session, [ResultRecord("/photos/a.jpg", "1:1", OK, "daisy", 0.6, [])], "v1", None)
+        write_results(session, [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "daisy", 0.6, [])], "v1", None)
         stored_runs.create_run(session, "/photos/train", {"epochs": 2}, False, False, trigger="cli")
     db.dispose()
 
@@ -61,7 +62,7 @@ def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str,
                 path = folder / name
                 if not path.exists():
                     shutil.copy(source, path)
-                records.append(ResultRecord(str(path), "1:1", OK, pair[side], 0.7, [], content_hash=hash_file(str(path))))
+                records.append(ResultRecord(str(path), "1:1", ResultStatus.OK, pair[side], 0.7, [], content_hash=hash_file(str(path))))
             write_results(session, records, version, None)
         ids = {Path(r.image_path).name: r.id for r in session.scalars(select(Result).where(Result.model_version_id == "v2"))}
     db.dispose()

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
 from mobilabel.storage import jobs, open_database, versions
-from mobilabel.storage.results import FAILED, OK, ResultRecord, write_results
+from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.states import ResultStatus
 from tests.api_support import ClientFactory, api  # noqa: F401
 
 SORTS = ("path", "label", "confidence", "-confidence", "time", "-time")
@@ -32,10 +33,10 @@ def store_results() -> int:
         for i in range(batch * 21, min(61, batch * 21 + 21)):
             path = f"/photos/{'ab'[i % 2]}/{i % 5}/img_{i:03d}.jpg"
             if i % 9 == 4:
-                records.append(ResultRecord(path, "1:1", FAILED, error="corrupt image"))
+                records.append(ResultRecord(path, "1:1", ResultStatus.FAILED, error="corrupt image"))
             else:
                 label = ("daisy", "rose", "tulip")[i % 3]
-                records.append(ResultRecord(path, "1:1", OK, label, round((i * 37 % 10) / 10, 1), [{"label": label, "confidence": 0.5}]))
+                records.append(ResultRecord(path, "1:1", ResultStatus.OK, label, round((i * 37 % 10) / 10, 1), [{"label": label, "confidence": 0.5}]))
         with db.transaction() as session:
             write_results(session, records, "v1", job_ids[batch % 2])
     db.dispose()

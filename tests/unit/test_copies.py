@@ -13,7 +13,8 @@ import torch
 from mobilabel.models import Checkpoint, Classifier, Preprocessing, build_model
 from mobilabel.pipeline.labeller import Labeller
 from mobilabel.storage import open_database
-from mobilabel.storage.results import OK, ResultRecord
+from mobilabel.storage.results import ResultRecord
+from mobilabel.storage.states import ResultStatus
 from tests.conftest import IMAGENET_WEIGHTS
 from tests.copies import count_inferences, run_copies_scenario
 
@@ -35,14 +36,14 @@ def test_results_known_for_another_version_are_not_copied(tmp_path: Path, val_im
 
     def known(content_hashes: Sequence[str], version_id: str) -> Mapping[str, ResultRecord]:
         asked.append(version_id)
-        return {h: ResultRecord("/elsewhere.jpg", "1:1", OK, "stored", 0.5, [], content_hash=h) for h in content_hashes}
+        return {h: ResultRecord("/elsewhere.jpg", "1:1", ResultStatus.OK, "stored", 0.5, [], content_hash=h) for h in content_hashes}
 
     calls = iter([imagenet, imagenet])  # the batch is read for imagenet, then ``other`` takes over
     seen = count_inferences(monkeypatch)
     (batch,) = Labeller(lambda: next(calls, other), batch_size=8).label(paths, known)
     assert asked == [imagenet.version_id]
     assert batch.model_version_id == other.version_id and sum(seen) == 3
-    assert {r.label for r in batch.records} <= set("abcde") and all(r.status == OK for r in batch.records)
+    assert {r.label for r in batch.records} <= set("abcde") and all(r.status == ResultStatus.OK for r in batch.records)
     assert [r.image_path for r in batch.records] == [str(p) for p in paths]
     assert [r.label for r in batch.records[:3]] == [r.label for r in batch.records[3:]]
 

@@ -27,8 +27,6 @@ from mobilabel.storage.corrections import (
 from mobilabel.storage.filters import FilterError, check_filter
 from mobilabel.storage.pruning import JobRunningError, delete_job, delete_paths, missing_paths
 from mobilabel.storage.results import (
-    FAILED,
-    OK,
     ResultFilter,
     ResultRecord,
     label_counts,
@@ -37,6 +35,7 @@ from mobilabel.storage.results import (
     verified_labels,
     write_results,
 )
+from mobilabel.storage.states import JobState, ResultStatus
 from tests.conftest import FLOWERS
 
 DAISIES = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))
@@ -91,7 +90,7 @@ def add_version(db: Database, version_id: str, classes: list[str] | None = None)
 
 
 def ok(path: str, label: str, confidence: float = 0.9, content_hash: str | None = None) -> ResultRecord:
-    return ResultRecord(path, "1:1", OK, label, confidence, [{"label": label, "confidence": confidence}], content_hash=content_hash)
+    return ResultRecord(path, "1:1", ResultStatus.OK, label, confidence, [{"label": label, "confidence": confidence}], content_hash=content_hash)
 
 
 def new_job(db: Database, version_id: str) -> int:
@@ -115,7 +114,7 @@ def view(db: Database, **where: object) -> dict[str, tuple[str | None, str, str 
 def test_a_job_keeps_every_image_it_labelled_when_a_later_job_relabels_them(db: Database) -> None:
     add_version(db, "v1")
     first, second = new_job(db, "v1"), new_job(db, "v1")
-    write(db, [ok("/p/a.jpg", "daisy"), ResultRecord("/p/b.jpg", "1:1", FAILED, error="truncated")], "v1", first)
+    write(db, [ok("/p/a.jpg", "daisy"), ResultRecord("/p/b.jpg", "1:1", ResultStatus.FAILED, error="truncated")], "v1", first)
     write(db, [ok("/p/a.jpg", "roses"), ok("/p/b.jpg", "daisy"), ok("/p/c.jpg", "daisy")], "v1", second)
     assert set(view(db, job_id=first)) == {"/p/a.jpg", "/p/b.jpg"}
     assert set(view(db, job_id=second)) == {"/p/a.jpg", "/p/b.jpg", "/p/c.jpg"}
@@ -131,7 +130,7 @@ def test_the_current_view_shows_one_row_per_image_from_the_right_version(db: Dat
     add_version(db, "new")
     with db.transaction() as session:
         versions.activate_version(session, "old")
-    write(db, [ok("/p/both.jpg", "daisy", content_hash="h1"), ResultRecord("/p/failed-old.jpg", "1:1", FAILED, error="x"),
+    write(db, [ok("/p/both.jpg", "daisy", content_hash="h1"), ResultRecord("/p/failed-old.jpg", "1:1", ResultStatus.FAILED, error="x"),
                ok("/p/edited.jpg", "daisy", content_hash="before")], "old", None)
     write(db, [ok("/p/both.jpg", "roses", content_hash="h1"), ok("/p/failed-old.jpg", "roses"), ok("/p/new-only.jpg", "roses"),
                ok("/p/edited.jpg", "roses", content_hash="after")], "new", None)
@@ -217,7 +216,7 @@ def test_deleting_a_job_keeps_rows_other_jobs_share(db: Database) -> None:
     write(db, [ok("/p/a.jpg", "daisy"), ok("/p/only-first.jpg", "daisy")], "v1", first)
     write(db, [ok("/p/a.jpg", "daisy")], "v1", second)
     with db.transaction() as session:
-        jobs.finish_job(session, first, jobs.COMPLETED)
+        jobs.finish_job(session, first, JobState.COMPLETED)
     with db.transaction() as session:
         deleted = delete_job(session, first)
     assert (deleted.images, deleted.results) == (2, 1)
@@ -243,7 +242,7 @@ def test_deleting_a_version_never_the_active_one_and_rollback_steps_over_it(db: 
             versions.delete_version(session, "c")
         with pytest.raises(versions.ActiveVersionError, match=f"is labelling job {job}; let it finish or cancel it first"):
             versions.delete_version(session, "b")
-        jobs.finish_job(session, job, jobs.COMPLETED)
+        jobs.finish_job(session, job, JobState.COMPLETED)
         assert versions.delete_version(session, "b").results == 1
     with db.transaction() as session:
         assert {v.id for v in versions.list_versions(session)} == {"a", "c"}
@@ -271,7 +270,7 @@ def test_prune_missing_deletes_only_rows_of_files_gone(db: Database, tmp_path: P
 def test_a_content_already_labelled_by_a_version_is_found_at_any_path(db: Database) -> None:
     add_version(db, "v1")
     add_version(db, "v2")
-    write(db, [ok("/p/a.jpg", "daisy", content_hash="h1"), ResultRecord("/p/b.jpg", "1:1", FAILED, error="x", content_hash="h2")], "v1", None)
+    write(db, [ok("/p/a.jpg", "daisy", content_hash="h1"), ResultRecord("/p/b.jpg", "1:1", ResultStatus.FAILED, error="x", content_hash="h2")], "v1", None)
     with db.transaction() as session:
         found = labelled_contents(session, ["h1", "h2", "h3"], "v1")
         assert {h: (r.image_path, r.label) for h, r in found.items()} == {"h1": ("/p/a.jpg", "daisy")}

@@ -11,7 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from mobilabel.storage import DatabaseError, jobs, open_database, versions
-from mobilabel.storage.results import FAILED, OK, ResultFilter, ResultRecord, add_to_job_counters, query_results, write_results
+from mobilabel.storage.jobs import add_to_counters
+from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Base, Job, Result
 
 
@@ -31,6 +33,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
     db.dispose()
 
 
+@pytest.mark.integration
 def test_a_server_database_is_never_migrated_behind_the_users_back(postgres_url: str) -> None:
     with pytest.raises(DatabaseError, match="run `mobilabel db upgrade`"):
         open_database(postgres_url)
@@ -46,17 +49,17 @@ def test_writing_a_batch_again_updates_instead_of_duplicating(database_url: str)
     add_version(db)
     with db.transaction() as session:
         job = jobs.create_job(session, "/photos", "v1")
-    first = [ResultRecord("/photos/a.jpg", "1:1", OK, "a", 0.9, [{"label": "a", "confidence": 0.9}]), ResultRecord("/photos/b.jpg", "1:1", FAILED, error="bad")]
+    first = [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "a", 0.9, [{"label": "a", "confidence": 0.9}]), ResultRecord("/photos/b.jpg", "1:1", ResultStatus.FAILED, error="bad")]
     with db.transaction() as session:
         write_results(session, first, "v1", job.id)
-        add_to_job_counters(session, job.id, 1, 1)
-    again = [ResultRecord("/photos/b.jpg", "2:2", OK, "b", 0.7, [])]
+        add_to_counters(session, job.id, 1, 1)
+    again = [ResultRecord("/photos/b.jpg", "2:2", ResultStatus.OK, "b", 0.7, [])]
     with db.transaction() as session:
         write_results(session, again, "v1", job.id)
     with db.transaction() as session:
         rows = {r.image_path: r for r in query_results(session, ResultFilter())}
         assert len(rows) == 2
-        assert (rows["/photos/b.jpg"].status, rows["/photos/b.jpg"].label, rows["/photos/b.jpg"].content_id) == (OK, "b", "2:2")
+        assert (rows["/photos/b.jpg"].status, rows["/photos/b.jpg"].label, rows["/photos/b.jpg"].content_id) == (ResultStatus.OK, "b", "2:2")
         assert rows["/photos/a.jpg"].top_k == [{"label": "a", "confidence": 0.9}]
         stored_job = session.get(Job, job.id)
         assert stored_job is not None and (stored_job.done, stored_job.failed) == (1, 1)
@@ -68,7 +71,7 @@ def test_path_patterns_treat_percent_and_underscore_literally(database_url: str)
     add_version(db)
     names = ["/p/100%_x.jpg", "/p/100ab.jpg", "/p/1000x.jpg"]
     with db.transaction() as session:
-        write_results(session, [ResultRecord(n, None, OK, "a", 0.5) for n in names], "v1", None)
+        write_results(session, [ResultRecord(n, None, ResultStatus.OK, "a", 0.5) for n in names], "v1", None)
     with db.transaction() as session:
         assert [r.image_path for r in query_results(session, ResultFilter(path_pattern="100%_*"))] == ["/p/100%_x.jpg"]
         assert len(query_results(session, ResultFilter(path_pattern="/p/*.jpg"))) == 3
@@ -99,7 +102,7 @@ def test_sqlite_readers_never_block_the_writer(tmp_path: Path) -> None:
     assert reader.execute("SELECT count(*) FROM results").fetchone() == (0,)
     # The reader holds an open read transaction; without WAL the writer's commit would wait for it.
     with db.transaction() as session:
-        write_results(session, [ResultRecord("/a.jpg", None, OK, "a", 0.5)], "v1", None)
+        write_results(session, [ResultRecord("/a.jpg", None, ResultStatus.OK, "a", 0.5)], "v1", None)
     assert reader.execute("SELECT count(*) FROM results").fetchone() == (0,), "the reader keeps its snapshot"
     reader.execute("COMMIT")
     reader.close()

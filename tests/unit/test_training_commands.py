@@ -32,7 +32,7 @@ def one_error_line(result: Result) -> str:
 def test_train_on_a_missing_folder_or_with_impossible_options_is_one_clear_error_line(tmp_path: Path) -> None:
     assert one_error_line(run("train", str(tmp_path / "nowhere"))) == f"Error: folder not found: {tmp_path / 'nowhere'}"
     data = str(FLOWERS)
-    assert one_error_line(run("train", data, "--device", "tpu")) == "Error: unknown device 'tpu'; use cpu, cuda or auto"
+    assert one_error_line(run("train", data, "--device", "tpu")) == "Error: unknown device 'tpu'; use cpu, cuda, cuda:N or auto"
     line = one_error_line(run("train", data, "--arch", "v1"))
     assert line.startswith("Error: the ImageNet weights ") and line.endswith("train that network with --from-scratch")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import multiprocessing
 import os
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.hashing import hash_file
 from mobilabel.storage import open_database
@@ -21,7 +21,6 @@ from mobilabel.storage.corrections import CorrectionRecord, save_corrections
 from mobilabel.training import TrainingOptions, find_split, train
 from mobilabel.training.data import split_of
 from mobilabel.training.inputs import unchanged_since_last_run
-from mobilabel.worker.app import create_app
 from mobilabel.worker.runtime import WorkerRuntime
 from mobilabel.worker.training_task import scheduled_retrain
 from tests.unit.test_training import flowers, tiny_dataset
@@ -115,7 +114,7 @@ def _train_in_a_worker_like_process(data: str, database_url: str, results: multi
     """As a Celery prefork child trains: a daemon process (so no decode processes), on one core and one thread."""
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     torch.set_num_threads(1)
-    settings = dataclasses.replace(load_settings(), database_url=database_url)
+    settings = load_settings().model_copy(update={"database_url": database_url})
     db = open_database(database_url)
     report = train(db, settings, Path(data), FAST)
     db.dispose()

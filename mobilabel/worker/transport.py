@@ -20,10 +20,8 @@ from kombu.transport import redis
 
 log = logging.getLogger("mobilabel.worker")
 
-# For Celery's ``broker_transport`` (an import path, as kombu resolves transports by name).
-TRANSPORT = "mobilabel.worker.broker:Transport"
-# Not rediss://: kombu turns TLS on from that scheme name, which a transport given by path would lose.
-REDIS_SCHEMES = ("redis",)
+# Celery is pointed at ``Transport`` by its import path (``mobilabel.broker.REDIS_TRANSPORT``), so the
+# app factory need not import the worker.
 _NOT_JSON = (json.JSONDecodeError, UnicodeDecodeError)
 
 

@@ -1,0 +1,23 @@
+"""What a command's click context holds: the settings, and the one database handle of the command."""
+
+from __future__ import annotations
+
+import click
+
+from ..config import Settings
+from ..storage import Database, open_database
+
+_DATABASE = "mobilabel.database"
+
+
+def command_database(auto_upgrade: bool | None = None) -> Database:
+    """The running command's database: opened (and its schema checked) on first use, disposed when the
+    command ends, whether it succeeds or fails. Raises DatabaseError when it cannot be used."""
+    root = click.get_current_context().find_root()
+    database: Database | None = root.meta.get(_DATABASE)
+    if database is None:
+        settings: Settings = root.obj
+        database = open_database(settings.database_url, auto_upgrade)
+        root.call_on_close(database.dispose)
+        root.meta[_DATABASE] = database
+    return database

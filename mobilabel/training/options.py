@@ -1,0 +1,92 @@
+"""What a training run is asked to do, and how it reports progress: plain values, no torch, so the CLI,
+a queued task and the scheduler can build and carry them cheaply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import TrainingError
+
+# Chosen by measurement on the shared flowers, 3 seeds each (README, "Training"): the
+# tutorial's lr 1e-4 underfits in 5 epochs (0.84 validation accuracy); 1e-3 reaches
+# 0.89-0.91 in 5 and 0.908-0.917 in 8; more epochs, 3e-4, 3e-3 or batch 32 did no better.
+DEFAULT_LR = 1e-3
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_EPOCHS = 8
+ARCH_NAMES = {"v1": "mobilenet_v1", "v2": "mobilenet_v2"}
+SCHEDULES = ("constant", "cosine")
+# With --unfreeze-last and no --backbone-lr, the unfrozen blocks learn at this fraction of --lr:
+# pretrained features want smaller steps than a new head (the tutorial fine-tunes at 1e-4).
+BACKBONE_LR_FACTOR = 0.1
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """Everything that decides what a run learns; plain values, so a queued task can carry them."""
+
+    arch: str = "mobilenet_v2"
+    alpha: float = 1.0
+    epochs: int = DEFAULT_EPOCHS
+    lr: float = DEFAULT_LR
+    batch_size: int = DEFAULT_BATCH_SIZE
+    unfreeze: bool = False  # fine-tune every layer, from the ImageNet weights
+    from_scratch: bool = False  # no ImageNet weights; every layer trained
+    device: str = "auto"
+    seed: int = 0
+    val_fraction: float | None = None  # None: the data folder's own split, else 0.2
+    include_corrections: bool = True  # the verified labels of `mobilabel correct` join training and evaluation
+    unfreeze_last: int = 0  # the last K blocks of the backbone (and the layers after them) train too
+    backbone_lr: float | None = None  # their learning rate; None: lr * BACKBONE_LR_FACTOR (with unfreeze: lr)
+    label_smoothing: float = 0.0  # of the training loss (validation loss is plain cross-entropy)
+    schedule: str = "constant"  # or "cosine": the learning rates fall to 0 over `epochs`, stepped per epoch
+    augment: str = "basic"  # training augmentation, one of models.transforms.AUGMENTATIONS
+    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0: never
+
+    @property
+    def frozen(self) -> bool:
+        """Only the head trains: the whole backbone runs in the inference engine."""
+        return not (self.unfreeze or self.from_scratch or self.unfreeze_last)
+
+    def check(self) -> None:
+        """Raises ``TrainingError`` naming the first option out of range (before any work is done)."""
+        from ..models.transforms import AUGMENTATIONS  # torch: only a run that is about to train checks
+
+        problems = [
+            (self.epochs < 1, f"--epochs must be at least 1, got {self.epochs}"),
+            (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (not self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (self.unfreeze_last < 0, f"--unfreeze-last must be 0 or more, got {self.unfreeze_last}"),
+            (
+                bool(self.unfreeze_last) and (self.unfreeze or self.from_scratch),
+                "--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch",
+            ),
+            (self.backbone_lr is not None and not self.backbone_lr > 0, f"--backbone-lr must be positive, got {self.backbone_lr}"),
+            (
+                self.backbone_lr is not None and self.frozen,
+                "--backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)",
+            ),
+            (not 0 <= self.label_smoothing < 1, f"--label-smoothing must be at least 0 and below 1, got {self.label_smoothing}"),
+            (self.schedule not in SCHEDULES, f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
+            (self.augment not in AUGMENTATIONS, f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}"),
+            (self.patience < 0, f"--patience must be 0 (never stop early) or more, got {self.patience}"),
+        ]
+        for failed, message in problems:
+            if failed:
+                raise TrainingError(message)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: reported after every batch, for a progress bar or a task's status row."""
+
+    epoch: int
+    epochs: int
+    phase: str  # "train" or "val"
+    done: int  # images of this phase so far
+    total: int  # images in this phase
+    loss: float  # mean over the images so far
+    accuracy: float
+
+
+ProgressCallback = Callable[[Progress], None]
