@@ -1,6 +1,6 @@
 """The HTTP API against its targets, measured side by side in one run (issue 14):
 
-    python -m bench.api [--rows 200000] [--pg-rows 200000] [--requests 480] [--no-postgres]
+    python -m bench.api [--rows 200000] [--pg-rows 200000] [--requests 480] [--no-postgres] [--no-pages] [--no-predict]
 
 (a) result pages (100 rows) on SQLite and PostgreSQL databases filled by SQL (20 jobs, 1,000
     labels, confidences spread over [0, 1], 0.2% failed): p95 server time of the first page and
@@ -43,7 +43,8 @@ from mobilabel.storage import open_database
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOBILABEL_SHARED", REPO.parent / "shared"))
-FLOWERS_VAL = SHARED / "datasets" / "flowers" / "val"
+FLOWERS = SHARED / "datasets" / "flowers"
+FLOWERS_VAL = FLOWERS / "val"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_imagenet.pth"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -178,8 +179,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 16) -> tuple[float, float, float, int]:
-    """(images/s, p50 ms, p99 ms, batches) of ``clients`` threads sending one photo per request."""
+def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 16) -> tuple[float, float, float, int, float]:
+    """(images/s, p50 ms, p99 ms, batches, cores the load generator itself used) of ``clients``
+    threads sending one photo per request (the photos in turn: all distinct while requests <= photos)."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], env=env, cwd=REPO,
@@ -215,35 +217,55 @@ def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 
                         latencies.append(time.perf_counter() - started)
 
         threads = [threading.Thread(target=client) for _ in range(clients)]
+        cpu = time.process_time()
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        client_cores = (time.process_time() - cpu) / elapsed
         metrics = httpx.get(f"{base}/metrics").text
         batches = int(float(re.search(r"mobilabel_predict_batch_size_count (\S+)", metrics).group(1))) - 1  # type: ignore[union-attr]
         latencies.sort()
-        return requests / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000, batches
+        return requests / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000, batches, client_cores
     finally:
         server.terminate()
         server.wait(timeout=60)
 
 
+def label_rate(env: dict[str, str], folder: Path) -> float:
+    """`mobilabel label --force` of ``folder`` on a database of its own: images/s (model load excluded).
+
+    --force and a new database: nothing is skipped as unchanged; the flower photos are distinct
+    contents, so no result is a copy of another file's (both would flatter label)."""
+    database = Path(tempfile.mkdtemp(prefix="bench-api-label-")) / "label.db"
+    # A wide console: rich wraps the summary line at 80 columns when stderr is not a terminal.
+    labelled = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "label", "--force", str(folder)],
+        env={**env, "COLUMNS": "400", "MOBILABEL_DATABASE_URL": f"sqlite:///{database}"}, cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    shutil.rmtree(database.parent, ignore_errors=True)
+    return float(re.search(r"\(([\d.]+)\s+img/s", labelled.stderr).group(1))  # type: ignore[union-attr]
+
+
 def predict_section(requests: int, report: Callable[[str], None]) -> None:
-    photos = sorted(FLOWERS_VAL.glob("*/*.jpg"))
+    # Every flower photo (train and val, 609 distinct contents): label and predict see the same files.
+    photos = sorted(FLOWERS.glob("*/*/*.jpg"))
     home = Path(tempfile.mkdtemp(prefix="bench-api-home-"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_HOME": str(home), "MOBILABEL_PRETRAINED": str(WEIGHTS),
            "MOBILABEL_DATABASE_URL": f"sqlite:///{home / 'predict.db'}"}
-    # A wide console: rich wraps the summary line at 80 columns when stderr is not a terminal.
-    labelled = subprocess.run(
-        [sys.executable, "-m", "mobilabel", "label", str(FLOWERS_VAL)], env={**env, "COLUMNS": "400"}, cwd=REPO, capture_output=True, text=True, check=True
-    )
-    label_rate = float(re.search(r"\(([\d.]+)\s+img/s", labelled.stderr).group(1))  # type: ignore[union-attr]
-    report(f"\npredict under load (16 clients, one photo per request, {requests} requests; `mobilabel label` on the same {len(photos)} photos: {label_rate:.1f} img/s)")
-    for name, extra in (("dynamic batching", {}), ("batches of 1", {"MOBILABEL_PREDICT_MAX_BATCH": "1"})):
-        rate, p50, p99, batches = load({**env, **extra}, photos, requests)
-        report(f"  {name}: {rate:.1f} img/s ({rate / label_rate:.2f}x label), p50 {p50:.0f} ms, p99 {p99:.0f} ms, {batches} batches")
+    # label before and after the load runs, their mean the reference: the load of this shared machine moves.
+    before = label_rate(env, FLOWERS)
+    runs = [(name, load({**env, **extra}, photos, requests))
+            for name, extra in (("dynamic batching", {}), ("batches of 1", {"MOBILABEL_PREDICT_MAX_BATCH": "1"}))]
+    after = label_rate(env, FLOWERS)
+    reference = (before + after) / 2
+    report(f"\npredict under load (16 clients, one photo per request, {requests} requests, load average {os.getloadavg()[0]:.1f}; "
+           f"`mobilabel label --force` on the same {len(photos)} photos: {before:.1f} img/s before, {after:.1f} after)")
+    for name, (rate, p50, p99, batches, client_cores) in runs:
+        report(f"  {name}: {rate:.1f} img/s ({rate / reference:.2f}x label), p50 {p50:.0f} ms, p99 {p99:.0f} ms, {batches} batches; "
+               f"the load generator used {client_cores:.2f} of {os.cpu_count()} cores")
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -254,6 +276,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=480, help="predict requests per load run")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-predict", action="store_true")
+    parser.add_argument("--no-pages", action="store_true", help="skip (a) and (b): only predict under load")
     args = parser.parse_args()
 
     def report(line: str) -> None:
@@ -263,8 +286,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
     os.environ["MOBILABEL_HOME"] = str(folder / "home")
     try:
-        database_section("SQLite", f"sqlite:///{folder / 'results.db'}", args.rows, False, report)
-        if not args.no_postgres:
+        if not args.no_pages:
+            database_section("SQLite", f"sqlite:///{folder / 'results.db'}", args.rows, False, report)
+        if not args.no_postgres and not args.no_pages:
             name = f"mobilabel_bench_{uuid.uuid4().hex[:8]}"
             admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:

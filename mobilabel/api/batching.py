@@ -1,7 +1,10 @@
 """Dynamic batching for /api/predict: concurrent requests' images gathered into one forward pass.
 
 As TorchServe and Triton do: a batch closes when it holds ``max_batch`` images or when the
-oldest image in it has waited ``max_wait_s``, whichever comes first. Each batch goes through
+oldest image in it has waited ``max_wait_s``, whichever comes first; and while another lane is
+idle, a batch takes no more than its share of what is queued and does not wait: at low load each
+request goes at once, under load every lane gets a batch (one lane taking all the requests in
+flight left the others idle: 60 img/s against 87 with batches of 1, 2 cores). Each batch goes through
 ``Labeller.predict``, the very code `mobilabel label` runs, so a photo gets the same label
 and confidence from both. One batching thread per inference lane keeps every core busy.
 """
@@ -41,6 +44,8 @@ class Batcher:
         self._max_wait_s = max_wait_s
         self._on_batch = on_batch
         self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._idle = 0  # lanes waiting for a request
+        self._idle_lock = threading.Lock()
         self._readers = ThreadPoolExecutor(labeller.decode_threads, thread_name_prefix="predict-read")
         self._threads = [threading.Thread(target=self._serve, name=f"predict-batch-{i}", daemon=True) for i in range(labeller.lanes)]
         for thread in self._threads:
@@ -60,7 +65,7 @@ class Batcher:
 
     def _serve(self) -> None:
         while True:
-            first = self._queue.get()
+            first = self._wait_for_request()
             if first is None:
                 return
             batch = [first]
@@ -68,6 +73,10 @@ class Batcher:
             deadline = first.arrived + self._max_wait_s
             stop = False
             while size < self._max_batch:
+                with self._idle_lock:
+                    idle = self._idle
+                if idle and size * idle >= self._queue.qsize():  # the rest is the idle lanes' share
+                    break
                 try:
                     more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
@@ -80,6 +89,15 @@ class Batcher:
             self._run(batch)
             if stop:
                 return
+
+    def _wait_for_request(self) -> _Request | None:
+        with self._idle_lock:
+            self._idle += 1
+        try:
+            return self._queue.get()
+        finally:
+            with self._idle_lock:
+                self._idle -= 1
 
     def _run(self, batch: list[_Request]) -> None:
         try:

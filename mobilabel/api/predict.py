@@ -59,6 +59,8 @@ class Predictor:
         self._on_batch = on_batch
         self._batcher: Batcher | None = None
         self._lock = threading.Lock()
+        # One folder for the server's uploads, each a file of its own: no folder made and removed per request.
+        self.uploads = Path(tempfile.mkdtemp(prefix="mobilabel-upload-"))
 
     def batcher(self) -> Batcher:
         with self._lock:
@@ -69,6 +71,7 @@ class Predictor:
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
+        shutil.rmtree(self.uploads, ignore_errors=True)
 
     def _build(self) -> Batcher:
         from ..models import Checkpoint, Classifier
@@ -104,16 +107,18 @@ async def predict(
     """Label uploaded images. One odd file gets its reason in ``error`` and the others their labels;
     if none can be labelled the answer is 415 (not an image) or 422 (unreadable), with the reason."""
     predictor: Predictor = request.app.state.predictor
-    folder = Path(tempfile.mkdtemp(prefix="mobilabel-upload-"))
+    paths: list[Path] = []
     try:
-        paths = [await _save(upload, folder / f"{i}{_suffix(upload.filename)}") for i, upload in enumerate(files)]
+        for upload in files:
+            paths.append(await _save(upload, predictor.uploads, _suffix(upload.filename)))
         try:
             batcher = await asyncio.to_thread(predictor.batcher)
         except MobilabelError as exc:  # no weights, a checkpoint that will not load: the server is not ready
             raise HTTPException(503, str(exc)) from exc
         version_id, records = await asyncio.wrap_future(batcher.submit(paths))
     finally:
-        await asyncio.to_thread(shutil.rmtree, folder, True)
+        for path in paths:
+            path.unlink(missing_ok=True)
     predictions = [
         PredictionOut(
             filename=upload.filename or "",
@@ -132,11 +137,13 @@ async def predict(
     return JSONResponse(body)
 
 
-async def _save(upload: UploadFile, target: Path) -> Path:
-    with open(target, "wb") as out:
+async def _save(upload: UploadFile, folder: Path, suffix: str) -> Path:
+    """The upload copied to a new file of its own in ``folder`` (a name no other request gets)."""
+    descriptor, name = tempfile.mkstemp(suffix=suffix, dir=folder)
+    with open(descriptor, "wb") as out:
         while chunk := await upload.read(_COPY_CHUNK):
             out.write(chunk)
-    return target
+    return Path(name)
 
 
 def _suffix(filename: str | None) -> str:

@@ -52,7 +52,7 @@ def result_filter(
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     status: Literal["ok", "failed"] | None = None,
     version: str | None = None,
-    path: Annotated[str | None, Query(description="shell pattern (* and ?), matched anywhere in the path")] = None,
+    path: Annotated[str | None, Query(description="shell pattern (* and ?): from the root if it starts with / (under that folder), else anywhere in the path")] = None,
     sort: SortName = "path",
     all_versions: Annotated[bool, Query(description="every version's row of each image, not only its current one")] = False,
 ) -> ResultFilter:

@@ -30,7 +30,7 @@ _PATHS_SHOWN = 20
 @click.option("--label", "label_name", help="Only this label (case-sensitive).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1))
 @click.option("--max-confidence", type=click.FloatRange(0, 1))
-@click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards).")
+@click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards): from the root if it starts with / (under that folder), else anywhere.")
 @click.option("--status", type=click.Choice([status.value for status in ResultStatus]))
 @click.option("--version", "model_version_id", help="Only this model version's rows: an id, a unique prefix, or 'active'.")
 @click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")

@@ -89,9 +89,13 @@ def _unescape_one(match: re.Match[str]) -> str:
 
 
 class StoredPath(TypeDecorator[str]):
-    """A Text column holding a path in the stored form; Python sees the OS path."""
+    """A Text column holding a path in the stored form; Python sees the OS path.
 
-    impl = Text
+    Paths compare byte by byte in both databases: SQLite's default, and on PostgreSQL the
+    collation "C" (migration 0010), so that a folder's paths are one range of a path index.
+    """
+
+    impl = Text().with_variant(Text(collation="C"), "postgresql")
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:

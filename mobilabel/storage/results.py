@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import membership
 from .current import lock_paths, refresh_current
-from .pathcodec import printable
+from .pathcodec import ENCODED_PREFIX, printable, to_stored
 from .states import ImageOutcome, ResultStatus
 from .tables import Correction, JobImage, Result, utcnow
 from .upsert import upsert
@@ -171,8 +172,7 @@ def _results_statement(where: ResultFilter) -> Select[Result]:
     if where.max_confidence is not None:
         statement = statement.where(Result.confidence <= where.max_confidence)
     if where.path_pattern:
-        # A pattern given with undecodable bytes matches them as stored: \xNN.
-        statement = statement.where(Result.image_path.like(glob_to_like(printable(where.path_pattern)), escape="\\"))
+        statement = statement.where(path_matches(where.path_pattern))
     if where.status is not None:
         statement = statement.where(Result.status == where.status)
     if where.model_version_id is not None:
@@ -232,11 +232,56 @@ def failures(session: Session, job_id: int) -> list[tuple[str, str]]:
     return [(path, error or "") for path, error in rows]
 
 
+def path_matches(pattern: str) -> Any:
+    """Whether a result's stored path matches a shell-style pattern (see ``glob_to_like``).
+
+    A pattern from the root is a prefix (the text before its first wildcard) and is also given as
+    a range of the path, ``prefix <= path < prefix's successor``, which the path index serves in
+    order: exact because paths compare byte by byte (SQLite's default; on PostgreSQL the column's
+    collation "C", migration 0010). Its undecodable bytes make it a ``bytes:`` form, as such names
+    are stored (storage.pathcodec); another pattern's are matched as stored, ``\\xNN``.
+    """
+    text = _stored_pattern(pattern)
+    like = Result.image_path.like(glob_to_like(text), escape="\\")
+    if not _anchored(text):
+        return like
+    prefix = re.split(r"[*?]", text, maxsplit=1)[0]
+    after = _successor(prefix)
+    return and_(Result.image_path >= prefix, like) if after is None else and_(Result.image_path >= prefix, Result.image_path < after, like)
+
+
 def glob_to_like(pattern: str) -> str:
-    """A shell-style pattern (``*``, ``?``) as a LIKE pattern; it matches anywhere in the path."""
+    """A shell-style pattern (``*``, ``?``) as a LIKE pattern, with ``\\`` escaping ``%`` and ``_``.
+
+    Stored paths are absolute, so a pattern that starts with ``/`` (or ``bytes:/``) names a folder
+    or file from the root and matches from the start of the path: ``/photos/2024/*`` is everything
+    under /photos/2024. Any other pattern matches anywhere in the path (``*/2024/*``, ``IMG_*``).
+    """
     escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     like = escaped.replace("*", "%").replace("?", "_")
-    return like if like.startswith("%") else f"%{like}"
+    return like if like.startswith("%") or _anchored(pattern) else f"%{like}"
+
+
+def _anchored(pattern: str) -> bool:
+    return pattern.startswith(("/", ENCODED_PREFIX + "/"))
+
+
+def _stored_pattern(pattern: str) -> str:
+    if pattern.startswith("/"):
+        try:
+            return to_stored(pattern)
+        except ValueError:  # a surrogate no file name holds: nothing stored can match it literally
+            pass
+    return printable(pattern)
+
+
+def _successor(prefix: str) -> str | None:
+    """The least text above every text that starts with ``prefix`` (code point, so UTF-8 byte, order);
+    None if there is none (``prefix`` empty or ending in U+10FFFF)."""
+    if not prefix or prefix[-1] == "\U0010ffff":
+        return None
+    following = ord(prefix[-1]) + 1
+    return prefix[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
 
 
 def _last_per_path(records: Sequence[ResultRecord]) -> list[ResultRecord]:

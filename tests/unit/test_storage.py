@@ -109,3 +109,34 @@ def test_sqlite_readers_never_block_the_writer(tmp_path: Path) -> None:
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Result)) == 1
     db.dispose()
+
+
+def test_a_path_pattern_from_the_root_matches_under_that_folder_any_other_anywhere(database_url: str) -> None:
+    db = migrated(database_url)
+    add_version(db)
+    names = {
+        "a": "/photos/2024/a.jpg",
+        "b": "/photos/2024/sub/b.jpg",
+        "c": "/backup/photos/2024/c.jpg",
+        "d": "/photos/2024x/d.jpg",
+        "e": "/photos/2024/caf\udce9.jpg",  # not UTF-8: stored as bytes:/photos/2024/caf\xe9.jpg
+    }
+    with db.transaction() as session:
+        write_results(session, [ResultRecord(n, None, ResultStatus.OK, "a", 0.5) for n in names.values()], "v1", None)
+
+    def matching(pattern: str) -> set[str]:
+        with db.transaction() as session:
+            found = {r.image_path for r in query_results(session, ResultFilter(path_pattern=pattern))}
+        return {key for key, name in names.items() if name in found}
+
+    # A folder's range is of one stored form: a name that is not UTF-8 is under "bytes:/photos/2024/".
+    assert matching("/photos/2024/*") == {"a", "b"}
+    assert matching("bytes:/photos/2024/*") == {"e"}
+    assert matching("/photos/2024/a.jpg") == {"a"}
+    assert matching("/photos/2024") == set()
+    assert matching("/photos/2024?/*") == {"d"}
+    assert matching("*/photos/2024/*") == {"a", "b", "c", "e"}
+    assert matching("photos/2024/*") == {"a", "b", "c", "e"}
+    assert matching("2024/?.jpg") == {"a", "c"}
+    assert matching("/photos/2024/caf\udce9.jpg") == {"e"}
+    db.dispose()
