@@ -53,6 +53,8 @@ class Base(DeclarativeBase):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
+    # Serves the current-row rule's version order from the index alone (storage.current).
+    __table_args__ = (Index("ix_model_versions_id_created_at", "id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     arch: Mapped[str] = mapped_column(String(32))

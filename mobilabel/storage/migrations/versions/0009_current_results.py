@@ -24,6 +24,7 @@ _INDEXES = {
 def upgrade() -> None:
     with op.batch_alter_table('results') as batch:
         batch.add_column(sa.Column('is_current', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index('ix_model_versions_id_created_at', 'model_versions', ['id', 'created_at'])
     # The backfill applies the rule of storage.current to every path, as every later change does to its own.
     from sqlalchemy.orm import Session
 
@@ -37,6 +38,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_model_versions_id_created_at', table_name='model_versions')
     for name in _INDEXES:
         op.drop_index(name, table_name='results')
     with op.batch_alter_table('results') as batch:
