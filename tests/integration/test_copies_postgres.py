@@ -9,8 +9,6 @@ import pytest
 from mobilabel.storage import open_database
 from tests.copies import run_copies_scenario
 
-pytestmark = pytest.mark.integration
-
 
 def test_copies_cost_one_inference_per_content_on_postgresql(
     postgres_url: str, tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch

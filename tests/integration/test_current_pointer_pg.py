@@ -14,8 +14,6 @@ from mobilabel.storage.tables import Result
 from tests.unit.test_current_pointer import *  # noqa: F403 (the same tests, collected here too)
 from tests.unit.test_current_pointer import rule_current_ids
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def db_url(postgres_url: str) -> str:  # replaces the SQLite file of the unit module

@@ -16,8 +16,6 @@ from tests.conftest import REPO
 from tests.incremental import copy_photos, run_incremental_scenario, touch
 from tests.integration.conftest import REDIS_URL, Cluster
 
-pytestmark = pytest.mark.integration
-
 
 def test_label_again_labels_only_what_changed_on_postgresql(
     postgres_url: str, tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch

@@ -6,8 +6,6 @@ import pytest
 
 from tests.unit.test_lifecycle_storage import *  # noqa: F403 (the same tests, collected here too)
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def db_url(postgres_url: str) -> str:  # replaces the SQLite file of the unit module

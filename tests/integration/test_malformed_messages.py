@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import redis
 
 from tests.conftest import FLOWERS
 from tests.integration.conftest import REDIS_URL, Cluster, wait_until
-
-pytestmark = pytest.mark.integration
 
 
 def test_items_that_are_not_messages_are_logged_and_dropped(cluster: Cluster, redis_prefix: str) -> None:

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
@@ -17,8 +15,6 @@ from mobilabel.storage.results import ResultFilter, query_results
 from tests.conftest import FLOWERS, REPO
 from tests.integration.conftest import Cluster
 from tests.odd_names import assert_every_path_column_round_trips, make_odd_folder
-
-pytestmark = pytest.mark.integration
 
 
 def test_every_path_column_round_trips_on_postgresql(postgres_url: str, tmp_path: Path) -> None:

@@ -12,8 +12,6 @@ from click.testing import CliRunner
 from mobilabel.cli.main import cli
 from tests.bad_images import make_real_world_folder
 
-pytestmark = pytest.mark.integration
-
 
 def test_real_world_files_on_postgresql(tmp_path: Path, val_images: list[Path], postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOBILABEL_DATABASE_URL", postgres_url)
