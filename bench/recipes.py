@@ -1,18 +1,24 @@
 """Training recipes compared on photos the model has never seen (issue 16's protocol).
 
-    python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates defaults,partial,...] [--output FILE]
+    python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates defaults,partial,...]
+                            [--runs FILE] [--output FILE] [--summary-only]
 
 The 609 shared flowers (train/ and val/ pooled) are cut into 5 stratified folds, once, from
-FOLD_SEED. For each fold and seed, a candidate trains on the other 4 folds, split again
+FOLD_SEED. For each seed and fold, a candidate trains on the other 4 folds, split again
 (stratified, 20%, from the seed) into an inner training and an inner validation part: the
 kept epoch is chosen on the inner validation part, never on the fold under test. The
-candidate's accuracy is then counted on the test fold. Per candidate the CSV gives the mean
-and standard deviation over the folds x seeds runs, the standard error of the mean, the mean
-training time (``fit_images``: decode, train, validate) and every run's accuracy.
+candidate's accuracy is then counted on the test fold.
+
+Every run is appended to ``--runs`` (bench/recipes_runs.csv) as it ends, with its training time
+(``fit_images``: decode, train, validate) and the load average when it started; runs already
+there are skipped, so an interrupted comparison resumes where it stopped. The summary
+(``--output``, bench/recipes.csv) is rewritten from it: per candidate the mean, standard
+deviation and standard error of the accuracy, the mean difference from "defaults" over the
+same (fold, seed) runs with its standard error, and the median training time.
 
 Reading it: with ~10 candidates the best mean flatters; a recipe should replace the defaults
 only if it beats them by more than one standard error. The runs share folds and seeds, so the
-pairwise differences (from the per-run columns) are the sharper test.
+paired difference from the defaults is the sharper test.
 
 Candidates run ``mobilabel.training.run.fit_images``, the loop ``mobilabel train`` runs,
 with the same loaders and engines. "tta" is not trained: it is the "defaults" model of the
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import random
 import statistics
 import time
@@ -66,11 +73,18 @@ CANDIDATES: dict[str, TrainingOptions] = {
 TRAINED_BY = {"tta": "defaults"}  # a candidate that labels with another's model
 
 
+RUN_FIELDS = [
+    "candidate", "fold", "seed", "accuracy", "train_seconds", "kept_epoch", "epochs_run", "load_avg",
+    "inner_train_images", "test_images",
+]  # fmt: skip
+
+
 @dataclass
 class Outcome:
     accuracies: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)  # the kept epoch of each run
+    runs: list[tuple[int, int]] = field(default_factory=list)  # (fold, seed) of each run, to pair candidates
 
 
 def pooled_photos(root: Path) -> tuple[list[str], list[LabelledImage]]:
@@ -110,53 +124,100 @@ def accuracy_on(learner: Learner, images: Sequence[LabelledImage], tta: bool, de
     return evaluate(learner.predict_logits, loader).accuracy
 
 
-def run(folds: Sequence[int], seeds: Sequence[int], names: Sequence[str], output: Path) -> dict[str, Outcome]:
+def done_runs(runs_file: Path) -> list[dict[str, str]]:
+    """The runs a previous (perhaps interrupted) invocation recorded in ``runs_file``: one dict per run."""
+    if not runs_file.exists():
+        return []
+    with runs_file.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def record_run(runs_file: Path, row: dict[str, object]) -> None:
+    """Append one run to ``runs_file`` (header first if new), flushed: a long run keeps what it did."""
+    new = not runs_file.exists()
+    with runs_file.open("a", newline="") as file:
+        writer = csv.DictWriter(file, RUN_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def run(folds: Sequence[int], seeds: Sequence[int], names: Sequence[str], runs_file: Path) -> None:
+    """Train and test every candidate of ``names`` on every (seed, fold) not yet in ``runs_file``.
+
+    Seeds outside, folds inside: an interrupted comparison has every candidate on the same runs,
+    and its first five runs are already a 5-fold estimate."""
     settings = load_settings()
     source = Checkpoint.load(SHARED / "weights" / "mobilenet_v2_imagenet.pth")
     classes, photos = pooled_photos(SHARED / "datasets" / "flowers")
     parts = stratified_folds(photos, FOLDS, FOLD_SEED)
-    outcomes = {name: Outcome() for name in names}
+    have = {(row["candidate"], int(row["fold"]), int(row["seed"])) for row in done_runs(runs_file)}
     trained = sorted({TRAINED_BY.get(name, name) for name in names}, key=list(CANDIDATES).index)
-    for fold in folds:
-        test = parts[fold]
-        rest = [image for index, part in enumerate(parts) if index != fold for image in part]
-        for seed in seeds:
+    for seed in seeds:
+        for fold in folds:
+            test = parts[fold]
+            rest = [image for index, part in enumerate(parts) if index != fold for image in part]
             inner_train, inner_val = stratified_split(rest, INNER_VAL_FRACTION, seed)
             for name in trained:
+                users = [n for n in names if TRAINED_BY.get(n, n) == name and (n, fold, seed) not in have]
+                if not users:
+                    continue
                 options = replace(CANDIDATES[name], seed=seed)
+                load = os.getloadavg()[0]
                 started = time.perf_counter()
                 learner, result = fit_images(options, len(classes), inner_train, inner_val, source, settings)
                 seconds = time.perf_counter() - started
-                for user in [n for n in names if TRAINED_BY.get(n, n) == name]:
+                for user in users:
                     accuracy = accuracy_on(learner, test, user in TRAINED_BY, settings.decode_threads, settings.max_image_pixels)
-                    outcome = outcomes[user]
-                    outcome.accuracies.append(accuracy)
-                    outcome.seconds.append(seconds)
-                    outcome.epochs.append(result.best_epoch)
-                    print(f"fold {fold} seed {seed} {user:12s} accuracy {accuracy:.4f} kept epoch {result.best_epoch} "
-                          f"of {len(result.history)}, {seconds:.0f} s", flush=True)  # fmt: skip
-                write_csv(output, outcomes, len(inner_train), len(test))  # after every model: a long run keeps what it did
+                    record_run(runs_file, {
+                        "candidate": user, "fold": fold, "seed": seed, "accuracy": f"{accuracy:.4f}",
+                        "train_seconds": f"{seconds:.1f}", "kept_epoch": result.best_epoch, "epochs_run": len(result.history),
+                        "load_avg": f"{load:.2f}", "inner_train_images": len(inner_train), "test_images": len(test),
+                    })  # fmt: skip
+                    print(f"seed {seed} fold {fold} {user:12s} accuracy {accuracy:.4f} kept epoch {result.best_epoch} "
+                          f"of {len(result.history)}, {seconds:.0f} s (load {load:.1f})", flush=True)  # fmt: skip
+
+
+def outcomes_of(rows: Sequence[dict[str, str]]) -> dict[str, Outcome]:
+    """Per candidate (in ``CANDIDATES`` order), its runs from the per-run rows."""
+    outcomes: dict[str, Outcome] = {}
+    for row in sorted(rows, key=lambda r: (list(CANDIDATES).index(r["candidate"]), int(r["seed"]), int(r["fold"]))):
+        outcome = outcomes.setdefault(row["candidate"], Outcome())
+        outcome.accuracies.append(float(row["accuracy"]))
+        outcome.seconds.append(float(row["train_seconds"]))
+        outcome.epochs.append(int(row["kept_epoch"]))
+        outcome.runs.append((int(row["fold"]), int(row["seed"])))
     return outcomes
 
 
-def write_csv(output: Path, outcomes: dict[str, Outcome], train_images: int, test_images: int) -> None:
-    """One row per candidate: mean, std and standard error of the test accuracy, mean training seconds."""
+def paired_difference(outcome: Outcome, baseline: Outcome) -> tuple[float, float, int] | None:
+    """Mean and standard error of ``outcome``'s accuracy minus ``baseline``'s over the runs both have
+    (same fold, same seed), and how many; None with fewer than two shared runs."""
+    base = dict(zip(baseline.runs, baseline.accuracies, strict=True))
+    differences = [a - base[r] for r, a in zip(outcome.runs, outcome.accuracies, strict=True) if r in base]
+    if len(differences) < 2:
+        return None
+    return statistics.mean(differences), statistics.stdev(differences) / math.sqrt(len(differences)), len(differences)
+
+
+def write_summary(output: Path, outcomes: dict[str, Outcome]) -> None:
+    """One row per candidate: mean, std and standard error of the test accuracy, the mean difference from
+    "defaults" on the same runs with its standard error, the median training seconds."""
     with output.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow([
-            "candidate", "runs", "accuracy_mean", "accuracy_std", "accuracy_se", "train_seconds_mean",
-            "kept_epochs", "accuracies", "inner_train_images", "test_images", "options",
+            "candidate", "runs", "accuracy_mean", "accuracy_std", "accuracy_se", "vs_defaults_mean", "vs_defaults_se",
+            "train_seconds_median", "kept_epochs", "options",
         ])  # fmt: skip
         for name, outcome in outcomes.items():
             runs = len(outcome.accuracies)
-            if not runs:
-                continue
             std = statistics.stdev(outcome.accuracies) if runs > 1 else 0.0
+            paired = paired_difference(outcome, outcomes["defaults"]) if "defaults" in outcomes and name != "defaults" else None
             options = {k: v for k, v in vars(CANDIDATES[name]).items() if v != getattr(TrainingOptions(), k)}
             writer.writerow([
                 name, runs, f"{statistics.mean(outcome.accuracies):.4f}", f"{std:.4f}", f"{std / math.sqrt(runs):.4f}",
-                f"{statistics.mean(outcome.seconds):.1f}", " ".join(map(str, outcome.epochs)),
-                " ".join(f"{a:.4f}" for a in outcome.accuracies), train_images, test_images,
+                f"{paired[0]:+.4f}" if paired else "", f"{paired[1]:.4f}" if paired else "",
+                f"{statistics.median(outcome.seconds):.1f}", " ".join(map(str, outcome.epochs)),
                 " ".join([*(f"{k}={v}" for k, v in options.items()), *(["tta=flip"] if name in TRAINED_BY else [])]),
             ])  # fmt: skip
 
@@ -170,7 +231,10 @@ def main() -> None:
     parser.add_argument("--folds", default=",".join(map(str, range(FOLDS))), help="test folds to run, of 0-4 (default: all)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the inner split, the shuffling and the new head")
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help=f"of: {', '.join(CANDIDATES)}")
-    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("recipes.csv"))
+    parser.add_argument("--runs", type=Path, default=Path(__file__).with_name("recipes_runs.csv"),
+                        help="per-run CSV: appended to, and runs already in it are skipped (resume)")  # fmt: skip
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("recipes.csv"), help="summary CSV")
+    parser.add_argument("--summary-only", action="store_true", help="only rewrite the summary from the per-run CSV")
     args = parser.parse_args()
     folds, seeds, names = [int(f) for f in _items(args.folds)], [int(s) for s in _items(args.seeds)], _items(args.candidates)
     if unknown := [n for n in names if n not in CANDIDATES]:
@@ -178,12 +242,14 @@ def main() -> None:
     if bad := [f for f in folds if not 0 <= f < FOLDS]:
         parser.error(f"folds are 0 to {FOLDS - 1}, got {bad}")
     started = time.perf_counter()
-    outcomes = run(folds, seeds, names, args.output)
+    if not args.summary_only:
+        run(folds, seeds, names, args.runs)
+    outcomes = outcomes_of(done_runs(args.runs))
+    write_summary(args.output, outcomes)
     print(f"wrote {args.output} in {time.perf_counter() - started:.0f} s")
     for name, outcome in outcomes.items():
-        if outcome.accuracies:
-            print(f"{name:12s} {statistics.mean(outcome.accuracies):.4f} over {len(outcome.accuracies)} runs, "
-                  f"{statistics.mean(outcome.seconds):.0f} s to train")  # fmt: skip
+        print(f"{name:12s} {statistics.mean(outcome.accuracies):.4f} over {len(outcome.accuracies)} runs, "
+              f"{statistics.median(outcome.seconds):.0f} s to train (median)")  # fmt: skip
 
 
 if __name__ == "__main__":
