@@ -142,7 +142,11 @@ class Result(Base):
         Index("ix_results_job_confidence", "job_id", "confidence", "id"),
         Index("ix_results_label_confidence", "label", "confidence", "id"),
         Index("ix_results_status_path", "status", "image_path"),
-        Index("ix_results_image_path_pattern", "image_path", postgresql_using="gin", postgresql_ops={"image_path": "gin_trgm_ops"}),
+        # Migration 0011: partial, so that exact-path lookups of all rows never pick it over the B-tree.
+        Index(
+            "ix_results_image_path_pattern", "image_path",
+            postgresql_using="gin", postgresql_ops={"image_path": "gin_trgm_ops"}, postgresql_where=text("is_current"),
+        ),  # fmt: skip
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
