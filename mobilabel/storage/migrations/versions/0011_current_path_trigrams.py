@@ -5,6 +5,8 @@ Revises: 0010
 Create Date: 2026-12-04
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ down_revision = '0010'
 branch_labels = None
 depends_on = None
 
-_GIN = {'postgresql_using': 'gin', 'postgresql_ops': {'image_path': 'gin_trgm_ops'}}
+_GIN: dict[str, Any] = {'postgresql_using': 'gin', 'postgresql_ops': {'image_path': 'gin_trgm_ops'}}
 
 
 def upgrade() -> None:
