@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -27,7 +29,23 @@ def test_health_readiness_metrics_and_openapi(api: ClientFactory) -> None:  # no
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/jobs", "/api/results", "/api/results/export", "/api/predict", "/api/results/{result_id}/thumbnail", "/api/models"):
         assert path in paths, path
-    assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_docs_work_offline(api: ClientFactory) -> None:  # noqa: F811
+    """/docs names no outside URL, and every file it names is served from here."""
+    client = api()
+    html = client.get("/docs").text
+    assert "/openapi.json" in html and "SwaggerUIBundle" in html
+    assert not re.findall(r"https?://", html)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    expected_types = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+    assert sorted(Path(url).suffix for url in assets) == sorted(expected_types), assets
+    for url in assets:
+        answer = client.get(url)
+        assert answer.status_code == 200, url
+        assert answer.headers["content-type"].startswith(expected_types[Path(url).suffix]), (url, answer.headers["content-type"])
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+    assert client.get("/redoc").status_code == 404  # ReDoc would fetch its logo from its vendor's CDN
 
 
 def test_not_ready_without_weights(api: ClientFactory) -> None:  # noqa: F811
@@ -45,7 +63,7 @@ def test_serve_refuses_a_public_address_without_a_token() -> None:
 
 def test_with_a_token_every_request_needs_it(api: ClientFactory) -> None:  # noqa: F811
     client = api(MOBILABEL_API_TOKEN=TOKEN)
-    for path in ("/healthz", "/api/jobs", "/openapi.json", "/metrics"):
+    for path in ("/healthz", "/api/jobs", "/openapi.json", "/metrics", "/docs", "/docs/assets/swagger-ui-bundle.js"):
         assert client.get(path).status_code == 401, path
         assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401, path
         assert client.get(path, headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401, path
