@@ -1,9 +1,12 @@
 """Pages of current results at millions of rows (issue 14, item 2; the current view of issue 11):
 
     python -m bench.results_scale [--dialect postgresql|sqlite] [--rows 2000000] [--runs 30] [--no-export] [--only QUERY]
+                                  [--keep | --database URL]
 
-Makes a database of its own (PostgreSQL: a new database on 127.0.0.1, dropped at the end;
-SQLite: a temporary file), migrated to head, and fills it with SQL: ``--rows`` result rows,
+Makes a database of its own (PostgreSQL: a new database on 127.0.0.1, dropped at the end
+unless ``--keep``, which prints its URL; SQLite: a temporary file), migrated to head, and fills
+it with SQL (``--database URL`` instead reuses one that ``--keep`` left: filling 2,000,000 rows
+takes minutes; it is migrated to head first): ``--rows`` result rows,
 20 jobs, 1,000 labels, confidences spread over [0, 1], 0.2% failed, from two model versions:
 an old one that labelled 90% of the rows' images and the active one that labelled the first
 10% again (same content), so one image in nine has two rows and the current flag must pick.
@@ -210,20 +213,28 @@ def main() -> None:
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--only", action="append", choices=list(QUERIES), help="time only this page query (repeatable)")
     parser.add_argument("--export-timeout", type=float, default=900)
+    reuse = parser.add_mutually_exclusive_group()
+    reuse.add_argument("--keep", action="store_true", help="keep the filled database (PostgreSQL) and print its URL")
+    reuse.add_argument("--database", help="reuse a database an earlier --keep run filled, instead of filling one")
     args = parser.parse_args()
+    if args.keep and args.dialect != "postgresql":
+        parser.error("--keep: only a PostgreSQL database outlives the run")
     rows = args.rows or (2_000_000 if args.dialect == "postgresql" else 200_000)
     load = os.getloadavg()[0]
     print(f"{args.dialect}, {rows:,} result rows; load average {load:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as workdir:
-        url = make_database(args.dialect, Path(workdir))
+        url = args.database or make_database(args.dialect, Path(workdir))
         try:
             db = open_database(url, auto_upgrade=True)
             measured: list[tuple[str, str, float, float, int]] = []
-            phases = fill(db, rows)
+            phases = {} if args.database else fill(db, rows)
             print("  " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
             with db.transaction() as session:
                 current = session.scalar(select(text("count(*)")).select_from(Result).where(Result.is_current))
+                stored = session.scalar(select(text("count(*)")).select_from(Result))
             print(f"  {current:,} current rows")
+            if stored != rows:
+                sys.exit(f"Error: the database holds {stored:,} result rows, not {rows:,} (give --rows)")
             for name, where in QUERIES.items():
                 if args.only and name not in args.only:
                     continue
@@ -245,7 +256,10 @@ def main() -> None:
             if exported:
                 print("  " + ", ".join(f"{k} {v:.1f}" for k, v in exported.items()))
         finally:
-            drop_database(url)
+            if args.keep:
+                print(f"  kept: --database {url}")
+            elif not args.database:
+                drop_database(url)
     write_csv(args.dialect, rows, load, phases, measured, exported)
 
 
