@@ -15,6 +15,7 @@ from ..errors import MobilabelError
 from ..storage import Database, open_database
 from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
 from .docs import mount_docs
+from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
 from .page import mount_page
@@ -37,11 +38,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        freeze_long_lived()
         yield
         predictor.close()
         runner.close()
         if database is None:
             db.dispose()
+        thaw()
 
     app = FastAPI(
         title="mobilabel",
