@@ -30,7 +30,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -179,9 +180,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 16) -> tuple[float, float, float, int, float]:
-    """(images/s, p50 ms, p99 ms, batches, cores the load generator itself used) of ``clients``
-    threads sending one photo per request (the photos in turn: all distinct while requests <= photos)."""
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`mobilabel serve` on a free port of 127.0.0.1, answering /healthz: (its base URL, its process); stopped after."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], env=env, cwd=REPO,
@@ -198,6 +199,16 @@ def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.2)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 16) -> tuple[float, float, float, int, float]:
+    """(images/s, p50 ms, p99 ms, batches, cores the load generator itself used) of ``clients``
+    threads sending one photo per request (the photos in turn: all distinct while requests <= photos)."""
+    with serving(env) as (base, _):
         data = [(p.name, p.read_bytes()) for p in photos]
         httpx.post(f"{base}/api/predict", files=[("files", data[0])], timeout=300).raise_for_status()  # loads the model
         latencies: list[float] = []
@@ -229,9 +240,6 @@ def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 
         batches = int(float(re.search(r"mobilabel_predict_batch_size_count (\S+)", metrics).group(1))) - 1  # type: ignore[union-attr]
         latencies.sort()
         return requests / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000, batches, client_cores
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 def label_rate(env: dict[str, str], folder: Path) -> float:

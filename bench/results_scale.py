@@ -1,18 +1,23 @@
 """Pages of current results at millions of rows (issue 14, item 2; the current view of issue 11):
 
-    python -m bench.results_scale [--dialect postgresql|sqlite] [--rows 2000000] [--runs 30] [--no-export] [--only QUERY]
+    python -m bench.results_scale [--dialect postgresql|sqlite] [--rows 2000000] [--runs 100] [--no-export] [--only QUERY]
+                                  [--keep | --database URL]
 
-Makes a database of its own (PostgreSQL: a new database on 127.0.0.1, dropped at the end;
-SQLite: a temporary file), migrated to head, and fills it with SQL: ``--rows`` result rows,
+Makes a database of its own (PostgreSQL: a new database on 127.0.0.1, dropped at the end
+unless ``--keep``, which prints its URL; SQLite: a temporary file), migrated to head, and fills
+it with SQL (``--database URL`` instead reuses one that ``--keep`` left: filling 2,000,000 rows
+takes minutes; it is migrated to head first): ``--rows`` result rows,
 20 jobs, 1,000 labels, confidences spread over [0, 1], 0.2% failed, from two model versions:
 an old one that labelled 90% of the rows' images and the active one that labelled the first
 10% again (same content), so one image in nine has two rows and the current flag must pick.
 Then it times, in this process (server time: the query and the ORM rows, no network), the
 first page of 100 current rows and the next page by key (sort value, id: as the API's keyset
 pages do) for each query below, ``--runs`` times each after one warm-up, and reports p50/p95.
-Last, unless ``--no-export``: `mobilabel results --format csv --limit 0` (wall time and peak
-RSS) against the database's own dump of the same rows (`psql \\copy`, or `sqlite3 -csv`).
-Results are appended to bench/results_scale.csv.
+Last, unless ``--no-export``, every current row exported, side by side (see ``export``): `mobilabel
+results --format csv|jsonl --limit 0` (wall time, peak RSS) and the API's streamed export
+(`mobilabel serve`: wall time, the server's RSS growth) against the database's own dump of the
+same rows (`psql \\copy`, or `sqlite3 -csv`). Results are appended to bench/results_scale.csv
+(``load_avg``: the 1-minute load average at the start).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import csv
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -33,9 +39,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from bench.api import serving
+from mobilabel.api.heap import freeze_long_lived
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.current import refresh_current
 from mobilabel.storage.results import ResultFilter, results_statement
@@ -176,21 +185,30 @@ def plan(db: Database, where: ResultFilter) -> str:
 
 
 def export(url: str, dialect: str, timeout_s: float) -> dict[str, float]:
-    """`mobilabel results --format csv --limit 0` (seconds, peak RSS) against the database's own CSV dump."""
+    """Every current row, side by side: the database's own CSV dump (`psql \\copy`, or `sqlite3
+    -csv`) before and after (their mean the reference: this machine's load moves), `mobilabel
+    results --format csv|jsonl --limit 0` (seconds, peak RSS) and the API's streamed export (a
+    `mobilabel serve` on 127.0.0.1: seconds to the last byte, the server's RSS growth). Each
+    export's time is also given as a multiple of the dump's (``_x_dump``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_DATABASE_URL": url}
-    command = [sys.executable, "-m", "bench.peak_rss", sys.executable, "-m", "mobilabel", "results", "--format", "csv", "--limit", "0"]
     measured: dict[str, float] = {}
-    started = time.perf_counter()
-    try:
-        run = subprocess.run(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout_s)
-        measured["cli_csv_s"] = time.perf_counter() - started
-        measured["cli_csv_peak_rss_mb"] = int(run.stderr.rsplit("peak_rss_kb=", 1)[1]) / 1024
-        if run.returncode != 0:
-            print(run.stderr[-2000:], file=sys.stderr)
-            measured["cli_csv_exit_code"] = run.returncode
-    except subprocess.TimeoutExpired:
-        measured["cli_csv_s"] = float("nan")
-        print(f"  CLI export did not finish within {timeout_s:g} s", file=sys.stderr)
+    dumps = [database_dump(url, dialect)]
+    for fmt in ("csv", "jsonl"):
+        measured.update(cli_export(env, fmt, timeout_s))
+    with tempfile.TemporaryDirectory() as home, serving({**env, "MOBILABEL_HOME": home}) as (base, server):
+        httpx.get(f"{base}/api/results", params={"limit": 1}, timeout=60).raise_for_status()  # the first query's setup, not the export's
+        for fmt in ("csv", "jsonl"):
+            measured.update(api_export(base, server.pid, fmt, timeout_s))
+    dumps.append(database_dump(url, dialect))
+    measured["database_dump_before_s"], measured["database_dump_after_s"] = dumps
+    measured["database_dump_s"] = statistics.mean(dumps)
+    for name in [k for k in measured if k.endswith("_s") and not k.startswith("database_dump")]:
+        measured[name.removesuffix("_s") + "_x_dump"] = measured[name] / measured["database_dump_s"]
+    return measured
+
+
+def database_dump(url: str, dialect: str) -> float:
+    """Seconds for the database's own client to write every current row as CSV (to /dev/null)."""
     query = f"select {EXPORTED} from results where is_current order by image_path, id"
     if dialect == "postgresql":
         dump = ["psql", url.replace("postgresql+psycopg://", "postgresql://"), "-c", f"\\copy ({query}) to '/dev/null' csv header"]
@@ -198,32 +216,79 @@ def export(url: str, dialect: str, timeout_s: float) -> dict[str, float]:
         dump = ["sqlite3", "-csv", "-header", url.removeprefix("sqlite:///"), query]
     started = time.perf_counter()
     subprocess.run(dump, check=True, stdout=subprocess.DEVNULL)
-    measured["database_dump_s"] = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def cli_export(env: dict[str, str], fmt: str, timeout_s: float) -> dict[str, float]:
+    """`mobilabel results --format FMT --limit 0` to /dev/null: seconds and peak RSS (MB)."""
+    command = [sys.executable, "-m", "bench.peak_rss", sys.executable, "-m", "mobilabel", "results", "--format", fmt, "--limit", "0"]
+    started = time.perf_counter()
+    try:
+        run = subprocess.run(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        print(f"  CLI export ({fmt}) did not finish within {timeout_s:g} s", file=sys.stderr)
+        return {f"cli_{fmt}_s": float("nan")}
+    measured = {f"cli_{fmt}_s": time.perf_counter() - started, f"cli_{fmt}_peak_rss_mb": int(run.stderr.rsplit("peak_rss_kb=", 1)[1]) / 1024}
+    if run.returncode != 0:
+        print(run.stderr[-2000:], file=sys.stderr)
+        measured[f"cli_{fmt}_exit_code"] = run.returncode
     return measured
+
+
+def api_export(base: str, server_pid: int, fmt: str, timeout_s: float) -> dict[str, float]:
+    """GET /api/results/export?format=FMT read to its last byte: seconds, MB, and how far the
+    server's RSS rose above where it stood before (its peak, reset first: Linux's clear_refs 5)."""
+    status = Path(f"/proc/{server_pid}/status")
+    before_kb = _status_kb(status, "VmRSS")
+    Path(f"/proc/{server_pid}/clear_refs").write_text("5")
+    size = 0
+    started = time.perf_counter()
+    with httpx.stream("GET", f"{base}/api/results/export", params={"format": fmt}, timeout=timeout_s) as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw():
+            size += len(chunk)
+    seconds = time.perf_counter() - started
+    growth_mb = (_status_kb(status, "VmHWM") - before_kb) / 1024
+    return {f"api_{fmt}_s": seconds, f"api_{fmt}_mb": size / 1e6, f"api_{fmt}_server_rss_growth_mb": growth_mb}
+
+
+def _status_kb(status: Path, field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+    assert match, f"no {field} in {status}"
+    return int(match.group(1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dialect", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--rows", type=int, help="result rows (default 2,000,000 on PostgreSQL, 200,000 on SQLite)")
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=100, help="timed runs per page (of 30, the p95 lies between the two slowest)")
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--only", action="append", choices=list(QUERIES), help="time only this page query (repeatable)")
     parser.add_argument("--export-timeout", type=float, default=900)
+    reuse = parser.add_mutually_exclusive_group()
+    reuse.add_argument("--keep", action="store_true", help="keep the filled database (PostgreSQL) and print its URL")
+    reuse.add_argument("--database", help="reuse a database an earlier --keep run filled, instead of filling one")
     args = parser.parse_args()
+    if args.keep and args.dialect != "postgresql":
+        parser.error("--keep: only a PostgreSQL database outlives the run")
     rows = args.rows or (2_000_000 if args.dialect == "postgresql" else 200_000)
     load = os.getloadavg()[0]
     print(f"{args.dialect}, {rows:,} result rows; load average {load:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as workdir:
-        url = make_database(args.dialect, Path(workdir))
+        url = args.database or make_database(args.dialect, Path(workdir))
         try:
             db = open_database(url, auto_upgrade=True)
             measured: list[tuple[str, str, float, float, int]] = []
-            phases = fill(db, rows)
+            phases = {} if args.database else fill(db, rows)
             print("  " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
             with db.transaction() as session:
                 current = session.scalar(select(text("count(*)")).select_from(Result).where(Result.is_current))
+                stored = session.scalar(select(text("count(*)")).select_from(Result))
             print(f"  {current:,} current rows")
+            if stored != rows:
+                sys.exit(f"Error: the database holds {stored:,} result rows, not {rows:,} (give --rows)")
+            freeze_long_lived()  # as the server does once started: full collections skip the modules' objects
             for name, where in QUERIES.items():
                 if args.only and name not in args.only:
                     continue
@@ -245,7 +310,10 @@ def main() -> None:
             if exported:
                 print("  " + ", ".join(f"{k} {v:.1f}" for k, v in exported.items()))
         finally:
-            drop_database(url)
+            if args.keep:
+                print(f"  kept: --database {url}")
+            elif not args.database:
+                drop_database(url)
     write_csv(args.dialect, rows, load, phases, measured, exported)
 
 

@@ -198,7 +198,7 @@ def photo_section(count: int, home: Path) -> list[Row]:
         rows.append(("thumbnails 256 px of 12 MP photos", f"warm, {len(thumbnails)} in total", *percentiles(warm), len(warm)))
         for item in items[:3]:  # the page prefetches the next two before the first key press
             client.get(f"/api/results/{item['id']}/thumbnail", params={"size": "512"}).raise_for_status()
-        # Every image reviewed in turn: each PUT re-checks every verified label so far (see the README).
+        # Every image reviewed in turn: the first and last tenth of the steps show whether a step grows with the verified labels.
         puts: list[float] = []
         steps: list[float] = []
         for index, item in enumerate(items[:-3]):

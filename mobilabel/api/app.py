@@ -14,6 +14,8 @@ from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
 from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
+from .docs import mount_docs
+from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
 from .page import mount_page
@@ -36,17 +38,21 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        freeze_long_lived()
         yield
         predictor.close()
         runner.close()
         if database is None:
             db.dispose()
+        thaw()
 
     app = FastAPI(
         title="mobilabel",
         summary="Label folders of images with MobileNet; query, correct and retrain.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own copies (see docs), not a CDN
+        redoc_url=None,  # see docs: ReDoc needs its vendor's CDN
     )
     app.state.settings = settings
     app.state.db = db
@@ -77,5 +83,6 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
         app.include_router(module.router)
+    mount_docs(app)
     mount_page(app)
     return app

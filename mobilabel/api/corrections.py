@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from ..storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_corrections
+from ..storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ..storage.tables import Result
 from .deps import SessionDep
 
@@ -49,19 +49,30 @@ def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
     return row[0], row[1]
 
 
-@router.put("", response_model=list[CorrectionOut], responses={404: {"description": "no such result"}, 422: {"description": "unknown label or unreadable file"}})
-def set_correction(body: CorrectionIn, session: SessionDep) -> list[CorrectionOut]:
-    """Verify a label for an image's content: verifying it again replaces the label. Answers with every correction."""
+@router.put(
+    "",
+    response_model=CorrectionOut,
+    responses={
+        201: {"model": CorrectionOut, "description": "the image's content had no verified label: this one was created"},
+        404: {"description": "no such result"},
+        422: {"description": "unknown label or unreadable file"},
+    },
+)
+def set_correction(body: CorrectionIn, session: SessionDep, response: Response) -> CorrectionOut:
+    """Verify a label for an image's content: verifying it again replaces the label (200); a first
+    label for that content is created (201). Answers with the correction as stored."""
     if body.result_id is not None:
         path, content_hash = _result(session, body.result_id)
         record = CorrectionRecord(path, body.label.strip(), content_hash)
     else:
         record = CorrectionRecord(str(body.image_path), body.label.strip())
     try:
-        save_corrections(session, [record], new_classes=body.new_class)
+        stored, created = save_correction(session, record, new_class=body.new_class)
     except CorrectionError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return get_corrections(session)
+    if created:
+        response.status_code = 201
+    return CorrectionOut.model_validate(stored, from_attributes=True)
 
 
 @router.get("", response_model=list[CorrectionOut])

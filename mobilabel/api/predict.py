@@ -22,6 +22,7 @@ from ..config import Settings
 from ..errors import MobilabelError
 from ..imaging import is_image_name
 from ..storage import Database
+from .heap import freeze_long_lived
 
 if TYPE_CHECKING:
     from .batching import Batcher, BatchObserver
@@ -86,6 +87,7 @@ class Predictor:
         settings = self._settings.model_copy(update={"allowed_roots": ()})
         labeller = build_labeller(settings, ActiveModel(self._db, settings, factory))
         labeller.classifier  # load the model now, not inside the first batch's wait  # noqa: B018
+        freeze_long_lived()  # torch and the model: 300,000 more objects a full collection would walk
         return Batcher(labeller, settings.predict_max_batch, settings.predict_max_wait_ms / 1000, self._on_batch)
 
 

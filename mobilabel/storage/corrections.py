@@ -87,22 +87,26 @@ def save_corrections(session: Session, records: Sequence[CorrectionRecord], new_
     return len(rows)
 
 
+def save_correction(session: Session, record: CorrectionRecord, new_class: bool = False) -> tuple[VerifiedLabel, bool]:
+    """Upsert one correction (as ``save_corrections``) and read it back: the stored label, as
+    listed, and whether it is new (no label was verified for this content before).
+
+    Raises ``CorrectionError`` as ``save_corrections`` does.
+    """
+    content_hash = record.content_hash or _hash(record.image_path)
+    existed = session.scalar(select(Correction.id).where(Correction.content_hash == content_hash)) is not None
+    save_corrections(session, [CorrectionRecord(record.image_path, record.label, content_hash)], new_classes=new_class)
+    stored = session.scalars(select(Correction).where(Correction.content_hash == content_hash)).one()
+    return _verified(session, stored), not existed
+
+
 def list_corrections(session: Session) -> list[VerifiedLabel]:
     """Every correction with where its content is now and whether it is stale, by path.
 
     Reads each candidate file to compare its hash, so an edit the database has not seen
     yet still makes a correction stale.
     """
-    found = []
-    for correction in session.scalars(select(Correction).order_by(Correction.image_path, Correction.id)):
-        path = _file_with_content(session, correction)
-        found.append(
-            VerifiedLabel(
-                correction.content_hash, path or correction.image_path, correction.label, correction.image_path,
-                CURRENT if path else STALE, correction.updated_at,
-            )
-        )
-    return found
+    return [_verified(session, c) for c in session.scalars(select(Correction).order_by(Correction.image_path, Correction.id))]
 
 
 def usable_corrections(session: Session) -> list[VerifiedLabel]:
@@ -124,6 +128,14 @@ def delete_corrections(session: Session, target: str) -> int:
     if not deleted:
         raise CorrectionError(f"no verified label for {target} (see mobilabel correct --list)")
     return deleted
+
+
+def _verified(session: Session, correction: Correction) -> VerifiedLabel:
+    path = _file_with_content(session, correction)
+    return VerifiedLabel(
+        correction.content_hash, path or correction.image_path, correction.label, correction.image_path,
+        CURRENT if path else STALE, correction.updated_at,
+    )
 
 
 def _hash(path: str) -> str:

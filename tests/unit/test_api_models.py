@@ -69,15 +69,18 @@ def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str,
     return ids
 
 
-def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, database_url: str) -> None:  # noqa: F811
     setup_storage()
     ids = stored_photos(tmp_path / "photos", {"a.jpg": ("daisy", "daisy"), "b.jpg": ("rose", "rose")})
     client = api()
-    (a,) = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "rose"}).json()
-    assert (a["image_path"], a["label"], a["state"]) == (str(tmp_path / "photos" / "a.jpg"), "rose", "current")
+    created = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "rose"})
+    assert created.status_code == 201, created.text
+    a = created.json()  # the one correction set, not the list
+    assert (a["image_path"], a["made_on"], a["label"], a["state"]) == (str(tmp_path / "photos" / "a.jpg"),) * 2 + ("rose", "current")
     by_path = client.put("/api/corrections", json={"image_path": str(tmp_path / "photos" / "b.jpg"), "label": "daisy"})
-    assert by_path.status_code == 200 and len(by_path.json()) == 2
-    client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "daisy"})  # replaces
+    assert by_path.status_code == 201 and by_path.json()["image_path"].endswith("/b.jpg") and by_path.json()["label"] == "daisy"
+    replaced = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "daisy"})
+    assert replaced.status_code == 200 and {k: replaced.json()[k] for k in ("content_hash", "label")} == {"content_hash": a["content_hash"], "label": "daisy"}
     assert [(c["image_path"].rsplit("/", 1)[1], c["label"]) for c in client.get("/api/corrections").json()] == [("a.jpg", "daisy"), ("b.jpg", "daisy")]
     page = client.get("/api/results", params={"path": f"{tmp_path}/photos/*"}).json()["items"]
     assert len(page) == 2

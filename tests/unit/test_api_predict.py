@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import shutil
 from collections.abc import Iterator
@@ -48,9 +49,11 @@ def test_predict_gives_the_labels_of_label_and_batches_concurrent_requests(api: 
 
     # One lane, and a wait long enough that the 5 requests below always meet in one batch of 5.
     client = api(MOBILABEL_THREADS="1", MOBILABEL_PREDICT_MAX_BATCH="5", MOBILABEL_PREDICT_MAX_WAIT_MS="20000")
+    frozen_at_start = gc.get_freeze_count()
     with ThreadPoolExecutor(5) as pool:
         answers = list(pool.map(lambda p: client.post("/api/predict", files=upload(p)), images[:5]))
     assert batch_sizes(client) == (5.0, 1.0)
+    assert gc.get_freeze_count() > frozen_at_start  # the loaded model is out of the collector's walks too (api.heap)
     together = client.post("/api/predict", files=upload(*images[5:]), params={"top_k": 3})
     assert batch_sizes(client) == (10.0, 2.0)  # five files in one request: one batch, at once
     predictions = [a.json()["predictions"][0] for a in answers] + together.json()["predictions"]
