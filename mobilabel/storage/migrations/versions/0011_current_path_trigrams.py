@@ -23,12 +23,18 @@ def upgrade() -> None:
     # (image_path, version) B-tree for storage.current's per-batch flip: 80-110 ms a batch of 32 paths
     # that share most trigrams, against 0.35 ms. Partial, it serves only what it is for (anywhere
     # patterns over current rows, the results view's default) and no all-rows lookup can use it.
-    if op.get_bind().dialect.name == 'postgresql':
+    if _has_trigrams():
         op.drop_index('ix_results_image_path_pattern', table_name='results')
         op.create_index('ix_results_image_path_pattern', 'results', ['image_path'], postgresql_where=sa.text('is_current'), **_GIN)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+    if _has_trigrams():
         op.drop_index('ix_results_image_path_pattern', table_name='results')
         op.create_index('ix_results_image_path_pattern', 'results', ['image_path'], **_GIN)
+
+
+def _has_trigrams() -> bool:
+    """PostgreSQL with pg_trgm: 0007 made the trigram index (without it, a plain B-tree that stays)."""
+    bind = op.get_bind()
+    return bind.dialect.name == 'postgresql' and bool(bind.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").scalar())
