@@ -23,6 +23,7 @@ does (issue 13: each photo whose reduced label differed was such a tie).
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -99,6 +100,9 @@ class Labeller:
         if not 0 <= refine_margin <= 1:
             raise ValueError("the refine margin is a difference of probabilities: between 0 and 1")
         self.refine_margin = refine_margin
+        # One full-size decode at a time across the lanes: a 48-megapixel photo takes some 0.4 GB to decode
+        # and resize (measured), which two lanes at once would double.
+        self._full_size = threading.Lock()
         self.model: ModelSource = model if callable(model) else (lambda: model)
         self.batch_size = batch_size
         self.decode_threads = decode_threads
@@ -167,12 +171,16 @@ class Labeller:
         """``predictions`` of ``items`` (decoded for ``classifier``), each of the ``near_ties`` predicted again from a
         full-size decode, in one extra forward pass.
 
-        The files are read and decoded one at a time, here, so a lane holds at most one full-size photo
-        at once (a 48-megapixel photo is 144 MB decoded). One that no longer decodes, or whose content
-        changed since it was read, keeps its reduced decode's prediction.
+        The files are read and decoded one at a time, here, and one at a time across the lanes, so the
+        labeller holds at most one full-size photo at once (a 48-megapixel photo is 144 MB decoded). One
+        that no longer decodes, or whose content changed since it was read, keeps its reduced decode's prediction.
         """
-        full = [(i, self.reader.read(items[i].path, classifier, self.reader.full)) for i in self.near_ties(items, predictions)]
-        redone = [(i, item) for i, item in full if item.tensor is not None and item.content_hash == items[i].content_hash]
+        redone = []
+        for i in self.near_ties(items, predictions):
+            with self._full_size:
+                item = self.reader.read(items[i].path, classifier, self.reader.full)
+            if item.tensor is not None and item.content_hash == items[i].content_hash:
+                redone.append((i, item))
         refined = list(predictions)
         if redone:
             for (i, _), prediction in zip(redone, _forward([item for _, item in redone], classifier), strict=True):
