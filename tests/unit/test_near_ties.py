@@ -113,6 +113,6 @@ def test_a_photo_decoded_at_full_size_already_is_never_decoded_again(classifier:
 
 
 def test_the_setting_reaches_the_labeller(classifier: Classifier, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert build_labeller(load_settings(), classifier).refine_margin == 0.03
+    assert build_labeller(load_settings(), classifier).refine_margin == 0.01
     monkeypatch.setenv("MOBILABEL_REFINE_MARGIN", "0")
     assert build_labeller(load_settings(), classifier).refine_margin == 0
