@@ -7,8 +7,10 @@ quality 90, every fourth stored on its side with EXIF orientation 6; each made o
 under bench/data/phone, the folders below are hard links to them) and measures:
   the tutorial's predict loop on the ``--count`` folder (or ``--tutorial`` photos evenly chosen
   from it), three times spread over the run; its median is the base of every ratio;  decode + transform per decoder (ms per image, one thread)
-  against a full-size Pillow decode, with top-1 agreement on ``--agreement`` photos for ImageNet's
-  classes and a trained flowers model, the largest confidence difference and each miss;
+  against a full-size Pillow decode, and top-1 agreement with it on ``--agreement`` photos of what
+  `mobilabel label` predicts (the reduced decode, its near ties decoded again at full size under
+  MOBILABEL_REFINE_MARGIN: how many, and what that costs) for ImageNet's classes and a trained
+  flowers model, the largest confidence difference and each miss;
   `mobilabel label` on ``--small`` and ``--count`` photos (marginal rate from the difference of the
   two, peak RSS) and on the larger folder with one 8000x6000 photo added (peak RSS);  one worker
   (Celery on the local Redis and PostgreSQL) likewise, with the RSS of its largest process;
@@ -30,10 +32,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mobilabel.config import available_cores
+from mobilabel.config import available_cores, load_settings
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Classifier, Prediction
-from mobilabel.pipeline.decoders import DECODERS
+from mobilabel.pipeline.decoders import DECODERS, Decoded
 from mobilabel.pipeline.labeller import Labeller
 
 from .bench import (
@@ -111,25 +113,42 @@ def photo_48mp() -> Path:
     return target
 
 
-def model_inputs(photos: list[Path], classifier: Classifier, decoder: str | None) -> tuple[torch.Tensor, float]:
-    """``classifier``'s inputs for ``photos`` (uint8, N x H x W x 3) and ms per image from file to input on one thread:
-    with ``decoder`` None, a full-size Pillow decode (the reference), else through the labeller with that decoder."""
+def reference_inputs(photos: list[Path], classifier: Classifier) -> tuple[torch.Tensor, float]:
+    """``classifier``'s inputs for ``photos`` (uint8, N x H x W x 3) from a full-size Pillow decode (the reference),
+    and ms per image from file to input on one thread."""
     torch.set_num_threads(1)
     started = time.perf_counter()
-    if decoder is None:
-        inputs = [classifier.pixels(read_rgb(p, 10**9)) for p in photos]
-    else:
-        labeller = Labeller(classifier, batch_size=8, decode_threads=1, decoder=decoder)
-        ready = [item for batch in labeller.read_ahead(photos) for item in labeller.prepare(batch.items, classifier)]
-        assert all(item.tensor is not None for item in ready)
-        inputs = [item.tensor for item in ready]  # type: ignore[misc]
+    inputs = torch.stack([classifier.pixels(read_rgb(p, 10**9)) for p in photos])
     ms = 1000 * (time.perf_counter() - started) / len(photos)
     torch.set_num_threads(available_cores())
-    return torch.stack(inputs), ms
+    return inputs, ms
+
+
+def decoded(photos: list[Path], labeller: Labeller, classifier: Classifier) -> tuple[list[Decoded], float]:
+    """``photos`` decoded by ``labeller`` as ``classifier``'s inputs, and ms per image from file to input on one thread."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    items = [item for batch in labeller.read_ahead(photos) for item in labeller.prepare(batch.items, classifier)]
+    ms = 1000 * (time.perf_counter() - started) / len(photos)
+    torch.set_num_threads(available_cores())
+    assert all(item.tensor is not None for item in items)
+    return items, ms
 
 
 def predictions(classifier: Classifier, inputs: torch.Tensor) -> list[Prediction]:
     return [p for start in range(0, len(inputs), 32) for p in classifier.predict(inputs[start : start + 32])]
+
+
+def labelled(labeller: Labeller, items: list[Decoded], classifier: Classifier) -> tuple[list[Prediction], int, float]:
+    """What `mobilabel label` predicts for ``items`` (decoded by ``labeller``): the forward pass, then its near ties decoded
+    again at full size and predicted again (``Labeller.refine``); with how many were and the ms that took on one thread."""
+    first = predictions(classifier, torch.stack([item.tensor for item in items]))  # type: ignore[misc]
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    refined = labeller.refine(items, first, classifier)
+    ms = 1000 * (time.perf_counter() - started)
+    torch.set_num_threads(available_cores())
+    return refined, len(labeller.near_ties(items, first)), ms
 
 
 def agreement_notes(photos: list[Path], full: list[Prediction], reduced: list[Prediction]) -> tuple[float, float, str]:
@@ -194,19 +213,26 @@ def main() -> None:
     if flowers_model is not None:
         classifiers["flowers"] = Classifier.load(flowers_model, engine="onnx", device="cpu", threads=1)
     reference = next(iter(classifiers.values()))
-    inputs, ms = model_inputs(agreement_photos, reference, None)
+    inputs, ms = reference_inputs(agreement_photos, reference)
     full = {name: predictions(c, inputs) for name, c in classifiers.items()}
+    del inputs
     report.add(Row("decode + transform, full-size Pillow (reference), 1 thread", len(agreement_photos), images_per_s=1000 / ms))
+    margin = load_settings().refine_margin
     for decoder in DECODERS:
-        inputs, ms = model_inputs(agreement_photos, reference, decoder)
-        notes = []
+        labeller = Labeller(reference, batch_size=8, decode_threads=1, decoder=decoder, refine_margin=margin)
+        items, ms = decoded(agreement_photos, labeller, reference)
+        notes = [f"as mobilabel label: reduced decode, near ties (top two within {margin}) decoded again at full size"]
         for name, classifier in classifiers.items():
-            share, difference, misses = agreement_notes(agreement_photos, full[name], predictions(classifier, inputs))
+            ours, refined, refine_ms = labelled(labeller, items, classifier)
+            share, difference, misses = agreement_notes(agreement_photos, full[name], ours)
             ok = share >= 0.995 and difference <= 0.05
             notes.append(f"{name}: top-1 = full decode {share:.2%}, confidence within {difference:.4f} "
-                         f"(target >= 99.5%, <= 0.05: {'met' if ok else 'MISSED'}){'; misses: ' + misses if misses else ''}")  # fmt: skip
+                         f"(target >= 99.5%, <= 0.05: {'met' if ok else 'MISSED'}); refined {refined} ({refined / len(items):.1%}), "
+                         f"{refine_ms / max(refined, 1):.0f} ms each, {refine_ms / len(items):.1f} ms a photo{'; misses: ' + misses if misses else ''}")  # fmt: skip
+        print(f"  {decoder}: {' | '.join(notes)}", flush=True)
         report.add(Row(f"decode + transform, {decoder}, 1 thread", len(agreement_photos), images_per_s=1000 / ms, notes=" | ".join(notes)))
-    del inputs, full, classifiers, reference
+        del items
+    del full, classifiers, reference
 
     small_s, small_rss = embedded_label(small, env, home)
     large_s, large_rss = embedded_label(large, env, home)

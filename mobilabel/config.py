@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(0, ge=0)  # 0: chosen by device (pipeline.build)
     decode_threads: int = Field(default_factory=available_cores, ge=1)
     decoder: DecoderName = "torchvision"
+    refine_margin: float = Field(0.01, ge=0, le=1)  # a reduced decode's near tie is decoded again at full size; 0: never
     threads: int = Field(0, ge=0)  # 0: a lane per core (pipeline.build)
     engine: EngineName = "auto"
     device: str = Field("auto", pattern=rf"^({_DEVICE})$")

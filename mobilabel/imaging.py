@@ -119,10 +119,12 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class Picture:
-    """A decoded image (upright 8-bit RGB) and what its decoder warned about it, if anything."""
+    """A decoded image (upright 8-bit RGB), what its decoder warned about it, if anything, and whether it was
+    decoded at a reduced scale (``min_side``), smaller than the file's declared size."""
 
     image: Image.Image
     warning: str | None = None
+    reduced: bool = False
 
 
 def load_source(path: Path) -> ImageSource:
@@ -176,7 +178,7 @@ def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0,
         # Metadata over Pillow's safety bounds (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): the pixels are
         # fine, so read them without it; pixel data keeps every limit.
         picture = _read(ImageSource(source.path, stripped, source.content_id, source.content_hash), max_pixels, min_side, libjpeg)
-        return Picture(picture.image, f"metadata ignored: {exc}")
+        return Picture(picture.image, f"metadata ignored: {exc}", picture.reduced)
 
 
 def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
@@ -195,12 +197,14 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
                 plain = libjpeg and image.mode in ("RGB", "L")
                 pixels, warning = _libjpeg(source.data, min_side if plain else -1)
                 if pixels is not None:
-                    return Picture(_upright(Image.fromarray(pixels, "RGB"), image.getexif().get(_ORIENTATION, 1)), warning)
+                    reduced = pixels.shape[0] * pixels.shape[1] < width * height
+                    return Picture(_upright(Image.fromarray(pixels, "RGB"), image.getexif().get(_ORIENTATION, 1)), warning, reduced)
             if min_side > 0:
                 image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
+            reduced = image.size != (width, height)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
-            return Picture(to_rgb8(image), warning)
+            return Picture(to_rgb8(image), warning, reduced)
     except (ImageReadError, ValueError):
         raise
     except Image.DecompressionBombError as exc:

@@ -29,9 +29,13 @@ def mean_flip_softmax(forward: Callable[[torch.Tensor], torch.Tensor], batch: to
 
 @dataclass(frozen=True)
 class Prediction:
+    """The top-k (label, probability) pairs, most probable first; ``margin`` is the top-1 probability minus
+    the top-2 (whatever k is; 1.0 for a one-class model): how near a tie the label is."""
+
     label: str
     confidence: float
     top_k: list[tuple[str, float]]
+    margin: float
 
 
 class Classifier:
@@ -74,9 +78,11 @@ class Classifier:
             probabilities = mean_flip_softmax(self.engine.forward, pixels, width_dim=2)
         else:
             probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
-        values, indices = probabilities.topk(self.top_k, dim=1)
+        # At least the top two, for the margin, even when only the top one is reported.
+        values, indices = probabilities.topk(max(self.top_k, min(2, len(self.classes))), dim=1)
         predictions = []
         for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):
             top = [(self.classes[i], p) for i, p in zip(row_indices, row_values, strict=True)]
-            predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top))
+            margin = top[0][1] - top[1][1] if len(top) > 1 else 1.0
+            predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top[: self.top_k], margin=margin))
         return predictions

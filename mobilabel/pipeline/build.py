@@ -42,4 +42,5 @@ def build_labeller(
         max_pixels=settings.max_image_pixels,
         allowed_roots=settings.allowed_roots,
         decoder=settings.decoder,
+        refine_margin=settings.refine_margin,
     )

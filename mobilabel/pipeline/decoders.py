@@ -44,7 +44,8 @@ class Decoded:
     """One file on its way to the model: its pixels (uint8, H x W x 3), an error, or JPEG bytes still to decode.
 
     ``content_hash`` is xxh3-128 of the file's bytes (hex); ``warning`` what a decoder
-    reported about a file it still decoded whole.
+    reported about a file it still decoded whole; ``reduced`` whether its pixels were decoded at
+    a reduced scale (``label_min_side``), which a full-size decode may tip the other way in a near tie.
     """
 
     path: Path
@@ -56,6 +57,7 @@ class Decoded:
     orientation: int = 1
     content_hash: str | None = None  # mobilabel.hashing of the file's bytes; None if they could not be read
     warning: str | None = None
+    reduced: bool = False
 
     @property
     def undecoded(self) -> bool:
@@ -70,27 +72,30 @@ class Decoder(Protocol):
 
 
 class ThreadDecoder:
-    """Decodes, turns upright, resizes and crops in the decode thread, at reduced size (``label_min_side``).
+    """Decodes, turns upright, resizes and crops in the decode thread, at reduced size (``label_min_side``),
+    or with ``reduce`` False at full size.
 
     By default JPEG pixels come from libjpeg-turbo (simplejpeg) and are resized and cropped with
     torchvision's kernels (the same transforms; 0.4 ms an image against Pillow's 2 ms, measured
     on the flowers); ``pillow`` does both with Pillow, as the tutorial does.
     """
 
-    def __init__(self, max_pixels: int, pillow: bool = False) -> None:
+    def __init__(self, max_pixels: int, pillow: bool = False, reduce: bool = True) -> None:
         self.max_pixels = max_pixels
         self.pillow = pillow
+        self.reduce = reduce
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
         preprocessing = classifier.checkpoint.preprocessing
         found = Decoded(source.path, source.content_id, preprocessing, content_hash=source.content_hash)
+        min_side = label_min_side(preprocessing.resize_size) if self.reduce else 0
         try:
-            picture = read_picture(source, self.max_pixels, label_min_side(preprocessing.resize_size), libjpeg=not self.pillow)
+            picture = read_picture(source, self.max_pixels, min_side, libjpeg=not self.pillow)
             if self.pillow:
                 tensor = classifier.pixels(picture.image)
             else:
                 tensor = classifier.tensor_pixels(torch.from_numpy(np.array(picture.image)).permute(2, 0, 1))
-            return replace(found, tensor=tensor, warning=picture.warning)
+            return replace(found, tensor=tensor, warning=picture.warning, reduced=picture.reduced)
         except ImageReadError as exc:
             return replace(found, error=str(exc))
         except Exception as exc:  # a transform failing on one odd image must not sink the batch
@@ -155,6 +160,10 @@ class Reader:
         self.allowed_roots = tuple(allowed_roots)
         self.choose = DECODERS[decoder](max_pixels)
         self.fallback = ThreadDecoder(max_pixels)
+        # For a near tie a reduced decode left (``Labeller.refine``): Pillow at full size, as the tutorial
+        # decodes (its very pixels), and the leaner full decode: +77 MB peak RSS for a 12-megapixel photo,
+        # +165 MB for a 48-megapixel one, against +116 and +437 MB through libjpeg-turbo and torchvision's resize.
+        self.full = ThreadDecoder(max_pixels, pillow=True, reduce=False)
 
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
         """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``

@@ -14,10 +14,16 @@ contents that the version already labelled (``KnownResults``, asked once per bat
 second and later files of one content in the batch are not decoded nor predicted; each still
 gets its own record, a copy of its content's result under its own path and fingerprint. So do
 copies of a content in the last few batches of the run (read ahead, not yet written).
+
+Near ties are settled at full size: a photo decoded at a reduced scale whose top two probabilities
+are closer than ``refine_margin`` (MOBILABEL_REFINE_MARGIN) is decoded again at full size and
+predicted again (``refine``), since no reduced scale tips every near tie the way the full decode
+does (issue 13: each photo whose reduced label differed was such a tie).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -85,9 +91,18 @@ class Labeller:
         allowed_roots: Sequence[Path] = (),
         decoder: str = "torchvision",
         lanes: int = 1,
+        refine_margin: float = 0.0,
     ) -> None:
+        """``refine_margin``: a reduced decode whose top-1 minus top-2 probability is below it is decoded again
+        at full size (``refine``); 0 never (``build_labeller`` passes MOBILABEL_REFINE_MARGIN)."""
         if batch_size < 1 or decode_threads < 1 or lanes < 1:
             raise ValueError("batch size, decode threads and lanes must be at least 1")
+        if not 0 <= refine_margin <= 1:
+            raise ValueError("the refine margin is a difference of probabilities: between 0 and 1")
+        self.refine_margin = refine_margin
+        # One full-size decode at a time across the lanes: a 48-megapixel photo takes some 0.4 GB to decode
+        # and resize (measured), which two lanes at once would double.
+        self._full_size = threading.Lock()
         self.model: ModelSource = model if callable(model) else (lambda: model)
         self.batch_size = batch_size
         self.decode_threads = decode_threads
@@ -138,10 +153,7 @@ class Labeller:
         readable = [item for item in items.values() if item.tensor is not None]
         predictions: dict[int, Prediction] = {}
         if readable:
-            # Files Pillow decoded are on the CPU, the rest on the model's device already.
-            device = classifier.engine.device
-            stacked = torch.stack([item.tensor.to(device) for item in readable])  # type: ignore[union-attr]
-            for item, prediction in zip(readable, classifier.predict(stacked), strict=True):
+            for item, prediction in zip(readable, self.refine(readable, _forward(readable, classifier), classifier), strict=True):
                 predictions[id(item)] = prediction
         records = {i: to_record(item, predictions.get(id(item))) for i, item in items.items()}
         copied = {h: records[i] for h, i in firsts.items()} | dict(known)
@@ -149,6 +161,31 @@ class Labeller:
             records[i] if i in records else _copy(copied[str(item.content_hash)], item) if item.content_hash in copied else None
             for i, item in enumerate(batch.items)
         ]
+
+    def near_ties(self, items: Sequence[Decoded], predictions: Sequence[Prediction]) -> list[int]:
+        """Indices of the ``items`` decoded at a reduced scale whose ``predictions`` are nearer a tie than
+        ``refine_margin`` (top-1 minus top-2 probability): those ``refine`` decodes again at full size."""
+        return [i for i, (item, p) in enumerate(zip(items, predictions, strict=True)) if item.reduced and p.margin < self.refine_margin]
+
+    def refine(self, items: Sequence[Decoded], predictions: Sequence[Prediction], classifier: Classifier) -> list[Prediction]:
+        """``predictions`` of ``items`` (decoded for ``classifier``), each of the ``near_ties`` predicted again from a
+        full-size decode, in one extra forward pass.
+
+        The files are read and decoded one at a time, here, and one at a time across the lanes, so the
+        labeller holds at most one full-size photo at once (a 48-megapixel photo is 144 MB decoded). One
+        that no longer decodes, or whose content changed since it was read, keeps its reduced decode's prediction.
+        """
+        redone = []
+        for i in self.near_ties(items, predictions):
+            with self._full_size:
+                item = self.reader.read(items[i].path, classifier, self.reader.full)
+            if item.tensor is not None and item.content_hash == items[i].content_hash:
+                redone.append((i, item))
+        refined = list(predictions)
+        if redone:
+            for (i, _), prediction in zip(redone, _forward([item for _, item in redone], classifier), strict=True):
+                refined[i] = prediction
+        return refined
 
     def _complete(
         self,
@@ -250,6 +287,13 @@ class _Decoding:
     def finished(self) -> ReadBatch:
         items = [item.result() if isinstance(item, Future) else item for item in self.items]
         return ReadBatch(items, self.version_id, self.known, self.earlier)
+
+
+def _forward(items: Sequence[Decoded], classifier: Classifier) -> list[Prediction]:
+    """``classifier``'s predictions for decoded ``items`` (each with a tensor), in one forward pass."""
+    # Files Pillow decoded are on the CPU, the rest on the model's device already.
+    device = classifier.engine.device
+    return classifier.predict(torch.stack([item.tensor.to(device) for item in items]))  # type: ignore[union-attr]
 
 
 def _copy(result: ResultRecord, item: Decoded) -> ResultRecord:

@@ -115,12 +115,18 @@ def test_reduced_decode_keeps_the_shorter_side_at_the_bound_at_the_smallest_scal
     for bound in (label_min_side(256), train_min_side(224), label_min_side(128)):
         scale = jpeg_eighths(min(width, height), bound)
         expected = (math.ceil(width * scale / 8), math.ceil(height * scale / 8))
-        decoded = read_rgb(tmp_path / "photo.jpg", LIMIT, bound)
+        picture = read_picture(tmp_path / "photo.jpg", LIMIT, bound)
+        decoded = picture.image
         assert decoded.size == (expected[::-1] if turned else expected), (bound, scale)
         assert min(decoded.size) >= min(bound, width, height)
+        assert picture.reduced == (scale < 8)  # what lets a near tie be decoded again at full size
         # Pillow's draft picks its scale from whole multiples of the bound: never below it, never finer than libjpeg's choice.
-        pillow = read_picture(tmp_path / "photo.jpg", LIMIT, bound, libjpeg=False).image
+        drafted = read_picture(tmp_path / "photo.jpg", LIMIT, bound, libjpeg=False)
+        pillow = drafted.image
         assert min(pillow.size) >= min(bound, width, height) and min(pillow.size) >= min(decoded.size)
+        assert drafted.reduced == (max(pillow.size) < max(width, height))
+    assert not read_picture(tmp_path / "photo.jpg", LIMIT).reduced
+    assert not read_picture(tmp_path / "photo.jpg", LIMIT, libjpeg=False).reduced
     assert train_min_side(224) == 792 and label_min_side(256) == 512
 
 
