@@ -55,6 +55,7 @@ BAD_VALUES = {
     "predict_max_batch": "0",
     "predict_max_wait_ms": "-1",
     "tta": "mirror",
+    "refine_margin": "1.5",
 }
 FREE_TEXT = {"redis_prefix", "api_token", "cors_origins"}  # any text is a valid key prefix, token, list of origins
 
