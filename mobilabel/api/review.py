@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..storage import versions as stored
 from . import review_queries as queries
 from .deps import SessionDep
-from .results import ResultOut, result_out
+from .results import ResultOut, results_out
 
 router = APIRouter(tags=["review"])
 
@@ -59,7 +59,7 @@ def image_versions(result_id: int, session: SessionDep) -> list[ResultOut]:
     rows = queries.image_versions(session, result_id)
     if rows is None:
         raise HTTPException(404, f"no result {result_id}")
-    return [result_out(r) for r in rows]
+    return results_out(session, rows)
 
 
 @router.get("/api/models/compare", response_model=Comparison, responses={404: {"description": "no such version"}})
@@ -77,7 +77,7 @@ def compare(session: SessionDep, a: str, b: str) -> Comparison:
 def compare_images(session: SessionDep, a: str, b: str, label_a: str, label_b: str, limit: Limit = 100, after: After = 0) -> list[ResultOut]:
     """Version B's results behind one flip cell; the next page: ``after`` = the last id."""
     _known(session, a, b)
-    return [result_out(r) for r in queries.flip_results(session, a, b, label_a, label_b, limit, after)]
+    return results_out(session, queries.flip_results(session, a, b, label_a, label_b, limit, after))
 
 
 @router.get("/api/models/{version_id}/confusion", response_model=Confusion, responses={404: {"description": "no such version"}})
@@ -95,4 +95,4 @@ def confusion(version_id: str, session: SessionDep) -> Confusion:
 def confusion_images(version_id: str, session: SessionDep, verified: str, predicted: str, limit: Limit = 100, after: After = 0) -> list[ResultOut]:
     """The version's results in one cell of its confusion matrix."""
     _known(session, version_id)
-    return [result_out(r) for r in queries.confusion_results(session, version_id, verified, predicted, limit, after)]
+    return results_out(session, queries.confusion_results(session, version_id, verified, predicted, limit, after))

@@ -135,7 +135,12 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     assert (matrix["images"], matrix["correct"]) == (2, 1)
     assert {"verified": "daisy", "predicted": "rose", "images": 1} in matrix["cells"]
     cell = client.get("/api/models/v2/confusion/images", params={"verified": "daisy", "predicted": "rose"}).json()
-    assert [r["id"] for r in cell] == [ids["2.jpg"]]
+    assert [(r["id"], r["verified_label"]) for r in cell] == [(ids["2.jpg"], "daisy")]
+    # Every endpoint returning result rows gives the verified label as /api/results does.
+    assert client.get(f"/api/results/{ids['2.jpg']}").json()["verified_label"] == "daisy"
+    flipped = client.get("/api/models/compare/images", params=flip).json()
+    assert [r["verified_label"] for r in flipped] == ["daisy", None]
+    assert {r["verified_label"] for r in client.get(f"/api/results/{ids['2.jpg']}/versions").json()} == {"daisy"}
 
 
 def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
