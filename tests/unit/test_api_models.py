@@ -125,6 +125,22 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     following = client.get("/api/models/compare/images", params={**flip, "after": behind[0]["id"]}).json()
     assert [r["id"] for r in following] == [ids["4.jpg"]]
     assert client.get("/api/models/compare", params={"a": "v1", "b": "v9"}).status_code == 404
+    # Every version parameter resolves as results?version= does: a unique prefix, 'active', its messages.
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        versions.register_version(session, versions.VersionRecord("imagenet-1a2b", "mobilenet_v2", 1.0, ["daisy"], {}, b"x"))
+    db.dispose()
+    by_prefix = client.get("/api/models/compare", params={"a": "imagenet", "b": "v2"}).json()
+    assert (by_prefix["version_a"], by_prefix["images"]) == ("imagenet-1a2b", 0)
+    assert client.get("/api/models/imagenet").json()["id"] == "imagenet-1a2b"
+    assert client.get("/api/models/compare", params={"a": "active", "b": "v2"}).json()["detail"].startswith("no model version is active")
+    assert client.post("/api/models/v2/activate").json() == {"active": "v2"}
+    assert client.get("/api/models/compare/images", params={**flip, "a": "v1", "b": "active"}).json() == behind + following
+    assert client.get("/api/models/active/confusion").json()["version"] == "v2"
+    ambiguous = client.get("/api/models/v/confusion/images", params={"verified": "daisy", "predicted": "rose"})
+    assert ambiguous.status_code == 404 and ambiguous.json()["detail"] == "'v' matches 2 model versions: v1, v2; give more of the id"
+    with_results = client.get("/api/results", params={"version": "v"})
+    assert with_results.json()["detail"] == ambiguous.json()["detail"]
 
     across = client.get(f"/api/results/{ids['4.jpg']}/versions").json()
     assert [(r["model_version_id"], r["label"]) for r in across] == [("v1", "daisy"), ("v2", "rose")]
