@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ..export import export_text
@@ -37,6 +37,7 @@ class ResultOut(BaseModel):
     model_version_id: str
     job_id: int | None
     content_hash: str | None
+    content_id: str | None = Field(description="the file's fingerprint (size:mtime_ns) when labelled: the thumbnail's ?v= cache key")
     verified_label: str | None = None
     updated_at: datetime
 
