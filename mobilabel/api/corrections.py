@@ -67,7 +67,7 @@ def set_correction(body: CorrectionIn, session: SessionDep, response: Response) 
     else:
         record = CorrectionRecord(str(body.image_path), body.label.strip())
     try:
-        stored, created = save_correction(session, record, new_class=body.new_class)
+        stored, created = save_correction(session, record, new_class=body.new_class, new_class_hint='send "new_class": true')
     except CorrectionError as exc:
         raise HTTPException(422, str(exc)) from exc
     if created:

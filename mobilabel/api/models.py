@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from ..storage import versions as stored
 from ..storage.tables import ModelVersion
-from .deps import SessionDep, SettingsDep
+from .deps import SessionDep, SettingsDep, version_named
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
@@ -45,19 +45,17 @@ def list_versions(session: SessionDep) -> list[VersionOut]:
 
 @router.get("/{version_id}", response_model=VersionOut, responses={404: {"description": "no such version"}})
 def get_version(version_id: str, session: SessionDep) -> VersionOut:
-    version = stored.get_version(session, version_id)
-    if version is None:
-        raise HTTPException(404, f"no model version {version_id!r}")
+    """One version: ``version_id`` is an id, a unique prefix or ``active``."""
+    version = stored.get_version(session, version_named(session, version_id))
+    assert version is not None  # resolved just now, in this transaction
     return version_out(version)
 
 
 @router.post("/{version_id}/activate", response_model=ActiveOut, responses={404: {"description": "no such version"}})
 def activate(version_id: str, session: SessionDep) -> ActiveOut:
-    """Make this version the active one (recorded, so rollback can return)."""
-    try:
-        stored.activate_version(session, version_id)
-    except stored.UnknownVersionError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    """Make this version (an id or a unique prefix) the active one (recorded, so rollback can return)."""
+    version_id = version_named(session, version_id)
+    stored.activate_version(session, version_id)
     return ActiveOut(active=version_id)
 
 
@@ -73,8 +71,7 @@ def rollback(session: SessionDep) -> ActiveOut:
 @router.get("/{version_id}/report.png", response_class=FileResponse, responses={404: {"description": "no report for this version"}})
 def report(version_id: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """The training curves and confusion matrix `mobilabel train` drew for this version."""
-    if stored.get_version(session, version_id) is None:
-        raise HTTPException(404, f"no model version {version_id!r}")
+    version_id = version_named(session, version_id)
     png = settings.model_cache_dir / f"{version_id}.png"  # the id is a known version's, never a path from the request
     if not png.is_file():
         raise HTTPException(404, f"no training report for {version_id} on this server")

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from ..export import export_text
 from ..storage.filters import FilterError, check_filter
@@ -36,6 +37,7 @@ class ResultOut(BaseModel):
     model_version_id: str
     job_id: int | None
     content_hash: str | None
+    content_id: str | None = Field(description="the file's fingerprint (size:mtime_ns) when labelled: the thumbnail's ?v= cache key")
     verified_label: str | None = None
     updated_at: datetime
 
@@ -63,16 +65,10 @@ def result_filter(
 FilterDep = Annotated[ResultFilter, Depends(result_filter)]
 
 
-def result_out(row: Result, verified: dict[str, str] | None = None) -> ResultOut:
-    out = ResultOut.model_validate(row, from_attributes=True)
-    out.verified_label = (verified or {}).get(row.content_hash or "")
-    return out
-
-
-def results_out(session: SessionDep, rows: list[Result]) -> list[ResultOut]:
-    """Rows with the verified label of their content beside them."""
+def results_out(session: Session, rows: list[Result]) -> list[ResultOut]:
+    """Rows with the verified label of their content beside them: every endpoint returning result rows uses this."""
     verified = verified_labels(session, (r.content_hash for r in rows))
-    return [result_out(r, verified) for r in rows]
+    return [ResultOut.model_validate(r, from_attributes=True).model_copy(update={"verified_label": verified.get(r.content_hash or "")}) for r in rows]
 
 
 def checked(session: SessionDep, where: ResultFilter) -> ResultFilter:

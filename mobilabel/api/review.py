@@ -7,12 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from ..storage import versions as stored
 from . import review_queries as queries
-from .deps import SessionDep
-from .results import ResultOut, result_out
+from .deps import SessionDep, version_named
+from .results import ResultOut, results_out
 
 router = APIRouter(tags=["review"])
 
@@ -47,25 +45,19 @@ class Confusion(BaseModel):
     cells: list[ConfusionCell]
 
 
-def _known(session: Session, *version_ids: str) -> None:
-    for version_id in version_ids:
-        if stored.get_version(session, version_id) is None:
-            raise HTTPException(404, f"no model version {version_id!r}")
-
-
 @router.get("/api/results/{result_id}/versions", response_model=list[ResultOut], responses={404: {"description": "no such result"}})
 def image_versions(result_id: int, session: SessionDep) -> list[ResultOut]:
     """The label every model version gave this result's image, oldest version first."""
     rows = queries.image_versions(session, result_id)
     if rows is None:
         raise HTTPException(404, f"no result {result_id}")
-    return [result_out(r) for r in rows]
+    return results_out(session, rows)
 
 
 @router.get("/api/models/compare", response_model=Comparison, responses={404: {"description": "no such version"}})
 def compare(session: SessionDep, a: str, b: str) -> Comparison:
-    """Version A against version B on the images both labelled: label -> label flips with counts."""
-    _known(session, a, b)
+    """Version A against version B (each an id, a unique prefix or ``active``) on the images both labelled: label -> label flips with counts."""
+    a, b = version_named(session, a), version_named(session, b)
     cells = queries.version_flips(session, a, b)
     return Comparison(
         version_a=a, version_b=b, images=sum(n for *_, n in cells), changed=sum(n for la, lb, n in cells if la != lb),
@@ -76,14 +68,14 @@ def compare(session: SessionDep, a: str, b: str) -> Comparison:
 @router.get("/api/models/compare/images", response_model=list[ResultOut])
 def compare_images(session: SessionDep, a: str, b: str, label_a: str, label_b: str, limit: Limit = 100, after: After = 0) -> list[ResultOut]:
     """Version B's results behind one flip cell; the next page: ``after`` = the last id."""
-    _known(session, a, b)
-    return [result_out(r) for r in queries.flip_results(session, a, b, label_a, label_b, limit, after)]
+    a, b = version_named(session, a), version_named(session, b)
+    return results_out(session, queries.flip_results(session, a, b, label_a, label_b, limit, after))
 
 
 @router.get("/api/models/{version_id}/confusion", response_model=Confusion, responses={404: {"description": "no such version"}})
 def confusion(version_id: str, session: SessionDep) -> Confusion:
     """The version's labels against the verified labels (corrections) of the images it labelled."""
-    _known(session, version_id)
+    version_id = version_named(session, version_id)
     cells = queries.confusion(session, version_id)
     return Confusion(
         version=version_id, images=sum(n for *_, n in cells), correct=sum(n for v, p, n in cells if v == p),
@@ -94,5 +86,5 @@ def confusion(version_id: str, session: SessionDep) -> Confusion:
 @router.get("/api/models/{version_id}/confusion/images", response_model=list[ResultOut])
 def confusion_images(version_id: str, session: SessionDep, verified: str, predicted: str, limit: Limit = 100, after: After = 0) -> list[ResultOut]:
     """The version's results in one cell of its confusion matrix."""
-    _known(session, version_id)
-    return [result_out(r) for r in queries.confusion_results(session, version_id, verified, predicted, limit, after)]
+    version_id = version_named(session, version_id)
+    return results_out(session, queries.confusion_results(session, version_id, verified, predicted, limit, after))

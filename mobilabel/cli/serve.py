@@ -6,7 +6,7 @@ import ipaddress
 
 import click
 
-from ..config import Settings
+from ..config import Settings, SettingsError
 
 
 def is_loopback(host: str) -> bool:
@@ -26,7 +26,8 @@ def is_loopback(host: str) -> bool:
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the HTTP API (OpenAPI description at /docs): jobs, results, predict, images, models."""
     if not is_loopback(host) and not settings.api_token:
-        raise click.ClickException(
+        # A bad option/setting pair: SettingsError, so one Error: line and exit 2, as for any bad setting.
+        raise SettingsError(
             f"refusing to listen on {host} without a token: set MOBILABEL_API_TOKEN (every request must then send "
             "'Authorization: Bearer TOKEN'), or keep the default --host 127.0.0.1"
         )

@@ -316,7 +316,7 @@ def correct(
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
     with command_database().transaction() as session:
-        count = save_corrections(session, records, new_classes=new_class)
+        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class")
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
 
 

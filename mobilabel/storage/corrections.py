@@ -28,6 +28,7 @@ from .upsert import upsert
 # What a correction's content is doing now, as `correct --list` shows it.
 CURRENT = "current"  # a file with this content is where the correction (or a labelled rename) says
 STALE = "stale"  # no known file has this content any more (edited, deleted or renamed unseen)
+NEW_CLASS_HINT = "allow new classes"  # neutral: each interface names its own switch (CLI flag, API field)
 
 
 class CorrectionError(MobilabelError):
@@ -59,12 +60,15 @@ class VerifiedLabel:
     updated_at: datetime
 
 
-def save_corrections(session: Session, records: Sequence[CorrectionRecord], new_classes: bool = False) -> int:
+def save_corrections(
+    session: Session, records: Sequence[CorrectionRecord], new_classes: bool = False, new_class_hint: str = NEW_CLASS_HINT
+) -> int:
     """Upsert: the same content verified again keeps one row, with the newest label and path.
 
     Labels must be classes of some model version unless ``new_classes``. Raises
     ``CorrectionError`` (every problem listed, nothing stored) for an unknown label or a
-    file that cannot be read. Returns the rows written.
+    file that cannot be read; ``new_class_hint`` says there how the caller's interface allows a
+    new class (the CLI's flag, the API's body field). Returns the rows written.
     """
     known = known_labels(session)
     unknown = sorted({r.label for r in records if r.label not in known})
@@ -72,7 +76,7 @@ def save_corrections(session: Session, records: Sequence[CorrectionRecord], new_
         hints = "; ".join(f"{label!r}{nearest_hint(label, known)}" for label in unknown[:10])
         raise CorrectionError(
             f"no model version has the class{'es' if len(unknown) > 1 else ''} {hints}; "
-            "add --new-class to verify a label no model knows yet"
+            f"{new_class_hint} to verify a label no model knows yet"
         )
     now = utcnow()
     latest: dict[str, tuple[str, str]] = {}
@@ -87,7 +91,9 @@ def save_corrections(session: Session, records: Sequence[CorrectionRecord], new_
     return len(rows)
 
 
-def save_correction(session: Session, record: CorrectionRecord, new_class: bool = False) -> tuple[VerifiedLabel, bool]:
+def save_correction(
+    session: Session, record: CorrectionRecord, new_class: bool = False, new_class_hint: str = NEW_CLASS_HINT
+) -> tuple[VerifiedLabel, bool]:
     """Upsert one correction (as ``save_corrections``) and read it back: the stored label, as
     listed, and whether it is new (no label was verified for this content before).
 
@@ -95,7 +101,7 @@ def save_correction(session: Session, record: CorrectionRecord, new_class: bool 
     """
     content_hash = record.content_hash or _hash(record.image_path)
     existed = session.scalar(select(Correction.id).where(Correction.content_hash == content_hash)) is not None
-    save_corrections(session, [CorrectionRecord(record.image_path, record.label, content_hash)], new_classes=new_class)
+    save_corrections(session, [CorrectionRecord(record.image_path, record.label, content_hash)], new_classes=new_class, new_class_hint=new_class_hint)
     stored = session.scalars(select(Correction).where(Correction.content_hash == content_hash)).one()
     return _verified(session, stored), not existed
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from mobilabel.api import images
 from mobilabel.config import load_settings
+from mobilabel.imaging import content_identity
 from mobilabel.storage import open_database, versions
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
@@ -28,7 +29,8 @@ def store(paths: list[str]) -> dict[str, int]:
     db = open_database(load_settings().database_url, auto_upgrade=True)
     with db.transaction() as session:
         versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["tulip"], {}, b"w"))
-        write_results(session, [ResultRecord(p, "1:1", ResultStatus.OK, "tulip", 0.9, []) for p in paths], "v1", None)
+        fingerprints = {p: content_identity(Path(p)) if Path(p).is_file() else None for p in paths}
+        write_results(session, [ResultRecord(p, fingerprints[p], ResultStatus.OK, "tulip", 0.9, []) for p in paths], "v1", None)
     with db.transaction() as session:
         ids = {r.image_path: r.id for r in session.query(Result)}
     db.dispose()
@@ -75,7 +77,8 @@ def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path
     assert again.content == thumb.content and list((load_settings().home / "thumbnails").rglob("*.jpg")) == cached
     assert client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128}, headers={"If-None-Match": thumb.headers["etag"]}).status_code == 304
     assert "max-age=86400" in thumb.headers["cache-control"]
-    content_id = f"{(root / 'rotated.jpg').stat().st_size}:{(root / 'rotated.jpg').stat().st_mtime_ns}"
+    content_id = client.get(f"/api/results/{rotated_id}").json()["content_id"]  # what a client builds the URL from
+    assert content_id == f"{(root / 'rotated.jpg').stat().st_size}:{(root / 'rotated.jpg').stat().st_mtime_ns}"
     versioned = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128, "v": content_id})
     assert versioned.headers["cache-control"] == "private, max-age=31536000, immutable"
     os.utime(root / "rotated.jpg", ns=(1, 1))  # the file changed: a new fingerprint, a new thumbnail

@@ -87,6 +87,7 @@ def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, databas
     assert {r["verified_label"] for r in page} == {"daisy"}  # beside each current label
     unknown = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "Daisy"})
     assert unknown.status_code == 422 and "did you mean 'daisy'" in unknown.json()["detail"]
+    assert unknown.json()["detail"].endswith('; send "new_class": true to verify a label no model knows yet')  # the API's switch, not the CLI's
     assert client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
     assert client.put("/api/corrections", json={"result_id": 999, "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"image_path": "relative.jpg", "label": "rose"}).status_code == 422
@@ -125,6 +126,22 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     following = client.get("/api/models/compare/images", params={**flip, "after": behind[0]["id"]}).json()
     assert [r["id"] for r in following] == [ids["4.jpg"]]
     assert client.get("/api/models/compare", params={"a": "v1", "b": "v9"}).status_code == 404
+    # Every version parameter resolves as results?version= does: a unique prefix, 'active', its messages.
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        versions.register_version(session, versions.VersionRecord("imagenet-1a2b", "mobilenet_v2", 1.0, ["daisy"], {}, b"x"))
+    db.dispose()
+    by_prefix = client.get("/api/models/compare", params={"a": "imagenet", "b": "v2"}).json()
+    assert (by_prefix["version_a"], by_prefix["images"]) == ("imagenet-1a2b", 0)
+    assert client.get("/api/models/imagenet").json()["id"] == "imagenet-1a2b"
+    assert client.get("/api/models/compare", params={"a": "active", "b": "v2"}).json()["detail"].startswith("no model version is active")
+    assert client.post("/api/models/v2/activate").json() == {"active": "v2"}
+    assert client.get("/api/models/compare/images", params={**flip, "a": "v1", "b": "active"}).json() == behind + following
+    assert client.get("/api/models/active/confusion").json()["version"] == "v2"
+    ambiguous = client.get("/api/models/v/confusion/images", params={"verified": "daisy", "predicted": "rose"})
+    assert ambiguous.status_code == 404 and ambiguous.json()["detail"] == "'v' matches 2 model versions: v1, v2; give more of the id"
+    with_results = client.get("/api/results", params={"version": "v"})
+    assert with_results.json()["detail"] == ambiguous.json()["detail"]
 
     across = client.get(f"/api/results/{ids['4.jpg']}/versions").json()
     assert [(r["model_version_id"], r["label"]) for r in across] == [("v1", "daisy"), ("v2", "rose")]
@@ -135,7 +152,12 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     assert (matrix["images"], matrix["correct"]) == (2, 1)
     assert {"verified": "daisy", "predicted": "rose", "images": 1} in matrix["cells"]
     cell = client.get("/api/models/v2/confusion/images", params={"verified": "daisy", "predicted": "rose"}).json()
-    assert [r["id"] for r in cell] == [ids["2.jpg"]]
+    assert [(r["id"], r["verified_label"]) for r in cell] == [(ids["2.jpg"], "daisy")]
+    # Every endpoint returning result rows gives the verified label as /api/results does.
+    assert client.get(f"/api/results/{ids['2.jpg']}").json()["verified_label"] == "daisy"
+    flipped = client.get("/api/models/compare/images", params=flip).json()
+    assert [r["verified_label"] for r in flipped] == ["daisy", None]
+    assert {r["verified_label"] for r in client.get(f"/api/results/{ids['2.jpg']}/versions").json()} == {"daisy"}
 
 
 def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811

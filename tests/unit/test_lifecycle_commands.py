@@ -64,7 +64,8 @@ def test_two_jobs_keep_their_images_and_results_show_one_current_row_each(tmp_pa
 def test_verified_labels_listed_exported_shown_and_deleted(tmp_path: Path) -> None:
     paths = photo_folder(tmp_path / "photos")
     assert run("label", str(tmp_path / "photos")).exit_code == 0
-    assert "'daisies'; did you mean 'daisy'?" in error_line(run("correct", str(paths[1]), "daisies"))
+    refused = error_line(run("correct", str(paths[1]), "daisies"))
+    assert "'daisies'; did you mean 'daisy'?; add --new-class to verify" in refused  # the CLI's switch
     assert run("correct", str(paths[1]), "bee").exit_code == 0  # one of ImageNet's classes
     assert run("correct", str(paths[2]), "my-cat", "--new-class").exit_code == 0
     (listed_path, listed_label, state) = next(

@@ -221,7 +221,7 @@ def test_a_correction_needs_a_known_class_or_new_class_and_can_be_deleted(db: Da
     add_version(db, "v1")
     image = tmp_path / "x.jpg"
     shutil.copyfile(DAISIES[0], image)
-    with db.transaction() as session, pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?.*--new-class"):
+    with db.transaction() as session, pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?; allow new classes to verify"):
         save_corrections(session, [CorrectionRecord(str(image), "daisies")])
     with db.transaction() as session:
         save_corrections(session, [CorrectionRecord(str(image), "daisy")])
