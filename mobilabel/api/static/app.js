@@ -65,7 +65,9 @@ function url(query) {
 
 const percent = (x) => (x === null || x === undefined ? "" : `${(100 * x).toFixed(1)}%`);
 const shortId = (id) => (id || "").slice(0, 12);
-const thumbnail = (id, size = 256) => `/api/results/${id}/thumbnail?size=${size}`;
+// With the fingerprint as ?v= the server lets the browser keep a thumbnail for a year: a changed file gets a new URL.
+const thumbnail = (result, size = 256) =>
+  `/api/results/${result.id}/thumbnail?size=${size}` + (result.content_id ? `&v=${encodeURIComponent(result.content_id)}` : "");
 
 function showLogin() {
   if (document.getElementById("login")) return;
@@ -205,7 +207,7 @@ async function galleryView() {
 
   function tile(item) {
     const figure = h("figure", { class: "tile", role: "listitem", tabindex: 0, "data-id": item.id },
-      item.status === "ok" ? h("img", { src: thumbnail(item.id), loading: "lazy", alt: item.label || "", width: 160, height: 160 }) : h("div", { class: "no-image" }, "failed"),
+      item.status === "ok" ? h("img", { src: thumbnail(item), loading: "lazy", alt: item.label || "", width: 160, height: 160 }) : h("div", { class: "no-image" }, "failed"),
       h("figcaption", {}));
     figure.addEventListener("click", (event) => select(item, event.shiftKey));
     figure.addEventListener("keydown", (event) => { if (event.key === " " && !state.review) { event.preventDefault(); select(item, event.shiftKey); } });
@@ -341,7 +343,7 @@ async function galleryView() {
     function show(i) {
       index = Math.max(0, Math.min(i, state.items.length - 1));
       const item = current();
-      image.src = thumbnail(item.id, 512);
+      image.src = thumbnail(item, 512);
       image.alt = item.label || "";
       const mark = verified.get(key(item));
       info.replaceChildren(
@@ -353,7 +355,7 @@ async function galleryView() {
       filter.value = "";
       filter.blur();  // the next key is a command again
       listClasses();
-      for (const next of state.items.slice(index + 1, index + 3)) new Image().src = thumbnail(next.id, 512);  // prefetched: the next one shows at once
+      for (const next of state.items.slice(index + 1, index + 3)) new Image().src = thumbnail(next, 512);  // prefetched: the next one shows at once
       grid.querySelector(`[data-id="${item.id}"]`)?.scrollIntoView({ block: "nearest" });
       if (index >= state.items.length - 5 && state.next) loadMore().catch((e) => say(e.message, true));
     }
@@ -429,7 +431,7 @@ async function imageView() {
   main.replaceChildren(
     h("h1", {}, result.label || "failed", " ", h("small", {}, percent(result.confidence))),
     h("div", { class: "image-page" },
-      h("a", { href: `/api/results/${id}/image` }, h("img", { src: thumbnail(id, 512), alt: result.label || "", class: "photo" })),
+      h("a", { href: `/api/results/${id}/image` }, h("img", { src: thumbnail(result, 512), alt: result.label || "", class: "photo" })),
       h("div", {},
         h("p", { class: "path" }, result.image_path),
         h("p", {}, "version ", h("a", { href: url({ view: "gallery", version: result.model_version_id }) }, shortId(result.model_version_id)),
