@@ -132,7 +132,7 @@ def delete_corrections(session: Session, target: str) -> int:
         conditions.append(Correction.content_hash.startswith(target.lower()))
     deleted = rows_changed(session.execute(delete(Correction).where(or_(*conditions))))
     if not deleted:
-        raise CorrectionError(f"no verified label for {target} (see mobilabel correct --list)")
+        raise CorrectionError(f"no verified label for {target} (see `mobilabel correct --list`, or `GET /api/corrections`)")
     return deleted
 
 

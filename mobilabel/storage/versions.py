@@ -189,7 +189,7 @@ def resolve_version(session: Session, ref: str) -> str:
     if ref == ACTIVE_REF:
         active = active_version_id(session)
         if active is None:
-            raise UnknownVersionError("no model version is active; activate one with `mobilabel models activate ID`")
+            raise UnknownVersionError("no model version is active; activate one (`mobilabel models activate ID`, or `POST /api/models/ID/activate`)")
         return active
     ids = list(session.scalars(select(ModelVersion.id).where(ModelVersion.deleted_at.is_(None)).order_by(ModelVersion.id)))
     if ref in ids:
