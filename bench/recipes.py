@@ -1,6 +1,6 @@
 """Training recipes compared on photos the model has never seen (issue 16's protocol).
 
-    python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates defaults,partial,...]
+    python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates frozen,partial,...]
                             [--runs FILE] [--output FILE] [--summary-only]
 
 The 609 shared flowers (train/ and val/ pooled) are cut into 5 stratified folds, once, from
@@ -13,15 +13,16 @@ Every run is appended to ``--runs`` (bench/recipes_runs.csv) as it ends, with it
 (``fit_images``: decode, train, validate) and the load average when it started; runs already
 there are skipped, so an interrupted comparison resumes where it stopped. The summary
 (``--output``, bench/recipes.csv) is rewritten from it: per candidate the mean, standard
-deviation and standard error of the accuracy, the mean difference from "defaults" over the
-same (fold, seed) runs with its standard error, and the median training time.
+deviation and standard error of the accuracy, the mean difference from "frozen" (the defaults
+before this comparison) over the same (fold, seed) runs with its standard error, the median
+training time, and which candidate today's defaults and ``--preset`` equal.
 
 Reading it: with ~10 candidates the best mean flatters; a recipe should replace the defaults
 only if it beats them by more than one standard error. The runs share folds and seeds, so the
-paired difference from the defaults is the sharper test.
+paired difference from "frozen" is the sharper test.
 
 Candidates run ``mobilabel.training.run.fit_images``, the loop ``mobilabel train`` runs,
-with the same loaders and engines. "tta" is not trained: it is the "defaults" model of the
+with the same loaders and engines. "tta" is not trained: it is the "frozen" model of the
 same fold and seed, labelled with horizontal-flip test-time augmentation (``MOBILABEL_TTA=flip``).
 """
 
@@ -55,22 +56,34 @@ FOLDS = 5
 FOLD_SEED = 20240601  # fixed: every candidate, every run, sees the same folds
 INNER_VAL_FRACTION = 0.2
 
-# name -> the options it trains with (everything else: today's defaults).
+# The head-only recipe that was the default before this comparison, spelled out so that changing
+# the defaults does not change what a candidate means; every other candidate differs from it in
+# what its name says. The summary marks which candidate today's defaults and preset equal.
+FROZEN = TrainingOptions(
+    lr=1e-3, epochs=8, batch_size=16, unfreeze=False, unfreeze_last=0, backbone_lr=None,
+    label_smoothing=0.0, schedule="constant", augment="basic", patience=0,
+)  # fmt: skip
+BASELINE = "frozen"  # paired differences are taken from it
+
+# name -> the options it trains with.
 CANDIDATES: dict[str, TrainingOptions] = {
-    "tutorial": TrainingOptions(lr=1e-4, epochs=5),  # the tutorial's settings (in our loop: BatchNorm kept in eval mode)
-    "defaults": TrainingOptions(),
-    "tta": TrainingOptions(),  # the defaults' model, labelled with flip TTA
-    "partial": TrainingOptions(unfreeze_last=4, backbone_lr=1e-4),
-    "full": TrainingOptions(unfreeze=True, lr=1e-4),
-    "cosine": TrainingOptions(schedule="cosine"),
-    "smoothing": TrainingOptions(label_smoothing=0.1),
-    "trivial": TrainingOptions(augment="trivial"),
-    "randaugment": TrainingOptions(augment="randaugment"),
-    "colorjitter": TrainingOptions(augment="colorjitter"),
-    "longer": TrainingOptions(epochs=20, patience=5),
-    "finetune": TrainingOptions(**PRESETS["finetune"]),
+    "tutorial": replace(FROZEN, lr=1e-4, epochs=5),  # the tutorial's settings (in our loop: BatchNorm kept in eval mode)
+    "frozen": FROZEN,
+    "tta": FROZEN,  # the frozen model, labelled with flip TTA
+    "partial": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4),
+    "full": replace(FROZEN, unfreeze=True, lr=1e-4),
+    "cosine": replace(FROZEN, schedule="cosine"),
+    "smoothing": replace(FROZEN, label_smoothing=0.1),
+    "trivial": replace(FROZEN, augment="trivial"),
+    "randaugment": replace(FROZEN, augment="randaugment"),
+    "colorjitter": replace(FROZEN, augment="colorjitter"),
+    "longer": replace(FROZEN, epochs=20, patience=5),
+    "finetune": replace(
+        FROZEN, unfreeze_last=4, backbone_lr=1e-4, schedule="cosine", label_smoothing=0.1, augment="trivial",
+        epochs=20, patience=5,
+    ),  # fmt: skip
 }
-TRAINED_BY = {"tta": "defaults"}  # a candidate that labels with another's model
+TRAINED_BY = {"tta": "frozen"}  # a candidate that labels with another's model
 
 
 RUN_FIELDS = [
@@ -200,25 +213,39 @@ def paired_difference(outcome: Outcome, baseline: Outcome) -> tuple[float, float
     return statistics.mean(differences), statistics.stdev(differences) / math.sqrt(len(differences)), len(differences)
 
 
+def role_of(name: str) -> str:
+    """"default" if candidate ``name`` trains with today's default options (and labels without TTA),
+    "preset NAME" if with a preset's, else ""."""
+    options = replace(CANDIDATES[name], seed=0)
+    if name in TRAINED_BY:
+        return ""
+    if options == TrainingOptions():
+        return "default"
+    presets = [p for p, values in PRESETS.items() if options == replace(TrainingOptions(), **values)]
+    return " ".join(f"preset {p}" for p in presets)
+
+
 def write_summary(output: Path, outcomes: dict[str, Outcome]) -> None:
     """One row per candidate: mean, std and standard error of the test accuracy, the mean difference from
-    "defaults" on the same runs with its standard error, the median training seconds."""
+    "frozen" on the same runs with its standard error, the median training seconds, the role
+    ("default" where the candidate's options are today's defaults, "preset NAME" where a preset's)."""
     with output.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow([
-            "candidate", "runs", "accuracy_mean", "accuracy_std", "accuracy_se", "vs_defaults_mean", "vs_defaults_se",
-            "train_seconds_median", "kept_epochs", "options",
+            "candidate", "runs", "accuracy_mean", "accuracy_std", "accuracy_se", "vs_frozen_mean", "vs_frozen_se",
+            "train_seconds_median", "kept_epochs", "options", "role",
         ])  # fmt: skip
         for name, outcome in outcomes.items():
             runs = len(outcome.accuracies)
             std = statistics.stdev(outcome.accuracies) if runs > 1 else 0.0
-            paired = paired_difference(outcome, outcomes["defaults"]) if "defaults" in outcomes and name != "defaults" else None
-            options = {k: v for k, v in vars(CANDIDATES[name]).items() if v != getattr(TrainingOptions(), k)}
+            paired = paired_difference(outcome, outcomes[BASELINE]) if BASELINE in outcomes and name != BASELINE else None
+            options = {k: v for k, v in vars(CANDIDATES[name]).items() if v != getattr(FROZEN, k)}
             writer.writerow([
                 name, runs, f"{statistics.mean(outcome.accuracies):.4f}", f"{std:.4f}", f"{std / math.sqrt(runs):.4f}",
                 f"{paired[0]:+.4f}" if paired else "", f"{paired[1]:.4f}" if paired else "",
                 f"{statistics.median(outcome.seconds):.1f}", " ".join(map(str, outcome.epochs)),
                 " ".join([*(f"{k}={v}" for k, v in options.items()), *(["tta=flip"] if name in TRAINED_BY else [])]),
+                role_of(name),
             ])  # fmt: skip
 
 
