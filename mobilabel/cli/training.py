@@ -22,6 +22,7 @@ from ..storage.pathcodec import to_stored
 from ..storage.states import ACTIVE_RUN_STATES
 from ..storage.tables import ModelVersion
 from ..training.corrections import check_image, read_corrections_csv
+from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
 from .context import command_database
@@ -79,9 +80,11 @@ def train_command(
     """
     settings: Settings = ctx.obj
     options["arch"] = ARCH_NAMES[options["arch"]]
+    explicit = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     if preset is not None:
-        given = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-        options = apply_preset(preset, options, given)
+        options = apply_preset(preset, options, explicit)
+    if "unfreeze_last" in explicit and (options["unfreeze"] or options["from_scratch"]):
+        raise TrainingError("--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch")
     TrainingOptions(**options).check()  # before anything starts or is sent
     if queued:
         if output_dir is not None:

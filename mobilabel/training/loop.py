@@ -143,8 +143,8 @@ class Learner:
         self.trained_tail: nn.Module | None = None  # with unfreeze_last: the backbone's layers that train
         example = torch.zeros(1, 3, input_size, input_size)
         backbone_trainable: list[nn.Parameter] = []
-        if self.frozen or options.unfreeze_last:
-            start = self._first_trained_layer(options.unfreeze_last)
+        if self.frozen or options.tail_blocks:
+            start = self._first_trained_layer(options.tail_blocks)
             layers = list(backbone(model).children())
             for index, layer in enumerate(layers):
                 for parameter in layer.parameters():
@@ -161,7 +161,7 @@ class Learner:
             backbone_trainable = list(backbone(model).parameters())
         backbone_lr = options.backbone_lr
         if backbone_lr is None:
-            backbone_lr = options.lr * BACKBONE_LR_FACTOR if options.unfreeze_last else options.lr
+            backbone_lr = options.lr * BACKBONE_LR_FACTOR if options.tail_blocks else options.lr
         groups = [{"params": head_parameters(model), "lr": options.lr}]
         if backbone_trainable:
             groups.append({"params": backbone_trainable, "lr": backbone_lr})

@@ -36,7 +36,9 @@ class TrainingOptions:
     seed: int = 0
     val_fraction: float | None = None  # None: the data folder's own split, else 0.2
     include_corrections: bool = True  # the verified labels of `mobilabel correct` join training and evaluation
-    unfreeze_last: int = 0  # the last K blocks of the backbone (and the layers after them) train too
+    # the last K blocks of the backbone (and the layers after them) train too; moot with unfreeze or
+    # from_scratch, which train every block (see tail_blocks)
+    unfreeze_last: int = 0
     backbone_lr: float | None = None  # their learning rate; None: lr * BACKBONE_LR_FACTOR (with unfreeze: lr)
     label_smoothing: float = 0.0  # of the training loss (validation loss is plain cross-entropy)
     schedule: str = "constant"  # or "cosine": the learning rates fall to 0 over `epochs`, stepped per epoch
@@ -48,6 +50,12 @@ class TrainingOptions:
         """Only the head trains: the whole backbone runs in the inference engine."""
         return not (self.unfreeze or self.from_scratch or self.unfreeze_last)
 
+    @property
+    def tail_blocks(self) -> int:
+        """How many of the backbone's last blocks train while the blocks before them stay frozen:
+        ``unfreeze_last``, or 0 when nothing or everything is frozen."""
+        return 0 if self.unfreeze or self.from_scratch else self.unfreeze_last
+
     def check(self) -> None:
         """Raises ``TrainingError`` naming the first option out of range (before any work is done)."""
         from ..models.transforms import AUGMENTATIONS  # torch: only a run that is about to train checks
@@ -57,10 +65,6 @@ class TrainingOptions:
             (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (not self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.unfreeze_last < 0, f"--unfreeze-last must be 0 or more, got {self.unfreeze_last}"),
-            (
-                bool(self.unfreeze_last) and (self.unfreeze or self.from_scratch),
-                "--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch",
-            ),
             (self.backbone_lr is not None and not self.backbone_lr > 0, f"--backbone-lr must be positive, got {self.backbone_lr}"),
             (
                 self.backbone_lr is not None and self.frozen,

@@ -58,12 +58,18 @@ def test_unfreeze_last_trains_exactly_the_last_k_blocks_and_what_follows_them(tm
     assert any(k.startswith("features.16.") and k.endswith("weight") for k in changed), "the unfrozen blocks' weights moved"
 
 
-def test_unfreeze_last_out_of_range_or_with_unfreeze_is_refused() -> None:
+def test_unfreeze_last_out_of_range_is_refused_and_moot_when_every_block_trains() -> None:
     options = TrainingOptions(unfreeze_last=18)
     with pytest.raises(TrainingError, match="this network has 17 blocks; use --unfreeze"):
         Learner(build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS)), options, 224, "torch")
-    with pytest.raises(TrainingError, match="cannot go with --unfreeze"):
-        TrainingOptions(unfreeze_last=2, unfreeze=True).check()
+    # --unfreeze and --from-scratch train every block, so a default --unfreeze-last cannot narrow them
+    # (the CLI refuses the two given together: test_invalid_training_options_are_one_clear_error_line).
+    assert TrainingOptions(unfreeze_last=2, unfreeze=True).tail_blocks == 0
+    assert TrainingOptions(unfreeze_last=2, from_scratch=True).tail_blocks == 0
+    assert TrainingOptions(unfreeze_last=2).tail_blocks == 2
+    unfrozen = TrainingOptions(unfreeze_last=2, unfreeze=True)
+    learner = Learner(build_network(unfrozen, 2, Checkpoint.load(IMAGENET_WEIGHTS)), unfrozen, 224, "torch")
+    assert learner.trained_tail is None and all(p.requires_grad for p in learner.model.parameters())
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
