@@ -219,15 +219,25 @@ def paired_difference(outcome: Outcome, baseline: Outcome) -> tuple[float, float
     return statistics.mean(differences), statistics.stdev(differences) / math.sqrt(len(differences)), len(differences)
 
 
+def same_recipe(a: TrainingOptions, b: TrainingOptions) -> bool:
+    """Whether ``a`` and ``b`` train alike: every option equal but the seed, learning rates as resolved
+    (``backbone_lr`` None means a factor of ``lr``), compared to float rounding."""
+    if a.backbone_rate is None or b.backbone_rate is None:
+        rates_match = a.backbone_rate is b.backbone_rate
+    else:
+        rates_match = math.isclose(a.backbone_rate, b.backbone_rate)
+    return rates_match and replace(a, seed=0, backbone_lr=None) == replace(b, seed=0, backbone_lr=None)
+
+
 def role_of(name: str) -> str:
     """Role "default" if candidate ``name`` trains with today's default options (and labels without TTA),
     "preset NAME" if with a preset's, else ""."""
-    options = replace(CANDIDATES[name], seed=0)
     if name in TRAINED_BY:
         return ""
-    if options == TrainingOptions():
+    options = CANDIDATES[name]
+    if same_recipe(options, TrainingOptions()):
         return "default"
-    presets = [p for p, values in PRESETS.items() if options == replace(TrainingOptions(), **values)]
+    presets = [p for p, values in PRESETS.items() if same_recipe(options, replace(TrainingOptions(), **values))]
     return " ".join(f"preset {p}" for p in presets)
 
 

@@ -42,7 +42,7 @@ from ..models import Checkpoint, build_model, create_engine, resolve_device
 from ..models.architectures import backbone, backbone_blocks, head, head_parameters
 from .errors import TrainingError
 from .loader import Batch
-from .options import BACKBONE_LR_FACTOR, Progress, ProgressCallback, TrainingOptions
+from .options import Progress, ProgressCallback, TrainingOptions
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,9 @@ class Learner:
         else:
             model.to(self.device).to(memory_format=torch.channels_last)
             backbone_trainable = list(backbone(model).parameters())
-        backbone_lr = options.backbone_lr
-        if backbone_lr is None:
-            backbone_lr = options.lr * BACKBONE_LR_FACTOR if options.tail_blocks else options.lr
         groups = [{"params": head_parameters(model), "lr": options.lr}]
         if backbone_trainable:
-            groups.append({"params": backbone_trainable, "lr": backbone_lr})
+            groups.append({"params": backbone_trainable, "lr": options.backbone_rate})
         self.optimizer = torch.optim.Adam(groups)
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         if options.schedule == "cosine":

@@ -51,6 +51,16 @@ class TrainingOptions:
         return not (self.unfreeze or self.from_scratch or self.unfreeze_last)
 
     @property
+    def backbone_rate(self) -> float | None:
+        """The learning rate of the backbone layers that train (None when only the head trains):
+        ``backbone_lr``, else ``lr`` * BACKBONE_LR_FACTOR for a trained tail, ``lr`` for a whole backbone."""
+        if self.frozen:
+            return None
+        if self.backbone_lr is not None:
+            return self.backbone_lr
+        return self.lr * BACKBONE_LR_FACTOR if self.tail_blocks else self.lr
+
+    @property
     def tail_blocks(self) -> int:
         """How many of the backbone's last blocks train while the blocks before them stay frozen:
         ``unfreeze_last``, or 0 when nothing or everything is frozen."""
