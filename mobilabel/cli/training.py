@@ -74,8 +74,8 @@ def train_command(
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
-    Transfer learning: ImageNet features frozen, a new head trained; the epoch with
-    the best validation accuracy is kept. The new version becomes active only if it
+    Transfer learning: a new head and the backbone's last 4 blocks trained (--unfreeze-last),
+    the ImageNet layers before them frozen; the epoch with the best validation accuracy is kept. The new version becomes active only if it
     labels more evaluation images right than the active version, on the same images.
     """
     settings: Settings = ctx.obj

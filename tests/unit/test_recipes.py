@@ -85,7 +85,7 @@ def test_cosine_schedule_lowers_every_learning_rate_each_epoch_to_zero_at_the_en
     assert [group["lr"] for group in learner.optimizer.param_groups] == pytest.approx([0.0, 0.0], abs=1e-12)
     constant = Learner(build_network(TrainingOptions(), 2, Checkpoint.load(IMAGENET_WEIGHTS)), TrainingOptions(), 224, "torch")
     constant.end_epoch()
-    assert [group["lr"] for group in constant.optimizer.param_groups] == [1e-3]
+    assert [group["lr"] for group in constant.optimizer.param_groups] == pytest.approx([1e-3, 1e-4])  # the defaults: head, tail
 
 
 @pytest.mark.parametrize("augment", AUGMENTATIONS)
@@ -148,7 +148,7 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
         (["--unfreeze-last", "-1"], "Error: --unfreeze-last must be 0 or more, got -1"),
         (["--unfreeze-last", "2", "--unfreeze"], "Error: --unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch"),
         (["--unfreeze-last", "40"], "Error: --unfreeze-last 40: this network has 17 blocks; use --unfreeze to train them all"),
-        (["--backbone-lr", "1e-4"], "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)"),
+        (["--unfreeze-last", "0", "--backbone-lr", "1e-4"], "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)"),
         (["--unfreeze", "--backbone-lr", "0"], "Error: --backbone-lr must be positive, got 0.0"),
         (["--label-smoothing", "1"], "Error: --label-smoothing must be at least 0 and below 1, got 1.0"),
         (["--schedule", "linear"], "Error: unknown --schedule 'linear'; choose one of constant, cosine"),
