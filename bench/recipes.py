@@ -1,7 +1,7 @@
 """Training recipes compared on photos the model has never seen (issue 16's protocol).
 
     python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates frozen,partial,...]
-                            [--runs FILE] [--output FILE] [--summary-only]
+                            [--runs FILE] [--output FILE] [--summary-only] [--markdown]
 
 The 609 shared flowers (train/ and val/ pooled) are cut into 5 stratified folds, once, from
 FOLD_SEED. For each seed and fold, a candidate trains on the other 4 folds, split again
@@ -79,8 +79,14 @@ CANDIDATES: dict[str, TrainingOptions] = {
     "colorjitter": replace(FROZEN, augment="colorjitter"),
     "longer": replace(FROZEN, epochs=20, patience=5),
     "finetune": replace(
-        FROZEN, unfreeze_last=4, backbone_lr=1e-4, schedule="cosine", label_smoothing=0.1, augment="trivial",
-        epochs=20, patience=5,
+        FROZEN,
+        unfreeze_last=4,
+        backbone_lr=1e-4,
+        schedule="cosine",
+        label_smoothing=0.1,
+        augment="trivial",
+        epochs=20,
+        patience=5,
     ),  # fmt: skip
 }
 TRAINED_BY = {"tta": "frozen"}  # a candidate that labels with another's model
@@ -213,40 +219,90 @@ def paired_difference(outcome: Outcome, baseline: Outcome) -> tuple[float, float
     return statistics.mean(differences), statistics.stdev(differences) / math.sqrt(len(differences)), len(differences)
 
 
+def same_recipe(a: TrainingOptions, b: TrainingOptions) -> bool:
+    """Whether ``a`` and ``b`` train alike: every option equal but the seed, learning rates as resolved
+    (``backbone_lr`` None means a factor of ``lr``), compared to float rounding."""
+    if a.backbone_rate is None or b.backbone_rate is None:
+        rates_match = a.backbone_rate is b.backbone_rate
+    else:
+        rates_match = math.isclose(a.backbone_rate, b.backbone_rate)
+    return rates_match and replace(a, seed=0, backbone_lr=None) == replace(b, seed=0, backbone_lr=None)
+
+
 def role_of(name: str) -> str:
-    """"default" if candidate ``name`` trains with today's default options (and labels without TTA),
+    """Role "default" if candidate ``name`` trains with today's default options (and labels without TTA),
     "preset NAME" if with a preset's, else ""."""
-    options = replace(CANDIDATES[name], seed=0)
     if name in TRAINED_BY:
         return ""
-    if options == TrainingOptions():
+    options = CANDIDATES[name]
+    if same_recipe(options, TrainingOptions()):
         return "default"
-    presets = [p for p, values in PRESETS.items() if options == replace(TrainingOptions(), **values)]
+    presets = [p for p, values in PRESETS.items() if same_recipe(options, replace(TrainingOptions(), **values))]
     return " ".join(f"preset {p}" for p in presets)
 
 
-def write_summary(output: Path, outcomes: dict[str, Outcome]) -> None:
-    """One row per candidate: mean, std and standard error of the test accuracy, the mean difference from
-    "frozen" on the same runs with its standard error, the median training seconds, the role
-    ("default" where the candidate's options are today's defaults, "preset NAME" where a preset's)."""
+@dataclass(frozen=True)
+class Summary:
+    """One candidate's line of the comparison."""
+
+    name: str
+    runs: int
+    mean: float
+    std: float
+    paired: tuple[float, float, int] | None  # mean and standard error of the difference from BASELINE, runs paired
+    seconds: float  # median training time
+    epochs: list[int]
+    options: list[str]  # what differs from FROZEN
+    role: str
+
+
+def summarise(outcomes: dict[str, Outcome]) -> list[Summary]:
+    """Per candidate: accuracy mean and std, the paired difference from "frozen", the median
+    training seconds, the options beyond "frozen" and the role (see ``role_of``)."""
+    summaries = []
+    for name, outcome in outcomes.items():
+        runs = len(outcome.accuracies)
+        paired = paired_difference(outcome, outcomes[BASELINE]) if BASELINE in outcomes and name != BASELINE else None
+        options = [f"{k}={v}" for k, v in vars(CANDIDATES[name]).items() if v != getattr(FROZEN, k)]
+        summaries.append(Summary(
+            name, runs, statistics.mean(outcome.accuracies), statistics.stdev(outcome.accuracies) if runs > 1 else 0.0,
+            paired, statistics.median(outcome.seconds), outcome.epochs,
+            [*options, *(["tta=flip"] if name in TRAINED_BY else [])], role_of(name),
+        ))  # fmt: skip
+    return summaries
+
+
+def write_summary(output: Path, summaries: Sequence[Summary]) -> None:
+    """The summary CSV: one row per candidate (standard error = std / sqrt(runs))."""
     with output.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow([
             "candidate", "runs", "accuracy_mean", "accuracy_std", "accuracy_se", "vs_frozen_mean", "vs_frozen_se",
             "train_seconds_median", "kept_epochs", "options", "role",
         ])  # fmt: skip
-        for name, outcome in outcomes.items():
-            runs = len(outcome.accuracies)
-            std = statistics.stdev(outcome.accuracies) if runs > 1 else 0.0
-            paired = paired_difference(outcome, outcomes[BASELINE]) if BASELINE in outcomes and name != BASELINE else None
-            options = {k: v for k, v in vars(CANDIDATES[name]).items() if v != getattr(FROZEN, k)}
+        for row in summaries:
             writer.writerow([
-                name, runs, f"{statistics.mean(outcome.accuracies):.4f}", f"{std:.4f}", f"{std / math.sqrt(runs):.4f}",
-                f"{paired[0]:+.4f}" if paired else "", f"{paired[1]:.4f}" if paired else "",
-                f"{statistics.median(outcome.seconds):.1f}", " ".join(map(str, outcome.epochs)),
-                " ".join([*(f"{k}={v}" for k, v in options.items()), *(["tta=flip"] if name in TRAINED_BY else [])]),
-                role_of(name),
+                row.name, row.runs, f"{row.mean:.4f}", f"{row.std:.4f}", f"{row.std / math.sqrt(row.runs):.4f}",
+                f"{row.paired[0]:+.4f}" if row.paired else "", f"{row.paired[1]:.4f}" if row.paired else "",
+                f"{row.seconds:.1f}", " ".join(map(str, row.epochs)), " ".join(row.options), row.role,
             ])  # fmt: skip
+
+
+def markdown_table(summaries: Sequence[Summary]) -> str:
+    """The README's training table, from the same summary as the CSV."""
+    lines = [
+        "| candidate | options (beyond `frozen`) | accuracy, mean ± std (runs) | vs `frozen`, paired mean ± SE | training, median s | role |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in summaries:
+        bold = "**" if row.role else ""
+        paired = f"{row.paired[0]:+.3f} ± {row.paired[1]:.3f}" if row.paired else "-"
+        seconds = "(the frozen model)" if row.name in TRAINED_BY else f"{row.seconds:.0f}"
+        options = ", ".join(row.options) or "head only, lr 1e-3, 8 epochs"
+        lines.append(
+            f"| {bold}{row.name}{bold} | {options} | {row.mean:.3f} ± {row.std:.3f} ({row.runs}) | {paired} | {seconds} | {row.role} |"
+        )
+    return "\n".join(lines)
 
 
 def _items(text: str) -> list[str]:
@@ -262,6 +318,7 @@ def main() -> None:
                         help="per-run CSV: appended to, and runs already in it are skipped (resume)")  # fmt: skip
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("recipes.csv"), help="summary CSV")
     parser.add_argument("--summary-only", action="store_true", help="only rewrite the summary from the per-run CSV")
+    parser.add_argument("--markdown", action="store_true", help="also print the README's training table")
     args = parser.parse_args()
     folds, seeds, names = [int(f) for f in _items(args.folds)], [int(s) for s in _items(args.seeds)], _items(args.candidates)
     if unknown := [n for n in names if n not in CANDIDATES]:
@@ -272,11 +329,13 @@ def main() -> None:
     if not args.summary_only:
         run(folds, seeds, names, args.runs)
     outcomes = outcomes_of(done_runs(args.runs))
-    write_summary(args.output, outcomes)
+    summaries = summarise(outcomes)
+    write_summary(args.output, summaries)
     print(f"wrote {args.output} in {time.perf_counter() - started:.0f} s")
-    for name, outcome in outcomes.items():
-        print(f"{name:12s} {statistics.mean(outcome.accuracies):.4f} over {len(outcome.accuracies)} runs, "
-              f"{statistics.median(outcome.seconds):.0f} s to train (median)")  # fmt: skip
+    for row in summaries:
+        print(f"{row.name:12s} {row.mean:.4f} over {row.runs} runs, {row.seconds:.0f} s to train (median)")
+    if args.markdown:
+        print(markdown_table(summaries))
 
 
 if __name__ == "__main__":

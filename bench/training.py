@@ -97,16 +97,21 @@ def tutorial_epoch(train_dir: Path, weights: Path, limit: int | None = None) -> 
 
 
 def mobilabel_epoch(
-    train_dir: Path, weights: Path, limit: int | None = None, workers: int | None = None, engine: str | None = None
+    train_dir: Path,
+    weights: Path,
+    limit: int | None = None,
+    workers: int | None = None,
+    engine: str | None = None,
+    options: TrainingOptions | None = None,
 ) -> EpochSpeed:
-    """One epoch of `mobilabel train`'s loop with its defaults, on the images ``tutorial_epoch`` uses.
+    """One epoch of `mobilabel train`'s loop (``options``: its defaults), on the images ``tutorial_epoch`` uses.
 
     ``workers`` and ``engine`` default to the settings `mobilabel train` would use.
     """
     settings = load_settings()
     classes, images = class_images(train_dir)
     images = [images[i] for i in _evenly(len(images), limit)]
-    options = TrainingOptions()
+    options = options or TrainingOptions()
     preprocessing = Preprocessing()
     learner = Learner(
         build_network(options, len(classes), Checkpoint.load(weights)), options, preprocessing.crop_size, engine or settings.engine
@@ -124,8 +129,10 @@ def mobilabel_epoch(
     return EpochSpeed(count, seconds)
 
 
-def compare(train_dir: Path, weights: Path, limit: int | None = None) -> TrainingComparison:
-    return TrainingComparison(tutorial_epoch(train_dir, weights, limit), mobilabel_epoch(train_dir, weights, limit))
+def compare(train_dir: Path, weights: Path, limit: int | None = None, options: TrainingOptions | None = None) -> TrainingComparison:
+    return TrainingComparison(
+        tutorial_epoch(train_dir, weights, limit), mobilabel_epoch(train_dir, weights, limit, options=options)
+    )
 
 
 def main() -> None:
@@ -134,11 +141,14 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=SHARED / "weights" / "mobilenet_v2_imagenet.pth")
     parser.add_argument("--limit", type=int, help="use this many images (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="alternate the two loops this many times; report medians")
+    parser.add_argument("--unfreeze-last", type=int, help="blocks of the backbone that train (default: train's; 0: the head alone)")
     args = parser.parse_args()
-    runs = [compare(args.data, args.weights, args.limit) for _ in range(args.repeat)]
+    options = TrainingOptions() if args.unfreeze_last is None else TrainingOptions(unfreeze_last=args.unfreeze_last)
+    runs = [compare(args.data, args.weights, args.limit, options) for _ in range(args.repeat)]
     tutorial = statistics.median(r.tutorial.images_per_s for r in runs)
     ours = statistics.median(r.mobilabel.images_per_s for r in runs)
-    print(f"images per epoch: {runs[0].tutorial.images}; torch threads: {torch.get_num_threads()}")
+    print(f"images per epoch: {runs[0].tutorial.images}; torch threads: {torch.get_num_threads()}; "
+          f"blocks trained: {options.unfreeze_last}")  # fmt: skip
     print(f"tutorial loop:        {tutorial:7.1f} img/s   ({', '.join(f'{r.tutorial.images_per_s:.1f}' for r in runs)})")
     print(f"mobilabel train loop: {ours:7.1f} img/s   ({', '.join(f'{r.mobilabel.images_per_s:.1f}' for r in runs)})")
     print(f"ratio:                {ours / tutorial:7.2f}x")

@@ -22,7 +22,8 @@ from ..storage.pathcodec import to_stored
 from ..storage.states import ACTIVE_RUN_STATES
 from ..storage.tables import ModelVersion
 from ..training.corrections import check_image, read_corrections_csv
-from ..training.options import ARCH_NAMES, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, Progress, TrainingOptions
+from ..training.errors import TrainingError
+from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
 from .context import command_database
 from .output import FORMATS, print_rows
@@ -35,27 +36,28 @@ STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "act
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
 VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
 TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
+DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dataclass
 
 
 @click.command("train")
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--val-fraction", type=float, help="Share of each class held out for validation, when DATA_DIR has no train/ and val/ (default 0.2).")
 @click.option("--arch", type=click.Choice(list(ARCH_NAMES)), default="v2", show_default=True, help="MobileNet version.")
-@click.option("--alpha", type=float, default=1.0, show_default=True, help="Width multiplier.")
-@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULT_EPOCHS, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LR, show_default=True, help="Adam learning rate (the tutorial's: 1e-4).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True)
+@click.option("--alpha", type=float, default=DEFAULTS.alpha, show_default=True, help="Width multiplier.")
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True, help="Adam learning rate (the tutorial's: 1e-4).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True)
 @click.option("--unfreeze", is_flag=True, help="Fine-tune every layer, not only a new head.")
-@click.option("--unfreeze-last", type=int, default=0, show_default=True, help="Also train the last K blocks of the backbone (and the layers after them).")
+@click.option("--unfreeze-last", type=int, default=DEFAULTS.unfreeze_last, show_default=True, help="Also train the last K blocks of the backbone (and the layers after them).")
 @click.option("--backbone-lr", type=float, help="Learning rate of the backbone layers that train (default: --lr/10 with --unfreeze-last, --lr with --unfreeze).")
-@click.option("--label-smoothing", type=float, default=0.0, show_default=True, help="Label smoothing of the training loss, 0 to below 1.")
-@click.option("--schedule", default="constant", show_default=True, help="Learning-rate schedule: constant, or cosine (down to 0 over --epochs).")
-@click.option("--augment", default="basic", show_default=True, help="Training augmentation: basic (crop and flip), trivial, randaugment or colorjitter.")
-@click.option("--patience", type=int, default=0, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
+@click.option("--label-smoothing", type=float, default=DEFAULTS.label_smoothing, show_default=True, help="Label smoothing of the training loss, 0 to below 1.")
+@click.option("--schedule", default=DEFAULTS.schedule, show_default=True, help="Learning-rate schedule: constant, or cosine (down to 0 over --epochs).")
+@click.option("--augment", default=DEFAULTS.augment, show_default=True, help="Training augmentation: basic (crop and flip), trivial, randaugment or colorjitter.")
+@click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
 @click.option("--preset", help=f"A bundle of options ({', '.join(PRESETS)}); options given explicitly override it.")
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split, the shuffling, the crops and the new head.")
+@click.option("--device", default=DEFAULTS.device, show_default=True, help="cpu, cuda or auto.")
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seeds the split, the shuffling, the crops and the new head.")
 @click.option(
     "--include-corrections/--no-corrections",
     default=True,
@@ -72,15 +74,17 @@ def train_command(
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
-    Transfer learning: ImageNet features frozen, a new head trained; the epoch with
-    the best validation accuracy is kept. The new version becomes active only if it
+    Transfer learning: a new head and the backbone's last 4 blocks trained (--unfreeze-last),
+    the ImageNet layers before them frozen; the epoch with the best validation accuracy is kept. The new version becomes active only if it
     labels more evaluation images right than the active version, on the same images.
     """
     settings: Settings = ctx.obj
     options["arch"] = ARCH_NAMES[options["arch"]]
+    explicit = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     if preset is not None:
-        given = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-        options = apply_preset(preset, options, given)
+        options = apply_preset(preset, options, explicit)
+    if "unfreeze_last" in explicit and (options["unfreeze"] or options["from_scratch"]):
+        raise TrainingError("--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch")
     TrainingOptions(**options).check()  # before anything starts or is sent
     if queued:
         if output_dir is not None:

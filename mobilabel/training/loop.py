@@ -1,14 +1,15 @@
 """The training loop: the tutorial's transfer learning, without its flaws, and faster.
 
-Transfer learning (the default): ImageNet weights with the classifier dropped,
-the feature extractor frozen, a new head trained with Adam, the epoch with the
-best validation accuracy kept. Unlike the tutorial, the frozen BatchNorm layers
-stay in eval mode (``net.train()`` lets their running statistics drift), and the
-mean loss is taken over images, not over the last step index.
+Transfer learning: ImageNet weights with the classifier dropped, a new head trained
+with Adam, the epoch with the best validation accuracy kept. By default the backbone's
+last 4 blocks (and the layers after them) train too, at their own lower learning rate,
+and the layers before them stay frozen (``unfreeze_last``; 0: the tutorial's frozen
+feature extractor). Unlike the tutorial, the frozen BatchNorm layers stay in eval mode
+(``net.train()`` lets their running statistics drift), and the mean loss is taken over
+images, not over the last step index.
 
-Options beyond the tutorial (``TrainingOptions``): partial fine-tuning (the last K blocks
-of the backbone, and the layers after them, train with their own lower learning rate),
-label smoothing, a cosine schedule, stronger augmentation, early stopping.
+Other options (``TrainingOptions``): full fine-tuning, label smoothing, a cosine schedule,
+stronger augmentation, early stopping.
 
 BatchNorm, deliberately: the frozen layers' BatchNorm is always in eval mode (ImageNet's
 statistics). With ``unfreeze_last`` the unfrozen blocks' BatchNorm stays in eval mode too:
@@ -17,10 +18,10 @@ from a few hundred photos give noisy statistics that would drag them (Keras's fi
 guide does the same), and the network then computes the same function in training and
 validation. ``unfreeze`` (every layer) keeps PyTorch's usual train mode, as before.
 
-Speed, with the method unchanged: a frozen extractor in eval mode is a fixed
-function, so it runs without autograd in the inference engine labelling uses
+Speed, with the method unchanged: the frozen layers in eval mode are a fixed
+function, so they run without autograd in the inference engine labelling uses
 (ONNX Runtime on the CPU, exact to float32 rounding; PyTorch channels_last on a
-GPU), while only the head runs in autograd; images are decoded by worker
+GPU), while only the trained tail and the head run in autograd; images are decoded by worker
 processes ahead of the model. Features are not cached across epochs, since
 RandomResizedCrop draws a new crop of every image each epoch.
 """
@@ -42,7 +43,7 @@ from ..models import Checkpoint, build_model, create_engine, resolve_device
 from ..models.architectures import backbone, backbone_blocks, head, head_parameters
 from .errors import TrainingError
 from .loader import Batch
-from .options import BACKBONE_LR_FACTOR, Progress, ProgressCallback, TrainingOptions
+from .options import Progress, ProgressCallback, TrainingOptions
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,9 @@ def build_network(options: TrainingOptions, num_classes: int, source: Checkpoint
 class Learner:
     """The network being trained, its optimizer and schedule, and how its forward passes run.
 
-    Frozen (the default): the backbone runs in the inference engine, only the head in
-    autograd. ``unfreeze_last`` K: the backbone up to its last K blocks still runs in the
-    engine (fixed, eval mode), the rest in autograd. ``unfreeze``/``from_scratch``: all in autograd.
+    Frozen (``unfreeze_last`` 0): the backbone runs in the inference engine, only the head in
+    autograd. ``unfreeze_last`` K (4 by default): the backbone up to its last K blocks still runs
+    in the engine (fixed, eval mode), the rest in autograd. ``unfreeze``/``from_scratch``: all in autograd.
     """
 
     def __init__(self, model: nn.Module, options: TrainingOptions, input_size: int, engine: str = "auto") -> None:
@@ -143,8 +144,8 @@ class Learner:
         self.trained_tail: nn.Module | None = None  # with unfreeze_last: the backbone's layers that train
         example = torch.zeros(1, 3, input_size, input_size)
         backbone_trainable: list[nn.Parameter] = []
-        if self.frozen or options.unfreeze_last:
-            start = self._first_trained_layer(options.unfreeze_last)
+        if self.frozen or options.tail_blocks:
+            start = self._first_trained_layer(options.tail_blocks)
             layers = list(backbone(model).children())
             for index, layer in enumerate(layers):
                 for parameter in layer.parameters():
@@ -159,12 +160,9 @@ class Learner:
         else:
             model.to(self.device).to(memory_format=torch.channels_last)
             backbone_trainable = list(backbone(model).parameters())
-        backbone_lr = options.backbone_lr
-        if backbone_lr is None:
-            backbone_lr = options.lr * BACKBONE_LR_FACTOR if options.unfreeze_last else options.lr
         groups = [{"params": head_parameters(model), "lr": options.lr}]
         if backbone_trainable:
-            groups.append({"params": backbone_trainable, "lr": backbone_lr})
+            groups.append({"params": backbone_trainable, "lr": options.backbone_rate})
         self.optimizer = torch.optim.Adam(groups)
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         if options.schedule == "cosine":

@@ -58,12 +58,18 @@ def test_unfreeze_last_trains_exactly_the_last_k_blocks_and_what_follows_them(tm
     assert any(k.startswith("features.16.") and k.endswith("weight") for k in changed), "the unfrozen blocks' weights moved"
 
 
-def test_unfreeze_last_out_of_range_or_with_unfreeze_is_refused() -> None:
+def test_unfreeze_last_out_of_range_is_refused_and_moot_when_every_block_trains() -> None:
     options = TrainingOptions(unfreeze_last=18)
     with pytest.raises(TrainingError, match="this network has 17 blocks; use --unfreeze"):
         Learner(build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS)), options, 224, "torch")
-    with pytest.raises(TrainingError, match="cannot go with --unfreeze"):
-        TrainingOptions(unfreeze_last=2, unfreeze=True).check()
+    # --unfreeze and --from-scratch train every block, so a default --unfreeze-last cannot narrow them
+    # (the CLI refuses the two given together: test_invalid_training_options_are_one_clear_error_line).
+    assert TrainingOptions(unfreeze_last=2, unfreeze=True).tail_blocks == 0
+    assert TrainingOptions(unfreeze_last=2, from_scratch=True).tail_blocks == 0
+    assert TrainingOptions(unfreeze_last=2).tail_blocks == 2
+    unfrozen = TrainingOptions(unfreeze_last=2, unfreeze=True)
+    learner = Learner(build_network(unfrozen, 2, Checkpoint.load(IMAGENET_WEIGHTS)), unfrozen, 224, "torch")
+    assert learner.trained_tail is None and all(p.requires_grad for p in learner.model.parameters())
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
@@ -79,7 +85,7 @@ def test_cosine_schedule_lowers_every_learning_rate_each_epoch_to_zero_at_the_en
     assert [group["lr"] for group in learner.optimizer.param_groups] == pytest.approx([0.0, 0.0], abs=1e-12)
     constant = Learner(build_network(TrainingOptions(), 2, Checkpoint.load(IMAGENET_WEIGHTS)), TrainingOptions(), 224, "torch")
     constant.end_epoch()
-    assert [group["lr"] for group in constant.optimizer.param_groups] == [1e-3]
+    assert [group["lr"] for group in constant.optimizer.param_groups] == pytest.approx([1e-3, 1e-4])  # the defaults: head, tail
 
 
 @pytest.mark.parametrize("augment", AUGMENTATIONS)
@@ -142,7 +148,7 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
         (["--unfreeze-last", "-1"], "Error: --unfreeze-last must be 0 or more, got -1"),
         (["--unfreeze-last", "2", "--unfreeze"], "Error: --unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch"),
         (["--unfreeze-last", "40"], "Error: --unfreeze-last 40: this network has 17 blocks; use --unfreeze to train them all"),
-        (["--backbone-lr", "1e-4"], "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)"),
+        (["--unfreeze-last", "0", "--backbone-lr", "1e-4"], "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)"),
         (["--unfreeze", "--backbone-lr", "0"], "Error: --backbone-lr must be positive, got 0.0"),
         (["--label-smoothing", "1"], "Error: --label-smoothing must be at least 0 and below 1, got 1.0"),
         (["--schedule", "linear"], "Error: unknown --schedule 'linear'; choose one of constant, cosine"),

@@ -104,7 +104,7 @@ def test_the_frozen_features_are_everything_before_the_head() -> None:
 @pytest.mark.parametrize("engine", ["torch", "onnx"])
 def test_transfer_learning_trains_the_head_only_and_frozen_batchnorm_stays_in_eval_mode(tmp_path: Path, engine: str) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=4, val_count=1))
-    options = TrainingOptions(batch_size=4, lr=1e-2)
+    options = TrainingOptions(batch_size=4, lr=1e-2, unfreeze_last=0)  # the head alone: --unfreeze-last 0
     model = build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS))
     imagenet = Checkpoint.load(IMAGENET_WEIGHTS).state_dict
     assert all(torch.equal(v, imagenet[f"features.{k}"]) for k, v in backbone(model).state_dict().items())
