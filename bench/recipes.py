@@ -72,6 +72,9 @@ CANDIDATES: dict[str, TrainingOptions] = {
     "tta": FROZEN,  # the frozen model, labelled with flip TTA
     "partial": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4),
     "full": replace(FROZEN, unfreeze=True, lr=1e-4),
+    # added after the first comparison, towards issue 16's 0.91: more blocks, or a faster tail
+    "partial8": replace(FROZEN, unfreeze_last=8, backbone_lr=1e-4),
+    "partial_hilr": replace(FROZEN, unfreeze_last=4, backbone_lr=3e-4),
     "cosine": replace(FROZEN, schedule="cosine"),
     "smoothing": replace(FROZEN, label_smoothing=0.1),
     "trivial": replace(FROZEN, augment="trivial"),
