@@ -83,7 +83,7 @@ def train_command(
     explicit = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     if preset is not None:
         options = apply_preset(preset, options, explicit)
-    if "unfreeze_last" in explicit and (options["unfreeze"] or options["from_scratch"]):
+    if "unfreeze_last" in explicit and options["unfreeze_last"] and (options["unfreeze"] or options["from_scratch"]):
         raise TrainingError("--unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch")
     TrainingOptions(**options).check()  # before anything starts or is sent
     if queued:

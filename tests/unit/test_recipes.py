@@ -147,6 +147,8 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
     [
         (["--unfreeze-last", "-1"], "Error: --unfreeze-last must be 0 or more, got -1"),
         (["--unfreeze-last", "2", "--unfreeze"], "Error: --unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch"),
+        # an explicit 0 trains no part of the backbone, so it goes with --unfreeze (the next check speaks)
+        (["--unfreeze-last", "0", "--unfreeze", "--patience", "-2"], "Error: --patience must be 0 (never stop early) or more, got -2"),
         (["--unfreeze-last", "40"], "Error: --unfreeze-last 40: this network has 17 blocks; use --unfreeze to train them all"),
         (["--unfreeze-last", "0", "--backbone-lr", "1e-4"], "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)"),
         (["--unfreeze", "--backbone-lr", "0"], "Error: --backbone-lr must be positive, got 0.0"),
