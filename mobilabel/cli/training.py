@@ -53,6 +53,7 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 @click.option("--label-smoothing", type=float, default=DEFAULTS.label_smoothing, show_default=True, help="Label smoothing of the training loss, 0 to below 1.")
 @click.option("--schedule", default=DEFAULTS.schedule, show_default=True, help="Learning-rate schedule: constant, or cosine (down to 0 over --epochs).")
 @click.option("--augment", default=DEFAULTS.augment, show_default=True, help="Training augmentation: basic (crop and flip), trivial, randaugment or colorjitter.")
+@click.option("--min-crop-area", type=float, default=DEFAULTS.min_crop_area, show_default=True, help="Smallest random training crop, as a share of the photo's area (above 0, at most 1).")
 @click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
 @click.option("--preset", help=f"A bundle of options ({', '.join(PRESETS)}); options given explicitly override it.")
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")

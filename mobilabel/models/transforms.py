@@ -21,6 +21,9 @@ ImageTransform = Callable[[Image.Image], torch.Tensor]
 # the others add one of torchvision's photometric/geometric policies after them.
 AUGMENTATIONS = ("basic", "trivial", "randaugment", "colorjitter")
 TensorTransform = Callable[[torch.Tensor], torch.Tensor]
+# RandomResizedCrop's smallest crop, as a share of the image's area: torchvision's default (so the
+# tutorial's), from Inception's ImageNet training (Szegedy et al. 2015).
+INCEPTION_MIN_CROP_AREA = 0.08
 
 
 class ToNormalizedTensor:
@@ -133,8 +136,9 @@ class Preprocessing:
         """A batch of one, shaped and typed as ``pixel_network`` takes it."""
         return torch.zeros(1, self.crop_size, self.crop_size, 3, dtype=torch.uint8)
 
-    def train_transform(self, augment: str = "basic") -> ImageTransform:
-        """The tutorial's RandomResizedCrop and RandomHorizontalFlip, then for ``augment``:
+    def train_transform(self, augment: str = "basic", min_crop_area: float = INCEPTION_MIN_CROP_AREA) -> ImageTransform:
+        """The tutorial's RandomResizedCrop (crops of ``min_crop_area`` to all of the image's area,
+        aspect ratio 3/4 to 4/3) and RandomHorizontalFlip, then for ``augment``:
         "trivial" TrivialAugmentWide, "randaugment" RandAugment (torchvision's defaults: 2 ops,
         magnitude 9), "colorjitter" ColorJitter(brightness, contrast, saturation 0.4, the usual
         ImageNet-training strength). Raises ``ValueError`` for another name.
@@ -148,7 +152,7 @@ class Preprocessing:
         if augment not in extra:
             raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
         transform: ImageTransform = T.Compose([
-            T.RandomResizedCrop(self.crop_size),
+            T.RandomResizedCrop(self.crop_size, scale=(min_crop_area, 1.0)),
             T.RandomHorizontalFlip(),
             *extra[augment],
             ToNormalizedTensor(self.mean, self.std),

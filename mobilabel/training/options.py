@@ -18,6 +18,7 @@ DEFAULT_EPOCHS = 8
 # flowers): training MobileNetV2's last 4 inverted-residual blocks too, at a tenth of the head's lr,
 # beat the head alone by more than a standard error of the paired difference, in about 1.5x the time.
 DEFAULT_UNFREEZE_LAST = 4
+DEFAULT_MIN_CROP_AREA = 0.08  # the tutorial's: RandomResizedCrop's default (models.transforms.INCEPTION_MIN_CROP_AREA)
 ARCH_NAMES = {"v1": "mobilenet_v1", "v2": "mobilenet_v2"}
 SCHEDULES = ("constant", "cosine")
 # With --unfreeze-last and no --backbone-lr, the unfrozen blocks learn at this fraction of --lr:
@@ -47,6 +48,7 @@ class TrainingOptions:
     label_smoothing: float = 0.0  # of the training loss (validation loss is plain cross-entropy)
     schedule: str = "constant"  # or "cosine": the learning rates fall to 0 over `epochs`, stepped per epoch
     augment: str = "basic"  # training augmentation, one of models.transforms.AUGMENTATIONS
+    min_crop_area: float = DEFAULT_MIN_CROP_AREA  # the smallest random training crop, a share of the image's area
     patience: int = 0  # stop after this many epochs without a better validation accuracy; 0: never
 
     @property
@@ -86,6 +88,7 @@ class TrainingOptions:
             ),
             (not 0 <= self.label_smoothing < 1, f"--label-smoothing must be at least 0 and below 1, got {self.label_smoothing}"),
             (self.schedule not in SCHEDULES, f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
+            (not 0 < self.min_crop_area <= 1, f"--min-crop-area must be above 0 and at most 1, got {self.min_crop_area}"),
             (self.augment not in AUGMENTATIONS, f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}"),
             (self.patience < 0, f"--patience must be 0 (never stop early) or more, got {self.patience}"),
         ]

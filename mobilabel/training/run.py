@@ -130,7 +130,7 @@ def fit_images(
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
     loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
     train_loader = make_loader(
-        train_images, preprocessing.train_transform(options.augment), options.batch_size, shuffle=True,
+        train_images, preprocessing.train_transform(options.augment, options.min_crop_area), options.batch_size, shuffle=True,
         min_side=train_min_side(preprocessing.crop_size), **loader_args,
     )  # fmt: skip
     val_loader = make_loader(

@@ -15,7 +15,7 @@ from mobilabel.config import load_settings
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Classifier, Preprocessing
 from mobilabel.models.architectures import backbone, backbone_blocks
-from mobilabel.models.transforms import AUGMENTATIONS
+from mobilabel.models.transforms import AUGMENTATIONS, IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
 from mobilabel.pipeline.build import load_classifier
 from mobilabel.training import TrainingError, TrainingOptions, find_split
 from mobilabel.training.loader import make_loader
@@ -102,6 +102,24 @@ def test_each_augmentation_gives_a_seeded_training_crop(val_images: list[Path], 
     assert torch.equal(basic, outputs[0]) == (augment == "basic"), "a stronger augmentation changes the pixels"
 
 
+def test_min_crop_area_bounds_the_random_training_crop(val_images: list[Path]) -> None:
+    photo = read_rgb(val_images[0], 10**8)
+    side = min(photo.size)
+    square = photo.crop((0, 0, side, side))  # aspect 1 lies within RandomResizedCrop's 3/4 to 4/3
+    whole = ToNormalizedTensor(IMAGENET_MEAN, IMAGENET_STD)(square.resize((224, 224), Image.Resampling.BILINEAR))
+    for seed in range(5):
+        torch.manual_seed(seed)
+        crop = Preprocessing().train_transform("basic", min_crop_area=1.0)(square)
+        # a crop of all the area at aspect 1 is the whole square, resized (and perhaps mirrored)
+        assert min((crop - whole).abs().max(), (crop - whole.flip(2)).abs().max()) < 0.05
+    smaller = []
+    for seed in range(5):
+        torch.manual_seed(seed)
+        crop = Preprocessing().train_transform("basic")(square)
+        smaller.append(min((crop - whole).abs().max(), (crop - whole.flip(2)).abs().max()) > 0.5)
+    assert all(smaller), "the default 8% bound crops part of the photo"
+
+
 def test_patience_stops_when_validation_accuracy_stops_improving(tmp_path: Path) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=2, val_count=2))
     # So small a learning rate cannot change a prediction: no epoch after the first is better.
@@ -156,6 +174,8 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
         (["--schedule", "linear"], "Error: unknown --schedule 'linear'; choose one of constant, cosine"),
         (["--augment", "mixup"], "Error: unknown --augment 'mixup'; choose one of basic, trivial, randaugment, colorjitter"),
         (["--patience", "-2"], "Error: --patience must be 0 (never stop early) or more, got -2"),
+        (["--min-crop-area", "0"], "Error: --min-crop-area must be above 0 and at most 1, got 0.0"),
+        (["--min-crop-area", "1.5"], "Error: --min-crop-area must be above 0 and at most 1, got 1.5"),
         (["--preset", "best"], "Error: unknown --preset 'best'; choose one of finetune"),
     ],
 )
