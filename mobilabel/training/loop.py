@@ -9,7 +9,7 @@ feature extractor). Unlike the tutorial, the frozen BatchNorm layers stay in eva
 images, not over the last step index.
 
 Other options (``TrainingOptions``): full fine-tuning, label smoothing, a cosine schedule,
-stronger augmentation, early stopping.
+stronger augmentation, early stopping, a moving average of the weights (``averaging``).
 
 BatchNorm, deliberately: the frozen layers' BatchNorm is always in eval mode (ImageNet's
 statistics). With ``unfreeze_last`` the unfrozen blocks' BatchNorm stays in eval mode too:
@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from torch.utils.data import DataLoader
 
 from ..models import Checkpoint, build_model, create_engine, resolve_device
 from ..models.architectures import backbone, backbone_blocks, head, head_parameters
+from .averaging import WeightAverage
 from .errors import TrainingError
 from .loader import Batch
 from .options import Progress, ProgressCallback, TrainingOptions
@@ -164,6 +166,8 @@ class Learner:
         if backbone_trainable:
             groups.append({"params": backbone_trainable, "lr": options.backbone_rate})
         self.optimizer = torch.optim.Adam(groups)
+        trained = head_parameters(model) + backbone_trainable
+        self.average = WeightAverage(trained, options.ema_decay) if options.ema_decay else None
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         if options.schedule == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=options.epochs)
@@ -209,12 +213,19 @@ class Learner:
         self.optimizer.zero_grad(set_to_none=True)
         torch.autograd.backward(loss)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
         return loss.item() * len(batch), int((logits.argmax(1) == targets).sum())
 
     def end_epoch(self) -> None:
         """Steps the learning-rate schedule, if there is one."""
         if self.scheduler is not None:
             self.scheduler.step()
+
+    def kept_weights(self) -> AbstractContextManager[None]:
+        """Within it the model holds the weights to validate and keep: the moving average with
+        ``ema_decay``, else the trained weights themselves."""
+        return self.average.swapped_in() if self.average is not None else nullcontext()
 
     def predict_logits(self, images: torch.Tensor) -> torch.Tensor:
         self.model.eval()
@@ -283,7 +294,8 @@ def fit(
     patience: int = 0,
 ) -> FitResult:
     """Train for ``epochs`` (fewer if ``patience`` > 0 and that many epochs in a row bring no better
-    validation accuracy), then restore the weights of the epoch with the best validation accuracy."""
+    validation accuracy), then restore the weights of the epoch with the best validation accuracy (with
+    ``ema_decay``, the moving average is what is validated and kept; training goes on from the trained weights)."""
     history: list[EpochStats] = []
     best: Evaluation | None = None
     best_epoch = 0
@@ -291,13 +303,16 @@ def fit(
     failures: dict[str, str] = {}
     for epoch in range(1, epochs + 1):
         loss, acc, images, seconds, train_failures = train_epoch(learner, train_loader, epoch, epochs, on_progress)
-        validation = evaluate(learner.predict_logits, val_loader, epoch, epochs, on_progress)
+        with learner.kept_weights():
+            validation = evaluate(learner.predict_logits, val_loader, epoch, epochs, on_progress)
+            improved = best is None or validation.accuracy > best.accuracy
+            if improved:
+                best_state = copy.deepcopy(learner.model.state_dict())
         failures.update(train_failures + validation.failures)
         history.append(EpochStats(epoch, loss, acc, validation.loss, validation.accuracy, images, seconds))
         learner.end_epoch()
-        if best is None or validation.accuracy > best.accuracy:
+        if improved:
             best, best_epoch = validation, epoch
-            best_state = copy.deepcopy(learner.model.state_dict())
         elif patience and epoch - best_epoch >= patience:
             break
     if best is None:

@@ -50,6 +50,9 @@ class TrainingOptions:
     augment: str = "basic"  # training augmentation, one of models.transforms.AUGMENTATIONS
     min_crop_area: float = DEFAULT_MIN_CROP_AREA  # the smallest random training crop, a share of the image's area
     patience: int = 0  # stop after this many epochs without a better validation accuracy; 0: never
+    # validate and keep an exponential moving average of the trained weights, this much of it kept per
+    # step (0.97: about the last 33 steps); 0: the weights as they are
+    ema_decay: float = 0.0
 
     @property
     def frozen(self) -> bool:
@@ -90,6 +93,7 @@ class TrainingOptions:
             (self.schedule not in SCHEDULES, f"unknown --schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
             (not 0 < self.min_crop_area <= 1, f"--min-crop-area must be above 0 and at most 1, got {self.min_crop_area}"),
             (self.augment not in AUGMENTATIONS, f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}"),
+            (not 0 <= self.ema_decay < 1, f"--ema-decay must be at least 0 and below 1, got {self.ema_decay}"),
             (self.patience < 0, f"--patience must be 0 (never stop early) or more, got {self.patience}"),
         ]
         for failed, message in problems:

@@ -61,4 +61,6 @@ def test_the_table_marks_roles_and_pairs_with_the_baseline() -> None:
     assert table[0].startswith("| candidate |")
     row = next(line for line in table if line.startswith(f"| **{default}** |"))
     assert "default" in row and "32" in row  # role, median seconds
-    assert "+0.025 ± 0.005" in row  # paired: (0.02, 0.03)
+    assert "| +0.025 ± 0.005 | - |" in row  # paired with frozen: (0.02, 0.03); with itself: nothing
+    baseline_row = next(line for line in table if line.startswith(f"| {BASELINE} |"))
+    assert "| - | -0.025 ± 0.005 |" in baseline_row  # no pair with itself; with the default: (-0.02, -0.03)

@@ -1,4 +1,4 @@
-"""Training recipes: partial fine-tuning, schedule, augmentation, early stopping, the preset; flip TTA."""
+"""Training recipes: partial fine-tuning, schedule, augmentation, early stopping, weight averaging, the preset; flip TTA."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from mobilabel.models.architectures import backbone, backbone_blocks
 from mobilabel.models.transforms import AUGMENTATIONS, IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
 from mobilabel.pipeline.build import load_classifier
 from mobilabel.training import TrainingError, TrainingOptions, find_split
+from mobilabel.training.averaging import WeightAverage
 from mobilabel.training.loader import make_loader
 from mobilabel.training.loop import Learner, build_network, evaluate, fit, train_epoch
 from mobilabel.training.recipes import PRESETS, apply_preset
@@ -132,6 +133,36 @@ def test_patience_stops_when_validation_accuracy_stops_improving(tmp_path: Path)
     assert evaluate(learner.predict_logits, val_loader).accuracy == result.best.accuracy
 
 
+def test_weight_average_is_the_bias_corrected_moving_average_and_swaps_back() -> None:
+    weight = nn.Parameter(torch.tensor([0.0, 1.0]))
+    average = WeightAverage([weight], decay=0.5)
+    for value in (4.0, 8.0):
+        with torch.no_grad():
+            weight.fill_(value)
+        average.update()
+    # the steps weigh decay ** (steps after them): 0.5 and 1; the start (0 and 1) weighs nothing
+    expected = torch.tensor([(0.5 * 4 + 1 * 8) / 1.5] * 2)
+    assert torch.allclose(average.averages()[0], expected)
+    with average.swapped_in():
+        assert torch.allclose(weight, expected)
+    assert torch.equal(weight, torch.tensor([8.0, 8.0])), "training goes on from the trained weights"
+
+
+def test_ema_decay_validates_and_keeps_the_average_not_the_last_step(tmp_path: Path) -> None:
+    split = find_split(tiny_dataset(tmp_path / "data", train_count=3, val_count=1))
+    options = TrainingOptions(unfreeze_last=1, batch_size=2, epochs=1, ema_decay=0.5)
+    learner = Learner(build_network(options, 2, Checkpoint.load(IMAGENET_WEIGHTS)), options, 224, "torch")
+    train_loader = make_loader(split.train, Preprocessing().train_transform(), 2, shuffle=True, workers=0, max_pixels=10**8)
+    val_loader = make_loader(split.val, Preprocessing().eval_transform(), 2, shuffle=False, workers=0, max_pixels=10**8)
+    head_weight = next(p for p in learner.model.parameters() if p.requires_grad and p.ndim == 2)  # the head's Linear
+    last_step: list[torch.Tensor] = []
+    fit(learner, train_loader, val_loader, options.epochs, on_progress=lambda p: last_step.append(head_weight.detach().clone()))
+    assert learner.average is not None and learner.average.steps == 3  # 6 photos in batches of 2
+    (index,) = [i for i, p in enumerate(learner.average.parameters) if p is head_weight]
+    assert torch.equal(head_weight, learner.average.averages()[index])
+    assert not torch.allclose(head_weight, last_step[2]), "the kept head is the average, not the last step's"
+
+
 def test_label_smoothing_is_the_training_loss(tmp_path: Path) -> None:
     split = find_split(tiny_dataset(tmp_path / "data", train_count=2, val_count=1))
     loader = make_loader(split.train, Preprocessing().eval_transform(), 4, shuffle=False, workers=0, max_pixels=10**8)
@@ -176,6 +207,7 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
         (["--patience", "-2"], "Error: --patience must be 0 (never stop early) or more, got -2"),
         (["--min-crop-area", "0"], "Error: --min-crop-area must be above 0 and at most 1, got 0.0"),
         (["--min-crop-area", "1.5"], "Error: --min-crop-area must be above 0 and at most 1, got 1.5"),
+        (["--ema-decay", "1"], "Error: --ema-decay must be at least 0 and below 1, got 1.0"),
         (["--preset", "best"], "Error: unknown --preset 'best'; choose one of finetune"),
     ],
 )
