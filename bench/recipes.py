@@ -83,6 +83,8 @@ CANDIDATES: dict[str, TrainingOptions] = {
     # the fourth: the tail, validating and keeping a moving average of the weights (kept epochs of 2
     # beside 8 in the runs above say the kept epoch is partly chance)
     "partial_ema": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, ema_decay=0.97),
+    # and the average with what came closest to helping the tail (colour jitter)
+    "partial_ema_colorjitter": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, ema_decay=0.97, augment="colorjitter"),
     "cosine": replace(FROZEN, schedule="cosine"),
     "smoothing": replace(FROZEN, label_smoothing=0.1),
     "trivial": replace(FROZEN, augment="trivial"),
@@ -98,6 +100,16 @@ CANDIDATES: dict[str, TrainingOptions] = {
         augment="trivial",
         epochs=20,
         patience=5,
+    ),  # fmt: skip
+    # the preset, validating and keeping the moving average of its weights
+    "finetune_ema": replace(
+        FROZEN, unfreeze_last=4, backbone_lr=1e-4, schedule="cosine", label_smoothing=0.1, augment="trivial",
+        epochs=20, patience=5, ema_decay=0.97,
+    ),  # fmt: skip
+    # the tail with the average and colour jitter, trained longer: up to 20 epochs on a cosine schedule
+    "finetune_colorjitter": replace(
+        FROZEN, unfreeze_last=4, backbone_lr=1e-4, schedule="cosine", augment="colorjitter", epochs=20, patience=5,
+        ema_decay=0.97,
     ),  # fmt: skip
 }
 TRAINED_BY = {"tta": "frozen"}  # a candidate that labels with another's model

@@ -118,7 +118,7 @@ def mobilabel_epoch(
     )
     loader = make_loader(
         images,
-        preprocessing.train_transform(),
+        preprocessing.train_transform(options.augment, options.min_crop_area),
         options.batch_size,
         shuffle=True,
         workers=settings.decode_threads if workers is None else workers,

@@ -77,7 +77,8 @@ def train_command(
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
 
     Transfer learning: a new head and the backbone's last 4 blocks trained (--unfreeze-last),
-    the ImageNet layers before them frozen; the epoch with the best validation accuracy is kept. The new version becomes active only if it
+    the ImageNet layers before them frozen, with colour jitter (--augment); a moving average of the
+    weights (--ema-decay) is validated, and its epoch with the best validation accuracy kept. The new version becomes active only if it
     labels more evaluation images right than the active version, on the same images.
     """
     settings: Settings = ctx.obj

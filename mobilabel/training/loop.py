@@ -4,12 +4,13 @@ Transfer learning: ImageNet weights with the classifier dropped, a new head trai
 with Adam, the epoch with the best validation accuracy kept. By default the backbone's
 last 4 blocks (and the layers after them) train too, at their own lower learning rate,
 and the layers before them stay frozen (``unfreeze_last``; 0: the tutorial's frozen
-feature extractor). Unlike the tutorial, the frozen BatchNorm layers stay in eval mode
-(``net.train()`` lets their running statistics drift), and the mean loss is taken over
-images, not over the last step index.
+feature extractor), and what is validated and kept is a moving average of the trained
+weights (``ema_decay``, ``averaging``). Unlike the tutorial, the frozen BatchNorm layers stay
+in eval mode (``net.train()`` lets their running statistics drift), and the mean loss is taken
+over images, not over the last step index.
 
 Other options (``TrainingOptions``): full fine-tuning, label smoothing, a cosine schedule,
-stronger augmentation, early stopping, a moving average of the weights (``averaging``).
+other augmentations, early stopping.
 
 BatchNorm, deliberately: the frozen layers' BatchNorm is always in eval mode (ImageNet's
 statistics). With ``unfreeze_last`` the unfrozen blocks' BatchNorm stays in eval mode too:

@@ -141,4 +141,6 @@ def test_the_same_options_and_seed_give_the_same_model_locally_and_in_a_worker_p
     for mine, theirs in zip(local.metrics["epochs"], worker["epochs"], strict=True):
         assert (mine["train_accuracy"], mine["val_accuracy"]) == (theirs["train_accuracy"], theirs["val_accuracy"])
         assert mine["train_loss"] == pytest.approx(theirs["train_loss"], abs=1e-4)
-        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], abs=1e-4)
+        # one thread against two rounds differently, and Adam's first steps (about lr in every weight
+        # whatever the gradient's size) carry that into the weights: 2e-4 seen with colour jitter
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], abs=1e-3)
