@@ -15,9 +15,10 @@ there are skipped, so an interrupted comparison resumes where it stopped. The su
 (``--output``, bench/recipes.csv) is rewritten from it: per candidate the mean, standard
 deviation and standard error of the accuracy, the mean difference from "frozen" (the defaults
 before this comparison) over the same (fold, seed) runs with its standard error, the same from
-the candidate today's defaults equal (what a new default must beat), the median training time, and which candidate today's defaults and ``--preset`` equal.
+the candidate today's defaults equal (what a new default must beat), the median training time,
+and which candidate today's defaults and ``--preset`` equal.
 
-Reading it: with ~10 candidates the best mean flatters; a recipe should replace the defaults
+Reading it: with 20-odd candidates the best mean flatters; a recipe should replace the defaults
 only if it beats them by more than one standard error. The runs share folds and seeds, so the
 paired difference from "frozen" is the sharper test.
 
@@ -65,52 +66,42 @@ FROZEN = TrainingOptions(
 )  # fmt: skip
 BASELINE = "frozen"  # paired differences are taken from it
 
+# The tail that became the default after the first round, and the first round's longer recipe (the
+# preset): later rounds build on them.
+PARTIAL = replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4)
+FINETUNE = replace(PARTIAL, schedule="cosine", label_smoothing=0.1, augment="trivial", epochs=20, patience=5)
+EMA_DECAY = 0.97  # the one moving average tried (about the last 33 steps)
+
 # name -> the options it trains with.
 CANDIDATES: dict[str, TrainingOptions] = {
     "tutorial": replace(FROZEN, lr=1e-4, epochs=5),  # the tutorial's settings (in our loop: BatchNorm kept in eval mode)
     "frozen": FROZEN,
     "tta": FROZEN,  # the frozen model, labelled with flip TTA
-    "partial": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4),
+    "partial": PARTIAL,
     "full": replace(FROZEN, unfreeze=True, lr=1e-4),
     # added after the first comparison, towards issue 16's 0.91: more blocks, or a faster tail
-    "partial8": replace(FROZEN, unfreeze_last=8, backbone_lr=1e-4),
-    "partial_hilr": replace(FROZEN, unfreeze_last=4, backbone_lr=3e-4),
+    "partial8": replace(PARTIAL, unfreeze_last=8),
+    "partial_hilr": replace(PARTIAL, backbone_lr=3e-4),
     # the third round: the tail with what helped the head alone, and milder crops (RandomResizedCrop's
     # 8%-of-the-area crops may miss the flower, and make objects look larger than the centre crop does)
-    "partial_crop35": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, min_crop_area=0.35),
-    "partial_longer": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, epochs=20, patience=5),
-    "partial_colorjitter": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, augment="colorjitter"),
+    "partial_crop35": replace(PARTIAL, min_crop_area=0.35),
+    "partial_longer": replace(PARTIAL, epochs=20, patience=5),
+    "partial_colorjitter": replace(PARTIAL, augment="colorjitter"),
     # the fourth: the tail, validating and keeping a moving average of the weights (kept epochs of 2
     # beside 8 in the runs above say the kept epoch is partly chance)
-    "partial_ema": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, ema_decay=0.97),
+    "partial_ema": replace(PARTIAL, ema_decay=EMA_DECAY),
     # and the average with what came closest to helping the tail (colour jitter)
-    "partial_ema_colorjitter": replace(FROZEN, unfreeze_last=4, backbone_lr=1e-4, ema_decay=0.97, augment="colorjitter"),
+    "partial_ema_colorjitter": replace(PARTIAL, ema_decay=EMA_DECAY, augment="colorjitter"),
     "cosine": replace(FROZEN, schedule="cosine"),
     "smoothing": replace(FROZEN, label_smoothing=0.1),
     "trivial": replace(FROZEN, augment="trivial"),
     "randaugment": replace(FROZEN, augment="randaugment"),
     "colorjitter": replace(FROZEN, augment="colorjitter"),
     "longer": replace(FROZEN, epochs=20, patience=5),
-    "finetune": replace(
-        FROZEN,
-        unfreeze_last=4,
-        backbone_lr=1e-4,
-        schedule="cosine",
-        label_smoothing=0.1,
-        augment="trivial",
-        epochs=20,
-        patience=5,
-    ),  # fmt: skip
-    # the preset, validating and keeping the moving average of its weights
-    "finetune_ema": replace(
-        FROZEN, unfreeze_last=4, backbone_lr=1e-4, schedule="cosine", label_smoothing=0.1, augment="trivial",
-        epochs=20, patience=5, ema_decay=0.97,
-    ),  # fmt: skip
+    "finetune": FINETUNE,
+    "finetune_ema": replace(FINETUNE, ema_decay=EMA_DECAY),  # the preset with the average
     # the tail with the average and colour jitter, trained longer: up to 20 epochs on a cosine schedule
-    "finetune_colorjitter": replace(
-        FROZEN, unfreeze_last=4, backbone_lr=1e-4, schedule="cosine", augment="colorjitter", epochs=20, patience=5,
-        ema_decay=0.97,
-    ),  # fmt: skip
+    "finetune_colorjitter": replace(FINETUNE, label_smoothing=0.0, augment="colorjitter", ema_decay=EMA_DECAY),
 }
 TRAINED_BY = {"tta": "frozen"}  # a candidate that labels with another's model
 
@@ -309,11 +300,14 @@ def write_summary(output: Path, summaries: Sequence[Summary]) -> None:
         for row in summaries:
             writer.writerow([
                 row.name, row.runs, f"{row.mean:.4f}", f"{row.std:.4f}", f"{row.std / math.sqrt(row.runs):.4f}",
-                f"{row.paired[0]:+.4f}" if row.paired else "", f"{row.paired[1]:.4f}" if row.paired else "",
-                f"{row.versus_default[0]:+.4f}" if row.versus_default else "",
-                f"{row.versus_default[1]:.4f}" if row.versus_default else "",
+                *_pair_cells(row.paired), *_pair_cells(row.versus_default),
                 f"{row.seconds:.1f}", " ".join(map(str, row.epochs)), " ".join(row.options), row.role,
             ])  # fmt: skip
+
+
+def _pair_cells(pair: tuple[float, float, int] | None) -> tuple[str, str]:
+    """A paired difference's mean and standard error as CSV cells (empty without a pair)."""
+    return (f"{pair[0]:+.4f}", f"{pair[1]:.4f}") if pair else ("", "")
 
 
 def markdown_table(summaries: Sequence[Summary]) -> str:

@@ -23,13 +23,12 @@ from torchvision.datasets import ImageFolder
 from torchvision.models import mobilenet_v2
 
 from mobilabel.config import load_settings
-from mobilabel.imaging import train_min_side
 from mobilabel.models import Checkpoint, Preprocessing
 from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mobilabel.training.data import class_images
-from mobilabel.training.loader import make_loader
 from mobilabel.training.loop import Learner, build_network, train_epoch
 from mobilabel.training.options import TrainingOptions
+from mobilabel.training.run import training_loader
 
 SHARED = Path(os.environ.get("MOBILABEL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
@@ -116,15 +115,7 @@ def mobilabel_epoch(
     learner = Learner(
         build_network(options, len(classes), Checkpoint.load(weights)), options, preprocessing.crop_size, engine or settings.engine
     )
-    loader = make_loader(
-        images,
-        preprocessing.train_transform(options.augment, options.min_crop_area),
-        options.batch_size,
-        shuffle=True,
-        workers=settings.decode_threads if workers is None else workers,
-        max_pixels=settings.max_image_pixels,
-        min_side=train_min_side(preprocessing.crop_size),
-    )
+    loader = training_loader(images, options, settings, workers)
     _, _, count, seconds, _ = train_epoch(learner, loader)
     return EpochSpeed(count, seconds)
 

@@ -163,12 +163,12 @@ class Learner:
         else:
             model.to(self.device).to(memory_format=torch.channels_last)
             backbone_trainable = list(backbone(model).parameters())
-        groups = [{"params": head_parameters(model), "lr": options.lr}]
+        head_trainable = head_parameters(model)
+        groups = [{"params": head_trainable, "lr": options.lr}]
         if backbone_trainable:
             groups.append({"params": backbone_trainable, "lr": options.backbone_rate})
         self.optimizer = torch.optim.Adam(groups)
-        trained = head_parameters(model) + backbone_trainable
-        self.average = WeightAverage(trained, options.ema_decay) if options.ema_decay else None
+        self.average = WeightAverage(head_trainable + backbone_trainable, options.ema_decay) if options.ema_decay else None
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         if options.schedule == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=options.epochs)

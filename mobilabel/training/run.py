@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from ..config import Settings
 from ..imaging import label_min_side, train_min_side
@@ -128,18 +129,28 @@ def fit_images(
     network = build_network(options, num_classes, source)
     preprocessing = Preprocessing()
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
-    loader_args = {"workers": settings.decode_threads, "max_pixels": settings.max_image_pixels, "seed": options.seed}
-    train_loader = make_loader(
-        train_images, preprocessing.train_transform(options.augment, options.min_crop_area), options.batch_size, shuffle=True,
-        min_side=train_min_side(preprocessing.crop_size), **loader_args,
-    )  # fmt: skip
+    train_loader = training_loader(train_images, options, settings)
     val_loader = make_loader(
-        val_images, preprocessing.eval_transform(), options.batch_size, shuffle=False,
-        min_side=label_min_side(preprocessing.resize_size), **loader_args,
+        val_images, preprocessing.eval_transform(), options.batch_size, shuffle=False, workers=settings.decode_threads,
+        max_pixels=settings.max_image_pixels, seed=options.seed, min_side=label_min_side(preprocessing.resize_size),
     )  # fmt: skip
     result = fit(learner, train_loader, val_loader, options.epochs, on_progress, options.patience)
     del train_loader, val_loader  # stop their worker processes now
     return learner, result
+
+
+def training_loader(
+    images: Sequence[LabelledImage], options: TrainingOptions, settings: Settings, workers: int | None = None
+) -> DataLoader[Any]:
+    """Shuffled batches of ``options.batch_size`` training images (N x 3 x 224 x 224), each a random
+    crop of at least ``options.min_crop_area`` of the photo, flipped, with ``options.augment``, drawn
+    from ``options.seed``; decoded by ``workers`` processes (default ``settings.decode_threads``)."""
+    preprocessing = Preprocessing()
+    return make_loader(
+        images, preprocessing.train_transform(options.augment, options.min_crop_area), options.batch_size, shuffle=True,
+        workers=settings.decode_threads if workers is None else workers, max_pixels=settings.max_image_pixels,
+        seed=options.seed, min_side=train_min_side(preprocessing.crop_size),
+    )  # fmt: skip
 
 
 def run_metrics(
