@@ -82,7 +82,10 @@ Phone-size photos (12 megapixels, a quarter stored on their side with an EXIF or
 made from the flowers and measured side by side by `python -m bench.phone` (one CSV per photo
 count, `phone_<count>.csv`): the tutorial's loop, decoding at full and reduced size, `mobilabel
 label`, a worker, a training epoch, peak memory, and how often the reduced decode gives the full
-decode's label (the notes list every miss and how many near ties were decoded again). See
+decode's label (the notes list every miss and how many near ties were decoded again). The
+targets: `mobilabel label` at least 5x the tutorial's loop with a peak RSS of at most 1.5 GB (2 GB
+with a 48-megapixel photo added), a worker at least 4.5x within 1.5 GB, a training epoch at least
+3x, and the full decode's top label on at least 99.5% of photos with confidences within 0.05. See
 [Reduced-size decoding](../design/reduced-decoding.md) for what these rows decided.
 """
     return _page("Phone-size photos", intro, paths, "".join(_whole(path, path.stem.replace("_", " ")) for path in paths))
@@ -112,8 +115,11 @@ The review page against its targets, measured by `python -m bench.review` agains
 `mobilabel serve` on 127.0.0.1 (appended to `bench/results/review.csv`, one table per run below,
 newest first): page loads of the gallery (its HTML, script and first API pages) on SQLite and
 PostgreSQL databases of many results, thumbnails of 12-megapixel photos cold and warm, and the
-review step from a correction to the next image. Times are taken by the client over loopback, so
-they bound the server's time from above; `load_avg` is the machine's load when the run started.
+review step from a correction to the next image. The targets: a gallery page load under 300 ms
+(SQLite with 200,000 results, and PostgreSQL with millions), 100 thumbnails of 12-megapixel JPEGs
+under 15 s cold and under 1 s warm, and a review step (the correction's `PUT` to the next image
+ready) under 100 ms. Times are taken by the client over loopback, so they bound the server's time
+from above; `load_avg` is the machine's load when the run started.
 """
     return _page("Review page", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg")) for path in paths))
 

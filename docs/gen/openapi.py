@@ -30,7 +30,12 @@ def spec() -> dict[str, Any]:
 
         @classmethod
         def settings_customise_sources(
-            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             return (init_settings,)
 
@@ -67,7 +72,7 @@ def _schema_words(schema: dict[str, Any]) -> str:
 
 
 def _operation(method: str, path: str, operation: dict[str, Any]) -> str:
-    lines = [f"### `{method.upper()} {path}`\n", ""]
+    lines = [f"### `{method.upper()} {path}`", ""]
     if description := operation.get("description"):
         lines += [description.strip(), ""]
     if parameters := operation.get("parameters"):
@@ -102,7 +107,7 @@ def reference_page() -> str:
             operation = operations[method]
             tag = (operation.get("tags") or ["other"])[0]
             by_tag.setdefault(tag, []).append(_operation(method, path, operation))
-            anchor = f"{method}-{path}".lower().translate(str.maketrans({c: "" for c in "/{}."}))
+            anchor = f"{method}-{path}".lower().translate(str.maketrans("", "", "/{}."))
             summary_rows.append((f"[`{method.upper()} {path}`](#{anchor})", tag, operation.get("summary", "")))
     parts = [
         banner("the app's OpenAPI description (`mobilabel.api.app.create_app`)"),
