@@ -310,7 +310,7 @@ def main() -> None:
     print(f"machine {machine_name(args.device)}, torch {torch.__version__}, {available_cores()} threads, settings {settings}\n")
 
     # (a) runs three times, spread over the benchmark, and its median is the base of every ratio:
-    # on a shared VM a single run of it has varied by a third (54 to 86 img/s) within an hour.
+    # on a shared VM a single run of it has varied by a third within an hour.
     tutorial_runs = [tutorial_predict(photos)[:2]]
     print(f"  (a) tutorial predict loop, run 1: {len(photos) / tutorial_runs[0][1]:.1f} img/s", flush=True)
 

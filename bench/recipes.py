@@ -9,10 +9,10 @@ FOLD_SEED. For each seed and fold, a candidate trains on the other 4 folds, spli
 kept epoch is chosen on the inner validation part, never on the fold under test. The
 candidate's accuracy is then counted on the test fold.
 
-Every run is appended to ``--runs`` (bench/recipes_runs.csv) as it ends, with its training time
+Every run is appended to ``--runs`` (bench/results/recipes_runs.csv) as it ends, with its training time
 (``fit_images``: decode, train, validate) and the load average when it started; runs already
 there are skipped, so an interrupted comparison resumes where it stopped. The summary
-(``--output``, bench/recipes.csv) is rewritten from it: per candidate the mean, standard
+(``--output``, bench/results/recipes.csv) is rewritten from it: per candidate the mean, standard
 deviation and standard error of the accuracy, the mean difference from "frozen" (the defaults
 before this comparison) over the same (fold, seed) runs with its standard error, the same from
 the candidate today's defaults equal (what a new default must beat), the median training time,
@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench.paths import RESULTS
 from bench.training import SHARED
 from mobilabel.config import load_settings
 from mobilabel.imaging import label_min_side
@@ -311,7 +312,7 @@ def _pair_cells(pair: tuple[float, float, int] | None) -> tuple[str, str]:
 
 
 def markdown_table(summaries: Sequence[Summary]) -> str:
-    """The README's training table, from the same summary as the CSV."""
+    """The recipe table as markdown, from the same summary as the CSV (the docs page is generated from the CSV)."""
     lines = [
         "| candidate | options (beyond `frozen`) | accuracy, mean ± std (runs) | vs `frozen`, paired mean ± SE "
         "| vs the default, paired mean ± SE | training, median s | role |",
@@ -338,11 +339,11 @@ def main() -> None:
     parser.add_argument("--folds", default=",".join(map(str, range(FOLDS))), help="test folds to run, of 0-4 (default: all)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the inner split, the shuffling and the new head")
     parser.add_argument("--candidates", default=",".join(CANDIDATES), help=f"of: {', '.join(CANDIDATES)}")
-    parser.add_argument("--runs", type=Path, default=Path(__file__).with_name("recipes_runs.csv"),
+    parser.add_argument("--runs", type=Path, default=RESULTS / "recipes_runs.csv",
                         help="per-run CSV: appended to, and runs already in it are skipped (resume)")  # fmt: skip
-    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("recipes.csv"), help="summary CSV")
+    parser.add_argument("--output", type=Path, default=RESULTS / "recipes.csv", help="summary CSV")
     parser.add_argument("--summary-only", action="store_true", help="only rewrite the summary from the per-run CSV")
-    parser.add_argument("--markdown", action="store_true", help="also print the README's training table")
+    parser.add_argument("--markdown", action="store_true", help="also print the recipe table as markdown")
     args = parser.parse_args()
     folds, seeds, names = [int(f) for f in _items(args.folds)], [int(s) for s in _items(args.seeds)], _items(args.candidates)
     if unknown := [n for n in names if n not in CANDIDATES]:

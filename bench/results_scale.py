@@ -16,7 +16,7 @@ pages do) for each query below, ``--runs`` times each after one warm-up, and rep
 Last, unless ``--no-export``, every current row exported, side by side (see ``export``): `mobilabel
 results --format csv|jsonl --limit 0` (wall time, peak RSS) and the API's streamed export
 (`mobilabel serve`: wall time, the server's RSS growth) against the database's own dump of the
-same rows (`psql \\copy`, or `sqlite3 -csv`). Results are appended to bench/results_scale.csv
+same rows (`psql \\copy`, or `sqlite3 -csv`). Results are appended to bench/results/results_scale.csv
 (``load_avg``: the 1-minute load average at the start).
 """
 
@@ -44,6 +44,7 @@ from sqlalchemy import create_engine, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from bench.api import serving
+from bench.paths import RESULTS
 from mobilabel.api.heap import freeze_long_lived
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.current import refresh_current
@@ -51,7 +52,7 @@ from mobilabel.storage.results import ResultFilter, results_statement
 from mobilabel.storage.tables import Result
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = Path(__file__).with_name("results_scale.csv")
+OUT = RESULTS / "results_scale.csv"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PAGE = 100
 EXPORTED = "image_path, label, confidence, status, error, warning, model_version_id, job_id, content_hash, top_k"

@@ -17,7 +17,7 @@
     press, then the next image's 512 px thumbnail (prefetched by the page two ahead, so
     already cached by the server): the time from the PUT to the next image ready (target
     < 100 ms), over the first and the last tenth of the steps; then GET /api/corrections.
-Results are appended to bench/review.csv with the load average.
+Results are appended to bench/results/review.csv with the load average.
 """
 
 from __future__ import annotations
@@ -44,12 +44,13 @@ from PIL import Image
 from sqlalchemy import update
 
 from bench.api import free_port
+from bench.paths import RESULTS
 from bench.results_scale import drop_database, fill, make_database
 from mobilabel.storage import open_database
 from mobilabel.storage.tables import ModelVersion
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = Path(__file__).with_name("review.csv")
+OUT = RESULTS / "review.csv"
 SHARED = Path(os.environ.get("MOBILABEL_SHARED", REPO.parent / "shared"))
 FLOWERS = SHARED / "datasets" / "flowers" / "train"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_imagenet.pth"

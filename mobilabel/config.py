@@ -44,45 +44,141 @@ def _default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every setting, each from ``MOBILABEL_<FIELD NAME>`` (README's Configuration table explains each)."""
+    """Every setting, each from ``MOBILABEL_<FIELD NAME>``; docs/configuration.md is generated from the descriptions."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore")
 
-    home: Path = Field(default_factory=_default_home)
-    database_url: str = Field("", validate_default=True)  # "": SQLite under home
-    broker_url: str = Field("redis://localhost:6379/0", pattern=_BROKER_URL)
-    redis_prefix: str = "mobilabel:"
-    pretrained: Path | None = None
-    allowed_roots: Annotated[tuple[Path, ...], NoDecode] = ()
-    max_image_pixels: int = Field(89_478_485, ge=1)
-    batch_size: int = Field(0, ge=0)  # 0: chosen by device (pipeline.build)
-    decode_threads: int = Field(default_factory=available_cores, ge=1)
-    decoder: DecoderName = "torchvision"
-    refine_margin: float = Field(0.01, ge=0, le=1)  # a reduced decode's near tie is decoded again at full size; 0: never
-    threads: int = Field(0, ge=0)  # 0: a lane per core (pipeline.build)
-    engine: EngineName = "auto"
-    device: str = Field("auto", pattern=rf"^({_DEVICE})$")
-    top_k: int = Field(5, ge=1)
-    chunk_size: int = Field(128, ge=1)
-    chunk_deadline_s: float = Field(300.0, gt=0)
-    queued_grace_s: float = Field(60.0, gt=0)
-    sweep_interval_s: float = Field(30.0, gt=0)
-    db_patience_s: float = Field(120.0, ge=0)
-    db_lock_timeout_s: float = Field(30.0, gt=0)
-    max_redeliveries: int = Field(3, ge=0)
-    visibility_timeout_s: int = Field(3600, ge=1)
-    model_refresh_s: float = Field(2.0, ge=0)
-    metrics_port: int = Field(0, ge=0, le=65535)
-    schedule: str = ""
-    train_dir: Path | None = None
-    train_queue: QueueName = "cpu"
-    # The HTTP API (`mobilabel serve`).
-    api_token: str = ""
-    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1)
-    predict_max_batch: int = Field(32, ge=1)
-    predict_max_wait_ms: float = Field(5.0, ge=0)
-    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated
-    tta: Literal["off", "flip"] = "off"  # test-time augmentation at labelling time
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Data folder: the SQLite file, the model cache, thumbnails. "
+        "Default: `$XDG_DATA_HOME/mobilabel`, else `~/.local/share/mobilabel`.",
+    )
+    database_url: str = Field(
+        "",
+        validate_default=True,
+        description="Any SQLAlchemy URL; `postgresql://user@host/db` works as is. "
+        "Empty: the SQLite file `mobilabel.db` in the data folder (`MOBILABEL_HOME`).",
+    )
+    broker_url: str = Field(
+        "redis://localhost:6379/0",
+        pattern=_BROKER_URL,
+        description="Celery broker. `mobilabel serve` sends jobs to the workers only when this is set, else labels them itself.",
+    )
+    redis_prefix: str = Field(
+        "mobilabel:",
+        description="Prefix of every Redis key, so several installations (or test runs) can share one Redis.",
+    )
+    pretrained: Path | None = Field(
+        None,
+        description="ImageNet weights file for `mobilenet_v2`. Unset: torchvision's cache, else the weights an earlier run "
+        "registered in the database.",
+    )
+    allowed_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description="`:`-separated folders (each must exist); paths outside them (also through `..` or a symlink) are never "
+        "opened. Unset: no limit for the CLI and workers; the HTTP API then serves no images and creates no jobs.",
+    )
+    max_image_pixels: int = Field(89_478_485, ge=1, description="Larger images are refused from their header (decompression bombs).")
+    batch_size: int = Field(0, ge=0, description="Images per forward pass. `0`: chosen by device, 32 on a CPU, 256 on a GPU.")
+    decode_threads: int = Field(
+        default_factory=available_cores,
+        ge=1,
+        description="Threads decoding ahead of the model (training: decode processes). Default: the cores this process may use.",
+    )
+    decoder: DecoderName = Field(
+        "torchvision",
+        description="`torchvision`: JPEGs decoded at reduced size by libjpeg-turbo and resized with torchvision's kernels in the "
+        "decode threads (small ones a batch at a time by nvjpeg on a GPU), other files through Pillow; "
+        "`pillow`: everything through Pillow in the decode threads, as the tutorial does.",
+    )
+    refine_margin: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="A photo decoded at reduced size whose top two probabilities are closer than this is decoded again at full "
+        "size and predicted again, so near ties follow the full decode. `0`: never.",
+    )
+    threads: int = Field(
+        0,
+        ge=0,
+        description="Inference lanes per process: batches predicted at once, one thread each. `0`: one lane per core "
+        "(divided among a worker's processes); 2 on a GPU.",
+    )
+    engine: EngineName = Field("auto", description="`auto`: ONNX Runtime (`onnx`) on a CPU, PyTorch (`torch`) on a GPU.")
+    device: str = Field(
+        "auto",
+        pattern=rf"^({_DEVICE})$",
+        description="`cpu`, `cuda`, `cuda:N` or `auto`; a GPU the machine lacks is an error before any work.",
+    )
+    top_k: int = Field(5, ge=1, description="How many ranked labels each result keeps.")
+    chunk_size: int = Field(
+        128,
+        ge=1,
+        description="Images per task sent to the workers. Larger chunks cost fewer messages; a crash redoes at most one chunk "
+        "per process.",
+    )
+    chunk_deadline_s: float = Field(
+        300.0,
+        gt=0,
+        description="A running chunk not finished by then is sent again (also the task's hard time limit), in seconds.",
+    )
+    queued_grace_s: float = Field(
+        60.0,
+        gt=0,
+        description="A queued chunk is sent again after this many seconds only if its queue is empty (a lost message).",
+    )
+    sweep_interval_s: float = Field(30.0, gt=0, description="How often each worker (and the scheduler) sweeps overdue chunks, in seconds.")
+    db_patience_s: float = Field(120.0, ge=0, description="How long a worker retries through a database outage, in seconds.")
+    db_lock_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a write to the SQLite file waits while another process holds its write lock before the command "
+        "stops with an error that says so, in seconds.",
+    )
+    max_redeliveries: int = Field(
+        3,
+        ge=0,
+        description="Deliveries of a chunk after the first before its images are marked failed instead of looping.",
+    )
+    visibility_timeout_s: int = Field(3600, ge=1, description="Redis visibility timeout in seconds; longer than any chunk.")
+    model_refresh_s: float = Field(
+        2.0,
+        ge=0,
+        description="How often, in seconds, the active model version is looked up between batches (workers and `label`).",
+    )
+    metrics_port: int = Field(0, ge=0, le=65535, description="Each worker's Prometheus endpoint. `0`: off.")
+    schedule: str = Field(
+        "",
+        description="Retraining schedule of `mobilabel scheduler`: seconds between runs, or a cron expression of five fields. "
+        "Empty: never.",
+    )
+    train_dir: Path | None = Field(None, description="Data folder of the scheduled retraining.")
+    train_queue: QueueName = Field("cpu", description="Queue of training tasks (`gpu` where a GPU worker runs).")
+    api_token: str = Field(
+        "",
+        description="Bearer token of `mobilabel serve`; required to listen on anything but loopback. A secret: set it in the "
+        "environment only.",
+    )
+    max_upload_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1,
+        description="Largest request body `/api/predict` accepts (all its files together), in bytes; more: 413.",
+    )
+    predict_max_batch: int = Field(32, ge=1, description="Dynamic batching of `/api/predict`: most images per forward pass.")
+    predict_max_wait_ms: float = Field(
+        5.0,
+        ge=0,
+        description="Dynamic batching of `/api/predict`: how long the first image of a batch waits for more, in milliseconds.",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="`,`-separated origins allowed to call the API from a browser (CORS). Empty: no CORS.",
+    )
+    tta: Literal["off", "flip"] = Field(
+        "off",
+        description="Test-time augmentation when labelling: `off`, or `flip` (each image is also predicted mirrored and the "
+        "two softmaxes averaged). Not part of a model version: `label --force` labels again with it.",
+    )
 
     @property
     def model_cache_dir(self) -> Path:

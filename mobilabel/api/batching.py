@@ -4,7 +4,7 @@ As TorchServe and Triton do: a batch closes when it holds ``max_batch`` images o
 oldest image in it has waited ``max_wait_s``, whichever comes first; and while another lane is
 idle, a batch takes no more than its share of what is queued and does not wait: at low load each
 request goes at once, under load every lane gets a batch (one lane taking all the requests in
-flight left the others idle: 60 img/s against 87 with batches of 1, 2 cores). Each batch goes through
+flight left the others idle, slower than batches of 1: docs/design/predict-and-tta.md). Each batch goes through
 ``Labeller.predict``, the very code `mobilabel label` runs, so a photo gets the same label
 and confidence from both. One batching thread per inference lane keeps every core busy.
 """

@@ -2,11 +2,10 @@
 
 A full (generation 2) collection walks every object the collector tracks, and every request
 waits for it. The server's long-lived objects (its modules, the app, a loaded model) are most
-of them: 142,000 objects at startup (a full collection 47 ms on this 2-core machine under load),
-442,000 once /api/predict has loaded torch (251 ms). One in about 480 result pages met such a
-collection: the path prefix's next page p95 of 56 ms at 2,000,000 rows (bench/results_scale.py)
-was one 92 ms collection among 30 runs, while PostgreSQL ran the query in under 1 ms. Frozen,
-those objects are left out of every collection (0.7-0.9 ms each, measured alike).
+of them, several times more once /api/predict has loaded torch. One in several hundred result
+pages met such a collection, which set the p95 of a page whose query PostgreSQL ran in a
+fraction of it. Frozen, those objects are left out of every collection, which then takes a small
+fraction of the time (docs/design/results-at-scale.md; figures in docs/benchmarks/recorded.md).
 """
 
 from __future__ import annotations

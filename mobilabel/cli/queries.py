@@ -53,7 +53,7 @@ def results(
     limit: int | None,
     fmt: str,
 ) -> None:
-    """Query stored results: one row per image, its current label (see README), with the verified label beside it."""
+    """Query stored results: one row per image, its current label (docs/embedded.md), with the verified label beside it."""
     if ctx.invoked_subcommand is not None:
         return
     if limit is None and fmt == "table":

@@ -110,11 +110,11 @@ class OnnxEngine:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # Idle threads sleep instead of spinning, leaving the cores to the image decoders beside
-        # the engine: 1.35x faster training here, and a few percent faster labelling.
+        # the engine: measurably faster training and labelling (docs/benchmarks/recorded.md, Training speed).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(export_onnx(model, example), options, providers=["CPUExecutionProvider"])
         # On one thread, MobileNetV2 runs fastest an image at a time: its activations stay in
-        # cache (266 img/s against 208 at batch 16 here). Several threads need a batch to share.
+        # cache (measured: docs/design/cpu-engine.md). Several threads need a batch to share.
         self._images_per_run = 1 if threads == 1 else None
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:

@@ -77,9 +77,9 @@ class NormalizedInput(nn.Module):
     """A network taking uint8 pixels (N, H, W, 3) and normalising them itself, as ToTensor and
     Normalize would: ((x / 255) - mean) / std, folded into one multiply and one subtract.
 
-    Inside ONNX Runtime this costs nothing measurable (bench/, 1 thread: 208-210 img/s either
-    way, identical logits), against 0.66 ms an image for the same arithmetic in numpy in the
-    decode threads; on a GPU it runs there, and the uint8 batch is a quarter of the bytes.
+    Inside ONNX Runtime this costs nothing measurable (identical logits), where the same
+    arithmetic in numpy in the decode threads cost a measurable share of each image
+    (docs/design/cpu-engine.md); on a GPU it runs there, and the uint8 batch is a quarter of the bytes.
     """
 
     def __init__(self, network: nn.Module, mean: tuple[float, float, float], std: tuple[float, float, float]) -> None:

@@ -76,8 +76,8 @@ class ThreadDecoder:
     or with ``reduce`` False at full size.
 
     By default JPEG pixels come from libjpeg-turbo (simplejpeg) and are resized and cropped with
-    torchvision's kernels (the same transforms; 0.4 ms an image against Pillow's 2 ms, measured
-    on the flowers); ``pillow`` does both with Pillow, as the tutorial does.
+    torchvision's kernels (the same transforms, measured several times faster than Pillow's on the
+    flowers); ``pillow`` does both with Pillow, as the tutorial does.
     """
 
     def __init__(self, max_pixels: int, pillow: bool = False, reduce: bool = True) -> None:
@@ -161,8 +161,8 @@ class Reader:
         self.choose = DECODERS[decoder](max_pixels)
         self.fallback = ThreadDecoder(max_pixels)
         # For a near tie a reduced decode left (``Labeller.refine``): Pillow at full size, as the tutorial
-        # decodes (its very pixels), and the leaner full decode: +77 MB peak RSS for a 12-megapixel photo,
-        # +165 MB for a 48-megapixel one, against +116 and +437 MB through libjpeg-turbo and torchvision's resize.
+        # decodes (its very pixels), and the leaner full decode in peak memory than libjpeg-turbo with
+        # torchvision's resize (docs/benchmarks/recorded.md, Decoding).
         self.full = ThreadDecoder(max_pixels, pillow=True, reduce=False)
 
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:

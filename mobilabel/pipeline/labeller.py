@@ -7,7 +7,7 @@ batch, so a newly active version takes over between batches, never inside one.
 Several batches can be predicted at once ("lanes"), each a single-threaded run: on a
 CPU shared with the decoders, independent runs use every core-second, where one
 multi-threaded run's threads wait for each other whenever a decoder holds a core
-(bench/: 214 img/s with one 2-thread run, 250 with two 1-thread lanes, 2 cores).
+(measured faster: docs/design/cpu-engine.md, figures in docs/benchmarks/recorded.md).
 
 One inference per (content hash, model version): every file is read and hashed, then a batch's
 contents that the version already labelled (``KnownResults``, asked once per batch) and the
@@ -100,8 +100,8 @@ class Labeller:
         if not 0 <= refine_margin <= 1:
             raise ValueError("the refine margin is a difference of probabilities: between 0 and 1")
         self.refine_margin = refine_margin
-        # One full-size decode at a time across the lanes: a 48-megapixel photo takes some 0.4 GB to decode
-        # and resize (measured), which two lanes at once would double.
+        # One full-size decode at a time across the lanes: decoding and resizing a 48-megapixel photo takes
+        # several times its decoded size in memory, which two lanes at once would double.
         self._full_size = threading.Lock()
         self.model: ModelSource = model if callable(model) else (lambda: model)
         self.batch_size = batch_size

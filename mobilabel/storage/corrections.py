@@ -173,8 +173,8 @@ def _file_with_content(session: Session, correction: Correction) -> str | None:
 def _unchanged(session: Session, path: str, content_hash: str) -> bool:
     """Whether a result recorded ``content_hash`` for ``path`` and the file's fingerprint (size,
     mtime) is still the one recorded with it: then the file is not read again (as labelling
-    skips it). Listing re-read every corrected file before, ~0.4 ms per 12-megapixel photo per
-    correction on each review key press (bench/review.py). Raises ``OSError`` if it is gone."""
+    skips it). Listing re-read every corrected file before, on each review key press, so the step
+    grew with every verified label (docs/benchmarks/review.md). Raises ``OSError`` if it is gone."""
     fingerprint = content_identity(Path(path))
     return session.scalar(
         select(Result.id).where(Result.image_path == path, Result.content_hash == content_hash, Result.content_id == fingerprint).limit(1)

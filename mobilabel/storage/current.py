@@ -124,8 +124,8 @@ def _current_id_of(image_path: Any, dialect: str) -> Any:
     version_created: Any = ModelVersion.created_at
     if dialect == "sqlite":
         # SQLite looks a version up by its primary key and reads created_at from the row, stored
-        # after the checkpoint blob: megabytes of overflow pages per row ranked (80 ms a batch of
-        # 32, against 0.14 ms from the index; `mobilabel label` on the flowers fell from 4.25x to 2.93x).
+        # after the checkpoint blob: megabytes of overflow pages per row ranked, many times slower than
+        # from the index, and `mobilabel label` lost a third of its speed (docs/benchmarks/recorded.md).
         version_created = literal_column(
             "(SELECT mv.created_at FROM model_versions AS mv INDEXED BY ix_model_versions_id_created_at"
             " WHERE mv.id = candidate.model_version_id)"

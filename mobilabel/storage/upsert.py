@@ -19,7 +19,8 @@ def upsert(
         return
     dialect = session.get_bind().dialect.name
     # One statement executed for many rows: compiled once and cached, where a multi-VALUES
-    # statement was compiled anew for every batch (8% of `mobilabel label`'s CPU time).
+    # statement was compiled anew for every batch (a measurable share of `mobilabel label`'s CPU time:
+    # docs/benchmarks/recorded.md, Throughput history).
     insert: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         insert = postgresql.insert(table)

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 from .errors import TrainingError
 
-# Chosen by measurement on the shared flowers, 3 seeds each (README, "Training"): the
-# tutorial's lr 1e-4 underfits in 5 epochs (0.84 validation accuracy); 1e-3 reaches
-# 0.89-0.91 in 5 and 0.908-0.917 in 8; more epochs, 3e-4, 3e-3 or batch 32 did no better.
+# Chosen by measurement on the shared flowers, 3 seeds each (docs/design/training-defaults.md; the
+# grid in docs/benchmarks/recorded.md): the tutorial's lr 1e-4 underfits in 5 epochs; 1e-3 in 8
+# epochs did best; more epochs, 3e-4, 3e-3 or batch 32 did no better.
 DEFAULT_LR = 1e-3
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_EPOCHS = 8
-# Chosen by bench/recipes.py (README, "Comparing recipes": 5 folds x 3 seeds over the 609 shared
-# flowers): training MobileNetV2's last 4 inverted-residual blocks too, at a tenth of the head's lr,
-# beat the head alone by more than a standard error of the paired difference, in about 1.5x the time.
+# Chosen by bench/recipes.py (5 folds x 3 seeds over the 609 shared flowers; docs/design/training-defaults.md):
+# training MobileNetV2's last 4 inverted-residual blocks too, at a tenth of the head's lr, beat the
+# head alone by more than a standard error of the paired difference, in somewhat more time.
 DEFAULT_UNFREEZE_LAST = 4
 # Chosen by the same comparison's later rounds: validating and keeping a moving average of the
 # weights, and colour jitter after the crop and flip, together beat the tail alone by more than a

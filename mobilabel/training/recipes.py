@@ -7,9 +7,9 @@ from typing import Any
 
 from .errors import TrainingError
 
-# Measured by bench/recipes.py (README, "Comparing recipes"): with today's defaults under it (the
-# moving average, which it does not name, comes from them) it estimates 0.910 against the
-# defaults' 0.914, no better; it was the most accurate recipe of the first round, and stays as the
+# Measured by bench/recipes.py (docs/benchmarks/recipes.md, `finetune_ema`): with today's defaults
+# under it (the moving average, which it does not name, comes from them) it is no better than the
+# defaults; it was the most accurate recipe of the first round, and stays as the
 # longer recipe: MobileNetV2's last 4 inverted-residual blocks at a tenth of the head's learning
 # rate, a cosine schedule, label smoothing 0.1 and TrivialAugment, up to 20 epochs with early
 # stopping after 5 without a better validation accuracy.

@@ -20,8 +20,8 @@ _GIN: dict[str, Any] = {'postgresql_using': 'gin', 'postgresql_ops': {'image_pat
 
 def upgrade() -> None:
     # pg_trgm's GIN index also answers `image_path = ANY(...)`, and the planner chose it over the
-    # (image_path, version) B-tree for storage.current's per-batch flip: 80-110 ms a batch of 32 paths
-    # that share most trigrams, against 0.35 ms. Partial, it serves only what it is for (anywhere
+    # (image_path, version) B-tree for storage.current's per-batch flip, many times slower for a batch of
+    # paths that share most trigrams (docs/design/results-at-scale.md). Partial, it serves only what it is for (anywhere
     # patterns over current rows, the results view's default) and no all-rows lookup can use it.
     if _has_trigrams():
         op.drop_index('ix_results_image_path_pattern', table_name='results')

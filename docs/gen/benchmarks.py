@@ -1,0 +1,174 @@
+"""docs/benchmarks/*.md, from the CSVs the benchmark scripts write under bench/results/.
+
+Each page says which command wrote its CSVs and renders every row; runs appended to one CSV
+(the review and results-at-scale benchmarks) are shown one table per run, newest first. Every
+CSV under bench/results/ belongs to exactly one page (a test checks it).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .markdown import banner, table
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+
+
+def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="") as file:
+        header, *rows = list(csv.reader(file))
+    return header, rows
+
+
+def _source(paths: Sequence[Path]) -> str:
+    return ", ".join(f"`bench/results/{path.name}`" for path in paths)
+
+
+def _page(title: str, intro: str, paths: Sequence[Path], body: str) -> str:
+    return banner(_source(paths)) + f"# {title}\n\n{intro.strip()}\n\n" + body
+
+
+def _whole(path: Path, heading: str) -> str:
+    header, rows = _rows(path)
+    return f"## {heading}\n\nFrom `bench/results/{path.name}`.\n\n" + table(header, rows) + "\n"
+
+
+def _by_run(path: Path, run_columns: Sequence[str]) -> str:
+    """One table per run (rows sharing ``run_columns``), newest first."""
+    header, rows = _rows(path)
+    keys = [header.index(column) for column in run_columns]
+    rest = [i for i in range(len(header)) if i not in keys]
+    runs: dict[tuple[str, ...], list[list[str]]] = {}
+    for row in rows:
+        runs.setdefault(tuple(row[i] for i in keys), []).append(row)
+    parts = []
+    for run in sorted(runs, reverse=True):
+        title = ", ".join(f"{column} {value}" for column, value in zip(run_columns, run, strict=True) if value)
+        parts.append(f"### {title}\n\n" + table([header[i] for i in rest], ([row[i] for i in rest] for row in runs[run])) + "\n")
+    return "".join(parts)
+
+
+def files(pattern: str) -> list[Path]:
+    """The result CSVs matching ``pattern``, by name."""
+    return sorted(RESULTS.glob(pattern))
+
+
+def throughput() -> str:
+    machines = files("*_engine-*.csv")
+    incremental = files("*_incremental.csv")
+    intro = """
+What `python -m bench.bench` measures side by side in one run, on the shared flowers and
+thousands of copies of them, one CSV per machine and settings (`<machine>_<settings>.csv`):
+(a) the tutorial's predict loop, whose median over the run is the base of every ratio; (b)
+decoding and transforms alone; (c) the forward pass alone, per engine and precision; (d)
+`mobilabel label`; (e) Celery workers from enqueue to the last row (needs Redis and
+PostgreSQL); the training epoch; enqueueing many paths. `python -m bench.incremental` adds
+labelling and enqueueing a large folder again with nothing changed. `bench/gpu_check.sh` writes
+the same table for a GPU (`*_cuda.csv`). The figures move from run to run on shared machines:
+compare ratios within one CSV. See [Benchmarks](index.md) for how to run them and
+[the CPU engine](../design/cpu-engine.md) for what the rows decided.
+"""
+    body = "".join(_whole(path, path.stem.replace("_", ", ")) for path in machines)
+    body += "".join(_whole(path, path.stem.replace("_", ", ")) for path in incremental)
+    return _page("Throughput", intro, [*machines, *incremental], body)
+
+
+def phone() -> str:
+    paths = files("phone_*.csv")
+    intro = """
+Phone-size photos (12 megapixels, a quarter stored on their side with an EXIF orientation),
+made from the flowers and measured side by side by `python -m bench.phone` (one CSV per photo
+count, `phone_<count>.csv`): the tutorial's loop, decoding at full and reduced size, `mobilabel
+label`, a worker, a training epoch, peak memory, and how often the reduced decode gives the full
+decode's label (the notes list every miss and how many near ties were decoded again). The
+targets: `mobilabel label` at least 5x the tutorial's loop with a peak RSS of at most 1.5 GB (2 GB
+with a 48-megapixel photo added), a worker at least 4.5x within 1.5 GB, a training epoch at least
+3x, and the full decode's top label on at least 99.5% of photos with confidences within 0.05. See
+[Reduced-size decoding](../design/reduced-decoding.md) for what these rows decided.
+"""
+    return _page("Phone-size photos", intro, paths, "".join(_whole(path, path.stem.replace("_", " ")) for path in paths))
+
+
+def recipes() -> str:
+    paths = files("recipes.csv")
+    runs = files("recipes_runs.csv")
+    _, run_rows = _rows(runs[0]) if runs else ([], [])
+    intro = f"""
+The training recipes compared by `python -m bench.recipes`: the 609 shared flowers in 5
+stratified folds, 3 seeds, each candidate trained on four folds and tested on the fifth. Every
+run ({len(run_rows)} so far) is a row of `bench/results/recipes_runs.csv`; this summary
+(`bench/results/recipes.csv`, rewritten with `--summary-only`) gives per candidate the mean,
+standard deviation and standard error of the test accuracy, the paired difference from `frozen`
+(the old head-only default) and from today's default over the same (fold, seed) runs, the median
+training time in seconds and the kept epochs. Training times come from several machines: compare
+them within a round. [Why these training defaults](../design/training-defaults.md) reads it.
+"""
+    return _page("Training recipes", intro, [*paths, *runs], "".join(_whole(path, "Summary per candidate") for path in paths))
+
+
+def review() -> str:
+    paths = files("review.csv")
+    intro = """
+The review page against its targets, measured by `python -m bench.review` against a running
+`mobilabel serve` on 127.0.0.1 (appended to `bench/results/review.csv`, one table per run below,
+newest first): page loads of the gallery (its HTML, script and first API pages) on SQLite and
+PostgreSQL databases of many results, thumbnails of 12-megapixel photos cold and warm, and the
+review step from a correction to the next image. The targets: a gallery page load under 300 ms
+(SQLite with 200,000 results, and PostgreSQL with millions), 100 thumbnails of 12-megapixel JPEGs
+under 15 s cold and under 1 s warm, and a review step (the correction's `PUT` to the next image
+ready) under 100 ms. Times are taken by the client over loopback, so they bound the server's time
+from above; `load_avg` is the machine's load when the run started.
+"""
+    return _page("Review page", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg")) for path in paths))
+
+
+def results_scale() -> str:
+    paths = files("results_scale.csv")
+    intro = """
+Result pages and exports at scale, measured by `python -m bench.results_scale` (appended to
+`bench/results/results_scale.csv`, one table per run, newest first): the database filled by SQL
+(jobs, labels, two model versions), then p50 and p95 of a page of 100 and of the next page by key
+for each kind of filter, exports by the CLI and the API beside `psql \\copy` of the same rows, and
+peak memory. Rows named `*_s` or `*_mb` hold a single value in the p50 column.
+[Results at scale](../design/results-at-scale.md) explains the indexes these rows led to.
+"""
+    return _page(
+        "Results at scale", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg", "dialect")) for path in paths)
+    )
+
+
+def recorded() -> str:
+    paths = files("recorded.csv")
+    intro = """
+Figures from runs whose scripts print rather than write a CSV (`bench.training`, `bench.api`,
+timed commands), and from earlier states of the code that explain a decision. Each row names
+the command or context that measured it; the machine was a shared 2-core VM unless it says
+otherwise, so compare figures only within a row or a topic.
+"""
+    header, rows = _rows(paths[0]) if paths else ([], [])
+    topics: dict[str, list[list[str]]] = {}
+    for row in rows:
+        topics.setdefault(row[0], []).append(row[1:])
+    body = "".join(f"## {topic}\n\n" + table(header[1:], topic_rows) + "\n" for topic, topic_rows in topics.items())
+    return _page("Other recorded measurements", intro, paths, body)
+
+
+# Page name (docs/benchmarks/<name>.md) and its writer; CLAIMS says which CSVs each one renders.
+PAGES: dict[str, Callable[[], str]] = {
+    "throughput": throughput,
+    "phone": phone,
+    "recipes": recipes,
+    "review": review,
+    "results-scale": results_scale,
+    "recorded": recorded,
+}
+CLAIMS: dict[str, tuple[str, ...]] = {
+    "throughput": ("*_engine-*.csv", "*_incremental.csv"),
+    "phone": ("phone_*.csv",),
+    "recipes": ("recipes.csv", "recipes_runs.csv"),
+    "review": ("review.csv",),
+    "results-scale": ("results_scale.csv",),
+    "recorded": ("recorded.csv",),
+}
