@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import Progress as ProgressBar
 from rich.progress import TaskID
 
-from ..broker import TRAIN, create_app, reaching_broker
 from ..config import Settings
+from ..dispatch import submit_training
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
@@ -106,10 +106,10 @@ def train_command(
 
 
 def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
-    with command_database().transaction() as session:
+    database = command_database()
+    with database.transaction() as session:
         run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
-    with reaching_broker(settings):
-        create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
+    submit_training(database, settings, run.id)
     click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
     click.echo(run.id)
 
