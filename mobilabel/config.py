@@ -176,8 +176,9 @@ def load_settings() -> Settings:
     Raises SettingsError naming each variable whose value cannot be used and what it allows.
     """
     renamed = _read_renamed()
+    values: dict[str, Any] = {field: value for field, (_, value) in renamed.items()}
     try:
-        return Settings(**{field: value for field, (_, value) in renamed.items()})
+        return Settings(**values)
     except ValidationError as exc:
         raise SettingsError(mask_secrets("; ".join(_describe(error, renamed) for error in exc.errors()))) from None
 
