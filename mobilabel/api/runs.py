@@ -42,7 +42,7 @@ class RunRequest(BaseModel):
     batch_size: int | None = Field(None, ge=1)
     seed: int = 0
     val_fraction: float | None = Field(None, gt=0, lt=1)
-    include_corrections: bool = False
+    include_corrections: bool = Field(True, description="the verified labels join training and evaluation, as `mobilabel train` does by default")
     force: bool = Field(False, description="promote even if it is not better, or knows other classes")
     relabel: bool = Field(False, description="if promoted, relabel the last week's jobs (needs a broker)")
 
