@@ -18,7 +18,7 @@ copies of a content in the last few batches of the run (read ahead, not yet writ
 Near ties are settled at full size: a photo decoded at a reduced scale whose top two probabilities
 are closer than ``refine_margin`` (MOBILABEL_REFINE_MARGIN) is decoded again at full size and
 predicted again (``refine``), since no reduced scale tips every near tie the way the full decode
-does (issue 13: each photo whose reduced label differed was such a tie).
+does (on phone-size photos, each one whose reduced label differed from the full decode's was such a tie).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Near ties of a reduced decode are settled by a full-size decode (issue 13's agreement with the full decode)."""
+"""Near ties of a reduced decode are settled by a full-size decode, so labels agree with the full decode's."""
 
 from __future__ import annotations
 
