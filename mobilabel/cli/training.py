@@ -36,6 +36,7 @@ STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "act
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
 VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
 TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
+VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy")  # where a table is too narrow
 DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dataclass
 
 
@@ -116,6 +117,7 @@ def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, o
 
 RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
 TABLE_RUN_COLUMNS = ("id", "status", "trigger", "version_id", "promoted", "created_at", "data_dir", "progress", "error")
+RUN_DROP_FIRST = ("trigger", "promoted", "created_at", "version_id", "progress", "error")  # where a table is too narrow
 
 
 @click.command()
@@ -132,7 +134,7 @@ def runs(watch_id: int | None, limit: int, fmt: str) -> None:
             {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
             for r in stored_runs.list_runs(session, limit)
         ]
-    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs")
+    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs", drop_first=RUN_DROP_FIRST)
 
 
 def _watch_run(database: Database, run_id: int) -> None:
@@ -226,7 +228,7 @@ def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     if deleted:
         columns = (*columns, "deleted_at")
-    print_rows(Console(), columns, rows, fmt, title="model versions")
+    print_rows(Console(), columns, rows, fmt, title="model versions", drop_first=VERSION_DROP_FIRST)
 
 
 def _version_row(version: ModelVersion) -> dict[str, Any]:
@@ -289,6 +291,7 @@ def rollback() -> None:
 CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at")
 # A table shows a prefix of the hash, which --delete accepts; csv and json give it whole.
 TABLE_CORRECTION_COLUMNS = ("image_path", "label", "state", "hash", "made_on")
+CORRECTION_DROP_FIRST = ("made_on", "hash", "state")  # where a table is too narrow; the image and its label stay
 _HASH_SHOWN = 12
 
 
@@ -339,7 +342,7 @@ def _list_or_delete(delete_target: str | None, fmt: str) -> None:
     if delete_target is not None:
         click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
     else:
-        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels")
+        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels", drop_first=CORRECTION_DROP_FIRST)
 
 
 COMMANDS = (train_command, runs, models, correct)
