@@ -57,6 +57,10 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 @click.option("--min-crop-area", type=float, default=DEFAULTS.min_crop_area, show_default=True, help="Smallest random training crop, as a share of the photo's area (above 0, at most 1).")
 @click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
 @click.option("--ema-decay", type=float, default=DEFAULTS.ema_decay, show_default=True, help="Validate and keep a moving average of the weights, this much of it kept per step (0: off; 0.97: about the last 33 steps).")
+@click.option(
+    "--resolution", type=float, default=DEFAULTS.resolution, show_default=True,
+    help="Resolution multiplier rho: inputs of 224 x rho pixels (the paper's 192, 160, 128: 0.857, 0.714, 0.571); the checkpoint labels at that size.",
+)
 @click.option("--preset", help=f"A bundle of options ({', '.join(PRESETS)}); options given explicitly override it.")
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help="cpu, cuda or auto.")
