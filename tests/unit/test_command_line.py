@@ -17,8 +17,12 @@ def test_completion_prints_the_shells_script(shell: str) -> None:
 
 @pytest.mark.parametrize(
     ("words", "expected"),
-    [("mobilabel mo", ["models"]), ("mobilabel co", ["correct", "completion"]), ("mobilabel models ac", ["activate"]),
-     ("mobilabel enqueue photos --queue ", ["cpu", "gpu"])],
+    [
+        ("mobilabel mo", ["models"]),
+        ("mobilabel co", ["correct", "completion"]),
+        ("mobilabel models ac", ["activate"]),
+        ("mobilabel enqueue photos --queue ", ["cpu", "gpu"]),
+    ],
 )
 def test_the_script_is_answered_with_commands_and_choices(words: str, expected: list[str]) -> None:
     # What the bash script asks the command when Tab is pressed after `words`.
@@ -30,7 +34,11 @@ def test_the_script_is_answered_with_commands_and_choices(words: str, expected: 
 
 @pytest.mark.parametrize(
     ("args", "typo", "suggested"),
-    [(["modles"], "modles", "models"), (["lable", "photos"], "lable", "label"), (["models", "activte", "v1"], "activte", "activate")],
+    [
+        (["modles"], "modles", "models"),
+        (["lable", "photos"], "lable", "label"),
+        (["models", "activte", "v1"], "activte", "activate"),
+    ],
 )
 def test_a_mistyped_command_gets_a_suggestion(args: list[str], typo: str, suggested: str) -> None:
     # The top-level commands load on demand, so click alone would know of none to suggest.

@@ -6,13 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
+from mobilabel.api.app import create_app
 from mobilabel.cli.main import cli
-from tests.api_support import ClientFactory, api  # noqa: F401
+from mobilabel.config import load_settings
 from tests.conftest import FLOWERS
 from tests.unit.test_api_jobs import photos
 from tests.unit.test_training import tiny_dataset
@@ -27,13 +30,24 @@ def closed_broker() -> str:
     return f"redis://:secret@127.0.0.1:{port}/0"
 
 
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_broker: str) -> Iterator[TestClient]:
+    """The API with that broker configured, allowed to read under tmp_path/root."""
+    (tmp_path / "root").mkdir()
+    monkeypatch.setenv("MOBILABEL_ALLOWED_ROOTS", str(tmp_path / "root"))
+    monkeypatch.setenv("MOBILABEL_BROKER_URL", closed_broker)
+    with TestClient(create_app(load_settings())) as client:
+        yield client
+
+
 def masked(url: str) -> str:
     return url.replace(":secret@", ":***@")
 
 
-def test_a_training_run_sent_to_an_unreachable_broker_answers_503_and_fails(api: ClientFactory, tmp_path: Path, closed_broker: str) -> None:  # noqa: F811
+def test_a_training_run_sent_to_an_unreachable_broker_answers_503_and_fails(
+    client: TestClient, tmp_path: Path, closed_broker: str
+) -> None:
     data = tiny_dataset(tmp_path / "root" / "data", train_count=2, val_count=1)
-    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BROKER_URL=closed_broker)
     answer = client.post("/api/training-runs", json={"data_dir": str(data), "epochs": 1})
     assert answer.status_code == 503, answer.text
     detail = answer.json()["detail"]
@@ -42,9 +56,10 @@ def test_a_training_run_sent_to_an_unreachable_broker_answers_503_and_fails(api:
     assert (run["status"], run["error"]) == ("failed", detail), "the run must not wait for a worker that never hears of it"
 
 
-def test_a_job_sent_to_an_unreachable_broker_answers_503_and_fails(api: ClientFactory, tmp_path: Path, closed_broker: str) -> None:  # noqa: F811
+def test_a_job_sent_to_an_unreachable_broker_answers_503_and_fails(
+    client: TestClient, tmp_path: Path, closed_broker: str
+) -> None:
     folder = photos(tmp_path / "root" / "roses", 2)
-    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BROKER_URL=closed_broker)
     answer = client.post("/api/jobs", json={"folder": str(folder)})
     assert answer.status_code == 503, answer.text
     assert answer.json()["detail"].startswith(f"cannot reach the broker {masked(closed_broker)}")
