@@ -1,4 +1,4 @@
-"""The HTTP API against its targets, measured side by side in one run (issue 14):
+"""The HTTP API against its targets (pages, exports and predictions at scale), measured side by side in one run:
 
     python -m bench.api [--rows 200000] [--pg-rows 200000] [--requests 480] [--no-postgres] [--no-pages] [--no-predict]
 
@@ -280,7 +280,7 @@ def predict_section(requests: int, report: Callable[[str], None]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the SQLite database")
-    parser.add_argument("--pg-rows", type=int, default=200_000, help="rows in the PostgreSQL database (the issue's target: 2,000,000)")
+    parser.add_argument("--pg-rows", type=int, default=200_000, help="rows in the PostgreSQL database (the scale the pages must serve: 2,000,000)")
     parser.add_argument("--requests", type=int, default=480, help="predict requests per load run")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-predict", action="store_true")

@@ -1,4 +1,4 @@
-"""Phone-size photos (issue 13): the issue's rows, measured side by side in one run, with its targets.
+"""Phone-size photos: decoding, agreement, labelling, workers and training, measured side by side in one run, with their targets.
 
     python -m bench.phone [--count 200] [--small N] [--tutorial N] [--agreement 609] [--train 200] [--no-distributed] [--no-training]
 
@@ -15,7 +15,7 @@ under bench/data/phone, the folders below are hard links to them) and measures:
   two, peak RSS) and on the larger folder with one 8000x6000 photo added (peak RSS);  one worker
   (Celery on the local Redis and PostgreSQL) likewise, with the RSS of its largest process;
   one training epoch of the tutorial's loop and of `mobilabel train` on ``--train`` phone-size
-  images of the train split. Each row says whether the issue's target is met; rows go to
+  images of the train split. Each row says whether its target is met; rows go to
   bench/results/phone_<count>.csv.
 """
 

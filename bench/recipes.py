@@ -1,4 +1,4 @@
-"""Training recipes compared on photos the model has never seen (issue 16's protocol).
+"""Training recipes compared on photos the model has never seen (cross-validated: folds x seeds, paired differences).
 
     python -m bench.recipes [--folds 0,1,2,3,4] [--seeds 0,1,2] [--candidates frozen,partial,...]
                             [--runs FILE] [--output FILE] [--summary-only] [--markdown]
@@ -80,7 +80,7 @@ CANDIDATES: dict[str, TrainingOptions] = {
     "tta": FROZEN,  # the frozen model, labelled with flip TTA
     "partial": PARTIAL,
     "full": replace(FROZEN, unfreeze=True, lr=1e-4),
-    # added after the first comparison, towards issue 16's 0.91: more blocks, or a faster tail
+    # added after the first comparison, towards a 0.91 target accuracy: more blocks, or a faster tail
     "partial8": replace(PARTIAL, unfreeze_last=8),
     "partial_hilr": replace(PARTIAL, backbone_lr=3e-4),
     # the third round: the tail with what helped the head alone, and milder crops (RandomResizedCrop's

@@ -1,4 +1,4 @@
-"""Pages of current results at millions of rows (issue 14, item 2; the current view of issue 11):
+"""Pages of current results at millions of rows (each image's current label, the one the API pages show):
 
     python -m bench.results_scale [--dialect postgresql|sqlite] [--rows 2000000] [--runs 100] [--no-export] [--only QUERY]
                                   [--keep | --database URL]
@@ -57,7 +57,7 @@ ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PAGE = 100
 EXPORTED = "image_path, label, confidence, status, error, warning, model_version_id, job_id, content_hash, top_k"
 
-# The issue's five page queries (the fifth: the next page of each, by key). Parameters as the API bench's.
+# The five page queries the API serves (the fifth: the next page of each, by key). Parameters as the API bench's.
 QUERIES = {
     "job's current labels, confidence ascending": ResultFilter(job_id=3, status="ok", sort="confidence"),
     "label in a confidence range": ResultFilter(label="label_17", min_confidence=0.2, max_confidence=0.8, sort="-confidence"),

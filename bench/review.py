@@ -1,4 +1,4 @@
-"""The review page against its targets (issue 15), measured against a running `mobilabel serve`:
+"""The review page against its targets (a usable gallery, thumbnails and review step), measured against a running `mobilabel serve`:
 
     python -m bench.review [--rows 200000] [--pg-rows 2000000] [--runs 30] [--no-postgres] [--no-photos]
 

@@ -8,6 +8,7 @@ long-running workers started by tests) see the environment they were given; one
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -27,6 +28,11 @@ QueueName = Literal["cpu", "gpu"]
 # cpu, auto, cuda, or one GPU as cuda:N (PyTorch's device strings).
 _DEVICE = r"auto|cpu|cuda(:\d+)?"
 _BROKER_URL = r"[A-Za-z][A-Za-z0-9+.-]*://.*"
+# Variables renamed, still read under the old name while the new one is unset: old -> new.
+RENAMED = {"MOBILABEL_THREADS": "MOBILABEL_LANES"}
+_warned_renamed: set[str] = set()  # old names warned about in this process
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(MobilabelError):
@@ -98,10 +104,10 @@ class Settings(BaseSettings):
         description="A photo decoded at reduced size whose top two probabilities are closer than this is decoded again at full "
         "size and predicted again, so near ties follow the full decode. `0`: never.",
     )
-    threads: int = Field(
+    lanes: int = Field(
         0,
         ge=0,
-        description="Inference lanes per process: batches predicted at once, one thread each. `0`: one lane per core "
+        description="Inference lanes per process (formerly `MOBILABEL_THREADS`, still read with a warning): batches predicted at once, one thread each. `0`: one lane per core "
         "(divided among a worker's processes); 2 on a GPU.",
     )
     engine: EngineName = Field("auto", description="`auto`: ONNX Runtime (`onnx`) on a CPU, PyTorch (`torch`) on a GPU.")
@@ -265,14 +271,32 @@ def load_settings() -> Settings:
 
     Raises SettingsError naming each variable whose value cannot be used and what it allows.
     """
+    renamed = _read_renamed()
+    values: dict[str, Any] = {field: value for field, (_, value) in renamed.items()}
     try:
-        return Settings()
+        return Settings(**values)
     except ValidationError as exc:
-        raise SettingsError(mask_secrets("; ".join(_describe(error) for error in exc.errors()))) from None
+        raise SettingsError(mask_secrets("; ".join(_describe(error, renamed) for error in exc.errors()))) from None
 
 
-def _describe(error: Any) -> str:
-    variable = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else "a MOBILABEL_ setting"
+def _read_renamed() -> dict[str, tuple[str, str]]:
+    """Values set under an old name (``RENAMED``) whose new name is unset: field -> (old name, value).
+    Each old name found is warned about once per process, in one line."""
+    found = {}
+    for old, new in RENAMED.items():
+        if not os.environ.get(old):
+            continue
+        if old not in _warned_renamed:
+            _warned_renamed.add(old)
+            log.warning("%s is renamed %s: set %s instead (the old name is read only while the new one is unset)", old, new, new)
+        if not os.environ.get(new):
+            found[new.removeprefix(ENV_PREFIX).lower()] = (old, os.environ[old])
+    return found
+
+
+def _describe(error: Any, renamed: dict[str, tuple[str, str]]) -> str:
+    field = str(error["loc"][0]) if error["loc"] else ""
+    variable = (renamed[field][0] if field in renamed else ENV_PREFIX + field.upper()) if field else "a MOBILABEL_ setting"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch" and error["loc"] and error["loc"][0] == "device":
         message = "choose cpu, cuda, cuda:N or auto"

@@ -78,7 +78,7 @@ class ImageReadError(MobilabelError):
 def label_min_side(resize_size: int) -> int:
     """The shorter side (px) a decode for labelling keeps: twice the resize target (512 for Resize(256)),
     so Resize still averages over 2x2 pixels or more; on 80 phone photos this gave the full decode's
-    top-1 label on every one (issue 13)."""
+    top-1 label on every one."""
     return 2 * resize_size
 
 

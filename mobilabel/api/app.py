@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from ..broker import BrokerError
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
@@ -79,6 +80,11 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     @app.exception_handler(MobilabelError)
     async def user_error(_: Request, exc: MobilabelError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(BrokerError)
+    async def broker_unreachable(_: Request, exc: BrokerError) -> JSONResponse:
+        # Not the client's fault, and it may pass: 503, with the reason (the URL's password masked).
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):

@@ -1,5 +1,5 @@
-"""Running the jobs the API accepts: on the Celery workers when a broker is configured, else in
-this server, one job at a time in a background thread, with the pipeline of `mobilabel label`."""
+"""Running the jobs the API accepts in this server when no broker is configured (``dispatch``
+chooses): one job at a time in a background thread, with the pipeline of `mobilabel label`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..errors import MobilabelError
-from ..logs import mask_secrets
 from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
@@ -28,7 +27,7 @@ class JobNotActiveError(MobilabelError):
 
 
 class JobRunner:
-    """Accepts folders as jobs and runs them; cancels them between batches."""
+    """Runs recorded jobs and training runs in turn (``dispatch.LocalRunner``); cancels jobs between batches."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
@@ -39,20 +38,11 @@ class JobRunner:
         self._labeller: Labeller | None = None
         self._closing = False
 
-    def submit(self, folder: Path, chunk_size: int | None = None, queue: str = "cpu") -> int:
-        """Start a job for ``folder`` (checked already) and return its id at once for the embedded
-        runner; through the broker, after every chunk is sent (as `mobilabel enqueue`).
-
-        Raises ``MobilabelError`` when the broker cannot be reached.
-        """
-        if self._settings.broker_configured:
-            return self._enqueue(folder, chunk_size or self._settings.chunk_size, queue)
-        with self._db.transaction() as session:
-            job = stored_jobs.create_job(session, str(folder), None)
+    def run_job(self, job_id: int, folder: Path) -> None:
+        """Label ``folder`` (checked already) as job ``job_id`` (recorded already), after the jobs before it."""
         with self._lock:
-            self._waiting.add(job.id)
-        self._executor.submit(self._run, job.id, folder)
-        return job.id
+            self._waiting.add(job_id)
+        self._executor.submit(self._run, job_id, folder)
 
     def cancel(self, job_id: int) -> int:
         """Mark an active job cancelled, as `mobilabel cancel` does; returns the chunks dropped (distributed jobs).
@@ -71,7 +61,7 @@ class JobRunner:
             dropped = stored_chunks.cancel_chunks(session, job_id)
         return dropped
 
-    def submit_training(self, run_id: int) -> None:
+    def run_training(self, run_id: int) -> None:
         """Train a recorded run (``storage.training_runs``) in this server, in turn with the jobs, as a
         worker would: its progress and outcome go to the run's row."""
         self._executor.submit(self._train, run_id)
@@ -95,17 +85,6 @@ class JobRunner:
                 if job is not None and job.status in ACTIVE_JOB_STATES:
                     stored_jobs.finish_job(session, job_id, JobState.CANCELLED, error="the server stopped; what it labelled is kept")
         self._executor.shutdown(wait=True, cancel_futures=True)
-
-    def _enqueue(self, folder: Path, chunk_size: int, queue: str) -> int:
-        from kombu.exceptions import OperationalError as KombuOperationalError
-
-        from ..broker import create_app as create_celery_app
-        from ..scheduler.enqueue import enqueue_folder
-
-        try:
-            return enqueue_folder(self._db, create_celery_app(self._settings), self._settings, folder, chunk_size, queue).id
-        except KombuOperationalError as exc:
-            raise MobilabelError(f"cannot reach the broker {mask_secrets(self._settings.broker_url)}: {mask_secrets(str(exc))}") from exc
 
     def _run(self, job_id: int, folder: Path) -> None:
         from ..pipeline.embedded import JobCancelledError, label_folder

@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from ..dispatch import submit_job
 from ..pipeline.paths import FolderError, check_folder, iter_images, outside_roots
 from ..storage import jobs as stored_jobs
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job, utcnow
-from .deps import SessionDep, SettingsDep
+from .deps import DatabaseDep, SessionDep, SettingsDep
 from .job_runner import JobNotActiveError, JobRunner
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -63,8 +64,11 @@ def job_out(job: Job) -> JobOut:
     )
 
 
-@router.post("", status_code=202, response_model=JobOut, responses={403: {"description": "folder outside the allowed roots"}})
-def create_job(body: JobRequest, request: Request, settings: SettingsDep) -> JobOut:
+@router.post(
+    "", status_code=202, response_model=JobOut,
+    responses={403: {"description": "folder outside the allowed roots"}, 503: {"description": "the broker cannot be reached"}},
+)
+def create_job(body: JobRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> JobOut:
     """Label every image under a folder of the server: 202 with the job, then follow it with GET."""
     folder = Path(body.folder)
     if not folder.is_absolute():
@@ -80,9 +84,9 @@ def create_job(body: JobRequest, request: Request, settings: SettingsDep) -> Job
     if next(iter_images(folder), None) is None:
         raise HTTPException(422, f"no images under {folder}")
     runner: JobRunner = request.app.state.runner
-    job_id = runner.submit(folder, body.chunk_size, body.queue)
-    with request.app.state.db.transaction() as session:
-        return job_out(session.get_one(Job, job_id))
+    job = submit_job(db, settings, folder, chunk_size=body.chunk_size, queue=body.queue, local=runner)
+    with db.transaction() as session:
+        return job_out(session.get_one(Job, job.id))
 
 
 @router.get("", response_model=list[JobOut])

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from ..dispatch import submit_training
 from ..errors import MobilabelError
 from ..pipeline.paths import outside_roots
 from ..storage import training_runs as stored_runs
@@ -41,12 +42,15 @@ class RunRequest(BaseModel):
     batch_size: int | None = Field(None, ge=1)
     seed: int = 0
     val_fraction: float | None = Field(None, gt=0, lt=1)
-    include_corrections: bool = False
+    include_corrections: bool = Field(True, description="the verified labels join training and evaluation, as `mobilabel train` does by default")
     force: bool = Field(False, description="promote even if it is not better, or knows other classes")
     relabel: bool = Field(False, description="if promoted, relabel the last week's jobs (needs a broker)")
 
 
-@router.post("", status_code=202, response_model=RunOut, responses={403: {"description": "data_dir outside the allowed roots"}})
+@router.post(
+    "", status_code=202, response_model=RunOut,
+    responses={403: {"description": "data_dir outside the allowed roots"}, 503: {"description": "the broker cannot be reached"}},
+)
 def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> RunOut:
     """Train a new version: on a worker (queue MOBILABEL_TRAIN_QUEUE) when a broker is configured,
     else in this server in the background; follow it with GET."""
@@ -67,13 +71,7 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
     with db.transaction() as session:
         run = stored_runs.create_run(session, str(data_dir), options, body.force, body.relabel, trigger="api")
     runner: JobRunner = request.app.state.runner
-    if settings.broker_configured:
-        from ..broker import TRAIN
-        from ..broker import create_app as create_celery_app
-
-        create_celery_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
-    else:
-        runner.submit_training(run.id)
+    submit_training(db, settings, run.id, local=runner)
     with db.transaction() as session:
         return RunOut.model_validate(session.get_one(TrainingRun, run.id), from_attributes=True)
 

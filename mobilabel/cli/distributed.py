@@ -11,8 +11,8 @@ from rich.console import Console
 
 from ..broker import QUEUES, create_app, reaching_broker
 from ..config import Settings
+from ..dispatch import submit_job
 from ..pipeline.paths import iter_images
-from ..scheduler.enqueue import enqueue_folder
 from ..scheduler.sweeper import sweep
 from ..storage import Database
 from ..storage import chunks as stored_chunks
@@ -41,8 +41,7 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
     if next(iter_images(folder), None) is None:
         click.echo(f"No images under {folder}.", err=True)
         return
-    with reaching_broker(settings):
-        job = enqueue_folder(database, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned, force)
+    job = submit_job(database, settings, folder, chunk_size=chunk_size, queue=queue, pinned=pinned, force=force)
     click.echo(
         f"job {job.id}: {job.total - job.skipped} images sent to queue {queue}, {job.skipped} skipped (unchanged); "
         f"follow it with: mobilabel status {job.id} --watch", err=True,

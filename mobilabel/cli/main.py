@@ -7,6 +7,7 @@ import importlib
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from ..config import SettingsError, load_settings
 from ..errors import MobilabelError
@@ -31,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("database:db", "Database schema."),
     "doctor": ("doctor:doctor", "Check broker, database, migrations, weights and GPU."),
     "serve": ("serve:serve", "Run the HTTP API and the review page."),
+    "completion": ("completion:completion", "Print the shell completion script (bash, zsh or fish)."),
 }
 
 
@@ -60,6 +62,18 @@ class MobilabelGroup(click.Group):
         module, attribute = COMMANDS[name][0].split(":")
         command: click.Command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
         return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            # Click suggests close names from the commands it holds; these load on demand, so name them all.
+            raise click.exceptions.NoSuchCommand(exc.command_name, possibilities=COMMANDS, ctx=ctx) from None
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        # The command names from COMMANDS, importing none of them (some load torch); then the options.
+        names = [CompletionItem(name, help=short_help) for name, (_, short_help) in COMMANDS.items() if name.startswith(incomplete)]
+        return names + click.Command.shell_complete(self, ctx, incomplete)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

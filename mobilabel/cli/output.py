@@ -1,8 +1,10 @@
 """Printing rows as a table, CSV or JSON.
 
 Tables fit the terminal (80 columns in a pipe): ids, numbers, dates and states are never
-wrapped, model version ids are shown as their first characters (CSV and JSON keep them
-whole), long paths lose their beginning ("…/val/roses/a.jpg"), and only free text wraps.
+wrapped (an odd long one is cut at its end), model version ids are shown as their first
+characters (CSV and JSON keep them whole), long paths lose their beginning
+("…/val/roses/a.jpg"), and free text wraps. When even that does not fit, columns are left out
+in the order the command gives (never the ones it is about), and a caption names them.
 """
 
 from __future__ import annotations
@@ -19,19 +21,24 @@ from rich.table import Table
 
 FORMATS = ("table", "csv", "json")
 # Columns holding paths: shortened from the left to the width left over.
-PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path"})
+PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path", "made_on"})
 # Columns of free text: the only ones that wrap.
 TEXT_COLUMNS = frozenset({"label", "verified_label", "error", "warning", "classes", "progress", "source", "top_k", "reason", "metrics"})
 # Columns holding a model version id, shown in tables by a prefix (which --version and --model accept):
 # ImageNet ids carry a whole sha256.
 VERSION_COLUMNS = frozenset({"model_version_id", "version_id"})
 SHORT_ID_CHARS = 17
-_TEXT_BUDGET = 16  # characters a text column is given before paths take the rest
-_MIN_PATH = 16
+_TEXT_BUDGET = 16  # the narrowest a text column is made (it wraps to it)
+_MIN_PATH = 16  # the narrowest a path is made (its end kept)
+_MAX_FIXED = 24  # a value of a column that never wraps is cut beyond this
 ELLIPSIS = "…"
 
 
-def print_rows(console: Console, columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str, title: str = "") -> None:
+def print_rows(
+    console: Console, columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str, title: str = "", drop_first: Sequence[str] = ()
+) -> None:
+    """``rows`` as ``fmt`` (table, csv or json) with ``columns``; a table fits ``console.width``, leaving out
+    columns of ``drop_first`` in that order where it must (the other columns always stay)."""
     if fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -41,37 +48,64 @@ def print_rows(console: Console, columns: Sequence[str], rows: Sequence[dict[str
         json.dump([{k: row.get(k) for k in columns} for row in rows], sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        console.print(table_of(columns, rows, console.width, title))
+        console.print(table_of(columns, rows, console.width, title, drop_first))
 
 
-def table_of(columns: Sequence[str], rows: Sequence[dict[str, Any]], width: int, title: str = "") -> Table:
-    """A table that fits ``width`` characters wherever its fixed columns alone fit."""
+def table_of(columns: Sequence[str], rows: Sequence[dict[str, Any]], width: int, title: str = "", drop_first: Sequence[str] = ()) -> Table:
+    """A table of at most ``width`` characters wherever the columns not in ``drop_first`` fit at their narrowest:
+    paths shortened from the left and text wrapped to their narrowest first, then ``drop_first``'s columns
+    left out in order; the width left over goes to paths and text, up to what they need."""
     cells = [{k: _table_value(k, row.get(k)) for k in columns} for row in rows]
     # A text column empty in every row (no errors, say) gives its width to the others.
     columns = [c for c in columns if c not in TEXT_COLUMNS or any(cell[c] for cell in cells)]
     headers = {k: k.replace("_", " ") for k in columns}
+    for cell in cells:
+        for column in columns:
+            if column not in PATH_COLUMNS and column not in TEXT_COLUMNS and len(cell[column]) > _MAX_FIXED:
+                cell[column] = cell[column][: _MAX_FIXED - 1] + ELLIPSIS
 
     def natural(column: str) -> int:
         longest_header_word = max(len(word) for word in headers[column].split())
         return max([longest_header_word, *(len(cell[column]) for cell in cells)])
 
-    fixed = [c for c in columns if c not in PATH_COLUMNS and c not in TEXT_COLUMNS]
-    text = [c for c in columns if c in TEXT_COLUMNS]
-    paths = [c for c in columns if c in PATH_COLUMNS]
-    # Each column is followed by one space of padding.
-    used = sum(natural(c) for c in fixed) + sum(min(natural(c), _TEXT_BUDGET) for c in text) + len(columns)
-    path_width = max(_MIN_PATH, (width - used) // max(1, len(paths)))
+    def narrowest(column: str) -> int:
+        if column in PATH_COLUMNS:
+            return min(natural(column), _MIN_PATH)
+        return min(natural(column), _TEXT_BUDGET) if column in TEXT_COLUMNS else natural(column)
+
+    def needed(shown: Sequence[str]) -> int:
+        return sum(narrowest(c) for c in shown) + len(shown) - 1  # one space between columns
+
+    dropped = []
+    for column in drop_first:
+        if needed(columns) <= width:
+            break
+        if column in columns:
+            columns.remove(column)
+            dropped.append(headers[column])
+    widths = {c: narrowest(c) for c in columns}
+    flexible = [c for c in columns if (c in PATH_COLUMNS or c in TEXT_COLUMNS)]
+    spare = width - needed(columns)
+    while spare > 0:  # one more character to each flexible column that wants one, in turn
+        wanting = [c for c in flexible if widths[c] < natural(c)]
+        for column in wanting[:spare]:
+            widths[column] += 1
+        spare -= len(wanting[:spare])
+        if not wanting:
+            break
     for cell in cells:
-        for column in paths:
-            cell[column] = shorten_left(cell[column], path_width)
-    table = Table(title=title or None, box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold")
+        for column in columns:
+            if column in PATH_COLUMNS:
+                cell[column] = shorten_left(cell[column], widths[column])
+    caption = f"left out to fit {width} columns: {', '.join(dropped)} (--format csv gives every column)" if dropped else None
+    table = Table(title=title or None, caption=caption, box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold")
     for column in columns:
+        # Exactly as wide as computed, so rich never squeezes a column out; only text wraps, a long
+        # header wraps between its words.
         if column in TEXT_COLUMNS:
-            table.add_column(headers[column], overflow="fold")
+            table.add_column(headers[column], width=widths[column], overflow="fold")
         else:
-            # Exactly as wide as its longest value (or path budget), so values never wrap; a long header
-            # wraps between its words.
-            table.add_column(headers[column], width=natural(column) if column not in PATH_COLUMNS else min(natural(column), path_width))
+            table.add_column(headers[column], width=widths[column])
     for cell in cells:
         table.add_row(*(cell[k] for k in columns))
     return table

@@ -19,8 +19,10 @@ from .output import FORMATS, SHORT_ID_CHARS, print_rows
 
 STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
+RESULT_DROP_FIRST = ("warning", "version", "verified_label", "confidence", "status", "error")  # where a table is too narrow
 JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
 TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "skipped", "total", "created_at", "root", "error")
+JOB_DROP_FIRST = ("skipped", "done", "failed", "created_at", "total", "error")  # where a table is too narrow
 _TABLE_LIMIT = 100
 _PATHS_SHOWN = 20
 
@@ -78,7 +80,7 @@ def results(
         for r in found
     ]
     console = Console()
-    print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results")
+    print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results", drop_first=RESULT_DROP_FIRST)
     if limit and len(rows) == limit:
         Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 
@@ -111,7 +113,7 @@ def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
         return
     with command_database().transaction() as session:
         rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
-    print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs")
+    print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs", drop_first=JOB_DROP_FIRST)
 
 
 @jobs.command("delete")

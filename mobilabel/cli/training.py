@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import Progress as ProgressBar
 from rich.progress import TaskID
 
-from ..broker import TRAIN, create_app, reaching_broker
 from ..config import Settings
+from ..dispatch import submit_training
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
@@ -36,6 +36,7 @@ STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "act
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
 VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
 TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
+VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy")  # where a table is too narrow
 DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dataclass
 
 
@@ -56,6 +57,10 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 @click.option("--min-crop-area", type=float, default=DEFAULTS.min_crop_area, show_default=True, help="Smallest random training crop, as a share of the photo's area (above 0, at most 1).")
 @click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
 @click.option("--ema-decay", type=float, default=DEFAULTS.ema_decay, show_default=True, help="Validate and keep a moving average of the weights, this much of it kept per step (0: off; 0.97: about the last 33 steps).")
+@click.option(
+    "--resolution", type=float, default=DEFAULTS.resolution, show_default=True,
+    help="Resolution multiplier rho: inputs of 224 x rho pixels (the paper's 192, 160, 128: 0.857, 0.714, 0.571); the checkpoint labels at that size.",
+)
 @click.option("--preset", help=f"A bundle of options ({', '.join(PRESETS)}); options given explicitly override it.")
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help="cpu, cuda or auto.")
@@ -106,16 +111,17 @@ def train_command(
 
 
 def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
-    with command_database().transaction() as session:
+    database = command_database()
+    with database.transaction() as session:
         run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
-    with reaching_broker(settings):
-        create_app(settings).send_task(TRAIN, args=[run.id], queue=settings.train_queue)
+    submit_training(database, settings, run.id)
     click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
     click.echo(run.id)
 
 
 RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
 TABLE_RUN_COLUMNS = ("id", "status", "trigger", "version_id", "promoted", "created_at", "data_dir", "progress", "error")
+RUN_DROP_FIRST = ("trigger", "promoted", "created_at", "version_id", "progress", "error")  # where a table is too narrow
 
 
 @click.command()
@@ -132,7 +138,7 @@ def runs(watch_id: int | None, limit: int, fmt: str) -> None:
             {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
             for r in stored_runs.list_runs(session, limit)
         ]
-    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs")
+    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs", drop_first=RUN_DROP_FIRST)
 
 
 def _watch_run(database: Database, run_id: int) -> None:
@@ -226,7 +232,7 @@ def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     if deleted:
         columns = (*columns, "deleted_at")
-    print_rows(Console(), columns, rows, fmt, title="model versions")
+    print_rows(Console(), columns, rows, fmt, title="model versions", drop_first=VERSION_DROP_FIRST)
 
 
 def _version_row(version: ModelVersion) -> dict[str, Any]:
@@ -289,6 +295,7 @@ def rollback() -> None:
 CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at")
 # A table shows a prefix of the hash, which --delete accepts; csv and json give it whole.
 TABLE_CORRECTION_COLUMNS = ("image_path", "label", "state", "hash", "made_on")
+CORRECTION_DROP_FIRST = ("made_on", "hash", "state")  # where a table is too narrow; the image and its label stay
 _HASH_SHOWN = 12
 
 
@@ -339,7 +346,7 @@ def _list_or_delete(delete_target: str | None, fmt: str) -> None:
     if delete_target is not None:
         click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
     else:
-        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels")
+        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels", drop_first=CORRECTION_DROP_FIRST)
 
 
 COMMANDS = (train_command, runs, models, correct)

@@ -41,7 +41,7 @@ def worker(
     gpu = device.startswith("cuda")
     cores = available_cores()
     concurrency = concurrency or (1 if gpu else cores)
-    settings = settings.model_copy(update={"device": device, "threads": settings.threads or max(1, cores // concurrency)})
+    settings = settings.model_copy(update={"device": device, "lanes": settings.lanes or max(1, cores // concurrency)})
     # Forked pool processes inherit these settings from this process's memory.
     runtime.use_settings(settings)
     open_database(settings.database_url).dispose()  # fail now, clearly, if the schema is not migrated

@@ -111,6 +111,8 @@ class Preprocessing:
 
     @classmethod
     def for_resolution(cls, rho: float) -> Preprocessing:
+        """The default sizes times ``rho`` (the paper's resolution multiplier; 1: the defaults), rounded
+        to whole pixels. Raises ValueError outside (0, 1]."""
         if not 0 < rho <= 1:
             raise ValueError(f"resolution multiplier rho must be in (0, 1], got {rho}")
         return cls(resize_size=round(256 * rho), crop_size=round(224 * rho))

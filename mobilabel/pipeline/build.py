@@ -24,10 +24,10 @@ def load_classifier(settings: Settings, checkpoint: Checkpoint, engine: str | No
 
 
 def inference_lanes(settings: Settings, device: str | None = None) -> int:
-    """Batches predicted at once: MOBILABEL_THREADS, else a lane per core on the CPU, and on a
+    """Batches predicted at once: MOBILABEL_LANES, else a lane per core on the CPU, and on a
     GPU two, so that one batch's work on the host overlaps the other's on the device."""
-    if settings.threads:
-        return settings.threads
+    if settings.lanes:
+        return settings.lanes
     return 2 if resolve_device(device or settings.device).startswith("cuda") else available_cores()
 
 

@@ -10,7 +10,7 @@ by its content:
   kernels; other formats are decoded by Pillow. On a GPU, small JPEGs (under 1/2 scale) are
   decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
   torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
-  libjpeg prints warnings to the terminal instead of returning them (issues 12 and 13).
+  libjpeg prints warnings to the terminal instead of returning them, where we store them with the result.
 - ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
 
 Every path applies the same checks and error messages (``imaging.read_picture``): libjpeg's
@@ -133,7 +133,7 @@ def _torchvision(max_pixels: int) -> DecoderChoice:
 
     def choose(source: ImageSource, classifier: Classifier) -> Decoder:
         # On the CPU, libjpeg-turbo in the decode threads at reduced size beats one batch decode in
-        # a lane at full size, and holds no batch of full-size photos (issue 13).
+        # a lane at full size, and holds no batch of full-size photos (memory stays bounded on phone-size photos).
         if source.is_jpeg and classifier.engine.device.startswith("cuda"):
             small = plain_jpeg(source, max_pixels, label_min_side(classifier.checkpoint.preprocessing.resize_size))
             if small is not None:

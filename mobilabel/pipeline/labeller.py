@@ -18,7 +18,7 @@ copies of a content in the last few batches of the run (read ahead, not yet writ
 Near ties are settled at full size: a photo decoded at a reduced scale whose top two probabilities
 are closer than ``refine_margin`` (MOBILABEL_REFINE_MARGIN) is decoded again at full size and
 predicted again (``refine``), since no reduced scale tips every near tie the way the full decode
-does (issue 13: each photo whose reduced label differed was such a tie).
+does (on phone-size photos, each one whose reduced label differed from the full decode's was such a tie).
 """
 
 from __future__ import annotations
@@ -33,11 +33,15 @@ from pathlib import Path
 
 import torch
 
+from ..config import Settings
 from ..imaging import ImageSource
 from ..models import Classifier, Prediction
 from ..storage.results import ResultRecord
 from ..storage.states import ResultStatus
 from .decoders import Decoded, Reader, finish_on_device
+
+# MOBILABEL_REFINE_MARGIN's default: a Labeller built directly refines near ties as `mobilabel label` does.
+DEFAULT_REFINE_MARGIN: float = Settings.model_fields["refine_margin"].default
 
 # Called before each batch: the classifier that batch must use.
 ModelSource = Callable[[], Classifier]
@@ -91,10 +95,10 @@ class Labeller:
         allowed_roots: Sequence[Path] = (),
         decoder: str = "torchvision",
         lanes: int = 1,
-        refine_margin: float = 0.0,
+        refine_margin: float = DEFAULT_REFINE_MARGIN,
     ) -> None:
         """``refine_margin``: a reduced decode whose top-1 minus top-2 probability is below it is decoded again
-        at full size (``refine``); 0 never (``build_labeller`` passes MOBILABEL_REFINE_MARGIN)."""
+        at full size (``refine``); 0 never (``build_labeller`` passes MOBILABEL_REFINE_MARGIN, whose default is this one's)."""
         if batch_size < 1 or decode_threads < 1 or lanes < 1:
             raise ValueError("batch size, decode threads and lanes must be at least 1")
         if not 0 <= refine_margin <= 1:

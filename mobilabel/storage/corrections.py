@@ -32,7 +32,8 @@ NEW_CLASS_HINT = "allow new classes"  # neutral: each interface names its own sw
 
 
 class CorrectionError(MobilabelError):
-    """A correction that cannot be stored or found as given; the message says which and why."""
+    """A correction that cannot be read, stored or found as given (one file, a CSV of them, a label, a
+    target to delete); the message says which and why."""
 
 
 @dataclass(frozen=True)

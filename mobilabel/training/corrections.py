@@ -6,15 +6,10 @@ import csv
 import os
 from pathlib import Path
 
-from ..errors import MobilabelError
-from ..storage.corrections import CorrectionRecord
+from ..storage.corrections import CorrectionError, CorrectionRecord
 
 CSV_COLUMNS = ("image_path", "label")
 _PROBLEMS_SHOWN = 10
-
-
-class CorrectionError(MobilabelError):
-    """A correction that cannot be stored as given; the message says which and why."""
 
 
 def check_image(path: Path) -> Path:

@@ -29,6 +29,8 @@ SCHEDULES = ("constant", "cosine")
 # With --unfreeze-last and no --backbone-lr, the unfrozen blocks learn at this fraction of --lr:
 # pretrained features want smaller steps than a new head (the tutorial fine-tunes at 1e-4).
 BACKBONE_LR_FACTOR = 0.1
+# The smallest resolution multiplier: a 32-pixel input, which the networks' five stride-2 steps bring to 1x1.
+MIN_RESOLUTION = 32 / 224
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class TrainingOptions:
     # validate and keep an exponential moving average of the trained weights, this much of it kept per
     # step (0.97: about the last 33 steps); 0: the weights as they are
     ema_decay: float = DEFAULT_EMA_DECAY
+    # the paper's resolution multiplier rho: input side 224 x rho, the transforms scaled to match and
+    # recorded in the checkpoint, which labels at that size (models.transforms.Preprocessing.for_resolution)
+    resolution: float = 1.0
 
     @property
     def frozen(self) -> bool:
@@ -100,6 +105,10 @@ class TrainingOptions:
             (self.augment not in AUGMENTATIONS, f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}"),
             (not 0 <= self.ema_decay < 1, f"--ema-decay must be at least 0 and below 1, got {self.ema_decay}"),
             (self.patience < 0, f"--patience must be 0 (never stop early) or more, got {self.patience}"),
+            (
+                not MIN_RESOLUTION <= self.resolution <= 1,
+                f"--resolution must be at least {MIN_RESOLUTION:.3f} (a 32-pixel input) and at most 1, got {self.resolution}",
+            ),
         ]
         for failed, message in problems:
             if failed:

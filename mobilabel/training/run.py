@@ -83,7 +83,7 @@ def train(
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, Preprocessing(), metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
+        learner.model, options.arch, options.alpha, split.classes, Preprocessing.for_resolution(options.resolution), metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
     )
     register_checkpoint(db, checkpoint)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
@@ -127,7 +127,7 @@ def fit_images(
     options.check()
     torch.manual_seed(options.seed)  # the new head's initial weights
     network = build_network(options, num_classes, source)
-    preprocessing = Preprocessing()
+    preprocessing = Preprocessing.for_resolution(options.resolution)
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
     train_loader = training_loader(train_images, options, settings)
     val_loader = make_loader(
@@ -142,10 +142,10 @@ def fit_images(
 def training_loader(
     images: Sequence[LabelledImage], options: TrainingOptions, settings: Settings, workers: int | None = None
 ) -> DataLoader[Any]:
-    """Shuffled batches of ``options.batch_size`` training images (N x 3 x 224 x 224), each a random
+    """Shuffled batches of ``options.batch_size`` training images (N x 3 x S x S, S = 224 x ``options.resolution``), each a random
     crop of at least ``options.min_crop_area`` of the photo, flipped, with ``options.augment``, drawn
     from ``options.seed``; decoded by ``workers`` processes (default ``settings.decode_threads``)."""
-    preprocessing = Preprocessing()
+    preprocessing = Preprocessing.for_resolution(options.resolution)
     return make_loader(
         images, preprocessing.train_transform(options.augment, options.min_crop_area), options.batch_size, shuffle=True,
         workers=settings.decode_threads if workers is None else workers, max_pixels=settings.max_image_pixels,

@@ -1,4 +1,4 @@
-"""Issue 12's real-world files labelled into PostgreSQL: failures, warnings and skips stored and shown there too."""
+"""What phones, cameras and odd tools leave in a folder, labelled into PostgreSQL: failures, warnings and skips stored and shown there too."""
 
 from __future__ import annotations
 

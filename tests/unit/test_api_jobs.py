@@ -89,7 +89,7 @@ def test_a_running_job_stops_after_the_batch_it_is_labelling(api: ClientFactory,
     from mobilabel.storage import open_database
 
     folder = photos(tmp_path / "root" / "roses", 6)
-    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BATCH_SIZE="1", MOBILABEL_THREADS="1")
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BATCH_SIZE="1", MOBILABEL_LANES="1")
     settings = load_settings()
     db = open_database(settings.database_url)
     classifier = load_classifier(settings, resolve_checkpoint(db, settings))

@@ -169,6 +169,7 @@ def test_a_training_run_started_through_the_api_trains_in_the_server(api: Client
     started = client.post("/api/training-runs", json={"data_dir": str(data), "epochs": 1, "batch_size": 8})
     assert started.status_code == 202, started.text
     assert started.json()["trigger"] == "api"
+    assert started.json()["options"]["include_corrections"] is True, "the verified labels join by default, as in `mobilabel train`"
     client.app.state.runner.wait_idle(timeout=300)  # type: ignore[attr-defined]
     run = client.get(f"/api/training-runs/{started.json()['id']}").json()
     assert (run["status"], run["promoted"], run["error"]) == ("completed", True, None), run

@@ -48,7 +48,7 @@ def test_predict_gives_the_labels_of_label_and_batches_concurrent_requests(api: 
     assert len(stored) == len(images) == 10
 
     # One lane, and a wait long enough that the 5 requests below always meet in one batch of 5.
-    client = api(MOBILABEL_THREADS="1", MOBILABEL_PREDICT_MAX_BATCH="5", MOBILABEL_PREDICT_MAX_WAIT_MS="20000")
+    client = api(MOBILABEL_LANES="1", MOBILABEL_PREDICT_MAX_BATCH="5", MOBILABEL_PREDICT_MAX_WAIT_MS="20000")
     frozen_at_start = gc.get_freeze_count()
     with ThreadPoolExecutor(5) as pool:
         answers = list(pool.map(lambda p: client.post("/api/predict", files=upload(p)), images[:5]))

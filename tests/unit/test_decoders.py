@@ -116,7 +116,7 @@ def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(class
             (first, p1), (second, p2) = reference.top_k[:2]
             # A near tie in the full decode (IMG_0000: daisy 0.316, vase 0.314) may swap: then it is one of the two.
             assert record.label == first or (p1 - p2 < 0.05 and record.label == second), (decoder, path.name)
-            # issue 13's bound; measured here: at most 0.02 apart.
+            # The bound a reduced decode is held to (its confidence near the full decode's); measured here: at most 0.02 apart.
             confidence = dict((r["label"], r["confidence"]) for r in record.top_k or [])[first]
             assert abs(confidence - p1) < 0.05, (decoder, path.name)
 

@@ -34,7 +34,7 @@ BAD_VALUES = {
     "batch_size": "-3",
     "decode_threads": "many",
     "decoder": "bogus",
-    "threads": "-1",
+    "lanes": "-1",
     "engine": "bogus",
     "device": "gpu",
     "top_k": "abc",

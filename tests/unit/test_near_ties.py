@@ -1,4 +1,4 @@
-"""Near ties of a reduced decode are settled by a full-size decode (issue 13's agreement with the full decode)."""
+"""Near ties of a reduced decode are settled by a full-size decode, so labels agree with the full decode's."""
 
 from __future__ import annotations
 
@@ -116,3 +116,8 @@ def test_the_setting_reaches_the_labeller(classifier: Classifier, monkeypatch: p
     assert build_labeller(load_settings(), classifier).refine_margin == 0.01
     monkeypatch.setenv("MOBILABEL_REFINE_MARGIN", "0")
     assert build_labeller(load_settings(), classifier).refine_margin == 0
+
+
+def test_a_labeller_built_directly_refines_as_the_settings_default_does(classifier: Classifier) -> None:
+    # bench and library callers build Labeller themselves: the same near ties settled as `mobilabel label` settles them.
+    assert Labeller(classifier).refine_margin == load_settings().refine_margin == 0.01

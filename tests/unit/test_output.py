@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
 from mobilabel.storage import jobs as stored_jobs
-from mobilabel.storage import open_database
-from mobilabel.storage.states import JobState
+from mobilabel.storage import open_database, versions
+from mobilabel.storage import training_runs as stored_runs
+from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.states import JobState, ResultStatus
+from tests.conftest import FLOWERS
 
 DEEP = "/srv/photos/2024/summer holiday in the mountains/day 3/camera roll/originals"
 
@@ -29,3 +35,63 @@ def test_jobs_in_a_pipe_fit_80_columns_without_breaking_an_id_a_date_or_a_state(
     assert row.rstrip().endswith("camera roll/originals") and "…" in row, "a long path keeps its end"
     created = job.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     assert created in row, listed.output
+
+
+LONG_LABEL = "lesser spotted mountain flower"
+LONG_TEXT = "the decoder said something long about this file that goes on and on"
+
+
+def table_lines(*args: str, width: int = 80) -> list[str]:
+    listed = CliRunner().invoke(cli, list(args), env={"COLUMNS": str(width)})
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert max(len(line) for line in lines) <= width, listed.output
+    return lines
+
+
+def leading_cell(lines: list[str], ending: str) -> str:
+    """The row's text up to the end of ``ending`` (a path shown first in its row, its end kept)."""
+    (row,) = [line for line in lines if ending in line]
+    return row[: row.index(ending) + len(ending)]
+
+
+def test_every_table_fits_80_columns_and_keeps_the_columns_it_is_about(tmp_path: Path) -> None:
+    folder = tmp_path / DEEP.lstrip("/")
+    folder.mkdir(parents=True)
+    photos = [folder / f"IMG_000{i}.jpg" for i in (1, 2)]
+    for photo, source in zip(photos, sorted((FLOWERS / "val" / "roses").glob("*.jpg")), strict=False):
+        shutil.copy(source, photo)
+        assert CliRunner().invoke(cli, ["correct", str(photo), LONG_LABEL, "--new-class"]).exit_code == 0
+    database = open_database(load_settings().database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        classes = [f"class {i}" for i in range(20)]
+        version_id = "trained-20261206-221500-" + "f" * 40
+        versions.register_version(session, versions.VersionRecord(version_id, "mobilenet_v2", 1.0, classes, {"val_accuracy": 0.9}, b"x"), activate=True)
+        job = stored_jobs.create_job(session, str(folder), version_id, status=JobState.RUNNING)
+        stored_jobs.finish_job(session, job.id, JobState.FAILED, error=LONG_TEXT)
+        write_results(session, [
+            ResultRecord(str(photos[0]), "1:1", ResultStatus.OK, LONG_LABEL, 0.5, [], warning=LONG_TEXT),
+            ResultRecord(str(photos[1]), "1:1", ResultStatus.FAILED, error=LONG_TEXT),
+        ], version_id, job.id)
+        run = stored_runs.create_run(session, str(folder), {"epochs": 2}, False, False, trigger="schedule")
+        stored_runs.finish_run(session, run.id, None, None, error=LONG_TEXT)
+    database.dispose()
+
+    # Before: no label column, and each path cut to nine characters. Narrower, columns are left out, never those two.
+    for width in (80, 50):
+        lines = table_lines("correct", "--list", width=width)
+        for photo in photos:
+            assert len(leading_cell(lines, photo.name)) >= 16, lines
+            assert LONG_LABEL.split()[0] in next(line for line in lines if photo.name in line), lines
+    assert "left out to fit 50 columns: made on" in " ".join(lines), lines
+    lines = table_lines("results")
+    assert len(leading_cell(lines, "IMG_0001.jpg")) >= 16 and LONG_LABEL.split()[0] in next(line for line in lines if "IMG_0001.jpg" in line)
+    lines = table_lines("jobs")
+    row = next(line for line in lines if line.startswith(f"{job.id} "))
+    assert "failed" in row and "roll/originals" in row and LONG_TEXT.split()[0] in row, lines
+    lines = table_lines("runs")
+    row = next(line for line in lines if line.startswith(f"{run.id} "))
+    assert "failed" in row and "originals" in row, lines
+    lines = table_lines("models")
+    row = next(line for line in lines if line.startswith("trained-"))
+    assert "yes" in row, lines  # the id and whether it is active

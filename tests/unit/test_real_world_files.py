@@ -1,5 +1,5 @@
-"""`mobilabel label | results | predict` on what phones, cameras and odd tools leave in a folder (issue 12),
-and on phone-size photos within a memory bound (issue 13)."""
+"""`mobilabel label | results | predict` on what phones, cameras and odd tools leave in a folder,
+and on phone-size photos within a memory bound."""
 
 from __future__ import annotations
 

@@ -208,6 +208,8 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
         (["--min-crop-area", "0"], "Error: --min-crop-area must be above 0 and at most 1, got 0.0"),
         (["--min-crop-area", "1.5"], "Error: --min-crop-area must be above 0 and at most 1, got 1.5"),
         (["--ema-decay", "1"], "Error: --ema-decay must be at least 0 and below 1, got 1.0"),
+        (["--resolution", "0.1"], "Error: --resolution must be at least 0.143 (a 32-pixel input) and at most 1, got 0.1"),
+        (["--resolution", "1.5"], "Error: --resolution must be at least 0.143 (a 32-pixel input) and at most 1, got 1.5"),
         (["--preset", "best"], "Error: unknown --preset 'best'; choose one of finetune"),
     ],
 )

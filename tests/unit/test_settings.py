@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import get_args
 
 import pytest
 
-from mobilabel.config import DecoderName, EngineName, QueueName, Settings, load_settings
+from mobilabel import config
+from mobilabel.config import DecoderName, EngineName, QueueName, Settings, SettingsError, load_settings
 from tests.conftest import FLOWERS, REPO
 
 
@@ -61,3 +63,19 @@ def test_the_choices_are_the_names_the_code_knows() -> None:
     assert set(get_args(EngineName)) == set(ENGINES)
     assert set(get_args(QueueName)) == set(QUEUES)
     assert set(get_args(Settings.model_fields["tta"].annotation)) == set(TTA_MODES)
+
+
+def test_the_old_name_of_a_renamed_setting_still_works_with_one_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(config, "_warned_renamed", set())  # a fresh process, as far as warnings go
+    monkeypatch.setenv("MOBILABEL_THREADS", "3")
+    with caplog.at_level(logging.WARNING, logger="mobilabel.config"):
+        assert load_settings().lanes == 3
+        assert load_settings().lanes == 3
+    (warning,) = caplog.messages  # once per process, however often settings are read
+    assert "\n" not in warning and "MOBILABEL_THREADS is renamed MOBILABEL_LANES" in warning
+    monkeypatch.setenv("MOBILABEL_LANES", "2")  # the new name wins
+    assert load_settings().lanes == 2
+    monkeypatch.delenv("MOBILABEL_LANES")
+    monkeypatch.setenv("MOBILABEL_THREADS", "-1")  # a bad value is reported under the name it was given
+    with pytest.raises(SettingsError, match=r"^MOBILABEL_THREADS='-1': "):
+        load_settings()

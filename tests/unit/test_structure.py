@@ -115,3 +115,12 @@ def test_storage_corrections_and_the_cli_import_no_torch() -> None:
 def test_commands_that_do_not_label_load_no_torch(args: list[str]) -> None:
     code = f"from mobilabel.cli.main import cli\ntry:\n    cli({args!r}, prog_name='mobilabel')\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
     assert loaded_heavy_modules(code) == []
+
+
+def test_jobs_and_training_runs_are_dispatched_in_one_place() -> None:
+    # mobilabel.dispatch chooses the broker or the caller's runner and reports an unreachable broker;
+    # the API and the CLI ask it, never sending labelling jobs or training runs themselves.
+    senders = {"mobilabel.broker.TRAIN", "mobilabel.broker.LABEL_CHUNK", "mobilabel.scheduler.enqueue.enqueue_folder"}
+    offenders = {m: sorted(imp & senders) for m, imp in MODULES.items() if part(m) in ("api", "cli") and imp & senders}
+    assert not offenders, offenders
+    assert {"mobilabel.dispatch.submit_job", "mobilabel.dispatch.submit_training"} <= set().union(*(MODULES[m] for m in ("mobilabel.api.jobs", "mobilabel.api.runs")))

@@ -11,6 +11,8 @@ from click.testing import CliRunner, Result
 
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
+from mobilabel.imaging import read_rgb
+from mobilabel.models import Checkpoint, Classifier
 from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.corrections import list_corrections
@@ -53,6 +55,23 @@ def test_train_registers_a_version_that_models_lists(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / f"{version['id']}.json").read_text())["val_images"] == 4
     (row,) = csv.DictReader(io.StringIO(run("models", "--format", "csv").output))
     assert (row["id"], row["active"], row["train_images"]) == (version["id"], "True", "6")
+
+
+def test_a_lower_resolution_trains_and_labels_at_its_size(tmp_path: Path) -> None:
+    # The paper's resolution multiplier: 128-pixel inputs, the transforms scaled and kept in the checkpoint.
+    data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
+    result = run("train", str(data), "--epochs", "1", "--batch-size", "8", "--resolution", str(128 / 224), "--output", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    (version,) = json.loads(run("models", "--format", "json").output)
+    checkpoint = Checkpoint.load(tmp_path / "out" / f"{version['id']}.pt")
+    assert (checkpoint.preprocessing.resize_size, checkpoint.preprocessing.crop_size) == (146, 128)
+    assert version["metrics"]["options"]["resolution"] == 128 / 224
+    classifier = Classifier.load(checkpoint, device="cpu")
+    photo = next((FLOWERS / "val" / "roses").glob("*.jpg"))
+    assert classifier.pixels(read_rgb(photo, 10**8)).shape == (128, 128, 3)
+    labelled = run("predict", str(photo))  # the new version is active: `label` and `predict` use it
+    assert labelled.exit_code == 0, labelled.output
+    assert labelled.output.split("\t")[1] in ("daisy", "roses"), labelled.output
 
 
 def test_models_activate_and_rollback(tmp_path: Path) -> None:

@@ -72,3 +72,15 @@ def test_correcting_an_image_again_replaces_its_label(database_url: str, tmp_pat
     with db.transaction() as session:
         assert [(c.image_path, c.label) for c in list_corrections(session)] == [(a, "sunflowers"), (b, "roses")]
     db.dispose()
+
+
+def test_one_correction_error_for_reading_storing_and_finding(tmp_path: Path) -> None:
+    # Callers (the CLI, the API) catch one class, whichever step refused the correction.
+    from mobilabel.storage import corrections as stored_corrections
+    from mobilabel.training import corrections as given_corrections
+
+    assert given_corrections.CorrectionError is stored_corrections.CorrectionError
+    (tmp_path / "empty.csv").write_text("image_path,label\n")
+    for refused in (lambda: given_corrections.read_corrections_csv(tmp_path / "empty.csv"), lambda: given_corrections.check_image(tmp_path)):
+        with pytest.raises(stored_corrections.CorrectionError):
+            refused()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0008'
+down_revision = '0008'  # 0008 was released first: databases stamped either depend on this order
 branch_labels = None
 depends_on = None
 
