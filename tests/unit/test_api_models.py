@@ -72,7 +72,7 @@ def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str,
 def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, database_url: str) -> None:  # noqa: F811
     setup_storage()
     ids = stored_photos(tmp_path / "photos", {"a.jpg": ("daisy", "daisy"), "b.jpg": ("rose", "rose")})
-    client = api()
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
     created = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "rose"})
     assert created.status_code == 201, created.text
     a = created.json()  # the one correction set, not the list
@@ -91,7 +91,7 @@ def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, databas
     assert client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
     assert client.put("/api/corrections", json={"result_id": 999, "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"image_path": "relative.jpg", "label": "rose"}).status_code == 422
-    assert client.put("/api/corrections", json={"image_path": str(tmp_path / "missing.jpg"), "label": "rose"}).status_code == 422
+    assert client.put("/api/corrections", json={"image_path": str(tmp_path / "missing.jpg"), "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"label": "rose"}).status_code == 422
     assert client.delete("/api/corrections", params={"target": str(tmp_path / "photos" / "b.jpg")}).status_code == 204
     assert client.delete("/api/corrections", params={"target": str(tmp_path / "photos" / "b.jpg")}).status_code == 404
