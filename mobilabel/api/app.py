@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 
 from ..config import Settings
@@ -15,11 +16,13 @@ from ..errors import MobilabelError
 from ..storage import Database, open_database
 from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
 from .docs import mount_docs
+from .headers import SecurityHeadersMiddleware, trusted_hosts
 from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
 from .page import mount_page
 from .security import Guard, SecurityMiddleware
+from .sessions import Sessions
 from .upload_limit import UploadLimitMiddleware
 
 log = logging.getLogger(__name__)
@@ -59,13 +62,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.runner = runner
     app.state.predictor = predictor
     app.state.metrics = request_metrics
+    app.state.guard = Guard(settings.api_token, settings.cors_origins, Sessions(settings.session_ttl_s))
     if not settings.allowed_roots:
         log.warning("MOBILABEL_ALLOWED_ROOTS is not set: image endpoints answer 403 and jobs cannot be created")
 
-    # Added innermost first: metrics see every answer, CORS answers preflights before the token
-    # check, and the upload limit applies only to callers who passed it.
+    # Added innermost first: metrics see every answer, the Host check runs before anything else looks
+    # at a request, every answer (refusals included) gets the security headers, CORS answers
+    # preflights before the token check, and the upload limit applies only to callers who passed it.
     app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, paths=(predict.PREDICT_PATH,))
-    app.add_middleware(SecurityMiddleware, guard=Guard(settings.api_token, settings.cors_origins))
+    app.add_middleware(SecurityMiddleware, guard=app.state.guard)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -74,6 +79,10 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
+    hosts = trusted_hosts(settings.allowed_hosts, settings.api_token)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
     app.middleware("http")(request_metrics.middleware)
 
     @app.exception_handler(MobilabelError)

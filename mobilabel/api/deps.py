@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import annotated_types
-
 from fastapi import Depends, HTTPException, Request
+from pydantic.json_schema import JsonDict
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -49,9 +49,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 # Marks a parameter or body field that names a path, folder or URI on the server in the OpenAPI
 # description: each is confined (``confined``), and tests walk every marked one with hostile paths.
-PATH_MARK: dict[str, object] = {"x-mobilabel-path": True}
+PATH_MARK: JsonDict = {"x-mobilabel-path": True}
 # A pattern over stored paths: checked (``check_pattern``), never opened, so not held to the roots.
-PATTERN_MARK: dict[str, object] = {**PATH_MARK, "x-mobilabel-path-kind": "pattern"}
+PATTERN_MARK: JsonDict = {**PATH_MARK, "x-mobilabel-path-kind": "pattern"}
 
 
 def confined(settings: Settings, name: str, kind: Kind = "file") -> Path:
