@@ -8,7 +8,7 @@ from typing import Annotated
 
 import annotated_types
 from fastapi import Depends, HTTPException, Request
-from pydantic.json_schema import JsonDict
+from pydantic.config import JsonDict
 from sqlalchemy.orm import Session
 
 from ..config import Settings
