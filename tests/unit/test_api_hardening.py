@@ -35,22 +35,38 @@ def clocked(client: TestClient) -> FakeClock:
     return clock
 
 
-@pytest.mark.parametrize("host", ["localhost", "localhost:8011", "127.0.0.1", "127.0.0.1:9", "[::1]", "[::1]:8000", "LOCALHOST:1"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:8011", "127.0.0.1", "127.0.0.1:9", "[::1]", "[::1]:8000", "LOCALHOST:1"]
+)
 def test_loopback_names_are_answered(api: ClientFactory, host: str) -> None:  # noqa: F811
     assert api().get("/api/jobs", headers={"Host": host}).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:8011", "127.0.0.1.evil.example", "localhost.evil.example", "[::2]", "10.0.0.1", ""])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8011", "127.0.0.1.evil.example", "localhost.evil.example", "[::2]", "10.0.0.1", ""]
+)
 def test_a_rebound_name_is_refused_on_every_method(api: ClientFactory, host: str) -> None:  # noqa: F811
     client = api()
-    for method, path in (("GET", "/api/jobs"), ("GET", "/healthz"), ("GET", "/ui/"), ("POST", "/api/jobs"), ("PUT", "/api/corrections")):
+    for method, path in (
+        ("GET", "/api/jobs"),
+        ("GET", "/healthz"),
+        ("GET", "/ui/"),
+        ("POST", "/api/jobs"),
+        ("PUT", "/api/corrections"),
+    ):
         answer = client.request(method, path, headers={"Host": host, "Origin": f"http://{host}"}, json={})
         assert answer.status_code == 400, (method, path, host, answer.status_code)
 
 
 def test_hosts_the_operator_lists_are_answered(api: ClientFactory) -> None:  # noqa: F811
     client = api(MOBILABEL_ALLOWED_HOSTS="labels.example.org, *.lan")
-    for host, status in (("labels.example.org", 200), ("labels.example.org:443", 200), ("nas.lan", 200), ("evil.example", 400), ("localhost", 200)):
+    for host, status in (
+        ("labels.example.org", 200),
+        ("labels.example.org:443", 200),
+        ("nas.lan", 200),
+        ("evil.example", 400),
+        ("localhost", 200),
+    ):
         assert client.get("/api/jobs", headers={"Host": host}).status_code == status, host
 
 
@@ -73,7 +89,11 @@ def test_security_headers_on_the_page_the_api_and_refusals(api: ClientFactory) -
         headers = client.get(path).headers  # 200 for the page, 401 for the rest: refusals carry them too
         csp = headers["content-security-policy"]
         assert csp.startswith("default-src 'self';") and "frame-ancestors 'none'" in csp and "unsafe" not in csp, path
-        assert (headers["x-frame-options"], headers["x-content-type-options"], headers["referrer-policy"]) == ("DENY", "nosniff", "no-referrer"), path
+        assert (headers["x-frame-options"], headers["x-content-type-options"], headers["referrer-policy"]) == (
+            "DENY",
+            "nosniff",
+            "no-referrer",
+        ), path
     assert client.get("/", headers={"Host": "evil.example"}).headers["x-frame-options"] == "DENY"
 
 
@@ -93,7 +113,9 @@ def test_a_session_is_new_at_each_login_and_dies_at_logout_or_expiry(api: Client
 
     def login(previous: str = "") -> str:
         client.cookies.clear()
-        answer = client.post("/api/session", json={"token": TOKEN}, headers={"Cookie": f"mobilabel_session={previous}"} if previous else {})
+        answer = client.post(
+            "/api/session", json={"token": TOKEN}, headers={"Cookie": f"mobilabel_session={previous}"} if previous else {}
+        )
         assert answer.status_code == 204
         session_id = answer.cookies["mobilabel_session"]
         client.cookies.clear()
@@ -140,7 +162,9 @@ def test_wrong_tokens_are_throttled_doubling_to_five_minutes(api: ClientFactory,
         clock.now += 1
     assert blocks == [FIRST_BLOCK_S, 2 * FIRST_BLOCK_S, 4 * FIRST_BLOCK_S, 8 * FIRST_BLOCK_S, MAX_BLOCK_S, MAX_BLOCK_S]
     assert attempt(TOKEN)[0] in (200, 204)
-    assert [attempt("guess")[0] for _ in range(5)][-1] == 429 and attempt(TOKEN)[1] == str(int(FIRST_BLOCK_S)), "a right token starts the doubling again"
+    assert [attempt("guess")[0] for _ in range(5)][-1] == 429 and attempt(TOKEN)[1] == str(int(FIRST_BLOCK_S)), (
+        "a right token starts the doubling again"
+    )
     clock.now += FIRST_BLOCK_S
     for _ in range(4):  # failures spread over more than a minute never block
         assert attempt("guess")[0] == 401
@@ -162,4 +186,6 @@ def test_a_public_bind_needs_a_token_of_32_characters(token: str) -> None:
     result = CliRunner(env={"MOBILABEL_API_TOKEN": token}).invoke(cli, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2, result.output
     (line,) = result.output.splitlines()
-    assert line.startswith(f"Error: refusing to listen on 0.0.0.0 with a token of {len(token.strip())} characters: MOBILABEL_API_TOKEN needs at least 32")
+    assert line.startswith(
+        f"Error: refusing to listen on 0.0.0.0 with a token of {len(token.strip())} characters: MOBILABEL_API_TOKEN needs at least 32"
+    )

@@ -57,8 +57,11 @@ def fields(openapi: dict[str, Any]) -> Iterator[tuple[Field, list[Field]]]:
     components = openapi.get("components", {}).get("schemas", {})
     for route, item in openapi["paths"].items():
         for method, operation in item.items():
-            found = [Field(method, route, p["in"], p["name"], {**p["schema"], **{k: v for k, v in p.items() if k.startswith("x-")}})
-                     for p in operation.get("parameters", []) if p["in"] in ("query", "path")]
+            found = [
+                Field(method, route, p["in"], p["name"], {**p["schema"], **{k: v for k, v in p.items() if k.startswith("x-")}})
+                for p in operation.get("parameters", [])
+                if p["in"] in ("query", "path")
+            ]
             body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if body is not None:
                 ref = body.get("$ref") or next((s["$ref"] for s in body.get("anyOf", []) if "$ref" in s), None)
@@ -123,8 +126,13 @@ def openapi(api: ClientFactory) -> dict[str, Any]:  # noqa: F811
 
 
 def test_every_path_like_string_is_marked(openapi: dict[str, Any]) -> None:
-    unmarked = sorted({f"{f.method.upper()} {f.route} {f.where} {f.name}" for f, _ in fields(openapi)
-                       if PATH_LIKE.search(f.name.lower()) and accepts_string(f.schema) and not f.marked})
+    unmarked = sorted(
+        {
+            f"{f.method.upper()} {f.route} {f.where} {f.name}"
+            for f, _ in fields(openapi)
+            if PATH_LIKE.search(f.name.lower()) and accepts_string(f.schema) and not f.marked
+        }
+    )
     assert not unmarked, f"path-like parameters without {MARK}: {unmarked}"
     marked = {f.name for f, _ in fields(openapi) if f.marked}
     assert {"image_path", "target", "folder", "data_dir", "path"} <= marked  # the walk below has something to walk
@@ -162,7 +170,11 @@ def hostile_tree(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_every_marked_path_refuses_what_lies_outside_or_is_not_a_file(api: ClientFactory, tmp_path: Path, hostile_tree: dict[str, str]) -> None:  # noqa: F811
+def test_every_marked_path_refuses_what_lies_outside_or_is_not_a_file(
+    api: ClientFactory,  # noqa: F811
+    tmp_path: Path,
+    hostile_tree: dict[str, str],
+) -> None:
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     openapi = client.get("/openapi.json").json()
     walked = 0
@@ -193,10 +205,18 @@ def test_without_roots_every_path_is_refused_naming_the_setting(api: ClientFacto
         if field.marked and not field.pattern:
             for value in (str(photo), str(tmp_path)):
                 answer = send(client, openapi, field, value)
-                assert answer.status_code == 403 and "MOBILABEL_ALLOWED_ROOTS" in answer.json()["detail"], (field, value, answer.text)
+                assert answer.status_code == 403 and "MOBILABEL_ALLOWED_ROOTS" in answer.json()["detail"], (
+                    field,
+                    value,
+                    answer.text,
+                )
 
 
-def test_refusals_never_tell_whether_a_file_outside_exists(api: ClientFactory, tmp_path: Path, hostile_tree: dict[str, str]) -> None:  # noqa: F811
+def test_refusals_never_tell_whether_a_file_outside_exists(
+    api: ClientFactory,  # noqa: F811
+    tmp_path: Path,
+    hostile_tree: dict[str, str],
+) -> None:
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     existing, missing = hostile_tree["outside file"], hostile_tree["missing outside"]
     for request in (
@@ -206,17 +226,29 @@ def test_refusals_never_tell_whether_a_file_outside_exists(api: ClientFactory, t
         lambda p: client.post("/api/training-runs", json={"data_dir": p}),
     ):
         a, b = request(existing), request(missing)
-        assert (a.status_code, a.json()["detail"].replace(existing, "P")) == (b.status_code, b.json()["detail"].replace(missing, "P")) == (
-            403, "P is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS)")
+        assert (
+            (a.status_code, a.json()["detail"].replace(existing, "P"))
+            == (b.status_code, b.json()["detail"].replace(missing, "P"))
+            == (403, "P is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS)")
+        )
 
 
-def test_a_correction_by_path_inside_the_roots_still_works(api: ClientFactory, tmp_path: Path, hostile_tree: dict[str, str]) -> None:  # noqa: F811
+def test_a_correction_by_path_inside_the_roots_still_works(
+    api: ClientFactory,  # noqa: F811
+    tmp_path: Path,
+    hostile_tree: dict[str, str],
+) -> None:
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     inside = str(tmp_path / "root" / "photos" / "in.jpg")
     made = client.put("/api/corrections", json={"image_path": inside, "label": "rose", "new_class": True})
     assert made.status_code == 201 and made.json()["state"] == "current"
     for _ in range(45):  # as many FIFO requests as once took every worker thread
-        assert client.put("/api/corrections", json={"image_path": hostile_tree["fifo"], "label": "rose", "new_class": True}).status_code == 422
+        assert (
+            client.put(
+                "/api/corrections", json={"image_path": hostile_tree["fifo"], "label": "rose", "new_class": True}
+            ).status_code
+            == 422
+        )
     assert client.get("/healthz").status_code == 200
     assert [c["label"] for c in client.get("/api/corrections").json()] == ["rose"]
     (tmp_path / "root" / "photos" / "in.jpg").unlink()  # a file gone: its label is still found by the path it was made on
@@ -233,6 +265,8 @@ def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path:
             continue  # answers 503 by design while no weights are found
         for value in OUT_OF_RANGE:
             answer = send(client, openapi, field, value)
-            assert answer.status_code < 500, f"{field.method.upper()} {field.route} {field.where} {field.name}={value!r:.40}: {answer.status_code} {answer.text[:300]}"
+            assert answer.status_code < 500, (
+                f"{field.method.upper()} {field.route} {field.where} {field.name}={value!r:.40}: {answer.status_code} {answer.text[:300]}"
+            )
             tried += 1
     assert tried > 20 * len(OUT_OF_RANGE)
