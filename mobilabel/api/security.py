@@ -64,7 +64,7 @@ class Guard:
             self.throttle.succeeded(address)
             return None
         self.throttle.failed(address)
-        return self.throttled(address) or Refusal(401, "wrong token", {"WWW-Authenticate": "Bearer"})
+        return self.throttled(address) or Refusal(401, "wrong or missing token", {"WWW-Authenticate": "Bearer"})
 
     def refusal(self, method: str, path: str, headers: dict[str, str], host_origin: str, address: str = "") -> Refusal | None:
         """Why this request must be refused, or None."""
