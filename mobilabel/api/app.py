@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from ..config import Settings
 from ..errors import MobilabelError
@@ -88,6 +89,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     @app.exception_handler(MobilabelError)
     async def user_error(_: Request, exc: MobilabelError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(DataError)
+    async def unstorable_value(_: Request, exc: DataError) -> JSONResponse:
+        # A value a request carried that the database cannot hold (PostgreSQL: a NUL byte in text, a number
+        # out of its type's range): the request's fault, and its transaction is rolled back already.
+        log.info("refused a value the database cannot store: %s", str(exc.orig).splitlines()[0])
+        return JSONResponse({"detail": f"a value the database cannot store: {str(exc.orig).splitlines()[0]}"}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):

@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from mobilabel.config import load_settings
 from mobilabel.storage import open_database
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
@@ -255,8 +254,8 @@ def test_a_correction_by_path_inside_the_roots_still_works(
     assert client.delete("/api/corrections", params={"target": inside}).status_code == 204
 
 
-def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
-    open_database(load_settings().database_url, auto_upgrade=True).dispose()
+def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path: Path, database_url: str) -> None:  # noqa: F811
+    open_database(database_url, auto_upgrade=True).dispose()
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
     openapi = client.get("/openapi.json").json()
     tried = 0
