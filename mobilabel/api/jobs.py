@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -68,7 +69,8 @@ def job_out(job: Job) -> JobOut:
 def create_job(body: JobRequest, request: Request, settings: SettingsDep) -> JobOut:
     """Label every image under a folder of the server: 202 with the job, then follow it with GET."""
     try:
-        folder = check_folder(confined(settings, body.folder, "folder"))
+        confined(settings, body.folder, "folder")
+        folder = check_folder(Path(body.folder))  # kept as named, as paths are stored; each file is confined again when read
     except FolderError as exc:
         raise HTTPException(422, str(exc)) from exc
     if next(iter_images(folder), None) is None:

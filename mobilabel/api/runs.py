@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import MobilabelError
 from ..storage import training_runs as stored_runs
+from ..storage.paths import absolute_path
 from ..storage.tables import TrainingRun
 from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
 from .job_runner import JobRunner
@@ -52,7 +53,8 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
     else in this server in the background; follow it with GET."""
     from ..training import TrainingOptions  # loads torch: only when a run is started
 
-    data_dir = confined(settings, body.data_dir, "folder")
+    confined(settings, body.data_dir, "folder")
+    data_dir = absolute_path(body.data_dir)  # kept as named, as paths are stored; training confines each image again
     if body.relabel and not settings.broker_configured:
         raise HTTPException(422, "relabel sends jobs to the workers: set MOBILABEL_BROKER_URL")
     options = body.model_dump(exclude={"data_dir", "force", "relabel"}, exclude_none=True)
@@ -61,7 +63,7 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
     except (MobilabelError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from exc
     with db.transaction() as session:
-        run = stored_runs.create_run(session, str(data_dir), options, body.force, body.relabel, trigger="api")
+        run = stored_runs.create_run(session, data_dir, options, body.force, body.relabel, trigger="api")
     runner: JobRunner = request.app.state.runner
     if settings.broker_configured:
         from ..broker import TRAIN

@@ -269,3 +269,12 @@ def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path:
             )
             tried += 1
     assert tried > 20 * len(OUT_OF_RANGE)
+
+
+def test_a_folder_named_through_a_link_inside_the_roots_keeps_its_name(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "root" / "photos").mkdir(parents=True)
+    shutil.copy(PHOTO, tmp_path / "root" / "photos" / "in.jpg")
+    (tmp_path / "root" / "alias").symlink_to(tmp_path / "root" / "photos", target_is_directory=True)
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_PRETRAINED="/nonexistent/weights.pth")
+    job = client.post("/api/jobs", json={"folder": str(tmp_path / "root" / "alias")})
+    assert job.status_code == 202 and job.json()["root"] == str(tmp_path / "root" / "alias"), job.text
