@@ -70,9 +70,10 @@ class Guard:
         """Why this request must be refused, or None."""
         if method in _SAFE_METHODS and is_page_path(path):
             return None  # the page's own files hold no data; it asks the API with credentials (a login form gets the cookie)
-        authorization = headers.get("authorization")
+        authorization = headers.get("authorization", "")
         bearer = False
-        if self.token and authorization is not None:
+        # Only a bearer header is a token tried (a proxy's Basic credentials are not): the page's cookie still counts then.
+        if self.token and authorization.partition(" ")[0].lower() == "bearer":
             refused = self.throttled(address) or self.check_token(address, self.bearer_ok(authorization))
             if refused is not None:
                 return refused

@@ -179,6 +179,10 @@ def test_a_session_cookie_passes_while_its_address_is_blocked(api: ClientFactory
     statuses = [client.get("/api/jobs", headers={"Authorization": "Bearer guess"}).status_code for _ in range(5)]
     assert statuses[-1] == 429
     assert client.get("/api/jobs").status_code == 200  # the page logged in already keeps working
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}  # a reverse proxy's own login, passed on: not a token tried
+    assert client.get("/api/jobs", headers=basic).status_code == 200
+    client.cookies.clear()
+    assert client.get("/api/jobs", headers=basic).status_code == 401
 
 
 @pytest.mark.parametrize("token", ["x", " ", " " * 40, "short-token-of-31-characters-xx"])
