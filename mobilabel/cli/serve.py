@@ -36,7 +36,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         )
     if not is_loopback(host) and len(settings.api_token.strip()) < MIN_PUBLIC_TOKEN_LENGTH:
         raise SettingsError(
-            f"refusing to listen on {host} with a token of {len(settings.api_token.strip())} characters: MOBILABEL_API_TOKEN needs "
+            f"refusing to listen on {host} with a {len(settings.api_token.strip())}-character token: MOBILABEL_API_TOKEN needs "
             f"at least {MIN_PUBLIC_TOKEN_LENGTH} on a public address (e.g. the output of `openssl rand -hex 32`)"
         )
     import uvicorn

@@ -191,5 +191,5 @@ def test_a_public_bind_needs_a_token_of_32_characters(token: str) -> None:
     assert result.exit_code == 2, result.output
     (line,) = result.output.splitlines()
     assert line.startswith(
-        f"Error: refusing to listen on 0.0.0.0 with a token of {len(token.strip())} characters: MOBILABEL_API_TOKEN needs at least 32"
+        f"Error: refusing to listen on 0.0.0.0 with a {len(token.strip())}-character token: MOBILABEL_API_TOKEN needs at least 32"
     )
