@@ -162,7 +162,7 @@ def database_section(label: str, url: str, rows: int, postgres: bool, report: Ca
     fill(url, rows)
     report(f"\n{label}: {rows:,} rows filled in {time.perf_counter() - started:.1f} s")
     os.environ["MOBILABEL_DATABASE_URL"] = url
-    with TestClient(create_app(load_settings())) as client:
+    with TestClient(create_app(load_settings()), base_url="http://localhost") as client:
         for name, (first, following, count) in pages(client).items():
             report(f"  page of 100, {name}: p95 {first:.1f} ms, next page {following:.1f} ms ({count} rows)")
         copy_s = psql_copy(url) if postgres else None

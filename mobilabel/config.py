@@ -180,6 +180,15 @@ class Settings(BaseSettings):
         (),
         description="`,`-separated origins allowed to call the API from a browser (CORS). Empty: no CORS.",
     )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated Host names (a reverse proxy's, e.g. labels.example.org, or *.example.org) that `mobilabel serve` "
+        "answers besides localhost, 127.0.0.1 and [::1]; any other Host gets 400 (DNS rebinding). With MOBILABEL_API_TOKEN set "
+        "and this empty, any Host is answered (a page elsewhere lacks the token).",
+    )
+    session_ttl_s: float = Field(
+        8 * 3600.0, gt=0, description="Seconds a web page's login session lasts (POST /api/session) before it must log in again."
+    )
     tta: Literal["off", "flip"] = Field(
         "off",
         description="Test-time augmentation when labelling: `off`, or `flip` (each image is also predicted mirrored and the "
@@ -249,12 +258,21 @@ class Settings(BaseSettings):
             raise ValueError(f"not a folder: {', '.join(missing)} (give {os.pathsep}-separated folders)")
         return resolved
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _host_names(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        # As TrustedHostMiddleware matches them: a name without port, or *.domain for its sub-domains.
+        bad = [h for h in hosts if not re.fullmatch(r"(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])", h)]
+        if bad:
+            raise ValueError(f"not a host name: {', '.join(bad)} (give names without scheme or port, e.g. labels.example.org or *.example.org)")
+        return tuple(h.lower() for h in hosts)
 
     @field_validator("schedule", mode="after")
     @classmethod

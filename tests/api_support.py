@@ -12,6 +12,8 @@ from mobilabel.api.app import create_app
 from mobilabel.config import load_settings
 
 ClientFactory = Callable[..., TestClient]
+# A Host the server answers without MOBILABEL_ALLOWED_HOSTS (TestClient's own, "testserver", it refuses).
+BASE_URL = "http://localhost"
 
 
 @pytest.fixture
@@ -22,6 +24,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
         def make(**env: str) -> TestClient:
             for name, value in env.items():
                 monkeypatch.setenv(name, value)
-            return stack.enter_context(TestClient(create_app(load_settings())))
+            return stack.enter_context(TestClient(create_app(load_settings()), base_url=BASE_URL))
 
         yield make

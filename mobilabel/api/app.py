@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from ..broker import BrokerError
 from ..config import Settings
@@ -16,11 +18,13 @@ from ..errors import MobilabelError
 from ..storage import Database, open_database
 from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
 from .docs import mount_docs
+from .headers import SecurityHeadersMiddleware, trusted_hosts
 from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
 from .page import mount_page
 from .security import Guard, SecurityMiddleware
+from .sessions import Sessions
 from .upload_limit import UploadLimitMiddleware
 
 log = logging.getLogger(__name__)
@@ -60,13 +64,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.runner = runner
     app.state.predictor = predictor
     app.state.metrics = request_metrics
+    app.state.guard = Guard(settings.api_token, settings.cors_origins, Sessions(settings.session_ttl_s))
     if not settings.allowed_roots:
-        log.warning("MOBILABEL_ALLOWED_ROOTS is not set: image endpoints answer 403 and jobs cannot be created")
+        log.warning("MOBILABEL_ALLOWED_ROOTS is not set: every operation naming a path (jobs, training runs, images, corrections by path) answers 403")
 
-    # Added innermost first: metrics see every answer, CORS answers preflights before the token
-    # check, and the upload limit applies only to callers who passed it.
+    # Added innermost first: metrics see every answer, the Host check runs before anything else looks
+    # at a request, every answer (refusals included) gets the security headers, CORS answers
+    # preflights before the token check, and the upload limit applies only to callers who passed it.
     app.add_middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, paths=(predict.PREDICT_PATH,))
-    app.add_middleware(SecurityMiddleware, guard=Guard(settings.api_token, settings.cors_origins))
+    app.add_middleware(SecurityMiddleware, guard=app.state.guard)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -75,6 +81,10 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
+    hosts = trusted_hosts(settings.allowed_hosts, settings.api_token)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
     app.middleware("http")(request_metrics.middleware)
 
     @app.exception_handler(MobilabelError)
@@ -85,6 +95,13 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     async def broker_unreachable(_: Request, exc: BrokerError) -> JSONResponse:
         # Not the client's fault, and it may pass: 503, with the reason (the URL's password masked).
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(DataError)
+    async def unstorable_value(_: Request, exc: DataError) -> JSONResponse:
+        # A value a request carried that the database cannot hold (PostgreSQL: a NUL byte in text, a number
+        # out of its type's range): the request's fault, and its transaction is rolled back already.
+        log.info("refused a value the database cannot store: %s", str(exc.orig).splitlines()[0])
+        return JSONResponse({"detail": f"a value the database cannot store: {str(exc.orig).splitlines()[0]}"}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):

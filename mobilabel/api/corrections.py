@@ -3,33 +3,35 @@ image's content hash, with the path they were made on (``storage.corrections``).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from ..hashing import hash_file
 from ..storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ..storage.tables import Result
-from .deps import SessionDep
+from .deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
+_HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}")
 
 
 class CorrectionIn(BaseModel):
     label: str = Field(min_length=1)
-    result_id: int | None = Field(None, description="the result whose image this label is for")
-    image_path: str | None = Field(None, description="or the image's absolute path (its content is read to key the label)")
+    result_id: RowId | None = Field(None, description="the result whose image this label is for")
+    image_path: str | None = Field(
+        None, description="or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)", json_schema_extra=PATH_MARK,
+    )
     new_class: bool = Field(False, description="allow a label no model version knows yet")
 
     @model_validator(mode="after")
     def one_target(self) -> CorrectionIn:
         if (self.result_id is None) == (self.image_path is None):
             raise ValueError("give exactly one of result_id and image_path")
-        if self.image_path is not None and not Path(self.image_path).is_absolute():
-            raise ValueError("image_path must be absolute")
         return self
 
 
@@ -49,6 +51,15 @@ def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
     return row[0], row[1]
 
 
+def _content_hash(settings: SettingsDep, path: str) -> str:
+    """The content hash of a file a request names (or a result without one points at), read only once confined."""
+    real = confined(settings, path)
+    try:
+        return hash_file(real)
+    except OSError as exc:
+        raise HTTPException(422, f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 @router.put(
     "",
     response_model=CorrectionOut,
@@ -58,14 +69,14 @@ def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
         422: {"description": "unknown label or unreadable file"},
     },
 )
-def set_correction(body: CorrectionIn, session: SessionDep, response: Response) -> CorrectionOut:
+def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDep, response: Response) -> CorrectionOut:
     """Verify a label for an image's content: verifying it again replaces the label (200); a first
     label for that content is created (201). Answers with the correction as stored."""
     if body.result_id is not None:
         path, content_hash = _result(session, body.result_id)
-        record = CorrectionRecord(path, body.label.strip(), content_hash)
     else:
-        record = CorrectionRecord(str(body.image_path), body.label.strip())
+        path, content_hash = str(body.image_path), None
+    record = CorrectionRecord(path, body.label.strip(), content_hash or _content_hash(settings, path))
     try:
         stored, created = save_correction(session, record, new_class=body.new_class, new_class_hint='send "new_class": true')
     except CorrectionError as exc:
@@ -84,8 +95,13 @@ def get_corrections(session: SessionDep) -> list[CorrectionOut]:
 @router.delete("", status_code=204, responses={404: {"description": "no such result, or no correction for it"}})
 def delete_correction(
     session: SessionDep,
-    result_id: Annotated[int | None, Query(description="the result whose content's verified label goes")] = None,
-    target: Annotated[str | None, Query(description="or a path, or a content hash prefix (as `mobilabel correct --delete`)")] = None,
+    settings: SettingsDep,
+    result_id: Annotated[RowId | None, Query(description="the result whose content's verified label goes")] = None,
+    target: Annotated[str | None, Query(
+        description="or an absolute path under MOBILABEL_ALLOWED_ROOTS (the file, or where the label was made if it is gone), "
+        "or a content hash prefix of at least 6 hex digits (as `mobilabel correct --delete`)",
+        json_schema_extra=PATH_MARK,
+    )] = None,
 ) -> None:
     """Remove a verified label."""
     if (result_id is None) == (target is None):
@@ -93,6 +109,12 @@ def delete_correction(
     if result_id is not None:
         path, content_hash = _result(session, result_id)
         target = content_hash or path
+    elif target is not None and not _HASH_PREFIX.fullmatch(target):
+        try:
+            confined(settings, target)
+        except HTTPException as exc:
+            if exc.status_code != 404:  # a file gone since: its label is found by the path it was made on
+                raise
     assert target is not None
     try:
         delete_corrections(session, target)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
+import annotated_types
 from fastapi import Depends, HTTPException, Request
+from pydantic.config import JsonDict
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..confinement import Kind, PathRefused, check_pattern, confine
 from ..storage import Database
 from ..storage.versions import UnknownVersionError, resolve_version
 
@@ -41,3 +45,31 @@ def version_named(session: Session, ref: str) -> str:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# Marks a parameter or body field that names a path, folder or URI on the server in the OpenAPI
+# description: each is confined (``confined``), and tests walk every marked one with hostile paths.
+PATH_MARK: JsonDict = {"x-mobilabel-path": True}
+# A pattern over stored paths: checked (``check_pattern``), never opened, so not held to the roots.
+PATTERN_MARK: JsonDict = {**PATH_MARK, "x-mobilabel-path-kind": "pattern"}
+
+
+def confined(settings: Settings, name: str, kind: Kind = "file") -> Path:
+    """``confinement.confine`` for a route: the real path, or the HTTPException whose status says why."""
+    try:
+        return confine(name, settings.allowed_roots, kind)
+    except PathRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+def checked_pattern(pattern: str) -> str:
+    """``confinement.check_pattern`` for a route: the pattern, or the HTTPException whose status says why."""
+    try:
+        return check_pattern(pattern)
+    except PathRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+# A row id as the databases store it (a signed 64-bit integer): larger ones are refused with 422, not sent to
+# the database, which would overflow (SQLite: OverflowError; PostgreSQL: out of range).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, annotated_types.Interval(ge=0, le=MAX_ROW_ID)]

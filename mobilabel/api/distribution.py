@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from ..storage.results import in_job
 from ..storage.tables import Job, Result
-from .deps import SessionDep
+from .deps import RowId, SessionDep
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -20,7 +20,7 @@ class LabelCount(BaseModel):
 
 
 @router.get("/{job_id}/labels", response_model=list[LabelCount], responses={404: {"description": "no such job"}})
-def job_labels(job_id: int, session: SessionDep) -> list[LabelCount]:
+def job_labels(job_id: RowId, session: SessionDep) -> list[LabelCount]:
     """Images per label of this job's results, those it wrote or found unchanged (failed ones as one
     row, label null), most first."""
     if session.get(Job, job_id) is None:

@@ -8,7 +8,7 @@ else is 404, with nothing opened. With no roots set, image endpoints answer 403.
 from __future__ import annotations
 
 import mimetypes
-import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +16,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from ..config import Settings
+from ..confinement import PathRefused, confine, outside_roots
 from ..imaging import ImageReadError, content_identity
-from ..pipeline.paths import outside_roots
 from ..storage.tables import Result
-from .deps import SessionDep, SettingsDep
+from .deps import MAX_ROW_ID, SessionDep, SettingsDep
 from .thumbnails import THUMBNAIL_SIZES, make_thumbnail, thumbnail_path
 
 router = APIRouter(prefix="/api/results", tags=["images"])
@@ -34,29 +34,27 @@ _RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-def open_image(path: Path) -> Path:
-    """The real path of an image file that may be served; the one place image files are opened from.
+def open_image(path: Path, roots: Sequence[Path]) -> Path:
+    """The real path of an image file that may be served; the one place image files are looked at from.
 
-    Raises ``FileNotFoundError`` when it is not a regular file.
+    Raises ``PathRefused`` (``confinement.confine``) when it is outside ``roots`` or not a regular file.
     """
-    real = Path(os.path.realpath(path))
-    if not real.is_file():
-        raise FileNotFoundError(real)
-    return real
+    return confine(str(path), roots, "file")
 
 
 def _servable(session: SessionDep, settings: Settings, result_id: str) -> tuple[int, Path]:
     if not settings.allowed_roots:
         raise HTTPException(403, "image endpoints are off: set MOBILABEL_ALLOWED_ROOTS to the folders images may be served from")
-    if not result_id.isdigit():  # the id is all a client names: anything else is no result
+    # The id is all a client names: anything else, or one past what a database stores, is no result.
+    if not (result_id.isascii() and result_id.isdigit()) or int(result_id) > MAX_ROW_ID:
         raise HTTPException(404, "no such result")
     row = session.get(Result, int(result_id))
     if row is None or outside_roots(Path(row.image_path), settings.allowed_roots):
         raise HTTPException(404, "no such result")
     try:
-        return row.id, open_image(Path(row.image_path))
-    except OSError as exc:
-        raise HTTPException(404, "the image file of this result is gone") from exc
+        return row.id, open_image(Path(row.image_path), settings.allowed_roots)
+    except PathRefused as exc:
+        raise HTTPException(404, "the image file of this result is gone, or is not a regular file") from exc
 
 
 @router.get("/{result_id}/image", response_class=FileResponse, responses=_RESPONSES)

@@ -10,18 +10,18 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ..dispatch import submit_job
-from ..pipeline.paths import FolderError, check_folder, iter_images, outside_roots
+from ..pipeline.paths import FolderError, check_folder, iter_images
 from ..storage import jobs as stored_jobs
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job, utcnow
-from .deps import DatabaseDep, SessionDep, SettingsDep
+from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
 from .job_runner import JobNotActiveError, JobRunner
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
 class JobRequest(BaseModel):
-    folder: str = Field(description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS")
+    folder: str = Field(description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS", json_schema_extra=PATH_MARK)
     chunk_size: int | None = Field(None, ge=1, description="Images per task (distributed only)")
     queue: Literal["cpu", "gpu"] = "cpu"
 
@@ -64,21 +64,15 @@ def job_out(job: Job) -> JobOut:
     )
 
 
-@router.post(
-    "", status_code=202, response_model=JobOut,
-    responses={403: {"description": "folder outside the allowed roots"}, 503: {"description": "the broker cannot be reached"}},
-)
+@router.post("", status_code=202, response_model=JobOut, responses={
+    403: {"description": "folder outside the allowed roots, or none set"}, 404: {"description": "no such folder"},
+    503: {"description": "the broker cannot be reached"},
+})
 def create_job(body: JobRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> JobOut:
     """Label every image under a folder of the server: 202 with the job, then follow it with GET."""
-    folder = Path(body.folder)
-    if not folder.is_absolute():
-        raise HTTPException(422, f"folder must be an absolute path on the server, got {body.folder!r}")
-    if not settings.allowed_roots:
-        raise HTTPException(403, "no folders are allowed: set MOBILABEL_ALLOWED_ROOTS on the server")
-    if outside_roots(folder, settings.allowed_roots):
-        raise HTTPException(403, f"{body.folder} is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS)")
     try:
-        folder = check_folder(folder)
+        confined(settings, body.folder, "folder")
+        folder = check_folder(Path(body.folder))  # kept as named, as paths are stored; each file is confined again when read
     except FolderError as exc:
         raise HTTPException(422, str(exc)) from exc
     if next(iter_images(folder), None) is None:
@@ -96,7 +90,7 @@ def list_jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] =
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
-def get_job(job_id: int, session: SessionDep) -> JobOut:
+def get_job(job_id: RowId, session: SessionDep) -> JobOut:
     """One job: counts, rate and ETA."""
     job = stored_jobs.get_job(session, job_id)
     if job is None:
@@ -105,7 +99,7 @@ def get_job(job_id: int, session: SessionDep) -> JobOut:
 
 
 @router.post("/{job_id}/cancel", response_model=CancelOut, responses={404: {"description": "no such job"}, 409: {"description": "job ended already"}})
-def cancel_job(job_id: int, request: Request) -> CancelOut:
+def cancel_job(job_id: RowId, request: Request) -> CancelOut:
     """Cancel: chunks not started never run; an embedded job stops after its current batch."""
     runner: JobRunner = request.app.state.runner
     try:

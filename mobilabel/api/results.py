@@ -15,7 +15,7 @@ from ..storage.filters import FilterError, check_filter
 from ..storage.results import ResultFilter, verified_labels
 from ..storage.tables import Result
 from ..storage.versions import UnknownVersionError
-from .deps import DatabaseDep, SessionDep
+from .deps import PATTERN_MARK, DatabaseDep, RowId, SessionDep, checked_pattern
 from .result_queries import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
 
 router = APIRouter(prefix="/api/results", tags=["results"])
@@ -48,18 +48,23 @@ class ResultPage(BaseModel):
 
 
 def result_filter(
-    job: int | None = None,
+    job: RowId | None = None,
     label: str | None = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     status: Literal["ok", "failed"] | None = None,
     version: str | None = None,
-    path: Annotated[str | None, Query(description="shell pattern (* and ?): from the root if it starts with / (under that folder), else anywhere in the path")] = None,
+    path: Annotated[str | None, Query(
+        description="shell pattern (* and ?): from the root if it starts with / (under that folder), "
+        "else anywhere in the path",
+        json_schema_extra=PATTERN_MARK,
+    )] = None,
     sort: SortName = "path",
     all_versions: Annotated[bool, Query(description="every version's row of each image, not only its current one")] = False,
 ) -> ResultFilter:
     """The CLI's filters (`mobilabel results`), as query parameters; ``version`` takes an id, a unique prefix or ``active``."""
-    return ResultFilter(job, label, min_confidence, max_confidence, path, status, version, sort, all_versions=all_versions)
+    pattern = None if path is None else checked_pattern(path)
+    return ResultFilter(job, label, min_confidence, max_confidence, pattern, status, version, sort, all_versions=all_versions)
 
 
 FilterDep = Annotated[ResultFilter, Depends(result_filter)]
@@ -106,7 +111,7 @@ def export_results(where: FilterDep, db: DatabaseDep, format: Literal["csv", "js
 
 
 @router.get("/{result_id}", response_model=ResultOut, responses={404: {"description": "no such result"}})
-def get_result(result_id: int, session: SessionDep) -> ResultOut:
+def get_result(result_id: RowId, session: SessionDep) -> ResultOut:
     row = session.get(Result, result_id)
     if row is None:
         raise HTTPException(404, f"no result {result_id}")

@@ -9,13 +9,13 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from . import review_queries as queries
-from .deps import SessionDep, version_named
+from .deps import MAX_ROW_ID, RowId, SessionDep, version_named
 from .results import ResultOut, results_out
 
 router = APIRouter(tags=["review"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-After = Annotated[int, Query(ge=0, description="id of the last result of the previous page")]
+After = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="id of the last result of the previous page")]
 
 
 class Flip(BaseModel):
@@ -46,7 +46,7 @@ class Confusion(BaseModel):
 
 
 @router.get("/api/results/{result_id}/versions", response_model=list[ResultOut], responses={404: {"description": "no such result"}})
-def image_versions(result_id: int, session: SessionDep) -> list[ResultOut]:
+def image_versions(result_id: RowId, session: SessionDep) -> list[ResultOut]:
     """The label every model version gave this result's image, oldest version first."""
     rows = queries.image_versions(session, result_id)
     if rows is None:

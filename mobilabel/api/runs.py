@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -11,10 +10,10 @@ from pydantic import BaseModel, Field
 
 from ..dispatch import submit_training
 from ..errors import MobilabelError
-from ..pipeline.paths import outside_roots
 from ..storage import training_runs as stored_runs
+from ..storage.paths import absolute_path
 from ..storage.tables import TrainingRun
-from .deps import DatabaseDep, SessionDep, SettingsDep
+from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
 from .job_runner import JobRunner
 
 router = APIRouter(prefix="/api/training-runs", tags=["training runs"])
@@ -36,7 +35,7 @@ class RunOut(BaseModel):
 
 
 class RunRequest(BaseModel):
-    data_dir: str = Field(description="absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders")
+    data_dir: str = Field(description="absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders", json_schema_extra=PATH_MARK)
     epochs: int | None = Field(None, ge=1)
     lr: float | None = Field(None, gt=0)
     batch_size: int | None = Field(None, ge=1)
@@ -47,20 +46,17 @@ class RunRequest(BaseModel):
     relabel: bool = Field(False, description="if promoted, relabel the last week's jobs (needs a broker)")
 
 
-@router.post(
-    "", status_code=202, response_model=RunOut,
-    responses={403: {"description": "data_dir outside the allowed roots"}, 503: {"description": "the broker cannot be reached"}},
-)
+@router.post("", status_code=202, response_model=RunOut, responses={
+    403: {"description": "data_dir outside the allowed roots, or none set"}, 404: {"description": "no such folder"},
+    503: {"description": "the broker cannot be reached"},
+})
 def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> RunOut:
     """Train a new version: on a worker (queue MOBILABEL_TRAIN_QUEUE) when a broker is configured,
     else in this server in the background; follow it with GET."""
     from ..training import TrainingOptions  # loads torch: only when a run is started
 
-    data_dir = Path(body.data_dir)
-    if not data_dir.is_absolute() or not data_dir.is_dir():
-        raise HTTPException(422, f"data_dir must be an absolute path of a folder on the server, got {body.data_dir!r}")
-    if not settings.allowed_roots or outside_roots(data_dir, settings.allowed_roots):
-        raise HTTPException(403, f"{body.data_dir} is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS)")
+    confined(settings, body.data_dir, "folder")
+    data_dir = absolute_path(body.data_dir)  # kept as named, as paths are stored; training confines each image again
     if body.relabel and not settings.broker_configured:
         raise HTTPException(422, "relabel sends jobs to the workers: set MOBILABEL_BROKER_URL")
     options = body.model_dump(exclude={"data_dir", "force", "relabel"}, exclude_none=True)
@@ -69,7 +65,7 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
     except (MobilabelError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from exc
     with db.transaction() as session:
-        run = stored_runs.create_run(session, str(data_dir), options, body.force, body.relabel, trigger="api")
+        run = stored_runs.create_run(session, data_dir, options, body.force, body.relabel, trigger="api")
     runner: JobRunner = request.app.state.runner
     submit_training(db, settings, run.id, local=runner)
     with db.transaction() as session:
@@ -83,7 +79,7 @@ def list_runs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] =
 
 
 @router.get("/{run_id}", response_model=RunOut, responses={404: {"description": "no such run"}})
-def get_run(run_id: int, session: SessionDep) -> RunOut:
+def get_run(run_id: RowId, session: SessionDep) -> RunOut:
     run = stored_runs.get_run(session, run_id)
     if run is None:
         raise HTTPException(404, f"no training run {run_id}")

@@ -8,6 +8,9 @@ import click
 
 from ..config import Settings, SettingsError
 
+# A token guarding a public address: long enough that guessing it, even at full speed, is hopeless.
+MIN_PUBLIC_TOKEN_LENGTH = 32
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
@@ -30,6 +33,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
         raise SettingsError(
             f"refusing to listen on {host} without a token: set MOBILABEL_API_TOKEN (every request must then send "
             "'Authorization: Bearer TOKEN'), or keep the default --host 127.0.0.1"
+        )
+    if not is_loopback(host) and len(settings.api_token.strip()) < MIN_PUBLIC_TOKEN_LENGTH:
+        raise SettingsError(
+            f"refusing to listen on {host} with a {len(settings.api_token.strip())}-character token: MOBILABEL_API_TOKEN needs "
+            f"at least {MIN_PUBLIC_TOKEN_LENGTH} on a public address (e.g. the output of `openssl rand -hex 32`)"
         )
     import uvicorn
 

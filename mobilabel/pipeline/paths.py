@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..confinement import outside_roots as outside_roots  # the one confinement check, re-exported for the reader
 from ..errors import MobilabelError
 from ..imaging import is_image_name
 
@@ -72,13 +73,3 @@ def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
                 continue
         stack.extend(reversed(subfolders))
 
-
-def outside_roots(path: Path, roots: Sequence[Path]) -> bool:
-    """Whether ``path``, with ``..`` and symlinks resolved, lies outside every allowed root.
-
-    No roots configured means no confinement.
-    """
-    if not roots:
-        return False
-    resolved = Path(os.path.realpath(path))
-    return not any(resolved.is_relative_to(root) for root in roots)

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..config import Settings
+from ..confinement import outside_roots
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_imagenet, register_checkpoint
@@ -73,6 +74,14 @@ def train(
     fingerprint = inputs_fingerprint(data_dir, corrections, options)
     verified = add_corrections(find_split(data_dir, options.val_fraction, options.seed), corrections, CORRECTION_KEY)
     split = verified.split
+    # The reads the labelling reader would refuse (a symlinked folder out of the roots, a correction
+    # made elsewhere): refused here before any is opened, as a run started over the API must be.
+    outside = [str(image.path) for image in (*split.train, *split.val) if outside_roots(image.path, settings.allowed_roots)]
+    if outside:
+        raise TrainingError(
+            f"{len(outside)} training image{'s lie' if len(outside) > 1 else ' lies'} outside the allowed roots "
+            f"(MOBILABEL_ALLOWED_ROOTS), e.g. {outside[0]}; not trained on"
+        )
     if verified.left_out:
         log.warning("%d verified labels left out of training: %s", len(verified.left_out), verified.left_out)
     if not split.val:

@@ -26,6 +26,10 @@ class WorkerRuntime:
         self.db = Database(settings.database_url)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._labellers: dict[str | None, Labeller] = {}
+        if not settings.allowed_roots:
+            # The server holds a job created over HTTP to its own roots when it walks the folder; the
+            # files a chunk names are opened here, checked only against this worker's roots.
+            log.warning("MOBILABEL_ALLOWED_ROOTS is not set: process %s opens any file a job names (set it to the folders jobs may read)", self.name)
 
     def labeller(self, pinned_version: str | None = None) -> Labeller:
         """The labeller for a job: its pinned version, or whichever version is active."""

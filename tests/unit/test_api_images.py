@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,9 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
     real_open = images.open_image
 
-    def spy(path: Path) -> Path:
+    def spy(path: Path, roots: Sequence[Path]) -> Path:
         calls.append(path)
-        return real_open(path)
+        return real_open(path, roots)
 
     monkeypatch.setattr(images, "open_image", spy)
     return calls

@@ -60,7 +60,7 @@ def test_job_folders_must_lie_under_the_allowed_roots(api: ClientFactory, tmp_pa
         assert answer.status_code == 403, (folder, answer.text)
     assert client.post("/api/jobs", json={"folder": "root/in"}).status_code == 422
     missing = client.post("/api/jobs", json={"folder": str(tmp_path / "root" / "missing")})
-    assert missing.status_code == 422 and "folder not found" in missing.json()["detail"]
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
     empty = tmp_path / "root" / "empty"
     empty.mkdir()
     assert "no images" in client.post("/api/jobs", json={"folder": str(empty)}).json()["detail"]

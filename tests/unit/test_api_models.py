@@ -18,7 +18,8 @@ from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
-from tests.unit.test_training import PNG_SIGNATURE, tiny_dataset
+from tests.unit.test_confinement import copied_dataset
+from tests.unit.test_training import PNG_SIGNATURE
 
 
 def setup_storage() -> None:
@@ -72,7 +73,7 @@ def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str,
 def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, database_url: str) -> None:  # noqa: F811
     setup_storage()
     ids = stored_photos(tmp_path / "photos", {"a.jpg": ("daisy", "daisy"), "b.jpg": ("rose", "rose")})
-    client = api()
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
     created = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "rose"})
     assert created.status_code == 201, created.text
     a = created.json()  # the one correction set, not the list
@@ -91,7 +92,7 @@ def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, databas
     assert client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
     assert client.put("/api/corrections", json={"result_id": 999, "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"image_path": "relative.jpg", "label": "rose"}).status_code == 422
-    assert client.put("/api/corrections", json={"image_path": str(tmp_path / "missing.jpg"), "label": "rose"}).status_code == 422
+    assert client.put("/api/corrections", json={"image_path": str(tmp_path / "missing.jpg"), "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"label": "rose"}).status_code == 422
     assert client.delete("/api/corrections", params={"target": str(tmp_path / "photos" / "b.jpg")}).status_code == 204
     assert client.delete("/api/corrections", params={"target": str(tmp_path / "photos" / "b.jpg")}).status_code == 404
@@ -161,7 +162,7 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
 
 
 def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
-    data = tiny_dataset(tmp_path / "root" / "data", train_count=3, val_count=2)
+    data = copied_dataset(tmp_path / "root" / "data", 3)  # copies: links would lead out of the roots
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     assert client.post("/api/training-runs", json={"data_dir": str(tmp_path)}).status_code == 403
     assert client.post("/api/training-runs", json={"data_dir": str(data), "relabel": True}).status_code == 422

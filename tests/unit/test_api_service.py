@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from mobilabel.api.app import create_app
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import BASE_URL, ClientFactory, api  # noqa: F401
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -55,7 +55,7 @@ def test_docs_work_offline(api: ClientFactory) -> None:  # noqa: F811
 def test_full_collections_skip_what_the_server_keeps() -> None:
     """While the app runs, what it holds since startup is frozen (api.heap): a full garbage
     collection walks only what requests made since; shutting down hands it back."""
-    with TestClient(create_app(load_settings())) as client:
+    with TestClient(create_app(load_settings()), base_url=BASE_URL) as client:
         client.get("/api/results", params={"limit": 1}).raise_for_status()
         assert gc.get_freeze_count() > 10 * len(gc.get_objects())
     assert gc.get_freeze_count() == 0
@@ -96,16 +96,16 @@ def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: Client
     assert client.get("/api/jobs").status_code == 200  # the cookie now authenticates reads
     cross_site = client.post("/api/models/rollback", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
     assert cross_site.status_code == 403 and "cross-site" in cross_site.json()["detail"]
-    same_site = client.post("/api/models/rollback", headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    same_site = client.post("/api/models/rollback", headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
     assert same_site.status_code == 409  # reached the endpoint: nothing to roll back to
     assert client.delete("/api/session").status_code == 204
     assert client.get("/api/jobs").status_code == 401  # logged out
     assert client.post("/api/session", json={"token": "wrong"}).status_code == 401
     assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "https://evil.example"}).status_code == 403
-    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "http://testserver"}).status_code == 204  # a login form
+    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "http://localhost"}).status_code == 204  # a login form
     assert client.get("/api/jobs").status_code == 200
     client.cookies.clear()
-    assert client.post("/api/models/rollback", headers={"Origin": "http://testserver"}).status_code == 401
+    assert client.post("/api/models/rollback", headers={"Origin": "http://localhost"}).status_code == 401
 
 
 def test_loopback_without_token_still_refuses_cross_site_changes(api: ClientFactory) -> None:  # noqa: F811

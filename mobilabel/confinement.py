@@ -1,0 +1,113 @@
+"""Keeping every path a client names inside MOBILABEL_ALLOWED_ROOTS: the one check all of them pass.
+
+``confine`` is what the HTTP API applies to each path, folder or URI a request names (and the
+labelling of the jobs it creates applies to each file, through ``outside_roots``). Its checks, in
+order, each with its own refusal (``PathRefused``, whose ``status`` is the HTTP answer):
+
+1. the name itself: no NUL byte, not longer than PATH_MAX, absolute, not a URI (400 or 422);
+2. the roots: none set refuses every path (403 naming the setting); the path with ``..`` and
+   every symlink resolved must lie under one (403). This runs before anything is asked of the
+   file, and its message is the same whether or not the file exists, so a client learns nothing
+   about what lies outside the roots;
+3. the file, now known to be inside: it exists (404) and is the kind asked for, a regular file or
+   a folder (422): never a FIFO, socket or device, which ``os.stat`` tells without opening it.
+
+Object-storage URIs (``s3://bucket/prefix``) are refused at step 1 today; an allowed ``s3://``
+entry among the roots is meant to be matched there, in ``_confine_uri``, the one place that knows
+URIs, so every caller gets it at once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from .errors import MobilabelError
+from .files import file_kind
+
+SETTING = "MOBILABEL_ALLOWED_ROOTS"
+PATH_MAX = 4096  # bytes, Linux's limit on a whole path
+Kind = Literal["file", "folder"]
+
+
+class PathRefused(MobilabelError):
+    """A path a client named that may not be used; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def outside_roots(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether ``path``, with ``..`` and symlinks resolved, lies outside every allowed root.
+
+    No roots configured means no confinement (the CLI's own use); the API refuses every path then (``confine``).
+    """
+    if not roots:
+        return False
+    resolved = Path(os.path.realpath(path))
+    return not any(resolved.is_relative_to(root) for root in roots)
+
+
+def check_name(name: str) -> None:
+    """Refuse a name no path can have: a NUL byte, or more than PATH_MAX bytes. Raises ``PathRefused`` (400)."""
+    if "\0" in name:
+        raise PathRefused(400, "a path may not contain a NUL byte")
+    if len(name.encode("utf-8", "surrogateescape")) > PATH_MAX:
+        raise PathRefused(400, f"a path may not be longer than {PATH_MAX} bytes")
+
+
+def require_roots(roots: Sequence[Path]) -> None:
+    """Refuse every path while no roots are set. Raises ``PathRefused`` (403) naming the setting."""
+    if not roots:
+        raise PathRefused(403, f"no paths are allowed: set {SETTING} on the server to the folders it may read")
+
+
+def confine(name: str, roots: Sequence[Path], kind: Kind = "file") -> Path:
+    """The real path (``..`` and symlinks resolved) of the file or folder ``name`` names, once it is known
+    to lie under one of ``roots`` and to be a regular file (``kind="file"``) or a folder.
+
+    Raises ``PathRefused`` with the status that says why: 400 for a NUL byte, an over-long name or a
+    URI; 422 for a relative path or the wrong kind of file; 403 with no roots set or outside them
+    (the same words whether or not the file exists); 404 when it does not exist.
+    """
+    check_name(name)
+    if "://" in name:
+        _confine_uri(name)
+    if not os.path.isabs(name):
+        raise PathRefused(422, f"give an absolute path on the server, not {name!r}")
+    require_roots(roots)
+    if outside_roots(Path(name), roots):
+        raise PathRefused(403, f"{name} is outside the allowed roots ({SETTING})")
+    real = Path(os.path.realpath(name))
+    try:
+        mode = os.stat(real).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise PathRefused(404, f"not found: {name}") from None
+    except OSError as exc:
+        raise PathRefused(403, f"cannot be read: {name} ({exc.strerror or exc})") from None
+    wanted = stat.S_ISREG(mode) if kind == "file" else stat.S_ISDIR(mode)
+    if not wanted:
+        raise PathRefused(422, f"not a {'regular file' if kind == 'file' else 'folder'}: {name} is a {file_kind(mode)}")
+    return real
+
+
+def check_pattern(pattern: str) -> str:
+    """``pattern``, a filter over stored paths (``*`` and ``?``), once it is known to be one a path could match.
+
+    A pattern opens nothing and only narrows what listing the results shows in full anyway, so it is
+    not held to the roots; it is refused (``PathRefused``, 400) for what no path can hold, as ``confine``
+    refuses it: a NUL byte, more than PATH_MAX bytes, or a URI while none is allowed.
+    """
+    check_name(pattern)
+    if "://" in pattern:
+        _confine_uri(pattern)
+    return pattern
+
+
+def _confine_uri(name: str) -> None:
+    # Where an allowed `s3://bucket[/prefix]` entry will be matched; until then no URI is allowed.
+    raise PathRefused(400, f"only paths on the server are allowed here, not URIs such as {name.split('://')[0]}://")
