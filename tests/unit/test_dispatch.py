@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from mobilabel.api.app import create_app
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
+from tests.api_support import BASE_URL
 from tests.conftest import FLOWERS
 from tests.unit.test_api_jobs import photos
 from tests.unit.test_training import tiny_dataset
@@ -36,7 +37,7 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_broker: str) 
     (tmp_path / "root").mkdir()
     monkeypatch.setenv("MOBILABEL_ALLOWED_ROOTS", str(tmp_path / "root"))
     monkeypatch.setenv("MOBILABEL_BROKER_URL", closed_broker)
-    with TestClient(create_app(load_settings())) as client:
+    with TestClient(create_app(load_settings()), base_url=BASE_URL) as client:
         yield client
 
 
