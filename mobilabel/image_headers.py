@@ -132,7 +132,7 @@ def tiff_layout(f: BinaryIO) -> str | None:
     photometric = first.first(PHOTOMETRIC, -1)
     return (
         f"unsupported TIFF: {'/'.join(map(str, bits))}-bit {_TIFF_SAMPLE_FORMAT.get(sample_format, f'sample format {sample_format}')} "
-        f"{_TIFF_PHOTOMETRIC.get(photometric, f'photometric {photometric}')}, {first.first(SAMPLES_PER_PIXEL, 1)} samples a pixel "
+        f"{_TIFF_PHOTOMETRIC.get(photometric, f'photometric {photometric}')}, samples a pixel: {first.first(SAMPLES_PER_PIXEL, 1)} "
         f"(compression {first.first(COMPRESSION, 1)})"
     )
 
