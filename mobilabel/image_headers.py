@@ -92,10 +92,11 @@ def jpeg_frame(data: bytes | memoryview) -> JpegFrame | None:
     return None
 
 
-def unsupported_reason(f: BinaryIO) -> str | None:
+def unsupported_reason(f: BinaryIO, layout: bool = False) -> str | None:
     """Why the file ``f`` (seekable) is valid yet not decoded here, naming what is unsupported; None when its
     header is of a kind the decoders take (a failure to decode it is then damage) or not of a format this
-    module knows. Reads the first MiB at most, and a TIFF's first directory."""
+    module knows. Reads the first MiB at most. With ``layout``, for a TIFF no decoder would open (Pillow
+    refuses an unknown sample layout when opening, and damaged data only when decoding), its sample layout."""
     f.seek(0)
     head = f.read(_HEAD_BYTES)
     if head.startswith(b"\xff\xd8"):
@@ -103,7 +104,7 @@ def unsupported_reason(f: BinaryIO) -> str | None:
         return None if frame is None or frame.decoded else f"unsupported JPEG: {frame.process}"
     if head.startswith(_PNG_SIGNATURE):
         return _png_reason(head)
-    if is_tiff_like(head[:4]):
+    if layout and is_tiff_like(head[:4]):
         return tiff_layout(f)
     return None
 

@@ -348,11 +348,12 @@ def _unidentified_reason(source: ImageSource) -> str:
         brand = head[8:12].decode("ascii", "replace").strip()
         return f"an ISO media file (brand {brand!r}) that holds no image this build can decode"
     if head.startswith(_SIGNATURES):
-        return _unsupported(source) or "corrupt image: the header is damaged"
+        return _unsupported(source, layout=True) or "corrupt image: the header is damaged"
     return "not an image: the content is not a format that can be read"
 
 
-def _unsupported(source: ImageSource) -> str | None:
-    """Why a valid file that failed to decode is not decoded here (``image_headers.unsupported_reason``), or None."""
+def _unsupported(source: ImageSource, layout: bool = False) -> str | None:
+    """Why a valid file that failed to open (``layout``) or decode is not decoded here
+    (``image_headers.unsupported_reason``), or None."""
     with source.open() as f:
-        return unsupported_reason(f)
+        return unsupported_reason(f, layout)
