@@ -221,7 +221,7 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
                 image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
             image.load()
             reduced = image.size != (width, height)
-            if min_side > 0 and min(image.size) >= 2 * min_side:
+            if min_side > 0 and image.format not in ("JPEG", "MPO") and min(image.size) >= 2 * min_side:
                 # A big scan in a format without reduced decoding: reduced by a whole factor (box filter) at once,
                 # to a shorter side still at least ``min_side``, so the copies that follow (RGB, the tensor) stay small.
                 small = (image if image.mode in _REDUCIBLE_MODES else to_rgb8(image)).reduce(min(image.size) // min_side)
