@@ -25,6 +25,8 @@ from .files import BrokenLinkError, NotRegularFileError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
 from .image_headers import unsupported_reason
 from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
+from .tiff_decoding import TooManyPixelsError, read_tiff
+from .tiff_ifds import data_ends_early, is_tiff_like, read_directories
 
 # What phones, cameras and browsers write, as well as the classic formats. The walk selects
 # by these names; what decodes a file is decided by its content, whatever its extension.
@@ -205,10 +207,7 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
         with Image.open(source.open()) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(
-                    f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
-                    "(MOBILABEL_MAX_IMAGE_PIXELS); refused as a possible decompression bomb"
-                )
+                raise _over_limit(width, height, max_pixels)
             warning = None
             if image.format in ("JPEG", "MPO") and source.data is not None:
                 # MPO (a camera's multi-picture file) is read as its primary frame: the JPEG it starts with.
@@ -231,11 +230,44 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
     except (ImageReadError, ValueError):
         raise
     except UnidentifiedImageError as exc:
+        tiff = _read_tiff(source, max_pixels, min_side)
+        if tiff is not None:
+            return tiff
         raise ImageReadError(_unidentified_reason(source)) from exc
     except MemoryError as exc:
         raise ImageReadError("out of memory while decoding") from exc
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError...
         raise ImageReadError(_unsupported(source) or f"corrupt or truncated image: {exc}") from exc
+
+
+def _over_limit(width: int, height: int, max_pixels: int) -> ImageReadError:
+    return ImageReadError(
+        f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+        "(MOBILABEL_MAX_IMAGE_PIXELS); refused as a possible decompression bomb"
+    )
+
+
+def _read_tiff(source: ImageSource, max_pixels: int, min_side: int) -> Picture | None:
+    """A TIFF Pillow would not open, decoded by tifffile (``tiff_decoding``); None if it is no TIFF or
+    tifffile cannot decode it either (its reason is then the file's layout, or damage)."""
+    with source.open() as f:
+        if not is_tiff_like(f.read(4)):
+            return None
+        try:
+            pixels, orientation = read_tiff(f, max_pixels)
+        except TooManyPixelsError as exc:
+            raise _over_limit(exc.width, exc.height, max_pixels) from exc
+        except MemoryError as exc:
+            raise ImageReadError("out of memory while decoding") from exc
+        except Exception as exc:  # tifffile's errors: an unknown compression or sample layout, or damaged data
+            directories = read_directories(f)
+            if directories and data_ends_early(f, directories[0]):
+                raise ImageReadError("truncated file: the image data ends early, the picture is incomplete") from exc
+            return None
+    image = Image.fromarray(pixels, "RGB")
+    if min_side > 0 and min(image.size) >= 2 * min_side:
+        return Picture(_upright(image.reduce(min(image.size) // min_side), orientation), None, True)
+    return Picture(_upright(image, orientation))
 
 
 def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:

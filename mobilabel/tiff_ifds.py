@@ -24,6 +24,8 @@ STRIP_OFFSETS = 0x0111
 ORIENTATION = 0x0112
 SAMPLES_PER_PIXEL = 0x0115
 STRIP_BYTE_COUNTS = 0x0117
+TILE_OFFSETS = 0x0144
+TILE_BYTE_COUNTS = 0x0145
 SUB_IFDS = 0x014A
 SAMPLE_FORMAT = 0x0153
 JPEG_INTERCHANGE_FORMAT = 0x0201
@@ -125,3 +127,12 @@ def _read_directory(f: BinaryIO, order: str, offset: int) -> tuple[Directory | N
         tags[tag] = struct.unpack(order + code * usable, data[: usable * size])
     (following,) = struct.unpack(order + "I", entries[12 * count : 12 * count + 4])
     return Directory(tags, offsets), following
+
+
+def data_ends_early(f: BinaryIO, directory: Directory) -> bool:
+    """Whether any strip or tile of ``directory`` lies past the end of ``f``: the file was cut short."""
+    size = f.seek(0, 2)
+    for offsets, counts in ((STRIP_OFFSETS, STRIP_BYTE_COUNTS), (TILE_OFFSETS, TILE_BYTE_COUNTS)):
+        if any(start + count > size for start, count in zip(directory.all(offsets), directory.all(counts), strict=False)):
+            return True
+    return False

@@ -99,6 +99,8 @@ def tiff_specimen(photometric: int, sample_format: int, bits: int, width: int = 
         0x100: (4, [width]), 0x101: (4, [height]), 0x102: (3, [bits] * samples), 0x103: (3, [1]), 0x106: (3, [photometric]),
         0x115: (3, [samples]), 0x116: (4, [height]), 0x153: (3, [sample_format] * samples),
     }  # fmt: skip
+    if photometric == 6:
+        tags[0x212] = (3, [1, 1])  # YCbCrSubSampling: none (the default is 2x2)
     if photometric == 3:
         tags[0x140] = (3, list(np.linspace(0, 65535, 1 << bits).astype(int)) * 3)  # ColorMap: a grey ramp
     return tiff_of(tags, pixels)
@@ -112,17 +114,25 @@ def test_every_tiff_sample_layout_is_labelled_or_named(photometric: int, sample_
         assert not any(word in found for word in DAMAGED), found
 
 
-def test_common_scanner_tiffs_are_labelled_and_a_cut_one_is_damaged() -> None:
-    for layout in ((1, 1, 16), (2, 1, 16), (2, 1, 8), (1, 3, 32), (5, 1, 8), (6, 1, 8), (1, 1, 1)):
-        assert outcome(tiff_specimen(*layout), "scan.tif") == "ok", layout
-    cut = outcome(tiff_specimen(2, 1, 16)[:-500], "scan.tif")
-    assert any(word in cut for word in DAMAGED) and "unsupported" not in cut, cut
+def test_scanner_and_scientific_tiffs_are_labelled_and_cut_ones_are_damaged() -> None:
+    # Pillow's layouts, then those tifffile decodes and this scales to 8 bits: float, 32- and 64-bit, signed, 16-bit YCbCr.
+    for layout in ((1, 1, 16), (2, 1, 16), (2, 1, 8), (1, 3, 32), (5, 1, 8), (6, 1, 8), (1, 1, 1),
+                   (2, 3, 32), (2, 3, 16), (2, 1, 32), (2, 2, 16), (5, 1, 16), (6, 1, 16), (1, 3, 64), (3, 1, 16)):  # fmt: skip
+        data = tiff_specimen(*layout)
+        picture = read_picture(ImageSource(Path("scan.tif"), data, "1:1", hash_bytes(data)), 89_478_485)
+        low, high = np.asarray(picture.image).min(), np.asarray(picture.image).max()
+        assert picture.image.size == (32, 24) and high - low > 64, (layout, low, high)  # the ramp kept its range
+    for layout in ((2, 1, 16), (2, 3, 32), (5, 1, 32)):
+        cut = outcome(tiff_specimen(*layout)[:-300], "scan.tif")
+        assert any(word in cut for word in DAMAGED) and "unsupported" not in cut, (layout, cut)
 
 
 def test_predict_names_an_unsupported_jpeg_and_label_stores_the_reason(tmp_path: Path, baseline: bytes) -> None:
+    (tmp_path / "float.tif").write_bytes(tiff_specimen(2, 3, 32))  # RGB float32: labelled
     (tmp_path / "twelve.jpg").write_bytes(jpeg_with_frame(baseline, 0xC1, 12))
     (tmp_path / "lossless.jpg").write_bytes(jpeg_with_frame(baseline, 0xC7, 16))
     predicted = CliRunner().invoke(cli, ["predict", str(tmp_path / "twelve.jpg")])
     assert predicted.exit_code == 1 and "failed: unsupported JPEG: 12-bit extended sequential (SOF1)" in predicted.output
     labelled = CliRunner().invoke(cli, ["label", str(tmp_path)])
+    assert "3 images, 1 labelled, 2 failed" in " ".join(labelled.output.split()), labelled.output
     assert "unsupported JPEG: 16-bit differential lossless (SOF7)" in labelled.output and "damaged" not in labelled.output
