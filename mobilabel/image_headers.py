@@ -45,6 +45,15 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HEAD_BYTES = 1 << 20
 
 
+class TooManyPixelsError(ValueError):
+    """An image whose header declares more pixels than the limit; ``width`` and ``height`` say how many."""
+
+    def __init__(self, width: int, height: int) -> None:
+        super().__init__(f"{width}x{height}")
+        self.width = width
+        self.height = height
+
+
 @dataclass(frozen=True)
 class JpegFrame:
     """A JPEG's frame header (SOFn): its marker (0xC0-0xCF), bits a sample, size in pixels and colour components."""

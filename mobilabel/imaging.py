@@ -23,9 +23,10 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .errors import MobilabelError
 from .files import BrokenLinkError, NotRegularFileError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
-from .image_headers import unsupported_reason
+from .image_headers import TooManyPixelsError, unsupported_reason
+from .raw_decoding import UndevelopedError, develop
 from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
-from .tiff_decoding import TooManyPixelsError, read_tiff
+from .tiff_decoding import read_tiff
 from .tiff_ifds import data_ends_early, is_tiff_like, read_directories
 
 # What phones, cameras and browsers write, as well as the classic formats. The walk selects
@@ -271,11 +272,20 @@ def _read_tiff(source: ImageSource, max_pixels: int, min_side: int) -> Picture |
 
 
 def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
-    """A camera RAW file (format ``raw``, open as ``f``) decoded from its largest usable embedded JPEG."""
+    """A camera RAW file (format ``raw``, open as ``f``) decoded from its largest usable embedded JPEG, else
+    its sensor data developed by LibRaw (``raw_decoding``)."""
     preview, largest = largest_preview(f)
     if preview is None:
-        found = f"; the largest embedded JPEG is {largest.process}, {largest.width}x{largest.height}" if largest else ""
-        raise ImageReadError(f"camera RAW ({raw}): no usable preview{found}")
+        try:
+            pixels, half = develop(f, max_pixels, min_side)
+        except TooManyPixelsError as exc:
+            raise _over_limit(exc.width, exc.height, max_pixels) from exc
+        except MemoryError as exc:
+            raise ImageReadError("out of memory while decoding") from exc
+        except UndevelopedError as exc:
+            found = f"; the largest embedded JPEG is {largest.process}, {largest.width}x{largest.height}" if largest else ""
+            raise ImageReadError(f"camera RAW ({raw}): no usable preview{found}, and LibRaw cannot read its sensor data ({exc})") from exc
+        return Picture(Image.fromarray(pixels, "RGB"), None, half)
     try:
         picture = _read(ImageSource(source.path.with_suffix(".jpg"), preview.data, source.content_id, source.content_hash),
                         max_pixels, min_side, libjpeg)  # fmt: skip

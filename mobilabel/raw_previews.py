@@ -1,5 +1,5 @@
 """Camera RAW files: found by name or signature, labelled from the largest JPEG preview the camera embedded
-(what photo managers show, and fast: no demosaicing).
+(what photo managers show, and fast: no demosaicing); ``raw_decoding`` develops those without one.
 
 Where previews are: TIFF-structured RAWs (CR2, NEF, ARW, DNG, PEF, ORF, RW2, ...) point at them from their
 directories (``JPEGInterchangeFormat``, or a strip compressed as JPEG, compression 6 or 7, that is not the

@@ -14,16 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import tifffile
 
+from .image_headers import TooManyPixelsError
+
 _MINISWHITE, _MINISBLACK, _RGB, _PALETTE, _CMYK, _YCBCR = 0, 1, 2, 3, 5, 6
-
-
-class TooManyPixelsError(ValueError):
-    """The TIFF's first image is over the pixel limit; ``width`` and ``height`` say how large it is."""
-
-    def __init__(self, width: int, height: int) -> None:
-        super().__init__(f"{width}x{height}")
-        self.width = width
-        self.height = height
 
 
 class UnsupportedLayoutError(ValueError):

@@ -104,7 +104,12 @@ def tiff_file(directories: list[tuple[Tags, bytes, bytes | None]]) -> bytes:
 
 
 def _packed(kind: int, values: list[int]) -> bytes:
-    return struct.pack("<" + {1: "B", 2: "B", 3: "H", 4: "I", 7: "B", 11: "f"}[kind] * len(values), *values)
+    """Values of TIFF type ``kind``; a (signed) rational's are given as numerator, denominator, numerator, ..."""
+    return struct.pack("<" + {1: "B", 2: "B", 3: "H", 4: "I", 5: "I", 7: "B", 10: "i", 11: "f"}[kind] * len(values), *values)
+
+
+def _count(kind: int, values: list[int]) -> int:
+    return len(values) // 2 if kind in (5, 10) else len(values)
 
 
 def _directory(tags: Tags, values_at: int) -> bytes:
@@ -118,7 +123,7 @@ def _directory(tags: Tags, values_at: int) -> bytes:
         else:
             field = struct.pack("<I", values_at + len(out_of_line))
             out_of_line += data
-        entries += struct.pack("<HHI", tag, kind, len(values)) + field
+        entries += struct.pack("<HHI", tag, kind, _count(kind, values)) + field
     return bytes(entries + struct.pack("<I", 0) + out_of_line)
 
 
@@ -151,10 +156,29 @@ def dng_with_preview(photo: Image.Image, orientation: int = 1) -> bytes:
     return tiff_file([(tags, thumb, preview.getvalue()), (_SENSOR, os.urandom(64 * 64 * 2), None)])
 
 
+def dng_of_sensor_data(photo: Image.Image) -> bytes:
+    """A DNG without preview: ``photo`` sampled through an RGGB colour filter array (16 bits), as its sensor data,
+    with the DNG tags a raw developer needs (CFA layout, an identity colour matrix, white level, neutral balance)."""
+    rgb = np.asarray(photo.convert("RGB")).astype(np.uint16) * 257
+    height, width = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+    cfa = np.empty((height, width), "<u2")
+    cfa[0::2, 0::2], cfa[0::2, 1::2] = rgb[0:height:2, 0:width:2, 0], rgb[0:height:2, 1:width:2, 1]
+    cfa[1::2, 0::2], cfa[1::2, 1::2] = rgb[1:height:2, 0:width:2, 1], rgb[1:height:2, 1:width:2, 2]
+    identity = [1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1]  # ColorMatrix1, as signed rationals
+    tags: Tags = {
+        0x00FE: (_LONG, [0]), 0x0100: (_LONG, [width]), 0x0101: (_LONG, [height]), 0x0102: (_SHORT, [16]),
+        0x0103: (_SHORT, [1]), 0x0106: (_SHORT, [32803]), 0x0115: (_SHORT, [1]), 0x0116: (_LONG, [height]),
+        0x828D: (_SHORT, [2, 2]), 0x828E: (1, [0, 1, 1, 2]), 0xC612: (1, [1, 4, 0, 0]), 0xC614: (2, list(b"mobilabel\0")),
+        0xC621: (10, identity), 0xC61D: (_LONG, [65535]), 0xC628: (5, [1, 1, 1, 1, 1, 1]),
+    }  # fmt: skip
+    return tiff_file([(tags, cfa.tobytes(), None)])
+
+
 def raw_without_preview(photo: Image.Image) -> bytes:
-    """A TIFF-based RAW (as NEF, ARW, ... are built) whose only pictures are a 96-pixel thumbnail and the sensor data."""
+    """A TIFF-based RAW (as NEF, ARW, ... are built) whose only picture is a 96-pixel thumbnail: no preview a
+    label could come from, and no sensor data to develop."""
     tags, thumb = _thumbnail_directory(photo)
-    return tiff_file([(tags, thumb, None), (_SENSOR, os.urandom(64 * 64 * 2), None)])
+    return tiff_file([(tags, thumb, None)])
 
 
 def write(path: Path, data: bytes) -> Path:

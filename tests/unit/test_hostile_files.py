@@ -22,7 +22,7 @@ from mobilabel.files import PATH_MAX
 from mobilabel.hashing import hash_bytes
 from mobilabel.imaging import ImageReadError, ImageSource, read_picture
 from tests.api_support import ClientFactory, api  # noqa: F401
-from tests.format_specimens import dng_with_preview, raw_without_preview
+from tests.format_specimens import dng_of_sensor_data, dng_with_preview, raw_without_preview
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -161,9 +161,10 @@ def test_camera_raw_is_labelled_from_its_preview_and_predict_and_label_agree(tmp
     assert "8 images, 2 labelled, 6 failed" in " ".join(labelled.output.split()), labelled.output
     assert "not an image" not in labelled.output
     stored = {Path(p).name: r for p, r in rows().items()}
-    assert stored["DSC_0002.NEF"]["error"] == "camera RAW (NEF): no usable preview"
+    no_sensor_data = "no usable preview, and LibRaw cannot read its sensor data (Unsupported file format or not RAW file)"
+    assert stored["DSC_0002.NEF"]["error"] == f"camera RAW (NEF): {no_sensor_data}"
     for name, brand in (("DSC_0004.ARW", "ARW"), ("DSCF0005.RAF", "RAF"), ("P0006.ORF", "ORF"), ("P0007.RW2", "RW2"), ("IMG_0008.CR3", "CR3")):
-        assert stored[name]["error"] == f"camera RAW ({brand}): no usable preview", stored[name]
+        assert stored[name]["error"] == f"camera RAW ({brand}): {no_sensor_data}", stored[name]
     jpeg = tmp_path / "preview.jpg"
     photo.save(jpeg, quality=90)
     for name in ("IMG_0001.DNG", "IMG_0003.CR2"):
@@ -173,7 +174,21 @@ def test_camera_raw_is_labelled_from_its_preview_and_predict_and_label_agree(tmp
         # The label is the embedded preview's: the same as the JPEG the camera would have written.
         assert predicted[1:] == run("predict", str(jpeg)).output.split("\t")[1:]
     refused = run("predict", str(folder / "DSC_0002.NEF"))
-    assert refused.exit_code == 1 and "camera RAW (NEF): no usable preview" in refused.output
+    assert refused.exit_code == 1 and f"camera RAW (NEF): {no_sensor_data}" in refused.output
+
+
+def test_camera_raw_without_a_preview_is_developed_from_its_sensor_data(tmp_path: Path, val_images: list[Path]) -> None:
+    photo = Image.open(val_images[0]).convert("RGB")
+    (tmp_path / "IMG_0009.DNG").write_bytes(dng_of_sensor_data(photo))
+    developed = run("predict", "--top-k", "5", str(tmp_path / "IMG_0009.DNG"))
+    assert developed.exit_code == 0, developed.output
+    # LibRaw's demosaicing (at half size) and tone curve differ from the JPEG's: the photo's label is among its five best.
+    assert run("predict", str(val_images[0])).output.split("\t")[1] in developed.output.split("\t")[1::2]
+    data = (tmp_path / "IMG_0009.DNG").read_bytes()
+    picture = read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 64)
+    assert picture.reduced and picture.image.size == (photo.width // 2, photo.height // 2)
+    with pytest.raises(ImageReadError, match=r"over the limit of 1,000 \(MOBILABEL_MAX_IMAGE_PIXELS\)"):
+        read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 1_000)
 
 
 def test_a_raw_preview_is_turned_upright_by_the_raw_files_orientation(tmp_path: Path, val_images: list[Path]) -> None:
