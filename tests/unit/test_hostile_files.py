@@ -196,3 +196,14 @@ def test_a_raw_preview_is_turned_upright_by_the_raw_files_orientation(tmp_path: 
     data = dng_with_preview(photo, orientation=6)
     picture = read_picture(ImageSource(tmp_path / "a.dng", data, "1:1", hash_bytes(data)), 89_478_485)
     assert picture.image.size == (photo.height, photo.width)
+
+
+def test_the_api_labels_a_raw_upload_as_predict_does(tmp_path: Path, val_images: list[Path], api: ClientFactory) -> None:  # noqa: F811
+    photo = Image.open(val_images[0]).convert("RGB")
+    dng = tmp_path / "IMG_0001.DNG"
+    dng.write_bytes(dng_with_preview(photo))
+    client = api()
+    answer = client.post("/api/predict", files=[("files", (dng.name, dng.read_bytes(), "image/x-adobe-dng"))])
+    assert answer.status_code == 200, answer.text
+    predicted = run("predict", str(dng)).output.split("\t")
+    assert answer.json()["predictions"][0]["label"] == predicted[1]
