@@ -57,15 +57,6 @@ class BrokenLinkError(FileNotFoundError):
         super().__init__("a broken symbolic link: its target does not exist")
 
 
-class FileTooLargeError(OSError):
-    """A regular file over a size limit; not read."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"file is {size:,} bytes, over the limit of {limit:,}")
-        self.size = size
-        self.limit = limit
-
-
 def file_kind(mode: int) -> str | None:
     """What an ``st_mode`` other than a regular file's is ("a FIFO (named pipe)", "a socket", ...); None for a regular file."""
     if stat.S_ISREG(mode):
@@ -126,16 +117,6 @@ def open_regular(path: Path | str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-
-
-def read_regular(path: Path | str, limit: int) -> bytes:
-    """The bytes of the regular file ``path`` (``open_regular``), if it holds at most ``limit``; raises
-    ``FileTooLargeError`` for a larger one, before reading it, and what ``open_regular`` raises."""
-    with open_regular(path) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > limit:
-            raise FileTooLargeError(size, limit)
-        return f.read(size)
 
 
 def _is_link(name: str | bytes, parent: int | None) -> bool:
