@@ -91,7 +91,7 @@ def confine(name: str, roots: Sequence[Path], kind: Kind = "file") -> Path:
         raise PathRefused(403, f"cannot be read: {name} ({exc.strerror or exc})") from None
     wanted = stat.S_ISREG(mode) if kind == "file" else stat.S_ISDIR(mode)
     if not wanted:
-        raise PathRefused(422, f"not a {'regular file' if kind == 'file' else 'folder'}: {name} is a {file_kind(mode)}")
+        raise PathRefused(422, f"not a {'regular file' if kind == 'file' else 'folder'}: {name} is {file_kind(mode) or 'a regular file'}")
     return real
 
 

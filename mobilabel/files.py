@@ -1,4 +1,5 @@
-"""Opening a file without blocking on what is not one, and writing one so that a reader never sees it half-written."""
+"""Files on disk: writing one so that a reader never sees it half-written, and reading only regular files,
+never blocking on a FIFO nor reading a device without end, whatever the path's length."""
 
 from __future__ import annotations
 
@@ -7,46 +8,6 @@ import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
-
-
-class NotARegularFileError(OSError):
-    """The path names a FIFO, socket, device or folder: nothing to read as a file."""
-
-
-def file_kind(mode: int) -> str:
-    """What ``mode`` (``os.stat().st_mode``) is, in a word a message can quote: file, folder, FIFO, socket, device."""
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    return "special file"
-
-
-def open_regular(path: Path | str) -> tuple[BinaryIO, int]:
-    """A regular file opened for reading, and its size in bytes when opened.
-
-    Opened with ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor, so a FIFO never
-    blocks the caller (a blocking open would wait for a writer forever) and a device such as
-    ``/dev/zero`` is refused before a byte is read. Readers should read no more than the size
-    returned (``read_bounded``). Raises ``NotARegularFileError`` for anything but a regular file,
-    ``OSError`` when it cannot be opened.
-    """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        st = os.fstat(descriptor)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotARegularFileError(f"not a regular file ({file_kind(st.st_mode)})")
-        os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb"), st.st_size
-    except BaseException:
-        os.close(descriptor)
-        raise
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -65,3 +26,122 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# Linux's PATH_MAX: a longer path must be reached a folder at a time (``openat``), as the walk does.
+PATH_MAX = 4096
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+class NotRegularFileError(OSError):
+    """A path that names something other than a regular file (a FIFO, socket, device or folder); never opened
+    for reading. ``kind`` says what it is, e.g. "a FIFO (named pipe)"."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind}, not a regular file")
+        self.kind = kind
+
+
+class BrokenLinkError(FileNotFoundError):
+    """A symbolic link whose target does not exist."""
+
+    def __init__(self) -> None:
+        super().__init__("a broken symbolic link: its target does not exist")
+
+
+def file_kind(mode: int) -> str | None:
+    """What an ``st_mode`` other than a regular file's is ("a FIFO (named pipe)", "a socket", ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def stat_path(path: Path | str) -> os.stat_result:
+    """``os.stat`` (links followed) that also reaches a path longer than ``PATH_MAX``; raises ``OSError``."""
+    parent, name = _parent_fd(path)
+    try:
+        return os.stat(name, dir_fd=parent)
+    finally:
+        if parent is not None:
+            os.close(parent)
+
+
+def open_directory(path: Path | str) -> int:
+    """A descriptor of the folder ``path`` (for ``os.scandir``), whatever the path's length; the caller closes it.
+    Raises ``OSError`` (``NotADirectoryError`` for anything else)."""
+    parent, name = _parent_fd(path)
+    try:
+        return os.open(name, _DIRECTORY_FLAGS, dir_fd=parent)
+    finally:
+        if parent is not None:
+            os.close(parent)
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """``path`` opened for reading (binary, buffered) if it is a regular file, links followed; never blocks.
+
+    Anything else is refused before it is opened, so a FIFO cannot block the caller nor a device
+    (``/dev/zero``) feed it forever: reads are then bounded by the size ``os.fstat`` gives. A path
+    longer than ``PATH_MAX`` is reached a folder at a time. Raises ``NotRegularFileError`` (what it is),
+    ``BrokenLinkError``, ``FileNotFoundError``, ``PermissionError`` or another ``OSError``.
+    """
+    parent, name = _parent_fd(path)
+    try:
+        try:
+            kind = file_kind(os.stat(name, dir_fd=parent).st_mode)
+        except FileNotFoundError:
+            if _is_link(name, parent):
+                raise BrokenLinkError() from None
+            raise
+        if kind is not None:
+            raise NotRegularFileError(kind)
+        # O_NONBLOCK: were it swapped for a FIFO since the stat, opening would not wait for a writer.
+        fd = os.open(name, _READ_FLAGS, dir_fd=parent)
+    finally:
+        if parent is not None:
+            os.close(parent)
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise NotRegularFileError(kind)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _is_link(name: str | bytes, parent: int | None) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=parent).st_mode)
+    except OSError:
+        return False
+
+
+def _parent_fd(path: Path | str) -> tuple[int | None, bytes]:
+    """(descriptor of the folder, name in it) to reach ``path`` by: (None, the path) when it is short enough to
+    use whole; otherwise its folders are opened one at a time, each relative to the last (``openat``)."""
+    raw = os.fsencode(path)
+    if len(raw) < PATH_MAX:
+        return None, raw
+    parts = [part for part in raw.split(b"/") if part]
+    if not parts:
+        return None, raw
+    fd = os.open(b"/" if raw.startswith(b"/") else b".", _DIRECTORY_FLAGS)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, parts[-1]

@@ -2,13 +2,15 @@
 
 xxHash's XXH3-128 (the ``xxhash`` package): non-cryptographic, several GB/s on one core,
 so hashing the bytes a reader already holds costs nothing next to decoding them; 128 bits
-make an accidental collision between two photos negligible. Imports only ``files``, so
-storage and the pipeline alike may use it.
+make an accidental collision between two photos negligible. Imports only ``files`` of the
+project, so storage and the pipeline alike may use it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 import xxhash
 
@@ -23,15 +25,16 @@ def hash_bytes(data: bytes | bytearray | memoryview) -> str:
 
 
 def hash_file(path: Path | str) -> str:
-    """The content hash of a regular file's bytes, read in 1 MiB pieces up to its size when opened
-    (``files.open_regular``: a FIFO or device is refused, never waited on nor read without end).
+    """The content hash of a regular file's bytes (``files.open_regular``: never a FIFO or device), read in
+    1 MiB pieces; raises ``OSError`` if it cannot be read."""
+    with open_regular(path) as f:
+        return hash_stream(f, os.fstat(f.fileno()).st_size)
 
-    Raises ``OSError`` (``NotARegularFileError`` for a FIFO, device, socket or folder) if it cannot be read.
-    """
+
+def hash_stream(f: BinaryIO, size: int) -> str:
+    """The content hash of the next ``size`` bytes of ``f`` (fewer if it ends first), read in 1 MiB pieces."""
     digest = xxhash.xxh3_128()
-    f, left = open_regular(path)
-    with f:
-        while left > 0 and (piece := f.read(min(_READ_BYTES, left))):
-            digest.update(piece)
-            left -= len(piece)
+    while size > 0 and (piece := f.read(min(_READ_BYTES, size))):
+        digest.update(piece)
+        size -= len(piece)
     return digest.hexdigest()

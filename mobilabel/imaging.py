@@ -21,17 +21,28 @@ import simplejpeg  # type: ignore[import-untyped]  # ships no type information
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import MobilabelError
-from .hashing import hash_bytes, hash_file
+from .files import BrokenLinkError, NotRegularFileError, open_regular, stat_path
+from .hashing import hash_bytes, hash_stream
+from .image_headers import TooManyPixelsError, unsupported_reason
+from .raw_decoding import UndevelopedError, develop
+from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
+from .tiff_decoding import read_tiff
+from .tiff_ifds import data_ends_early, is_tiff_like, read_directories
 
 # What phones, cameras and browsers write, as well as the classic formats. The walk selects
 # by these names; what decodes a file is decided by its content, whatever its extension.
+# Camera RAW files (``raw_previews.RAW_EXTENSIONS``) are labelled from their embedded preview.
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".png", ".apng", ".bmp", ".dib", ".gif", ".tif", ".tiff",
     ".webp", ".heic", ".heif", ".hif", ".avif",
-})  # fmt: skip
+}) | RAW_EXTENSIONS  # fmt: skip
 
 # A truncated file is reported, not silently padded with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# One pixel limit, ours (MOBILABEL_MAX_IMAGE_PIXELS), checked against every image's declared size before it is
+# decoded (``_read``, ``plain_jpeg``); Pillow's own (a warning over 89 Mpx, an error over twice that) would
+# refuse what a user allowed, or print a warning that names no file.
+Image.MAX_IMAGE_PIXELS = None
 # HEIC/HEIF (iPhones) through pillow-heif; Pillow reads AVIF itself.
 pillow_heif.register_heif_opener()
 
@@ -69,6 +80,7 @@ _TRANSPOSE_FOR_ORIENTATION = {
     8: Image.Transpose.ROTATE_90,
 }
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "CMYK"})  # what Image.reduce takes
 
 
 class ImageReadError(MobilabelError):
@@ -93,8 +105,8 @@ def is_image_name(name: str) -> bool:
 
 
 def content_identity(path: Path) -> str:
-    """A cheap identity of a file's content: size and modification time."""
-    st = path.stat()
+    """A cheap identity of a file's content: size and modification time (a path of any length)."""
+    st = stat_path(path)
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
@@ -109,7 +121,7 @@ class ImageSource:
     content_hash: str
 
     def open(self) -> BinaryIO:
-        return io.BytesIO(self.data) if self.data is not None else open(self.path, "rb")
+        return io.BytesIO(self.data) if self.data is not None else open_regular(self.path)
 
     @property
     def is_jpeg(self) -> bool:
@@ -128,20 +140,25 @@ class Picture:
 
 
 def load_source(path: Path) -> ImageSource:
-    """Read ``path`` once, fingerprint and hash it.
+    """Read ``path`` once, fingerprint and hash it; only a regular file is opened (``files.open_regular``),
+    and no more than the size it had when opened is read.
 
-    Raises ``ImageReadError`` for a folder, a missing or unreadable file.
+    Raises ``ImageReadError`` for a folder, a FIFO, socket or device, a missing or unreadable file.
     """
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             st = os.fstat(f.fileno())
             content_id = f"{st.st_size}:{st.st_mtime_ns}"
             if st.st_size <= MAX_IN_MEMORY_BYTES:
-                data = f.read()
+                data = f.read(st.st_size)
                 return ImageSource(path, data, content_id, hash_bytes(data))
-        return ImageSource(path, None, content_id, hash_file(path))
-    except IsADirectoryError as exc:
-        raise ImageReadError("is a folder, not an image file (label a folder with: mobilabel label FOLDER)") from exc
+            return ImageSource(path, None, content_id, hash_stream(f, st.st_size))
+    except NotRegularFileError as exc:
+        if exc.kind == "a folder":
+            raise ImageReadError("is a folder, not an image file (label a folder with: mobilabel label FOLDER)") from exc
+        raise ImageReadError(f"{exc.kind}, not a regular file: not opened") from exc
+    except BrokenLinkError as exc:
+        raise ImageReadError(str(exc)) from exc
     except PermissionError as exc:
         raise ImageReadError("permission denied") from exc
     except FileNotFoundError as exc:
@@ -183,14 +200,15 @@ def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0,
 
 def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
     """``read_picture`` on a loaded file; raises ``ValueError`` for metadata over Pillow's bounds."""
+    with source.open() as f:
+        raw = raw_format(source.path.name, f.read(16))
+        if raw is not None:
+            return _read_raw(source, raw, f, max_pixels, min_side, libjpeg)
     try:
         with Image.open(source.open()) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(
-                    f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
-                    "(MOBILABEL_MAX_IMAGE_PIXELS); refused as a possible decompression bomb"
-                )
+                raise _over_limit(width, height, max_pixels)
             warning = None
             if image.format in ("JPEG", "MPO") and source.data is not None:
                 # MPO (a camera's multi-picture file) is read as its primary frame: the JPEG it starts with.
@@ -201,20 +219,83 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
                     return Picture(_upright(Image.fromarray(pixels, "RGB"), image.getexif().get(_ORIENTATION, 1)), warning, reduced)
             if min_side > 0:
                 image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
-            reduced = image.size != (width, height)
             image.load()
+            reduced = image.size != (width, height)
+            if min_side > 0 and image.format not in ("JPEG", "MPO") and min(image.size) >= 2 * min_side:
+                # A big scan in a format without reduced decoding: reduced by a whole factor (box filter) at once,
+                # to a shorter side still at least ``min_side``, so the copies that follow (RGB, the tensor) stay small.
+                small = (image if image.mode in _REDUCIBLE_MODES else to_rgb8(image)).reduce(min(image.size) // min_side)
+                return Picture(to_rgb8(_upright(small, image.getexif().get(_ORIENTATION, 1))), warning, True)
             ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
             return Picture(to_rgb8(image), warning, reduced)
     except (ImageReadError, ValueError):
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"refused as a possible decompression bomb: {exc}") from exc
     except UnidentifiedImageError as exc:
+        tiff = _read_tiff(source, max_pixels, min_side)
+        if tiff is not None:
+            return tiff
         raise ImageReadError(_unidentified_reason(source)) from exc
     except MemoryError as exc:
         raise ImageReadError("out of memory while decoding") from exc
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError...
-        raise ImageReadError(f"corrupt or truncated image: {exc}") from exc
+        raise ImageReadError(_unsupported(source) or f"corrupt or truncated image: {exc}") from exc
+
+
+def _over_limit(width: int, height: int, max_pixels: int) -> ImageReadError:
+    return ImageReadError(
+        f"image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+        "(MOBILABEL_MAX_IMAGE_PIXELS); refused as a possible decompression bomb"
+    )
+
+
+def _read_tiff(source: ImageSource, max_pixels: int, min_side: int) -> Picture | None:
+    """A TIFF Pillow would not open, decoded by tifffile (``tiff_decoding``); None if it is no TIFF or
+    tifffile cannot decode it either (its reason is then the file's layout, or damage)."""
+    with source.open() as f:
+        if not is_tiff_like(f.read(4)):
+            return None
+        try:
+            pixels, orientation = read_tiff(f, max_pixels)
+        except TooManyPixelsError as exc:
+            raise _over_limit(exc.width, exc.height, max_pixels) from exc
+        except MemoryError as exc:
+            raise ImageReadError("out of memory while decoding") from exc
+        except Exception as exc:  # tifffile's errors: an unknown compression or sample layout, or damaged data
+            directories = read_directories(f)
+            if directories and data_ends_early(f, directories[0]):
+                raise ImageReadError("truncated file: the image data ends early, the picture is incomplete") from exc
+            return None
+    image = Image.fromarray(pixels, "RGB")
+    if min_side > 0 and min(image.size) >= 2 * min_side:
+        return Picture(_upright(image.reduce(min(image.size) // min_side), orientation), None, True)
+    return Picture(_upright(image, orientation))
+
+
+def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
+    """A camera RAW file (format ``raw``, open as ``f``) decoded from its largest usable embedded JPEG, else
+    its sensor data developed by LibRaw (``raw_decoding``)."""
+    preview, largest = largest_preview(f)
+    if preview is None:
+        try:
+            pixels, half = develop(f, max_pixels, min_side)
+        except TooManyPixelsError as exc:
+            raise _over_limit(exc.width, exc.height, max_pixels) from exc
+        except MemoryError as exc:
+            raise ImageReadError("out of memory while decoding") from exc
+        except UndevelopedError as exc:
+            found = f"; the largest embedded JPEG is {largest.process}, {largest.width}x{largest.height}" if largest else ""
+            raise ImageReadError(f"camera RAW ({raw}): no usable preview{found}, and LibRaw cannot read its sensor data ({exc})") from exc
+        return Picture(Image.fromarray(pixels, "RGB"), None, half)
+    try:
+        picture = _read(ImageSource(source.path.with_suffix(".jpg"), preview.data, source.content_id, source.content_hash),
+                        max_pixels, min_side, libjpeg)  # fmt: skip
+    except ImageReadError as exc:
+        raise ImageReadError(f"camera RAW ({raw}): its preview cannot be read: {exc}") from exc
+    with Image.open(io.BytesIO(preview.data)) as header:
+        own = header.getexif().get(_ORIENTATION)
+    # The preview's own EXIF orientation was applied; the RAW's is for previews without one.
+    image = picture.image if own is not None else _upright(picture.image, preview.orientation)
+    return Picture(image, picture.warning, picture.reduced)
 
 
 def check_jpeg(data: bytes) -> str | None:
@@ -309,5 +390,12 @@ def _unidentified_reason(source: ImageSource) -> str:
         brand = head[8:12].decode("ascii", "replace").strip()
         return f"an ISO media file (brand {brand!r}) that holds no image this build can decode"
     if head.startswith(_SIGNATURES):
-        return "corrupt image: the header is damaged"
+        return _unsupported(source, layout=True) or "corrupt image: the header is damaged"
     return "not an image: the content is not a format that can be read"
+
+
+def _unsupported(source: ImageSource, layout: bool = False) -> str | None:
+    """Why a valid file that failed to open (``layout``) or decode is not decoded here
+    (``image_headers.unsupported_reason``), or None."""
+    with source.open() as f:
+        return unsupported_reason(f, layout)

@@ -79,7 +79,7 @@ def label(
     folder = check_folder(folder)
     walked = WalkCounts()
     if next(iter_images(folder, walked), None) is None:
-        skipped = f"; skipped: {walked.not_images} not an image" if walked.not_images else ""
+        skipped = "".join(f"; skipped: {count} {reason}" for reason, count in walked.by_reason().items())
         click.echo(f"No images under {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, any case{skipped}).")
         return
     database = command_database()
@@ -110,7 +110,7 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
     console.print(
         f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed, "
         f"{summary.skipped} skipped (unchanged)"
-        + (f", {summary.not_images} skipped: not an image" if summary.not_images else "")
+        + "".join(f", {count} skipped: {reason}" for reason, count in summary.passed_over.items())
         + f" in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"
     )
     if summary.skipped and not labelled:

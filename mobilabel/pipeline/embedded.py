@@ -41,7 +41,7 @@ class JobSummary:
     seconds: float = 0.0
     label_counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    not_images: int = 0  # files the walk passed over: not an image by their name
+    passed_over: dict[str, int] = field(default_factory=dict)  # entries the walk passed over, by reason (``WalkCounts``)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class FolderWork:
     paths: list[Path]
     found: int
     skipped_paths: list[str]
-    not_images: int = 0  # files the walk passed over: not an image by their name
+    passed_over: dict[str, int] = field(default_factory=dict)  # entries the walk passed over, by reason (``WalkCounts``)
 
     @property
     def skipped(self) -> int:
@@ -68,7 +68,7 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
     found = list(iter_images(root, walked))
     skipped = SkipCount()
     paths = list(without_unchanged(db, found, version_id, skipped))
-    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths, walked.not_images)
+    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths, walked.by_reason())
 
 
 def label_folder(
@@ -100,7 +100,7 @@ def label_folder(
         stored_jobs.set_total(session, job.id, work.found)
         stored_jobs.add_to_counters(session, job.id, 0, 0, work.skipped)
         record_job_images(session, job.id, version_id, [(path, ImageOutcome.SKIPPED) for path in work.skipped_paths])
-    summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, not_images=work.not_images)
+    summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, passed_over=work.passed_over)
     try:
         for batch in labeller.label(work.paths, stored_results(db)) if work.paths else ():
             records = batch.records

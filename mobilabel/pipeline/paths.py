@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..confinement import outside_roots as outside_roots  # the one confinement check, re-exported for the reader
 from ..errors import MobilabelError
+from ..files import file_kind, open_directory
 from ..imaging import is_image_name
 
 
@@ -27,49 +29,79 @@ def check_folder(root: Path) -> Path:
     return Path(os.path.abspath(root))
 
 
+# Why a walk passed an entry over (``WalkCounts``); the summary prints each with its count.
+NOT_AN_IMAGE = "not an image"
+BROKEN_LINK = "broken symbolic link"
+FOLDER_WALKED = "link to a folder already walked"
+
+
 @dataclass
 class WalkCounts:
-    """What a walk passed over: files whose name is not an image's (``imaging.IMAGE_EXTENSIONS``)."""
+    """What a walk passed over, by reason: files whose name is not an image's (``imaging.IMAGE_EXTENSIONS``),
+    FIFOs, sockets and devices ("a socket, not a regular file"), broken links, folders it could not read or
+    had walked already. Entries with an image's name are never passed over: labelling says why they fail."""
 
-    not_images: int = 0
+    passed_over: Counter[str] = field(default_factory=Counter)
+
+    def by_reason(self) -> dict[str, int]:
+        """Count by reason, "not an image" first, then the rest by name (a stable order for the summary)."""
+        return dict(sorted(self.passed_over.items(), key=lambda item: (item[0] != NOT_AN_IMAGE, item[0])))
 
 
 def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
-    """Image files (by extension, any case) under ``root`` in a stable order, walked lazily.
+    """Entries named as images (by extension, any case) under ``root`` in a stable order, walked lazily.
 
-    Symlinked folders are followed once each: a folder already visited (by its
-    device and inode) is skipped, so a link loop ends the walk instead of hanging it.
-    Only the folder stack is held in memory, never the list of files. Other files are
-    counted in ``counts``, so nothing is passed over silently.
+    Every entry with an image's name is yielded, also a FIFO, device or broken link (reading it fails with
+    the reason); every other entry is a folder walked or is counted in ``counts``, so nothing the walk
+    meets vanishes silently. Folders are opened one at a time relative to their parent's path (``files.
+    open_directory``), so paths longer than ``PATH_MAX`` are walked too. Symlinked folders are followed once
+    each: a folder already visited (by its device and inode) is counted, so a link loop ends the walk
+    instead of hanging it. Only the folder stack is held in memory, never the list of files.
     """
     root = check_folder(root)
+    counts = counts if counts is not None else WalkCounts()
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
         folder = stack.pop()
         try:
-            st = folder.stat()
-        except OSError:
+            fd = open_directory(folder)
+        except OSError as exc:  # a sub-folder removed or made unreadable since its parent was listed
+            counts.passed_over[f"folder that cannot be read ({exc.strerror or exc})"] += 1
             continue
-        if (st.st_dev, st.st_ino) in seen:
-            continue
-        seen.add((st.st_dev, st.st_ino))
         try:
-            with os.scandir(folder) as scan:
-                entries = sorted(scan, key=lambda e: e.name)
-        except OSError:
-            continue  # an unreadable sub-folder holds nothing we could label
-        subfolders = []
-        for entry in entries:
-            try:
-                if entry.is_dir():
-                    subfolders.append(Path(entry.path))
-                elif entry.is_file():
-                    if is_image_name(entry.name):
-                        yield Path(entry.path)
-                    elif counts is not None:
-                        counts.not_images += 1
-            except OSError:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) in seen:
+                counts.passed_over[FOLDER_WALKED] += 1
                 continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(fd) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+            subfolders = []
+            for entry in entries:
+                path = folder / entry.name
+                kind = _kind(entry)
+                if kind == "folder":
+                    subfolders.append(path)
+                elif is_image_name(entry.name):
+                    yield path
+                else:
+                    counts.passed_over[kind] += 1
+        finally:
+            os.close(fd)
         stack.extend(reversed(subfolders))
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    """"folder", NOT_AN_IMAGE for a regular file (the caller looks at its name), else why it is passed over."""
+    try:
+        if entry.is_dir():
+            return "folder"
+        mode = entry.stat().st_mode
+    except FileNotFoundError:
+        return BROKEN_LINK if entry.is_symlink() else "removed while the folder was read"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    kind = file_kind(mode)
+    return NOT_AN_IMAGE if kind is None else f"{kind}, not a regular file"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -13,7 +13,7 @@ from celery import Celery
 from ..broker import LABEL_CHUNK
 from ..config import Settings
 from ..pipeline.incremental import SkipCount, without_unchanged
-from ..pipeline.paths import check_folder, iter_images
+from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..storage import Database, versions
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
@@ -29,6 +29,7 @@ class EnqueuedJob:
     id: int
     total: int  # images found
     skipped: int = 0  # of which not sent, as unchanged
+    passed_over: dict[str, int] = field(default_factory=dict)  # other entries the walk met, by reason (``WalkCounts``)
 
 
 def enqueue_folder(
@@ -59,8 +60,10 @@ def enqueue_folder(
         job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
         in_force = None if force else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
     skipped = SkipCount()
+    walked = WalkCounts()
     try:
-        sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, iter_images(root), in_force, skipped), chunk_size, queue, skipped, in_force)
+        found = iter_images(root, walked)
+        sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, found, in_force, skipped), chunk_size, queue, skipped, in_force)
     except BaseException as exc:
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")
@@ -69,7 +72,7 @@ def enqueue_folder(
     with db.transaction() as session:
         stored_jobs.mark_running(session, job.id)
         stored_jobs.complete_if_finished(session, job.id)
-    return EnqueuedJob(job.id, sent + skipped.unchanged, skipped.unchanged)
+    return EnqueuedJob(job.id, sent + skipped.unchanged, skipped.unchanged, walked.by_reason())
 
 
 def _send_chunks(
