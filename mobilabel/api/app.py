@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
-from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
+from . import corrections, distribution, exports, health, images, jobs, models, predict, results, review, runs, security
 from .docs import mount_docs
+from .export_runner import ExportRunner
 from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
 from .metrics import RequestMetrics
@@ -33,6 +34,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     """
     db = database or open_database(settings.database_url)
     runner = JobRunner(db, settings)
+    export_runner = ExportRunner(db)
     request_metrics = RequestMetrics()
     predictor = predict.Predictor(db, settings, request_metrics.predict_batch.observe)
 
@@ -42,6 +44,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         yield
         predictor.close()
         runner.close()
+        export_runner.close()
         if database is None:
             db.dispose()
         thaw()
@@ -57,6 +60,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.runner = runner
+    app.state.exports = export_runner
     app.state.predictor = predictor
     app.state.metrics = request_metrics
     if not settings.allowed_roots:
@@ -81,7 +85,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
-    for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
+    for module in (health, security, jobs, exports, distribution, results, predict, images, review, corrections, models, runs):
         app.include_router(module.router)
     mount_docs(app)
     mount_page(app)
