@@ -23,9 +23,12 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 from xml.sax.saxutils import quoteattr
 
+from sqlalchemy.orm import Session
+
 from ..errors import MobilabelError
-from ..storage.export_rows import ExportRow
-from ..storage.pathcodec import from_stored, to_stored
+from ..storage.corrections import CorrectionRecord
+from ..storage.export_rows import ExportRow, paths_with_content
+from ..storage.pathcodec import from_stored, printable, to_stored
 
 LOCAL_FILES_URL = "/data/local-files/?d="
 IMAGE_KEY = "image"  # the Image tag's name and the task's data key ($image)
@@ -133,3 +136,26 @@ def _path_of(data: dict[str, Any], document_root: str, url_prefix: str) -> str |
         return None
     relative = os.fsdecode(unquote_to_bytes(encoded))
     return os.path.join(document_root, relative) if relative else None
+
+
+def corrections_from(session: Session, answers: list[Answer]) -> tuple[list[CorrectionRecord], list[tuple[str, str]]]:
+    """The answers as verified labels: each matched to an image by its path (a file there now),
+    else by its content hash (an image the library labels with that content). Answers matching
+    neither come back in the second list as (task, reason)."""
+    records: list[CorrectionRecord] = []
+    unmatched: list[Answer] = []
+    for answer in answers:
+        if answer.path is not None and os.path.isfile(answer.path):
+            records.append(CorrectionRecord(answer.path, answer.label))
+        else:
+            unmatched.append(answer)
+    known = paths_with_content(session, (a.content_hash for a in unmatched if a.content_hash))
+    problems: list[tuple[str, str]] = []
+    for answer in unmatched:
+        path = known.get(answer.content_hash or "")
+        if path is not None:
+            records.append(CorrectionRecord(path, answer.label, answer.content_hash))
+        else:
+            where = printable(answer.path) if answer.path else "its image reference"
+            problems.append((answer.task, f"no file at {where}, and no labelled image with its content hash"))
+    return records, problems

@@ -6,11 +6,11 @@ Querying only. Rows come in path order (the current-path index serves it) throug
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from .database import Database
@@ -82,3 +82,21 @@ def export_rows(db: Database, where: ExportFilter) -> Iterator[ExportRow]:
     """Every row ``where`` takes, streamed in path order; check it first with ``check_export_filter``."""
     for row in stream_rows(db, export_statement(where)):
         yield ExportRow(*row)
+
+
+_HASHES_PER_QUERY = 1000  # bound parameters per IN list, well under SQLite's and PostgreSQL's limits
+
+
+def paths_with_content(session: Session, content_hashes: Iterable[str]) -> dict[str, str]:
+    """content hash -> the path of an image the library labels now with that content (the first
+    by path), for those hashes it knows."""
+    wanted = sorted(set(content_hashes))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        rows = session.execute(
+            select(Result.content_hash, func.min(Result.image_path))
+            .where(Result.is_current, Result.content_hash.in_(wanted[start : start + _HASHES_PER_QUERY]))
+            .group_by(Result.content_hash)
+        )
+        found.update((str(content_hash), path) for content_hash, path in rows)
+    return found
