@@ -27,6 +27,7 @@ from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
 from .context import command_database
+from .model_files import export_version, import_version
 from .output import FORMATS, print_rows
 from .progress import image_progress
 
@@ -276,6 +277,10 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
     for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png"):
         cached.unlink(missing_ok=True)
     click.echo(f"deleted model version {version_id} and {use.results} result rows")
+
+
+models.add_command(export_version)
+models.add_command(import_version)
 
 
 @models.command()

@@ -100,3 +100,13 @@ def paths_with_content(session: Session, content_hashes: Iterable[str]) -> dict[
         )
         found.update((str(content_hash), path) for content_hash, path in rows)
     return found
+
+
+def labelled_paths(session: Session, model_version_id: str, limit: int) -> list[str]:
+    """Up to ``limit`` paths of images ``model_version_id`` labelled (ok), by path."""
+    return list(session.scalars(
+        select(Result.image_path)
+        .where(Result.model_version_id == model_version_id, Result.status == ResultStatus.OK)
+        .order_by(Result.image_path)
+        .limit(limit)
+    ))
