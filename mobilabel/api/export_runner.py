@@ -87,11 +87,17 @@ class ExportRunner:
         self._update(export_id, status=RUNNING)
         try:
             summary = export_library(
-                self._db, Path(record.destination), record.where, record.options, lambda s: self._update(export_id, summary=s.snapshot())
+                self._db,
+                Path(record.destination),
+                record.where,
+                record.options,
+                lambda s: self._update(export_id, summary=s.snapshot()),
             )
         except Exception as exc:
             log.exception("export %s failed", export_id)
-            reason = str(exc) if isinstance(exc, MobilabelError | OSError) else "the server could not finish this export; see its log"
+            reason = (
+                str(exc) if isinstance(exc, MobilabelError | OSError) else "the server could not finish this export; see its log"
+            )
             self._update(export_id, status=FAILED, error=reason, finished_at=utcnow())
         else:
             self._update(export_id, status=DONE, summary=summary, finished_at=utcnow())

@@ -27,16 +27,21 @@ SERVER_PATH: JsonDict = {"x-mobilabel-path": True}
 
 class ExportRequest(BaseModel):
     destination: str = Field(
-        description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS (made if missing)", json_schema_extra=SERVER_PATH
+        description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS (made if missing)",
+        json_schema_extra=SERVER_PATH,
     )
     format: Literal["imagefolder", "labelstudio"] = "imagefolder"
     mode: Literal["symlink", "hardlink", "copy"] = Field("symlink", description="imagefolder: how each image is placed")
-    review_states: list[ReviewState] = Field(default_factory=lambda: list(DEFAULT_EXPORTED), min_length=1, description="which labels to export")
+    review_states: list[ReviewState] = Field(
+        default_factory=lambda: list(DEFAULT_EXPORTED), min_length=1, description="which labels to export"
+    )
     label: str | None = Field(None, description="only images with this (reviewed) label")
     job: int | None = Field(None, description="only the images this job covered")
     path: str | None = Field(None, description="only paths matching this shell pattern, as GET /api/results?path=")
     document_root: str = Field("/", description="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT")
-    image_url: str = Field(LOCAL_FILES_URL, description="labelstudio: what goes before each image's path relative to document_root")
+    image_url: str = Field(
+        LOCAL_FILES_URL, description="labelstudio: what goes before each image's path relative to document_root"
+    )
 
 
 class ExportOut(BaseModel):
@@ -58,9 +63,19 @@ class ExportOut(BaseModel):
 def export_out(record: ExportRecord) -> ExportOut:
     summary = record.summary
     return ExportOut(
-        id=record.id, status=record.status, destination=record.destination, format=record.options.fmt, mode=record.options.mode,
-        images=summary.images, made=summary.made, skipped=summary.skipped, skipped_examples=summary.examples, labels=summary.labels,
-        error=record.error, created_at=record.created_at, finished_at=record.finished_at,
+        id=record.id,
+        status=record.status,
+        destination=record.destination,
+        format=record.options.fmt,
+        mode=record.options.mode,
+        images=summary.images,
+        made=summary.made,
+        skipped=summary.skipped,
+        skipped_examples=summary.examples,
+        labels=summary.labels,
+        error=record.error,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
     )
 
 
@@ -69,7 +84,9 @@ def _runner(request: Request) -> ExportRunner:
     return runner
 
 
-@router.post("", status_code=202, response_model=ExportOut, responses={403: {"description": "destination outside the allowed roots"}})
+@router.post(
+    "", status_code=202, response_model=ExportOut, responses={403: {"description": "destination outside the allowed roots"}}
+)
 def create_export(body: ExportRequest, request: Request, settings: SettingsDep, session: SessionDep) -> ExportOut:
     """Export each image's reviewed label into a folder of the server (as `mobilabel export`): 202, then follow it with GET."""
     destination = Path(body.destination)

@@ -18,21 +18,47 @@ from .progress import image_progress
 
 @click.command("export")
 @click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=IMAGEFOLDER, show_default=True,
-              help="imagefolder: DESTINATION/<label>/ per class; labelstudio: tasks.json with our labels as predictions.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=IMAGEFOLDER,
+    show_default=True,
+    help="imagefolder: DESTINATION/<label>/ per class; labelstudio: tasks.json with our labels as predictions.",
+)
 @click.option("--mode", type=click.Choice(MODES), default=SYMLINK, show_default=True, help="How imagefolder places each image.")
-@click.option("--review-state", "review_states", default=",".join(DEFAULT_EXPORTED), show_default=True,
-              help=f"Which labels: some of {', '.join(REVIEW_STATES)}, comma-separated.")
+@click.option(
+    "--review-state",
+    "review_states",
+    default=",".join(DEFAULT_EXPORTED),
+    show_default=True,
+    help=f"Which labels: some of {', '.join(REVIEW_STATES)}, comma-separated.",
+)
 @click.option("--label", "label_name", help="Only images with this (reviewed) label.")
 @click.option("--job", "job_id", type=int, help="Only the images this job covered.")
 @click.option("--path", "path_pattern", help="Only paths matching this pattern, as `mobilabel results --path`.")
-@click.option("--document-root", default="/", show_default=True,
-              help="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT; image references are relative to it.")
-@click.option("--image-url", default=LOCAL_FILES_URL, show_default=True,
-              help="labelstudio: what goes before the relative path (e.g. s3://bucket/ for a bucket Label Studio syncs).")
+@click.option(
+    "--document-root",
+    default="/",
+    show_default=True,
+    help="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT; image references are relative to it.",
+)
+@click.option(
+    "--image-url",
+    default=LOCAL_FILES_URL,
+    show_default=True,
+    help="labelstudio: what goes before the relative path (e.g. s3://bucket/ for a bucket Label Studio syncs).",
+)
 def export(
-    destination: Path, fmt: str, mode: str, review_states: str, label_name: str | None, job_id: int | None, path_pattern: str | None,
-    document_root: str, image_url: str,
+    destination: Path,
+    fmt: str,
+    mode: str,
+    review_states: str,
+    label_name: str | None,
+    job_id: int | None,
+    path_pattern: str | None,
+    document_root: str,
+    image_url: str,
 ) -> None:
     """Export each image's reviewed label (a person's answer, else the model's) into DESTINATION, with manifest.csv.
 
@@ -46,7 +72,9 @@ def export(
     console = Console(stderr=True)
     with image_progress(console) as bar:
         task = bar.add_task("exporting", total=None)
-        summary = export_library(database, destination, where, options, lambda s: bar.update(task, completed=s.images + s.skipped))
+        summary = export_library(
+            database, destination, where, options, lambda s: bar.update(task, completed=s.images + s.skipped)
+        )
     report(console, summary, destination)
 
 
@@ -56,7 +84,9 @@ def report(console: Console, summary: ExportSummary, destination: Path) -> None:
         console.print(f"  {label:20s} {count}", markup=False, highlight=False)
     console.print(
         f"exported {summary.images} images to {destination} ({summary.made} new, {summary.images - summary.made} there already)",
-        markup=False, highlight=False, soft_wrap=True,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     if summary.skipped:
         console.print(f"skipped {summary.skipped} images:", markup=False, highlight=False)

@@ -23,11 +23,20 @@ _CANDIDATES = 256  # labelled paths asked for, of which the first that still exi
 
 @click.command("export")
 @click.argument("version_id")
-@click.option("--format", "fmt", type=click.Choice((BUNDLE, ONNX)), default=BUNDLE, show_default=True,
-              help="bundle: checkpoint, report and record, for `models import` into another database; onnx: for another runtime.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice((BUNDLE, ONNX)),
+    default=BUNDLE,
+    show_default=True,
+    help="bundle: checkpoint, report and record, for `models import` into another database; onnx: for another runtime.",
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The file to write.")
-@click.option("--check-images", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="onnx: check on up to 32 images under this folder (default: images this version labelled).")
+@click.option(
+    "--check-images",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="onnx: check on up to 32 images under this folder (default: images this version labelled).",
+)
 @click.pass_obj
 def export_version(settings: Settings, version_id: str, fmt: str, output: Path, check_images: Path | None) -> None:
     """Write model version VERSION_ID (an id, a unique prefix, or 'active') to a file.
@@ -54,7 +63,9 @@ def export_version(settings: Settings, version_id: str, fmt: str, output: Path, 
     images = _images_under(check_images) if check_images is not None else [Path(p) for p in candidates if os.path.isfile(p)]
     images = images[:CHECK_IMAGES]
     if not images:
-        raise click.ClickException("no images to check the ONNX file on: give --check-images DIR (this version labelled none that still exist)")
+        raise click.ClickException(
+            "no images to check the ONNX file on: give --check-images DIR (this version labelled none that still exist)"
+        )
     difference, disagreements = largest_difference(data, checkpoint, check_batch(checkpoint, images, settings.max_image_pixels))
     verdict = f"largest logit difference from PyTorch on {len(images)} images: {difference:.2e} (tolerance {TOLERANCE:.0e}), {disagreements} labels differ"
     if difference > TOLERANCE or disagreements:
@@ -79,4 +90,6 @@ def import_version(settings: Settings, file: Path, activate: bool) -> None:
     bundle = read_bundle(file)
     new = import_bundle(command_database(), settings, bundle, activate)
     state = "imported" if new else "already here:"
-    click.echo(f"{state} model version {bundle.record['id']} ({len(bundle.record['classes'])} classes){'; now active' if activate else ''}")
+    click.echo(
+        f"{state} model version {bundle.record['id']} ({len(bundle.record['classes'])} classes){'; now active' if activate else ''}"
+    )

@@ -55,7 +55,8 @@ def write_bundle(db: Database, settings: Settings, version_id: str, output: Path
         checkpoint, sha256 = stored.checkpoint_bytes(session, version_id)
         activations = [
             {"reason": a.reason, "previous_version_id": a.previous_version_id, "activated_at": a.activated_at.isoformat()}
-            for a in reversed(stored.activation_history(session)) if a.version_id == version_id
+            for a in reversed(stored.activation_history(session))
+            if a.version_id == version_id
         ]
         record = {
             "format": FORMAT, "id": version.id, "arch": version.arch, "alpha": version.alpha, "classes": list(version.classes),
@@ -88,7 +89,9 @@ def read_bundle(path: Path) -> Bundle:
         with zipfile.ZipFile(path) as bundle:
             members = {info.filename: info for info in bundle.infolist()}
             if RECORD not in members or CHECKPOINT not in members:
-                raise BundleError(f"{path} is not a mobilabel bundle: it lacks {RECORD} or {CHECKPOINT} (mobilabel models export)")
+                raise BundleError(
+                    f"{path} is not a mobilabel bundle: it lacks {RECORD} or {CHECKPOINT} (mobilabel models export)"
+                )
             if any(info.file_size > _MAX_MEMBER_BYTES for info in members.values()):
                 raise BundleError(f"{path}: a member inflates to more than {_MAX_MEMBER_BYTES >> 20} MiB; refused")
             record = json.loads(bundle.read(RECORD))
@@ -120,7 +123,9 @@ def import_bundle(db: Database, settings: Settings, bundle: Bundle, activate: bo
     with db.transaction() as session:
         known = stored.get_version(session, record["id"])
         if known is not None and known.deleted_at is None and known.sha256 != record["sha256"]:
-            raise BundleError(f"this database has another model version {record['id']} (a different checkpoint); nothing imported")
+            raise BundleError(
+                f"this database has another model version {record['id']} (a different checkpoint); nothing imported"
+            )
         new = known is None or known.deleted_at is not None
         stored.register_version(session, stored.VersionRecord(
             id=record["id"], arch=record["arch"], alpha=float(record["alpha"]), classes=list(record["classes"]),

@@ -60,7 +60,12 @@ def task(row: ExportRow, reference: str) -> dict[str, Any]:
     }
     if row.confidence is not None:
         prediction["score"] = row.confidence
-    data = {IMAGE_KEY: reference, "source_path": to_stored(row.image_path), "content_hash": row.content_hash, "review_state": row.review_state}
+    data = {
+        IMAGE_KEY: reference,
+        "source_path": to_stored(row.image_path),
+        "content_hash": row.content_hash,
+        "review_state": row.review_state,
+    }
     return {"data": data, "predictions": [prediction]}
 
 
@@ -84,7 +89,9 @@ class Answer:
     content_hash: str | None
 
 
-def read_answers(file: Path, document_root: str = "/", url_prefix: str = LOCAL_FILES_URL) -> tuple[list[Answer], list[tuple[str, str]]]:
+def read_answers(
+    file: Path, document_root: str = "/", url_prefix: str = LOCAL_FILES_URL
+) -> tuple[list[Answer], list[tuple[str, str]]]:
     """The answers in a Label Studio JSON export (Export > JSON): per task, the choice of its
     newest annotation that was not cancelled. Tasks without one are left out; tasks whose
     annotation is not a single choice come back in the second list as (task, reason).
@@ -97,7 +104,9 @@ def read_answers(file: Path, document_root: str = "/", url_prefix: str = LOCAL_F
     except (OSError, ValueError) as exc:
         raise LabelStudioError(f"cannot read {file} as JSON: {exc}") from exc
     if not isinstance(tasks, list) or not all(isinstance(t, dict) and isinstance(t.get("data"), dict) for t in tasks):
-        raise LabelStudioError(f"{file} is not a Label Studio JSON export: expected a list of tasks, each with data (Export > JSON)")
+        raise LabelStudioError(
+            f"{file} is not a Label Studio JSON export: expected a list of tasks, each with data (Export > JSON)"
+        )
     answers: list[Answer] = []
     problems: list[tuple[str, str]] = []
     for position, item in enumerate(tasks):
@@ -106,7 +115,12 @@ def read_answers(file: Path, document_root: str = "/", url_prefix: str = LOCAL_F
         if not done:
             continue
         newest = max(done, key=lambda a: str(a.get("updated_at") or a.get("created_at") or ""))
-        choices = [c for r in newest.get("result") or [] if r.get("type") == "choices" for c in (r.get("value") or {}).get("choices") or []]
+        choices = [
+            c
+            for r in newest.get("result") or []
+            if r.get("type") == "choices"
+            for c in (r.get("value") or {}).get("choices") or []
+        ]
         if len(choices) != 1 or not isinstance(choices[0], str) or not choices[0].strip():
             problems.append((name, f"its annotation has {len(choices)} choices, not one"))
             continue

@@ -68,7 +68,10 @@ class ExportSummary:
 
 
 def export_library(
-    db: Database, destination: Path, where: ExportFilter, options: ExportOptions,
+    db: Database,
+    destination: Path,
+    where: ExportFilter,
+    options: ExportOptions,
     on_progress: Callable[[ExportSummary], None] | None = None,
 ) -> ExportSummary:
     """Export what ``where`` takes into ``destination`` (made if missing) as ``options`` say.
@@ -102,8 +105,13 @@ def export_library(
 
 
 def _folders(
-    db: Database, destination: Path, where: ExportFilter, options: ExportOptions, summary: ExportSummary,
-    manifest: Any, on_progress: Callable[[ExportSummary], None] | None,
+    db: Database,
+    destination: Path,
+    where: ExportFilter,
+    options: ExportOptions,
+    summary: ExportSummary,
+    manifest: Any,
+    on_progress: Callable[[ExportSummary], None] | None,
 ) -> None:
     made_folders: set[str] = set()  # one per label: bounded by the classes, not the images
     for row in export_rows(db, where):
@@ -121,8 +129,13 @@ def _folders(
 
 
 def _tasks(
-    db: Database, destination: Path, where: ExportFilter, options: ExportOptions, summary: ExportSummary,
-    manifest: Any, on_progress: Callable[[ExportSummary], None] | None,
+    db: Database,
+    destination: Path,
+    where: ExportFilter,
+    options: ExportOptions,
+    summary: ExportSummary,
+    manifest: Any,
+    on_progress: Callable[[ExportSummary], None] | None,
 ) -> None:
     with replacing(destination / TASKS) as tasks:
         tasks.write("[")
@@ -132,14 +145,18 @@ def _tasks(
             except labelstudio.LabelStudioError as exc:
                 summary.skip(row.image_path, str(exc))
             else:
-                tasks.write(("\n" if not summary.images else ",\n") + json.dumps(labelstudio.task(row, reference), ensure_ascii=False))
+                tasks.write(
+                    ("\n" if not summary.images else ",\n") + json.dumps(labelstudio.task(row, reference), ensure_ascii=False)
+                )
                 _record(summary, manifest, row, reference, True)
             _progress(summary, on_progress)
         tasks.write("\n]\n")
 
 
 def _record(summary: ExportSummary, manifest: Any, row: ExportRow, file: str, made: bool) -> None:
-    manifest.writerow((file, to_stored(row.image_path), row.label, row.review_state, row.model_version_id, row.confidence, row.content_hash))
+    manifest.writerow(
+        (file, to_stored(row.image_path), row.label, row.review_state, row.model_version_id, row.confidence, row.content_hash)
+    )
     summary.images += 1
     summary.made += made
     summary.labels[row.label] = summary.labels.get(row.label, 0) + 1

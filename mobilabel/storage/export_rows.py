@@ -52,7 +52,9 @@ def check_export_filter(session: Session, where: ExportFilter) -> None:
     if where.label is not None:
         known = known_labels(session) | set(session.scalars(select(Correction.label).distinct()))
         if where.label not in known:
-            raise FilterError(f"no model version or verified label has the class {where.label!r}{nearest_hint(where.label, known)}")
+            raise FilterError(
+                f"no model version or verified label has the class {where.label!r}{nearest_hint(where.label, known)}"
+            )
     unknown = set(where.review_states) - set(REVIEW_STATES)
     if unknown or not where.review_states:
         raise ReviewStateError(f"review states must be some of {', '.join(REVIEW_STATES)}")
@@ -104,9 +106,11 @@ def paths_with_content(session: Session, content_hashes: Iterable[str]) -> dict[
 
 def labelled_paths(session: Session, model_version_id: str, limit: int) -> list[str]:
     """Up to ``limit`` paths of images ``model_version_id`` labelled (ok), by path."""
-    return list(session.scalars(
-        select(Result.image_path)
-        .where(Result.model_version_id == model_version_id, Result.status == ResultStatus.OK)
-        .order_by(Result.image_path)
-        .limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Result.image_path)
+            .where(Result.model_version_id == model_version_id, Result.status == ResultStatus.OK)
+            .order_by(Result.image_path)
+            .limit(limit)
+        )
+    )

@@ -36,7 +36,9 @@ def parse_review_states(text: str) -> tuple[str, ...]:
     names = {part.strip() for part in text.split(",") if part.strip()}
     unknown = sorted(names - set(REVIEW_STATES))
     if unknown or not names:
-        raise ReviewStateError(f"unknown review state {', '.join(map(repr, unknown)) or repr(text)}; choose from {', '.join(REVIEW_STATES)}")
+        raise ReviewStateError(
+            f"unknown review state {', '.join(map(repr, unknown)) or repr(text)}; choose from {', '.join(REVIEW_STATES)}"
+        )
     return tuple(s for s in REVIEW_STATES if s in names)
 
 

@@ -32,7 +32,9 @@ def labels() -> dict[str, tuple[str | None, float | None, str]]:
     return found
 
 
-def test_a_bundle_from_sqlite_labels_the_same_in_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> None:
+def test_a_bundle_from_sqlite_labels_the_same_in_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     for photo in sorted((FLOWERS / "val").rglob("*.jpg"))[::15]:

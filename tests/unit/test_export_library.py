@@ -50,7 +50,9 @@ def library(tmp_path: Path) -> dict[str, str]:
         versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, CLASSES, {}, b"w"), activate=True)
         job = jobs.create_job(session, str(tmp_path / "photos"), "v1")
         records = [
-            ResultRecord(p, "1:1", ResultStatus.OK, "tulips" if p == wrong else truth[p], 0.5 + i / 100, content_hash=hash_file(p))
+            ResultRecord(
+                p, "1:1", ResultStatus.OK, "tulips" if p == wrong else truth[p], 0.5 + i / 100, content_hash=hash_file(p)
+            )
             for i, p in enumerate(paths)
         ]
         write_results(session, records, "v1", job.id)
@@ -70,7 +72,9 @@ def exported_files(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hash_file(p) for p in sorted(folder.glob("*/*")) if not p.name.startswith(".")}
 
 
-def test_default_export_is_the_verified_labels_as_symlinks_and_exporting_again_changes_nothing(library: dict[str, str], tmp_path: Path) -> None:
+def test_default_export_is_the_verified_labels_as_symlinks_and_exporting_again_changes_nothing(
+    library: dict[str, str], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     first = run("export", str(out))
     assert first.exit_code == 0, first.output
@@ -134,7 +138,11 @@ def test_an_image_gone_from_disk_is_skipped_and_the_rest_exported(library: dict[
     assert sorted(r["source_path"] for r in manifest(tmp_path / "out")) == sorted(p for p in library if p != gone)
 
 
-def test_the_api_exports_as_a_job_into_an_allowed_folder_only(library: dict[str, str], tmp_path: Path, api: ClientFactory) -> None:  # noqa: F811
+def test_the_api_exports_as_a_job_into_an_allowed_folder_only(
+    library: dict[str, str],
+    tmp_path: Path,
+    api: ClientFactory,  # noqa: F811
+) -> None:
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
     schema = client.get("/openapi.json").json()["components"]["schemas"]["ExportRequest"]["properties"]
     assert schema["destination"]["x-mobilabel-path"] is True
@@ -144,7 +152,9 @@ def test_the_api_exports_as_a_job_into_an_allowed_folder_only(library: dict[str,
     assert escaping.status_code == 403
     unknown = client.post("/api/exports", json={"destination": str(tmp_path / "out"), "label": "Daisy"})
     assert unknown.status_code == 422 and "did you mean 'daisy'" in unknown.text
-    created = client.post("/api/exports", json={"destination": str(tmp_path / "out"), "review_states": ["verified", "suggested"], "mode": "copy"})
+    created = client.post(
+        "/api/exports", json={"destination": str(tmp_path / "out"), "review_states": ["verified", "suggested"], "mode": "copy"}
+    )
     assert created.status_code == 202, created.text
     client.app.state.exports.wait_idle(timeout=60)  # type: ignore[attr-defined]
     done = client.get(f"/api/exports/{created.json()['id']}").json()

@@ -28,8 +28,18 @@ def answers() -> set[tuple[str, str, str | None]]:
 def as_annotated(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What Label Studio's JSON export gives after a person accepted each prediction as it is."""
     return [
-        {"id": i + 1, **t, "annotations": [{"id": 100 + i, "result": t["predictions"][0]["result"], "was_cancelled": False,
-                                             "updated_at": "2026-12-06T10:00:00Z"}]}
+        {
+            "id": i + 1,
+            **t,
+            "annotations": [
+                {
+                    "id": 100 + i,
+                    "result": t["predictions"][0]["result"],
+                    "was_cancelled": False,
+                    "updated_at": "2026-12-06T10:00:00Z",
+                }
+            ],
+        }
         for i, t in enumerate(tasks)
     ]
 
@@ -37,7 +47,9 @@ def as_annotated(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_tasks_carry_our_labels_as_predictions_with_local_files_references(library: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "ls"
     root = tmp_path / "photos"
-    result = run("export", str(out), "--format", "labelstudio", "--review-state", "verified,suggested", "--document-root", str(root))
+    result = run(
+        "export", str(out), "--format", "labelstudio", "--review-state", "verified,suggested", "--document-root", str(root)
+    )
     assert result.exit_code == 0, result.output
     tasks = json.loads((out / "tasks.json").read_text())
     rows = {r["source_path"]: r for r in manifest(out)}
@@ -68,7 +80,9 @@ def test_exported_answers_imported_back_are_the_same_answers(library: dict[str, 
     assert answers() == before
 
 
-def test_answers_match_by_reference_else_by_content_hash_and_odd_tasks_are_reported(library: dict[str, str], tmp_path: Path) -> None:
+def test_answers_match_by_reference_else_by_content_hash_and_odd_tasks_are_reported(
+    library: dict[str, str], tmp_path: Path
+) -> None:
     root = tmp_path / "photos"
     by_reference, by_hash, unknown, two_choices = sorted(p for p in library if library[p] == "tulips")
     db_hashes = {r["source_path"]: r["content_hash"] for r in manifest_of_all(tmp_path)}
@@ -77,16 +91,31 @@ def test_answers_match_by_reference_else_by_content_hash_and_odd_tasks_are_repor
         return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": list(labels)}}]
 
     tasks = [
-        {"id": 1, "data": {"image": "/data/local-files/?d=" + str(Path(by_reference).relative_to(root))},
-         "annotations": [{"result": choice("roses"), "was_cancelled": False}]},
-        {"id": 2, "data": {"image": "/data/local-files/?d=moved/elsewhere.jpg", "content_hash": db_hashes[by_hash]},
-         "annotations": [{"result": choice("daisy"), "was_cancelled": False}]},
-        {"id": 3, "data": {"image": "/data/local-files/?d=moved/unknown.jpg", "content_hash": "0" * 32},
-         "annotations": [{"result": choice("daisy"), "was_cancelled": False}]},
-        {"id": 4, "data": {"image": "/data/local-files/?d=" + str(Path(two_choices).relative_to(root))},
-         "annotations": [{"result": choice("daisy", "roses"), "was_cancelled": False}]},
-        {"id": 5, "data": {"image": "/data/local-files/?d=" + str(Path(unknown).relative_to(root))},
-         "annotations": [{"result": choice("daisy"), "was_cancelled": True}]},
+        {
+            "id": 1,
+            "data": {"image": "/data/local-files/?d=" + str(Path(by_reference).relative_to(root))},
+            "annotations": [{"result": choice("roses"), "was_cancelled": False}],
+        },
+        {
+            "id": 2,
+            "data": {"image": "/data/local-files/?d=moved/elsewhere.jpg", "content_hash": db_hashes[by_hash]},
+            "annotations": [{"result": choice("daisy"), "was_cancelled": False}],
+        },
+        {
+            "id": 3,
+            "data": {"image": "/data/local-files/?d=moved/unknown.jpg", "content_hash": "0" * 32},
+            "annotations": [{"result": choice("daisy"), "was_cancelled": False}],
+        },
+        {
+            "id": 4,
+            "data": {"image": "/data/local-files/?d=" + str(Path(two_choices).relative_to(root))},
+            "annotations": [{"result": choice("daisy", "roses"), "was_cancelled": False}],
+        },
+        {
+            "id": 5,
+            "data": {"image": "/data/local-files/?d=" + str(Path(unknown).relative_to(root))},
+            "annotations": [{"result": choice("daisy"), "was_cancelled": True}],
+        },
         {"id": 6, "data": {"image": "/data/local-files/?d=x.jpg"}, "annotations": []},
     ]
     exported = tmp_path / "export.json"

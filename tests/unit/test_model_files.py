@@ -43,7 +43,9 @@ def test_the_onnx_file_reproduces_the_labels_in_onnx_runtime(tmp_path: Path) -> 
     checkpoint = Checkpoint.load(IMAGENET_WEIGHTS)
     version_id = register(checkpoint)
     output = tmp_path / "model.onnx"
-    result = run("models", "export", version_id, "--format", "onnx", "--output", str(output), "--check-images", str(FLOWERS / "val"))
+    result = run(
+        "models", "export", version_id, "--format", "onnx", "--output", str(output), "--check-images", str(FLOWERS / "val")
+    )
     assert result.exit_code == 0, result.output
     assert "on 32 images" in result.output and "0 labels differ" in result.output
 
@@ -52,7 +54,9 @@ def test_the_onnx_file_reproduces_the_labels_in_onnx_runtime(tmp_path: Path) -> 
     meta = session.get_modelmeta().custom_metadata_map
     classes = json.loads(meta["mobilabel.classes"])
     preprocessing = Preprocessing.from_dict(json.loads(meta["mobilabel.preprocessing"]))
-    assert classes == checkpoint.classes and preprocessing == checkpoint.preprocessing and meta["mobilabel.version_id"] == version_id
+    assert (
+        classes == checkpoint.classes and preprocessing == checkpoint.preprocessing and meta["mobilabel.version_id"] == version_id
+    )
     photos = sorted((FLOWERS / "train").rglob("*.jpg"))[::60]
     batch = torch.stack([preprocessing.eval_transform()(read_rgb(p, 10**8)) for p in photos])
     onnx_labels = [classes[i] for i in session.run(None, {"images": batch.numpy()})[0].argmax(1)]
@@ -61,13 +65,22 @@ def test_the_onnx_file_reproduces_the_labels_in_onnx_runtime(tmp_path: Path) -> 
     assert onnx_labels == torch_labels and len(set(torch_labels)) > 1
 
 
-def test_an_onnx_file_that_differs_from_pytorch_is_not_written_and_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    checkpoint = Checkpoint.from_model(build_model("mobilenet_v2", 2, 0.35), "mobilenet_v2", 0.35, ["daisy", "roses"], Preprocessing())
+def test_an_onnx_file_that_differs_from_pytorch_is_not_written_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint = Checkpoint.from_model(
+        build_model("mobilenet_v2", 2, 0.35), "mobilenet_v2", 0.35, ["daisy", "roses"], Preprocessing()
+    )
     version_id = register(checkpoint)
     db = open_database(load_settings().database_url)
     photos = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[:4]
     with db.transaction() as session:  # the images it checks on by default: those the version labelled
-        write_results(session, [ResultRecord(str(p), "1:1", ResultStatus.OK, "daisy", 0.9, content_hash=hash_file(p)) for p in photos], version_id, None)
+        write_results(
+            session,
+            [ResultRecord(str(p), "1:1", ResultStatus.OK, "daisy", 0.9, content_hash=hash_file(p)) for p in photos],
+            version_id,
+            None,
+        )
     db.dispose()
     exact = run("models", "export", "active", "--format", "onnx", "--output", str(tmp_path / "ok.onnx"))
     assert exact.exit_code == 0 and "on 4 images" in exact.output, exact.output
@@ -87,8 +100,13 @@ def test_an_onnx_file_that_differs_from_pytorch_is_not_written_and_exits_1(tmp_p
 def small_version(tmp_path: Path) -> tuple[str, Checkpoint]:
     """A 2-class version with metrics and a report PNG in the model cache, activated twice over another."""
     checkpoint = Checkpoint.from_model(
-        build_model("mobilenet_v2", 2, 0.35), "mobilenet_v2", 0.35, ["daisy", "roses"], Preprocessing(),
-        metrics={"val_accuracy": 0.75, "epochs": [{"epoch": 1, "val_accuracy": 0.75}]}, source="trained on /data/flowers",
+        build_model("mobilenet_v2", 2, 0.35),
+        "mobilenet_v2",
+        0.35,
+        ["daisy", "roses"],
+        Preprocessing(),
+        metrics={"val_accuracy": 0.75, "epochs": [{"epoch": 1, "val_accuracy": 0.75}]},
+        source="trained on /data/flowers",
     )
     other = Checkpoint.from_model(build_model("mobilenet_v2", 2, 0.35), "mobilenet_v2", 0.35, ["daisy", "roses"], Preprocessing())
     register(checkpoint)
@@ -100,7 +118,9 @@ def small_version(tmp_path: Path) -> tuple[str, Checkpoint]:
     return checkpoint.version_id, checkpoint
 
 
-def test_a_bundle_moves_a_version_to_another_database_keeping_its_id_and_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bundle_moves_a_version_to_another_database_keeping_its_id_and_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     version_id, _ = small_version(tmp_path)
     db = open_database(load_settings().database_url)
     with db.transaction() as session:
@@ -118,7 +138,9 @@ def test_a_bundle_moves_a_version_to_another_database_keeping_its_id_and_history
     monkeypatch.setenv("MOBILABEL_HOME", str(tmp_path / "other-home"))
     assert run("db", "upgrade").exit_code == 0
     imported = run("models", "import", str(bundle), "--activate")
-    assert imported.exit_code == 0 and f"imported model version {version_id} (2 classes); now active" in imported.output, imported.output
+    assert imported.exit_code == 0 and f"imported model version {version_id} (2 classes); now active" in imported.output, (
+        imported.output
+    )
     db = open_database(load_settings().database_url)
     with db.transaction() as session:
         copy = stored.get_version(session, version_id)
@@ -130,7 +152,9 @@ def test_a_bundle_moves_a_version_to_another_database_keeping_its_id_and_history
     assert again.exit_code == 0 and "already here" in again.output
 
 
-def test_a_damaged_bundle_or_one_clashing_with_another_version_imports_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_damaged_bundle_or_one_clashing_with_another_version_imports_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     version_id, checkpoint = small_version(tmp_path)
     bundle = tmp_path / "v.zip"
     assert run("models", "export", version_id, "--output", str(bundle)).exit_code == 0
@@ -143,7 +167,9 @@ def test_a_damaged_bundle_or_one_clashing_with_another_version_imports_nothing(t
     assert "Error: cannot read" in run("models", "import", str(tmp_path / "notzip.zip")).output
 
     monkeypatch.setenv("MOBILABEL_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
-    impostor = Checkpoint.from_model(build_model("mobilenet_v2", 2, 0.35), "mobilenet_v2", 0.35, ["daisy", "roses"], Preprocessing())
+    impostor = Checkpoint.from_model(
+        build_model("mobilenet_v2", 2, 0.35), "mobilenet_v2", 0.35, ["daisy", "roses"], Preprocessing()
+    )
     impostor.version_id = version_id
     register(impostor)
     clash = run("models", "import", str(bundle))
@@ -153,16 +179,24 @@ def test_a_damaged_bundle_or_one_clashing_with_another_version_imports_nothing(t
 def test_an_imagefolder_export_trains_a_model_of_the_same_classes(tmp_path: Path) -> None:
     classes = ["daisy", "roses", "tulips"]
     photos = {name: sorted((FLOWERS / "train" / name).glob("*.jpg"))[:5] for name in classes}
-    version_id = register(Checkpoint.from_model(build_model("mobilenet_v2", 3, 0.35), "mobilenet_v2", 0.35, classes, Preprocessing()))
+    version_id = register(
+        Checkpoint.from_model(build_model("mobilenet_v2", 3, 0.35), "mobilenet_v2", 0.35, classes, Preprocessing())
+    )
     db = open_database(load_settings().database_url)
     with db.transaction() as session:
-        records = [ResultRecord(str(p), "1:1", ResultStatus.OK, name, 0.9, content_hash=hash_file(p)) for name in classes for p in photos[name]]
+        records = [
+            ResultRecord(str(p), "1:1", ResultStatus.OK, name, 0.9, content_hash=hash_file(p))
+            for name in classes
+            for p in photos[name]
+        ]
         write_results(session, records, version_id, None)
     db.dispose()
     out = tmp_path / "folders"
     assert run("export", str(out), "--review-state", "suggested").exit_code == 0
     assert sorted(os.listdir(out)) == sorted([*classes, "manifest.csv"])
-    trained = run("train", str(out), "--epochs", "2", "--unfreeze-last", "0", "--batch-size", "8", "--val-fraction", "0.4", "--force")
+    trained = run(
+        "train", str(out), "--epochs", "2", "--unfreeze-last", "0", "--batch-size", "8", "--val-fraction", "0.4", "--force"
+    )
     assert trained.exit_code == 0, trained.output
     versions = json.loads(run("models", "--format", "json").output)
     assert versions[0]["id"] != version_id and versions[0]["classes"] == classes
