@@ -55,6 +55,7 @@ class ExportOut(BaseModel):
     skipped: int = Field(description="images left out: gone, unreadable, or outside the document root")
     skipped_examples: list[tuple[str, str]] = Field(description="the first few skipped images, with why")
     labels: dict[str, int] = Field(description="images per label")
+    removed: int = Field(description="files an earlier export into the same folder placed and this one does not, removed")
     error: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -73,6 +74,7 @@ def export_out(record: ExportRecord) -> ExportOut:
         skipped=summary.skipped,
         skipped_examples=summary.examples,
         labels=summary.labels,
+        removed=summary.removed,
         error=record.error,
         created_at=record.created_at,
         finished_at=record.finished_at,

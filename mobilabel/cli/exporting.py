@@ -88,6 +88,13 @@ def report(console: Console, summary: ExportSummary, destination: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if summary.removed:
+        console.print(
+            f"removed {summary.removed} files an earlier export into {destination} placed and this one does not",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary.skipped:
         console.print(f"skipped {summary.skipped} images:", markup=False, highlight=False)
         for path, reason in summary.examples:

@@ -39,10 +39,7 @@ def place(source: str, folder: Path, content_hash: str | None, mode: str) -> tup
     another image.
     """
     os.stat(source)  # a missing source is an error in every mode, a dangling symlink included
-    base = os.path.basename(source)
-    stem, suffix = os.path.splitext(base)
-    names = [base, *([f"{stem}-{content_hash[:8]}{suffix}", f"{stem}-{content_hash}{suffix}"] if content_hash else [])]
-    for name in names:
+    for name in names_for(source, content_hash):
         target = folder / name
         if os.path.lexists(target):
             if _holds(target, source, content_hash, mode):
@@ -50,7 +47,14 @@ def place(source: str, folder: Path, content_hash: str | None, mode: str) -> tup
             continue
         _make(source, target, mode)
         return name, True
-    raise FileExistsError(errno.EEXIST, f"every name for it in {folder} holds another image", base)
+    raise FileExistsError(errno.EEXIST, f"every name for it in {folder} holds another image", os.path.basename(source))
+
+
+def names_for(source: str, content_hash: str | None) -> list[str]:
+    """The names the image at ``source`` may take in its folder, in the order tried."""
+    base = os.path.basename(source)
+    stem, suffix = os.path.splitext(base)
+    return [base, *([f"{stem}-{content_hash[:8]}{suffix}", f"{stem}-{content_hash}{suffix}"] if content_hash else [])]
 
 
 def _holds(target: Path, source: str, content_hash: str | None, mode: str) -> bool:

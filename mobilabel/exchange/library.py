@@ -3,7 +3,8 @@
 Rows stream from the database in path order (storage.export_rows) and leave one at a time, so
 memory stays constant however many images there are; the manifest and the task file are written
 under temporary names and take their place at the end. Exporting again into the same folder is
-idempotent: files already there are reused (exchange.folders), the manifest rewritten.
+idempotent: files already there are reused (exchange.folders), the manifest rewritten, and files
+the earlier export placed that this one does not are removed (exchange.stale).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..storage.export_rows import ExportFilter, ExportRow, check_export_filter, 
 from ..storage.pathcodec import printable, to_stored
 from . import labelstudio
 from .folders import MODES, SYMLINK, label_folder, place
+from .stale import StaleFiles
 
 IMAGEFOLDER = "imagefolder"
 LABELSTUDIO = "labelstudio"
@@ -49,17 +51,19 @@ class ExportOptions:
 @dataclass
 class ExportSummary:
     """What an export did: ``images`` in the manifest, ``made`` files made now (the rest were
-    there already), ``skipped`` images left out with the first few reasons, images per label."""
+    there already), ``skipped`` images left out with the first few reasons, images per label,
+    ``removed`` stale files of an earlier export."""
 
     images: int = 0
     made: int = 0
     skipped: int = 0
     examples: list[tuple[str, str]] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)
+    removed: int = 0  # files an earlier export into the same folder placed and this one does not (exchange.stale)
 
     def snapshot(self) -> ExportSummary:
         """A copy that later progress leaves as it is."""
-        return ExportSummary(self.images, self.made, self.skipped, list(self.examples), dict(self.labels))
+        return ExportSummary(self.images, self.made, self.skipped, list(self.examples), dict(self.labels), self.removed)
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped += 1
@@ -92,11 +96,16 @@ def export_library(
     except OSError as exc:
         raise ExportError(f"cannot make the folder {destination}: {exc.strerror or exc}") from exc
     summary = ExportSummary()
+    stale = StaleFiles(db, destination, destination / MANIFEST, where) if options.fmt == IMAGEFOLDER else None
     with replacing(destination / MANIFEST, newline="") as manifest_file:
         manifest = csv.writer(manifest_file, lineterminator="\n")
         manifest.writerow(MANIFEST_COLUMNS)
-        if options.fmt == IMAGEFOLDER:
-            _folders(db, destination, where, options, summary, manifest, on_progress)
+        if stale is not None:
+            try:
+                _folders(db, destination, where, options, summary, manifest, on_progress, stale)
+            finally:
+                stale.close()
+            summary.removed = stale.removed
         else:
             _tasks(db, destination, where, options, summary, manifest, on_progress)
     if options.fmt == LABELSTUDIO:
@@ -112,10 +121,12 @@ def _folders(
     summary: ExportSummary,
     manifest: Any,
     on_progress: Callable[[ExportSummary], None] | None,
+    stale: StaleFiles,
 ) -> None:
     made_folders: set[str] = set()  # one per label: bounded by the classes, not the images
     for row in export_rows(db, where):
         folder = label_folder(row.label)
+        file = None
         try:
             if folder not in made_folders:
                 (destination / folder).mkdir(exist_ok=True)
@@ -124,8 +135,11 @@ def _folders(
         except OSError as exc:
             summary.skip(row.image_path, exc.strerror or str(exc))
         else:
-            _record(summary, manifest, row, printable(f"{folder}/{name}"), made)
+            file = printable(f"{folder}/{name}")
+            _record(summary, manifest, row, file, made)
+        stale.settle(to_stored(row.image_path), file)
         _progress(summary, on_progress)
+    stale.finish()
 
 
 def _tasks(

@@ -114,3 +114,8 @@ def labelled_paths(session: Session, model_version_id: str, limit: int) -> list[
             .limit(limit)
         )
     )
+
+
+def rows_with_content(session: Session, where: ExportFilter, content_hash: str) -> list[ExportRow]:
+    """The rows ``where`` takes whose image has ``content_hash`` (copies of one image: a few)."""
+    return [ExportRow(*row) for row in session.execute(export_statement(where).where(Result.content_hash == content_hash))]

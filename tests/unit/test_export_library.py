@@ -172,3 +172,54 @@ def test_export_loads_no_torch(library: dict[str, str], tmp_path: Path) -> None:
     )
     assert loaded_heavy_modules(code) == []
     assert len(manifest(tmp_path / "light")) == 4
+
+
+@pytest.mark.parametrize("mode", ["symlink", "copy"])
+def test_exporting_again_after_a_label_changed_moves_the_image_and_leaves_nothing_stale(
+    library: dict[str, str], tmp_path: Path, mode: str
+) -> None:
+    out = tmp_path / "out"
+    every = ("--review-state", "verified,suggested", "--mode", mode)
+    assert run("export", str(out), *every).exit_code == 0
+    tulip = next(p for p in sorted(library) if library[p] == "tulips")
+    gone = next(p for p in sorted(library) if library[p] == "roses")
+    assert run("correct", tulip, "daisy").exit_code == 0  # a person says otherwise now
+    os.unlink(gone)
+    again = run("export", str(out), *every)
+    assert again.exit_code == 0 and "removed 2 files an earlier export" in again.output, again.output
+    rows = manifest(out)
+    assert {r["source_path"]: r["label"] for r in rows}[tulip] == "daisy"
+    assert sorted(exported_files(out)) == sorted(r["file"] for r in rows)  # the tulip only in daisy/, the gone rose nowhere
+    assert len(rows) == 11 and "(1 new, 10 there already)" in again.output
+
+
+def test_an_earlier_export_of_other_labels_is_replaced_but_files_it_did_not_list_stay(
+    library: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    every = ("--review-state", "verified,suggested")
+    assert run("export", str(out), *every, "--label", "daisy").exit_code == 0
+    (out / "daisy" / "mine.txt").write_text("the user's own file")
+    assert run("export", str(out), *every, "--label", "roses").exit_code == 0
+    assert sorted(os.listdir(out / "daisy")) == ["mine.txt"]
+    assert {r["label"] for r in manifest(out)} == {"roses"} and len(os.listdir(out / "roses")) == len(manifest(out))
+
+
+def test_a_copy_that_took_an_earlier_files_name_is_not_removed_as_stale(library: dict[str, str], tmp_path: Path) -> None:
+    photo = sorted((FLOWERS / "val" / "tulips").glob("*.jpg"))[-1]
+    copies = [tmp_path / "photos" / sub / "dup.jpg" for sub in ("c", "d")]
+    for copy in copies:
+        copy.parent.mkdir()
+        shutil.copyfile(photo, copy)
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        records = [ResultRecord(str(c), "1:1", ResultStatus.OK, "tulips", 0.9, content_hash=hash_file(c)) for c in copies]
+        write_results(session, records, "v1", None)
+    db.dispose()
+    out = tmp_path / "out"
+    every = ("--review-state", "suggested", "--mode", "copy")
+    assert run("export", str(out), *every, "--path", "*/c/*").exit_code == 0
+    again = run("export", str(out), *every, "--path", "*/d/*")
+    assert again.exit_code == 0 and "(0 new, 1 there already)" in again.output and "removed" not in again.output
+    (row,) = manifest(out)
+    assert row["source_path"] == str(copies[1]) and hash_file(out / row["file"]) == hash_file(photo)
