@@ -31,7 +31,7 @@ def run(*args: str) -> Result:
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> dict[str, str]:
+def library(tmp_path: Path, database_url: str) -> dict[str, str]:
     """Twelve photos copied under tmp_path/photos, labelled by version v1 in job 1 (one rose called a tulip),
     four of them verified (the rose among them, as roses). Two daisies share the name same.jpg.
     Returns each path's true class."""
