@@ -62,7 +62,8 @@ def export(
 ) -> None:
     """Export each image's reviewed label (a person's answer, else the model's) into DESTINATION, with manifest.csv.
 
-    Streams the images in constant memory; exporting again into the same DESTINATION reuses what is there.
+    Streams the images in constant memory; exporting again into the same DESTINATION reuses what is there
+    and removes the files the earlier export placed that this one does not.
     """
     where = ExportFilter(parse_review_states(review_states), label_name, job_id, path_pattern)
     options = ExportOptions(fmt, mode, document_root, image_url)
