@@ -30,7 +30,8 @@ from .files import file_kind
 
 SETTING = "MOBILABEL_ALLOWED_ROOTS"
 PATH_MAX = 4096  # bytes, Linux's limit on a whole path
-Kind = Literal["file", "folder"]
+# "destination": a folder to write into, which need not exist yet (created under the root).
+Kind = Literal["file", "folder", "destination"]
 
 
 class PathRefused(MobilabelError):
@@ -86,10 +87,13 @@ def confine(name: str, roots: Sequence[Path], kind: Kind = "file") -> Path:
     try:
         mode = os.stat(real).st_mode
     except (FileNotFoundError, NotADirectoryError):
+        if kind == "destination":
+            return real
         raise PathRefused(404, f"not found: {name}") from None
     except OSError as exc:
         raise PathRefused(403, f"cannot be read: {name} ({exc.strerror or exc})") from None
     wanted = stat.S_ISREG(mode) if kind == "file" else stat.S_ISDIR(mode)
+    kind = "folder" if kind == "destination" else kind
     if not wanted:
         raise PathRefused(422, f"not a {'regular file' if kind == 'file' else 'folder'}: {name} is {file_kind(mode) or 'a regular file'}")
     return real

@@ -20,6 +20,7 @@ from sqlalchemy import JSON, Select, Text, cast, func
 
 from .storage import Database
 from .storage.pathcodec import to_stored
+from .storage.streaming import stream_rows
 from .storage.tables import Correction, Result
 
 # Every stored column a user reads, and the verified label (a correction of the same content) beside the label.
@@ -28,7 +29,6 @@ RESULT_COLUMNS = (
 )  # fmt: skip
 VERIFIED_LABEL = "verified_label"
 EXPORT_FORMATS = ("csv", "jsonl", "json")
-_ROWS_PER_FETCH = 2000
 _ROWS_PER_CHUNK = 2000
 
 
@@ -71,11 +71,8 @@ def _is_json(column: str) -> bool:
 def _stream(db: Database, statement: Select[Any], selected: list[Any], columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
     # Paths leave in their stored form: a name that is not UTF-8 as bytes:/...\xNN..., exact and printable.
     path = columns.index("image_path") if "image_path" in columns else None
-    with db.engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH).execute(statement.with_only_columns(*selected))
-        for row in result:
-            values = tuple(row)
-            yield values if path is None else (*values[:path], to_stored(values[path]), *values[path + 1 :])
+    for values in stream_rows(db, statement.with_only_columns(*selected)):
+        yield values if path is None else (*values[:path], to_stored(values[path]), *values[path + 1 :])
 
 
 def _json_line_encoder(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], str]:

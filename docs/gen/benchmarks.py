@@ -139,6 +139,20 @@ peak memory. Rows named `*_s` or `*_mb` hold a single value in the p50 column.
     )
 
 
+def export() -> str:
+    paths = files("export.csv")
+    intro = """
+The library export (`mobilabel export`, [Exporting](../export.md)), measured by `python -m bench.export`
+(appended to `bench/results/export.csv`, one table per run, newest first). The synthetic rows (a
+SQLite database filled by SQL, one content in ten verified) go out as Label Studio tasks, whose
+rows touch no image file: `peak_rss_mb` at each row count shows whether memory stays constant. The
+class-folder modes run on the 609 shared flower photos: a first export, the same export again into
+the same folder (`new_files` 0: idempotent), and copies. Each export is one child process
+(`bench.peak_rss`); `seconds` is its wall time.
+"""
+    return _page("Library export", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg")) for path in paths))
+
+
 def recorded() -> str:
     paths = files("recorded.csv")
     intro = """
@@ -162,6 +176,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "recipes": recipes,
     "review": review,
     "results-scale": results_scale,
+    "export": export,
     "recorded": recorded,
 }
 CLAIMS: dict[str, tuple[str, ...]] = {
@@ -170,5 +185,6 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "recipes": ("recipes.csv", "recipes_runs.csv"),
     "review": ("review.csv",),
     "results-scale": ("results_scale.csv",),
+    "export": ("export.csv",),
     "recorded": ("recorded.csv",),
 }

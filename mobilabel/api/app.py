@@ -16,8 +16,9 @@ from ..broker import BrokerError
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
-from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
+from . import corrections, distribution, exports, health, images, jobs, models, predict, results, review, runs, security
 from .docs import mount_docs
+from .export_runner import ExportRunner
 from .headers import SecurityHeadersMiddleware, trusted_hosts
 from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
@@ -38,6 +39,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     """
     db = database or open_database(settings.database_url)
     runner = JobRunner(db, settings)
+    export_runner = ExportRunner(db)
     request_metrics = RequestMetrics()
     predictor = predict.Predictor(db, settings, request_metrics.predict_batch.observe)
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         yield
         predictor.close()
         runner.close()
+        export_runner.close()
         if database is None:
             db.dispose()
         thaw()
@@ -62,6 +65,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.runner = runner
+    app.state.exports = export_runner
     app.state.predictor = predictor
     app.state.metrics = request_metrics
     app.state.guard = Guard(settings.api_token, settings.cors_origins, Sessions(settings.session_ttl_s))
@@ -104,7 +108,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return JSONResponse({"detail": f"a value the database cannot store: {str(exc.orig).splitlines()[0]}"}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
-    for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
+    for module in (health, security, jobs, exports, distribution, results, predict, images, review, corrections, models, runs):
         app.include_router(module.router)
     mount_docs(app)
     mount_page(app)

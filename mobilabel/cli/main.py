@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "label": ("labelling:label", "Label every image under a folder in this process."),
     "results": ("queries:results", "Query stored results."),
     "jobs": ("queries:jobs", "List labelling jobs, newest first."),
+    "export": ("exporting:export", "Export labels as class folders or Label Studio tasks."),
     "enqueue": ("distributed:enqueue", "Send a folder's images to the workers; prints the job id."),
     "status": ("distributed:status", "Progress of a distributed job."),
     "cancel": ("distributed:cancel", "Cancel a job."),

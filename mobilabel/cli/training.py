@@ -14,6 +14,7 @@ from rich.progress import TaskID
 
 from ..config import Settings
 from ..dispatch import submit_training
+from ..exchange.labelstudio import corrections_from, read_answers
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
@@ -26,6 +27,7 @@ from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
 from .context import command_database
+from .model_files import export_version, import_version
 from .output import FORMATS, print_rows
 from .progress import image_progress
 
@@ -283,6 +285,10 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
     click.echo(f"deleted model version {version_id} and {use.results} result rows")
 
 
+models.add_command(export_version)
+models.add_command(import_version)
+
+
 @models.command()
 def rollback() -> None:
     """Re-activate the version that was active before the current one."""
@@ -303,23 +309,33 @@ _HASH_SHOWN = 12
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.argument("label", required=False)
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label.")
+@click.option("--labelstudio", "labelstudio_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Import the answers of a Label Studio JSON export (Export > JSON), matched by path, else by content hash.")
+@click.option("--document-root", default="/", show_default=True,
+              help="With --labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, for tasks that name their image only by reference.")
 @click.option("--new-class", is_flag=True, help="Accept labels that no model version has as a class yet.")
 @click.option("--list", "list_them", is_flag=True, help="List the verified labels (current or stale); --format csv exports them.")
 @click.option("--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="With --list.")
 def correct(
-    image: Path | None, label: str | None, csv_file: Path | None, new_class: bool, list_them: bool, delete_target: str | None, fmt: str,
+    image: Path | None, label: str | None, csv_file: Path | None, labelstudio_file: Path | None, document_root: str, new_class: bool,
+    list_them: bool, delete_target: str | None, fmt: str,
 ) -> None:
-    """Store the verified LABEL of IMAGE (or of every row of --csv) for training to learn from.
+    """Store the verified LABEL of IMAGE (or of every row of --csv, or every answer of --labelstudio) for training to learn from.
 
     A verified label belongs to the file's content (its content hash): it follows a
     rename, and a file edited since is stale (listed, not trained on). The same content
     verified again keeps only its newest label.
     """
     if list_them or delete_target is not None:
-        if image is not None or csv_file is not None or (list_them and delete_target is not None):
-            raise click.UsageError("--list and --delete take no IMAGE LABEL or --csv, and not each other")
+        if image is not None or csv_file is not None or labelstudio_file is not None or (list_them and delete_target is not None):
+            raise click.UsageError("--list and --delete take no IMAGE LABEL, --csv or --labelstudio, and not each other")
         _list_or_delete(delete_target, fmt)
+        return
+    if labelstudio_file is not None:
+        if image is not None or csv_file is not None:
+            raise click.UsageError("give either IMAGE LABEL, --csv FILE or --labelstudio FILE, not two of them")
+        _import_labelstudio(labelstudio_file, document_root, new_class)
         return
     if csv_file is not None:
         if image is not None:
@@ -332,6 +348,18 @@ def correct(
     with command_database().transaction() as session:
         count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class")
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
+
+
+def _import_labelstudio(file: Path, document_root: str, new_class: bool) -> None:
+    answers, problems = read_answers(file, document_root)
+    with command_database().transaction() as session:
+        records, unmatched = corrections_from(session, answers)
+        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class") if records else 0
+    problems += unmatched
+    for task, reason in problems[:20]:
+        click.echo(f"task {task}: {reason}", err=True)
+    left_out = f"; left out {len(problems)} task{'s' if len(problems) != 1 else ''} (above)" if problems else ""
+    click.echo(f"stored {count} verified label{'s' if count != 1 else ''} from {len(answers)} answers in {file}{left_out}")
 
 
 def _list_or_delete(delete_target: str | None, fmt: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -49,6 +50,7 @@ class VersionRecord:
     metrics: dict[str, Any]
     checkpoint: bytes
     source: str = ""
+    created_at: datetime | None = None  # now, unless it was made elsewhere (a bundle from another database)
 
 
 def register_version(session: Session, record: VersionRecord, activate: bool = False) -> ModelVersion:
@@ -64,7 +66,7 @@ def register_version(session: Session, record: VersionRecord, activate: bool = F
         "size_bytes": len(record.checkpoint),
         "source": record.source,
         "active": False,
-        "created_at": utcnow(),
+        "created_at": record.created_at or utcnow(),
     }
     # Registering again changes nothing, except that a deleted version gets its checkpoint back.
     upsert(session, ModelVersion, [row], keys=("id",), update=())
