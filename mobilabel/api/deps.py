@@ -50,7 +50,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 # Marks a parameter or body field that names a path, folder or URI on the server in the OpenAPI
 # description: each is confined (``confined``), and tests walk every marked one with hostile paths.
 PATH_MARK: JsonDict = {"x-mobilabel-path": True}
-# A pattern over stored paths: checked (``check_pattern``), never opened, so not held to the roots.
+# A pattern or prefix over paths (a results filter, Label Studio's document root): checked
+# (``check_pattern``), never opened, so not held to the roots.
 PATTERN_MARK: JsonDict = {**PATH_MARK, "x-mobilabel-path-kind": "pattern"}
 
 

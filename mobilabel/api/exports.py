@@ -14,7 +14,7 @@ from ..exchange.library import ExportOptions
 from ..storage.export_rows import ExportFilter, check_export_filter
 from ..storage.filters import FilterError
 from ..storage.review_state import DEFAULT_EXPORTED, ReviewState
-from .deps import PATH_MARK, SessionDep, SettingsDep, confined
+from .deps import PATH_MARK, PATTERN_MARK, SessionDep, SettingsDep, checked_pattern, confined
 from .export_runner import ExportRecord, ExportRunner
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
@@ -32,8 +32,12 @@ class ExportRequest(BaseModel):
     )
     label: str | None = Field(None, description="only images with this (reviewed) label")
     job: int | None = Field(None, description="only the images this job covered")
-    path: str | None = Field(None, description="only paths matching this shell pattern, as GET /api/results?path=")
-    document_root: str = Field("/", description="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT")
+    path: str | None = Field(
+        None, description="only paths matching this shell pattern, as GET /api/results?path=", json_schema_extra=PATTERN_MARK
+    )
+    document_root: str = Field(
+        "/", description="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT", json_schema_extra=PATTERN_MARK
+    )
     image_url: str = Field(
         LOCAL_FILES_URL, description="labelstudio: what goes before each image's path relative to document_root"
     )
@@ -86,6 +90,9 @@ def _runner(request: Request) -> ExportRunner:
 )
 def create_export(body: ExportRequest, request: Request, settings: SettingsDep, session: SessionDep) -> ExportOut:
     """Export each image's reviewed label into a folder of the server (as `mobilabel export`): 202, then follow it with GET."""
+    for text in (body.document_root, body.path):
+        if text is not None:
+            checked_pattern(text)
     confined(settings, body.destination, "destination")
     destination = Path(body.destination)  # kept as named, as the CLI's export does
     where = ExportFilter(tuple(body.review_states), body.label, body.job, body.path)
