@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
-from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
+from . import corrections, distribution, health, images, jobs, meta, models, predict, results, review, runs, security
 from .docs import mount_docs
 from .heap import freeze_long_lived, thaw
 from .job_runner import JobRunner
@@ -81,7 +81,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
-    for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
+    for module in (health, meta, security, jobs, distribution, results, predict, images, review, corrections, models, runs):
         app.include_router(module.router)
     mount_docs(app)
     mount_page(app)
