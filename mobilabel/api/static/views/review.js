@@ -166,6 +166,7 @@ export function openReview(options) {
   });
   dialog.addEventListener("keydown", (event) => {
     const target = event.target;
+    if (event.key === "Tab") return keepFocusInside(event);
     if (target === filter) return;
     if (target instanceof HTMLButtonElement && (event.key === "Enter" || event.key === " ")) return; // the button's own
     const command = reviewCommand(event);
@@ -178,6 +179,19 @@ export function openReview(options) {
     else if (command.kind === "undo") act(undo);
     else filter.focus(); // "filter", or "type": the letter then lands in the filter
   });
+  /** The modal dialog makes the page behind inert; Tab past either end wraps round instead of leaving for the browser. @param {KeyboardEvent} event */
+  function keepFocusInside(event) {
+    const focusable = /** @type {HTMLElement[]} */ ([...dialog.querySelectorAll("button, input")]).filter(
+      (el) => el.getClientRects().length > 0, // shown
+    );
+    const [first, last] = [focusable[0], focusable.at(-1)];
+    const at = document.activeElement;
+    if (!event.shiftKey && at === last) first?.focus();
+    else if (event.shiftKey && (at === first || at === dialog)) last?.focus();
+    else return;
+    event.preventDefault();
+  }
+
   dialog.addEventListener("close", () => {
     dialog.remove();
     options.closed();
