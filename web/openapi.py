@@ -15,6 +15,7 @@ def main(target: str) -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["MOBILABEL_HOME"] = home
         os.environ["MOBILABEL_DATABASE_URL"] = f"sqlite:///{home}/schema.db"
+        os.environ["MOBILABEL_ALLOWED_ROOTS"] = home  # only to keep its start-up warning quiet: the schema is the same
         from mobilabel.api.app import create_app
         from mobilabel.config import load_settings
 

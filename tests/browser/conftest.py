@@ -206,5 +206,13 @@ def axe_violations(page: Page) -> list[str]:
 
 
 def fits_width(page: Page) -> bool:
-    """Nothing wider than the window: no sideways scrolling of the page itself."""
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+    """Nothing wider than the window: no sideways scrolling of the page itself (the elements that
+    stick out are printed when it fails)."""
+    if page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
+        return True
+    wide = page.evaluate(
+        "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".slice(-8).map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"
+    )
+    print("wider than the window:", wide)
+    return False
