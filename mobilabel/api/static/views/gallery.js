@@ -175,14 +175,8 @@ export async function showGallery(main, params, meta) {
 
   document.addEventListener("keydown", (event) => {
     const target = event.target;
-    if (
-      state.review ||
-      event.altKey ||
-      target instanceof HTMLInputElement ||
-      target instanceof HTMLSelectElement ||
-      target instanceof HTMLTextAreaElement
-    )
-      return;
+    const typing = (target instanceof HTMLInputElement && target.type !== "checkbox") || target instanceof HTMLSelectElement;
+    if (state.review || event.altKey || typing) return;
     if (event.key === "r" && !event.ctrlKey && !event.metaKey) {
       event.preventDefault();
       startReview();
