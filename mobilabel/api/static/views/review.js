@@ -120,6 +120,7 @@ export function openReview(options) {
     );
     filter.value = "";
     listClasses();
+    dialog.scrollTo({ top: 0 }); // on a phone the photo is above the controls: each image starts with it in view
     if (document.activeElement === filter || !dialog.contains(document.activeElement)) dialog.focus(); // the next key is a command again
     if (options.imagesOn)
       for (const next of items.slice(index + 1, index + 1 + PREFETCH)) new Image().src = thumbnailUrl(next, 512);
