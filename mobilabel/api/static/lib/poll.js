@@ -19,6 +19,7 @@ export function poll(load, apply, more) {
   let timer;
   let stopped = false;
   let loading = false;
+  let waiting = false; // for the tab to be shown again
   let again = false; // now() was asked while a load was under way: its answer may predate what changed
 
   async function tick() {
@@ -26,7 +27,8 @@ export function poll(load, apply, more) {
     if (loading) again = true;
     if (stopped || loading) return;
     if (document.hidden) {
-      document.addEventListener("visibilitychange", tick, { once: true });
+      if (!waiting) document.addEventListener("visibilitychange", shown, { once: true });
+      waiting = true;
       return;
     }
     loading = true;
@@ -45,6 +47,11 @@ export function poll(load, apply, more) {
         tick();
       }
     }
+  }
+
+  function shown() {
+    waiting = false;
+    tick();
   }
 
   return {
