@@ -1,5 +1,5 @@
-"""The review web page: static HTML, one JS module and CSS shipped in the package (no CDN, no
-build step), served under /ui; ``/`` leads there. The page holds no data: everything it shows
+"""The review web page: static HTML, ES modules (static/app.js, static/views/, static/lib/) and CSS
+shipped in the package (no CDN, no build step; docs/frontend.md), served under /ui; ``/`` leads there. The page holds no data: everything it shows
 comes from the API with the caller's credentials, so its files are served without them."""
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from ..errors import MobilabelError
 from ..imaging import is_image_name
 from ..storage import Database
 from .heap import freeze_long_lived
+from .results import Ranked
 
 if TYPE_CHECKING:
     from .batching import Batcher, BatchObserver
@@ -31,11 +32,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["predict"])
 PREDICT_PATH = "/api/predict"
 _COPY_CHUNK = 1024 * 1024
-
-
-class Ranked(BaseModel):
-    label: str
-    confidence: float
 
 
 class PredictionOut(BaseModel):

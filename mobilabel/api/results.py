@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
@@ -25,12 +25,17 @@ assert set(SortName.__args__) == set(KEYSET_SORTS)  # type: ignore[attr-defined]
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 
 
+class Ranked(BaseModel):
+    label: str
+    confidence: float
+
+
 class ResultOut(BaseModel):
     id: int
     image_path: str
     label: str | None
     confidence: float | None
-    top_k: list[dict[str, Any]] | None
+    top_k: list[Ranked] | None
     status: str
     error: str | None
     warning: str | None

@@ -19,13 +19,25 @@ from .job_runner import JobRunner
 router = APIRouter(prefix="/api/training-runs", tags=["training runs"])
 
 
+class RunProgress(BaseModel):
+    """Where a running training run is (training.Progress, written after every batch or so)."""
+
+    epoch: int
+    epochs: int
+    phase: str = Field(description="train or val")
+    done: int = Field(description="images of this phase so far")
+    total: int = Field(description="images in this phase")
+    loss: float = Field(description="mean over the images so far")
+    accuracy: float
+
+
 class RunOut(BaseModel):
     id: int
     data_dir: str
     options: dict[str, Any]
     trigger: str
     status: str
-    progress: dict[str, Any] | None
+    progress: RunProgress | None
     version_id: str | None
     promoted: bool | None
     error: str | None
