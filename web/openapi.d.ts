@@ -33,6 +33,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Exports
+         * @description The exports this server ran since it started, newest first.
+         */
+        get: operations["list_exports_api_exports_get"];
+        put?: never;
+        /**
+         * Create Export
+         * @description Export each image's reviewed label into a folder of the server (as `mobilabel export`): 202, then follow it with GET.
+         */
+        post: operations["create_export_api_exports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Export
+         * @description One export: its progress, then its outcome.
+         */
+        get: operations["get_export_api_exports__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs": {
         parameters: {
             query?: never;
@@ -469,12 +513,13 @@ export interface paths {
         /**
          * Open Session
          * @description Exchange the token (bearer header, or ``{"token": ...}`` from a login form) for an HttpOnly,
-         *     SameSite=Strict session cookie, for the web page. Without a token configured, nothing to do.
+         *     SameSite=Strict cookie naming a new session, for the web page; the caller's previous session ends.
+         *     Without a token configured, nothing to do.
          */
         post: operations["open_session_api_session_post"];
         /**
          * Close Session
-         * @description Forget the session cookie (log out).
+         * @description End the session the cookie names (log out): the cookie no longer opens anything, even if kept.
          */
         delete: operations["close_session_api_session_delete"];
         options?: never;
@@ -653,7 +698,7 @@ export interface components {
         CorrectionIn: {
             /**
              * Image Path
-             * @description or the image's absolute path (its content is read to key the label)
+             * @description or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)
              */
             image_path?: string | null;
             /** Label */
@@ -693,6 +738,119 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** ExportOut */
+        ExportOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Destination */
+            destination: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: number;
+            /**
+             * Images
+             * @description images exported so far (in the manifest)
+             */
+            images: number;
+            /**
+             * Labels
+             * @description images per label
+             */
+            labels: {
+                [key: string]: number;
+            };
+            /**
+             * Made
+             * @description of those, files made by this export (the rest were there already)
+             */
+            made: number;
+            /** Mode */
+            mode: string;
+            /**
+             * Removed
+             * @description files an earlier export into the same folder placed and this one does not, removed
+             */
+            removed: number;
+            /**
+             * Skipped
+             * @description images left out: gone, unreadable, or outside the document root
+             */
+            skipped: number;
+            /**
+             * Skipped Examples
+             * @description the first few skipped images, with why
+             */
+            skipped_examples: [
+                string,
+                string
+            ][];
+            /**
+             * Status
+             * @description queued, running, done or failed
+             */
+            status: string;
+        };
+        /** ExportRequest */
+        ExportRequest: {
+            /**
+             * Destination
+             * @description Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS (made if missing)
+             */
+            destination: string;
+            /**
+             * Document Root
+             * @description labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT
+             * @default /
+             */
+            document_root?: string;
+            /**
+             * Format
+             * @default imagefolder
+             * @enum {string}
+             */
+            format?: "imagefolder" | "labelstudio";
+            /**
+             * Image Url
+             * @description labelstudio: what goes before each image's path relative to document_root
+             * @default /data/local-files/?d=
+             */
+            image_url?: string;
+            /**
+             * Job
+             * @description only the images this job covered
+             */
+            job?: number | null;
+            /**
+             * Label
+             * @description only images with this (reviewed) label
+             */
+            label?: string | null;
+            /**
+             * Mode
+             * @description imagefolder: how each image is placed
+             * @default symlink
+             * @enum {string}
+             */
+            mode?: "symlink" | "hardlink" | "copy";
+            /**
+             * Path
+             * @description only paths matching this shell pattern, as GET /api/results?path=
+             */
+            path?: string | null;
+            /**
+             * Review States
+             * @description which labels to export
+             */
+            review_states?: ("verified" | "accepted" | "suggested")[];
         };
         /** Flip */
         Flip: {
@@ -959,7 +1117,8 @@ export interface components {
             force?: boolean;
             /**
              * Include Corrections
-             * @default false
+             * @description the verified labels join training and evaluation, as `mobilabel train` does by default
+             * @default true
              */
             include_corrections?: boolean;
             /** Lr */
@@ -1132,7 +1291,7 @@ export interface operations {
             query?: {
                 /** @description the result whose content's verified label goes */
                 result_id?: number | null;
-                /** @description or a path, or a content hash prefix (as `mobilabel correct --delete`) */
+                /** @description or an absolute path under MOBILABEL_ALLOWED_ROOTS (the file, or where the label was made if it is gone), or a content hash prefix of at least 6 hex digits (as `mobilabel correct --delete`) */
                 target?: string | null;
             };
             header?: never;
@@ -1149,6 +1308,104 @@ export interface operations {
                 content?: never;
             };
             /** @description no such result, or no correction for it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_exports_api_exports_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportOut"][];
+                };
+            };
+        };
+    };
+    create_export_api_exports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportOut"];
+                };
+            };
+            /** @description destination outside the allowed roots */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_export_api_exports__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportOut"];
+                };
+            };
+            /** @description no such export */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1219,8 +1476,15 @@ export interface operations {
                     "application/json": components["schemas"]["JobOut"];
                 };
             };
-            /** @description folder outside the allowed roots */
+            /** @description folder outside the allowed roots, or none set */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such folder */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1234,6 +1498,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the broker cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2033,6 +2304,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description too many wrong tokens */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     close_session_api_session_delete: {
@@ -2106,8 +2384,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunOut"];
                 };
             };
-            /** @description data_dir outside the allowed roots */
+            /** @description data_dir outside the allowed roots, or none set */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such folder */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2121,6 +2406,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the broker cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
