@@ -56,6 +56,8 @@ BAD_VALUES = {
     "predict_max_wait_ms": "-1",
     "tta": "mirror",
     "refine_margin": "1.5",
+    "allowed_hosts": "https://labels.example.org:8443",  # a URL, not a host name
+    "session_ttl_s": "0",
 }
 FREE_TEXT = {"redis_prefix", "api_token", "cors_origins"}  # any text is a valid key prefix, token, list of origins
 
