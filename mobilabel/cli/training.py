@@ -14,6 +14,7 @@ from rich.progress import TaskID
 
 from ..config import Settings
 from ..dispatch import submit_training
+from ..models.onnx_file import onnx_path
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
@@ -278,7 +279,7 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
         click.confirm(f"delete model version {version_id}, its checkpoint and its {use.results} result rows?", abort=True)
     with database.transaction() as session:
         stored.delete_version(session, version_id)
-    for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png"):
+    for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png", onnx_path(settings.model_cache_dir, version_id)):
         cached.unlink(missing_ok=True)
     click.echo(f"deleted model version {version_id} and {use.results} result rows")
 

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..confinement import outside_roots
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
-from ..registry import find_imagenet, register_checkpoint
+from ..registry import find_imagenet, register_checkpoint, save_onnx_file
 from ..storage import Database
 from ..storage.pathcodec import to_stored
 from . import metrics as measures
@@ -97,6 +97,7 @@ def train(
     register_checkpoint(db, checkpoint)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
     checkpoint.save(checkpoint_path)
+    save_onnx_file(settings, checkpoint)  # once, now: CPU workers label from it without torch
     report_path = write_report_png(
         settings.model_cache_dir / f"{checkpoint.version_id}.png", metrics, title=f"model version {checkpoint.version_id}"
     )

@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from ..config import Settings, load_settings
-from ..models import Checkpoint, Classifier
+from ..models.classifier import Classifier
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.labeller import Labeller
 from ..storage import Database
+
+if TYPE_CHECKING:
+    from ..models.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,9 @@ class WorkerRuntime:
             self._labellers[pinned_version] = build_labeller(self.settings, source)
         return self._labellers[pinned_version]
 
-    def _load(self, checkpoint: Checkpoint) -> Classifier:
-        classifier = load_classifier(self.settings, checkpoint)
-        log.info("process %s loaded model version %s (%s engine)", self.name, checkpoint.version_id, classifier.engine.name)
+    def _load(self, model: str | Checkpoint) -> Classifier:
+        classifier = load_classifier(self.settings, self.db, model)
+        log.info("process %s loaded model version %s (%s engine)", self.name, classifier.version_id, classifier.engine.name)
         return classifier
 
 

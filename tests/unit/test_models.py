@@ -10,7 +10,8 @@ from torchvision import transforms as T
 
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Classifier, MobileNetV1, Preprocessing, build_model
-from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
+from mobilabel.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from mobilabel.models.transforms import ToNormalizedTensor
 from tests.conftest import IMAGENET_WEIGHTS
 
 

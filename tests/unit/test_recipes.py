@@ -15,7 +15,8 @@ from mobilabel.config import load_settings
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Classifier, Preprocessing
 from mobilabel.models.architectures import backbone, backbone_blocks
-from mobilabel.models.transforms import AUGMENTATIONS, IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
+from mobilabel.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from mobilabel.models.transforms import AUGMENTATIONS, ToNormalizedTensor
 from mobilabel.pipeline.build import load_classifier
 from mobilabel.training import TrainingError, TrainingOptions, find_split
 from mobilabel.training.averaging import WeightAverage
