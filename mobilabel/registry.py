@@ -169,7 +169,15 @@ def resolve_model(db: Database, settings: Settings, model: str | None = None) ->
     With an id, a stored ONNX file labels without torch (``pipeline.build.load_classifier``).
     """
     version_id = _registered_version(db, settings, model)
-    return version_id if version_id is not None else resolve_checkpoint(db, settings, model)
+    if version_id is not None:
+        return version_id
+    if not torch_installed():
+        raise NoModelError(
+            f"{'--model ' + model if model else 'the ImageNet weights'}: not a registered model version, and this install has "
+            "no torch to read a checkpoint file: register it with the full install (`mobilabel predict PHOTO --model ...`), "
+            "or name a registered version (`mobilabel models`)"
+        )
+    return resolve_checkpoint(db, settings, model)
 
 
 def _registered_version(db: Database, settings: Settings, model: str | None) -> str | None:

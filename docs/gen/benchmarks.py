@@ -139,6 +139,19 @@ peak memory. Rows named `*_s` or `*_mb` hold a single value in the p50 column.
     )
 
 
+def slim() -> str:
+    paths = files("slim.csv")
+    intro = """
+Slim CPU workers, measured by `python -m bench.slim` (written to `bench/results/slim.csv`): a virtual
+environment with the slim install ([Slim CPU workers](../slim-workers.md)), its size on disk, its peak
+RSS while `mobilabel label` labels the shared val flowers from the ImageNet weights' stored ONNX file,
+and `mobilabel predict` of one photo from a warm model cache (median of five), beside the full
+install's. Every result is checked against the torch engine's: the same label, its top-5
+probabilities within the tolerance the last row gives.
+"""
+    return _page("Slim CPU workers", intro, paths, "".join(_whole(path, "Figures") for path in paths))
+
+
 def recorded() -> str:
     paths = files("recorded.csv")
     intro = """
@@ -162,6 +175,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "recipes": recipes,
     "review": review,
     "results-scale": results_scale,
+    "slim": slim,
     "recorded": recorded,
 }
 CLAIMS: dict[str, tuple[str, ...]] = {
@@ -170,5 +184,6 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "recipes": ("recipes.csv", "recipes_runs.csv"),
     "review": ("review.csv",),
     "results-scale": ("results_scale.csv",),
+    "slim": ("slim.csv",),
     "recorded": ("recorded.csv",),
 }

@@ -14,7 +14,7 @@ from celery import Celery
 from ..errors import MobilabelError
 from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
-from ..training import Progress, TrainingOptions, train
+from ..training import Progress, TrainingOptions
 from ..training.inputs import unchanged_since_last_run
 from .runtime import WorkerRuntime
 
@@ -38,6 +38,9 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int) -> str | None:
             last_write = time.monotonic()
             with rt.db.transaction() as session:
                 stored_runs.record_progress(session, run_id, dataclasses.asdict(progress))
+
+    # Imported here: training needs torch, which a worker that only labels (a slim one) never imports.
+    from ..training import train
 
     try:
         report = train(rt.db, rt.settings, Path(run.data_dir), TrainingOptions(**run.options), force=run.force, on_progress=on_progress)

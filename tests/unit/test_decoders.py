@@ -108,7 +108,7 @@ def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(class
     for i, source in enumerate(val_images[::15][:8]):
         photos.append(tmp_path / f"IMG_{i:04d}.jpg")
         phone_photo(source, photos[-1], i, 6 if i % 3 == 0 else 1)
-    full = classifier.predict(torch.stack([classifier.pixels(read_rgb(p, 10**9)) for p in photos]))
+    full = classifier.predict(classifier.stack([classifier.pixels(read_rgb(p, 10**9)) for p in photos]))
     for decoder in DECODERS:
         reduced = {r.image_path: r for b in Labeller(classifier, batch_size=4, decoder=decoder).label(photos) for r in b.records}
         for path, reference in zip(photos, full, strict=True):

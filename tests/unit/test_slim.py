@@ -14,12 +14,23 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
+from mobilabel import registry
 from mobilabel.config import load_settings
-from mobilabel.models import Checkpoint, Classifier
+from mobilabel.models import Checkpoint, Classifier, devices
+from mobilabel.models.devices import DeviceError, resolve_device
 from mobilabel.models.onnx_file import OnnxFileError, onnx_path
 from mobilabel.models.preprocessing import Preprocessing
+from mobilabel.pipeline.build import load_classifier
 from mobilabel.pipeline.labeller import Labeller
-from mobilabel.registry import ensure_onnx_file, register_checkpoint, save_onnx_file
+from mobilabel.registry import (
+    MissingOnnxError,
+    NoModelError,
+    ensure_onnx_file,
+    register_checkpoint,
+    resolve_checkpoint,
+    resolve_model,
+    save_onnx_file,
+)
 from mobilabel.storage import open_database
 from tests.conftest import IMAGENET_WEIGHTS, REPO
 
@@ -130,3 +141,37 @@ def test_predict_from_a_stored_onnx_file_imports_no_torch(val_images: list[Path]
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-1] == "loaded: []"
     assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]
+
+
+def test_a_worker_labels_from_the_file_without_importing_torch(val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBILABEL_DEVICE", "cpu")
+    settings = load_settings()
+    version_id = resolve_checkpoint(open_database(settings.database_url), settings).version_id  # registers, exports
+    assert onnx_path(settings.model_cache_dir, version_id).is_file()
+    code = (
+        "import sys\nimport mobilabel.worker.tasks\nfrom mobilabel.config import load_settings\n"
+        "from mobilabel.worker.runtime import WorkerRuntime\nlabeller = WorkerRuntime(load_settings()).labeller()\n"
+        f"records = [r for batch in labeller.label([{str(val_images[2])!r}]) for r in batch.records]\n"
+        "print(records[0].status, labeller.classifier.version_id)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(TORCH_ONLY)!r})))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"ok {version_id}", "[]"]
+
+
+def test_without_torch_a_missing_file_a_gpu_or_a_checkpoint_file_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    checkpoint = Checkpoint.load(IMAGENET_WEIGHTS)
+    register_checkpoint(db, checkpoint)
+    for module in (registry, devices):
+        monkeypatch.setattr(module, "torch_installed", lambda: False)
+    with pytest.raises(MissingOnnxError, match=f"model version {checkpoint.version_id} has no ONNX file at .*no torch to export one"):
+        load_classifier(settings, db, checkpoint.version_id, device="cpu")
+    with pytest.raises(DeviceError, match="this install has no PyTorch"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(NoModelError, match=f"--model {IMAGENET_WEIGHTS}: not a registered model version, and this install has no torch"):
+        resolve_model(db, settings, str(IMAGENET_WEIGHTS))
+    assert resolve_model(db, settings) == checkpoint.version_id  # MOBILABEL_PRETRAINED's weights, registered: by their hash
