@@ -81,7 +81,8 @@ def _bilinear_weights(input_size: int, output_size: int) -> tuple[npt.NDArray[np
     while precision < 22 and int(0.5 + float(weights.max()) * (1 << (precision + 1))) < (1 << 15):
         precision += 1
     scaled = np.trunc(weights * (1 << precision) + 0.5).astype(np.int32)  # weights are never negative
-    return np.minimum(xmin[:, None] + offsets[None, :], input_size - 1), scaled, precision
+    used = max(int(xsize.max()), 1)  # ATen's bound on the taps leaves some always zero: skip those
+    return np.minimum(xmin[:, None] + offsets[None, :used], input_size - 1), scaled[:, :used], precision
 
 
 def _resample(

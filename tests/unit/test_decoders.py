@@ -126,8 +126,8 @@ def test_the_default_policy_picks_a_decoder_per_file_by_content_and_device(tmp_p
     Image.open(val_images[0]).save(tmp_path / "small-named.png", format="JPEG")  # a JPEG, whatever its name
     Image.open(val_images[0]).save(tmp_path / "small.png")
     choose = DECODERS["torchvision"](10**9)
-    checkpoint = SimpleNamespace(preprocessing=Checkpoint.load(IMAGENET_WEIGHTS).preprocessing)
-    on = {device: SimpleNamespace(engine=SimpleNamespace(device=device), checkpoint=checkpoint) for device in ("cpu", "cuda:0")}
+    preprocessing = Checkpoint.load(IMAGENET_WEIGHTS).preprocessing
+    on = {device: SimpleNamespace(engine=SimpleNamespace(device=device), preprocessing=preprocessing) for device in ("cpu", "cuda:0")}
     picked = {(name, device): type(choose(load_source(tmp_path / name), on[device])).__name__  # type: ignore[arg-type]
               for name in ("large.jpg", "small-named.png", "small.png") for device in on}  # fmt: skip
     assert picked == {
