@@ -175,3 +175,14 @@ def test_without_torch_a_missing_file_a_gpu_or_a_checkpoint_file_is_one_line(mon
     with pytest.raises(NoModelError, match=f"--model {IMAGENET_WEIGHTS}: not a registered model version, and this install has no torch"):
         resolve_model(db, settings, str(IMAGENET_WEIGHTS))
     assert resolve_model(db, settings) == checkpoint.version_id  # MOBILABEL_PRETRAINED's weights, registered: by their hash
+
+
+def test_a_damaged_file_is_exported_again_where_torch_is(val_images: list[Path]) -> None:
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    version_id = resolve_checkpoint(db, settings).version_id
+    path = onnx_path(settings.model_cache_dir, version_id)
+    path.write_bytes(b"not an ONNX graph")
+    classifier = load_classifier(settings, db, version_id, engine="onnx", device="cpu")
+    assert classifier.version_id == version_id and path.stat().st_size > 1_000_000
+    assert classifier.predict(classifier.stack([classifier.pixels(Image.open(val_images[0]))]))[0].label
