@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     queued_grace_s: float = Field(60.0, gt=0)
     sweep_interval_s: float = Field(30.0, gt=0)
     db_patience_s: float = Field(120.0, ge=0)
+    heartbeat_s: float = Field(
+        10.0, gt=0,
+        description="Seconds between the heartbeats of a job's or training run's owner and of the active scheduler; "
+        "an owner silent for three heartbeats is taken as gone, and what it held is failed or taken over.",
+    )  # fmt: skip
     db_lock_timeout_s: float = Field(30.0, gt=0)
     max_redeliveries: int = Field(3, ge=0)
     visibility_timeout_s: int = Field(3600, ge=1)

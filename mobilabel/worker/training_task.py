@@ -75,5 +75,9 @@ def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bo
         log.info("scheduled retraining skipped: no image or verified label changed since the last run", extra={"data_dir": data_dir})
         return None
     with rt.db.transaction() as session:
-        run = stored_runs.create_run(session, data_dir, dataclasses.asdict(options), force=False, relabel=relabel, trigger="schedule")
+        run = stored_runs.create_scheduled_run(session, data_dir, dataclasses.asdict(options), relabel)
+        active = None if run is not None else stored_runs.active_scheduled_run(session, data_dir)
+    if run is None:
+        log.info("scheduled retraining skipped: run %s on this folder is still queued or running", active, extra={"data_dir": data_dir})
+        return None
     return run_training(rt, app, run.id)
