@@ -15,6 +15,7 @@ from ..storage.database import DatabaseLockedError
 from ..storage.membership import record_job_images
 from ..storage.results import count_outcomes, failures, label_counts, write_results
 from ..storage.states import ImageOutcome, JobState
+from ..storage.statistics import refresh_statistics
 from ..storage.tables import Job
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
@@ -130,6 +131,7 @@ def label_folder(
         raise
     with db.transaction() as session:
         stored_jobs.finish_running_job(session, job.id, JobState.COMPLETED)
+        refresh_statistics(session, summary.done + summary.failed)
         summary.label_counts = label_counts(session, job.id)
         summary.failures = failures(session, job.id)
     summary.seconds = time.perf_counter() - started
