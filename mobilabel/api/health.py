@@ -41,7 +41,10 @@ def _checks(db: Database, settings: Settings) -> dict[str, dict[str, object]]:
         failed = {"ok": False, "detail": f"database unreachable: {exc.__class__.__name__}"}
         return {"database": failed, "migrations": failed, "model": failed}
     head = migrations_runner.head_revision()
-    migrations = {"ok": current == head, "detail": f"at {current}, latest {head}" + ("" if current == head else ": run `mobilabel db upgrade`")}
+    advice = "" if current == head else ": run `mobilabel db upgrade`"
+    if current is not None and not migrations_runner.is_known(current):
+        advice = ": written by a newer mobilabel; upgrade this one"
+    migrations = {"ok": current == head, "detail": f"at {current}, latest {head}{advice}"}
     return {"database": {"ok": True, "detail": "reachable"}, "migrations": migrations, "model": _model_check(db, settings)}
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 from rich.console import Console
@@ -95,12 +100,31 @@ def label(
     work = find_work(database, folder, None if force else checkpoint.version_id)
     # The model is built now, before the progress bar, and only if there is something to label.
     engine_name = labeller.classifier.engine.name if work.paths else None
-    with image_progress(console) as progress:
+    with image_progress(console) as progress, first_interrupt_stops_gently() as interrupted:
         task = progress.add_task("labelling", total=None)
         summary = label_folder(
-            database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id
+            database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id,
+            stop_requested=interrupted.is_set,
         )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
+
+
+@contextmanager
+def first_interrupt_stops_gently() -> Iterator[threading.Event]:
+    """Within the block, a first Ctrl-C (SIGINT) only sets the event: labelling stops after the batch it is
+    writing and says what was kept. A second one interrupts at once, as Ctrl-C always does."""
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        interrupted.set()
+        signal.signal(signal.SIGINT, previous)
+        click.echo("\nstopping after the batch being written (Ctrl-C again to stop at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:

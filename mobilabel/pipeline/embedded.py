@@ -13,6 +13,7 @@ from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
 from ..storage.membership import record_job_images
+from ..storage.pathcodec import to_stored
 from ..storage.results import count_outcomes, failures, label_counts, write_results
 from ..storage.states import ImageOutcome, JobState
 from ..storage.statistics import refresh_statistics
@@ -28,6 +29,10 @@ ProgressCallback = Callable[[int, int], None]
 
 class JobCancelledError(MobilabelError):
     """`mobilabel cancel` stopped the job; what it had labelled stays."""
+
+
+class JobInterruptedError(JobCancelledError):
+    """The user stopped the run (Ctrl-C); what it had labelled stays, and labelling the folder again resumes."""
 
 
 @dataclass
@@ -74,7 +79,7 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
 
 def label_folder(
     db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
-    version_id: str | None = None, job_id: int | None = None,
+    version_id: str | None = None, job_id: int | None = None, stop_requested: Callable[[], bool] | None = None,
 ) -> JobSummary:
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
@@ -86,7 +91,8 @@ def label_folder(
     After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
     labelling stops there and ``JobCancelledError`` is raised. ``job_id`` names a job the caller
     created already (the HTTP API answers with its id before labelling starts); without it a job
-    is created here.
+    is created here. When ``stop_requested`` (asked after each batch) says so, as after a Ctrl-C, the
+    job is marked cancelled after the batch just written and ``JobInterruptedError`` says how to resume.
     """
     started = time.perf_counter()
     version_id = version_id or labeller.classifier.version_id
@@ -114,6 +120,14 @@ def label_folder(
             summary.failed += failed
             if on_progress is not None:
                 on_progress(len(records), len(work.paths))
+            if not cancelled and stop_requested is not None and stop_requested():
+                kept = summary.done + summary.failed
+                with db.transaction() as session:
+                    stored_jobs.finish_job(session, job.id, JobState.CANCELLED, error=f"interrupted after {kept} of {len(work.paths)} images")
+                raise JobInterruptedError(
+                    f"interrupted: job {job.id} stopped after {kept} of {len(work.paths)} images to label; those {kept} are kept "
+                    f"(mobilabel results --job {job.id}); `mobilabel label {to_stored(work.root)}` labels the rest"
+                )
             if cancelled:
                 raise JobCancelledError(
                     f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {len(work.paths)} "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,10 +15,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import __version__
 from ..config import load_settings
 from ..errors import MobilabelError
 from ..logs import mask_secrets
 from . import migrations_runner
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseError(MobilabelError):
@@ -111,12 +116,36 @@ def _create_engine(url: str, lock_timeout_s: float) -> Engine:
     return engine
 
 
+def _back_up_sqlite(database: Database, current: str, head: str | None) -> Path | None:
+    """Copy an embedded SQLite file aside before migrating it, as ``NAME.before-HEAD.bak`` beside it
+    (SQLite's online backup: consistent even with a WAL); returns the copy (None for a server database).
+    An earlier copy for the same migration is replaced."""
+    path = database.engine.url.database
+    if not database.is_embedded or not path or path == ":memory:":
+        return None
+    backup = Path(path).with_name(f"{Path(path).name}.before-{head}.bak")
+    source = sqlite3.connect(path)
+    try:
+        target = sqlite3.connect(backup)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    log.warning("migrating %s from %s to %s; a copy of it as it was: %s", path, current, head, backup)
+    return backup
+
+
 def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     """Connect and check that the schema is at the latest migration.
 
     The embedded SQLite default is upgraded on the spot, so a newcomer never needs
-    a separate step; a server database is upgraded only by ``mobilabel db upgrade``
-    (one migration service, not every worker at once).
+    a separate step (a copy of the file is kept beside it first); a server database is upgraded
+    only by ``mobilabel db upgrade`` (one migration service, not every worker at once).
+
+    Raises DatabaseError when it cannot connect, when the schema is behind and not upgraded here,
+    or when a newer mobilabel wrote it (a migration this code does not have).
     """
     database = Database(url)
     try:
@@ -124,9 +153,18 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     except OperationalError as exc:
         database.dispose()
         raise DatabaseError(f"cannot connect to the database {mask_secrets(database.url)}: {exc.orig}") from exc
-    if current != migrations_runner.head_revision():
+    head = migrations_runner.head_revision()
+    if current is not None and not migrations_runner.is_known(current):
+        database.dispose()
+        raise DatabaseError(
+            f"the database {mask_secrets(database.url)} is at migration {current}, written by a newer mobilabel than this one "
+            f"({__version__}, migrations up to {head}): upgrade mobilabel to use it (nothing was changed)"
+        )
+    if current != head:
         if auto_upgrade if auto_upgrade is not None else database.is_embedded:
             try:
+                if current is not None:
+                    _back_up_sqlite(database, current, head)
                 migrations_runner.upgrade(database.engine)
             except OperationalError as exc:
                 database.dispose()
