@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
+from ..storage.retry import is_transient
 from . import corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
 from .docs import mount_docs
 from .heap import freeze_long_lived, thaw
@@ -79,6 +81,16 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     @app.exception_handler(MobilabelError)
     async def user_error(_: Request, exc: MobilabelError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc
+        # An outage (restart, failover, network): the client may try again; one log line, no traceback.
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+        detail = f"the database is unavailable ({exc.__class__.__name__}: {reason}); try again shortly"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (health, security, jobs, distribution, results, predict, images, review, corrections, models, runs):

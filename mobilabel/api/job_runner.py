@@ -15,6 +15,8 @@ from ..logs import mask_secrets
 from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
+from ..storage.ownership import this_process
+from ..storage.retry import with_db_retry
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 
 if TYPE_CHECKING:
@@ -115,16 +117,23 @@ class JobRunner:
                 job = stored_jobs.get_job(session, job_id)
                 if job is None or job.status not in ACTIVE_JOB_STATES:
                     return  # cancelled while it waited
-            label_folder(self._db, self._labeller_once(), folder, job_id=job_id)
+            label_folder(self._db, self._labeller_once(), folder, job_id=job_id, settings=self._settings, owner=this_process("serve"))
         except JobCancelledError:
             log.info("job %s cancelled", job_id)
         except Exception as exc:
             log.exception("job %s failed", job_id)
             reason = str(exc) if isinstance(exc, MobilabelError) else "the server could not label this folder; see its log"
-            with self._db.transaction() as session:
-                job = stored_jobs.get_job(session, job_id)
-                if job is not None and job.status in ACTIVE_JOB_STATES:
-                    stored_jobs.finish_job(session, job_id, JobState.FAILED, error=reason)
+
+            def mark_failed() -> None:
+                with self._db.transaction() as session:
+                    job = stored_jobs.get_job(session, job_id)
+                    if job is not None and job.status in ACTIVE_JOB_STATES:
+                        stored_jobs.finish_job(session, job_id, JobState.FAILED, error=reason)
+
+            try:
+                with_db_retry(mark_failed, self._settings.db_patience_s, f"job {job_id}: mark failed")
+            except Exception:  # still unreachable: the job is failed as orphaned when next looked at
+                log.exception("job %s could not be marked failed", job_id)
         finally:
             with self._lock:
                 self._waiting.discard(job_id)
@@ -139,7 +148,7 @@ class JobRunner:
         runtime = WorkerRuntime(self._settings)
         try:
             # The Celery app only sends relabelling jobs, which the API refuses without a broker.
-            run_training(runtime, create_celery_app(self._settings), run_id)
+            run_training(runtime, create_celery_app(self._settings), run_id, this_process("serve"))
         finally:
             runtime.db.dispose()
 

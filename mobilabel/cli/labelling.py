@@ -104,7 +104,7 @@ def label(
         task = progress.add_task("labelling", total=None)
         summary = label_folder(
             database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id,
-            stop_requested=interrupted.is_set,
+            stop_requested=interrupted.is_set, settings=settings,
         )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
 

@@ -35,12 +35,17 @@ def sweep_chunks(task: Task) -> int:
 
 def train_run(task: Task, run_id: int) -> str | None:
     """Do a training run queued by `mobilabel train --queue`."""
-    return run_training(runtime(), task.app, run_id)
+    return run_training(runtime(), task.app, run_id, _owner(task))
 
 
 def retrain(task: Task, data_dir: str, relabel: bool) -> str | None:
     """The scheduled retraining (``scheduled_retrain``)."""
-    return scheduled_retrain(runtime(), task.app, data_dir, relabel)
+    return scheduled_retrain(runtime(), task.app, data_dir, relabel, _owner(task))
+
+
+def _owner(task: Task) -> str:
+    """A training run's owner: the worker process and the task (``worker HOST:PID task ID``)."""
+    return f"worker {runtime().name} task {task.request.id}"
 
 
 def register(app: Celery) -> None:
