@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine
 
+from .deadline import unbounded
+
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
@@ -40,4 +42,6 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(_config(engine), revision)
+    """Migrate to ``revision``, with no statement timeout: building an index on a big table may rightly take long."""
+    with unbounded():
+        command.upgrade(_config(engine), revision)

@@ -158,3 +158,19 @@ def test_a_training_run_whose_worker_died_is_failed_when_looked_at(cluster: Clus
     failed = wait_until(lambda: (r := run())["status"] == "failed" and r, 60, "the orphaned run to be failed when looked at")
     assert "its worker (worker " in str(failed["error"]) and "stopped answering" in str(failed["error"])  # type: ignore[index]
     assert failed["version_id"] is None  # type: ignore[index]
+
+
+def test_a_host_that_dies_without_closing_its_sockets_costs_at_most_the_patience(cluster: Cluster) -> None:
+    with proxied(cluster.database_url) as (proxy, url):
+        # Patience 6 s: a statement gets 6 s from the server and 8 s from the client; connects 2 s each.
+        worker = cluster.start_worker("w1", MOBILABEL_DATABASE_URL=url, MOBILABEL_DB_PATIENCE_S="6")
+        job_id = cluster.enqueue(FLOWERS / "val", chunk_size=8)
+        wait_until(lambda: cluster.job(job_id).done >= 16, 120, "the first chunks to be labelled")
+        proxy.freeze()
+        wait_until(lambda: "got no answer for 8 s" in worker.log, 60, "the frozen connection to be dropped")
+        wait_until(lambda: "database unavailable" in worker.log, 60, "the worker to retry")
+        proxy.thaw()
+        job = cluster.wait_for_job(job_id, 120)
+    assert (job.done, job.failed) == (120, 0)
+    assert cluster.result_counts() == (120, 120)
+    assert "Hard time limit" not in worker.log and "TimeLimitExceeded" not in worker.log
