@@ -29,9 +29,13 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name=f"heartbeat {what}", daemon=True)
         self.lost = False  # the work was no longer this owner's at the last beat (reaped, or ended elsewhere)
 
-    def __enter__(self) -> Heartbeat:
+    def start(self) -> Heartbeat:
+        """Beat from now on, for as long as the process lives (or until the work is lost)."""
         self._thread.start()
         return self
+
+    def __enter__(self) -> Heartbeat:
+        return self.start()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None) -> None:
         self._stop.set()

@@ -16,6 +16,9 @@ from .database import rows_changed
 from .tables import Lease, utcnow
 from .upsert import upsert
 
+# One lease per worker pool process, held while it lives: "HOST:PID serving", or "HOST:PID unable: REASON".
+SERVING_LEASE_PREFIX = "worker:"
+
 
 def take_lease(session: Session, name: str, holder: str, ttl: timedelta) -> str | None:
     """Take or renew the lease ``name`` for ``holder`` until now + ``ttl``.
@@ -38,3 +41,8 @@ def take_lease(session: Session, name: str, holder: str, ttl: timedelta) -> str 
 def release_lease(session: Session, name: str, holder: str) -> None:
     """Give the lease up, if ``holder`` still holds it, so a waiting process need not wait for it to expire."""
     session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+def live_holders(session: Session, prefix: str) -> list[str]:
+    """The holders of the unexpired leases whose name starts with ``prefix``."""
+    return list(session.scalars(select(Lease.holder).where(Lease.name.startswith(prefix, autoescape=True), Lease.expires_at >= utcnow())))
