@@ -111,13 +111,20 @@ class JobRunner:
 
     def _run(self, job_id: int, folder: Path) -> None:
         from ..pipeline.embedded import JobCancelledError, label_folder
+        from ..pipeline.folder_turn import folder_turn
 
         try:
             with self._db.transaction() as session:
                 job = stored_jobs.get_job(session, job_id)
                 if job is None or job.status not in ACTIVE_JOB_STATES:
                     return  # cancelled while it waited
-            label_folder(self._db, self._labeller_once(), folder, job_id=job_id, settings=self._settings, owner=this_process("serve"))
+            owner = this_process("serve")
+
+            def waiting(other: str, other_folder: str) -> None:
+                log.info("job %s waits: %s is labelling %s", job_id, other, other_folder)
+
+            with folder_turn(self._db, self._settings, folder, owner, waiting):
+                label_folder(self._db, self._labeller_once(), folder, job_id=job_id, settings=self._settings, owner=owner)
         except JobCancelledError:
             log.info("job %s cancelled", job_id)
         except Exception as exc:
