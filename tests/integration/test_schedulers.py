@@ -17,7 +17,8 @@ def test_two_schedulers_send_each_slot_once(cluster: Cluster, tmp_path: Path) ->
     arguments = ["scheduler", "--schedule", "2", "--data", str(data)]
     first = cluster.start("scheduler-1", arguments, MOBILABEL_HEARTBEAT_S="1")
     wait_until(lambda: "is active" in first.log, 60, "the first scheduler to become active")
-    second = cluster.start("scheduler-2", arguments, MOBILABEL_HEARTBEAT_S="1")
+    # As on a second host: its own data folder (beat keeps its schedule file there).
+    second = cluster.start("scheduler-2", arguments, MOBILABEL_HEARTBEAT_S="1", MOBILABEL_HOME=str(tmp_path / "second-host"))
     wait_until(lambda: "stands by" in second.log, 60, "the second scheduler to stand by")
     db = cluster.database()
 
