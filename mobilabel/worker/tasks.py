@@ -16,6 +16,7 @@ from .runtime import runtime, start_process
 from .training_task import run_training, scheduled_retrain
 
 log = logging.getLogger("mobilabel.worker")
+_TRAINING_TIME_LIMIT_S = 7 * 24 * 3600
 
 
 def label_chunk(chunk_id: Any) -> dict[str, Any]:
@@ -51,9 +52,11 @@ def _owner(task: Task) -> str:
 def register(app: Celery) -> None:
     app.task(name=LABEL_CHUNK)(label_chunk)
     app.task(name=SWEEP, bind=True, acks_late=False)(sweep_chunks)
-    # Training may take far longer than a chunk, and is not repeated if its worker dies.
+    # Training may take far longer than a chunk, and is not repeated if its worker dies. Celery reads a limit
+    # of None as "the app's" (the chunk deadline), so it is given one of its own; its heartbeat, not this
+    # limit, tells when its worker died.
     for name, function in ((TRAIN, train_run), (RETRAIN, retrain)):
-        app.task(name=name, bind=True, acks_late=False, time_limit=None, soft_time_limit=None)(function)
+        app.task(name=name, bind=True, acks_late=False, time_limit=_TRAINING_TIME_LIMIT_S, soft_time_limit=None)(function)
 
 
 def _load_model_after_fork(**_: Any) -> None:
