@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,12 +70,26 @@ def watch_statements(engine: Engine, limit_s: float) -> None:
         finally:
             disarm(raw)
 
-    event.listen(engine, "before_cursor_execute", lambda connection, *_: arm(connection.connection.dbapi_connection))
-    event.listen(engine, "after_cursor_execute", lambda connection, *_: disarm(connection.connection.dbapi_connection))
+    def on_connection(action: Callable[[Any], None]) -> Callable[..., None]:
+        def listener(connection: Any, *_: Any) -> None:
+            # An invalidated connection has no socket left to watch (and asking for it would try to reconnect).
+            if not connection.invalidated and not connection.closed:
+                action(connection.connection.dbapi_connection)
+
+        return listener
+
+    event.listen(engine, "before_cursor_execute", on_connection(arm))
+    event.listen(engine, "after_cursor_execute", on_connection(disarm))
     for name in ("commit", "rollback"):
-        event.listen(engine, name, lambda connection, *_: arm(connection.connection.dbapi_connection))
+        event.listen(engine, name, on_connection(arm))
+    def forget(raw: Any, *_: Any) -> None:
+        if raw is not None:
+            disarm(raw)
+
     event.listen(engine.pool, "checkout", checked_out)
-    event.listen(engine.pool, "checkin", lambda raw, record: None if raw is None else disarm(raw))
+    # However a connection ends, its entry goes: a closed socket's number is soon another socket's.
+    for name in ("checkin", "invalidate", "soft_invalidate", "close", "close_detached"):
+        event.listen(engine.pool, name, forget)
     _start_watchdog()
 
 
