@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     )
     sweep_interval_s: float = Field(30.0, gt=0, description="How often each worker (and the scheduler) sweeps overdue chunks, in seconds.")
     db_patience_s: float = Field(120.0, ge=0, description="How long a worker retries through a database outage, in seconds.")
+    heartbeat_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between the heartbeats of a job's or training run's owner and of the active scheduler; "
+        "an owner silent for three heartbeats is taken as gone, and what it held is failed or taken over.",
+    )
     db_lock_timeout_s: float = Field(
         30.0,
         gt=0,

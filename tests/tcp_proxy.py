@@ -1,4 +1,5 @@
-"""A TCP proxy a test can cut and restore: a real network outage between a client and a server."""
+"""A TCP proxy a test can cut and restore (a real network outage between a client and a server), or freeze and
+thaw (a host that died without closing its sockets: connections stay open, nothing gets through)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._connections: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.restore()
+
+    def freeze(self) -> None:
+        """Stop forwarding, keeping every connection open and accepting new ones: bytes sent go nowhere."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     def restore(self) -> None:
         """Listen again: new connections get through."""
@@ -49,13 +59,14 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._connections += [client, server]
-            threading.Thread(target=_pipe, args=(client, server), daemon=True).start()
-            threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
+            threading.Thread(target=_pipe, args=(client, server, self._flowing), daemon=True).start()
+            threading.Thread(target=_pipe, args=(server, client, self._flowing), daemon=True).start()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def _pipe(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
     try:
         while data := source.recv(65536):
+            flowing.wait()  # frozen: held here, as a dead host holds what it was sent
             sink.sendall(data)
     except OSError:
         pass

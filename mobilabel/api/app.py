@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..broker import BrokerError
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
+from ..storage.retry import is_transient
 from . import corrections, distribution, exports, health, images, jobs, meta, models, predict, results, review, runs, security
 from .docs import mount_docs
 from .export_runner import ExportRunner
@@ -106,6 +107,16 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         # out of its type's range): the request's fault, and its transaction is rolled back already.
         log.info("refused a value the database cannot store: %s", str(exc.orig).splitlines()[0])
         return JSONResponse({"detail": f"a value the database cannot store: {str(exc.orig).splitlines()[0]}"}, status_code=400)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc
+        # An outage (restart, failover, network): the client may try again; one log line, no traceback.
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+        detail = f"the database is unavailable ({exc.__class__.__name__}: {reason}); try again shortly"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (health, meta, security, jobs, exports, distribution, results, predict, images, review, corrections, models, runs):

@@ -14,6 +14,8 @@ from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
+from ..storage.ownership import this_process
+from ..storage.retry import with_db_retry
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 
 if TYPE_CHECKING:
@@ -88,22 +90,36 @@ class JobRunner:
 
     def _run(self, job_id: int, folder: Path) -> None:
         from ..pipeline.embedded import JobCancelledError, label_folder
+        from ..pipeline.folder_turn import folder_turn
 
         try:
             with self._db.transaction() as session:
                 job = stored_jobs.get_job(session, job_id)
                 if job is None or job.status not in ACTIVE_JOB_STATES:
                     return  # cancelled while it waited
-            label_folder(self._db, self._labeller_once(), folder, job_id=job_id)
+            owner = this_process("serve")
+
+            def waiting(other: str, other_folder: str) -> None:
+                log.info("job %s waits: %s is labelling %s", job_id, other, other_folder)
+
+            with folder_turn(self._db, self._settings, folder, owner, waiting):
+                label_folder(self._db, self._labeller_once(), folder, job_id=job_id, settings=self._settings, owner=owner)
         except JobCancelledError:
             log.info("job %s cancelled", job_id)
         except Exception as exc:
             log.exception("job %s failed", job_id)
             reason = str(exc) if isinstance(exc, MobilabelError) else "the server could not label this folder; see its log"
-            with self._db.transaction() as session:
-                job = stored_jobs.get_job(session, job_id)
-                if job is not None and job.status in ACTIVE_JOB_STATES:
-                    stored_jobs.finish_job(session, job_id, JobState.FAILED, error=reason)
+
+            def mark_failed() -> None:
+                with self._db.transaction() as session:
+                    job = stored_jobs.get_job(session, job_id)
+                    if job is not None and job.status in ACTIVE_JOB_STATES:
+                        stored_jobs.finish_job(session, job_id, JobState.FAILED, error=reason)
+
+            try:
+                with_db_retry(mark_failed, self._settings.db_patience_s, f"job {job_id}: mark failed")
+            except Exception:  # still unreachable: the job is failed as orphaned when next looked at
+                log.exception("job %s could not be marked failed", job_id)
         finally:
             with self._lock:
                 self._waiting.discard(job_id)
@@ -118,7 +134,7 @@ class JobRunner:
         runtime = WorkerRuntime(self._settings)
         try:
             # The Celery app only sends relabelling jobs, which the API refuses without a broker.
-            run_training(runtime, create_celery_app(self._settings), run_id)
+            run_training(runtime, create_celery_app(self._settings), run_id, this_process("serve"))
         finally:
             runtime.db.dispose()
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from ..dispatch import submit_job
 from ..pipeline.paths import FolderError, check_folder, iter_images
 from ..storage import jobs as stored_jobs
+from ..storage.ownership import reap_orphans
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job, utcnow
 from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
@@ -84,14 +85,16 @@ def create_job(body: JobRequest, request: Request, db: DatabaseDep, settings: Se
 
 
 @router.get("", response_model=list[JobOut])
-def list_jobs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[JobOut]:
-    """Jobs, newest first."""
+def list_jobs(session: SessionDep, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[JobOut]:
+    """Jobs, newest first (a job whose process went silent shows failed, with the reason)."""
+    reap_orphans(session, settings.heartbeat_s)
     return [job_out(job) for job in stored_jobs.list_jobs(session, limit)]
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
-def get_job(job_id: RowId, session: SessionDep) -> JobOut:
+def get_job(job_id: RowId, session: SessionDep, settings: SettingsDep) -> JobOut:
     """One job: counts, rate and ETA."""
+    reap_orphans(session, settings.heartbeat_s)
     job = stored_jobs.get_job(session, job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id}")

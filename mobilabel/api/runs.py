@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ..dispatch import submit_training
 from ..errors import MobilabelError
 from ..storage import training_runs as stored_runs
+from ..storage.ownership import reap_orphans
 from ..storage.paths import absolute_path
 from ..storage.tables import TrainingRun
 from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
@@ -85,13 +86,15 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
 
 
 @router.get("", response_model=list[RunOut])
-def list_runs(session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[RunOut]:
-    """Runs, newest first."""
+def list_runs(session: SessionDep, settings: SettingsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[RunOut]:
+    """Runs, newest first (a run whose worker went silent shows failed, with the reason)."""
+    reap_orphans(session, settings.heartbeat_s)
     return [RunOut.model_validate(r, from_attributes=True) for r in stored_runs.list_runs(session, limit)]
 
 
 @router.get("/{run_id}", response_model=RunOut, responses={404: {"description": "no such run"}})
-def get_run(run_id: RowId, session: SessionDep) -> RunOut:
+def get_run(run_id: RowId, session: SessionDep, settings: SettingsDep) -> RunOut:
+    reap_orphans(session, settings.heartbeat_s)
     run = stored_runs.get_run(session, run_id)
     if run is None:
         raise HTTPException(404, f"no training run {run_id}")

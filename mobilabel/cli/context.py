@@ -6,6 +6,7 @@ import click
 
 from ..config import Settings
 from ..storage import Database, open_database
+from ..storage.ownership import reap_orphans
 
 _DATABASE = "mobilabel.database"
 
@@ -21,3 +22,11 @@ def command_database(auto_upgrade: bool | None = None) -> Database:
         root.call_on_close(database.dispose)
         root.meta[_DATABASE] = database
     return database
+
+
+def reap_orphans_now(database: Database) -> None:
+    """Fail the jobs and runs whose owner went silent (``ownership.reap_orphans``): done by every command that
+    shows jobs or runs, so none shows `running` with nothing behind it."""
+    settings: Settings = click.get_current_context().find_root().obj
+    with database.transaction() as session:
+        reap_orphans(session, settings.heartbeat_s)

@@ -19,7 +19,7 @@ from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job
-from .context import command_database
+from .context import command_database, reap_orphans_now
 from .progress import image_progress
 
 
@@ -109,6 +109,7 @@ def sweep_command(settings: Settings) -> None:
 
 
 def _job(database: Database, job_id: int) -> Job:
+    reap_orphans_now(database)
     with database.transaction() as session:
         job = stored_jobs.get_job(session, job_id)
     if job is None:

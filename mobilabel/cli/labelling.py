@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 from rich.console import Console
@@ -14,8 +19,10 @@ from ..models import ENGINES, Checkpoint, Classifier, resolve_device
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
+from ..pipeline.folder_turn import folder_turn
 from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..registry import resolve_checkpoint
+from ..storage.ownership import this_process
 from ..storage.pathcodec import to_stored
 from .context import command_database
 from .progress import image_progress
@@ -87,20 +94,46 @@ def label(
     def factory(checkpoint: Checkpoint) -> Classifier:
         return load_classifier(settings, checkpoint, engine, device)
 
-    # Read (not built) now: its version decides what is unchanged. Without --model, follow the
-    # active version: a promotion mid-run takes over between batches.
-    checkpoint = resolve_checkpoint(database, settings, model)
-    source = ActiveModel(database, settings, factory, pinned=checkpoint.version_id if model else None, checkpoint=checkpoint)
-    labeller = build_labeller(settings, source, batch_size, device)
-    work = find_work(database, folder, None if force else checkpoint.version_id)
-    # The model is built now, before the progress bar, and only if there is something to label.
-    engine_name = labeller.classifier.engine.name if work.paths else None
-    with image_progress(console) as progress:
-        task = progress.add_task("labelling", total=None)
-        summary = label_folder(
-            database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id
+    def waiting(owner: str, other_folder: str) -> None:
+        console.print(
+            f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
+            markup=False, highlight=False,
         )
+
+    with folder_turn(database, settings, folder, this_process("label"), waiting):
+        # Read (not built) now: its version decides what is unchanged. Without --model, follow the
+        # active version: a promotion mid-run takes over between batches.
+        checkpoint = resolve_checkpoint(database, settings, model)
+        source = ActiveModel(database, settings, factory, pinned=checkpoint.version_id if model else None, checkpoint=checkpoint)
+        labeller = build_labeller(settings, source, batch_size, device)
+        work = find_work(database, folder, None if force else checkpoint.version_id)
+        # The model is built now, before the progress bar, and only if there is something to label.
+        engine_name = labeller.classifier.engine.name if work.paths else None
+        with image_progress(console) as progress, first_interrupt_stops_gently() as interrupted:
+            task = progress.add_task("labelling", total=None)
+            summary = label_folder(
+                database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id,
+                stop_requested=interrupted.is_set, settings=settings,
+            )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
+
+
+@contextmanager
+def first_interrupt_stops_gently() -> Iterator[threading.Event]:
+    """Within the block, a first Ctrl-C (SIGINT) only sets the event: labelling stops after the batch it is
+    writing and says what was kept. A second one interrupts at once, as Ctrl-C always does."""
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        interrupted.set()
+        signal.signal(signal.SIGINT, previous)
+        click.echo("\nstopping after the batch being written (Ctrl-C again to stop at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:

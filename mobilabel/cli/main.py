@@ -87,6 +87,14 @@ class MobilabelGroup(click.Group):
             raise SettingsUsageError(exc) from exc
         except MobilabelError as exc:
             raise UserError(exc) from exc
+        except Exception as exc:
+            from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError  # here: --help stays light
+
+            if not isinstance(exc, (OperationalError, DisconnectionError)) and not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                raise
+            # A database that went away between steps that retry it: one line, as for every other reason.
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            raise UserError(MobilabelError(f"the database could not be reached: {reason} (MOBILABEL_DATABASE_URL)")) from exc
 
 
 @click.group(cls=MobilabelGroup, context_settings={"help_option_names": ["-h", "--help"]})

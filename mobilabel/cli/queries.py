@@ -14,7 +14,7 @@ from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
 from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
 from ..storage.states import ResultStatus
-from .context import command_database
+from .context import command_database, reap_orphans_now
 from .output import FORMATS, SHORT_ID_CHARS, print_rows
 
 STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
@@ -111,7 +111,9 @@ def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
     """List labelling jobs, newest first; or delete one."""
     if ctx.invoked_subcommand is not None:
         return
-    with command_database().transaction() as session:
+    database = command_database()
+    reap_orphans_now(database)
+    with database.transaction() as session:
         rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
     print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs", drop_first=JOB_DROP_FIRST)
 

@@ -26,7 +26,7 @@ from ..training.corrections import check_image, read_corrections_csv
 from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
-from .context import command_database
+from .context import command_database, reap_orphans_now
 from .model_files import export_version, import_version
 from .output import FORMATS, print_rows
 from .progress import image_progress
@@ -133,6 +133,7 @@ RUN_DROP_FIRST = ("trigger", "promoted", "created_at", "version_id", "progress",
 def runs(watch_id: int | None, limit: int, fmt: str) -> None:
     """Training runs done by workers, newest first, with their progress."""
     database = command_database()
+    reap_orphans_now(database)
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
@@ -147,6 +148,7 @@ def _watch_run(database: Database, run_id: int) -> None:
     with image_progress(Console(stderr=True)) as bar:
         task = bar.add_task(f"run {run_id}", total=None)
         while True:
+            reap_orphans_now(database)
             with database.transaction() as session:
                 run = stored_runs.get_run(session, run_id)
             if run is None:

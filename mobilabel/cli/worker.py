@@ -49,6 +49,8 @@ def worker(
     tasks.register(app)
     default_name = f"mobilabel-{device.replace(':', '')}-{os.getpid()}@%h"
     _run_sweeper_beside(settings, app)
+    if gpu:  # the solo pool runs tasks in this process, which gets no worker_process_init: warm up once ready
+        worker_ready.connect(lambda **_: runtime.start_process(), weak=False)
     configure_logging(loglevel)
     port = settings.metrics_port if metrics_port is None else metrics_port
     if port:

@@ -6,27 +6,40 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
+from ..config import Settings, load_settings
 from ..errors import MobilabelError
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
+from ..storage.heartbeat import Heartbeat
 from ..storage.membership import record_job_images
-from ..storage.results import count_outcomes, failures, label_counts, write_results
+from ..storage.ownership import beat_job, claim_job, this_process
+from ..storage.pathcodec import to_stored
+from ..storage.results import ResultRecord, count_outcomes, failures, label_counts, write_results
+from ..storage.retry import is_transient, unavailable, with_db_retry
 from ..storage.states import ImageOutcome, JobState
+from ..storage.statistics import refresh_statistics
 from ..storage.tables import Job
 from .incremental import SkipCount, without_unchanged
 from .labeller import Labeller
 from .paths import WalkCounts, iter_images
 from .reuse import stored_results
 
+T = TypeVar("T")
 # Called after each batch with (images in this batch, images in the job).
 ProgressCallback = Callable[[int, int], None]
 
 
 class JobCancelledError(MobilabelError):
     """`mobilabel cancel` stopped the job; what it had labelled stays."""
+
+
+class JobInterruptedError(JobCancelledError):
+    """The user stopped the run (Ctrl-C); what it had labelled stays, and labelling the folder again resumes."""
 
 
 @dataclass
@@ -73,7 +86,8 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
 
 def label_folder(
     db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
-    version_id: str | None = None, job_id: int | None = None,
+    version_id: str | None = None, job_id: int | None = None, stop_requested: Callable[[], bool] | None = None,
+    settings: Settings | None = None, owner: str | None = None,
 ) -> JobSummary:
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
@@ -85,42 +99,76 @@ def label_folder(
     After each batch the job's state is read: if `mobilabel cancel` marked it cancelled,
     labelling stops there and ``JobCancelledError`` is raised. ``job_id`` names a job the caller
     created already (the HTTP API answers with its id before labelling starts); without it a job
-    is created here.
+    is created here. When ``stop_requested`` (asked after each batch) says so, as after a Ctrl-C, the
+    job is marked cancelled after the batch just written and ``JobInterruptedError`` says how to resume.
+
+    The job records ``owner`` (default: this process, ``label PID@HOST``) and its heartbeat every
+    MOBILABEL_HEARTBEAT_S. Each database step is retried through an outage for MOBILABEL_DB_PATIENCE_S
+    (``settings``, default: the environment's); past that, ``DatabaseUnavailableError`` says what was kept.
     """
+    owner = owner or this_process("label")
+    settings = settings or load_settings()
+    patience = settings.db_patience_s
+
+    def patiently(work: Callable[[], T], what: str) -> T:
+        return with_db_retry(work, patience, what)
+
     started = time.perf_counter()
     version_id = version_id or labeller.classifier.version_id
     if not isinstance(work, FolderWork):
         work = find_work(db, work, version_id)
-    with db.transaction() as session:
-        if job_id is None:
-            job = stored_jobs.create_job(session, str(work.root), version_id)
-        else:
-            job = session.get_one(Job, job_id)
-            job.model_version_id = version_id
-        stored_jobs.set_total(session, job.id, work.found)
-        stored_jobs.add_to_counters(session, job.id, 0, 0, work.skipped)
-        record_job_images(session, job.id, version_id, [(path, ImageOutcome.SKIPPED) for path in work.skipped_paths])
+    found = work
+
+    def create() -> Job:
+        with db.transaction() as session:
+            if job_id is None:
+                job = stored_jobs.create_job(session, str(found.root), version_id)
+            else:
+                job = session.get_one(Job, job_id)
+                job.model_version_id = version_id
+            claim_job(session, job.id, owner)
+            stored_jobs.set_total(session, job.id, found.found)
+            stored_jobs.add_to_counters(session, job.id, 0, 0, found.skipped)
+            record_job_images(session, job.id, version_id, [(path, ImageOutcome.SKIPPED) for path in found.skipped_paths])
+            return job
+
+    job = patiently(create, "create the job")
     summary = JobSummary(job.id, job.root, version_id, total=work.found, skipped=work.skipped, passed_over=work.passed_over)
+    resume = f"`mobilabel label {to_stored(work.root)}` labels the rest"
+    heartbeat = Heartbeat(db, lambda session: beat_job(session, job.id, owner), settings.heartbeat_s, f"job {job.id}")
     try:
-        for batch in labeller.label(work.paths, stored_results(db)) if work.paths else ():
-            records = batch.records
-            done, failed = count_outcomes(records)
-            with db.transaction() as session:
-                write_results(session, records, batch.model_version_id, job.id)
-                stored_jobs.add_to_counters(session, job.id, done, failed)
-                cancelled = stored_jobs.is_cancelled(session, job.id)
-            summary.done += done
-            summary.failed += failed
-            if on_progress is not None:
-                on_progress(len(records), len(work.paths))
-            if cancelled:
-                raise JobCancelledError(
-                    f"job {job.id} was cancelled: stopped after {summary.done + summary.failed} of {len(work.paths)} "
-                    f"images to label; their results stay (mobilabel results --job {job.id})"
-                )
+        with heartbeat:
+            for batch in labeller.label(work.paths, stored_results(db, patience)) if work.paths else ():
+                records = batch.records
+                done, failed = count_outcomes(records)
+                cancelled = patiently(partial(_write_batch, db, job.id, batch.model_version_id, records, done, failed), f"job {job.id}: write a batch")
+                summary.done += done
+                summary.failed += failed
+                if on_progress is not None:
+                    on_progress(len(records), len(work.paths))
+                kept = summary.done + summary.failed
+                if not cancelled and stop_requested is not None and stop_requested():
+                    with db.transaction() as session:
+                        stored_jobs.finish_job(session, job.id, JobState.CANCELLED, error=f"interrupted after {kept} of {len(work.paths)} images")
+                    raise JobInterruptedError(
+                        f"interrupted: job {job.id} stopped after {kept} of {len(work.paths)} images to label; those {kept} are kept "
+                        f"(mobilabel results --job {job.id}); {resume}"
+                    )
+                if cancelled:
+                    raise JobCancelledError(
+                        f"job {job.id} was cancelled: stopped after {kept} of {len(work.paths)} "
+                        f"images to label; their results stay (mobilabel results --job {job.id})"
+                    )
     except JobCancelledError:
         raise
     except BaseException as exc:
+        kept = summary.done + summary.failed
+        if is_transient(exc):
+            # Past patience: the job cannot be marked now; it is failed, saying why, when next looked at.
+            raise unavailable(
+                db.url, patience, exc, f"job {job.id} stopped after {kept} of {len(work.paths)} images to label; those are kept; "
+                f"{resume} once the database is back",
+            ) from exc
         status = JobState.CANCELLED if isinstance(exc, KeyboardInterrupt) else JobState.FAILED
         try:
             with db.transaction() as session:
@@ -128,9 +176,27 @@ def label_folder(
         except DatabaseLockedError as locked:
             raise DatabaseLockedError(f"{locked}; job {job.id} could not be marked {status} and still shows running") from exc
         raise
-    with db.transaction() as session:
-        stored_jobs.finish_running_job(session, job.id, JobState.COMPLETED)
-        summary.label_counts = label_counts(session, job.id)
-        summary.failures = failures(session, job.id)
+
+    def complete() -> None:
+        with db.transaction() as session:
+            stored_jobs.finish_running_job(session, job.id, JobState.COMPLETED)
+            refresh_statistics(session, summary.done + summary.failed)
+            summary.label_counts = label_counts(session, job.id)
+            summary.failures = failures(session, job.id)
+
+    try:
+        patiently(complete, f"job {job.id}: complete")
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise unavailable(db.url, patience, exc, f"job {job.id} labelled every image (all kept) but could not be marked completed") from exc
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _write_batch(db: Database, job_id: int, version_id: str, records: list[ResultRecord], done: int, failed: int) -> bool:
+    """Write a batch's results and counts (one transaction); returns whether the job was cancelled meanwhile."""
+    with db.transaction() as session:
+        write_results(session, records, version_id, job_id)
+        stored_jobs.add_to_counters(session, job_id, done, failed)
+        return stored_jobs.is_cancelled(session, job_id)

@@ -125,7 +125,8 @@ class Labeller:
         while the model computes these. With ``known``, contents the model version already
         labelled are not decoded nor predicted again (asked once per batch, before decoding).
         """
-        with ThreadPoolExecutor(self.lanes, thread_name_prefix="predict") as lanes:
+        lanes = ThreadPoolExecutor(self.lanes, thread_name_prefix="predict")
+        try:
             in_flight: deque[tuple[Future[list[ResultRecord | None]], ReadBatch, Classifier]] = deque()
             recent: deque[tuple[str, dict[str, ResultRecord]]] = deque(maxlen=self.window)
             for batch in self.read_ahead(paths, known):
@@ -136,6 +137,9 @@ class Labeller:
                     yield self._complete(*in_flight.popleft(), recent)
             while in_flight:
                 yield self._complete(*in_flight.popleft(), recent)
+        finally:
+            # A caller that stops early (Ctrl-C, a cancel) waits for the batches being predicted, not those queued.
+            lanes.shutdown(wait=True, cancel_futures=True)
 
     @property
     def window(self) -> int:
@@ -230,7 +234,8 @@ class Labeller:
         Reading runs a batch ahead of decoding, and decoding two batches ahead of the caller.
         """
         source = iter(paths)
-        with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode") as pool:
+        pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode")
+        try:
             classifier = self.model()
             loading = deque(pool.submit(self.reader.load, Path(p), classifier) for p in islice(source, self.batch_size))
             decoding: deque[_Decoding] = deque()
@@ -247,6 +252,8 @@ class Labeller:
                 classifier = self.model()
             while decoding:
                 yield decoding.popleft().finished()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # as in ``label``: files not yet started are not read
 
     def _decode(
         self,

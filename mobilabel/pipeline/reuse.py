@@ -11,14 +11,19 @@ from collections.abc import Mapping, Sequence
 
 from ..storage import Database
 from ..storage.results import ResultRecord, labelled_contents
+from ..storage.retry import with_db_retry
 from .labeller import KnownResults
 
 
-def stored_results(db: Database) -> KnownResults:
-    """A ``KnownResults`` reading ``db``: one query (one transaction) per batch of content hashes."""
+def stored_results(db: Database, patience_s: float = 0.0) -> KnownResults:
+    """A ``KnownResults`` reading ``db``: one query (one transaction) per batch of content hashes, retried
+    through a database outage for up to ``patience_s`` seconds (``retry.with_db_retry``)."""
 
     def lookup(content_hashes: Sequence[str], model_version_id: str) -> Mapping[str, ResultRecord]:
-        with db.transaction() as session:
-            return labelled_contents(session, content_hashes, model_version_id)
+        def query() -> Mapping[str, ResultRecord]:
+            with db.transaction() as session:
+                return labelled_contents(session, content_hashes, model_version_id)
+
+        return with_db_retry(query, patience_s, "look up contents")
 
     return lookup

@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from ..broker import DEFAULT_QUEUE, RETRAIN, SWEEP
 from ..config import Settings
 from ..errors import MobilabelError
+from .leader import leader_scheduler
 
 
 class ScheduleError(MobilabelError, ValueError):
@@ -60,6 +61,8 @@ def beat_schedule(settings: Settings, schedule: str, train_dir: Path | None, rel
 
 
 def run_beat(app: Celery, settings: Settings, entries: dict[str, dict[str, Any]], loglevel: str) -> None:
+    """Run beat until stopped; it sends only while it is the active scheduler (``leader``)."""
     app.conf.beat_schedule = entries
     settings.home.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", f"--schedule={settings.home / 'beat-schedule'}", f"--loglevel={loglevel}"])
+    beat = app.Beat(schedule=str(settings.home / "beat-schedule"), loglevel=loglevel, scheduler=leader_scheduler(settings))
+    beat.run()

@@ -17,7 +17,9 @@ from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..storage import Database, versions
 from ..storage import chunks as stored_chunks
 from ..storage import jobs as stored_jobs
+from ..storage.heartbeat import Heartbeat
 from ..storage.membership import record_job_images
+from ..storage.ownership import beat_job, claim_job, release_job, this_process
 from ..storage.states import ImageOutcome, JobState
 
 # Chunks written per transaction and sent together: few round trips, bounded memory.
@@ -58,18 +60,23 @@ def enqueue_folder(
     root = check_folder(root)
     with db.transaction() as session:
         job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
+        owner = this_process("enqueue")
+        claim_job(session, job.id, owner)
         in_force = None if force else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
     skipped = SkipCount()
     walked = WalkCounts()
+    heartbeat = Heartbeat(db, lambda session: beat_job(session, job.id, owner), settings.heartbeat_s, f"job {job.id}")
     try:
-        found = iter_images(root, walked)
-        sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, found, in_force, skipped), chunk_size, queue, skipped, in_force)
+        with heartbeat:
+            found = iter_images(root, walked)
+            sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, found, in_force, skipped), chunk_size, queue, skipped, in_force)
     except BaseException as exc:
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")
             stored_chunks.cancel_chunks(session, job.id)
         raise
     with db.transaction() as session:
+        release_job(session, job.id)  # from here on its chunks carry their workers, and the sweeper watches them
         stored_jobs.mark_running(session, job.id)
         stored_jobs.complete_if_finished(session, job.id)
     return EnqueuedJob(job.id, sent + skipped.unchanged, skipped.unchanged, walked.by_reason())

@@ -18,6 +18,7 @@ from .database import rows_changed
 from .jobs import add_to_counters, complete_if_finished
 from .pathcodec import printable
 from .states import ACTIVE_JOB_STATES, UNFINISHED_CHUNK_STATES, ChunkState, ImageOutcome, JobState
+from .statistics import refresh_statistics
 from .tables import Chunk, Job, JobImage, utcnow
 
 
@@ -84,7 +85,9 @@ def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state:
     if job_id is None:
         return False
     add_to_counters(session, job_id, done, failed)
-    complete_if_finished(session, job_id)
+    if complete_if_finished(session, job_id):
+        written = session.execute(select(Job.done + Job.failed).where(Job.id == job_id)).scalar_one()
+        refresh_statistics(session, written)
     return True
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,10 +16,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import __version__
 from ..config import load_settings
 from ..errors import MobilabelError
 from ..logs import mask_secrets
 from . import migrations_runner
+from .deadline import watch_statements
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseError(MobilabelError):
@@ -33,12 +40,18 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, lock_timeout_s: float | None = None) -> None:
+    def __init__(self, url: str, lock_timeout_s: float | None = None, patience_s: float | None = None) -> None:
         """``lock_timeout_s``: how long a SQLite write waits for another process's write lock
-        before ``DatabaseLockedError`` (default: MOBILABEL_DB_LOCK_TIMEOUT_S)."""
+        before ``DatabaseLockedError`` (default: MOBILABEL_DB_LOCK_TIMEOUT_S). ``patience_s``: how long a
+        server may stay silent (default: MOBILABEL_DB_PATIENCE_S); its timeouts derive from it (``server_timeouts``)."""
         self.url = normalise_url(url)
-        self.lock_timeout_s = load_settings().db_lock_timeout_s if lock_timeout_s is None else lock_timeout_s
-        self.engine: Engine = _create_engine(self.url, self.lock_timeout_s)
+        if lock_timeout_s is None or patience_s is None:
+            settings = load_settings()
+            lock_timeout_s = settings.db_lock_timeout_s if lock_timeout_s is None else lock_timeout_s
+            patience_s = settings.db_patience_s if patience_s is None else patience_s
+        self.lock_timeout_s = lock_timeout_s
+        self.patience_s = patience_s
+        self.engine: Engine = _create_engine(self.url, self.lock_timeout_s, self.patience_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -85,10 +98,53 @@ def rows_changed(result: object) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _create_engine(url: str, lock_timeout_s: float) -> Engine:
+@dataclass(frozen=True)
+class ServerTimeouts:
+    """What a database server may cost in silence, all from MOBILABEL_DB_PATIENCE_S (0: wait for ever)."""
+
+    connect_s: int  # each connection attempt (libpq's connect_timeout; its minimum is 2)
+    keepalive_idle_s: int  # TCP keepalives: first probe after this long idle, then every interval, 3 probes
+    keepalive_interval_s: int
+    statement_s: float  # the server cancels a statement past this; the client drops it a connect timeout later
+
+    def connect_args(self) -> dict[str, Any]:
+        """psycopg's connection parameters (libpq's names)."""
+        if not self.statement_s:
+            return {"keepalives": 1}
+        return {
+            "connect_timeout": self.connect_s,
+            "keepalives": 1,
+            "keepalives_idle": self.keepalive_idle_s,
+            "keepalives_interval": self.keepalive_interval_s,
+            "keepalives_count": 3,
+            # Data sent but not acknowledged for this long: the connection is dead (Linux).
+            "tcp_user_timeout": int(self.statement_s * 1000),
+            "options": f"-c statement_timeout={int(self.statement_s * 1000)}",
+        }
+
+
+def server_timeouts(patience_s: float) -> ServerTimeouts:
+    """Each timeout a share of the patience, so that one dead host costs at most about the patience, and the
+    retries (``retry.with_db_retry``) get several connection attempts within it."""
+    return ServerTimeouts(
+        connect_s=max(2, min(30, round(patience_s / 4))),
+        keepalive_idle_s=max(1, round(patience_s / 8)),
+        keepalive_interval_s=max(1, round(patience_s / 16)),
+        statement_s=patience_s,
+    )
+
+
+def _create_engine(url: str, lock_timeout_s: float, patience_s: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        timeouts = server_timeouts(patience_s)
+        if parsed.get_backend_name() != "postgresql":
+            return create_engine(url, pool_pre_ping=True)
+        if not timeouts.statement_s:
+            return create_engine(url, pool_pre_ping=True, connect_args=timeouts.connect_args())
+        engine = create_engine(url, connect_args=timeouts.connect_args())  # watch_statements checks each checkout itself
+        watch_statements(engine, timeouts.statement_s + timeouts.connect_s)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         folder = Path(parsed.database).expanduser().parent
         try:
@@ -111,12 +167,36 @@ def _create_engine(url: str, lock_timeout_s: float) -> Engine:
     return engine
 
 
+def _back_up_sqlite(database: Database, current: str, head: str | None) -> Path | None:
+    """Copy an embedded SQLite file aside before migrating it, as ``NAME.before-HEAD.bak`` beside it
+    (SQLite's online backup: consistent even with a WAL); returns the copy (None for a server database).
+    An earlier copy for the same migration is replaced."""
+    path = database.engine.url.database
+    if not database.is_embedded or not path or path == ":memory:":
+        return None
+    backup = Path(path).with_name(f"{Path(path).name}.before-{head}.bak")
+    source = sqlite3.connect(path)
+    try:
+        target = sqlite3.connect(backup)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    log.warning("migrating %s from %s to %s; a copy of it as it was: %s", path, current, head, backup)
+    return backup
+
+
 def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     """Connect and check that the schema is at the latest migration.
 
     The embedded SQLite default is upgraded on the spot, so a newcomer never needs
-    a separate step; a server database is upgraded only by ``mobilabel db upgrade``
-    (one migration service, not every worker at once).
+    a separate step (a copy of the file is kept beside it first); a server database is upgraded
+    only by ``mobilabel db upgrade`` (one migration service, not every worker at once).
+
+    Raises DatabaseError when it cannot connect, when the schema is behind and not upgraded here,
+    or when a newer mobilabel wrote it (a migration this code does not have).
     """
     database = Database(url)
     try:
@@ -124,9 +204,18 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     except OperationalError as exc:
         database.dispose()
         raise DatabaseError(f"cannot connect to the database {mask_secrets(database.url)}: {exc.orig}") from exc
-    if current != migrations_runner.head_revision():
+    head = migrations_runner.head_revision()
+    if current is not None and not migrations_runner.is_known(current):
+        database.dispose()
+        raise DatabaseError(
+            f"the database {mask_secrets(database.url)} is at migration {current}, written by a newer mobilabel than this one "
+            f"({__version__}, migrations up to {head}): upgrade mobilabel to use it (nothing was changed)"
+        )
+    if current != head:
         if auto_upgrade if auto_upgrade is not None else database.is_embedded:
             try:
+                if current is not None:
+                    _back_up_sqlite(database, current, head)
                 migrations_runner.upgrade(database.engine)
             except OperationalError as exc:
                 database.dispose()

@@ -8,7 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
+
+from .deadline import unbounded
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -25,10 +28,20 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def is_known(revision: str) -> bool:
+    """Whether this code has the migration ``revision`` (a database written by a newer mobilabel has one it lacks)."""
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(_config(engine), revision)
+    """Migrate to ``revision``, with no statement timeout: building an index on a big table may rightly take long."""
+    with unbounded():
+        command.upgrade(_config(engine), revision)

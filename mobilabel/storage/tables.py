@@ -92,6 +92,10 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The process doing the job ("label 1234@host", "serve 1234@host", "enqueue 1234@host") and when it
+    # last said it was alive (storage.ownership); None once a distributed job's chunks carry it.
+    owner: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None]
 
 
 class Chunk(Base):
@@ -220,10 +224,20 @@ class Correction(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_ACTIVE_SCHEDULED = "trigger = 'schedule' AND status IN ('queued', 'running')"
+
+
 class TrainingRun(Base):
     """A training run sent to the workers (`mobilabel train --queue`, or the schedule), and how far it got."""
 
     __tablename__ = "training_runs"
+    # At most one scheduled run per folder is queued or running, whatever number of schedulers sent it.
+    __table_args__ = (
+        Index(
+            "uq_training_runs_one_scheduled", "data_dir", unique=True,
+            postgresql_where=text(_ACTIVE_SCHEDULED), sqlite_where=text(_ACTIVE_SCHEDULED),
+        ),  # fmt: skip
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     data_dir: Mapped[str] = mapped_column(StoredPath)
@@ -239,3 +253,18 @@ class TrainingRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The worker and task ("worker celery@host/TASK-ID") or server training it, and its last heartbeat.
+    owner: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None]
+
+
+class Lease(Base):
+    """A named lease one process holds until ``expires_at`` unless it renews it: the scheduler's
+    (one scheduler sends at a time) and a folder's labelling (one `label` at a time per folder)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

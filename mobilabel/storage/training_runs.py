@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .database import rows_changed
 from .pathcodec import printable
 from .paths import absolute_path
-from .states import RunState
+from .states import ACTIVE_RUN_STATES, RunState
 from .tables import ModelVersion, TrainingRun, utcnow
 
 
@@ -20,6 +21,28 @@ def create_run(session: Session, data_dir: str, options: dict[str, Any], force: 
     session.add(run)
     session.flush()
     return run
+
+
+def create_scheduled_run(session: Session, data_dir: str, options: dict[str, Any], relabel: bool) -> TrainingRun | None:
+    """Record a queued scheduled run, unless one on ``data_dir`` is queued or running already (then None).
+
+    The unique partial index ``uq_training_runs_one_scheduled`` decides, so two workers handed the
+    same slot by two schedulers at the same moment never both train.
+    """
+    try:
+        with session.begin_nested():
+            return create_run(session, data_dir, options, force=False, relabel=relabel, trigger="schedule")
+    except IntegrityError:
+        return None
+
+
+def active_scheduled_run(session: Session, data_dir: str) -> int | None:
+    """The id of the scheduled run on ``data_dir`` that is queued or running, if any."""
+    return session.scalar(
+        select(TrainingRun.id).where(
+            TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.trigger == "schedule", TrainingRun.status.in_(ACTIVE_RUN_STATES)
+        )
+    )
 
 
 def start_run(session: Session, run_id: int) -> TrainingRun | None:

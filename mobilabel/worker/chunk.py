@@ -13,10 +13,10 @@ from ..pipeline.labeller import KnownResults, LabelledBatch
 from ..pipeline.reuse import stored_results
 from ..storage import chunks as stored_chunks
 from ..storage.results import ResultRecord, count_outcomes, write_results
+from ..storage.retry import is_transient, with_db_retry
 from ..storage.states import ChunkState, ResultStatus
 from ..storage.tables import utcnow
 from . import metrics
-from .retry import is_transient, with_db_retry
 from .runtime import WorkerRuntime
 
 log = logging.getLogger("mobilabel.worker")

@@ -51,6 +51,11 @@ def _metrics() -> dict[str, Any] | None:
             "mobilabel_queue_wait_seconds", "Seconds a chunk waited between enqueue and start",
             buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
         ),
+        "serving": Gauge("mobilabel_worker_processes_serving", "Pool processes with their model loaded", multiprocess_mode="livesum"),
+        "unable": Gauge(
+            "mobilabel_worker_processes_unable", "Pool processes whose model could not be loaded: they cannot serve",
+            multiprocess_mode="livesum",
+        ),
         "version": Gauge("mobilabel_model_version_info", "Model version in use (1)", ["version"], multiprocess_mode="livemax"),
     }
 
@@ -71,6 +76,14 @@ def record_batch(version: str, labelled: int, failed: int, seconds: float) -> No
             metrics["version"].labels(old).set(0)
         metrics["version"].labels(version).set(1)
         _version_in_use[:] = [version]
+
+
+def record_serving(serving: bool) -> None:
+    """Whether this pool process loaded its model (1 in one of the two gauges)."""
+    metrics = _metrics()
+    if metrics is not None:
+        metrics["serving"].set(1 if serving else 0)
+        metrics["unable"].set(0 if serving else 1)
 
 
 def record_queue_wait(seconds: float) -> None:

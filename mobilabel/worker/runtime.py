@@ -9,6 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from ..config import Settings, load_settings
 from ..models import Checkpoint, Classifier
@@ -16,6 +20,10 @@ from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.labeller import Labeller
 from ..storage import Database
+from ..storage.heartbeat import Heartbeat
+from ..storage.leases import SERVING_LEASE_PREFIX, take_lease
+from ..storage.ownership import silence_limit
+from . import metrics
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +38,46 @@ class WorkerRuntime:
             # The server holds a job created over HTTP to its own roots when it walks the folder; the
             # files a chunk names are opened here, checked only against this worker's roots.
             log.warning("MOBILABEL_ALLOWED_ROOTS is not set: process %s opens any file a job names (set it to the folders jobs may read)", self.name)
+        # Held while the unpinned model loads: the first chunk waits for the warm-up's load, never loads twice.
+        self._loading = threading.Lock()
 
     def labeller(self, pinned_version: str | None = None) -> Labeller:
         """The labeller for a job: its pinned version, or whichever version is active."""
-        if pinned_version not in self._labellers:
-            source = ActiveModel(self.db, self.settings, self._load, pinned=pinned_version)
-            self._labellers[pinned_version] = build_labeller(self.settings, source)
-        return self._labellers[pinned_version]
+        with self._loading:
+            if pinned_version not in self._labellers:
+                source = ActiveModel(self.db, self.settings, self._load, pinned=pinned_version)
+                self._labellers[pinned_version] = build_labeller(self.settings, source)
+            return self._labellers[pinned_version]
+
+    def warm_up(self) -> None:
+        """Load the model in force now (the first chunk waits for it), then say whether this process can serve:
+        in the log, in the worker's metrics, and as a lease the server's /readyz counts (renewed every heartbeat)."""
+        lease = f"{SERVING_LEASE_PREFIX}{self.name}"
+        ttl = silence_limit(self.settings.heartbeat_s)
+        try:
+            with self._loading:
+                if None not in self._labellers:
+                    self._labellers[None] = build_labeller(self.settings, ActiveModel(self.db, self.settings, self._load))
+                self._labellers[None].classifier  # noqa: B018 (asking for it loads it)
+        except Exception as exc:  # the first task will try again and report the error on its chunk
+            reason = " ".join(f"{exc.__class__.__name__}: {exc}".split())[:300]
+            log.exception("process %s cannot serve: its model could not be loaded (%s)", self.name, reason)
+            metrics.record_serving(False)
+            holder = f"{self.name} unable: {reason}"
+        else:
+            metrics.record_serving(True)
+            holder = f"{self.name} serving"
+
+        def beat(session: Session) -> bool:
+            take_lease(session, lease, holder, ttl)
+            return True
+
+        try:
+            with self.db.transaction() as session:
+                beat(session)
+        except SQLAlchemyError as exc:
+            log.warning("process %s: could not record that it %s (%s)", self.name, holder.split(" ", 1)[1], exc.__class__.__name__)
+        Heartbeat(self.db, beat, self.settings.heartbeat_s, f"process {self.name}").start()
 
     def _load(self, checkpoint: Checkpoint) -> Classifier:
         classifier = load_classifier(self.settings, checkpoint)
@@ -64,8 +105,7 @@ def runtime() -> WorkerRuntime:
 
 
 def start_process() -> None:
-    """Load the model as soon as the process starts, so the first chunk does not wait for it."""
-    try:
-        runtime().labeller().classifier  # noqa: B018 (asking for it loads it)
-    except Exception:  # the first task will try again and report the error on its chunk
-        log.exception("could not load the model at process start")
+    """Load the model as soon as the process starts, in the background: the process tells its parent it is up
+    at once, however long the load takes under load (Celery kills a pool process that is not up within
+    ``worker_proc_alive_timeout``, 4 s), and the first chunk waits only for what is left of the load."""
+    threading.Thread(target=runtime().warm_up, name="warm-up", daemon=True).start()

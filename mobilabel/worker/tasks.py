@@ -16,6 +16,7 @@ from .runtime import runtime, start_process
 from .training_task import run_training, scheduled_retrain
 
 log = logging.getLogger("mobilabel.worker")
+_TRAINING_TIME_LIMIT_S = 7 * 24 * 3600
 
 
 def label_chunk(chunk_id: Any) -> dict[str, Any]:
@@ -35,20 +36,27 @@ def sweep_chunks(task: Task) -> int:
 
 def train_run(task: Task, run_id: int) -> str | None:
     """Do a training run queued by `mobilabel train --queue`."""
-    return run_training(runtime(), task.app, run_id)
+    return run_training(runtime(), task.app, run_id, _owner(task))
 
 
 def retrain(task: Task, data_dir: str, relabel: bool) -> str | None:
     """The scheduled retraining (``scheduled_retrain``)."""
-    return scheduled_retrain(runtime(), task.app, data_dir, relabel)
+    return scheduled_retrain(runtime(), task.app, data_dir, relabel, _owner(task))
+
+
+def _owner(task: Task) -> str:
+    """A training run's owner: the worker process and the task (``worker HOST:PID task ID``)."""
+    return f"worker {runtime().name} task {task.request.id}"
 
 
 def register(app: Celery) -> None:
     app.task(name=LABEL_CHUNK)(label_chunk)
     app.task(name=SWEEP, bind=True, acks_late=False)(sweep_chunks)
-    # Training may take far longer than a chunk, and is not repeated if its worker dies.
+    # Training may take far longer than a chunk, and is not repeated if its worker dies. Celery reads a limit
+    # of None as "the app's" (the chunk deadline), so it is given one of its own; its heartbeat, not this
+    # limit, tells when its worker died.
     for name, function in ((TRAIN, train_run), (RETRAIN, retrain)):
-        app.task(name=name, bind=True, acks_late=False, time_limit=None, soft_time_limit=None)(function)
+        app.task(name=name, bind=True, acks_late=False, time_limit=_TRAINING_TIME_LIMIT_S, soft_time_limit=None)(function)
 
 
 def _load_model_after_fork(**_: Any) -> None:

@@ -14,6 +14,8 @@ from celery import Celery
 from ..errors import MobilabelError
 from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
+from ..storage.heartbeat import Heartbeat
+from ..storage.ownership import beat_run, claim_run, reap_orphans
 from ..training import Progress, TrainingOptions, train
 from ..training.inputs import unchanged_since_last_run
 from .runtime import WorkerRuntime
@@ -23,10 +25,14 @@ log = logging.getLogger("mobilabel.worker")
 _PROGRESS_INTERVAL_S = 1.0
 
 
-def run_training(rt: WorkerRuntime, app: Celery, run_id: int) -> str | None:
-    """Do one queued run; returns the new version id, or None if the run failed or was done already."""
+def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str | None:
+    """Do one queued run as ``owner`` (a worker's task, or a server), which keeps a heartbeat on the run
+    (MOBILABEL_HEARTBEAT_S) so that a run whose owner died is failed, not left running; returns the new
+    version id, or None if the run failed or was done already."""
     with rt.db.transaction() as session:
         run = stored_runs.start_run(session, run_id)
+        if run is not None:
+            claim_run(session, run_id, owner)
     if run is None:
         log.info("training run skipped: not queued", extra={"run": run_id})
         return None
@@ -39,8 +45,10 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int) -> str | None:
             with rt.db.transaction() as session:
                 stored_runs.record_progress(session, run_id, dataclasses.asdict(progress))
 
+    heartbeat = Heartbeat(rt.db, lambda session: beat_run(session, run_id, owner), rt.settings.heartbeat_s, f"training run {run_id}")
     try:
-        report = train(rt.db, rt.settings, Path(run.data_dir), TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
+        with heartbeat:
+            report = train(rt.db, rt.settings, Path(run.data_dir), TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
     except Exception as exc:  # the run records why it failed; the worker carries on
         log.exception("training run failed", extra={"run": run_id})
         with rt.db.transaction() as session:
@@ -58,7 +66,7 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int) -> str | None:
     return report.version_id
 
 
-def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bool) -> str | None:
+def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bool, owner: str) -> str | None:
     """The scheduled retraining: default options on ``data_dir``, verified labels included.
 
     Skipped, with a log line and no run recorded, when neither the folder's images nor the
@@ -75,5 +83,10 @@ def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bo
         log.info("scheduled retraining skipped: no image or verified label changed since the last run", extra={"data_dir": data_dir})
         return None
     with rt.db.transaction() as session:
-        run = stored_runs.create_run(session, data_dir, dataclasses.asdict(options), force=False, relabel=relabel, trigger="schedule")
-    return run_training(rt, app, run.id)
+        reap_orphans(session, rt.settings.heartbeat_s)  # a run whose worker died holds no slot
+        run = stored_runs.create_scheduled_run(session, data_dir, dataclasses.asdict(options), relabel)
+        active = None if run is not None else stored_runs.active_scheduled_run(session, data_dir)
+    if run is None:
+        log.info("scheduled retraining skipped: run %s on this folder is still queued or running", active, extra={"data_dir": data_dir})
+        return None
+    return run_training(rt, app, run.id, owner)

@@ -1,4 +1,5 @@
-"""kombu's Redis transport, dropping what is not a message instead of dying on it.
+"""kombu's Redis transport, dropping what is not a message instead of dying on it, and finding queues
+under a key prefix.
 
 Anything can be pushed onto a queue's Redis list. kombu parses each item as a JSON
 envelope before Celery sees it, and an item that is not one (a plain string: a
@@ -30,6 +31,12 @@ def _drop(reason: str) -> None:
 
 
 class Channel(redis.Channel):
+    def _has_queue(self, queue: str, **kwargs: Any) -> bool:
+        # kombu prefixes LLEN with the global key prefix but not EXISTS, so a passive declare (the
+        # sweeper's look at a queue's length) never found a queue under a prefix and read 0 messages.
+        # Redis deletes an empty list, so "exists" and "holds messages" are the same question.
+        return int(self._size(queue)) > 0  # type: ignore[no-untyped-call]
+
     def _brpop_read(self, **options: Any) -> bool:
         try:
             return bool(super()._brpop_read(**options))  # type: ignore[no-untyped-call]

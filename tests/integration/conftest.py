@@ -194,3 +194,42 @@ def cluster(postgres_url: str, redis_prefix: str, tmp_path: Path, monkeypatch: p
     cluster = Cluster({**os.environ, **env}, postgres_url, tmp_path)
     yield cluster
     cluster.stop()
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of the test's own, on a free port, keeping nothing on disk."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    from tests.tcp_proxy import free_port
+
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", "", "--appendonly", "no"]
+    server = RedisServer(port, subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    client = server.client()
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        wait_until(answers, 30, "the test's own Redis")
+        yield server
+    finally:
+        client.close()
+        server.process.kill()
+        server.process.wait()

@@ -43,6 +43,7 @@ BAD_VALUES = {
     "queued_grace_s": "-5",
     "sweep_interval_s": "0",
     "db_patience_s": "-1",
+    "heartbeat_s": "0",
     "db_lock_timeout_s": "0",
     "max_redeliveries": "1.5",
     "visibility_timeout_s": "0",

@@ -88,13 +88,13 @@ def test_a_scheduled_retrain_on_unchanged_images_and_verified_labels_is_skipped(
     app = create_app(settings)
     data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
     monkeypatch.chdir(tmp_path)
-    assert scheduled_retrain(rt, app, "data", relabel=False) is not None
+    assert scheduled_retrain(rt, app, "data", relabel=False, owner="test") is not None
     with rt.db.transaction() as session:
         [run] = stored_runs.list_runs(session)
     assert (run.status, run.trigger, run.data_dir) == ("completed", "schedule", str(data)), "the folder stored absolute"
 
     with caplog.at_level(logging.INFO, logger="mobilabel.worker"):
-        assert scheduled_retrain(rt, app, "data", relabel=False) is None
+        assert scheduled_retrain(rt, app, "data", relabel=False, owner="test") is None
     assert "scheduled retraining skipped" in caplog.text
     with rt.db.transaction() as session:
         assert len(stored_runs.list_runs(session)) == 1, "nothing trained, no run recorded"
