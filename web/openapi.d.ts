@@ -86,7 +86,7 @@ export interface paths {
         };
         /**
          * List Jobs
-         * @description Jobs, newest first.
+         * @description Jobs, newest first (a job whose process went silent shows failed, with the reason).
          */
         get: operations["list_jobs_api_jobs_get"];
         put?: never;
@@ -536,7 +536,7 @@ export interface paths {
         };
         /**
          * List Runs
-         * @description Runs, newest first.
+         * @description Runs, newest first (a run whose worker went silent shows failed, with the reason).
          */
         get: operations["list_runs_api_training_runs_get"];
         put?: never;
@@ -618,7 +618,9 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description Ready when the database answers, its migrations are current and a model can be loaded.
+         * @description Ready when the database answers, its migrations are current and a model can be loaded. With a broker,
+         *     ``checks.workers`` also says whether any worker process can label; it does not make the server unready,
+         *     which still answers every query (alert on it, or on the workers' own metrics).
          */
         get: operations["readyz_readyz_get"];
         put?: never;
