@@ -21,12 +21,13 @@ _HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}")
 
 
 class CorrectionIn(BaseModel):
-    label: str = Field(min_length=1)
+    label: str = Field(min_length=1, description="a class, other (none of my classes) or skip (not sure)")
     result_id: RowId | None = Field(None, description="the result whose image this label is for")
     image_path: str | None = Field(
         None, description="or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)", json_schema_extra=PATH_MARK,
     )
-    new_class: bool = Field(False, description="allow a label no model version knows yet")
+    new_class: bool = Field(False, description="create a label that is no class yet as a class (as POST /api/classes)")
+    reviewer: str | None = Field(None, min_length=1, description="who answers (the page asks once and keeps it); default MOBILABEL_REVIEWER")
 
     @model_validator(mode="after")
     def one_target(self) -> CorrectionIn:
@@ -42,6 +43,8 @@ class CorrectionOut(BaseModel):
     made_on: str
     state: str = Field(description="current, or stale: no known file has this content any more")
     updated_at: datetime
+    reviewer: str | None = Field(description="who gave this answer")
+    audit: bool = Field(description="an answer to an audit lease: held out of training, it measures accuracy")
 
 
 def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
@@ -78,7 +81,9 @@ def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDe
         path, content_hash = str(body.image_path), None
     record = CorrectionRecord(path, body.label.strip(), content_hash or _content_hash(settings, path))
     try:
-        stored, created = save_correction(session, record, new_class=body.new_class, new_class_hint='send "new_class": true')
+        stored, created = save_correction(
+            session, record, new_class=body.new_class, new_class_hint='send "new_class": true', reviewer=body.reviewer or settings.reviewer or None
+        )
     except CorrectionError as exc:
         raise HTTPException(422, str(exc)) from exc
     if created:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 
 from ..config import Settings
@@ -21,3 +23,14 @@ def command_database(auto_upgrade: bool | None = None) -> Database:
         root.call_on_close(database.dispose)
         root.meta[_DATABASE] = database
     return database
+
+
+def reviewer_name(settings: Settings, given: str | None) -> str:
+    """Who answers from this shell: ``given`` (--reviewer), else ``MOBILABEL_REVIEWER``, else the OS user."""
+    for name in (given, settings.reviewer):
+        if name and name.strip():
+            return name.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment nor the password database (a bare container)
+        return "unknown"

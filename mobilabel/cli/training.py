@@ -25,7 +25,7 @@ from ..training.corrections import check_image, read_corrections_csv
 from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
-from .context import command_database
+from .context import command_database, reviewer_name
 from .output import FORMATS, print_rows
 from .progress import image_progress
 
@@ -292,7 +292,7 @@ def rollback() -> None:
     click.echo(f"rolled back from {previous} to model version {version_id}")
 
 
-CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at")
+CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at", "reviewer", "audit")
 # A table shows a prefix of the hash, which --delete accepts; csv and json give it whole.
 TABLE_CORRECTION_COLUMNS = ("image_path", "label", "state", "hash", "made_on")
 CORRECTION_DROP_FIRST = ("made_on", "hash", "state")  # where a table is too narrow; the image and its label stay
@@ -303,18 +303,24 @@ _HASH_SHOWN = 12
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.argument("label", required=False)
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label.")
-@click.option("--new-class", is_flag=True, help="Accept labels that no model version has as a class yet.")
+@click.option("--new-class", is_flag=True, help="Create a label that is no class yet as a class (as `classes add`).")
+@click.option("--reviewer", help="Who answers (default: MOBILABEL_REVIEWER, else the OS user); kept with the answer.")
 @click.option("--list", "list_them", is_flag=True, help="List the verified labels (current or stale); --format csv exports them.")
 @click.option("--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="With --list.")
+@click.pass_obj
 def correct(
-    image: Path | None, label: str | None, csv_file: Path | None, new_class: bool, list_them: bool, delete_target: str | None, fmt: str,
+    settings: Settings, image: Path | None, label: str | None, csv_file: Path | None, new_class: bool, reviewer: str | None,
+    list_them: bool, delete_target: str | None, fmt: str,
 ) -> None:
-    """Store the verified LABEL of IMAGE (or of every row of --csv) for training to learn from.
+    """Answer: store the LABEL of IMAGE (or of every row of --csv) for training to learn from.
 
-    A verified label belongs to the file's content (its content hash): it follows a
-    rename, and a file edited since is stale (listed, not trained on). The same content
-    verified again keeps only its newest label.
+    LABEL is one of your classes (`mobilabel classes`), `other` (none of them: trained on as its own
+    outcome) or `skip` (not sure: not trained on, not offered again until a new version is active or
+    7 days have passed). An answer belongs to the file's content (its content hash): it follows a
+    rename, and a file edited since is stale (listed, not trained on). The same content answered
+    again keeps its newest label; the earlier ones stay in the answer history. A --csv row with no
+    label (as `review next --format csv` leaves them) is not answered.
     """
     if list_them or delete_target is not None:
         if image is not None or csv_file is not None or (list_them and delete_target is not None):
@@ -324,13 +330,16 @@ def correct(
     if csv_file is not None:
         if image is not None:
             raise click.UsageError("give either IMAGE LABEL or --csv FILE, not both")
-        records = read_corrections_csv(csv_file)
+        unanswered: list[int] = []
+        records = read_corrections_csv(csv_file, unanswered)
+        if unanswered:
+            click.echo(f"{len(unanswered)} row{'s' if len(unanswered) != 1 else ''} without a label left unanswered", err=True)
     elif image is None or label is None or not label.strip():
         raise click.UsageError("give IMAGE LABEL, or --csv FILE, or --list, or --delete IMAGE")
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
     with command_database().transaction() as session:
-        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class")
+        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer))
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
 
 
