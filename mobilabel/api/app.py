@@ -16,7 +16,21 @@ from ..broker import BrokerError
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
-from . import classes, corrections, distribution, health, images, jobs, models, predict, results, review, runs, security
+from . import (
+    classes,
+    corrections,
+    distribution,
+    health,
+    images,
+    jobs,
+    models,
+    predict,
+    results,
+    review,
+    review_queue,
+    runs,
+    security,
+)
 from .docs import mount_docs
 from .headers import SecurityHeadersMiddleware, trusted_hosts
 from .heap import freeze_long_lived, thaw
@@ -104,7 +118,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return JSONResponse({"detail": f"a value the database cannot store: {str(exc.orig).splitlines()[0]}"}, status_code=400)
 
     # review before models: /api/models/compare must not be taken for a version id.
-    for module in (health, security, jobs, distribution, results, predict, images, review, classes, corrections, models, runs):
+    for module in (health, security, jobs, distribution, results, predict, images, review, review_queue, classes, corrections, models, runs):
         app.include_router(module.router)
     mount_docs(app)
     mount_page(app)

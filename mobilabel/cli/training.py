@@ -41,7 +41,7 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 
 
 @click.command("train")
-@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.argument("data_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--val-fraction", type=float, help="Share of each class held out for validation, when DATA_DIR has no train/ and val/ (default 0.2).")
 @click.option("--arch", type=click.Choice(list(ARCH_NAMES)), default="v2", show_default=True, help="MobileNet version.")
 @click.option("--alpha", type=float, default=DEFAULTS.alpha, show_default=True, help="Width multiplier.")
@@ -76,10 +76,14 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
 @click.pass_context
 def train_command(
-    ctx: click.Context, /, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
+    ctx: click.Context, /, data_dir: Path | None, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
     **options: Any,
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
+
+    Without DATA_DIR it trains on your answers alone (`mobilabel correct`, `review next`): your
+    active classes and `other`, each with at least 5 answers. With both, an answer overrides the
+    folder's label of the same content.
 
     Transfer learning: a new head and the backbone's last 4 blocks trained (--unfreeze-last),
     the ImageNet layers before them frozen, with colour jitter (--augment); a moving average of the
@@ -99,21 +103,43 @@ def train_command(
             raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
         _queue_run(settings, data_dir, force, relabel, options)
         return
+    _local_run(settings, data_dir, force, output_dir, options)
+
+
+def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_dir: Path | None, options: dict[str, Any]) -> None:
+    """Train in this process, listed in `mobilabel runs` (trigger ``local``) with its progress as it goes."""
     from ..training import train  # torch: only a local run needs it
+    from ..training.recorded import RecordedProgress
 
     console = Console(stderr=True)
     database = command_database()
-    with image_progress(console) as bar:
-        report = train(
-            database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=EpochBars(bar)
-        )
+    with database.transaction() as session:
+        run = stored_runs.create_run(session, str(data_dir.absolute()) if data_dir else None, options, force, False, trigger="local")
+        stored_runs.start_run(session, run.id)
+    recorded = RecordedProgress(database, run.id)
+    try:
+        with image_progress(console, disable=not console.is_terminal) as bar:
+            # A terminal gets bars; a pipe or a file gets a line per phase of each epoch, as it ends.
+            shown = EpochBars(bar) if console.is_terminal else ProgressLines(console)
+
+            def on_progress(progress: Progress) -> None:
+                shown(progress)
+                recorded(progress)
+
+            report = train(database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=on_progress)
+    except BaseException as exc:
+        with database.transaction() as session:
+            stored_runs.finish_run(session, run.id, None, None, error=f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__)
+        raise
+    with database.transaction() as session:
+        stored_runs.finish_run(session, run.id, report.version_id, report.promotion.promoted)
     _print_report(console, report)
 
 
-def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
+def _queue_run(settings: Settings, data_dir: Path | None, force: bool, relabel: bool, options: dict[str, Any]) -> None:
     database = command_database()
     with database.transaction() as session:
-        run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
+        run = stored_runs.create_run(session, str(data_dir.absolute()) if data_dir else None, options, force, relabel, trigger="cli")
     submit_training(database, settings, run.id)
     click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
     click.echo(run.id)
@@ -129,13 +155,13 @@ RUN_DROP_FIRST = ("trigger", "promoted", "created_at", "version_id", "progress",
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def runs(watch_id: int | None, limit: int, fmt: str) -> None:
-    """Training runs done by workers, newest first, with their progress."""
+    """Training runs (local `train`, on workers, from the API or the schedule), newest first, with their progress."""
     database = command_database()
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
         rows = [
-            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
+            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir) if r.data_dir else "(answers)"}
             for r in stored_runs.list_runs(session, limit)
         ]
     print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs", drop_first=RUN_DROP_FIRST)
@@ -162,6 +188,23 @@ def _progress_text(progress: dict[str, Any] | None) -> str:
         return ""
     return (f"epoch {progress['epoch']}/{progress['epochs']} {progress['phase']} {progress['done']}/{progress['total']} "
             f"loss {progress['loss']:.3f} acc {progress['accuracy']:.3f}")
+
+
+class ProgressLines:
+    """Progress as plain lines, one when each phase of an epoch ends: for output that is not a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.done != progress.total:
+            return
+        label = f"epoch {progress.epoch}/{progress.epochs}"
+        if progress.phase == "train":
+            line = f"{label} loss {progress.loss:.3f} acc {progress.accuracy:.3f} ({progress.total} training images)"
+        else:
+            line = f"{label} val acc {progress.accuracy:.3f} ({progress.total} validation images)"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 class EpochBars:

@@ -14,9 +14,9 @@ from .states import RunState
 from .tables import ModelVersion, TrainingRun, utcnow
 
 
-def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
-    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``)."""
-    run = TrainingRun(data_dir=absolute_path(data_dir), options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
+def create_run(session: Session, data_dir: str | None, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
+    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``); None: on the answers alone."""
+    run = TrainingRun(data_dir=absolute_path(data_dir) if data_dir is not None else None, options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
     session.add(run)
     session.flush()
     return run
@@ -53,12 +53,14 @@ def list_runs(session: Session, limit: int = 20) -> list[TrainingRun]:
     return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))
 
 
-def last_completed_metrics(session: Session, data_dir: str) -> dict[str, Any] | None:
-    """The metrics of the version made by the newest completed run on ``data_dir``; None if there is none."""
+def last_completed_metrics(session: Session, data_dir: str | None) -> dict[str, Any] | None:
+    """The metrics of the version made by the newest completed run on ``data_dir`` (None: on the answers
+    alone); None if there is none."""
+    same_data = TrainingRun.data_dir.is_(None) if data_dir is None else TrainingRun.data_dir == absolute_path(data_dir)
     return session.scalar(
         select(ModelVersion.metrics)
         .join(TrainingRun, TrainingRun.version_id == ModelVersion.id)
-        .where(TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.status == RunState.COMPLETED)
+        .where(same_data, TrainingRun.status == RunState.COMPLETED)
         .order_by(TrainingRun.id.desc())
         .limit(1)
     )
