@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
+from ..estimates import estimate
 from ..storage import classes as stored
+from ..storage.accuracy_queries import audit_outcomes
 from ..storage.class_queries import list_classes
+from ..storage.versions import active_version_id
 from .context import command_database
 from .output import FORMATS, print_rows
 
@@ -26,7 +29,11 @@ def classes(ctx: click.Context, fmt: str) -> None:
         return
     with command_database().transaction() as session:
         rows = [vars(summary) for summary in list_classes(session)]
+        active = active_version_id(session)
+        found = estimate(*audit_outcomes(session, active)) if active else None
     print_rows(Console(), TABLE_COLUMNS if fmt == "table" else COLUMNS, rows, fmt, title="classes")
+    if found is not None:
+        click.echo(f"active version {active}: estimated accuracy on the unreviewed rest {found.text()}", err=True)
 
 
 @classes.command("add")

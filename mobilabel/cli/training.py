@@ -14,9 +14,11 @@ from rich.progress import TaskID
 
 from ..config import Settings
 from ..dispatch import submit_training
+from ..estimates import Estimate, estimate
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
+from ..storage.accuracy_queries import audit_outcomes
 from ..storage.corrections import CorrectionRecord, delete_corrections, list_corrections, save_corrections
 from ..storage.pathcodec import to_stored
 from ..storage.states import ACTIVE_RUN_STATES
@@ -34,9 +36,10 @@ if TYPE_CHECKING:
 
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
-VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
-TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
-VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy")  # where a table is too narrow
+# est_accuracy: on the unreviewed rest, from the audit answers, with its 95% interval (mobilabel.estimates).
+VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, "est_accuracy", "est_low", "est_high", "audit_answers", *STORED_COLUMNS[5:], "metrics")
+TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "est_accuracy", "created_at", "classes")
+VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy", "est_accuracy")  # where a table is too narrow
 DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dataclass
 
 
@@ -271,11 +274,20 @@ def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
         return
     row_of = _table_version_row if fmt == "table" else _version_row
     with command_database().transaction() as session:
-        rows = [row_of(v) | {"deleted_at": v.deleted_at} for v in stored.list_versions(session, include_deleted=deleted)]
+        rows = [
+            row_of(v) | _estimate_columns(estimate(*audit_outcomes(session, v.id)), fmt) | {"deleted_at": v.deleted_at}
+            for v in stored.list_versions(session, include_deleted=deleted)
+        ]
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     if deleted:
         columns = (*columns, "deleted_at")
     print_rows(Console(), columns, rows, fmt, title="model versions", drop_first=VERSION_DROP_FIRST)
+
+
+def _estimate_columns(found: Estimate, fmt: str) -> dict[str, Any]:
+    if fmt == "table":
+        return {"est_accuracy": found.text()}
+    return {"est_accuracy": found.accuracy, "est_low": found.low, "est_high": found.high, "audit_answers": found.answers}
 
 
 def _version_row(version: ModelVersion) -> dict[str, Any]:

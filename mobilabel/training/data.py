@@ -170,7 +170,8 @@ def add_corrections(
         elif correction.label not in split.classes:
             left_out[path] = f"label {correction.label!r} is not a class of the data folder ({', '.join(split.classes)})"
         else:
-            chosen[path] = (split.classes.index(correction.label), split_of(key(correction)))
+            # An audit answer (a uniform draw) is always held out, so it keeps measuring the unreviewed rest.
+            chosen[path] = (split.classes.index(correction.label), "eval" if correction.audit else split_of(key(correction)))
     hashes = folder_hashes or {}
 
     def kept(image: LabelledImage) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -13,9 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from mobilabel.cli.main import cli
+from mobilabel.estimates import estimate
 from mobilabel.hashing import hash_file
 from mobilabel.review_queue import AUDIT_SHARE, DIVERSE, UNCERTAIN, next_batch
 from mobilabel.storage import Database, open_database, versions
+from mobilabel.storage.accuracy_queries import audit_outcomes
 from mobilabel.storage.classes import add_class, retire_class
 from mobilabel.storage.corrections import AUDIT, CorrectionRecord, list_corrections, save_corrections
 from mobilabel.storage.results import ResultRecord, write_results
@@ -196,3 +199,33 @@ def test_review_next_as_csv_is_answered_back_with_correct_csv_and_the_api_leases
     leased_to_ann = {r["image_path"] for r in rows[2:]}
     assert not leased_to_ann & {i["image_path"] for i in body["items"]}, "ann's unanswered images stay hers until her lease ends"
     assert client.post("/api/review/next", json={"reviewer": "", "count": 1}).status_code == 422
+
+
+def test_wilson_interval_of_audit_answers() -> None:
+    found = estimate(8, 10)
+    assert (found.accuracy, round(found.low or 0, 3), round(found.high or 0, 3)) == (0.8, 0.49, 0.943)
+    assert found.text() == "0.80 (0.49-0.94, 10 audit)"
+    assert estimate(0, 0).text() == "no audit answers" and estimate(5, 5).high == 1.0
+    with pytest.raises(ValueError):
+        estimate(3, 2)
+
+
+def test_the_accuracy_on_the_unreviewed_rest_counts_audit_answers_only(db: Database, api: ClientFactory) -> None:  # noqa: F811
+    batch = next_batch(db, "ann", 30, 600).items
+    audits = [i for i in batch if i.reason == AUDIT]
+    assert len(audits) == 3
+    with db.transaction() as session:
+        # v1 suggested each image's first ranked label: two audit answers agree, one does not, and one uncertain answer agrees.
+        answers = [(audits[0], audits[0].suggested_label), (audits[1], audits[1].suggested_label), (audits[2], "other")]
+        answers.append((next(i for i in batch if i.reason != AUDIT), None))
+        records = [
+            CorrectionRecord(i.image_path, label or str(i.suggested_label), f"h{Path(i.image_path).stem}") for i, label in answers
+        ]
+        save_corrections(session, records, new_classes=True)
+        assert audit_outcomes(session, "v1") == (2, 3)
+    (version,) = json.loads(CliRunner().invoke(cli, ["models", "--format", "json"], catch_exceptions=False).output)
+    assert (version["audit_answers"], version["est_accuracy"]) == (3, 2 / 3) and 0 < version["est_low"] < 2 / 3 < version[
+        "est_high"
+    ] < 1
+    served = api().get("/api/models/v1/estimate").json()
+    assert (served["audit_answers"], served["right"], served["accuracy"]) == (3, 2, 2 / 3)

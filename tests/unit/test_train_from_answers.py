@@ -103,3 +103,11 @@ def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_pat
         ("local", "completed", "(answers)", version["id"]), ("local", "failed", "(answers)", None), ("local", "failed", "(answers)", None),
     ]  # fmt: skip
     assert runs[0]["progress"].startswith("epoch 1/1 val")
+
+
+def test_audit_answers_are_held_out_beside_a_folder_too(tmp_path: Path) -> None:
+    split = find_split(tiny_dataset(tmp_path / "data", train_count=3, val_count=2))
+    outside = sorted((FLOWERS / "train" / "roses").glob("*.jpg"))[10:30]
+    answers = [VerifiedLabel(p.name, str(p), "roses", str(p), CURRENT, datetime.now(UTC), "ann", True) for p in outside]
+    verified = add_corrections(split, answers)
+    assert verified.evaluated == len(outside) and verified.trained == 0, "no audit answer is trained on"
