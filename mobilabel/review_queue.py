@@ -10,6 +10,11 @@ Strategy (issue 26 item 4), for a batch of N:
 - **audit**: a share (``AUDIT_SHARE``) drawn uniformly from everything still unreviewed. Their
   answers are held out of training, so they measure the accuracy on the unreviewed rest honestly.
 A retired class is never offered as a suggestion: the next ranked label is.
+
+**Cold start**: while no version of your own is active (none, or the ImageNet weights), the margin
+is between ImageNet's classes and says nothing about yours (ImageNet is sure a sunflower is a
+daisy), so the batch is a uniform draw instead of the least-margin images, asked round-robin over the
+suggested label; every class then gets answers in proportion to how common it is.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .storage.corrections import AUDIT
 from .storage.leases import LeaseRequest, lock_leases, take_leases
 from .storage.queue_queries import Candidate, least_confident, offerable_count, random_offerable
 from .storage.tables import utcnow
+from .storage.versions import IMAGENET_PREFIX, active_version_id
 
 UNCERTAIN = "uncertain"
 DIVERSE = "diverse"
@@ -63,13 +69,20 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch
         lock_leases(session)
         now = utcnow()
         retired = set(class_names(session, retired=True))
+        active = active_version_id(session)
+        cold = active is None or active.startswith(IMAGENET_PREFIX)
         for _ in range(_ATTEMPTS):
             wanted = count - len(chosen)
             if wanted <= 0:
                 break
             taken = {item.result_id for item in chosen}
-            pool = [c for c in least_confident(session, now, (wanted + len(taken)) * POOL_FACTOR) if c.result_id not in taken]
-            picked = spread(pool, wanted - audit_count(wanted), retired)
+            size = (wanted + len(taken)) * POOL_FACTOR
+            pool = [
+                c
+                for c in (random_offerable(session, now, size, taken) if cold else least_confident(session, now, size))
+                if c.result_id not in taken
+            ]
+            picked = spread(pool, wanted - audit_count(wanted), retired, by_margin=not cold)
             taken |= {item.result_id for item in picked}
             drawn = random_offerable(session, now, wanted - len(picked), taken)
             picked += [_item(c, AUDIT, retired) for c in drawn]
@@ -88,23 +101,28 @@ def audit_count(count: int) -> int:
     return round(count * AUDIT_SHARE) or (1 if count >= 5 else 0)
 
 
-def spread(pool: Sequence[Candidate], count: int, retired: Collection[str] = ()) -> list[QueueItem]:
+def spread(pool: Sequence[Candidate], count: int, retired: Collection[str] = (), by_margin: bool = True) -> list[QueueItem]:
     """``count`` items of ``pool``: least margin first, taken round-robin over the suggested label (then
     the folder) so neighbours in the library are not asked in a row. Marked ``uncertain`` when the margin
-    order alone would have picked them, ``diverse`` otherwise."""
-    items = sorted((_item(c, UNCERTAIN, retired) for c in pool), key=lambda i: (_margin_key(i), i.result_id))
-    by_margin = {i.result_id for i in items[:count]}
+    order alone would have picked them, ``diverse`` otherwise. Without ``by_margin`` (a cold start's pool,
+    a uniform draw) the first ``count`` are taken as drawn, all ``diverse``, and only their order is spread."""
+    items = [_item(c, UNCERTAIN, retired) for c in pool]
+    if by_margin:
+        items.sort(key=lambda i: (_margin_key(i), i.result_id))
+    else:  # the draw itself is the choice (round-robin would under-sample a common label); only the order is spread
+        items = items[:count]
+    least_margin = {i.result_id for i in items[:count]} if by_margin else set()
     groups: dict[tuple[str, str], list[QueueItem]] = defaultdict(list)
     for item in items:
         groups[(item.suggested_label or "", str(PurePath(item.image_path).parent))].append(item)
-    queues = sorted(groups.values(), key=lambda g: (_margin_key(g[0]), g[0].result_id))
+    queues = sorted(groups.values(), key=lambda g: (_margin_key(g[0]), g[0].result_id)) if by_margin else list(groups.values())
     picked: list[QueueItem] = []
     while len(picked) < count and queues:
         for queue in list(queues):
             if len(picked) == count:
                 break
             item = queue.pop(0)
-            picked.append(item if item.result_id in by_margin else _with_reason(item, DIVERSE))
+            picked.append(item if item.result_id in least_margin else _with_reason(item, DIVERSE))
             if not queue:
                 queues.remove(queue)
     return picked

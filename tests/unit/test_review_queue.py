@@ -92,6 +92,7 @@ def test_round_robin_reaches_a_label_the_margin_order_alone_would_not(database_u
             ResultRecord("/l/r.jpg", "1:1", ResultStatus.OK, "roses", 0.9, ranked("roses", 0.9, "daisy", 0.1), content_hash="r")
         )
         write_results(session, records, "v1", None)
+        versions.activate_version(session, "v1")
     items = next_batch(database, "ann", 3, 600).items
     database.dispose()
     assert [(Path(i.image_path).name, i.reason) for i in items] == [
@@ -99,6 +100,35 @@ def test_round_robin_reaches_a_label_the_margin_order_alone_would_not(database_u
         ("r.jpg", DIVERSE),
         ("d1.jpg", UNCERTAIN),
     ]
+
+
+def test_with_only_the_imagenet_weights_the_batch_is_a_uniform_draw_spread_over_labels(database_url: str) -> None:
+    database = open_database(database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        versions.register_version(
+            session, versions.VersionRecord("imagenet-0123", "mobilenet_v2", 1.0, ["daisy", "pot"], {}, b"w")
+        )
+        versions.activate_version(session, "imagenet-0123")
+        records = [
+            ResultRecord(
+                f"/l/{n:02d}.jpg",
+                "1:1",
+                ResultStatus.OK,
+                "daisy",
+                0.5,
+                ranked(("daisy", "pot")[n % 2], 0.5 + n / 100, "x", 0.1),
+                content_hash=f"h{n}",
+            )
+            for n in range(30)
+        ]
+        write_results(session, records, "imagenet-0123", None)
+    items = next_batch(database, "ann", 10, 600).items
+    database.dispose()
+    # Its margins are between ImageNet's classes, not yours: no image is asked as "uncertain".
+    assert sorted(i.reason for i in items) == [AUDIT] + [DIVERSE] * 9
+    asked = [i.suggested_label for i in items if i.reason == DIVERSE]
+    pairs = min(asked.count("daisy"), asked.count("pot"))
+    assert all(a != b for a, b in zip(asked[: 2 * pairs], asked[1 : 2 * pairs], strict=False)), "round-robin over the suggested labels"
 
 
 def test_two_reviewers_asking_at_once_never_hold_the_same_image(db: Database) -> None:
@@ -204,7 +234,7 @@ def test_review_next_as_csv_is_answered_back_with_correct_csv_and_the_api_leases
 def test_wilson_interval_of_audit_answers() -> None:
     found = estimate(8, 10)
     assert (found.accuracy, round(found.low or 0, 3), round(found.high or 0, 3)) == (0.8, 0.49, 0.943)
-    assert found.text() == "0.80 (0.49-0.94, 10 audit)"
+    assert found.text() == "0.80 (0.49-0.94) n=10"
     assert estimate(0, 0).text() == "no audit answers" and estimate(5, 5).high == 1.0
     with pytest.raises(ValueError):
         estimate(3, 2)
