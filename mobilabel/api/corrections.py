@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from ..hashing import hash_file
+from ..storage.answer_queries import answer_history
 from ..storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ..storage.tables import Result
 from .deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
@@ -95,6 +96,23 @@ def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDe
 def get_corrections(session: SessionDep) -> list[CorrectionOut]:
     """Every verified label, with where its content is now and whether it is stale."""
     return [CorrectionOut.model_validate(c, from_attributes=True) for c in list_corrections(session)]
+
+
+class AnswerOut(BaseModel):
+    image_path: str = Field(description="the file the answer was given on")
+    label: str
+    reviewer: str | None
+    audit: bool = Field(description="given to an audit lease")
+    answered_at: datetime
+
+
+@router.get("/history", response_model=list[AnswerOut], responses={404: {"description": "no such result"}})
+def get_history(session: SessionDep, result_id: Annotated[RowId, Query(description="the result whose image content's answers to list")]) -> list[AnswerOut]:
+    """Every answer given for the result's image content, oldest first: who answered what, and when."""
+    _, content_hash = _result(session, result_id)
+    if content_hash is None:
+        return []
+    return [AnswerOut.model_validate(a, from_attributes=True) for a in answer_history(session, content_hash)]
 
 
 @router.delete("", status_code=204, responses={404: {"description": "no such result, or no correction for it"}})

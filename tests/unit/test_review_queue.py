@@ -128,7 +128,9 @@ def test_with_only_the_imagenet_weights_the_batch_is_a_uniform_draw_spread_over_
     assert sorted(i.reason for i in items) == [AUDIT] + [DIVERSE] * 9
     asked = [i.suggested_label for i in items if i.reason == DIVERSE]
     pairs = min(asked.count("daisy"), asked.count("pot"))
-    assert all(a != b for a, b in zip(asked[: 2 * pairs], asked[1 : 2 * pairs], strict=False)), "round-robin over the suggested labels"
+    assert all(a != b for a, b in zip(asked[: 2 * pairs], asked[1 : 2 * pairs], strict=False)), (
+        "round-robin over the suggested labels"
+    )
 
 
 def test_two_reviewers_asking_at_once_never_hold_the_same_image(db: Database) -> None:
@@ -229,6 +231,16 @@ def test_review_next_as_csv_is_answered_back_with_correct_csv_and_the_api_leases
     leased_to_ann = {r["image_path"] for r in rows[2:]}
     assert not leased_to_ann & {i["image_path"] for i in body["items"]}, "ann's unanswered images stay hers until her lease ends"
     assert client.post("/api/review/next", json={"reviewer": "", "count": 1}).status_code == 422
+    assert (
+        client.put(
+            "/api/corrections", json={"result_id": int(rows[0]["result_id"]), "label": "skip", "reviewer": "bob"}
+        ).status_code
+        == 200
+    )
+    history = client.get("/api/corrections/history", params={"result_id": rows[0]["result_id"]}).json()
+    assert [(a["label"], a["reviewer"]) for a in history] == [("daisy", "ann"), ("skip", "bob")], (
+        "a changed answer keeps its history"
+    )
 
 
 def test_wilson_interval_of_audit_answers() -> None:

@@ -15,6 +15,7 @@ from mobilabel.cli.main import cli
 from mobilabel.storage.corrections import CURRENT, VerifiedLabel
 from mobilabel.training.data import MIN_ANSWERS, LabelledImage, add_corrections, answers_split, find_split
 from mobilabel.training.errors import TrainingError
+from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.unit.test_training import tiny_dataset
 
@@ -111,3 +112,12 @@ def test_audit_answers_are_held_out_beside_a_folder_too(tmp_path: Path) -> None:
     answers = [VerifiedLabel(p.name, str(p), "roses", str(p), CURRENT, datetime.now(UTC), "ann", True) for p in outside]
     verified = add_corrections(split, answers)
     assert verified.evaluated == len(outside) and verified.trained == 0, "no audit answer is trained on"
+
+
+def test_a_run_started_through_the_api_without_a_folder_trains_on_the_answers(api: ClientFactory) -> None:  # noqa: F811
+    client = api()
+    started = client.post("/api/training-runs", json={"epochs": 1})
+    assert started.status_code == 202 and started.json()["data_dir"] is None, started.text
+    client.app.state.runner.wait_idle(timeout=300)  # type: ignore[attr-defined]
+    run = client.get(f"/api/training-runs/{started.json()['id']}").json()
+    assert run["status"] == "failed" and "training on answers alone needs two classes" in run["error"], run
