@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from .classes import SKIP
 from .states import ResultStatus
-from .tables import Correction, Result
+from .tables import Correction, Result, TrainedAnswer
 
 
 def audit_outcomes(session: Session, version_id: str) -> tuple[int, int]:
@@ -25,3 +25,13 @@ def audit_outcomes(session: Session, version_id: str) -> tuple[int, int]:
     for correction_id, answer, label in rows:
         outcome.setdefault(correction_id, answer == label)
     return sum(outcome.values()), len(outcome)
+
+
+def held_out(version_id: str) -> ColumnElement[bool]:
+    """A condition on ``Correction``: its content is not one ``version_id`` was trained on."""
+    return ~exists().where(TrainedAnswer.version_id == version_id, TrainedAnswer.content_hash == Correction.content_hash)
+
+
+def trained_on_count(session: Session, version_id: str) -> int:
+    """How many answers ``version_id`` was trained on (shown apart from its held-out figures)."""
+    return session.scalar(select(func.count()).where(TrainedAnswer.version_id == version_id)) or 0

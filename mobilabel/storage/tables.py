@@ -239,6 +239,16 @@ class AnswerHistory(Base):
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TrainedAnswer(Base):
+    """An answer a version was trained on, by content (migration 0013): every accuracy figure of that
+    version leaves it out, so only held-out answers measure it."""
+
+    __tablename__ = "trained_answers"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 class LabelClass(Base):
     """A class of the user's own (migration 0013): answers name it; training learns the active ones.
 

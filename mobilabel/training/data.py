@@ -134,6 +134,7 @@ class VerifiedSplit:
     trained: int  # verified images added to the training side
     evaluated: int  # verified images added to the evaluation side
     left_out: dict[str, str]  # image path -> why its verified label was not used
+    trained_hashes: frozenset[str] = frozenset()  # the content of the answers on the training side: never a measure of it
 
 
 def add_corrections(
@@ -154,6 +155,7 @@ def add_corrections(
     """
     left_out: dict[str, str] = {}
     chosen: dict[str, tuple[int, str]] = {}  # absolute path -> (class index, side)
+    trained_hashes: set[str] = set()
     answered_paths: set[str] = set()
     answered_hashes: set[str] = set()
     for correction in corrections:
@@ -172,6 +174,8 @@ def add_corrections(
         else:
             # An audit answer (a uniform draw) is always held out, so it keeps measuring the unreviewed rest.
             chosen[path] = (split.classes.index(correction.label), "eval" if correction.audit else split_of(key(correction)))
+            if chosen[path][1] == "train" and correction.content_hash is not None:
+                trained_hashes.add(correction.content_hash)
     hashes = folder_hashes or {}
 
     def kept(image: LabelledImage) -> bool:
@@ -183,7 +187,7 @@ def add_corrections(
     for path, (label, side) in chosen.items():
         (val if side == "eval" else train).append(LabelledImage(Path(path), label))
     evaluated = sum(side == "eval" for _, side in chosen.values())
-    return VerifiedSplit(DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out)
+    return VerifiedSplit(DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out, frozenset(trained_hashes))
 
 
 # The fewest answers a class needs to be trained on from answers alone. A fifth of the answers is held
@@ -245,4 +249,5 @@ def answers_split(
         for c in members:
             sides[side_of[id(c)]].append(c)
     train, val = ([LabelledImage(Path(os.path.abspath(c.image_path)), classes.index(c.label)) for c in sides[s]] for s in ("train", "eval"))
-    return VerifiedSplit(DataSplit(classes, train, val), len(train), len(val), left_out)
+    trained_hashes = frozenset(c.content_hash for c in sides["train"] if c.content_hash is not None)
+    return VerifiedSplit(DataSplit(classes, train, val), len(train), len(val), left_out, trained_hashes)

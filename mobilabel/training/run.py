@@ -25,6 +25,7 @@ from ..storage import Database
 from ..storage.class_queries import class_names, trainable_labels
 from ..storage.classes import SKIP
 from ..storage.pathcodec import to_stored
+from ..storage.trained_answers import record_trained
 from . import metrics as measures
 from .data import DEFAULT_VAL_FRACTION, DataSplit, LabelledImage, VerifiedSplit, add_corrections, answers_split, find_split
 from .errors import TrainingError
@@ -111,6 +112,8 @@ def train(
         source=f"trained on {to_stored(Path(data_dir).absolute())}" if data_dir is not None else "trained on the answers",
     )
     register_checkpoint(db, checkpoint)
+    with db.transaction() as session:
+        record_trained(session, checkpoint.version_id, verified.trained_hashes)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
     checkpoint.save(checkpoint_path)
     report_path = write_report_png(

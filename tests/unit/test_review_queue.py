@@ -23,6 +23,7 @@ from mobilabel.storage.classes import add_class, retire_class
 from mobilabel.storage.corrections import AUDIT, CorrectionRecord, list_corrections, save_corrections
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
+from mobilabel.storage.trained_answers import record_trained
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 
@@ -271,3 +272,13 @@ def test_the_accuracy_on_the_unreviewed_rest_counts_audit_answers_only(db: Datab
     ] < 1
     served = api().get("/api/models/v1/estimate").json()
     assert (served["audit_answers"], served["right"], served["accuracy"]) == (3, 2, 2 / 3)
+
+
+def test_held_out_figures_leave_out_the_answers_a_version_trained_on(db: Database, api: ClientFactory) -> None:  # noqa: F811
+    with db.transaction() as session:
+        records = [CorrectionRecord(f"/library/{n:02d}.jpg", "daisy", f"h{n:02d}") for n in range(6)]
+        save_corrections(session, records, new_classes=True)
+        record_trained(session, "v1", ["h00", "h01"])
+    matrix = api().get("/api/models/v1/confusion").json()
+    assert (matrix["images"], matrix["trained_on"]) == (4, 2)
+    assert sum(cell["images"] for cell in matrix["cells"]) == 4

@@ -76,7 +76,7 @@ def test_an_answer_overrides_the_folder_label_of_the_same_content_wherever_the_f
     assert daisy not in skipped.split.train + skipped.split.val and skipped.left_out == {}, "not sure: not trained on at all"
 
 
-def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_path: Path) -> None:
+def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_path: Path, api: ClientFactory) -> None:  # noqa: F811
     unsorted = tmp_path / "unsorted"
     unsorted.mkdir()
     for label in ("daisy", "roses"):
@@ -104,6 +104,9 @@ def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_pat
         ("local", "completed", "(answers)", version["id"]), ("local", "failed", "(answers)", None), ("local", "failed", "(answers)", None),
     ]  # fmt: skip
     assert runs[0]["progress"].startswith("epoch 1/1 val")
+    matrix = api().get(f"/api/models/{version['id']}/confusion").json()
+    assert matrix["trained_on"] == version["metrics"]["verified_train_images"] > 0, "the answers it trained on are recorded"
+    assert matrix["images"] == 0, "not labelled yet: no held-out figure, and the trained-on answers never count"
 
 
 def test_audit_answers_are_held_out_beside_a_folder_too(tmp_path: Path) -> None:

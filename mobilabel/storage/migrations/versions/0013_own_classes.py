@@ -1,4 +1,4 @@
-"""the user's own classes, answers with their reviewer and history, review leases, runs on answers alone
+"""the user's own classes, answers with their reviewer and history, review leases, answers each version trained on, runs on answers alone
 
 Revision ID: 0013
 Revises: 0011
@@ -36,6 +36,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_answer_history_content_hash', 'answer_history', ['content_hash'], unique=False)
+    op.create_table('trained_answers',
+    sa.Column('version_id', sa.String(length=64), nullable=False),
+    sa.Column('content_hash', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['model_versions.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('version_id', 'content_hash')
+    )
     op.create_table('review_leases',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('image_path', _PATH, nullable=False),
@@ -71,6 +77,7 @@ def downgrade() -> None:
         batch.drop_column('reviewer')
     op.drop_index('ix_review_leases_content_hash', table_name='review_leases')
     op.drop_table('review_leases')
+    op.drop_table('trained_answers')
     op.drop_index('ix_answer_history_content_hash', table_name='answer_history')
     op.drop_table('answer_history')
     op.drop_table('classes')
