@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from mobilabel.broker import create_app
 from mobilabel.cli.main import cli
+from mobilabel.config import load_settings
+from mobilabel.storage import open_database
+from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.corrections import CURRENT, VerifiedLabel
 from mobilabel.training.data import MIN_ANSWERS, LabelledImage, add_corrections, answers_split, find_split
 from mobilabel.training.errors import TrainingError
+from mobilabel.worker.runtime import WorkerRuntime
+from mobilabel.worker.training_task import scheduled_retrain
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.unit.test_training import tiny_dataset
@@ -124,3 +130,15 @@ def test_a_run_started_through_the_api_without_a_folder_trains_on_the_answers(ap
     client.app.state.runner.wait_idle(timeout=300)  # type: ignore[attr-defined]
     run = client.get(f"/api/training-runs/{started.json()['id']}").json()
     assert run["status"] == "failed" and "training on answers alone needs two classes" in run["error"], run
+
+
+def test_the_schedule_without_a_folder_trains_on_the_answers(database_url: str) -> None:
+    settings = load_settings()
+    open_database(database_url, auto_upgrade=True).dispose()
+    runtime = WorkerRuntime(settings)
+    assert scheduled_retrain(runtime, create_app(settings), None, relabel=False) is None
+    with runtime.db.transaction() as session:
+        [recorded] = stored_runs.list_runs(session)
+    runtime.db.dispose()
+    assert (recorded.trigger, recorded.data_dir, recorded.status) == ("schedule", None, "failed")
+    assert "training on answers alone needs two classes" in (recorded.error or "")
