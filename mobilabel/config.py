@@ -164,7 +164,17 @@ class Settings(BaseSettings):
         description="Retraining schedule of `mobilabel scheduler`: seconds between runs, or a cron expression of five fields. "
         "Empty: never.",
     )
-    train_dir: Path | None = Field(None, description="Data folder of the scheduled retraining.")
+    train_dir: Path | None = Field(
+        None,
+        description="Data folder of the scheduled retraining. Unset: the schedule trains on the answers alone (`mobilabel correct`); "
+        "set: on the folder, an answer overriding the folder's label of the same content.",
+    )
+    reviewer: str | None = Field(
+        None, description="Who answers from this shell (`mobilabel correct`, `review next`); unset: the operating system's user name."
+    )
+    review_lease_s: float = Field(
+        600.0, gt=0, description="How long `review next` holds its images for one reviewer (no other is offered them), in seconds."
+    )
     train_queue: QueueName = Field("cpu", description="Queue of training tasks (`gpu` where a GPU worker runs).")
     api_token: str = Field(
         "",

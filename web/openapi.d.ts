@@ -4,6 +4,110 @@
  */
 
 export interface paths {
+    "/api/classes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Classes
+         * @description Every class by name, then the reserved answers (other, skip), with their answer counts.
+         */
+        get: operations["get_classes_api_classes_get"];
+        put?: never;
+        /**
+         * Add Class
+         * @description Create a class; answers may use it at once. Answers with the name as stored (blanks trimmed).
+         */
+        post: operations["add_class_api_classes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/classes/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge Classes
+         * @description Move every answer of ``sources`` into ``into``, then remove ``sources``.
+         */
+        post: operations["merge_classes_api_classes_merge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/classes/rename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rename Class
+         * @description Rename a class with every answer that used it.
+         */
+        post: operations["rename_class_api_classes_rename_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/classes/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore Class
+         * @description Bring a retired class back.
+         */
+        post: operations["restore_class_api_classes_restore_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/classes/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retire Class
+         * @description Retire a class: its answers are kept, neither trained on nor offered.
+         */
+        post: operations["retire_class_api_classes_retire_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/corrections": {
         parameters: {
             query?: never;
@@ -28,6 +132,26 @@ export interface paths {
          * @description Remove a verified label.
          */
         delete: operations["delete_correction_api_corrections_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/corrections/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get History
+         * @description Every answer given for the result's image content, oldest first: who answered what, and when.
+         */
+        get: operations["get_history_api_corrections_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -311,7 +435,8 @@ export interface paths {
         };
         /**
          * Confusion
-         * @description The version's labels against the verified labels (corrections) of the images it labelled.
+         * @description The version's labels against the verified labels (corrections) of the images it labelled, held-out ones
+         *     only: the answers it was trained on are counted apart (``trained_on``).
          */
         get: operations["confusion_api_models__version_id__confusion_get"];
         put?: never;
@@ -334,6 +459,26 @@ export interface paths {
          * @description The version's results in one cell of its confusion matrix.
          */
         get: operations["confusion_images_api_models__version_id__confusion_images_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{version_id}/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Estimate
+         * @description The version's estimated accuracy on the images nobody answered, from the audit answers, with its 95% interval.
+         */
+        get: operations["get_estimate_api_models__version_id__estimate_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -501,6 +646,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/review/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Review Next
+         * @description Lease the next ``count`` images to ``reviewer``; no other reviewer is offered them until the lease expires.
+         */
+        post: operations["review_next_api_review_next_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/session": {
         parameters: {
             query?: never;
@@ -640,6 +805,43 @@ export interface components {
             /** Active */
             active: string;
         };
+        /** AnswerOut */
+        AnswerOut: {
+            /**
+             * Answered At
+             * Format: date-time
+             */
+            answered_at: string;
+            /**
+             * Audit
+             * @description given to an audit lease
+             */
+            audit: boolean;
+            /**
+             * Image Path
+             * @description the file the answer was given on
+             */
+            image_path: string;
+            /** Label */
+            label: string;
+            /** Reviewer */
+            reviewer: string | null;
+        };
+        /** BatchOut */
+        BatchOut: {
+            /**
+             * Expires In S
+             * @description how long the images are held for this reviewer (MOBILABEL_REVIEW_LEASE_S)
+             */
+            expires_in_s: number;
+            /** Items */
+            items: components["schemas"]["QueueItemOut"][];
+            /**
+             * Left
+             * @description images still to review after this batch (not answered, not leased)
+             */
+            left: number;
+        };
         /** Body_predict_api_predict_post */
         Body_predict_api_predict_post: {
             /**
@@ -656,6 +858,30 @@ export interface components {
             id: number;
             /** Status */
             status: string;
+        };
+        /** ClassOut */
+        ClassOut: {
+            /**
+             * Answers
+             * @description standing answers that name it
+             */
+            answers: number;
+            /**
+             * Audit Answers
+             * @description of them, answers to audit leases: held out of training
+             */
+            audit_answers: number;
+            /** Created At */
+            created_at: string | null;
+            /** Name */
+            name: string;
+            /** Retired At */
+            retired_at: string | null;
+            /**
+             * State
+             * @description active, retired (answers kept, neither trained on nor offered), or reserved (other, skip)
+             */
+            state: string;
         };
         /** Comparison */
         Comparison: {
@@ -682,8 +908,17 @@ export interface components {
             cells: components["schemas"]["ConfusionCell"][];
             /** Correct */
             correct: number;
-            /** Images */
+            /**
+             * Images
+             * @description held-out answered images the version labelled (not trained on)
+             */
             images: number;
+            /**
+             * Trained On
+             * @description answers the version was trained on: left out of these figures
+             * @default 0
+             */
+            trained_on?: number;
             /** Version */
             version: string;
         };
@@ -703,11 +938,14 @@ export interface components {
              * @description or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)
              */
             image_path?: string | null;
-            /** Label */
+            /**
+             * Label
+             * @description a class, other (none of my classes) or skip (not sure)
+             */
             label: string;
             /**
              * New Class
-             * @description allow a label no model version knows yet
+             * @description create a label that is no class yet as a class (as POST /api/classes)
              * @default false
              */
             new_class?: boolean;
@@ -716,9 +954,19 @@ export interface components {
              * @description the result whose image this label is for
              */
             result_id?: number | null;
+            /**
+             * Reviewer
+             * @description who answers (the page asks once and keeps it); default MOBILABEL_REVIEWER
+             */
+            reviewer?: string | null;
         };
         /** CorrectionOut */
         CorrectionOut: {
+            /**
+             * Audit
+             * @description an answer to an audit lease: held out of training, it measures accuracy
+             */
+            audit: boolean;
             /** Content Hash */
             content_hash: string | null;
             /**
@@ -731,6 +979,11 @@ export interface components {
             /** Made On */
             made_on: string;
             /**
+             * Reviewer
+             * @description who gave this answer
+             */
+            reviewer: string | null;
+            /**
              * State
              * @description current, or stale: no known file has this content any more
              */
@@ -740,6 +993,33 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** EstimateOut */
+        EstimateOut: {
+            /**
+             * Accuracy
+             * @description estimated accuracy on the unreviewed rest; null without audit answers
+             */
+            accuracy: number | null;
+            /**
+             * Audit Answers
+             * @description audit answers (uniform draws, held out of training) whose image this version labelled
+             */
+            audit_answers: number;
+            /** High */
+            high: number | null;
+            /**
+             * Low
+             * @description its 95% interval (Wilson), lower end
+             */
+            low: number | null;
+            /**
+             * Right
+             * @description of them, labelled as the answer says
+             */
+            right: number;
+            /** Version Id */
+            version_id: string;
         };
         /** ExportOut */
         ExportOut: {
@@ -946,6 +1226,19 @@ export interface components {
             /** Token */
             token: string;
         };
+        /** MergeIn */
+        MergeIn: {
+            /**
+             * Into
+             * @description the class that receives them (it must exist)
+             */
+            into: string;
+            /**
+             * Sources
+             * @description the classes whose answers move; they are removed
+             */
+            sources: string[];
+        };
         /** MetaOut */
         MetaOut: {
             /**
@@ -965,6 +1258,33 @@ export interface components {
             /** Thumbnail Sizes */
             thumbnail_sizes: number[];
             training_defaults: components["schemas"]["TrainingDefaults"];
+        };
+        /** MovedOut */
+        MovedOut: {
+            /**
+             * Answers
+             * @description the standing answers that now name the new class
+             */
+            answers: number;
+        };
+        /** NameIn */
+        NameIn: {
+            /** Name */
+            name: string;
+        };
+        /** NextIn */
+        NextIn: {
+            /**
+             * Count
+             * @description how many images to lease
+             * @default 20
+             */
+            count?: number;
+            /**
+             * Reviewer
+             * @description who answers: leases are per reviewer (the page asks once and keeps it)
+             */
+            reviewer: string;
         };
         /** PredictOut */
         PredictOut: {
@@ -986,12 +1306,43 @@ export interface components {
             /** Top K */
             top_k: components["schemas"]["Ranked"][];
         };
+        /** QueueItemOut */
+        QueueItemOut: {
+            /** Confidence */
+            confidence: number | null;
+            /** Image Path */
+            image_path: string;
+            /**
+             * Margin
+             * @description top-1 minus top-2 probability
+             */
+            margin: number | null;
+            /**
+             * Reason
+             * @description uncertain, diverse or audit (a uniform draw, held out of training to measure accuracy)
+             */
+            reason: string;
+            /** Result Id */
+            result_id: number;
+            /**
+             * Suggested Label
+             * @description the model's top label that is not a retired class
+             */
+            suggested_label: string | null;
+        };
         /** Ranked */
         Ranked: {
             /** Confidence */
             confidence: number;
             /** Label */
             label: string;
+        };
+        /** RenameIn */
+        RenameIn: {
+            /** New */
+            new: string;
+            /** Old */
+            old: string;
         };
         /** ResultOut */
         ResultOut: {
@@ -1044,8 +1395,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
-            /** Data Dir */
-            data_dir: string;
+            /**
+             * Data Dir
+             * @description the folder trained on; null: the answers alone
+             */
+            data_dir: string | null;
             /** Error */
             error: string | null;
             /** Finished At */
@@ -1106,9 +1460,9 @@ export interface components {
             batch_size?: number | null;
             /**
              * Data Dir
-             * @description absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders
+             * @description absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders; absent: train on the answers alone
              */
-            data_dir: string;
+            data_dir?: string | null;
             /** Epochs */
             epochs?: number | null;
             /**
@@ -1221,6 +1575,292 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_classes_api_classes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassOut"][];
+                };
+            };
+        };
+    };
+    add_class_api_classes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NameIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NameIn"];
+                };
+            };
+            /** @description a reserved (other, skip) or empty name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such class (the message lists them and the nearest) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the name is a class already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    merge_classes_api_classes_merge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MovedOut"];
+                };
+            };
+            /** @description a reserved (other, skip) or empty name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such class (the message lists them and the nearest) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the name is a class already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rename_class_api_classes_rename_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MovedOut"];
+                };
+            };
+            /** @description a reserved (other, skip) or empty name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such class (the message lists them and the nearest) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the name is a class already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    restore_class_api_classes_restore_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NameIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a reserved (other, skip) or empty name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such class (the message lists them and the nearest) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the name is a class already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retire_class_api_classes_retire_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NameIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a reserved (other, skip) or empty name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such class (the message lists them and the nearest) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the name is a class already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_corrections_api_corrections_get: {
         parameters: {
             query?: never;
@@ -1310,6 +1950,45 @@ export interface operations {
                 content?: never;
             };
             /** @description no such result, or no correction for it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_history_api_corrections_history_get: {
+        parameters: {
+            query: {
+                /** @description the result whose image content's answers to list */
+                result_id: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerOut"][];
+                };
+            };
+            /** @description no such result */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1925,6 +2604,44 @@ export interface operations {
             };
         };
     };
+    get_estimate_api_models__version_id__estimate_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EstimateOut"];
+                };
+            };
+            /** @description no such version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     report_api_models__version_id__report_png_get: {
         parameters: {
             query?: never;
@@ -2258,6 +2975,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    review_next_api_review_next_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NextIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
             };
             /** @description Validation Error */
             422: {

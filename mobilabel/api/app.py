@@ -17,7 +17,23 @@ from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
 from ..storage.retry import is_transient
-from . import corrections, distribution, exports, health, images, jobs, meta, models, predict, results, review, runs, security
+from . import (
+    classes,
+    corrections,
+    distribution,
+    exports,
+    health,
+    images,
+    jobs,
+    meta,
+    models,
+    predict,
+    results,
+    review,
+    review_queue,
+    runs,
+    security,
+)
 from .docs import mount_docs
 from .export_runner import ExportRunner
 from .headers import SecurityHeadersMiddleware, trusted_hosts
@@ -119,7 +135,10 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
     # review before models: /api/models/compare must not be taken for a version id.
-    for module in (health, meta, security, jobs, exports, distribution, results, predict, images, review, corrections, models, runs):
+    for module in (
+        health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, classes, corrections,
+        models, runs,
+    ):  # fmt: skip
         app.include_router(module.router)
     mount_docs(app)
     mount_page(app)

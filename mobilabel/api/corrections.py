@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from ..hashing import hash_file
+from ..storage.answer_queries import answer_history
 from ..storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ..storage.tables import Result
 from .deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
@@ -21,12 +22,13 @@ _HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}")
 
 
 class CorrectionIn(BaseModel):
-    label: str = Field(min_length=1)
+    label: str = Field(min_length=1, description="a class, other (none of my classes) or skip (not sure)")
     result_id: RowId | None = Field(None, description="the result whose image this label is for")
     image_path: str | None = Field(
         None, description="or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)", json_schema_extra=PATH_MARK,
     )
-    new_class: bool = Field(False, description="allow a label no model version knows yet")
+    new_class: bool = Field(False, description="create a label that is no class yet as a class (as POST /api/classes)")
+    reviewer: str | None = Field(None, min_length=1, description="who answers (the page asks once and keeps it); default MOBILABEL_REVIEWER")
 
     @model_validator(mode="after")
     def one_target(self) -> CorrectionIn:
@@ -42,6 +44,8 @@ class CorrectionOut(BaseModel):
     made_on: str
     state: str = Field(description="current, or stale: no known file has this content any more")
     updated_at: datetime
+    reviewer: str | None = Field(description="who gave this answer")
+    audit: bool = Field(description="an answer to an audit lease: held out of training, it measures accuracy")
 
 
 def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
@@ -78,7 +82,9 @@ def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDe
         path, content_hash = str(body.image_path), None
     record = CorrectionRecord(path, body.label.strip(), content_hash or _content_hash(settings, path))
     try:
-        stored, created = save_correction(session, record, new_class=body.new_class, new_class_hint='send "new_class": true')
+        stored, created = save_correction(
+            session, record, new_class=body.new_class, new_class_hint='send "new_class": true', reviewer=body.reviewer or settings.reviewer or None
+        )
     except CorrectionError as exc:
         raise HTTPException(422, str(exc)) from exc
     if created:
@@ -90,6 +96,23 @@ def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDe
 def get_corrections(session: SessionDep) -> list[CorrectionOut]:
     """Every verified label, with where its content is now and whether it is stale."""
     return [CorrectionOut.model_validate(c, from_attributes=True) for c in list_corrections(session)]
+
+
+class AnswerOut(BaseModel):
+    image_path: str = Field(description="the file the answer was given on")
+    label: str
+    reviewer: str | None
+    audit: bool = Field(description="given to an audit lease")
+    answered_at: datetime
+
+
+@router.get("/history", response_model=list[AnswerOut], responses={404: {"description": "no such result"}})
+def get_history(session: SessionDep, result_id: Annotated[RowId, Query(description="the result whose image content's answers to list")]) -> list[AnswerOut]:
+    """Every answer given for the result's image content, oldest first: who answered what, and when."""
+    _, content_hash = _result(session, result_id)
+    if content_hash is None:
+        return []
+    return [AnswerOut.model_validate(a, from_attributes=True) for a in answer_history(session, content_hash)]
 
 
 @router.delete("", status_code=204, responses={404: {"description": "no such result, or no correction for it"}})

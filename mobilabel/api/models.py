@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ..estimates import estimate
 from ..storage import versions as stored
+from ..storage.accuracy_queries import audit_outcomes
 from ..storage.tables import ModelVersion
 from .deps import SessionDep, SettingsDep, version_named
 
@@ -27,6 +29,15 @@ class VersionOut(BaseModel):
     active: bool
     created_at: datetime
     activated_at: datetime | None
+
+
+class EstimateOut(BaseModel):
+    version_id: str
+    audit_answers: int = Field(description="audit answers (uniform draws, held out of training) whose image this version labelled")
+    right: int = Field(description="of them, labelled as the answer says")
+    accuracy: float | None = Field(description="estimated accuracy on the unreviewed rest; null without audit answers")
+    low: float | None = Field(description="its 95% interval (Wilson), lower end")
+    high: float | None
 
 
 class ActiveOut(BaseModel):
@@ -76,3 +87,11 @@ def report(version_id: str, session: SessionDep, settings: SettingsDep) -> FileR
     if not png.is_file():
         raise HTTPException(404, f"no training report for {version_id} on this server")
     return FileResponse(png, media_type="image/png")
+
+
+@router.get("/{version_id}/estimate", response_model=EstimateOut, responses={404: {"description": "no such version"}})
+def get_estimate(version_id: str, session: SessionDep) -> EstimateOut:
+    """The version's estimated accuracy on the images nobody answered, from the audit answers, with its 95% interval."""
+    version_id = version_named(session, version_id)
+    found = estimate(*audit_outcomes(session, version_id))
+    return EstimateOut(version_id=version_id, audit_answers=found.answers, right=found.right, accuracy=found.accuracy, low=found.low, high=found.high)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from ..storage.accuracy_queries import trained_on_count
 from . import review_queries as queries
 from .deps import MAX_ROW_ID, RowId, SessionDep, version_named
 from .results import ResultOut, results_out
@@ -40,8 +41,9 @@ class ConfusionCell(BaseModel):
 
 class Confusion(BaseModel):
     version: str
-    images: int
+    images: int = Field(description="held-out answered images the version labelled (not trained on)")
     correct: int
+    trained_on: int = Field(0, description="answers the version was trained on: left out of these figures")
     cells: list[ConfusionCell]
 
 
@@ -74,11 +76,13 @@ def compare_images(session: SessionDep, a: str, b: str, label_a: str, label_b: s
 
 @router.get("/api/models/{version_id}/confusion", response_model=Confusion, responses={404: {"description": "no such version"}})
 def confusion(version_id: str, session: SessionDep) -> Confusion:
-    """The version's labels against the verified labels (corrections) of the images it labelled."""
+    """The version's labels against the verified labels (corrections) of the images it labelled, held-out ones
+    only: the answers it was trained on are counted apart (``trained_on``)."""
     version_id = version_named(session, version_id)
     cells = queries.confusion(session, version_id)
     return Confusion(
         version=version_id, images=sum(n for *_, n in cells), correct=sum(n for v, p, n in cells if v == p),
+        trained_on=trained_on_count(session, version_id),
         cells=[ConfusionCell(verified=v, predicted=p, images=n) for v, p, n in cells],
     )
 

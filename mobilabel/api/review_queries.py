@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from ..storage.accuracy_queries import held_out
 from ..storage.states import ResultStatus
 from ..storage.tables import Correction, Result
 
@@ -47,11 +48,13 @@ def flip_results(session: Session, version_a: str, version_b: str, label_a: str,
 
 
 def confusion(session: Session, version: str) -> list[Cell]:
-    """(verified label, label by ``version``, images) over the verified images the version labelled."""
+    """(verified label, label by ``version``, images) over the verified images the version labelled and was
+    not trained on (held out: ``accuracy_queries.held_out``)."""
     count = func.count()
     rows = session.execute(
         select(Correction.label, Result.label, count)
         .join(Result, and_(Result.content_hash == Correction.content_hash, Result.model_version_id == version, Result.status == ResultStatus.OK))
+        .where(held_out(version))
         .group_by(Correction.label, Result.label)
         .order_by(Correction.label, Result.label)
     )
@@ -63,7 +66,7 @@ def confusion_results(session: Session, version: str, verified: str, predicted: 
     return list(session.scalars(
         select(Result)
         .join(Correction, and_(Correction.content_hash == Result.content_hash, Correction.label == verified))
-        .where(Result.model_version_id == version, Result.status == ResultStatus.OK, Result.label == predicted, Result.id > after_id)
+        .where(held_out(version), Result.model_version_id == version, Result.status == ResultStatus.OK, Result.label == predicted, Result.id > after_id)
         .order_by(Result.id)
         .limit(limit)
     ))

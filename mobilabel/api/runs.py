@@ -1,4 +1,4 @@
-"""/api/training-runs: training runs sent to the workers, with their progress."""
+"""/api/training-runs: training runs (local `mobilabel train` too, sent to the workers, or run here), with their progress."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class RunProgress(BaseModel):
 
 class RunOut(BaseModel):
     id: int
-    data_dir: str
+    data_dir: str | None = Field(description="the folder trained on; null: the answers alone")
     options: dict[str, Any]
     trigger: str
     status: str
@@ -48,7 +48,12 @@ class RunOut(BaseModel):
 
 
 class RunRequest(BaseModel):
-    data_dir: str = Field(description="absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders", json_schema_extra=PATH_MARK)
+    data_dir: str | None = Field(
+        None,
+        description="absolute path on the server, under MOBILABEL_ALLOWED_ROOTS: train/<class>/ and val/<class>/, or <class>/ folders; "
+        "absent: train on the answers alone",
+        json_schema_extra=PATH_MARK,
+    )
     epochs: int | None = Field(None, ge=1)
     lr: float | None = Field(None, gt=0)
     batch_size: int | None = Field(None, ge=1)
@@ -68,8 +73,10 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
     else in this server in the background; follow it with GET."""
     from ..training import TrainingOptions  # loads torch: only when a run is started
 
-    confined(settings, body.data_dir, "folder")
-    data_dir = absolute_path(body.data_dir)  # kept as named, as paths are stored; training confines each image again
+    data_dir = None
+    if body.data_dir is not None:
+        confined(settings, body.data_dir, "folder")
+        data_dir = absolute_path(body.data_dir)  # kept as named, as paths are stored; training confines each image again
     if body.relabel and not settings.broker_configured:
         raise HTTPException(422, "relabel sends jobs to the workers: set MOBILABEL_BROKER_URL")
     options = body.model_dump(exclude={"data_dir", "force", "relabel"}, exclude_none=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 
 from ..config import Settings
@@ -30,3 +32,14 @@ def reap_orphans_now(database: Database) -> None:
     settings: Settings = click.get_current_context().find_root().obj
     with database.transaction() as session:
         reap_orphans(session, settings.heartbeat_s)
+
+
+def reviewer_name(settings: Settings, given: str | None) -> str:
+    """Who answers from this shell: ``given`` (--reviewer), else ``MOBILABEL_REVIEWER``, else the OS user."""
+    for name in (given, settings.reviewer):
+        if name and name.strip():
+            return name.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment nor the password database (a bare container)
+        return "unknown"

@@ -24,6 +24,7 @@ from ..pipeline.paths import WalkCounts, check_folder, iter_images
 from ..registry import resolve_checkpoint
 from ..storage.ownership import this_process
 from ..storage.pathcodec import to_stored
+from ..storage.versions import IMAGENET_PREFIX
 from .context import command_database
 from .progress import image_progress
 
@@ -161,3 +162,9 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
         if len(summary.failures) > 20:
             console.print(f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed")
     console.print(f"results in {database_url}: mobilabel results --job {summary.job_id}", markup=False, highlight=False)
+    if summary.model_version_id.startswith(IMAGENET_PREFIX):
+        console.print(
+            "these are ImageNet's 1,000 classes, not yours: add your own (mobilabel classes add NAME), answer what "
+            "`mobilabel review next` offers, then `mobilabel train` learns them (docs: the labelling loop)",
+            markup=False, highlight=False,
+        )

@@ -22,7 +22,7 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:,.1f} img/s" if speed else "- img/s", style="progress.data.speed")
 
 
-def image_progress(console: Console) -> Progress:
+def image_progress(console: Console, disable: bool = False) -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -33,4 +33,5 @@ def image_progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=False,
+        disable=disable,
     )

@@ -16,7 +16,7 @@ from ..scheduler.beat import beat_schedule, run_beat
 
 @click.command()
 @click.option("--schedule", help="Retrain every N seconds, or on a cron expression (default: MOBILABEL_SCHEDULE; empty: never).")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Training data folder (default: MOBILABEL_TRAIN_DIR).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Training data folder (default: MOBILABEL_TRAIN_DIR; neither: train on the answers alone).")
 @click.option("--relabel", is_flag=True, help="After a promotion, relabel the images of recent jobs with the new version.")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.pass_obj

@@ -14,10 +14,12 @@ from rich.progress import TaskID
 
 from ..config import Settings
 from ..dispatch import submit_training
+from ..estimates import Estimate, estimate
 from ..exchange.labelstudio import corrections_from, read_answers
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
+from ..storage.accuracy_queries import audit_outcomes
 from ..storage.corrections import CorrectionRecord, delete_corrections, list_corrections, save_corrections
 from ..storage.pathcodec import to_stored
 from ..storage.states import ACTIVE_RUN_STATES
@@ -26,7 +28,7 @@ from ..training.corrections import check_image, read_corrections_csv
 from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
-from .context import command_database, reap_orphans_now
+from .context import command_database, reap_orphans_now, reviewer_name
 from .model_files import export_version, import_version
 from .output import FORMATS, print_rows
 from .progress import image_progress
@@ -36,14 +38,15 @@ if TYPE_CHECKING:
 
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
-VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, *STORED_COLUMNS[5:], "metrics")
-TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "created_at", "classes")
-VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy")  # where a table is too narrow
+# est_accuracy: on the unreviewed rest, from the audit answers, with its 95% interval (mobilabel.estimates).
+VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, "est_accuracy", "est_low", "est_high", "audit_answers", *STORED_COLUMNS[5:], "metrics")
+TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "est_accuracy", "created_at", "classes")
+VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy", "est_accuracy")  # where a table is too narrow
 DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dataclass
 
 
 @click.command("train")
-@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.argument("data_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--val-fraction", type=float, help="Share of each class held out for validation, when DATA_DIR has no train/ and val/ (default 0.2).")
 @click.option("--arch", type=click.Choice(list(ARCH_NAMES)), default="v2", show_default=True, help="MobileNet version.")
 @click.option("--alpha", type=float, default=DEFAULTS.alpha, show_default=True, help="Width multiplier.")
@@ -78,10 +81,14 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
 @click.pass_context
 def train_command(
-    ctx: click.Context, /, data_dir: Path, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
+    ctx: click.Context, /, data_dir: Path | None, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
     **options: Any,
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
+
+    Without DATA_DIR it trains on your answers alone (`mobilabel correct`, `review next`): your
+    active classes and `other`, each with at least 5 answers. With both, an answer overrides the
+    folder's label of the same content.
 
     Transfer learning: a new head and the backbone's last 4 blocks trained (--unfreeze-last),
     the ImageNet layers before them frozen, with colour jitter (--augment); a moving average of the
@@ -101,21 +108,43 @@ def train_command(
             raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
         _queue_run(settings, data_dir, force, relabel, options)
         return
+    _local_run(settings, data_dir, force, output_dir, options)
+
+
+def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_dir: Path | None, options: dict[str, Any]) -> None:
+    """Train in this process, listed in `mobilabel runs` (trigger ``local``) with its progress as it goes."""
     from ..training import train  # torch: only a local run needs it
+    from ..training.recorded import RecordedProgress
 
     console = Console(stderr=True)
     database = command_database()
-    with image_progress(console) as bar:
-        report = train(
-            database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=EpochBars(bar)
-        )
+    with database.transaction() as session:
+        run = stored_runs.create_run(session, str(data_dir.absolute()) if data_dir else None, options, force, False, trigger="local")
+        stored_runs.start_run(session, run.id)
+    recorded = RecordedProgress(database, run.id)
+    try:
+        with image_progress(console, disable=not console.is_terminal) as bar:
+            # A terminal gets bars; a pipe or a file gets a line per phase of each epoch, as it ends.
+            shown = EpochBars(bar) if console.is_terminal else ProgressLines(console)
+
+            def on_progress(progress: Progress) -> None:
+                shown(progress)
+                recorded(progress)
+
+            report = train(database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=on_progress)
+    except BaseException as exc:
+        with database.transaction() as session:
+            stored_runs.finish_run(session, run.id, None, None, error=f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__)
+        raise
+    with database.transaction() as session:
+        stored_runs.finish_run(session, run.id, report.version_id, report.promotion.promoted)
     _print_report(console, report)
 
 
-def _queue_run(settings: Settings, data_dir: Path, force: bool, relabel: bool, options: dict[str, Any]) -> None:
+def _queue_run(settings: Settings, data_dir: Path | None, force: bool, relabel: bool, options: dict[str, Any]) -> None:
     database = command_database()
     with database.transaction() as session:
-        run = stored_runs.create_run(session, str(data_dir.absolute()), options, force, relabel, trigger="cli")
+        run = stored_runs.create_run(session, str(data_dir.absolute()) if data_dir else None, options, force, relabel, trigger="cli")
     submit_training(database, settings, run.id)
     click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
     click.echo(run.id)
@@ -131,14 +160,14 @@ RUN_DROP_FIRST = ("trigger", "promoted", "created_at", "version_id", "progress",
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def runs(watch_id: int | None, limit: int, fmt: str) -> None:
-    """Training runs done by workers, newest first, with their progress."""
+    """Training runs (local `train`, on workers, from the API or the schedule), newest first, with their progress."""
     database = command_database()
     reap_orphans_now(database)
     if watch_id is not None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
         rows = [
-            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir)}
+            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir) if r.data_dir else "(answers)"}
             for r in stored_runs.list_runs(session, limit)
         ]
     print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs", drop_first=RUN_DROP_FIRST)
@@ -166,6 +195,23 @@ def _progress_text(progress: dict[str, Any] | None) -> str:
         return ""
     return (f"epoch {progress['epoch']}/{progress['epochs']} {progress['phase']} {progress['done']}/{progress['total']} "
             f"loss {progress['loss']:.3f} acc {progress['accuracy']:.3f}")
+
+
+class ProgressLines:
+    """Progress as plain lines, one when each phase of an epoch ends: for output that is not a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.done != progress.total:
+            return
+        label = f"epoch {progress.epoch}/{progress.epochs}"
+        if progress.phase == "train":
+            line = f"{label} loss {progress.loss:.3f} acc {progress.accuracy:.3f} ({progress.total} training images)"
+        else:
+            line = f"{label} val acc {progress.accuracy:.3f} ({progress.total} validation images)"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 class EpochBars:
@@ -232,11 +278,20 @@ def models(ctx: click.Context, fmt: str, deleted: bool) -> None:
         return
     row_of = _table_version_row if fmt == "table" else _version_row
     with command_database().transaction() as session:
-        rows = [row_of(v) | {"deleted_at": v.deleted_at} for v in stored.list_versions(session, include_deleted=deleted)]
+        rows = [
+            row_of(v) | _estimate_columns(estimate(*audit_outcomes(session, v.id)), fmt) | {"deleted_at": v.deleted_at}
+            for v in stored.list_versions(session, include_deleted=deleted)
+        ]
     columns = TABLE_VERSION_COLUMNS if fmt == "table" else VERSION_COLUMNS
     if deleted:
         columns = (*columns, "deleted_at")
     print_rows(Console(), columns, rows, fmt, title="model versions", drop_first=VERSION_DROP_FIRST)
+
+
+def _estimate_columns(found: Estimate, fmt: str) -> dict[str, Any]:
+    if fmt == "table":
+        return {"est_accuracy": found.text()}
+    return {"est_accuracy": found.accuracy, "est_low": found.low, "est_high": found.high, "audit_answers": found.answers}
 
 
 def _version_row(version: ModelVersion) -> dict[str, Any]:
@@ -300,7 +355,7 @@ def rollback() -> None:
     click.echo(f"rolled back from {previous} to model version {version_id}")
 
 
-CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at")
+CORRECTION_COLUMNS = ("image_path", "label", "state", "content_hash", "made_on", "updated_at", "reviewer", "audit")
 # A table shows a prefix of the hash, which --delete accepts; csv and json give it whole.
 TABLE_CORRECTION_COLUMNS = ("image_path", "label", "state", "hash", "made_on")
 CORRECTION_DROP_FIRST = ("made_on", "hash", "state")  # where a table is too narrow; the image and its label stay
@@ -315,19 +370,24 @@ _HASH_SHOWN = 12
               help="Import the answers of a Label Studio JSON export (Export > JSON), matched by path, else by content hash.")
 @click.option("--document-root", default="/", show_default=True,
               help="With --labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, for tasks that name their image only by reference.")
-@click.option("--new-class", is_flag=True, help="Accept labels that no model version has as a class yet.")
+@click.option("--new-class", is_flag=True, help="Create a label that is no class yet as a class (as `classes add`).")
+@click.option("--reviewer", help="Who answers (default: MOBILABEL_REVIEWER, else the OS user); kept with the answer.")
 @click.option("--list", "list_them", is_flag=True, help="List the verified labels (current or stale); --format csv exports them.")
 @click.option("--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="With --list.")
+@click.pass_obj
 def correct(
-    image: Path | None, label: str | None, csv_file: Path | None, labelstudio_file: Path | None, document_root: str, new_class: bool,
-    list_them: bool, delete_target: str | None, fmt: str,
+    settings: Settings, image: Path | None, label: str | None, csv_file: Path | None, labelstudio_file: Path | None, document_root: str,
+    new_class: bool, reviewer: str | None, list_them: bool, delete_target: str | None, fmt: str,
 ) -> None:
-    """Store the verified LABEL of IMAGE (or of every row of --csv, or every answer of --labelstudio) for training to learn from.
+    """Answer: store the LABEL of IMAGE (or of every row of --csv, or every answer of --labelstudio) for training to learn from.
 
-    A verified label belongs to the file's content (its content hash): it follows a
-    rename, and a file edited since is stale (listed, not trained on). The same content
-    verified again keeps only its newest label.
+    LABEL is one of your classes (`mobilabel classes`), `other` (none of them: trained on as its own
+    outcome) or `skip` (not sure: not trained on, not offered again until a new version is active or
+    7 days have passed). An answer belongs to the file's content (its content hash): it follows a
+    rename, and a file edited since is stale (listed, not trained on). The same content answered
+    again keeps its newest label; the earlier ones stay in the answer history. A --csv row with no
+    label (as `review next --format csv` leaves them) is not answered.
     """
     if list_them or delete_target is not None:
         if image is not None or csv_file is not None or labelstudio_file is not None or (list_them and delete_target is not None):
@@ -337,26 +397,29 @@ def correct(
     if labelstudio_file is not None:
         if image is not None or csv_file is not None:
             raise click.UsageError("give either IMAGE LABEL, --csv FILE or --labelstudio FILE, not two of them")
-        _import_labelstudio(labelstudio_file, document_root, new_class)
+        _import_labelstudio(labelstudio_file, document_root, new_class, reviewer_name(settings, reviewer))
         return
     if csv_file is not None:
         if image is not None:
             raise click.UsageError("give either IMAGE LABEL or --csv FILE, not both")
-        records = read_corrections_csv(csv_file)
+        unanswered: list[int] = []
+        records = read_corrections_csv(csv_file, unanswered)
+        if unanswered:
+            click.echo(f"{len(unanswered)} row{'s' if len(unanswered) != 1 else ''} without a label left unanswered", err=True)
     elif image is None or label is None or not label.strip():
         raise click.UsageError("give IMAGE LABEL, or --csv FILE, or --list, or --delete IMAGE")
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
     with command_database().transaction() as session:
-        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class")
+        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer))
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
 
 
-def _import_labelstudio(file: Path, document_root: str, new_class: bool) -> None:
+def _import_labelstudio(file: Path, document_root: str, new_class: bool, reviewer: str) -> None:
     answers, problems = read_answers(file, document_root)
     with command_database().transaction() as session:
         records, unmatched = corrections_from(session, answers)
-        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class") if records else 0
+        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer) if records else 0
     problems += unmatched
     for task, reason in problems[:20]:
         click.echo(f"task {task}: {reason}", err=True)

@@ -49,12 +49,11 @@ def beat_schedule(settings: Settings, schedule: str, train_dir: Path | None, rel
         },
     }
     if schedule:
-        if train_dir is None:
-            raise ScheduleError("a retraining schedule needs a data folder: MOBILABEL_TRAIN_DIR or --data")
         entries["retrain"] = {
             "task": RETRAIN,
             "schedule": parse_schedule(schedule),
-            "kwargs": {"data_dir": os.path.abspath(train_dir), "relabel": relabel},  # the path as given, made absolute
+            # The path as given, made absolute; none (no MOBILABEL_TRAIN_DIR nor --data): the answers alone.
+            "kwargs": {"data_dir": os.path.abspath(train_dir) if train_dir is not None else None, "relabel": relabel},
             "options": {"queue": settings.train_queue},
         }
     return entries

@@ -13,21 +13,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import MobilabelError
 from ..hashing import hash_file
 from ..imaging import content_identity
+from .class_queries import class_names
+from .classes import RESERVED, ClassError, checked_name, ensure_classes
 from .database import rows_changed
 from .filters import known_labels, nearest_hint
 from .paths import absolute_path
-from .tables import Correction, Result, utcnow
+from .tables import AnswerHistory, Correction, Result, ReviewLease, utcnow
 from .upsert import upsert
 
 # What a correction's content is doing now, as `correct --list` shows it.
 CURRENT = "current"  # a file with this content is where the correction (or a labelled rename) says
 STALE = "stale"  # no known file has this content any more (edited, deleted or renamed unseen)
+AUDIT = "audit"  # a review lease's reason: the image was drawn uniformly from the unreviewed rest
+_CLASSES_LISTED = 20
+_HASHES_PER_STATEMENT = 1000
 NEW_CLASS_HINT = "allow new classes"  # neutral: each interface names its own switch (CLI flag, API field)
 
 
@@ -59,41 +64,87 @@ class VerifiedLabel:
     made_on: str
     state: str
     updated_at: datetime
+    reviewer: str | None = None  # who gave the standing answer (None: before answers recorded it)
+    audit: bool = False  # whether it answered an audit lease: held out of training, a measure of accuracy
 
 
 def save_corrections(
-    session: Session, records: Sequence[CorrectionRecord], new_classes: bool = False, new_class_hint: str = NEW_CLASS_HINT
+    session: Session,
+    records: Sequence[CorrectionRecord],
+    new_classes: bool = False,
+    new_class_hint: str = NEW_CLASS_HINT,
+    reviewer: str | None = None,
 ) -> int:
-    """Upsert: the same content verified again keeps one row, with the newest label and path.
+    """Upsert answers: the same content answered again keeps one row, with the newest label, path and
+    reviewer; every answer is also appended to the answer history, so a changed one keeps its earlier ones.
 
-    Labels must be classes of some model version unless ``new_classes``. Raises
-    ``CorrectionError`` (every problem listed, nothing stored) for an unknown label or a
-    file that cannot be read; ``new_class_hint`` says there how the caller's interface allows a
-    new class (the CLI's flag, the API's body field). Returns the rows written.
+    A label must be a class (``mobilabel classes``), a class of some model version (it becomes a
+    class), or a reserved answer (``other``, ``skip``); with ``new_classes`` an unknown one is created
+    as a class. An answer to an image the review queue leased as an audit is marked ``audit``.
+    Raises ``CorrectionError`` (every problem listed, nothing stored) for an unknown or retired
+    label or a file that cannot be read; ``new_class_hint`` says there how the caller's interface
+    allows a new class (the CLI's flag, the API's body field). Returns the rows written.
     """
-    known = known_labels(session)
-    unknown = sorted({r.label for r in records if r.label not in known})
-    if unknown and not new_classes:
-        hints = "; ".join(f"{label!r}{nearest_hint(label, known)}" for label in unknown[:10])
-        raise CorrectionError(
-            f"no model version has the class{'es' if len(unknown) > 1 else ''} {hints}; "
-            f"{new_class_hint} to verify a label no model knows yet"
-        )
+    labels = {r.label for r in records}
+    _check_labels(session, labels, new_classes, new_class_hint)
     now = utcnow()
     latest: dict[str, tuple[str, str]] = {}
     for record in records:  # one statement may not touch a key twice (PostgreSQL refuses it): the last label wins
         content_hash = record.content_hash or _hash(record.image_path)
         latest[content_hash] = (absolute_path(record.image_path), record.label)
+    audits = audit_hashes(session, list(latest))
     rows = [
-        {"content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now}
+        {
+            "content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now,
+            "reviewer": reviewer, "audit": content_hash in audits,
+        }
         for content_hash, (path, label) in latest.items()
-    ]
-    upsert(session, Correction, rows, keys=("content_hash",), update=("image_path", "label", "updated_at"))
+    ]  # fmt: skip
+    upsert(session, Correction, rows, keys=("content_hash",), update=("image_path", "label", "updated_at", "reviewer", "audit"))
+    session.execute(
+        insert(AnswerHistory),
+        [{k: row[k] for k in ("content_hash", "image_path", "label", "reviewer", "audit")} | {"answered_at": now} for row in rows],
+    )
     return len(rows)
 
 
+def _check_labels(session: Session, labels: set[str], new_classes: bool, new_class_hint: str) -> None:
+    """Refuse a retired class, or (unless ``new_classes``) an unknown one; make every label used a class."""
+    classes, retired = set(class_names(session)), set(class_names(session, retired=True))
+    if used := sorted(labels & retired):
+        raise CorrectionError(f"class {used[0]!r} is retired (answers kept, not trained on); bring it back with: mobilabel classes restore {used[0]}")
+    model_labels = known_labels(session)
+    unknown = sorted(labels - classes - model_labels - set(RESERVED))
+    if unknown and not new_classes:
+        hints = "; ".join(f"{label!r}{nearest_hint(label, classes | model_labels | set(RESERVED))}" for label in unknown[:10])
+        listed = ", ".join([*sorted(classes)[:_CLASSES_LISTED], *RESERVED])
+        raise CorrectionError(
+            f"no class or model version has the label{'s' if len(unknown) > 1 else ''} {hints}; "
+            f"{new_class_hint} to verify a label no model knows yet (classes: {listed})"
+        )
+    try:
+        for label in labels - classes - set(RESERVED):
+            checked_name(label)
+    except ClassError as exc:
+        raise CorrectionError(str(exc)) from exc
+    ensure_classes(session, labels)
+
+
+def audit_hashes(session: Session, content_hashes: Sequence[str]) -> set[str]:
+    """Which of ``content_hashes`` the review queue last offered as an audit (a uniform draw), to whoever."""
+    found: set[str] = set()
+    for start in range(0, len(content_hashes), _HASHES_PER_STATEMENT):
+        chunk = content_hashes[start : start + _HASHES_PER_STATEMENT]
+        found.update(
+            h for h in session.scalars(
+                select(ReviewLease.content_hash).where(ReviewLease.content_hash.in_(chunk), ReviewLease.reason == AUDIT)
+            ) if h is not None
+        )  # fmt: skip
+    return found
+
+
 def save_correction(
-    session: Session, record: CorrectionRecord, new_class: bool = False, new_class_hint: str = NEW_CLASS_HINT
+    session: Session, record: CorrectionRecord, new_class: bool = False, new_class_hint: str = NEW_CLASS_HINT, reviewer: str | None = None,
 ) -> tuple[VerifiedLabel, bool]:
     """Upsert one correction (as ``save_corrections``) and read it back: the stored label, as
     listed, and whether it is new (no label was verified for this content before).
@@ -102,7 +153,10 @@ def save_correction(
     """
     content_hash = record.content_hash or _hash(record.image_path)
     existed = session.scalar(select(Correction.id).where(Correction.content_hash == content_hash)) is not None
-    save_corrections(session, [CorrectionRecord(record.image_path, record.label, content_hash)], new_classes=new_class, new_class_hint=new_class_hint)
+    save_corrections(
+        session, [CorrectionRecord(record.image_path, record.label, content_hash)], new_classes=new_class, new_class_hint=new_class_hint,
+        reviewer=reviewer,
+    )
     stored = session.scalars(select(Correction).where(Correction.content_hash == content_hash)).one()
     return _verified(session, stored), not existed
 
@@ -141,7 +195,7 @@ def _verified(session: Session, correction: Correction) -> VerifiedLabel:
     path = _file_with_content(session, correction)
     return VerifiedLabel(
         correction.content_hash, path or correction.image_path, correction.label, correction.image_path,
-        CURRENT if path else STALE, correction.updated_at,
+        CURRENT if path else STALE, correction.updated_at, correction.reviewer, correction.audit,
     )
 
 

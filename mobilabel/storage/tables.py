@@ -222,13 +222,80 @@ class Correction(Base):
     label: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Migration 0013: who gave the answer now standing, and whether it answered an audit lease (a
+    # uniformly drawn image: held out of training, so it measures accuracy on the unreviewed rest).
+    reviewer: Mapped[str | None] = mapped_column(Text)
+    audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class AnswerHistory(Base):
+    """Every answer ever given, in order: a changed answer keeps its earlier ones here (migration 0013)."""
+
+    __tablename__ = "answer_history"
+    __table_args__ = (Index("ix_answer_history_content_hash", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
+    image_path: Mapped[str] = mapped_column(StoredPath)
+    label: Mapped[str] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(Text)
+    audit: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainedAnswer(Base):
+    """An answer a version was trained on, by content (migration 0013): every accuracy figure of that
+    version leaves it out, so only held-out answers measure it."""
+
+    __tablename__ = "trained_answers"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class LabelClass(Base):
+    """A class of the user's own (migration 0013): answers name it; training learns the active ones.
+
+    Retired (``retired_at`` set): its answers are kept but neither trained on nor offered.
+    """
+
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("name", name="uq_classes_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class ReviewLease(Base):
+    """An image handed to one reviewer by the review queue until ``expires_at`` (migration 0013).
+
+    One row per image path: a lease runs out rather than being deleted, so the row keeps why the
+    image was offered (``reason``: uncertain, diverse or audit) for the answer that comes later.
+    """
+
+    __tablename__ = "review_leases"
+    __table_args__ = (
+        UniqueConstraint("image_path", name="uq_review_leases_image_path"),
+        Index("ix_review_leases_content_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_path: Mapped[str] = mapped_column(StoredPath)
+    content_hash: Mapped[str | None] = mapped_column(String(32))
+    result_id: Mapped[int] = mapped_column(Integer)  # no foreign key: deleting a version removes its results, not this history
+    reviewer: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(16))
+    leased_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
 
 
 _ACTIVE_SCHEDULED = "trigger = 'schedule' AND status IN ('queued', 'running')"
 
 
 class TrainingRun(Base):
-    """A training run sent to the workers (`mobilabel train --queue`, or the schedule), and how far it got."""
+    """A training run (local `mobilabel train`, `--queue`, the API or the schedule), and how far it got."""
 
     __tablename__ = "training_runs"
     # At most one scheduled run per folder is queued or running, whatever number of schedulers sent it.
@@ -240,7 +307,7 @@ class TrainingRun(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    data_dir: Mapped[str] = mapped_column(StoredPath)
+    data_dir: Mapped[str | None] = mapped_column(StoredPath)  # None: trained on the answers alone (migration 0013)
     options: Mapped[dict[str, Any]]
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     relabel: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -15,20 +15,24 @@ from .states import ACTIVE_RUN_STATES, RunState
 from .tables import ModelVersion, TrainingRun, utcnow
 
 
-def create_run(session: Session, data_dir: str, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
-    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``)."""
-    run = TrainingRun(data_dir=absolute_path(data_dir), options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
+def create_run(session: Session, data_dir: str | None, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
+    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``); None: on the answers alone."""
+    run = TrainingRun(data_dir=absolute_path(data_dir) if data_dir is not None else None, options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
     session.add(run)
     session.flush()
     return run
 
 
-def create_scheduled_run(session: Session, data_dir: str, options: dict[str, Any], relabel: bool) -> TrainingRun | None:
-    """Record a queued scheduled run, unless one on ``data_dir`` is queued or running already (then None).
+def create_scheduled_run(session: Session, data_dir: str | None, options: dict[str, Any], relabel: bool) -> TrainingRun | None:
+    """Record a queued scheduled run, unless one on ``data_dir`` (None: the answers alone) is queued or running already (then None).
 
     The unique partial index ``uq_training_runs_one_scheduled`` decides, so two workers handed the
-    same slot by two schedulers at the same moment never both train.
+    same slot by two schedulers at the same moment never both train. The index cannot see runs on
+    the answers alone (its key is NULL): for those the scheduler's lease (one sender at a time) and
+    the check here keep one run per slot.
     """
+    if data_dir is None and active_scheduled_run(session, None) is not None:
+        return None
     try:
         with session.begin_nested():
             return create_run(session, data_dir, options, force=False, relabel=relabel, trigger="schedule")
@@ -36,12 +40,11 @@ def create_scheduled_run(session: Session, data_dir: str, options: dict[str, Any
         return None
 
 
-def active_scheduled_run(session: Session, data_dir: str) -> int | None:
-    """The id of the scheduled run on ``data_dir`` that is queued or running, if any."""
+def active_scheduled_run(session: Session, data_dir: str | None) -> int | None:
+    """The id of the scheduled run on ``data_dir`` (None: the answers alone) that is queued or running, if any."""
+    folder = TrainingRun.data_dir.is_(None) if data_dir is None else TrainingRun.data_dir == absolute_path(data_dir)
     return session.scalar(
-        select(TrainingRun.id).where(
-            TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.trigger == "schedule", TrainingRun.status.in_(ACTIVE_RUN_STATES)
-        )
+        select(TrainingRun.id).where(folder, TrainingRun.trigger == "schedule", TrainingRun.status.in_(ACTIVE_RUN_STATES)).limit(1)
     )
 
 
@@ -76,12 +79,14 @@ def list_runs(session: Session, limit: int = 20) -> list[TrainingRun]:
     return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))
 
 
-def last_completed_metrics(session: Session, data_dir: str) -> dict[str, Any] | None:
-    """The metrics of the version made by the newest completed run on ``data_dir``; None if there is none."""
+def last_completed_metrics(session: Session, data_dir: str | None) -> dict[str, Any] | None:
+    """The metrics of the version made by the newest completed run on ``data_dir`` (None: on the answers
+    alone); None if there is none."""
+    same_data = TrainingRun.data_dir.is_(None) if data_dir is None else TrainingRun.data_dir == absolute_path(data_dir)
     return session.scalar(
         select(ModelVersion.metrics)
         .join(TrainingRun, TrainingRun.version_id == ModelVersion.id)
-        .where(TrainingRun.data_dir == absolute_path(data_dir), TrainingRun.status == RunState.COMPLETED)
+        .where(same_data, TrainingRun.status == RunState.COMPLETED)
         .order_by(TrainingRun.id.desc())
         .limit(1)
     )

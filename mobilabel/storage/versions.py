@@ -17,6 +17,8 @@ from .states import ACTIVE_JOB_STATES as ACTIVE_JOBS
 from .tables import Job, JobImage, ModelActivation, ModelVersion, Result, utcnow
 from .upsert import upsert
 
+IMAGENET_PREFIX = "imagenet-"  # the id of the ImageNet weights registered as a version (models.checkpoint)
+
 
 class UnknownVersionError(MobilabelError, LookupError):
     pass
@@ -168,7 +170,7 @@ def newest_imagenet_version_id(session: Session) -> str | None:
     """The newest registered ImageNet weights (ids ``imagenet-<sha256>``), if any."""
     return session.scalar(
         select(ModelVersion.id)
-        .where(ModelVersion.id.like("imagenet-%"), ModelVersion.deleted_at.is_(None))
+        .where(ModelVersion.id.like(f"{IMAGENET_PREFIX}%"), ModelVersion.deleted_at.is_(None))
         .order_by(ModelVersion.created_at.desc()).limit(1)
     )
 

@@ -19,10 +19,12 @@ def check_image(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def read_corrections_csv(path: Path) -> list[CorrectionRecord]:
-    """Every row of a CSV with columns image_path,label; relative paths are relative to the CSV's folder.
+def read_corrections_csv(path: Path, unanswered: list[int] | None = None) -> list[CorrectionRecord]:
+    """Every row of a CSV with columns image_path,label (other columns ignored, as `review next --format
+    csv` writes them); relative paths are relative to the CSV's folder.
 
-    All rows are checked first: one bad row stores none, and every problem is listed.
+    A row with an image but no label is not answered yet: left out, its line number appended to
+    ``unanswered`` if given. All rows are checked first: one bad row stores none, and every problem is listed.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
@@ -38,8 +40,12 @@ def read_corrections_csv(path: Path) -> list[CorrectionRecord]:
     records, problems = [], []
     for line, row in rows:
         image, label = (row.get("image_path") or "").strip(), (row.get("label") or "").strip()
-        if not image or not label:
-            problems.append(f"line {line}: empty image_path or label")
+        if not image:
+            problems.append(f"line {line}: empty image_path")
+            continue
+        if not label:
+            if unanswered is not None:
+                unanswered.append(line)
             continue
         image_path = path.parent / image
         if not image_path.is_file():
@@ -51,5 +57,5 @@ def read_corrections_csv(path: Path) -> list[CorrectionRecord]:
         more = f"; and {len(problems) - _PROBLEMS_SHOWN} more" if len(problems) > _PROBLEMS_SHOWN else ""
         raise CorrectionError(f"{path}: {len(problems)} rows cannot be stored, none were: {shown}{more}")
     if not records:
-        raise CorrectionError(f"{path} has no rows")
+        raise CorrectionError(f"{path} has no answered rows (fill in the label column)" if rows else f"{path} has no rows")
     return records

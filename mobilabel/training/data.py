@@ -1,8 +1,8 @@
 """Training data: an ImageFolder-style folder as labelled images, split into train and val.
 
 ``DATA_DIR/train/<class>/`` and ``DATA_DIR/val/<class>/``, or ``DATA_DIR/<class>/``
-split here (stratified, seeded). Verified labels from the database join either
-side, by a stable hash of their key.
+split here (stratified, seeded). Verified labels (answers) from the database join either
+side, by a stable hash of their key; or, with no folder, the answers alone make the split.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipeline.paths import check_folder, iter_images
+from ..storage.classes import SKIP
 from ..storage.corrections import CURRENT, VerifiedLabel
 from .errors import TrainingError
 
@@ -133,31 +134,120 @@ class VerifiedSplit:
     trained: int  # verified images added to the training side
     evaluated: int  # verified images added to the evaluation side
     left_out: dict[str, str]  # image path -> why its verified label was not used
+    trained_hashes: frozenset[str] = frozenset()  # the content of the answers on the training side: never a measure of it
 
 
 def add_corrections(
-    split: DataSplit, corrections: Sequence[VerifiedLabel], key: Callable[[VerifiedLabel], str] = content_key
+    split: DataSplit,
+    corrections: Sequence[VerifiedLabel],
+    key: Callable[[VerifiedLabel], str] = content_key,
+    folder_hashes: Mapping[str, str] | None = None,
+    untrained: Collection[str] = (SKIP,),
 ) -> VerifiedSplit:
     """The split with verified images added: each to the side ``split_of(key(correction))`` gives.
 
-    A verified image that is also in the data folder is taken out of wherever it was
-    (its folder's label is the one the correction overrides), so it is never both
-    trained and evaluated on. A label that is not a class of the data folder, or a stale
-    correction (no file holds its content now), is left out with its reason; the rest are used.
+    An answer overrides the folder: a data-folder image that was answered (the same path, or the
+    same content by ``folder_hashes``, path -> content hash) is taken out of wherever it was, so
+    it is never both trained and evaluated on, nor learnt with the folder's label. An answer whose
+    label is in ``untrained`` (``skip``, retired classes) is not used; a label that is not a class
+    of the data folder, a retired class, or a stale correction (no file holds its content now) is
+    left out with its reason; the rest are used.
     """
     left_out: dict[str, str] = {}
     chosen: dict[str, tuple[int, str]] = {}  # absolute path -> (class index, side)
+    trained_hashes: set[str] = set()
+    answered_paths: set[str] = set()
+    answered_hashes: set[str] = set()
     for correction in corrections:
         path = os.path.abspath(correction.image_path)
         if correction.state != CURRENT:
             left_out[path] = "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)"
+            continue
+        answered_paths.add(path)
+        if correction.content_hash is not None:
+            answered_hashes.add(correction.content_hash)
+        if correction.label in untrained:
+            if correction.label != SKIP:
+                left_out[path] = f"class {correction.label!r} is retired: not trained on"
         elif correction.label not in split.classes:
             left_out[path] = f"label {correction.label!r} is not a class of the data folder ({', '.join(split.classes)})"
         else:
-            chosen[path] = (split.classes.index(correction.label), split_of(key(correction)))
-    train = [i for i in split.train if str(i.path) not in chosen]
-    val = [i for i in split.val if str(i.path) not in chosen]
+            # An audit answer (a uniform draw) is always held out, so it keeps measuring the unreviewed rest.
+            chosen[path] = (split.classes.index(correction.label), "eval" if correction.audit else split_of(key(correction)))
+            if chosen[path][1] == "train" and correction.content_hash is not None:
+                trained_hashes.add(correction.content_hash)
+    hashes = folder_hashes or {}
+
+    def kept(image: LabelledImage) -> bool:
+        name = str(image.path)
+        return name not in answered_paths and hashes.get(name) not in answered_hashes
+
+    train = [i for i in split.train if kept(i)]
+    val = [i for i in split.val if kept(i)]
     for path, (label, side) in chosen.items():
         (val if side == "eval" else train).append(LabelledImage(Path(path), label))
     evaluated = sum(side == "eval" for _, side in chosen.values())
-    return VerifiedSplit(DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out)
+    return VerifiedSplit(DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out, frozenset(trained_hashes))
+
+
+# The fewest answers a class needs to be trained on from answers alone. A fifth of the answers is held
+# out (``split_of``), so 5 is the smallest count whose expected held-out share is one image, and the
+# smallest with one answer in each of the 5 folds the held-out scheme of issue 26 uses; below it a class
+# would be trained on but never measured.
+MIN_ANSWERS = 5
+
+
+def answers_split(
+    corrections: Sequence[VerifiedLabel],
+    trainable: Collection[str],
+    eval_share: float = DEFAULT_VAL_FRACTION,
+    key: Callable[[VerifiedLabel], str] = content_key,
+) -> VerifiedSplit:
+    """A split made of the answers alone: the classes are the ``trainable`` labels answered (your active
+    classes and ``other``), each answer on the side ``split_of`` gives, except audit answers (drawn
+    uniformly by the review queue), which are always held out so they measure the unreviewed rest.
+    Every class keeps at least one answer on each side.
+
+    Raises ``TrainingError`` naming each class with fewer than ``MIN_ANSWERS`` answers (and its count),
+    or when fewer than two classes have answers.
+    """
+    left_out: dict[str, str] = {}
+    usable: list[VerifiedLabel] = []
+    for correction in corrections:
+        path = os.path.abspath(correction.image_path)
+        if correction.state != CURRENT:
+            left_out[path] = "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)"
+        elif correction.label in trainable:
+            usable.append(correction)
+        elif correction.label != SKIP:
+            left_out[path] = f"class {correction.label!r} is retired: not trained on"
+    counts = Counter(c.label for c in usable)
+    if len(counts) < 2:
+        have = ", ".join(f"{label!r} {n}" for label, n in sorted(counts.items())) or "none"
+        raise TrainingError(
+            f"training on answers alone needs two classes with {MIN_ANSWERS} answers each (answers so far: {have}); "
+            "answer more with `mobilabel review next` and `mobilabel correct`, or give a DATA_DIR of class folders"
+        )
+    if few := sorted((n, label) for label, n in counts.items() if n < MIN_ANSWERS):
+        named = ", ".join(f"{label!r} has {n} answer{'s' if n != 1 else ''}" for n, label in few)
+        raise TrainingError(
+            f"too few answers to train: {named}; each class needs at least {MIN_ANSWERS} (a fifth is held out to measure it): "
+            "answer more, or merge or retire the class"
+        )
+    classes = sorted(counts)
+    sides: dict[str, list[VerifiedLabel]] = {"train": [], "eval": []}
+    for label in classes:
+        members = sorted((c for c in usable if c.label == label), key=key)
+        side_of = {id(c): "eval" if c.audit else split_of(key(c), eval_share) for c in members}
+        if not any(side == "eval" for side in side_of.values()):
+            side_of[id(members[0])] = "eval"
+        if not any(side == "train" for side in side_of.values()):
+            movable = [c for c in members if not c.audit]
+            if not movable:
+                raise TrainingError(f"every answer of class {label!r} is an audit answer, held out: answer more of it to train on")
+            side_of[id(movable[0])] = "train"
+        for c in members:
+            sides[side_of[id(c)]].append(c)
+    train, val = ([LabelledImage(Path(os.path.abspath(c.image_path)), classes.index(c.label)) for c in sides[s]] for s in ("train", "eval"))
+    trained_hashes = frozenset(c.content_hash for c in sides["train"] if c.content_hash is not None)
+    return VerifiedSplit(DataSplit(classes, train, val), len(train), len(val), left_out, trained_hashes)

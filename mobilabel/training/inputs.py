@@ -31,29 +31,32 @@ def verified_labels(db: Database, options: TrainingOptions) -> list[VerifiedLabe
         return list_corrections(session)
 
 
-def inputs_fingerprint(data_dir: Path, corrections: Sequence[VerifiedLabel], options: TrainingOptions) -> str:
-    """SHA-256 hex over every image file under ``data_dir`` (relative path, size, mtime in ns), the verified
-    labels (key, path, label, state) and the options: equal fingerprints mean a run would learn from the same inputs.
+def inputs_fingerprint(data_dir: Path | None, corrections: Sequence[VerifiedLabel], options: TrainingOptions) -> str:
+    """SHA-256 hex over every image file under ``data_dir`` (relative path, size, mtime in ns; none without a
+    folder), the verified labels (key, path, label, state, audit) and the options: equal fingerprints mean a run
+    would learn from the same inputs.
 
     Raises ``FolderError`` if ``data_dir`` cannot be read.
     """
-    root = Path(os.path.abspath(data_dir))
     digest = hashlib.sha256()
-    for path in iter_images(root):
-        try:
-            st = path.stat()
-        except OSError:
-            continue  # gone since the walk saw it: training will not see it either
-        digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogatepass"))
-    verified = sorted((CORRECTION_KEY(c), c.image_path, c.label, c.state) for c in corrections)
+    if data_dir is not None:
+        root = Path(os.path.abspath(data_dir))
+        for path in iter_images(root):
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # gone since the walk saw it: training will not see it either
+            digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogatepass"))
+    verified = sorted((CORRECTION_KEY(c), c.image_path, c.label, c.state, c.audit) for c in corrections)
     digest.update(json.dumps(verified).encode("utf-8", "surrogatepass"))
     digest.update(json.dumps(dataclasses.asdict(options), sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def unchanged_since_last_run(db: Database, data_dir: Path, options: TrainingOptions) -> bool:
-    """Whether the newest completed run on ``data_dir`` learnt from exactly the inputs a run with ``options`` would."""
+def unchanged_since_last_run(db: Database, data_dir: Path | None, options: TrainingOptions) -> bool:
+    """Whether the newest completed run on ``data_dir`` (None: on the answers alone) learnt from exactly the
+    inputs a run with ``options`` would."""
     fingerprint = inputs_fingerprint(data_dir, verified_labels(db, options), options)
     with db.transaction() as session:
-        metrics = last_completed_metrics(session, os.path.abspath(data_dir))
+        metrics = last_completed_metrics(session, os.path.abspath(data_dir) if data_dir is not None else None)
     return metrics is not None and metrics.get(FINGERPRINT_METRIC) == fingerprint

@@ -5,7 +5,8 @@ evaluation images right than the active version does, both counted here by the s
 code on the same images (the validation split plus the evaluation share of the
 verified labels). A tie keeps the active version: retraining on unchanged data must
 not churn versions. If the two know different classes there is nothing fair to
-compare, so only ``force`` promotes; if no version is active, the new one is.
+compare, so only ``force`` promotes; if no version is active, or only the ImageNet weights (ImageNet's
+classes, which labelling starts from), the new one is.
 Callable from a CLI command, a Celery task or a scheduled retraining alike.
 """
 
@@ -56,6 +57,10 @@ def promote_if_better(
         return PromotionDecision(False, "it is already the active version", active_id)
     if active_id is None:
         return _activate(db, candidate, stored.PROMOTED, PromotionDecision(True, "no version was active", None))
+    if active_id.startswith(stored.IMAGENET_PREFIX) and not candidate.version_id.startswith(stored.IMAGENET_PREFIX):
+        # The untouched ImageNet weights label with ImageNet's 1,000 classes, not the user's: nothing to compare.
+        reason = f"the active version {active_id} is the ImageNet weights, with ImageNet's classes, not yours"
+        return _activate(db, candidate, stored.PROMOTED, PromotionDecision(True, reason, active_id))
     active = load_version(db, settings, active_id)
     if set(active.classes) != set(candidate.classes):
         reason = f"its classes differ from those of the active version {active_id}"

@@ -17,13 +17,17 @@ from torch.utils.data import DataLoader
 
 from ..config import Settings
 from ..confinement import outside_roots
+from ..hashing import hash_file
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
 from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
+from ..storage.class_queries import class_names, trainable_labels
+from ..storage.classes import SKIP
 from ..storage.pathcodec import to_stored
+from ..storage.trained_answers import record_trained
 from . import metrics as measures
-from .data import LabelledImage, VerifiedSplit, add_corrections, find_split
+from .data import DEFAULT_VAL_FRACTION, DataSplit, LabelledImage, VerifiedSplit, add_corrections, answers_split, find_split
 from .errors import TrainingError
 from .inputs import CORRECTION_KEY, FINGERPRINT_METRIC, inputs_fingerprint, verified_labels
 from .loader import make_loader
@@ -53,14 +57,16 @@ class TrainingReport:
 def train(
     db: Database,
     settings: Settings,
-    data_dir: Path,
+    data_dir: Path | None,
     options: TrainingOptions = TrainingOptions(),
     force: bool = False,
     output_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> TrainingReport:
-    """Train on ``data_dir`` (plus the verified labels, unless ``options.include_corrections`` is off),
-    register the result as a version, and promote it if it is strictly better (``promote_if_better``).
+    """Train on ``data_dir`` (plus the answers, unless ``options.include_corrections`` is off; an answer
+    overrides the folder's label of the same content), or with ``data_dir`` None on the answers alone
+    (``data.answers_split``: your active classes and ``other``); register the result as a version, and
+    promote it if it is better (``promote_if_better``).
 
     The checkpoint and the PNG report go to the model cache (and to ``output_dir`` too, if given).
     """
@@ -72,7 +78,17 @@ def train(
         raise TrainingError(str(exc)) from exc
     corrections = verified_labels(db, options)
     fingerprint = inputs_fingerprint(data_dir, corrections, options)
-    verified = add_corrections(find_split(data_dir, options.val_fraction, options.seed), corrections, CORRECTION_KEY)
+    with db.transaction() as session:
+        trainable = trainable_labels(session)
+        retired = class_names(session, retired=True)
+    if data_dir is None:
+        if not options.include_corrections:
+            raise TrainingError("with no DATA_DIR, training learns from the answers: --no-corrections leaves nothing to train on")
+        verified = answers_split(corrections, trainable, options.val_fraction or DEFAULT_VAL_FRACTION, CORRECTION_KEY)
+    else:
+        folder = find_split(data_dir, options.val_fraction, options.seed)
+        hashes = _content_hashes(folder) if corrections else {}
+        verified = add_corrections(folder, corrections, CORRECTION_KEY, hashes, untrained=(SKIP, *retired))
     split = verified.split
     # The reads the labelling reader would refuse (a symlinked folder out of the roots, a correction
     # made elsewhere): refused here before any is opened, as a run started over the API must be.
@@ -85,16 +101,19 @@ def train(
     if verified.left_out:
         log.warning("%d verified labels left out of training: %s", len(verified.left_out), verified.left_out)
     if not split.val:
-        raise TrainingError(f"{data_dir}: no validation images; add some to val/, or raise --val-fraction")
+        raise TrainingError(f"{data_dir or 'the answers'}: no validation images; add some to val/, or raise --val-fraction")
     source = None if options.from_scratch else find_imagenet(db, settings)
     learner, result = fit_images(options, len(split.classes), split.train, split.val, source, settings, on_progress)
 
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, Preprocessing.for_resolution(options.resolution), metrics, source=f"trained on {to_stored(Path(data_dir).absolute())}"
+        learner.model, options.arch, options.alpha, split.classes, Preprocessing.for_resolution(options.resolution), metrics,
+        source=f"trained on {to_stored(Path(data_dir).absolute())}" if data_dir is not None else "trained on the answers",
     )
     register_checkpoint(db, checkpoint)
+    with db.transaction() as session:
+        record_trained(session, checkpoint.version_id, verified.trained_hashes)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
     checkpoint.save(checkpoint_path)
     report_path = write_report_png(
@@ -163,7 +182,7 @@ def training_loader(
 
 
 def run_metrics(
-    verified: VerifiedSplit, result: FitResult, options: TrainingOptions, data_dir: Path, seconds: float
+    verified: VerifiedSplit, result: FitResult, options: TrainingOptions, data_dir: Path | None, seconds: float
 ) -> dict[str, Any]:
     """What a version records about its training run (plain JSON values)."""
     split = verified.split
@@ -183,9 +202,21 @@ def run_metrics(
         "verified_eval_images": verified.evaluated,
         "verified_left_out": len(verified.left_out),
         "options": dataclasses.asdict(options),
-        "data_dir": to_stored(Path(data_dir).absolute()),
+        "data_dir": to_stored(Path(data_dir).absolute()) if data_dir is not None else None,
         "train_seconds": seconds,
     }
+
+
+def _content_hashes(split: DataSplit) -> dict[str, str]:
+    """Path -> content hash of every folder image, so that an answer overrides the folder's label of its
+    content wherever the file lies; one unreadable here is left for the loader to report."""
+    hashes: dict[str, str] = {}
+    for image in (*split.train, *split.val):
+        try:
+            hashes[str(image.path)] = hash_file(image.path)
+        except OSError:
+            continue
+    return hashes
 
 
 def _copy_out(output_dir: Path, checkpoint: Path, report: Path, metrics: dict[str, Any]) -> tuple[Path, Path]:

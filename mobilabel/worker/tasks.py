@@ -39,7 +39,7 @@ def train_run(task: Task, run_id: int) -> str | None:
     return run_training(runtime(), task.app, run_id, _owner(task))
 
 
-def retrain(task: Task, data_dir: str, relabel: bool) -> str | None:
+def retrain(task: Task, data_dir: str | None, relabel: bool) -> str | None:
     """The scheduled retraining (``scheduled_retrain``)."""
     return scheduled_retrain(runtime(), task.app, data_dir, relabel, _owner(task))
 

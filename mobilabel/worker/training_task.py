@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,13 +15,12 @@ from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
 from ..storage.heartbeat import Heartbeat
 from ..storage.ownership import beat_run, claim_run, reap_orphans
-from ..training import Progress, TrainingOptions, train
+from ..training import TrainingOptions, train
 from ..training.inputs import unchanged_since_last_run
+from ..training.recorded import RecordedProgress
 from .runtime import WorkerRuntime
 
 log = logging.getLogger("mobilabel.worker")
-# How often a run's progress is written to the database: enough to watch, little load.
-_PROGRESS_INTERVAL_S = 1.0
 
 
 def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str | None:
@@ -36,19 +34,12 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
     if run is None:
         log.info("training run skipped: not queued", extra={"run": run_id})
         return None
-    last_write = 0.0
-
-    def on_progress(progress: Progress) -> None:
-        nonlocal last_write
-        if time.monotonic() - last_write >= _PROGRESS_INTERVAL_S or progress.done == progress.total:
-            last_write = time.monotonic()
-            with rt.db.transaction() as session:
-                stored_runs.record_progress(session, run_id, dataclasses.asdict(progress))
-
+    on_progress = RecordedProgress(rt.db, run_id)
     heartbeat = Heartbeat(rt.db, lambda session: beat_run(session, run_id, owner), rt.settings.heartbeat_s, f"training run {run_id}")
     try:
         with heartbeat:
-            report = train(rt.db, rt.settings, Path(run.data_dir), TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
+            data_dir = Path(run.data_dir) if run.data_dir else None
+            report = train(rt.db, rt.settings, data_dir, TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
     except Exception as exc:  # the run records why it failed; the worker carries on
         log.exception("training run failed", extra={"run": run_id})
         with rt.db.transaction() as session:
@@ -66,17 +57,17 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
     return report.version_id
 
 
-def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str, relabel: bool, owner: str) -> str | None:
-    """The scheduled retraining: default options on ``data_dir``, verified labels included.
+def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str | None, relabel: bool, owner: str) -> str | None:
+    """The scheduled retraining: default options on ``data_dir`` (None: on the answers alone), answers included.
 
     Skipped, with a log line and no run recorded, when neither the folder's images nor the
     verified labels changed since the last completed run on it: it would learn the same.
     Returns the new version id, or None if skipped or failed.
     """
-    data_dir = os.path.abspath(data_dir)
+    data_dir = os.path.abspath(data_dir) if data_dir is not None else None
     options = TrainingOptions()
     try:
-        unchanged = unchanged_since_last_run(rt.db, Path(data_dir), options)
+        unchanged = unchanged_since_last_run(rt.db, Path(data_dir) if data_dir is not None else None, options)
     except MobilabelError:
         unchanged = False  # a folder that cannot be read: the run records why it fails
     if unchanged:

@@ -30,5 +30,5 @@ def test_the_beat_schedule_sweeps_always_and_retrains_when_asked(tmp_path: Path)
     entries = beat_schedule(settings, "60", tmp_path, relabel=True)
     assert entries["retrain"]["kwargs"] == {"data_dir": str(tmp_path), "relabel": True}
     assert entries["retrain"]["options"] == {"queue": "cpu"}
-    with pytest.raises(ScheduleError, match="needs a data folder"):
-        beat_schedule(settings, "60", None, relabel=False)
+    # No folder (neither MOBILABEL_TRAIN_DIR nor --data): the schedule trains on the answers alone.
+    assert beat_schedule(settings, "60", None, relabel=False)["retrain"]["kwargs"] == {"data_dir": None, "relabel": False}

@@ -1,0 +1,146 @@
+"""The review queue: which images a reviewer answers next, leased to them so no one else gets them.
+
+Strategy (issue 26 item 4), for a batch of N:
+- **uncertain**: the images whose suggestion the model is least sure of, by the margin between its
+  top two probabilities (stored ``top_k``): an answer there moves the model most;
+- **diverse**: spread over the library, so near-identical photos are not asked in a row. With no
+  embeddings stored yet, the pool of least-margin images is taken round-robin over the suggested
+  label, so every confusion is represented; an image picked that way that the margin order alone
+  would not have reached is marked ``diverse``;
+- **audit**: a share (``AUDIT_SHARE``) drawn uniformly from everything still unreviewed. Their
+  answers are held out of training, so they measure the accuracy on the unreviewed rest honestly.
+A retired class is never offered as a suggestion: the next ranked label is.
+
+**Cold start**: while no version of your own is active (none, or the ImageNet weights), the margin
+is between ImageNet's classes and says nothing about yours (ImageNet is sure a sunflower is a
+daisy), so the batch is a uniform draw instead of the least-margin images, asked round-robin over the
+suggested label; every class then gets answers in proportion to how common it is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import PurePath
+
+from .storage import Database
+from .storage.class_queries import class_names
+from .storage.corrections import AUDIT
+from .storage.queue_queries import Candidate, least_confident, offerable_count, random_offerable
+from .storage.review_leases import LeaseRequest, lock_leases, take_leases
+from .storage.tables import utcnow
+from .storage.versions import IMAGENET_PREFIX, active_version_id
+
+UNCERTAIN = "uncertain"
+DIVERSE = "diverse"
+AUDIT_SHARE = 0.1  # of each batch: enough audit answers to estimate accuracy, few enough not to slow learning
+POOL_FACTOR = 10  # the least-confident pool the margin and round-robin choose from, per image asked for
+_ATTEMPTS = 3  # rounds of choosing again when another reviewer took some of the images first
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """An image leased to a reviewer: answer it with `mobilabel correct` (or PUT /api/corrections)."""
+
+    result_id: int
+    image_path: str
+    suggested_label: str | None
+    confidence: float | None
+    margin: float | None  # top-1 minus top-2 probability
+    reason: str  # uncertain | diverse | audit
+
+
+@dataclass(frozen=True)
+class Batch:
+    items: list[QueueItem]
+    left: int  # images still offerable after this batch (not answered, not held)
+    expires_in_s: float
+
+
+def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch:
+    """Lease up to ``count`` images to ``reviewer`` for ``lease_s`` seconds, chosen as the module says.
+
+    Fewer come back when fewer are left.
+    """
+    chosen: list[QueueItem] = []
+    with db.transaction() as session:
+        lock_leases(session)
+        now = utcnow()
+        retired = set(class_names(session, retired=True))
+        active = active_version_id(session)
+        cold = active is None or active.startswith(IMAGENET_PREFIX)
+        for _ in range(_ATTEMPTS):
+            wanted = count - len(chosen)
+            if wanted <= 0:
+                break
+            taken = {item.result_id for item in chosen}
+            size = (wanted + len(taken)) * POOL_FACTOR
+            pool = [
+                c
+                for c in (random_offerable(session, now, size, taken) if cold else least_confident(session, now, size))
+                if c.result_id not in taken
+            ]
+            picked = spread(pool, wanted - audit_count(wanted), retired, by_margin=not cold)
+            taken |= {item.result_id for item in picked}
+            drawn = random_offerable(session, now, wanted - len(picked), taken)
+            picked += [_item(c, AUDIT, retired) for c in drawn]
+            hashes = {c.result_id: c.content_hash for c in (*pool, *drawn)}
+            requests = [LeaseRequest(i.result_id, i.image_path, hashes[i.result_id], i.reason) for i in picked]
+            held = take_leases(session, requests, reviewer, now, now + timedelta(seconds=lease_s))
+            chosen += [i for i in picked if i.result_id in held]
+            if len(held) == len(picked):
+                break
+        left = offerable_count(session, now)
+    return Batch(chosen, left, lease_s)
+
+
+def audit_count(count: int) -> int:
+    """The audit images of a batch of ``count``: ``AUDIT_SHARE`` of it, at least one in a batch of 5 or more."""
+    return round(count * AUDIT_SHARE) or (1 if count >= 5 else 0)
+
+
+def spread(pool: Sequence[Candidate], count: int, retired: Collection[str] = (), by_margin: bool = True) -> list[QueueItem]:
+    """``count`` items of ``pool``: least margin first, taken round-robin over the suggested label (then
+    the folder) so neighbours in the library are not asked in a row. Marked ``uncertain`` when the margin
+    order alone would have picked them, ``diverse`` otherwise. Without ``by_margin`` (a cold start's pool,
+    a uniform draw) the first ``count`` are taken as drawn, all ``diverse``, and only their order is spread."""
+    items = [_item(c, UNCERTAIN, retired) for c in pool]
+    if by_margin:
+        items.sort(key=lambda i: (_margin_key(i), i.result_id))
+    else:  # the draw itself is the choice (round-robin would under-sample a common label); only the order is spread
+        items = items[:count]
+    least_margin = {i.result_id for i in items[:count]} if by_margin else set()
+    groups: dict[tuple[str, str], list[QueueItem]] = defaultdict(list)
+    for item in items:
+        groups[(item.suggested_label or "", str(PurePath(item.image_path).parent))].append(item)
+    queues = sorted(groups.values(), key=lambda g: (_margin_key(g[0]), g[0].result_id)) if by_margin else list(groups.values())
+    picked: list[QueueItem] = []
+    while len(picked) < count and queues:
+        for queue in list(queues):
+            if len(picked) == count:
+                break
+            item = queue.pop(0)
+            picked.append(item if item.result_id in least_margin else _with_reason(item, DIVERSE))
+            if not queue:
+                queues.remove(queue)
+    return picked
+
+
+def _item(candidate: Candidate, reason: str, retired: Collection[str]) -> QueueItem:
+    ranked = [(k["label"], float(k["confidence"])) for k in candidate.top_k or [] if "label" in k and "confidence" in k]
+    if not ranked and candidate.label is not None:
+        ranked = [(candidate.label, candidate.confidence or 0.0)]
+    offered = [(label, p) for label, p in ranked if label not in retired]
+    suggested, confidence = offered[0] if offered else (None, None)
+    margin = ranked[0][1] - ranked[1][1] if len(ranked) > 1 else (ranked[0][1] if ranked else None)
+    return QueueItem(candidate.result_id, candidate.image_path, suggested, confidence, margin, reason)
+
+
+def _with_reason(item: QueueItem, reason: str) -> QueueItem:
+    return QueueItem(item.result_id, item.image_path, item.suggested_label, item.confidence, item.margin, reason)
+
+
+def _margin_key(item: QueueItem) -> float:
+    return item.margin if item.margin is not None else 1.0

@@ -1,0 +1,37 @@
+"""Audit answers against a version's labels, read: what the estimated accuracy on the unreviewed rest counts."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
+
+from .classes import SKIP
+from .states import ResultStatus
+from .tables import Correction, Result, TrainedAnswer
+
+
+def audit_outcomes(session: Session, version_id: str) -> tuple[int, int]:
+    """(right, answered): the audit answers (not ``skip``) whose content ``version_id`` labelled, and how many
+    of them it labelled as the answer says. A content labelled at several paths counts once."""
+    rows = session.execute(
+        select(Correction.id, Correction.label, Result.label)
+        .join(Result, Result.content_hash == Correction.content_hash)
+        .where(
+            Correction.audit, Correction.label != SKIP, Result.model_version_id == version_id, Result.status == ResultStatus.OK
+        )
+        .order_by(Correction.id, Result.id)
+    )
+    outcome: dict[int, bool] = {}
+    for correction_id, answer, label in rows:
+        outcome.setdefault(correction_id, answer == label)
+    return sum(outcome.values()), len(outcome)
+
+
+def held_out(version_id: str) -> ColumnElement[bool]:
+    """A condition on ``Correction``: its content is not one ``version_id`` was trained on."""
+    return ~exists().where(TrainedAnswer.version_id == version_id, TrainedAnswer.content_hash == Correction.content_hash)
+
+
+def trained_on_count(session: Session, version_id: str) -> int:
+    """How many answers ``version_id`` was trained on (shown apart from its held-out figures)."""
+    return session.scalar(select(func.count()).where(TrainedAnswer.version_id == version_id)) or 0
