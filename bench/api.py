@@ -72,27 +72,38 @@ def fill(url: str, rows: int) -> None:
     db = open_database(url, auto_upgrade=True)
     postgres = db.dialect == "postgresql"
     with db.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO model_versions (id, arch, alpha, classes, metrics, checkpoint, sha256, size_bytes, source, active, created_at) "
-            "VALUES ('bench', 'mobilenet_v2', 1.0, :classes, '{}', :blob, '', 0, '', true, CURRENT_TIMESTAMP)"
-        ), {"blob": b"", "classes": json.dumps([f"label_{i}" for i in range(1000)])})
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (id, arch, alpha, classes, metrics, checkpoint, sha256, size_bytes, source, active, created_at) "
+                "VALUES ('bench', 'mobilenet_v2', 1.0, :classes, '{}', :blob, '', 0, '', true, CURRENT_TIMESTAMP)"
+            ),
+            {"blob": b"", "classes": json.dumps([f"label_{i}" for i in range(1000)])},
+        )
         for job in range(1, 21):
-            connection.execute(text(
-                "INSERT INTO jobs (id, root, status, total, done, failed, created_at) VALUES (:id, :root, 'completed', 0, 0, 0, CURRENT_TIMESTAMP)"
-            ), {"id": job, "root": f"/photos/job{job}"})
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (id, root, status, total, done, failed, created_at) VALUES (:id, :root, 'completed', 0, 0, 0, CURRENT_TIMESTAMP)"
+                ),
+                {"id": job, "root": f"/photos/job{job}"},
+            )
         if postgres:
-            statement = _FILL.format(top_k="'[{\"label\": \"x\", \"confidence\": 0.5}]'::json", now="now()", series=f"generate_series(1::bigint, {rows}::bigint) g")
+            statement = _FILL.format(
+                top_k='\'[{"label": "x", "confidence": 0.5}]\'::json',
+                now="now()",
+                series=f"generate_series(1::bigint, {rows}::bigint) g",
+            )
         else:
-            statement = (
-                f"WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {rows}) "
-                + _FILL.format(top_k="'[{\"label\": \"x\", \"confidence\": 0.5}]'", now="strftime('%Y-%m-%d %H:%M:%f', 'now')", series="s")
+            statement = f"WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {rows}) " + _FILL.format(
+                top_k='\'[{"label": "x", "confidence": 0.5}]\'', now="strftime('%Y-%m-%d %H:%M:%f', 'now')", series="s"
             )
         connection.execute(text(statement))
         # Each job's membership, as labelling records it: `job=N` lists the images job N covered.
-        connection.execute(text(
-            "INSERT INTO job_images (job_id, image_path, model_version_id, outcome, updated_at) "
-            "SELECT job_id, image_path, model_version_id, CASE WHEN status = 'failed' THEN 'failed' ELSE 'labelled' END, updated_at FROM results"
-        ))
+        connection.execute(
+            text(
+                "INSERT INTO job_images (job_id, image_path, model_version_id, outcome, updated_at) "
+                "SELECT job_id, image_path, model_version_id, CASE WHEN status = 'failed' THEN 'failed' ELSE 'labelled' END, updated_at FROM results"
+            )
+        )
         connection.execute(text("ANALYZE"))
     db.dispose()
 
@@ -144,7 +155,8 @@ def psql_copy(url: str) -> float:
     started = time.perf_counter()
     subprocess.run(
         ["psql", plain, "-c", f"\\copy (select {columns} from results order by image_path, id) to '/dev/null' csv header"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return time.perf_counter() - started
 
@@ -152,7 +164,12 @@ def psql_copy(url: str) -> float:
 def cli_peak_rss(env: dict[str, str]) -> int:
     run = subprocess.run(
         [sys.executable, "-m", "bench.peak_rss", sys.executable, "-m", "mobilabel", "results", "--format", "csv", "--limit", "0"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True, cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=REPO,
     )
     return int(run.stderr.rsplit("peak_rss_kb=", 1)[1])
 
@@ -169,7 +186,9 @@ def database_section(label: str, url: str, rows: int, postgres: bool, report: Ca
         for fmt in ("csv", "jsonl"):
             seconds, size, growth = export(client, fmt)
             ratio = f", {seconds / copy_s:.2f}x psql \\copy ({copy_s:.2f} s)" if copy_s else ""
-            report(f"  export {fmt}: {seconds:.2f} s, {size / 1e6:.0f} MB, {rows / seconds:,.0f} rows/s{ratio}; RSS growth {growth / 1024:.0f} MB")
+            report(
+                f"  export {fmt}: {seconds:.2f} s, {size / 1e6:.0f} MB, {rows / seconds:,.0f} rows/s{ratio}; RSS growth {growth / 1024:.0f} MB"
+            )
     peak = cli_peak_rss({**os.environ, "PYTHONPATH": str(REPO)})
     report(f"  mobilabel results --format csv --limit 0: peak RSS {peak / 1024:.0f} MB")
 
@@ -185,8 +204,11 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]
     """`mobilabel serve` on a free port of 127.0.0.1, answering /healthz: (its base URL, its process); stopped after."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], env=env, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -239,7 +261,13 @@ def load(env: dict[str, str], photos: list[Path], requests: int, clients: int = 
         metrics = httpx.get(f"{base}/metrics").text
         batches = int(float(re.search(r"mobilabel_predict_batch_size_count (\S+)", metrics).group(1))) - 1  # type: ignore[union-attr]
         latencies.sort()
-        return requests / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000, batches, client_cores
+        return (
+            requests / elapsed,
+            latencies[len(latencies) // 2] * 1000,
+            latencies[int(len(latencies) * 0.99)] * 1000,
+            batches,
+            client_cores,
+        )
 
 
 def label_rate(env: dict[str, str], folder: Path) -> float:
@@ -251,7 +279,11 @@ def label_rate(env: dict[str, str], folder: Path) -> float:
     # A wide console: rich wraps the summary line at 80 columns when stderr is not a terminal.
     labelled = subprocess.run(
         [sys.executable, "-m", "mobilabel", "label", "--force", str(folder)],
-        env={**env, "COLUMNS": "400", "MOBILABEL_DATABASE_URL": f"sqlite:///{database}"}, cwd=REPO, capture_output=True, text=True, check=True,
+        env={**env, "COLUMNS": "400", "MOBILABEL_DATABASE_URL": f"sqlite:///{database}"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     shutil.rmtree(database.parent, ignore_errors=True)
     return float(re.search(r"\(([\d.]+)\s+img/s", labelled.stderr).group(1))  # type: ignore[union-attr]
@@ -261,26 +293,39 @@ def predict_section(requests: int, report: Callable[[str], None]) -> None:
     # Every flower photo (train and val, 609 distinct contents): label and predict see the same files.
     photos = sorted(FLOWERS.glob("*/*/*.jpg"))
     home = Path(tempfile.mkdtemp(prefix="bench-api-home-"))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_HOME": str(home), "MOBILABEL_PRETRAINED": str(WEIGHTS),
-           "MOBILABEL_DATABASE_URL": f"sqlite:///{home / 'predict.db'}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "MOBILABEL_HOME": str(home),
+        "MOBILABEL_PRETRAINED": str(WEIGHTS),
+        "MOBILABEL_DATABASE_URL": f"sqlite:///{home / 'predict.db'}",
+    }
     # label before and after the load runs, their mean the reference: the load of this shared machine moves.
     before = label_rate(env, FLOWERS)
-    runs = [(name, load({**env, **extra}, photos, requests))
-            for name, extra in (("dynamic batching", {}), ("batches of 1", {"MOBILABEL_PREDICT_MAX_BATCH": "1"}))]
+    runs = [
+        (name, load({**env, **extra}, photos, requests))
+        for name, extra in (("dynamic batching", {}), ("batches of 1", {"MOBILABEL_PREDICT_MAX_BATCH": "1"}))
+    ]
     after = label_rate(env, FLOWERS)
     reference = (before + after) / 2
-    report(f"\npredict under load (16 clients, one photo per request, {requests} requests, load average {os.getloadavg()[0]:.1f}; "
-           f"`mobilabel label --force` on the same {len(photos)} photos: {before:.1f} img/s before, {after:.1f} after)")
+    report(
+        f"\npredict under load (16 clients, one photo per request, {requests} requests, load average {os.getloadavg()[0]:.1f}; "
+        f"`mobilabel label --force` on the same {len(photos)} photos: {before:.1f} img/s before, {after:.1f} after)"
+    )
     for name, (rate, p50, p99, batches, client_cores) in runs:
-        report(f"  {name}: {rate:.1f} img/s ({rate / reference:.2f}x label), p50 {p50:.0f} ms, p99 {p99:.0f} ms, {batches} batches; "
-               f"the load generator used {client_cores:.2f} of {os.cpu_count()} cores")
+        report(
+            f"  {name}: {rate:.1f} img/s ({rate / reference:.2f}x label), p50 {p50:.0f} ms, p99 {p99:.0f} ms, {batches} batches; "
+            f"the load generator used {client_cores:.2f} of {os.cpu_count()} cores"
+        )
     shutil.rmtree(home, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the SQLite database")
-    parser.add_argument("--pg-rows", type=int, default=200_000, help="rows in the PostgreSQL database (the scale the pages must serve: 2,000,000)")
+    parser.add_argument(
+        "--pg-rows", type=int, default=200_000, help="rows in the PostgreSQL database (the scale the pages must serve: 2,000,000)"
+    )
     parser.add_argument("--requests", type=int, default=480, help="predict requests per load run")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-predict", action="store_true")
@@ -290,7 +335,9 @@ def main() -> None:
     def report(line: str) -> None:
         print(line, flush=True)
 
-    report(f"bench.api on {os.cpu_count()} cores, peak RSS of this process so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+    report(
+        f"bench.api on {os.cpu_count()} cores, peak RSS of this process so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
+    )
     folder = Path(tempfile.mkdtemp(prefix="bench-api-"))
     os.environ["MOBILABEL_HOME"] = str(folder / "home")
     try:

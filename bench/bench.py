@@ -119,9 +119,9 @@ def tutorial_predict(paths: list[Path]) -> tuple[float, float, list[int]]:
     from torchvision.models import mobilenet_v2
 
     started = time.perf_counter()
-    transform = T.Compose([
-        T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-    ])
+    transform = T.Compose(
+        [T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+    )
     model = mobilenet_v2(num_classes=1000)
     model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
     model.eval()
@@ -138,7 +138,9 @@ def tutorial_predict(paths: list[Path]) -> tuple[float, float, list[int]]:
 
 def decode_rate(paths: list[Path], threads: int, decoder: str, classifier: Classifier) -> float:
     """Images per second from file to model input, with the product's reader and decoder."""
-    labeller = Labeller(classifier, batch_size=default_batch_size(classifier.engine.device), decode_threads=threads, decoder=decoder)
+    labeller = Labeller(
+        classifier, batch_size=default_batch_size(classifier.engine.device), decode_threads=threads, decoder=decoder
+    )
     torch.set_num_threads(1)
     started = time.perf_counter()
     ready = [item for batch in labeller.read_ahead(paths) for item in labeller.prepare(batch.items, classifier)]
@@ -172,8 +174,14 @@ def real_batch(paths: list[Path], size: int) -> torch.Tensor:
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Run a command to its end: (wall seconds, peak RSS in MB, stderr)."""
     started = time.perf_counter()
-    finished = subprocess.run([sys.executable, "-m", "bench.peak_rss", *command], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.peak_rss", *command],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if finished.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr[-3000:]}")
     peak = re.findall(r"peak_rss_kb=(\d+)", finished.stderr)[-1]
@@ -205,8 +213,12 @@ def distributed_env(base: dict[str, str]) -> Iterator[dict[str, str]]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     prefix = f"mobilabel-bench-{uuid.uuid4().hex[:8]}:"
-    env = {**base, "MOBILABEL_DATABASE_URL": POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}",
-           "MOBILABEL_BROKER_URL": REDIS, "MOBILABEL_REDIS_PREFIX": prefix}
+    env = {
+        **base,
+        "MOBILABEL_DATABASE_URL": POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}",
+        "MOBILABEL_BROKER_URL": REDIS,
+        "MOBILABEL_REDIS_PREFIX": prefix,
+    }
     try:
         subprocess.run(mobilabel("db", "upgrade"), env=env, check=True, capture_output=True)
         yield env
@@ -249,20 +261,31 @@ def distributed_label(folder: Path, env: dict[str, str], workers: int, log_dir: 
     for i in range(workers):
         log = open(log_dir / f"worker{i}.log", "wb")
         concurrency = max(1, available_cores() // workers)
-        processes.append(subprocess.Popen(
-            mobilabel("worker", f"--concurrency={concurrency}", f"--name=bench{i}-{uuid.uuid4().hex[:6]}@%h", "--loglevel=WARNING"),
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))
+        processes.append(
+            subprocess.Popen(
+                mobilabel(
+                    "worker", f"--concurrency={concurrency}", f"--name=bench{i}-{uuid.uuid4().hex[:6]}@%h", "--loglevel=WARNING"
+                ),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
     engine = create_engine(env["MOBILABEL_DATABASE_URL"])
     try:
         for i, process in enumerate(processes):
             wait_for(partial(lambda pid: len(process_tree(pid)) > 1, process.pid), 120, f"worker {i}")
         enqueued = time.perf_counter()
-        job = subprocess.run(mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True).stdout.strip()
+        job = subprocess.run(
+            mobilabel("enqueue", str(folder)), env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
         def finished() -> bool:
             with engine.connect() as connection:
-                return connection.execute(text("select status from jobs where id = :id"), {"id": int(job)}).scalar() == "completed"
+                return (
+                    connection.execute(text("select status from jobs where id = :id"), {"id": int(job)}).scalar() == "completed"
+                )
 
         wait_for(finished, 3600, f"job {job}")
         ended = time.perf_counter()
@@ -320,12 +343,19 @@ def main() -> None:
     classifier = Classifier.load(imagenet, engine=engine_kind, device=args.device)
     for decoder in DECODERS:
         for threads in sorted({1, available_cores()}):
-            report.add(Row(f"(b) decode + transform, {decoder}, {threads} thread(s)", len(photos),
-                           images_per_s=decode_rate(photos, threads, decoder, classifier),
-                           notes=f"JPEGs decoded on {classifier.engine.device if decoder == 'torchvision' else 'cpu'} (nvjpeg on a GPU)"))
+            report.add(
+                Row(
+                    f"(b) decode + transform, {decoder}, {threads} thread(s)",
+                    len(photos),
+                    images_per_s=decode_rate(photos, threads, decoder, classifier),
+                    notes=f"JPEGs decoded on {classifier.engine.device if decoder == 'torchvision' else 'cpu'} (nvjpeg on a GPU)",
+                )
+            )
     notes = f"ImageNet {decoder_agreement(photos, classifier):.2%}"
     if flowers_model is not None:
-        notes += f", flowers {decoder_agreement(photos, Classifier.load(flowers_model, engine=engine_kind, device=args.device)):.2%}"
+        notes += (
+            f", flowers {decoder_agreement(photos, Classifier.load(flowers_model, engine=engine_kind, device=args.device)):.2%}"
+        )
     report.add(Row("(b) labels, torchvision decoder = pillow", len(photos), notes=notes))
     del classifier
 
@@ -343,9 +373,14 @@ def main() -> None:
     if not args.device.startswith("cuda"):
         labelling = Classifier.load(imagenet, device="cpu", threads=1)
         pixels = torch.stack([labelling.pixels(read_rgb(p, 10**9)) for p in photos[:32]])
-        report.add(Row(f"(c) forward alone, as labelling runs it: {available_cores()} lanes", len(pixels),
-                       images_per_s=lanes_rate(labelling.engine, pixels, available_cores()),
-                       notes="onnxruntime fp32, a lane per core, each one thread, image by image; batch 32"))
+        report.add(
+            Row(
+                f"(c) forward alone, as labelling runs it: {available_cores()} lanes",
+                len(pixels),
+                images_per_s=lanes_rate(labelling.engine, pixels, available_cores()),
+                notes="onnxruntime fp32, a lane per core, each one thread, image by image; batch 32",
+            )
+        )
 
     home = DATA / "home"
     default_decoder = next(iter(DECODERS))
@@ -355,8 +390,16 @@ def main() -> None:
         large_s, large_rss = embedded_label(large, denv, home)
         which = "" if decoder == default_decoder else f", {decoder} decoder"
         report.add(Row(f"(d) mobilabel label, flowers{which}", len(photos), small_s, peak_rss_mb=small_rss))
-        report.add(Row(f"(d) mobilabel label, {args.large} copies{which}", args.large, large_s,
-                       marginal(len(photos), small_s, args.large, large_s), large_rss, f"marginal from the two sizes; {decoder}"))
+        report.add(
+            Row(
+                f"(d) mobilabel label, {args.large} copies{which}",
+                args.large,
+                large_s,
+                marginal(len(photos), small_s, args.large, large_s),
+                large_rss,
+                f"marginal from the two sizes; {decoder}",
+            )
+        )
 
     tutorial_runs.append(tutorial_predict(photos)[:2])
     print(f"  (a) tutorial predict loop, run 2: {len(photos) / tutorial_runs[-1][1]:.1f} img/s", flush=True)
@@ -367,11 +410,26 @@ def main() -> None:
             with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv, tempfile.TemporaryDirectory() as logs:
                 small = distributed_label(FLOWERS, denv, workers, Path(logs))
                 large_run = distributed_label(large, denv, workers, Path(logs))
-            report.add(Row(f"(e) {workers} worker(s), flowers", len(photos), small[0], len(photos) / small[1], small[2],
-                           "rate from enqueue to last row"))
-            report.add(Row(f"(e) {workers} worker(s), {args.large} copies", args.large, large_run[0],
-                           marginal(len(photos), small[1], args.large, large_run[1]), large_run[2],
-                           "marginal from the two sizes; RSS of one worker process"))
+            report.add(
+                Row(
+                    f"(e) {workers} worker(s), flowers",
+                    len(photos),
+                    small[0],
+                    len(photos) / small[1],
+                    small[2],
+                    "rate from enqueue to last row",
+                )
+            )
+            report.add(
+                Row(
+                    f"(e) {workers} worker(s), {args.large} copies",
+                    args.large,
+                    large_run[0],
+                    marginal(len(photos), small[1], args.large, large_run[1]),
+                    large_run[2],
+                    "marginal from the two sizes; RSS of one worker process",
+                )
+            )
         with distributed_env({**env, "MOBILABEL_HOME": str(home)}) as denv:
             paths = empty_paths_folder(args.enqueue_paths)
             wall, rss, _ = run_measured(mobilabel("enqueue", str(paths), "--chunk", "64"), denv)
@@ -381,16 +439,34 @@ def main() -> None:
         from .training import compare
 
         speeds = compare(FLOWERS / "train", WEIGHTS)
-        report.add(Row("training epoch, tutorial loop (batch 16, 0 workers)", speeds.tutorial.images, speeds.tutorial.seconds,
-                       speeds.tutorial.images_per_s))
-        report.add(Row("training epoch, mobilabel train", speeds.mobilabel.images, speeds.mobilabel.seconds,
-                       speeds.mobilabel.images_per_s, notes=f"{speeds.ratio:.2f}x the tutorial"))
+        report.add(
+            Row(
+                "training epoch, tutorial loop (batch 16, 0 workers)",
+                speeds.tutorial.images,
+                speeds.tutorial.seconds,
+                speeds.tutorial.images_per_s,
+            )
+        )
+        report.add(
+            Row(
+                "training epoch, mobilabel train",
+                speeds.mobilabel.images,
+                speeds.mobilabel.seconds,
+                speeds.mobilabel.images_per_s,
+                notes=f"{speeds.ratio:.2f}x the tutorial",
+            )
+        )
 
     tutorial_runs.append(tutorial_predict(photos)[:2])
     load_s, loop_s = sorted(tutorial_runs, key=lambda run: run[1])[len(tutorial_runs) // 2]
     runs = ", ".join(f"{len(photos) / loop:.1f}" for _, loop in tutorial_runs)
-    tutorial = Row("(a) tutorial predict loop, eager fp32, 1 by 1", len(photos), load_s + loop_s, len(photos) / loop_s,
-                   notes=f"median of {len(tutorial_runs)} runs over the benchmark: {runs} img/s")
+    tutorial = Row(
+        "(a) tutorial predict loop, eager fp32, 1 by 1",
+        len(photos),
+        load_s + loop_s,
+        len(photos) / loop_s,
+        notes=f"median of {len(tutorial_runs)} runs over the benchmark: {runs} img/s",
+    )
     report.rows.insert(0, tutorial)
     base_rate = tutorial.images_per_s or 1.0
     print(f"  {tutorial.name:<44} {base_rate:8.1f} img/s  {tutorial.notes}")
@@ -412,7 +488,9 @@ def flowers_checkpoint(skip: bool) -> Checkpoint | None:
     from mobilabel.training import TrainingOptions, train
 
     with tempfile.TemporaryDirectory() as home:
-        settings = load_settings().model_copy(update={"home": Path(home), "database_url": f"sqlite:///{home}/bench.db", "pretrained": WEIGHTS})
+        settings = load_settings().model_copy(
+            update={"home": Path(home), "database_url": f"sqlite:///{home}/bench.db", "pretrained": WEIGHTS}
+        )
         database = open_database(settings.database_url)
         report = train(database, settings, FLOWERS, TrainingOptions(epochs=2))
         checkpoint = Checkpoint.load(report.checkpoint_path)
@@ -426,7 +504,17 @@ def write_csv(report: Report, path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(["measurement", "images", "wall_s", "images_per_s", "ratio_to_a", "peak_rss_mb", "notes"])
         for row in report.rows:
-            writer.writerow([row.name, row.images, _fmt(row.wall_s), _fmt(row.images_per_s), _fmt(row.ratio), _fmt(row.peak_rss_mb), row.notes])
+            writer.writerow(
+                [
+                    row.name,
+                    row.images,
+                    _fmt(row.wall_s),
+                    _fmt(row.images_per_s),
+                    _fmt(row.ratio),
+                    _fmt(row.peak_rss_mb),
+                    row.notes,
+                ]
+            )
     print(f"\nwritten {path.relative_to(REPO)}")
 
 

@@ -85,8 +85,15 @@ class OnnxInt8Engine:
         with tempfile.TemporaryDirectory() as folder:
             fp32, int8 = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
             fp32.write_bytes(export_onnx(model, torch.zeros(1, 3, input_size, input_size)))
-            quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+            quantize_static(
+                str(fp32),
+                str(int8),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+            )
             options = ort.SessionOptions()
             options.intra_op_num_threads = available_cores()
             options.log_severity_level = 3

@@ -61,15 +61,22 @@ def main() -> None:
     folder = linked_folder(args.files)
     report = Report()
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "MOBILABEL_HOME": home, "MOBILABEL_DATABASE_URL": f"sqlite:///{home}/bench.db",
-               "MOBILABEL_PRETRAINED": str(WEIGHTS), "MOBILABEL_BROKER_URL": REDIS,
-               "MOBILABEL_REDIS_PREFIX": f"mobilabel-bench-{uuid.uuid4().hex[:8]}:"}
+        env = {
+            **os.environ,
+            "MOBILABEL_HOME": home,
+            "MOBILABEL_DATABASE_URL": f"sqlite:///{home}/bench.db",
+            "MOBILABEL_PRETRAINED": str(WEIGHTS),
+            "MOBILABEL_BROKER_URL": REDIS,
+            "MOBILABEL_REDIS_PREFIX": f"mobilabel-bench-{uuid.uuid4().hex[:8]}:",
+        }
         store_previous_run(env["MOBILABEL_DATABASE_URL"], folder)
         wall, rss, stderr = run_measured(mobilabel("label", str(folder)), env)
         expected = f"{args.files} images, 0 labelled, 0 failed, {args.files} skipped (unchanged)"
         if expected not in stderr:
             raise RuntimeError(f"expected {expected!r}:\n{stderr[-2000:]}")
-        report.add(Row("incremental: label, nothing changed", args.files, wall, None, rss, "start-up included; target under 10 s"))
+        report.add(
+            Row("incremental: label, nothing changed", args.files, wall, None, rss, "start-up included; target under 10 s")
+        )
         wall, rss, stderr = run_measured(mobilabel("enqueue", str(folder)), env)
         expected = f"0 images sent to queue cpu, {args.files} skipped (unchanged)"
         if expected not in stderr:

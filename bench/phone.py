@@ -158,7 +158,10 @@ def agreement_notes(photos: list[Path], full: list[Prediction], reduced: list[Pr
         f"{p.name}: {r.label} for {f.top_k[0][0]} {f.top_k[0][1]:.3f} / {f.top_k[1][0]} {f.top_k[1][1]:.3f}"
         for p, f, r in zip(photos, full, reduced, strict=True) if r.label != f.label
     ]  # fmt: skip
-    difference = max(abs(dict(r.top_k)[f.label] - f.confidence) if f.label in dict(r.top_k) else 1.0 for f, r in zip(full, reduced, strict=True))
+    difference = max(
+        abs(dict(r.top_k)[f.label] - f.confidence) if f.label in dict(r.top_k) else 1.0
+        for f, r in zip(full, reduced, strict=True)
+    )
     return 1 - len(misses) / len(photos), difference, "; ".join(misses)
 
 
@@ -178,10 +181,14 @@ def target(ratio_or_value: float, limit: float, at_least: bool, what: str) -> st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="phone-size photos in the larger label folder")
-    parser.add_argument("--small", type=int, help="photos in the smaller folder, for the marginal rate (default: a quarter of --count)")
+    parser.add_argument(
+        "--small", type=int, help="photos in the smaller folder, for the marginal rate (default: a quarter of --count)"
+    )
     parser.add_argument("--tutorial", type=int, help="photos of the --count folder the tutorial's loop runs on (default: all)")
     parser.add_argument("--agreement", type=int, default=609, help="photos (of the 609 flowers) for decoder agreement")
-    parser.add_argument("--train", type=int, default=200, help="phone-size training images (of the flowers' train split) for the epoch")
+    parser.add_argument(
+        "--train", type=int, default=200, help="phone-size training images (of the flowers' train split) for the epoch"
+    )
     parser.add_argument("--no-distributed", action="store_true", help="skip the worker rows (no Redis/PostgreSQL)")
     parser.add_argument("--no-training", action="store_true", help="skip the training epochs and the flowers model's agreement")
     args = parser.parse_args()
@@ -230,7 +237,11 @@ def main() -> None:
                          f"(target >= 99.5%, <= 0.05: {'met' if ok else 'MISSED'}); refined {refined} ({refined / len(items):.1%}), "
                          f"{refine_ms / max(refined, 1):.0f} ms each, {refine_ms / len(items):.1f} ms a photo{'; misses: ' + misses if misses else ''}")  # fmt: skip
         print(f"  {decoder}: {' | '.join(notes)}", flush=True)
-        report.add(Row(f"decode + transform, {decoder}, 1 thread", len(agreement_photos), images_per_s=1000 / ms, notes=" | ".join(notes)))
+        report.add(
+            Row(
+                f"decode + transform, {decoder}, 1 thread", len(agreement_photos), images_per_s=1000 / ms, notes=" | ".join(notes)
+            )
+        )
         del items
     del full, classifiers, reference
 
@@ -262,7 +273,14 @@ def main() -> None:
         train_photos = phone_pool([train_indices[k] for k in evenly(args.train, len(train_indices))])
         train_dir = linked_folder(f"train_{len(train_photos)}", train_photos, keep_classes=True)
         tutorial_speed, ours = tutorial_epoch(train_dir, WEIGHTS), mobilabel_epoch(train_dir, WEIGHTS)
-        report.add(Row("training epoch, tutorial loop, phone photos", tutorial_speed.images, tutorial_speed.seconds, tutorial_speed.images_per_s))
+        report.add(
+            Row(
+                "training epoch, tutorial loop, phone photos",
+                tutorial_speed.images,
+                tutorial_speed.seconds,
+                tutorial_speed.images_per_s,
+            )
+        )
         ratio = ours.images_per_s / tutorial_speed.images_per_s
         report.add(Row("training epoch, mobilabel train, phone photos", ours.images, ours.seconds, ours.images_per_s,
                        notes=f"{ratio:.2f}x the tutorial's epoch; {target(ratio, 3, True, '3x')}"))  # fmt: skip

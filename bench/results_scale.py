@@ -116,21 +116,29 @@ def fill(db: Database, rows: int) -> dict[str, float]:
     with db.engine.begin() as connection:
         for version_id, active, age in (("old", False, "-1 day"), ("new", True, "+0 day")):
             created = f"now() + interval '{age}'" if postgres else f"strftime('%Y-%m-%d %H:%M:%f', 'now', '{age}')"
-            connection.execute(text(
-                "INSERT INTO model_versions (id, arch, alpha, classes, metrics, checkpoint, sha256, size_bytes, source, active, created_at) "
-                f"VALUES (:id, 'mobilenet_v2', 1.0, '[]', '{{}}', :blob, '', 0, '', :active, {created})"
-            ), {"id": version_id, "blob": b"", "active": active})
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (id, arch, alpha, classes, metrics, checkpoint, sha256, size_bytes, source, active, created_at) "
+                    f"VALUES (:id, 'mobilenet_v2', 1.0, '[]', '{{}}', :blob, '', 0, '', :active, {created})"
+                ),
+                {"id": version_id, "blob": b"", "active": active},
+            )
         for job in range(1, 21):
-            connection.execute(text(
-                "INSERT INTO jobs (id, root, status, total, done, failed, skipped, created_at) "
-                "VALUES (:id, :root, 'completed', 0, 0, 0, 0, CURRENT_TIMESTAMP)"
-            ), {"id": job, "root": f"/photos/job{job}"})
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (id, root, status, total, done, failed, skipped, created_at) "
+                    "VALUES (:id, :root, 'completed', 0, 0, 0, 0, CURRENT_TIMESTAMP)"
+                ),
+                {"id": job, "root": f"/photos/job{job}"},
+            )
         if postgres:
             series = f"generate_series(1::bigint, {rows}::bigint) g"
             connection.execute(text(_FILL.format(images=images, now="now()", series=series)))
         else:
             recursive = f"WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {rows}) "
-            connection.execute(text(recursive + _FILL.format(images=images, now="strftime('%Y-%m-%d %H:%M:%f', 'now')", series="s")))
+            connection.execute(
+                text(recursive + _FILL.format(images=images, now="strftime('%Y-%m-%d %H:%M:%f', 'now')", series="s"))
+            )
         connection.execute(text(_MEMBERS))
     phases["fill_s"] = time.perf_counter() - started
     phases["analyze_s"] = vacuum_analyze(db)
@@ -197,7 +205,9 @@ def export(url: str, dialect: str, timeout_s: float) -> dict[str, float]:
     for fmt in ("csv", "jsonl"):
         measured.update(cli_export(env, fmt, timeout_s))
     with tempfile.TemporaryDirectory() as home, serving({**env, "MOBILABEL_HOME": home}) as (base, server):
-        httpx.get(f"{base}/api/results", params={"limit": 1}, timeout=60).raise_for_status()  # the first query's setup, not the export's
+        httpx.get(
+            f"{base}/api/results", params={"limit": 1}, timeout=60
+        ).raise_for_status()  # the first query's setup, not the export's
         for fmt in ("csv", "jsonl"):
             measured.update(api_export(base, server.pid, fmt, timeout_s))
     dumps.append(database_dump(url, dialect))
@@ -212,7 +222,12 @@ def database_dump(url: str, dialect: str) -> float:
     """Seconds for the database's own client to write every current row as CSV (to /dev/null)."""
     query = f"select {EXPORTED} from results where is_current order by image_path, id"
     if dialect == "postgresql":
-        dump = ["psql", url.replace("postgresql+psycopg://", "postgresql://"), "-c", f"\\copy ({query}) to '/dev/null' csv header"]
+        dump = [
+            "psql",
+            url.replace("postgresql+psycopg://", "postgresql://"),
+            "-c",
+            f"\\copy ({query}) to '/dev/null' csv header",
+        ]
     else:
         dump = ["sqlite3", "-csv", "-header", url.removeprefix("sqlite:///"), query]
     started = time.perf_counter()
@@ -222,14 +237,31 @@ def database_dump(url: str, dialect: str) -> float:
 
 def cli_export(env: dict[str, str], fmt: str, timeout_s: float) -> dict[str, float]:
     """`mobilabel results --format FMT --limit 0` to /dev/null: seconds and peak RSS (MB)."""
-    command = [sys.executable, "-m", "bench.peak_rss", sys.executable, "-m", "mobilabel", "results", "--format", fmt, "--limit", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.peak_rss",
+        sys.executable,
+        "-m",
+        "mobilabel",
+        "results",
+        "--format",
+        fmt,
+        "--limit",
+        "0",
+    ]
     started = time.perf_counter()
     try:
-        run = subprocess.run(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout_s)
+        run = subprocess.run(
+            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout_s
+        )
     except subprocess.TimeoutExpired:
         print(f"  CLI export ({fmt}) did not finish within {timeout_s:g} s", file=sys.stderr)
         return {f"cli_{fmt}_s": float("nan")}
-    measured = {f"cli_{fmt}_s": time.perf_counter() - started, f"cli_{fmt}_peak_rss_mb": int(run.stderr.rsplit("peak_rss_kb=", 1)[1]) / 1024}
+    measured = {
+        f"cli_{fmt}_s": time.perf_counter() - started,
+        f"cli_{fmt}_peak_rss_mb": int(run.stderr.rsplit("peak_rss_kb=", 1)[1]) / 1024,
+    }
     if run.returncode != 0:
         print(run.stderr[-2000:], file=sys.stderr)
         measured[f"cli_{fmt}_exit_code"] = run.returncode
@@ -319,13 +351,20 @@ def main() -> None:
 
 
 def write_csv(
-    dialect: str, rows: int, load: float, phases: dict[str, float], pages: list[tuple[str, str, float, float, int]], other: dict[str, float]
+    dialect: str,
+    rows: int,
+    load: float,
+    phases: dict[str, float],
+    pages: list[tuple[str, str, float, float, int]],
+    other: dict[str, float],
 ) -> None:
     new = not OUT.exists()
     with OUT.open("a", newline="") as out:
         writer = csv.writer(out)
         if new:
-            writer.writerow(["date", "machine", "load_avg", "dialect", "rows", "measure", "kind", "p50_ms_or_value", "p95_ms", "runs"])
+            writer.writerow(
+                ["date", "machine", "load_avg", "dialect", "rows", "measure", "kind", "p50_ms_or_value", "p95_ms", "runs"]
+            )
         stamp, machine = time.strftime("%Y-%m-%dT%H:%M"), f"{platform.processor() or platform.machine()} {os.cpu_count()} cores"
         for name, value in {**phases, **other}.items():
             writer.writerow([stamp, machine, f"{load:.1f}", dialect, rows, name, "", f"{value:.2f}", "", 1])

@@ -76,8 +76,13 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def server(env: dict[str, str]) -> Iterator[httpx.Client]:
     """A `mobilabel serve` on a free loopback port, and a kept-alive client to it."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], env=env, cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             deadline = time.monotonic() + 120
@@ -183,8 +188,15 @@ def photo_section(count: int, home: Path) -> list[Row]:
     started = time.perf_counter()
     photos = make_photos(count)
     print(f"\n{len(photos)} photos of {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} ready in {time.perf_counter() - started:.0f} s")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_HOME": str(home), "MOBILABEL_PRETRAINED": str(WEIGHTS),
-           "MOBILABEL_DATABASE_URL": f"sqlite:///{home / 'review.db'}", "MOBILABEL_ALLOWED_ROOTS": str(PHOTOS), "COLUMNS": "400"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "MOBILABEL_HOME": str(home),
+        "MOBILABEL_PRETRAINED": str(WEIGHTS),
+        "MOBILABEL_DATABASE_URL": f"sqlite:///{home / 'review.db'}",
+        "MOBILABEL_ALLOWED_ROOTS": str(PHOTOS),
+        "COLUMNS": "400",
+    }
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "mobilabel", "label", str(PHOTOS)], env=env, cwd=REPO, check=True, capture_output=True)
     print(f"  labelled in {time.perf_counter() - started:.0f} s")
@@ -194,7 +206,9 @@ def photo_section(count: int, home: Path) -> list[Row]:
         thumbnails = [f"/api/results/{item['id']}/thumbnail?size=256" for item in items]
         cold = fetch_all(client, thumbnails)
         warm = [fetch_all(client, thumbnails) * 1000 for _ in range(5)]
-        print(f"  {len(thumbnails)} thumbnails, {BROWSER_CONNECTIONS} at a time: cold {cold:.2f} s, warm p50 {statistics.median(warm):.0f} ms")
+        print(
+            f"  {len(thumbnails)} thumbnails, {BROWSER_CONNECTIONS} at a time: cold {cold:.2f} s, warm p50 {statistics.median(warm):.0f} ms"
+        )
         rows.append(("thumbnails 256 px of 12 MP photos", f"cold, {len(thumbnails)} in total", cold * 1000, cold * 1000, 1))
         rows.append(("thumbnails 256 px of 12 MP photos", f"warm, {len(thumbnails)} in total", *percentiles(warm), len(warm)))
         for item in items[:3]:  # the page prefetches the next two before the first key press
@@ -212,7 +226,8 @@ def photo_section(count: int, home: Path) -> list[Row]:
             client.get(f"/api/results/{items[index + 3]['id']}/thumbnail", params={"size": "512"}).raise_for_status()
         tenth = max(1, len(steps) // 10)
         for kind, values in (
-            ("PUT /api/corrections", puts), ("PUT to next image ready", steps),
+            ("PUT /api/corrections", puts),
+            ("PUT to next image ready", steps),
             (f"PUT to next image ready, first {tenth} (1-{tenth} verified)", steps[:tenth]),
             (f"PUT to next image ready, last {tenth} ({len(steps) - tenth + 1}-{len(steps)} verified)", steps[-tenth:]),
         ):

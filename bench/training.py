@@ -66,12 +66,14 @@ def tutorial_epoch(train_dir: Path, weights: Path, limit: int | None = None) -> 
     ImageFolder, its transforms, batch 16, ``num_workers=0``, ImageNet weights without
     the classifier, features frozen, Adam(lr=1e-4) over all parameters, ``net.train()``.
     """
-    transform = T.Compose([
-        T.RandomResizedCrop(224),
-        T.RandomHorizontalFlip(),
-        T.ToTensor(),
-        T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    transform = T.Compose(
+        [
+            T.RandomResizedCrop(224),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
     folder = ImageFolder(str(train_dir), transform=transform)
     dataset = Subset(folder, _evenly(len(folder), limit))
     loader = DataLoader(dataset, batch_size=16, shuffle=True, num_workers=0)
@@ -113,14 +115,19 @@ def mobilabel_epoch(
     options = options or TrainingOptions()
     preprocessing = Preprocessing()
     learner = Learner(
-        build_network(options, len(classes), Checkpoint.load(weights)), options, preprocessing.crop_size, engine or settings.engine
+        build_network(options, len(classes), Checkpoint.load(weights)),
+        options,
+        preprocessing.crop_size,
+        engine or settings.engine,
     )
     loader = training_loader(images, options, settings, workers)
     _, _, count, seconds, _ = train_epoch(learner, loader)
     return EpochSpeed(count, seconds)
 
 
-def compare(train_dir: Path, weights: Path, limit: int | None = None, options: TrainingOptions | None = None) -> TrainingComparison:
+def compare(
+    train_dir: Path, weights: Path, limit: int | None = None, options: TrainingOptions | None = None
+) -> TrainingComparison:
     return TrainingComparison(
         tutorial_epoch(train_dir, weights, limit), mobilabel_epoch(train_dir, weights, limit, options=options)
     )
@@ -132,7 +139,9 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=SHARED / "weights" / "mobilenet_v2_imagenet.pth")
     parser.add_argument("--limit", type=int, help="use this many images (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="alternate the two loops this many times; report medians")
-    parser.add_argument("--unfreeze-last", type=int, help="blocks of the backbone that train (default: train's; 0: the head alone)")
+    parser.add_argument(
+        "--unfreeze-last", type=int, help="blocks of the backbone that train (default: train's; 0: the head alone)"
+    )
     args = parser.parse_args()
     options = TrainingOptions() if args.unfreeze_last is None else TrainingOptions(unfreeze_last=args.unfreeze_last)
     runs = [compare(args.data, args.weights, args.limit, options) for _ in range(args.repeat)]

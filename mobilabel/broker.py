@@ -81,4 +81,6 @@ def reaching_broker(settings: Settings) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        raise BrokerError(f"cannot reach the broker {mask_secrets(settings.broker_url)}: {mask_secrets(str(exc))} (MOBILABEL_BROKER_URL)") from exc
+        raise BrokerError(
+            f"cannot reach the broker {mask_secrets(settings.broker_url)}: {mask_secrets(str(exc))} (MOBILABEL_BROKER_URL)"
+        ) from exc

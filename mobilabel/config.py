@@ -84,7 +84,9 @@ class Settings(BaseSettings):
         description="`:`-separated folders (each must exist); paths outside them (also through `..` or a symlink) are never "
         "opened. Unset: no limit for the CLI and workers; the HTTP API then serves no images and creates no jobs.",
     )
-    max_image_pixels: int = Field(89_478_485, ge=1, description="Larger images are refused from their header (decompression bombs).")
+    max_image_pixels: int = Field(
+        89_478_485, ge=1, description="Larger images are refused from their header (decompression bombs)."
+    )
     batch_size: int = Field(0, ge=0, description="Images per forward pass. `0`: chosen by device, 32 on a CPU, 256 on a GPU.")
     decode_threads: int = Field(
         default_factory=available_cores,
@@ -133,7 +135,9 @@ class Settings(BaseSettings):
         gt=0,
         description="A queued chunk is sent again after this many seconds only if its queue is empty (a lost message).",
     )
-    sweep_interval_s: float = Field(30.0, gt=0, description="How often each worker (and the scheduler) sweeps overdue chunks, in seconds.")
+    sweep_interval_s: float = Field(
+        30.0, gt=0, description="How often each worker (and the scheduler) sweeps overdue chunks, in seconds."
+    )
     db_patience_s: float = Field(120.0, ge=0, description="How long a worker retries through a database outage, in seconds.")
     heartbeat_s: float = Field(
         10.0,
@@ -170,10 +174,13 @@ class Settings(BaseSettings):
         "set: on the folder, an answer overriding the folder's label of the same content.",
     )
     reviewer: str | None = Field(
-        None, description="Who answers from this shell (`mobilabel correct`, `review next`); unset: the operating system's user name."
+        None,
+        description="Who answers from this shell (`mobilabel correct`, `review next`); unset: the operating system's user name.",
     )
     review_lease_s: float = Field(
-        600.0, gt=0, description="How long `review next` holds its images for one reviewer (no other is offered them), in seconds."
+        600.0,
+        gt=0,
+        description="How long `review next` holds its images for one reviewer (no other is offered them), in seconds.",
     )
     train_queue: QueueName = Field("cpu", description="Queue of training tasks (`gpu` where a GPU worker runs).")
     api_token: str = Field(
@@ -255,7 +262,9 @@ class Settings(BaseSettings):
         try:
             make_url(re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)).get_dialect()
         except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-            raise ValueError(f"not a database URL SQLAlchemy knows ({exc}); e.g. sqlite:///path/to/file.db or postgresql://user@host/db") from None
+            raise ValueError(
+                f"not a database URL SQLAlchemy knows ({exc}); e.g. sqlite:///path/to/file.db or postgresql://user@host/db"
+            ) from None
         return url
 
     @field_validator("allowed_roots", mode="before")
@@ -287,7 +296,9 @@ class Settings(BaseSettings):
         # As TrustedHostMiddleware matches them: a name without port, or *.domain for its sub-domains.
         bad = [h for h in hosts if not re.fullmatch(r"(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])", h)]
         if bad:
-            raise ValueError(f"not a host name: {', '.join(bad)} (give names without scheme or port, e.g. labels.example.org or *.example.org)")
+            raise ValueError(
+                f"not a host name: {', '.join(bad)} (give names without scheme or port, e.g. labels.example.org or *.example.org)"
+            )
         return tuple(h.lower() for h in hosts)
 
     @field_validator("schedule", mode="after")

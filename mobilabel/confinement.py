@@ -95,7 +95,9 @@ def confine(name: str, roots: Sequence[Path], kind: Kind = "file") -> Path:
     wanted = stat.S_ISREG(mode) if kind == "file" else stat.S_ISDIR(mode)
     kind = "folder" if kind == "destination" else kind
     if not wanted:
-        raise PathRefused(422, f"not a {'regular file' if kind == 'file' else 'folder'}: {name} is {file_kind(mode) or 'a regular file'}")
+        raise PathRefused(
+            422, f"not a {'regular file' if kind == 'file' else 'folder'}: {name} is {file_kind(mode) or 'a regular file'}"
+        )
     return real
 
 

@@ -145,4 +145,3 @@ def tiff_layout(f: BinaryIO) -> str | None:
         f"{_TIFF_PHOTOMETRIC.get(photometric, f'photometric {photometric}')}, samples a pixel: {first.first(SAMPLES_PER_PIXEL, 1)} "
         f"(compression {first.first(COMPRESSION, 1)})"
     )
-

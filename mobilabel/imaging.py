@@ -216,7 +216,9 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
                 pixels, warning = _libjpeg(source.data, min_side if plain else -1)
                 if pixels is not None:
                     reduced = pixels.shape[0] * pixels.shape[1] < width * height
-                    return Picture(_upright(Image.fromarray(pixels, "RGB"), image.getexif().get(_ORIENTATION, 1)), warning, reduced)
+                    return Picture(
+                        _upright(Image.fromarray(pixels, "RGB"), image.getexif().get(_ORIENTATION, 1)), warning, reduced
+                    )
             if min_side > 0:
                 image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
             image.load()
@@ -284,7 +286,9 @@ def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_s
             raise ImageReadError("out of memory while decoding") from exc
         except UndevelopedError as exc:
             found = f"; the largest embedded JPEG is {largest.process}, {largest.width}x{largest.height}" if largest else ""
-            raise ImageReadError(f"camera RAW ({raw}): no usable preview{found}, and LibRaw cannot read its sensor data ({exc})") from exc
+            raise ImageReadError(
+                f"camera RAW ({raw}): no usable preview{found}, and LibRaw cannot read its sensor data ({exc})"
+            ) from exc
         return Picture(Image.fromarray(pixels, "RGB"), None, half)
     try:
         picture = _read(ImageSource(source.path.with_suffix(".jpg"), preview.data, source.content_id, source.content_hash),

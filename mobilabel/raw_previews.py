@@ -134,4 +134,3 @@ def _choose(f: BinaryIO, spans: list[tuple[int, int | None]], orientation: int) 
     data = f.read(best[2]) if best[2] else f.read(_SCAN_BYTES)
     frame = jpeg_frame(data)
     return (Preview(data, frame, orientation) if frame is not None else None), largest
-

@@ -40,7 +40,10 @@ def stored(database_url: str) -> dict[str, tuple[str, str | None, float | None, 
     """path -> (status, label, confidence, top_k, error) of every stored row."""
     db = open_database(database_url)
     with db.transaction() as session:
-        rows = {r.image_path: (r.status, r.label, r.confidence, r.top_k, r.error) for r in query_results(session, ResultFilter(all_versions=True))}
+        rows = {
+            r.image_path: (r.status, r.label, r.confidence, r.top_k, r.error)
+            for r in query_results(session, ResultFilter(all_versions=True))
+        }
     db.dispose()
     return rows
 

@@ -44,7 +44,10 @@ def png_of(colour_type: int, depth: int, width: int = 64, height: int = 48) -> b
     top = (1 << depth) - 1
     values = (np.arange(width * channels)[None, :] * top // max(1, width * channels - 1) + np.arange(height)[:, None]) % (top + 1)
     if depth < 8:
-        rows = [np.packbits(np.unpackbits(row.astype(np.uint8)[:, None], axis=1)[:, 8 - depth :].reshape(-1)).tobytes() for row in values]
+        rows = [
+            np.packbits(np.unpackbits(row.astype(np.uint8)[:, None], axis=1)[:, 8 - depth :].reshape(-1)).tobytes()
+            for row in values
+        ]
     elif depth == 8:
         rows = [row.astype(np.uint8).tobytes() for row in values]
     else:

@@ -41,6 +41,7 @@ def run_incremental_scenario(database_url: str, folder: Path, photos: list[Path]
     assert "13 images, 12 labelled, 1 failed, 0 skipped (unchanged)" in label(folder)
 
     with monkeypatch.context() as spies:
+
         def never(*_: object, **__: object) -> None:
             raise AssertionError("a re-run with nothing changed built a model or read a file")
 
@@ -63,15 +64,19 @@ def run_incremental_scenario(database_url: str, folder: Path, photos: list[Path]
     small = build_model("mobilenet_v2", 5, 0.35).eval()
     checkpoint = Checkpoint.from_model(small, "mobilenet_v2", 0.35, list("abcde"), Preprocessing(), metrics={})
     checkpoint.save(folder.parent / "other.pt")
-    assert "16 images, 15 labelled, 1 failed, 0 skipped (unchanged)" in label(folder, "--model", str(folder.parent / "other.pt")), (
-        "a new model version labels everything again"
-    )
+    assert "16 images, 15 labelled, 1 failed, 0 skipped (unchanged)" in label(
+        folder, "--model", str(folder.parent / "other.pt")
+    ), "a new model version labels everything again"
 
     db = open_database(database_url)
     with db.transaction() as session:
         counts = [(j.total, j.done, j.failed, j.skipped, j.status) for j in session.query(Job).order_by(Job.id)]
     db.dispose()
     assert counts == [
-        (13, 12, 1, 0, "completed"), (12, 0, 0, 12, "completed"), (15, 4, 0, 11, "completed"),
-        (16, 0, 1, 15, "completed"), (16, 15, 1, 0, "completed"), (16, 15, 1, 0, "completed"),
+        (13, 12, 1, 0, "completed"),
+        (12, 0, 0, 12, "completed"),
+        (15, 4, 0, 11, "completed"),
+        (16, 0, 1, 15, "completed"),
+        (16, 15, 1, 0, "completed"),
+        (16, 15, 1, 0, "completed"),
     ]

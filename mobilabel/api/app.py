@@ -87,7 +87,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.metrics = request_metrics
     app.state.guard = Guard(settings.api_token, settings.cors_origins, Sessions(settings.session_ttl_s))
     if not settings.allowed_roots:
-        log.warning("MOBILABEL_ALLOWED_ROOTS is not set: every operation naming a path (jobs, training runs, images, corrections by path) answers 403")
+        log.warning(
+            "MOBILABEL_ALLOWED_ROOTS is not set: every operation naming a path (jobs, training runs, images, corrections by path) answers 403"
+        )
 
     # Added innermost first: metrics see every answer, the Host check runs before anything else looks
     # at a request, every answer (refusals included) gets the security headers, CORS answers

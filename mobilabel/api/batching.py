@@ -47,7 +47,9 @@ class Batcher:
         self._idle = 0  # lanes waiting for a request
         self._idle_lock = threading.Lock()
         self._readers = ThreadPoolExecutor(labeller.decode_threads, thread_name_prefix="predict-read")
-        self._threads = [threading.Thread(target=self._serve, name=f"predict-batch-{i}", daemon=True) for i in range(labeller.lanes)]
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"predict-batch-{i}", daemon=True) for i in range(labeller.lanes)
+        ]
         for thread in self._threads:
             thread.start()
 

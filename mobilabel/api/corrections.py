@@ -25,10 +25,14 @@ class CorrectionIn(BaseModel):
     label: str = Field(min_length=1, description="a class, other (none of my classes) or skip (not sure)")
     result_id: RowId | None = Field(None, description="the result whose image this label is for")
     image_path: str | None = Field(
-        None, description="or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)", json_schema_extra=PATH_MARK,
+        None,
+        description="or the image's absolute path, under MOBILABEL_ALLOWED_ROOTS (its content is read to key the label)",
+        json_schema_extra=PATH_MARK,
     )
     new_class: bool = Field(False, description="create a label that is no class yet as a class (as POST /api/classes)")
-    reviewer: str | None = Field(None, min_length=1, description="who answers (the page asks once and keeps it); default MOBILABEL_REVIEWER")
+    reviewer: str | None = Field(
+        None, min_length=1, description="who answers (the page asks once and keeps it); default MOBILABEL_REVIEWER"
+    )
 
     @model_validator(mode="after")
     def one_target(self) -> CorrectionIn:
@@ -83,7 +87,11 @@ def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDe
     record = CorrectionRecord(path, body.label.strip(), content_hash or _content_hash(settings, path))
     try:
         stored, created = save_correction(
-            session, record, new_class=body.new_class, new_class_hint='send "new_class": true', reviewer=body.reviewer or settings.reviewer or None
+            session,
+            record,
+            new_class=body.new_class,
+            new_class_hint='send "new_class": true',
+            reviewer=body.reviewer or settings.reviewer or None,
         )
     except CorrectionError as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -107,7 +115,9 @@ class AnswerOut(BaseModel):
 
 
 @router.get("/history", response_model=list[AnswerOut], responses={404: {"description": "no such result"}})
-def get_history(session: SessionDep, result_id: Annotated[RowId, Query(description="the result whose image content's answers to list")]) -> list[AnswerOut]:
+def get_history(
+    session: SessionDep, result_id: Annotated[RowId, Query(description="the result whose image content's answers to list")]
+) -> list[AnswerOut]:
     """Every answer given for the result's image content, oldest first: who answered what, and when."""
     _, content_hash = _result(session, result_id)
     if content_hash is None:
@@ -120,11 +130,14 @@ def delete_correction(
     session: SessionDep,
     settings: SettingsDep,
     result_id: Annotated[RowId | None, Query(description="the result whose content's verified label goes")] = None,
-    target: Annotated[str | None, Query(
-        description="or an absolute path under MOBILABEL_ALLOWED_ROOTS (the file, or where the label was made if it is gone), "
-        "or a content hash prefix of at least 6 hex digits (as `mobilabel correct --delete`)",
-        json_schema_extra=PATH_MARK,
-    )] = None,
+    target: Annotated[
+        str | None,
+        Query(
+            description="or an absolute path under MOBILABEL_ALLOWED_ROOTS (the file, or where the label was made if it is gone), "
+            "or a content hash prefix of at least 6 hex digits (as `mobilabel correct --delete`)",
+            json_schema_extra=PATH_MARK,
+        ),
+    ] = None,
 ) -> None:
     """Remove a verified label."""
     if (result_id is None) == (target is None):

@@ -70,6 +70,7 @@ def checked_pattern(pattern: str) -> str:
     except PathRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
 
+
 # A row id as the databases store it (a signed 64-bit integer): larger ones are refused with 422, not sent to
 # the database, which would overflow (SQLite: OverflowError; PostgreSQL: out of range).
 MAX_ROW_ID = 2**63 - 1

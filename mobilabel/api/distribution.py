@@ -27,6 +27,9 @@ def job_labels(job_id: RowId, session: SessionDep) -> list[LabelCount]:
         raise HTTPException(404, f"no job {job_id}")
     count = func.count()
     rows = session.execute(
-        select(Result.label, Result.status, count).where(in_job(job_id)).group_by(Result.label, Result.status).order_by(count.desc(), Result.label)
+        select(Result.label, Result.status, count)
+        .where(in_job(job_id))
+        .group_by(Result.label, Result.status)
+        .order_by(count.desc(), Result.label)
     )
     return [LabelCount(label=label, status=status, images=n) for label, status, n in rows]

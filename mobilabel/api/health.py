@@ -62,7 +62,10 @@ def _workers_check(db: Database) -> dict[str, object]:
     serving = [h for h in holders if h.endswith(" serving")]
     unable = sorted(h for h in holders if " unable: " in h)
     if serving:
-        return {"ok": True, "detail": f"{len(serving)} worker processes serving" + (f"; {len(unable)} cannot: {unable[0]}" if unable else "")}
+        return {
+            "ok": True,
+            "detail": f"{len(serving)} worker processes serving" + (f"; {len(unable)} cannot: {unable[0]}" if unable else ""),
+        }
     if unable:
         return {"ok": False, "detail": f"no worker process can serve: {'; '.join(unable[:3])}"}
     return {"ok": False, "detail": "no worker process has said it is serving: start `mobilabel worker`, or see the workers' logs"}

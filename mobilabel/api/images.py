@@ -62,7 +62,9 @@ def image(result_id: str, session: SessionDep, settings: SettingsDep) -> FileRes
     """The original file of a result, as stored."""
     _, real = _servable(session, settings, result_id)
     media_type = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
-    return FileResponse(real, media_type=media_type, headers={"Cache-Control": _CACHE_CONTROL, "X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        real, media_type=media_type, headers={"Cache-Control": _CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+    )
 
 
 @router.get("/{result_id}/thumbnail", response_class=FileResponse, responses=_RESPONSES)

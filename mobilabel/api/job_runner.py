@@ -85,7 +85,9 @@ class JobRunner:
             for job_id in waiting:
                 job = stored_jobs.get_job(session, job_id)
                 if job is not None and job.status in ACTIVE_JOB_STATES:
-                    stored_jobs.finish_job(session, job_id, JobState.CANCELLED, error="the server stopped; what it labelled is kept")
+                    stored_jobs.finish_job(
+                        session, job_id, JobState.CANCELLED, error="the server stopped; what it labelled is kept"
+                    )
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, job_id: int, folder: Path) -> None:

@@ -22,7 +22,9 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
 class JobRequest(BaseModel):
-    folder: str = Field(description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS", json_schema_extra=PATH_MARK)
+    folder: str = Field(
+        description="Absolute path of a folder on the server, under MOBILABEL_ALLOWED_ROOTS", json_schema_extra=PATH_MARK
+    )
     chunk_size: int | None = Field(None, ge=1, description="Images per task (distributed only)")
     queue: Literal["cpu", "gpu"] = "cpu"
 
@@ -59,16 +61,34 @@ def job_out(job: Job) -> JobOut:
     active = job.status in ACTIVE_JOB_STATES
     eta = (job.total - processed) / rate if active and rate and job.total >= processed else None
     return JobOut(
-        id=job.id, status=job.status, root=job.root, total=job.total, done=job.done, failed=job.failed, processed=processed,
-        rate=rate, eta_s=eta, model_version_id=job.model_version_id, queue=job.queue, error=job.error,
-        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        id=job.id,
+        status=job.status,
+        root=job.root,
+        total=job.total,
+        done=job.done,
+        failed=job.failed,
+        processed=processed,
+        rate=rate,
+        eta_s=eta,
+        model_version_id=job.model_version_id,
+        queue=job.queue,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
     )
 
 
-@router.post("", status_code=202, response_model=JobOut, responses={
-    403: {"description": "folder outside the allowed roots, or none set"}, 404: {"description": "no such folder"},
-    503: {"description": "the broker cannot be reached"},
-})
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobOut,
+    responses={
+        403: {"description": "folder outside the allowed roots, or none set"},
+        404: {"description": "no such folder"},
+        503: {"description": "the broker cannot be reached"},
+    },
+)
 def create_job(body: JobRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> JobOut:
     """Label every image under a folder of the server: 202 with the job, then follow it with GET."""
     try:
@@ -101,7 +121,11 @@ def get_job(job_id: RowId, session: SessionDep, settings: SettingsDep) -> JobOut
     return job_out(job)
 
 
-@router.post("/{job_id}/cancel", response_model=CancelOut, responses={404: {"description": "no such job"}, 409: {"description": "job ended already"}})
+@router.post(
+    "/{job_id}/cancel",
+    response_model=CancelOut,
+    responses={404: {"description": "no such job"}, 409: {"description": "job ended already"}},
+)
 def cancel_job(job_id: RowId, request: Request) -> CancelOut:
     """Cancel: chunks not started never run; an embedded job stops after its current batch."""
     runner: JobRunner = request.app.state.runner

@@ -37,7 +37,9 @@ class MetaOut(BaseModel):
     result_sorts: list[str] = Field(description="values of /api/results?sort=")
     thumbnail_sizes: list[int]
     training_defaults: TrainingDefaults
-    allowed_roots_set: bool = Field(description="false: MOBILABEL_ALLOWED_ROOTS is unset, so images are not served and no job can be started")
+    allowed_roots_set: bool = Field(
+        description="false: MOBILABEL_ALLOWED_ROOTS is unset, so images are not served and no job can be started"
+    )
 
 
 @router.get("", response_model=MetaOut)

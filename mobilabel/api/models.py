@@ -33,7 +33,9 @@ class VersionOut(BaseModel):
 
 class EstimateOut(BaseModel):
     version_id: str
-    audit_answers: int = Field(description="audit answers (uniform draws, held out of training) whose image this version labelled")
+    audit_answers: int = Field(
+        description="audit answers (uniform draws, held out of training) whose image this version labelled"
+    )
     right: int = Field(description="of them, labelled as the answer says")
     accuracy: float | None = Field(description="estimated accuracy on the unreviewed rest; null without audit answers")
     low: float | None = Field(description="its 95% interval (Wilson), lower end")
@@ -79,7 +81,9 @@ def rollback(session: SessionDep) -> ActiveOut:
         raise HTTPException(409, str(exc)) from exc
 
 
-@router.get("/{version_id}/report.png", response_class=FileResponse, responses={404: {"description": "no report for this version"}})
+@router.get(
+    "/{version_id}/report.png", response_class=FileResponse, responses={404: {"description": "no report for this version"}}
+)
 def report(version_id: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """The training curves and confusion matrix `mobilabel train` drew for this version."""
     version_id = version_named(session, version_id)
@@ -94,4 +98,11 @@ def get_estimate(version_id: str, session: SessionDep) -> EstimateOut:
     """The version's estimated accuracy on the images nobody answered, from the audit answers, with its 95% interval."""
     version_id = version_named(session, version_id)
     found = estimate(*audit_outcomes(session, version_id))
-    return EstimateOut(version_id=version_id, audit_answers=found.answers, right=found.right, accuracy=found.accuracy, low=found.low, high=found.high)
+    return EstimateOut(
+        version_id=version_id,
+        audit_answers=found.answers,
+        right=found.right,
+        accuracy=found.accuracy,
+        low=found.low,
+        high=found.high,
+    )

@@ -42,7 +42,9 @@ class ResultOut(BaseModel):
     model_version_id: str
     job_id: int | None
     content_hash: str | None
-    content_id: str | None = Field(description="the file's fingerprint (size:mtime_ns) when labelled: the thumbnail's ?v= cache key")
+    content_id: str | None = Field(
+        description="the file's fingerprint (size:mtime_ns) when labelled: the thumbnail's ?v= cache key"
+    )
     verified_label: str | None = None
     updated_at: datetime
 
@@ -59,11 +61,14 @@ def result_filter(
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     status: Literal["ok", "failed"] | None = None,
     version: str | None = None,
-    path: Annotated[str | None, Query(
-        description="shell pattern (* and ?): from the root if it starts with / (under that folder), "
-        "else anywhere in the path",
-        json_schema_extra=PATTERN_MARK,
-    )] = None,
+    path: Annotated[
+        str | None,
+        Query(
+            description="shell pattern (* and ?): from the root if it starts with / (under that folder), "
+            "else anywhere in the path",
+            json_schema_extra=PATTERN_MARK,
+        ),
+    ] = None,
     sort: SortName = "path",
     all_versions: Annotated[bool, Query(description="every version's row of each image, not only its current one")] = False,
 ) -> ResultFilter:
@@ -78,7 +83,12 @@ FilterDep = Annotated[ResultFilter, Depends(result_filter)]
 def results_out(session: Session, rows: list[Result]) -> list[ResultOut]:
     """Rows with the verified label of their content beside them: every endpoint returning result rows uses this."""
     verified = verified_labels(session, (r.content_hash for r in rows))
-    return [ResultOut.model_validate(r, from_attributes=True).model_copy(update={"verified_label": verified.get(r.content_hash or "")}) for r in rows]
+    return [
+        ResultOut.model_validate(r, from_attributes=True).model_copy(
+            update={"verified_label": verified.get(r.content_hash or "")}
+        )
+        for r in rows
+    ]
 
 
 def checked(session: SessionDep, where: ResultFilter) -> ResultFilter:
@@ -112,7 +122,9 @@ def export_results(where: FilterDep, db: DatabaseDep, format: Literal["csv", "js
         where = checked(session, where)
     chunks = (c.encode() for c in export_text(db, ordered_statement(where), format))
     filename = f"results.{format}"
-    return StreamingResponse(chunks, media_type=_MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        chunks, media_type=_MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @router.get("/{result_id}", response_model=ResultOut, responses={404: {"description": "no such result"}})

@@ -47,7 +47,9 @@ class Confusion(BaseModel):
     cells: list[ConfusionCell]
 
 
-@router.get("/api/results/{result_id}/versions", response_model=list[ResultOut], responses={404: {"description": "no such result"}})
+@router.get(
+    "/api/results/{result_id}/versions", response_model=list[ResultOut], responses={404: {"description": "no such result"}}
+)
 def image_versions(result_id: RowId, session: SessionDep) -> list[ResultOut]:
     """The label every model version gave this result's image, oldest version first."""
     rows = queries.image_versions(session, result_id)
@@ -62,13 +64,18 @@ def compare(session: SessionDep, a: str, b: str) -> Comparison:
     a, b = version_named(session, a), version_named(session, b)
     cells = queries.version_flips(session, a, b)
     return Comparison(
-        version_a=a, version_b=b, images=sum(n for *_, n in cells), changed=sum(n for la, lb, n in cells if la != lb),
+        version_a=a,
+        version_b=b,
+        images=sum(n for *_, n in cells),
+        changed=sum(n for la, lb, n in cells if la != lb),
         flips=[Flip(label_a=la, label_b=lb, images=n) for la, lb, n in cells],
     )
 
 
 @router.get("/api/models/compare/images", response_model=list[ResultOut])
-def compare_images(session: SessionDep, a: str, b: str, label_a: str, label_b: str, limit: Limit = 100, after: After = 0) -> list[ResultOut]:
+def compare_images(
+    session: SessionDep, a: str, b: str, label_a: str, label_b: str, limit: Limit = 100, after: After = 0
+) -> list[ResultOut]:
     """Version B's results behind one flip cell; the next page: ``after`` = the last id."""
     a, b = version_named(session, a), version_named(session, b)
     return results_out(session, queries.flip_results(session, a, b, label_a, label_b, limit, after))
@@ -81,14 +88,18 @@ def confusion(version_id: str, session: SessionDep) -> Confusion:
     version_id = version_named(session, version_id)
     cells = queries.confusion(session, version_id)
     return Confusion(
-        version=version_id, images=sum(n for *_, n in cells), correct=sum(n for v, p, n in cells if v == p),
+        version=version_id,
+        images=sum(n for *_, n in cells),
+        correct=sum(n for v, p, n in cells if v == p),
         trained_on=trained_on_count(session, version_id),
         cells=[ConfusionCell(verified=v, predicted=p, images=n) for v, p, n in cells],
     )
 
 
 @router.get("/api/models/{version_id}/confusion/images", response_model=list[ResultOut])
-def confusion_images(version_id: str, session: SessionDep, verified: str, predicted: str, limit: Limit = 100, after: After = 0) -> list[ResultOut]:
+def confusion_images(
+    version_id: str, session: SessionDep, verified: str, predicted: str, limit: Limit = 100, after: After = 0
+) -> list[ResultOut]:
     """The version's results in one cell of its confusion matrix."""
     version_id = version_named(session, version_id)
     return results_out(session, queries.confusion_results(session, version_id, verified, predicted, limit, after))

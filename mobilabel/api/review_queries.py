@@ -35,16 +35,33 @@ def version_flips(session: Session, version_a: str, version_b: str) -> list[Cell
     return [(la or "", lb or "", n) for la, lb, n in rows]  # an ok result always has a label
 
 
-def flip_results(session: Session, version_a: str, version_b: str, label_a: str, label_b: str, limit: int, after_id: int = 0) -> list[Result]:
+def flip_results(
+    session: Session, version_a: str, version_b: str, label_a: str, label_b: str, limit: int, after_id: int = 0
+) -> list[Result]:
     """Version B's results for the images A labelled ``label_a`` and B ``label_b``, by id after ``after_id``."""
     a = aliased(Result)
-    return list(session.scalars(
-        select(Result)
-        .join(a, and_(a.image_path == Result.image_path, a.model_version_id == version_a, a.status == ResultStatus.OK, a.label == label_a))
-        .where(Result.model_version_id == version_b, Result.status == ResultStatus.OK, Result.label == label_b, Result.id > after_id)
-        .order_by(Result.id)
-        .limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Result)
+            .join(
+                a,
+                and_(
+                    a.image_path == Result.image_path,
+                    a.model_version_id == version_a,
+                    a.status == ResultStatus.OK,
+                    a.label == label_a,
+                ),
+            )
+            .where(
+                Result.model_version_id == version_b,
+                Result.status == ResultStatus.OK,
+                Result.label == label_b,
+                Result.id > after_id,
+            )
+            .order_by(Result.id)
+            .limit(limit)
+        )
+    )
 
 
 def confusion(session: Session, version: str) -> list[Cell]:
@@ -53,7 +70,14 @@ def confusion(session: Session, version: str) -> list[Cell]:
     count = func.count()
     rows = session.execute(
         select(Correction.label, Result.label, count)
-        .join(Result, and_(Result.content_hash == Correction.content_hash, Result.model_version_id == version, Result.status == ResultStatus.OK))
+        .join(
+            Result,
+            and_(
+                Result.content_hash == Correction.content_hash,
+                Result.model_version_id == version,
+                Result.status == ResultStatus.OK,
+            ),
+        )
         .where(held_out(version))
         .group_by(Correction.label, Result.label)
         .order_by(Correction.label, Result.label)
@@ -61,12 +85,22 @@ def confusion(session: Session, version: str) -> list[Cell]:
     return [(verified, predicted or "", n) for verified, predicted, n in rows]
 
 
-def confusion_results(session: Session, version: str, verified: str, predicted: str, limit: int, after_id: int = 0) -> list[Result]:
+def confusion_results(
+    session: Session, version: str, verified: str, predicted: str, limit: int, after_id: int = 0
+) -> list[Result]:
     """The version's results in one cell of its confusion matrix, by id after ``after_id``."""
-    return list(session.scalars(
-        select(Result)
-        .join(Correction, and_(Correction.content_hash == Result.content_hash, Correction.label == verified))
-        .where(held_out(version), Result.model_version_id == version, Result.status == ResultStatus.OK, Result.label == predicted, Result.id > after_id)
-        .order_by(Result.id)
-        .limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Result)
+            .join(Correction, and_(Correction.content_hash == Result.content_hash, Correction.label == verified))
+            .where(
+                held_out(version),
+                Result.model_version_id == version,
+                Result.status == ResultStatus.OK,
+                Result.label == predicted,
+                Result.id > after_id,
+            )
+            .order_by(Result.id)
+            .limit(limit)
+        )
+    )

@@ -59,15 +59,23 @@ class RunRequest(BaseModel):
     batch_size: int | None = Field(None, ge=1)
     seed: int = 0
     val_fraction: float | None = Field(None, gt=0, lt=1)
-    include_corrections: bool = Field(True, description="the verified labels join training and evaluation, as `mobilabel train` does by default")
+    include_corrections: bool = Field(
+        True, description="the verified labels join training and evaluation, as `mobilabel train` does by default"
+    )
     force: bool = Field(False, description="promote even if it is not better, or knows other classes")
     relabel: bool = Field(False, description="if promoted, relabel the last week's jobs (needs a broker)")
 
 
-@router.post("", status_code=202, response_model=RunOut, responses={
-    403: {"description": "data_dir outside the allowed roots, or none set"}, 404: {"description": "no such folder"},
-    503: {"description": "the broker cannot be reached"},
-})
+@router.post(
+    "",
+    status_code=202,
+    response_model=RunOut,
+    responses={
+        403: {"description": "data_dir outside the allowed roots, or none set"},
+        404: {"description": "no such folder"},
+        503: {"description": "the broker cannot be reached"},
+    },
+)
 def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> RunOut:
     """Train a new version: on a worker (queue MOBILABEL_TRAIN_QUEUE) when a broker is configured,
     else in this server in the background; follow it with GET."""

@@ -82,7 +82,11 @@ class Guard:
         # token it carries; logging out only ends the session its cookie names.
         session_call = path == SESSION_PATH and method in ("POST", "DELETE")
         if self.token and not bearer and not session_call and not self.sessions.valid(_cookie(headers, SESSION_COOKIE)):
-            return Refusal(401, "this server needs a token: send 'Authorization: Bearer <MOBILABEL_API_TOKEN>'", {"WWW-Authenticate": "Bearer"})
+            return Refusal(
+                401,
+                "this server needs a token: send 'Authorization: Bearer <MOBILABEL_API_TOKEN>'",
+                {"WWW-Authenticate": "Bearer"},
+            )
         if method in _SAFE_METHODS or bearer:
             return None
         fetch_site = headers.get("sec-fetch-site")
@@ -124,7 +128,11 @@ class Login(BaseModel):
     token: str
 
 
-@router.post(SESSION_PATH, status_code=204, responses={401: {"description": "wrong or missing token"}, 429: {"description": "too many wrong tokens"}})
+@router.post(
+    SESSION_PATH,
+    status_code=204,
+    responses={401: {"description": "wrong or missing token"}, 429: {"description": "too many wrong tokens"}},
+)
 def open_session(request: Request, login: Login | None = None) -> Response:
     """Exchange the token (bearer header, or ``{"token": ...}`` from a login form) for an HttpOnly,
     SameSite=Strict cookie naming a new session, for the web page; the caller's previous session ends.
@@ -141,7 +149,12 @@ def open_session(request: Request, login: Login | None = None) -> Response:
             return JSONResponse({"detail": "wrong or missing token"}, 401, headers={"WWW-Authenticate": "Bearer"})
         session_id = guard.sessions.open(previous=request.cookies.get(SESSION_COOKIE, ""))
         response.set_cookie(
-            SESSION_COOKIE, session_id, max_age=int(guard.sessions.ttl_s), httponly=True, samesite="strict", secure=request.url.scheme == "https",
+            SESSION_COOKIE,
+            session_id,
+            max_age=int(guard.sessions.ttl_s),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
         )
     return response
 

@@ -29,7 +29,9 @@ def make_thumbnail(source: Path, target: Path, size: int, max_pixels: int) -> No
         with Image.open(source) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(f"image is {width}x{height}, over the limit of {max_pixels:,} pixels (MOBILABEL_MAX_IMAGE_PIXELS)")
+                raise ImageReadError(
+                    f"image is {width}x{height}, over the limit of {max_pixels:,} pixels (MOBILABEL_MAX_IMAGE_PIXELS)"
+                )
             # draft() picks the smallest DCT scale at least this size: a 12-megapixel JPEG decodes at 1/8.
             image.draft("RGB", (size, size))
             upright = ImageOps.exif_transpose(image)

@@ -45,7 +45,8 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
     passed_over = "".join(f", {count} skipped: {reason}" for reason, count in job.passed_over.items())
     click.echo(
         f"job {job.id}: {job.total - job.skipped} images sent to queue {queue}, {job.skipped} skipped (unchanged){passed_over}; "
-        f"follow it with: mobilabel status {job.id} --watch", err=True,
+        f"follow it with: mobilabel status {job.id} --watch",
+        err=True,
     )
     click.echo(job.id)
 

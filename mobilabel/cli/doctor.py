@@ -96,8 +96,10 @@ def doctor(settings: Settings, broker: bool | None) -> None:
     if broker or (broker is None and settings.broker_configured):
         checks.insert(0, lambda: [check_broker(settings)])
     else:
-        skipped = "not checked (--no-broker)" if broker is False else (
-            "not checked: MOBILABEL_BROKER_URL is not set, and embedded use needs none (--broker checks it)"
+        skipped = (
+            "not checked (--no-broker)"
+            if broker is False
+            else ("not checked: MOBILABEL_BROKER_URL is not set, and embedded use needs none (--broker checks it)")
         )
         checks.insert(0, lambda: [Check("broker", True, skipped)])
     results = [result for check in checks for result in check()]

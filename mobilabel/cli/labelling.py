@@ -30,7 +30,9 @@ from .progress import image_progress
 
 _SUMMARY_LABELS = 10
 
-model_option = click.option("--model", help="Checkpoint file or model version id (default: the active version, else ImageNet weights).")
+model_option = click.option(
+    "--model", help="Checkpoint file or model version id (default: the active version, else ImageNet weights)."
+)
 engine_option = click.option("--engine", type=click.Choice(ENGINES), help="Inference engine (default: MOBILABEL_ENGINE, auto).")
 device_option = click.option("--device", help="cpu, cuda, cuda:N or auto (default: MOBILABEL_DEVICE, auto).")
 
@@ -74,7 +76,12 @@ def predict(
 @click.option("--force", is_flag=True, help="Label every image, also those unchanged since this model version labelled them.")
 @click.pass_obj
 def label(
-    settings: Settings, folder: Path, model: str | None, engine: str | None, device: str | None, batch_size: int | None,
+    settings: Settings,
+    folder: Path,
+    model: str | None,
+    engine: str | None,
+    device: str | None,
+    batch_size: int | None,
     force: bool,
 ) -> None:
     """Label every image under FOLDER (recursively) in this process and store the results.
@@ -98,7 +105,8 @@ def label(
     def waiting(owner: str, other_folder: str) -> None:
         console.print(
             f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
-            markup=False, highlight=False,
+            markup=False,
+            highlight=False,
         )
 
     with folder_turn(database, settings, folder, this_process("label"), waiting):
@@ -113,8 +121,13 @@ def label(
         with image_progress(console) as progress, first_interrupt_stops_gently() as interrupted:
             task = progress.add_task("labelling", total=None)
             summary = label_folder(
-                database, labeller, work, lambda n, total: progress.update(task, advance=n, total=total), checkpoint.version_id,
-                stop_requested=interrupted.is_set, settings=settings,
+                database,
+                labeller,
+                work,
+                lambda n, total: progress.update(task, advance=n, total=total),
+                checkpoint.version_id,
+                stop_requested=interrupted.is_set,
+                settings=settings,
             )
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
 
@@ -160,11 +173,14 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
         for path, reason in summary.failures[:20]:
             console.print(f"  {to_stored(path)}: {reason}", markup=False, highlight=False)
         if len(summary.failures) > 20:
-            console.print(f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed")
+            console.print(
+                f"  ... and {len(summary.failures) - 20} more: mobilabel results --job {summary.job_id} --status failed"
+            )
     console.print(f"results in {database_url}: mobilabel results --job {summary.job_id}", markup=False, highlight=False)
     if summary.model_version_id.startswith(IMAGENET_PREFIX):
         console.print(
             "these are ImageNet's 1,000 classes, not yours: add your own (mobilabel classes add NAME), answer what "
             "`mobilabel review next` offers, then `mobilabel train` learns them (docs: the labelling loop)",
-            markup=False, highlight=False,
+            markup=False,
+            highlight=False,
         )

@@ -75,7 +75,9 @@ class MobilabelGroup(click.Group):
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
         # The command names from COMMANDS, importing none of them (some load torch); then the options.
-        names = [CompletionItem(name, help=short_help) for name, (_, short_help) in COMMANDS.items() if name.startswith(incomplete)]
+        names = [
+            CompletionItem(name, help=short_help) for name, (_, short_help) in COMMANDS.items() if name.startswith(incomplete)
+        ]
         return names + click.Command.shell_complete(self, ctx, incomplete)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -92,7 +94,9 @@ class MobilabelGroup(click.Group):
         except Exception as exc:
             from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError  # here: --help stays light
 
-            if not isinstance(exc, (OperationalError, DisconnectionError)) and not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            if not isinstance(exc, (OperationalError, DisconnectionError)) and not (
+                isinstance(exc, DBAPIError) and exc.connection_invalidated
+            ):
                 raise
             # A database that went away between steps that retry it: one line, as for every other reason.
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]

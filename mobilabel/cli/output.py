@@ -23,7 +23,9 @@ FORMATS = ("table", "csv", "json")
 # Columns holding paths: shortened from the left to the width left over.
 PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path", "made_on"})
 # Columns of free text: the only ones that wrap.
-TEXT_COLUMNS = frozenset({"label", "verified_label", "error", "warning", "classes", "progress", "source", "top_k", "reason", "metrics"})
+TEXT_COLUMNS = frozenset(
+    {"label", "verified_label", "error", "warning", "classes", "progress", "source", "top_k", "reason", "metrics"}
+)
 # Columns holding a model version id, shown in tables by a prefix (which --version and --model accept):
 # ImageNet ids carry a whole sha256.
 VERSION_COLUMNS = frozenset({"model_version_id", "version_id"})
@@ -35,7 +37,12 @@ ELLIPSIS = "…"
 
 
 def print_rows(
-    console: Console, columns: Sequence[str], rows: Sequence[dict[str, Any]], fmt: str, title: str = "", drop_first: Sequence[str] = ()
+    console: Console,
+    columns: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    fmt: str,
+    title: str = "",
+    drop_first: Sequence[str] = (),
 ) -> None:
     """``rows`` as ``fmt`` (table, csv or json) with ``columns``; a table fits ``console.width``, leaving out
     columns of ``drop_first`` in that order where it must (the other columns always stay)."""
@@ -51,7 +58,9 @@ def print_rows(
         console.print(table_of(columns, rows, console.width, title, drop_first))
 
 
-def table_of(columns: Sequence[str], rows: Sequence[dict[str, Any]], width: int, title: str = "", drop_first: Sequence[str] = ()) -> Table:
+def table_of(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], width: int, title: str = "", drop_first: Sequence[str] = ()
+) -> Table:
     """A table of at most ``width`` characters wherever the columns not in ``drop_first`` fit at their narrowest:
     paths shortened from the left and text wrapped to their narrowest first, then ``drop_first``'s columns
     left out in order; the width left over goes to paths and text, up to what they need."""

@@ -20,7 +20,19 @@ from .output import FORMATS, SHORT_ID_CHARS, print_rows
 STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
 RESULT_DROP_FIRST = ("warning", "version", "verified_label", "confidence", "status", "error")  # where a table is too narrow
-JOB_COLUMNS = ("id", "status", "root", "total", "done", "failed", "skipped", "model_version_id", "created_at", "finished_at", "error")
+JOB_COLUMNS = (
+    "id",
+    "status",
+    "root",
+    "total",
+    "done",
+    "failed",
+    "skipped",
+    "model_version_id",
+    "created_at",
+    "finished_at",
+    "error",
+)
 TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "skipped", "total", "created_at", "root", "error")
 JOB_DROP_FIRST = ("skipped", "done", "failed", "created_at", "total", "error")  # where a table is too narrow
 _TABLE_LIMIT = 100
@@ -32,14 +44,24 @@ _PATHS_SHOWN = 20
 @click.option("--label", "label_name", help="Only this label (case-sensitive).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1))
 @click.option("--max-confidence", type=click.FloatRange(0, 1))
-@click.option("--path", "path_pattern", help="Only paths matching this pattern (* and ? wildcards): from the root if it starts with / (under that folder), else anywhere.")
+@click.option(
+    "--path",
+    "path_pattern",
+    help="Only paths matching this pattern (* and ? wildcards): from the root if it starts with / (under that folder), else anywhere.",
+)
 @click.option("--status", type=click.Choice([status.value for status in ResultStatus]))
 @click.option("--version", "model_version_id", help="Only this model version's rows: an id, a unique prefix, or 'active'.")
 @click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
-@click.option("--format", "fmt", type=click.Choice(("table", *EXPORT_FORMATS)), default="table", show_default=True,
-              help="csv, jsonl and json stream every row in constant memory.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", *EXPORT_FORMATS)),
+    default="table",
+    show_default=True,
+    help="csv, jsonl and json stream every row in constant memory.",
+)
 @click.pass_context
 def results(
     ctx: click.Context,
@@ -61,7 +83,16 @@ def results(
     if limit is None and fmt == "table":
         limit = _TABLE_LIMIT
     where = ResultFilter(
-        job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, sort, limit or None, all_versions
+        job_id,
+        label_name,
+        min_confidence,
+        max_confidence,
+        path_pattern,
+        status,
+        model_version_id,
+        sort,
+        limit or None,
+        all_versions,
     )
     database = command_database()
     if fmt != "table":
@@ -76,7 +107,11 @@ def results(
     # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
     rows = [
         {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
-        | {"image_path": to_stored(r.image_path), "verified_label": verified.get(r.content_hash or ""), "version": r.model_version_id[:SHORT_ID_CHARS]}
+        | {
+            "image_path": to_stored(r.image_path),
+            "verified_label": verified.get(r.content_hash or ""),
+            "version": r.model_version_id[:SHORT_ID_CHARS],
+        }
         for r in found
     ]
     console = Console()
@@ -114,8 +149,12 @@ def jobs(ctx: click.Context, limit: int, fmt: str) -> None:
     database = command_database()
     reap_orphans_now(database)
     with database.transaction() as session:
-        rows = [{c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)]
-    print_rows(Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs", drop_first=JOB_DROP_FIRST)
+        rows = [
+            {c: getattr(j, c) for c in JOB_COLUMNS} | {"root": to_stored(j.root)} for j in stored_jobs.list_jobs(session, limit)
+        ]
+    print_rows(
+        Console(), TABLE_JOB_COLUMNS if fmt == "table" else JOB_COLUMNS, rows, fmt, title="jobs", drop_first=JOB_DROP_FIRST
+    )
 
 
 @jobs.command("delete")
@@ -127,7 +166,9 @@ def delete_job_command(job_id: int, yes: bool) -> None:
     with database.transaction() as session:
         planned = job_deletion(session, job_id)
     if not yes:
-        click.confirm(f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True)
+        click.confirm(
+            f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True
+        )
     with database.transaction() as session:
         done = delete_job(session, job_id)
     click.echo(f"deleted job {job_id} and {done.results} result rows")

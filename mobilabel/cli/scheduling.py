@@ -16,13 +16,20 @@ from ..scheduler.beat import beat_schedule, run_beat
 
 @click.command()
 @click.option("--schedule", help="Retrain every N seconds, or on a cron expression (default: MOBILABEL_SCHEDULE; empty: never).")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Training data folder (default: MOBILABEL_TRAIN_DIR; neither: train on the answers alone).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    help="Training data folder (default: MOBILABEL_TRAIN_DIR; neither: train on the answers alone).",
+)
 @click.option("--relabel", is_flag=True, help="After a promotion, relabel the images of recent jobs with the new version.")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.pass_obj
 def scheduler(settings: Settings, schedule: str | None, data_dir: Path | None, relabel: bool, loglevel: str) -> None:
     """Run Celery beat: sweeps overdue chunks, and retrains on a schedule."""
-    entries = beat_schedule(settings, settings.schedule if schedule is None else schedule, data_dir or settings.train_dir, relabel)
+    entries = beat_schedule(
+        settings, settings.schedule if schedule is None else schedule, data_dir or settings.train_dir, relabel
+    )
     configure_logging(loglevel)
     with reaching_broker(settings):
         run_beat(create_app(settings), settings, entries, loglevel)

@@ -39,7 +39,16 @@ if TYPE_CHECKING:
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
 # est_accuracy: on the unreviewed rest, from the audit answers, with its 95% interval (mobilabel.estimates).
-VERSION_COLUMNS = (*STORED_COLUMNS[:5], *METRIC_COLUMNS, "est_accuracy", "est_low", "est_high", "audit_answers", *STORED_COLUMNS[5:], "metrics")
+VERSION_COLUMNS = (
+    *STORED_COLUMNS[:5],
+    *METRIC_COLUMNS,
+    "est_accuracy",
+    "est_low",
+    "est_high",
+    "audit_answers",
+    *STORED_COLUMNS[5:],
+    "metrics",
+)
 TABLE_VERSION_COLUMNS = ("id", "active", "arch", "val_accuracy", "est_accuracy", "created_at", "classes")
 VERSION_DROP_FIRST = ("arch", "classes", "created_at", "val_accuracy", "est_accuracy")  # where a table is too narrow
 DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dataclass
@@ -47,41 +56,118 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 
 @click.command("train")
 @click.argument("data_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--val-fraction", type=float, help="Share of each class held out for validation, when DATA_DIR has no train/ and val/ (default 0.2).")
+@click.option(
+    "--val-fraction",
+    type=float,
+    help="Share of each class held out for validation, when DATA_DIR has no train/ and val/ (default 0.2).",
+)
 @click.option("--arch", type=click.Choice(list(ARCH_NAMES)), default="v2", show_default=True, help="MobileNet version.")
 @click.option("--alpha", type=float, default=DEFAULTS.alpha, show_default=True, help="Width multiplier.")
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True, help="Adam learning rate (the tutorial's: 1e-4).")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULTS.lr,
+    show_default=True,
+    help="Adam learning rate (the tutorial's: 1e-4).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True)
 @click.option("--unfreeze", is_flag=True, help="Fine-tune every layer, not only a new head.")
-@click.option("--unfreeze-last", type=int, default=DEFAULTS.unfreeze_last, show_default=True, help="Also train the last K blocks of the backbone (and the layers after them).")
-@click.option("--backbone-lr", type=float, help="Learning rate of the backbone layers that train (default: --lr/10 with --unfreeze-last, --lr with --unfreeze).")
-@click.option("--label-smoothing", type=float, default=DEFAULTS.label_smoothing, show_default=True, help="Label smoothing of the training loss, 0 to below 1.")
-@click.option("--schedule", default=DEFAULTS.schedule, show_default=True, help="Learning-rate schedule: constant, or cosine (down to 0 over --epochs).")
-@click.option("--augment", default=DEFAULTS.augment, show_default=True, help="Training augmentation: basic (crop and flip), trivial, randaugment or colorjitter.")
-@click.option("--min-crop-area", type=float, default=DEFAULTS.min_crop_area, show_default=True, help="Smallest random training crop, as a share of the photo's area (above 0, at most 1).")
-@click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True, help="Stop after this many epochs without a better validation accuracy (0: never).")
-@click.option("--ema-decay", type=float, default=DEFAULTS.ema_decay, show_default=True, help="Validate and keep a moving average of the weights, this much of it kept per step (0: off; 0.97: about the last 33 steps).")
 @click.option(
-    "--resolution", type=float, default=DEFAULTS.resolution, show_default=True,
+    "--unfreeze-last",
+    type=int,
+    default=DEFAULTS.unfreeze_last,
+    show_default=True,
+    help="Also train the last K blocks of the backbone (and the layers after them).",
+)
+@click.option(
+    "--backbone-lr",
+    type=float,
+    help="Learning rate of the backbone layers that train (default: --lr/10 with --unfreeze-last, --lr with --unfreeze).",
+)
+@click.option(
+    "--label-smoothing",
+    type=float,
+    default=DEFAULTS.label_smoothing,
+    show_default=True,
+    help="Label smoothing of the training loss, 0 to below 1.",
+)
+@click.option(
+    "--schedule",
+    default=DEFAULTS.schedule,
+    show_default=True,
+    help="Learning-rate schedule: constant, or cosine (down to 0 over --epochs).",
+)
+@click.option(
+    "--augment",
+    default=DEFAULTS.augment,
+    show_default=True,
+    help="Training augmentation: basic (crop and flip), trivial, randaugment or colorjitter.",
+)
+@click.option(
+    "--min-crop-area",
+    type=float,
+    default=DEFAULTS.min_crop_area,
+    show_default=True,
+    help="Smallest random training crop, as a share of the photo's area (above 0, at most 1).",
+)
+@click.option(
+    "--patience",
+    type=int,
+    default=DEFAULTS.patience,
+    show_default=True,
+    help="Stop after this many epochs without a better validation accuracy (0: never).",
+)
+@click.option(
+    "--ema-decay",
+    type=float,
+    default=DEFAULTS.ema_decay,
+    show_default=True,
+    help="Validate and keep a moving average of the weights, this much of it kept per step (0: off; 0.97: about the last 33 steps).",
+)
+@click.option(
+    "--resolution",
+    type=float,
+    default=DEFAULTS.resolution,
+    show_default=True,
     help="Resolution multiplier rho: inputs of 224 x rho pixels (the paper's 192, 160, 128: 0.857, 0.714, 0.571); the checkpoint labels at that size.",
 )
 @click.option("--preset", help=f"A bundle of options ({', '.join(PRESETS)}); options given explicitly override it.")
 @click.option("--from-scratch", is_flag=True, help="Start from random weights, not ImageNet's (every layer trains).")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help="cpu, cuda or auto.")
-@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seeds the split, the shuffling, the crops and the new head.")
+@click.option(
+    "--seed",
+    type=int,
+    default=DEFAULTS.seed,
+    show_default=True,
+    help="Seeds the split, the shuffling, the crops and the new head.",
+)
 @click.option(
     "--include-corrections/--no-corrections",
     default=True,
     help="Use the verified labels of `mobilabel correct` (the default): each joins training or evaluation by a hash of its key.",
 )
 @click.option("--force", is_flag=True, help="Make the new version active even if it is not better or knows other classes.")
-@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), help="Also write the checkpoint, PNG report and metrics JSON here.")
-@click.option("--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`.")
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the checkpoint, PNG report and metrics JSON here.",
+)
+@click.option(
+    "--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`."
+)
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
 @click.pass_context
 def train_command(
-    ctx: click.Context, /, data_dir: Path | None, force: bool, output_dir: Path | None, queued: bool, relabel: bool, preset: str | None,
+    ctx: click.Context,
+    /,
+    data_dir: Path | None,
+    force: bool,
+    output_dir: Path | None,
+    queued: bool,
+    relabel: bool,
+    preset: str | None,
     **options: Any,
 ) -> None:
     """Train a classifier on DATA_DIR (train/<class>/ and val/<class>/, or <class>/ folders) and register it as a version.
@@ -105,7 +191,9 @@ def train_command(
     TrainingOptions(**options).check()  # before anything starts or is sent
     if queued:
         if output_dir is not None:
-            raise click.UsageError("--output writes on the machine that trains; with --queue, find the files with `mobilabel models`")
+            raise click.UsageError(
+                "--output writes on the machine that trains; with --queue, find the files with `mobilabel models`"
+            )
         _queue_run(settings, data_dir, force, relabel, options)
         return
     _local_run(settings, data_dir, force, output_dir, options)
@@ -119,7 +207,9 @@ def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_di
     console = Console(stderr=True)
     database = command_database()
     with database.transaction() as session:
-        run = stored_runs.create_run(session, str(data_dir.absolute()) if data_dir else None, options, force, False, trigger="local")
+        run = stored_runs.create_run(
+            session, str(data_dir.absolute()) if data_dir else None, options, force, False, trigger="local"
+        )
         stored_runs.start_run(session, run.id)
     recorded = RecordedProgress(database, run.id)
     try:
@@ -131,10 +221,20 @@ def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_di
                 shown(progress)
                 recorded(progress)
 
-            report = train(database, settings, data_dir, TrainingOptions(**options), force=force, output_dir=output_dir, on_progress=on_progress)
+            report = train(
+                database,
+                settings,
+                data_dir,
+                TrainingOptions(**options),
+                force=force,
+                output_dir=output_dir,
+                on_progress=on_progress,
+            )
     except BaseException as exc:
         with database.transaction() as session:
-            stored_runs.finish_run(session, run.id, None, None, error=f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__)
+            stored_runs.finish_run(
+                session, run.id, None, None, error=f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+            )
         raise
     with database.transaction() as session:
         stored_runs.finish_run(session, run.id, report.version_id, report.promotion.promoted)
@@ -144,9 +244,13 @@ def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_di
 def _queue_run(settings: Settings, data_dir: Path | None, force: bool, relabel: bool, options: dict[str, Any]) -> None:
     database = command_database()
     with database.transaction() as session:
-        run = stored_runs.create_run(session, str(data_dir.absolute()) if data_dir else None, options, force, relabel, trigger="cli")
+        run = stored_runs.create_run(
+            session, str(data_dir.absolute()) if data_dir else None, options, force, relabel, trigger="cli"
+        )
     submit_training(database, settings, run.id)
-    click.echo(f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True)
+    click.echo(
+        f"training run {run.id} sent to queue {settings.train_queue}; follow it with: mobilabel runs --watch {run.id}", err=True
+    )
     click.echo(run.id)
 
 
@@ -167,10 +271,18 @@ def runs(watch_id: int | None, limit: int, fmt: str) -> None:
         _watch_run(database, watch_id)
     with database.transaction() as session:
         rows = [
-            {c: getattr(r, c) for c in RUN_COLUMNS} | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir) if r.data_dir else "(answers)"}
+            {c: getattr(r, c) for c in RUN_COLUMNS}
+            | {"progress": _progress_text(r.progress), "data_dir": to_stored(r.data_dir) if r.data_dir else "(answers)"}
             for r in stored_runs.list_runs(session, limit)
         ]
-    print_rows(Console(), TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS, rows, fmt, title="training runs", drop_first=RUN_DROP_FIRST)
+    print_rows(
+        Console(),
+        TABLE_RUN_COLUMNS if fmt == "table" else RUN_COLUMNS,
+        rows,
+        fmt,
+        title="training runs",
+        drop_first=RUN_DROP_FIRST,
+    )
 
 
 def _watch_run(database: Database, run_id: int) -> None:
@@ -184,7 +296,12 @@ def _watch_run(database: Database, run_id: int) -> None:
                 raise click.ClickException(f"no training run {run_id}")
             if run.progress:
                 progress = run.progress
-                bar.update(task, completed=progress["done"], total=progress["total"], description=f"run {run_id} {_progress_text(progress)}")
+                bar.update(
+                    task,
+                    completed=progress["done"],
+                    total=progress["total"],
+                    description=f"run {run_id} {_progress_text(progress)}",
+                )
             if run.status not in ACTIVE_RUN_STATES:
                 return
             time.sleep(1.0)  # polling the database is how a watcher learns of progress
@@ -193,8 +310,10 @@ def _watch_run(database: Database, run_id: int) -> None:
 def _progress_text(progress: dict[str, Any] | None) -> str:
     if not progress:
         return ""
-    return (f"epoch {progress['epoch']}/{progress['epochs']} {progress['phase']} {progress['done']}/{progress['total']} "
-            f"loss {progress['loss']:.3f} acc {progress['accuracy']:.3f}")
+    return (
+        f"epoch {progress['epoch']}/{progress['epochs']} {progress['phase']} {progress['done']}/{progress['total']} "
+        f"loss {progress['loss']:.3f} acc {progress['accuracy']:.3f}"
+    )
 
 
 class ProgressLines:
@@ -365,20 +484,41 @@ _HASH_SHOWN = 12
 @click.command()
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.argument("label", required=False)
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label.")
-@click.option("--labelstudio", "labelstudio_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Import the answers of a Label Studio JSON export (Export > JSON), matched by path, else by content hash.")
-@click.option("--document-root", default="/", show_default=True,
-              help="With --labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, for tasks that name their image only by reference.")
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a CSV with columns image_path,label."
+)
+@click.option(
+    "--labelstudio",
+    "labelstudio_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Import the answers of a Label Studio JSON export (Export > JSON), matched by path, else by content hash.",
+)
+@click.option(
+    "--document-root",
+    default="/",
+    show_default=True,
+    help="With --labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, for tasks that name their image only by reference.",
+)
 @click.option("--new-class", is_flag=True, help="Create a label that is no class yet as a class (as `classes add`).")
 @click.option("--reviewer", help="Who answers (default: MOBILABEL_REVIEWER, else the OS user); kept with the answer.")
 @click.option("--list", "list_them", is_flag=True, help="List the verified labels (current or stale); --format csv exports them.")
-@click.option("--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix.")
+@click.option(
+    "--delete", "delete_target", metavar="IMAGE|HASH", help="Delete the verified label of a file, or of a content hash prefix."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="With --list.")
 @click.pass_obj
 def correct(
-    settings: Settings, image: Path | None, label: str | None, csv_file: Path | None, labelstudio_file: Path | None, document_root: str,
-    new_class: bool, reviewer: str | None, list_them: bool, delete_target: str | None, fmt: str,
+    settings: Settings,
+    image: Path | None,
+    label: str | None,
+    csv_file: Path | None,
+    labelstudio_file: Path | None,
+    document_root: str,
+    new_class: bool,
+    reviewer: str | None,
+    list_them: bool,
+    delete_target: str | None,
+    fmt: str,
 ) -> None:
     """Answer: store the LABEL of IMAGE (or of every row of --csv, or every answer of --labelstudio) for training to learn from.
 
@@ -411,7 +551,9 @@ def correct(
     else:
         records = [CorrectionRecord(str(check_image(image)), label.strip())]
     with command_database().transaction() as session:
-        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer))
+        count = save_corrections(
+            session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer)
+        )
     click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
 
 
@@ -419,7 +561,11 @@ def _import_labelstudio(file: Path, document_root: str, new_class: bool, reviewe
     answers, problems = read_answers(file, document_root)
     with command_database().transaction() as session:
         records, unmatched = corrections_from(session, answers)
-        count = save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer) if records else 0
+        count = (
+            save_corrections(session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer)
+            if records
+            else 0
+        )
     problems += unmatched
     for task, reason in problems[:20]:
         click.echo(f"task {task}: {reason}", err=True)
@@ -439,7 +585,14 @@ def _list_or_delete(delete_target: str | None, fmt: str) -> None:
     if delete_target is not None:
         click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
     else:
-        print_rows(Console(), TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS, rows, fmt, title="verified labels", drop_first=CORRECTION_DROP_FIRST)
+        print_rows(
+            Console(),
+            TABLE_CORRECTION_COLUMNS if fmt == "table" else CORRECTION_COLUMNS,
+            rows,
+            fmt,
+            title="verified labels",
+            drop_first=CORRECTION_DROP_FIRST,
+        )
 
 
 COMMANDS = (train_command, runs, models, correct)

@@ -28,10 +28,17 @@ log = logging.getLogger("mobilabel.worker")
 @click.option("--queues", help="Comma-separated queues (default: cpu; gpu,cpu on a GPU).")
 @click.option("--name", help="Worker name, unique per machine (default: mobilabel-DEVICE-PID@host).")
 @click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--metrics-port", type=click.IntRange(min=0), help="Serve Prometheus metrics here (default: MOBILABEL_METRICS_PORT; 0: off).")
+@click.option(
+    "--metrics-port", type=click.IntRange(min=0), help="Serve Prometheus metrics here (default: MOBILABEL_METRICS_PORT; 0: off)."
+)
 @click.pass_obj
 def worker(
-    settings: Settings, device: str, concurrency: int | None, queues: str | None, name: str | None, loglevel: str,
+    settings: Settings,
+    device: str,
+    concurrency: int | None,
+    queues: str | None,
+    name: str | None,
+    loglevel: str,
     metrics_port: int | None,
 ) -> None:
     """Run a Celery worker: each process loads the model once and labels chunks."""
@@ -58,17 +65,19 @@ def worker(
         metrics.serve(port)
         log.info("serving Prometheus metrics", extra={"port": port})
     with reaching_broker(settings):
-        app.worker_main([
-            "worker",
-            f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
-            f"--concurrency={concurrency}",
-            # CUDA must never be initialised in a parent that forks: a GPU worker runs tasks in-process.
-            f"--pool={'solo' if gpu else 'prefork'}",
-            f"--hostname={name or default_name}",
-            f"--loglevel={loglevel}",
-            "--without-gossip",
-            "--without-mingle",
-        ])
+        app.worker_main(
+            [
+                "worker",
+                f"--queues={queues or ('gpu,cpu' if gpu else 'cpu')}",
+                f"--concurrency={concurrency}",
+                # CUDA must never be initialised in a parent that forks: a GPU worker runs tasks in-process.
+                f"--pool={'solo' if gpu else 'prefork'}",
+                f"--hostname={name or default_name}",
+                f"--loglevel={loglevel}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
     if port:
         metrics.cleanup(metrics_folder)
 

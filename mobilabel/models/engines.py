@@ -45,7 +45,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"--device {device} was asked for, but PyTorch sees no CUDA GPU on this machine: use --device cpu or auto")
+        raise DeviceError(
+            f"--device {device} was asked for, but PyTorch sees no CUDA GPU on this machine: use --device cpu or auto"
+        )
     if device.startswith("cuda:") and int(device.partition(":")[2] or 0) >= torch.cuda.device_count():
         raise DeviceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from 0")
     if device != "cpu" and not device.startswith("cuda"):

@@ -91,7 +91,9 @@ class NormalizedInput(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         # NHWC permuted to NCHW is channels_last in memory: the layout the convolutions want.
-        logits: torch.Tensor = self.network(pixels.permute(0, 3, 1, 2).float() * self.get_buffer("scale") - self.get_buffer("shift"))
+        logits: torch.Tensor = self.network(
+            pixels.permute(0, 3, 1, 2).float() * self.get_buffer("scale") - self.get_buffer("shift")
+        )
         return logits
 
 
@@ -118,7 +120,9 @@ class Preprocessing:
         return cls(resize_size=round(256 * rho), crop_size=round(224 * rho))
 
     def eval_transform(self) -> ImageTransform:
-        transform: ImageTransform = T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), ToNormalizedTensor(self.mean, self.std)])
+        transform: ImageTransform = T.Compose(
+            [T.Resize(self.resize_size), T.CenterCrop(self.crop_size), ToNormalizedTensor(self.mean, self.std)]
+        )
         return transform
 
     def eval_pixels(self) -> ImageTransform:
@@ -153,12 +157,14 @@ class Preprocessing:
         }
         if augment not in extra:
             raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
-        transform: ImageTransform = T.Compose([
-            T.RandomResizedCrop(self.crop_size, scale=(min_crop_area, 1.0)),
-            T.RandomHorizontalFlip(),
-            *extra[augment],
-            ToNormalizedTensor(self.mean, self.std),
-        ])
+        transform: ImageTransform = T.Compose(
+            [
+                T.RandomResizedCrop(self.crop_size, scale=(min_crop_area, 1.0)),
+                T.RandomHorizontalFlip(),
+                *extra[augment],
+                ToNormalizedTensor(self.mean, self.std),
+            ]
+        )
         return transform
 
     def to_dict(self) -> dict[str, Any]:

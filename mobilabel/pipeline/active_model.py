@@ -27,7 +27,11 @@ class ActiveModel:
     """
 
     def __init__(
-        self, db: Database, settings: Settings, factory: ClassifierFactory, pinned: str | None = None,
+        self,
+        db: Database,
+        settings: Settings,
+        factory: ClassifierFactory,
+        pinned: str | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> None:
         """``checkpoint``: the one to start with, if the caller resolved it already (built on the first call)."""

@@ -7,7 +7,9 @@ from ..models import Checkpoint, Classifier, default_batch_size, resolve_device
 from .labeller import Labeller, ModelSource
 
 
-def load_classifier(settings: Settings, checkpoint: Checkpoint, engine: str | None = None, device: str | None = None) -> Classifier:
+def load_classifier(
+    settings: Settings, checkpoint: Checkpoint, engine: str | None = None, device: str | None = None
+) -> Classifier:
     """A classifier configured from settings; ``engine`` and ``device`` override them.
 
     Its engine runs each batch on one thread: the labeller runs several batches at once

@@ -175,7 +175,9 @@ class Reader:
         """The file read once and hashed, or (a ``Decoded``) why it could not be: every file is read here."""
         preprocessing = classifier.checkpoint.preprocessing
         if outside_roots(path, self.allowed_roots):
-            return Decoded(path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened")
+            return Decoded(
+                path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened"
+            )
         try:
             return load_source(path)
         except ImageReadError as exc:

@@ -85,9 +85,15 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
 
 
 def label_folder(
-    db: Database, labeller: Labeller, work: FolderWork | Path, on_progress: ProgressCallback | None = None,
-    version_id: str | None = None, job_id: int | None = None, stop_requested: Callable[[], bool] | None = None,
-    settings: Settings | None = None, owner: str | None = None,
+    db: Database,
+    labeller: Labeller,
+    work: FolderWork | Path,
+    on_progress: ProgressCallback | None = None,
+    version_id: str | None = None,
+    job_id: int | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+    settings: Settings | None = None,
+    owner: str | None = None,
 ) -> JobSummary:
     """Label ``work``'s images with ``labeller``, whose model is ``version_id``; one transaction per batch.
 
@@ -141,7 +147,10 @@ def label_folder(
             for batch in labeller.label(work.paths, stored_results(db, patience)) if work.paths else ():
                 records = batch.records
                 done, failed = count_outcomes(records)
-                cancelled = patiently(partial(_write_batch, db, job.id, batch.model_version_id, records, done, failed), f"job {job.id}: write a batch")
+                cancelled = patiently(
+                    partial(_write_batch, db, job.id, batch.model_version_id, records, done, failed),
+                    f"job {job.id}: write a batch",
+                )
                 summary.done += done
                 summary.failed += failed
                 if on_progress is not None:
@@ -149,7 +158,9 @@ def label_folder(
                 kept = summary.done + summary.failed
                 if not cancelled and stop_requested is not None and stop_requested():
                     with db.transaction() as session:
-                        stored_jobs.finish_job(session, job.id, JobState.CANCELLED, error=f"interrupted after {kept} of {len(work.paths)} images")
+                        stored_jobs.finish_job(
+                            session, job.id, JobState.CANCELLED, error=f"interrupted after {kept} of {len(work.paths)} images"
+                        )
                     raise JobInterruptedError(
                         f"interrupted: job {job.id} stopped after {kept} of {len(work.paths)} images to label; those {kept} are kept "
                         f"(mobilabel results --job {job.id}); {resume}"
@@ -166,7 +177,10 @@ def label_folder(
         if is_transient(exc):
             # Past patience: the job cannot be marked now; it is failed, saying why, when next looked at.
             raise unavailable(
-                db.url, patience, exc, f"job {job.id} stopped after {kept} of {len(work.paths)} images to label; those are kept; "
+                db.url,
+                patience,
+                exc,
+                f"job {job.id} stopped after {kept} of {len(work.paths)} images to label; those are kept; "
                 f"{resume} once the database is back",
             ) from exc
         status = JobState.CANCELLED if isinstance(exc, KeyboardInterrupt) else JobState.FAILED
@@ -189,7 +203,9 @@ def label_folder(
     except Exception as exc:
         if not is_transient(exc):
             raise
-        raise unavailable(db.url, patience, exc, f"job {job.id} labelled every image (all kept) but could not be marked completed") from exc
+        raise unavailable(
+            db.url, patience, exc, f"job {job.id} labelled every image (all kept) but could not be marked completed"
+        ) from exc
     summary.seconds = time.perf_counter() - started
     return summary
 

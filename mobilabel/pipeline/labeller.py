@@ -71,7 +71,12 @@ class LabelledBatch:
 def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
     if prediction is None:
         return ResultRecord(
-            str(item.path), item.content_id, ResultStatus.FAILED, error=item.error, content_hash=item.content_hash, warning=item.warning
+            str(item.path),
+            item.content_id,
+            ResultStatus.FAILED,
+            error=item.error,
+            content_hash=item.content_hash,
+            warning=item.warning,
         )
     return ResultRecord(
         image_path=str(item.path),
@@ -173,7 +178,11 @@ class Labeller:
     def near_ties(self, items: Sequence[Decoded], predictions: Sequence[Prediction]) -> list[int]:
         """Indices of the ``items`` decoded at a reduced scale whose ``predictions`` are nearer a tie than
         ``refine_margin`` (top-1 minus top-2 probability): those ``refine`` decodes again at full size."""
-        return [i for i, (item, p) in enumerate(zip(items, predictions, strict=True)) if item.reduced and p.margin < self.refine_margin]
+        return [
+            i
+            for i, (item, p) in enumerate(zip(items, predictions, strict=True))
+            if item.reduced and p.margin < self.refine_margin
+        ]
 
     def refine(self, items: Sequence[Decoded], predictions: Sequence[Prediction], classifier: Classifier) -> list[Prediction]:
         """``predictions`` of ``items`` (decoded for ``classifier``), each of the ``near_ties`` predicted again from a
@@ -213,7 +222,10 @@ class Labeller:
             again = self.predict(ReadBatch([batch.items[i] for i in missing], classifier.version_id, {}), classifier)
             for i, record in zip(missing, again, strict=True):
                 records[i] = record
-        done = [r if r is not None else _copy(earlier[str(item.content_hash)], item) for r, item in zip(records, batch.items, strict=True)]
+        done = [
+            r if r is not None else _copy(earlier[str(item.content_hash)], item)
+            for r, item in zip(records, batch.items, strict=True)
+        ]
         recent.append((classifier.version_id, {r.content_hash: r for r in done if r.content_hash is not None}))
         return LabelledBatch(classifier.version_id, done)
 

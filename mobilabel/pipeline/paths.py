@@ -93,7 +93,7 @@ def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
 
 
 def _kind(entry: os.DirEntry[str]) -> str:
-    """"folder", NOT_AN_IMAGE for a regular file (the caller looks at its name), else why it is passed over."""
+    """ "folder", NOT_AN_IMAGE for a regular file (the caller looks at its name), else why it is passed over."""
     try:
         if entry.is_dir():
             return "folder"
@@ -104,4 +104,3 @@ def _kind(entry: os.DirEntry[str]) -> str:
         return f"cannot be read ({exc.strerror or exc})"
     kind = file_kind(mode)
     return NOT_AN_IMAGE if kind is None else f"{kind}, not a regular file"
-

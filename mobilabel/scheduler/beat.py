@@ -31,7 +31,9 @@ def parse_schedule(text: str) -> timedelta | crontab:
         return timedelta(seconds=seconds)
     fields = text.split()
     if len(fields) != 5:
-        raise ScheduleError(f"schedule {text!r}: give seconds (e.g. 86400) or a cron expression of five fields (e.g. '0 3 * * *')")
+        raise ScheduleError(
+            f"schedule {text!r}: give seconds (e.g. 86400) or a cron expression of five fields (e.g. '0 3 * * *')"
+        )
     minute, hour, day_of_month, month_of_year, day_of_week = fields
     try:
         return crontab(minute, hour, day_of_week, day_of_month, month_of_year)

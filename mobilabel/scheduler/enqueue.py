@@ -62,14 +62,20 @@ def enqueue_folder(
         job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
         owner = this_process("enqueue")
         claim_job(session, job.id, owner)
-        in_force = None if force else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
+        in_force = (
+            None
+            if force
+            else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
+        )
     skipped = SkipCount()
     walked = WalkCounts()
     heartbeat = Heartbeat(db, lambda session: beat_job(session, job.id, owner), settings.heartbeat_s, f"job {job.id}")
     try:
         with heartbeat:
             found = iter_images(root, walked)
-            sent = _send_chunks(db, app, settings, job.id, without_unchanged(db, found, in_force, skipped), chunk_size, queue, skipped, in_force)
+            sent = _send_chunks(
+                db, app, settings, job.id, without_unchanged(db, found, in_force, skipped), chunk_size, queue, skipped, in_force
+            )
     except BaseException as exc:
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")
@@ -83,7 +89,14 @@ def enqueue_folder(
 
 
 def _send_chunks(
-    db: Database, app: Celery, settings: Settings, job_id: int, paths: Iterator[Path], chunk_size: int, queue: str, skipped: SkipCount,
+    db: Database,
+    app: Celery,
+    settings: Settings,
+    job_id: int,
+    paths: Iterator[Path],
+    chunk_size: int,
+    queue: str,
+    skipped: SkipCount,
     version_id: str | None,
 ) -> int:
     grace = timedelta(seconds=settings.queued_grace_s)

@@ -39,7 +39,10 @@ class ClaimedChunk:
 def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[Sequence[str]], grace: timedelta) -> list[int]:
     """Record chunks as queued; the sweeper may re-send them once ``grace`` has passed."""
     deadline = utcnow() + grace
-    rows = [Chunk(job_id=job_id, seq=first_seq + i, paths=list(paths), state=ChunkState.QUEUED, deadline=deadline) for i, paths in enumerate(chunks)]
+    rows = [
+        Chunk(job_id=job_id, seq=first_seq + i, paths=list(paths), state=ChunkState.QUEUED, deadline=deadline)
+        for i, paths in enumerate(chunks)
+    ]
     session.add_all(rows)
     session.flush()
     return [row.id for row in rows]
@@ -60,17 +63,23 @@ def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelt
     chunk.worker = worker
     chunk.started_at = now
     chunk.deadline = now + deadline
-    return ClaimedChunk(chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id, chunk.created_at, chunk.error)
+    return ClaimedChunk(
+        chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id, chunk.created_at, chunk.error
+    )
 
 
 def retry_soon(session: Session, chunk_id: int, error: str) -> None:
     """Record why a running chunk's attempt failed and make it overdue, so the next sweep re-sends it."""
     session.execute(
-        update(Chunk).where(Chunk.id == chunk_id, Chunk.state == ChunkState.RUNNING).values(error=printable(error), deadline=utcnow())
+        update(Chunk)
+        .where(Chunk.id == chunk_id, Chunk.state == ChunkState.RUNNING)
+        .values(error=printable(error), deadline=utcnow())
     )
 
 
-def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state: ChunkState = ChunkState.DONE, error: str | None = None) -> bool:
+def finish_chunk(
+    session: Session, chunk_id: int, done: int, failed: int, state: ChunkState = ChunkState.DONE, error: str | None = None
+) -> bool:
     """Mark a chunk finished and add its counts to its job, exactly once.
 
     Returns False when another worker finished it first (a redelivered copy):
@@ -93,11 +102,14 @@ def finish_chunk(session: Session, chunk_id: int, done: int, failed: int, state:
 
 def ok_count(session: Session, job_id: int, paths: Sequence[str]) -> int:
     """How many of ``paths`` this job has already labelled."""
-    return session.scalar(
-        select(func.count())
-        .select_from(JobImage)
-        .where(JobImage.job_id == job_id, JobImage.outcome == ImageOutcome.LABELLED, JobImage.image_path.in_(list(paths)))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(JobImage)
+            .where(JobImage.job_id == job_id, JobImage.outcome == ImageOutcome.LABELLED, JobImage.image_path.in_(list(paths)))
+        )
+        or 0
+    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +145,9 @@ def extend_deadline(session: Session, chunk: OverdueChunk, grace: timedelta) -> 
 
 def cancel_chunks(session: Session, job_id: int) -> int:
     cancelled = session.execute(
-        update(Chunk).where(Chunk.job_id == job_id, Chunk.state == ChunkState.QUEUED).values(state=ChunkState.CANCELLED, finished_at=utcnow())
+        update(Chunk)
+        .where(Chunk.job_id == job_id, Chunk.state == ChunkState.QUEUED)
+        .values(state=ChunkState.CANCELLED, finished_at=utcnow())
     )
     return rows_changed(cancelled)
 

@@ -103,7 +103,10 @@ def save_corrections(
     upsert(session, Correction, rows, keys=("content_hash",), update=("image_path", "label", "updated_at", "reviewer", "audit"))
     session.execute(
         insert(AnswerHistory),
-        [{k: row[k] for k in ("content_hash", "image_path", "label", "reviewer", "audit")} | {"answered_at": now} for row in rows],
+        [
+            {k: row[k] for k in ("content_hash", "image_path", "label", "reviewer", "audit")} | {"answered_at": now}
+            for row in rows
+        ],
     )
     return len(rows)
 
@@ -112,7 +115,9 @@ def _check_labels(session: Session, labels: set[str], new_classes: bool, new_cla
     """Refuse a retired class, or (unless ``new_classes``) an unknown one; make every label used a class."""
     classes, retired = set(class_names(session)), set(class_names(session, retired=True))
     if used := sorted(labels & retired):
-        raise CorrectionError(f"class {used[0]!r} is retired (answers kept, not trained on); bring it back with: mobilabel classes restore {used[0]}")
+        raise CorrectionError(
+            f"class {used[0]!r} is retired (answers kept, not trained on); bring it back with: mobilabel classes restore {used[0]}"
+        )
     model_labels = known_labels(session)
     unknown = sorted(labels - classes - model_labels - set(RESERVED))
     if unknown and not new_classes:
@@ -144,7 +149,11 @@ def audit_hashes(session: Session, content_hashes: Sequence[str]) -> set[str]:
 
 
 def save_correction(
-    session: Session, record: CorrectionRecord, new_class: bool = False, new_class_hint: str = NEW_CLASS_HINT, reviewer: str | None = None,
+    session: Session,
+    record: CorrectionRecord,
+    new_class: bool = False,
+    new_class_hint: str = NEW_CLASS_HINT,
+    reviewer: str | None = None,
 ) -> tuple[VerifiedLabel, bool]:
     """Upsert one correction (as ``save_corrections``) and read it back: the stored label, as
     listed, and whether it is new (no label was verified for this content before).
@@ -154,7 +163,10 @@ def save_correction(
     content_hash = record.content_hash or _hash(record.image_path)
     existed = session.scalar(select(Correction.id).where(Correction.content_hash == content_hash)) is not None
     save_corrections(
-        session, [CorrectionRecord(record.image_path, record.label, content_hash)], new_classes=new_class, new_class_hint=new_class_hint,
+        session,
+        [CorrectionRecord(record.image_path, record.label, content_hash)],
+        new_classes=new_class,
+        new_class_hint=new_class_hint,
         reviewer=reviewer,
     )
     stored = session.scalars(select(Correction).where(Correction.content_hash == content_hash)).one()
@@ -194,8 +206,14 @@ def delete_corrections(session: Session, target: str) -> int:
 def _verified(session: Session, correction: Correction) -> VerifiedLabel:
     path = _file_with_content(session, correction)
     return VerifiedLabel(
-        correction.content_hash, path or correction.image_path, correction.label, correction.image_path,
-        CURRENT if path else STALE, correction.updated_at, correction.reviewer, correction.audit,
+        correction.content_hash,
+        path or correction.image_path,
+        correction.label,
+        correction.image_path,
+        CURRENT if path else STALE,
+        correction.updated_at,
+        correction.reviewer,
+        correction.audit,
     )
 
 
@@ -210,12 +228,14 @@ def _file_with_content(session: Session, correction: Correction) -> str | None:
     """A file that holds the correction's content now: where it was made, else a labelled file with its hash."""
     if correction.content_hash is None:
         return None
-    others: list[str] = list(session.scalars(
-        select(Result.image_path)
-        .where(Result.content_hash == correction.content_hash, Result.image_path != correction.image_path)
-        .distinct()
-        .order_by(Result.image_path)
-    ))
+    others: list[str] = list(
+        session.scalars(
+            select(Result.image_path)
+            .where(Result.content_hash == correction.content_hash, Result.image_path != correction.image_path)
+            .distinct()
+            .order_by(Result.image_path)
+        )
+    )
     for path in (correction.image_path, *others):
         try:
             if _unchanged(session, path, correction.content_hash) or hash_file(path) == correction.content_hash:
@@ -231,6 +251,11 @@ def _unchanged(session: Session, path: str, content_hash: str) -> bool:
     skips it). Listing re-read every corrected file before, on each review key press, so the step
     grew with every verified label (docs/benchmarks/review.md). Raises ``OSError`` if it is gone."""
     fingerprint = content_identity(Path(path))
-    return session.scalar(
-        select(Result.id).where(Result.image_path == path, Result.content_hash == content_hash, Result.content_id == fingerprint).limit(1)
-    ) is not None
+    return (
+        session.scalar(
+            select(Result.id)
+            .where(Result.image_path == path, Result.content_hash == content_hash, Result.content_id == fingerprint)
+            .limit(1)
+        )
+        is not None
+    )

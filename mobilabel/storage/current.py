@@ -134,8 +134,13 @@ def _current_id_of(image_path: Any, dialect: str) -> Any:
         select(candidate.c.id)
         .join(ModelVersion, ModelVersion.id == candidate.c.model_version_id)
         .where(candidate.c.image_path == image_path)
-        .order_by(_first(same_content), _first(candidate.c.status == ResultStatus.OK), _first(candidate.c.model_version_id == active),
-                  version_created.desc(), candidate.c.id.desc())
+        .order_by(
+            _first(same_content),
+            _first(candidate.c.status == ResultStatus.OK),
+            _first(candidate.c.model_version_id == active),
+            version_created.desc(),
+            candidate.c.id.desc(),
+        )
         .limit(1)
         .correlate(Result.__table__)
         .scalar_subquery()

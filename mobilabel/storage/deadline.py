@@ -82,6 +82,7 @@ def watch_statements(engine: Engine, limit_s: float) -> None:
     event.listen(engine, "after_cursor_execute", on_connection(disarm))
     for name in ("commit", "rollback"):
         event.listen(engine, name, on_connection(arm))
+
     def forget(raw: Any, *_: Any) -> None:
         if raw is not None:
             disarm(raw)

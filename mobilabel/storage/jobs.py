@@ -33,7 +33,9 @@ def add_to_counters(session: Session, job_id: int, done: int, failed: int, skipp
     """Add images labelled, failed and skipped (unchanged) to a job's counters."""
     # An UPDATE with increments, not read-modify-write, so concurrent writers never lose a count.
     session.execute(
-        update(Job).where(Job.id == job_id).values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
+        update(Job)
+        .where(Job.id == job_id)
+        .values(done=Job.done + done, failed=Job.failed + failed, skipped=Job.skipped + skipped)
     )
 
 
@@ -46,7 +48,9 @@ def complete_if_finished(session: Session, job_id: int) -> bool:
     """Mark a running job completed when none of its chunks remains unfinished."""
     remaining = exists().where(Chunk.job_id == job_id, Chunk.state.in_(UNFINISHED_CHUNK_STATES))
     completed = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == JobState.RUNNING, ~remaining).values(status=JobState.COMPLETED, finished_at=utcnow())
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobState.RUNNING, ~remaining)
+        .values(status=JobState.COMPLETED, finished_at=utcnow())
     )
     return rows_changed(completed) == 1
 

@@ -33,7 +33,9 @@ def take_lease(session: Session, name: str, holder: str, ttl: timedelta) -> str 
     )
     if rows_changed(renewed) == 1:
         return None
-    upsert(session, Lease, [{"name": name, "holder": holder, "acquired_at": now, "expires_at": now + ttl}], keys=["name"], update=())
+    upsert(
+        session, Lease, [{"name": name, "holder": holder, "acquired_at": now, "expires_at": now + ttl}], keys=["name"], update=()
+    )
     current = session.scalar(select(Lease.holder).where(Lease.name == name))
     return None if current == holder else current
 
@@ -45,4 +47,6 @@ def release_lease(session: Session, name: str, holder: str) -> None:
 
 def live_holders(session: Session, prefix: str) -> list[str]:
     """The holders of the unexpired leases whose name starts with ``prefix``."""
-    return list(session.scalars(select(Lease.holder).where(Lease.name.startswith(prefix, autoescape=True), Lease.expires_at >= utcnow())))
+    return list(
+        session.scalars(select(Lease.holder).where(Lease.name.startswith(prefix, autoescape=True), Lease.expires_at >= utcnow()))
+    )

@@ -31,6 +31,9 @@ def record_job_images(
         for path, outcome in latest.items()
     ]
     upsert(
-        session, JobImage, rows, keys=("job_id", "image_path"),
+        session,
+        JobImage,
+        rows,
+        keys=("job_id", "image_path"),
         update=() if keep_existing else ("model_version_id", "outcome", "updated_at"),
     )

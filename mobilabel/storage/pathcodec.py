@@ -66,7 +66,7 @@ def from_stored(stored: str) -> str:
     """
     if not stored.startswith(ENCODED_PREFIX):
         return stored
-    return _ESCAPE.sub(_unescape_one, stored[len(ENCODED_PREFIX):])
+    return _ESCAPE.sub(_unescape_one, stored[len(ENCODED_PREFIX) :])
 
 
 def printable(text: str) -> str:

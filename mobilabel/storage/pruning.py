@@ -53,7 +53,9 @@ def job_deletion(session: Session, job_id: int) -> JobDeletion:
     results = session.scalar(
         select(func.count())
         .select_from(Result)
-        .where(tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id)))
+        .where(
+            tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id))
+        )
     )
     return JobDeletion(images, results or 0)
 
@@ -66,7 +68,8 @@ def delete_job(session: Session, job_id: int) -> JobDeletion:
     deletion = job_deletion(session, job_id)
     only_here = _only_this_job(job_id).subquery()
     delete_results(
-        session, tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id))
+        session,
+        tuple_(Result.image_path, Result.model_version_id).in_(select(only_here.c.image_path, only_here.c.model_version_id)),
     )
     session.execute(delete(JobImage).where(JobImage.job_id == job_id))
     session.execute(delete(Job).where(Job.id == job_id))  # chunks go with it (ON DELETE CASCADE)
@@ -79,7 +82,11 @@ def missing_paths(session: Session, file_exists: Callable[[str], bool] = os.path
     while True:
         paths = list(
             session.scalars(
-                select(Result.image_path).where(Result.image_path > after).distinct().order_by(Result.image_path).limit(_PATHS_PER_QUERY)
+                select(Result.image_path)
+                .where(Result.image_path > after)
+                .distinct()
+                .order_by(Result.image_path)
+                .limit(_PATHS_PER_QUERY)
             )
         )
         if not paths:

@@ -77,7 +77,9 @@ def write_results(
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
     refresh_current(session, [r.image_path for r in records])
     if job_id is not None:
-        outcomes = [(r.image_path, ImageOutcome.FAILED if r.status == ResultStatus.FAILED else ImageOutcome.LABELLED) for r in records]
+        outcomes = [
+            (r.image_path, ImageOutcome.FAILED if r.status == ResultStatus.FAILED else ImageOutcome.LABELLED) for r in records
+        ]
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
 
 
@@ -88,12 +90,26 @@ def labelled_contents(session: Session, content_hashes: Sequence[str], model_ver
     inference per (content hash, model version). The records carry the stored path; replace it.
     """
     rows = session.execute(
-        select(Result.content_hash, Result.image_path, Result.content_id, Result.label, Result.confidence, Result.top_k, Result.warning)
-        .where(Result.model_version_id == model_version_id, Result.status == ResultStatus.OK, Result.content_hash.in_(list(set(content_hashes))))
+        select(
+            Result.content_hash,
+            Result.image_path,
+            Result.content_id,
+            Result.label,
+            Result.confidence,
+            Result.top_k,
+            Result.warning,
+        )
+        .where(
+            Result.model_version_id == model_version_id,
+            Result.status == ResultStatus.OK,
+            Result.content_hash.in_(list(set(content_hashes))),
+        )
         .order_by(Result.id)
     )
     return {
-        str(content_hash): ResultRecord(path, content_id, ResultStatus.OK, label, confidence, top_k, content_hash=content_hash, warning=warning)
+        str(content_hash): ResultRecord(
+            path, content_id, ResultStatus.OK, label, confidence, top_k, content_hash=content_hash, warning=warning
+        )
         for content_hash, path, content_id, label, confidence, top_k, warning in rows
     }
 
@@ -247,7 +263,11 @@ def path_matches(pattern: str) -> Any:
         return like
     prefix = re.split(r"[*?]", text, maxsplit=1)[0]
     after = _successor(prefix)
-    return and_(Result.image_path >= prefix, like) if after is None else and_(Result.image_path >= prefix, Result.image_path < after, like)
+    return (
+        and_(Result.image_path >= prefix, like)
+        if after is None
+        else and_(Result.image_path >= prefix, Result.image_path < after, like)
+    )
 
 
 def glob_to_like(pattern: str) -> str:

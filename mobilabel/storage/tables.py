@@ -148,8 +148,11 @@ class Result(Base):
         Index("ix_results_status_path", "status", "image_path"),
         # Migration 0011: partial, so that exact-path lookups of all rows never pick it over the B-tree.
         Index(
-            "ix_results_image_path_pattern", "image_path",
-            postgresql_using="gin", postgresql_ops={"image_path": "gin_trgm_ops"}, postgresql_where=text("is_current"),
+            "ix_results_image_path_pattern",
+            "image_path",
+            postgresql_using="gin",
+            postgresql_ops={"image_path": "gin_trgm_ops"},
+            postgresql_where=text("is_current"),
         ),  # fmt: skip
     )
 
@@ -301,8 +304,11 @@ class TrainingRun(Base):
     # At most one scheduled run per folder is queued or running, whatever number of schedulers sent it.
     __table_args__ = (
         Index(
-            "uq_training_runs_one_scheduled", "data_dir", unique=True,
-            postgresql_where=text(_ACTIVE_SCHEDULED), sqlite_where=text(_ACTIVE_SCHEDULED),
+            "uq_training_runs_one_scheduled",
+            "data_dir",
+            unique=True,
+            postgresql_where=text(_ACTIVE_SCHEDULED),
+            sqlite_where=text(_ACTIVE_SCHEDULED),
         ),  # fmt: skip
     )
 

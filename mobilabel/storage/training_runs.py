@@ -15,9 +15,18 @@ from .states import ACTIVE_RUN_STATES, RunState
 from .tables import ModelVersion, TrainingRun, utcnow
 
 
-def create_run(session: Session, data_dir: str | None, options: dict[str, Any], force: bool, relabel: bool, trigger: str) -> TrainingRun:
+def create_run(
+    session: Session, data_dir: str | None, options: dict[str, Any], force: bool, relabel: bool, trigger: str
+) -> TrainingRun:
     """Record a queued run; its data folder is stored absolute (``paths.absolute_path``); None: on the answers alone."""
-    run = TrainingRun(data_dir=absolute_path(data_dir) if data_dir is not None else None, options=options, force=force, relabel=relabel, trigger=trigger, status=RunState.QUEUED)
+    run = TrainingRun(
+        data_dir=absolute_path(data_dir) if data_dir is not None else None,
+        options=options,
+        force=force,
+        relabel=relabel,
+        trigger=trigger,
+        status=RunState.QUEUED,
+    )
     session.add(run)
     session.flush()
     return run
@@ -44,14 +53,18 @@ def active_scheduled_run(session: Session, data_dir: str | None) -> int | None:
     """The id of the scheduled run on ``data_dir`` (None: the answers alone) that is queued or running, if any."""
     folder = TrainingRun.data_dir.is_(None) if data_dir is None else TrainingRun.data_dir == absolute_path(data_dir)
     return session.scalar(
-        select(TrainingRun.id).where(folder, TrainingRun.trigger == "schedule", TrainingRun.status.in_(ACTIVE_RUN_STATES)).limit(1)
+        select(TrainingRun.id)
+        .where(folder, TrainingRun.trigger == "schedule", TrainingRun.status.in_(ACTIVE_RUN_STATES))
+        .limit(1)
     )
 
 
 def start_run(session: Session, run_id: int) -> TrainingRun | None:
     """Mark a queued run running; None if it is not queued (a repeated message)."""
     started = session.execute(
-        update(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.status == RunState.QUEUED).values(status=RunState.RUNNING, started_at=utcnow())
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == RunState.QUEUED)
+        .values(status=RunState.RUNNING, started_at=utcnow())
     )
     return session.get(TrainingRun, run_id) if rows_changed(started) == 1 else None
 
@@ -65,8 +78,11 @@ def finish_run(session: Session, run_id: int, version_id: str | None, promoted: 
         update(TrainingRun)
         .where(TrainingRun.id == run_id)
         .values(
-            status=RunState.FAILED if error else RunState.COMPLETED, version_id=version_id, promoted=promoted,
-            error=None if error is None else printable(error), finished_at=utcnow(),
+            status=RunState.FAILED if error else RunState.COMPLETED,
+            version_id=version_id,
+            promoted=promoted,
+            error=None if error is None else printable(error),
+            finished_at=utcnow(),
         )
     )
 

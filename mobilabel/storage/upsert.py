@@ -29,7 +29,9 @@ def upsert(
     else:
         raise NotImplementedError(f"upserts are written for PostgreSQL and SQLite, not {dialect}")
     if update:
-        statement = insert.on_conflict_do_update(index_elements=list(keys), set_={column: insert.excluded[column] for column in update})
+        statement = insert.on_conflict_do_update(
+            index_elements=list(keys), set_={column: insert.excluded[column] for column in update}
+        )
     else:
         statement = insert.on_conflict_do_nothing(index_elements=list(keys))
     session.execute(statement, list(rows))

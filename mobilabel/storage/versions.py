@@ -156,9 +156,7 @@ def get_version(session: Session, version_id: str) -> ModelVersion | None:
 
 def checkpoint_bytes(session: Session, version_id: str) -> tuple[bytes, str]:
     """The stored checkpoint and its sha256."""
-    version = session.scalar(
-        select(ModelVersion).options(undefer(ModelVersion.checkpoint)).where(ModelVersion.id == version_id)
-    )
+    version = session.scalar(select(ModelVersion).options(undefer(ModelVersion.checkpoint)).where(ModelVersion.id == version_id))
     if version is None:
         raise UnknownVersionError(f"no model version {version_id!r}")
     if version.deleted_at is not None:
@@ -171,7 +169,8 @@ def newest_imagenet_version_id(session: Session) -> str | None:
     return session.scalar(
         select(ModelVersion.id)
         .where(ModelVersion.id.like(f"{IMAGENET_PREFIX}%"), ModelVersion.deleted_at.is_(None))
-        .order_by(ModelVersion.created_at.desc()).limit(1)
+        .order_by(ModelVersion.created_at.desc())
+        .limit(1)
     )
 
 
@@ -193,7 +192,9 @@ def resolve_version(session: Session, ref: str) -> str:
     if ref == ACTIVE_REF:
         active = active_version_id(session)
         if active is None:
-            raise UnknownVersionError("no model version is active; activate one (`mobilabel models activate ID`, or `POST /api/models/ID/activate`)")
+            raise UnknownVersionError(
+                "no model version is active; activate one (`mobilabel models activate ID`, or `POST /api/models/ID/activate`)"
+            )
         return active
     ids = list(session.scalars(select(ModelVersion.id).where(ModelVersion.deleted_at.is_(None)).order_by(ModelVersion.id)))
     if ref in ids:
@@ -240,7 +241,9 @@ def delete_version(session: Session, version_id: str) -> VersionUse:
     """
     version = session.get(ModelVersion, version_id)
     if version is None or version.deleted_at is not None:
-        raise UnknownVersionError(f"no model version {version_id!r}" if version is None else f"model version {version_id} was deleted already")
+        raise UnknownVersionError(
+            f"no model version {version_id!r}" if version is None else f"model version {version_id} was deleted already"
+        )
     if version.active:
         raise ActiveVersionError(f"model version {version_id} is active; activate another one (or roll back) before deleting it")
     running = list(session.scalars(select(Job.id).where(Job.model_version_id == version_id, Job.status.in_(ACTIVE_JOBS))))

@@ -31,7 +31,9 @@ def read_corrections_csv(path: Path, unanswered: list[int] | None = None) -> lis
             reader = csv.DictReader(f)
             missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise CorrectionError(f"{path}: the header must name the columns {','.join(CSV_COLUMNS)}; missing {', '.join(missing)}")
+                raise CorrectionError(
+                    f"{path}: the header must name the columns {','.join(CSV_COLUMNS)}; missing {', '.join(missing)}"
+                )
             rows = [(reader.line_num, row) for row in reader]
     except OSError as exc:
         raise CorrectionError(f"cannot read {path}: {exc.strerror or exc}") from exc

@@ -54,7 +54,9 @@ def find_split(data_dir: Path, val_fraction: float | None = None, seed: int = 0)
         return DataSplit(classes, train, val)
     if train_dir.is_dir() or val_dir.is_dir():
         present, absent = ("train", "val") if train_dir.is_dir() else ("val", "train")
-        raise TrainingError(f"{root} has {present}/ but no {absent}/: add {absent}/<class>/ folders, or pass a folder of class folders")
+        raise TrainingError(
+            f"{root} has {present}/ but no {absent}/: add {absent}/<class>/ folders, or pass a folder of class folders"
+        )
     classes, images = class_images(root)
     train, val = stratified_split(images, DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction, seed)
     return DataSplit(classes, train, val)
@@ -68,9 +70,7 @@ def class_images(folder: Path, classes: Sequence[str] | None = None) -> tuple[li
     """
     names = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
     if not names:
-        raise TrainingError(
-            f"{folder} has no class folders: expected {folder}/<class>/*.jpg, or train/<class>/ and val/<class>/"
-        )
+        raise TrainingError(f"{folder} has no class folders: expected {folder}/<class>/*.jpg, or train/<class>/ and val/<class>/")
     if classes is None:
         classes = names
     elif unknown := [n for n in names if n not in classes]:
@@ -187,7 +187,9 @@ def add_corrections(
     for path, (label, side) in chosen.items():
         (val if side == "eval" else train).append(LabelledImage(Path(path), label))
     evaluated = sum(side == "eval" for _, side in chosen.values())
-    return VerifiedSplit(DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out, frozenset(trained_hashes))
+    return VerifiedSplit(
+        DataSplit(split.classes, train, val), len(chosen) - evaluated, evaluated, left_out, frozenset(trained_hashes)
+    )
 
 
 # The fewest answers a class needs to be trained on from answers alone. A fifth of the answers is held
@@ -244,10 +246,14 @@ def answers_split(
         if not any(side == "train" for side in side_of.values()):
             movable = [c for c in members if not c.audit]
             if not movable:
-                raise TrainingError(f"every answer of class {label!r} is an audit answer, held out: answer more of it to train on")
+                raise TrainingError(
+                    f"every answer of class {label!r} is an audit answer, held out: answer more of it to train on"
+                )
             side_of[id(movable[0])] = "train"
         for c in members:
             sides[side_of[id(c)]].append(c)
-    train, val = ([LabelledImage(Path(os.path.abspath(c.image_path)), classes.index(c.label)) for c in sides[s]] for s in ("train", "eval"))
+    train, val = (
+        [LabelledImage(Path(os.path.abspath(c.image_path)), classes.index(c.label)) for c in sides[s]] for s in ("train", "eval")
+    )
     trained_hashes = frozenset(c.content_hash for c in sides["train"] if c.content_hash is not None)
     return VerifiedSplit(DataSplit(classes, train, val), len(train), len(val), left_out, trained_hashes)

@@ -88,9 +88,7 @@ def collate(items: list[_Item]) -> Batch:
     failures = [(path, error or "") for tensor, _, path, error in items if tensor is None]
     if not readable:
         return Batch(torch.empty(0), torch.empty(0, dtype=torch.long), failures)
-    return Batch(
-        torch.stack([tensor for tensor, _ in readable]), torch.tensor([label for _, label in readable]), failures
-    )
+    return Batch(torch.stack([tensor for tensor, _ in readable]), torch.tensor([label for _, label in readable]), failures)
 
 
 def make_loader(

@@ -123,9 +123,7 @@ def build_network(options: TrainingOptions, num_classes: int, source: Checkpoint
         )
     prefix = next(name for name, module in model.named_modules() if module is head(model))
     head_keys = {f"{prefix}.{name}" for name in head(model).state_dict()}
-    missing, unexpected = model.load_state_dict(
-        {k: v for k, v in source.state_dict.items() if k not in head_keys}, strict=False
-    )
+    missing, unexpected = model.load_state_dict({k: v for k, v in source.state_dict.items() if k not in head_keys}, strict=False)
     if set(missing) != head_keys or unexpected:
         raise TrainingError(f"the weights {pretrained} do not fit {options.arch}: missing {missing}, unexpected {unexpected}")
     return model

@@ -94,7 +94,10 @@ class TrainingOptions:
             (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (not self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.unfreeze_last < 0, f"--unfreeze-last must be 0 or more, got {self.unfreeze_last}"),
-            (self.backbone_lr is not None and not self.backbone_lr > 0, f"--backbone-lr must be positive, got {self.backbone_lr}"),
+            (
+                self.backbone_lr is not None and not self.backbone_lr > 0,
+                f"--backbone-lr must be positive, got {self.backbone_lr}",
+            ),
             (
                 self.backbone_lr is not None and self.frozen,
                 "--backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)",

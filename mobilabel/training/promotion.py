@@ -77,7 +77,9 @@ def promote_if_better(
         return _activate(db, candidate, stored.PROMOTED, decision)
     verdict = "not better" if candidate_correct == active_correct else "worse"
     if force:
-        decision = PromotionDecision(True, f"{comparison}; {verdict}, promoted by force", active_id, evaluated, candidate_correct, active_correct)
+        decision = PromotionDecision(
+            True, f"{comparison}; {verdict}, promoted by force", active_id, evaluated, candidate_correct, active_correct
+        )
         return _activate(db, candidate, stored.FORCED, decision)
     reason = f"{comparison}; {verdict}, so the active version stays"
     return PromotionDecision(False, reason, active_id, evaluated, candidate_correct, active_correct)

@@ -108,7 +108,12 @@ def train(
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
     checkpoint = Checkpoint.from_model(
-        learner.model, options.arch, options.alpha, split.classes, Preprocessing.for_resolution(options.resolution), metrics,
+        learner.model,
+        options.arch,
+        options.alpha,
+        split.classes,
+        Preprocessing.for_resolution(options.resolution),
+        metrics,
         source=f"trained on {to_stored(Path(data_dir).absolute())}" if data_dir is not None else "trained on the answers",
     )
     register_checkpoint(db, checkpoint)
@@ -192,9 +197,7 @@ def run_metrics(
         "best_epoch": result.best_epoch,
         "per_class": measures.per_class(confusion, split.classes),
         "confusion_matrix": confusion,
-        "epochs": [
-            {**dataclasses.asdict(e), "train_images_per_s": e.train_images_per_s} for e in result.history
-        ],
+        "epochs": [{**dataclasses.asdict(e), "train_images_per_s": e.train_images_per_s} for e in result.history],
         "train_images": len(split.train),
         "val_images": len(split.val),
         "skipped_images": len(result.failures),

@@ -75,15 +75,23 @@ def _label(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> tuple[int,
     done = failed = 0
     started = time.perf_counter()
     for batch in rt.labeller(claimed.model_version_id).label(claimed.paths, _known_results(rt, claimed.id)):
-        with_db_retry(partial(_write_batch, rt, batch, claimed.job_id), rt.settings.db_patience_s, f"chunk {claimed.id}: write batch")
+        with_db_retry(
+            partial(_write_batch, rt, batch, claimed.job_id), rt.settings.db_patience_s, f"chunk {claimed.id}: write batch"
+        )
         ok, bad = count_outcomes(batch.records)
         done, failed = done + ok, failed + bad
         seconds = time.perf_counter() - started
         metrics.record_batch(batch.model_version_id, ok, bad, seconds)
         log.info(
             "batch labelled",
-            extra={"job": claimed.job_id, "chunk": claimed.id, "version": batch.model_version_id, "images": len(batch.records),
-                   "failed": bad, "seconds": round(seconds, 3)},
+            extra={
+                "job": claimed.job_id,
+                "chunk": claimed.id,
+                "version": batch.model_version_id,
+                "images": len(batch.records),
+                "failed": bad,
+                "seconds": round(seconds, 3),
+            },
         )
         started = time.perf_counter()
     return done, failed
@@ -94,7 +102,9 @@ def _known_results(rt: WorkerRuntime, chunk_id: int) -> KnownResults:
     lookup = stored_results(rt.db)
 
     def known(content_hashes: Sequence[str], model_version_id: str) -> Mapping[str, ResultRecord]:
-        return with_db_retry(partial(lookup, content_hashes, model_version_id), rt.settings.db_patience_s, f"chunk {chunk_id}: look up contents")
+        return with_db_retry(
+            partial(lookup, content_hashes, model_version_id), rt.settings.db_patience_s, f"chunk {chunk_id}: look up contents"
+        )
 
     return known
 
@@ -119,7 +129,9 @@ def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, reason: str
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.exception("could not write the failed rows of a given-up chunk", extra={"job": claimed.job_id, "chunk": claimed.id})
+            log.exception(
+                "could not write the failed rows of a given-up chunk", extra={"job": claimed.job_id, "chunk": claimed.id}
+            )
         with rt.db.transaction() as session:
             done = stored_chunks.ok_count(session, claimed.job_id, claimed.paths)
             failed = len(claimed.paths) - done

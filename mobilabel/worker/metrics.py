@@ -48,12 +48,16 @@ def _metrics() -> dict[str, Any] | None:
         "batch_size": Histogram("mobilabel_batch_size", "Images per batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)),
         "batch_seconds": Histogram("mobilabel_batch_seconds", "Seconds per batch: decode wait, forward and write"),
         "queue_wait": Histogram(
-            "mobilabel_queue_wait_seconds", "Seconds a chunk waited between enqueue and start",
+            "mobilabel_queue_wait_seconds",
+            "Seconds a chunk waited between enqueue and start",
             buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
         ),
-        "serving": Gauge("mobilabel_worker_processes_serving", "Pool processes with their model loaded", multiprocess_mode="livesum"),
+        "serving": Gauge(
+            "mobilabel_worker_processes_serving", "Pool processes with their model loaded", multiprocess_mode="livesum"
+        ),
         "unable": Gauge(
-            "mobilabel_worker_processes_unable", "Pool processes whose model could not be loaded: they cannot serve",
+            "mobilabel_worker_processes_unable",
+            "Pool processes whose model could not be loaded: they cannot serve",
             multiprocess_mode="livesum",
         ),
         "version": Gauge("mobilabel_model_version_info", "Model version in use (1)", ["version"], multiprocess_mode="livemax"),

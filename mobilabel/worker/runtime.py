@@ -37,7 +37,10 @@ class WorkerRuntime:
         if not settings.allowed_roots:
             # The server holds a job created over HTTP to its own roots when it walks the folder; the
             # files a chunk names are opened here, checked only against this worker's roots.
-            log.warning("MOBILABEL_ALLOWED_ROOTS is not set: process %s opens any file a job names (set it to the folders jobs may read)", self.name)
+            log.warning(
+                "MOBILABEL_ALLOWED_ROOTS is not set: process %s opens any file a job names (set it to the folders jobs may read)",
+                self.name,
+            )
         # Held while the unpinned model loads: the first chunk waits for the warm-up's load, never loads twice.
         self._loading = threading.Lock()
 
@@ -76,7 +79,9 @@ class WorkerRuntime:
             with self.db.transaction() as session:
                 beat(session)
         except SQLAlchemyError as exc:
-            log.warning("process %s: could not record that it %s (%s)", self.name, holder.split(" ", 1)[1], exc.__class__.__name__)
+            log.warning(
+                "process %s: could not record that it %s (%s)", self.name, holder.split(" ", 1)[1], exc.__class__.__name__
+            )
         Heartbeat(self.db, beat, self.settings.heartbeat_s, f"process {self.name}").start()
 
     def _load(self, checkpoint: Checkpoint) -> Classifier:

@@ -35,7 +35,9 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
         log.info("training run skipped: not queued", extra={"run": run_id})
         return None
     on_progress = RecordedProgress(rt.db, run_id)
-    heartbeat = Heartbeat(rt.db, lambda session: beat_run(session, run_id, owner), rt.settings.heartbeat_s, f"training run {run_id}")
+    heartbeat = Heartbeat(
+        rt.db, lambda session: beat_run(session, run_id, owner), rt.settings.heartbeat_s, f"training run {run_id}"
+    )
     try:
         with heartbeat:
             data_dir = Path(run.data_dir) if run.data_dir else None
@@ -49,7 +51,12 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
         stored_runs.finish_run(session, run_id, report.version_id, report.promotion.promoted)
     log.info(
         "training run completed",
-        extra={"run": run_id, "version": report.version_id, "val_accuracy": report.val_accuracy, "promoted": report.promotion.promoted},
+        extra={
+            "run": run_id,
+            "version": report.version_id,
+            "val_accuracy": report.val_accuracy,
+            "promoted": report.promotion.promoted,
+        },
     )
     if run.relabel and report.promotion.promoted:
         jobs = relabel_recent_jobs(rt.db, app, rt.settings, report.version_id, since=timedelta(days=7))
@@ -71,13 +78,17 @@ def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str | None, rela
     except MobilabelError:
         unchanged = False  # a folder that cannot be read: the run records why it fails
     if unchanged:
-        log.info("scheduled retraining skipped: no image or verified label changed since the last run", extra={"data_dir": data_dir})
+        log.info(
+            "scheduled retraining skipped: no image or verified label changed since the last run", extra={"data_dir": data_dir}
+        )
         return None
     with rt.db.transaction() as session:
         reap_orphans(session, rt.settings.heartbeat_s)  # a run whose worker died holds no slot
         run = stored_runs.create_scheduled_run(session, data_dir, dataclasses.asdict(options), relabel)
         active = None if run is not None else stored_runs.active_scheduled_run(session, data_dir)
     if run is None:
-        log.info("scheduled retraining skipped: run %s on this folder is still queued or running", active, extra={"data_dir": data_dir})
+        log.info(
+            "scheduled retraining skipped: run %s on this folder is still queued or running", active, extra={"data_dir": data_dir}
+        )
         return None
     return run_training(rt, app, run.id, owner)

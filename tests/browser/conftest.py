@@ -122,7 +122,9 @@ def serve(prepared: Prepared, tmp_path: Path) -> Iterator[ServerFactory]:
             settings["MOBILABEL_API_TOKEN"] = token
         env = clean_env(**settings)
         port = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True, env=env
+        )
         processes.append(process)
         server = Server(f"http://127.0.0.1:{port}", prepared.data, extra, env)
         wait_ready(server, process)

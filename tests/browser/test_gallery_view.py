@@ -45,7 +45,9 @@ def test_gallery_filters_bulk_labels_and_explains_missing_pictures(serve: Server
     page.get_by_role("button", name="Assign label").click()
     expect(page.locator("#review-progress")).to_contain_text("reviewed 4 / remaining 26")
     expect(page.locator(".tile.verified .mark")).to_have_text(["✓ daisy"] * 4)
-    assert {c["image_path"]: c["label"] for c in server.get("/api/corrections")} == {r["image_path"]: "daisy" for r in queue[24:28]}
+    assert {c["image_path"]: c["label"] for c in server.get("/api/corrections")} == {
+        r["image_path"]: "daisy" for r in queue[24:28]
+    }
     page.get_by_role("button", name="Undo (u)").click()
     expect(page.locator("#review-progress")).to_contain_text("reviewed 0 / remaining 30")
     assert server.get("/api/corrections") == []
@@ -81,4 +83,3 @@ def httpx_detail(url: str) -> str:
     assert answer.status_code == 422
     detail: str = answer.json()["detail"]
     return detail
-

@@ -42,14 +42,19 @@ def test_jobs_view_logs_in_starts_a_job_and_follows_it(serve: ServerFactory, pag
     other_site = page.context.new_page()
     other_site.goto(server.base.replace("127.0.0.1", "localhost") + "/ui/")
     expect(other_site.locator("#login")).to_be_visible()  # no session there
-    other_site.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'}).catch(() => null)", server.base + "/api/models/rollback")
+    other_site.evaluate(
+        "url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include'}).catch(() => null)",
+        server.base + "/api/models/rollback",
+    )
     other_site.close()
     assert [v["id"] for v in server.get("/api/models") if v["active"]] == active
     assert page.request.get(server.base + "/api/results/999999/image").status == 404  # images only by a result's id
 
     # A new job from the page: its row appears and is followed to the end in place; the rows of the
     # jobs that had ended are never rewritten (each row and its cells keep their nodes throughout).
-    rows.evaluate_all("rows => rows.forEach(row => { row.dataset.seen = 'before'; row.querySelectorAll('td').forEach(td => td.dataset.seen = 'before'); })")
+    rows.evaluate_all(
+        "rows => rows.forEach(row => { row.dataset.seen = 'before'; row.querySelectorAll('td').forEach(td => td.dataset.seen = 'before'); })"
+    )
     page.get_by_label("Folder to label").fill(str(server.extra))
     page.get_by_role("button", name="Label folder").click()
     expect(rows).to_have_count(len(jobs) + 1)

@@ -40,7 +40,9 @@ def test_models_view_compares_confuses_and_trains(serve: ServerFactory, page: Pa
     page.get_by_label("against version B").select_option(flowers)
     page.get_by_role("button", name="Compare").click()
     comparison = server.get("/api/models/compare", a=imagenet, b=flowers)
-    expect(page.locator("#comparison p")).to_have_text(f"{comparison['images']} images labelled by both, {comparison['changed']} changed label")
+    expect(page.locator("#comparison p")).to_have_text(
+        f"{comparison['images']} images labelled by both, {comparison['changed']} changed label"
+    )
     assert axe_violations(page) == []
     assert fits_width(page)
     flip = comparison["flips"][0]
@@ -60,7 +62,9 @@ def test_models_view_compares_confuses_and_trains(serve: ServerFactory, page: Pa
     page.locator("#confusion table.matrix a").first.click()
     page.wait_for_url("**view=gallery*confusion=*")
     cell = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
-    (counted,) = [c["images"] for c in confusion["cells"] if (c["verified"], c["predicted"]) == (cell["verified"], cell["predicted"])]
+    (counted,) = [
+        c["images"] for c in confusion["cells"] if (c["verified"], c["predicted"]) == (cell["verified"], cell["predicted"])
+    ]
     expect(page.locator(".grid .tile")).to_have_count(counted)
 
     # Train from the page: its defaults are the server's; the run's row is followed in place to the end.

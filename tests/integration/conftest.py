@@ -102,7 +102,10 @@ class Cluster:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "mobilabel", *arguments],
-                stdout=log, stderr=subprocess.STDOUT, env={**self.env, **extra_env}, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.env, **extra_env},
+                start_new_session=True,
             )
         started = WorkerProcess(name, process, log_path)
         self.workers.append(started)
@@ -216,7 +219,19 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     from tests.tcp_proxy import free_port
 
     port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", "", "--appendonly", "no"]
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(tmp_path),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
     server = RedisServer(port, subprocess.Popen(command, stdout=subprocess.DEVNULL))
     client = server.client()
 

@@ -90,7 +90,9 @@ def test_the_deployment_is_safe_by_default() -> None:
     assert "--device" in gpu["command"] and "cuda" in gpu["command"]
     assert set(COMPOSE["volumes"]) == {"redis-data", "postgres-data", "models"}
     web = SERVICES["web"]
-    assert "MOBILABEL_API_TOKEN" in web["environment"] and ":?" in web["environment"]["MOBILABEL_API_TOKEN"], "no API without a token"
+    assert "MOBILABEL_API_TOKEN" in web["environment"] and ":?" in web["environment"]["MOBILABEL_API_TOKEN"], (
+        "no API without a token"
+    )
     assert "/readyz" in " ".join(web["healthcheck"]["test"]) and "MOBILABEL_API_TOKEN']" in " ".join(web["healthcheck"]["test"])
 
 
@@ -111,8 +113,17 @@ def compose_env(cluster: Cluster) -> Iterator[dict[str, str]]:
     assert env["MOBILABEL_DATABASE_URL"].startswith("postgresql://mobilabel:change-me@postgres:5432/")
     assert env["MOBILABEL_BROKER_URL"] == "redis://:change-me@redis:6379/0"
     database_url = create_postgres_database()
-    local = {name: cluster.env[name] for name in ("MOBILABEL_BROKER_URL", "MOBILABEL_REDIS_PREFIX", "MOBILABEL_HOME", "MOBILABEL_PRETRAINED")}
-    yield {**env, **local, "MOBILABEL_DATABASE_URL": database_url, "MOBILABEL_ALLOWED_ROOTS": str(FLOWERS), "MOBILABEL_SWEEP_INTERVAL_S": "1"}
+    local = {
+        name: cluster.env[name]
+        for name in ("MOBILABEL_BROKER_URL", "MOBILABEL_REDIS_PREFIX", "MOBILABEL_HOME", "MOBILABEL_PRETRAINED")
+    }
+    yield {
+        **env,
+        **local,
+        "MOBILABEL_DATABASE_URL": database_url,
+        "MOBILABEL_ALLOWED_ROOTS": str(FLOWERS),
+        "MOBILABEL_SWEEP_INTERVAL_S": "1",
+    }
     cluster.stop()
     drop_postgres_database(database_url)
 
@@ -134,7 +145,9 @@ def test_migrate_worker_and_scheduler_run_natively(cluster: Cluster, compose_env
     database.dispose()
 
     metrics_port = free_port()
-    worker = cluster.start("worker", native(SERVICES["worker"]["command"]), **{**compose_env, "MOBILABEL_METRICS_PORT": str(metrics_port)})
+    worker = cluster.start(
+        "worker", native(SERVICES["worker"]["command"]), **{**compose_env, "MOBILABEL_METRICS_PORT": str(metrics_port)}
+    )
     wait_until(lambda: " ready." in worker.log and worker.log.count("loaded model version") >= 2, 180, "the worker service")
     scheduler = cluster.start("scheduler", native(SERVICES["scheduler"]["command"]), **compose_env)
     wait_until(lambda: "Sending due task sweep" in scheduler.log, 60, "the scheduler to send a sweep")
@@ -143,7 +156,9 @@ def test_migrate_worker_and_scheduler_run_natively(cluster: Cluster, compose_env
     enqueued = mobilabel(["enqueue", str(FLOWERS / "val" / "roses"), "--chunk", "8"], env)
     assert enqueued.returncode == 0, enqueued.stderr
     watched = mobilabel(["status", enqueued.stdout.strip(), "--watch", "--interval", "0.2"], env)
-    assert "completed: 20/20 images (20 labelled, 0 failed, 0 skipped (unchanged))" in watched.stdout, watched.stdout + watched.stderr
+    assert "completed: 20/20 images (20 labelled, 0 failed, 0 skipped (unchanged))" in watched.stdout, (
+        watched.stdout + watched.stderr
+    )
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
     print("\n" + "\n".join(line for line in metrics.splitlines() if line.startswith("mobilabel_") and "_bucket" not in line))
     assert "mobilabel_images_labelled_total 20.0" in metrics
@@ -168,5 +183,7 @@ def test_the_web_service_runs_natively_and_its_healthcheck_passes(cluster: Clust
 
     wait_until(lambda: healthy() or not web.alive(), 120, "the web service's healthcheck")
     assert web.alive(), web.log
-    no_token = subprocess.run([sys.executable, *healthcheck[1:]], env={**env, "MOBILABEL_API_TOKEN": "wrong"}, capture_output=True, text=True)
+    no_token = subprocess.run(
+        [sys.executable, *healthcheck[1:]], env={**env, "MOBILABEL_API_TOKEN": "wrong"}, capture_output=True, text=True
+    )
     assert no_token.returncode != 0 and "401" in no_token.stderr

@@ -27,15 +27,24 @@ def test_enqueue_status_and_the_embedded_path_agree(cluster: Cluster, tmp_path: 
     cluster.start_worker("w1", concurrency=2)
     enqueued = subprocess.run(
         [sys.executable, "-m", "mobilabel", "enqueue", str(FLOWERS / "val"), "--chunk", "16"],
-        env=cluster.env, capture_output=True, text=True, check=True,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     job_id = int(enqueued.stdout.strip())
     watched = subprocess.run(
         [sys.executable, "-m", "mobilabel", "status", str(job_id), "--watch", "--interval", "0.2"],
-        env=cluster.env, capture_output=True, text=True, timeout=300,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert watched.returncode == 0, watched.stderr
-    assert f"job {job_id} completed: 120/120 images (120 labelled, 0 failed, 0 skipped (unchanged)); chunks: 8 done" in watched.stdout
+    assert (
+        f"job {job_id} completed: 120/120 images (120 labelled, 0 failed, 0 skipped (unchanged)); chunks: 8 done"
+        in watched.stdout
+    )
 
     embedded_url = f"sqlite:///{tmp_path / 'embedded.db'}"
     labelled = CliRunner().invoke(cli, ["label", str(FLOWERS / "val")], env={"MOBILABEL_DATABASE_URL": embedded_url})

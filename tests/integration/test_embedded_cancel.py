@@ -30,7 +30,11 @@ def test_cancel_stops_a_running_label_process_and_keeps_what_it_wrote(postgres_u
         env = {**os.environ, "MOBILABEL_BATCH_SIZE": "4"}
         labelling = subprocess.Popen(
             [sys.executable, "-m", "mobilabel", "label", str(folder)],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
         def job_id() -> int | None:

@@ -25,7 +25,9 @@ def test_label_again_labels_only_what_changed_on_postgresql(
     run_incremental_scenario(postgres_url, tmp_path / "photos", val_images, monkeypatch)
 
 
-def test_enqueue_again_sends_only_what_changed(cluster: Cluster, redis_prefix: str, tmp_path: Path, val_images: list[Path]) -> None:
+def test_enqueue_again_sends_only_what_changed(
+    cluster: Cluster, redis_prefix: str, tmp_path: Path, val_images: list[Path]
+) -> None:
     folder = tmp_path / "photos"
     copied = copy_photos(folder, val_images[:10])
     cluster.start_worker("w1")
@@ -49,6 +51,10 @@ def test_enqueue_again_sends_only_what_changed(cluster: Cluster, redis_prefix: s
     assert chunks == {first.id: 3, changed.id: 1}, "the unchanged run made no chunk; the changed one only for its 4 images"
 
     status = subprocess.run(
-        [sys.executable, "-m", "mobilabel", "status", str(again.id)], capture_output=True, text=True, env={**cluster.env, "PYTHONPATH": str(REPO)}, cwd=REPO
+        [sys.executable, "-m", "mobilabel", "status", str(again.id)],
+        capture_output=True,
+        text=True,
+        env={**cluster.env, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
     )
     assert f"job {again.id} completed: 10/10 images (0 labelled, 0 failed, 10 skipped (unchanged)); chunks: none" in status.stdout

@@ -31,11 +31,18 @@ def test_ctrl_c_stops_after_the_batch_it_writes_and_label_resumes(postgres_url: 
     with blocker.connect() as lock:
         lock.execute(text("LOCK TABLE results IN EXCLUSIVE MODE"))
         labelling = subprocess.Popen(
-            [sys.executable, "-m", "mobilabel", "label", str(folder)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "mobilabel", "label", str(folder)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
         def waiting_on_the_lock() -> bool:
-            return bool(lock.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'results'::regclass")).scalar())
+            return bool(
+                lock.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'results'::regclass")).scalar()
+            )
 
         wait_until(waiting_on_the_lock, 120, "the label process to write its first batch")
         labelling.send_signal(signal.SIGINT)
@@ -51,9 +58,15 @@ def test_ctrl_c_stops_after_the_batch_it_writes_and_label_resumes(postgres_url: 
     assert f"Error: interrupted: job {job.id} stopped after 4 of 21 images to label; those 4 are kept" in output
     assert f"`mobilabel label {folder}` labels the rest" in output
 
-    again = subprocess.run([sys.executable, "-m", "mobilabel", "label", str(folder)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "label", str(folder)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     assert "21 images, 17 labelled, 0 failed, 4 skipped (unchanged)" in again.stderr
     with db.transaction() as session:
-        assert session.scalar(select(func.count(func.distinct(Result.image_path)))) == session.scalar(select(func.count()).select_from(Result)) == 21
+        assert (
+            session.scalar(select(func.count(func.distinct(Result.image_path))))
+            == session.scalar(select(func.count()).select_from(Result))
+            == 21
+        )
     db.dispose()

@@ -27,7 +27,9 @@ def test_label_on_postgresql_stores_every_odd_name(postgres_url: str, tmp_path: 
     files = make_odd_folder(tmp_path / "odd", val_images[0])
     env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_DATABASE_URL": postgres_url}
     open_database(postgres_url, auto_upgrade=True).dispose()
-    labelled = subprocess.run([sys.executable, "-m", "mobilabel", "label", str(tmp_path / "odd")], capture_output=True, env=env, cwd=REPO)
+    labelled = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "label", str(tmp_path / "odd")], capture_output=True, env=env, cwd=REPO
+    )
     assert labelled.returncode == 0 and b"Traceback" not in labelled.stderr, labelled.stderr.decode(errors="replace")
     assert f"{len(files)} images, {len(files)} labelled, 0 failed".encode() in labelled.stderr
     db = open_database(postgres_url)
@@ -67,5 +69,7 @@ def test_a_chunk_that_fails_on_every_attempt_fails_its_images_and_the_job_comple
     with db.transaction() as session:
         rows = query_results(session, ResultFilter(job_id=job_id))
     db.dispose()
-    assert len(rows) == 20 and all(r.status == "failed" and (r.error or "").startswith("gave up after 2 attempts: ") for r in rows)
+    assert len(rows) == 20 and all(
+        r.status == "failed" and (r.error or "").startswith("gave up after 2 attempts: ") for r in rows
+    )
     assert worker.alive() and "chunk attempt 1 failed" in worker.log

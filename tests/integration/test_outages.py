@@ -85,7 +85,9 @@ def test_label_rides_out_an_outage_shorter_than_its_patience(postgres_url: str, 
             lock.rollback()
         log_lines: list[str] = []
         assert labelling.stderr is not None
-        wait_until(lambda: "database unavailable" in (log_lines.append(labelling.stderr.readline()) or "".join(log_lines)), 60, "a retry")  # type: ignore[union-attr]
+        wait_until(
+            lambda: "database unavailable" in (log_lines.append(labelling.stderr.readline()) or "".join(log_lines)), 60, "a retry"
+        )  # type: ignore[union-attr]
         proxy.restore()
         _, rest = labelling.communicate(timeout=300)
     assert labelling.returncode == 0, "".join(log_lines) + rest
@@ -107,19 +109,25 @@ def test_past_its_patience_label_stops_with_one_line_and_resumes(postgres_url: s
     assert f"job 1 stopped after 0 of 21 images to label; those are kept; `mobilabel label {FOLDER}` labels the rest" in errors[0]
 
     def listed() -> dict[str, object]:
-        shown = subprocess.run([sys.executable, "-m", "mobilabel", "jobs", "--format", "json"], env=outage_env, capture_output=True, text=True)
+        shown = subprocess.run(
+            [sys.executable, "-m", "mobilabel", "jobs", "--format", "json"], env=outage_env, capture_output=True, text=True
+        )
         job: dict[str, object] = json.loads(shown.stdout)[0]
         return job
 
     job = wait_until(lambda: (j := listed())["status"] == "failed" and j, 60, "the orphaned job to be failed when looked at")
     assert "its process (label " in str(job["error"]) and "stopped answering" in str(job["error"])  # type: ignore[index]
-    again = subprocess.run([sys.executable, "-m", "mobilabel", "label", str(FOLDER)], env=outage_env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "label", str(FOLDER)], env=outage_env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0 and "21 images, 21 labelled" in again.stderr, again.stderr
     assert counts(postgres_url) == (21, 21, [(1, "failed"), (2, "completed")])
 
 
 def test_the_servers_own_runner_rides_out_an_outage_and_answers_503(
-    api: ClientFactory, postgres_url: str, outage_env: dict[str, str]  # noqa: F811
+    api: ClientFactory,  # noqa: F811
+    postgres_url: str,
+    outage_env: dict[str, str],
 ) -> None:
     with proxied(postgres_url) as (proxy, url):
         client = api(MOBILABEL_DATABASE_URL=url, MOBILABEL_ALLOWED_ROOTS=str(FLOWERS), MOBILABEL_DB_PATIENCE_S="120")
@@ -134,7 +142,9 @@ def test_the_servers_own_runner_rides_out_an_outage_and_answers_503(
         assert during.status_code == 503 and "database is unavailable" in during.json()["detail"], during.text
         assert client.get("/api/training-runs").status_code == 503
         proxy.restore()
-        job = wait_until(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["status"] == "completed" and j, 120, "the job to complete")
+        job = wait_until(
+            lambda: (j := client.get(f"/api/jobs/{job_id}").json())["status"] == "completed" and j, 120, "the job to complete"
+        )
         assert (job["done"], job["failed"]) == (21, 0)  # type: ignore[index]
         later = client.post("/api/jobs", json={"folder": str(FOLDER)})
         wait_until(lambda: client.get(f"/api/jobs/{later.json()['id']}").json()["status"] == "completed", 120, "a later job")
@@ -145,11 +155,18 @@ def test_a_training_run_whose_worker_died_is_failed_when_looked_at(cluster: Clus
     data = small_training_folder(tmp_path / "data", per_class=4)
     env = {**cluster.env, "MOBILABEL_HEARTBEAT_S": "0.5"}
     worker = cluster.start_worker("w1", MOBILABEL_HEARTBEAT_S="0.5")
-    queued = subprocess.run([sys.executable, "-m", "mobilabel", "train", str(data), "--queue", "--epochs", "50"], env=env, capture_output=True, text=True)
+    queued = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "train", str(data), "--queue", "--epochs", "50"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert queued.returncode == 0, queued.stderr
 
     def run() -> dict[str, object]:
-        shown = subprocess.run([sys.executable, "-m", "mobilabel", "runs", "--format", "json"], env=env, capture_output=True, text=True)
+        shown = subprocess.run(
+            [sys.executable, "-m", "mobilabel", "runs", "--format", "json"], env=env, capture_output=True, text=True
+        )
         listed: dict[str, object] = json.loads(shown.stdout)[0]
         return listed
 

@@ -13,7 +13,9 @@ from mobilabel.cli.main import cli
 from tests.bad_images import make_real_world_folder
 
 
-def test_real_world_files_on_postgresql(tmp_path: Path, val_images: list[Path], postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_world_files_on_postgresql(
+    tmp_path: Path, val_images: list[Path], postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOBILABEL_DATABASE_URL", postgres_url)
     runner = CliRunner()
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
@@ -22,9 +24,14 @@ def test_real_world_files_on_postgresql(tmp_path: Path, val_images: list[Path], 
     labelled = runner.invoke(cli, ["label", str(folder)], catch_exceptions=False)
     assert labelled.exit_code == 0, labelled.output
     failed = sum(outcome != "ok" for outcome, _ in expect.values())
-    assert f"{len(expect) - failed} labelled, {failed} failed, 0 skipped (unchanged), 1 skipped: not an image" in " ".join(labelled.output.split())
+    assert f"{len(expect) - failed} labelled, {failed} failed, 0 skipped (unchanged), 1 skipped: not an image" in " ".join(
+        labelled.output.split()
+    )
 
-    rows = {Path(r["image_path"]).name: r for r in csv.DictReader(io.StringIO(runner.invoke(cli, ["results", "--format", "csv"]).output))}
+    rows = {
+        Path(r["image_path"]).name: r
+        for r in csv.DictReader(io.StringIO(runner.invoke(cli, ["results", "--format", "csv"]).output))
+    }
     assert rows.keys() == expect.keys()
     for name, (outcome, warning) in expect.items():
         if outcome == "ok":

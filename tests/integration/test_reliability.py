@@ -47,8 +47,10 @@ def freeze_a_chunk_holder(cluster: Cluster, pids: list[int]) -> tuple[list[int],
 def assert_exactly_once(cluster: Cluster, job_id: int, images: int, started: float, what: str) -> None:
     job = cluster.wait_for_job(job_id, 300)
     rows, distinct = cluster.result_counts()
-    print(f"\n{what}: {rows} rows, {rows - distinct} duplicates, job {job.done} done / {job.failed} failed, "
-          f"{time.monotonic() - started:.1f} s")
+    print(
+        f"\n{what}: {rows} rows, {rows - distinct} duplicates, job {job.done} done / {job.failed} failed, "
+        f"{time.monotonic() - started:.1f} s"
+    )
     assert (rows, distinct) == (images, images)
     assert (job.total, job.done, job.failed) == (images, images, 0)
 
@@ -96,8 +98,21 @@ def test_redis_restarted_mid_job(persistent: bool, cluster: Cluster, tmp_path: P
     port = free_port()
     data = tmp_path / "redis"
     data.mkdir()
-    redis_command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
-                     "--appendonly", "yes" if persistent else "no", "--daemonize", "no"]
+    redis_command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persistent else "no",
+        "--daemonize",
+        "no",
+    ]
     server = subprocess.Popen(redis_command, stdout=subprocess.DEVNULL)
     try:
         ping = ["redis-cli", "-p", str(port), "ping"]
@@ -120,8 +135,12 @@ def test_redis_restarted_mid_job(persistent: bool, cluster: Cluster, tmp_path: P
         server = subprocess.Popen(redis_command, stdout=subprocess.DEVNULL)
         wait_until(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG", 30, "the test's Redis to restart")
         app = create_app(load_settings())
-        wait_until(lambda: app.control.add_consumer("cpu", reply=True, timeout=2), 60, "the worker to reconnect and take the cpu queue")
-        assert_exactly_once(cluster, job_id, 609, started, f"Redis restarted ({'append-only' if persistent else 'no persistence'})")
+        wait_until(
+            lambda: app.control.add_consumer("cpu", reply=True, timeout=2), 60, "the worker to reconnect and take the cpu queue"
+        )
+        assert_exactly_once(
+            cluster, job_id, 609, started, f"Redis restarted ({'append-only' if persistent else 'no persistence'})"
+        )
         assert worker.alive()
         assert ("re-sent" in worker.log) is not persistent, "only lost messages need the sweeper"
     finally:
@@ -167,7 +186,12 @@ def test_paths_outside_allowed_roots_are_never_opened(cluster: Cluster, tmp_path
     shutil.copy(val_images[0], allowed / "inside.jpg")
     os.mkfifo(outside / "trap.jpg")  # opening it for reading would block the worker for good
     (allowed / "link.jpg").symlink_to(outside / "trap.jpg")
-    paths = [str(allowed / "inside.jpg"), str(allowed / ".." / "outside" / "trap.jpg"), str(allowed / "link.jpg"), str(outside / "trap.jpg")]
+    paths = [
+        str(allowed / "inside.jpg"),
+        str(allowed / ".." / "outside" / "trap.jpg"),
+        str(allowed / "link.jpg"),
+        str(outside / "trap.jpg"),
+    ]
     cluster.start_worker("w1", MOBILABEL_ALLOWED_ROOTS=str(allowed))
     db = cluster.database()
     with db.transaction() as session:

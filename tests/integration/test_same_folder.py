@@ -27,7 +27,9 @@ def test_a_second_run_waits_for_the_first_and_labels_only_what_it_left(
 
     def start(name: str, folder: Path) -> subprocess.Popen[bytes]:
         with open(logs[name], "wb") as log:
-            return subprocess.Popen([sys.executable, "-m", "mobilabel", "label", str(folder)], cwd=REPO, env=env, stdout=log, stderr=log)
+            return subprocess.Popen(
+                [sys.executable, "-m", "mobilabel", "label", str(folder)], cwd=REPO, env=env, stdout=log, stderr=log
+            )
 
     # The first run holds the folder while the results table is locked (it cannot write its first batch),
     # so the others are sure to start while it runs, whatever the machine's speed.
@@ -36,8 +38,11 @@ def test_a_second_run_waits_for_the_first_and_labels_only_what_it_left(
         lock.execute(text("LOCK TABLE results IN EXCLUSIVE MODE"))
         first = start("first", FLOWERS / "val" / "daisy")
         wait_until(
-            lambda: lock.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'results'::regclass")).scalar(),
-            120, "the first run to write its first batch",
+            lambda: lock.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'results'::regclass")
+            ).scalar(),
+            120,
+            "the first run to write its first batch",
         )
         same, parent = start("same", FLOWERS / "val" / "daisy"), start("parent", FLOWERS / "val")
         for name in ("same", "parent"):
@@ -48,7 +53,10 @@ def test_a_second_run_waits_for_the_first_and_labels_only_what_it_left(
         assert process.wait(timeout=300) == 0, {name: path.read_text()[-1500:] for name, path in logs.items()}
     output = {name: path.read_text() for name, path in logs.items()}
     assert "21 images, 21 labelled, 0 failed, 0 skipped" in output["first"]
-    assert f"is labelling {FLOWERS / 'val' / 'daisy'}" in output["same"] and f"is labelling {FLOWERS / 'val' / 'daisy'}" in output["parent"]
+    assert (
+        f"is labelling {FLOWERS / 'val' / 'daisy'}" in output["same"]
+        and f"is labelling {FLOWERS / 'val' / 'daisy'}" in output["parent"]
+    )
     # Whichever of the two went next, each labels only what no earlier run had.
     assert "21 images, 0 labelled, 0 failed, 21 skipped (unchanged)" in output["same"]
     assert "120 images, 99 labelled, 0 failed, 21 skipped (unchanged)" in output["parent"]

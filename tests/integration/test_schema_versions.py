@@ -30,7 +30,12 @@ def test_a_database_newer_than_the_code_is_one_clear_line(database_url: str) -> 
         ran = mobilabel(*command)
         lines = ran.stderr.strip().splitlines()
         assert ran.returncode == 1 and len(lines) == 1, (command, ran.stderr)
-        assert lines[0].startswith("Error: ") and "0099" in lines[0] and f"up to {head}" in lines[0] and "newer mobilabel" in lines[0]
+        assert (
+            lines[0].startswith("Error: ")
+            and "0099" in lines[0]
+            and f"up to {head}" in lines[0]
+            and "newer mobilabel" in lines[0]
+        )
     db = Database(database_url)
     with db.transaction() as session:
         assert session.scalar(text("SELECT version_num FROM alembic_version")) == "0099", "nothing was changed"

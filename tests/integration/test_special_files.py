@@ -15,7 +15,9 @@ from mobilabel.storage.results import ResultFilter, query_results
 from tests.integration.conftest import Cluster
 
 
-def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(cluster: Cluster, tmp_path: Path, val_images: list[Path]) -> None:
+def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(
+    cluster: Cluster, tmp_path: Path, val_images: list[Path]
+) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
     shutil.copy(val_images[0], folder / "good.jpg")

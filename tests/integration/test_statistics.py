@@ -36,11 +36,15 @@ def assert_statistics_current(url: str, path: str) -> None:
     assert "Index Scan" in plan and "Seq Scan" not in plan and "pattern" not in plan, plan
 
 
-def test_a_job_leaves_statistics_current_embedded(postgres_url: str, tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_job_leaves_statistics_current_embedded(
+    postgres_url: str, tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOBILABEL_DATABASE_URL", postgres_url)
     open_database(postgres_url, auto_upgrade=True).dispose()
     folder = hard_links(tmp_path / "photos", val_images[:10], 2000)
-    labelled = subprocess.run([sys.executable, "-m", "mobilabel", "label", str(folder)], env=os.environ, capture_output=True, text=True, timeout=300)
+    labelled = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "label", str(folder)], env=os.environ, capture_output=True, text=True, timeout=300
+    )
     assert labelled.returncode == 0, labelled.stderr[-2000:]
     assert "2000 labelled" in labelled.stderr
     assert_statistics_current(postgres_url, str(folder / "00" / "00123.jpg"))

@@ -17,7 +17,9 @@ from tests.integration.conftest import Cluster, RedisServer
 
 
 @pytest.mark.parametrize("prefix", [None, "custom-prefix:"], ids=["default-prefix", "custom-prefix"])
-def test_queued_chunks_are_not_sent_again(prefix: str | None, cluster: Cluster, private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queued_chunks_are_not_sent_again(
+    prefix: str | None, cluster: Cluster, private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOBILABEL_BROKER_URL", private_redis.url)
     if prefix is None:
         monkeypatch.delenv("MOBILABEL_REDIS_PREFIX")

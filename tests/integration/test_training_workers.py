@@ -39,7 +39,9 @@ def many_photos(root: Path, count: int) -> Path:
 
 
 def mobilabel(cluster: Cluster, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mobilabel", *arguments], env=cluster.env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "mobilabel", *arguments], env=cluster.env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_a_labelling_worker_switches_to_a_newly_promoted_version(cluster: Cluster, tmp_path: Path) -> None:

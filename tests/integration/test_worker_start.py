@@ -33,7 +33,9 @@ def start_slow_worker(cluster: Cluster, name: str, concurrency: int) -> WorkerPr
     log_path = cluster.tmp / f"{name}.log"
     command = [sys.executable, "-c", SLOW_LOAD, "worker", f"--concurrency={concurrency}", f"--name={name}@%h", "--queues=cpu"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=cluster.env, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=cluster.env, start_new_session=True
+        )
     worker = WorkerProcess(name, process, log_path)
     cluster.workers.append(worker)
     return worker
@@ -54,8 +56,11 @@ def test_pool_processes_come_up_however_slow_the_model_load(cluster: Cluster) ->
 def test_a_worker_that_cannot_serve_says_so(cluster: Cluster, api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
     port = free_port()
     broken = cluster.start(
-        "broken", ["worker", "--concurrency=1", "--queues=gpu"],
-        MOBILABEL_PRETRAINED=str(tmp_path / "missing.pth"), MOBILABEL_METRICS_PORT=str(port), MOBILABEL_HEARTBEAT_S="1",
+        "broken",
+        ["worker", "--concurrency=1", "--queues=gpu"],
+        MOBILABEL_PRETRAINED=str(tmp_path / "missing.pth"),
+        MOBILABEL_METRICS_PORT=str(port),
+        MOBILABEL_HEARTBEAT_S="1",
     )
     wait_until(lambda: "cannot serve" in broken.log or not broken.alive(), 120, "the worker to fail to load its model")
     metrics = wait_until(lambda: _get(f"http://127.0.0.1:{port}/metrics"), 30, "the worker's metrics")
@@ -64,11 +69,15 @@ def test_a_worker_that_cannot_serve_says_so(cluster: Cluster, api: ClientFactory
     client = api()
     ready = client.get("/readyz").json()
     workers = ready["checks"]["workers"]
-    assert not workers["ok"] and "no worker process can serve" in workers["detail"] and "missing.pth" in workers["detail"], workers
+    assert not workers["ok"] and "no worker process can serve" in workers["detail"] and "missing.pth" in workers["detail"], (
+        workers
+    )
     assert ready["ready"], "queries are still served: the server itself is ready"
 
     cluster.start_worker("good", MOBILABEL_HEARTBEAT_S="1")
-    workers = wait_until(lambda: (w := client.get("/readyz").json()["checks"]["workers"])["ok"] and w, 60, "the good worker to be counted")
+    workers = wait_until(
+        lambda: (w := client.get("/readyz").json()["checks"]["workers"])["ok"] and w, 60, "the good worker to be counted"
+    )
     assert "1 worker processes serving; 1 cannot" in workers["detail"]  # type: ignore[index]
 
 

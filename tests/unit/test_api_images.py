@@ -76,7 +76,12 @@ def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path
 
     again = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128})
     assert again.content == thumb.content and list((load_settings().home / "thumbnails").rglob("*.jpg")) == cached
-    assert client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128}, headers={"If-None-Match": thumb.headers["etag"]}).status_code == 304
+    assert (
+        client.get(
+            f"/api/results/{rotated_id}/thumbnail", params={"size": 128}, headers={"If-None-Match": thumb.headers["etag"]}
+        ).status_code
+        == 304
+    )
     assert "max-age=86400" in thumb.headers["cache-control"]
     content_id = client.get(f"/api/results/{rotated_id}").json()["content_id"]  # what a client builds the URL from
     assert content_id == f"{(root / 'rotated.jpg').stat().st_size}:{(root / 'rotated.jpg').stat().st_mtime_ns}"
@@ -86,7 +91,9 @@ def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path
     stale = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128, "v": content_id})
     assert stale.headers["cache-control"] == "no-cache" and stale.headers["etag"] != thumb.headers["etag"]
     changed = client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 128})
-    assert changed.headers["etag"] != thumb.headers["etag"] and len(list((load_settings().home / "thumbnails").rglob("*.jpg"))) == 2
+    assert (
+        changed.headers["etag"] != thumb.headers["etag"] and len(list((load_settings().home / "thumbnails").rglob("*.jpg"))) == 2
+    )
     assert client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 100}).status_code == 422
 
 
@@ -122,7 +129,11 @@ def test_traversal_in_every_form_is_404_and_opens_nothing(api: ClientFactory, tm
         for kind in ("image", "thumbnail")
         for prefix in ("..%2f..%2f..%2fetc%2fpasswd", "%2e%2e", "-1", "1%00", "0x1", "%2Fetc%2Fpasswd", "1.0", "999999", " 1")
     ]
-    requests += ["/api/results/../../etc/passwd", "/api/results//etc/passwd/image", f"/api/results/{outside / 'secret.jpg'}/image"]
+    requests += [
+        "/api/results/../../etc/passwd",
+        "/api/results//etc/passwd/image",
+        f"/api/results/{outside / 'secret.jpg'}/image",
+    ]
     for url in requests:
         answer = client.get(url)
         assert answer.status_code == 404, (url, answer.status_code, answer.text[:200])

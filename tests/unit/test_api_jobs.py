@@ -81,7 +81,11 @@ def test_a_cancelled_job_that_has_not_started_never_runs(api: ClientFactory, tmp
     assert client.get("/api/results", params={"job": job_id}).json()["items"] == []
 
 
-def test_a_running_job_stops_after_the_batch_it_is_labelling(api: ClientFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_a_running_job_stops_after_the_batch_it_is_labelling(
+    api: ClientFactory,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from mobilabel.api.job_runner import JobRunner
     from mobilabel.config import load_settings
     from mobilabel.pipeline.build import build_labeller, load_classifier

@@ -26,7 +26,9 @@ def setup_storage() -> None:
     db = open_database(load_settings().database_url, auto_upgrade=True)
     with db.transaction() as session:
         for version_id, accuracy in (("v1", 0.8), ("v2", 0.9)):
-            record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, ["daisy", "rose"], {"val_accuracy": accuracy}, version_id.encode())
+            record = versions.VersionRecord(
+                version_id, "mobilenet_v2", 1.0, ["daisy", "rose"], {"val_accuracy": accuracy}, version_id.encode()
+            )
             versions.register_version(session, record)
         write_results(session, [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "daisy", 0.6, [])], "v1", None)
         stored_runs.create_run(session, "/photos/train", {"epochs": 2}, False, False, trigger="cli")
@@ -63,7 +65,9 @@ def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str,
                 path = folder / name
                 if not path.exists():
                     shutil.copy(source, path)
-                records.append(ResultRecord(str(path), "1:1", ResultStatus.OK, pair[side], 0.7, [], content_hash=hash_file(str(path))))
+                records.append(
+                    ResultRecord(str(path), "1:1", ResultStatus.OK, pair[side], 0.7, [], content_hash=hash_file(str(path)))
+                )
             write_results(session, records, version, None)
         ids = {Path(r.image_path).name: r.id for r in session.scalars(select(Result).where(Result.model_version_id == "v2"))}
     db.dispose()
@@ -77,19 +81,32 @@ def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, databas
     created = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "rose"})
     assert created.status_code == 201, created.text
     a = created.json()  # the one correction set, not the list
-    assert (a["image_path"], a["made_on"], a["label"], a["state"]) == (str(tmp_path / "photos" / "a.jpg"),) * 2 + ("rose", "current")
+    assert (a["image_path"], a["made_on"], a["label"], a["state"]) == (str(tmp_path / "photos" / "a.jpg"),) * 2 + (
+        "rose",
+        "current",
+    )
     by_path = client.put("/api/corrections", json={"image_path": str(tmp_path / "photos" / "b.jpg"), "label": "daisy"})
     assert by_path.status_code == 201 and by_path.json()["image_path"].endswith("/b.jpg") and by_path.json()["label"] == "daisy"
     replaced = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "daisy"})
-    assert replaced.status_code == 200 and {k: replaced.json()[k] for k in ("content_hash", "label")} == {"content_hash": a["content_hash"], "label": "daisy"}
-    assert [(c["image_path"].rsplit("/", 1)[1], c["label"]) for c in client.get("/api/corrections").json()] == [("a.jpg", "daisy"), ("b.jpg", "daisy")]
+    assert replaced.status_code == 200 and {k: replaced.json()[k] for k in ("content_hash", "label")} == {
+        "content_hash": a["content_hash"],
+        "label": "daisy",
+    }
+    assert [(c["image_path"].rsplit("/", 1)[1], c["label"]) for c in client.get("/api/corrections").json()] == [
+        ("a.jpg", "daisy"),
+        ("b.jpg", "daisy"),
+    ]
     page = client.get("/api/results", params={"path": f"{tmp_path}/photos/*"}).json()["items"]
     assert len(page) == 2
     assert {r["verified_label"] for r in page} == {"daisy"}  # beside each current label
     unknown = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "Daisy"})
     assert unknown.status_code == 422 and "did you mean 'daisy'" in unknown.json()["detail"]
-    assert '; send "new_class": true to verify a label no model knows yet (classes: ' in unknown.json()["detail"]  # the API's switch, not the CLI's
-    assert client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
+    assert (
+        '; send "new_class": true to verify a label no model knows yet (classes: ' in unknown.json()["detail"]
+    )  # the API's switch, not the CLI's
+    assert (
+        client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
+    )
     assert client.put("/api/corrections", json={"result_id": 999, "label": "rose"}).status_code == 404
     assert client.put("/api/corrections", json={"image_path": "relative.jpg", "label": "rose"}).status_code == 422
     assert client.put("/api/corrections", json={"image_path": str(tmp_path / "missing.jpg"), "label": "rose"}).status_code == 404
@@ -135,12 +152,18 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     by_prefix = client.get("/api/models/compare", params={"a": "imagenet", "b": "v2"}).json()
     assert (by_prefix["version_a"], by_prefix["images"]) == ("imagenet-1a2b", 0)
     assert client.get("/api/models/imagenet").json()["id"] == "imagenet-1a2b"
-    assert client.get("/api/models/compare", params={"a": "active", "b": "v2"}).json()["detail"].startswith("no model version is active")
+    assert (
+        client.get("/api/models/compare", params={"a": "active", "b": "v2"})
+        .json()["detail"]
+        .startswith("no model version is active")
+    )
     assert client.post("/api/models/v2/activate").json() == {"active": "v2"}
     assert client.get("/api/models/compare/images", params={**flip, "a": "v1", "b": "active"}).json() == behind + following
     assert client.get("/api/models/active/confusion").json()["version"] == "v2"
     ambiguous = client.get("/api/models/v/confusion/images", params={"verified": "daisy", "predicted": "rose"})
-    assert ambiguous.status_code == 404 and ambiguous.json()["detail"] == "'v' matches 2 model versions: v1, v2; give more of the id"
+    assert (
+        ambiguous.status_code == 404 and ambiguous.json()["detail"] == "'v' matches 2 model versions: v1, v2; give more of the id"
+    )
     with_results = client.get("/api/results", params={"version": "v"})
     assert with_results.json()["detail"] == ambiguous.json()["detail"]
 
@@ -170,7 +193,9 @@ def test_a_training_run_started_through_the_api_trains_in_the_server(api: Client
     started = client.post("/api/training-runs", json={"data_dir": str(data), "epochs": 1, "batch_size": 8})
     assert started.status_code == 202, started.text
     assert started.json()["trigger"] == "api"
-    assert started.json()["options"]["include_corrections"] is True, "the verified labels join by default, as in `mobilabel train`"
+    assert started.json()["options"]["include_corrections"] is True, (
+        "the verified labels join by default, as in `mobilabel train`"
+    )
     client.app.state.runner.wait_idle(timeout=300)  # type: ignore[attr-defined]
     run = client.get(f"/api/training-runs/{started.json()['id']}").json()
     assert (run["status"], run["promoted"], run["error"]) == ("completed", True, None), run

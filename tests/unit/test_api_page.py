@@ -23,7 +23,7 @@ def test_the_page_is_served_by_the_package_and_holds_no_data(api: ClientFactory)
     home = client.get("/", follow_redirects=False)
     assert (home.status_code, home.headers["location"]) == (307, "/ui/")
     page = client.get("/ui/")
-    assert page.status_code == 200 and 'src="app.js"' in page.text and "http" not in page.text.replace('http-equiv', '')  # no CDN
+    assert page.status_code == 200 and 'src="app.js"' in page.text and "http" not in page.text.replace("http-equiv", "")  # no CDN
     # Every module the page imports, from app.js down, is served as JavaScript (no build step, no CDN).
     todo, served = ["app.js"], {}
     while todo:
@@ -47,7 +47,9 @@ def test_the_page_is_served_by_the_package_and_holds_no_data(api: ClientFactory)
     logged_in = client.post("/api/session", json={"token": TOKEN})
     assert logged_in.status_code == 204
     assert client.get("/api/jobs").status_code == 200  # with the session cookie the login form got
-    refused = client.put("/api/corrections", json={"image_path": "/x.jpg", "label": "daisy"}, headers={"Sec-Fetch-Site": "cross-site"})
+    refused = client.put(
+        "/api/corrections", json={"image_path": "/x.jpg", "label": "daisy"}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert refused.status_code == 403
 
 
@@ -73,6 +75,9 @@ def test_meta_gives_the_page_the_servers_names_and_defaults(api: ClientFactory, 
     assert meta["job_states"] == {"all": list(JobState), "active": list(ACTIVE_JOB_STATES)}
     assert meta["run_states"] == {"all": list(RunState), "active": list(ACTIVE_RUN_STATES)}
     assert meta["result_states"] == ["ok", "failed"] and "confidence" in meta["result_sorts"]
-    assert meta["training_defaults"]["epochs"] == DEFAULT_EPOCHS and meta["training_defaults"]["val_fraction"] == DEFAULT_VAL_FRACTION
+    assert (
+        meta["training_defaults"]["epochs"] == DEFAULT_EPOCHS
+        and meta["training_defaults"]["val_fraction"] == DEFAULT_VAL_FRACTION
+    )
     assert meta["allowed_roots_set"] is False
     assert api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path)).get("/api/meta").json()["allowed_roots_set"] is True

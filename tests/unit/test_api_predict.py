@@ -35,7 +35,9 @@ def upload(*paths: Path) -> list[tuple[str, tuple[str, bytes, str]]]:
 def batch_sizes(client: TestClient) -> tuple[float, float]:
     """(images, batches) the predict endpoint has run, from /metrics."""
     values = {
-        line.split()[0]: float(line.split()[1]) for line in client.get("/metrics").text.splitlines() if line.startswith("mobilabel_predict_batch_size_")
+        line.split()[0]: float(line.split()[1])
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith("mobilabel_predict_batch_size_")
     }
     return values["mobilabel_predict_batch_size_sum"], values["mobilabel_predict_batch_size_count"]
 
@@ -44,7 +46,10 @@ def test_predict_gives_the_labels_of_label_and_batches_concurrent_requests(api: 
     images = photos(tmp_path / "photos")
     labelled = CliRunner().invoke(cli, ["label", str(tmp_path / "photos")], catch_exceptions=False)
     assert labelled.exit_code == 0, labelled.output
-    stored = {Path(r["image_path"]).name: r for r in csv.DictReader(io.StringIO(CliRunner().invoke(cli, ["results", "--format", "csv"]).output))}
+    stored = {
+        Path(r["image_path"]).name: r
+        for r in csv.DictReader(io.StringIO(CliRunner().invoke(cli, ["results", "--format", "csv"]).output))
+    }
     assert len(stored) == len(images) == 10
 
     # One lane, and a wait long enough that the 5 requests below always meet in one batch of 5.
@@ -92,7 +97,11 @@ def test_uploads_are_checked_like_files(api: ClientFactory, tmp_path: Path) -> N
     too_big = upload(photo, photo, photo, photo)
     refused = client.post("/api/predict", files=too_big)
     assert refused.status_code == 413 and "MOBILABEL_MAX_UPLOAD_BYTES" in refused.json()["detail"]
-    body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.jpg\"\r\n\r\n" + photo.read_bytes() * 4 + b"\r\n--b--\r\n"
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.jpg"\r\n\r\n'
+        + photo.read_bytes() * 4
+        + b"\r\n--b--\r\n"
+    )
     streamed = client.post("/api/predict", content=chunked(body), headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert streamed.status_code == 413  # no Content-Length: counted as it arrives
 

@@ -26,7 +26,9 @@ def store_results() -> int:
     """61 rows in 3 batches: two jobs, ties in label and confidence, 7 failed rows without either. Returns job 1's id."""
     db = open_database(load_settings().database_url, auto_upgrade=True)
     with db.transaction() as session:
-        versions.register_version(session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["daisy", "rose", "tulip"], {}, b"w"), activate=True)
+        versions.register_version(
+            session, versions.VersionRecord("v1", "mobilenet_v2", 1.0, ["daisy", "rose", "tulip"], {}, b"w"), activate=True
+        )
         job_ids = [jobs.create_job(session, f"/photos/{n}", "v1").id for n in ("a", "b")]
     for batch in range(3):
         records = []
@@ -36,7 +38,11 @@ def store_results() -> int:
                 records.append(ResultRecord(path, "1:1", ResultStatus.FAILED, error="corrupt image"))
             else:
                 label = ("daisy", "rose", "tulip")[i % 3]
-                records.append(ResultRecord(path, "1:1", ResultStatus.OK, label, round((i * 37 % 10) / 10, 1), [{"label": label, "confidence": 0.5}]))
+                records.append(
+                    ResultRecord(
+                        path, "1:1", ResultStatus.OK, label, round((i * 37 % 10) / 10, 1), [{"label": label, "confidence": 0.5}]
+                    )
+                )
         with db.transaction() as session:
             write_results(session, records, "v1", job_ids[batch % 2])
     db.dispose()
@@ -109,7 +115,10 @@ def check_pages_and_exports(client: TestClient) -> None:
     tulips = all_pages(client, 100, sort="-confidence", label="tulip")
     assert [r["image_path"] for r in csv_rows] == [r["image_path"] for r in tulips]
     assert [json.loads(r["top_k"]) for r in csv_rows] == [r["top_k"] for r in tulips]
-    lines = [json.loads(line) for line in client.get("/api/results/export", params={"format": "jsonl", "sort": "time"}).text.splitlines()]
+    lines = [
+        json.loads(line)
+        for line in client.get("/api/results/export", params={"format": "jsonl", "sort": "time"}).text.splitlines()
+    ]
     by_time = all_pages(client, 100, sort="time")
     assert lines == [{k: r[k] for k in lines[0]} for r in by_time]  # every value exactly as the pages give it
 

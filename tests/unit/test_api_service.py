@@ -31,7 +31,14 @@ def test_health_readiness_metrics_and_openapi(api: ClientFactory) -> None:  # no
     assert 'mobilabel_http_request_duration_seconds_count{method="GET",route="/api/jobs/{job_id}",status="404"} 1.0' in metrics
     assert 'route="/readyz",status="200"' in metrics
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/api/jobs", "/api/results", "/api/results/export", "/api/predict", "/api/results/{result_id}/thumbnail", "/api/models"):
+    for path in (
+        "/api/jobs",
+        "/api/results",
+        "/api/results/export",
+        "/api/predict",
+        "/api/results/{result_id}/thumbnail",
+        "/api/models",
+    ):
         assert path in paths, path
 
 
@@ -102,7 +109,9 @@ def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: Client
     assert client.get("/api/jobs").status_code == 401  # logged out
     assert client.post("/api/session", json={"token": "wrong"}).status_code == 401
     assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "https://evil.example"}).status_code == 403
-    assert client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "http://localhost"}).status_code == 204  # a login form
+    assert (
+        client.post("/api/session", json={"token": TOKEN}, headers={"Origin": "http://localhost"}).status_code == 204
+    )  # a login form
     assert client.get("/api/jobs").status_code == 200
     client.cookies.clear()
     assert client.post("/api/models/rollback", headers={"Origin": "http://localhost"}).status_code == 401
@@ -123,8 +132,16 @@ def test_cors_only_for_configured_origins(api: ClientFactory) -> None:  # noqa: 
     assert client.options("/api/jobs", headers=preflight).headers["access-control-allow-origin"] == "https://ok.example"
     evil = client.options("/api/jobs", headers={**preflight, "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in evil.headers
-    assert client.post("/api/models/rollback", headers={"Origin": "https://ok.example", "Sec-Fetch-Site": "cross-site"}).status_code == 409
-    assert client.post("/api/models/rollback", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert (
+        client.post("/api/models/rollback", headers={"Origin": "https://ok.example", "Sec-Fetch-Site": "cross-site"}).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            "/api/models/rollback", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+        ).status_code
+        == 403
+    )
 
 
 def test_importing_the_app_loads_no_torch() -> None:

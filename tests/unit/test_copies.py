@@ -25,7 +25,9 @@ def test_copies_cost_one_inference_per_content(tmp_path: Path, val_images: list[
     run_copies_scenario(url, tmp_path, val_images, monkeypatch)
 
 
-def test_results_known_for_another_version_are_not_copied(tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_results_known_for_another_version_are_not_copied(
+    tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A version that takes over after a batch was read labels the contents the old one knew, itself."""
     imagenet = Classifier.load(Checkpoint.load(IMAGENET_WEIGHTS))
     torch.manual_seed(0)
@@ -36,7 +38,9 @@ def test_results_known_for_another_version_are_not_copied(tmp_path: Path, val_im
 
     def known(content_hashes: Sequence[str], version_id: str) -> Mapping[str, ResultRecord]:
         asked.append(version_id)
-        return {h: ResultRecord("/elsewhere.jpg", "1:1", ResultStatus.OK, "stored", 0.5, [], content_hash=h) for h in content_hashes}
+        return {
+            h: ResultRecord("/elsewhere.jpg", "1:1", ResultStatus.OK, "stored", 0.5, [], content_hash=h) for h in content_hashes
+        }
 
     calls = iter([imagenet, imagenet])  # the batch is read for imagenet, then ``other`` takes over
     seen = count_inferences(monkeypatch)
@@ -50,10 +54,14 @@ def test_results_known_for_another_version_are_not_copied(tmp_path: Path, val_im
     seen.clear()
     (batch,) = Labeller(imagenet, batch_size=8).label(paths, known)
     assert sum(seen) == 0 and [r.label for r in batch.records] == ["stored"] * 6
-    assert [(r.image_path, r.content_id) for r in batch.records] == [(str(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in paths]
+    assert [(r.image_path, r.content_id) for r in batch.records] == [
+        (str(p), f"{p.stat().st_size}:{p.stat().st_mtime_ns}") for p in paths
+    ]
 
 
-def test_copies_in_the_next_batches_of_a_run_are_not_predicted_again(tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_copies_in_the_next_batches_of_a_run_are_not_predicted_again(
+    tmp_path: Path, val_images: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Batches of 4 over 10 copies of 3 photos: the copies in later batches (read before any was written) copy the first."""
     imagenet = Classifier.load(Checkpoint.load(IMAGENET_WEIGHTS))
     paths = [Path(shutil.copy(p, tmp_path / f"{i}.jpg")) for i, p in enumerate(val_images[:3] * 10)]

@@ -35,16 +35,26 @@ def rule_current_ids() -> Select[Any]:
         partition_by=candidate.c.image_path, order_by=(candidate.c.updated_at.desc(), candidate.c.id.desc())
     )
     rows = select(
-        candidate.c.id, candidate.c.image_path, candidate.c.content_hash, candidate.c.status, candidate.c.model_version_id,
-        ModelVersion.created_at.label("version_created_at"), newest_hash.label("newest_hash"),
+        candidate.c.id,
+        candidate.c.image_path,
+        candidate.c.content_hash,
+        candidate.c.status,
+        candidate.c.model_version_id,
+        ModelVersion.created_at.label("version_created_at"),
+        newest_hash.label("newest_hash"),
     ).join(ModelVersion, ModelVersion.id == candidate.c.model_version_id)
     c = rows.subquery("candidates")
     active = select(ModelVersion.id).where(ModelVersion.active.is_(True)).scalar_subquery()
     same_content = or_(c.c.content_hash == c.c.newest_hash, c.c.content_hash.is_(None), c.c.newest_hash.is_(None))
     rank = func.row_number().over(
         partition_by=c.c.image_path,
-        order_by=(_first(same_content), _first(c.c.status == ResultStatus.OK), _first(c.c.model_version_id == active),
-                  c.c.version_created_at.desc(), c.c.id.desc()),
+        order_by=(
+            _first(same_content),
+            _first(c.c.status == ResultStatus.OK),
+            _first(c.c.model_version_id == active),
+            c.c.version_created_at.desc(),
+            c.c.id.desc(),
+        ),
     )
     ranked = select(c.c.id, rank.label("rank")).subquery("ranked")
     return select(ranked.c.id).where(ranked.c.rank == 1)
@@ -71,18 +81,23 @@ def _record(rng: random.Random, path: str) -> ResultRecord:
     if rng.random() < 0.25:
         return ResultRecord(path, "1:1", ResultStatus.FAILED, error="corrupt", content_hash=content_hash)
     label = rng.choice(["daisy", "roses"])
-    return ResultRecord(path, "1:1", ResultStatus.OK, label, rng.random(), [{"label": label, "confidence": 0.5}], content_hash=content_hash)
+    return ResultRecord(
+        path, "1:1", ResultStatus.OK, label, rng.random(), [{"label": label, "confidence": 0.5}], content_hash=content_hash
+    )
 
 
 def _step(session: Session, rng: random.Random) -> str:
     """One random change; returns what it did, for the failure message."""
     live = [v.id for v in versions.list_versions(session)]
     active = versions.active_version_id(session)
-    action = rng.choices(["write", "register", "activate", "rollback", "delete version", "delete job", "prune"],
-                         weights=[8, 1, 2, 2, 1, 1, 1])[0]
+    action = rng.choices(
+        ["write", "register", "activate", "rollback", "delete version", "delete job", "prune"], weights=[8, 1, 2, 2, 1, 1, 1]
+    )[0]
     if action == "register" or not live:
         version_id = f"v{rng.randrange(6)}"  # sometimes one deleted before: registering brings it back
-        versions.register_version(session, versions.VersionRecord(version_id, "m", 1.0, ["daisy", "roses"], {}, version_id.encode()))
+        versions.register_version(
+            session, versions.VersionRecord(version_id, "m", 1.0, ["daisy", "roses"], {}, version_id.encode())
+        )
         return f"register {version_id}"
     if action == "write":
         version_id = rng.choice(live)
@@ -127,7 +142,9 @@ def test_the_current_flag_equals_the_rule_after_any_sequence_of_changes(db: Data
     done: list[str] = []
     with db.transaction() as session:
         for version_id in ("v0", "v1"):
-            versions.register_version(session, versions.VersionRecord(version_id, "m", 1.0, ["daisy", "roses"], {}, version_id.encode()))
+            versions.register_version(
+                session, versions.VersionRecord(version_id, "m", 1.0, ["daisy", "roses"], {}, version_id.encode())
+            )
     for _ in range(STEPS):
         with db.transaction() as session:
             done.append(_step(session, rng))

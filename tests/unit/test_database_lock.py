@@ -24,7 +24,9 @@ def test_label_ends_with_one_line_naming_the_locked_file_and_writes_nothing(tmp_
     holder.execute("BEGIN IMMEDIATE")  # a backup tool, or a second `mobilabel label`, writing
     try:
         env = {**os.environ, "PYTHONPATH": str(REPO), "MOBILABEL_DATABASE_URL": url, "MOBILABEL_DB_LOCK_TIMEOUT_S": "0.5"}
-        run = subprocess.run([sys.executable, "-m", "mobilabel", "label", str(FLOWERS / "val" / "roses")], capture_output=True, env=env, cwd=REPO)
+        run = subprocess.run(
+            [sys.executable, "-m", "mobilabel", "label", str(FLOWERS / "val" / "roses")], capture_output=True, env=env, cwd=REPO
+        )
     finally:
         holder.rollback()
         holder.close()

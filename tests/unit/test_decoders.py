@@ -27,7 +27,9 @@ def classifier() -> Classifier:
     return Classifier.load(Checkpoint.load(IMAGENET_WEIGHTS), engine="onnx", device="cpu")
 
 
-def outcomes(classifier: Classifier, decoder: str, paths: list[Path]) -> dict[str, tuple[str, str | None, float | None, str | None]]:
+def outcomes(
+    classifier: Classifier, decoder: str, paths: list[Path]
+) -> dict[str, tuple[str, str | None, float | None, str | None]]:
     labeller = Labeller(classifier, batch_size=8, decoder=decoder)
     return {r.image_path: (r.status, r.label, r.confidence, r.error) for b in labeller.label(paths) for r in b.records}
 
@@ -78,13 +80,19 @@ def test_an_unknown_decoder_is_a_clear_error() -> None:
         Labeller(lambda: None, decoder="nvjpeg")  # type: ignore[arg-type,return-value]
 
 
-def test_both_decoders_give_the_same_outcomes_on_real_world_files(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
+def test_both_decoders_give_the_same_outcomes_on_real_world_files(
+    classifier: Classifier, val_images: list[Path], tmp_path: Path
+) -> None:
     folder = tmp_path / "real"
     expect = make_real_world_folder(folder, val_images[0])
     paths = sorted(iter_images(folder))
     assert {p.name for p in paths} == set(expect), "phone extensions are walked, notes.txt is not"
     for decoder in DECODERS:
-        records = {Path(r.image_path).name: r for b in Labeller(classifier, batch_size=4, decoder=decoder).label(paths) for r in b.records}
+        records = {
+            Path(r.image_path).name: r
+            for b in Labeller(classifier, batch_size=4, decoder=decoder).label(paths)
+            for r in b.records
+        }
         for name, (outcome, warning) in expect.items():
             record = records[name]
             if outcome == "ok":
@@ -103,7 +111,9 @@ def test_each_file_is_read_once_and_hashed(classifier: Classifier, val_images: l
     assert decoded.tensor is not None and decoded.tensor.shape == (224, 224, 3)
 
 
-def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
+def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(
+    classifier: Classifier, val_images: list[Path], tmp_path: Path
+) -> None:
     photos = []
     for i, source in enumerate(val_images[::15][:8]):
         photos.append(tmp_path / f"IMG_{i:04d}.jpg")
@@ -139,7 +149,9 @@ def test_the_default_policy_picks_a_decoder_per_file_by_content_and_device(tmp_p
     assert type(pillow(load_source(tmp_path / "small-named.png"), on["cuda:0"])).__name__ == "ThreadDecoder"  # type: ignore[arg-type]
 
 
-def test_jpegs_for_the_device_are_checked_by_libjpeg_first(classifier: Classifier, val_images: list[Path], tmp_path: Path) -> None:
+def test_jpegs_for_the_device_are_checked_by_libjpeg_first(
+    classifier: Classifier, val_images: list[Path], tmp_path: Path
+) -> None:
     expect = make_real_world_folder(tmp_path, val_images[0])
     device = DeviceJpegDecoder(orientation=1)  # what a GPU gets; its bytes are checked in the thread, on any machine
     cut = device.decode(load_source(tmp_path / "cut-short.jpg"), classifier)

@@ -100,7 +100,9 @@ def test_bad_settings_are_one_error_line_naming_each(command: list[str], monkeyp
     assert_one_error_line(mobilabel(*command), 2, *(f"MOBILABEL_{field.upper()}=" for field in BAD_VALUES))
 
 
-@pytest.mark.parametrize("command", [["label", str(FLOWERS / "val")], ["predict", str(PHOTO)], ["train", str(FLOWERS)], ["worker"]])
+@pytest.mark.parametrize(
+    "command", [["label", str(FLOWERS / "val")], ["predict", str(PHOTO)], ["train", str(FLOWERS)], ["worker"]]
+)
 def test_a_gpu_this_machine_lacks_is_one_error_line_before_any_work(command: list[str]) -> None:
     # cuda:99: no machine has it, with or without a GPU.
     last = assert_one_error_line(mobilabel(*command, "--device", "cuda:99"), 1, "cuda:99")

@@ -21,7 +21,7 @@ DAMAGED = ("damaged", "corrupt", "truncated", "ends early")
 
 
 def outcome(data: bytes, name: str) -> str:
-    """"ok", or the reason reading ``data`` (as a file called ``name``) failed."""
+    """ "ok", or the reason reading ``data`` (as a file called ``name``) failed."""
     try:
         read_picture(ImageSource(Path(name), data, "1:1", hash_bytes(data)), 89_478_485, 512)
     except ImageReadError as exc:

@@ -163,7 +163,13 @@ def test_camera_raw_is_labelled_from_its_preview_and_predict_and_label_agree(tmp
     stored = {Path(p).name: r for p, r in rows().items()}
     no_sensor_data = "no usable preview, and LibRaw cannot read its sensor data (Unsupported file format or not RAW file)"
     assert stored["DSC_0002.NEF"]["error"] == f"camera RAW (NEF): {no_sensor_data}"
-    for name, brand in (("DSC_0004.ARW", "ARW"), ("DSCF0005.RAF", "RAF"), ("P0006.ORF", "ORF"), ("P0007.RW2", "RW2"), ("IMG_0008.CR3", "CR3")):
+    for name, brand in (
+        ("DSC_0004.ARW", "ARW"),
+        ("DSCF0005.RAF", "RAF"),
+        ("P0006.ORF", "ORF"),
+        ("P0007.RW2", "RW2"),
+        ("IMG_0008.CR3", "CR3"),
+    ):
         assert stored[name]["error"] == f"camera RAW ({brand}): {no_sensor_data}", stored[name]
     jpeg = tmp_path / "preview.jpg"
     photo.save(jpeg, quality=90)

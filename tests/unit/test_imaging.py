@@ -105,9 +105,21 @@ def jpeg_eighths(side: int, min_side: int) -> int:
 
 @pytest.mark.parametrize(
     ("width", "height", "orientation"),
-    [(4032, 3024, 1), (4032, 3024, 6), (3024, 4032, 8), (2048, 1536, 1), (1100, 2000, 6), (1030, 1030, 3), (1023, 900, 1), (600, 400, 1), (8000, 6000, 6)],
+    [
+        (4032, 3024, 1),
+        (4032, 3024, 6),
+        (3024, 4032, 8),
+        (2048, 1536, 1),
+        (1100, 2000, 6),
+        (1030, 1030, 3),
+        (1023, 900, 1),
+        (600, 400, 1),
+        (8000, 6000, 6),
+    ],
 )
-def test_reduced_decode_keeps_the_shorter_side_at_the_bound_at_the_smallest_scale(tmp_path: Path, width: int, height: int, orientation: int) -> None:
+def test_reduced_decode_keeps_the_shorter_side_at_the_bound_at_the_smallest_scale(
+    tmp_path: Path, width: int, height: int, orientation: int
+) -> None:
     exif = Image.Exif()
     exif[ORIENTATION] = orientation
     Image.new("RGB", (width, height), (90, 140, 60)).save(tmp_path / "photo.jpg", exif=exif, quality=70)

@@ -84,7 +84,9 @@ def test_bad_input_folder_completes_with_a_row_per_file(tmp_path: Path, val_imag
         # root reads any file: drop that power so the unreadable file is really unreadable.
         command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
     # Measured from a small launcher: a child's peak RSS would count this test process's memory too.
-    labelled = subprocess.run([sys.executable, "-m", "bench.peak_rss", *command], cwd=REPO, capture_output=True, text=True, timeout=300)
+    labelled = subprocess.run(
+        [sys.executable, "-m", "bench.peak_rss", *command], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     stderr = labelled.stderr
     assert labelled.returncode == 0, stderr
     assert "Traceback" not in stderr

@@ -45,7 +45,9 @@ def test_two_jobs_keep_their_images_and_results_show_one_current_row_each(tmp_pa
     for _ in range(2):
         assert run("label", str(tmp_path / "photos")).exit_code == 0
     for job in ("1", "2"):
-        assert sorted(r["image_path"] for r in csv_rows(run("results", "--job", job, "--format", "csv"))) == sorted(map(str, paths))
+        assert sorted(r["image_path"] for r in csv_rows(run("results", "--job", job, "--format", "csv"))) == sorted(
+            map(str, paths)
+        )
     rows = csv_rows(run("results", "--format", "csv"))
     assert len(rows) == 5
     assert {r["content_hash"] for r in rows} == {hash_file(p) for p in paths}, "identity: the hash of the bytes, either decoder"
@@ -69,7 +71,9 @@ def test_verified_labels_listed_exported_shown_and_deleted(tmp_path: Path) -> No
     assert run("correct", str(paths[1]), "bee").exit_code == 0  # one of ImageNet's classes
     assert run("correct", str(paths[2]), "my-cat", "--new-class").exit_code == 0
     (listed_path, listed_label, state) = next(
-        (r["image_path"], r["label"], r["state"]) for r in csv_rows(run("correct", "--list", "--format", "csv")) if r["label"] == "bee"
+        (r["image_path"], r["label"], r["state"])
+        for r in csv_rows(run("correct", "--list", "--format", "csv"))
+        if r["label"] == "bee"
     )
     assert (listed_path, state) == (str(paths[1]), "current")
     shown = {r["image_path"]: r["verified_label"] for r in csv_rows(run("results", "--format", "csv"))}
@@ -86,7 +90,9 @@ def test_models_delete_asks_first_and_prune_removes_rows_of_files_gone(tmp_path:
     paths = photo_folder(tmp_path / "photos")
     assert run("label", str(tmp_path / "photos")).exit_code == 0
     assert run("label", str(tmp_path / "photos"), "--model", "imagenet").exit_code == 0, "--model takes a unique prefix"
-    assert "not a checkpoint file, and no model version 'nope'" in error_line(run("label", str(tmp_path / "photos"), "--model", "nope"))
+    assert "not a checkpoint file, and no model version 'nope'" in error_line(
+        run("label", str(tmp_path / "photos"), "--model", "nope")
+    )
     declined = run("models", "delete", "imagenet", stdin="n\n")
     assert declined.exit_code == 1 and "Aborted" in declined.output
     assert len(csv_rows(run("results", "--format", "csv"))) == 5

@@ -54,18 +54,28 @@ def test_the_upgrade_keeps_what_is_known_of_jobs_and_keys_corrections_by_content
     photo = tmp_path / "photo.jpg"
     shutil.copyfile(DAISIES[0], photo)
     with database.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO model_versions (id, arch, alpha, classes, metrics, sha256, size_bytes, source, active, created_at) "
-            "VALUES ('v1', 'm', 1.0, '[]', '{}', '', 0, '', false, CURRENT_TIMESTAMP)"
-        ))
-        connection.execute(text("INSERT INTO jobs (root, status, total, done, failed, created_at) VALUES ('/p', 'completed', 1, 1, 0, CURRENT_TIMESTAMP)"))
-        connection.execute(text(
-            "INSERT INTO results (image_path, label, model_version_id, job_id, status, created_at, updated_at) "
-            "VALUES ('/p/a.jpg', 'daisy', 'v1', 1, 'ok', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-        ))
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (id, arch, alpha, classes, metrics, sha256, size_bytes, source, active, created_at) "
+                "VALUES ('v1', 'm', 1.0, '[]', '{}', '', 0, '', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO jobs (root, status, total, done, failed, created_at) VALUES ('/p', 'completed', 1, 1, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO results (image_path, label, model_version_id, job_id, status, created_at, updated_at) "
+                "VALUES ('/p/a.jpg', 'daisy', 'v1', 1, 'ok', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
         for path in (str(photo), "/gone.jpg"):
             connection.execute(
-                text("INSERT INTO corrections (image_path, label, created_at, updated_at) VALUES (:p, 'roses', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                text(
+                    "INSERT INTO corrections (image_path, label, created_at, updated_at) VALUES (:p, 'roses', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
                 {"p": path},
             )
     migrations_runner.upgrade(database.engine)
@@ -87,12 +97,16 @@ def db(db_url: str) -> Iterator[Database]:
 
 def add_version(db: Database, version_id: str, classes: list[str] | None = None) -> None:
     with db.transaction() as session:
-        record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, classes or ["daisy", "roses"], {}, b"w-" + version_id.encode())
+        record = versions.VersionRecord(
+            version_id, "mobilenet_v2", 1.0, classes or ["daisy", "roses"], {}, b"w-" + version_id.encode()
+        )
         versions.register_version(session, record)
 
 
 def ok(path: str, label: str, confidence: float = 0.9, content_hash: str | None = None) -> ResultRecord:
-    return ResultRecord(path, "1:1", ResultStatus.OK, label, confidence, [{"label": label, "confidence": confidence}], content_hash=content_hash)
+    return ResultRecord(
+        path, "1:1", ResultStatus.OK, label, confidence, [{"label": label, "confidence": confidence}], content_hash=content_hash
+    )
 
 
 def new_job(db: Database, version_id: str) -> int:
@@ -132,10 +146,27 @@ def test_the_current_view_shows_one_row_per_image_from_the_right_version(db: Dat
     add_version(db, "new")
     with db.transaction() as session:
         versions.activate_version(session, "old")
-    write(db, [ok("/p/both.jpg", "daisy", content_hash="h1"), ResultRecord("/p/failed-old.jpg", "1:1", ResultStatus.FAILED, error="x"),
-               ok("/p/edited.jpg", "daisy", content_hash="before")], "old", None)
-    write(db, [ok("/p/both.jpg", "roses", content_hash="h1"), ok("/p/failed-old.jpg", "roses"), ok("/p/new-only.jpg", "roses"),
-               ok("/p/edited.jpg", "roses", content_hash="after")], "new", None)
+    write(
+        db,
+        [
+            ok("/p/both.jpg", "daisy", content_hash="h1"),
+            ResultRecord("/p/failed-old.jpg", "1:1", ResultStatus.FAILED, error="x"),
+            ok("/p/edited.jpg", "daisy", content_hash="before"),
+        ],
+        "old",
+        None,
+    )
+    write(
+        db,
+        [
+            ok("/p/both.jpg", "roses", content_hash="h1"),
+            ok("/p/failed-old.jpg", "roses"),
+            ok("/p/new-only.jpg", "roses"),
+            ok("/p/edited.jpg", "roses", content_hash="after"),
+        ],
+        "new",
+        None,
+    )
     assert view(db) == {
         "/p/both.jpg": ("daisy", "old", None),  # the active version labelled it
         "/p/failed-old.jpg": ("roses", "new", None),  # the active one failed: the newest that labelled it
@@ -176,7 +207,10 @@ def test_corrections_follow_the_content_through_a_rename_and_go_stale_on_an_edit
         shutil.copyfile(source, photos / name)
     a, b, c = (str(photos / n) for n in ("a.jpg", "b.jpg", "c.jpg"))
     with db.transaction() as session:
-        assert save_corrections(session, [CorrectionRecord(a, "roses"), CorrectionRecord(b, "daisy"), CorrectionRecord(c, "daisy")]) == 3
+        assert (
+            save_corrections(session, [CorrectionRecord(a, "roses"), CorrectionRecord(b, "daisy"), CorrectionRecord(c, "daisy")])
+            == 3
+        )
     write(db, [ok(p, "daisy", content_hash=hash_file(p)) for p in (a, b)], "v1", None)
     assert view(db)[a] == ("daisy", "v1", "roses"), "the verified label is shown beside the model's"
 
@@ -194,7 +228,9 @@ def test_corrections_follow_the_content_through_a_rename_and_go_stale_on_an_edit
     assert view(db)[renamed][2] == "roses"
 
 
-def test_listing_reads_no_file_whose_fingerprint_is_the_one_labelled(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listing_reads_no_file_whose_fingerprint_is_the_one_labelled(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_version(db, "v1")
     same, edited = tmp_path / "same.jpg", tmp_path / "edited.jpg"
     for path, source in zip((same, edited), DAISIES, strict=False):
@@ -221,7 +257,10 @@ def test_a_correction_needs_a_known_class_or_new_class_and_can_be_deleted(db: Da
     add_version(db, "v1")
     image = tmp_path / "x.jpg"
     shutil.copyfile(DAISIES[0], image)
-    with db.transaction() as session, pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?; allow new classes to verify"):
+    with (
+        db.transaction() as session,
+        pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?; allow new classes to verify"),
+    ):
         save_corrections(session, [CorrectionRecord(str(image), "daisies")])
     with db.transaction() as session:
         save_corrections(session, [CorrectionRecord(str(image), "daisy")])
@@ -295,14 +334,24 @@ def test_prune_missing_deletes_only_rows_of_files_gone(db: Database, tmp_path: P
 def test_a_content_already_labelled_by_a_version_is_found_at_any_path(db: Database) -> None:
     add_version(db, "v1")
     add_version(db, "v2")
-    write(db, [ok("/p/a.jpg", "daisy", content_hash="h1"), ResultRecord("/p/b.jpg", "1:1", ResultStatus.FAILED, error="x", content_hash="h2")], "v1", None)
+    write(
+        db,
+        [
+            ok("/p/a.jpg", "daisy", content_hash="h1"),
+            ResultRecord("/p/b.jpg", "1:1", ResultStatus.FAILED, error="x", content_hash="h2"),
+        ],
+        "v1",
+        None,
+    )
     with db.transaction() as session:
         found = labelled_contents(session, ["h1", "h2", "h3"], "v1")
         assert {h: (r.image_path, r.label) for h, r in found.items()} == {"h1": ("/p/a.jpg", "daisy")}
         assert labelled_contents(session, ["h1"], "v2") == {}
 
 
-def test_roots_and_data_folders_are_stored_absolute_without_resolving_symlinks(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_roots_and_data_folders_are_stored_absolute_without_resolving_symlinks(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     (tmp_path / "here").mkdir()

@@ -14,7 +14,13 @@ def test_a_batch_line_carries_its_fields() -> None:
     record = logging.LogRecord("mobilabel.worker", logging.INFO, __file__, 1, "batch labelled", (), None)
     record.__dict__.update({"job": 3, "version": "v1", "images": 32})
     entry = json.loads(JsonFormatter().format(record))
-    assert (entry["message"], entry["job"], entry["version"], entry["images"], entry["level"]) == ("batch labelled", 3, "v1", 32, "INFO")
+    assert (entry["message"], entry["job"], entry["version"], entry["images"], entry["level"]) == (
+        "batch labelled",
+        3,
+        "v1",
+        32,
+        "INFO",
+    )
 
 
 @pytest.mark.parametrize(

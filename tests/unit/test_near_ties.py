@@ -46,7 +46,9 @@ class CountingDecoder:
         return self.decoder.decode(source, classifier)
 
 
-def labelled(classifier: Classifier, paths: list[Path], margin: float, decoder: str) -> tuple[dict[Path, ResultRecord], list[Path]]:
+def labelled(
+    classifier: Classifier, paths: list[Path], margin: float, decoder: str
+) -> tuple[dict[Path, ResultRecord], list[Path]]:
     """The records ``mobilabel label``'s labeller gives ``paths``, and the files it decoded again at full size."""
     labeller = Labeller(classifier, batch_size=2, decoder=decoder, refine_margin=margin)
     counting = CountingDecoder(labeller.reader.full)

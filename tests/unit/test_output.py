@@ -66,13 +66,20 @@ def test_every_table_fits_80_columns_and_keeps_the_columns_it_is_about(tmp_path:
     with database.transaction() as session:
         classes = [f"class {i}" for i in range(20)]
         version_id = "trained-20261206-221500-" + "f" * 40
-        versions.register_version(session, versions.VersionRecord(version_id, "mobilenet_v2", 1.0, classes, {"val_accuracy": 0.9}, b"x"), activate=True)
+        versions.register_version(
+            session, versions.VersionRecord(version_id, "mobilenet_v2", 1.0, classes, {"val_accuracy": 0.9}, b"x"), activate=True
+        )
         job = stored_jobs.create_job(session, str(folder), version_id, status=JobState.RUNNING)
         stored_jobs.finish_job(session, job.id, JobState.FAILED, error=LONG_TEXT)
-        write_results(session, [
-            ResultRecord(str(photos[0]), "1:1", ResultStatus.OK, LONG_LABEL, 0.5, [], warning=LONG_TEXT),
-            ResultRecord(str(photos[1]), "1:1", ResultStatus.FAILED, error=LONG_TEXT),
-        ], version_id, job.id)
+        write_results(
+            session,
+            [
+                ResultRecord(str(photos[0]), "1:1", ResultStatus.OK, LONG_LABEL, 0.5, [], warning=LONG_TEXT),
+                ResultRecord(str(photos[1]), "1:1", ResultStatus.FAILED, error=LONG_TEXT),
+            ],
+            version_id,
+            job.id,
+        )
         run = stored_runs.create_run(session, str(folder), {"epochs": 2}, False, False, trigger="schedule")
         stored_runs.finish_run(session, run.id, None, None, error=LONG_TEXT)
     database.dispose()
@@ -85,7 +92,9 @@ def test_every_table_fits_80_columns_and_keeps_the_columns_it_is_about(tmp_path:
             assert LONG_LABEL.split()[0] in next(line for line in lines if photo.name in line), lines
     assert "left out to fit 50 columns: made on" in " ".join(lines), lines
     lines = table_lines("results")
-    assert len(leading_cell(lines, "IMG_0001.jpg")) >= 16 and LONG_LABEL.split()[0] in next(line for line in lines if "IMG_0001.jpg" in line)
+    assert len(leading_cell(lines, "IMG_0001.jpg")) >= 16 and LONG_LABEL.split()[0] in next(
+        line for line in lines if "IMG_0001.jpg" in line
+    )
     lines = table_lines("jobs")
     row = next(line for line in lines if line.startswith(f"{job.id} "))
     assert "failed" in row and "roll/originals" in row and LONG_TEXT.split()[0] in row, lines

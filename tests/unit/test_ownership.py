@@ -56,7 +56,12 @@ def test_a_lease_has_one_holder_until_released_or_expired(database_url: str) -> 
 
 def test_timeouts_are_shares_of_the_patience() -> None:
     timeouts = server_timeouts(120)
-    assert (timeouts.connect_s, timeouts.keepalive_idle_s, timeouts.keepalive_interval_s, timeouts.statement_s) == (30, 15, 8, 120)
+    assert (timeouts.connect_s, timeouts.keepalive_idle_s, timeouts.keepalive_interval_s, timeouts.statement_s) == (
+        30,
+        15,
+        8,
+        120,
+    )
     assert timeouts.connect_args()["options"] == "-c statement_timeout=120000"
     assert server_timeouts(2).connect_s == 2, "libpq's minimum"
     assert server_timeouts(0).connect_args() == {"keepalives": 1}, "no patience: no timeouts"

@@ -69,7 +69,9 @@ def test_label_stores_every_odd_name_beside_the_normal_photos(tmp_path: Path, va
     assert b"Traceback" not in labelled.stderr
     assert f"{len(files)} images, {len(files)} labelled, 0 failed".encode() in labelled.stderr
 
-    shown = subprocess.run([sys.executable, "-m", "mobilabel", "results", "--format", "csv"], capture_output=True, env=env, cwd=REPO)
+    shown = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "results", "--format", "csv"], capture_output=True, env=env, cwd=REPO
+    )
     assert shown.returncode == 0, shown.stderr.decode(errors="replace")
     rows = list(csv.DictReader(io.StringIO(shown.stdout.decode("utf-8"))))  # strict: every byte printed is UTF-8
     assert sorted(os.fsencode(from_stored(r["image_path"])) for r in rows) == sorted(files)
@@ -77,5 +79,7 @@ def test_label_stores_every_odd_name_beside_the_normal_photos(tmp_path: Path, va
     assert f"bytes:{folder}/caf\\xe9.jpg" in {r["image_path"] for r in rows}
 
     wide = {**env, "COLUMNS": "400"}
-    table = subprocess.run([sys.executable, "-m", "mobilabel", "results", "--path", "*caf*"], capture_output=True, env=wide, cwd=REPO)
+    table = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "results", "--path", "*caf*"], capture_output=True, env=wide, cwd=REPO
+    )
     assert table.returncode == 0 and b"caf\\xe9.jpg" in table.stdout, table.stdout.decode(errors="replace")

@@ -39,7 +39,10 @@ def test_phone_formats_metadata_and_jpeg_warnings_through_label_and_results(tmp_
     stderr = " ".join(labelled.stderr.split())
     assert "Traceback" not in stderr
     failed = sum(outcome != "ok" for outcome, _ in expect.values())
-    assert f"{len(expect)} images, {len(expect) - failed} labelled, {failed} failed, 0 skipped (unchanged), 1 skipped: not an image" in stderr
+    assert (
+        f"{len(expect)} images, {len(expect) - failed} labelled, {failed} failed, 0 skipped (unchanged), 1 skipped: not an image"
+        in stderr
+    )
     # libjpeg's own words appear only next to the file they are about.
     for line in labelled.stderr.splitlines():
         if "JPEG" in line:

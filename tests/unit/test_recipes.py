@@ -40,7 +40,9 @@ def test_unfreeze_last_trains_exactly_the_last_k_blocks_and_what_follows_them(tm
         assert parameter.requires_grad == expected, name
     (head_group, backbone_group) = learner.optimizer.param_groups
     assert head_group["lr"] == 1e-3 and backbone_group["lr"] == pytest.approx(1e-4), "the backbone's lr is a tenth by default"
-    assert {id(p) for p in backbone_group["params"]} == {id(p) for layer in list(backbone(model).children())[16:] for p in layer.parameters()}
+    assert {id(p) for p in backbone_group["params"]} == {
+        id(p) for layer in list(backbone(model).children())[16:] for p in layer.parameters()
+    }
 
     images = torch.randn(3, 3, 224, 224)
     with torch.no_grad():
@@ -175,14 +177,21 @@ def test_label_smoothing_is_the_training_loss(tmp_path: Path) -> None:
         learner.model.eval()  # no dropout: the same logits for both
         with torch.no_grad():
             logits = learner.logits(batch.images)
-        losses.append((learner.step(batch)[0] / len(batch), nn.functional.cross_entropy(logits, batch.targets, label_smoothing=smoothing).item()))
+        losses.append(
+            (
+                learner.step(batch)[0] / len(batch),
+                nn.functional.cross_entropy(logits, batch.targets, label_smoothing=smoothing).item(),
+            )
+        )
     assert losses[0][0] == pytest.approx(losses[0][1], rel=1e-5) and losses[1][0] == pytest.approx(losses[1][1], rel=1e-5)
     assert losses[0][0] != pytest.approx(losses[1][0])
 
 
 def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: Path) -> None:
     data = tiny_dataset(tmp_path / "data", train_count=3, val_count=1)
-    result = run("train", str(data), "--preset", "finetune", "--epochs", "1", "--batch-size", "4", "--output", str(tmp_path / "out"))
+    result = run(
+        "train", str(data), "--preset", "finetune", "--epochs", "1", "--batch-size", "4", "--output", str(tmp_path / "out")
+    )
     assert result.exit_code == 0, result.output
     (metrics_file,) = (tmp_path / "out").glob("*.json")
     options = json.loads(metrics_file.read_text())["options"]
@@ -195,11 +204,20 @@ def test_the_finetune_preset_trains_and_explicit_options_override_it(tmp_path: P
     ("args", "message"),
     [
         (["--unfreeze-last", "-1"], "Error: --unfreeze-last must be 0 or more, got -1"),
-        (["--unfreeze-last", "2", "--unfreeze"], "Error: --unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch"),
+        (
+            ["--unfreeze-last", "2", "--unfreeze"],
+            "Error: --unfreeze-last trains part of the backbone; it cannot go with --unfreeze or --from-scratch",
+        ),
         # an explicit 0 trains no part of the backbone, so it goes with --unfreeze (the next check speaks)
-        (["--unfreeze-last", "0", "--unfreeze", "--patience", "-2"], "Error: --patience must be 0 (never stop early) or more, got -2"),
+        (
+            ["--unfreeze-last", "0", "--unfreeze", "--patience", "-2"],
+            "Error: --patience must be 0 (never stop early) or more, got -2",
+        ),
         (["--unfreeze-last", "40"], "Error: --unfreeze-last 40: this network has 17 blocks; use --unfreeze to train them all"),
-        (["--unfreeze-last", "0", "--backbone-lr", "1e-4"], "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)"),
+        (
+            ["--unfreeze-last", "0", "--backbone-lr", "1e-4"],
+            "Error: --backbone-lr applies only to a backbone that trains (--unfreeze-last K or --unfreeze)",
+        ),
         (["--unfreeze", "--backbone-lr", "0"], "Error: --backbone-lr must be positive, got 0.0"),
         (["--label-smoothing", "1"], "Error: --label-smoothing must be at least 0 and below 1, got 1.0"),
         (["--schedule", "linear"], "Error: unknown --schedule 'linear'; choose one of constant, cosine"),
@@ -250,7 +268,9 @@ def test_tta_setting_is_off_by_default_and_a_bad_value_is_one_error_line(monkeyp
     assert load_settings().tta == "flip"
     monkeypatch.setenv("MOBILABEL_TTA", "mirror")
     refused = run("jobs")  # a bad setting exits 2, as a bad option does
-    assert refused.exit_code == 2 and refused.output.strip().splitlines() == ["Error: MOBILABEL_TTA='mirror': Input should be 'off' or 'flip'"]
+    assert refused.exit_code == 2 and refused.output.strip().splitlines() == [
+        "Error: MOBILABEL_TTA='mirror': Input should be 'off' or 'flip'"
+    ]
 
 
 def test_the_tta_setting_reaches_the_labelling_classifier(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,13 @@ def test_defaults_work_embedded_and_empty_values_mean_the_default(monkeypatch: p
     monkeypatch.setenv("MOBILABEL_SCHEDULE", "")
     settings = load_settings()
     assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'mobilabel.db'}"
-    assert (settings.top_k, settings.schedule, settings.train_dir, settings.engine, settings.device) == (5, "", None, "auto", "auto")
+    assert (settings.top_k, settings.schedule, settings.train_dir, settings.engine, settings.device) == (
+        5,
+        "",
+        None,
+        "auto",
+        "auto",
+    )
     assert settings.model_cache_dir == tmp_path / "data" / "models"
 
 
@@ -65,7 +71,9 @@ def test_the_choices_are_the_names_the_code_knows() -> None:
     assert set(get_args(Settings.model_fields["tta"].annotation)) == set(TTA_MODES)
 
 
-def test_the_old_name_of_a_renamed_setting_still_works_with_one_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_old_name_of_a_renamed_setting_still_works_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(config, "_warned_renamed", set())  # a fresh process, as far as warnings go
     monkeypatch.setenv("MOBILABEL_THREADS", "3")
     with caplog.at_level(logging.WARNING, logger="mobilabel.config"):

@@ -49,7 +49,10 @@ def test_writing_a_batch_again_updates_instead_of_duplicating(database_url: str)
     add_version(db)
     with db.transaction() as session:
         job = jobs.create_job(session, "/photos", "v1")
-    first = [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "a", 0.9, [{"label": "a", "confidence": 0.9}]), ResultRecord("/photos/b.jpg", "1:1", ResultStatus.FAILED, error="bad")]
+    first = [
+        ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "a", 0.9, [{"label": "a", "confidence": 0.9}]),
+        ResultRecord("/photos/b.jpg", "1:1", ResultStatus.FAILED, error="bad"),
+    ]
     with db.transaction() as session:
         write_results(session, first, "v1", job.id)
         add_to_counters(session, job.id, 1, 1)
@@ -59,7 +62,11 @@ def test_writing_a_batch_again_updates_instead_of_duplicating(database_url: str)
     with db.transaction() as session:
         rows = {r.image_path: r for r in query_results(session, ResultFilter())}
         assert len(rows) == 2
-        assert (rows["/photos/b.jpg"].status, rows["/photos/b.jpg"].label, rows["/photos/b.jpg"].content_id) == (ResultStatus.OK, "b", "2:2")
+        assert (rows["/photos/b.jpg"].status, rows["/photos/b.jpg"].label, rows["/photos/b.jpg"].content_id) == (
+            ResultStatus.OK,
+            "b",
+            "2:2",
+        )
         assert rows["/photos/a.jpg"].top_k == [{"label": "a", "confidence": 0.9}]
         stored_job = session.get(Job, job.id)
         assert stored_job is not None and (stored_job.done, stored_job.failed) == (1, 1)

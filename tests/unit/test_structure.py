@@ -71,12 +71,16 @@ def test_parts_form_no_cycle() -> None:
 
 
 def test_scheduler_never_imports_worker() -> None:
-    offenders = {m: sorted(i for i in internal(imp) if part(i) == "worker") for m, imp in MODULES.items() if part(m) == "scheduler"}
+    offenders = {
+        m: sorted(i for i in internal(imp) if part(i) == "worker") for m, imp in MODULES.items() if part(m) == "scheduler"
+    }
     assert not any(offenders.values()), offenders
 
 
 def test_only_main_imports_the_cli() -> None:
-    offenders = sorted(m for m, imp in MODULES.items() if part(m) not in ("cli", "__main__") and any(part(i) == "cli" for i in internal(imp)))
+    offenders = sorted(
+        m for m, imp in MODULES.items() if part(m) not in ("cli", "__main__") and any(part(i) == "cli" for i in internal(imp))
+    )
     assert not offenders
 
 
@@ -108,8 +112,17 @@ def test_storage_corrections_and_the_cli_import_no_torch() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["jobs"], ["results", "--status", "failed"], ["models"], ["runs"], ["correct", str(next(FLOWERS.glob("val/roses/*.jpg"))), "roses", "--new-class"],
-     ["status", "--help"], ["enqueue", "--help"], ["db", "upgrade"]],
+    [
+        ["--help"],
+        ["jobs"],
+        ["results", "--status", "failed"],
+        ["models"],
+        ["runs"],
+        ["correct", str(next(FLOWERS.glob("val/roses/*.jpg"))), "roses", "--new-class"],
+        ["status", "--help"],
+        ["enqueue", "--help"],
+        ["db", "upgrade"],
+    ],
     ids=lambda args: " ".join(args[:2]).split("/")[0],
 )
 def test_commands_that_do_not_label_load_no_torch(args: list[str]) -> None:
@@ -123,4 +136,6 @@ def test_jobs_and_training_runs_are_dispatched_in_one_place() -> None:
     senders = {"mobilabel.broker.TRAIN", "mobilabel.broker.LABEL_CHUNK", "mobilabel.scheduler.enqueue.enqueue_folder"}
     offenders = {m: sorted(imp & senders) for m, imp in MODULES.items() if part(m) in ("api", "cli") and imp & senders}
     assert not offenders, offenders
-    assert {"mobilabel.dispatch.submit_job", "mobilabel.dispatch.submit_training"} <= set().union(*(MODULES[m] for m in ("mobilabel.api.jobs", "mobilabel.api.runs")))
+    assert {"mobilabel.dispatch.submit_job", "mobilabel.dispatch.submit_training"} <= set().union(
+        *(MODULES[m] for m in ("mobilabel.api.jobs", "mobilabel.api.runs"))
+    )

@@ -59,7 +59,8 @@ def tiny_dataset(root: Path, train_count: int = 6, val_count: int = 3) -> Path:
 
 def test_split_is_stratified_and_seeded(tmp_path: Path) -> None:
     folder = link_folder(
-        tmp_path / "photos", {"daisy": flowers("train", "daisy", 20), "roses": flowers("train", "roses", 10), "tulips": flowers("train", "tulips", 5)}
+        tmp_path / "photos",
+        {"daisy": flowers("train", "daisy", 20), "roses": flowers("train", "roses", 10), "tulips": flowers("train", "tulips", 5)},
     )
     split = find_split(folder, val_fraction=0.2, seed=1)
     assert split.classes == ["daisy", "roses", "tulips"]
@@ -278,9 +279,15 @@ def test_a_verified_label_outside_the_classes_or_stale_is_left_out_and_training_
     used, stray = flowers("train", "tulips", 2)
     gone = tmp_path / "gone.jpg"  # verified on a content no file holds now
     with db.transaction() as session:
-        records = [CorrectionRecord(str(used), "roses"), CorrectionRecord(str(stray), "cat"), CorrectionRecord(str(gone), "daisy", "0" * 32)]
+        records = [
+            CorrectionRecord(str(used), "roses"),
+            CorrectionRecord(str(stray), "cat"),
+            CorrectionRecord(str(gone), "daisy", "0" * 32),
+        ]
         save_corrections(session, records, new_classes=True)
-    report = train(db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), TrainingOptions(epochs=1, batch_size=8))
+    report = train(
+        db, settings, tiny_dataset(tmp_path / "data", train_count=3, val_count=2), TrainingOptions(epochs=1, batch_size=8)
+    )
     assert report.left_out == {
         str(stray): "label 'cat' is not a class of the data folder (daisy, roses)",
         str(gone): "stale: no file holds the content it was verified on (edited, deleted or renamed unseen)",
@@ -289,7 +296,12 @@ def test_a_verified_label_outside_the_classes_or_stale_is_left_out_and_training_
     assert metrics["verified_train_images"] + metrics["verified_eval_images"] == 1 and metrics["verified_left_out"] == 2
     assert metrics["train_images"] + metrics["val_images"] == 6 + 4 + 1 and report.skipped == {}
     assert metrics["options"]["include_corrections"] is True, "verified labels are used by default"
-    without = train(db, settings, tiny_dataset(tmp_path / "data2", train_count=3, val_count=2), TrainingOptions(epochs=1, batch_size=8, include_corrections=False))
+    without = train(
+        db,
+        settings,
+        tiny_dataset(tmp_path / "data2", train_count=3, val_count=2),
+        TrainingOptions(epochs=1, batch_size=8, include_corrections=False),
+    )
     assert (without.left_out, without.metrics["train_images"] + without.metrics["val_images"]) == ({}, 10)
     db.dispose()
 

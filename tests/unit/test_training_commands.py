@@ -60,7 +60,18 @@ def test_train_registers_a_version_that_models_lists(tmp_path: Path) -> None:
 def test_a_lower_resolution_trains_and_labels_at_its_size(tmp_path: Path) -> None:
     # The paper's resolution multiplier: 128-pixel inputs, the transforms scaled and kept in the checkpoint.
     data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
-    result = run("train", str(data), "--epochs", "1", "--batch-size", "8", "--resolution", str(128 / 224), "--output", str(tmp_path / "out"))
+    result = run(
+        "train",
+        str(data),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--resolution",
+        str(128 / 224),
+        "--output",
+        str(tmp_path / "out"),
+    )
     assert result.exit_code == 0, result.output
     (version,) = json.loads(run("models", "--format", "json").output)
     checkpoint = Checkpoint.load(tmp_path / "out" / f"{version['id']}.pt")
@@ -129,7 +140,9 @@ def test_a_csv_with_bad_rows_stores_nothing_and_lists_them(tmp_path: Path) -> No
     table = tmp_path / "fixes.csv"
     table.write_text(f"image_path,label\n{daisy},daisy\nmissing.jpg,roses\n,roses\n{daisy},\n")
     line = one_error_line(run("correct", "--csv", str(table)))
-    assert line == f"Error: {table}: 2 rows cannot be stored, none were: line 3: not a file: missing.jpg; line 4: empty image_path"
+    assert (
+        line == f"Error: {table}: 2 rows cannot be stored, none were: line 3: not a file: missing.jpg; line 4: empty image_path"
+    )
     assert corrections() == []
     (tmp_path / "wrong.csv").write_text("path,class\na.jpg,daisy\n")
     assert "missing image_path, label" in one_error_line(run("correct", "--csv", str(tmp_path / "wrong.csv")))

@@ -21,7 +21,9 @@ def scm_version(root: Path) -> str:
 
 
 def test_a_build_from_git_names_its_commit() -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=7", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert f"+g{commit}" in scm_version(REPO)
 
 

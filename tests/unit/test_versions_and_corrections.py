@@ -60,7 +60,9 @@ def test_rollback_with_nothing_active_is_a_clear_error(database_url: str) -> Non
 def test_correcting_an_image_again_replaces_its_label(database_url: str, tmp_path: Path) -> None:
     db = open_database(database_url, auto_upgrade=True)
     with db.transaction() as session:
-        versions.register_version(session, versions.VersionRecord("v", "mobilenet_v2", 1.0, ["daisy", "roses", "sunflowers", "tulips"], {}, b"w"))
+        versions.register_version(
+            session, versions.VersionRecord("v", "mobilenet_v2", 1.0, ["daisy", "roses", "sunflowers", "tulips"], {}, b"w")
+        )
     a, b = str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")
     for path, source in zip((a, b), sorted((FLOWERS / "val" / "roses").glob("*.jpg")), strict=False):
         shutil.copyfile(source, path)
@@ -81,6 +83,9 @@ def test_one_correction_error_for_reading_storing_and_finding(tmp_path: Path) ->
 
     assert given_corrections.CorrectionError is stored_corrections.CorrectionError
     (tmp_path / "empty.csv").write_text("image_path,label\n")
-    for refused in (lambda: given_corrections.read_corrections_csv(tmp_path / "empty.csv"), lambda: given_corrections.check_image(tmp_path)):
+    for refused in (
+        lambda: given_corrections.read_corrections_csv(tmp_path / "empty.csv"),
+        lambda: given_corrections.check_image(tmp_path),
+    ):
         with pytest.raises(stored_corrections.CorrectionError):
             refused()

@@ -28,7 +28,9 @@ def test_weights_registered_by_a_first_run_serve_label_train_and_doctor(tmp_path
 
     checked = run("doctor")
     assert checked.exit_code == 0, checked.output
-    assert doctor_lines(checked)["weights"].startswith("ok   weights    no active version yet; ImageNet weights from model version imagenet-")
+    assert doctor_lines(checked)["weights"].startswith(
+        "ok   weights    no active version yet; ImageNet weights from model version imagenet-"
+    )
 
     trained = run("train", str(tiny_dataset(tmp_path / "data", 3, 2)), "--epochs", "1")
     assert trained.exit_code == 0, trained.output

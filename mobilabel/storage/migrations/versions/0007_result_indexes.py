@@ -10,8 +10,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0008'  # 0008 was released first: databases stamped either depend on this order
+revision = "0007"
+down_revision = "0008"  # 0008 was released first: databases stamped either depend on this order
 branch_labels = None
 depends_on = None
 
@@ -20,17 +20,20 @@ log = logging.getLogger(__name__)
 
 def upgrade() -> None:
     # Each serves a page in keyset order (sort column, then id) without sorting the whole match.
-    op.create_index('ix_results_job_confidence', 'results', ['job_id', 'confidence', 'id'])
-    op.create_index('ix_results_label_confidence', 'results', ['label', 'confidence', 'id'])
-    op.create_index('ix_results_status_path', 'results', ['status', 'image_path'])
-    if op.get_bind().dialect.name == 'postgresql' and _trigrams_available():
+    op.create_index("ix_results_job_confidence", "results", ["job_id", "confidence", "id"])
+    op.create_index("ix_results_label_confidence", "results", ["label", "confidence", "id"])
+    op.create_index("ix_results_status_path", "results", ["status", "image_path"])
+    if op.get_bind().dialect.name == "postgresql" and _trigrams_available():
         # Path patterns match anywhere in the path (LIKE '%...%'): a trigram index serves them, a B-tree cannot.
         op.create_index(
-            'ix_results_image_path_pattern', 'results', ['image_path'],
-            postgresql_using='gin', postgresql_ops={'image_path': 'gin_trgm_ops'},
+            "ix_results_image_path_pattern",
+            "results",
+            ["image_path"],
+            postgresql_using="gin",
+            postgresql_ops={"image_path": "gin_trgm_ops"},
         )
     else:
-        op.create_index('ix_results_image_path_pattern', 'results', [sa.column('image_path')])
+        op.create_index("ix_results_image_path_pattern", "results", [sa.column("image_path")])
 
 
 def _trigrams_available() -> bool:
@@ -39,16 +42,19 @@ def _trigrams_available() -> bool:
     bind = op.get_bind()
     try:
         with bind.begin_nested():  # a failed statement must not abort the migration's transaction
-            bind.exec_driver_sql('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     except sa.exc.DBAPIError as exc:
-        log.warning("PostgreSQL's pg_trgm extension cannot be created (%s): path patterns that do not start "
-                    "with / will be matched without an index", str(exc.orig).splitlines()[0])
+        log.warning(
+            "PostgreSQL's pg_trgm extension cannot be created (%s): path patterns that do not start "
+            "with / will be matched without an index",
+            str(exc.orig).splitlines()[0],
+        )
         return False
     return True
 
 
 def downgrade() -> None:
-    op.drop_index('ix_results_image_path_pattern', table_name='results')
-    op.drop_index('ix_results_status_path', table_name='results')
-    op.drop_index('ix_results_label_confidence', table_name='results')
-    op.drop_index('ix_results_job_confidence', table_name='results')
+    op.drop_index("ix_results_image_path_pattern", table_name="results")
+    op.drop_index("ix_results_status_path", table_name="results")
+    op.drop_index("ix_results_label_confidence", table_name="results")
+    op.drop_index("ix_results_job_confidence", table_name="results")

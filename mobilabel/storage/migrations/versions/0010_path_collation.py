@@ -8,18 +8,18 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
 # Every StoredPath column (storage.pathcodec); all of them, so that comparing two never mixes collations.
 _PATH_COLUMNS = {
-    'jobs': 'root',
-    'results': 'image_path',
-    'job_images': 'image_path',
-    'corrections': 'image_path',
-    'training_runs': 'data_dir',
+    "jobs": "root",
+    "results": "image_path",
+    "job_images": "image_path",
+    "corrections": "image_path",
+    "training_runs": "data_dir",
 }
 
 
@@ -27,12 +27,12 @@ def upgrade() -> None:
     # An anchored path pattern (storage.results.path_matches) is a range of ix_results_current_path
     # only in byte order: SQLite's already; PostgreSQL's database collation may be a locale's.
     # Changing the collation keeps the rows and rebuilds the indexes on the column.
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         for table, column in _PATH_COLUMNS.items():
-            op.alter_column(table, column, type_=sa.Text(collation='C'))
+            op.alter_column(table, column, type_=sa.Text(collation="C"))
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         for table, column in _PATH_COLUMNS.items():
             op.alter_column(table, column, type_=sa.Text())
