@@ -70,6 +70,7 @@ def test_models_view_compares_confuses_and_trains(serve: ServerFactory, page: Pa
     # Train from the page: its defaults are the server's; the run's row is followed in place to the end.
     page.goto(server.base + "/ui/?view=models")
     form = page.locator("#train-form")
+    before = {r["id"] for r in server.get("/api/training-runs")}  # the prepared database's own (local) run
     defaults = TrainingOptions()
     expect(form.get_by_label("epochs")).to_have_value(str(defaults.epochs))
     expect(form.get_by_label("validation share")).to_have_attribute("placeholder", str(DEFAULT_VAL_FRACTION))
@@ -79,11 +80,12 @@ def test_models_view_compares_confuses_and_trains(serve: ServerFactory, page: Pa
     form.get_by_label("validation share").fill("0.34")
     form.get_by_label("promote even if not better").check()
     form.get_by_role("button", name="Train").click()
-    row = page.locator("#runs tr[data-run]")
-    expect(row).to_have_count(1, timeout=60_000)  # the server imports torch first
+    expect(page.locator("#runs tr[data-run]")).to_have_count(len(before) + 1, timeout=60_000)  # the server imports torch first
+    (run_id,) = {r["id"] for r in server.get("/api/training-runs")} - before
+    row = page.locator(f'#runs tr[data-run="{run_id}"]')
     row.evaluate("row => row.dataset.seen = 'first'")
     expect(row.locator(".run-status")).to_have_text(re.compile("completed|failed"), timeout=240_000)
-    (run,) = server.get("/api/training-runs")
+    (run,) = [r for r in server.get("/api/training-runs") if r["id"] == run_id]
     assert run["status"] == "completed", run["error"]
     assert row.get_attribute("data-seen") == "first"  # the same row, updated
     expect(row.locator(".progress-text")).to_have_text(progress_text(run["progress"]))
