@@ -30,8 +30,26 @@ const result = (id, hash) =>
 test("one decision is one undo step, restoring what each image had before", async () => {
   const calls = fakeServer(ok);
   const verdicts = new Verdicts([
-    { content_hash: "h2", image_path: "/p/2.jpg", label: "roses", state: "current", made_on: "", updated_at: "", reviewer: null, audit: false },
-    { content_hash: "h9", image_path: "/p/9.jpg", label: "tulips", state: "stale", made_on: "", updated_at: "", reviewer: null, audit: false },
+    {
+      content_hash: "h2",
+      image_path: "/p/2.jpg",
+      label: "roses",
+      state: "current",
+      made_on: "",
+      updated_at: "",
+      reviewer: null,
+      audit: false,
+    },
+    {
+      content_hash: "h9",
+      image_path: "/p/9.jpg",
+      label: "tulips",
+      state: "stale",
+      made_on: "",
+      updated_at: "",
+      reviewer: null,
+      audit: false,
+    },
   ]);
   const [one, two] = [result(1, "h1"), result(2, "h2")];
   assert.equal(verdicts.of(two), "roses");
