@@ -136,7 +136,7 @@ def test_the_schedule_without_a_folder_trains_on_the_answers(database_url: str) 
     settings = load_settings()
     open_database(database_url, auto_upgrade=True).dispose()
     runtime = WorkerRuntime(settings)
-    assert scheduled_retrain(runtime, create_app(settings), None, relabel=False) is None
+    assert scheduled_retrain(runtime, create_app(settings), None, relabel=False, owner="test") is None
     with runtime.db.transaction() as session:
         [recorded] = stored_runs.list_runs(session)
     runtime.db.dispose()
