@@ -59,8 +59,9 @@ BAD_VALUES = {
     "refine_margin": "1.5",
     "allowed_hosts": "https://labels.example.org:8443",  # a URL, not a host name
     "session_ttl_s": "0",
+    "review_lease_s": "-1",
 }
-FREE_TEXT = {"redis_prefix", "api_token", "cors_origins"}  # any text is a valid key prefix, token, list of origins
+FREE_TEXT = {"redis_prefix", "api_token", "cors_origins", "reviewer"}  # any text is a valid key prefix, token, list of origins
 
 
 def mobilabel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
