@@ -107,6 +107,7 @@ def label(
             f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
             markup=False,
             highlight=False,
+            soft_wrap=True,  # one line whatever the width: the folder's path is never cut by a newline
         )
 
     with folder_turn(database, settings, folder, this_process("label"), waiting):
