@@ -32,9 +32,9 @@ import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
+from ..confinement import outside_roots
 from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
 from ..models import Classifier, Preprocessing
-from .paths import outside_roots
 
 _ORIENTATION = 0x0112
 

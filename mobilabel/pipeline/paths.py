@@ -1,4 +1,4 @@
-"""Paths: finding the images under a folder, and keeping reads inside the allowed roots."""
+"""Paths: finding the images under a folder (confinement to the allowed roots is ``confinement``'s)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..confinement import outside_roots as outside_roots  # the one confinement check, re-exported for the reader
 from ..errors import MobilabelError
 from ..files import file_kind, open_directory
 from ..imaging import is_image_name

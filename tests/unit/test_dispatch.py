@@ -6,17 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from mobilabel.api.app import create_app
 from mobilabel.cli.main import cli
-from mobilabel.config import load_settings
-from tests.api_support import BASE_URL
+from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.unit.test_api_jobs import photos
 from tests.unit.test_training import tiny_dataset
@@ -32,13 +29,10 @@ def closed_broker() -> str:
 
 
 @pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed_broker: str) -> Iterator[TestClient]:
+def client(api: ClientFactory, tmp_path: Path, closed_broker: str) -> TestClient:  # noqa: F811
     """The API with that broker configured, allowed to read under tmp_path/root."""
     (tmp_path / "root").mkdir()
-    monkeypatch.setenv("MOBILABEL_ALLOWED_ROOTS", str(tmp_path / "root"))
-    monkeypatch.setenv("MOBILABEL_BROKER_URL", closed_broker)
-    with TestClient(create_app(load_settings()), base_url=BASE_URL) as client:
-        yield client
+    return api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BROKER_URL=closed_broker)
 
 
 def masked(url: str) -> str:
