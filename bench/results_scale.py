@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from bench.api import serving
 from bench.paths import RESULTS
-from mobilabel.api.heap import freeze_long_lived
+from mobilabel.api.services.heap import freeze_long_lived
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.current import refresh_current
 from mobilabel.storage.results import ResultFilter, results_statement

@@ -17,7 +17,15 @@ from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
 from ..storage.retry import is_transient
-from . import (
+from .docs import mount_docs
+from .middleware import security
+from .middleware.headers import SecurityHeadersMiddleware, trusted_hosts
+from .middleware.metrics import RequestMetrics
+from .middleware.security import Guard, SecurityMiddleware
+from .middleware.sessions import Sessions
+from .middleware.upload_limit import UploadLimitMiddleware
+from .page import mount_page
+from .routes import (
     classes,
     corrections,
     distribution,
@@ -26,24 +34,16 @@ from . import (
     images,
     jobs,
     meta,
-    models,
+    model_versions,
     predict,
     results,
     review,
     review_queue,
     runs,
-    security,
 )
-from .docs import mount_docs
-from .export_runner import ExportRunner
-from .headers import SecurityHeadersMiddleware, trusted_hosts
-from .heap import freeze_long_lived, thaw
-from .job_runner import JobRunner
-from .metrics import RequestMetrics
-from .page import mount_page
-from .security import Guard, SecurityMiddleware
-from .sessions import Sessions
-from .upload_limit import UploadLimitMiddleware
+from .services.export_runner import ExportRunner
+from .services.heap import freeze_long_lived, thaw
+from .services.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (
         health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, classes, corrections,
-        models, runs,
+        model_versions, runs,
     ):  # fmt: skip
         app.include_router(module.router)
     mount_docs(app)

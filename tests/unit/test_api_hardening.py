@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from mobilabel.api.sessions import FIRST_BLOCK_S, MAX_BLOCK_S
+from mobilabel.api.middleware.sessions import FIRST_BLOCK_S, MAX_BLOCK_S
 from mobilabel.cli.main import cli
 from tests.api_support import ClientFactory, api  # noqa: F401
 

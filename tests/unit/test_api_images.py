@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mobilabel.api import images
+from mobilabel.api.routes import images
 from mobilabel.config import load_settings
 from mobilabel.imaging import content_identity
 from mobilabel.storage import open_database, versions

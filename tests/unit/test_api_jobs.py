@@ -86,7 +86,7 @@ def test_a_running_job_stops_after_the_batch_it_is_labelling(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mobilabel.api.job_runner import JobRunner
+    from mobilabel.api.services.job_runner import JobRunner
     from mobilabel.config import load_settings
     from mobilabel.pipeline.build import build_labeller, load_classifier
     from mobilabel.registry import resolve_checkpoint

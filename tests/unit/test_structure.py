@@ -137,5 +137,5 @@ def test_jobs_and_training_runs_are_dispatched_in_one_place() -> None:
     offenders = {m: sorted(imp & senders) for m, imp in MODULES.items() if part(m) in ("api", "cli") and imp & senders}
     assert not offenders, offenders
     assert {"mobilabel.dispatch.submit_job", "mobilabel.dispatch.submit_training"} <= set().union(
-        *(MODULES[m] for m in ("mobilabel.api.jobs", "mobilabel.api.runs"))
+        *(MODULES[m] for m in ("mobilabel.api.routes.jobs", "mobilabel.api.routes.runs"))
     )

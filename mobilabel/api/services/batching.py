@@ -19,8 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..pipeline.labeller import Labeller, ReadBatch
-from ..storage.results import ResultRecord
+from ...pipeline.labeller import Labeller, ReadBatch
+from ...storage.results import ResultRecord
 
 # Called with each batch's size (a metric).
 BatchObserver = Callable[[int], None]

@@ -9,13 +9,13 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from ..exchange.labelstudio import LOCAL_FILES_URL
-from ..exchange.library import ExportOptions
-from ..storage.export_rows import ExportFilter, check_export_filter
-from ..storage.filters import FilterError
-from ..storage.review_state import DEFAULT_EXPORTED, ReviewState
-from .deps import PATH_MARK, PATTERN_MARK, SessionDep, SettingsDep, checked_pattern, confined
-from .export_runner import ExportRecord, ExportRunner
+from ...exchange.labelstudio import LOCAL_FILES_URL
+from ...exchange.library import ExportOptions
+from ...storage.export_rows import ExportFilter, check_export_filter
+from ...storage.filters import FilterError
+from ...storage.review_state import DEFAULT_EXPORTED, ReviewState
+from ..deps import PATH_MARK, PATTERN_MARK, SessionDep, SettingsDep, checked_pattern, confined
+from ..services.export_runner import ExportRecord, ExportRunner
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 

@@ -9,14 +9,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from ..dispatch import submit_job
-from ..pipeline.paths import FolderError, check_folder, iter_images
-from ..storage import jobs as stored_jobs
-from ..storage.ownership import reap_orphans
-from ..storage.states import ACTIVE_JOB_STATES, JobState
-from ..storage.tables import Job, utcnow
-from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
-from .job_runner import JobNotActiveError, JobRunner
+from ...dispatch import submit_job
+from ...pipeline.paths import FolderError, check_folder, iter_images
+from ...storage import jobs as stored_jobs
+from ...storage.ownership import reap_orphans
+from ...storage.states import ACTIVE_JOB_STATES, JobState
+from ...storage.tables import Job, utcnow
+from ..deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
+from ..services.job_runner import JobNotActiveError, JobRunner
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

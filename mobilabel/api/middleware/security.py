@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .page import is_page_path
+from ..page import is_page_path
 from .sessions import Sessions, Throttle
 
 SESSION_COOKIE = "mobilabel_session"

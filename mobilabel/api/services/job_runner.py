@@ -9,17 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import Settings
-from ..errors import MobilabelError
-from ..storage import Database
-from ..storage import chunks as stored_chunks
-from ..storage import jobs as stored_jobs
-from ..storage.ownership import this_process
-from ..storage.retry import with_db_retry
-from ..storage.states import ACTIVE_JOB_STATES, JobState
+from ...config import Settings
+from ...errors import MobilabelError
+from ...storage import Database
+from ...storage import chunks as stored_chunks
+from ...storage import jobs as stored_jobs
+from ...storage.ownership import this_process
+from ...storage.retry import with_db_retry
+from ...storage.states import ACTIVE_JOB_STATES, JobState
 
 if TYPE_CHECKING:
-    from ..pipeline.labeller import Labeller
+    from ...pipeline.labeller import Labeller
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ class JobRunner:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, job_id: int, folder: Path) -> None:
-        from ..pipeline.embedded import JobCancelledError, label_folder
-        from ..pipeline.folder_turn import folder_turn
+        from ...pipeline.embedded import JobCancelledError, label_folder
+        from ...pipeline.folder_turn import folder_turn
 
         try:
             with self._db.transaction() as session:
@@ -127,9 +127,9 @@ class JobRunner:
                 self._waiting.discard(job_id)
 
     def _train(self, run_id: int) -> None:
-        from ..broker import create_app as create_celery_app
-        from ..worker.runtime import WorkerRuntime
-        from ..worker.training_task import run_training
+        from ...broker import create_app as create_celery_app
+        from ...worker.runtime import WorkerRuntime
+        from ...worker.training_task import run_training
 
         if self._closing:
             return
@@ -144,9 +144,9 @@ class JobRunner:
         # Built on the first job: it loads torch and the model, which a server that only
         # answers queries never needs. It follows the active version, as `label` does.
         if self._labeller is None:
-            from ..models import Checkpoint, Classifier
-            from ..pipeline.active_model import ActiveModel
-            from ..pipeline.build import build_labeller, load_classifier
+            from ...models import Checkpoint, Classifier
+            from ...pipeline.active_model import ActiveModel
+            from ...pipeline.build import build_labeller, load_classifier
 
             def factory(checkpoint: Checkpoint) -> Classifier:
                 return load_classifier(self._settings, checkpoint)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from ..storage.results import in_job
-from ..storage.tables import Job, Result
-from .deps import RowId, SessionDep
+from ...storage.results import in_job
+from ...storage.tables import Job, Result
+from ..deps import RowId, SessionDep
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

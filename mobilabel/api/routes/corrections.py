@@ -11,11 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from ..hashing import hash_file
-from ..storage.answer_queries import answer_history
-from ..storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
-from ..storage.tables import Result
-from .deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
+from ...hashing import hash_file
+from ...storage.answer_queries import answer_history
+from ...storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
+from ...storage.tables import Result
+from ..deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
 _HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}")

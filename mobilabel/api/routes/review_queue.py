@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ..review_queue import next_batch
-from .deps import DatabaseDep, SettingsDep
+from ...review_queue import next_batch
+from ..deps import DatabaseDep, SettingsDep
 
 router = APIRouter(prefix="/api/review", tags=["review"])
 

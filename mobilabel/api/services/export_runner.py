@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import MobilabelError
-from ..exchange.library import ExportOptions, ExportSummary, export_library
-from ..storage import Database
-from ..storage.export_rows import ExportFilter
-from ..storage.tables import utcnow
+from ...errors import MobilabelError
+from ...exchange.library import ExportOptions, ExportSummary, export_library
+from ...storage import Database
+from ...storage.export_rows import ExportFilter
+from ...storage.tables import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from ..config import Settings
-from ..confinement import PathRefused, confine, outside_roots
-from ..imaging import ImageReadError, content_identity
-from ..storage.tables import Result
-from .deps import MAX_ROW_ID, SessionDep, SettingsDep
-from .thumbnails import THUMBNAIL_SIZES, make_thumbnail, thumbnail_path
+from ...config import Settings
+from ...confinement import PathRefused, confine, outside_roots
+from ...imaging import ImageReadError, content_identity
+from ...storage.tables import Result
+from ..deps import MAX_ROW_ID, SessionDep, SettingsDep
+from ..services.thumbnails import THUMBNAIL_SIZES, make_thumbnail, thumbnail_path
 
 router = APIRouter(prefix="/api/results", tags=["images"])
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from ..storage import classes as stored
-from ..storage.class_queries import list_classes
-from .deps import SessionDep
+from ...storage import classes as stored
+from ...storage.class_queries import list_classes
+from ..deps import SessionDep
 
 router = APIRouter(prefix="/api/classes", tags=["classes"])
 _ERRORS: dict[int | str, dict[str, str]] = {

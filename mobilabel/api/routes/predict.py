@@ -18,15 +18,15 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ..config import Settings
-from ..errors import MobilabelError
-from ..imaging import is_image_name
-from ..storage import Database
-from .heap import freeze_long_lived
+from ...config import Settings
+from ...errors import MobilabelError
+from ...imaging import is_image_name
+from ...storage import Database
+from ..services.heap import freeze_long_lived
 from .results import Ranked
 
 if TYPE_CHECKING:
-    from .batching import Batcher, BatchObserver
+    from ..services.batching import Batcher, BatchObserver
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["predict"])
@@ -71,10 +71,10 @@ class Predictor:
         shutil.rmtree(self.uploads, ignore_errors=True)
 
     def _build(self) -> Batcher:
-        from ..models import Checkpoint, Classifier
-        from ..pipeline.active_model import ActiveModel
-        from ..pipeline.build import build_labeller, load_classifier
-        from .batching import Batcher
+        from ...models import Checkpoint, Classifier
+        from ...pipeline.active_model import ActiveModel
+        from ...pipeline.build import build_labeller, load_classifier
+        from ..services.batching import Batcher
 
         def factory(checkpoint: Checkpoint) -> Classifier:
             return load_classifier(self._settings, checkpoint)

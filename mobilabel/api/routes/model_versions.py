@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from ..estimates import estimate
-from ..storage import versions as stored
-from ..storage.accuracy_queries import audit_outcomes
-from ..storage.tables import ModelVersion
-from .deps import SessionDep, SettingsDep, version_named
+from ...estimates import estimate
+from ...storage import versions as stored
+from ...storage.accuracy_queries import audit_outcomes
+from ...storage.tables import ModelVersion
+from ..deps import SessionDep, SettingsDep, version_named
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 

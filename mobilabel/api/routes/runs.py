@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from ..dispatch import submit_training
-from ..errors import MobilabelError
-from ..storage import training_runs as stored_runs
-from ..storage.ownership import reap_orphans
-from ..storage.paths import absolute_path
-from ..storage.tables import TrainingRun
-from .deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
-from .job_runner import JobRunner
+from ...dispatch import submit_training
+from ...errors import MobilabelError
+from ...storage import training_runs as stored_runs
+from ...storage.ownership import reap_orphans
+from ...storage.paths import absolute_path
+from ...storage.tables import TrainingRun
+from ..deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
+from ..services.job_runner import JobRunner
 
 router = APIRouter(prefix="/api/training-runs", tags=["training runs"])
 
@@ -79,7 +79,7 @@ class RunRequest(BaseModel):
 def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: SettingsDep) -> RunOut:
     """Train a new version: on a worker (queue MOBILABEL_TRAIN_QUEUE) when a broker is configured,
     else in this server in the background; follow it with GET."""
-    from ..training import TrainingOptions  # loads torch: only when a run is started
+    from ...training import TrainingOptions  # loads torch: only when a run is started
 
     data_dir = None
     if body.data_dir is not None:

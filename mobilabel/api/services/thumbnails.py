@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ..imaging import ImageReadError, to_rgb8
+from ...imaging import ImageReadError, to_rgb8
 
 THUMBNAIL_SIZES = (128, 256, 512)
 _QUALITY = 85
