@@ -6,7 +6,7 @@ from mobilabel.storage import open_database
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.integration.conftest import Cluster, wait_until
-from tests.unit.test_api_results import check_pages_and_exports, store_results
+from tests.unit.api.test_results import check_pages_and_exports, store_results
 
 
 def test_pages_filters_and_exports_on_postgresql(api: ClientFactory, postgres_url: str) -> None:  # noqa: F811

@@ -1,4 +1,4 @@
-"""The maintained current row against the rule (tests/unit/test_current_pointer.py), on PostgreSQL."""
+"""The maintained current row against the rule (tests/unit/storage/test_current_pointer.py), on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from mobilabel.storage import Database, versions
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
-from tests.unit.test_current_pointer import *  # noqa: F403 (the same tests, collected here too)
-from tests.unit.test_current_pointer import rule_current_ids
+from tests.unit.storage.test_current_pointer import *  # noqa: F403 (the same tests, collected here too)
+from tests.unit.storage.test_current_pointer import rule_current_ids
 
 
 @pytest.fixture

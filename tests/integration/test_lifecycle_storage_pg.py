@@ -1,10 +1,10 @@
-"""The label lifecycle's storage tests (tests/unit/test_lifecycle_storage.py), on PostgreSQL."""
+"""The label lifecycle's storage tests (tests/unit/storage/test_lifecycle_storage.py), on PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_lifecycle_storage import *  # noqa: F403 (the same tests, collected here too)
+from tests.unit.storage.test_lifecycle_storage import *  # noqa: F403 (the same tests, collected here too)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from mobilabel.cli.main import cli
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
-from tests.unit.test_api_jobs import photos
-from tests.unit.test_training import tiny_dataset
+from tests.unit.api.test_jobs import photos
+from tests.unit.training.test_training import tiny_dataset
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 
 from mobilabel.cli.main import cli
 from tests.conftest import FLOWERS
-from tests.unit.test_training import tiny_dataset
+from tests.unit.training.test_training import tiny_dataset
 
 
 def run(*args: str) -> Result:

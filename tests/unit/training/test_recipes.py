@@ -23,8 +23,8 @@ from mobilabel.training.loader import make_loader
 from mobilabel.training.loop import Learner, build_network, evaluate, fit, train_epoch
 from mobilabel.training.recipes import PRESETS, apply_preset
 from tests.conftest import IMAGENET_WEIGHTS
-from tests.unit.test_training import tiny_dataset
-from tests.unit.test_training_commands import one_error_line, run
+from tests.unit.cli.test_training_commands import one_error_line, run
+from tests.unit.training.test_training import tiny_dataset
 
 
 @pytest.mark.parametrize("engine", ["onnx", "torch"])

@@ -19,7 +19,7 @@ from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.unit.test_confinement import copied_dataset
-from tests.unit.test_training import PNG_SIGNATURE
+from tests.unit.training.test_training import PNG_SIGNATURE
 
 
 def setup_storage() -> None:

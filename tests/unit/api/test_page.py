@@ -13,7 +13,7 @@ from mobilabel.storage.states import ACTIVE_JOB_STATES, ACTIVE_RUN_STATES, JobSt
 from mobilabel.training.data import DEFAULT_VAL_FRACTION
 from mobilabel.training.options import DEFAULT_EPOCHS
 from tests.api_support import ClientFactory, api  # noqa: F401
-from tests.unit.test_api_jobs import photos, wait_for_end
+from tests.unit.api.test_jobs import photos, wait_for_end
 
 TOKEN = "s3cret-token-for-tests"
 

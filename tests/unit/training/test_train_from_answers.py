@@ -23,7 +23,7 @@ from mobilabel.worker.runtime import WorkerRuntime
 from mobilabel.worker.training_task import scheduled_retrain
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
-from tests.unit.test_training import tiny_dataset
+from tests.unit.training.test_training import tiny_dataset
 
 
 def run(*args: str) -> Result:

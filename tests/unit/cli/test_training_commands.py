@@ -17,7 +17,7 @@ from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.corrections import list_corrections
 from tests.conftest import FLOWERS
-from tests.unit.test_training import PNG_SIGNATURE, tiny_dataset
+from tests.unit.training.test_training import PNG_SIGNATURE, tiny_dataset
 
 
 def run(*args: str) -> Result:

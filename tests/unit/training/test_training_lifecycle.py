@@ -23,7 +23,7 @@ from mobilabel.training.data import split_of
 from mobilabel.training.inputs import unchanged_since_last_run
 from mobilabel.worker.runtime import WorkerRuntime
 from mobilabel.worker.training_task import scheduled_retrain
-from tests.unit.test_training import flowers, tiny_dataset
+from tests.unit.training.test_training import flowers, tiny_dataset
 
 FAST = TrainingOptions(epochs=2, batch_size=8)
 
