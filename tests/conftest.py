@@ -15,6 +15,8 @@ SHARED = Path(os.environ.get("MOBILABEL_SHARED", REPO.parent / "shared"))
 FLOWERS = SHARED / "datasets" / "flowers"
 IMAGENET_WEIGHTS = SHARED / "weights" / "mobilenet_v2_imagenet.pth"
 POSTGRES_ADMIN_URL = os.environ.get("MOBILABEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# Fixtures kept in helper modules, shared with every test as this file's own are (no imports of fixtures).
+pytest_plugins = ["tests.api_support"]
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, create_engine, func, select, text
 
 from mobilabel.storage import open_database
 from mobilabel.storage.tables import Job, Result
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS, REPO
 from tests.integration.conftest import Cluster, wait_until
 from tests.integration.test_training_workers import small_training_folder
@@ -125,7 +125,7 @@ def test_past_its_patience_label_stops_with_one_line_and_resumes(postgres_url: s
 
 
 def test_the_servers_own_runner_rides_out_an_outage_and_answers_503(
-    api: ClientFactory,  # noqa: F811
+    api: ClientFactory,
     postgres_url: str,
     outage_env: dict[str, str],
 ) -> None:

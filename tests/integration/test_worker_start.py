@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS, REPO
 from tests.integration.conftest import Cluster, WorkerProcess, wait_until
 from tests.tcp_proxy import free_port
@@ -53,7 +53,7 @@ def test_pool_processes_come_up_however_slow_the_model_load(cluster: Cluster) ->
     assert sorted(worker.children()) == children, "no pool process was killed and replaced"
 
 
-def test_a_worker_that_cannot_serve_says_so(cluster: Cluster, api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_a_worker_that_cannot_serve_says_so(cluster: Cluster, api: ClientFactory, tmp_path: Path) -> None:
     port = free_port()
     broken = cluster.start(
         "broken",

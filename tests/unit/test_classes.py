@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mobilabel.cli.main import cli
 from mobilabel.storage import open_database
 from mobilabel.storage.tables import AnswerHistory
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 
 
@@ -118,7 +118,7 @@ def test_each_answer_records_its_reviewer_and_a_changed_answer_keeps_its_history
     assert history == [("daisy", "ann"), ("skip", "bob"), ("rose", "carol")]
 
 
-def test_the_api_lists_adds_renames_merges_retires_and_restores(api: ClientFactory, photos: list[Path]) -> None:  # noqa: F811
+def test_the_api_lists_adds_renames_merges_retires_and_restores(api: ClientFactory, photos: list[Path]) -> None:
     client = api(MOBILABEL_ALLOWED_ROOTS=str(photos[0].parent))
     assert client.post("/api/classes", json={"name": " daisy "}).json() == {"name": "daisy"}
     assert client.post("/api/classes", json={"name": "rose"}).status_code == 201

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from mobilabel.cli.main import cli
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 from tests.unit.api.test_jobs import photos
 from tests.unit.training.test_training import tiny_dataset
@@ -29,7 +29,7 @@ def closed_broker() -> str:
 
 
 @pytest.fixture
-def client(api: ClientFactory, tmp_path: Path, closed_broker: str) -> TestClient:  # noqa: F811
+def client(api: ClientFactory, tmp_path: Path, closed_broker: str) -> TestClient:
     """The API with that broker configured, allowed to read under tmp_path/root."""
     (tmp_path / "root").mkdir()
     return api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BROKER_URL=closed_broker)

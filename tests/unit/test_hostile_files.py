@@ -21,7 +21,7 @@ from mobilabel.cli.main import cli
 from mobilabel.files import PATH_MAX
 from mobilabel.hashing import hash_bytes
 from mobilabel.imaging import ImageReadError, ImageSource, read_picture
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.format_specimens import dng_of_sensor_data, dng_with_preview, raw_without_preview
 
 
@@ -116,7 +116,7 @@ def big_scan(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def test_our_pixel_limit_is_the_only_one_and_the_one_quoted(tmp_path: Path, api: ClientFactory) -> None:  # noqa: F811
+def test_our_pixel_limit_is_the_only_one_and_the_one_quoted(tmp_path: Path, api: ClientFactory) -> None:
     (tmp_path / "scans").mkdir()
     scan = big_scan(tmp_path / "scans" / "scan.jpg", 14_000, 13_000)  # over twice Pillow's own limit (178,956,970)
     refused = run("predict", str(scan))
@@ -204,7 +204,7 @@ def test_a_raw_preview_is_turned_upright_by_the_raw_files_orientation(tmp_path: 
     assert picture.image.size == (photo.height, photo.width)
 
 
-def test_the_api_labels_a_raw_upload_as_predict_does(tmp_path: Path, val_images: list[Path], api: ClientFactory) -> None:  # noqa: F811
+def test_the_api_labels_a_raw_upload_as_predict_does(tmp_path: Path, val_images: list[Path], api: ClientFactory) -> None:
     photo = Image.open(val_images[0]).convert("RGB")
     dng = tmp_path / "IMG_0001.DNG"
     dng.write_bytes(dng_with_preview(photo))

@@ -24,7 +24,7 @@ from mobilabel.storage.corrections import AUDIT, CorrectionRecord, list_correcti
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.trained_answers import record_trained
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 
 LIBRARY = 40
@@ -192,7 +192,7 @@ def test_an_answer_to_an_audit_lease_is_an_audit_answer(db: Database) -> None:
 def test_review_next_as_csv_is_answered_back_with_correct_csv_and_the_api_leases_too(
     database_url: str,
     tmp_path: Path,
-    api: ClientFactory,  # noqa: F811
+    api: ClientFactory,
 ) -> None:
     database = open_database(database_url, auto_upgrade=True)
     folder = tmp_path / "unsorted"
@@ -253,7 +253,7 @@ def test_wilson_interval_of_audit_answers() -> None:
         estimate(3, 2)
 
 
-def test_the_accuracy_on_the_unreviewed_rest_counts_audit_answers_only(db: Database, api: ClientFactory) -> None:  # noqa: F811
+def test_the_accuracy_on_the_unreviewed_rest_counts_audit_answers_only(db: Database, api: ClientFactory) -> None:
     batch = next_batch(db, "ann", 30, 600).items
     audits = [i for i in batch if i.reason == AUDIT]
     assert len(audits) == 3
@@ -274,7 +274,7 @@ def test_the_accuracy_on_the_unreviewed_rest_counts_audit_answers_only(db: Datab
     assert (served["audit_answers"], served["right"], served["accuracy"]) == (3, 2, 2 / 3)
 
 
-def test_held_out_figures_leave_out_the_answers_a_version_trained_on(db: Database, api: ClientFactory) -> None:  # noqa: F811
+def test_held_out_figures_leave_out_the_answers_a_version_trained_on(db: Database, api: ClientFactory) -> None:
     with db.transaction() as session:
         records = [CorrectionRecord(f"/library/{n:02d}.jpg", "daisy", f"h{n:02d}") for n in range(6)]
         save_corrections(session, records, new_classes=True)

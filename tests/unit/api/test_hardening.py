@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from mobilabel.api.middleware.sessions import FIRST_BLOCK_S, MAX_BLOCK_S
 from mobilabel.cli.main import cli
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 
 TOKEN = "a-token-long-enough-for-a-public-bind-0123456789"
 
@@ -38,14 +38,14 @@ def clocked(client: TestClient) -> FakeClock:
 @pytest.mark.parametrize(
     "host", ["localhost", "localhost:8011", "127.0.0.1", "127.0.0.1:9", "[::1]", "[::1]:8000", "LOCALHOST:1"]
 )
-def test_loopback_names_are_answered(api: ClientFactory, host: str) -> None:  # noqa: F811
+def test_loopback_names_are_answered(api: ClientFactory, host: str) -> None:
     assert api().get("/api/jobs", headers={"Host": host}).status_code == 200
 
 
 @pytest.mark.parametrize(
     "host", ["evil.example", "evil.example:8011", "127.0.0.1.evil.example", "localhost.evil.example", "[::2]", "10.0.0.1", ""]
 )
-def test_a_rebound_name_is_refused_on_every_method(api: ClientFactory, host: str) -> None:  # noqa: F811
+def test_a_rebound_name_is_refused_on_every_method(api: ClientFactory, host: str) -> None:
     client = api()
     for method, path in (
         ("GET", "/api/jobs"),
@@ -58,7 +58,7 @@ def test_a_rebound_name_is_refused_on_every_method(api: ClientFactory, host: str
         assert answer.status_code == 400, (method, path, host, answer.status_code)
 
 
-def test_hosts_the_operator_lists_are_answered(api: ClientFactory) -> None:  # noqa: F811
+def test_hosts_the_operator_lists_are_answered(api: ClientFactory) -> None:
     client = api(MOBILABEL_ALLOWED_HOSTS="labels.example.org, *.lan")
     for host, status in (
         ("labels.example.org", 200),
@@ -70,7 +70,7 @@ def test_hosts_the_operator_lists_are_answered(api: ClientFactory) -> None:  # n
         assert client.get("/api/jobs", headers={"Host": host}).status_code == status, host
 
 
-def test_with_a_token_any_host_unless_hosts_are_listed(api: ClientFactory) -> None:  # noqa: F811
+def test_with_a_token_any_host_unless_hosts_are_listed(api: ClientFactory) -> None:
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     assert api(MOBILABEL_API_TOKEN=TOKEN).get("/api/jobs", headers={**bearer, "Host": "203.0.113.7:8000"}).status_code == 200
     listed = api(MOBILABEL_API_TOKEN=TOKEN, MOBILABEL_ALLOWED_HOSTS="labels.example.org")
@@ -78,12 +78,12 @@ def test_with_a_token_any_host_unless_hosts_are_listed(api: ClientFactory) -> No
     assert listed.get("/api/jobs", headers={**bearer, "Host": "labels.example.org"}).status_code == 200
 
 
-def test_a_host_setting_with_a_port_or_scheme_is_refused_at_start(api: ClientFactory) -> None:  # noqa: F811
+def test_a_host_setting_with_a_port_or_scheme_is_refused_at_start(api: ClientFactory) -> None:
     result = CliRunner(env={"MOBILABEL_ALLOWED_HOSTS": "https://labels.example.org:443"}).invoke(cli, ["jobs"])
     assert result.exit_code == 2 and "MOBILABEL_ALLOWED_HOSTS" in result.output and "not a host name" in result.output
 
 
-def test_security_headers_on_the_page_the_api_and_refusals(api: ClientFactory) -> None:  # noqa: F811
+def test_security_headers_on_the_page_the_api_and_refusals(api: ClientFactory) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN)
     for path in ("/ui/", "/ui/app.js", "/api/jobs", "/healthz", "/openapi.json"):
         headers = client.get(path).headers  # 200 for the page, 401 for the rest: refusals carry them too
@@ -97,7 +97,7 @@ def test_security_headers_on_the_page_the_api_and_refusals(api: ClientFactory) -
     assert client.get("/", headers={"Host": "evil.example"}).headers["x-frame-options"] == "DENY"
 
 
-def test_the_docs_page_allows_its_own_inline_script_only(api: ClientFactory) -> None:  # noqa: F811
+def test_the_docs_page_allows_its_own_inline_script_only(api: ClientFactory) -> None:
     page = api().get("/docs")
     csp = page.headers["content-security-policy"]
     (script,) = re.findall(r"<script>(.*?)</script>", page.text, flags=re.DOTALL)
@@ -107,7 +107,7 @@ def test_the_docs_page_allows_its_own_inline_script_only(api: ClientFactory) -> 
     assert "frame-ancestors 'none'" in csp and page.headers["x-frame-options"] == "DENY"
 
 
-def test_a_session_is_new_at_each_login_and_dies_at_logout_or_expiry(api: ClientFactory) -> None:  # noqa: F811
+def test_a_session_is_new_at_each_login_and_dies_at_logout_or_expiry(api: ClientFactory) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN, MOBILABEL_SESSION_TTL_S="3600")
     clock = clocked(client)
 
@@ -140,7 +140,7 @@ def test_a_session_is_new_at_each_login_and_dies_at_logout_or_expiry(api: Client
 
 
 @pytest.mark.parametrize("way", ["bearer", "login"])
-def test_wrong_tokens_are_throttled_doubling_to_five_minutes(api: ClientFactory, way: str) -> None:  # noqa: F811
+def test_wrong_tokens_are_throttled_doubling_to_five_minutes(api: ClientFactory, way: str) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN)
     clock = clocked(client)
 
@@ -172,7 +172,7 @@ def test_wrong_tokens_are_throttled_doubling_to_five_minutes(api: ClientFactory,
     assert attempt("guess")[0] == 401
 
 
-def test_a_session_cookie_passes_while_its_address_is_blocked(api: ClientFactory) -> None:  # noqa: F811
+def test_a_session_cookie_passes_while_its_address_is_blocked(api: ClientFactory) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN)
     clocked(client)
     assert client.post("/api/session", json={"token": TOKEN}).status_code == 204

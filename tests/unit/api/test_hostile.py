@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from mobilabel.storage import open_database
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 
 PHOTO = next(FLOWERS.glob("val/roses/*.jpg"))
@@ -119,7 +119,7 @@ def send(client: TestClient, openapi: dict[str, Any], field: Field, value: Any) 
 
 
 @pytest.fixture
-def openapi(api: ClientFactory) -> dict[str, Any]:  # noqa: F811
+def openapi(api: ClientFactory) -> dict[str, Any]:
     spec: dict[str, Any] = api().get("/openapi.json").json()
     return spec
 
@@ -170,7 +170,7 @@ def hostile_tree(tmp_path: Path) -> dict[str, str]:
 
 
 def test_every_marked_path_refuses_what_lies_outside_or_is_not_a_file(
-    api: ClientFactory,  # noqa: F811
+    api: ClientFactory,
     tmp_path: Path,
     hostile_tree: dict[str, str],
 ) -> None:
@@ -199,7 +199,7 @@ def test_every_marked_path_refuses_what_lies_outside_or_is_not_a_file(
     assert walked >= 5 * len(hostile_tree)
 
 
-def test_without_roots_every_path_is_refused_naming_the_setting(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_without_roots_every_path_is_refused_naming_the_setting(api: ClientFactory, tmp_path: Path) -> None:
     client = api()
     openapi = client.get("/openapi.json").json()
     photo = tmp_path / "in.jpg"
@@ -216,7 +216,7 @@ def test_without_roots_every_path_is_refused_naming_the_setting(api: ClientFacto
 
 
 def test_refusals_never_tell_whether_a_file_outside_exists(
-    api: ClientFactory,  # noqa: F811
+    api: ClientFactory,
     tmp_path: Path,
     hostile_tree: dict[str, str],
 ) -> None:
@@ -237,7 +237,7 @@ def test_refusals_never_tell_whether_a_file_outside_exists(
 
 
 def test_a_correction_by_path_inside_the_roots_still_works(
-    api: ClientFactory,  # noqa: F811
+    api: ClientFactory,
     tmp_path: Path,
     hostile_tree: dict[str, str],
 ) -> None:
@@ -258,7 +258,7 @@ def test_a_correction_by_path_inside_the_roots_still_works(
     assert client.delete("/api/corrections", params={"target": inside}).status_code == 204
 
 
-def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path: Path, database_url: str) -> None:  # noqa: F811
+def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path: Path, database_url: str) -> None:
     open_database(database_url, auto_upgrade=True).dispose()
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
     openapi = client.get("/openapi.json").json()
@@ -275,7 +275,7 @@ def test_no_parameter_of_any_operation_gives_a_500(api: ClientFactory, tmp_path:
     assert tried > 20 * len(OUT_OF_RANGE)
 
 
-def test_a_folder_named_through_a_link_inside_the_roots_keeps_its_name(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_a_folder_named_through_a_link_inside_the_roots_keeps_its_name(api: ClientFactory, tmp_path: Path) -> None:
     (tmp_path / "root" / "photos").mkdir(parents=True)
     shutil.copy(PHOTO, tmp_path / "root" / "photos" / "in.jpg")
     (tmp_path / "root" / "alias").symlink_to(tmp_path / "root" / "photos", target_is_directory=True)

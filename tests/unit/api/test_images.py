@@ -18,7 +18,7 @@ from mobilabel.storage import open_database, versions
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.bad_images import exif_rotated
 from tests.conftest import FLOWERS
 
@@ -52,7 +52,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return calls
 
 
-def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path, opened: list[Path]) -> None:  # noqa: F811
+def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path, opened: list[Path]) -> None:
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(PHOTO, root / "plain.jpg")
@@ -97,7 +97,7 @@ def test_images_and_upright_cached_thumbnails(api: ClientFactory, tmp_path: Path
     assert client.get(f"/api/results/{rotated_id}/thumbnail", params={"size": 100}).status_code == 422
 
 
-def test_no_roots_no_images(api: ClientFactory, tmp_path: Path, opened: list[Path]) -> None:  # noqa: F811
+def test_no_roots_no_images(api: ClientFactory, tmp_path: Path, opened: list[Path]) -> None:
     ids = store([str(PHOTO)])
     client = api()
     for kind in ("image", "thumbnail"):
@@ -106,7 +106,7 @@ def test_no_roots_no_images(api: ClientFactory, tmp_path: Path, opened: list[Pat
     assert opened == []
 
 
-def test_traversal_in_every_form_is_404_and_opens_nothing(api: ClientFactory, tmp_path: Path, opened: list[Path]) -> None:  # noqa: F811
+def test_traversal_in_every_form_is_404_and_opens_nothing(api: ClientFactory, tmp_path: Path, opened: list[Path]) -> None:
     root, outside = tmp_path / "root", tmp_path / "outside"
     root.mkdir()
     outside.mkdir()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 
 
@@ -27,7 +27,7 @@ def wait_for_end(client: TestClient, job_id: int) -> dict[str, Any]:
     return job
 
 
-def test_a_folder_becomes_a_job_labelled_by_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_a_folder_becomes_a_job_labelled_by_the_server(api: ClientFactory, tmp_path: Path) -> None:
     folder = photos(tmp_path / "root" / "roses", 6)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
@@ -47,7 +47,7 @@ def test_a_folder_becomes_a_job_labelled_by_the_server(api: ClientFactory, tmp_p
     assert client.get("/api/jobs/999").status_code == 404
 
 
-def test_job_folders_must_lie_under_the_allowed_roots(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_job_folders_must_lie_under_the_allowed_roots(api: ClientFactory, tmp_path: Path) -> None:
     inside = photos(tmp_path / "root" / "in", 1)
     outside = photos(tmp_path / "elsewhere", 1)
     (tmp_path / "root" / "link").symlink_to(outside, target_is_directory=True)
@@ -67,7 +67,7 @@ def test_job_folders_must_lie_under_the_allowed_roots(api: ClientFactory, tmp_pa
     assert client.get("/api/jobs").json() == []
 
 
-def test_a_cancelled_job_that_has_not_started_never_runs(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_a_cancelled_job_that_has_not_started_never_runs(api: ClientFactory, tmp_path: Path) -> None:
     folder = photos(tmp_path / "root" / "roses", 2)
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     gate = threading.Event()
@@ -82,7 +82,7 @@ def test_a_cancelled_job_that_has_not_started_never_runs(api: ClientFactory, tmp
 
 
 def test_a_running_job_stops_after_the_batch_it_is_labelling(
-    api: ClientFactory,  # noqa: F811
+    api: ClientFactory,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -16,7 +16,7 @@ from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 from tests.unit.test_confinement import copied_dataset
 from tests.unit.training.test_training import PNG_SIGNATURE
@@ -35,7 +35,7 @@ def setup_storage() -> None:
     db.dispose()
 
 
-def test_models_activate_and_roll_back(api: ClientFactory) -> None:  # noqa: F811
+def test_models_activate_and_roll_back(api: ClientFactory) -> None:
     setup_storage()
     client = api()
     listed = client.get("/api/models").json()
@@ -74,7 +74,7 @@ def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str,
     return ids
 
 
-def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, database_url: str) -> None:  # noqa: F811
+def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, database_url: str) -> None:
     setup_storage()
     ids = stored_photos(tmp_path / "photos", {"a.jpg": ("daisy", "daisy"), "b.jpg": ("rose", "rose")})
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
@@ -120,7 +120,7 @@ def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, databas
     assert client.delete("/api/corrections").status_code == 422
 
 
-def test_training_runs(api: ClientFactory) -> None:  # noqa: F811
+def test_training_runs(api: ClientFactory) -> None:
     setup_storage()
     client = api()
     (run,) = client.get("/api/training-runs").json()
@@ -129,7 +129,7 @@ def test_training_runs(api: ClientFactory) -> None:  # noqa: F811
     assert client.get("/api/training-runs/999").status_code == 404
 
 
-def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_path: Path) -> None:
     setup_storage()
     # v1 and v2 on 4 photos: two agree, two daisy -> rose flips.
     labels = {"1.jpg": ("daisy", "daisy"), "2.jpg": ("daisy", "rose"), "3.jpg": ("rose", "rose"), "4.jpg": ("daisy", "rose")}
@@ -184,7 +184,7 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     assert {r["verified_label"] for r in client.get(f"/api/results/{ids['2.jpg']}/versions").json()} == {"daisy"}
 
 
-def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:
     data = copied_dataset(tmp_path / "root" / "data", 3)  # copies: links would lead out of the roots
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     assert client.post("/api/training-runs", json={"data_dir": str(tmp_path)}).status_code == 403

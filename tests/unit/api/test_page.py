@@ -12,13 +12,13 @@ from mobilabel.api.page import STATIC_DIR
 from mobilabel.storage.states import ACTIVE_JOB_STATES, ACTIVE_RUN_STATES, JobState, RunState
 from mobilabel.training.data import DEFAULT_VAL_FRACTION
 from mobilabel.training.options import DEFAULT_EPOCHS
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.unit.api.test_jobs import photos, wait_for_end
 
 TOKEN = "s3cret-token-for-tests"
 
 
-def test_the_page_is_served_by_the_package_and_holds_no_data(api: ClientFactory) -> None:  # noqa: F811
+def test_the_page_is_served_by_the_package_and_holds_no_data(api: ClientFactory) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN)
     home = client.get("/", follow_redirects=False)
     assert (home.status_code, home.headers["location"]) == (307, "/ui/")
@@ -53,7 +53,7 @@ def test_the_page_is_served_by_the_package_and_holds_no_data(api: ClientFactory)
     assert refused.status_code == 403
 
 
-def test_a_jobs_label_distribution(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_a_jobs_label_distribution(api: ClientFactory, tmp_path: Path) -> None:
     folder = photos(tmp_path / "root" / "roses", 4)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
@@ -70,7 +70,7 @@ def test_a_jobs_label_distribution(api: ClientFactory, tmp_path: Path) -> None: 
     assert client.get("/api/jobs/999/labels").status_code == 404
 
 
-def test_meta_gives_the_page_the_servers_names_and_defaults(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_meta_gives_the_page_the_servers_names_and_defaults(api: ClientFactory, tmp_path: Path) -> None:
     meta = api().get("/api/meta").json()
     assert meta["job_states"] == {"all": list(JobState), "active": list(ACTIVE_JOB_STATES)}
     assert meta["run_states"] == {"all": list(RunState), "active": list(ACTIVE_RUN_STATES)}

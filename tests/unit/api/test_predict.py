@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from mobilabel.cli.main import cli
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.bad_images import png_bomb
 from tests.conftest import FLOWERS
 
@@ -42,7 +42,7 @@ def batch_sizes(client: TestClient) -> tuple[float, float]:
     return values["mobilabel_predict_batch_size_sum"], values["mobilabel_predict_batch_size_count"]
 
 
-def test_predict_gives_the_labels_of_label_and_batches_concurrent_requests(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_predict_gives_the_labels_of_label_and_batches_concurrent_requests(api: ClientFactory, tmp_path: Path) -> None:
     images = photos(tmp_path / "photos")
     labelled = CliRunner().invoke(cli, ["label", str(tmp_path / "photos")], catch_exceptions=False)
     assert labelled.exit_code == 0, labelled.output
@@ -77,7 +77,7 @@ def chunked(data: bytes) -> Iterator[bytes]:
         yield data[start : start + 4096]
 
 
-def test_uploads_are_checked_like_files(api: ClientFactory, tmp_path: Path) -> None:  # noqa: F811
+def test_uploads_are_checked_like_files(api: ClientFactory, tmp_path: Path) -> None:
     photo = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
     png_bomb(tmp_path / "bomb.png")
     client = api(MOBILABEL_MAX_UPLOAD_BYTES=str(photo.stat().st_size * 3))
@@ -106,7 +106,7 @@ def test_uploads_are_checked_like_files(api: ClientFactory, tmp_path: Path) -> N
     assert streamed.status_code == 413  # no Content-Length: counted as it arrives
 
 
-def test_without_weights_predict_is_unavailable(api: ClientFactory) -> None:  # noqa: F811
+def test_without_weights_predict_is_unavailable(api: ClientFactory) -> None:
     photo = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))[0]
     client = api(MOBILABEL_PRETRAINED="/nonexistent/weights.pth")
     answer = client.post("/api/predict", files=upload(photo))

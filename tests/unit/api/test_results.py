@@ -16,7 +16,7 @@ from mobilabel.config import load_settings
 from mobilabel.storage import jobs, open_database, versions
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 
 SORTS = ("path", "label", "confidence", "-confidence", "time", "-time")
 SORT_FIELD = {"path": "image_path", "label": "label", "confidence": "confidence", "time": "updated_at"}
@@ -123,7 +123,7 @@ def check_pages_and_exports(client: TestClient) -> None:
     assert lines == [{k: r[k] for k in lines[0]} for r in by_time]  # every value exactly as the pages give it
 
 
-def test_pages_filters_and_exports(api: ClientFactory) -> None:  # noqa: F811
+def test_pages_filters_and_exports(api: ClientFactory) -> None:
     store_results()
     check_pages_and_exports(api())
 

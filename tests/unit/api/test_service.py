@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from mobilabel.api.app import create_app
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
-from tests.api_support import BASE_URL, ClientFactory, api  # noqa: F401
+from tests.api_support import BASE_URL, ClientFactory
 
 TOKEN = "s3cret-token-for-tests"
 
 
-def test_health_readiness_metrics_and_openapi(api: ClientFactory) -> None:  # noqa: F811
+def test_health_readiness_metrics_and_openapi(api: ClientFactory) -> None:
     client = api()
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
@@ -42,7 +42,7 @@ def test_health_readiness_metrics_and_openapi(api: ClientFactory) -> None:  # no
         assert path in paths, path
 
 
-def test_docs_work_offline(api: ClientFactory) -> None:  # noqa: F811
+def test_docs_work_offline(api: ClientFactory) -> None:
     """/docs names no outside URL, and every file it names is served from here."""
     client = api()
     html = client.get("/docs").text
@@ -68,7 +68,7 @@ def test_full_collections_skip_what_the_server_keeps() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_not_ready_without_weights(api: ClientFactory) -> None:  # noqa: F811
+def test_not_ready_without_weights(api: ClientFactory) -> None:
     client = api(MOBILABEL_PRETRAINED="/nonexistent/weights.pth")
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -82,7 +82,7 @@ def test_serve_refuses_a_public_address_without_a_token() -> None:
     assert line.startswith("Error: refusing to listen on 0.0.0.0 without a token: set MOBILABEL_API_TOKEN")
 
 
-def test_with_a_token_every_request_needs_it(api: ClientFactory) -> None:  # noqa: F811
+def test_with_a_token_every_request_needs_it(api: ClientFactory) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN)
     for path in ("/healthz", "/api/jobs", "/openapi.json", "/metrics", "/docs", "/docs/assets/swagger-ui-bundle.js"):
         assert client.get(path).status_code == 401, path
@@ -93,7 +93,7 @@ def test_with_a_token_every_request_needs_it(api: ClientFactory) -> None:  # noq
     assert client.get("/healthz").headers["www-authenticate"] == "Bearer"
 
 
-def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: ClientFactory) -> None:  # noqa: F811
+def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: ClientFactory) -> None:
     client = api(MOBILABEL_API_TOKEN=TOKEN)
     assert client.post("/api/session").status_code == 401
     opened = client.post("/api/session", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -117,7 +117,7 @@ def test_a_session_cookie_for_the_web_page_and_no_cross_site_changes(api: Client
     assert client.post("/api/models/rollback", headers={"Origin": "http://localhost"}).status_code == 401
 
 
-def test_loopback_without_token_still_refuses_cross_site_changes(api: ClientFactory) -> None:  # noqa: F811
+def test_loopback_without_token_still_refuses_cross_site_changes(api: ClientFactory) -> None:
     client = api()
     assert client.post("/api/models/rollback", headers={"Origin": "https://evil.example"}).status_code == 403
     assert client.post("/api/models/rollback", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
@@ -126,7 +126,7 @@ def test_loopback_without_token_still_refuses_cross_site_changes(api: ClientFact
     assert "access-control-allow-origin" not in client.get("/api/jobs", headers={"Origin": "https://evil.example"}).headers
 
 
-def test_cors_only_for_configured_origins(api: ClientFactory) -> None:  # noqa: F811
+def test_cors_only_for_configured_origins(api: ClientFactory) -> None:
     client = api(MOBILABEL_CORS_ORIGINS="https://ok.example")
     preflight = {"Origin": "https://ok.example", "Access-Control-Request-Method": "POST"}
     assert client.options("/api/jobs", headers=preflight).headers["access-control-allow-origin"] == "https://ok.example"

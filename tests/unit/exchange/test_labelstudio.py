@@ -12,9 +12,7 @@ from typing import Any
 from mobilabel.config import load_settings
 from mobilabel.storage import open_database
 from mobilabel.storage.corrections import list_corrections
-from tests.unit.exchange.test_export_library import library, manifest, run  # noqa: F401
-
-_ = library
+from tests.unit.exchange.test_export_library import manifest, run
 
 
 def answers() -> set[tuple[str, str, str | None]]:

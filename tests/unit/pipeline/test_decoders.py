@@ -12,7 +12,6 @@ import torch
 import xxhash
 from PIL import Image, ImageOps
 
-from bench.phone import phone_photo
 from mobilabel.imaging import load_source, read_rgb
 from mobilabel.models import Checkpoint, Classifier
 from mobilabel.pipeline.decoders import DECODERS, DeviceJpegDecoder, plain_jpeg, upright
@@ -20,6 +19,7 @@ from mobilabel.pipeline.labeller import Labeller
 from mobilabel.pipeline.paths import iter_images
 from tests.bad_images import ORIENTATION, make_bad_input_folder, make_real_world_folder
 from tests.conftest import IMAGENET_WEIGHTS
+from tests.phone_photos import phone_photo
 
 
 @pytest.fixture(scope="module")

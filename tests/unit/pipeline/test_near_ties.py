@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.phone import phone_photo
 from mobilabel.config import load_settings
 from mobilabel.imaging import ImageSource
 from mobilabel.models import Checkpoint, Classifier, Prediction
@@ -16,6 +15,7 @@ from mobilabel.pipeline.decoders import DECODERS, Decoded, Decoder, Reader
 from mobilabel.pipeline.labeller import Labeller
 from mobilabel.storage.results import ResultRecord
 from tests.conftest import IMAGENET_WEIGHTS
+from tests.phone_photos import phone_photo
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from mobilabel.training.data import MIN_ANSWERS, LabelledImage, add_corrections,
 from mobilabel.training.errors import TrainingError
 from mobilabel.worker.runtime import WorkerRuntime
 from mobilabel.worker.training_task import scheduled_retrain
-from tests.api_support import ClientFactory, api  # noqa: F401
+from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 from tests.unit.training.test_training import tiny_dataset
 
@@ -82,7 +82,7 @@ def test_an_answer_overrides_the_folder_label_of_the_same_content_wherever_the_f
     assert daisy not in skipped.split.train + skipped.split.val and skipped.left_out == {}, "not sure: not trained on at all"
 
 
-def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_path: Path, api: ClientFactory) -> None:  # noqa: F811
+def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_path: Path, api: ClientFactory) -> None:
     unsorted = tmp_path / "unsorted"
     unsorted.mkdir()
     for label in ("daisy", "roses"):
@@ -123,7 +123,7 @@ def test_audit_answers_are_held_out_beside_a_folder_too(tmp_path: Path) -> None:
     assert verified.evaluated == len(outside) and verified.trained == 0, "no audit answer is trained on"
 
 
-def test_a_run_started_through_the_api_without_a_folder_trains_on_the_answers(api: ClientFactory) -> None:  # noqa: F811
+def test_a_run_started_through_the_api_without_a_folder_trains_on_the_answers(api: ClientFactory) -> None:
     client = api()
     started = client.post("/api/training-runs", json={"epochs": 1})
     assert started.status_code == 202 and started.json()["data_dir"] is None, started.text
