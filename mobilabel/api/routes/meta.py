@@ -7,11 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from ...storage.result_pages import KEYSET_SORTS
 from ...storage.states import ACTIVE_JOB_STATES, ACTIVE_RUN_STATES, JobState, ResultStatus, RunState
 from ...training.data import DEFAULT_VAL_FRACTION
 from ...training.options import TrainingOptions
 from ..deps import SettingsDep
-from ..result_queries import KEYSET_SORTS
 from ..services.thumbnails import THUMBNAIL_SIZES
 
 router = APIRouter(prefix="/api/meta", tags=["meta"])

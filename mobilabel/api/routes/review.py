@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from ...storage import review_queries as queries
 from ...storage.accuracy_queries import trained_on_count
-from .. import review_queries as queries
 from ..deps import MAX_ROW_ID, RowId, SessionDep, version_named
 from .results import ResultOut, results_out
 

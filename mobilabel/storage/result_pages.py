@@ -18,8 +18,8 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..errors import MobilabelError
-from ..storage.results import ResultFilter, results_statement
-from ..storage.tables import Result
+from .results import ResultFilter, results_statement
+from .tables import Result
 
 # sort -> (column, descending). Rows without a value (failed: no label, no confidence) come last either way.
 KEYSET_SORTS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {

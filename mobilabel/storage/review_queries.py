@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from ..storage.accuracy_queries import held_out
-from ..storage.states import ResultStatus
-from ..storage.tables import Correction, Result
+from .accuracy_queries import held_out
+from .states import ResultStatus
+from .tables import Correction, Result
 
 Cell = tuple[str, str, int]  # (label on one side, label on the other, images)
 
