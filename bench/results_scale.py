@@ -48,7 +48,7 @@ from bench.paths import RESULTS
 from mobilabel.api.services.heap import freeze_long_lived
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.current import refresh_current
-from mobilabel.storage.results import ResultFilter, results_statement
+from mobilabel.storage.result_queries import ResultFilter, results_statement
 from mobilabel.storage.tables import Result
 
 REPO = Path(__file__).resolve().parents[1]

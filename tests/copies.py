@@ -16,7 +16,7 @@ from mobilabel.pipeline.labeller import Labeller
 from mobilabel.storage import chunks as stored_chunks
 from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import open_database
-from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
 from mobilabel.worker.chunk import process_chunk
 from mobilabel.worker.runtime import WorkerRuntime
 from tests.conftest import IMAGENET_WEIGHTS

@@ -15,7 +15,8 @@ from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.corrections import CorrectionRecord, list_corrections, save_corrections
 from mobilabel.storage.pathcodec import to_stored
-from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
+from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Job, TrainingRun
 

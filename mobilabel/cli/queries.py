@@ -12,7 +12,7 @@ from ..storage import jobs as stored_jobs
 from ..storage.filters import check_filter
 from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
-from ..storage.results import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
+from ..storage.result_queries import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
 from ..storage.states import ResultStatus
 from .context import command_database, reap_orphans_now
 from .output import FORMATS, SHORT_ID_CHARS, print_rows

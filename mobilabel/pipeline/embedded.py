@@ -19,7 +19,8 @@ from ..storage.heartbeat import Heartbeat
 from ..storage.membership import record_job_images
 from ..storage.ownership import beat_job, claim_job, this_process
 from ..storage.pathcodec import to_stored
-from ..storage.results import ResultRecord, count_outcomes, failures, label_counts, write_results
+from ..storage.result_queries import failures, label_counts
+from ..storage.results import ResultRecord, count_outcomes, write_results
 from ..storage.retry import is_transient, unavailable, with_db_retry
 from ..storage.states import ImageOutcome, JobState
 from ..storage.statistics import refresh_statistics

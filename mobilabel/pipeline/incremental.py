@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..imaging import content_identity
 from ..storage import Database
-from ..storage.results import ok_fingerprints
+from ..storage.result_queries import ok_fingerprints
 
 # Paths looked up per query: few round trips, and well under SQLite's limit of bound parameters.
 _LOOKUP_BATCH = 500

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..storage import Database
-from ..storage.results import ResultRecord, labelled_contents
+from ..storage.result_queries import labelled_contents
+from ..storage.results import ResultRecord
 from ..storage.retry import with_db_retry
 from .labeller import KnownResults
 

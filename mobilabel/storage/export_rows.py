@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .database import Database
 from .filters import FilterError, check_job, known_labels, nearest_hint
-from .results import covered_by, path_matches
+from .result_queries import covered_by, path_matches
 from .review_state import DEFAULT_EXPORTED, REVIEW_STATES, ReviewStateError, review_state, reviewed_label
 from .states import ResultStatus
 from .streaming import stream_rows

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import MobilabelError
-from .results import ResultFilter
+from .result_queries import ResultFilter
 from .tables import Job, ModelVersion
 from .versions import resolve_version
 

@@ -1,7 +1,7 @@
 """Result pages by key (keyset pagination): each page continues after the last row of the one
 before, on an index, however deep; never OFFSET, which reads and drops every earlier row.
 
-The query starts from ``storage.results.results_statement`` (the CLI's filters), so pointing
+The query starts from ``storage.result_queries.results_statement`` (the CLI's filters), so pointing
 both at a current-label view later is one change there.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..errors import MobilabelError
-from .results import ResultFilter, results_statement
+from .result_queries import ResultFilter, results_statement
 from .tables import Result
 
 # sort -> (column, descending). Rows without a value (failed: no label, no confidence) come last either way.

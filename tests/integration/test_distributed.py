@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from mobilabel.cli.main import cli
 from mobilabel.storage import open_database
-from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
 from tests.conftest import FLOWERS
 from tests.integration.conftest import Cluster
 

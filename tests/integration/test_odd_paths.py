@@ -11,7 +11,7 @@ from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage import open_database, versions
-from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
 from tests.conftest import FLOWERS, REPO
 from tests.integration.conftest import Cluster
 from tests.odd_names import assert_every_path_column_round_trips, make_odd_folder

@@ -16,7 +16,7 @@ from mobilabel.broker import LABEL_CHUNK, create_app
 from mobilabel.config import load_settings
 from mobilabel.storage import chunks as stored_chunks
 from mobilabel.storage import jobs as stored_jobs
-from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
 from mobilabel.storage.tables import Chunk
 from tests.conftest import FLOWERS
 from tests.integration.conftest import Cluster, wait_until

@@ -11,7 +11,7 @@ from pathlib import Path
 from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
-from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
 from tests.integration.conftest import Cluster
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mobilabel.storage import open_database
-from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
+from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.versions import VersionRecord, register_version
 from tests.conftest import POSTGRES_ADMIN_URL, create_postgres_database, drop_postgres_database

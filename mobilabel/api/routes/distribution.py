@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from ...storage.results import in_job
+from ...storage.result_queries import in_job
 from ...storage.tables import Job, Result
 from ..deps import RowId, SessionDep
 

@@ -1,5 +1,5 @@
 """/api/meta: what the review page needs to know about this server, read from where Python keeps it
-(state names from storage.states, sorts from result_queries, training defaults from training), so the
+(state names from storage.states, sorts from storage.result_pages, training defaults from training), so the
 page copies none of it, and whether MOBILABEL_ALLOWED_ROOTS is set (the page's banner when not)."""
 
 from __future__ import annotations

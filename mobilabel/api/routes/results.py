@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ...export import export_text
 from ...storage.filters import FilterError, check_filter
 from ...storage.result_pages import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
-from ...storage.results import ResultFilter, verified_labels
+from ...storage.result_queries import ResultFilter, verified_labels
 from ...storage.tables import Result
 from ...storage.versions import UnknownVersionError
 from ..deps import PATTERN_MARK, DatabaseDep, RowId, SessionDep, checked_pattern

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from mobilabel.storage import Database, jobs, open_database, versions
 from mobilabel.storage.pruning import delete_job, delete_paths
-from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
+from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import JobState, ResultStatus
 from mobilabel.storage.tables import Job, ModelVersion, Result
 

@@ -28,15 +28,8 @@ from mobilabel.storage.corrections import (
 )
 from mobilabel.storage.filters import FilterError, check_filter
 from mobilabel.storage.pruning import JobRunningError, delete_job, delete_paths, missing_paths
-from mobilabel.storage.results import (
-    ResultFilter,
-    ResultRecord,
-    label_counts,
-    labelled_contents,
-    query_results,
-    verified_labels,
-    write_results,
-)
+from mobilabel.storage.result_queries import ResultFilter, label_counts, labelled_contents, query_results, verified_labels
+from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import JobState, ResultStatus
 from tests.conftest import FLOWERS
 

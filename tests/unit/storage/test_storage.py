@@ -12,7 +12,8 @@ from sqlalchemy import func, select, text
 
 from mobilabel.storage import DatabaseError, jobs, open_database, versions
 from mobilabel.storage.jobs import add_to_counters
-from mobilabel.storage.results import ResultFilter, ResultRecord, query_results, write_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
+from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Base, Job, Result
 

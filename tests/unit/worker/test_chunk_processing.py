@@ -12,7 +12,7 @@ from mobilabel.hashing import hash_file
 from mobilabel.storage import chunks as stored_chunks
 from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import open_database, versions
-from mobilabel.storage.results import ResultFilter, query_results
+from mobilabel.storage.result_queries import ResultFilter, query_results
 from mobilabel.storage.tables import Chunk, Job, utcnow
 from mobilabel.worker.chunk import process_chunk
 from mobilabel.worker.runtime import WorkerRuntime

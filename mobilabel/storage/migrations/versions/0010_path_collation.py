@@ -24,7 +24,7 @@ _PATH_COLUMNS = {
 
 
 def upgrade() -> None:
-    # An anchored path pattern (storage.results.path_matches) is a range of ix_results_current_path
+    # An anchored path pattern (storage.result_queries.path_matches) is a range of ix_results_current_path
     # only in byte order: SQLite's already; PostgreSQL's database collation may be a locale's.
     # Changing the collation keeps the rows and rebuilds the indexes on the column.
     if op.get_bind().dialect.name == "postgresql":
