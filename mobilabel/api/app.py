@@ -10,12 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..broker import BrokerError
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
+from ..storage.database import SQLError, UnstorableValueError
 from ..storage.retry import is_transient
 from .docs import mount_docs
 from .middleware import security
@@ -119,15 +119,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         # Not the client's fault, and it may pass: 503, with the reason (the URL's password masked).
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
-    @app.exception_handler(DataError)
-    async def unstorable_value(_: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(UnstorableValueError)
+    async def unstorable_value(_: Request, exc: UnstorableValueError) -> JSONResponse:
         # A value a request carried that the database cannot hold (PostgreSQL: a NUL byte in text, a number
         # out of its type's range): the request's fault, and its transaction is rolled back already.
         log.info("refused a value the database cannot store: %s", str(exc.orig).splitlines()[0])
         return JSONResponse({"detail": f"a value the database cannot store: {str(exc.orig).splitlines()[0]}"}, status_code=400)
 
-    @app.exception_handler(SQLAlchemyError)
-    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    @app.exception_handler(SQLError)
+    async def database_error(request: Request, exc: SQLError) -> JSONResponse:
         if not is_transient(exc):
             raise exc
         # An outage (restart, failover, network): the client may try again; one log line, no traceback.

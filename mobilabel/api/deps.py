@@ -9,11 +9,11 @@ from typing import Annotated
 import annotated_types
 from fastapi import Depends, HTTPException, Request
 from pydantic.config import JsonDict
-from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..confinement import Kind, PathRefused, check_pattern, confine
 from ..storage import Database
+from ..storage.database import DbSession
 from ..storage.versions import UnknownVersionError, resolve_version
 
 
@@ -27,13 +27,13 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+def get_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[DbSession]:
     """One transaction per request: committed when the route returns, rolled back if it raises."""
     with db.transaction() as session:
         yield session
 
 
-def version_named(session: Session, ref: str) -> str:
+def version_named(session: DbSession, ref: str) -> str:
     """The id ``ref`` names (an id, a unique prefix, or ``active``), as ``results?version=`` resolves it;
     404 with resolve_version's message (what exists, what is ambiguous) for any other."""
     try:
@@ -44,7 +44,7 @@ def version_named(session: Session, ref: str) -> str:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[DbSession, Depends(get_session)]
 
 
 # Marks a parameter or body field that names a path, folder or URI on the server in the OpenAPI

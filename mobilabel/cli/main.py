@@ -92,11 +92,9 @@ class MobilabelGroup(click.Group):
         except MobilabelError as exc:
             raise UserError(exc) from exc
         except Exception as exc:
-            from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError  # here: --help stays light
+            from ..storage.retry import is_transient  # here: --help stays light
 
-            if not isinstance(exc, (OperationalError, DisconnectionError)) and not (
-                isinstance(exc, DBAPIError) and exc.connection_invalidated
-            ):
+            if not is_transient(exc):
                 raise
             # A database that went away between steps that retry it: one line, as for every other reason.
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]

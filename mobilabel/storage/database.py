@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import __version__
@@ -24,6 +24,13 @@ from . import migrations_runner
 from .deadline import watch_statements
 
 log = logging.getLogger(__name__)
+
+# What api/ and cli/ hold without importing SQLAlchemy (tests/unit/test_structure.py): a session, opaque,
+# passed back to storage's functions; any error of the database layer; a value the database cannot hold
+# (PostgreSQL: a NUL byte in text, a number out of its type's range).
+DbSession = Session
+SQLError = SQLAlchemyError
+UnstorableValueError = DataError
 
 
 class DatabaseError(MobilabelError):

@@ -239,3 +239,21 @@ def _successor(prefix: str) -> str | None:
         return None
     following = ord(prefix[-1]) + 1
     return prefix[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
+
+
+def label_distribution(session: Session, job_id: int) -> list[tuple[str | None, str, int]]:
+    """(label, status, images) of the job's results, those it wrote or found unchanged, most first."""
+    count = func.count()
+    rows = session.execute(
+        select(Result.label, Result.status, count)
+        .where(in_job(job_id))
+        .group_by(Result.label, Result.status)
+        .order_by(count.desc(), Result.label)
+    )
+    return [(label, status, n) for label, status, n in rows]
+
+
+def result_identity(session: Session, result_id: int) -> tuple[str, str | None] | None:
+    """(image path, content hash) of a result row; None if there is no such row."""
+    row = session.execute(select(Result.image_path, Result.content_hash).where(Result.id == result_id)).first()
+    return None if row is None else (row[0], row[1])

@@ -84,6 +84,15 @@ def test_only_main_imports_the_cli() -> None:
     assert not offenders
 
 
+def test_sql_lives_in_storage_only() -> None:
+    # api/ and cli/ ask storage's querying and writing modules; they hold sessions and catch errors through
+    # storage's names (DbSession, SQLError), never SQLAlchemy's.
+    offenders = {
+        m: sorted(i for i in imp if i.split(".")[0] == "sqlalchemy") for m, imp in MODULES.items() if part(m) in ("api", "cli")
+    }
+    assert not any(offenders.values()), {m: i for m, i in offenders.items() if i}
+
+
 def test_storage_never_imports_torch_even_indirectly() -> None:
     for module in (m for m in MODULES if part(m) == "storage"):
         seen, todo = set(), [module]

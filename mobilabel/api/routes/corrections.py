@@ -9,12 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
 
 from ...hashing import hash_file
 from ...storage.answer_queries import answer_history
 from ...storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
-from ...storage.tables import Result
+from ...storage.result_queries import result_identity
 from ..deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
@@ -53,7 +52,7 @@ class CorrectionOut(BaseModel):
 
 
 def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
-    row = session.execute(select(Result.image_path, Result.content_hash).where(Result.id == result_id)).first()
+    row = result_identity(session, result_id)
     if row is None:
         raise HTTPException(404, f"no result {result_id}")
     return row[0], row[1]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
-from ...storage.result_queries import in_job
-from ...storage.tables import Job, Result
+from ...storage.result_queries import label_distribution
+from ...storage.tables import Job
 from ..deps import RowId, SessionDep
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -25,11 +24,5 @@ def job_labels(job_id: RowId, session: SessionDep) -> list[LabelCount]:
     row, label null), most first."""
     if session.get(Job, job_id) is None:
         raise HTTPException(404, f"no job {job_id}")
-    count = func.count()
-    rows = session.execute(
-        select(Result.label, Result.status, count)
-        .where(in_job(job_id))
-        .group_by(Result.label, Result.status)
-        .order_by(count.desc(), Result.label)
-    )
+    rows = label_distribution(session, job_id)
     return [LabelCount(label=label, status=status, images=n) for label, status, n in rows]

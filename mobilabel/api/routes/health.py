@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from ...config import Settings
 from ...storage import Database, migrations_runner
 from ...storage import versions as stored_versions
+from ...storage.database import SQLError
 from ...storage.leases import SERVING_LEASE_PREFIX, live_holders
 from ..deps import DatabaseDep, SettingsDep
 
@@ -40,7 +40,7 @@ def metrics(request: Request) -> Response:
 def _checks(db: Database, settings: Settings) -> dict[str, dict[str, object]]:
     try:
         current = migrations_runner.current_revision(db.engine)
-    except SQLAlchemyError as exc:
+    except SQLError as exc:
         failed = {"ok": False, "detail": f"database unreachable: {exc.__class__.__name__}"}
         return {"database": failed, "migrations": failed, "model": failed}
     head = migrations_runner.head_revision()

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from ...export import export_text
+from ...storage.database import DbSession
 from ...storage.filters import FilterError, check_filter
 from ...storage.result_pages import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
 from ...storage.result_queries import ResultFilter, verified_labels
@@ -80,7 +80,7 @@ def result_filter(
 FilterDep = Annotated[ResultFilter, Depends(result_filter)]
 
 
-def results_out(session: Session, rows: list[Result]) -> list[ResultOut]:
+def results_out(session: DbSession, rows: list[Result]) -> list[ResultOut]:
     """Rows with the verified label of their content beside them: every endpoint returning result rows uses this."""
     verified = verified_labels(session, (r.content_hash for r in rows))
     return [
