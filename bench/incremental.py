@@ -21,10 +21,10 @@ from pathlib import Path
 from mobilabel.imaging import content_identity
 from mobilabel.models import Checkpoint
 from mobilabel.pipeline.paths import iter_images
-from mobilabel.registry import register_checkpoint
 from mobilabel.storage import open_database
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
+from mobilabel.versions.checkpoints import register_checkpoint
 
 from .bench import REDIS, Report, Row, flower_photos, machine_name, mobilabel, run_measured, write_csv
 from .paths import DATA, RESULTS, WEIGHTS

@@ -53,7 +53,7 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
 
 def _pinned_version(database: Database, settings: Settings, model: str) -> str:
     # Imported here: reading a checkpoint needs torch, which plain enqueueing does without.
-    from ..registry import resolve_checkpoint
+    from ..versions.checkpoints import resolve_checkpoint
 
     return resolve_checkpoint(database, settings, model).version_id
 

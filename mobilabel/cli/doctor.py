@@ -10,8 +10,8 @@ import click
 from ..broker import create_app
 from ..config import Settings
 from ..logs import mask_secrets
-from ..registry import active_version_id, find_imagenet
 from ..storage import Database, migrations_runner
+from ..versions.checkpoints import active_version_id, find_imagenet
 
 
 @dataclass(frozen=True)

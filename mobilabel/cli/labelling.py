@@ -21,10 +21,10 @@ from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
 from ..pipeline.folder_turn import folder_turn
 from ..pipeline.paths import WalkCounts, check_folder, iter_images
-from ..registry import resolve_checkpoint
 from ..storage.ownership import this_process
 from ..storage.pathcodec import to_stored
 from ..storage.versions import IMAGENET_PREFIX
+from ..versions.checkpoints import resolve_checkpoint
 from .context import command_database
 from .progress import image_progress
 

@@ -53,7 +53,7 @@ def export_version(settings: Settings, version_id: str, fmt: str, output: Path, 
         return
     from ..files import write_atomically
     from ..models.onnx_file import CHECK_IMAGES, TOLERANCE, check_batch, largest_difference, onnx_bytes
-    from ..registry import load_version
+    from ..versions.checkpoints import load_version
 
     with database.transaction() as session:
         version_id = stored.resolve_version(session, version_id)

@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Settings
 from ..models import Checkpoint, Classifier
-from ..registry import active_version_id, load_version, resolve_checkpoint
 from ..storage import Database
+from ..versions.checkpoints import active_version_id, load_version, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 

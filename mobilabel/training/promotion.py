@@ -20,9 +20,9 @@ import torch
 from ..config import Settings
 from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
-from ..registry import load_version
 from ..storage import Database
 from ..storage import versions as stored
+from ..versions.checkpoints import load_version
 from .data import LabelledImage
 from .loader import make_loader
 from .loop import evaluate

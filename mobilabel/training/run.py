@@ -20,12 +20,12 @@ from ..confinement import outside_roots
 from ..hashing import hash_file
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
-from ..registry import find_imagenet, register_checkpoint
 from ..storage import Database
 from ..storage.class_queries import class_names, trainable_labels
 from ..storage.classes import SKIP
 from ..storage.pathcodec import to_stored
 from ..storage.trained_answers import record_trained
+from ..versions.checkpoints import find_imagenet, register_checkpoint
 from . import metrics as measures
 from .data import DEFAULT_VAL_FRACTION, DataSplit, LabelledImage, VerifiedSplit, add_corrections, answers_split, find_split
 from .errors import TrainingError

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
 from mobilabel.models import Checkpoint
-from mobilabel.registry import register_checkpoint
 from mobilabel.storage import open_database
 from mobilabel.storage.tables import Result as ResultRow
+from mobilabel.versions.checkpoints import register_checkpoint
 from tests.conftest import FLOWERS, IMAGENET_WEIGHTS
 
 

@@ -14,10 +14,10 @@ from sqlalchemy import update
 
 from mobilabel.cli.main import cli
 from mobilabel.config import Settings, SettingsError, load_settings
-from mobilabel.registry import CorruptVersionError, load_version
 from mobilabel.storage import Database, open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.tables import ModelVersion
+from mobilabel.versions.checkpoints import CorruptVersionError, load_version
 from tests.conftest import FLOWERS
 
 PHOTO = next((FLOWERS / "val" / "roses").glob("*.jpg"))

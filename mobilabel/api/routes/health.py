@@ -84,7 +84,7 @@ def _model_check(db: Database, settings: Settings) -> dict[str, object]:
         return {"ok": ok, "detail": f"MOBILABEL_PRETRAINED {settings.pretrained}" + ("" if ok else " is not a file")}
     if registered:
         return {"ok": True, "detail": f"registered ImageNet weights {registered}"}
-    from ...registry import find_pretrained  # loads torch: only when nothing cheaper answered
+    from ...versions.checkpoints import find_pretrained  # loads torch: only when nothing cheaper answered
 
     found = find_pretrained(settings)
     return {"ok": found is not None, "detail": str(found) if found else "no weights: set MOBILABEL_PRETRAINED or train a model"}

@@ -89,8 +89,8 @@ def test_a_running_job_stops_after_the_batch_it_is_labelling(
     from mobilabel.api.services.job_runner import JobRunner
     from mobilabel.config import load_settings
     from mobilabel.pipeline.build import build_labeller, load_classifier
-    from mobilabel.registry import resolve_checkpoint
     from mobilabel.storage import open_database
+    from mobilabel.versions.checkpoints import resolve_checkpoint
 
     folder = photos(tmp_path / "root" / "roses", 6)
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BATCH_SIZE="1", MOBILABEL_LANES="1")

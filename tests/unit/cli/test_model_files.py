@@ -20,11 +20,11 @@ from mobilabel.config import load_settings
 from mobilabel.hashing import hash_file
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Preprocessing, build_model, onnx_file
-from mobilabel.registry import register_checkpoint
 from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
+from mobilabel.versions.checkpoints import register_checkpoint
 from tests.conftest import FLOWERS, IMAGENET_WEIGHTS
 
 

@@ -15,7 +15,6 @@ from mobilabel.config import load_settings
 from mobilabel.models import Checkpoint, Preprocessing, build_model
 from mobilabel.models.architectures import backbone, head
 from mobilabel.pipeline.paths import FolderError
-from mobilabel.registry import load_version, register_checkpoint
 from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.corrections import CURRENT, CorrectionRecord, VerifiedLabel, save_corrections
@@ -32,6 +31,7 @@ from mobilabel.training import (
 from mobilabel.training.data import add_corrections, split_of
 from mobilabel.training.loader import make_loader
 from mobilabel.training.loop import FrozenFeatures, Learner, build_network, train_epoch
+from mobilabel.versions.checkpoints import load_version, register_checkpoint
 from tests.conftest import FLOWERS, IMAGENET_WEIGHTS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

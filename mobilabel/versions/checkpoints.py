@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from .config import Settings
-from .errors import MobilabelError
-from .files import write_atomically
-from .models import Checkpoint
-from .storage import Database
-from .storage import versions as stored
+from ..config import Settings
+from ..errors import MobilabelError
+from ..files import write_atomically
+from ..models import Checkpoint
+from ..storage import Database
+from ..storage import versions as stored
 
 TORCHVISION_WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 
