@@ -400,7 +400,12 @@ export interface paths {
         get: operations["get_version_api_models__version_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Version
+         * @description Delete this version (an id or a unique prefix; not the active one): its checkpoint, every result it gave,
+         *     and its checkpoint and report files on this server, as `mobilabel models delete` does.
+         */
+        delete: operations["delete_version_api_models__version_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -993,6 +998,16 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** DeletedOut */
+        DeletedOut: {
+            /** Deleted */
+            deleted: string;
+            /**
+             * Results
+             * @description result rows deleted with it
+             */
+            results: number;
         };
         /** EstimateOut */
         EstimateOut: {
@@ -2475,6 +2490,51 @@ export interface operations {
             };
             /** @description no such version */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_version_api_models__version_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedOut"];
+                };
+            };
+            /** @description no such version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the active version, or one a running job uses */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

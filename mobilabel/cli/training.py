@@ -28,6 +28,7 @@ from ..training.corrections import check_image, read_corrections_csv
 from ..training.errors import TrainingError
 from ..training.options import ARCH_NAMES, Progress, TrainingOptions
 from ..training.recipes import PRESETS, apply_preset
+from ..versions import lifecycle
 from .context import command_database, reap_orphans_now, reviewer_name
 from .model_files import export_version, import_version
 from .output import FORMATS, print_rows
@@ -434,8 +435,7 @@ def _table_version_row(version: ModelVersion) -> dict[str, Any]:
 def activate(version_id: str) -> None:
     """Make VERSION_ID the active model version (workers switch to it between batches)."""
     with command_database().transaction() as session:
-        version_id = stored.resolve_version(session, version_id)
-        stored.activate_version(session, version_id)
+        version_id = lifecycle.activate(session, version_id)
     click.echo(f"model version {version_id} is active")
 
 
@@ -454,10 +454,7 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
         use = stored.version_use(session, version_id)
     if not yes:
         click.confirm(f"delete model version {version_id}, its checkpoint and its {use.results} result rows?", abort=True)
-    with database.transaction() as session:
-        stored.delete_version(session, version_id)
-    for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png"):
-        cached.unlink(missing_ok=True)
+    lifecycle.delete(database, settings, version_id)
     click.echo(f"deleted model version {version_id} and {use.results} result rows")
 
 

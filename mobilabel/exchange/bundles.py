@@ -24,6 +24,7 @@ from ..files import write_atomically
 from ..models import Checkpoint, CheckpointError
 from ..storage import Database
 from ..storage import versions as stored
+from ..versions.files import report_file
 
 FORMAT = "mobilabel.bundle/1"
 RECORD = "bundle.json"
@@ -63,8 +64,8 @@ def write_bundle(db: Database, settings: Settings, version_id: str, output: Path
             "metrics": version.metrics, "source": version.source, "created_at": version.created_at.isoformat(),
             "sha256": sha256, "size_bytes": len(checkpoint), "activations": activations, "calibration": None,
         }  # fmt: skip
-    report_file = settings.model_cache_dir / f"{version_id}.png"
-    report = report_file.read_bytes() if report_file.is_file() else None
+    report_png = report_file(settings, version_id)
+    report = report_png.read_bytes() if report_png.is_file() else None
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.part")
     try:
@@ -135,5 +136,5 @@ def import_bundle(db: Database, settings: Settings, bundle: Bundle, activate: bo
         if activate:
             stored.activate_version(session, record["id"])
     if bundle.report is not None:
-        write_atomically(settings.model_cache_dir / f"{record['id']}.png", bundle.report)
+        write_atomically(report_file(settings, record["id"]), bundle.report)
     return new

@@ -26,6 +26,7 @@ from ..storage.classes import SKIP
 from ..storage.pathcodec import to_stored
 from ..storage.trained_answers import record_trained
 from ..versions.checkpoints import find_imagenet, register_checkpoint
+from ..versions.files import checkpoint_file, report_file
 from . import metrics as measures
 from .data import DEFAULT_VAL_FRACTION, DataSplit, LabelledImage, VerifiedSplit, add_corrections, answers_split, find_split
 from .errors import TrainingError
@@ -119,10 +120,10 @@ def train(
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
         record_trained(session, checkpoint.version_id, verified.trained_hashes)
-    checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
+    checkpoint_path = checkpoint_file(settings, checkpoint.version_id)
     checkpoint.save(checkpoint_path)
     report_path = write_report_png(
-        settings.model_cache_dir / f"{checkpoint.version_id}.png", metrics, title=f"model version {checkpoint.version_id}"
+        report_file(settings, checkpoint.version_id), metrics, title=f"model version {checkpoint.version_id}"
     )
     if output_dir is not None:
         checkpoint_path, report_path = _copy_out(output_dir, checkpoint_path, report_path, metrics)

@@ -18,6 +18,7 @@ from ..files import write_atomically
 from ..models import Checkpoint
 from ..storage import Database
 from ..storage import versions as stored
+from .files import checkpoint_file
 
 TORCHVISION_WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 
@@ -67,7 +68,7 @@ def load_version(db: Database, settings: Settings, version_id: str) -> Checkpoin
         if version is None:
             raise stored.UnknownVersionError(f"no model version {version_id!r} in the database")
         expected_sha = version.sha256
-    cached = settings.model_cache_dir / f"{version_id}.pt"
+    cached = checkpoint_file(settings, version_id)
     if cached.is_file():
         data = cached.read_bytes()
         if hashlib.sha256(data).hexdigest() == expected_sha:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from graphlib import CycleError, TopologicalSorter
@@ -91,6 +92,18 @@ def test_sql_lives_in_storage_only() -> None:
         m: sorted(i for i in imp if i.split(".")[0] == "sqlalchemy") for m, imp in MODULES.items() if part(m) in ("api", "cli")
     }
     assert not any(offenders.values()), {m: i for m, i in offenders.items() if i}
+
+
+def test_a_versions_files_are_named_and_removed_in_one_place() -> None:
+    # mobilabel.versions.files names a version's {id}.pt and {id}.png; the CLI, the API, training and the
+    # exports ask it, and activate and delete through mobilabel.versions.lifecycle, never storage's own calls.
+    cache_users = sorted(module_name(p) for p in PACKAGE.rglob("*.py") if "model_cache_dir" in p.read_text())
+    assert cache_users == ["mobilabel.config", "mobilabel.versions.files"]
+    direct = re.compile(r"\.(delete_version|activate_version)\(")
+    offenders = sorted(
+        module_name(p) for p in PACKAGE.rglob("*.py") if part(module_name(p)) in ("api", "cli") and direct.search(p.read_text())
+    )
+    assert not offenders
 
 
 def test_storage_never_imports_torch_even_indirectly() -> None:

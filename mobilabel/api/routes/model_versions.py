@@ -1,4 +1,4 @@
-"""/api/models: model versions with their metrics; activate, roll back, the training report PNG."""
+"""/api/models: model versions with their metrics; activate, roll back, delete, the training report PNG."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from ...estimates import estimate
 from ...storage import versions as stored
 from ...storage.accuracy_queries import audit_outcomes
 from ...storage.tables import ModelVersion
-from ..deps import SessionDep, SettingsDep, version_named
+from ...versions import lifecycle
+from ...versions.files import report_file
+from ..deps import DatabaseDep, SessionDep, SettingsDep, version_named
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
@@ -46,6 +48,11 @@ class ActiveOut(BaseModel):
     active: str
 
 
+class DeletedOut(BaseModel):
+    deleted: str
+    results: int = Field(description="result rows deleted with it")
+
+
 def version_out(version: ModelVersion) -> VersionOut:
     return VersionOut.model_validate(version, from_attributes=True)
 
@@ -67,9 +74,7 @@ def get_version(version_id: str, session: SessionDep) -> VersionOut:
 @router.post("/{version_id}/activate", response_model=ActiveOut, responses={404: {"description": "no such version"}})
 def activate(version_id: str, session: SessionDep) -> ActiveOut:
     """Make this version (an id or a unique prefix) the active one (recorded, so rollback can return)."""
-    version_id = version_named(session, version_id)
-    stored.activate_version(session, version_id)
-    return ActiveOut(active=version_id)
+    return ActiveOut(active=lifecycle.activate(session, version_named(session, version_id)))
 
 
 @router.post("/rollback", response_model=ActiveOut, responses={409: {"description": "nothing to roll back to"}})
@@ -81,13 +86,32 @@ def rollback(session: SessionDep) -> ActiveOut:
         raise HTTPException(409, str(exc)) from exc
 
 
+@router.delete(
+    "/{version_id}",
+    response_model=DeletedOut,
+    responses={404: {"description": "no such version"}, 409: {"description": "the active version, or one a running job uses"}},
+)
+def delete_version(version_id: str, db: DatabaseDep, settings: SettingsDep) -> DeletedOut:
+    """Delete this version (an id or a unique prefix; not the active one): its checkpoint, every result it gave,
+    and its checkpoint and report files on this server, as `mobilabel models delete` does."""
+    with db.transaction() as session:
+        version_id = version_named(session, version_id)
+    try:
+        use = lifecycle.delete(db, settings, version_id)
+    except stored.ActiveVersionError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except stored.UnknownVersionError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return DeletedOut(deleted=version_id, results=use.results)
+
+
 @router.get(
     "/{version_id}/report.png", response_class=FileResponse, responses={404: {"description": "no report for this version"}}
 )
 def report(version_id: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """The training curves and confusion matrix `mobilabel train` drew for this version."""
     version_id = version_named(session, version_id)
-    png = settings.model_cache_dir / f"{version_id}.png"  # the id is a known version's, never a path from the request
+    png = report_file(settings, version_id)  # the id is a known version's, never a path from the request
     if not png.is_file():
         raise HTTPException(404, f"no training report for {version_id} on this server")
     return FileResponse(png, media_type="image/png")

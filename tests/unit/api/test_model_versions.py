@@ -16,6 +16,7 @@ from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Result
+from mobilabel.versions.files import checkpoint_file, report_file
 from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 from tests.unit.test_confinement import copied_dataset
@@ -50,6 +51,36 @@ def test_models_activate_and_roll_back(api: ClientFactory) -> None:
     assert client.get("/api/models/v1/report.png").status_code == 404
     models = CliRunner().invoke(cli, ["models", "--format", "csv"]).output
     assert "v1,True" in models  # the CLI sees what the API did
+
+
+def test_deleting_a_version_removes_its_files_through_the_api_as_through_the_cli(api: ClientFactory) -> None:
+    setup_storage()
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    with db.transaction() as session:
+        versions.register_version(session, versions.VersionRecord("v3", "mobilenet_v2", 1.0, ["daisy", "rose"], {}, b"v3"))
+    db.dispose()
+    for version_id in ("v1", "v2", "v3"):
+        for cached in (checkpoint_file(settings, version_id), report_file(settings, version_id)):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(b"cached")
+    client = api()
+    assert client.post("/api/models/v1/activate").status_code == 200
+    refused = client.delete("/api/models/v1")
+    assert refused.status_code == 409 and "is active" in refused.json()["detail"]
+    assert checkpoint_file(settings, "v1").is_file() and report_file(settings, "v1").is_file()
+
+    assert client.post("/api/models/v3/activate").status_code == 200
+    assert client.delete("/api/models/v1").json() == {"deleted": "v1", "results": 1}
+    assert not checkpoint_file(settings, "v1").exists() and not report_file(settings, "v1").exists()
+    assert client.delete("/api/models/v1").status_code == 404
+    assert client.get("/api/models/v1/report.png").status_code == 404
+
+    deleted = CliRunner().invoke(cli, ["models", "delete", "v2", "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    assert not checkpoint_file(settings, "v2").exists() and not report_file(settings, "v2").exists()
+    assert checkpoint_file(settings, "v3").is_file() and report_file(settings, "v3").is_file()
+    assert [v["id"] for v in client.get("/api/models").json()] == ["v3"]
 
 
 def stored_photos(folder: Path, labels: dict[str, tuple[str, str]]) -> dict[str, int]:

@@ -1,0 +1,25 @@
+"""Where a model version's files lie on this machine: its checkpoint (``{id}.pt``, a cache of the
+database's copy, checked by sha256 when loaded) and its training report (``{id}.png``), both under
+MOBILABEL_HOME's model cache. The one place these names are made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Settings
+
+
+def checkpoint_file(settings: Settings, version_id: str) -> Path:
+    """This machine's copy of the version's checkpoint (it may not exist yet)."""
+    return settings.model_cache_dir / f"{version_id}.pt"
+
+
+def report_file(settings: Settings, version_id: str) -> Path:
+    """The training report PNG `mobilabel train` drew for the version (only where it trained or was imported)."""
+    return settings.model_cache_dir / f"{version_id}.png"
+
+
+def remove_files(settings: Settings, version_id: str) -> None:
+    """Remove the version's checkpoint and report from this machine, if there."""
+    for cached in (checkpoint_file(settings, version_id), report_file(settings, version_id)):
+        cached.unlink(missing_ok=True)
