@@ -1246,6 +1246,8 @@ export interface components {
              * @description false: MOBILABEL_ALLOWED_ROOTS is unset, so images are not served and no job can be started
              */
             allowed_roots_set: boolean;
+            /** @description the two answers that are not classes (their names are reserved) */
+            answers: components["schemas"]["ReservedAnswers"];
             job_states: components["schemas"]["StateNames"];
             /**
              * Result Sorts
@@ -1343,6 +1345,19 @@ export interface components {
             new: string;
             /** Old */
             old: string;
+        };
+        /** ReservedAnswers */
+        ReservedAnswers: {
+            /**
+             * Other
+             * @description none of my classes: trained on as its own outcome
+             */
+            other: string;
+            /**
+             * Skip
+             * @description not sure: not trained on, offered again once a new version is active or after a week
+             */
+            skip: string;
         };
         /** ResultOut */
         ResultOut: {
@@ -1557,6 +1572,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: string;
+            /**
+             * Imagenet
+             * @description the ImageNet weights: they label with ImageNet's 1,000 classes, not yours
+             */
+            readonly imagenet: boolean;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;
@@ -2750,6 +2770,8 @@ export interface operations {
                 sort?: "path" | "label" | "confidence" | "-confidence" | "time" | "-time";
                 /** @description every version's row of each image, not only its current one */
                 all_versions?: boolean;
+                /** @description only images whose content has no answer yet (a class, other or skip) */
+                unreviewed?: boolean;
             };
             header?: never;
             path?: never;
@@ -2792,6 +2814,8 @@ export interface operations {
                 sort?: "path" | "label" | "confidence" | "-confidence" | "time" | "-time";
                 /** @description every version's row of each image, not only its current one */
                 all_versions?: boolean;
+                /** @description only images whose content has no answer yet (a class, other or skip) */
+                unreviewed?: boolean;
             };
             header?: never;
             path?: never;
