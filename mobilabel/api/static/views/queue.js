@@ -37,7 +37,12 @@ export async function showQueue(main, params, meta) {
   );
   const active = versions.find((v) => v.active);
   const verdicts = new Verdicts(corrections, reviewer);
-  const own = classes.filter((c) => c.state === "active").map((c) => c.name);
+  // Your classes, and those of the active version unless it is ImageNet's (whose 1,000 are not yours).
+  const retired = new Set(classes.filter((c) => c.state === "retired").map((c) => c.name));
+  const trained = active && !active.imagenet ? active.classes : [];
+  const own = [
+    ...new Set([...classes.filter((c) => c.state === "active").map((c) => c.name), ...trained.filter((c) => !retired.has(c))]),
+  ];
   const count = Math.max(1, Number(params.get("count")) || BATCH);
   /** @type {Result[]} */
   const items = [];
