@@ -436,7 +436,7 @@ export interface paths {
         /**
          * Confusion
          * @description The version's labels against the verified labels (corrections) of the images it labelled, held-out ones
-         *     only: the answers it was trained on are counted apart (``trained_on``).
+         *     only: the answers it was trained on count only by their out-of-fold labels (``out_of_fold``, of ``trained_on``).
          */
         get: operations["confusion_api_models__version_id__confusion_get"];
         put?: never;
@@ -910,12 +910,18 @@ export interface components {
             correct: number;
             /**
              * Images
-             * @description held-out answered images the version labelled (not trained on)
+             * @description held-out answers: answered images the version labelled and was not trained on, plus out_of_fold
              */
             images: number;
             /**
+             * Out Of Fold
+             * @description of images, answers the version was trained on, by the label a model trained without them gave (k-fold: a logistic-regression head on the frozen ImageNet features, each fold fitted on the others)
+             * @default 0
+             */
+            out_of_fold?: number;
+            /**
              * Trained On
-             * @description answers the version was trained on: left out of these figures
+             * @description answers the version was trained on: counted only by their out-of-fold labels
              * @default 0
              */
             trained_on?: number;
