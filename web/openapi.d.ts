@@ -915,7 +915,7 @@ export interface components {
             images: number;
             /**
              * Out Of Fold
-             * @description of images, answers the version was trained on, by the label a model trained without them gave (k-fold: a logistic-regression head on the frozen ImageNet features, each fold fitted on the others)
+             * @description of images, answers the version was trained on, by the label a model trained without them gave (k-fold: a ridge-classifier head on the frozen ImageNet features, each fold fitted on the others)
              * @default 0
              */
             out_of_fold?: number;

@@ -49,7 +49,7 @@ class Confusion(BaseModel):
     out_of_fold: int = Field(
         0,
         description="of images, answers the version was trained on, by the label a model trained without them gave "
-        "(k-fold: a logistic-regression head on the frozen ImageNet features, each fold fitted on the others)",
+        "(k-fold: a ridge-classifier head on the frozen ImageNet features, each fold fitted on the others)",
     )
     cells: list[ConfusionCell]
 

@@ -5,10 +5,12 @@ are the audit answers and the answers its split held out; the rest get an *out-o
 the answers trained on are cut into ``K_FOLDS`` folds by content, and each fold is labelled by a
 model trained on the other folds only.
 
-Cheaply: the k models are linear heads (multinomial logistic regression) on the ImageNet
+Cheaply: the k models are linear heads (ridge classifiers, one N x N solve each) on the ImageNet
 backbone's frozen features, not k fine-tunings of the network. Features are computed once per
-answer (one forward pass, seconds on a CPU for hundreds of photos) and each head fits in well under
-a second, where k full trainings would multiply the run's time by k. The ImageNet backbone never
+answer (one forward pass, the cost of one validation epoch) and each head is a single linear solve
+(milliseconds for hundreds of answers), where k full trainings would multiply the run's time by k.
+An iterative logistic-regression fit (L-BFGS, 100 iterations) was tried first: on this shared
+machine it took longer than the features (108 s against 53 s for 45 answers); the closed form does not. The ImageNet backbone never
 saw the answers, so no fold leaks into another through the features (the trained version's own
 features would: they learnt every fold). What it measures is therefore the frozen-feature head on
 answers it did not see: a stand-in for the fine-tuned version on them, named as such wherever it is
@@ -37,8 +39,9 @@ from .loop import build_network
 from .options import TrainingOptions
 
 K_FOLDS = 5  # as the 5 answers MIN_ANSWERS asks per class: one answer of each class per fold
-_STEPS = 100  # L-BFGS iterations: the convex fit converges long before on a few hundred answers
-_WEIGHT_DECAY = 1e-3  # a little L2, so separable folds (common with 1,280 features) keep finite weights
+# The ridge penalty per feature: standardised features each carry unit variance, so this weighs the
+# penalty against the data whatever D; separable folds (common with 1,280 features) keep finite weights.
+_RIDGE = 1.0
 
 
 def fold_of(key: str, k: int = K_FOLDS) -> int:
@@ -76,8 +79,8 @@ def frozen_features(
 
 
 def out_of_fold(features: torch.Tensor, targets: Sequence[int], folds: Sequence[int], num_classes: int) -> list[int | None]:
-    """Each row's class as predicted by a logistic-regression head fitted on the rows of the other folds
-    (features standardised on those rows). None where the other folds hold fewer than two classes."""
+    """Each row's class as predicted by a ridge classifier fitted on the rows of the other folds (features
+    standardised on those rows). None where the other folds hold fewer than two classes."""
     labels = torch.tensor(list(targets))
     fold_ids = torch.tensor(list(folds))
     predicted: list[int | None] = [None] * len(labels)
@@ -85,28 +88,23 @@ def out_of_fold(features: torch.Tensor, targets: Sequence[int], folds: Sequence[
         held, fit = fold_ids == fold, fold_ids != fold
         if len(set(labels[fit].tolist())) < 2:
             continue
-        mean, std = features[fit].mean(0), features[fit].std(0, unbiased=False) + 1e-6
-        head = _fit_head((features[fit] - mean) / std, labels[fit], num_classes)
-        with torch.no_grad():
-            guesses = head((features[held] - mean) / std).argmax(1).tolist()
+        x = features[fit].double()
+        mean, std = x.mean(0), x.std(0, unbiased=False) + 1e-6
+        weights = _ridge((x - mean) / std, labels[fit], num_classes)
+        guesses = (((features[held].double() - mean) / std) @ weights).argmax(1).tolist()
         for row, guess in zip(held.nonzero().flatten().tolist(), guesses, strict=True):
             predicted[row] = guess
     return predicted
 
 
-def _fit_head(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> nn.Linear:
-    torch.manual_seed(0)
-    head = nn.Linear(x.shape[1], num_classes)
-    optimizer = torch.optim.LBFGS(head.parameters(), max_iter=_STEPS, line_search_fn="strong_wolfe")
-
-    def loss() -> torch.Tensor:
-        optimizer.zero_grad()
-        value = nn.functional.cross_entropy(head(x), y) + _WEIGHT_DECAY * head.weight.pow(2).sum()
-        value.backward()  # type: ignore[no-untyped-call]
-        return value
-
-    optimizer.step(loss)  # type: ignore[no-untyped-call]
-    return head
+def _ridge(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """D x C weights of ridge regression onto the one-hot classes (centred at 0: targets +1 and -1, as
+    scikit-learn's RidgeClassifier), solved in its dual form: with N answers and D features, N << D,
+    the solve is N x N (Hastie, Tibshirani and Friedman, The Elements of Statistical Learning, 18.3.5)."""
+    targets = 2 * nn.functional.one_hot(y, num_classes).double() - 1
+    gram = x @ x.T + _RIDGE * x.shape[1] * torch.eye(len(x), dtype=x.dtype)
+    weights: torch.Tensor = x.T @ torch.linalg.solve(gram, targets)
+    return weights
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,7 @@ class OutOfFold:
         return {"k": K_FOLDS, "answers": len(self.labels), "right": self.right, "method": METHOD}
 
 
-METHOD = "logistic regression on the frozen ImageNet features, each fold fitted on the others"
+METHOD = "ridge classifier on the frozen ImageNet features, each fold fitted on the others"
 
 
 def trained_out_of_fold(
