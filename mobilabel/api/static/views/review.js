@@ -95,7 +95,7 @@ export function openReview(options) {
       h(
         "p",
         { class: "keys" },
-        "Enter/a accept · 1-9 pick · letters or / filter or add a class · 0 other (none of these) · ? skip (not sure) · + zoom · Space/→ next unanswered · ← back · u undo · Esc close",
+        "Enter/a accept · 1-9 pick · letters or / filter or add a class · 0 other (none of these) · ? skip (not sure) · + zoom · Space/→ next · ← back · u undo · Esc close",
       ),
     ),
   );
