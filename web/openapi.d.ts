@@ -441,7 +441,7 @@ export interface paths {
         /**
          * Confusion
          * @description The version's labels against the verified labels (corrections) of the images it labelled, held-out ones
-         *     only: the answers it was trained on are counted apart (``trained_on``).
+         *     only: the answers it was trained on count only by their out-of-fold labels (``out_of_fold``, of ``trained_on``).
          */
         get: operations["confusion_api_models__version_id__confusion_get"];
         put?: never;
@@ -915,12 +915,18 @@ export interface components {
             correct: number;
             /**
              * Images
-             * @description held-out answered images the version labelled (not trained on)
+             * @description held-out answers: answered images the version labelled and was not trained on, plus out_of_fold
              */
             images: number;
             /**
+             * Out Of Fold
+             * @description of images, answers the version was trained on, by the label a model trained without them gave (k-fold: a ridge-classifier head on the frozen ImageNet features, each fold fitted on the others)
+             * @default 0
+             */
+            out_of_fold?: number;
+            /**
              * Trained On
-             * @description answers the version was trained on: left out of these figures
+             * @description answers the version was trained on: counted only by their out-of-fold labels
              * @default 0
              */
             trained_on?: number;
@@ -1261,6 +1267,8 @@ export interface components {
              * @description false: MOBILABEL_ALLOWED_ROOTS is unset, so images are not served and no job can be started
              */
             allowed_roots_set: boolean;
+            /** @description the two answers that are not classes (their names are reserved) */
+            answers: components["schemas"]["ReservedAnswers"];
             job_states: components["schemas"]["StateNames"];
             /**
              * Result Sorts
@@ -1358,6 +1366,19 @@ export interface components {
             new: string;
             /** Old */
             old: string;
+        };
+        /** ReservedAnswers */
+        ReservedAnswers: {
+            /**
+             * Other
+             * @description none of my classes: trained on as its own outcome
+             */
+            other: string;
+            /**
+             * Skip
+             * @description not sure: not trained on, offered again once a new version is active or after a week
+             */
+            skip: string;
         };
         /** ResultOut */
         ResultOut: {
@@ -1572,6 +1593,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: string;
+            /**
+             * Imagenet
+             * @description the ImageNet weights: they label with ImageNet's 1,000 classes, not yours
+             */
+            readonly imagenet: boolean;
             /** Metrics */
             metrics: {
                 [key: string]: unknown;
@@ -2810,6 +2836,8 @@ export interface operations {
                 sort?: "path" | "label" | "confidence" | "-confidence" | "time" | "-time";
                 /** @description every version's row of each image, not only its current one */
                 all_versions?: boolean;
+                /** @description only images whose content has no answer yet (a class, other or skip) */
+                unreviewed?: boolean;
             };
             header?: never;
             path?: never;
@@ -2852,6 +2880,8 @@ export interface operations {
                 sort?: "path" | "label" | "confidence" | "-confidence" | "time" | "-time";
                 /** @description every version's row of each image, not only its current one */
                 all_versions?: boolean;
+                /** @description only images whose content has no answer yet (a class, other or skip) */
+                unreviewed?: boolean;
             };
             header?: never;
             path?: never;

@@ -373,6 +373,13 @@ def _print_report(console: Console, report: TrainingReport) -> None:
             markup=False,
             highlight=False,
         )
+    if oof := metrics.get("out_of_fold"):
+        console.print(
+            f"out-of-fold on the {oof['answers']} answers trained on: {oof['right']} right (k={oof['k']}: {oof['method']})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.left_out:
         console.print(f"warning: left out {len(report.left_out)} verified labels:", markup=False, highlight=False)
         for path, reason in list(report.left_out.items())[:20]:

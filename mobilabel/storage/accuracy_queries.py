@@ -1,4 +1,5 @@
-"""Audit answers against a version's labels, read: what the estimated accuracy on the unreviewed rest counts."""
+"""Audit answers against a version's labels, read: what the estimated accuracy on the unreviewed rest counts;
+which answers a version was trained on, and their out-of-fold labels (``training.out_of_fold``)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,24 @@ def held_out(version_id: str) -> ColumnElement[bool]:
 def trained_on_count(session: Session, version_id: str) -> int:
     """How many answers ``version_id`` was trained on (shown apart from its held-out figures)."""
     return session.scalar(select(func.count()).where(TrainedAnswer.version_id == version_id)) or 0
+
+
+def out_of_fold_cells(session: Session, version_id: str) -> list[tuple[str, str, int]]:
+    """(answer, out-of-fold label, answers) over the answers ``version_id`` was trained on that have an
+    out-of-fold label: they join its held-out figures, counted apart."""
+    rows = session.execute(
+        select(Correction.label, TrainedAnswer.out_of_fold, func.count())
+        .join(TrainedAnswer, TrainedAnswer.content_hash == Correction.content_hash)
+        .where(TrainedAnswer.version_id == version_id, TrainedAnswer.out_of_fold.is_not(None))
+        .group_by(Correction.label, TrainedAnswer.out_of_fold)
+    )
+    return [(answer, str(label), n) for answer, label, n in rows]
+
+
+def out_of_fold_as(version_id: str, label: str) -> ColumnElement[bool]:
+    """A condition on ``Result``: ``version_id`` was trained on its content, whose out-of-fold label is ``label``."""
+    return exists().where(
+        TrainedAnswer.version_id == version_id,
+        TrainedAnswer.content_hash == Result.content_hash,
+        TrainedAnswer.out_of_fold == label,
+    )

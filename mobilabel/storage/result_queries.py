@@ -80,6 +80,7 @@ class ResultFilter:
     limit: int | None = None
     # False: one row per image, its current one (storage.current); True (or a version given): every (image, version) row.
     all_versions: bool = False
+    unreviewed: bool = False  # only images whose content has no answer (a class, other or skip)
 
 
 def query_results(session: Session, where: ResultFilter) -> list[Result]:
@@ -130,6 +131,8 @@ def _results_statement(where: ResultFilter) -> Select[Result]:
         statement = statement.where(Result.status == where.status)
     if where.model_version_id is not None:
         statement = statement.where(Result.model_version_id == where.model_version_id)
+    if where.unreviewed:
+        statement = statement.where(~exists().where(Correction.content_hash == Result.content_hash))
     if not every_row:
         # The other filters then apply to the current row: --label daisy lists images that are daisies now.
         statement = statement.where(Result.is_current)

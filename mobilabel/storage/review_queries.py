@@ -3,10 +3,10 @@ a version against the verified labels (corrections, matched by content hash)."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .accuracy_queries import held_out
+from .accuracy_queries import held_out, out_of_fold_as, out_of_fold_cells
 from .states import ResultStatus
 from .tables import Correction, Result
 
@@ -66,7 +66,8 @@ def flip_results(
 
 def confusion(session: Session, version: str) -> list[Cell]:
     """(verified label, label by ``version``, images) over the verified images the version labelled and was
-    not trained on (held out: ``accuracy_queries.held_out``)."""
+    not trained on (held out: ``accuracy_queries.held_out``), and the first ``out_of_fold_cells``'s count:
+    the answers it was trained on, by their out-of-fold labels, added in."""
     count = func.count()
     rows = session.execute(
         select(Correction.label, Result.label, count)
@@ -82,22 +83,24 @@ def confusion(session: Session, version: str) -> list[Cell]:
         .group_by(Correction.label, Result.label)
         .order_by(Correction.label, Result.label)
     )
-    return [(verified, predicted or "", n) for verified, predicted, n in rows]
+    counts: dict[tuple[str, str], int] = {}
+    for verified, predicted, n in [*((v, p or "", n) for v, p, n in rows), *out_of_fold_cells(session, version)]:
+        counts[(verified, predicted)] = counts.get((verified, predicted), 0) + n
+    return [(verified, predicted, n) for (verified, predicted), n in sorted(counts.items())]
 
 
 def confusion_results(
     session: Session, version: str, verified: str, predicted: str, limit: int, after_id: int = 0
 ) -> list[Result]:
-    """The version's results in one cell of its confusion matrix, by id after ``after_id``."""
+    """The version's results in one cell of its confusion matrix (out-of-fold labels included), by id after ``after_id``."""
     return list(
         session.scalars(
             select(Result)
             .join(Correction, and_(Correction.content_hash == Result.content_hash, Correction.label == verified))
             .where(
-                held_out(version),
+                or_(and_(held_out(version), Result.label == predicted), out_of_fold_as(version, predicted)),
                 Result.model_version_id == version,
                 Result.status == ResultStatus.OK,
-                Result.label == predicted,
                 Result.id > after_id,
             )
             .order_by(Result.id)

@@ -254,6 +254,8 @@ class TrainedAnswer(Base):
 
     version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Its label by a model that never saw it (training.out_of_fold, migration 0014); None: not computed.
+    out_of_fold: Mapped[str | None] = mapped_column(Text)
 
 
 class LabelClass(Base):

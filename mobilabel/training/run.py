@@ -34,6 +34,7 @@ from .inputs import CORRECTION_KEY, FINGERPRINT_METRIC, inputs_fingerprint, veri
 from .loader import make_loader
 from .loop import FitResult, Learner, build_network, fit
 from .options import ProgressCallback, TrainingOptions
+from .out_of_fold import trained_out_of_fold
 from .promotion import PromotionDecision, promote_if_better
 from .report import write_report_png
 
@@ -106,8 +107,16 @@ def train(
     source = None if options.from_scratch else find_imagenet(db, settings)
     learner, result = fit_images(options, len(split.classes), split.train, split.val, source, settings, on_progress)
 
+    # The answers trained on get labels from models that never saw them (k-fold), so they can be measured too.
+    oof = (
+        trained_out_of_fold(corrections, verified.trained_hashes, split.classes, source, options, settings)
+        if source is not None and verified.trained_hashes
+        else None
+    )
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
+    if oof is not None:
+        metrics["out_of_fold"] = oof.metrics()
     checkpoint = Checkpoint.from_model(
         learner.model,
         options.arch,
@@ -119,7 +128,7 @@ def train(
     )
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
-        record_trained(session, checkpoint.version_id, verified.trained_hashes)
+        record_trained(session, checkpoint.version_id, verified.trained_hashes, oof.labels if oof else None)
     checkpoint_path = checkpoint_file(settings, checkpoint.version_id)
     checkpoint.save(checkpoint_path)
     report_path = write_report_png(

@@ -20,14 +20,17 @@ test("each review key asks for one thing", () => {
   assert.deepEqual(reviewCommand({ key: "/" }), { kind: "filter" });
   assert.deepEqual(reviewCommand({ key: "s" }), { kind: "type" });
   assert.deepEqual(reviewCommand({ key: "S" }), { kind: "type" });
+  assert.deepEqual(reviewCommand({ key: "0" }), { kind: "other" });
+  assert.deepEqual(reviewCommand({ key: "?" }), { kind: "skip" });
+  assert.deepEqual(reviewCommand({ key: "+" }), { kind: "zoom" });
 });
 
-test("keys with a modifier, 0 and the rest stay the browser's", () => {
+test("keys with a modifier and the rest stay the browser's", () => {
   for (const press of [
     { key: "a", ctrlKey: true },
     { key: "r", metaKey: true },
     { key: "a", altKey: true },
-    { key: "0" },
+    { key: "0", ctrlKey: true },
     { key: "Tab" },
     { key: "Escape" },
   ]) {

@@ -108,3 +108,10 @@ test("a refused label keeps what was stored before it undoable and says the serv
   );
   assert.equal(verdicts.of(one), undefined);
 });
+
+test("a reviewer's name travels with each answer and with its undo", async () => {
+  const calls = fakeServer(ok);
+  const verdicts = new Verdicts([], "ana");
+  await verdicts.verify([[result(1, "h1"), "other"]], () => {});
+  assert.deepEqual(calls, ['PUT /api/corrections {"result_id":1,"label":"other","reviewer":"ana"}']);
+});

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ...estimates import estimate
 from ...storage import versions as stored
@@ -31,6 +31,11 @@ class VersionOut(BaseModel):
     active: bool
     created_at: datetime
     activated_at: datetime | None
+
+    @computed_field(description="the ImageNet weights: they label with ImageNet's 1,000 classes, not yours")  # type: ignore[prop-decorator]
+    @property
+    def imagenet(self) -> bool:
+        return self.id.startswith(stored.IMAGENET_PREFIX)
 
 
 class EstimateOut(BaseModel):

@@ -71,10 +71,24 @@ def result_filter(
     ] = None,
     sort: SortName = "path",
     all_versions: Annotated[bool, Query(description="every version's row of each image, not only its current one")] = False,
+    unreviewed: Annotated[
+        bool, Query(description="only images whose content has no answer yet (a class, other or skip)")
+    ] = False,
 ) -> ResultFilter:
     """The CLI's filters (`mobilabel results`), as query parameters; ``version`` takes an id, a unique prefix or ``active``."""
     pattern = None if path is None else checked_pattern(path)
-    return ResultFilter(job, label, min_confidence, max_confidence, pattern, status, version, sort, all_versions=all_versions)
+    return ResultFilter(
+        job,
+        label,
+        min_confidence,
+        max_confidence,
+        pattern,
+        status,
+        version,
+        sort,
+        all_versions=all_versions,
+        unreviewed=unreviewed,
+    )
 
 
 FilterDep = Annotated[ResultFilter, Depends(result_filter)]

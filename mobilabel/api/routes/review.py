@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ...storage import review_queries as queries
-from ...storage.accuracy_queries import trained_on_count
+from ...storage.accuracy_queries import out_of_fold_cells, trained_on_count
 from ..deps import MAX_ROW_ID, RowId, SessionDep, version_named
 from .results import ResultOut, results_out
 
@@ -41,9 +41,16 @@ class ConfusionCell(BaseModel):
 
 class Confusion(BaseModel):
     version: str
-    images: int = Field(description="held-out answered images the version labelled (not trained on)")
+    images: int = Field(
+        description="held-out answers: answered images the version labelled and was not trained on, plus out_of_fold"
+    )
     correct: int
-    trained_on: int = Field(0, description="answers the version was trained on: left out of these figures")
+    trained_on: int = Field(0, description="answers the version was trained on: counted only by their out-of-fold labels")
+    out_of_fold: int = Field(
+        0,
+        description="of images, answers the version was trained on, by the label a model trained without them gave "
+        "(k-fold: a ridge-classifier head on the frozen ImageNet features, each fold fitted on the others)",
+    )
     cells: list[ConfusionCell]
 
 
@@ -84,7 +91,7 @@ def compare_images(
 @router.get("/api/models/{version_id}/confusion", response_model=Confusion, responses={404: {"description": "no such version"}})
 def confusion(version_id: str, session: SessionDep) -> Confusion:
     """The version's labels against the verified labels (corrections) of the images it labelled, held-out ones
-    only: the answers it was trained on are counted apart (``trained_on``)."""
+    only: the answers it was trained on count only by their out-of-fold labels (``out_of_fold``, of ``trained_on``)."""
     version_id = version_named(session, version_id)
     cells = queries.confusion(session, version_id)
     return Confusion(
@@ -92,6 +99,7 @@ def confusion(version_id: str, session: SessionDep) -> Confusion:
         images=sum(n for *_, n in cells),
         correct=sum(n for v, p, n in cells if v == p),
         trained_on=trained_on_count(session, version_id),
+        out_of_fold=sum(n for *_, n in out_of_fold_cells(session, version_id)),
         cells=[ConfusionCell(verified=v, predicted=p, images=n) for v, p, n in cells],
     )
 

@@ -1,4 +1,4 @@
-// The mobilabel review page: jobs, one job, gallery with keyboard review, one image, models.
+// The mobilabel review page: jobs, one job, the review queue, gallery with keyboard review, one image, models.
 // Plain DOM modules, no framework and no build step; every view is a URL (?view=...&filters) and
 // every datum comes from /api. This module picks the view, marks the nav, and shows the banner
 // when the server cannot serve images.
@@ -12,12 +12,20 @@ import { showImage } from "./views/image.js";
 import { showJob } from "./views/job.js";
 import { showJobs } from "./views/jobs.js";
 import { showModels } from "./views/models.js";
+import { showQueue } from "./views/queue.js";
 
 /** @typedef {import("mobilabel-api").Meta} Meta */
 /** @typedef {(main: HTMLElement, params: URLSearchParams, meta: Meta) => Promise<void>} View */
 
 /** @type {Record<string, View>} */
-const VIEWS = { jobs: showJobs, job: showJob, gallery: showGallery, image: showImage, models: showModels };
+const VIEWS = {
+  jobs: showJobs,
+  job: showJob,
+  queue: showQueue,
+  gallery: showGallery,
+  image: showImage,
+  models: showModels,
+};
 
 /** @param {Meta} facts */
 function showBanner(facts) {

@@ -183,6 +183,7 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
     by_prefix = client.get("/api/models/compare", params={"a": "imagenet", "b": "v2"}).json()
     assert (by_prefix["version_a"], by_prefix["images"]) == ("imagenet-1a2b", 0)
     assert client.get("/api/models/imagenet").json()["id"] == "imagenet-1a2b"
+    assert {v["id"]: v["imagenet"] for v in client.get("/api/models").json()} == {"v1": False, "v2": False, "imagenet-1a2b": True}
     assert (
         client.get("/api/models/compare", params={"a": "active", "b": "v2"})
         .json()["detail"]

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from mobilabel.api.page import STATIC_DIR
+from mobilabel.storage.classes import OTHER, SKIP
 from mobilabel.storage.states import ACTIVE_JOB_STATES, ACTIVE_RUN_STATES, JobState, RunState
 from mobilabel.training.data import DEFAULT_VAL_FRACTION
 from mobilabel.training.options import DEFAULT_EPOCHS
@@ -80,4 +81,5 @@ def test_meta_gives_the_page_the_servers_names_and_defaults(api: ClientFactory, 
         and meta["training_defaults"]["val_fraction"] == DEFAULT_VAL_FRACTION
     )
     assert meta["allowed_roots_set"] is False
+    assert meta["answers"] == {"other": OTHER, "skip": SKIP}
     assert api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path)).get("/api/meta").json()["allowed_roots_set"] is True

@@ -40,7 +40,13 @@ def store_results() -> int:
                 label = ("daisy", "rose", "tulip")[i % 3]
                 records.append(
                     ResultRecord(
-                        path, "1:1", ResultStatus.OK, label, round((i * 37 % 10) / 10, 1), [{"label": label, "confidence": 0.5}]
+                        path,
+                        "1:1",
+                        ResultStatus.OK,
+                        label,
+                        round((i * 37 % 10) / 10, 1),
+                        [{"label": label, "confidence": 0.5}],
+                        content_hash=f"{i:064x}",
                     )
                 )
         with db.transaction() as session:
@@ -121,6 +127,14 @@ def check_pages_and_exports(client: TestClient) -> None:
     ]
     by_time = all_pages(client, 100, sort="time")
     assert lines == [{k: r[k] for k in lines[0]} for r in by_time]  # every value exactly as the pages give it
+
+    # Unreviewed only: an image whose content has an answer (a class, other or skip) leaves the view.
+    answered = [r for r in everything if r["status"] == "ok"][:3]
+    for row, label in zip(answered, ("rose", "other", "skip"), strict=True):
+        assert client.put("/api/corrections", json={"result_id": row["id"], "label": label}).status_code == 201
+    unreviewed = all_pages(client, 7, unreviewed="true", sort="confidence")
+    assert {r["id"] for r in unreviewed} == {r["id"] for r in everything} - {r["id"] for r in answered}
+    assert all(r["verified_label"] is None for r in unreviewed)
 
 
 def test_pages_filters_and_exports(api: ClientFactory) -> None:

@@ -103,6 +103,7 @@ def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_pat
     assert trained.exit_code == 0, trained.output
     assert "epoch 1/1 loss" in trained.output and "validation images)" in trained.output, "progress lines in a pipe"
     assert "now active: no version was active" in trained.output
+    assert "out-of-fold on the " in trained.output and "answers trained on: " in trained.output
     (version,) = json.loads(run("models", "--format", "json").output)
     assert version["classes"] == ["daisy", "roses"] and version["source"] == "trained on the answers"
     runs = json.loads(run("runs", "--format", "json").output)
@@ -112,7 +113,11 @@ def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_pat
     assert runs[0]["progress"].startswith("epoch 1/1 val")
     matrix = api().get(f"/api/models/{version['id']}/confusion").json()
     assert matrix["trained_on"] == version["metrics"]["verified_train_images"] > 0, "the answers it trained on are recorded"
-    assert matrix["images"] == 0, "not labelled yet: no held-out figure, and the trained-on answers never count"
+    # Not labelled yet: the only held-out figures are the trained-on answers' out-of-fold labels (k-fold).
+    out_of_fold = version["metrics"]["out_of_fold"]
+    assert matrix["images"] == matrix["out_of_fold"] == out_of_fold["answers"] > 0
+    assert out_of_fold["k"] == 5 and matrix["correct"] == out_of_fold["right"] <= out_of_fold["answers"]
+    assert matrix["out_of_fold"] <= matrix["trained_on"]
 
 
 def test_audit_answers_are_held_out_beside_a_folder_too(tmp_path: Path) -> None:

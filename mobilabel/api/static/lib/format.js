@@ -40,6 +40,11 @@ export function thumbnailUrl(result, size = 256) {
   return `/api/results/${result.id}/thumbnail?size=${size}${version}`;
 }
 
+/** @param {Pick<Result, "id">} result @returns {string} its original file, at full resolution */
+export function imageUrl(result) {
+  return `/api/results/${result.id}/image`;
+}
+
 /** @param {number} done @param {number} total @returns {number} whole percent, 0..100 (0 when total is 0) */
 export function wholePercent(done, total) {
   return total > 0 ? Math.min(100, Math.round((100 * done) / total)) : 0;

@@ -13,8 +13,12 @@ export function contentKey(item) {
 }
 
 export class Verdicts {
-  /** @param {Correction[]} corrections every current verified label (GET /api/corrections) */
-  constructor(corrections) {
+  /**
+   * @param {Correction[]} corrections every current verified label (GET /api/corrections)
+   * @param {string | null} [reviewer] who answers (sent with each answer; none: the server's MOBILABEL_REVIEWER)
+   */
+  constructor(corrections, reviewer = null) {
+    this.reviewer = reviewer;
     /** @type {Map<string, string>} */
     this.labels = new Map(corrections.filter((c) => c.state !== "stale").map((c) => [contentKey(c), c.label]));
     /** @type {Undo[][]} one entry per decision, newest last */
@@ -41,7 +45,7 @@ export class Verdicts {
     const step = [];
     try {
       for (const [item, label] of changes) {
-        await api("/api/corrections", { method: "PUT", json: { result_id: item.id, label } });
+        await api("/api/corrections", { method: "PUT", json: this.answer(item, label) });
         step.push({ item, before: this.of(item) });
         this.labels.set(contentKey(item), label);
         changed(item);
@@ -49,6 +53,11 @@ export class Verdicts {
     } finally {
       if (step.length) this.steps.push(step); // what was stored can be undone, even if a later one failed
     }
+  }
+
+  /** @param {Result} item @param {string} label the body of PUT /api/corrections */
+  answer(item, label) {
+    return this.reviewer ? { result_id: item.id, label, reviewer: this.reviewer } : { result_id: item.id, label };
   }
 
   /**
@@ -64,7 +73,7 @@ export class Verdicts {
         await api(`/api/corrections?result_id=${item.id}`, { method: "DELETE" });
         this.labels.delete(contentKey(item));
       } else {
-        await api("/api/corrections", { method: "PUT", json: { result_id: item.id, label: before } });
+        await api("/api/corrections", { method: "PUT", json: this.answer(item, before) });
         this.labels.set(contentKey(item), before);
       }
       changed(item);

@@ -92,3 +92,23 @@ export function showFailure(main, message) {
 export function cell(label, className, ...children) {
   return h("td", { class: className, "data-label": label }, ...children);
 }
+
+/** What to do when the labels are ImageNet's: the first `label` of a new library. @returns {HTMLElement} */
+export function imagenetNotice() {
+  return h(
+    "p",
+    { class: "notice", id: "imagenet-notice" },
+    h("strong", {}, "These are ImageNet's 1,000 classes, not yours. "),
+    "To label in your own classes: in the ",
+    h("a", { href: "?view=queue" }, "review queue"),
+    ", type each class's name and add it, answer what the queue asks (at least 5 answers per class; ",
+    h("kbd", {}, "0"),
+    " for none of them, ",
+    h("kbd", {}, "?"),
+    " when not sure), then train on the answers (",
+    h("a", { href: "?view=models" }, "Models"),
+    ", Train with no data folder, or ",
+    h("code", {}, "mobilabel train"),
+    ") and label again.",
+  );
+}

@@ -7,7 +7,7 @@ import { shortId, viewUrl } from "../lib/format.js";
 /** @typedef {import("mobilabel-api").Meta} Meta */
 /** @typedef {import("mobilabel-api").Version} Version */
 
-export const FILTERS = ["job", "label", "min_confidence", "max_confidence", "status", "version", "path", "sort"];
+export const FILTERS = ["job", "label", "min_confidence", "max_confidence", "status", "version", "path", "sort", "unreviewed"];
 
 /** What each sort means to a reviewer; a sort the server adds later shows its own name. */
 const SORT_NAMES = /** @type {Record<string, string>} */ ({
@@ -69,6 +69,12 @@ export function filterForm(params, meta, versions) {
       "sort",
       meta.result_sorts.map((s) => /** @type {[string, string]} */ ([s, SORT_NAMES[s] || s])),
       params.get("sort") || "path",
+    ),
+    h(
+      "label",
+      {},
+      h("input", { type: "checkbox", name: "unreviewed", value: "true", checked: params.get("unreviewed") === "true" }),
+      " unreviewed only",
     ),
     h("button", { type: "submit" }, "Apply"),
   );

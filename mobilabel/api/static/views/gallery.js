@@ -1,9 +1,13 @@
 // The gallery: a grid of results (filtered, a comparison's flip, or a confusion cell), loaded a
 // page at a time as it scrolls; select tiles (click, shift-click) to accept or assign a label in
-// bulk; r opens review mode (views/review.js); u or Ctrl-Z undoes the last decision.
+// bulk (asking first when it is more than a handful); r opens review mode (views/review.js) over the
+// images of this view; u or Ctrl-Z undoes the last decision. The review queue chosen by the model is
+// views/queue.js.
 
 import { api } from "../lib/api.js";
 import { h, run, say } from "../lib/dom.js";
+import { bulkQuestion } from "../lib/doubt.js";
+import { savedReviewer } from "../lib/reviewer.js";
 import { select } from "../lib/selection.js";
 import { gallerySource, pageRequest } from "../lib/sources.js";
 import { Verdicts } from "../lib/verdicts.js";
@@ -16,18 +20,24 @@ import { paintTile, tile } from "./tiles.js";
 /** @typedef {import("mobilabel-api").Version} Version */
 /** @typedef {import("mobilabel-api").Correction} Correction */
 /** @typedef {import("mobilabel-api").Meta} Meta */
+/** @typedef {import("mobilabel-api").Class} Class */
 
 const PAGE_SIZE = 60;
 
 /** @param {HTMLElement} main @param {URLSearchParams} params @param {Meta} meta */
 export async function showGallery(main, params, meta) {
   const source = gallerySource(params, FILTERS);
-  const [corrections, versions] = /** @type {[Correction[], Version[]]} */ (
-    await Promise.all([api("/api/corrections"), api("/api/models")])
+  const [corrections, versions, classes] = /** @type {[Correction[], Version[], Class[]]} */ (
+    await Promise.all([api("/api/corrections"), api("/api/models"), api("/api/classes")])
   );
-  const verdicts = new Verdicts(corrections);
+  const verdicts = new Verdicts(corrections, savedReviewer());
   const classesOf = new Map(versions.map((v) => [v.id, v.classes]));
+  // Your own classes first, then each version's (ImageNet's 1,000 among them until you train).
+  const own = classes.filter((c) => c.state === "active").map((c) => c.name);
   const allClasses = [...new Set(versions.flatMap((v) => v.classes))].sort();
+  const classesFor = (/** @type {Result} */ item) => [
+    ...new Set([...own, ...(classesOf.get(item.model_version_id) || allClasses)]),
+  ];
   const state = {
     /** @type {Result[]} */ items: [],
     /** @type {string | null | undefined} undefined: not loaded yet; null: no more */ next: undefined,
@@ -126,6 +136,12 @@ export async function showGallery(main, params, meta) {
     if (!state.selected.size) return say("select images first (click, shift-click)", true);
     run(verify(chosen().map((i) => [i, label])));
   };
+  function acceptSelected() {
+    const accepted = chosen().filter((i) => i.label);
+    const question = bulkQuestion(accepted);
+    if (question !== null && !confirm(question)) return say("nothing stored");
+    run(verify(accepted.map((i) => [i, /** @type {string} */ (i.label)])));
+  }
   const toolbar = h(
     "div",
     { class: "toolbar", role: "group", "aria-label": "selected images" },
@@ -136,7 +152,7 @@ export async function showGallery(main, params, meta) {
       {
         type: "button",
         id: "accept-selected",
-        onclick: () => run(verify(chosen().flatMap((i) => (i.label ? [[i, i.label]] : [])))),
+        onclick: acceptSelected,
       },
       "Accept selected",
     ),
@@ -162,7 +178,12 @@ export async function showGallery(main, params, meta) {
       hasMore: () => Boolean(state.next),
       loadMore,
       verdictOf: (item) => verdicts.of(item),
-      classesFor: (item) => classesOf.get(item.model_version_id) || allClasses,
+      classesFor,
+      answers: meta.answers,
+      addClass: async (name) => {
+        await api("/api/classes", { json: { name } });
+        own.push(name);
+      },
       imagesOn: meta.allowed_roots_set,
       decide: (item, label) => verify([[item, label]]),
       undo,

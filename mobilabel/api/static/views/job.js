@@ -5,12 +5,13 @@ import { api } from "../lib/api.js";
 import { fill, h, setText } from "../lib/dom.js";
 import { viewUrl } from "../lib/format.js";
 import { poll } from "../lib/poll.js";
-import { progressBar, setProgress } from "../lib/widgets.js";
+import { imagenetNotice, progressBar, setProgress } from "../lib/widgets.js";
 
 /** @typedef {import("mobilabel-api").Job} Job */
 /** @typedef {import("mobilabel-api").LabelCount} LabelCount */
 /** @typedef {import("mobilabel-api").ResultPage} ResultPage */
 /** @typedef {import("mobilabel-api").Meta} Meta */
+/** @typedef {import("mobilabel-api").Version} Version */
 /** @typedef {{ job: Job, labels: LabelCount[], failures: ResultPage }} JobState */
 
 /** @param {HTMLElement} main @param {URLSearchParams} params @param {Meta} meta */
@@ -25,6 +26,8 @@ export async function showJob(main, params, meta) {
     return /** @type {JobState} */ ({ job, labels, failures });
   };
   const first = await load();
+  const versionId = first.job.model_version_id;
+  const version = versionId ? /** @type {Version} */ (await api(`/api/models/${encodeURIComponent(versionId)}`)) : null;
   const title = h("h1", {});
   const bar = progressBar("images labelled or failed");
   const chart = h("div", { class: "chart", role: "list", "aria-label": "label distribution" });
@@ -57,6 +60,7 @@ export async function showJob(main, params, meta) {
     h("p", { class: "path" }, first.job.root),
     bar,
     first.job.error ? h("p", { class: "error" }, first.job.error) : "",
+    version?.imagenet ? imagenetNotice() : "",
     h(
       "p",
       {},

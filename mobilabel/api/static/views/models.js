@@ -187,6 +187,14 @@ async function confusionPart(params, versions) {
     const result = /** @type {Confusion} */ (await api(`/api/models/${encodeURIComponent(version)}/confusion`));
     shown.append(
       h("p", {}, `${result.correct} of ${result.images} verified images right`),
+      result.trained_on
+        ? h(
+            "div",
+            { class: "note", id: "held-out-note" },
+            `Held-out answers only. This version was trained on ${result.trained_on} answers: `,
+            `${result.out_of_fold ?? 0} of them count here by their out-of-fold label (k-fold: a head on the frozen ImageNet features, fitted without them), the rest not at all.`,
+          )
+        : "",
       crossTable(result.cells, "verified", "predicted", (r, c) =>
         viewUrl({ view: "gallery", confusion: version, verified: r, predicted: c }),
       ),

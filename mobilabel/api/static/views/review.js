@@ -1,10 +1,12 @@
 // Review mode: one image at a time in a modal dialog (focus stays inside, Esc closes), keyboard
 // first and every key also a button for touch. One key per image (lib/keys.js); the next two
-// photos are fetched ahead so the next one shows at once.
+// photos are fetched ahead so the next one shows at once. Besides a class, an image may be answered
+// "other" (none of my classes) or "skip" (not sure); a name typed that is no class yet can be added
+// as one on the spot (POST /api/classes); + or a click on the photo shows it at full resolution.
 
 import { fill, h, say, setText } from "../lib/dom.js";
-import { percent, thumbnailUrl } from "../lib/format.js";
-import { matchClasses, reviewCommand } from "../lib/keys.js";
+import { imageUrl, percent, thumbnailUrl } from "../lib/format.js";
+import { matchClasses, newClassName, reviewCommand } from "../lib/keys.js";
 import { shareMeter } from "../lib/widgets.js";
 import { picture } from "./tiles.js";
 
@@ -18,6 +20,9 @@ import { picture } from "./tiles.js";
  * @property {() => Promise<void>} loadMore
  * @property {(item: Result) => string | undefined} verdictOf its verified label
  * @property {(item: Result) => string[]} classesFor the classes it may be given
+ * @property {{ other: string, skip: string }} answers the reserved answers' names (/api/meta)
+ * @property {(name: string) => Promise<void>} addClass create a class (it is then among classesFor's)
+ * @property {HTMLElement} [status] shown under the title (the queue's size and the accuracy estimate)
  * @property {boolean} imagesOn whether the server serves images
  * @property {(item: Result, label: string) => Promise<void>} decide store a verified label
  * @property {() => Promise<Result | undefined>} undo reverse the last decision; the image it touched
@@ -47,8 +52,16 @@ export function openReview(options) {
   const path = h("p", { class: "path" });
   const predicted = h("p", { class: "predicted" });
   const topK = h("ol", { class: "topk", "aria-label": "best labels" });
-  const filter = h("input", { id: "class-filter", placeholder: "type to filter, Enter picks the first", autocomplete: "off" });
+  const filter = h("input", {
+    id: "class-filter",
+    placeholder: "type to filter or add; Enter picks the first",
+    autocomplete: "off",
+  });
   const classList = h("ul", { class: "class-list", "aria-label": "matching classes" });
+  const addition = h("p", { class: "add-class" });
+  /** @type {string | null} */
+  let newName = null;
+  const { other, skip } = options.answers;
   const button = (/** @type {string} */ id, /** @type {string} */ text, /** @type {() => unknown} */ action) =>
     h("button", { type: "button", id, onclick: () => act(action) }, text);
   const dialog = h(
@@ -59,25 +72,30 @@ export function openReview(options) {
       "div",
       { class: "review-side" },
       title,
+      options.status || "",
       path,
       predicted,
       topK,
       h("label", { for: "class-filter" }, "Another class"),
       filter,
       classList,
+      addition,
       h(
         "div",
         { class: "review-actions", role: "group", "aria-label": "review" },
         button("review-accept", "Accept (Enter)", () => decide(current().label)),
+        button("review-other", "Other (0)", () => decide(other)),
+        button("review-skip", "Not sure (?)", () => decide(skip)),
+        button("review-zoom", "Zoom (+)", zoom),
         button("review-back", "Back (←)", () => show(index - 1)),
-        button("review-next", "Skip (Space)", () => show(index + 1)),
+        button("review-next", "Next (Space)", () => show(index + 1)),
         button("review-undo", "Undo (u)", undo),
         h("button", { type: "button", id: "review-close", onclick: () => dialog.close() }, "Close (Esc)"),
       ),
       h(
         "p",
         { class: "keys" },
-        "Enter/a accept · 1-9 pick · letters or / filter classes · Space/→ skip · ← back · u undo · Esc close",
+        "Enter/a accept · 1-9 pick · letters or / filter or add a class · 0 other (none of these) · ? skip (not sure) · + zoom · Space/→ next · ← back · u undo · Esc close",
       ),
     ),
   );
@@ -88,6 +106,7 @@ export function openReview(options) {
   function show(at) {
     index = Math.max(0, Math.min(at, items.length - 1));
     const item = current();
+    photo.classList.remove("zoomed");
     fill(photo, picture(item, 512, options.imagesOn, { id: "review-image" }));
     setText(title, `${index + 1} / ${items.length}${options.hasMore() ? "+" : ""}`);
     setText(path, item.image_path);
@@ -130,13 +149,37 @@ export function openReview(options) {
   }
 
   function listClasses() {
-    matches = matchClasses(options.classesFor(current()), filter.value);
+    const classes = options.classesFor(current());
+    matches = matchClasses(classes, filter.value);
     fill(
       classList,
       matches
         .slice(0, LISTED_CLASSES)
         .map((name) => h("li", {}, h("button", { type: "button", onclick: () => act(() => decide(name)) }, name))),
     );
+    newName = newClassName([...classes, other, skip], filter.value);
+    const name = newName;
+    fill(
+      addition,
+      name === null
+        ? ""
+        : h("button", { type: "button", id: "add-class", onclick: () => act(() => addAndDecide(name)) }, `+ add class “${name}”`),
+    );
+  }
+
+  /** @param {string} name a name that is no class yet */
+  async function addAndDecide(name) {
+    await options.addClass(name);
+    await decide(name);
+  }
+
+  /** The photo at full resolution (the original file), scrolled inside its frame, or back to fitting it. */
+  function zoom() {
+    const item = current();
+    if (!options.imagesOn || item.status !== "ok") return;
+    const zoomed = photo.classList.toggle("zoomed");
+    const attrs = { id: "review-image", class: zoomed ? "full" : "" };
+    fill(photo, picture(item, 512, true, attrs, zoomed ? imageUrl(item) : undefined));
   }
 
   /** @param {string | null | undefined} label */
@@ -156,8 +199,9 @@ export function openReview(options) {
   filter.addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
       event.preventDefault();
-      const label = matches[0];
-      act(() => decide(label));
+      const [label, name] = [matches[0], newName];
+      if (label) act(() => decide(label));
+      else if (name) act(() => addAndDecide(name));
     } else if (event.key === "Escape") {
       event.preventDefault(); // clears the filter; the next Esc closes
       filter.value = "";
@@ -178,6 +222,9 @@ export function openReview(options) {
     else if (command.kind === "next") act(() => show(index + 1));
     else if (command.kind === "back") act(() => show(index - 1));
     else if (command.kind === "undo") act(undo);
+    else if (command.kind === "other") act(() => decide(other));
+    else if (command.kind === "skip") act(() => decide(skip));
+    else if (command.kind === "zoom") act(zoom);
     else filter.focus(); // "filter", or "type": the letter then lands in the filter
   });
   /** The modal dialog makes the page behind inert; Tab past either end wraps round instead of leaving for the browser. @param {KeyboardEvent} event */
@@ -193,6 +240,7 @@ export function openReview(options) {
     event.preventDefault();
   }
 
+  photo.addEventListener("click", () => act(zoom));
   dialog.addEventListener("close", () => {
     dialog.remove();
     options.closed();

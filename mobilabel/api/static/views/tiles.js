@@ -20,12 +20,12 @@ function noPictureReason(item, imagesOn) {
  * @param {number} size thumbnail size
  * @param {boolean} imagesOn whether the server serves images
  * @param {Record<string, string | number | boolean>} [attrs] the img's attributes
+ * @param {string} [url] another picture of it than its thumbnail (the original file)
  * @returns {HTMLElement}
  */
-export function picture(item, size, imagesOn, attrs = {}) {
+export function picture(item, size, imagesOn, attrs = {}, url = thumbnailUrl(item, size)) {
   const reason = noPictureReason(item, imagesOn);
   if (reason) return placeholder(reason);
-  const url = thumbnailUrl(item, size);
   const img = h("img", { src: url, alt: item.label ? `predicted ${item.label}` : "", ...attrs });
   img.addEventListener("error", async () => img.replaceWith(placeholder(await imageFailure(url))), { once: true });
   return img;

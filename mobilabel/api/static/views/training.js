@@ -55,7 +55,11 @@ function trainForm(meta, started) {
   const form = h(
     "form",
     { id: "train-form", class: "inline" },
-    field("data_dir", "data folder", { size: 40, placeholder: "/absolute/data/dir", required: true, autocomplete: "off" }),
+    field("data_dir", "data folder", {
+      size: 40,
+      placeholder: "empty: the answers alone, or /absolute/data/dir",
+      autocomplete: "off",
+    }),
     field("epochs", "epochs", { type: "number", min: 1, value: defaults.epochs, size: 3 }),
     field("val_fraction", "validation share", {
       type: "number",
@@ -79,7 +83,7 @@ function trainForm(meta, started) {
     const value = (/** @type {string} */ name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
     /** @type {RunRequest} */
     const body = {
-      data_dir: value("data_dir").value.trim(),
+      data_dir: value("data_dir").value.trim() || null, // none: train on the answers alone
       epochs: Number(value("epochs").value),
       val_fraction: value("val_fraction").value ? Number(value("val_fraction").value) : null,
       include_corrections: value("include_corrections").checked,
