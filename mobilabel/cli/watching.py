@@ -82,7 +82,10 @@ def watch(
                 database, FolderSource(folder, followed[1] if followed else None), hand_off, _InForce(database, pinned)
             )
             console.print(
-                f"watching {folder} ({how}, every {interval:g} s), {where}; Ctrl-C stops", markup=False, highlight=False
+                f"watching {folder} ({how}, every {interval:g} s), {where}; Ctrl-C stops",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
             keep_watching(watcher, interval, wake, stop, lambda check: _report(console, check))
         except JobInterruptedError:
@@ -92,7 +95,10 @@ def watch(
                 followed[0].stop()
                 followed[0].join()
     console.print(
-        f"stopped watching {folder}; watching it again catches up with what changed meanwhile", markup=False, highlight=False
+        f"stopped watching {folder}; watching it again catches up with what changed meanwhile",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 

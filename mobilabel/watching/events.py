@@ -84,6 +84,11 @@ class WriteTracker(FileSystemEventHandler):
             self._writing.discard(location)
             self._closed.pop(location, None)
 
+    def writing(self, location: str) -> bool:
+        """Whether events say a writer has the file open (written to, not yet closed)."""
+        with self._lock:
+            return location in self._writing
+
     def verdict(self, location: str, current: str) -> bool | None:
         """False while the file is being written; True once (then forgotten) when it was closed or moved
         into place at ``current``; None when events say nothing (judge by stability)."""

@@ -1,0 +1,199 @@
+"""`watch` on SQLite: new and changed photos labelled once each, whole, across restarts; Ctrl-C stops cleanly.
+
+The watcher's checks are driven one at a time here (``Watcher.check``), so what each check sees is certain;
+the command itself runs once as a process, with real filesystem events, synchronised on the database row.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mobilabel.config import load_settings
+from mobilabel.hashing import hash_bytes
+from mobilabel.models import Classifier
+from mobilabel.pipeline.build import build_labeller, load_classifier
+from mobilabel.registry import resolve_checkpoint
+from mobilabel.storage import Database, open_database
+from mobilabel.storage.tables import Job, JobImage, Result
+from mobilabel.watching.embedded import LabelHere
+from mobilabel.watching.events import follow_folder
+from mobilabel.watching.sources import FolderSource
+from mobilabel.watching.watcher import Check, Watcher
+from tests.conftest import IMAGENET_WEIGHTS
+from tests.integration.conftest import wait_until
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classifier]:
+    """The ImageNet classifier, built once for the module (each test registers its version in its own database)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOBILABEL_PRETRAINED", str(IMAGENET_WEIGHTS))
+        patch.setenv("MOBILABEL_HOME", str(tmp_path_factory.mktemp("home")))
+        settings = load_settings()
+        database = open_database("sqlite://")
+        yield load_classifier(settings, resolve_checkpoint(database, settings))
+        database.dispose()
+
+
+@pytest.fixture
+def database() -> Iterator[Database]:
+    db = open_database(os.environ["MOBILABEL_DATABASE_URL"])
+    yield db
+    db.dispose()
+
+
+def watcher_for(database: Database, classifier: Classifier, folder: Path, source: FolderSource | None = None) -> Watcher:
+    """A watcher labelling ``folder`` in this process, polling (unless ``source`` brings events)."""
+    settings = load_settings()
+    version = resolve_checkpoint(database, settings).version_id
+    labeller = build_labeller(settings, classifier)
+    hand_off = LabelHere(database, settings, folder, labeller, None, "test-watch", threading.Event(), lambda *_: None)
+    return Watcher(database, source or FolderSource(folder), hand_off, lambda: version)
+
+
+def labelled(database: Database) -> dict[str, int]:
+    """Each ok row's path and how many jobs labelled it (1: exactly once)."""
+    with database.transaction() as session:
+        rows = session.execute(
+            select(JobImage.image_path, func.count()).where(JobImage.outcome == "labelled").group_by(JobImage.image_path)
+        )
+        counts = {str(path): n for path, n in rows}
+        ok = set(session.scalars(select(Result.image_path).where(Result.status == "ok")))
+    return {path: n for path, n in counts.items() if path in ok}
+
+
+def copy(photo: Path, folder: Path, name: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(photo, folder / (name or photo.name)))
+
+
+def test_a_new_photo_is_labelled_once_after_a_check_shows_it_whole(
+    tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
+) -> None:
+    folder = tmp_path / "library"
+    for photo in val_images[:2]:
+        copy(photo, folder)
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    watcher = watcher_for(database, classifier, folder)
+    assert watcher.check() == Check(0, 3), "first seen: not yet known to be whole"
+    assert watcher.check().handed == 3
+    assert set(labelled(database)) == {str(folder / p.name) for p in val_images[:2]}
+
+    new = copy(val_images[2], folder / "2026", "new.jpg")
+    assert watcher.check() == Check(0, 1)
+    assert watcher.check().handed == 1
+    assert labelled(database)[str(new)] == 1
+    assert watcher.check() == Check(0, 0), "nothing relabelled, and the failed file is not retried until it changes"
+
+    (folder / "broken.jpg").write_bytes(b"still not a photo, longer")
+    watcher.check()
+    assert watcher.check().handed == 1, "a failed file that changes is tried again"
+
+
+def test_a_half_written_file_is_not_labelled_until_complete(
+    tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
+) -> None:
+    folder = tmp_path / "library"
+    folder.mkdir()
+    data = val_images[0].read_bytes()
+    target = folder / "arriving.jpg"
+    watcher = watcher_for(database, classifier, folder)
+    with open(target, "wb") as writer:
+        for part in (data[:1000], data[1000 : len(data) // 2], data[len(data) // 2 :]):
+            writer.write(part)
+            writer.flush()
+            assert watcher.check() == Check(0, 1), "growing between checks: not whole"
+    assert watcher.check().handed == 1, "unchanged across a check: whole"
+    with database.transaction() as session:
+        row = session.scalars(select(Result).where(Result.image_path == str(target))).one()
+    assert row.status == "ok" and row.content_hash == hash_bytes(data)
+
+
+def test_with_close_events_a_file_open_for_writing_waits_for_its_close(
+    tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
+) -> None:
+    folder = tmp_path / "library"
+    folder.mkdir()
+    data = val_images[0].read_bytes()
+    target = folder / "arriving.jpg"
+    followed = follow_folder(folder, threading.Event())
+    assert followed is not None, "inotify on this Linux machine"
+    observer, tracker = followed
+    assert tracker.closes_reported
+    try:
+        watcher = watcher_for(database, classifier, folder, FolderSource(folder, tracker))
+        with open(target, "wb") as writer:
+            writer.write(data[: len(data) // 2])
+            writer.flush()
+            wait_until(lambda: tracker.writing(str(target)), 30, "the write event")
+            assert watcher.check() == Check(0, 1)
+            assert watcher.check() == Check(0, 1), "unchanged across a check, but still open for writing"
+            writer.write(data[len(data) // 2 :])
+        wait_until(lambda: not tracker.writing(str(target)), 30, "the close event")
+        assert watcher.check().handed == 1, "closed: whole at once, without another check"
+    finally:
+        observer.stop()
+        observer.join()
+    with database.transaction() as session:
+        row = session.scalars(select(Result).where(Result.image_path == str(target))).one()
+    assert row.status == "ok" and row.content_hash == hash_bytes(data)
+
+
+def test_a_restart_catches_up_exactly_once(
+    tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
+) -> None:
+    folder = tmp_path / "library"
+    originals = [copy(photo, folder) for photo in val_images[:3]]
+    first = watcher_for(database, classifier, folder)
+    first.check()
+    assert first.check().handed == 3
+    del first  # stopped; meanwhile two photos arrive and one is edited
+
+    arrived = [copy(photo, folder / "later") for photo in val_images[3:5]]
+    st = originals[0].stat()
+    os.utime(originals[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    second = watcher_for(database, classifier, folder)
+    assert second.check() == Check(0, 3), "only the new and the changed, nothing done before"
+    assert second.check().handed == 3
+    assert second.check() == Check(0, 0)
+    counts = labelled(database)
+    assert {path: counts[str(path)] for path in [*originals[1:], *arrived]} == {p: 1 for p in [*originals[1:], *arrived]}
+    assert counts[str(originals[0])] == 2, "edited: labelled again, once"
+    with database.transaction() as session:
+        assert [(job.total, job.done) for job in session.scalars(select(Job).order_by(Job.id))] == [(3, 3), (3, 3)]
+
+
+def test_the_command_labels_a_new_photo_and_stops_cleanly_on_ctrl_c(tmp_path: Path, val_images: list[Path]) -> None:
+    folder = tmp_path / "library"
+    copy(val_images[0], folder)
+    log_path = tmp_path / "watch.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mobilabel", "watch", str(folder)], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
+    try:
+        wait_until(lambda: "watching" in log_path.read_text() or process.poll() is not None, 300, "watch to start")
+        assert "(filesystem events, every 2 s), labelling here" in log_path.read_text()
+        new = copy(val_images[1], folder, "new.jpg")
+        database = open_database(os.environ["MOBILABEL_DATABASE_URL"])
+        try:
+            wait_until(lambda: set(labelled(database)) == {str(folder / val_images[0].name), str(new)}, 300, "the new row")
+        finally:
+            database.dispose()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=120) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = log_path.read_text()
+    assert "stopped watching" in output and "Traceback" not in output, output
