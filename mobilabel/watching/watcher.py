@@ -2,9 +2,12 @@
 version in force, less those handed off already, are handed off once complete (``Source.complete``).
 
 State is the database's (what was labelled, at which fingerprint) plus, in memory, the fingerprints seen at the
-previous check and those handed off but not yet labelled ok (a chunk still on a worker, a file that failed):
-so a restart catches up from the database alone, labelling nothing that was done, and a file that fails is
-tried again when it changes (or when `label` runs on it), not at every check.
+previous check and those handed off but not yet labelled ok at that fingerprint (a chunk still on a worker, a file
+that failed). So a restart catches up from the database alone, labelling nothing that was done, and a file that
+fails is tried again when it changes (or when `label` runs on it), not at every check. What was handed off is
+remembered across a change of the version in force: workers follow the active version, so a chunk sent before a
+promotion (or before the first version was registered) may well be labelled by the new one; sending it again
+would label it twice.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ class Watcher:
         self._db = db
         self._hand_off = hand_off
         self._version = version
-        self._version_was: str | None = None
         self._seen: dict[str, str] = {}  # entries not yet complete at the last check: location -> fingerprint
         self._handed: dict[str, str] = {}  # handed off, not yet labelled ok at that fingerprint
 
@@ -47,8 +49,6 @@ class Watcher:
         """Look once: hand off what is new or changed and complete. Errors of the hand-off propagate (nothing is
         then remembered as handed, so the next check offers those entries again)."""
         version = self._version()
-        if version != self._version_was:  # a new version in force: what the old one was handed means nothing now
-            self._version_was, self._handed = version, {}
         listing = self.source.entries()
         changed = changed_entries(self._db, listing, version) if version is not None else iter(listing)
         ready: dict[str, str] = {}
