@@ -1,5 +1,4 @@
-"""`mobilabel watch`: label a folder's new and changed images as they appear, here or on the workers.
-Light until it labels here: sending to the workers needs no torch."""
+"""`mobilabel watch`: label a folder's new and changed images as they appear, here or on the workers."""
 
 from __future__ import annotations
 
@@ -12,16 +11,21 @@ from rich.console import Console
 
 from ..broker import QUEUES
 from ..config import Settings
-from ..pipeline.embedded import JobInterruptedError
+from ..models import Checkpoint, Classifier, resolve_device
+from ..pipeline.active_model import ActiveModel
+from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.paths import check_folder
+from ..registry import resolve_checkpoint
 from ..storage import Database
+from ..storage.ownership import this_process
 from ..storage.versions import version_in_force
 from ..watching.distributed import SendToWorkers
+from ..watching.embedded import LabelHere
 from ..watching.events import follow_folder
 from ..watching.sources import FolderSource, local_folder
 from ..watching.watcher import Check, HandOff, Watcher, keep_watching
 from .context import command_database
-from .labelling import device_option, engine_option, first_interrupt_stops_gently, model_option
+from .labelling import device_option, engine_option, first_interrupt_stops_gently, model_option, waiting_line
 
 
 @click.command()
@@ -88,8 +92,6 @@ def watch(
                 soft_wrap=True,
             )
             keep_watching(watcher, interval, wake, stop, lambda check: _report(console, check))
-        except JobInterruptedError:
-            pass  # Ctrl-C mid-job: the batches written stay; the next watch labels the rest
         finally:
             if followed is not None:
                 followed[0].stop()
@@ -120,9 +122,6 @@ def _report(console: Console, check: Check) -> None:
 
 
 def _pinned_version(database: Database, settings: Settings, model: str) -> str:
-    # Imported here: reading a checkpoint needs torch, which sending to the workers does without.
-    from ..registry import resolve_checkpoint
-
     return resolve_checkpoint(database, settings, model).version_id
 
 
@@ -139,14 +138,6 @@ def _label_here(
 ) -> tuple[HandOff, str | None]:
     """The hand-off that labels in this process, its model loaded now (the first photo waits for no start-up),
     and the version pinned by ``model`` (None: follow the active one)."""
-    from ..models import Checkpoint, Classifier, resolve_device
-    from ..pipeline.active_model import ActiveModel
-    from ..pipeline.build import build_labeller, load_classifier
-    from ..registry import resolve_checkpoint
-    from ..storage.ownership import this_process
-    from ..watching.embedded import LabelHere
-    from .labelling import waiting_line
-
     resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
 
     def factory(checkpoint: Checkpoint) -> Classifier:

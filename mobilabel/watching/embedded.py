@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Settings
-from ..pipeline.embedded import FolderWork, label_folder
+from ..pipeline.embedded import FolderWork, JobInterruptedError, label_folder
 from ..pipeline.folder_turn import folder_turn
 from ..pipeline.incremental import SkipCount, without_unchanged
 from ..pipeline.labeller import Labeller
@@ -19,7 +19,7 @@ from ..storage.versions import version_in_force
 class LabelHere:
     """A ``HandOff`` labelling with ``labeller`` (built once: the model stays loaded between checks).
 
-    Stops after the batch being written when ``stop`` is set (``JobInterruptedError``). While another run
+    Stops after the batch being written when ``stop`` is set, saying what was kept. While another run
     labels the folder, waits for it (``on_wait``), then labels only what that run left.
     """
 
@@ -50,15 +50,18 @@ class LabelHere:
             skipped = SkipCount()  # labelled meanwhile by a run this one waited for
             paths = list(without_unchanged(self._db, (Path(location) for location in locations), version, skipped))
             work = FolderWork(self._folder, paths, len(locations), skipped.paths)
-            summary = label_folder(
-                self._db,
-                self._labeller,
-                work,
-                version_id=version,
-                stop_requested=self._stop.is_set,
-                settings=self._settings,
-                owner=self._owner,
-            )
+            try:
+                summary = label_folder(
+                    self._db,
+                    self._labeller,
+                    work,
+                    version_id=version,
+                    stop_requested=self._stop.is_set,
+                    settings=self._settings,
+                    owner=self._owner,
+                )
+            except JobInterruptedError as stopped:
+                return str(stopped)  # what was kept, and that labelling the folder again resumes
         failed = f", {summary.failed} failed" if summary.failed else ""
         meanwhile = f", {summary.skipped} labelled meanwhile by another run" if summary.skipped else ""
         return f"job {summary.job_id}: {summary.done} labelled{failed}{meanwhile}"
