@@ -8,7 +8,8 @@ For each mode (labelling here with filesystem events; here with --poll, checks e
 on an empty folder, waits for it to be ready, then writes ``--latency`` photos one at a time, each
 timed from the start of its write to its result row (polled every 10 ms), and then ``--burst``
 photos as fast as it can, timed from the first write to the last row; every photo must be labelled
-by exactly one job. Photos are distinct re-encodings of the shared flowers (no content repeats, so
+by exactly one job. `mobilabel label` of the burst's photos, already in place, is the baseline rate.
+Photos are distinct re-encodings of the shared flowers (no content repeats, so
 none is answered by reuse), made once under bench/data. Target: a photo's row within 5 s of its
 write. Appends to bench/results/watch.csv (``load_avg``: the 1-minute load average at the start).
 """
@@ -136,6 +137,19 @@ def measure(mode: str, env: dict[str, str], work: Path, photos: list[bytes], lat
     return rows
 
 
+def label_baseline(env: dict[str, str], work: Path, photos: list[bytes]) -> list[str]:
+    """`mobilabel label` of the same photos, already in place, into a fresh database: the rate without watching."""
+    folder = work / "library-label"
+    folder.mkdir()
+    for i, data in enumerate(photos):
+        (folder / f"{i:05d}.jpg").write_bytes(data)
+    started = time.perf_counter()
+    subprocess.run(mobilabel("label", str(folder)), env=env, check=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    note = f"{len(photos) / seconds:.1f} photos/s, start-up included: the rate the bursts compare with"
+    return ["label, no watching", "the burst's photos, in place", str(len(photos)), "", f"{seconds:.2f}", "", note]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=int, default=10, help="photos written one at a time, each timed to its row")
@@ -152,6 +166,9 @@ def main() -> None:
         base.pop("MOBILABEL_BROKER_URL", None)
         here = {**base, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/events.db"}
         measured += measure("here, events", here, work, photos, options.latency, [])
+        if options.burst:
+            baseline = {**base, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/label.db"}
+            measured.append(label_baseline(baseline, work, photos[options.latency :]))
         polled = {**base, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/polling.db"}
         measured += measure("here, polling every 2 s", polled, work, photos[: options.latency], options.latency, ["--poll"])
         if not options.no_distributed:

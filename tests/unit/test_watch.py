@@ -7,7 +7,6 @@ the command itself runs once as a process, with real filesystem events, synchron
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,33 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from mobilabel.config import load_settings
 from mobilabel.hashing import hash_bytes
 from mobilabel.models import Classifier
-from mobilabel.pipeline.build import build_labeller, load_classifier
-from mobilabel.registry import resolve_checkpoint
 from mobilabel.storage import Database, open_database
-from mobilabel.storage.tables import Job, JobImage, Result
-from mobilabel.watching.embedded import LabelHere
+from mobilabel.storage.tables import Result
 from mobilabel.watching.events import follow_folder
 from mobilabel.watching.sources import FolderSource
-from mobilabel.watching.watcher import Check, Watcher
-from tests.conftest import IMAGENET_WEIGHTS
+from mobilabel.watching.watcher import Check
 from tests.integration.conftest import wait_until
+from tests.watching import copy, imagenet_classifier, labelled, run_restart_scenario, watcher_for
 
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classifier]:
-    """The ImageNet classifier, built once for the module (each test registers its version in its own database)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOBILABEL_PRETRAINED", str(IMAGENET_WEIGHTS))
-        patch.setenv("MOBILABEL_HOME", str(tmp_path_factory.mktemp("home")))
-        settings = load_settings()
-        database = open_database("sqlite://")
-        yield load_classifier(settings, resolve_checkpoint(database, settings))
-        database.dispose()
+    with imagenet_classifier(tmp_path_factory.mktemp("home")) as built:
+        yield built
 
 
 @pytest.fixture
@@ -50,31 +39,6 @@ def database() -> Iterator[Database]:
     db = open_database(os.environ["MOBILABEL_DATABASE_URL"])
     yield db
     db.dispose()
-
-
-def watcher_for(database: Database, classifier: Classifier, folder: Path, source: FolderSource | None = None) -> Watcher:
-    """A watcher labelling ``folder`` in this process, polling (unless ``source`` brings events)."""
-    settings = load_settings()
-    version = resolve_checkpoint(database, settings).version_id
-    labeller = build_labeller(settings, classifier)
-    hand_off = LabelHere(database, settings, folder, labeller, None, "test-watch", threading.Event(), lambda *_: None)
-    return Watcher(database, source or FolderSource(folder), hand_off, lambda: version)
-
-
-def labelled(database: Database) -> dict[str, int]:
-    """Each ok row's path and how many jobs labelled it (1: exactly once)."""
-    with database.transaction() as session:
-        rows = session.execute(
-            select(JobImage.image_path, func.count()).where(JobImage.outcome == "labelled").group_by(JobImage.image_path)
-        )
-        counts = {str(path): n for path, n in rows}
-        ok = set(session.scalars(select(Result.image_path).where(Result.status == "ok")))
-    return {path: n for path, n in counts.items() if path in ok}
-
-
-def copy(photo: Path, folder: Path, name: str | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy2(photo, folder / (name or photo.name)))
 
 
 def test_a_new_photo_is_labelled_once_after_a_check_shows_it_whole(
@@ -152,25 +116,7 @@ def test_with_close_events_a_file_open_for_writing_waits_for_its_close(
 def test_a_restart_catches_up_exactly_once(
     tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
 ) -> None:
-    folder = tmp_path / "library"
-    originals = [copy(photo, folder) for photo in val_images[:3]]
-    first = watcher_for(database, classifier, folder)
-    first.check()
-    assert first.check().handed == 3
-    del first  # stopped; meanwhile two photos arrive and one is edited
-
-    arrived = [copy(photo, folder / "later") for photo in val_images[3:5]]
-    st = originals[0].stat()
-    os.utime(originals[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    second = watcher_for(database, classifier, folder)
-    assert second.check() == Check(0, 3), "only the new and the changed, nothing done before"
-    assert second.check().handed == 3
-    assert second.check() == Check(0, 0)
-    counts = labelled(database)
-    assert {path: counts[str(path)] for path in [*originals[1:], *arrived]} == {p: 1 for p in [*originals[1:], *arrived]}
-    assert counts[str(originals[0])] == 2, "edited: labelled again, once"
-    with database.transaction() as session:
-        assert [(job.total, job.done) for job in session.scalars(select(Job).order_by(Job.id))] == [(3, 3), (3, 3)]
+    run_restart_scenario(database, classifier, tmp_path / "library", val_images)
 
 
 def test_the_command_labels_a_new_photo_and_stops_cleanly_on_ctrl_c(tmp_path: Path, val_images: list[Path]) -> None:
