@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from mobilabel.cli.main import cli
 from mobilabel.hashing import hash_bytes
 from mobilabel.models import Classifier
 from mobilabel.storage import Database, open_database
@@ -143,3 +145,15 @@ def test_the_command_labels_a_new_photo_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
             process.kill()
     output = log_path.read_text()
     assert "stopped watching" in output and "Traceback" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("s3://bucket/photos", "Error: cannot watch s3://bucket/photos: only local folders can be watched for now"),
+        ("/no/such/folder", "Error: folder not found: /no/such/folder"),
+    ],
+)
+def test_a_source_it_cannot_watch_is_one_error_line(source: str, error: str) -> None:
+    result = CliRunner().invoke(cli, ["watch", source])
+    assert result.exit_code == 1 and result.output.startswith(error) and result.output.count("\n") == 1, result.output
