@@ -26,7 +26,8 @@ from ..pipeline.incremental import fingerprint
 
 
 class WriteTracker(FileSystemEventHandler):
-    """Sets ``wake`` on every event; when ``closes_reported``, follows which images are being written.
+    """Sets ``wake`` on every event about an image or a folder; when ``closes_reported``, follows which images
+    are being written.
 
     A file written to (a modify event) is being written until its close-after-write event; a file closed
     or moved into place is whole at its fingerprint of that moment. Lost events (the kernel's queue
@@ -44,6 +45,8 @@ class WriteTracker(FileSystemEventHandler):
         if isinstance(event, EventsLostEvent):
             with self._lock:
                 self._writing.clear()
+        elif not (event.is_directory or any(is_image_name(os.fsdecode(p)) for p in (event.src_path, event.dest_path) if p)):
+            return  # a log file written all day must not keep the watcher walking the folder
         elif self.closes_reported and not event.is_directory:
             self._follow(event)
         self.wake.set()
