@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -36,13 +37,16 @@ def imagenet_classifier(home: Path) -> Iterator[Classifier]:
         database.dispose()
 
 
-def watcher_for(database: Database, classifier: Classifier, folder: Path, source: FolderSource | None = None) -> Watcher:
-    """A watcher labelling ``folder`` in this process, polling (unless ``source`` brings events)."""
+def watcher_for(
+    database: Database, classifier: Classifier, folder: Path, source: FolderSource | None = None, **timing: Any
+) -> Watcher:
+    """A watcher labelling ``folder`` in this process, polling (unless ``source`` brings events); ``timing``:
+    ``settle_s`` and ``clock`` (default: any two checks tell a stable file)."""
     settings = load_settings()
     version = resolve_checkpoint(database, settings).version_id
     labeller = build_labeller(settings, classifier)
     hand_off = LabelHere(database, settings, folder, labeller, None, "test-watch", threading.Event(), lambda *_: None)
-    return Watcher(database, source or FolderSource(folder), hand_off, lambda: version)
+    return Watcher(database, source or FolderSource(folder), hand_off, lambda: version, **timing)
 
 
 def labelled(database: Database) -> dict[str, int]:

@@ -83,7 +83,7 @@ def watch(
         how = "filesystem events" if followed is not None else "polling"
         try:
             watcher = Watcher(
-                database, FolderSource(folder, followed[1] if followed else None), hand_off, _InForce(database, pinned)
+                database, FolderSource(folder, followed[1] if followed else None), hand_off, _InForce(database, pinned), interval
             )
             console.print(
                 f"watching {folder} ({how}, every {interval:g} s), {where}; Ctrl-C stops",

@@ -31,8 +31,8 @@ class Source(Protocol):
 class FolderSource:
     """A local folder, walked as `label` walks it (``pipeline.paths.iter_images``), fingerprinted by size and mtime.
 
-    A file is complete when its fingerprint is unchanged across a check (size and modification time
-    stable for one interval); with ``writes`` (filesystem events that report closes, Linux's inotify) it is
+    A file is complete when its fingerprint is unchanged across checks (``earlier``: the watcher passes it once
+    the fingerprint has stayed the same for its settle time, the interval); with ``writes`` (filesystem events that report closes, Linux's inotify) it is
     complete as soon as its writer closed it unchanged since, and never while a writer has it open.
     """
 

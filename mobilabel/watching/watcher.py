@@ -13,6 +13,7 @@ would label it twice.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,12 +38,26 @@ class Watcher:
     """Diffs ``source`` against the stored fingerprints for ``version()`` (the version in force, None before any
     is registered: everything is new) and hands complete new or changed entries to ``hand_off``."""
 
-    def __init__(self, db: Database, source: Source, hand_off: HandOff, version: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        source: Source,
+        hand_off: HandOff,
+        version: Callable[[], str | None],
+        settle_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``settle_s``: how long, in seconds, an entry's fingerprint must have stayed the same before it counts as
+        unchanged across a check (checks an event starts may follow each other within milliseconds, too close to
+        tell a writer that has not written yet from one that is done)."""
         self.source = source
         self._db = db
         self._hand_off = hand_off
         self._version = version
-        self._seen: dict[str, str] = {}  # entries not yet complete at the last check: location -> fingerprint
+        self._settle_s = settle_s
+        self._clock = clock
+        # Entries not yet complete at the last check: location -> (fingerprint, when first seen with it).
+        self._seen: dict[str, tuple[str, float]] = {}
         self._handed: dict[str, str] = {}  # handed off, not yet labelled ok at that fingerprint
 
     def check(self) -> Check:
@@ -52,21 +67,30 @@ class Watcher:
         listing = self.source.entries()
         changed = changed_entries(self._db, listing, version) if version is not None else iter(listing)
         ready: dict[str, str] = {}
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, float]] = {}
+        now = self._clock()
         handed: dict[str, str] = {}
         for location, current in changed:
             if current is None:  # gone between listing and look
                 continue
             if self._handed.get(location) == current:
                 handed[location] = current  # still not ok: on a worker, or failed; offered again once changed
-            elif self.source.complete(location, current, self._seen.get(location)):
+            elif self.source.complete(location, current, self._settled(location, current, now)):
                 ready[location] = current
             else:
-                seen[location] = current
+                earlier = self._seen.get(location)
+                seen[location] = earlier if earlier is not None and earlier[0] == current else (current, now)
         self._seen = seen
         said = self._hand_off(list(ready)) if ready else ""
         self._handed = handed | ready
         return Check(len(ready), len(seen), said)
+
+    def _settled(self, location: str, current: str, now: float) -> str | None:
+        """The fingerprint seen earlier, if it is ``current`` and has been for ``settle_s``; else None."""
+        earlier = self._seen.get(location)
+        if earlier is None or earlier[0] != current or now - earlier[1] < self._settle_s:
+            return None
+        return current
 
 
 def keep_watching(

@@ -85,6 +85,23 @@ def test_a_half_written_file_is_not_labelled_until_complete(
     assert row.status == "ok" and row.content_hash == hash_bytes(data)
 
 
+def test_checks_close_together_do_not_make_a_file_whole(
+    tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
+) -> None:
+    """Events may start checks milliseconds apart: a file counts as whole only once unchanged for the settle time
+    (the interval), however many checks saw it meanwhile."""
+    folder = tmp_path / "library"
+    now = [100.0]
+    copy(val_images[0], folder)
+    watcher = watcher_for(database, classifier, folder, settle_s=2.0, clock=lambda: now[0])
+    assert watcher.check() == Check(0, 1)
+    assert watcher.check() == Check(0, 1), "the same moment: not yet known to be whole"
+    now[0] = 101.9
+    assert watcher.check() == Check(0, 1)
+    now[0] = 102.0
+    assert watcher.check().handed == 1
+
+
 def test_with_close_events_a_file_open_for_writing_waits_for_its_close(
     tmp_path: Path, val_images: list[Path], database: Database, classifier: Classifier
 ) -> None:
