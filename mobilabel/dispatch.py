@@ -9,6 +9,7 @@ than left queued; the CLI shows it as one ``Error:`` line, the API answers 503 w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +41,7 @@ def submit_job(
     pinned: str | None = None,
     force: bool = False,
     local: LocalRunner | None = None,
+    images: Iterable[Path] | None = None,
 ) -> EnqueuedJob:
     """Label every image under ``folder`` (checked by the caller) as a new job; returns it.
 
@@ -48,6 +50,8 @@ def submit_job(
     skipped unless ``force``; returns once every chunk is sent. Else recorded and handed to
     ``local`` (``pinned`` and ``force`` do not apply), returning at once with ``total`` 0 (the
     runner counts the images as it walks them).
+    With ``images`` (under ``folder``, chosen by the caller: ``watch``), those are sent through the broker
+    instead of the folder's walk.
     Raises ``BrokerError`` when the broker cannot be reached (the job is then marked failed),
     ``FolderError`` for a folder that cannot be walked.
     """
@@ -57,13 +61,17 @@ def submit_job(
         local.run_job(job.id, folder)
         return EnqueuedJob(job.id, 0)
     with reaching_broker(settings):
-        return enqueue_folder(db, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned, force)
+        return enqueue_folder(
+            db, create_app(settings), settings, folder, chunk_size or settings.chunk_size, queue, pinned, force, images
+        )
 
 
 def submit_training(db: Database, settings: Settings, run_id: int, *, local: LocalRunner | None = None) -> None:
     """Start training run ``run_id`` (recorded already, queued): sent to queue MOBILABEL_TRAIN_QUEUE
     through the broker (without ``local``, or with MOBILABEL_BROKER_URL set), else handed to ``local``.
 
+    With ``images`` (under ``folder``, chosen by the caller: ``watch``), those are sent through the broker
+    instead of the folder's walk.
     Raises ``BrokerError`` when the broker cannot be reached; the run is then marked failed with
     that reason, so it never waits for a worker that will not hear of it.
     """

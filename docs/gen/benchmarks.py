@@ -153,6 +153,20 @@ the same folder (`new_files` 0: idempotent), and copies. Each export is one chil
     return _page("Library export", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg")) for path in paths))
 
 
+def watch() -> str:
+    paths = files("watch.csv")
+    intro = """
+`mobilabel watch` ([Growing libraries](../watch.md)), measured by `python -m bench.watch` (appended to
+`bench/results/watch.csv`, one table per run, newest first). For each mode, photos written one at a
+time into the watched folder, each timed from the start of its write to its result row (`p50_s`,
+`max_s`; target under 5 s), then a burst written as fast as the script can while it watches, timed
+from the first write to the last row (`max_s`). `labelled_once`: every photo has its row, each
+labelled by exactly one job, and the jobs covered each photo once. The photos are distinct
+re-encodings of the shared flowers, so none is answered by reusing another's result.
+"""
+    return _page("Growing libraries", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg")) for path in paths))
+
+
 def recorded() -> str:
     paths = files("recorded.csv")
     intro = """
@@ -177,6 +191,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "review": review,
     "results-scale": results_scale,
     "export": export,
+    "watch": watch,
     "recorded": recorded,
 }
 CLAIMS: dict[str, tuple[str, ...]] = {
@@ -186,5 +201,6 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "review": ("review.csv",),
     "results-scale": ("results_scale.csv",),
     "export": ("export.csv",),
+    "watch": ("watch.csv",),
     "recorded": ("recorded.csv",),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -102,15 +102,7 @@ def label(
     def factory(checkpoint: Checkpoint) -> Classifier:
         return load_classifier(settings, checkpoint, engine, device)
 
-    def waiting(owner: str, other_folder: str) -> None:
-        console.print(
-            f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,  # one line whatever the width: the folder's path is never cut by a newline
-        )
-
-    with folder_turn(database, settings, folder, this_process("label"), waiting):
+    with folder_turn(database, settings, folder, this_process("label"), waiting_line(console)):
         # Read (not built) now: its version decides what is unchanged. Without --model, follow the
         # active version: a promotion mid-run takes over between batches.
         checkpoint = resolve_checkpoint(database, settings, model)
@@ -133,22 +125,45 @@ def label(
     _print_summary(console, summary, mask_secrets(database.url), engine_name)
 
 
+def waiting_line(console: Console) -> Callable[[str, str], None]:
+    """What a run waiting for another's turn on its folder (``folder_turn``'s ``on_wait``) prints."""
+
+    def waiting(owner: str, other_folder: str) -> None:
+        console.print(
+            f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,  # one line whatever the width: the folder's path is never cut by a newline
+        )
+
+    return waiting
+
+
 @contextmanager
-def first_interrupt_stops_gently() -> Iterator[threading.Event]:
-    """Within the block, a first Ctrl-C (SIGINT) only sets the event: labelling stops after the batch it is
-    writing and says what was kept. A second one interrupts at once, as Ctrl-C always does."""
+def first_interrupt_stops_gently(
+    wake: threading.Event | None = None, signals: tuple[signal.Signals, ...] = (signal.SIGINT,)
+) -> Iterator[threading.Event]:
+    """Within the block, a first Ctrl-C (SIGINT; or any of ``signals``) only sets the event (and ``wake``, to end a
+    wait): labelling stops after the batch it is writing and says what was kept. A second one interrupts at once,
+    as Ctrl-C always does."""
     interrupted = threading.Event()
+    previous = {number: signal.getsignal(number) for number in signals}
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         interrupted.set()
-        signal.signal(signal.SIGINT, previous)
+        if wake is not None:
+            wake.set()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         click.echo("\nstopping after the batch being written (Ctrl-C again to stop at once)", err=True)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    for number in signals:
+        signal.signal(number, on_interrupt)
     try:
         yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:

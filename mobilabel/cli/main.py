@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "results": ("queries:results", "Query stored results."),
     "jobs": ("queries:jobs", "List labelling jobs, newest first."),
     "export": ("exporting:export", "Export labels as class folders or Label Studio tasks."),
+    "watch": ("watching:watch", "Label a folder's new and changed images as they appear."),
     "enqueue": ("distributed:enqueue", "Send a folder's images to the workers; prints the job id."),
     "status": ("distributed:status", "Progress of a distributed job."),
     "cancel": ("distributed:cancel", "Cancel a job."),

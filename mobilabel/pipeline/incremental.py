@@ -32,28 +32,47 @@ class SkipCount:
         return len(self.paths)
 
 
+# A location (a path, or later an object's URI) and its fingerprint (None: it cannot be looked at now).
+Entry = tuple[str, str | None]
+
+
 def without_unchanged(db: Database, paths: Iterable[Path], version_id: str | None, skipped: SkipCount) -> Iterator[Path]:
     """``paths``, lazily and in order, less those unchanged since ``version_id`` labelled them (counted in ``skipped``).
 
     With ``version_id`` None (``--force``, or no version known yet) every path is kept.
     A file that cannot be stat'ed is kept: labelling it reports why.
     """
-    source = iter(paths)
     if version_id is None:
-        yield from source
+        yield from paths
         return
+    entries = ((str(path), fingerprint(path)) for path in paths)
+    for location, _ in changed_entries(db, entries, version_id, skipped):
+        yield Path(location)
+
+
+def changed_entries(
+    db: Database, entries: Iterable[Entry], version_id: str, unchanged: SkipCount | None = None
+) -> Iterator[Entry]:
+    """``entries``, lazily and in order, less those whose fingerprint is the one on their ``ok`` row for
+    ``version_id`` (their locations counted in ``unchanged``). An entry without a fingerprint is kept.
+
+    Any listing that brings fingerprints along can be diffed so: a folder's walk, an object store's pages.
+    """
+    source = iter(entries)
     while group := list(islice(source, _LOOKUP_BATCH)):
         with db.transaction() as session:
-            labelled = ok_fingerprints(session, version_id, [str(p) for p in group])
-        for path in group:
-            stored = labelled.get(str(path))
-            if stored is not None and stored == _fingerprint(path):
-                skipped.paths.append(str(path))
+            labelled = ok_fingerprints(session, version_id, [location for location, _ in group])
+        for location, current in group:
+            stored = labelled.get(location)
+            if stored is not None and stored == current:
+                if unchanged is not None:
+                    unchanged.paths.append(location)
             else:
-                yield path
+                yield location, current
 
 
-def _fingerprint(path: Path) -> str | None:
+def fingerprint(path: Path) -> str | None:
+    """The file's fingerprint (``imaging.content_identity``), None when it cannot be stat'ed (gone, unreadable)."""
     try:
         return content_identity(path)
     except OSError:

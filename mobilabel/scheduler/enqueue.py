@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
@@ -43,8 +43,10 @@ def enqueue_folder(
     queue: str,
     model_version_id: str | None = None,
     force: bool = False,
+    images: Iterable[Path] | None = None,
 ) -> EnqueuedJob:
-    """Walk ``root`` lazily and send its images in chunks.
+    """Walk ``root`` lazily and send its images in chunks; with ``images`` (under ``root``, already
+    chosen by the caller, as ``watch`` does), send those instead, without walking or filtering.
 
     An image unchanged since the version in force labelled it is not sent (counted as
     skipped), unless ``force``. The check runs here, not on the workers, so that a folder
@@ -62,20 +64,14 @@ def enqueue_folder(
         job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
         owner = this_process("enqueue")
         claim_job(session, job.id, owner)
-        in_force = (
-            None
-            if force
-            else model_version_id or versions.active_version_id(session) or versions.newest_imagenet_version_id(session)
-        )
+        in_force = None if force else versions.version_in_force(session, model_version_id)
     skipped = SkipCount()
     walked = WalkCounts()
     heartbeat = Heartbeat(db, lambda session: beat_job(session, job.id, owner), settings.heartbeat_s, f"job {job.id}")
     try:
         with heartbeat:
-            found = iter_images(root, walked)
-            sent = _send_chunks(
-                db, app, settings, job.id, without_unchanged(db, found, in_force, skipped), chunk_size, queue, skipped, in_force
-            )
+            chosen = iter(images) if images is not None else without_unchanged(db, iter_images(root, walked), in_force, skipped)
+            sent = _send_chunks(db, app, settings, job.id, chosen, chunk_size, queue, skipped, in_force)
     except BaseException as exc:
         with db.transaction() as session:
             stored_jobs.finish_job(session, job.id, JobState.FAILED, error=f"enqueueing stopped: {exc}")

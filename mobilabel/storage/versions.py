@@ -174,6 +174,12 @@ def newest_imagenet_version_id(session: Session) -> str | None:
     )
 
 
+def version_in_force(session: Session, pinned: str | None = None) -> str | None:
+    """The version that labels unpinned work now: ``pinned`` if given, else the active one, else the newest
+    ImageNet weights registered (what a worker without an active version loads); None before any is registered."""
+    return pinned or active_version_id(session) or newest_imagenet_version_id(session)
+
+
 def list_versions(session: Session, include_deleted: bool = False) -> list[ModelVersion]:
     """Versions, newest first; deleted ones only if asked for."""
     statement = select(ModelVersion).order_by(ModelVersion.created_at.desc())

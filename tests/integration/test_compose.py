@@ -6,19 +6,24 @@ started as a plain process against the local Redis and PostgreSQL.
 
 from __future__ import annotations
 
+import io
 import re
+import signal
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from graphlib import TopologicalSorter
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import func, select
 
 from mobilabel.config import ENV_PREFIX, Settings
 from mobilabel.storage import open_database
+from mobilabel.storage.tables import Job, JobImage, Result
 from tests.conftest import FLOWERS, REPO, create_postgres_database, drop_postgres_database
 from tests.integration.conftest import Cluster, wait_until
 from tests.tcp_proxy import free_port
@@ -55,12 +60,12 @@ def service_environment(name: str) -> dict[str, str]:
 
 
 def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
-    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "flower", "web"}
+    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "watch", "flower", "web"}
     for name in ("redis", "postgres"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["migrate"]["command"] == ["mobilabel", "db", "upgrade"]
     assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("worker", "worker-gpu", "scheduler", "flower", "web"):
+    for name in ("worker", "worker-gpu", "scheduler", "watch", "flower", "web"):
         assert SERVICES[name]["depends_on"] == {
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
@@ -74,7 +79,7 @@ def test_the_deployment_is_safe_by_default() -> None:
     redis_command = " ".join(SERVICES["redis"]["command"])
     assert "--requirepass" in redis_command and "--appendonly yes" in redis_command
     assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
-    for name in ("worker", "worker-gpu", "scheduler", "migrate", "flower", "web"):
+    for name in ("worker", "worker-gpu", "scheduler", "watch", "migrate", "flower", "web"):
         volumes = SERVICES[name]["volumes"]
         assert any(v.endswith(":/images:ro") for v in volumes), f"{name}: images mounted read-only"
         assert "models:/var/lib/mobilabel" in volumes, f"{name}: checkpoints volume"
@@ -187,3 +192,55 @@ def test_the_web_service_runs_natively_and_its_healthcheck_passes(cluster: Clust
         [sys.executable, *healthcheck[1:]], env={**env, "MOBILABEL_API_TOKEN": "wrong"}, capture_output=True, text=True
     )
     assert no_token.returncode != 0 and "401" in no_token.stderr
+
+
+def small_photo(index: int) -> bytes:
+    """A small JPEG of its own content (a colour from ``index``), as a camera upload would arrive."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 40), (index % 256, (index * 7) % 256, (index * 13) % 256)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_the_watch_service_sends_a_growing_folder_to_the_workers_once(
+    cluster: Cluster, compose_env: dict[str, str], tmp_path: Path
+) -> None:
+    """1,000 photos written while `watch` runs (the compose service's command, natively) are each labelled once."""
+    library = tmp_path / "images"
+    library.mkdir()
+    env = {**cluster.env, **compose_env, "MOBILABEL_ALLOWED_ROOTS": str(library)}
+    assert mobilabel(native(SERVICES["migrate"]["command"]), env).returncode == 0
+    worker_env = {**compose_env, "MOBILABEL_ALLOWED_ROOTS": str(library), "MOBILABEL_METRICS_PORT": str(free_port())}
+    worker = cluster.start("worker", native(SERVICES["worker"]["command"]), **worker_env)
+    command = native(SERVICES["watch"]["command"])
+    assert command == ["watch", "/images"]
+    watch = cluster.start("watch", [command[0], str(library)], **{**compose_env, "MOBILABEL_ALLOWED_ROOTS": str(library)})
+    wait_until(lambda: "watching" in watch.log or not watch.alive(), 120, "the watch service")
+    assert "filesystem events" in watch.log and "sending to queue cpu" in watch.log, watch.log
+    wait_until(lambda: " ready." in worker.log, 180, "the worker service")
+
+    photos = [library / f"{n // 100:02d}" / f"photo-{n:04d}.jpg" for n in range(1000)]
+    for n, path in enumerate(photos):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(small_photo(n))
+    database = open_database(compose_env["MOBILABEL_DATABASE_URL"])
+    try:
+
+        def labelled() -> int:
+            with database.transaction() as session:
+                return session.scalar(select(func.count()).select_from(Result).where(Result.status == "ok")) or 0
+
+        wait_until(lambda: labelled() == 1000, 600, "1,000 photos labelled")
+        with database.transaction() as session:
+            once = session.execute(
+                select(JobImage.image_path, func.count()).where(JobImage.outcome == "labelled").group_by(JobImage.image_path)
+            ).all()
+            sent = session.scalar(select(func.sum(Job.total)))
+    finally:
+        database.dispose()
+    assert sorted(str(path) for path, _ in once) == sorted(str(p) for p in photos)
+    assert {n for _, n in once} == {1} and sent == 1000, "each photo sent and labelled exactly once"
+    watch.process.send_signal(signal.SIGTERM)  # docker compose stop
+    assert watch.process.wait(timeout=60) == 0, watch.log
+    assert "stopped watching" in watch.log
