@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from mobilabel.config import load_settings
 from mobilabel.models import Classifier
 from mobilabel.pipeline.build import build_labeller, load_classifier
-from mobilabel.registry import resolve_checkpoint
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Job, JobImage, Result
+from mobilabel.versions.checkpoints import resolve_checkpoint
 from mobilabel.watching.embedded import LabelHere
 from mobilabel.watching.sources import FolderSource
 from mobilabel.watching.watcher import Check, Watcher

@@ -15,10 +15,10 @@ from ..models import Checkpoint, Classifier, resolve_device
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.paths import check_folder
-from ..registry import resolve_checkpoint
 from ..storage import Database
 from ..storage.ownership import this_process
 from ..storage.versions import version_in_force
+from ..versions.checkpoints import resolve_checkpoint
 from ..watching.distributed import SendToWorkers
 from ..watching.embedded import LabelHere
 from ..watching.events import follow_folder
