@@ -164,5 +164,26 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
     raise ObjectStoreError(f"the object's data ended early {ATTEMPTS} times: {last}")
 
 
+def stream(path: ObjectPath, chunk_bytes: int = 1 << 16) -> tuple[Iterator[bytes], int]:
+    """The object's bytes as chunks of ``chunk_bytes`` (never held whole), and its size in bytes.
+
+    Raises ``ObjectGoneError`` or ``ObjectStoreError`` before the first chunk; a failure mid-body ends the
+    iteration with the store's error (the client then sees a response shorter than its Content-Length).
+    """
+    try:
+        answer = client().get_object(Bucket=path.bucket, Key=path.key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _wrap(exc) from exc
+    body = answer["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(chunk_bytes)
+        finally:
+            body.close()
+
+    return chunks(), int(answer["ContentLength"])
+
+
 def _list_prefix(prefix: ObjectPath) -> str:
     return f"{prefix.key}/" if prefix.key else ""
