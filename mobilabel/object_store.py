@@ -55,7 +55,9 @@ def client() -> Any:
     pid = os.getpid()
     with _lock:
         if pid not in _made:
-            config = Config(retries={"max_attempts": ATTEMPTS, "mode": "standard"}, **_TIMEOUTS)
+            # AWS_MAX_ATTEMPTS, where set, bounds the attempts instead (a Config value would override it).
+            retries = {"mode": "standard"} if "AWS_MAX_ATTEMPTS" in os.environ else {"mode": "standard", "max_attempts": ATTEMPTS}
+            config = Config(retries=retries, **_TIMEOUTS)
             _made.clear()
             _made[pid] = boto3.session.Session().client("s3", config=config)
         return _made[pid]

@@ -165,3 +165,18 @@ def _ids(url: str) -> dict[str, int]:
 @pytest.mark.parametrize("uri", ["s3://b/p", "s3://b/p/"])
 def test_a_prefix_means_the_same_with_or_without_its_slash(uri: str) -> None:
     assert str(source_path(uri)) == "s3://b/p"
+
+
+def test_doctor_checks_the_store(s3: S3Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = library(s3)
+    monkeypatch.setenv("MOBILABEL_ALLOWED_ROOTS", f"{prefix},s3://no-such-bucket-here")
+    checked = mobilabel("doctor", "--no-broker")
+    assert f"ok   s3         {prefix} can be listed at {s3.endpoint}" in checked.stdout, checked.stdout
+    assert "FAIL s3         s3://no-such-bucket-here: no such bucket" in checked.stdout
+    assert checked.returncode == 1
+    # The store down: one line saying so, within the bound of attempts.
+    monkeypatch.setenv("MOBILABEL_ALLOWED_ROOTS", prefix)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    down = mobilabel("doctor", "--no-broker")
+    assert down.returncode == 1 and "the object store cannot be reached" in down.stdout, down.stdout
