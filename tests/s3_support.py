@@ -8,19 +8,24 @@ picked free each time (two sessions side by side never share a store). Each test
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -167,3 +172,88 @@ def _wait_ready(store: S3Store, log: Path) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"weed did not answer in {_READY_S:.0f} s: {log.read_text()[-2000:]}") from None
             time.sleep(0.2)  # polling a starting server is the only way to learn it is ready
+
+
+class FaultyGateway:
+    """An HTTP proxy in front of a real store that injects the faults an S3 client meets, per ``bucket/key``:
+    ``slow_down[key]`` GETs answered 503 SlowDown first, ``truncate[key]`` GETs whose body stops halfway (the
+    full Content-Length announced), and ``delete_on_get`` keys deleted from the store just before their first
+    GET is forwarded (an object deleted between listing and fetch). Everything else is forwarded unchanged
+    (the request's Host header too, so the client's signature still holds)."""
+
+    def __init__(self, store: S3Store) -> None:
+        self.store = store
+        self.slow_down: dict[str, int] = {}
+        self.truncate: dict[str, int] = {}
+        self.delete_on_get: set[str] = set()
+        self.gets: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        upstream = urlsplit(store.endpoint)
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                key = unquote(urlsplit(self.path).path.lstrip("/"))  # path-style: BUCKET/KEY
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fault = gateway._fault(self.command, key)
+                if fault == "slow":
+                    payload = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+                connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    connection.putheader(name, value)
+                connection.endheaders(body or None)
+                answer = connection.getresponse()
+                data = answer.read()
+                connection.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                if fault == "truncate":
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _fault(self, method: str, key: str) -> str | None:
+        if method != "GET" or "/" not in key:
+            return None
+        with self._lock:
+            self.gets[key] += 1
+            if key in self.delete_on_get:
+                self.delete_on_get.discard(key)
+                bucket, _, name = key.partition("/")
+                self.store.client().delete_object(Bucket=bucket, Key=name)
+            if self.slow_down.get(key, 0) > 0:
+                self.slow_down[key] -= 1
+                return "slow"
+            if self.truncate.get(key, 0) > 0:
+                self.truncate[key] -= 1
+                return "truncate"
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

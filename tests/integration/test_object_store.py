@@ -20,7 +20,7 @@ from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.integration.conftest import Cluster
-from tests.s3_support import S3Store
+from tests.s3_support import FaultyGateway, S3Store
 
 DAISY = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))
 ROSES = sorted((FLOWERS / "val" / "roses").glob("*.jpg"))
@@ -180,3 +180,39 @@ def test_doctor_checks_the_store(s3: S3Store, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     down = mobilabel("doctor", "--no-broker")
     assert down.returncode == 1 and "the object store cannot be reached" in down.stdout, down.stdout
+
+
+def test_faults_are_retried_within_a_bound_then_failed_with_a_true_reason(s3: S3Store) -> None:
+    """Throttling, truncated bodies and an object deleted after listing, injected in front of the real store."""
+    url = os.environ["MOBILABEL_DATABASE_URL"]
+    prefix = library(s3)
+    bucket = prefix.split("/")[2]
+    keys = [f"{bucket}/lib/daisy/{p.name}" for p in DAISY]
+    gateway = FaultyGateway(s3)
+    try:
+        gateway.slow_down = {key: 2 for key in keys[:6]}  # 503 SlowDown twice, then served
+        gateway.truncate = {keys[6]: 2, keys[7]: 99}  # ends early twice (then whole), and every time
+        gateway.delete_on_get = {keys[8]}  # deleted between the listing and its fetch
+        env = {**os.environ, "AWS_ENDPOINT_URL_S3": gateway.endpoint, "COLUMNS": "400"}
+        run = subprocess.run([sys.executable, "-m", "mobilabel", "label", prefix], capture_output=True, text=True, env=env)
+    finally:
+        gateway.close()
+    assert run.returncode == 0, run.stderr
+    assert f"{len(DAISY)} images, {len(DAISY) - 2} labelled, 2 failed" in run.stderr, run.stderr
+    found = rows(url)
+    assert len(found) == len(DAISY)  # every object exactly one row
+    failed = {path: row for path, row in found.items() if row[0] == "failed"}
+    assert set(failed) == {f"s3://{keys[7]}", f"s3://{keys[8]}"}
+    errors = _errors(url)
+    assert "ended early" in errors[f"s3://{keys[7]}"]
+    assert errors[f"s3://{keys[8]}"] == "object not found (deleted since it was listed?)"
+    assert all(gateway.gets[key] == 3 for key in keys[:7])  # two faults, then the read that succeeded
+    assert gateway.gets[keys[7]] == 6  # the bound: six reads, each cut short
+
+
+def _errors(url: str) -> dict[str, str]:
+    db = Database(url)
+    with db.transaction() as session:
+        found = {r.image_path: r.error or "" for r in session.scalars(select(Result))}
+    db.dispose()
+    return found
