@@ -139,6 +139,7 @@ def running_store(folder: Path) -> Iterator[S3Store]:
         "-s3",
         f"-s3.port={s3}",
         "-s3.port.iceberg=0",
+        "-s3.port.lance=0",  # fixed default ports: two stores side by side would collide
         f"-s3.config={config}",
         "-volume.max=300",  # each bucket is a collection that grows volumes of its own
         "-master.volumeSizeLimitMB=64",

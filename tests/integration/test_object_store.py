@@ -216,3 +216,15 @@ def _errors(url: str) -> dict[str, str]:
         found = {r.image_path: r.error or "" for r in session.scalars(select(Result))}
     db.dispose()
     return found
+
+
+def test_train_on_a_prefix_of_class_folders(s3: S3Store) -> None:
+    bucket = s3.new_bucket()
+    for name, photos in (("daisy", DAISY[:8]), ("roses", ROSES[:8])):
+        for split, part in (("train", photos[:5]), ("val", photos[5:])):
+            for photo in part:
+                s3.client().upload_file(str(photo), bucket, f"data/{split}/{name}/{photo.name}")
+    trained = mobilabel("train", f"s3://{bucket}/data/", "--epochs", "1", "--unfreeze-last", "0")
+    assert trained.returncode == 0, trained.stderr
+    listed = mobilabel("models", "--format", "json")
+    assert f"trained on s3://{bucket}/data" in listed.stdout, listed.stdout
