@@ -87,6 +87,17 @@ def test_label_a_prefix_then_skip_what_is_unchanged(s3: S3Store, tmp_path: Path)
     assert len(listed.stdout.strip().splitlines()) == 1 + len(DAISY)
     assert "lib-old" not in listed.stdout
 
+    # Exported by copy (fetched from the store); a link to an object is refused with the reason, per image.
+    exported = mobilabel(
+        "export", str(tmp_path / "out"), "--mode", "copy", "--review-state", "suggested", "--path", f"{prefix}/*"
+    )
+    assert exported.returncode == 0, exported.stderr
+    copies = sorted(p for p in (tmp_path / "out").rglob("*.jpg"))
+    assert len(copies) == len(DAISY)
+    assert {p.read_bytes() for p in copies} == {p.read_bytes() for p in DAISY[1:]} | {ROSES[1].read_bytes()}
+    linked = mobilabel("export", str(tmp_path / "links"), "--review-state", "suggested", "--path", f"{prefix}/*")
+    assert "can only be copied" in linked.stdout + linked.stderr
+
 
 def test_a_missing_bucket_and_a_traversal_are_one_error_line(s3: S3Store) -> None:
     missing = mobilabel("label", "s3://no-such-bucket-here/photos")
