@@ -23,7 +23,14 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]  # ships no type information (boto3-stubs is a separate install)
 from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, IncompleteReadError, ResponseStreamingError  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+)
 
 from .errors import MobilabelError
 from .object_paths import ObjectPath
@@ -32,6 +39,10 @@ from .object_paths import ObjectPath
 # apart), and again per read for a body that ends early or a connection that drops mid-body.
 ATTEMPTS = 6
 _BACKOFF_S = 0.5
+# How long a fetch waits out a store that cannot be reached (refused or dropped connections) before the
+# image is failed: a store restarting, or a network blip, costs a pause, not failed rows.
+OUTAGE_PATIENCE_S = 60.0
+_OUTAGE_BACKOFF_MAX_S = 5.0
 _PAGE_SIZE = 1000  # keys per listing request: S3's maximum
 _TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30}
 _GONE = {"NoSuchKey", "404", "NotFound"}
@@ -136,7 +147,8 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
     """The object's bytes and fingerprint, read whole into memory (no more than ``max_bytes``).
 
     A body that ends early (a truncated read, a connection dropped mid-body) is read again, up to
-    ``ATTEMPTS`` times with backoff; the store's own errors are retried by the client. An object replaced
+    ``ATTEMPTS`` times with backoff; the store's own errors are retried by the client, and a store that
+    cannot be reached is waited for up to ``OUTAGE_PATIENCE_S``. An object replaced
     since it was listed is read as it is now (its new fingerprint is returned with its bytes).
     Raises ``ObjectGoneError`` (deleted), ``ObjectStoreError`` (too large, denied, unreachable, still truncated).
     """
@@ -144,10 +156,7 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
     for attempt in range(ATTEMPTS):
         if attempt:
             time.sleep(_BACKOFF_S * 2 ** (attempt - 1))  # backoff between reads of a body that ended early
-        try:
-            answer = client().get_object(Bucket=path.bucket, Key=path.key)
-        except (ClientError, BotoCoreError) as exc:
-            raise _wrap(exc) from exc
+        answer = _get_through_outages(path)
         size = int(answer["ContentLength"])
         body = answer["Body"]
         try:
@@ -164,6 +173,22 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
             continue
         return data, fingerprint(answer.get("ETag", ""), size)
     raise ObjectStoreError(f"the object's data ended early {ATTEMPTS} times: {last}")
+
+
+def _get_through_outages(path: ObjectPath) -> Any:
+    """``get_object``, asked again while the store cannot be reached, for up to ``OUTAGE_PATIENCE_S``."""
+    started = time.monotonic()
+    pause = _BACKOFF_S
+    while True:
+        try:
+            return client().get_object(Bucket=path.bucket, Key=path.key)
+        except (ConnectionError, HTTPClientError) as exc:  # refused, dropped or timed out, after the client's own attempts
+            if time.monotonic() - started + pause > OUTAGE_PATIENCE_S:
+                raise _wrap(exc) from exc
+            time.sleep(pause)  # waiting out an outage: backoff up to a few seconds
+            pause = min(pause * 2, _OUTAGE_BACKOFF_MAX_S)
+        except (ClientError, BotoCoreError) as exc:
+            raise _wrap(exc) from exc
 
 
 def stream(path: ObjectPath, chunk_bytes: int = 1 << 16) -> tuple[Iterator[bytes], int]:

@@ -187,6 +187,11 @@ class FaultyGateway:
         self.slow_down: dict[str, int] = {}
         self.truncate: dict[str, int] = {}
         self.delete_on_get: set[str] = set()
+        # After this many object GETs, every request is dropped unanswered for ``outage_s`` (the store down).
+        self.outage_after: int | None = None
+        self.outage_s = 20.0
+        self.outage_started: float | None = None
+        self.dropped = 0
         self.gets: Counter[str] = Counter()
         self._lock = threading.Lock()
         upstream = urlsplit(store.endpoint)
@@ -201,6 +206,9 @@ class FaultyGateway:
             def _forward(self) -> None:
                 key = unquote(urlsplit(self.path).path.lstrip("/"))  # path-style: BUCKET/KEY
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if gateway._down():
+                    self.close_connection = True  # no answer at all: the client sees the connection dropped
+                    return
                 fault = gateway._fault(self.command, key)
                 if fault == "slow":
                     payload = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
@@ -237,6 +245,14 @@ class FaultyGateway:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _down(self) -> bool:
+        with self._lock:
+            if self.outage_after is not None and self.outage_started is None and sum(self.gets.values()) >= self.outage_after:
+                self.outage_started = time.monotonic()
+            down = self.outage_started is not None and time.monotonic() - self.outage_started < self.outage_s
+            self.dropped += down
+            return down
 
     def _fault(self, method: str, key: str) -> str | None:
         if method != "GET" or "/" not in key:

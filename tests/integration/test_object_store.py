@@ -239,3 +239,19 @@ def test_train_on_a_prefix_of_class_folders(s3: S3Store) -> None:
     assert trained.returncode == 0, trained.stderr
     listed = mobilabel("models", "--format", "json")
     assert f"trained on s3://{bucket}/data" in listed.stdout, listed.stdout
+
+
+def test_the_store_down_for_20_s_mid_job_costs_a_pause_not_rows(s3: S3Store) -> None:
+    url = os.environ["MOBILABEL_DATABASE_URL"]
+    prefix = library(s3)
+    gateway = FaultyGateway(s3)
+    try:
+        gateway.outage_after = 5  # five photos fetched, then nothing answers for 20 s
+        env = {**os.environ, "AWS_ENDPOINT_URL_S3": gateway.endpoint, "COLUMNS": "400"}
+        run = subprocess.run([sys.executable, "-m", "mobilabel", "label", prefix], capture_output=True, text=True, env=env)
+    finally:
+        gateway.close()
+    assert gateway.dropped > 0  # the outage happened mid-job
+    assert run.returncode == 0, run.stderr
+    assert f"{len(DAISY)} images, {len(DAISY)} labelled, 0 failed" in run.stderr, run.stderr
+    assert sorted(rows(url)) == [f"{prefix}/daisy/{p.name}" for p in DAISY]  # each exactly one row
