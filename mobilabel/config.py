@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import MobilabelError
 from .logs import mask_secrets
+from .object_paths import ObjectPath, ObjectUriError, source_path
 
 ENV_PREFIX = "MOBILABEL_"
 EngineName = Literal["auto", "torch", "onnx"]
@@ -81,8 +82,8 @@ class Settings(BaseSettings):
     )
     allowed_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
         (),
-        description="`:`-separated folders (each must exist); paths outside them (also through `..` or a symlink) are never "
-        "opened. Unset: no limit for the CLI and workers; the HTTP API then serves no images and creates no jobs.",
+        description="Comma-separated entries, each a folder (must exist) or `s3://bucket[/prefix]`; paths and objects outside "
+        "them (also through `..` or a symlink) are never opened. A list with no `://` may also be `:`-separated. Unset: no limit for the CLI and workers; the HTTP API then serves no images and creates no jobs.",
     )
     max_image_pixels: int = Field(
         89_478_485, ge=1, description="Larger images are refused from their header (decompression bombs)."
@@ -271,16 +272,21 @@ class Settings(BaseSettings):
     @classmethod
     def _split_roots(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return tuple(part for part in value.split(os.pathsep) if part.strip())
+            # Comma-separated; the older `:`-separated list of folders still works (a URI holds a `:` itself).
+            separator = "," if "," in value or "://" in value else os.pathsep
+            try:
+                return tuple(source_path(part.strip()) for part in value.split(separator) if part.strip())
+            except ObjectUriError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("allowed_roots", mode="after")
     @classmethod
     def _roots_are_folders(cls, roots: tuple[Path, ...]) -> tuple[Path, ...]:
-        resolved = tuple(root.expanduser().resolve() for root in roots)
-        missing = [str(root) for root in resolved if not root.is_dir()]
+        resolved = tuple(root if isinstance(root, ObjectPath) else root.expanduser().resolve() for root in roots)
+        missing = [str(root) for root in resolved if not isinstance(root, ObjectPath) and not root.is_dir()]
         if missing:
-            raise ValueError(f"not a folder: {', '.join(missing)} (give {os.pathsep}-separated folders)")
+            raise ValueError(f"not a folder: {', '.join(missing)} (give comma-separated folders or s3://bucket/prefix)")
         return resolved
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")

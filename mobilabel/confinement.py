@@ -12,9 +12,11 @@ order, each with its own refusal (``PathRefused``, whose ``status`` is the HTTP 
 3. the file, now known to be inside: it exists (404) and is the kind asked for, a regular file or
    a folder (422): never a FIFO, socket or device, which ``os.stat`` tells without opening it.
 
-Object-storage URIs (``s3://bucket/prefix``) are refused at step 1 today; an allowed ``s3://``
-entry among the roots is meant to be matched there, in ``_confine_uri``, the one place that knows
-URIs, so every caller gets it at once.
+An object-storage URI (``s3://bucket/key``) is confined in ``_confine_uri``, the one place that knows
+URIs: it must be a plain key (``object_paths.parse_uri``: no ``..``, ``.`` or empty part, 400) under an
+allowed ``s3://bucket[/prefix]`` entry, a whole part at a time (``s3://b/p`` allows ``s3://b/p/x``,
+not ``s3://b/p-old/x`` nor another bucket; 403 otherwise, the same words whether or not it exists);
+a file must then exist in the store (404), which its metadata tells without reading it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from . import object_store
 from .errors import MobilabelError
 from .files import file_kind
+from .object_paths import SCHEME, ObjectPath, ObjectUriError, parse_uri
 
 SETTING = "MOBILABEL_ALLOWED_ROOTS"
 PATH_MAX = 4096  # bytes, Linux's limit on a whole path
@@ -49,6 +53,8 @@ def outside_roots(path: Path, roots: Sequence[Path]) -> bool:
     """
     if not roots:
         return False
+    if isinstance(path, ObjectPath):
+        return not any(isinstance(root, ObjectPath) and path.under(root) for root in roots)
     resolved = Path(os.path.realpath(path))
     return not any(resolved.is_relative_to(root) for root in roots)
 
@@ -77,7 +83,7 @@ def confine(name: str, roots: Sequence[Path], kind: Kind = "file") -> Path:
     """
     check_name(name)
     if "://" in name:
-        _confine_uri(name)
+        return _confine_uri(name, roots, kind)
     if not os.path.isabs(name):
         raise PathRefused(422, f"give an absolute path on the server, not {name!r}")
     require_roots(roots)
@@ -109,11 +115,26 @@ def check_pattern(pattern: str) -> str:
     refuses it: a NUL byte, more than PATH_MAX bytes, or a URI while none is allowed.
     """
     check_name(pattern)
-    if "://" in pattern:
-        _confine_uri(pattern)
+    if "://" in pattern and not pattern.startswith(SCHEME):
+        raise PathRefused(400, f"only paths and s3:// URIs are stored, not URIs such as {pattern.split('://')[0]}://")
     return pattern
 
 
-def _confine_uri(name: str) -> None:
-    # Where an allowed `s3://bucket[/prefix]` entry will be matched; until then no URI is allowed.
-    raise PathRefused(400, f"only paths on the server are allowed here, not URIs such as {name.split('://')[0]}://")
+def _confine_uri(name: str, roots: Sequence[Path], kind: Kind) -> Path:
+    try:
+        path = parse_uri(name)
+    except ObjectUriError as exc:
+        raise PathRefused(400, str(exc)) from None
+    require_roots(roots)
+    if outside_roots(path, roots):
+        raise PathRefused(403, f"{name} is outside the allowed roots ({SETTING})")
+    if kind == "file":
+        try:
+            object_store.head(path)
+        except object_store.ObjectGoneError:
+            raise PathRefused(404, f"not found: {name}") from None
+        except object_store.ObjectStoreError as exc:
+            raise PathRefused(503, f"{name}: {exc}") from None
+    elif kind == "destination":
+        raise PathRefused(422, f"give a folder on the server to write into, not {name}")
+    return path

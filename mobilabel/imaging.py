@@ -20,10 +20,12 @@ import pillow_heif
 import simplejpeg  # type: ignore[import-untyped]  # ships no type information
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from . import object_store
 from .errors import MobilabelError
 from .files import BrokenLinkError, NotRegularFileError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
 from .image_headers import TooManyPixelsError, unsupported_reason
+from .object_paths import ObjectPath
 from .raw_decoding import UndevelopedError, develop
 from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
 from .tiff_decoding import read_tiff
@@ -105,7 +107,13 @@ def is_image_name(name: str) -> bool:
 
 
 def content_identity(path: Path) -> str:
-    """A cheap identity of a file's content: size and modification time (a path of any length)."""
+    """A cheap identity of a file's content: size and modification time (a path of any length); for an
+    object (``ObjectPath``), ``ETAG:SIZE``, from its listing when it came from one, else from its metadata.
+
+    Raises ``OSError`` for a file that cannot be stat'ed, ``object_store.ObjectStoreError`` for an object.
+    """
+    if isinstance(path, ObjectPath):
+        return path.fingerprint or object_store.head(path)
     st = stat_path(path)
     return f"{st.st_size}:{st.st_mtime_ns}"
 
@@ -144,7 +152,14 @@ def load_source(path: Path) -> ImageSource:
     and no more than the size it had when opened is read.
 
     Raises ``ImageReadError`` for a folder, a FIFO, socket or device, a missing or unreadable file.
+    An object (``ObjectPath``) is fetched whole into memory (``object_store.fetch``, retried within a bound).
     """
+    if isinstance(path, ObjectPath):
+        try:
+            data, content_id = object_store.fetch(path, MAX_IN_MEMORY_BYTES)
+        except object_store.ObjectStoreError as exc:
+            raise ImageReadError(str(exc)) from exc
+        return ImageSource(path, data, content_id, hash_bytes(data))
     try:
         with open_regular(path) as f:
             st = os.fstat(f.fileno())

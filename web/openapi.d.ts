@@ -600,7 +600,7 @@ export interface paths {
         };
         /**
          * Image
-         * @description The original file of a result, as stored.
+         * @description The original file of a result, as stored (an object's streamed from its store).
          */
         get: operations["image_api_results__result_id__image_get"];
         put?: never;

@@ -75,6 +75,19 @@ compare ratios within one CSV. See [Benchmarks](index.md) for how to run them an
     return _page("Throughput", intro, [*machines, *incremental], body)
 
 
+def object_store() -> str:
+    paths = files("*_object_store.csv")
+    intro = """
+What `python -m bench.object_store` measures side by side in one run: `mobilabel label` of the same
+distinct photos from local disk and from a local S3 store (SeaweedFS, started by the script), each on a
+fresh database, with the rate each prints (start-up excluded), its ratio to the disk run and the peak RSS;
+then `mobilabel label` of a prefix of tiny objects that all have their rows already (nothing changed),
+start-up included, through a gateway that counts the objects read. See [Object storage](../object-storage.md).
+"""
+    body = "".join(_whole(path, path.stem.replace("_", ", ")) for path in paths)
+    return _page("Object storage", intro, paths, body)
+
+
 def phone() -> str:
     paths = files("phone_*.csv")
     intro = """
@@ -187,6 +200,7 @@ otherwise, so compare figures only within a row or a topic.
 PAGES: dict[str, Callable[[], str]] = {
     "throughput": throughput,
     "phone": phone,
+    "object-store": object_store,
     "recipes": recipes,
     "review": review,
     "results-scale": results_scale,
@@ -197,6 +211,7 @@ PAGES: dict[str, Callable[[], str]] = {
 CLAIMS: dict[str, tuple[str, ...]] = {
     "throughput": ("*_engine-*.csv", "*_incremental.csv"),
     "phone": ("phone_*.csv",),
+    "object-store": ("*_object_store.csv",),
     "recipes": ("recipes.csv", "recipes_runs.csv"),
     "review": ("review.csv",),
     "results-scale": ("results_scale.csv",),

@@ -21,10 +21,11 @@ from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job
 from .context import command_database, reap_orphans_now
 from .progress import image_progress
+from .sources import SOURCE
 
 
 @click.command()
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=SOURCE)
 @click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="Images per task (default: MOBILABEL_CHUNK_SIZE).")
 @click.option("--queue", type=click.Choice(QUEUES), default="cpu", show_default=True)
 @click.option("--model", help="Pin the job to this checkpoint file or version id (default: whichever version is active).")

@@ -1,15 +1,19 @@
-"""`mobilabel doctor`: check database, migrations, weights, GPU and (when one is used) the broker; say plainly what is wrong."""
+"""`mobilabel doctor`: check database, migrations, weights, GPU and (when one is used) the broker and the object
+store; say plainly what is wrong."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
 
+from .. import object_store
 from ..broker import create_app
 from ..config import Settings
 from ..logs import mask_secrets
+from ..object_paths import ObjectPath
 from ..storage import Database, migrations_runner
 from ..versions.checkpoints import active_version_id, find_imagenet
 
@@ -74,6 +78,31 @@ def _check_weights(settings: Settings, database: Database | None) -> Check:
     return Check("weights", True, f"no active version yet; ImageNet weights from {imagenet.source or imagenet.version_id}")
 
 
+def check_object_store(settings: Settings) -> list[Check]:
+    """Each ``s3://`` entry of MOBILABEL_ALLOWED_ROOTS listed (one key asked for); else, with an endpoint set in
+    ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``, the store asked for its buckets; else nothing to check."""
+    prefixes = [root for root in settings.allowed_roots if isinstance(root, ObjectPath)]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if not prefixes and not endpoint:
+        return [Check("s3", True, "not checked: no s3:// entry in MOBILABEL_ALLOWED_ROOTS and no AWS_ENDPOINT_URL(_S3)")]
+    where = f" at {endpoint}" if endpoint else ""
+    if not prefixes:
+        try:
+            object_store.client().list_buckets()
+        except Exception as exc:
+            return [Check("s3", False, f"the store{where}: {object_store.describe(exc)}")]
+        return [Check("s3", True, f"the store{where} answers")]
+    checks = []
+    for prefix in prefixes:
+        try:
+            object_store.check_prefix(prefix)
+        except object_store.ObjectStoreError as exc:
+            checks.append(Check("s3", False, f"{exc}{where} (AWS_* variables, MOBILABEL_ALLOWED_ROOTS)"))
+        else:
+            checks.append(Check("s3", True, f"{prefix} can be listed{where}"))
+    return checks
+
+
 def check_gpu() -> Check:
     import torch
 
@@ -91,8 +120,12 @@ def check_gpu() -> Check:
 )
 @click.pass_obj
 def doctor(settings: Settings, broker: bool | None) -> None:
-    """Check database, migrations, weights, GPU and the broker (when one is configured)."""
-    checks: list[Callable[[], list[Check]]] = [lambda: check_database(settings), lambda: [check_gpu()]]
+    """Check database, migrations, weights, GPU, the broker and the object store (when one is configured)."""
+    checks: list[Callable[[], list[Check]]] = [
+        lambda: check_database(settings),
+        lambda: check_object_store(settings),
+        lambda: [check_gpu()],
+    ]
     if broker or (broker is None and settings.broker_configured):
         checks.insert(0, lambda: [check_broker(settings)])
     else:

@@ -27,6 +27,7 @@ from ..storage.versions import IMAGENET_PREFIX
 from ..versions.checkpoints import resolve_checkpoint
 from .context import command_database
 from .progress import image_progress
+from .sources import SOURCE
 
 _SUMMARY_LABELS = 10
 
@@ -38,7 +39,7 @@ device_option = click.option("--device", help="cpu, cuda, cuda:N or auto (defaul
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=SOURCE)
 @click.option("--top-k", "top_k", type=click.IntRange(min=1), default=1, show_default=True, help="Show the K best labels.")
 @model_option
 @engine_option
@@ -68,7 +69,7 @@ def predict(
 
 
 @click.command()
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=SOURCE)
 @model_option
 @engine_option
 @device_option
@@ -84,7 +85,8 @@ def label(
     batch_size: int | None,
     force: bool,
 ) -> None:
-    """Label every image under FOLDER (recursively) in this process and store the results.
+    """Label every image under FOLDER (recursively), or under an object-store prefix s3://BUCKET/PREFIX,
+    in this process and store the results.
 
     An image whose labelled row for the model version in force has its current size and
     modification time is skipped as unchanged (failed rows are retried); --force labels all.

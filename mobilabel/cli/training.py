@@ -33,6 +33,7 @@ from .context import command_database, reap_orphans_now, reviewer_name
 from .model_files import export_version, import_version
 from .output import FORMATS, print_rows
 from .progress import image_progress
+from .sources import SOURCE
 
 if TYPE_CHECKING:
     from ..training import TrainingReport
@@ -56,7 +57,7 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
 
 
 @click.command("train")
-@click.argument("data_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("data_dir", required=False, type=SOURCE)
 @click.option(
     "--val-fraction",
     type=float,

@@ -5,6 +5,9 @@ hash's first 8 hex digits after the stem (``IMG_1-1a2b3c4d.jpg``), and the whole
 is taken. A name already holding the same image (the same link target, the same inode, or a copy
 with the same content) is reused, so exporting again into the same folder adds nothing twice.
 The file system itself is the record of names taken: nothing is kept in memory per image.
+
+An image in an object store (``s3://...``) can only be copied: its bytes fetched (``imaging.load_source``,
+retried within a bound) and written; a link to it would point at nothing on this disk.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import os
 import shutil
 from pathlib import Path
 
+from ..files import write_atomically
 from ..hashing import hash_file
+from ..imaging import ImageReadError, load_source
+from ..object_paths import is_uri, source_path
 
 SYMLINK = "symlink"
 HARDLINK = "hardlink"
@@ -38,6 +44,8 @@ def place(source: str, folder: Path, content_hash: str | None, mode: str) -> tup
     across file systems: ``errno.EXDEV``), ``FileExistsError`` when every candidate name holds
     another image.
     """
+    if is_uri(source):
+        return _place_object(source, folder, content_hash, mode)
     os.stat(source)  # a missing source is an error in every mode, a dangling symlink included
     for name in names_for(source, content_hash):
         target = folder / name
@@ -46,6 +54,24 @@ def place(source: str, folder: Path, content_hash: str | None, mode: str) -> tup
                 return name, False
             continue
         _make(source, target, mode)
+        return name, True
+    raise FileExistsError(errno.EEXIST, f"every name for it in {folder} holds another image", os.path.basename(source))
+
+
+def _place_object(source: str, folder: Path, content_hash: str | None, mode: str) -> tuple[str, bool]:
+    if mode != COPY:
+        raise OSError(errno.EINVAL, f"an object in a store can only be copied ({COPY}), not exported as a {mode}", source)
+    try:
+        data = load_source(source_path(source)).data or b""
+    except ImageReadError as exc:
+        raise OSError(errno.EIO, str(exc), source) from exc
+    for name in names_for(source, content_hash):
+        target = folder / name
+        if os.path.lexists(target):
+            if not target.is_symlink() and target.stat().st_size == len(data) and target.read_bytes() == data:
+                return name, False
+            continue
+        write_atomically(target, data)
         return name, True
     raise FileExistsError(errno.EEXIST, f"every name for it in {folder} holds another image", os.path.basename(source))
 

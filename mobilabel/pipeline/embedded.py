@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from ..config import Settings, load_settings
 from ..errors import MobilabelError
+from ..object_paths import source_path
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
@@ -82,7 +83,7 @@ def find_work(db: Database, root: Path, version_id: str | None) -> FolderWork:
     found = list(iter_images(root, walked))
     skipped = SkipCount()
     paths = list(without_unchanged(db, found, version_id, skipped))
-    return FolderWork(Path(root).absolute(), paths, len(found), skipped.paths, walked.by_reason())
+    return FolderWork(source_path(root).absolute(), paths, len(found), skipped.paths, walked.by_reason())
 
 
 def label_folder(

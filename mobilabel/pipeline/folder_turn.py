@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..object_paths import source_path
 from ..storage import Database
 from ..storage.heartbeat import Heartbeat
 from ..storage.leases import live_holders, release_lease, take_lease
@@ -34,7 +35,7 @@ def folder_turn(db: Database, settings: Settings, root: Path, owner: str, on_wai
     waited for; a run whose process died stops counting three heartbeats (MOBILABEL_HEARTBEAT_S) after
     its last. The turn is renewed every heartbeat while the block runs, and given up at its end.
     """
-    folder = to_stored(Path(root).absolute())
+    folder = to_stored(source_path(root).absolute())
     name = _PREFIX + hashlib.sha256(folder.encode()).hexdigest()
     holder = f"{owner}{_SEPARATOR}{folder}"
     ttl = silence_limit(settings.heartbeat_s)

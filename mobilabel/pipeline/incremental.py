@@ -1,7 +1,7 @@
 """Incremental labelling: leave alone the files already labelled by this version and unchanged since.
 
 A file is unchanged when its fingerprint (``imaging.content_identity``: size and modification
-time, what each result row stores as ``content_id``) equals the one on its ``ok`` row for the
+time, or an object's ETag and size, what each result row stores as ``content_id``) equals the one on its ``ok`` row for the
 model version that would label it. Failed rows are never a reason to skip: they are retried.
 Light (no torch): ``enqueue`` filters with it too.
 """
@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 from ..imaging import content_identity
+from ..object_store import ObjectStoreError
 from ..storage import Database
 from ..storage.result_queries import ok_fingerprints
 
@@ -74,6 +75,6 @@ def changed_entries(
 def fingerprint(path: Path) -> str | None:
     """The file's fingerprint (``imaging.content_identity``), None when it cannot be stat'ed (gone, unreadable)."""
     try:
-        return content_identity(path)
-    except OSError:
+        return content_identity(path)  # an object's comes from its listing: nothing is read
+    except (OSError, ObjectStoreError):
         return None

@@ -36,6 +36,7 @@ import torch
 from ..config import Settings
 from ..imaging import ImageSource
 from ..models import Classifier, Prediction
+from ..object_paths import source_path
 from ..storage.results import ResultRecord
 from ..storage.states import ResultStatus
 from .decoders import Decoded, Reader, finish_on_device
@@ -249,7 +250,7 @@ class Labeller:
         pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode")
         try:
             classifier = self.model()
-            loading = deque(pool.submit(self.reader.load, Path(p), classifier) for p in islice(source, self.batch_size))
+            loading = deque(pool.submit(self.reader.load, source_path(p), classifier) for p in islice(source, self.batch_size))
             decoding: deque[_Decoding] = deque()
             recent: deque[tuple[str, set[str]]] = deque(maxlen=self.window)  # (version, contents decoded) of the last batches
             while loading:
@@ -257,7 +258,7 @@ class Labeller:
                 while loading and len(loaded) < self.batch_size:
                     loaded.append(loading.popleft().result())
                     for p in islice(source, 1):
-                        loading.append(pool.submit(self.reader.load, Path(p), classifier))
+                        loading.append(pool.submit(self.reader.load, source_path(p), classifier))
                 decoding.append(self._decode(pool, loaded, classifier, known, recent))
                 if len(decoding) == 2:
                     yield decoding.popleft().finished()

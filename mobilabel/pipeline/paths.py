@@ -1,4 +1,5 @@
-"""Paths: finding the images under a folder (confinement to the allowed roots is ``confinement``'s)."""
+"""Paths: finding the images under a folder or an object-store prefix (confinement to the allowed roots
+is ``confinement``'s)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import object_store
 from ..errors import MobilabelError
 from ..files import file_kind, open_directory
 from ..imaging import is_image_name
+from ..object_paths import ObjectPath
 
 
 class FolderError(MobilabelError):
@@ -18,7 +21,14 @@ class FolderError(MobilabelError):
 
 
 def check_folder(root: Path) -> Path:
-    """The folder's absolute path, or a ``FolderError`` that says what is wrong with it."""
+    """The folder's absolute path (a prefix, ``ObjectPath``, as it is once its bucket answers), or a
+    ``FolderError`` that says what is wrong with it."""
+    if isinstance(root, ObjectPath):
+        try:
+            object_store.check_prefix(root)
+        except object_store.ObjectStoreError as exc:
+            raise FolderError(str(exc)) from exc
+        return root
     if not root.exists():
         raise FolderError(f"folder not found: {root}")
     if not root.is_dir():
@@ -56,9 +66,15 @@ def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
     open_directory``), so paths longer than ``PATH_MAX`` are walked too. Symlinked folders are followed once
     each: a folder already visited (by its device and inode) is counted, so a link loop ends the walk
     instead of hanging it. Only the folder stack is held in memory, never the list of files.
+
+    Under a prefix (``ObjectPath``) the objects are listed a page at a time (``object_store.list_objects``),
+    in key order, with the same rule on names; each comes with its fingerprint.
     """
     root = check_folder(root)
     counts = counts if counts is not None else WalkCounts()
+    if isinstance(root, ObjectPath):
+        yield from _iter_objects(root, counts)
+        return
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -89,6 +105,17 @@ def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
         finally:
             os.close(fd)
         stack.extend(reversed(subfolders))
+
+
+def _iter_objects(prefix: ObjectPath, counts: WalkCounts) -> Iterator[Path]:
+    try:
+        for path in object_store.list_objects(prefix):
+            if is_image_name(path.name):
+                yield path
+            else:
+                counts.passed_over[NOT_AN_IMAGE] += 1
+    except object_store.ObjectStoreError as exc:
+        raise FolderError(str(exc)) from exc
 
 
 def _kind(entry: os.DirEntry[str]) -> str:

@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +18,8 @@ from sqlalchemy.orm import Session
 from ..errors import MobilabelError
 from ..hashing import hash_file
 from ..imaging import content_identity
+from ..object_paths import source_path
+from ..object_store import ObjectStoreError
 from .class_queries import class_names
 from .classes import RESERVED, ClassError, checked_name, ensure_classes
 from .database import rows_changed
@@ -240,7 +241,7 @@ def _file_with_content(session: Session, correction: Correction) -> str | None:
         try:
             if _unchanged(session, path, correction.content_hash) or hash_file(path) == correction.content_hash:
                 return path
-        except OSError:
+        except (OSError, ObjectStoreError):  # gone; an object that changed is not read again here
             continue
     return None
 
@@ -250,7 +251,7 @@ def _unchanged(session: Session, path: str, content_hash: str) -> bool:
     mtime) is still the one recorded with it: then the file is not read again (as labelling
     skips it). Listing re-read every corrected file before, on each review key press, so the step
     grew with every verified label (docs/benchmarks/review.md). Raises ``OSError`` if it is gone."""
-    fingerprint = content_identity(Path(path))
+    fingerprint = content_identity(source_path(path))
     return (
         session.scalar(
             select(Result.id)

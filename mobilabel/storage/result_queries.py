@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, UnaryExpression, and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from ..object_paths import SCHEME
 from .pathcodec import ENCODED_PREFIX, printable, to_stored
 from .results import ResultRecord
 from .states import ImageOutcome, ResultStatus
@@ -215,7 +216,8 @@ def glob_to_like(pattern: str) -> str:
 
     Stored paths are absolute, so a pattern that starts with ``/`` (or ``bytes:/``) names a folder
     or file from the root and matches from the start of the path: ``/photos/2024/*`` is everything
-    under /photos/2024. Any other pattern matches anywhere in the path (``*/2024/*``, ``IMG_*``).
+    under /photos/2024; so does one that starts with ``s3://`` (``s3://bucket/2024/*``). Any other pattern matches
+    anywhere in the path (``*/2024/*``, ``IMG_*``).
     """
     escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     like = escaped.replace("*", "%").replace("?", "_")
@@ -223,7 +225,7 @@ def glob_to_like(pattern: str) -> str:
 
 
 def _anchored(pattern: str) -> bool:
-    return pattern.startswith(("/", ENCODED_PREFIX + "/"))
+    return pattern.startswith(("/", ENCODED_PREFIX + "/", SCHEME))
 
 
 def _stored_pattern(pattern: str) -> str:

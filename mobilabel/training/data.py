@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..object_paths import ObjectPath
 from ..pipeline.paths import check_folder, iter_images
 from ..storage.classes import SKIP
 from ..storage.corrections import CURRENT, VerifiedLabel
@@ -43,6 +44,8 @@ def find_split(data_dir: Path, val_fraction: float | None = None, seed: int = 0)
     ``train/`` and ``val/`` keeps that split.
     """
     root = check_folder(data_dir)
+    if isinstance(root, ObjectPath):
+        return _object_split(root, val_fraction, seed)
     train_dir, val_dir = root / "train", root / "val"
     if train_dir.is_dir() and val_dir.is_dir():
         if val_fraction is not None:
@@ -82,6 +85,39 @@ def class_images(folder: Path, classes: Sequence[str] | None = None) -> tuple[li
             raise TrainingError(f"class folder {folder / name} has no images")
         images.extend(found)
     return list(classes), images
+
+
+def _object_split(root: ObjectPath, val_fraction: float | None, seed: int) -> DataSplit:
+    """``find_split`` under a prefix: the same layouts (``train/<class>/``, ``val/<class>/``, or ``<class>/``), from
+    one listing; an image directly under the prefix, or under ``train``/``val`` outside a class, is left out."""
+    by_part: dict[str, dict[str, list[Path]]] = {}
+    for path in iter_images(root):
+        relative = path.parts[len(root.parts) :]
+        if len(relative) >= 2:
+            by_part.setdefault(relative[0], {}).setdefault(relative[1], []).append(path)
+    if "train" in by_part and "val" in by_part:
+        if val_fraction is not None:
+            raise TrainingError(f"{root} has its own train/ and val/; --val-fraction splits only a prefix of class folders")
+        train_classes = {
+            name: [p for p in paths if len(p.parts) > len(root.parts) + 2] for name, paths in by_part["train"].items()
+        }
+        classes = sorted(train_classes)
+        if unknown := sorted(set(by_part["val"]) - set(classes)):
+            raise TrainingError(f"{root}/val has class folders the training folder lacks: {', '.join(unknown)}")
+        train = [LabelledImage(p, classes.index(name)) for name in classes for p in train_classes[name]]
+        val = [
+            LabelledImage(p, classes.index(name))
+            for name, paths in sorted(by_part["val"].items())
+            for p in paths
+            if len(p.parts) > len(root.parts) + 2
+        ]
+        return DataSplit(classes, train, val)
+    classes = sorted(by_part)
+    if not classes:
+        raise TrainingError(f"{root} has no class folders: expected {root}/<class>/*.jpg, or train/<class>/ and val/<class>/")
+    images = [LabelledImage(p, classes.index(name)) for name in classes for paths in by_part[name].values() for p in paths]
+    train, val = stratified_split(images, DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction, seed)
+    return DataSplit(classes, train, val)
 
 
 def stratified_split(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..imaging import content_identity
+from ..object_paths import source_path
+from ..object_store import ObjectStoreError
 from ..pipeline.paths import iter_images
 from ..storage import Database
 from ..storage.corrections import VerifiedLabel, list_corrections
+from ..storage.paths import absolute_path
 from ..storage.training_runs import last_completed_metrics
 from .data import content_key
 from .options import TrainingOptions
@@ -32,7 +35,7 @@ def verified_labels(db: Database, options: TrainingOptions) -> list[VerifiedLabe
 
 
 def inputs_fingerprint(data_dir: Path | None, corrections: Sequence[VerifiedLabel], options: TrainingOptions) -> str:
-    """SHA-256 hex over every image file under ``data_dir`` (relative path, size, mtime in ns; none without a
+    """SHA-256 hex over every image file under ``data_dir`` (relative path, size:mtime in ns or an object's ETag:size; none without a
     folder), the verified labels (key, path, label, state, audit) and the options: equal fingerprints mean a run
     would learn from the same inputs.
 
@@ -40,13 +43,14 @@ def inputs_fingerprint(data_dir: Path | None, corrections: Sequence[VerifiedLabe
     """
     digest = hashlib.sha256()
     if data_dir is not None:
-        root = Path(os.path.abspath(data_dir))
+        root = source_path(absolute_path(data_dir))
         for path in iter_images(root):
             try:
-                st = path.stat()
-            except OSError:
+                identity = content_identity(path)  # an object's ETag and size, from its listing
+            except (OSError, ObjectStoreError):
                 continue  # gone since the walk saw it: training will not see it either
-            digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogatepass"))
+            relative = "/".join(path.parts[len(root.parts) :])
+            digest.update(f"{relative}\0{identity}\n".encode("utf-8", "surrogatepass"))
     verified = sorted((CORRECTION_KEY(c), c.image_path, c.label, c.state, c.audit) for c in corrections)
     digest.update(json.dumps(verified).encode("utf-8", "surrogatepass"))
     digest.update(json.dumps(dataclasses.asdict(options), sort_keys=True).encode())
@@ -58,5 +62,5 @@ def unchanged_since_last_run(db: Database, data_dir: Path | None, options: Train
     inputs a run with ``options`` would."""
     fingerprint = inputs_fingerprint(data_dir, verified_labels(db, options), options)
     with db.transaction() as session:
-        metrics = last_completed_metrics(session, os.path.abspath(data_dir) if data_dir is not None else None)
+        metrics = last_completed_metrics(session, absolute_path(data_dir) if data_dir is not None else None)
     return metrics is not None and metrics.get(FINGERPRINT_METRIC) == fingerprint

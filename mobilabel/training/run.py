@@ -20,6 +20,7 @@ from ..confinement import outside_roots
 from ..hashing import hash_file
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
+from ..object_paths import source_path
 from ..storage import Database
 from ..storage.class_queries import class_names, trainable_labels
 from ..storage.classes import SKIP
@@ -124,7 +125,7 @@ def train(
         split.classes,
         Preprocessing.for_resolution(options.resolution),
         metrics,
-        source=f"trained on {to_stored(Path(data_dir).absolute())}" if data_dir is not None else "trained on the answers",
+        source=f"trained on {to_stored(source_path(data_dir).absolute())}" if data_dir is not None else "trained on the answers",
     )
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
@@ -215,7 +216,7 @@ def run_metrics(
         "verified_eval_images": verified.evaluated,
         "verified_left_out": len(verified.left_out),
         "options": dataclasses.asdict(options),
-        "data_dir": to_stored(Path(data_dir).absolute()) if data_dir is not None else None,
+        "data_dir": to_stored(source_path(data_dir).absolute()) if data_dir is not None else None,
         "train_seconds": seconds,
     }
 

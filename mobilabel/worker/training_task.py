@@ -6,11 +6,11 @@ import dataclasses
 import logging
 import os
 from datetime import timedelta
-from pathlib import Path
 
 from celery import Celery
 
 from ..errors import MobilabelError
+from ..object_paths import source_path
 from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
 from ..storage.heartbeat import Heartbeat
@@ -40,7 +40,7 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
     )
     try:
         with heartbeat:
-            data_dir = Path(run.data_dir) if run.data_dir else None
+            data_dir = source_path(run.data_dir) if run.data_dir else None
             report = train(rt.db, rt.settings, data_dir, TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
     except Exception as exc:  # the run records why it failed; the worker carries on
         log.exception("training run failed", extra={"run": run_id})
@@ -74,7 +74,7 @@ def scheduled_retrain(rt: WorkerRuntime, app: Celery, data_dir: str | None, rela
     data_dir = os.path.abspath(data_dir) if data_dir is not None else None
     options = TrainingOptions()
     try:
-        unchanged = unchanged_since_last_run(rt.db, Path(data_dir) if data_dir is not None else None, options)
+        unchanged = unchanged_since_last_run(rt.db, source_path(data_dir) if data_dir is not None else None, options)
     except MobilabelError:
         unchanged = False  # a folder that cannot be read: the run records why it fails
     if unchanged:

@@ -27,6 +27,7 @@ from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Chunk, Job, Result
 from tests.conftest import IMAGENET_WEIGHTS
+from tests.s3_support import S3Store, running_store
 
 T = TypeVar("T")
 REDIS_URL = os.environ.get("MOBILABEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -248,3 +249,20 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
         client.close()
         server.process.kill()
         server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Store]:
+    """One SeaweedFS server for the session (``tests/s3_support.py`` says why not ``.ci/run``)."""
+    with running_store(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store
+
+
+@pytest.fixture
+def s3(s3_store: S3Store, monkeypatch: pytest.MonkeyPatch) -> S3Store:
+    """The session's store, with the standard AWS variables of this test pointing at it."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_store.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_store

@@ -26,6 +26,7 @@ from mobilabel.storage import open_database
 from mobilabel.storage.tables import Job, JobImage, Result
 from tests.conftest import FLOWERS, REPO, create_postgres_database, drop_postgres_database
 from tests.integration.conftest import Cluster, wait_until
+from tests.s3_support import ACCESS_KEY, SECRET_KEY, S3Store
 from tests.tcp_proxy import free_port
 
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -60,7 +61,19 @@ def service_environment(name: str) -> dict[str, str]:
 
 
 def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
-    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "watch", "flower", "web"}
+    assert set(SERVICES) == {
+        "redis",
+        "postgres",
+        "migrate",
+        "worker",
+        "worker-gpu",
+        "scheduler",
+        "watch",
+        "flower",
+        "web",
+        "s3",
+        "worker-s3",
+    }
     for name in ("redis", "postgres"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["migrate"]["command"] == ["mobilabel", "db", "upgrade"]
@@ -71,6 +84,8 @@ def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
             "postgres": {"condition": "service_healthy"},
             "migrate": {"condition": "service_completed_successfully"},
         }, name
+    assert SERVICES["worker-s3"]["depends_on"]["s3"] == {"condition": "service_healthy"}
+    assert SERVICES["s3"]["healthcheck"]["test"]
     order = list(TopologicalSorter({n: set(s.get("depends_on", {})) for n, s in SERVICES.items()}).static_order())
     assert order.index("migrate") > order.index("postgres") and order.index("worker") > order.index("migrate")
 
@@ -93,7 +108,11 @@ def test_the_deployment_is_safe_by_default() -> None:
     assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"]["TORCH_VARIANT"].startswith("cu")
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     assert "--device" in gpu["command"] and "cuda" in gpu["command"]
-    assert set(COMPOSE["volumes"]) == {"redis-data", "postgres-data", "models"}
+    assert set(COMPOSE["volumes"]) == {"redis-data", "postgres-data", "models", "s3-data"}
+    # The S3 workers share no disk with anyone: no photo volume, only the weights and the models.
+    assert not any(":/images" in v for v in SERVICES["worker-s3"]["volumes"])
+    assert SERVICES["s3"]["profiles"] == SERVICES["worker-s3"]["profiles"] == ["s3"]
+    assert ":?" in SERVICES["s3"]["environment"]["S3_SECRET_KEY"], "no store without keys"
     web = SERVICES["web"]
     assert "MOBILABEL_API_TOKEN" in web["environment"] and ":?" in web["environment"]["MOBILABEL_API_TOKEN"], (
         "no API without a token"
@@ -171,6 +190,33 @@ def test_migrate_worker_and_scheduler_run_natively(cluster: Cluster, compose_env
     assert "mobilabel_batch_size_count 3.0" in metrics  # chunks of 8: 8 + 8 + 4
     assert re.search(r'mobilabel_model_version_info\{version="imagenet-\w+"\} 1\.0', metrics)
     assert "mobilabel_queue_wait_seconds_count 3.0" in metrics
+
+
+def test_the_s3_worker_labels_a_bucket_natively(cluster: Cluster, compose_env: dict[str, str], s3: S3Store) -> None:
+    """The worker-s3 service, its compose environment pointed at this machine's store: photos only in the bucket."""
+    bucket = s3.new_bucket()
+    s3.put_folder(FLOWERS / "val" / "roses", bucket, "library")
+    compose = {
+        **example_values(),
+        "S3_ACCESS_KEY": ACCESS_KEY,
+        "S3_SECRET_KEY": SECRET_KEY,
+        "S3_LIBRARY": f"s3://{bucket}/library",
+    }
+    service = {key: interpolate(str(value), compose) for key, value in SERVICES["worker-s3"]["environment"].items()}
+    assert service["AWS_ENDPOINT_URL_S3"] == "http://s3:8333"
+    # What this service sets beyond every worker's: the store's variables and its allowed prefix.
+    worker_env = {k: v for k, v in service.items() if k.startswith("AWS_") or k == "MOBILABEL_ALLOWED_ROOTS"}
+    assert worker_env["MOBILABEL_ALLOWED_ROOTS"] == f"s3://{bucket}/library"
+    env = {**cluster.env, **compose_env, **worker_env, "AWS_ENDPOINT_URL_S3": s3.endpoint}
+    assert mobilabel(native(SERVICES["migrate"]["command"]), env).returncode == 0
+    worker = cluster.start("worker-s3", native(SERVICES["worker-s3"]["command"]), **env)
+    wait_until(lambda: " ready." in worker.log and worker.log.count("loaded model version") >= 2, 180, "the worker-s3 service")
+    enqueued = mobilabel(["enqueue", f"s3://{bucket}/library", "--chunk", "8"], env)
+    assert enqueued.returncode == 0, enqueued.stderr
+    watched = mobilabel(["status", enqueued.stdout.strip(), "--watch", "--interval", "0.2"], env)
+    assert "completed: 20/20 images (20 labelled, 0 failed, 0 skipped (unchanged))" in watched.stdout, (
+        watched.stdout + watched.stderr + worker.log[-3000:]
+    )
 
 
 def test_the_web_service_runs_natively_and_its_healthcheck_passes(cluster: Cluster, compose_env: dict[str, str]) -> None:

@@ -59,14 +59,15 @@ def tree(tmp_path: Path) -> Path:
         ("/dev/zero", "file", 403),
         ("/", "folder", 403),
         ("root/photos/in.jpg\0.png", "file", 400),
-        ("s3://bucket/photos/in.jpg", "file", 400),
+        ("s3://bucket/photos/in.jpg", "file", 403),  # no s3:// entry among the roots
+        ("gs://bucket/photos/in.jpg", "file", 400),
         ("file:///etc/passwd", "file", 400),
         ("/" + "a" * 5000, "file", 400),
         ("relative/in.jpg", "file", 422),
     ],
 )
 def test_confine(tree: Path, name: str, kind: str, status: int) -> None:
-    full = name if name.startswith(("/", "s3:", "file:", "relative")) else str(tree / name)
+    full = name if name.startswith(("/", "s3:", "gs:", "file:", "relative")) else str(tree / name)
     roots = [(tree / "root").resolve()]
     if status == 200:
         real = confine(full, roots, kind)  # type: ignore[arg-type]
@@ -96,7 +97,8 @@ def test_an_outside_refusal_reads_the_same_whether_or_not_the_file_exists(tree: 
 
 def test_patterns_are_checked_not_confined() -> None:
     assert check_pattern("/anywhere/2024/*") == "/anywhere/2024/*"
-    for bad in ("/photos/\0*", "s3://bucket/*"):
+    assert check_pattern("s3://bucket/2024/*") == "s3://bucket/2024/*"
+    for bad in ("/photos/\0*", "http://host/*"):
         with pytest.raises(PathRefused):
             check_pattern(bad)
 

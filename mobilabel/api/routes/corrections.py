@@ -11,6 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
 from ...hashing import hash_file
+from ...imaging import ImageReadError, load_source
+from ...object_paths import ObjectPath
 from ...storage.answer_queries import answer_history
 from ...storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ...storage.result_queries import result_identity
@@ -61,6 +63,11 @@ def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:
 def _content_hash(settings: SettingsDep, path: str) -> str:
     """The content hash of a file a request names (or a result without one points at), read only once confined."""
     real = confined(settings, path)
+    if isinstance(real, ObjectPath):
+        try:
+            return load_source(real).content_hash
+        except ImageReadError as exc:
+            raise HTTPException(422, f"cannot read {path}: {exc}") from None
     try:
         return hash_file(real)
     except OSError as exc:

@@ -3,6 +3,10 @@
 The path comes from the database, never from the request, and the file is opened only if
 its real path (``..`` and symlinks resolved) lies under MOBILABEL_ALLOWED_ROOTS; anything
 else is 404, with nothing opened. With no roots set, image endpoints answer 403.
+
+An object's image (``s3://...``, under an allowed ``s3://`` entry) is streamed through this server
+from the store, never a presigned URL: the page fetches only from its own origin
+(``Content-Security-Policy: default-src 'self'``), and the store's credentials never leave the server.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from ... import object_store
 from ...config import Settings
 from ...confinement import PathRefused, confine, outside_roots
 from ...imaging import ImageReadError, content_identity
+from ...object_paths import ObjectPath, ObjectUriError, source_path
 from ...storage.tables import Result
 from ..deps import MAX_ROW_ID, SessionDep, SettingsDep
 from ..services.thumbnails import THUMBNAIL_SIZES, make_thumbnail, thumbnail_path
@@ -49,22 +55,37 @@ def _servable(session: SessionDep, settings: Settings, result_id: str) -> tuple[
     if not (result_id.isascii() and result_id.isdigit()) or int(result_id) > MAX_ROW_ID:
         raise HTTPException(404, "no such result")
     row = session.get(Result, int(result_id))
-    if row is None or outside_roots(Path(row.image_path), settings.allowed_roots):
+    if row is None:
         raise HTTPException(404, "no such result")
     try:
-        return row.id, open_image(Path(row.image_path), settings.allowed_roots)
+        stored = source_path(row.image_path)
+    except ObjectUriError:
+        raise HTTPException(404, "no such result") from None
+    if outside_roots(stored, settings.allowed_roots):
+        raise HTTPException(404, "no such result")
+    try:
+        return row.id, open_image(stored, settings.allowed_roots)
     except PathRefused as exc:
+        if exc.status == 503:
+            raise HTTPException(503, str(exc)) from exc
         raise HTTPException(404, "the image file of this result is gone, or is not a regular file") from exc
 
 
 @router.get("/{result_id}/image", response_class=FileResponse, responses=_RESPONSES)
-def image(result_id: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
-    """The original file of a result, as stored."""
+def image(result_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """The original file of a result, as stored (an object's streamed from its store)."""
     _, real = _servable(session, settings, result_id)
     media_type = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
-    return FileResponse(
-        real, media_type=media_type, headers={"Cache-Control": _CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
-    )
+    headers = {"Cache-Control": _CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
+    if isinstance(real, ObjectPath):
+        try:
+            chunks, size = object_store.stream(real)
+        except object_store.ObjectGoneError as exc:
+            raise HTTPException(404, "the image file of this result is gone, or is not a regular file") from exc
+        except object_store.ObjectStoreError as exc:
+            raise HTTPException(503, f"the object store: {exc}") from exc
+        return StreamingResponse(chunks, media_type=media_type, headers={**headers, "Content-Length": str(size)})
+    return FileResponse(real, media_type=media_type, headers=headers)
 
 
 @router.get("/{result_id}/thumbnail", response_class=FileResponse, responses=_RESPONSES)
@@ -80,7 +101,10 @@ def thumbnail(
     if size not in THUMBNAIL_SIZES:
         raise HTTPException(422, f"size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}")
     row_id, real = _servable(session, settings, result_id)
-    fingerprint = content_identity(real)
+    try:
+        fingerprint = content_identity(real)
+    except (OSError, object_store.ObjectStoreError) as exc:
+        raise HTTPException(404, "the image file of this result is gone, or is not a regular file") from exc
     etag = f'"{row_id}-{fingerprint.replace(":", "-")}-{size}"'
     cache = _CACHE_FOREVER if v == fingerprint else "no-cache" if v is not None else _CACHE_CONTROL
     headers = {"Cache-Control": cache, "ETag": etag}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ...dispatch import submit_job
+from ...object_paths import source_path
 from ...pipeline.paths import FolderError, check_folder, iter_images
 from ...storage import jobs as stored_jobs
 from ...storage.ownership import reap_orphans
@@ -93,7 +93,8 @@ def create_job(body: JobRequest, request: Request, db: DatabaseDep, settings: Se
     """Label every image under a folder of the server: 202 with the job, then follow it with GET."""
     try:
         confined(settings, body.folder, "folder")
-        folder = check_folder(Path(body.folder))  # kept as named, as paths are stored; each file is confined again when read
+        # Kept as named, as paths are stored; each file is confined again when read.
+        folder = check_folder(source_path(body.folder))
     except FolderError as exc:
         raise HTTPException(422, str(exc)) from exc
     if next(iter_images(folder), None) is None:

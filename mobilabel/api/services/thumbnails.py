@@ -4,12 +4,15 @@ changed file gets a new one and an unchanged one is never decoded twice."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageOps
 
-from ...imaging import ImageReadError, to_rgb8
+from ...imaging import ImageReadError, load_source, to_rgb8
+from ...object_paths import ObjectPath
 
 THUMBNAIL_SIZES = (128, 256, 512)
 _QUALITY = 85
@@ -26,7 +29,7 @@ def make_thumbnail(source: Path, target: Path, size: int, max_pixels: int) -> No
     Raises ``ImageReadError`` when the file cannot be read or is over ``max_pixels``.
     """
     try:
-        with Image.open(source) as image:
+        with Image.open(_readable(source)) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageReadError(
@@ -45,3 +48,10 @@ def make_thumbnail(source: Path, target: Path, size: int, max_pixels: int) -> No
     partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     small.save(partial, "JPEG", quality=_QUALITY)
     partial.replace(target)  # atomic: a concurrent reader sees the whole file or none
+
+
+def _readable(source: Path) -> Path | BinaryIO:
+    """The file, or an object's bytes fetched whole (no more than ``MAX_IN_MEMORY_BYTES``) to decode from memory."""
+    if isinstance(source, ObjectPath):
+        return io.BytesIO(load_source(source).data or b"")
+    return source

@@ -1,0 +1,251 @@
+"""Reading an S3-compatible object store (AWS S3, MinIO, SeaweedFS, Ceph, R2) with boto3.
+
+boto3 rather than fsspec/s3fs: it is synchronous, so reads run in the labeller's decode threads as files
+do (their number bounds the fetches in flight), with no event loop of its own; its paginator lists a
+prefix a page (1,000 keys) at a time, never holding the whole listing (s3fs caches whole listings); it
+retries throttling (503 SlowDown), 5xx answers and refused connections itself, with exponential backoff
+and jitter ("standard" mode), within a bound we set; and it reads the endpoint and credentials from the
+standard AWS variables and files only (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_PROFILE``): nothing of it is ever
+stored in the database.
+
+An object's fingerprint is ``ETAG:SIZE`` (the listing gives both, so the incremental check reads no
+object); its content hash is that of the bytes read, as for a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from xml.etree import ElementTree
+
+import boto3  # type: ignore[import-untyped]  # ships no type information (boto3-stubs is a separate install)
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+)
+
+from .errors import MobilabelError
+from .object_paths import ObjectPath
+
+# Attempts per request (botocore's standard retry mode: exponential backoff with jitter, up to 20 s
+# apart), and again per read for a body that ends early or a connection that drops mid-body.
+ATTEMPTS = 6
+_BACKOFF_S = 0.5
+# How long a fetch waits out a store that cannot be reached (refused or dropped connections) before the
+# image is failed: a store restarting, or a network blip, costs a pause, not failed rows.
+OUTAGE_PATIENCE_S = 60.0
+_OUTAGE_BACKOFF_MAX_S = 5.0
+_PAGE_SIZE = 1000  # keys per listing request: S3's maximum
+_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30}
+_GONE = {"NoSuchKey", "404", "NotFound"}
+_DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+class ObjectStoreError(MobilabelError):
+    """The store could not answer about an object or prefix; the message says why, in a user's words."""
+
+
+class ObjectGoneError(ObjectStoreError):
+    """The object does not exist (deleted since it was listed, or never there)."""
+
+
+_made: dict[int, Any] = {}  # the client of this process, by pid: a forked worker makes its own
+_lock = threading.Lock()
+
+
+def client() -> Any:
+    """This process's S3 client, made on first use (a client is thread-safe once made; making one is not)."""
+    pid = os.getpid()
+    with _lock:
+        if pid not in _made:
+            # AWS_MAX_ATTEMPTS, where set, bounds the attempts instead (a Config value would override it).
+            retries = {"mode": "standard"} if "AWS_MAX_ATTEMPTS" in os.environ else {"mode": "standard", "max_attempts": ATTEMPTS}
+            config = Config(retries=retries, **_TIMEOUTS)
+            _made.clear()
+            made = boto3.session.Session().client("s3", config=config)
+            made.meta.events.register("before-parse.s3.ListObjectsV2", _lean_listing)
+            _made[pid] = made
+        return _made[pid]
+
+
+_CONTENTS = re.compile(rb"<Contents>.*?</Contents>", re.DOTALL)
+
+
+def _lean_listing(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    """A listing page's objects read with ElementTree (Key, ETag, Size only), the rest left to botocore.
+
+    botocore's XML parser costs about ten times ElementTree's per key (measured on a 1,000-key page:
+    bench/results/recorded.csv), which made listing a large prefix parser-bound. The page's ``<Contents>``
+    are parsed here and cut from the body botocore parses, which then reads only the page's few other
+    fields (``IsTruncated``, ``NextContinuationToken``); its own handlers (key decoding) still run after.
+    """
+    body = response_dict.get("body")
+    if response_dict.get("status_code") != 200 or not isinstance(body, bytes):
+        return
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return  # botocore says what is wrong with it
+    contents = []
+    for element in root:
+        if _local(element.tag) == "Contents":
+            fields = {_local(child.tag): child.text or "" for child in element}
+            contents.append({"Key": fields.get("Key", ""), "ETag": fields.get("ETag", ""), "Size": int(fields.get("Size") or 0)})
+    customized_response_dict["Contents"] = contents
+    response_dict["body"] = _CONTENTS.sub(b"", body)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def fingerprint(etag: str, size: int) -> str:
+    """The fingerprint stored for an object: its ETag (quotes dropped) and size, ``ETAG:SIZE``."""
+    return f"{etag.strip(chr(34))}:{size}"
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, in a user's words: the store's error code and message, or why it could not be reached."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in _GONE:
+            return "object not found (deleted since it was listed?)"
+        if code in _DENIED:
+            return f"access denied by the object store ({code}): check AWS_ACCESS_KEY_ID / AWS_PROFILE"
+        if code == "NoSuchBucket":
+            return "no such bucket"
+        return f"the object store answered {code or 'an error'}: {error.get('Message') or exc}"
+    if isinstance(exc, ConnectionError | BotoCoreError):
+        return f"the object store cannot be reached: {exc}"
+    return str(exc)
+
+
+def _wrap(exc: BaseException) -> ObjectStoreError:
+    if isinstance(exc, ClientError) and str(exc.response.get("Error", {}).get("Code", "")) in _GONE:
+        return ObjectGoneError(describe(exc))
+    return ObjectStoreError(describe(exc))
+
+
+def check_prefix(prefix: ObjectPath) -> None:
+    """Make sure the bucket of ``prefix`` can be listed; raises ``ObjectStoreError`` saying why not."""
+    try:
+        client().list_objects_v2(Bucket=prefix.bucket, Prefix=_list_prefix(prefix), MaxKeys=1)
+    except (ClientError, BotoCoreError) as exc:
+        raise ObjectStoreError(f"{prefix}: {describe(exc)}") from exc
+
+
+def list_objects(prefix: ObjectPath) -> Iterator[ObjectPath]:
+    """Every object under ``prefix`` (``s3://b/p`` means the keys under ``p/``, not ``p-old/``), lazily, a page
+    of 1,000 keys per request, in the store's key order (UTF-8 bytes), each with its ``fingerprint``.
+
+    Folder markers (keys ending in ``/``) are not objects and are left out. Raises ``ObjectStoreError``.
+    """
+    pages = (
+        client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=prefix.bucket, Prefix=_list_prefix(prefix), PaginationConfig={"PageSize": _PAGE_SIZE})
+    )
+    try:
+        for page in pages:
+            for entry in page.get("Contents", ()):
+                key = entry["Key"]
+                if key.endswith("/"):
+                    continue
+                path = ObjectPath("/", prefix.bucket, *key.split("/"))
+                path.fingerprint = fingerprint(entry.get("ETag", ""), int(entry["Size"]))
+                yield path
+    except (ClientError, BotoCoreError) as exc:
+        raise ObjectStoreError(f"{prefix}: {describe(exc)}") from exc
+
+
+def head(path: ObjectPath) -> str:
+    """The object's fingerprint, from its metadata (nothing read). Raises ``ObjectStoreError`` (``ObjectGoneError``)."""
+    try:
+        answer = client().head_object(Bucket=path.bucket, Key=path.key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _wrap(exc) from exc
+    return fingerprint(answer.get("ETag", ""), int(answer["ContentLength"]))
+
+
+def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
+    """The object's bytes and fingerprint, read whole into memory (no more than ``max_bytes``).
+
+    A body that ends early (a truncated read, a connection dropped mid-body) is read again, up to
+    ``ATTEMPTS`` times with backoff; the store's own errors are retried by the client, and a store that
+    cannot be reached is waited for up to ``OUTAGE_PATIENCE_S``. An object replaced
+    since it was listed is read as it is now (its new fingerprint is returned with its bytes).
+    Raises ``ObjectGoneError`` (deleted), ``ObjectStoreError`` (too large, denied, unreachable, still truncated).
+    """
+    last: BaseException | None = None
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(_BACKOFF_S * 2 ** (attempt - 1))  # backoff between reads of a body that ended early
+        answer = _get_through_outages(path)
+        size = int(answer["ContentLength"])
+        body = answer["Body"]
+        try:
+            if size > max_bytes:
+                raise ObjectStoreError(f"object of {size:,} bytes is over the {max_bytes:,}-byte read limit")
+            data = body.read(size + 1)
+        except (IncompleteReadError, ResponseStreamingError, ConnectionError) as exc:
+            last = exc
+            continue
+        finally:
+            body.close()
+        if len(data) != size:
+            last = ObjectStoreError(f"read {len(data):,} of {size:,} bytes")
+            continue
+        return data, fingerprint(answer.get("ETag", ""), size)
+    raise ObjectStoreError(f"the object's data ended early {ATTEMPTS} times: {last}")
+
+
+def _get_through_outages(path: ObjectPath) -> Any:
+    """``get_object``, asked again while the store cannot be reached, for up to ``OUTAGE_PATIENCE_S``."""
+    started = time.monotonic()
+    pause = _BACKOFF_S
+    while True:
+        try:
+            return client().get_object(Bucket=path.bucket, Key=path.key)
+        except (ConnectionError, HTTPClientError) as exc:  # refused, dropped or timed out, after the client's own attempts
+            if time.monotonic() - started + pause > OUTAGE_PATIENCE_S:
+                raise _wrap(exc) from exc
+            time.sleep(pause)  # waiting out an outage: backoff up to a few seconds
+            pause = min(pause * 2, _OUTAGE_BACKOFF_MAX_S)
+        except (ClientError, BotoCoreError) as exc:
+            raise _wrap(exc) from exc
+
+
+def stream(path: ObjectPath, chunk_bytes: int = 1 << 16) -> tuple[Iterator[bytes], int]:
+    """The object's bytes as chunks of ``chunk_bytes`` (never held whole), and its size in bytes.
+
+    Raises ``ObjectGoneError`` or ``ObjectStoreError`` before the first chunk; a failure mid-body ends the
+    iteration with the store's error (the client then sees a response shorter than its Content-Length).
+    """
+    try:
+        answer = client().get_object(Bucket=path.bucket, Key=path.key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _wrap(exc) from exc
+    body = answer["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(chunk_bytes)
+        finally:
+            body.close()
+
+    return chunks(), int(answer["ContentLength"])
+
+
+def _list_prefix(prefix: ObjectPath) -> str:
+    return f"{prefix.key}/" if prefix.key else ""
