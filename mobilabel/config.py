@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     allowed_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
         (),
         description="`:`-separated folders (each must exist); paths outside them (also through `..` or a symlink) are never "
-        "opened. Unset: no limit for the CLI and workers; the HTTP API then serves no images and creates no jobs.",
+        "opened. A worker also holds each job to the roots of the process that created it. Unset: no limit for the CLI "
+        "and workers; the HTTP API then serves no images and creates no jobs.",
     )
     max_image_pixels: int = Field(
         89_478_485, ge=1, description="Larger images are refused from their header (decompression bombs)."

@@ -77,9 +77,10 @@ def status(job_id: int, watch: bool, interval: float) -> None:
     with database.transaction() as session:
         states = stored_chunks.chunk_states(session, job_id)
     chunks = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none"
+    passed_over = "".join(f", {count} skipped: {reason}" for reason, count in (job.passed_over or {}).items())
     click.echo(
         f"job {job.id} {job.status}: {job.done + job.failed + job.skipped}/{job.total} images "
-        f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged)); chunks: {chunks}"
+        f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged){passed_over}); chunks: {chunks}"
     )
     if job.status in (JobState.FAILED, JobState.CANCELLED):
         raise SystemExit(1)

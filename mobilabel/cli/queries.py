@@ -32,6 +32,7 @@ JOB_COLUMNS = (
     "created_at",
     "finished_at",
     "error",
+    "passed_over",
 )
 TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "skipped", "total", "created_at", "root", "error")
 JOB_DROP_FIRST = ("skipped", "done", "failed", "created_at", "total", "error")  # where a table is too narrow

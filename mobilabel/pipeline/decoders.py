@@ -20,6 +20,7 @@ kept as a warning on its row), never printed.
 
 from __future__ import annotations
 
+import copy
 import io
 import warnings
 from collections.abc import Callable, Sequence
@@ -158,12 +159,28 @@ class Reader:
             raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)} (MOBILABEL_DECODER)")
         self.max_pixels = max_pixels
         self.allowed_roots = tuple(allowed_roots)
+        self.job_roots: tuple[Path, ...] = ()  # ``within``
         self.choose = DECODERS[decoder](max_pixels)
         self.fallback = ThreadDecoder(max_pixels)
         # For a near tie a reduced decode left (``Labeller.refine``): Pillow at full size, as the tutorial
         # decodes (its very pixels), and the leaner full decode in peak memory than libjpeg-turbo with
         # torchvision's resize (docs/benchmarks/recorded.md, Decoding).
         self.full = ThreadDecoder(max_pixels, pillow=True, reduce=False)
+
+    def within(self, roots: Sequence[Path]) -> Reader:
+        """This reader, opening only files that also lie under ``roots``: those of the process that created
+        the job (the server, for a job created over HTTP), which a worker holds to as well as to its own."""
+        narrowed = copy.copy(self)
+        narrowed.job_roots = tuple(roots)
+        return narrowed
+
+    def refusal(self, path: Path) -> str | None:
+        """Why ``path`` (links resolved) may not be opened, or None: it lies outside this process's roots or the job's."""
+        if outside_roots(path, self.allowed_roots):
+            return "path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not read"
+        if outside_roots(path, self.job_roots):
+            return "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
+        return None
 
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
         """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``
@@ -172,14 +189,15 @@ class Reader:
         return source if isinstance(source, Decoded) else self.decode(source, classifier, decoder)
 
     def load(self, path: Path, classifier: Classifier) -> ImageSource | Decoded:
-        """The file read once and hashed, or (a ``Decoded``) why it could not be: every file is read here."""
+        """The file read once and hashed, or (a ``Decoded``) why it could not be: every file is read here.
+
+        The roots are checked on the path before it is opened (the same answer whatever lies outside), and on
+        the real path of the file opened (``files.open_regular``), so a link swapped in between is refused too."""
         preprocessing = classifier.checkpoint.preprocessing
-        if outside_roots(path, self.allowed_roots):
-            return Decoded(
-                path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened"
-            )
+        if (refused := self.refusal(path)) is not None:
+            return Decoded(path, None, preprocessing, error=refused)
         try:
-            return load_source(path)
+            return load_source(path, self.refusal if self.allowed_roots or self.job_roots else None)
         except ImageReadError as exc:
             return Decoded(path, None, preprocessing, error=str(exc))
 

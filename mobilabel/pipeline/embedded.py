@@ -134,6 +134,7 @@ def label_folder(
                 job.model_version_id = version_id
             claim_job(session, job.id, owner)
             stored_jobs.set_total(session, job.id, found.found)
+            stored_jobs.set_passed_over(session, job.id, found.passed_over)
             stored_jobs.add_to_counters(session, job.id, 0, 0, found.skipped)
             record_job_images(session, job.id, version_id, [(path, ImageOutcome.SKIPPED) for path in found.skipped_paths])
             return job

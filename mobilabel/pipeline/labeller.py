@@ -23,6 +23,7 @@ does (on phone-size photos, each one whose reduced label differed from the full 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -117,6 +118,15 @@ class Labeller:
         self.decode_threads = decode_threads
         self.lanes = lanes
         self.reader = Reader(max_pixels, allowed_roots, decoder)
+
+    def within(self, roots: Sequence[Path]) -> Labeller:
+        """This labeller (its model, lanes and locks shared), reading only files that also lie under ``roots``
+        (``Reader.within``); itself when ``roots`` is empty."""
+        if not roots:
+            return self
+        narrowed = copy.copy(self)
+        narrowed.reader = self.reader.within(roots)
+        return narrowed
 
     @property
     def classifier(self) -> Classifier:

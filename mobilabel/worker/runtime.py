@@ -35,8 +35,8 @@ class WorkerRuntime:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._labellers: dict[str | None, Labeller] = {}
         if not settings.allowed_roots:
-            # The server holds a job created over HTTP to its own roots when it walks the folder; the
-            # files a chunk names are opened here, checked only against this worker's roots.
+            # A job records the roots of the process that created it (the server's, over HTTP), and the files
+            # of its chunks are held to them here (``Reader.within``); a job created without roots is not.
             log.warning(
                 "MOBILABEL_ALLOWED_ROOTS is not set: process %s opens any file a job names (set it to the folders jobs may read)",
                 self.name,
