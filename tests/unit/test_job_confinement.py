@@ -16,9 +16,7 @@ from mobilabel.storage.results import ResultFilter, query_results
 from mobilabel.worker.chunk import process_chunk
 from mobilabel.worker.runtime import WorkerRuntime
 
-JOB_ROOTS_REFUSED = (
-    "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
-)
+JOB_ROOTS_REFUSED = "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
 
 
 def photos_and_a_way_out(tmp_path: Path, val_images: list[Path]) -> tuple[Path, Path]:
