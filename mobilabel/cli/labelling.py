@@ -21,11 +21,13 @@ from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
 from ..pipeline.folder_turn import folder_turn
 from ..pipeline.paths import WalkCounts, check_folder, iter_images
+from ..plurals import counted
 from ..registry import resolve_checkpoint
 from ..storage.ownership import this_process
 from ..storage.pathcodec import to_stored
 from ..storage.versions import IMAGENET_PREFIX
 from .context import command_database
+from .output import messages
 from .progress import image_progress
 
 _SUMMARY_LABELS = 10
@@ -89,7 +91,7 @@ def label(
     An image whose labelled row for the model version in force has its current size and
     modification time is skipped as unchanged (failed rows are retried); --force labels all.
     """
-    console = Console(stderr=True)
+    console = messages()
     resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
     folder = check_folder(folder)
     walked = WalkCounts()
@@ -107,7 +109,6 @@ def label(
             f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
             markup=False,
             highlight=False,
-            soft_wrap=True,  # one line whatever the width: the folder's path is never cut by a newline
         )
 
     with folder_turn(database, settings, folder, this_process("label"), waiting):
@@ -156,7 +157,7 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
     rate = labelled / summary.seconds if summary.seconds else 0.0
     speed = f" ({rate:.1f} img/s, {engine} engine)" if engine else ""
     console.print(
-        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed, "
+        f"job {summary.job_id}: {counted(summary.total, 'image')}, {summary.done} labelled, {summary.failed} failed, "
         f"{summary.skipped} skipped (unchanged)"
         + "".join(f", {count} skipped: {reason}" for reason, count in summary.passed_over.items())
         + f" in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"
