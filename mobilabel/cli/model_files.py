@@ -53,7 +53,7 @@ def export_version(settings: Settings, version_id: str, fmt: str, output: Path, 
         click.echo(f"wrote model version {bundle.record['id']} (checkpoint{report}) to {output}")
         return
     from ..files import write_atomically
-    from ..models.onnx_file import CHECK_IMAGES, TOLERANCE, check_batch, largest_difference, onnx_bytes
+    from ..models.onnx_export import CHECK_IMAGES, TOLERANCE, check_batch, largest_difference, onnx_bytes
     from ..registry import load_version
 
     with database.transaction() as session:
