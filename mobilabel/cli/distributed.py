@@ -53,10 +53,11 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
 
 
 def _pinned_version(database: Database, settings: Settings, model: str) -> str:
-    # Imported here: reading a checkpoint needs torch, which plain enqueueing does without.
-    from ..registry import resolve_checkpoint
+    # Imported here: reading a checkpoint file needs torch, which plain enqueueing does without.
+    from ..registry import resolve_model
 
-    return resolve_checkpoint(database, settings, model).version_id
+    chosen = resolve_model(database, settings, model)
+    return chosen if isinstance(chosen, str) else chosen.version_id
 
 
 @click.command()

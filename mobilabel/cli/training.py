@@ -16,6 +16,7 @@ from ..config import Settings
 from ..dispatch import submit_training
 from ..estimates import Estimate, estimate
 from ..exchange.labelstudio import corrections_from, read_answers
+from ..models.onnx_file import onnx_path
 from ..plurals import counted
 from ..storage import Database
 from ..storage import training_runs as stored_runs
@@ -459,7 +460,11 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
         )
     with database.transaction() as session:
         stored.delete_version(session, version_id)
-    for cached in (settings.model_cache_dir / f"{version_id}.pt", settings.model_cache_dir / f"{version_id}.png"):
+    for cached in (
+        settings.model_cache_dir / f"{version_id}.pt",
+        settings.model_cache_dir / f"{version_id}.png",
+        onnx_path(settings.model_cache_dir, version_id),
+    ):
         cached.unlink(missing_ok=True)
     click.echo(f"deleted model version {version_id} and {counted(use.results, 'result row')}")
 

@@ -11,6 +11,8 @@ by its content:
   decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
   torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
   libjpeg prints warnings to the terminal instead of returning them, where we store them with the result.
+  A classifier from a version's stored ONNX file (no torch) does the same resize and crop in numpy,
+  pixel for pixel (``models.preprocessing.ResizeCropArray``).
 - ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
 
 Every path applies the same checks and error messages (``imaging.read_picture``): libjpeg's
@@ -26,23 +28,25 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-import torch
 from PIL import Image
-from torchvision.io import ImageReadMode, decode_jpeg
 
 from ..confinement import outside_roots
 from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
-from ..models import Classifier, Preprocessing
+from ..models.classifier import Batch, Classifier
+from ..models.preprocessing import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
 
 _ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
 class Decoded:
-    """One file on its way to the model: its pixels (uint8, H x W x 3), an error, or JPEG bytes still to decode.
+    """One file on its way to the model: its pixels (uint8, H x W x 3: numpy, or a tensor from torchvision's
+    kernels), an error, or JPEG bytes still to decode on a GPU.
 
     ``content_hash`` is xxh3-128 of the file's bytes (hex); ``warning`` what a decoder
     reported about a file it still decoded whole; ``reduced`` whether its pixels were decoded at
@@ -52,7 +56,7 @@ class Decoded:
     path: Path
     content_id: str | None
     preprocessing: Preprocessing
-    tensor: torch.Tensor | None = None
+    tensor: Batch | None = None
     error: str | None = None
     encoded: torch.Tensor | None = None
     orientation: int = 1
@@ -87,15 +91,12 @@ class ThreadDecoder:
         self.reduce = reduce
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
-        preprocessing = classifier.checkpoint.preprocessing
+        preprocessing = classifier.preprocessing
         found = Decoded(source.path, source.content_id, preprocessing, content_hash=source.content_hash)
         min_side = label_min_side(preprocessing.resize_size) if self.reduce else 0
         try:
             picture = read_picture(source, self.max_pixels, min_side, libjpeg=not self.pillow)
-            if self.pillow:
-                tensor = classifier.pixels(picture.image)
-            else:
-                tensor = classifier.tensor_pixels(torch.from_numpy(np.array(picture.image)).permute(2, 0, 1))
+            tensor = classifier.pixels(picture.image) if self.pillow else classifier.thread_pixels(picture.image)
             return replace(found, tensor=tensor, warning=picture.warning, reduced=picture.reduced)
         except ImageReadError as exc:
             return replace(found, error=str(exc))
@@ -110,7 +111,9 @@ class DeviceJpegDecoder:
         self.orientation = orientation
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
-        found = Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
+        import torch
+
+        found = Decoded(source.path, source.content_id, classifier.preprocessing, content_hash=source.content_hash)
         try:
             # nvjpeg would fill a picture whose data ends early with grey, without a word.
             warning = check_jpeg(source.data or b"")
@@ -136,7 +139,7 @@ def _torchvision(max_pixels: int) -> DecoderChoice:
         # On the CPU, libjpeg-turbo in the decode threads at reduced size beats one batch decode in
         # a lane at full size, and holds no batch of full-size photos (memory stays bounded on phone-size photos).
         if source.is_jpeg and classifier.engine.device.startswith("cuda"):
-            small = plain_jpeg(source, max_pixels, label_min_side(classifier.checkpoint.preprocessing.resize_size))
+            small = plain_jpeg(source, max_pixels, label_min_side(classifier.preprocessing.resize_size))
             if small is not None:
                 return DeviceJpegDecoder(small)
         return threads
@@ -193,7 +196,7 @@ class Reader:
 
         The roots are checked on the path before it is opened (the same answer whatever lies outside), and on
         the real path of the file opened (``files.open_regular``), so a link swapped in between is refused too."""
-        preprocessing = classifier.checkpoint.preprocessing
+        preprocessing = classifier.preprocessing
         if (refused := self.refusal(path)) is not None:
             return Decoded(path, None, preprocessing, error=refused)
         try:
@@ -208,7 +211,7 @@ class Reader:
     @staticmethod
     def unread(source: ImageSource, classifier: Classifier) -> Decoded:
         """A file ``load`` read that is not decoded: its result will be a copy of its content's (``Decoded.undecoded``)."""
-        return Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
+        return Decoded(source.path, source.content_id, classifier.preprocessing, content_hash=source.content_hash)
 
 
 def plain_jpeg(source: ImageSource, max_pixels: int, min_side: int) -> int | None:
@@ -249,21 +252,24 @@ def finish_on_device(batch: Sequence[Decoded], classifier: Classifier, reader: R
     """
     pending = [i for i, item in enumerate(batch) if item.encoded is not None]
     finished = list(batch)
-    if not pending:
+    if not pending or classifier.device_pixels is None:  # device_pixels: on a GPU, where DeviceJpegDecoder is chosen
         return finished
+    device_pixels = classifier.device_pixels
     images = _decode_jpegs([batch[i].encoded for i in pending], classifier.engine.device)  # type: ignore[misc]
     for i, image in zip(pending, images, strict=True):
         item = batch[i]
         try:
             if image is None:
                 raise RuntimeError("not decodable on the device")
-            finished[i] = replace(item, encoded=None, tensor=classifier.tensor_pixels(upright(image, item.orientation)))
+            finished[i] = replace(item, encoded=None, tensor=device_pixels(upright(image, item.orientation)))
         except RuntimeError:
             finished[i] = reader.read(item.path, classifier, reader.fallback)
     return finished
 
 
 def _decode_jpegs(data: list[torch.Tensor], device: str) -> list[torch.Tensor | None]:
+    from torchvision.io import ImageReadMode, decode_jpeg
+
     with warnings.catch_warnings():
         # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec, which is
         # not on our machines; they remain the batched nvjpeg path torchvision ships.

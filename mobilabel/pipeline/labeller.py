@@ -32,11 +32,9 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
-import torch
-
 from ..config import Settings
 from ..imaging import ImageSource
-from ..models import Classifier, Prediction
+from ..models.classifier import Classifier, Prediction
 from ..storage.results import ResultRecord
 from ..storage.states import ResultStatus
 from .decoders import Decoded, Reader, finish_on_device
@@ -241,7 +239,7 @@ class Labeller:
 
     def prepare(self, batch: Sequence[Decoded], classifier: Classifier) -> list[Decoded]:
         """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
-        preprocessing = classifier.checkpoint.preprocessing
+        preprocessing = classifier.preprocessing
         # A version with other input sizes took over while this batch was decoded ahead (or one that
         # had not labelled a content the batch's version had, which was then left undecoded).
         batch = [
@@ -324,9 +322,7 @@ class _Decoding:
 
 def _forward(items: Sequence[Decoded], classifier: Classifier) -> list[Prediction]:
     """``classifier``'s predictions for decoded ``items`` (each with a tensor), in one forward pass."""
-    # Files Pillow decoded are on the CPU, the rest on the model's device already.
-    device = classifier.engine.device
-    return classifier.predict(torch.stack([item.tensor.to(device) for item in items]))  # type: ignore[union-attr]
+    return classifier.predict(classifier.stack([item.tensor for item in items]))
 
 
 def _copy(result: ResultRecord, item: Decoded) -> ResultRecord:

@@ -20,7 +20,7 @@ from ..confinement import outside_roots
 from ..hashing import hash_file
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
-from ..registry import find_imagenet, register_checkpoint
+from ..registry import find_imagenet, register_checkpoint, save_onnx_file
 from ..storage import Database
 from ..storage.class_queries import class_names, trainable_labels
 from ..storage.classes import SKIP
@@ -121,6 +121,7 @@ def train(
         record_trained(session, checkpoint.version_id, verified.trained_hashes)
     checkpoint_path = settings.model_cache_dir / f"{checkpoint.version_id}.pt"
     checkpoint.save(checkpoint_path)
+    save_onnx_file(settings, checkpoint)  # once, now: CPU workers label from it without torch
     report_path = write_report_png(
         settings.model_cache_dir / f"{checkpoint.version_id}.png", metrics, title=f"model version {checkpoint.version_id}"
     )

@@ -55,12 +55,12 @@ def service_environment(name: str) -> dict[str, str]:
 
 
 def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
-    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-gpu", "scheduler", "flower", "web"}
+    assert set(SERVICES) == {"redis", "postgres", "migrate", "worker", "worker-slim", "worker-gpu", "scheduler", "flower", "web"}
     for name in ("redis", "postgres"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["migrate"]["command"] == ["mobilabel", "db", "upgrade"]
     assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("worker", "worker-gpu", "scheduler", "flower", "web"):
+    for name in ("worker", "worker-slim", "worker-gpu", "scheduler", "flower", "web"):
         assert SERVICES[name]["depends_on"] == {
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
@@ -74,7 +74,7 @@ def test_the_deployment_is_safe_by_default() -> None:
     redis_command = " ".join(SERVICES["redis"]["command"])
     assert "--requirepass" in redis_command and "--appendonly yes" in redis_command
     assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
-    for name in ("worker", "worker-gpu", "scheduler", "migrate", "flower", "web"):
+    for name in ("worker", "worker-slim", "worker-gpu", "scheduler", "migrate", "flower", "web"):
         volumes = SERVICES[name]["volumes"]
         assert any(v.endswith(":/images:ro") for v in volumes), f"{name}: images mounted read-only"
         assert "models:/var/lib/mobilabel" in volumes, f"{name}: checkpoints volume"
@@ -94,6 +94,19 @@ def test_the_deployment_is_safe_by_default() -> None:
         "no API without a token"
     )
     assert "/readyz" in " ".join(web["healthcheck"]["test"]) and "MOBILABEL_API_TOKEN']" in " ".join(web["healthcheck"]["test"])
+
+
+def test_the_slim_worker_is_the_cpu_worker_built_without_torch() -> None:
+    slim = SERVICES["worker-slim"]
+    # The same command as the CPU worker, which test_migrate_worker_and_scheduler_run_natively runs; the
+    # slim install itself is proven by `python -m bench.slim --check` (labels in a venv without torch).
+    assert slim["command"] == SERVICES["worker"]["command"] and slim["profiles"] == ["slim"]
+    assert slim["build"] == {"context": ".", "dockerfile": "Dockerfile.slim"} and slim["image"].startswith("mobilabel-slim:")
+    assert slim["environment"] == SERVICES["worker"]["environment"], "the same broker, database and model cache"
+    dockerfile = (REPO / "Dockerfile.slim").read_text()
+    assert "pip install -r requirements/slim.txt" in dockerfile and "pip install --no-deps ." in dockerfile
+    assert "torch" not in (REPO / "requirements" / "slim.txt").read_text().split("onnxruntime", 1)[1]
+    assert '! python -c "import torch"' in dockerfile, "the image build fails if torch got in"
 
 
 def test_every_setting_used_is_in_env_example() -> None:
