@@ -37,6 +37,8 @@ import torch
 from bench.paths import FLOWERS, REPO, RESULTS, WEIGHTS
 from mobilabel.imaging import label_min_side, load_source, read_picture
 from mobilabel.models import Checkpoint, Classifier, Preprocessing
+from mobilabel.models.onnx_file import onnx_path
+from mobilabel.models.preprocessing import TorchResizeCrop
 from mobilabel.pipeline.labeller import Labeller
 
 TOLERANCE = 1e-4
@@ -101,6 +103,34 @@ def crop_ms(photos: list[Path]) -> tuple[float, float]:
     return 1000 * (middle - started) / len(pictures), 1000 * (done - middle) / len(pictures)
 
 
+RESIZES = {
+    "numpy (the slim install's)": lambda p: p.eval_array_pixels(),
+    "torchvision (where torch is installed)": lambda p: TorchResizeCrop(p.resize_size, p.crop_size),
+}
+
+
+def label_rates(photos: list[Path], onnx_file: Path, version_id: str, rounds: int = 3) -> dict[str, float]:
+    """Images per second of the labeller (decode threads, resize, ONNX Runtime lanes: `mobilabel label`'s
+    pipeline without the database) from the stored ONNX file, for each resize of ``RESIZES``, side by side:
+    the variants take turns, ``rounds`` times, and each keeps its best round (the least disturbed by other
+    work on a shared machine). Every variant must give every photo the same label."""
+    cores = os.cpu_count() or 1
+    classifier = Classifier.from_onnx_file(onnx_file, version_id, threads=1)
+    best: dict[str, float] = {}
+    labels: dict[str, list[str | None]] = {}
+    for _ in range(rounds):
+        for name, resize in RESIZES.items():
+            classifier._thread_pixels = resize(classifier.preprocessing)  # noqa: SLF001  # the variant measured
+            labeller = Labeller(classifier, batch_size=32, decode_threads=cores, lanes=cores)
+            started = time.perf_counter()
+            records = [record for batch in labeller.label(photos) for record in batch.records]
+            best[name] = max(best.get(name, 0.0), len(photos) / (time.perf_counter() - started))
+            labels[name] = [record.label for record in records]
+    if len({tuple(found) for found in labels.values()}) != 1:
+        sys.exit("bench.slim: the resizes gave different labels")
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=Path(tempfile.gettempdir()) / "mobilabel-slim")
@@ -143,6 +173,9 @@ def main() -> None:
         if worst >= TOLERANCE:
             problems.append(f"probabilities differ by up to {worst:.2e} (tolerance {TOLERANCE})")
 
+        version_id = rows[0]["model_version_id"] if rows else ""
+        rates = label_rates(sorted(FLOWERS.glob("*/*/*.jpg")), onnx_path(Path(home) / "models", version_id), version_id)
+
     numpy_ms, tensor_ms = crop_ms(photos)
     size_mb = sum(f.stat().st_size for f in args.venv.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
     figures = [
@@ -157,6 +190,15 @@ def main() -> None:
         ("load average (1 min) when the timings started", "", f"{load:.1f}", ""),
         ("resize and crop of a decoded val photo, numpy (slim), one thread", "ms", f"{numpy_ms:.1f}", ""),
         ("resize and crop of a decoded val photo, torchvision (torch path), one thread", "ms", f"{tensor_ms:.1f}", ""),
+        *(
+            (
+                f"labeller throughput on the flowers ({os.cpu_count()} lanes, best of 3), resize by {name}",
+                "images/s",
+                f"{rate:.1f}",
+                "",
+            )
+            for name, rate in rates.items()
+        ),
         ("val photos labelled from the ONNX file", "images", str(len(rows)), str(len(photos))),
         ("largest probability difference from torch", "", f"{worst:.1e}", f"< {TOLERANCE}"),
     ]

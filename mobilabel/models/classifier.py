@@ -92,7 +92,7 @@ class Classifier:
         self.tta = tta
         self.top_k = max(1, min(top_k, len(card.classes)))
         self.pixels: PixelTransform = card.preprocessing.eval_pixels()
-        self._array_pixels: PixelTransform = card.preprocessing.eval_array_pixels()
+        self._thread_pixels: PixelTransform = card.preprocessing.eval_thread_pixels()
 
     @classmethod
     def load(
@@ -135,8 +135,9 @@ class Classifier:
 
     def thread_pixels(self, image: Image.Image) -> Batch:
         """The crop of an image the decode threads decoded (libjpeg-turbo or Pillow) for the default decoder
-        policy: torchvision's resize on a tensor, replicated pixel for pixel in numpy (``ResizeCropArray``)."""
-        return self._array_pixels(image)
+        policy: torchvision's resize on a tensor where torch is installed, else its numpy replica, pixel for pixel
+        (``Preprocessing.eval_thread_pixels``)."""
+        return self._thread_pixels(image)
 
     def stack(self, pixels: Sequence[Batch]) -> Batch:
         """Images' pixels (each H, W, 3) as one batch for the engine."""

@@ -11,8 +11,8 @@ by its content:
   decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
   torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
   libjpeg prints warnings to the terminal instead of returning them, where we store them with the result.
-  A classifier from a version's stored ONNX file (no torch) does the same resize and crop in numpy,
-  pixel for pixel (``models.preprocessing.ResizeCropArray``).
+  A classifier from a version's stored ONNX file does the same, or in a slim install (no torch) the
+  same resize and crop in numpy, pixel for pixel (``Preprocessing.eval_thread_pixels``).
 - ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
 
 Every path applies the same checks and error messages (``imaging.read_picture``): libjpeg's

@@ -19,7 +19,7 @@ from mobilabel.config import load_settings
 from mobilabel.models import Checkpoint, Classifier, devices
 from mobilabel.models.devices import DeviceError, resolve_device
 from mobilabel.models.onnx_file import OnnxFileError, onnx_path
-from mobilabel.models.preprocessing import Preprocessing
+from mobilabel.models.preprocessing import Preprocessing, TorchResizeCrop
 from mobilabel.pipeline.build import load_classifier
 from mobilabel.pipeline.labeller import Labeller
 from mobilabel.registry import (
@@ -64,6 +64,9 @@ def test_the_numpy_resize_is_torchvisions_tensor_kernel_pixel_for_pixel(size: tu
     preprocessing = Preprocessing()
     expected = preprocessing.eval_tensor_pixels()(torch.from_numpy(np.array(image)).permute(2, 0, 1)).numpy()
     assert np.array_equal(preprocessing.eval_array_pixels()(image), expected)
+    # What the decode threads use where torch is installed: its own kernel, on the image (also grey: converted).
+    assert isinstance(preprocessing.eval_thread_pixels(), TorchResizeCrop)
+    assert np.array_equal(preprocessing.eval_thread_pixels()(image), expected)
 
 
 def spread(images: list[Path], count: int) -> list[Path]:
@@ -124,11 +127,17 @@ def test_a_version_without_its_file_gets_one_exported_where_torch_is() -> None:
     assert Classifier.from_onnx_file(path, checkpoint.version_id).classes == checkpoint.classes
 
 
-def cli_probe(args: list[str]) -> subprocess.CompletedProcess[str]:
+# Put first in a probe: torch, torchvision and onnx cannot be imported, as in a slim install (``torch_installed``
+# says so too); importing one raises ImportError, which fails the probe.
+AS_SLIM = f"import sys\nsys.modules.update(dict.fromkeys({sorted(TORCH_ONLY)!r}))\n"
+LOADED = f"sorted({{m.split('.')[0] for m, v in sys.modules.items() if v is not None}} & set({sorted(TORCH_ONLY)!r}))"
+
+
+def cli_probe(args: list[str], slim: bool = False) -> subprocess.CompletedProcess[str]:
     code = (
-        "import sys\nfrom mobilabel.cli.main import cli\ntry:\n"
+        f"{AS_SLIM if slim else ''}import sys\nfrom mobilabel.cli.main import cli\ntry:\n"
         f"    cli({args!r}, prog_name='mobilabel')\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        f"print('loaded:', sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(TORCH_ONLY)!r})))"
+        f"print('loaded:', {LOADED})"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
@@ -139,10 +148,15 @@ def test_predict_from_a_stored_onnx_file_imports_no_torch(val_images: list[Path]
     first = cli_probe(["predict", photo, "--top-k", "3"])  # registers the ImageNet weights, exports the file
     assert first.returncode == 0, first.stderr
     assert "'torch'" in first.stdout
-    again = cli_probe(["predict", photo, "--top-k", "3"])
+    again = cli_probe(["predict", photo, "--top-k", "3"], slim=True)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-1] == "loaded: []"
     assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]
+    # Where torch is installed, the decode threads resize with torchvision's kernel (the numpy one is slower):
+    # the same pixels, so the same output.
+    full = cli_probe(["predict", photo, "--top-k", "3"])
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.splitlines()[0] == first.stdout.splitlines()[0]
 
 
 def test_a_worker_labels_from_the_file_without_importing_torch(val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,11 +165,11 @@ def test_a_worker_labels_from_the_file_without_importing_torch(val_images: list[
     version_id = resolve_checkpoint(open_database(settings.database_url), settings).version_id  # registers, exports
     assert onnx_path(settings.model_cache_dir, version_id).is_file()
     code = (
-        "import sys\nimport mobilabel.worker.tasks\nfrom mobilabel.config import load_settings\n"
+        f"{AS_SLIM}import mobilabel.worker.tasks\nfrom mobilabel.config import load_settings\n"
         "from mobilabel.worker.runtime import WorkerRuntime\nlabeller = WorkerRuntime(load_settings()).labeller()\n"
         f"records = [r for batch in labeller.label([{str(val_images[2])!r}]) for r in batch.records]\n"
         "print(records[0].status, labeller.classifier.version_id)\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(TORCH_ONLY)!r})))"
+        f"print({LOADED})"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
