@@ -372,7 +372,7 @@ def main() -> None:
         report.add(Row(f"(c) forward alone, {candidate.name}", best_size, images_per_s=best_rate, notes=notes))
     if not args.device.startswith("cuda"):
         labelling = Classifier.load(imagenet, device="cpu", threads=1)
-        pixels = torch.stack([labelling.pixels(read_rgb(p, 10**9)) for p in photos[:32]])
+        pixels = labelling.stack([labelling.pixels(read_rgb(p, 10**9)) for p in photos[:32]])
         report.add(
             Row(
                 f"(c) forward alone, as labelling runs it: {available_cores()} lanes",

@@ -37,16 +37,17 @@ import random
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import torch
 
 from bench.paths import RESULTS
 from bench.training import SHARED
 from mobilabel.config import load_settings
 from mobilabel.imaging import label_min_side
 from mobilabel.models import Checkpoint, Preprocessing
-from mobilabel.models.classifier import mean_flip_softmax
 from mobilabel.training.data import LabelledImage, class_images, stratified_split
 from mobilabel.training.loader import make_loader
 from mobilabel.training.loop import Learner, evaluate
@@ -111,6 +112,17 @@ RUN_FIELDS = [
     "candidate", "fold", "seed", "accuracy", "train_seconds", "kept_epoch", "epochs_run", "load_avg",
     "inner_train_images", "test_images",
 ]  # fmt: skip
+
+
+def mean_flip_softmax(forward: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, width_dim: int) -> torch.Tensor:
+    """Horizontal-flip test-time augmentation: the mean of the softmax of each image and of its mirror.
+
+    ``forward`` maps a batch to logits (N, classes); ``batch`` is mirrored along ``width_dim``
+    (3 for NCHW tensors). Both go through ``forward`` as one batch of 2N. Returns probabilities (N, classes).
+    """
+    count = len(batch)
+    probabilities = torch.softmax(forward(torch.cat([batch, batch.flip(width_dim)])).float(), dim=1)
+    return (probabilities[:count] + probabilities[count:]) / 2
 
 
 @dataclass

@@ -24,7 +24,7 @@ from torchvision.models import mobilenet_v2
 
 from mobilabel.config import load_settings
 from mobilabel.models import Checkpoint, Preprocessing
-from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD
+from mobilabel.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from mobilabel.training.data import class_images
 from mobilabel.training.loop import Learner, build_network, train_epoch
 from mobilabel.training.options import TrainingOptions

@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     allowed_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
         (),
         description="Comma-separated entries, each a folder (must exist) or `s3://bucket[/prefix]`; paths and objects outside "
-        "them (also through `..` or a symlink) are never opened. A list with no `://` may also be `:`-separated. Unset: no limit for the CLI and workers; the HTTP API then serves no images and creates no jobs.",
+        "them (also through `..` or a symlink) are never opened. A list with no `://` may also be `:`-separated. A worker also "
+        "holds each job to the roots of the process that created it. Unset: no limit for the CLI and workers; the HTTP API then "
+        "serves no images and creates no jobs.",
     )
     max_image_pixels: int = Field(
         89_478_485, ge=1, description="Larger images are refused from their header (decompression bombs)."

@@ -57,7 +57,7 @@ def submit_job(
     """
     if local is not None and not settings.broker_configured:
         with db.transaction() as session:
-            job = stored_jobs.create_job(session, str(folder), None)
+            job = stored_jobs.create_job(session, str(folder), None, allowed_roots=settings.allowed_roots)
         local.run_job(job.id, folder)
         return EnqueuedJob(job.id, 0)
     with reaching_broker(settings):

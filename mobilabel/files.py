@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -67,6 +67,10 @@ class NotRegularFileError(OSError):
         self.kind = kind
 
 
+class RefusedPathError(OSError):
+    """A regular file opened but not read: the ``confine`` check of ``open_regular`` refused its real path (the reason)."""
+
+
 class BrokenLinkError(FileNotFoundError):
     """A symbolic link whose target does not exist."""
 
@@ -102,13 +106,16 @@ def open_directory(path: Path | str) -> int:
             os.close(parent)
 
 
-def open_regular(path: Path | str) -> BinaryIO:
+def open_regular(path: Path | str, confine: Callable[[Path], str | None] | None = None) -> BinaryIO:
     """``path`` opened for reading (binary, buffered) if it is a regular file, links followed; never blocks.
 
     Anything else is refused before it is opened, so a FIFO cannot block the caller nor a device
     (``/dev/zero``) feed it forever: reads are then bounded by the size ``os.fstat`` gives. A path
-    longer than ``PATH_MAX`` is reached a folder at a time. Raises ``NotRegularFileError`` (what it is),
-    ``BrokenLinkError``, ``FileNotFoundError``, ``PermissionError`` or another ``OSError``.
+    longer than ``PATH_MAX`` is reached a folder at a time. ``confine``, if given, is asked about the
+    real path of the file once it is open (``opened_path``), before a byte is read: a reason it returns
+    refuses the file, so a link swapped in after an earlier check is still caught. Raises
+    ``NotRegularFileError`` (what it is), ``RefusedPathError`` (``confine``'s reason), ``BrokenLinkError``,
+    ``FileNotFoundError``, ``PermissionError`` or another ``OSError``.
     """
     parent, name = _parent_fd(path)
     try:
@@ -129,11 +136,22 @@ def open_regular(path: Path | str) -> BinaryIO:
         kind = file_kind(os.fstat(fd).st_mode)
         if kind is not None:
             raise NotRegularFileError(kind)
+        if confine is not None and (reason := confine(opened_path(fd, path))) is not None:
+            raise RefusedPathError(reason)
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def opened_path(fd: int, path: Path | str) -> Path:
+    """The real path of the file open as ``fd`` (opened as ``path``): what the kernel opened, read from
+    ``/proc/self/fd``, whatever was swapped in since; ``path`` resolved where that cannot be read."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:  # no /proc (not Linux), or a path too long for readlink
+        return Path(os.path.realpath(path))
 
 
 def _is_link(name: str | bytes, parent: int | None) -> bool:

@@ -10,7 +10,8 @@ import io
 import math
 import os
 import struct
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from . import object_store
 from .errors import MobilabelError
-from .files import BrokenLinkError, NotRegularFileError, open_regular, stat_path
+from .files import BrokenLinkError, NotRegularFileError, RefusedPathError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
 from .image_headers import TooManyPixelsError, unsupported_reason
 from .object_paths import ObjectPath
@@ -127,9 +128,11 @@ class ImageSource:
     data: bytes | None
     content_id: str
     content_hash: str
+    # ``load_source``'s check of the real path, made again when a file over the limit is opened again to decode it.
+    confine: Callable[[Path], str | None] | None = field(default=None, compare=False)
 
     def open(self) -> BinaryIO:
-        return io.BytesIO(self.data) if self.data is not None else open_regular(self.path)
+        return io.BytesIO(self.data) if self.data is not None else open_regular(self.path, self.confine)
 
     @property
     def is_jpeg(self) -> bool:
@@ -147,11 +150,12 @@ class Picture:
     reduced: bool = False
 
 
-def load_source(path: Path) -> ImageSource:
+def load_source(path: Path, confine: Callable[[Path], str | None] | None = None) -> ImageSource:
     """Read ``path`` once, fingerprint and hash it; only a regular file is opened (``files.open_regular``),
-    and no more than the size it had when opened is read.
+    and no more than the size it had when opened is read. ``confine`` is asked about the real path of the
+    file opened, before it is read (``files.open_regular``): the reason it returns refuses it.
 
-    Raises ``ImageReadError`` for a folder, a FIFO, socket or device, a missing or unreadable file.
+    Raises ``ImageReadError`` for a folder, a FIFO, socket or device, a missing or unreadable file, or one ``confine`` refuses.
     An object (``ObjectPath``) is fetched whole into memory (``object_store.fetch``, retried within a bound).
     """
     if isinstance(path, ObjectPath):
@@ -161,13 +165,15 @@ def load_source(path: Path) -> ImageSource:
             raise ImageReadError(str(exc)) from exc
         return ImageSource(path, data, content_id, hash_bytes(data))
     try:
-        with open_regular(path) as f:
+        with open_regular(path, confine) as f:
             st = os.fstat(f.fileno())
             content_id = f"{st.st_size}:{st.st_mtime_ns}"
             if st.st_size <= MAX_IN_MEMORY_BYTES:
                 data = f.read(st.st_size)
-                return ImageSource(path, data, content_id, hash_bytes(data))
-            return ImageSource(path, None, content_id, hash_stream(f, st.st_size))
+                return ImageSource(path, data, content_id, hash_bytes(data), confine)
+            return ImageSource(path, None, content_id, hash_stream(f, st.st_size), confine)
+    except RefusedPathError as exc:
+        raise ImageReadError(str(exc)) from exc
     except NotRegularFileError as exc:
         if exc.kind == "a folder":
             raise ImageReadError("is a folder, not an image file (label a folder with: mobilabel label FOLDER)") from exc

@@ -82,10 +82,10 @@ def run_copies_scenario(database_url: str, tmp_path: Path, photos: list[Path], m
     later = tmp_path / "later"
     later.mkdir()
     renamed = Path(shutil.copy(originals[0], later / "renamed.jpg"))  # a new path and a new modification time
-    assert "1 images, 1 labelled, 0 failed, 0 skipped (unchanged)" in label(later)
+    assert "1 image, 1 labelled, 0 failed, 0 skipped (unchanged)" in label(later)
     assert sum(seen) == 3, "a renamed copy of a labelled photo costs no inference"
     assert stored(database_url)[str(renamed)][:2] == ("ok", plain[str(originals[0])].label)
-    assert "1 images, 0 labelled, 0 failed, 1 skipped (unchanged)" in label(later), "the copy's row has its own fingerprint"
+    assert "1 image, 0 labelled, 0 failed, 1 skipped (unchanged)" in label(later), "the copy's row has its own fingerprint"
 
     # A worker's chunk: a copy costs nothing, a new content one inference.
     runtime = WorkerRuntime(load_settings())

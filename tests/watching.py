@@ -33,7 +33,7 @@ def imagenet_classifier(home: Path) -> Iterator[Classifier]:
         patch.setenv("MOBILABEL_HOME", str(home))
         settings = load_settings()
         database = open_database("sqlite://")
-        yield load_classifier(settings, resolve_checkpoint(database, settings))
+        yield load_classifier(settings, database, resolve_checkpoint(database, settings))
         database.dispose()
 
 

@@ -1194,6 +1194,13 @@ export interface components {
             /** Model Version Id */
             model_version_id: string | null;
             /**
+             * Passed Over
+             * @description entries under the folder not labelled nor failed, counted by reason (e.g. {"not an image": 3, "broken symbolic link": 1}); null until the walk has ended
+             */
+            passed_over: {
+                [key: string]: number;
+            } | null;
+            /**
              * Processed
              * @description done + failed
              */

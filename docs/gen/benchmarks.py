@@ -180,6 +180,19 @@ re-encodings of the shared flowers, so none is answered by reusing another's res
     return _page("Growing libraries", intro, paths, "".join(_by_run(path, ("date", "machine", "load_avg")) for path in paths))
 
 
+def slim() -> str:
+    paths = files("slim.csv")
+    intro = """
+Slim CPU workers, measured by `python -m bench.slim` (written to `bench/results/slim.csv`): a virtual
+environment with the slim install ([Slim CPU workers](../slim-workers.md)), its size on disk, its peak
+RSS while `mobilabel label` labels the shared val flowers from the ImageNet weights' stored ONNX file,
+and `mobilabel predict` of one photo from a warm model cache (median of five), beside the full
+install's. Every result is checked against the torch engine's: the same label, its top-5
+probabilities within the tolerance the last row gives.
+"""
+    return _page("Slim CPU workers", intro, paths, "".join(_whole(path, "Figures") for path in paths))
+
+
 def recorded() -> str:
     paths = files("recorded.csv")
     intro = """
@@ -206,6 +219,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "results-scale": results_scale,
     "export": export,
     "watch": watch,
+    "slim": slim,
     "recorded": recorded,
 }
 CLAIMS: dict[str, tuple[str, ...]] = {
@@ -217,5 +231,6 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "results-scale": ("results_scale.csv",),
     "export": ("export.csv",),
     "watch": ("watch.csv",),
+    "slim": ("slim.csv",),
     "recorded": ("recorded.csv",),
 }

@@ -15,6 +15,7 @@ from ..broker import BrokerError
 from ..config import Settings
 from ..errors import MobilabelError
 from ..storage import Database, open_database
+from ..storage.classes import ClassError
 from ..storage.database import SQLError, UnstorableValueError
 from ..storage.retry import is_transient
 from .docs import mount_docs
@@ -113,6 +114,10 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     @app.exception_handler(MobilabelError)
     async def user_error(_: Request, exc: MobilabelError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(ClassError)
+    async def class_refused(_: Request, exc: ClassError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=classes.refusal_status(exc))
 
     @app.exception_handler(BrokerError)
     async def broker_unreachable(_: Request, exc: BrokerError) -> JSONResponse:

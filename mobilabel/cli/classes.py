@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 
 from ..estimates import estimate
+from ..plurals import counted
 from ..storage import classes as stored
 from ..storage.accuracy_queries import audit_outcomes
 from ..storage.class_queries import list_classes
@@ -84,4 +85,4 @@ def restore(name: str) -> None:
 
 
 def _answers(count: int) -> str:
-    return f"{count} answer{'s' if count != 1 else ''}"
+    return counted(count, "answer")

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from ..broker import QUEUES, create_app, reaching_broker
 from ..config import Settings
 from ..dispatch import submit_job
 from ..pipeline.paths import iter_images
+from ..plurals import counted
 from ..scheduler.sweeper import sweep
 from ..storage import Database
 from ..storage import chunks as stored_chunks
@@ -20,6 +20,7 @@ from ..storage import jobs as stored_jobs
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job
 from .context import command_database, reap_orphans_now
+from .output import messages
 from .progress import image_progress
 from .sources import SOURCE
 
@@ -45,7 +46,7 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
     job = submit_job(database, settings, folder, chunk_size=chunk_size, queue=queue, pinned=pinned, force=force)
     passed_over = "".join(f", {count} skipped: {reason}" for reason, count in job.passed_over.items())
     click.echo(
-        f"job {job.id}: {job.total - job.skipped} images sent to queue {queue}, {job.skipped} skipped (unchanged){passed_over}; "
+        f"job {job.id}: {counted(job.total - job.skipped, 'image')} sent to queue {queue}, {job.skipped} skipped (unchanged){passed_over}; "
         f"follow it with: mobilabel status {job.id} --watch",
         err=True,
     )
@@ -53,10 +54,11 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
 
 
 def _pinned_version(database: Database, settings: Settings, model: str) -> str:
-    # Imported here: reading a checkpoint needs torch, which plain enqueueing does without.
-    from ..versions.checkpoints import resolve_checkpoint
+    # Imported here: reading a checkpoint file needs torch, which plain enqueueing does without.
+    from ..versions.checkpoints import resolve_model
 
-    return resolve_checkpoint(database, settings, model).version_id
+    chosen = resolve_model(database, settings, model)
+    return chosen if isinstance(chosen, str) else chosen.version_id
 
 
 @click.command()
@@ -66,7 +68,7 @@ def _pinned_version(database: Database, settings: Settings, model: str) -> str:
 def status(job_id: int, watch: bool, interval: float) -> None:
     """Progress of a job, from the database: done, failed, total, rate and ETA."""
     database = command_database()
-    console = Console(stderr=True)
+    console = messages()
     job = _job(database, job_id)
     if watch:
         with image_progress(console) as progress:
@@ -78,9 +80,10 @@ def status(job_id: int, watch: bool, interval: float) -> None:
     with database.transaction() as session:
         states = stored_chunks.chunk_states(session, job_id)
     chunks = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none"
+    passed_over = "".join(f", {count} skipped: {reason}" for reason, count in (job.passed_over or {}).items())
     click.echo(
-        f"job {job.id} {job.status}: {job.done + job.failed + job.skipped}/{job.total} images "
-        f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged)); chunks: {chunks}"
+        f"job {job.id} {job.status}: {job.done + job.failed + job.skipped}/{counted(job.total, 'image')} "
+        f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged){passed_over}); chunks: {chunks}"
     )
     if job.status in (JobState.FAILED, JobState.CANCELLED):
         raise SystemExit(1)
@@ -98,7 +101,7 @@ def cancel(job_id: int) -> None:
             raise click.ClickException(f"job {job_id} is {job.status} already")
         stored_jobs.finish_job(session, job_id, JobState.CANCELLED)
         dropped = stored_chunks.cancel_chunks(session, job_id)
-    click.echo(f"job {job_id} cancelled: {dropped} chunks will not run")
+    click.echo(f"job {job_id} cancelled: {counted(dropped, 'chunk')} will not run")
 
 
 @click.command("sweep")
@@ -107,7 +110,7 @@ def sweep_command(settings: Settings) -> None:
     """Re-send chunks whose deadline passed (workers lost, broker data lost)."""
     with reaching_broker(settings):
         sent = sweep(command_database(), create_app(settings), settings)
-    click.echo(f"re-sent {sent} chunks")
+    click.echo(f"re-sent {counted(sent, 'chunk')}")
 
 
 def _job(database: Database, job_id: int) -> Job:

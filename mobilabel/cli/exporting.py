@@ -10,9 +10,11 @@ from rich.console import Console
 from ..exchange.folders import MODES, SYMLINK
 from ..exchange.labelstudio import LOCAL_FILES_URL
 from ..exchange.library import FORMATS, IMAGEFOLDER, ExportOptions, ExportSummary, export_library
+from ..plurals import counted
 from ..storage.export_rows import ExportFilter, check_export_filter
 from ..storage.review_state import DEFAULT_EXPORTED, REVIEW_STATES, parse_review_states
 from .context import command_database
+from .output import messages
 from .progress import image_progress
 
 
@@ -70,7 +72,7 @@ def export(
     database = command_database()
     with database.transaction() as session:
         check_export_filter(session, where)  # a name that matches nothing is one error line, before any bar or folder
-    console = Console(stderr=True)
+    console = messages()
     with image_progress(console) as bar:
         task = bar.add_task("exporting", total=None)
         summary = export_library(
@@ -84,19 +86,19 @@ def report(console: Console, summary: ExportSummary, destination: Path) -> None:
     for label, count in sorted(summary.labels.items()):
         console.print(f"  {label:20s} {count}", markup=False, highlight=False)
     console.print(
-        f"exported {summary.images} images to {destination} ({summary.made} new, {summary.images - summary.made} there already)",
+        f"exported {counted(summary.images, 'image')} to {destination} ({summary.made} new, {summary.images - summary.made} there already)",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
     if summary.removed:
         console.print(
-            f"removed {summary.removed} files an earlier export into {destination} placed and this one does not",
+            f"removed {counted(summary.removed, 'file')} an earlier export into {destination} placed and this one does not",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
     if summary.skipped:
-        console.print(f"skipped {summary.skipped} images:", markup=False, highlight=False)
+        console.print(f"skipped {counted(summary.skipped, 'image')}:", markup=False, highlight=False)
         for path, reason in summary.examples:
             console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)

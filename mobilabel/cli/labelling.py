@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -15,19 +16,25 @@ from rich.console import Console
 from ..config import Settings
 from ..imaging import IMAGE_EXTENSIONS
 from ..logs import mask_secrets
-from ..models import ENGINES, Checkpoint, Classifier, resolve_device
+from ..models.classifier import Classifier
+from ..models.devices import ENGINES, resolve_device
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
 from ..pipeline.folder_turn import folder_turn
 from ..pipeline.paths import WalkCounts, check_folder, iter_images
+from ..plurals import counted
 from ..storage.ownership import this_process
 from ..storage.pathcodec import to_stored
 from ..storage.versions import IMAGENET_PREFIX
-from ..versions.checkpoints import resolve_checkpoint
+from ..versions.checkpoints import resolve_model
 from .context import command_database
+from .output import messages
 from .progress import image_progress
 from .sources import SOURCE
+
+if TYPE_CHECKING:
+    from ..models.checkpoint import Checkpoint
 
 _SUMMARY_LABELS = 10
 
@@ -50,9 +57,10 @@ def predict(
 ) -> None:
     """Label IMAGE files and print each label and its confidence (nothing is stored)."""
     resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
-    checkpoint = resolve_checkpoint(command_database(), settings, model)
+    database = command_database()
     # The labeller `label` runs, so both commands give a file the same label and confidence.
-    labeller = build_labeller(settings, load_classifier(settings, checkpoint, engine, device), device=device)
+    classifier = load_classifier(settings, database, resolve_model(database, settings, model), engine, device)
+    labeller = build_labeller(settings, classifier, device=device)
     failed = 0
     for batch in labeller.label(images):
         for record in batch.records:
@@ -91,7 +99,7 @@ def label(
     An image whose labelled row for the model version in force has its current size and
     modification time is skipped as unchanged (failed rows are retried); --force labels all.
     """
-    console = Console(stderr=True)
+    console = messages()
     resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
     folder = check_folder(folder)
     walked = WalkCounts()
@@ -101,16 +109,17 @@ def label(
         return
     database = command_database()
 
-    def factory(checkpoint: Checkpoint) -> Classifier:
-        return load_classifier(settings, checkpoint, engine, device)
+    def factory(chosen: str | Checkpoint) -> Classifier:
+        return load_classifier(settings, database, chosen, engine, device)
 
     with folder_turn(database, settings, folder, this_process("label"), waiting_line(console)):
         # Read (not built) now: its version decides what is unchanged. Without --model, follow the
         # active version: a promotion mid-run takes over between batches.
-        checkpoint = resolve_checkpoint(database, settings, model)
-        source = ActiveModel(database, settings, factory, pinned=checkpoint.version_id if model else None, checkpoint=checkpoint)
+        chosen = resolve_model(database, settings, model)
+        version_id = chosen if isinstance(chosen, str) else chosen.version_id
+        source = ActiveModel(database, settings, factory, pinned=version_id if model else None, checkpoint=chosen)
         labeller = build_labeller(settings, source, batch_size, device)
-        work = find_work(database, folder, None if force else checkpoint.version_id)
+        work = find_work(database, folder, None if force else version_id)
         # The model is built now, before the progress bar, and only if there is something to label.
         engine_name = labeller.classifier.engine.name if work.paths else None
         with image_progress(console) as progress, first_interrupt_stops_gently() as interrupted:
@@ -120,7 +129,7 @@ def label(
                 labeller,
                 work,
                 lambda n, total: progress.update(task, advance=n, total=total),
-                checkpoint.version_id,
+                version_id,
                 stop_requested=interrupted.is_set,
                 settings=settings,
             )
@@ -135,7 +144,6 @@ def waiting_line(console: Console) -> Callable[[str, str], None]:
             f"waiting: {owner} is labelling {other_folder}; this run labels what it leaves once it ends",
             markup=False,
             highlight=False,
-            soft_wrap=True,  # one line whatever the width: the folder's path is never cut by a newline
         )
 
     return waiting
@@ -173,7 +181,7 @@ def _print_summary(console: Console, summary: JobSummary, database_url: str, eng
     rate = labelled / summary.seconds if summary.seconds else 0.0
     speed = f" ({rate:.1f} img/s, {engine} engine)" if engine else ""
     console.print(
-        f"job {summary.job_id}: {summary.total} images, {summary.done} labelled, {summary.failed} failed, "
+        f"job {summary.job_id}: {counted(summary.total, 'image')}, {summary.done} labelled, {summary.failed} failed, "
         f"{summary.skipped} skipped (unchanged)"
         + "".join(f", {count} skipped: {reason}" for reason, count in summary.passed_over.items())
         + f" in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"

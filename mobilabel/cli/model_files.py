@@ -12,6 +12,7 @@ import click
 
 from ..config import Settings
 from ..imaging import is_image_name
+from ..plurals import counted
 from ..storage import versions as stored
 from ..storage.export_rows import labelled_paths
 from .context import command_database
@@ -52,7 +53,7 @@ def export_version(settings: Settings, version_id: str, fmt: str, output: Path, 
         click.echo(f"wrote model version {bundle.record['id']} (checkpoint{report}) to {output}")
         return
     from ..files import write_atomically
-    from ..models.onnx_file import CHECK_IMAGES, TOLERANCE, check_batch, largest_difference, onnx_bytes
+    from ..models.onnx_export import CHECK_IMAGES, TOLERANCE, check_batch, largest_difference, onnx_bytes
     from ..versions.checkpoints import load_version
 
     with database.transaction() as session:
@@ -67,7 +68,7 @@ def export_version(settings: Settings, version_id: str, fmt: str, output: Path, 
             "no images to check the ONNX file on: give --check-images DIR (this version labelled none that still exist)"
         )
     difference, disagreements = largest_difference(data, checkpoint, check_batch(checkpoint, images, settings.max_image_pixels))
-    verdict = f"largest logit difference from PyTorch on {len(images)} images: {difference:.2e} (tolerance {TOLERANCE:.0e}), {disagreements} labels differ"
+    verdict = f"largest logit difference from PyTorch on {counted(len(images), 'image')}: {difference:.2e} (tolerance {TOLERANCE:.0e}), {counted(disagreements, 'label')} differ{'s' if disagreements == 1 else ''}"
     if difference > TOLERANCE or disagreements:
         click.echo(f"not written: {verdict}", err=True)
         raise SystemExit(1)
@@ -91,5 +92,5 @@ def import_version(settings: Settings, file: Path, activate: bool) -> None:
     new = import_bundle(command_database(), settings, bundle, activate)
     state = "imported" if new else "already here:"
     click.echo(
-        f"{state} model version {bundle.record['id']} ({len(bundle.record['classes'])} classes){'; now active' if activate else ''}"
+        f"{state} model version {bundle.record['id']} ({counted(len(bundle.record['classes']), 'class', 'classes')}){'; now active' if activate else ''}"
     )

@@ -20,6 +20,16 @@ from rich.console import Console
 from rich.table import Table
 
 FORMATS = ("table", "csv", "json")
+
+
+def messages() -> Console:
+    """The console the CLI's messages go to (stderr): a long line wraps at a terminal's width, and not at all
+    where stderr is no terminal (a pipe, a log), whose reader would find a path or a summary cut by a newline."""
+    console = Console(stderr=True)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
 # Columns holding paths: shortened from the left to the width left over.
 PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path", "made_on"})
 # Columns of free text: the only ones that wrap.

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_text
+from ..plurals import counted
 from ..storage import jobs as stored_jobs
 from ..storage.filters import check_filter
 from ..storage.pathcodec import to_stored
@@ -15,7 +16,7 @@ from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_pa
 from ..storage.result_queries import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
 from ..storage.states import ResultStatus
 from .context import command_database, reap_orphans_now
-from .output import FORMATS, SHORT_ID_CHARS, print_rows
+from .output import FORMATS, SHORT_ID_CHARS, messages, print_rows
 
 STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
 TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
@@ -32,6 +33,7 @@ JOB_COLUMNS = (
     "created_at",
     "finished_at",
     "error",
+    "passed_over",
 )
 TABLE_JOB_COLUMNS = ("id", "status", "done", "failed", "skipped", "total", "created_at", "root", "error")
 JOB_DROP_FIRST = ("skipped", "done", "failed", "created_at", "total", "error")  # where a table is too narrow
@@ -117,7 +119,7 @@ def results(
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results", drop_first=RESULT_DROP_FIRST)
     if limit and len(rows) == limit:
-        Console(stderr=True).print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
+        messages().print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 
 
 @results.command()
@@ -135,7 +137,10 @@ def prune(missing: bool, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"{len(gone)} image files are gone; nothing deleted (--dry-run)", err=True)
     else:
-        click.echo(f"{len(gone)} image files are gone; deleted their {deleted} result rows", err=True)
+        click.echo(
+            f"{counted(len(gone), 'image file')} {'is' if len(gone) == 1 else 'are'} gone; deleted {counted(deleted, 'result row')}",
+            err=True,
+        )
 
 
 @click.group(invoke_without_command=True)
@@ -167,8 +172,9 @@ def delete_job_command(job_id: int, yes: bool) -> None:
         planned = job_deletion(session, job_id)
     if not yes:
         click.confirm(
-            f"delete job {job_id}: {planned.images} images, {planned.results} result rows no other job covered?", abort=True
+            f"delete job {job_id}: {counted(planned.images, 'image')}, {counted(planned.results, 'result row')} no other job covered?",
+            abort=True,
         )
     with database.transaction() as session:
         done = delete_job(session, job_id)
-    click.echo(f"deleted job {job_id} and {done.results} result rows")
+    click.echo(f"deleted job {job_id} and {counted(done.results, 'result row')}")

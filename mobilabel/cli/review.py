@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 
 from ..config import Settings
+from ..plurals import counted
 from ..review_queue import next_batch
 from ..storage.pathcodec import to_stored
 from .context import command_database, reviewer_name
@@ -50,6 +51,6 @@ def next_command(settings: Settings, count: int, fmt: str, reviewer: str | None)
     ]  # fmt: skip
     print_rows(Console(), CSV_COLUMNS if fmt == "csv" else COLUMNS, rows, fmt, title="to review", drop_first=DROP_FIRST)
     click.echo(
-        f"leased {len(rows)} image{'s' if len(rows) != 1 else ''} to {name} for {batch.expires_in_s:g} s; {batch.left} more to review",
+        f"leased {counted(len(rows), 'image')} to {name} for {batch.expires_in_s:g} s; {batch.left} more to review",
         err=True,
     )

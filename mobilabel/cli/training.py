@@ -16,6 +16,7 @@ from ..config import Settings
 from ..dispatch import submit_training
 from ..estimates import Estimate, estimate
 from ..exchange.labelstudio import corrections_from, read_answers
+from ..plurals import counted
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored
@@ -31,7 +32,7 @@ from ..training.recipes import PRESETS, apply_preset
 from ..versions import lifecycle
 from .context import command_database, reap_orphans_now, reviewer_name
 from .model_files import export_version, import_version
-from .output import FORMATS, print_rows
+from .output import FORMATS, messages, print_rows
 from .progress import image_progress
 from .sources import SOURCE
 
@@ -206,7 +207,7 @@ def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_di
     from ..training import train  # torch: only a local run needs it
     from ..training.recorded import RecordedProgress
 
-    console = Console(stderr=True)
+    console = messages()
     database = command_database()
     with database.transaction() as session:
         run = stored_runs.create_run(
@@ -288,7 +289,7 @@ def runs(watch_id: int | None, limit: int, fmt: str) -> None:
 
 
 def _watch_run(database: Database, run_id: int) -> None:
-    with image_progress(Console(stderr=True)) as bar:
+    with image_progress(messages()) as bar:
         task = bar.add_task(f"run {run_id}", total=None)
         while True:
             reap_orphans_now(database)
@@ -370,7 +371,7 @@ def _print_report(console: Console, report: TrainingReport) -> None:
     )
     for name, scores in metrics["per_class"].items():
         console.print(
-            f"  {name:20s} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  ({scores['support']} images)",
+            f"  {name:20s} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  ({counted(scores['support'], 'image')})",
             markup=False,
             highlight=False,
         )
@@ -382,7 +383,7 @@ def _print_report(console: Console, report: TrainingReport) -> None:
             soft_wrap=True,
         )
     if report.left_out:
-        console.print(f"warning: left out {len(report.left_out)} verified labels:", markup=False, highlight=False)
+        console.print(f"warning: left out {counted(len(report.left_out), 'verified label')}:", markup=False, highlight=False)
         for path, reason in list(report.left_out.items())[:20]:
             console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
     if report.skipped:
@@ -426,7 +427,7 @@ def _version_row(version: ModelVersion) -> dict[str, Any]:
     row = {c: getattr(version, c) for c in STORED_COLUMNS}
     row.update({c: version.metrics.get(c) for c in METRIC_COLUMNS}, metrics=version.metrics)
     if len(version.classes) > 10:
-        row["classes"] = [*version.classes[:3], f"... {len(version.classes)} classes"]
+        row["classes"] = [*version.classes[:3], f"... {counted(len(version.classes), 'class', 'classes')}"]
     return row
 
 
@@ -434,7 +435,7 @@ def _table_version_row(version: ModelVersion) -> dict[str, Any]:
     """A version as the table shows it: a long list of classes as its count, to keep the table narrow."""
     row = _version_row(version)
     if len(version.classes) > 5:
-        row["classes"] = f"{len(version.classes)} classes"
+        row["classes"] = counted(len(version.classes), "class", "classes")
     return row
 
 
@@ -461,9 +462,11 @@ def delete_version_command(settings: Settings, version_id: str, yes: bool) -> No
         version_id = stored.resolve_version(session, version_id)
         use = stored.version_use(session, version_id)
     if not yes:
-        click.confirm(f"delete model version {version_id}, its checkpoint and its {use.results} result rows?", abort=True)
+        click.confirm(
+            f"delete model version {version_id}, its checkpoint and its {counted(use.results, 'result row')}?", abort=True
+        )
     lifecycle.delete(database, settings, version_id)
-    click.echo(f"deleted model version {version_id} and {use.results} result rows")
+    click.echo(f"deleted model version {version_id} and {counted(use.results, 'result row')}")
 
 
 models.add_command(export_version)
@@ -550,7 +553,7 @@ def correct(
         unanswered: list[int] = []
         records = read_corrections_csv(csv_file, unanswered)
         if unanswered:
-            click.echo(f"{len(unanswered)} row{'s' if len(unanswered) != 1 else ''} without a label left unanswered", err=True)
+            click.echo(f"{counted(len(unanswered), 'row')} without a label left unanswered", err=True)
     elif image is None or label is None or not label.strip():
         raise click.UsageError("give IMAGE LABEL, or --csv FILE, or --list, or --delete IMAGE")
     else:
@@ -559,7 +562,7 @@ def correct(
         count = save_corrections(
             session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer)
         )
-    click.echo(f"stored {count} verified label{'s' if count != 1 else ''}; training uses them (unless --no-corrections)")
+    click.echo(f"stored {counted(count, 'verified label')}; training uses them (unless --no-corrections)")
 
 
 def _import_labelstudio(file: Path, document_root: str, new_class: bool, reviewer: str) -> None:
@@ -574,8 +577,8 @@ def _import_labelstudio(file: Path, document_root: str, new_class: bool, reviewe
     problems += unmatched
     for task, reason in problems[:20]:
         click.echo(f"task {task}: {reason}", err=True)
-    left_out = f"; left out {len(problems)} task{'s' if len(problems) != 1 else ''} (above)" if problems else ""
-    click.echo(f"stored {count} verified label{'s' if count != 1 else ''} from {len(answers)} answers in {file}{left_out}")
+    left_out = f"; left out {counted(len(problems), 'task')} (above)" if problems else ""
+    click.echo(f"stored {counted(count, 'verified label')} from {counted(len(answers), 'answer')} in {file}{left_out}")
 
 
 def _list_or_delete(delete_target: str | None, fmt: str) -> None:
@@ -588,7 +591,7 @@ def _list_or_delete(delete_target: str | None, fmt: str) -> None:
                 for v in list_corrections(session)
             ]
     if delete_target is not None:
-        click.echo(f"deleted {deleted} verified label{'s' if deleted != 1 else ''}")
+        click.echo(f"deleted {counted(deleted, 'verified label')}")
     else:
         print_rows(
             Console(),

@@ -5,27 +5,34 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from ..broker import QUEUES
 from ..config import Settings
-from ..models import Checkpoint, Classifier, resolve_device
+from ..models.classifier import Classifier
+from ..models.devices import resolve_device
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.paths import check_folder
 from ..storage import Database
 from ..storage.ownership import this_process
 from ..storage.versions import version_in_force
-from ..versions.checkpoints import resolve_checkpoint
+from ..versions.checkpoints import resolve_model
 from ..watching.distributed import SendToWorkers
 from ..watching.embedded import LabelHere
 from ..watching.events import follow_folder
 from ..watching.sources import FolderSource, local_folder
 from ..watching.watcher import Check, HandOff, Watcher, keep_watching
 from .context import command_database
+
+if TYPE_CHECKING:
+    from ..models.checkpoint import Checkpoint
+
 from .labelling import device_option, engine_option, first_interrupt_stops_gently, model_option, waiting_line
+from .output import messages
 
 
 @click.command()
@@ -67,7 +74,7 @@ def watch(
     size and modification time unchanged across a check. With MOBILABEL_BROKER_URL set they go to the
     workers in chunks, as `enqueue` sends them; else they are labelled in this process.
     """
-    console = Console(stderr=True)
+    console = messages()
     folder = check_folder(local_folder(source))
     database = command_database()
     wake = threading.Event()
@@ -89,7 +96,6 @@ def watch(
                 f"watching {folder} ({how}, every {interval:g} s), {where}; Ctrl-C stops",
                 markup=False,
                 highlight=False,
-                soft_wrap=True,
             )
             keep_watching(watcher, interval, wake, stop, lambda check: _report(console, check))
         finally:
@@ -100,7 +106,6 @@ def watch(
         f"stopped watching {folder}; watching it again catches up with what changed meanwhile",
         markup=False,
         highlight=False,
-        soft_wrap=True,
     )
 
 
@@ -118,11 +123,12 @@ class _InForce:
 
 def _report(console: Console, check: Check) -> None:
     if check.handed:
-        console.print(check.said, markup=False, highlight=False, soft_wrap=True)
+        console.print(check.said, markup=False, highlight=False)
 
 
 def _pinned_version(database: Database, settings: Settings, model: str) -> str:
-    return resolve_checkpoint(database, settings, model).version_id
+    chosen = resolve_model(database, settings, model)
+    return chosen if isinstance(chosen, str) else chosen.version_id
 
 
 def _label_here(
@@ -140,12 +146,13 @@ def _label_here(
     and the version pinned by ``model`` (None: follow the active one)."""
     resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
 
-    def factory(checkpoint: Checkpoint) -> Classifier:
-        return load_classifier(settings, checkpoint, engine, device)
+    def factory(chosen: str | Checkpoint) -> Classifier:
+        return load_classifier(settings, database, chosen, engine, device)
 
-    checkpoint = resolve_checkpoint(database, settings, model)  # registers the ImageNet weights on first use
-    pinned = checkpoint.version_id if model else None
-    labeller = build_labeller(settings, ActiveModel(database, settings, factory, pinned, checkpoint), batch_size, device)
+    chosen = resolve_model(database, settings, model)  # registers the ImageNet weights on first use
+    version_id = chosen if isinstance(chosen, str) else chosen.version_id
+    pinned = version_id if model else None
+    labeller = build_labeller(settings, ActiveModel(database, settings, factory, pinned, chosen), batch_size, device)
     labeller.classifier  # noqa: B018 - built now, not when the first photo arrives
     owner = this_process("watch")
     return LabelHere(database, settings, folder, labeller, pinned, owner, stop, waiting_line(console)), pinned

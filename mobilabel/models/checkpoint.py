@@ -22,7 +22,7 @@ from torchvision.models import MobileNet_V2_Weights
 from ..errors import MobilabelError
 from ..files import write_atomically
 from .architectures import ARCHITECTURES, build_model
-from .transforms import Preprocessing
+from .preprocessing import Preprocessing
 
 FORMAT = "mobilabel.checkpoint/1"
 IMAGENET_CATEGORIES: list[str] = list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])

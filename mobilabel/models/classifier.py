@@ -1,30 +1,73 @@
-"""A checkpoint made ready to label with: transform, engine, softmax and top-k."""
+"""A model made ready to label with: its crop, engine, softmax and top-k.
+
+Torch-free: a version's stored ONNX file labels with it as it is (``Classifier.from_onnx_file``), with
+Pillow crops and numpy batches. A checkpoint loaded in torch (``Classifier.load``) is a ``TorchClassifier``,
+which adds torchvision's kernels in the decode threads and batches on the model's device.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
 
-from .checkpoint import Checkpoint
-from .engines import Engine, create_engine
-from .transforms import ImageTransform, TensorTransform
+from .onnx_file import open_onnx_file
+from .preprocessing import PixelTransform, Preprocessing
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
+    from .transforms import TensorTransform
 
 # Test-time augmentation at labelling time (MOBILABEL_TTA): "off", or "flip" (the image and its mirror).
 TTA_MODES = ("off", "flip")
 
+# A batch of uint8 pixels (N, H, W, 3): numpy on the CPU, a tensor on a GPU (``Classifier.stack``).
+Batch = Any
+Logits = Callable[[Batch], Any]
 
-def mean_flip_softmax(forward: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, width_dim: int) -> torch.Tensor:
-    """Horizontal-flip test-time augmentation: the mean of the softmax of each image and of its mirror.
 
-    ``forward`` maps a batch to logits (N, classes); ``batch`` is mirrored along ``width_dim``
-    (2 for uint8 pixels (N, H, W, 3), 3 for NCHW tensors). Both go through ``forward`` as one
-    batch of 2N, so an engine batches them together. Returns probabilities (N, classes).
-    """
-    count = len(batch)
-    probabilities = torch.softmax(forward(torch.cat([batch, batch.flip(width_dim)])).float(), dim=1)
-    return (probabilities[:count] + probabilities[count:]) / 2
+class ModelCard(Protocol):
+    """What a classifier needs to know of its model besides the network: a checkpoint, or an ONNX file's card."""
+
+    @property
+    def version_id(self) -> str: ...
+
+    @property
+    def classes(self) -> list[str]: ...
+
+    @property
+    def preprocessing(self) -> Preprocessing: ...
+
+
+class Forward(Protocol):
+    name: str
+    device: str
+
+    def forward(self, batch: Batch) -> Any:
+        """Logits (N, classes), on the CPU, as an array or a tensor numpy can read."""
+        ...
+
+
+def softmax(logits: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Softmax over the last axis of logits (N, classes), in float32 as torch.softmax computes it."""
+    values = np.asarray(logits, dtype=np.float32)
+    exp = np.exp(values - values.max(axis=1, keepdims=True))
+    probabilities: npt.NDArray[np.float32] = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32, copy=False)
+    return probabilities
+
+
+def mirrored(batch: Batch) -> Batch:
+    """A batch of pixels (N, H, W, 3) followed by its horizontal mirror images: (2N, H, W, 3), of the same kind."""
+    if isinstance(batch, np.ndarray):
+        return np.concatenate([batch, batch[:, :, ::-1]])
+    import torch
+
+    return torch.cat([batch, batch.flip(2)])
 
 
 @dataclass(frozen=True)
@@ -39,15 +82,17 @@ class Prediction:
 
 
 class Classifier:
-    def __init__(self, checkpoint: Checkpoint, engine: Engine, top_k: int = 5, tta: str = "off") -> None:
+    """Labels batches of uint8 pixels with ``engine``; ``pixels`` (Pillow) makes them from a decoded image."""
+
+    def __init__(self, card: ModelCard, engine: Forward, top_k: int = 5, tta: str = "off") -> None:
         if tta not in TTA_MODES:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)} (MOBILABEL_TTA)")
-        self.checkpoint = checkpoint
+        self.card = card
         self.engine = engine
         self.tta = tta
-        self.top_k = max(1, min(top_k, len(checkpoint.classes)))
-        self.pixels: ImageTransform = checkpoint.preprocessing.eval_pixels()
-        self.tensor_pixels: TensorTransform = checkpoint.preprocessing.eval_tensor_pixels()
+        self.top_k = max(1, min(top_k, len(card.classes)))
+        self.pixels: PixelTransform = card.preprocessing.eval_pixels()
+        self._thread_pixels: PixelTransform = card.preprocessing.eval_thread_pixels()
 
     @classmethod
     def load(
@@ -59,30 +104,59 @@ class Classifier:
         threads: int | None = None,
         tta: str = "off",
     ) -> Classifier:
-        preprocessing = checkpoint.preprocessing
-        network = preprocessing.pixel_network(checkpoint.build()).eval()
-        return cls(checkpoint, create_engine(network, engine, device, preprocessing.pixel_example(), threads), top_k, tta)
+        """A checkpoint's network in torch, on ``engine`` and ``device`` (imports torch)."""
+        from .torch_classifier import TorchClassifier
+
+        return TorchClassifier.build(checkpoint, engine, device, top_k, threads, tta)
+
+    @classmethod
+    def from_onnx_file(cls, path: Path, version_id: str, top_k: int = 5, threads: int = 1, tta: str = "off") -> Classifier:
+        """The version's stored ONNX file (``onnx_file``) on ONNX Runtime, without torch.
+        Raises ``OnnxFileError`` for a file it cannot use."""
+        card, runtime = open_onnx_file(path, version_id, threads)
+        return cls(card, runtime, top_k, tta)
 
     @property
     def version_id(self) -> str:
-        return self.checkpoint.version_id
+        return self.card.version_id
 
     @property
     def classes(self) -> list[str]:
-        return self.checkpoint.classes
+        return self.card.classes
 
-    def predict(self, pixels: torch.Tensor) -> list[Prediction]:
-        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them;
-        with ``tta == "flip"``, from the mean softmax of each image and its mirror (``mean_flip_softmax``)."""
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.card.preprocessing
+
+    @property
+    def device_pixels(self) -> TensorTransform | None:
+        """The crop of a uint8 (3, H, W) tensor decoded on the model's device; None: no device decoding."""
+        return None
+
+    def thread_pixels(self, image: Image.Image) -> Batch:
+        """The crop of an image the decode threads decoded (libjpeg-turbo or Pillow) for the default decoder
+        policy: torchvision's resize on a tensor where torch is installed, else its numpy replica, pixel for pixel
+        (``Preprocessing.eval_thread_pixels``)."""
+        return self._thread_pixels(image)
+
+    def stack(self, pixels: Sequence[Batch]) -> Batch:
+        """Images' pixels (each H, W, 3) as one batch for the engine."""
+        return np.stack(pixels)
+
+    def predict(self, pixels: Batch) -> list[Prediction]:
+        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``stack`` makes them; with ``tta == "flip"``,
+        from the mean of the softmax of each image and of its mirror (both in one forward pass)."""
         if self.tta == "flip":
-            probabilities = mean_flip_softmax(self.engine.forward, pixels, width_dim=2)
+            both = softmax(self.engine.forward(mirrored(pixels)))
+            probabilities: npt.NDArray[np.float32] = (both[: len(pixels)] + both[len(pixels) :]) / np.float32(2)
         else:
-            probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
+            probabilities = softmax(self.engine.forward(pixels))
         # At least the top two, for the margin, even when only the top one is reported.
-        values, indices = probabilities.topk(max(self.top_k, min(2, len(self.classes))), dim=1)
+        count = max(self.top_k, min(2, len(self.classes)))
+        order = np.argsort(-probabilities, axis=1, kind="stable")[:, :count]
         predictions = []
-        for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):
-            top = [(self.classes[i], p) for i, p in zip(row_indices, row_values, strict=True)]
+        for row, indices in zip(probabilities.tolist(), order.tolist(), strict=True):
+            top = [(self.classes[i], row[i]) for i in indices]
             margin = top[0][1] - top[1][1] if len(top) > 1 else 1.0
             predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top[: self.top_k], margin=margin))
         return predictions

@@ -8,23 +8,16 @@ so it is the CPU default; PyTorch stays for CUDA (and for training).
 from __future__ import annotations
 
 import io
-import typing
 import warnings
 from typing import Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..config import EngineName, available_cores
-from ..errors import MobilabelError
-
-ENGINES: tuple[EngineName, ...] = typing.get_args(EngineName)
-
-# Batch sizes when MOBILABEL_BATCH_SIZE is 0. On the CPU, 32 is where ONNX Runtime's
-# forward pass stops gaining (bench/, (c)); a GPU needs far larger batches to be kept busy.
-CPU_BATCH_SIZE = 32
-GPU_BATCH_SIZE = 256
+from ..config import available_cores
+from .checkpoint import Checkpoint
+from .devices import resolve_engine
+from .onnx_file import OnnxCard, OnnxRuntime
 
 
 class Engine(Protocol):
@@ -34,29 +27,6 @@ class Engine(Protocol):
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits, on the CPU, for a batch shaped like the engine's example input."""
         ...
-
-
-class DeviceError(MobilabelError, ValueError):
-    """A device or engine this machine cannot run; the message says what to use instead."""
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` as cuda or cpu; raises DeviceError for a GPU this machine does not have, or an unknown name."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(
-            f"--device {device} was asked for, but PyTorch sees no CUDA GPU on this machine: use --device cpu or auto"
-        )
-    if device.startswith("cuda:") and int(device.partition(":")[2] or 0) >= torch.cuda.device_count():
-        raise DeviceError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from 0")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise DeviceError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto")
-    return device
-
-
-def default_batch_size(device: str) -> int:
-    return GPU_BATCH_SIZE if resolve_device(device).startswith("cuda") else CPU_BATCH_SIZE
 
 
 class TorchEngine:
@@ -98,6 +68,17 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
+def version_onnx(checkpoint: Checkpoint) -> bytes:
+    """The checkpoint's network taking uint8 pixels (``Preprocessing.pixel_network``) as ONNX, any batch size,
+    its version, classes and preprocessing in the graph's metadata: a version's stored ONNX file (``onnx_file``)."""
+    import onnx
+
+    preprocessing = checkpoint.preprocessing
+    graph = onnx.load_from_string(export_onnx(preprocessing.pixel_network(checkpoint.build()), preprocessing.pixel_example()))
+    onnx.helper.set_model_props(graph, OnnxCard(checkpoint.version_id, checkpoint.classes, preprocessing).metadata())
+    return bytes(graph.SerializeToString())
+
+
 class OnnxEngine:
     """ONNX Runtime on the CPU, from the same network exported at load time."""
 
@@ -105,36 +86,15 @@ class OnnxEngine:
     device = "cpu"
 
     def __init__(self, model: nn.Module, example: torch.Tensor, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Idle threads sleep instead of spinning, leaving the cores to the image decoders beside
-        # the engine: measurably faster training and labelling (docs/benchmarks/recorded.md, Training speed).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(export_onnx(model, example), options, providers=["CPUExecutionProvider"])
-        # On one thread, MobileNetV2 runs fastest an image at a time: its activations stay in
-        # cache (measured: docs/design/cpu-engine.md). Several threads need a batch to share.
-        self._images_per_run = 1 if threads == 1 else None
+        self._runtime = OnnxRuntime(export_onnx(model, example), threads)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        inputs = batch.contiguous().numpy()
-        step = self._images_per_run or len(inputs)
-        logits = [self._session.run(None, {"images": inputs[i : i + step]})[0] for i in range(0, len(inputs), step)]
-        return torch.from_numpy(np.concatenate(logits))
+        return torch.from_numpy(self._runtime.forward(batch.numpy()))
 
 
 def create_engine(model: nn.Module, kind: str, device: str, example: torch.Tensor, threads: int | None = None) -> Engine:
     """An engine running ``model`` on batches shaped like ``example`` (whose first dimension is the batch)."""
-    device = resolve_device(device)
-    if kind not in ENGINES:
-        raise DeviceError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
-    if kind == "auto":
-        kind = "torch" if device.startswith("cuda") else "onnx"
+    kind, device = resolve_engine(kind, device)
     if kind == "onnx":
-        if device != "cpu":
-            raise DeviceError("the onnx engine runs on the CPU; use --engine torch for a GPU")
         return OnnxEngine(model, example, threads or available_cores())
     return TorchEngine(model, device)

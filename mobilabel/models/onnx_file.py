@@ -1,73 +1,118 @@
-"""A version as a standalone ONNX file: the network (the engine's export), its classes and
-preprocessing in the file's ``metadata_props``, and a check that it computes what PyTorch does.
+"""A model version's stored ONNX file: what a CPU process labels with, without torch.
 
-The graph takes ``images``: float32 (N, 3, H, W), RGB, already preprocessed as the
-``mobilabel.preprocessing`` property says (resize the shorter side to ``resize_size``, centre crop
-``crop_size``, scale to [0, 1], subtract ``mean`` and divide by ``std`` per channel), and gives
-``logits`` (N, classes) in the order of ``mobilabel.classes``; softmax gives the confidences.
+Written once per version beside its checkpoint in the model cache (``{id}.onnx`` next to ``{id}.pt``)
+by a process that has torch (``registry.save_onnx_file``). The graph takes uint8 pixels (N, H, W, 3)
+and normalises them itself; its metadata record the version id, the classes and the preprocessing
+(resize, crop, mean, std), so labelling from it needs neither the checkpoint nor torch.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-import torch
+import numpy.typing as npt
 
-from ..imaging import read_rgb
-from .checkpoint import Checkpoint
-from .engines import export_onnx
+from ..errors import MobilabelError
+from .preprocessing import Preprocessing
 
-METADATA_PREFIX = "mobilabel."
-TOLERANCE = 1e-4  # largest difference of a logit between ONNX Runtime and PyTorch that the check accepts
-CHECK_IMAGES = 32
+if TYPE_CHECKING:
+    import onnxruntime
 
-
-def onnx_bytes(checkpoint: Checkpoint) -> bytes:
-    """The ONNX file of ``checkpoint``, any batch size, with its metadata."""
-    size = checkpoint.preprocessing.crop_size
-    model = onnx.load_from_string(export_onnx(checkpoint.build(), torch.zeros(1, 3, size, size)))
-    onnx.helper.set_model_props(model, metadata(checkpoint))
-    return bytes(model.SerializeToString())
+# Metadata keys in the ONNX file (its ``metadata_props``), each a JSON value.
+_VERSION_ID, _CLASSES, _PREPROCESSING = "mobilabel.version_id", "mobilabel.classes", "mobilabel.preprocessing"
 
 
-def metadata(checkpoint: Checkpoint) -> dict[str, str]:
-    """What a runtime needs beside the graph, as ONNX metadata properties (string values, JSON where structured)."""
-    return {
-        f"{METADATA_PREFIX}version_id": checkpoint.version_id,
-        f"{METADATA_PREFIX}classes": json.dumps(checkpoint.classes),
-        f"{METADATA_PREFIX}preprocessing": json.dumps(checkpoint.preprocessing.to_dict()),
-        f"{METADATA_PREFIX}input": "images: float32 (N, 3, H, W), RGB, resized, centre-cropped, scaled to [0, 1], normalised by mean/std",
-        f"{METADATA_PREFIX}output": "logits: float32 (N, classes); softmax gives the confidences",
-        f"{METADATA_PREFIX}arch": checkpoint.arch,
-        f"{METADATA_PREFIX}alpha": str(checkpoint.alpha),
-        f"{METADATA_PREFIX}created_at": checkpoint.created_at,
-    }
+class OnnxFileError(MobilabelError):
+    """A stored ONNX file that ONNX Runtime cannot open, or that is not the version it is named after."""
 
 
-def read_metadata(data: bytes) -> dict[str, str]:
-    """The ``mobilabel.*`` properties of an ONNX file, without the prefix."""
-    model = onnx.load_from_string(data)
-    return {p.key.removeprefix(METADATA_PREFIX): p.value for p in model.metadata_props if p.key.startswith(METADATA_PREFIX)}
+@dataclass(frozen=True)
+class OnnxCard:
+    """What labelling needs to know of a version besides its graph: its id, classes (in the order of the
+    graph's outputs) and preprocessing."""
+
+    version_id: str
+    classes: list[str]
+    preprocessing: Preprocessing
+
+    def metadata(self) -> dict[str, str]:
+        """The ONNX ``metadata_props`` that record this card."""
+        return {
+            _VERSION_ID: json.dumps(self.version_id),
+            _CLASSES: json.dumps(self.classes),
+            _PREPROCESSING: json.dumps(self.preprocessing.to_dict()),
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> OnnxCard:
+        """Raises KeyError or ValueError for metadata ``metadata`` did not write."""
+        return cls(
+            version_id=str(json.loads(metadata[_VERSION_ID])),
+            classes=[str(name) for name in json.loads(metadata[_CLASSES])],
+            preprocessing=Preprocessing.from_dict(json.loads(metadata[_PREPROCESSING])),
+        )
 
 
-def check_batch(checkpoint: Checkpoint, images: Sequence[Path], max_pixels: int) -> torch.Tensor:
-    """``images`` preprocessed as the version's evaluation transform, one (N, 3, H, W) batch;
-    raises ``imaging.ImageReadError`` for an image it cannot read or larger than ``max_pixels``."""
-    transform = checkpoint.preprocessing.eval_transform()
-    return torch.stack([transform(read_rgb(path, max_pixels)) for path in images])
+def onnx_path(cache_dir: Path, version_id: str) -> Path:
+    """Where a version's ONNX file lives in the model cache (``MOBILABEL_HOME/models``)."""
+    return cache_dir / f"{version_id}.onnx"
 
 
-def largest_difference(data: bytes, checkpoint: Checkpoint, batch: torch.Tensor) -> tuple[float, int]:
-    """(the largest absolute difference of a logit, how many top labels differ) between ONNX
-    Runtime running ``data`` and PyTorch running ``checkpoint`` on ``batch``."""
+def session_options(threads: int) -> onnxruntime.SessionOptions:
+    """ONNX Runtime's options for a CPU session running on ``threads`` threads."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    ours = session.run(None, {"images": batch.numpy()})[0]
-    with torch.inference_mode():
-        reference = checkpoint.build()(batch).numpy()
-    return float(np.abs(ours - reference).max()), int((ours.argmax(1) != reference.argmax(1)).sum())
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Idle threads sleep instead of spinning, leaving the cores to the image decoders beside
+    # the engine: measurably faster training and labelling (docs/benchmarks/recorded.md, Training speed).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+class OnnxRuntime:
+    """An ONNX graph (bytes, or a file) run by ONNX Runtime on the CPU: numpy in, numpy logits out."""
+
+    name = "onnx"
+    device = "cpu"
+
+    def __init__(self, graph: bytes | Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(
+            graph if isinstance(graph, bytes) else str(graph), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        # On one thread, MobileNetV2 runs fastest an image at a time: its activations stay in
+        # cache (measured: docs/design/cpu-engine.md). Several threads need a batch to share.
+        self._images_per_run = 1 if threads == 1 else None
+
+    def forward(self, batch: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+        """Logits (N, classes) for a batch shaped like the graph's input."""
+        inputs = np.ascontiguousarray(batch)
+        step = self._images_per_run or len(inputs)
+        logits = [self.session.run(None, {"images": inputs[i : i + step]})[0] for i in range(0, len(inputs), step)]
+        return np.concatenate(logits).astype(np.float32, copy=False)
+
+
+def open_onnx_file(path: Path, version_id: str, threads: int) -> tuple[OnnxCard, OnnxRuntime]:
+    """The card and a runtime of the ONNX file at ``path``, which must be ``version_id``'s.
+
+    Raises OnnxFileError for a file ONNX Runtime cannot load, one without mobilabel's metadata,
+    or another version's.
+    """
+    try:
+        runtime = OnnxRuntime(path, threads)
+        card = OnnxCard.from_metadata(runtime.session.get_modelmeta().custom_metadata_map)
+    except (KeyError, ValueError) as exc:
+        raise OnnxFileError(f"{path}: no mobilabel metadata in this ONNX file ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:  # onnxruntime raises its own exception types for a damaged file
+        raise OnnxFileError(f"{path}: ONNX Runtime cannot load it ({exc.__class__.__name__})") from exc
+    if card.version_id != version_id:
+        raise OnnxFileError(f"{path}: holds model version {card.version_id}, not {version_id}")
+    return card, runtime

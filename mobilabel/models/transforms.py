@@ -1,10 +1,8 @@
-"""Preprocessing: the tutorial's transforms, with their sizes carried in checkpoints."""
+"""The tutorial's transforms in torch, built from a ``Preprocessing`` (its sizes carried in checkpoints)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -13,17 +11,13 @@ from torch import nn
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .preprocessing import INCEPTION_MIN_CROP_AREA, Preprocessing
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
 # Training augmentations (``--augment``): "basic" is the tutorial's RandomResizedCrop and flip;
 # the others add one of torchvision's photometric/geometric policies after them.
 AUGMENTATIONS = ("basic", "trivial", "randaugment", "colorjitter")
 TensorTransform = Callable[[torch.Tensor], torch.Tensor]
-# RandomResizedCrop's smallest crop, as a share of the image's area: torchvision's default (so the
-# tutorial's), from Inception's ImageNet training (Szegedy et al. 2015).
-INCEPTION_MIN_CROP_AREA = 0.08
 
 
 class ToNormalizedTensor:
@@ -48,11 +42,6 @@ class ToNormalizedTensor:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def to_pixels(image: Image.Image) -> torch.Tensor:
-    """A Pillow image as a uint8 (H, W, 3) tensor: what labelling engines take."""
-    return torch.from_numpy(np.array(image.convert("RGB")))
 
 
 class TensorEvalPixels:
@@ -97,86 +86,41 @@ class NormalizedInput(nn.Module):
         return logits
 
 
-@dataclass(frozen=True)
-class Preprocessing:
-    """Sizes and normalisation a model was trained with.
+def eval_transform(preprocessing: Preprocessing) -> ImageTransform:
+    """The tutorial's validation transforms: Resize, CenterCrop, then a normalised float tensor (3, H, W)."""
+    transform: ImageTransform = T.Compose(
+        [
+            T.Resize(preprocessing.resize_size),
+            T.CenterCrop(preprocessing.crop_size),
+            ToNormalizedTensor(preprocessing.mean, preprocessing.std),
+        ]
+    )
+    return transform
 
-    The defaults are the validation transforms of the tutorial: Resize(256),
-    CenterCrop(224), ToTensor, Normalize(ImageNet mean/std). A resolution
-    multiplier rho scales both sizes.
+
+def train_transform(
+    preprocessing: Preprocessing, augment: str = "basic", min_crop_area: float = INCEPTION_MIN_CROP_AREA
+) -> ImageTransform:
+    """The tutorial's RandomResizedCrop (crops of ``min_crop_area`` to all of the image's area,
+    aspect ratio 3/4 to 4/3) and RandomHorizontalFlip, then for ``augment``:
+    "trivial" TrivialAugmentWide, "randaugment" RandAugment (torchvision's defaults: 2 ops,
+    magnitude 9), "colorjitter" ColorJitter(brightness, contrast, saturation 0.4, the usual
+    ImageNet-training strength). Raises ``ValueError`` for another name.
     """
-
-    resize_size: int = 256
-    crop_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-
-    @classmethod
-    def for_resolution(cls, rho: float) -> Preprocessing:
-        """The default sizes times ``rho`` (the paper's resolution multiplier; 1: the defaults), rounded
-        to whole pixels. Raises ValueError outside (0, 1]."""
-        if not 0 < rho <= 1:
-            raise ValueError(f"resolution multiplier rho must be in (0, 1], got {rho}")
-        return cls(resize_size=round(256 * rho), crop_size=round(224 * rho))
-
-    def eval_transform(self) -> ImageTransform:
-        transform: ImageTransform = T.Compose(
-            [T.Resize(self.resize_size), T.CenterCrop(self.crop_size), ToNormalizedTensor(self.mean, self.std)]
-        )
-        return transform
-
-    def eval_pixels(self) -> ImageTransform:
-        """``eval_transform`` up to the crop, as uint8 (H, W, 3): the input of a ``pixel_network``."""
-        transform: ImageTransform = T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), to_pixels])
-        return transform
-
-    def eval_tensor_pixels(self) -> TensorTransform:
-        """``eval_pixels`` for images already decoded to uint8 (3, H, W) tensors, on any device."""
-        return TensorEvalPixels(self.resize_size, self.crop_size)
-
-    def pixel_network(self, network: nn.Module) -> NormalizedInput:
-        """``network`` taking ``eval_pixels`` batches, normalising them itself."""
-        return NormalizedInput(network, self.mean, self.std)
-
-    def pixel_example(self) -> torch.Tensor:
-        """A batch of one, shaped and typed as ``pixel_network`` takes it."""
-        return torch.zeros(1, self.crop_size, self.crop_size, 3, dtype=torch.uint8)
-
-    def train_transform(self, augment: str = "basic", min_crop_area: float = INCEPTION_MIN_CROP_AREA) -> ImageTransform:
-        """The tutorial's RandomResizedCrop (crops of ``min_crop_area`` to all of the image's area,
-        aspect ratio 3/4 to 4/3) and RandomHorizontalFlip, then for ``augment``:
-        "trivial" TrivialAugmentWide, "randaugment" RandAugment (torchvision's defaults: 2 ops,
-        magnitude 9), "colorjitter" ColorJitter(brightness, contrast, saturation 0.4, the usual
-        ImageNet-training strength). Raises ``ValueError`` for another name.
-        """
-        extra: dict[str, list[ImageTransform]] = {
-            "basic": [],
-            "trivial": [T.TrivialAugmentWide()],
-            "randaugment": [T.RandAugment()],
-            "colorjitter": [T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4)],
-        }
-        if augment not in extra:
-            raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
-        transform: ImageTransform = T.Compose(
-            [
-                T.RandomResizedCrop(self.crop_size, scale=(min_crop_area, 1.0)),
-                T.RandomHorizontalFlip(),
-                *extra[augment],
-                ToNormalizedTensor(self.mean, self.std),
-            ]
-        )
-        return transform
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["mean"], data["std"] = list(self.mean), list(self.std)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        return cls(
-            resize_size=int(data["resize_size"]),
-            crop_size=int(data["crop_size"]),
-            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
-        )
+    extra: dict[str, list[ImageTransform]] = {
+        "basic": [],
+        "trivial": [T.TrivialAugmentWide()],
+        "randaugment": [T.RandAugment()],
+        "colorjitter": [T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4)],
+    }
+    if augment not in extra:
+        raise ValueError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
+    transform: ImageTransform = T.Compose(
+        [
+            T.RandomResizedCrop(preprocessing.crop_size, scale=(min_crop_area, 1.0)),
+            T.RandomHorizontalFlip(),
+            *extra[augment],
+            ToNormalizedTensor(preprocessing.mean, preprocessing.std),
+        ]
+    )
+    return transform

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import Settings, available_cores
-from ..models import Checkpoint, Classifier, default_batch_size, resolve_device
+from ..models.classifier import Classifier
+from ..models.devices import default_batch_size, resolve_device, resolve_engine, torch_installed
+from ..models.onnx_file import OnnxFileError
+from ..storage import Database
+from ..versions.checkpoints import ensure_onnx_file, load_version, save_onnx_file
 from .labeller import Labeller, ModelSource
+
+if TYPE_CHECKING:
+    from ..models.checkpoint import Checkpoint
 
 
 def load_classifier(
-    settings: Settings, checkpoint: Checkpoint, engine: str | None = None, device: str | None = None
+    settings: Settings, db: Database, model: str | Checkpoint, engine: str | None = None, device: str | None = None
 ) -> Classifier:
-    """A classifier configured from settings; ``engine`` and ``device`` override them.
+    """A classifier for ``model`` (a registered version's id, or a checkpoint) configured from settings;
+    ``engine`` and ``device`` override them.
 
-    Its engine runs each batch on one thread: the labeller runs several batches at once
-    instead (``inference_lanes``). ``MOBILABEL_TTA=flip`` makes it label each image and its mirror.
+    On the CPU's ONNX engine it runs the version's stored ONNX file, exported first if this machine has
+    none (``registry.ensure_onnx_file``): with an id and the file there, torch is never imported. Its
+    engine runs each batch on one thread: the labeller runs several batches at once instead
+    (``inference_lanes``). ``MOBILABEL_TTA=flip`` makes it label each image and its mirror.
+    Raises ``registry.MissingOnnxError`` for a version with no ONNX file on an install without torch.
     """
-    return Classifier.load(
-        checkpoint,
-        engine=engine or settings.engine,
-        device=device or settings.device,
-        top_k=settings.top_k,
-        threads=1,
-        tta=settings.tta,
-    )
+    kind, device = resolve_engine(engine or settings.engine, device or settings.device)
+    if kind == "onnx":
+        version_id = model if isinstance(model, str) else model.version_id
+        path = ensure_onnx_file(db, settings, model)
+        try:
+            return Classifier.from_onnx_file(path, version_id, settings.top_k, threads=1, tta=settings.tta)
+        except OnnxFileError:
+            if not torch_installed():
+                raise
+            # A damaged or foreign file: the checkpoint, checked by its sha256, exports it again.
+            path = save_onnx_file(settings, load_version(db, settings, model) if isinstance(model, str) else model)
+            return Classifier.from_onnx_file(path, version_id, settings.top_k, threads=1, tta=settings.tta)
+    checkpoint = load_version(db, settings, model) if isinstance(model, str) else model
+    return Classifier.load(checkpoint, engine=kind, device=device, top_k=settings.top_k, threads=1, tta=settings.tta)
 
 
 def inference_lanes(settings: Settings, device: str | None = None) -> int:

@@ -11,6 +11,8 @@ by its content:
   decoded a batch at a time by nvjpeg there and transformed there. The CPU never runs
   torchvision's batch decode: it would hold a batch of full-size photos in one lane, and its
   libjpeg prints warnings to the terminal instead of returning them, where we store them with the result.
+  A classifier from a version's stored ONNX file does the same, or in a slim install (no torch) the
+  same resize and crop in numpy, pixel for pixel (``Preprocessing.eval_thread_pixels``).
 - ``pillow``: Pillow for every file, as the tutorial does (JPEGs reduced with ``Image.draft``).
 
 Every path applies the same checks and error messages (``imaging.read_picture``): libjpeg's
@@ -20,28 +22,31 @@ kept as a warning on its row), never printed.
 
 from __future__ import annotations
 
+import copy
 import io
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-import torch
 from PIL import Image
-from torchvision.io import ImageReadMode, decode_jpeg
 
 from ..confinement import outside_roots
 from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
-from ..models import Classifier, Preprocessing
+from ..models.classifier import Batch, Classifier
+from ..models.preprocessing import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
 
 _ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
 class Decoded:
-    """One file on its way to the model: its pixels (uint8, H x W x 3), an error, or JPEG bytes still to decode.
+    """One file on its way to the model: its pixels (uint8, H x W x 3: numpy, or a tensor from torchvision's
+    kernels), an error, or JPEG bytes still to decode on a GPU.
 
     ``content_hash`` is xxh3-128 of the file's bytes (hex); ``warning`` what a decoder
     reported about a file it still decoded whole; ``reduced`` whether its pixels were decoded at
@@ -51,7 +56,7 @@ class Decoded:
     path: Path
     content_id: str | None
     preprocessing: Preprocessing
-    tensor: torch.Tensor | None = None
+    tensor: Batch | None = None
     error: str | None = None
     encoded: torch.Tensor | None = None
     orientation: int = 1
@@ -86,15 +91,12 @@ class ThreadDecoder:
         self.reduce = reduce
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
-        preprocessing = classifier.checkpoint.preprocessing
+        preprocessing = classifier.preprocessing
         found = Decoded(source.path, source.content_id, preprocessing, content_hash=source.content_hash)
         min_side = label_min_side(preprocessing.resize_size) if self.reduce else 0
         try:
             picture = read_picture(source, self.max_pixels, min_side, libjpeg=not self.pillow)
-            if self.pillow:
-                tensor = classifier.pixels(picture.image)
-            else:
-                tensor = classifier.tensor_pixels(torch.from_numpy(np.array(picture.image)).permute(2, 0, 1))
+            tensor = classifier.pixels(picture.image) if self.pillow else classifier.thread_pixels(picture.image)
             return replace(found, tensor=tensor, warning=picture.warning, reduced=picture.reduced)
         except ImageReadError as exc:
             return replace(found, error=str(exc))
@@ -109,7 +111,9 @@ class DeviceJpegDecoder:
         self.orientation = orientation
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
-        found = Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
+        import torch
+
+        found = Decoded(source.path, source.content_id, classifier.preprocessing, content_hash=source.content_hash)
         try:
             # nvjpeg would fill a picture whose data ends early with grey, without a word.
             warning = check_jpeg(source.data or b"")
@@ -135,7 +139,7 @@ def _torchvision(max_pixels: int) -> DecoderChoice:
         # On the CPU, libjpeg-turbo in the decode threads at reduced size beats one batch decode in
         # a lane at full size, and holds no batch of full-size photos (memory stays bounded on phone-size photos).
         if source.is_jpeg and classifier.engine.device.startswith("cuda"):
-            small = plain_jpeg(source, max_pixels, label_min_side(classifier.checkpoint.preprocessing.resize_size))
+            small = plain_jpeg(source, max_pixels, label_min_side(classifier.preprocessing.resize_size))
             if small is not None:
                 return DeviceJpegDecoder(small)
         return threads
@@ -158,12 +162,28 @@ class Reader:
             raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)} (MOBILABEL_DECODER)")
         self.max_pixels = max_pixels
         self.allowed_roots = tuple(allowed_roots)
+        self.job_roots: tuple[Path, ...] = ()  # ``within``
         self.choose = DECODERS[decoder](max_pixels)
         self.fallback = ThreadDecoder(max_pixels)
         # For a near tie a reduced decode left (``Labeller.refine``): Pillow at full size, as the tutorial
         # decodes (its very pixels), and the leaner full decode in peak memory than libjpeg-turbo with
         # torchvision's resize (docs/benchmarks/recorded.md, Decoding).
         self.full = ThreadDecoder(max_pixels, pillow=True, reduce=False)
+
+    def within(self, roots: Sequence[Path]) -> Reader:
+        """This reader, opening only files that also lie under ``roots``: those of the process that created
+        the job (the server, for a job created over HTTP), which a worker holds to as well as to its own."""
+        narrowed = copy.copy(self)
+        narrowed.job_roots = tuple(roots)
+        return narrowed
+
+    def refusal(self, path: Path) -> str | None:
+        """Why ``path`` (links resolved) may not be opened, or None: it lies outside this process's roots or the job's."""
+        if outside_roots(path, self.allowed_roots):
+            return "path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not read"
+        if outside_roots(path, self.job_roots):
+            return "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
+        return None
 
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
         """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``
@@ -172,14 +192,15 @@ class Reader:
         return source if isinstance(source, Decoded) else self.decode(source, classifier, decoder)
 
     def load(self, path: Path, classifier: Classifier) -> ImageSource | Decoded:
-        """The file read once and hashed, or (a ``Decoded``) why it could not be: every file is read here."""
-        preprocessing = classifier.checkpoint.preprocessing
-        if outside_roots(path, self.allowed_roots):
-            return Decoded(
-                path, None, preprocessing, error="path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not opened"
-            )
+        """The file read once and hashed, or (a ``Decoded``) why it could not be: every file is read here.
+
+        The roots are checked on the path before it is opened (the same answer whatever lies outside), and on
+        the real path of the file opened (``files.open_regular``), so a link swapped in between is refused too."""
+        preprocessing = classifier.preprocessing
+        if (refused := self.refusal(path)) is not None:
+            return Decoded(path, None, preprocessing, error=refused)
         try:
-            return load_source(path)
+            return load_source(path, self.refusal if self.allowed_roots or self.job_roots else None)
         except ImageReadError as exc:
             return Decoded(path, None, preprocessing, error=str(exc))
 
@@ -190,7 +211,7 @@ class Reader:
     @staticmethod
     def unread(source: ImageSource, classifier: Classifier) -> Decoded:
         """A file ``load`` read that is not decoded: its result will be a copy of its content's (``Decoded.undecoded``)."""
-        return Decoded(source.path, source.content_id, classifier.checkpoint.preprocessing, content_hash=source.content_hash)
+        return Decoded(source.path, source.content_id, classifier.preprocessing, content_hash=source.content_hash)
 
 
 def plain_jpeg(source: ImageSource, max_pixels: int, min_side: int) -> int | None:
@@ -231,21 +252,24 @@ def finish_on_device(batch: Sequence[Decoded], classifier: Classifier, reader: R
     """
     pending = [i for i, item in enumerate(batch) if item.encoded is not None]
     finished = list(batch)
-    if not pending:
+    if not pending or classifier.device_pixels is None:  # device_pixels: on a GPU, where DeviceJpegDecoder is chosen
         return finished
+    device_pixels = classifier.device_pixels
     images = _decode_jpegs([batch[i].encoded for i in pending], classifier.engine.device)  # type: ignore[misc]
     for i, image in zip(pending, images, strict=True):
         item = batch[i]
         try:
             if image is None:
                 raise RuntimeError("not decodable on the device")
-            finished[i] = replace(item, encoded=None, tensor=classifier.tensor_pixels(upright(image, item.orientation)))
+            finished[i] = replace(item, encoded=None, tensor=device_pixels(upright(image, item.orientation)))
         except RuntimeError:
             finished[i] = reader.read(item.path, classifier, reader.fallback)
     return finished
 
 
 def _decode_jpegs(data: list[torch.Tensor], device: str) -> list[torch.Tensor | None]:
+    from torchvision.io import ImageReadMode, decode_jpeg
+
     with warnings.catch_warnings():
         # torchvision 0.29 marks its decoders deprecated in favour of TorchCodec, which is
         # not on our machines; they remain the batched nvjpeg path torchvision ships.

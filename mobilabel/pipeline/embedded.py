@@ -13,6 +13,7 @@ from typing import TypeVar
 from ..config import Settings, load_settings
 from ..errors import MobilabelError
 from ..object_paths import source_path
+from ..plurals import counted
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
@@ -136,6 +137,7 @@ def label_folder(
                 job.model_version_id = version_id
             claim_job(session, job.id, owner)
             stored_jobs.set_total(session, job.id, found.found)
+            stored_jobs.set_passed_over(session, job.id, found.passed_over)
             stored_jobs.add_to_counters(session, job.id, 0, 0, found.skipped)
             record_job_images(session, job.id, version_id, [(path, ImageOutcome.SKIPPED) for path in found.skipped_paths])
             return job
@@ -161,10 +163,13 @@ def label_folder(
                 if not cancelled and stop_requested is not None and stop_requested():
                     with db.transaction() as session:
                         stored_jobs.finish_job(
-                            session, job.id, JobState.CANCELLED, error=f"interrupted after {kept} of {len(work.paths)} images"
+                            session,
+                            job.id,
+                            JobState.CANCELLED,
+                            error=f"interrupted after {kept} of {counted(len(work.paths), 'image')}",
                         )
                     raise JobInterruptedError(
-                        f"interrupted: job {job.id} stopped after {kept} of {len(work.paths)} images to label; those {kept} are kept "
+                        f"interrupted: job {job.id} stopped after {kept} of {counted(len(work.paths), 'image')} to label; those {kept} are kept "
                         f"(mobilabel results --job {job.id}); {resume}"
                     )
                 if cancelled:
@@ -182,7 +187,7 @@ def label_folder(
                 db.url,
                 patience,
                 exc,
-                f"job {job.id} stopped after {kept} of {len(work.paths)} images to label; those are kept; "
+                f"job {job.id} stopped after {kept} of {counted(len(work.paths), 'image')} to label; those are kept; "
                 f"{resume} once the database is back",
             ) from exc
         status = JobState.CANCELLED if isinstance(exc, KeyboardInterrupt) else JobState.FAILED

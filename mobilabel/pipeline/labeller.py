@@ -23,6 +23,7 @@ does (on phone-size photos, each one whose reduced label differed from the full 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,11 +32,9 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
-import torch
-
 from ..config import Settings
 from ..imaging import ImageSource
-from ..models import Classifier, Prediction
+from ..models.classifier import Classifier, Prediction
 from ..object_paths import source_path
 from ..storage.results import ResultRecord
 from ..storage.states import ResultStatus
@@ -118,6 +117,15 @@ class Labeller:
         self.decode_threads = decode_threads
         self.lanes = lanes
         self.reader = Reader(max_pixels, allowed_roots, decoder)
+
+    def within(self, roots: Sequence[Path]) -> Labeller:
+        """This labeller (its model, lanes and locks shared), reading only files that also lie under ``roots``
+        (``Reader.within``); itself when ``roots`` is empty."""
+        if not roots:
+            return self
+        narrowed = copy.copy(self)
+        narrowed.reader = self.reader.within(roots)
+        return narrowed
 
     @property
     def classifier(self) -> Classifier:
@@ -232,7 +240,7 @@ class Labeller:
 
     def prepare(self, batch: Sequence[Decoded], classifier: Classifier) -> list[Decoded]:
         """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
-        preprocessing = classifier.checkpoint.preprocessing
+        preprocessing = classifier.preprocessing
         # A version with other input sizes took over while this batch was decoded ahead (or one that
         # had not labelled a content the batch's version had, which was then left undecoded).
         batch = [
@@ -315,9 +323,7 @@ class _Decoding:
 
 def _forward(items: Sequence[Decoded], classifier: Classifier) -> list[Prediction]:
     """``classifier``'s predictions for decoded ``items`` (each with a tensor), in one forward pass."""
-    # Files Pillow decoded are on the CPU, the rest on the model's device already.
-    device = classifier.engine.device
-    return classifier.predict(torch.stack([item.tensor.to(device) for item in items]))  # type: ignore[union-attr]
+    return classifier.predict(classifier.stack([item.tensor for item in items]))
 
 
 def _copy(result: ResultRecord, item: Decoded) -> ResultRecord:

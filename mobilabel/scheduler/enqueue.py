@@ -46,7 +46,9 @@ def enqueue_folder(
     images: Iterable[Path] | None = None,
 ) -> EnqueuedJob:
     """Walk ``root`` lazily and send its images in chunks; with ``images`` (under ``root``, already
-    chosen by the caller, as ``watch`` does), send those instead, without walking or filtering.
+    chosen by the caller, as ``watch`` does), send those instead, without walking or filtering. The job records
+    what the walk passed over, by reason, and ``settings`` allowed roots, which the workers hold each file to
+    when they open it (``Reader.within``).
 
     An image unchanged since the version in force labelled it is not sent (counted as
     skipped), unless ``force``. The check runs here, not on the workers, so that a folder
@@ -61,7 +63,9 @@ def enqueue_folder(
     """
     root = check_folder(root)
     with db.transaction() as session:
-        job = stored_jobs.create_job(session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue)
+        job = stored_jobs.create_job(
+            session, str(root), model_version_id, status=JobState.ENQUEUING, queue=queue, allowed_roots=settings.allowed_roots
+        )
         owner = this_process("enqueue")
         claim_job(session, job.id, owner)
         in_force = None if force else versions.version_in_force(session, model_version_id)
@@ -78,6 +82,7 @@ def enqueue_folder(
             stored_chunks.cancel_chunks(session, job.id)
         raise
     with db.transaction() as session:
+        stored_jobs.set_passed_over(session, job.id, walked.by_reason())
         release_job(session, job.id)  # from here on its chunks carry their workers, and the sweeper watches them
         stored_jobs.mark_running(session, job.id)
         stored_jobs.complete_if_finished(session, job.id)

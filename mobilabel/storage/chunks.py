@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,8 @@ class ClaimedChunk:
     queued_at: datetime
     # Why the previous attempt failed, if it raised (None: it crashed or timed out, or there was none).
     last_error: str | None = None
+    # The allowed roots of the process that created the job (``Job.allowed_roots``); none: only the worker's own.
+    allowed_roots: tuple[Path, ...] = ()
 
 
 def add_chunks(session: Session, job_id: int, first_seq: int, chunks: Sequence[Sequence[str]], grace: timedelta) -> list[int]:
@@ -64,7 +67,14 @@ def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelt
     chunk.started_at = now
     chunk.deadline = now + deadline
     return ClaimedChunk(
-        chunk.id, chunk.job_id, list(chunk.paths), chunk.attempts, job.model_version_id, chunk.created_at, chunk.error
+        chunk.id,
+        chunk.job_id,
+        list(chunk.paths),
+        chunk.attempts,
+        job.model_version_id,
+        chunk.created_at,
+        chunk.error,
+        tuple(Path(root) for root in job.allowed_roots or ()),
     )
 
 

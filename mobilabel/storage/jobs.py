@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
@@ -15,14 +17,32 @@ from .tables import Chunk, Job, utcnow
 
 
 def create_job(
-    session: Session, root: str, model_version_id: str | None, status: JobState = JobState.RUNNING, queue: str | None = None
+    session: Session,
+    root: str,
+    model_version_id: str | None,
+    status: JobState = JobState.RUNNING,
+    queue: str | None = None,
+    allowed_roots: Sequence[Path] = (),
 ) -> Job:
     """Record a job; its root is stored absolute (``paths.absolute_path``); ``queue`` is the Celery queue of a
-    distributed job's chunks (None: labelled in-process)."""
-    job = Job(root=absolute_path(root), model_version_id=model_version_id, status=status, queue=queue, started_at=utcnow())
+    distributed job's chunks (None: labelled in-process); ``allowed_roots`` are the creating process's
+    MOBILABEL_ALLOWED_ROOTS, which the workers labelling it hold to as well as to their own (none: no more)."""
+    job = Job(
+        root=absolute_path(root),
+        model_version_id=model_version_id,
+        status=status,
+        queue=queue,
+        started_at=utcnow(),
+        allowed_roots=[str(r) for r in allowed_roots] or None,
+    )
     session.add(job)
     session.flush()
     return job
+
+
+def set_passed_over(session: Session, job_id: int, passed_over: Mapping[str, int]) -> None:
+    """Record what the job's walk passed over, by reason (``pipeline.paths.WalkCounts.by_reason``)."""
+    session.execute(update(Job).where(Job.id == job_id).values(passed_over=dict(passed_over)))
 
 
 def set_total(session: Session, job_id: int, total: int) -> None:

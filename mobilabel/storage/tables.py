@@ -96,6 +96,11 @@ class Job(Base):
     # last said it was alive (storage.ownership); None once a distributed job's chunks carry it.
     owner: Mapped[str | None] = mapped_column(Text)
     heartbeat_at: Mapped[datetime | None]
+    # What the walk passed over, by reason (``pipeline.paths.WalkCounts``); None before it ends (migration 0014).
+    passed_over: Mapped[dict[str, Any] | None]
+    # MOBILABEL_ALLOWED_ROOTS of the process that created the job (the server, for a job created over HTTP):
+    # workers open only files under them as well as under their own. None or empty: the creator set none.
+    allowed_roots: Mapped[list[str] | None] = mapped_column(StoredPathList)
 
 
 class Chunk(Base):

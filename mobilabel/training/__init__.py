@@ -1,4 +1,4 @@
-"""Training: transfer learning on an image folder, registered as a model version. Knows models, storage, imaging, registry.
+"""Training: transfer learning on an image folder, registered as a model version. Knows models, storage, imaging, versions.
 
 Importing this package loads no torch: options, progress and errors are plain values, and
 the rest (``train``, ``promote_if_better``, the data splits) is imported on first use, so

@@ -6,6 +6,7 @@ import csv
 import os
 from pathlib import Path
 
+from ..plurals import counted
 from ..storage.corrections import CorrectionError, CorrectionRecord
 
 CSV_COLUMNS = ("image_path", "label")
@@ -57,7 +58,7 @@ def read_corrections_csv(path: Path, unanswered: list[int] | None = None) -> lis
     if problems:
         shown = "; ".join(problems[:_PROBLEMS_SHOWN])
         more = f"; and {len(problems) - _PROBLEMS_SHOWN} more" if len(problems) > _PROBLEMS_SHOWN else ""
-        raise CorrectionError(f"{path}: {len(problems)} rows cannot be stored, none were: {shown}{more}")
+        raise CorrectionError(f"{path}: {counted(len(problems), 'row')} cannot be stored, none were: {shown}{more}")
     if not records:
         raise CorrectionError(f"{path} has no answered rows (fill in the label column)" if rows else f"{path} has no rows")
     return records

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..object_paths import ObjectPath
 from ..pipeline.paths import check_folder, iter_images
+from ..plurals import counted
 from ..storage.classes import SKIP
 from ..storage.corrections import CURRENT, VerifiedLabel
 from .errors import TrainingError
@@ -267,7 +268,7 @@ def answers_split(
             "answer more with `mobilabel review next` and `mobilabel correct`, or give a DATA_DIR of class folders"
         )
     if few := sorted((n, label) for label, n in counts.items() if n < MIN_ANSWERS):
-        named = ", ".join(f"{label!r} has {n} answer{'s' if n != 1 else ''}" for n, label in few)
+        named = ", ".join(f"{label!r} has {counted(n, 'answer')}" for n, label in few)
         raise TrainingError(
             f"too few answers to train: {named}; each class needs at least {MIN_ANSWERS} (a fifth is held out to measure it): "
             "answer more, or merge or retire the class"

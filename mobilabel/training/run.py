@@ -26,7 +26,7 @@ from ..storage.class_queries import class_names, trainable_labels
 from ..storage.classes import SKIP
 from ..storage.pathcodec import to_stored
 from ..storage.trained_answers import record_trained
-from ..versions.checkpoints import find_imagenet, register_checkpoint
+from ..versions.checkpoints import find_imagenet, register_checkpoint, save_onnx_file
 from ..versions.files import checkpoint_file, report_file
 from . import metrics as measures
 from .data import DEFAULT_VAL_FRACTION, DataSplit, LabelledImage, VerifiedSplit, add_corrections, answers_split, find_split
@@ -132,6 +132,7 @@ def train(
         record_trained(session, checkpoint.version_id, verified.trained_hashes, oof.labels if oof else None)
     checkpoint_path = checkpoint_file(settings, checkpoint.version_id)
     checkpoint.save(checkpoint_path)
+    save_onnx_file(settings, checkpoint)  # once, now: CPU workers label from it without torch
     report_path = write_report_png(
         report_file(settings, checkpoint.version_id), metrics, title=f"model version {checkpoint.version_id}"
     )

@@ -74,7 +74,8 @@ def _label(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk) -> tuple[int,
     """Label and write the chunk's images, a batch per transaction; returns (labelled, failed)."""
     done = failed = 0
     started = time.perf_counter()
-    for batch in rt.labeller(claimed.model_version_id).label(claimed.paths, _known_results(rt, claimed.id)):
+    labeller = rt.labeller(claimed.model_version_id).within(claimed.allowed_roots)
+    for batch in labeller.label(claimed.paths, _known_results(rt, claimed.id)):
         with_db_retry(
             partial(_write_batch, rt, batch, claimed.job_id), rt.settings.db_patience_s, f"chunk {claimed.id}: write batch"
         )

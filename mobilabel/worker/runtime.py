@@ -10,12 +10,13 @@ import logging
 import os
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..config import Settings, load_settings
-from ..models import Checkpoint, Classifier
+from ..models.classifier import Classifier
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.labeller import Labeller
@@ -24,6 +25,9 @@ from ..storage.heartbeat import Heartbeat
 from ..storage.leases import SERVING_LEASE_PREFIX, take_lease
 from ..storage.ownership import silence_limit
 from . import metrics
+
+if TYPE_CHECKING:
+    from ..models.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,8 @@ class WorkerRuntime:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._labellers: dict[str | None, Labeller] = {}
         if not settings.allowed_roots:
-            # The server holds a job created over HTTP to its own roots when it walks the folder; the
-            # files a chunk names are opened here, checked only against this worker's roots.
+            # A job records the roots of the process that created it (the server's, over HTTP), and the files
+            # of its chunks are held to them here (``Reader.within``); a job created without roots is not.
             log.warning(
                 "MOBILABEL_ALLOWED_ROOTS is not set: process %s opens any file a job names (set it to the folders jobs may read)",
                 self.name,
@@ -84,9 +88,9 @@ class WorkerRuntime:
             )
         Heartbeat(self.db, beat, self.settings.heartbeat_s, f"process {self.name}").start()
 
-    def _load(self, checkpoint: Checkpoint) -> Classifier:
-        classifier = load_classifier(self.settings, checkpoint)
-        log.info("process %s loaded model version %s (%s engine)", self.name, checkpoint.version_id, classifier.engine.name)
+    def _load(self, model: str | Checkpoint) -> Classifier:
+        classifier = load_classifier(self.settings, self.db, model)
+        log.info("process %s loaded model version %s (%s engine)", self.name, classifier.version_id, classifier.engine.name)
         return classifier
 
 

@@ -15,7 +15,7 @@ from ..scheduler.relabel import relabel_recent_jobs
 from ..storage import training_runs as stored_runs
 from ..storage.heartbeat import Heartbeat
 from ..storage.ownership import beat_run, claim_run, reap_orphans
-from ..training import TrainingOptions, train
+from ..training import TrainingOptions
 from ..training.inputs import unchanged_since_last_run
 from ..training.recorded import RecordedProgress
 from .runtime import WorkerRuntime
@@ -34,6 +34,9 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
     if run is None:
         log.info("training run skipped: not queued", extra={"run": run_id})
         return None
+    # Imported here: training needs torch, which a worker that only labels (a slim one) never imports.
+    from ..training import train
+
     on_progress = RecordedProgress(rt.db, run_id)
     heartbeat = Heartbeat(
         rt.db, lambda session: beat_run(session, run_id, owner), rt.settings.heartbeat_s, f"training run {run_id}"

@@ -66,6 +66,7 @@ def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
         "postgres",
         "migrate",
         "worker",
+        "worker-slim",
         "worker-gpu",
         "scheduler",
         "watch",
@@ -78,7 +79,7 @@ def test_the_service_graph_starts_in_order_on_healthchecks() -> None:
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["migrate"]["command"] == ["mobilabel", "db", "upgrade"]
     assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("worker", "worker-gpu", "scheduler", "watch", "flower", "web"):
+    for name in ("worker", "worker-slim", "worker-gpu", "scheduler", "watch", "flower", "web"):
         assert SERVICES[name]["depends_on"] == {
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
@@ -94,7 +95,7 @@ def test_the_deployment_is_safe_by_default() -> None:
     redis_command = " ".join(SERVICES["redis"]["command"])
     assert "--requirepass" in redis_command and "--appendonly yes" in redis_command
     assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
-    for name in ("worker", "worker-gpu", "scheduler", "watch", "migrate", "flower", "web"):
+    for name in ("worker", "worker-slim", "worker-gpu", "scheduler", "watch", "migrate", "flower", "web"):
         volumes = SERVICES[name]["volumes"]
         assert any(v.endswith(":/images:ro") for v in volumes), f"{name}: images mounted read-only"
         assert "models:/var/lib/mobilabel" in volumes, f"{name}: checkpoints volume"
@@ -118,6 +119,19 @@ def test_the_deployment_is_safe_by_default() -> None:
         "no API without a token"
     )
     assert "/readyz" in " ".join(web["healthcheck"]["test"]) and "MOBILABEL_API_TOKEN']" in " ".join(web["healthcheck"]["test"])
+
+
+def test_the_slim_worker_is_the_cpu_worker_built_without_torch() -> None:
+    slim = SERVICES["worker-slim"]
+    # The same command as the CPU worker, which test_migrate_worker_and_scheduler_run_natively runs; the
+    # slim install itself is proven by `python -m bench.slim --check` (labels in a venv without torch).
+    assert slim["command"] == SERVICES["worker"]["command"] and slim["profiles"] == ["slim"]
+    assert slim["build"] == {"context": ".", "dockerfile": "Dockerfile.slim"} and slim["image"].startswith("mobilabel-slim:")
+    assert slim["environment"] == SERVICES["worker"]["environment"], "the same broker, database and model cache"
+    dockerfile = (REPO / "Dockerfile.slim").read_text()
+    assert "pip install -r requirements/slim.txt" in dockerfile and "pip install --no-deps ." in dockerfile
+    assert "torch" not in (REPO / "requirements" / "slim.txt").read_text().split("onnxruntime", 1)[1]
+    assert '! python -c "import torch"' in dockerfile, "the image build fails if torch got in"
 
 
 def test_every_setting_used_is_in_env_example() -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from mobilabel.broker import create_app
 from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage.result_queries import ResultFilter, query_results
+from tests.api_support import ClientFactory
 from tests.integration.conftest import Cluster
+from tests.unit.worker.test_job_confinement import JOB_ROOTS_REFUSED
 
 
 def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(
@@ -33,6 +37,7 @@ def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(
         sent = enqueue_folder(db, create_app(settings), settings, folder, 2, "cpu")
     assert sent.passed_over == {"not an image": 1, "a socket, not a regular file": 1, "broken symbolic link": 1}
     job = cluster.wait_for_job(sent.id, 120)
+    assert job.passed_over == sent.passed_over
     assert (job.total, job.done, job.failed) == (3, 1, 2)
     with db.transaction() as session:
         rows = {Path(r.image_path).name: r for r in query_results(session, ResultFilter(job_id=job.id))}
@@ -40,3 +45,40 @@ def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(
     assert rows["fifo.jpg"].error == "a FIFO (named pipe), not a regular file: not opened"
     assert rows["zero.jpg"].error == "a character device, not a regular file: not opened"
     assert rows["good.jpg"].status == "ok"
+
+
+def test_a_job_created_over_http_holds_the_worker_to_the_servers_roots(
+    api: ClientFactory,
+    cluster: Cluster,
+    tmp_path: Path,
+    val_images: list[Path],
+) -> None:
+    """The worker has no roots of its own; the server's still apply to every file it opens, also to a photo
+    swapped for a link out of the roots after the job was sent, and the walk's counts reach the job."""
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    allowed.mkdir()
+    outside.mkdir()
+    for i, name in enumerate(("good.jpg", "swapped.jpg")):
+        shutil.copy(val_images[i], allowed / name)
+    shutil.copy(val_images[2], outside / "secret.jpg")
+    (allowed / "linked.jpg").symlink_to(outside / "secret.jpg")
+    (allowed / "notes.txt").write_text("not a photo")
+    assert "MOBILABEL_ALLOWED_ROOTS" not in cluster.env
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(allowed))
+    created = client.post("/api/jobs", json={"folder": str(allowed), "chunk_size": 2})
+    assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+    (allowed / "swapped.jpg").unlink()
+    (allowed / "swapped.jpg").symlink_to(outside / "secret.jpg")
+    cluster.start_worker("w1")
+    cluster.wait_for_job(job_id, 120)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert (job["total"], job["done"], job["failed"], job["passed_over"]) == (3, 1, 2, {"not an image": 1})
+    rows = {Path(r["image_path"]).name: r for r in client.get("/api/results", params={"job": job_id}).json()["items"]}
+    assert rows["good.jpg"]["status"] == "ok"
+    for name in ("linked.jpg", "swapped.jpg"):
+        assert rows[name]["error"] == JOB_ROOTS_REFUSED, rows[name]
+    status = subprocess.run(
+        [sys.executable, "-m", "mobilabel", "status", str(job_id)], env=cluster.env, capture_output=True, text=True, check=True
+    )
+    assert "(1 labelled, 2 failed, 0 skipped (unchanged), 1 skipped: not an image)" in status.stdout

@@ -68,8 +68,10 @@ def test_label_labels_fails_or_counts_every_entry_it_meets(tmp_path: Path, val_i
     (folder / "dangling").symlink_to(folder / "gone")
     (folder / "again").symlink_to(folder, target_is_directory=True)
     labelled = run("label", str(folder))
-    summary = " ".join(labelled.output.split())
     assert labelled.exit_code == 0, labelled.output
+    # One line however long, where the output is no terminal (``cli.output.messages``).
+    (summary,) = [line for line in labelled.output.splitlines() if line.startswith("job ")]
+    assert " s (" in summary and ", model version " in summary, summary
     assert "4 images, 1 labelled, 3 failed, 0 skipped (unchanged), 1 skipped: not an image" in summary
     for passed_over in (
         "1 skipped: a FIFO (named pipe), not a regular file", "1 skipped: a character device, not a regular file",
@@ -102,7 +104,7 @@ def test_a_photo_under_a_path_longer_than_path_max_is_labelled(tmp_path: Path, v
     photo = str(tmp_path / "/".join(["d" * 200] * depth) / "photo.jpg")
     assert len(os.fsencode(photo)) > PATH_MAX
     labelled = run("label", str(tmp_path))
-    assert "1 images, 1 labelled, 0 failed" in " ".join(labelled.output.split()), labelled.output
+    assert "1 image, 1 labelled, 0 failed" in " ".join(labelled.output.split()), labelled.output
     assert rows()[photo]["status"] == "ok"
     predicted = run("predict", photo)
     assert predicted.exit_code == 0 and predicted.output.startswith(photo + "\t") and "failed" not in predicted.output
@@ -127,7 +129,7 @@ def test_our_pixel_limit_is_the_only_one_and_the_one_quoted(tmp_path: Path, api:
     assert predicted.exit_code == 0 and "failed" not in predicted.output and "178956970" not in predicted.output, predicted.output
     for decoder in ("torchvision", "pillow"):
         labelled = run("label", "--force", str(scan.parent), env={**allowed, "MOBILABEL_DECODER": decoder})
-        assert "1 images, 1 labelled, 0 failed" in " ".join(labelled.output.split()), (decoder, labelled.output)
+        assert "1 image, 1 labelled, 0 failed" in " ".join(labelled.output.split()), (decoder, labelled.output)
     client = api(MOBILABEL_MAX_IMAGE_PIXELS="400000000")
     answer = client.post("/api/predict", files=[("files", ("scan.jpg", scan.read_bytes(), "image/jpeg"))])
     assert answer.status_code == 200 and answer.json()["predictions"][0]["label"], answer.text

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ...storage import classes as stored
 from ...storage.class_queries import list_classes
+from ...storage.classes import ClassError
 from ..deps import SessionDep
 
 router = APIRouter(prefix="/api/classes", tags=["classes"])
@@ -47,9 +48,10 @@ class MovedOut(BaseModel):
     answers: int = Field(description="the standing answers that now name the new class")
 
 
-def _refused(exc: stored.ClassError) -> HTTPException:
-    status = 404 if isinstance(exc, stored.UnknownClassError) else 409 if isinstance(exc, stored.ClassExistsError) else 400
-    return HTTPException(status, str(exc))
+def refusal_status(exc: ClassError) -> int:
+    """The HTTP status of a refused class change (``_ERRORS``); the app's one handler of ``ClassError`` answers with it,
+    so the routes below let the storage's refusals rise (their transaction rolled back as they pass)."""
+    return 404 if isinstance(exc, stored.UnknownClassError) else 409 if isinstance(exc, stored.ClassExistsError) else 400
 
 
 @router.get("", response_model=list[ClassOut])
@@ -61,43 +63,28 @@ def get_classes(session: SessionDep) -> list[ClassOut]:
 @router.post("", status_code=201, response_model=NameIn, responses=_ERRORS)
 def add_class(body: NameIn, session: SessionDep) -> NameIn:
     """Create a class; answers may use it at once. Answers with the name as stored (blanks trimmed)."""
-    try:
-        return NameIn(name=stored.add_class(session, body.name))
-    except stored.ClassError as exc:
-        raise _refused(exc) from None
+    return NameIn(name=stored.add_class(session, body.name))
 
 
 @router.post("/rename", response_model=MovedOut, responses=_ERRORS)
 def rename_class(body: RenameIn, session: SessionDep) -> MovedOut:
     """Rename a class with every answer that used it."""
-    try:
-        return MovedOut(answers=stored.rename_class(session, body.old, body.new))
-    except stored.ClassError as exc:
-        raise _refused(exc) from None
+    return MovedOut(answers=stored.rename_class(session, body.old, body.new))
 
 
 @router.post("/merge", response_model=MovedOut, responses=_ERRORS)
 def merge_classes(body: MergeIn, session: SessionDep) -> MovedOut:
     """Move every answer of ``sources`` into ``into``, then remove ``sources``."""
-    try:
-        return MovedOut(answers=stored.merge_classes(session, list(dict.fromkeys(body.sources)), body.into))
-    except stored.ClassError as exc:
-        raise _refused(exc) from None
+    return MovedOut(answers=stored.merge_classes(session, list(dict.fromkeys(body.sources)), body.into))
 
 
 @router.post("/retire", status_code=204, responses=_ERRORS)
 def retire_class(body: NameIn, session: SessionDep) -> None:
     """Retire a class: its answers are kept, neither trained on nor offered."""
-    try:
-        stored.retire_class(session, body.name)
-    except stored.ClassError as exc:
-        raise _refused(exc) from None
+    stored.retire_class(session, body.name)
 
 
 @router.post("/restore", status_code=204, responses=_ERRORS)
 def restore_class(body: NameIn, session: SessionDep) -> None:
     """Bring a retired class back."""
-    try:
-        stored.restore_class(session, body.name)
-    except stored.ClassError as exc:
-        raise _refused(exc) from None
+    stored.restore_class(session, body.name)

@@ -42,6 +42,10 @@ class JobOut(BaseModel):
     model_version_id: str | None
     queue: str | None
     error: str | None
+    passed_over: dict[str, int] | None = Field(
+        description="entries under the folder not labelled nor failed, counted by reason (e.g. "
+        '{"not an image": 3, "broken symbolic link": 1}); null until the walk has ended'
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -73,6 +77,7 @@ def job_out(job: Job) -> JobOut:
         model_version_id=job.model_version_id,
         queue=job.queue,
         error=job.error,
+        passed_over=job.passed_over,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -71,13 +71,14 @@ class Predictor:
         shutil.rmtree(self.uploads, ignore_errors=True)
 
     def _build(self) -> Batcher:
-        from ...models import Checkpoint, Classifier
+        from ...models.checkpoint import Checkpoint
+        from ...models.classifier import Classifier
         from ...pipeline.active_model import ActiveModel
         from ...pipeline.build import build_labeller, load_classifier
         from ..services.batching import Batcher
 
-        def factory(checkpoint: Checkpoint) -> Classifier:
-            return load_classifier(self._settings, checkpoint)
+        def factory(model: str | Checkpoint) -> Classifier:
+            return load_classifier(self._settings, self._db, model)
 
         # Uploads are this server's own temporary files: the allowed roots confine stored paths, not them.
         settings = self._settings.model_copy(update={"allowed_roots": ()})

@@ -144,12 +144,13 @@ class JobRunner:
         # Built on the first job: it loads torch and the model, which a server that only
         # answers queries never needs. It follows the active version, as `label` does.
         if self._labeller is None:
-            from ...models import Checkpoint, Classifier
+            from ...models.checkpoint import Checkpoint
+            from ...models.classifier import Classifier
             from ...pipeline.active_model import ActiveModel
             from ...pipeline.build import build_labeller, load_classifier
 
-            def factory(checkpoint: Checkpoint) -> Classifier:
-                return load_classifier(self._settings, checkpoint)
+            def factory(model: str | Checkpoint) -> Classifier:
+                return load_classifier(self._settings, self._db, model)
 
             self._labeller = build_labeller(self._settings, ActiveModel(self._db, self._settings, factory))
         return self._labeller

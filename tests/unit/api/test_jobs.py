@@ -96,7 +96,7 @@ def test_a_running_job_stops_after_the_batch_it_is_labelling(
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"), MOBILABEL_BATCH_SIZE="1", MOBILABEL_LANES="1")
     settings = load_settings()
     db = open_database(settings.database_url)
-    classifier = load_classifier(settings, resolve_checkpoint(db, settings))
+    classifier = load_classifier(settings, db, resolve_checkpoint(db, settings))
     db.dispose()
     asked, running, go_on = 0, threading.Event(), threading.Event()
 

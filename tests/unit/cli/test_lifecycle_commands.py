@@ -101,7 +101,7 @@ def test_models_delete_asks_first_and_prune_removes_rows_of_files_gone(tmp_path:
     dry = run("results", "prune", "--missing", "--dry-run")
     assert dry.exit_code == 0 and str(paths[0]) in dry.output and "nothing deleted" in dry.output
     assert len(csv_rows(run("results", "--format", "csv"))) == 5
-    assert "deleted their 1 result rows" in run("results", "prune", "--missing").output
+    assert "1 image file is gone; deleted 1 result row" in run("results", "prune", "--missing").output
     assert len(csv_rows(run("results", "--format", "csv"))) == 4
 
     deleted = run("models", "delete", "imagenet", "--yes")

@@ -19,7 +19,7 @@ from mobilabel.cli.main import cli
 from mobilabel.config import load_settings
 from mobilabel.hashing import hash_file
 from mobilabel.imaging import read_rgb
-from mobilabel.models import Checkpoint, Preprocessing, build_model, onnx_file
+from mobilabel.models import Checkpoint, Preprocessing, build_model, onnx_export
 from mobilabel.storage import open_database
 from mobilabel.storage import versions as stored
 from mobilabel.storage.results import ResultRecord, write_results
@@ -84,14 +84,14 @@ def test_an_onnx_file_that_differs_from_pytorch_is_not_written_and_exits_1(
     db.dispose()
     exact = run("models", "export", "active", "--format", "onnx", "--output", str(tmp_path / "ok.onnx"))
     assert exact.exit_code == 0 and "on 4 images" in exact.output, exact.output
-    original = onnx_file.export_onnx
+    original = onnx_export.export_onnx
 
     def drifted(model: torch.nn.Module, example: torch.Tensor) -> bytes:
         with torch.no_grad():
             model.classifier[-1].bias.add_(0.01)  # type: ignore[index, union-attr, operator]
         return original(model, example)
 
-    monkeypatch.setattr(onnx_file, "export_onnx", drifted)
+    monkeypatch.setattr(onnx_export, "export_onnx", drifted)
     refused = run("models", "export", version_id, "--format", "onnx", "--output", str(tmp_path / "bad.onnx"))
     assert refused.exit_code == 1 and "not written: largest logit difference" in refused.output
     assert not (tmp_path / "bad.onnx").exists()

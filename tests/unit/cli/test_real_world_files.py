@@ -66,7 +66,7 @@ def test_a_folder_of_only_heic_photos_is_labelled(tmp_path: Path, val_images: li
     folder.mkdir()
     pillow_heif.from_pillow(Image.open(val_images[0])).save(folder / "IMG_0001.HEIC", quality=80)
     labelled = run("label", str(folder))
-    assert labelled.exit_code == 0 and "1 images, 1 labelled, 0 failed" in labelled.output, labelled.output
+    assert labelled.exit_code == 0 and "1 image, 1 labelled, 0 failed" in labelled.output, labelled.output
 
 
 def test_predict_reads_heic_and_says_a_folder_is_a_folder(tmp_path: Path, val_images: list[Path]) -> None:

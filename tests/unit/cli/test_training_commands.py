@@ -155,7 +155,7 @@ def test_a_verified_label_that_is_not_a_class_is_left_out_with_a_warning_and_tra
     data = tiny_dataset(tmp_path / "data", 1, 1)
     result = run("train", str(data), "--epochs", "1")
     assert result.exit_code == 0, result.output
-    assert "warning: left out 1 verified labels:" in result.output
+    assert "warning: left out 1 verified label:" in result.output
     assert f"  {daisy}: label 'cat' is not a class of the data folder (daisy, roses)" in result.output
     assert "now active: no version was active" in result.output
     quiet = run("train", str(data), "--epochs", "1", "--no-corrections")

@@ -85,6 +85,8 @@ def test_filters_by_label_path_and_job_and_refuses_unknown_names(library: dict[s
     assert sorted(r["source_path"] for r in manifest(tmp_path / "p")) == sorted(p for p in library if "/photos/a/" in p)
     assert run("export", str(tmp_path / "j"), *every, "--job", "1").exit_code == 0
     assert len(manifest(tmp_path / "j")) == 12
+    single = run("export", str(tmp_path / "one"), *every, "--path", sorted(library)[0])
+    assert single.exit_code == 0 and f"exported 1 image to {tmp_path / 'one'} (1 new, 0 there already)" in single.output
     for args, message in [
         (("--job", "7"), "no job 7"),
         (("--label", "Daisy"), "did you mean 'daisy'"),
@@ -99,7 +101,7 @@ def test_an_image_gone_from_disk_is_skipped_and_the_rest_exported(library: dict[
     os.unlink(gone)
     result = run("export", str(tmp_path / "out"), "--mode", "copy", "--review-state", "suggested,verified")
     assert result.exit_code == 0, result.output
-    assert "skipped 1 images" in result.output and "No such file" in result.output
+    assert "skipped 1 image:" in result.output and "No such file" in result.output
     assert sorted(r["source_path"] for r in manifest(tmp_path / "out")) == sorted(p for p in library if p != gone)
 
 

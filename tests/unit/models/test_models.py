@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torchvision import transforms as T
 
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Classifier, MobileNetV1, Preprocessing, build_model
-from mobilabel.models.transforms import IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
+from mobilabel.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from mobilabel.models.transforms import ToNormalizedTensor
 from tests.conftest import IMAGENET_WEIGHTS
 
 
@@ -78,6 +80,6 @@ def test_labelling_on_pixels_gives_the_logits_of_the_tutorial_transforms(val_ima
     reference_transform = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     with torch.no_grad():
         reference = checkpoint.build().eval()(torch.stack([reference_transform(i) for i in images]))
-    pixels = torch.stack([classifier.pixels(i) for i in images])
+    pixels = torch.from_numpy(np.stack([classifier.pixels(i) for i in images]))
     assert pixels.dtype == torch.uint8 and pixels.shape == (16, 224, 224, 3)
     assert torch.allclose(classifier.engine.forward(pixels), reference, atol=1e-4)

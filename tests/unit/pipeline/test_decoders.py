@@ -118,7 +118,7 @@ def test_reduced_decoding_agrees_with_the_full_decode_on_phone_size_photos(
     for i, source in enumerate(val_images[::15][:8]):
         photos.append(tmp_path / f"IMG_{i:04d}.jpg")
         phone_photo(source, photos[-1], i, 6 if i % 3 == 0 else 1)
-    full = classifier.predict(torch.stack([classifier.pixels(read_rgb(p, 10**9)) for p in photos]))
+    full = classifier.predict(classifier.stack([classifier.pixels(read_rgb(p, 10**9)) for p in photos]))
     for decoder in DECODERS:
         reduced = {r.image_path: r for b in Labeller(classifier, batch_size=4, decoder=decoder).label(photos) for r in b.records}
         for path, reference in zip(photos, full, strict=True):
@@ -136,8 +136,11 @@ def test_the_default_policy_picks_a_decoder_per_file_by_content_and_device(tmp_p
     Image.open(val_images[0]).save(tmp_path / "small-named.png", format="JPEG")  # a JPEG, whatever its name
     Image.open(val_images[0]).save(tmp_path / "small.png")
     choose = DECODERS["torchvision"](10**9)
-    checkpoint = SimpleNamespace(preprocessing=Checkpoint.load(IMAGENET_WEIGHTS).preprocessing)
-    on = {device: SimpleNamespace(engine=SimpleNamespace(device=device), checkpoint=checkpoint) for device in ("cpu", "cuda:0")}
+    preprocessing = Checkpoint.load(IMAGENET_WEIGHTS).preprocessing
+    on = {
+        device: SimpleNamespace(engine=SimpleNamespace(device=device), preprocessing=preprocessing)
+        for device in ("cpu", "cuda:0")
+    }
     picked = {(name, device): type(choose(load_source(tmp_path / name), on[device])).__name__  # type: ignore[arg-type]
               for name in ("large.jpg", "small-named.png", "small.png") for device in on}  # fmt: skip
     assert picked == {

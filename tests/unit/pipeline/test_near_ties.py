@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from mobilabel.config import load_settings
 from mobilabel.imaging import ImageSource
@@ -57,7 +56,7 @@ def labelled(
 
 
 def predicted(classifier: Classifier, items: list[Decoded]) -> list[Prediction]:
-    return classifier.predict(torch.stack([item.tensor for item in items]))  # type: ignore[misc]
+    return classifier.predict(classifier.stack([item.tensor for item in items]))
 
 
 def reduced_and_full(classifier: Classifier, paths: list[Path], decoder: str) -> tuple[list[Prediction], list[Prediction]]:

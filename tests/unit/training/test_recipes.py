@@ -15,8 +15,10 @@ from mobilabel.config import load_settings
 from mobilabel.imaging import read_rgb
 from mobilabel.models import Checkpoint, Classifier, Preprocessing
 from mobilabel.models.architectures import backbone, backbone_blocks
-from mobilabel.models.transforms import AUGMENTATIONS, IMAGENET_MEAN, IMAGENET_STD, ToNormalizedTensor
+from mobilabel.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from mobilabel.models.transforms import AUGMENTATIONS, ToNormalizedTensor
 from mobilabel.pipeline.build import load_classifier
+from mobilabel.storage import open_database
 from mobilabel.training import TrainingError, TrainingOptions, find_split
 from mobilabel.training.averaging import WeightAverage
 from mobilabel.training.loader import make_loader
@@ -275,4 +277,6 @@ def test_tta_setting_is_off_by_default_and_a_bad_value_is_one_error_line(monkeyp
 
 def test_the_tta_setting_reaches_the_labelling_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOBILABEL_TTA", "flip")
-    assert load_classifier(load_settings(), Checkpoint.load(IMAGENET_WEIGHTS), "onnx", "cpu").tta == "flip"
+    settings = load_settings()
+    database = open_database(settings.database_url)
+    assert load_classifier(settings, database, Checkpoint.load(IMAGENET_WEIGHTS), "onnx", "cpu").tta == "flip"
