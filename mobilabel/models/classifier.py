@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .checkpoint import Checkpoint
+from .embedding import EMBEDDING_DTYPE, WithEmbedding, backbone_fingerprint
 from .engines import Engine, create_engine
 from .transforms import ImageTransform, TensorTransform
 
@@ -30,12 +32,15 @@ def mean_flip_softmax(forward: Callable[[torch.Tensor], torch.Tensor], batch: to
 @dataclass(frozen=True)
 class Prediction:
     """The top-k (label, probability) pairs, most probable first; ``margin`` is the top-1 probability minus
-    the top-2 (whatever k is; 1.0 for a one-class model): how near a tie the label is."""
+    the top-2 (whatever k is; 1.0 for a one-class model): how near a tie the label is. ``embedding``: the
+    image's pooled features (D,) as ``embedding.EMBEDDING_DTYPE``, from the same pass (of the image itself,
+    not its mirror, under test-time augmentation); None from an engine whose network gives logits only."""
 
     label: str
     confidence: float
     top_k: list[tuple[str, float]]
     margin: float
+    embedding: np.ndarray | None = None
 
 
 class Classifier:
@@ -44,6 +49,8 @@ class Classifier:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)} (MOBILABEL_TTA)")
         self.checkpoint = checkpoint
         self.engine = engine
+        # Which stored embeddings this backbone's are (storage.embedding_writes keys them by it).
+        self.backbone = backbone_fingerprint(checkpoint.state_dict)
         self.tta = tta
         self.top_k = max(1, min(top_k, len(checkpoint.classes)))
         self.pixels: ImageTransform = checkpoint.preprocessing.eval_pixels()
@@ -60,7 +67,7 @@ class Classifier:
         tta: str = "off",
     ) -> Classifier:
         preprocessing = checkpoint.preprocessing
-        network = preprocessing.pixel_network(checkpoint.build()).eval()
+        network = preprocessing.pixel_network(WithEmbedding(checkpoint.build())).eval()
         return cls(checkpoint, create_engine(network, engine, device, preprocessing.pixel_example(), threads), top_k, tta)
 
     @property
@@ -74,15 +81,19 @@ class Classifier:
     def predict(self, pixels: torch.Tensor) -> list[Prediction]:
         """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them;
         with ``tta == "flip"``, from the mean softmax of each image and its mirror (``mean_flip_softmax``)."""
-        if self.tta == "flip":
-            probabilities = mean_flip_softmax(self.engine.forward, pixels, width_dim=2)
-        else:
-            probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
+        count = len(pixels)
+        outputs = self.engine.outputs(torch.cat([pixels, pixels.flip(2)]) if self.tta == "flip" else pixels)
+        probabilities = torch.softmax(outputs[0].float(), dim=1)
+        if self.tta == "flip":  # as mean_flip_softmax, from the one pass that also gave the features
+            probabilities = (probabilities[:count] + probabilities[count:]) / 2
+        embeddings: list[np.ndarray | None] = (
+            list(outputs[1][:count].numpy().astype(EMBEDDING_DTYPE)) if len(outputs) > 1 else [None] * count
+        )
         # At least the top two, for the margin, even when only the top one is reported.
         values, indices = probabilities.topk(max(self.top_k, min(2, len(self.classes))), dim=1)
         predictions = []
-        for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):
+        for row_values, row_indices, embedding in zip(values.tolist(), indices.tolist(), embeddings, strict=True):
             top = [(self.classes[i], p) for i, p in zip(row_indices, row_values, strict=True)]
             margin = top[0][1] - top[1][1] if len(top) > 1 else 1.0
-            predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top[: self.top_k], margin=margin))
+            predictions.append(Prediction(top[0][0], top[0][1], top[: self.top_k], margin, embedding))
         return predictions

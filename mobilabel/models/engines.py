@@ -32,7 +32,11 @@ class Engine(Protocol):
     device: str
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Logits, on the CPU, for a batch shaped like the engine's example input."""
+        """Logits (the network's first output), on the CPU, for a batch shaped like the engine's example input."""
+        ...
+
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        """Every output of the network (one, or a ``WithEmbedding``'s logits and features), float32 on the CPU."""
         ...
 
 
@@ -70,17 +74,29 @@ class TorchEngine:
             torch.backends.cudnn.allow_tf32 = False
         self._model = model.eval().to(device).to(memory_format=torch.channels_last)
 
-    @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.outputs(batch)[0]
+
+    @torch.inference_mode()
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
         batch = batch.to(self.device, non_blocking=True)
         if batch.is_floating_point():  # NCHW images; pixel batches (NHWC) are permuted by the model into this layout
             batch = batch.contiguous(memory_format=torch.channels_last)
-        logits: torch.Tensor = self._model(batch)
-        return logits.float().cpu()
+        result = self._model(batch)
+        return [t.float().cpu() for t in (result if isinstance(result, tuple) else (result,))]
+
+
+def output_names(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """The ONNX output names of ``model``: ``logits``, then ``features`` for a ``WithEmbedding`` network."""
+    with torch.inference_mode():
+        result = model.eval()(example)
+    return ["logits", "features"][: len(result)] if isinstance(result, tuple) else ["logits"]
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
-    """``model`` as an ONNX graph taking batches shaped like ``example``, any batch size."""
+    """``model`` as an ONNX graph taking batches shaped like ``example``, any batch size; its outputs
+    are named as ``output_names`` says (``logits``, and ``features`` (N, D) when the model gives them)."""
+    names = output_names(model, example)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript-based exporter is deprecated but exact and fast for these
@@ -91,8 +107,8 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
             (example,),
             buffer,  # type: ignore[arg-type]  # torch's annotation omits file objects, which export writes to
             input_names=["images"],
-            output_names=["logits"],
-            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            output_names=names,
+            dynamic_axes={"images": {0: "batch"}, **{name: {0: "batch"} for name in names}},
             dynamo=False,
         )
     return buffer.getvalue()
@@ -120,10 +136,13 @@ class OnnxEngine:
         self._images_per_run = 1 if threads == 1 else None
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.outputs(batch)[0]
+
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
         inputs = batch.contiguous().numpy()
         step = self._images_per_run or len(inputs)
-        logits = [self._session.run(None, {"images": inputs[i : i + step]})[0] for i in range(0, len(inputs), step)]
-        return torch.from_numpy(np.concatenate(logits))
+        runs = [self._session.run(None, {"images": inputs[i : i + step]}) for i in range(0, len(inputs), step)]
+        return [torch.from_numpy(np.concatenate([run[k] for run in runs])) for k in range(len(runs[0]))]
 
 
 def create_engine(model: nn.Module, kind: str, device: str, example: torch.Tensor, threads: int | None = None) -> Engine:

@@ -294,6 +294,19 @@ class ReviewLease(Base):
     expires_at: Mapped[datetime]
 
 
+class Embedding(Base):
+    """An image content's embedding (migration 0014_embeddings): the pooled features the classifier head
+    reads, computed by the backbone whose fingerprint is ``backbone`` (models.embedding.backbone_fingerprint),
+    as float16 bytes (models.embedding.to_stored). The primary key's order serves "every embedding of a backbone"."""
+
+    __tablename__ = "embeddings"
+
+    backbone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 _ACTIVE_SCHEDULED = "trigger = 'schedule' AND status IN ('queued', 'running')"
 
 
