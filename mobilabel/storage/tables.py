@@ -229,6 +229,8 @@ class Correction(Base):
     # uniformly drawn image: held out of training, so it measures accuracy on the unreviewed rest).
     reviewer: Mapped[str | None] = mapped_column(Text)
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Migration 0015: the group answered at once (near-duplicates, a "more like this" selection), if any.
+    answer_group: Mapped[str | None] = mapped_column(String(32))
 
 
 class AnswerHistory(Base):
@@ -244,6 +246,7 @@ class AnswerHistory(Base):
     reviewer: Mapped[str | None] = mapped_column(Text)
     audit: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answer_group: Mapped[str | None] = mapped_column(String(32))  # as Correction.answer_group (migration 0015)
 
 
 class TrainedAnswer(Base):
