@@ -606,6 +606,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/results/{result_id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Similar Results
+         * @description More like this: the images most like a result, with their labels.
+         */
+        get: operations["similar_results_api_results__result_id__similar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/results/{result_id}/thumbnail": {
         parameters: {
             query?: never;
@@ -638,6 +658,66 @@ export interface paths {
          * @description The label every model version gave this result's image, oldest version first.
          */
         get: operations["image_versions_api_results__result_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Duplicates
+         * @description Groups of near-identical photos (bursts, crops, resizes, recompressions, colour edits).
+         */
+        get: operations["review_duplicates_api_review_duplicates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Review Group
+         * @description One answer for a group (near-duplicates, a "more like this" selection): one answer row per member, the group noted.
+         */
+        post: operations["review_group_api_review_group_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/mistakes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Mistakes
+         * @description The answers likeliest to be wrong: those a model trained without them (out-of-fold) disagrees with most.
+         */
+        get: operations["review_mistakes_api_review_mistakes_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1143,6 +1223,51 @@ export interface components {
             /** Label B */
             label_b: string;
         };
+        /** GroupAnswerIn */
+        GroupAnswerIn: {
+            /**
+             * Label
+             * @description a class, other or skip
+             */
+            label: string;
+            /**
+             * New Class
+             * @description create the label as a class if it is none yet
+             * @default false
+             */
+            new_class?: boolean;
+            /**
+             * Result Ids
+             * @description the members to answer
+             */
+            result_ids: number[];
+            /**
+             * Reviewer
+             * @description who answers (default: MOBILABEL_REVIEWER)
+             */
+            reviewer?: string | null;
+        };
+        /** GroupAnswerOut */
+        GroupAnswerOut: {
+            /**
+             * Answers
+             * @description answer rows written, one per member
+             */
+            answers: number;
+            /**
+             * Group
+             * @description the group id noted on each member's answer
+             */
+            group: string;
+        };
+        /** GroupsOut */
+        GroupsOut: {
+            /**
+             * Groups
+             * @description near-duplicate groups, largest first
+             */
+            groups: components["schemas"]["MemberOut"][][];
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1226,6 +1351,25 @@ export interface components {
             /** Token */
             token: string;
         };
+        /** MemberOut */
+        MemberOut: {
+            /** Answered */
+            answered: boolean;
+            /** Image Path */
+            image_path: string;
+            /**
+             * Label
+             * @description the standing answer, else the model's label
+             */
+            label: string | null;
+            /** Result Id */
+            result_id: number;
+            /**
+             * Similarity
+             * @description cosine similarity to the query (neighbours only)
+             */
+            similarity?: number | null;
+        };
         /** MergeIn */
         MergeIn: {
             /**
@@ -1259,6 +1403,50 @@ export interface components {
             thumbnail_sizes: number[];
             training_defaults: components["schemas"]["TrainingDefaults"];
         };
+        /** MistakeOut */
+        MistakeOut: {
+            /**
+             * Flagged
+             * @description counted off the diagonal of the confident joint (confident learning)
+             */
+            flagged: boolean;
+            /**
+             * Given Label
+             * @description the answer standing on the image
+             */
+            given_label: string;
+            /** Given Probability */
+            given_probability: number;
+            /** Image Path */
+            image_path: string;
+            /**
+             * Model Label
+             * @description what a softmax head fitted without this answer says
+             */
+            model_label: string;
+            /** Model Probability */
+            model_probability: number;
+            /** Result Id */
+            result_id: number;
+            /**
+             * Why
+             * @description why it was flagged, in words
+             */
+            why: string;
+        };
+        /** MistakesOut */
+        MistakesOut: {
+            /**
+             * Checked
+             * @description answers checked
+             */
+            checked: number;
+            /**
+             * Items
+             * @description likeliest mistake first
+             */
+            items: components["schemas"]["MistakeOut"][];
+        };
         /** MovedOut */
         MovedOut: {
             /**
@@ -1271,6 +1459,14 @@ export interface components {
         NameIn: {
             /** Name */
             name: string;
+        };
+        /** NeighboursOut */
+        NeighboursOut: {
+            /**
+             * Items
+             * @description most similar first, the query itself left out
+             */
+            items: components["schemas"]["MemberOut"][];
         };
         /** NextIn */
         NextIn: {
@@ -2901,6 +3097,46 @@ export interface operations {
             };
         };
     };
+    similar_results_api_results__result_id__similar_get: {
+        parameters: {
+            query?: {
+                count?: number;
+            };
+            header?: never;
+            path: {
+                result_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NeighboursOut"];
+                };
+            };
+            /** @description no such embedded result */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     thumbnail_api_results__result_id__thumbnail_get: {
         parameters: {
             query?: {
@@ -2971,6 +3207,120 @@ export interface operations {
             };
             /** @description no such result */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    review_duplicates_api_review_duplicates_get: {
+        parameters: {
+            query?: {
+                threshold?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupsOut"];
+                };
+            };
+            /** @description no embeddings yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    review_group_api_review_group_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupAnswerIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupAnswerOut"];
+                };
+            };
+            /** @description no such result */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unknown label */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    review_mistakes_api_review_mistakes_get: {
+        parameters: {
+            query?: {
+                count?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MistakesOut"];
+                };
+            };
+            /** @description no embeddings or too few answers */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
