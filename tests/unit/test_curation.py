@@ -34,7 +34,8 @@ def run(*args: str) -> Result:
 
 
 def labelled_library(tmp_path: Path, database_url: str) -> tuple[Path, dict[str, str]]:
-    """PER_CLASS photos of each flower class and a half-size copy of the first, labelled; the folder labels."""
+    """PER_CLASS photos of each flower class and a copy of the first resized to 3/4 (a JPEG again), labelled;
+    the folder labels by path."""
     if not database_url.startswith("sqlite"):
         run("db", "upgrade")
     folder = tmp_path / "library"
@@ -47,7 +48,7 @@ def labelled_library(tmp_path: Path, database_url: str) -> tuple[Path, dict[str,
             truth[str(target)] = class_dir.name
     original = folder / sorted(truth)[0]
     with Image.open(original) as image:
-        image.resize((image.width // 2, image.height // 2)).save(folder / "resized-copy.jpg", quality=90)
+        image.resize((image.width * 3 // 4, image.height * 3 // 4)).save(folder / "resized-copy.jpg", quality=90)
     run("label", str(folder))
     return folder, truth
 
@@ -73,7 +74,7 @@ def test_a_flipped_answer_leads_the_mistakes_and_a_resized_copy_joins_its_group(
     assert top["given_label"] == "daisy" and top["model_label"] == "tulips" and "without this answer" in str(top["why"])
 
     groups = rows(run("review", "duplicates", "--format", "json"))
-    original = str(folder / sorted(truth)[0])
+    original = sorted(truth)[0]
     copy_group = next(m["group"] for m in groups if m["image_path"] == str(folder / "resized-copy.jpg"))
     members = {str(m["image_path"]) for m in groups if m["group"] == copy_group}
     assert members == {original, str(folder / "resized-copy.jpg")}
