@@ -9,6 +9,7 @@ probabilities), so an answer is never judged by a model that learnt it.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ import numpy as np
 
 from .curation.duplicates import DEFAULT_THRESHOLD, near_duplicate_groups
 from .curation.mistakes import out_of_fold_probabilities, rank_mistakes
-from .curation.neighbours import build_index
+from .curation.neighbours import SearchIndex, build_index
 from .errors import MobilabelError
 from .storage import Database
 from .storage.corrections import NEW_CLASS_HINT, CorrectionRecord, save_corrections
-from .storage.curation_queries import library_backbone, result_labels, standing_answers
+from .storage.curation_queries import library_backbone, library_signature, result_labels, standing_answers
 from .storage.embedding_queries import LibraryEmbeddings, library_embeddings
 
 FOLDS = 5
@@ -58,6 +59,19 @@ class Member:
     similarity: float | None = None
 
 
+@dataclass(frozen=True)
+class _Indexed:
+    signature: tuple[str, int, int]  # backbone, images, largest result id (storage.curation_queries.library_signature)
+    library: LibraryEmbeddings
+    index: SearchIndex
+
+
+# The last library read and its index, per process: at a million images reading the embeddings takes
+# seconds and building the IVF index minutes, so "more like this" reuses them until the library changes.
+_last: _Indexed | None = None
+_last_lock = threading.Lock()
+
+
 def _library(db: Database) -> LibraryEmbeddings:
     with db.transaction() as session:
         backbone = library_backbone(session)
@@ -65,6 +79,19 @@ def _library(db: Database) -> LibraryEmbeddings:
     if library is None or not len(library):
         raise CurationError("no stored embeddings yet: label a folder first (mobilabel label DIR)")
     return library
+
+
+def _indexed(db: Database) -> _Indexed:
+    """The library and its kNN index, rebuilt only when the library changed since the last call."""
+    global _last
+    with _last_lock:
+        with db.transaction() as session:
+            backbone = library_backbone(session)
+            signature = (backbone, *library_signature(session, backbone)) if backbone else None
+        if signature is None or _last is None or _last.signature != signature:
+            library = _library(db)
+            _last = _Indexed(signature or ("", 0, 0), library, build_index(library.vectors))
+        return _last
 
 
 def likely_mistakes(db: Database, count: int = 20) -> tuple[list[LikelyMistake], int]:
@@ -94,7 +121,7 @@ def likely_mistakes(db: Database, count: int = 20) -> tuple[list[LikelyMistake],
                 f"it gives its own {model_label} answers on average) and {given[i]} only {p_given:.2f}"
             )
         else:
-            why = f"not flagged; ranked by margin: {given[i]} {p_given:.2f} against {model_label} {p_model:.2f}"
+            why = f"not flagged: ranked by how little the model believes {given[i]} ({p_given:.2f}; {model_label} {p_model:.2f})"
         result = int(library.result_ids[rows[i]])
         out.append(
             LikelyMistake(
@@ -129,11 +156,12 @@ def more_like_this(db: Database, result_id: int, count: int = 20) -> list[Member
     """The ``count`` images most like result ``result_id`` (itself excluded), most similar first.
 
     Raises CurationError when that result has no stored embedding (or the library none)."""
-    library = _library(db)
+    indexed = _indexed(db)
+    library = indexed.library
     where = np.flatnonzero(library.result_ids == result_id)
     if not len(where):
         raise CurationError(f"result {result_id} is not a labelled image with a stored embedding")
-    found, similarity = build_index(library.vectors).search(library.vectors[where[0]], count + 1)
+    found, similarity = indexed.index.search(library.vectors[where[0]], count + 1)
     pairs = [(int(library.result_ids[i]), float(s)) for i, s in zip(found[0], similarity[0], strict=True) if i >= 0]
     pairs = [(r, s) for r, s in pairs if r != result_id][:count]
     return _members(db, [r for r, _ in pairs], [s for _, s in pairs])

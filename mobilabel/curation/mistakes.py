@@ -8,8 +8,10 @@ implementation, is AGPL-3.0.
    model's own confidence on that class).
 3. The confident joint: an example counts for class j* = the most probable class among those whose
    probability reaches their threshold; an example labelled y whose j* is another class is flagged.
-4. Ranking: flagged examples first, each part by normalised margin p[y] - max_{j != y} p[j], lowest
-   first (the paper's "normalized margin" order): the surest disagreements lead.
+4. Ranking: by self-confidence p[y], lowest first. Measured on the shared flowers with 5% of labels
+   flipped (bench/mistakes.py), it put more flipped labels in the first 10% than putting the flagged
+   examples first, ordered by normalised margin p[y] - max_{j != y} p[j] (the confident joint misses
+   some flips that self-confidence still ranks low); ``flagged`` stays the "why".
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def out_of_fold_probabilities(embeddings: Floats, labels: Ints, classes: int, fo
 class MistakeRanking:
     """Confident learning's verdict on N labelled examples.
 
-    ``order`` (N,): example indices, likeliest mistake first; ``flagged`` (N,) bool: counted off the
+    ``order`` (N,): example indices, likeliest mistake (lowest self-confidence) first; ``flagged`` (N,) bool: counted off the
     diagonal of the confident joint; ``suggested`` (N,): the class the example counts for (its own label
     when no class reaches its threshold); ``margin`` (N,): p[given] - max other p (negative: the model
     prefers another class); ``thresholds`` (C,): the per-class thresholds t_j.
@@ -112,7 +114,7 @@ def rank_mistakes(probabilities: Floats, labels: Ints) -> MistakeRanking:
     others = probabilities.copy()
     others[rows, labels] = -np.inf
     margin = (probabilities[rows, labels] - others.max(axis=1)).astype(np.float32)
-    order = np.lexsort((margin, ~flagged)).astype(np.int64)
+    order = np.argsort(probabilities[rows, labels], kind="stable").astype(np.int64)
     return MistakeRanking(order=order, flagged=flagged, suggested=suggested, margin=margin, thresholds=thresholds)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .classes import SKIP
+from .states import ResultStatus
 from .tables import Correction, Embedding, Result
 
 _IDS_PER_QUERY = 1000
@@ -50,3 +51,16 @@ def result_labels(session: Session, result_ids: Sequence[int]) -> dict[int, Resu
         )
         found.update({r[0]: ResultLabel(r[0], r[1], r[2], r[3], r[4]) for r in rows})
     return found
+
+
+def library_signature(session: Session, backbone: str) -> tuple[int, int]:
+    """(images, largest result id) of the library embedded under ``backbone`` (as
+    ``embedding_queries.iter_library_embeddings`` reads it): changes whenever an image is labelled,
+    relabelled or pruned, so an index built from the library can tell it is stale."""
+    count, largest = session.execute(
+        select(func.count(), func.max(Result.id))
+        .select_from(Result)
+        .join(Embedding, (Embedding.backbone == backbone) & (Embedding.content_hash == Result.content_hash))
+        .where(Result.is_current, Result.status == ResultStatus.OK)
+    ).one()
+    return int(count), int(largest or 0)
