@@ -2,8 +2,8 @@
 recompressions, colour edits), joined transitively.
 
 Embeddings are centred on the library's mean first: pooled ReLU features share a large common
-component that makes any two photos look alike (on the bench, raw cosine reached recall 0.97 only at
-precision 0.60; centred, recall 0.96 at precision 0.99). Each photo is linked to those of its ``k`` nearest neighbours whose cosine
+component that makes any two photos look alike (on the bench, no threshold on raw cosine met both
+targets; centred, the default does: docs/benchmarks/curation.md). Each photo is linked to those of its ``k`` nearest neighbours whose cosine
 similarity (of centred embeddings) reaches ``threshold``; the groups are the connected components of those links with two or more members. The
 default threshold is the one bench/duplicates.py measured (results in bench/results/duplicates.csv).
 """

@@ -1,12 +1,13 @@
 """Nearest neighbours by cosine similarity: exact search for small libraries, faiss's IVF index with
 8-bit scalar quantisation for large ones.
 
-Chosen by measurement (bench/neighbours.py, bench/results/neighbours.csv, on a shared 2-core machine):
-exact search (numpy or faiss's flat index) reads every embedding per query, so its time grows with the
-library and passes 100 ms near 100,000 embeddings; faiss ``IVF1024,SQ8`` scanning 16 of its 1,024 lists
-answers in milliseconds at a million with recall@10 near 0.97, in a quarter of float32's memory (one byte
-per dimension), and builds in minutes (k-means on a sample, then one assignment pass), where the graph
-indexes (hnswlib, usearch) take far longer to build on two cores. The index is built apart from the
+Chosen by measurement (bench/neighbours.py; figures in docs/benchmarks/curation.md, from a shared 2-core
+machine): exact search (numpy or faiss's flat index) reads every embedding per query, so its time grows
+with the library and misses the 100 ms "more like this" target well before a million; faiss
+``IVF1024,SQ8`` scanning 16 of its 1,024 lists meets it at a million with high recall@10, in a quarter of
+float32's memory (one byte per dimension), and builds from the stored embeddings alone (k-means on a
+sample, then one assignment pass). The graph indexes (hnswlib, usearch) query faster still, but their
+build at a million on two cores would take far longer than the IVF's, and hnswlib keeps float32. The index is built apart from the
 embeddings' writers, so building never blocks labelling; a stale index is replaced whole.
 """
 
