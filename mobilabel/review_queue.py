@@ -31,6 +31,7 @@ from .storage.corrections import AUDIT
 from .storage.queue_queries import Candidate, least_confident, offerable_count, random_offerable
 from .storage.review_leases import LeaseRequest, lock_leases, take_leases
 from .storage.tables import utcnow
+from .storage.training_runs import quick_refusal
 from .storage.versions import IMAGENET_PREFIX, active_version_id
 
 UNCERTAIN = "uncertain"
@@ -57,6 +58,7 @@ class Batch:
     items: list[QueueItem]
     left: int  # images still offerable after this batch (not answered, not held)
     expires_in_s: float
+    refusal: str | None = None  # why the newest quick head left the suggestions as they were (its gate refused it)
 
 
 def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch:
@@ -93,7 +95,8 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch
             if len(held) == len(picked):
                 break
         left = offerable_count(session, now)
-    return Batch(chosen, left, lease_s)
+        refusal = quick_refusal(session)
+    return Batch(chosen, left, lease_s, refusal)
 
 
 def audit_count(count: int) -> int:
