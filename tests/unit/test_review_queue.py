@@ -16,11 +16,12 @@ from click.testing import CliRunner
 from mobilabel.cli.main import cli
 from mobilabel.estimates import estimate
 from mobilabel.hashing import hash_file
-from mobilabel.review_queue import AUDIT_SHARE, DIVERSE, UNCERTAIN, next_batch
+from mobilabel.review_queue import AUDIT_SHARE, DIVERSE, ENTROPY, MARGIN, UNCERTAIN, Strategy, audit_count, next_batch, spread
 from mobilabel.storage import Database, open_database, versions
 from mobilabel.storage.accuracy_queries import audit_outcomes
 from mobilabel.storage.classes import add_class, retire_class
 from mobilabel.storage.corrections import AUDIT, CorrectionRecord, list_corrections, save_corrections
+from mobilabel.storage.queue_queries import Candidate
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.trained_answers import record_trained
@@ -282,3 +283,22 @@ def test_held_out_figures_leave_out_the_answers_a_version_trained_on(db: Databas
     matrix = api().get("/api/models/v1/confusion").json()
     assert (matrix["images"], matrix["trained_on"]) == (4, 2)
     assert sum(cell["images"] for cell in matrix["cells"]) == 4
+
+
+def test_entropy_ranks_a_flat_suggestion_first_and_without_diversity_the_order_is_the_ranking() -> None:
+    def candidate(i: int, label: str, ranked: list[float]) -> Candidate:
+        top = [{"label": f"{label}{k}", "confidence": p} for k, p in enumerate(ranked)]
+        return Candidate(i, f"/photos/{i}.jpg", str(i), top[0]["label"], ranked[0], top)  # type: ignore[arg-type]
+
+    pool = [
+        candidate(1, "a", [0.50, 0.49, 0.01]),  # the least margin, but nearly two outcomes only
+        candidate(2, "a", [0.40, 0.30, 0.30]),  # flatter: the most entropy
+        candidate(3, "b", [0.90, 0.05, 0.05]),
+    ]
+    by_margin = spread(pool, 2, strategy=Strategy(MARGIN, diverse=False))
+    by_entropy = spread(pool, 2, strategy=Strategy(ENTROPY, diverse=False))
+    assert [i.result_id for i in by_margin] == [1, 2] and [i.result_id for i in by_entropy] == [2, 1]
+    assert {i.reason for i in by_margin} == {UNCERTAIN}
+    spread_out = spread(pool, 2, strategy=Strategy(MARGIN, diverse=True))
+    assert [i.result_id for i in spread_out] == [1, 3], "round-robin over the suggested label reaches b"
+    assert audit_count(20, 0.0) == 0 and audit_count(20, 0.2) == 4
