@@ -336,6 +336,7 @@ def cost(repeats: int = 2) -> list[dict[str, object]]:
     from mobilabel.config import load_settings
     from mobilabel.models import Checkpoint, Classifier
     from mobilabel.pipeline.build import build_labeller
+    from mobilabel.registry import register_checkpoint
     from mobilabel.storage import open_database
     from mobilabel.storage.embedding_writes import write_embeddings
     from mobilabel.storage.migrations_runner import upgrade
@@ -345,12 +346,14 @@ def cost(repeats: int = 2) -> list[dict[str, object]]:
     times: dict[bool, list[float]] = {True: [], False: []}
     vector_bytes = 0.0
     settings = load_settings()
-    labeller = build_labeller(settings, Classifier.load(Checkpoint.load(WEIGHTS), settings.engine, settings.device))
+    imagenet = Checkpoint.load(WEIGHTS)
+    labeller = build_labeller(settings, Classifier.load(imagenet, settings.engine, settings.device))
     for _ in range(repeats):
         for keep in (True, False):
             work = Path(tempfile.mkdtemp(prefix="loop-cost-"))
             db = open_database(f"sqlite:///{work / 'cost.db'}")
             upgrade(db.engine)
+            register_checkpoint(db, imagenet)
             embedded.write_embeddings = write_embeddings if keep else (lambda session, backbone, records: 0)  # type: ignore[assignment]
             started = time.perf_counter()
             embedded.label_folder(db, labeller, embedded.find_work(db, FLOWERS / "val", None), settings=settings)

@@ -3,10 +3,10 @@
 Strategy (issue 26 item 4), for a batch of N:
 - **uncertain**: the images whose suggestion the model is least sure of, by the margin between its
   top two probabilities (stored ``top_k``): an answer there moves the model most;
-- **diverse**: spread over the library, so near-identical photos are not asked in a row. With no
-  embeddings stored yet, the pool of least-margin images is taken round-robin over the suggested
-  label, so every confusion is represented; an image picked that way that the margin order alone
-  would not have reached is marked ``diverse``;
+- **diverse** (a ``Strategy`` option, off by default: bench/loop.py measured it no better): the pool of
+  least-margin images taken round-robin over the suggested label and folder, so near-identical photos
+  are not asked in a row; an image picked that way that the margin order alone would not have reached
+  is marked ``diverse``. ``ENTROPY`` ranks by the entropy of the ranked probabilities instead of the margin;
 - **audit**: a share (``AUDIT_SHARE``) drawn uniformly from everything still unreviewed. Their
   answers are held out of training, so they measure the accuracy on the unreviewed rest honestly.
 A retired class is never offered as a suggestion: the next ranked label is.
@@ -56,8 +56,10 @@ class Strategy:
     audit_share: float = AUDIT_SHARE
 
 
-# The queue's strategy: the best row of bench/loop.csv (answers to come within a point of the reference).
-DEFAULT_STRATEGY = Strategy()
+# The queue's strategy: the best row of bench/results/loop.csv among those with an audit share (the audit
+# answers alone make the accuracy estimate honest): least margin, in margin order, 10% audit. Spreading
+# over the suggested label needed as many answers or more there (no near-duplicates among the flowers).
+DEFAULT_STRATEGY = Strategy(MARGIN, diverse=False, audit_share=AUDIT_SHARE)
 
 
 @dataclass(frozen=True)

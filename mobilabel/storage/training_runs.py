@@ -127,9 +127,12 @@ def quick_refresh_due(session: Session, every: int) -> bool:
 
 def quick_refusal(session: Session) -> str | None:
     """Why the newest quick fit left the suggestions as they were (the gate refused it, or it failed); None if it
-    was promoted, or there is none."""
+    was promoted, if a version was activated since, or if there is none."""
     last = last_run(session, QUICK_TRIGGER)
     if last is None or last.promoted or last.status not in (RunState.COMPLETED, RunState.FAILED):
+        return None
+    activated = session.scalar(select(ModelVersion.activated_at).where(ModelVersion.active))
+    if activated is not None and last.finished_at is not None and activated > last.finished_at:
         return None
     if last.error:
         return f"the last quick head (run {last.id}) failed: {last.error}"

@@ -107,11 +107,12 @@ def test_pruning_keeps_the_active_quick_version_and_its_predecessor(tmp_path: Pa
 
 def test_every_n_answers_a_quick_head_updates_the_suggestions_and_a_refusal_is_said(
     tmp_path: Path,
+    database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     api: ClientFactory,  # noqa: F811
 ) -> None:
     monkeypatch.setenv("MOBILABEL_REFRESH_EVERY", "10")
-    _, chosen = labelled(tmp_path, "sqlite", per_class=6, answered=5)
+    _, chosen = labelled(tmp_path, database_url, per_class=6, answered=5)
     daisies, dandelions = chosen[:5], chosen[5:10]
     assert answer(tmp_path, [*daisies, *dandelions[:4]], "first.csv").exit_code == 0
     settings = load_settings()

@@ -63,7 +63,7 @@ def db(database_url: str) -> Database:
 
 
 def test_a_batch_is_the_least_margin_spread_over_labels_plus_an_audit_share(db: Database) -> None:
-    batch = next_batch(db, "ann", 10, 600)
+    batch = next_batch(db, "ann", 10, 600, Strategy(MARGIN, diverse=True))
     reasons = [i.reason for i in batch.items]
     assert len(batch.items) == 10 and reasons.count(AUDIT) == round(10 * AUDIT_SHARE)
     asked = [i for i in batch.items if i.reason != AUDIT]
@@ -95,13 +95,19 @@ def test_round_robin_reaches_a_label_the_margin_order_alone_would_not(database_u
         )
         write_results(session, records, "v1", None)
         versions.activate_version(session, "v1")
-    items = next_batch(database, "ann", 3, 600).items
+    items = next_batch(database, "ann", 3, 600, Strategy(MARGIN, diverse=True)).items
+    by_margin = next_batch(database, "bob", 3, 600).items  # the default: least margin in order (bench/loop.py's best row)
     database.dispose()
     assert [(Path(i.image_path).name, i.reason) for i in items] == [
         ("d0.jpg", UNCERTAIN),
         ("r.jpg", DIVERSE),
         ("d1.jpg", UNCERTAIN),
     ]
+    assert [(Path(i.image_path).name, i.reason) for i in by_margin] == [
+        ("d2.jpg", UNCERTAIN),
+        ("d3.jpg", UNCERTAIN),
+        ("d4.jpg", UNCERTAIN),
+    ], "no audit share in a batch of 3"
 
 
 def test_with_only_the_imagenet_weights_the_batch_is_a_uniform_draw_spread_over_labels(database_url: str) -> None:
