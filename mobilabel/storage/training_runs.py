@@ -110,6 +110,7 @@ def last_completed_metrics(session: Session, data_dir: str | None) -> dict[str, 
 
 
 QUICK_TRIGGER = "quick"  # the runs a quick head's fit records (training.quick)
+GATE_METRIC = "gate"  # a quick head's version metric: the gate's comparison on held-out answers
 
 
 def last_run(session: Session, trigger: str) -> TrainingRun | None:
@@ -136,5 +137,6 @@ def quick_refusal(session: Session) -> str | None:
         return None
     if last.error:
         return f"the last quick head (run {last.id}) failed: {last.error}"
-    reason = (last.progress or {}).get("reason", "")
+    version = session.get(ModelVersion, last.version_id) if last.version_id is not None else None
+    reason = (version.metrics if version is not None else {}).get(GATE_METRIC, "")
     return f"the last quick head {last.version_id} was not promoted: {reason}"

@@ -183,7 +183,6 @@ def quick_refresh(db: Database, settings: Settings, force: bool = False) -> Quic
             stored_runs.finish_run(session, run_id, None, None, error=str(exc) or exc.__class__.__name__)
         raise
     with db.transaction() as session:
-        stored_runs.record_progress(session, run_id, {"reason": report.reason, "relabelled": report.relabelled})
         stored_runs.finish_run(session, run_id, report.version_id, report.promoted)
     return report
 
@@ -228,10 +227,11 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     audit = [a for a in usable if a.audit]
     if audit:
         held.update(zip((str(a.content_hash) for a in audit), head.predict(rows(audit)[0]), strict=True))
+    report = _gate(db, checkpoint, usable, held, force)
+    checkpoint.metrics[stored_runs.GATE_METRIC] = report.reason  # what `review next` says when the gate refused it
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
         record_trained(session, checkpoint.version_id, [str(a.content_hash) for a in trained])
-    report = _gate(db, checkpoint, usable, held, force)
     report = replace(report, trained=len(trained), without_embedding=len(without), left_out=verified.left_out)
     if report.promoted:
         relabelled = relabel_from_embeddings(db, checkpoint.version_id, head, backbone, settings.top_k)

@@ -132,3 +132,6 @@ def test_every_n_answers_a_quick_head_updates_the_suggestions_and_a_refusal_is_s
     assert "the suggestions were not updated" in leased.output and "not better" in leased.output
     page = api().post("/api/review/next", json={"reviewer": "ann", "count": 1}).json()
     assert "not better" in page["refusal"]
+    listed = run("runs", "--format", "csv")
+    assert listed.exit_code == 0 and listed.output.count(",quick,") == 2, listed.output
+    assert [r["trigger"] for r in api().get("/api/training-runs").json()] == ["quick", "quick"]
