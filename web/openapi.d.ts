@@ -123,7 +123,8 @@ export interface paths {
         /**
          * Set Correction
          * @description Verify a label for an image's content: verifying it again replaces the label (200); a first
-         *     label for that content is created (201). Answers with the correction as stored.
+         *     label for that content is created (201). Answers with the correction as stored. Every
+         *     MOBILABEL_REFRESH_EVERY answers, a quick head updates the suggestions once the answer is sent.
          */
         put: operations["set_correction_api_corrections_put"];
         post?: never;
@@ -772,6 +773,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/suggestions/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh
+         * @description Fit a quick head now ("update suggestions"); answers whether the gate promoted it and what changed.
+         */
+        post: operations["refresh_api_suggestions_refresh_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/training-runs": {
         parameters: {
             query?: never;
@@ -921,6 +942,11 @@ export interface components {
              * @description images still to review after this batch (not answered, not leased)
              */
             left: number;
+            /**
+             * Refusal
+             * @description why the newest quick head left the suggestions as they were (its gate refused it)
+             */
+            refusal?: string | null;
         };
         /** Body_predict_api_predict_post */
         Body_predict_api_predict_post: {
@@ -1532,6 +1558,59 @@ export interface components {
             confidence: number;
             /** Label */
             label: string;
+        };
+        /** RefreshIn */
+        RefreshIn: {
+            /**
+             * Force
+             * @description activate the new head even if it is not better on the held-out answers
+             * @default false
+             */
+            force?: boolean;
+        };
+        /** RefreshOut */
+        RefreshOut: {
+            /** Classes */
+            classes: string[];
+            /**
+             * Held Out
+             * @description held-out answers both versions were counted on
+             */
+            held_out: number;
+            /**
+             * Promoted
+             * @description whether the gate made it active; if not, the suggestions stay as they were
+             */
+            promoted: boolean;
+            /**
+             * Pruned
+             * @description result rows of older quick heads deleted
+             */
+            pruned: number;
+            /**
+             * Reason
+             * @description the gate's comparison on held-out answers
+             */
+            reason: string;
+            /**
+             * Relabelled
+             * @description images relabelled from their stored embeddings
+             */
+            relabelled: number;
+            /** Seconds */
+            seconds: number;
+            /**
+             * Trained
+             * @description answers the head was fitted on (every answer but the audit ones)
+             */
+            trained: number;
+            /** Version Id */
+            version_id: string;
+            /**
+             * Without Embedding
+             * @description answers left out: no embedding stored yet (label their folder)
+             */
+            without_embedding: number;
         };
         /** RenameIn */
         RenameIn: {
@@ -3426,6 +3505,37 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    refresh_api_suggestions_refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefreshOut"];
+                };
+            };
+            /** @description nothing to fit yet (too few answers or embeddings) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -34,6 +34,7 @@ from . import (
     review_queue,
     runs,
     security,
+    suggestions,
 )
 from .docs import mount_docs
 from .export_runner import ExportRunner
@@ -139,8 +140,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (
-        health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, classes, corrections,
-        models, runs, curation,
+        health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, suggestions, classes,
+        corrections, models, runs, curation,
     ):  # fmt: skip
         app.include_router(module.router)
     mount_docs(app)

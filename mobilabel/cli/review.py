@@ -54,6 +54,8 @@ def next_command(settings: Settings, count: int, fmt: str, reviewer: str | None)
         f"leased {len(rows)} image{'s' if len(rows) != 1 else ''} to {name} for {batch.expires_in_s:g} s; {batch.left} more to review",
         err=True,
     )
+    if batch.refusal is not None:
+        click.echo(f"the suggestions were not updated: {batch.refusal}", err=True)
 
 
 for _command in (mistakes_command, duplicates_command, similar_command, group_command):

@@ -2,7 +2,7 @@
 
 The API other parts build on (quick heads, likely mistakes, near duplicates):
 - ``load_embeddings``: the embeddings of given contents under one backbone;
-- ``iter_library_embeddings``: every labelled image of the library (its current ok row) whose content
+- ``library_chunk`` / ``iter_library_embeddings``: every labelled image of the library (its current ok row) whose content
   has an embedding under the backbone, a chunk at a time (memory stays flat at a million images);
 - ``library_embeddings``: the same as one array;
 - ``count_embeddings``: how many contents a backbone has embeddings for.
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from .embedding_writes import STORED_DTYPE
@@ -74,28 +74,41 @@ def load_embeddings(session: Session, backbone: str, content_hashes: Sequence[st
     return StoredEmbeddings(hashes, to_array([found[h] for h in hashes]))
 
 
+def library_chunk(
+    session: Session, backbone: str, after: int = 0, limit: int = LIBRARY_CHUNK, through: int | None = None
+) -> LibraryEmbeddings:
+    """Up to ``limit`` images whose current row (storage.current) is labelled, with a result id above ``after``
+    (and at most ``through``: rows written while paging are not paged again), and whose content has an embedding
+    under ``backbone``, in result id order (a keyset page: an index range). Empty when there are no more;
+    pass the last ``result_ids`` as ``after`` for the next."""
+    rows = session.execute(
+        select(Result.id, Result.image_path, Result.content_id, Result.content_hash, Embedding.vector)
+        .join(Embedding, (Embedding.backbone == backbone) & (Embedding.content_hash == Result.content_hash))
+        .where(Result.is_current, Result.status == ResultStatus.OK, Result.id > after)
+        .where(Result.id <= through if through is not None else true())
+        .order_by(Result.id)
+        .limit(limit)
+    ).all()
+    return LibraryEmbeddings(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [str(r[3]) for r in rows],
+        to_array([bytes(r[4]) for r in rows]),
+    )
+
+
+def last_result_id(session: Session) -> int:
+    """The newest result row's id (0 if none): ``library_chunk``'s ``through`` for a pass over the library as it is now."""
+    return session.scalar(select(func.max(Result.id))) or 0
+
+
 def iter_library_embeddings(session: Session, backbone: str, chunk: int = LIBRARY_CHUNK) -> Iterator[LibraryEmbeddings]:
-    """Every image whose current row (storage.current) is labelled and whose content has an embedding under
-    ``backbone``, in result id order, ``chunk`` images at a time (keyset pages: each a fresh index range)."""
-    after = 0
-    while True:
-        rows = session.execute(
-            select(Result.id, Result.image_path, Result.content_id, Result.content_hash, Embedding.vector)
-            .join(Embedding, (Embedding.backbone == backbone) & (Embedding.content_hash == Result.content_hash))
-            .where(Result.is_current, Result.status == ResultStatus.OK, Result.id > after)
-            .order_by(Result.id)
-            .limit(chunk)
-        ).all()
-        if not rows:
-            return
-        yield LibraryEmbeddings(
-            np.array([r[0] for r in rows], dtype=np.int64),
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            [str(r[3]) for r in rows],
-            to_array([bytes(r[4]) for r in rows]),
-        )
-        after = rows[-1][0]
+    """Every ``library_chunk`` of ``backbone`` in turn, ``chunk`` images at a time (memory stays flat)."""
+    after, through = 0, last_result_id(session)
+    while len(part := library_chunk(session, backbone, after, chunk, through)):
+        yield part
+        after = int(part.result_ids[-1])
 
 
 def library_embeddings(session: Session, backbone: str) -> LibraryEmbeddings:
