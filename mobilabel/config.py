@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How long `review next` holds its images for one reviewer (no other is offered them), in seconds.",
     )
+    refresh_every: int = Field(
+        20,
+        ge=0,
+        description="Fit a quick head on the stored embeddings (`train --quick`) after every this many answers; 0: never.",
+    )
     train_queue: QueueName = Field("cpu", description="Queue of training tasks (`gpu` where a GPU worker runs).")
     api_token: str = Field(
         "",

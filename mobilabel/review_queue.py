@@ -3,10 +3,10 @@
 Strategy (issue 26 item 4), for a batch of N:
 - **uncertain**: the images whose suggestion the model is least sure of, by the margin between its
   top two probabilities (stored ``top_k``): an answer there moves the model most;
-- **diverse**: spread over the library, so near-identical photos are not asked in a row. With no
-  embeddings stored yet, the pool of least-margin images is taken round-robin over the suggested
-  label, so every confusion is represented; an image picked that way that the margin order alone
-  would not have reached is marked ``diverse``;
+- **diverse** (a ``Strategy`` option, off by default: bench/loop.py measured it no better): the pool of
+  least-margin images taken round-robin over the suggested label and folder, so near-identical photos
+  are not asked in a row; an image picked that way that the margin order alone would not have reached
+  is marked ``diverse``. ``ENTROPY`` ranks by the entropy of the ranked probabilities instead of the margin;
 - **audit**: a share (``AUDIT_SHARE``) drawn uniformly from everything still unreviewed. Their
   answers are held out of training, so they measure the accuracy on the unreviewed rest honestly.
 A retired class is never offered as a suggestion: the next ranked label is.
@@ -19,6 +19,7 @@ suggested label; every class then gets answers in proportion to how common it is
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -31,13 +32,34 @@ from .storage.corrections import AUDIT
 from .storage.queue_queries import Candidate, least_confident, offerable_count, random_offerable
 from .storage.review_leases import LeaseRequest, lock_leases, take_leases
 from .storage.tables import utcnow
+from .storage.training_runs import quick_refusal
 from .storage.versions import IMAGENET_PREFIX, active_version_id
 
 UNCERTAIN = "uncertain"
 DIVERSE = "diverse"
 AUDIT_SHARE = 0.1  # of each batch: enough audit answers to estimate accuracy, few enough not to slow learning
+MARGIN = "margin"  # uncertainty as the top-1 minus top-2 probability: least first
+ENTROPY = (
+    "entropy"  # uncertainty as the entropy of the ranked probabilities (the rest of the mass as one more outcome): most first
+)
 POOL_FACTOR = 10  # the least-confident pool the margin and round-robin choose from, per image asked for
 _ATTEMPTS = 3  # rounds of choosing again when another reviewer took some of the images first
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How a batch is chosen: the uncertainty ranking (``MARGIN`` or ``ENTROPY``), whether the picks are spread
+    round-robin over the suggested label and folder (``diverse``), and the audit share of each batch."""
+
+    ranking: str = MARGIN
+    diverse: bool = True
+    audit_share: float = AUDIT_SHARE
+
+
+# The queue's strategy: the best row of bench/results/loop.csv among those with an audit share (the audit
+# answers alone make the accuracy estimate honest): least margin, in margin order, 10% audit. Spreading
+# over the suggested label needed as many answers or more there (no near-duplicates among the flowers).
+DEFAULT_STRATEGY = Strategy(MARGIN, diverse=False, audit_share=AUDIT_SHARE)
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class QueueItem:
     confidence: float | None
     margin: float | None  # top-1 minus top-2 probability
     reason: str  # uncertain | diverse | audit
+    entropy: float | None = None  # of the ranked probabilities, the unranked rest as one more outcome (nats)
 
 
 @dataclass(frozen=True)
@@ -57,10 +80,11 @@ class Batch:
     items: list[QueueItem]
     left: int  # images still offerable after this batch (not answered, not held)
     expires_in_s: float
+    refusal: str | None = None  # why the newest quick head left the suggestions as they were (its gate refused it)
 
 
-def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch:
-    """Lease up to ``count`` images to ``reviewer`` for ``lease_s`` seconds, chosen as the module says.
+def next_batch(db: Database, reviewer: str, count: int, lease_s: float, strategy: Strategy = DEFAULT_STRATEGY) -> Batch:
+    """Lease up to ``count`` images to ``reviewer`` for ``lease_s`` seconds, chosen as the module says (``strategy``).
 
     Fewer come back when fewer are left.
     """
@@ -82,7 +106,9 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch
                 for c in (random_offerable(session, now, size, taken) if cold else least_confident(session, now, size))
                 if c.result_id not in taken
             ]
-            picked = spread(pool, wanted - audit_count(wanted), retired, by_margin=not cold)
+            picked = spread(
+                pool, wanted - audit_count(wanted, strategy.audit_share), retired, by_margin=not cold, strategy=strategy
+            )
             taken |= {item.result_id for item in picked}
             drawn = random_offerable(session, now, wanted - len(picked), taken)
             picked += [_item(c, AUDIT, retired) for c in drawn]
@@ -93,29 +119,45 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float) -> Batch
             if len(held) == len(picked):
                 break
         left = offerable_count(session, now)
-    return Batch(chosen, left, lease_s)
+        refusal = quick_refusal(session)
+    return Batch(chosen, left, lease_s, refusal)
 
 
-def audit_count(count: int) -> int:
-    """The audit images of a batch of ``count``: ``AUDIT_SHARE`` of it, at least one in a batch of 5 or more."""
-    return round(count * AUDIT_SHARE) or (1 if count >= 5 else 0)
+def audit_count(count: int, share: float = AUDIT_SHARE) -> int:
+    """The audit images of a batch of ``count``: ``share`` of it, at least one in a batch of 5 or more (none with share 0)."""
+    if share <= 0:
+        return 0
+    return round(count * share) or (1 if count >= 5 else 0)
 
 
-def spread(pool: Sequence[Candidate], count: int, retired: Collection[str] = (), by_margin: bool = True) -> list[QueueItem]:
-    """``count`` items of ``pool``: least margin first, taken round-robin over the suggested label (then
-    the folder) so neighbours in the library are not asked in a row. Marked ``uncertain`` when the margin
-    order alone would have picked them, ``diverse`` otherwise. Without ``by_margin`` (a cold start's pool,
-    a uniform draw) the first ``count`` are taken as drawn, all ``diverse``, and only their order is spread."""
+def spread(
+    pool: Sequence[Candidate],
+    count: int,
+    retired: Collection[str] = (),
+    by_margin: bool = True,
+    strategy: Strategy = DEFAULT_STRATEGY,
+) -> list[QueueItem]:
+    """``count`` items of ``pool``: most uncertain first (``strategy.ranking``), taken round-robin over the
+    suggested label (then the folder) so neighbours in the library are not asked in a row. Marked
+    ``uncertain`` when the uncertainty order alone would have picked them, ``diverse`` otherwise; without
+    ``strategy.diverse``, the ``count`` most uncertain, in that order. Without ``by_margin`` (a cold start's
+    pool, a uniform draw) the first ``count`` are taken as drawn, all ``diverse``, and only their order is spread."""
     items = [_item(c, UNCERTAIN, retired) for c in pool]
+
+    def uncertainty(item: QueueItem) -> float:
+        return _uncertainty_key(item, strategy.ranking)
+
     if by_margin:
-        items.sort(key=lambda i: (_margin_key(i), i.result_id))
+        items.sort(key=lambda i: (uncertainty(i), i.result_id))
+        if not strategy.diverse:
+            return items[:count]
     else:  # the draw itself is the choice (round-robin would under-sample a common label); only the order is spread
         items = items[:count]
     least_margin = {i.result_id for i in items[:count]} if by_margin else set()
     groups: dict[tuple[str, str], list[QueueItem]] = defaultdict(list)
     for item in items:
         groups[(item.suggested_label or "", str(PurePath(item.image_path).parent))].append(item)
-    queues = sorted(groups.values(), key=lambda g: (_margin_key(g[0]), g[0].result_id)) if by_margin else list(groups.values())
+    queues = sorted(groups.values(), key=lambda g: (uncertainty(g[0]), g[0].result_id)) if by_margin else list(groups.values())
     picked: list[QueueItem] = []
     while len(picked) < count and queues:
         for queue in list(queues):
@@ -135,12 +177,17 @@ def _item(candidate: Candidate, reason: str, retired: Collection[str]) -> QueueI
     offered = [(label, p) for label, p in ranked if label not in retired]
     suggested, confidence = offered[0] if offered else (None, None)
     margin = ranked[0][1] - ranked[1][1] if len(ranked) > 1 else (ranked[0][1] if ranked else None)
-    return QueueItem(candidate.result_id, candidate.image_path, suggested, confidence, margin, reason)
+    rest = max(0.0, 1.0 - sum(p for _, p in ranked))
+    entropy = -sum(p * math.log(p) for p in (*(p for _, p in ranked), rest) if p > 0) if ranked else None
+    return QueueItem(candidate.result_id, candidate.image_path, suggested, confidence, margin, reason, entropy)
 
 
 def _with_reason(item: QueueItem, reason: str) -> QueueItem:
-    return QueueItem(item.result_id, item.image_path, item.suggested_label, item.confidence, item.margin, reason)
+    return QueueItem(item.result_id, item.image_path, item.suggested_label, item.confidence, item.margin, reason, item.entropy)
 
 
-def _margin_key(item: QueueItem) -> float:
+def _uncertainty_key(item: QueueItem, ranking: str) -> float:
+    """Smaller is more uncertain: the margin, or the entropy negated."""
+    if ranking == ENTROPY:
+        return -item.entropy if item.entropy is not None else 0.0
     return item.margin if item.margin is not None else 1.0

@@ -14,6 +14,7 @@ export type Correction = Schemas["CorrectionOut"];
 export type Version = Schemas["VersionOut"];
 export type Comparison = Schemas["Comparison"];
 export type Confusion = Schemas["Confusion"];
+export type Refresh = Schemas["RefreshOut"];
 export type Run = Schemas["RunOut"];
 export type RunProgress = Schemas["RunProgress"];
 export type RunRequest = Schemas["RunRequest"];

@@ -123,7 +123,8 @@ export interface paths {
         /**
          * Set Correction
          * @description Verify a label for an image's content: verifying it again replaces the label (200); a first
-         *     label for that content is created (201). Answers with the correction as stored.
+         *     label for that content is created (201). Answers with the correction as stored. Every
+         *     MOBILABEL_REFRESH_EVERY answers, a quick head updates the suggestions once the answer is sent.
          */
         put: operations["set_correction_api_corrections_put"];
         post?: never;
@@ -611,6 +612,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/results/{result_id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Similar Results
+         * @description More like this: the images most like a result, with their labels.
+         */
+        get: operations["similar_results_api_results__result_id__similar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/results/{result_id}/thumbnail": {
         parameters: {
             query?: never;
@@ -643,6 +664,66 @@ export interface paths {
          * @description The label every model version gave this result's image, oldest version first.
          */
         get: operations["image_versions_api_results__result_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Duplicates
+         * @description Groups of near-identical photos (bursts, crops, resizes, recompressions, colour edits).
+         */
+        get: operations["review_duplicates_api_review_duplicates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Review Group
+         * @description One answer for a group (near-duplicates, a "more like this" selection): one answer row per member, the group noted.
+         */
+        post: operations["review_group_api_review_group_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/mistakes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Mistakes
+         * @description The answers likeliest to be wrong: those a model trained without them (out-of-fold) disagrees with most.
+         */
+        get: operations["review_mistakes_api_review_mistakes_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -692,6 +773,26 @@ export interface paths {
          * @description End the session the cookie names (log out): the cookie no longer opens anything, even if kept.
          */
         delete: operations["close_session_api_session_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suggestions/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh
+         * @description Fit a quick head now ("update suggestions"); answers whether the gate promoted it and what changed.
+         */
+        post: operations["refresh_api_suggestions_refresh_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -846,6 +947,11 @@ export interface components {
              * @description images still to review after this batch (not answered, not leased)
              */
             left: number;
+            /**
+             * Refusal
+             * @description why the newest quick head left the suggestions as they were (its gate refused it)
+             */
+            refusal?: string | null;
         };
         /** Body_predict_api_predict_post */
         Body_predict_api_predict_post: {
@@ -1164,6 +1270,51 @@ export interface components {
             /** Label B */
             label_b: string;
         };
+        /** GroupAnswerIn */
+        GroupAnswerIn: {
+            /**
+             * Label
+             * @description a class, other or skip
+             */
+            label: string;
+            /**
+             * New Class
+             * @description create the label as a class if it is none yet
+             * @default false
+             */
+            new_class?: boolean;
+            /**
+             * Result Ids
+             * @description the members to answer
+             */
+            result_ids: number[];
+            /**
+             * Reviewer
+             * @description who answers (default: MOBILABEL_REVIEWER)
+             */
+            reviewer?: string | null;
+        };
+        /** GroupAnswerOut */
+        GroupAnswerOut: {
+            /**
+             * Answers
+             * @description answer rows written, one per member
+             */
+            answers: number;
+            /**
+             * Group
+             * @description the group id noted on each member's answer
+             */
+            group: string;
+        };
+        /** GroupsOut */
+        GroupsOut: {
+            /**
+             * Groups
+             * @description near-duplicate groups, largest first
+             */
+            groups: components["schemas"]["MemberOut"][][];
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1254,6 +1405,25 @@ export interface components {
             /** Token */
             token: string;
         };
+        /** MemberOut */
+        MemberOut: {
+            /** Answered */
+            answered: boolean;
+            /** Image Path */
+            image_path: string;
+            /**
+             * Label
+             * @description the standing answer, else the model's label
+             */
+            label: string | null;
+            /** Result Id */
+            result_id: number;
+            /**
+             * Similarity
+             * @description cosine similarity to the query (neighbours only)
+             */
+            similarity?: number | null;
+        };
         /** MergeIn */
         MergeIn: {
             /**
@@ -1289,6 +1459,50 @@ export interface components {
             thumbnail_sizes: number[];
             training_defaults: components["schemas"]["TrainingDefaults"];
         };
+        /** MistakeOut */
+        MistakeOut: {
+            /**
+             * Flagged
+             * @description counted off the diagonal of the confident joint (confident learning)
+             */
+            flagged: boolean;
+            /**
+             * Given Label
+             * @description the answer standing on the image
+             */
+            given_label: string;
+            /** Given Probability */
+            given_probability: number;
+            /** Image Path */
+            image_path: string;
+            /**
+             * Model Label
+             * @description what a softmax head fitted without this answer says
+             */
+            model_label: string;
+            /** Model Probability */
+            model_probability: number;
+            /** Result Id */
+            result_id: number;
+            /**
+             * Why
+             * @description why it was flagged, in words
+             */
+            why: string;
+        };
+        /** MistakesOut */
+        MistakesOut: {
+            /**
+             * Checked
+             * @description answers checked
+             */
+            checked: number;
+            /**
+             * Items
+             * @description likeliest mistake first
+             */
+            items: components["schemas"]["MistakeOut"][];
+        };
         /** MovedOut */
         MovedOut: {
             /**
@@ -1301,6 +1515,14 @@ export interface components {
         NameIn: {
             /** Name */
             name: string;
+        };
+        /** NeighboursOut */
+        NeighboursOut: {
+            /**
+             * Items
+             * @description most similar first, the query itself left out
+             */
+            items: components["schemas"]["MemberOut"][];
         };
         /** NextIn */
         NextIn: {
@@ -1366,6 +1588,59 @@ export interface components {
             confidence: number;
             /** Label */
             label: string;
+        };
+        /** RefreshIn */
+        RefreshIn: {
+            /**
+             * Force
+             * @description activate the new head even if it is not better on the held-out answers
+             * @default false
+             */
+            force?: boolean;
+        };
+        /** RefreshOut */
+        RefreshOut: {
+            /** Classes */
+            classes: string[];
+            /**
+             * Held Out
+             * @description held-out answers both versions were counted on
+             */
+            held_out: number;
+            /**
+             * Promoted
+             * @description whether the gate made it active; if not, the suggestions stay as they were
+             */
+            promoted: boolean;
+            /**
+             * Pruned
+             * @description result rows of older quick heads deleted
+             */
+            pruned: number;
+            /**
+             * Reason
+             * @description the gate's comparison on held-out answers
+             */
+            reason: string;
+            /**
+             * Relabelled
+             * @description images relabelled from their stored embeddings
+             */
+            relabelled: number;
+            /** Seconds */
+            seconds: number;
+            /**
+             * Trained
+             * @description answers the head was fitted on (every answer but the audit ones)
+             */
+            trained: number;
+            /** Version Id */
+            version_id: string;
+            /**
+             * Without Embedding
+             * @description answers left out: no embedding stored yet (label their folder)
+             */
+            without_embedding: number;
         };
         /** RenameIn */
         RenameIn: {
@@ -2998,6 +3273,46 @@ export interface operations {
             };
         };
     };
+    similar_results_api_results__result_id__similar_get: {
+        parameters: {
+            query?: {
+                count?: number;
+            };
+            header?: never;
+            path: {
+                result_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NeighboursOut"];
+                };
+            };
+            /** @description no such embedded result */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     thumbnail_api_results__result_id__thumbnail_get: {
         parameters: {
             query?: {
@@ -3068,6 +3383,120 @@ export interface operations {
             };
             /** @description no such result */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    review_duplicates_api_review_duplicates_get: {
+        parameters: {
+            query?: {
+                threshold?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupsOut"];
+                };
+            };
+            /** @description no embeddings yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    review_group_api_review_group_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupAnswerIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupAnswerOut"];
+                };
+            };
+            /** @description no such result */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unknown label */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    review_mistakes_api_review_mistakes_get: {
+        parameters: {
+            query?: {
+                count?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MistakesOut"];
+                };
+            };
+            /** @description no embeddings or too few answers */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3173,6 +3602,37 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    refresh_api_suggestions_refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefreshOut"];
+                };
+            };
+            /** @description nothing to fit yet (too few answers or embeddings) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

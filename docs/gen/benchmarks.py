@@ -193,6 +193,43 @@ probabilities within the tolerance the last row gives.
     return _page("Slim CPU workers", intro, paths, "".join(_whole(path, "Figures") for path in paths))
 
 
+def curation() -> str:
+    paths = [*files("neighbours.csv"), *files("mistakes.csv"), *files("duplicates.csv")]
+    intro = """
+Likely mistakes, near-duplicate groups and the kNN index behind "more like this"
+([Likely mistakes and near-duplicates](../mistakes.md)), on the shared flowers' embeddings (the ImageNet
+MobileNetV2's pooled features, `bench/embedding.py`). `python -m bench.neighbours` times one query (10
+nearest) per candidate index on synthetic embeddings shaped like real ones, exact search and faiss at a
+million, the graph indexes at 100,000 (their build at a million is far longer than the machine could be
+held); `python -m bench.mistakes` flips 5% of the labels at random per seed and counts the flipped ones in
+the first 10% of the ranking (target 0.60, median over seeds); `python -m bench.duplicates` makes a crop, a
+resize, a JPEG recompression and a colour edit of 120 photos and scores the groups over pairs (target
+recall 0.95 at precision 0.95). Measured on a shared 2-core machine with other work running: times are
+only comparable within a table.
+"""
+    return _page("Likely mistakes and near-duplicates", intro, paths, "".join(_whole(path, path.stem) for path in paths))
+
+
+def loop() -> str:
+    paths = files("loop*.csv")
+    intro = """
+The labelling loop ([The labelling loop](../labelling-loop.md)), measured by `python -m bench.loop`: (a) a
+simulated reviewer answering the review queue in rounds of 20 over the 609 shared flowers pooled as one
+unsorted folder, the suggestions refreshed by the quick head after each round, from the ImageNet weights;
+`answers_needed` is the median over seeds of the first answer count whose accuracy on the unanswered
+rest is within one point of `reference` (the 5-fold cross-validated accuracy of the same head on all
+609); the queue's default strategy is the best row. (b) one quick refresh (fit, gate, relabel, prune)
+over synthetic embeddings, and (c) what keeping embeddings costs `label`. Small runs on a shared 2-core
+machine: compare rows of one run only.
+"""
+    titles = {
+        "loop.csv": "Answers needed, per strategy",
+        "loop_rounds.csv": "Accuracy on the unanswered rest after each round",
+        "loop_speed.csv": "Speed and cost",
+    }
+    return _page("The labelling loop", intro, paths, "".join(_whole(path, titles.get(path.name, path.name)) for path in paths))
+
+
 def recorded() -> str:
     paths = files("recorded.csv")
     intro = """
@@ -220,6 +257,8 @@ PAGES: dict[str, Callable[[], str]] = {
     "export": export,
     "watch": watch,
     "slim": slim,
+    "curation": curation,
+    "loop": loop,
     "recorded": recorded,
 }
 CLAIMS: dict[str, tuple[str, ...]] = {
@@ -232,5 +271,7 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "export": ("export.csv",),
     "watch": ("watch.csv",),
     "slim": ("slim.csv",),
+    "curation": ("neighbours.csv", "mistakes.csv", "duplicates.csv"),
+    "loop": ("loop*.csv",),
     "recorded": ("recorded.csv",),
 }

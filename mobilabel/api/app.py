@@ -29,6 +29,7 @@ from .page import mount_page
 from .routes import (
     classes,
     corrections,
+    curation,
     distribution,
     exports,
     health,
@@ -41,6 +42,7 @@ from .routes import (
     review,
     review_queue,
     runs,
+    suggestions,
 )
 from .services.export_runner import ExportRunner
 from .services.heap import freeze_long_lived, thaw
@@ -143,8 +145,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
 
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (
-        health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, classes, corrections,
-        model_versions, runs,
+        health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, suggestions, classes,
+        corrections, model_versions, runs, curation,
     ):  # fmt: skip
         app.include_router(module.router)
     mount_docs(app)

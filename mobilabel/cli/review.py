@@ -10,6 +10,7 @@ from ..plurals import counted
 from ..review_queue import next_batch
 from ..storage.pathcodec import to_stored
 from .context import command_database, reviewer_name
+from .curation import duplicates_command, group_command, mistakes_command, similar_command
 from .output import FORMATS, print_rows
 
 COLUMNS = ("result_id", "image_path", "suggested_label", "confidence", "reason")
@@ -54,3 +55,9 @@ def next_command(settings: Settings, count: int, fmt: str, reviewer: str | None)
         f"leased {counted(len(rows), 'image')} to {name} for {batch.expires_in_s:g} s; {batch.left} more to review",
         err=True,
     )
+    if batch.refusal is not None:
+        click.echo(f"the suggestions were not updated: {batch.refusal}", err=True)
+
+
+for _command in (mistakes_command, duplicates_command, similar_command, group_command):
+    review.add_command(_command)

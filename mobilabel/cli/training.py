@@ -38,6 +38,7 @@ from .sources import SOURCE
 
 if TYPE_CHECKING:
     from ..training import TrainingReport
+    from ..training.quick import QuickReport
 
 STORED_COLUMNS = ("id", "active", "arch", "alpha", "classes", "created_at", "activated_at", "source")
 METRIC_COLUMNS = ("val_accuracy", "best_epoch", "train_images", "val_images")
@@ -161,6 +162,11 @@ DEFAULTS = TrainingOptions()  # the options' defaults live in one place: the dat
     "--queue", "queued", is_flag=True, help="Run on a worker (queue MOBILABEL_TRAIN_QUEUE); follow it with `mobilabel runs`."
 )
 @click.option("--relabel", is_flag=True, help="With --queue: if promoted, relabel the folders of the last week's jobs.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Fit only a new head on the stored embeddings of the answered images and relabel the library from them, in seconds.",
+)
 @click.pass_context
 def train_command(
     ctx: click.Context,
@@ -170,6 +176,7 @@ def train_command(
     output_dir: Path | None,
     queued: bool,
     relabel: bool,
+    quick: bool,
     preset: str | None,
     **options: Any,
 ) -> None:
@@ -183,8 +190,19 @@ def train_command(
     the ImageNet layers before them frozen, with colour jitter (--augment); a moving average of the
     weights (--ema-decay) is validated, and its epoch with the best validation accuracy kept. The new version becomes active only if it
     labels more evaluation images right than the active version, on the same images.
+
+    With --quick: a linear head on the embeddings `label` stored, fitted on every answer but the
+    audit ones, gated on held-out answers, then every image relabelled from its embedding (no photo
+    decoded). `mobilabel correct` does this by itself every MOBILABEL_REFRESH_EVERY answers.
     """
     settings: Settings = ctx.obj
+    if quick:
+        if data_dir is not None or queued or output_dir is not None:
+            raise click.UsageError("--quick fits on the answers' stored embeddings: no DATA_DIR, --queue or --output")
+        report = run_quick(settings, force)
+        if report is not None:
+            click.echo(quick_summary(report))
+        return
     options["arch"] = ARCH_NAMES[options["arch"]]
     explicit = {name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     if preset is not None:
@@ -545,7 +563,7 @@ def correct(
     if labelstudio_file is not None:
         if image is not None or csv_file is not None:
             raise click.UsageError("give either IMAGE LABEL, --csv FILE or --labelstudio FILE, not two of them")
-        _import_labelstudio(labelstudio_file, document_root, new_class, reviewer_name(settings, reviewer))
+        _import_labelstudio(settings, labelstudio_file, document_root, new_class, reviewer_name(settings, reviewer))
         return
     if csv_file is not None:
         if image is not None:
@@ -563,9 +581,48 @@ def correct(
             session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer)
         )
     click.echo(f"stored {counted(count, 'verified label')}; training uses them (unless --no-corrections)")
+    refresh_if_due(settings)
 
 
-def _import_labelstudio(file: Path, document_root: str, new_class: bool, reviewer: str) -> None:
+def refresh_if_due(settings: Settings) -> None:
+    """After answers: a quick head when MOBILABEL_REFRESH_EVERY answers came since the last (torch only then)."""
+    with command_database().transaction() as session:
+        due = stored_runs.quick_refresh_due(session, settings.refresh_every)
+    if due:
+        click.echo(f"{settings.refresh_every} answers since the last quick head: updating the suggestions", err=True)
+        report = run_quick(settings, force=False)
+        if report is not None:
+            click.echo(quick_summary(report), err=True)
+
+
+def run_quick(settings: Settings, force: bool) -> QuickReport | None:
+    """A quick head (training.quick); None, with its one line said, when there is nothing to fit yet."""
+    from ..training.quick import QuickHeadError, quick_refresh  # torch: only a fit needs it
+
+    try:
+        return quick_refresh(command_database(), settings, force=force)
+    except QuickHeadError as exc:
+        click.echo(f"no quick head: {exc}", err=True)
+        return None
+
+
+def quick_summary(report: QuickReport) -> str:
+    """One paragraph: the version, the gate's verdict and what changed."""
+    verdict = "promoted" if report.promoted else "not promoted"
+    lines = [
+        f"quick head {report.version_id} ({len(report.classes)} classes, {report.trained} answers): {verdict}: {report.reason}"
+    ]
+    if report.promoted:
+        lines.append(
+            f"relabelled {report.relabelled} images from their embeddings in {report.seconds:.1f} s; "
+            f"pruned {report.pruned} results of older quick heads"
+        )
+    if report.without_embedding:
+        lines.append(f"{report.without_embedding} answers have no stored embedding yet: `mobilabel label` their folder")
+    return "\n".join(lines)
+
+
+def _import_labelstudio(settings: Settings, file: Path, document_root: str, new_class: bool, reviewer: str) -> None:
     answers, problems = read_answers(file, document_root)
     with command_database().transaction() as session:
         records, unmatched = corrections_from(session, answers)
@@ -579,6 +636,7 @@ def _import_labelstudio(file: Path, document_root: str, new_class: bool, reviewe
         click.echo(f"task {task}: {reason}", err=True)
     left_out = f"; left out {counted(len(problems), 'task')} (above)" if problems else ""
     click.echo(f"stored {counted(count, 'verified label')} from {counted(len(answers), 'answer')} in {file}{left_out}")
+    refresh_if_due(settings)
 
 
 def _list_or_delete(delete_target: str | None, fmt: str) -> None:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # Test-time augmentation at labelling time (MOBILABEL_TTA): "off", or "flip" (the image and its mirror).
 TTA_MODES = ("off", "flip")
 
+# How embeddings are kept: float16 (1280 values are 2,560 bytes an image for MobileNetV2). The top label
+# they give through a linear head matches float32's but for near ties (tests of training.quick).
+EMBEDDING_DTYPE = np.float16
+
 # A batch of uint8 pixels (N, H, W, 3): numpy on the CPU, a tensor on a GPU (``Classifier.stack``).
 Batch = Any
 Logits = Callable[[Batch], Any]
@@ -52,6 +56,10 @@ class Forward(Protocol):
         """Logits (N, classes), on the CPU, as an array or a tensor numpy can read."""
         ...
 
+    def outputs(self, batch: Batch) -> list[Any]:
+        """Logits (N, classes), then the pooled features (N, D) where the network gives them, on the CPU."""
+        ...
+
 
 def softmax(logits: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """Softmax over the last axis of logits (N, classes), in float32 as torch.softmax computes it."""
@@ -73,12 +81,15 @@ def mirrored(batch: Batch) -> Batch:
 @dataclass(frozen=True)
 class Prediction:
     """The top-k (label, probability) pairs, most probable first; ``margin`` is the top-1 probability minus
-    the top-2 (whatever k is; 1.0 for a one-class model): how near a tie the label is."""
+    the top-2 (whatever k is; 1.0 for a one-class model): how near a tie the label is. ``embedding``: the
+    image's pooled features (D,) as ``EMBEDDING_DTYPE``, from the same pass (of the image itself, not its
+    mirror, under test-time augmentation); None from a network that gives logits only."""
 
     label: str
     confidence: float
     top_k: list[tuple[str, float]]
     margin: float
+    embedding: npt.NDArray[np.float16] | None = None
 
 
 class Classifier:
@@ -89,6 +100,8 @@ class Classifier:
             raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)} (MOBILABEL_TTA)")
         self.card = card
         self.engine = engine
+        # Which stored embeddings this backbone's are (storage.embedding_writes keys them by it); None: none kept.
+        self.backbone: str | None = getattr(card, "backbone", None)
         self.tta = tta
         self.top_k = max(1, min(top_k, len(card.classes)))
         self.pixels: PixelTransform = card.preprocessing.eval_pixels()
@@ -146,17 +159,22 @@ class Classifier:
     def predict(self, pixels: Batch) -> list[Prediction]:
         """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``stack`` makes them; with ``tta == "flip"``,
         from the mean of the softmax of each image and of its mirror (both in one forward pass)."""
+        images = len(pixels)
+        outputs = self.engine.outputs(mirrored(pixels) if self.tta == "flip" else pixels)
+        probabilities: npt.NDArray[np.float32] = softmax(outputs[0])
         if self.tta == "flip":
-            both = softmax(self.engine.forward(mirrored(pixels)))
-            probabilities: npt.NDArray[np.float32] = (both[: len(pixels)] + both[len(pixels) :]) / np.float32(2)
-        else:
-            probabilities = softmax(self.engine.forward(pixels))
+            probabilities = (probabilities[:images] + probabilities[images:]) / np.float32(2)
+        embeddings: list[npt.NDArray[np.float16] | None] = (
+            list(np.asarray(outputs[1][:images]).astype(EMBEDDING_DTYPE))
+            if len(outputs) > 1 and self.backbone
+            else [None] * images
+        )
         # At least the top two, for the margin, even when only the top one is reported.
         count = max(self.top_k, min(2, len(self.classes)))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, :count]
         predictions = []
-        for row, indices in zip(probabilities.tolist(), order.tolist(), strict=True):
+        for row, indices, embedding in zip(probabilities.tolist(), order.tolist(), embeddings, strict=True):
             top = [(self.classes[i], row[i]) for i in indices]
             margin = top[0][1] - top[1][1] if len(top) > 1 else 1.0
-            predictions.append(Prediction(label=top[0][0], confidence=top[0][1], top_k=top[: self.top_k], margin=margin))
+            predictions.append(Prediction(top[0][0], top[0][1], top[: self.top_k], margin, embedding))
         return predictions

@@ -17,6 +17,7 @@ from torch import nn
 from ..config import available_cores
 from .checkpoint import Checkpoint
 from .devices import resolve_engine
+from .embedding import WithEmbedding, backbone_fingerprint
 from .onnx_file import OnnxCard, OnnxRuntime
 
 
@@ -25,7 +26,11 @@ class Engine(Protocol):
     device: str
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Logits, on the CPU, for a batch shaped like the engine's example input."""
+        """Logits (the network's first output), on the CPU, for a batch shaped like the engine's example input."""
+        ...
+
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        """Every output of the network (one, or a ``WithEmbedding``'s logits and features), float32 on the CPU."""
         ...
 
 
@@ -40,17 +45,29 @@ class TorchEngine:
             torch.backends.cudnn.allow_tf32 = False
         self._model = model.eval().to(device).to(memory_format=torch.channels_last)
 
-    @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.outputs(batch)[0]
+
+    @torch.inference_mode()
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
         batch = batch.to(self.device, non_blocking=True)
         if batch.is_floating_point():  # NCHW images; pixel batches (NHWC) are permuted by the model into this layout
             batch = batch.contiguous(memory_format=torch.channels_last)
-        logits: torch.Tensor = self._model(batch)
-        return logits.float().cpu()
+        result = self._model(batch)
+        return [t.float().cpu() for t in (result if isinstance(result, tuple) else (result,))]
+
+
+def output_names(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """The ONNX output names of ``model``: ``logits``, then ``features`` for a ``WithEmbedding`` network."""
+    with torch.inference_mode():
+        result = model.eval()(example)
+    return ["logits", "features"][: len(result)] if isinstance(result, tuple) else ["logits"]
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
-    """``model`` as an ONNX graph taking batches shaped like ``example``, any batch size."""
+    """``model`` as an ONNX graph taking batches shaped like ``example``, any batch size; its outputs
+    are named as ``output_names`` says (``logits``, and ``features`` (N, D) when the model gives them)."""
+    names = output_names(model, example)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript-based exporter is deprecated but exact and fast for these
@@ -61,8 +78,8 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
             (example,),
             buffer,  # type: ignore[arg-type]  # torch's annotation omits file objects, which export writes to
             input_names=["images"],
-            output_names=["logits"],
-            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            output_names=names,
+            dynamic_axes={"images": {0: "batch"}, **{name: {0: "batch"} for name in names}},
             dynamo=False,
         )
     return buffer.getvalue()
@@ -70,12 +87,15 @@ def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
 
 def version_onnx(checkpoint: Checkpoint) -> bytes:
     """The checkpoint's network taking uint8 pixels (``Preprocessing.pixel_network``) as ONNX, any batch size,
-    its version, classes and preprocessing in the graph's metadata: a version's stored ONNX file (``onnx_file``)."""
+    giving logits and the pooled features (``embedding.WithEmbedding``), its version, classes, preprocessing and
+    backbone fingerprint in the graph's metadata: a version's stored ONNX file (``onnx_file``)."""
     import onnx
 
     preprocessing = checkpoint.preprocessing
-    graph = onnx.load_from_string(export_onnx(preprocessing.pixel_network(checkpoint.build()), preprocessing.pixel_example()))
-    onnx.helper.set_model_props(graph, OnnxCard(checkpoint.version_id, checkpoint.classes, preprocessing).metadata())
+    network = preprocessing.pixel_network(WithEmbedding(checkpoint.build()))
+    graph = onnx.load_from_string(export_onnx(network, preprocessing.pixel_example()))
+    card = OnnxCard(checkpoint.version_id, checkpoint.classes, preprocessing, backbone_fingerprint(checkpoint.state_dict))
+    onnx.helper.set_model_props(graph, card.metadata())
     return bytes(graph.SerializeToString())
 
 
@@ -89,7 +109,10 @@ class OnnxEngine:
         self._runtime = OnnxRuntime(export_onnx(model, example), threads)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self._runtime.forward(batch.numpy()))
+        return self.outputs(batch)[0]
+
+    def outputs(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        return [torch.from_numpy(output) for output in self._runtime.outputs(batch.numpy())]
 
 
 def create_engine(model: nn.Module, kind: str, device: str, example: torch.Tensor, threads: int | None = None) -> Engine:

@@ -1,9 +1,11 @@
 """A model version's stored ONNX file: what a CPU process labels with, without torch.
 
 Written once per version beside its checkpoint in the model cache (``{id}.onnx`` next to ``{id}.pt``)
-by a process that has torch (``registry.save_onnx_file``). The graph takes uint8 pixels (N, H, W, 3)
-and normalises them itself; its metadata record the version id, the classes and the preprocessing
-(resize, crop, mean, std), so labelling from it needs neither the checkpoint nor torch.
+by a process that has torch (``versions.checkpoints.save_onnx_file``). The graph takes uint8 pixels
+(N, H, W, 3) and normalises them itself; it gives ``logits`` (N, classes) and ``features`` (N, D), the
+pooled features the classifier head reads (``models.embedding``); its metadata record the version id,
+the classes, the preprocessing (resize, crop, mean, std) and the backbone's fingerprint, so labelling
+from it (and keeping embeddings) needs neither the checkpoint nor torch.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 # Metadata keys in the ONNX file (its ``metadata_props``), each a JSON value.
 _VERSION_ID, _CLASSES, _PREPROCESSING = "mobilabel.version_id", "mobilabel.classes", "mobilabel.preprocessing"
+_BACKBONE = "mobilabel.backbone"
 
 
 class OnnxFileError(MobilabelError):
@@ -33,11 +36,13 @@ class OnnxFileError(MobilabelError):
 @dataclass(frozen=True)
 class OnnxCard:
     """What labelling needs to know of a version besides its graph: its id, classes (in the order of the
-    graph's outputs) and preprocessing."""
+    graph's outputs), preprocessing and the backbone's fingerprint (``embedding.backbone_fingerprint``; None
+    in a file written before embeddings were kept, which then labels without keeping them)."""
 
     version_id: str
     classes: list[str]
     preprocessing: Preprocessing
+    backbone: str | None = None
 
     def metadata(self) -> dict[str, str]:
         """The ONNX ``metadata_props`` that record this card."""
@@ -45,6 +50,7 @@ class OnnxCard:
             _VERSION_ID: json.dumps(self.version_id),
             _CLASSES: json.dumps(self.classes),
             _PREPROCESSING: json.dumps(self.preprocessing.to_dict()),
+            _BACKBONE: json.dumps(self.backbone),
         }
 
     @classmethod
@@ -54,6 +60,7 @@ class OnnxCard:
             version_id=str(json.loads(metadata[_VERSION_ID])),
             classes=[str(name) for name in json.loads(metadata[_CLASSES])],
             preprocessing=Preprocessing.from_dict(json.loads(metadata[_PREPROCESSING])),
+            backbone=json.loads(metadata[_BACKBONE]) if _BACKBONE in metadata else None,
         )
 
 
@@ -77,7 +84,7 @@ def session_options(threads: int) -> onnxruntime.SessionOptions:
 
 
 class OnnxRuntime:
-    """An ONNX graph (bytes, or a file) run by ONNX Runtime on the CPU: numpy in, numpy logits out."""
+    """An ONNX graph (bytes, or a file) run by ONNX Runtime on the CPU: numpy in, numpy outputs out."""
 
     name = "onnx"
     device = "cpu"
@@ -94,10 +101,15 @@ class OnnxRuntime:
 
     def forward(self, batch: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
         """Logits (N, classes) for a batch shaped like the graph's input."""
+        return self.outputs(batch)[0]
+
+    def outputs(self, batch: npt.NDArray[np.generic]) -> list[npt.NDArray[np.float32]]:
+        """Every output of the graph for a batch shaped like its input: logits (N, classes), then features
+        (N, D) where the graph gives them (``engines.output_names``), float32."""
         inputs = np.ascontiguousarray(batch)
         step = self._images_per_run or len(inputs)
-        logits = [self.session.run(None, {"images": inputs[i : i + step]})[0] for i in range(0, len(inputs), step)]
-        return np.concatenate(logits).astype(np.float32, copy=False)
+        runs = [self.session.run(None, {"images": inputs[i : i + step]}) for i in range(0, len(inputs), step)]
+        return [np.concatenate([run[k] for run in runs]).astype(np.float32, copy=False) for k in range(len(runs[0]))]
 
 
 def open_onnx_file(path: Path, version_id: str, threads: int) -> tuple[OnnxCard, OnnxRuntime]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,12 +79,10 @@ class NormalizedInput(nn.Module):
         self.register_buffer("scale", 1.0 / (255.0 * std_tensor))
         self.register_buffer("shift", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) / std_tensor)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def forward(self, pixels: torch.Tensor) -> Any:
+        """What the network returns (logits, or a tuple whose first item is the logits)."""
         # NHWC permuted to NCHW is channels_last in memory: the layout the convolutions want.
-        logits: torch.Tensor = self.network(
-            pixels.permute(0, 3, 1, 2).float() * self.get_buffer("scale") - self.get_buffer("shift")
-        )
-        return logits
+        return self.network(pixels.permute(0, 3, 1, 2).float() * self.get_buffer("scale") - self.get_buffer("shift"))
 
 
 def eval_transform(preprocessing: Preprocessing) -> ImageTransform:

@@ -17,18 +17,19 @@ from ..plurals import counted
 from ..storage import Database
 from ..storage import jobs as stored_jobs
 from ..storage.database import DatabaseLockedError
+from ..storage.embedding_writes import write_embeddings
 from ..storage.heartbeat import Heartbeat
 from ..storage.membership import record_job_images
 from ..storage.ownership import beat_job, claim_job, this_process
 from ..storage.pathcodec import to_stored
 from ..storage.result_queries import failures, label_counts
-from ..storage.results import ResultRecord, count_outcomes, write_results
+from ..storage.results import count_outcomes, write_results
 from ..storage.retry import is_transient, unavailable, with_db_retry
 from ..storage.states import ImageOutcome, JobState
 from ..storage.statistics import refresh_statistics
 from ..storage.tables import Job
 from .incremental import SkipCount, without_unchanged
-from .labeller import Labeller
+from .labeller import LabelledBatch, Labeller
 from .paths import WalkCounts, iter_images
 from .reuse import stored_results
 
@@ -152,7 +153,7 @@ def label_folder(
                 records = batch.records
                 done, failed = count_outcomes(records)
                 cancelled = patiently(
-                    partial(_write_batch, db, job.id, batch.model_version_id, records, done, failed),
+                    partial(_write_batch, db, job.id, batch, done, failed),
                     f"job {job.id}: write a batch",
                 )
                 summary.done += done
@@ -217,9 +218,10 @@ def label_folder(
     return summary
 
 
-def _write_batch(db: Database, job_id: int, version_id: str, records: list[ResultRecord], done: int, failed: int) -> bool:
-    """Write a batch's results and counts (one transaction); returns whether the job was cancelled meanwhile."""
+def _write_batch(db: Database, job_id: int, batch: LabelledBatch, done: int, failed: int) -> bool:
+    """Write a batch's results, embeddings and counts (one transaction); returns whether the job was cancelled meanwhile."""
     with db.transaction() as session:
-        write_results(session, records, version_id, job_id)
+        write_results(session, batch.records, batch.model_version_id, job_id)
+        write_embeddings(session, batch.backbone, batch.records)
         stored_jobs.add_to_counters(session, job_id, done, failed)
         return stored_jobs.is_cancelled(session, job_id)

@@ -64,8 +64,12 @@ class ReadBatch:
 
 @dataclass(frozen=True)
 class LabelledBatch:
+    """A batch's records; those the batch predicted carry their embedding, computed by the backbone
+    ``backbone`` (``models.embedding.backbone_fingerprint``): the drivers keep them (storage.embedding_writes)."""
+
     model_version_id: str
     records: list[ResultRecord]
+    backbone: str = ""
 
 
 def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
@@ -87,6 +91,7 @@ def to_record(item: Decoded, prediction: Prediction | None) -> ResultRecord:
         top_k=[{"label": label, "confidence": p} for label, p in prediction.top_k],
         content_hash=item.content_hash,
         warning=item.warning,
+        embedding=prediction.embedding,
     )
 
 
@@ -236,7 +241,7 @@ class Labeller:
             for r, item in zip(records, batch.items, strict=True)
         ]
         recent.append((classifier.version_id, {r.content_hash: r for r in done if r.content_hash is not None}))
-        return LabelledBatch(classifier.version_id, done)
+        return LabelledBatch(classifier.version_id, done, classifier.backbone or "")
 
     def prepare(self, batch: Sequence[Decoded], classifier: Classifier) -> list[Decoded]:
         """The batch as inputs for ``classifier``: JPEGs read for the device decoded there."""
@@ -327,5 +332,6 @@ def _forward(items: Sequence[Decoded], classifier: Classifier) -> list[Predictio
 
 
 def _copy(result: ResultRecord, item: Decoded) -> ResultRecord:
-    """``result`` (of the same content) as the record of ``item``: its own path and fingerprint."""
-    return replace(result, image_path=str(item.path), content_id=item.content_id)
+    """``result`` (of the same content) as the record of ``item``: its own path and fingerprint (its
+    embedding is the content's, kept once from the record predicted)."""
+    return replace(result, image_path=str(item.path), content_id=item.content_id, embedding=None)

@@ -3,12 +3,16 @@ which answers a version was trained on, and their out-of-fold labels (``training
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from .classes import SKIP
 from .states import ResultStatus
 from .tables import Correction, Result, TrainedAnswer
+
+_HASHES_PER_QUERY = 1000
 
 
 def audit_outcomes(session: Session, version_id: str) -> tuple[int, int]:
@@ -31,6 +35,31 @@ def audit_outcomes(session: Session, version_id: str) -> tuple[int, int]:
 def held_out(version_id: str) -> ColumnElement[bool]:
     """A condition on ``Correction``: its content is not one ``version_id`` was trained on."""
     return ~exists().where(TrainedAnswer.version_id == version_id, TrainedAnswer.content_hash == Correction.content_hash)
+
+
+def trained_hashes(session: Session, version_id: str) -> set[str]:
+    """The contents of the answers ``version_id`` was trained on."""
+    return set(session.scalars(select(TrainedAnswer.content_hash).where(TrainedAnswer.version_id == version_id)))
+
+
+def version_labels(session: Session, version_id: str, content_hashes: Sequence[str]) -> dict[str, str]:
+    """The label ``version_id`` gave each of ``content_hashes`` it labelled (an ok row at any path; the first)."""
+    labels: dict[str, str] = {}
+    wanted = sorted(set(content_hashes))
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        rows = session.execute(
+            select(Result.content_hash, Result.label)
+            .where(
+                Result.model_version_id == version_id,
+                Result.status == ResultStatus.OK,
+                Result.content_hash.in_(wanted[start : start + _HASHES_PER_QUERY]),
+            )
+            .order_by(Result.id)
+        )
+        for content_hash, label in rows:
+            if content_hash is not None and label is not None:
+                labels.setdefault(content_hash, label)
+    return labels
 
 
 def trained_on_count(session: Session, version_id: str) -> int:

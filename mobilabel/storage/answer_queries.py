@@ -1,8 +1,10 @@
-"""The answer history, read: every answer given for one image content, oldest first."""
+"""The answer history, read: every answer given for one image content, oldest first; how many came since a moment."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .tables import AnswerHistory
@@ -13,3 +15,11 @@ def answer_history(session: Session, content_hash: str) -> list[AnswerHistory]:
     return list(
         session.scalars(select(AnswerHistory).where(AnswerHistory.content_hash == content_hash).order_by(AnswerHistory.id))
     )
+
+
+def answers_since(session: Session, since: datetime | None) -> int:
+    """How many answers were given after ``since`` (None: ever), changed answers counted each time."""
+    statement = select(func.count()).select_from(AnswerHistory)
+    if since is not None:
+        statement = statement.where(AnswerHistory.answered_at > since)
+    return session.scalar(statement) or 0

@@ -75,13 +75,15 @@ def save_corrections(
     new_classes: bool = False,
     new_class_hint: str = NEW_CLASS_HINT,
     reviewer: str | None = None,
+    group: str | None = None,
 ) -> int:
     """Upsert answers: the same content answered again keeps one row, with the newest label, path and
     reviewer; every answer is also appended to the answer history, so a changed one keeps its earlier ones.
 
     A label must be a class (``mobilabel classes``), a class of some model version (it becomes a
     class), or a reserved answer (``other``, ``skip``); with ``new_classes`` an unknown one is created
-    as a class. An answer to an image the review queue leased as an audit is marked ``audit``.
+    as a class. An answer to an image the review queue leased as an audit is marked ``audit``. ``group``
+    notes, on every row written, that these answers were given at once for a group (one answer per member).
     Raises ``CorrectionError`` (every problem listed, nothing stored) for an unknown or retired
     label or a file that cannot be read; ``new_class_hint`` says there how the caller's interface
     allows a new class (the CLI's flag, the API's body field). Returns the rows written.
@@ -97,15 +99,22 @@ def save_corrections(
     rows = [
         {
             "content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now,
-            "reviewer": reviewer, "audit": content_hash in audits,
+            "reviewer": reviewer, "audit": content_hash in audits, "answer_group": group,
         }
         for content_hash, (path, label) in latest.items()
     ]  # fmt: skip
-    upsert(session, Correction, rows, keys=("content_hash",), update=("image_path", "label", "updated_at", "reviewer", "audit"))
+    upsert(
+        session,
+        Correction,
+        rows,
+        keys=("content_hash",),
+        update=("image_path", "label", "updated_at", "reviewer", "audit", "answer_group"),
+    )
     session.execute(
         insert(AnswerHistory),
         [
-            {k: row[k] for k in ("content_hash", "image_path", "label", "reviewer", "audit")} | {"answered_at": now}
+            {k: row[k] for k in ("content_hash", "image_path", "label", "reviewer", "audit", "answer_group")}
+            | {"answered_at": now}
             for row in rows
         ],
     )

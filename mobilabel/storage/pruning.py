@@ -1,4 +1,4 @@
-"""Deleting what is no longer wanted: a job, or the rows of files gone from disk.
+"""Deleting what is no longer wanted: a job, the rows of files gone from disk, or the results of old quick heads.
 
 (A model version is deleted by ``versions.delete_version``.)
 """
@@ -18,6 +18,7 @@ from .database import rows_changed
 from .filters import check_job
 from .states import ACTIVE_JOB_STATES
 from .tables import Job, JobImage, Result
+from .versions import QUICK_PREFIX, active_version_id, predecessor_id
 
 _PATHS_PER_QUERY = 1000
 
@@ -105,3 +106,12 @@ def delete_paths(session: Session, paths: list[str]) -> int:
         session.execute(delete(JobImage).where(JobImage.image_path.in_(some)))
         deleted += rows_changed(session.execute(delete(Result).where(Result.image_path.in_(some))))
     return deleted
+
+
+def prune_quick_results(session: Session) -> int:
+    """Delete the results of every quick head's version (``versions.QUICK_PREFIX``) but the active one and its
+    predecessor (what a rollback returns to), so result rows stay within about twice the library's size.
+    The versions themselves stay. Returns the rows deleted."""
+    keep = [v for v in (active_version_id(session), predecessor_id(session)) if v is not None]
+    condition = Result.model_version_id.startswith(QUICK_PREFIX, autoescape=True) & Result.model_version_id.not_in(keep)
+    return delete_results(session, condition)

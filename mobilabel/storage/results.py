@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from . import membership
@@ -33,6 +34,9 @@ class ResultRecord:
     error: str | None = None
     content_hash: str | None = None  # mobilabel.hashing of the bytes read; None if they could not be read
     warning: str | None = None  # a decoder's warning about an image it still read whole
+    # The content's pooled features (D,) from the forward pass that labelled it, kept by storage.embedding_writes
+    # (not in the results table); None for a copy, a failure, or an engine that gives logits only.
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def write_results(

@@ -234,6 +234,8 @@ class Correction(Base):
     # uniformly drawn image: held out of training, so it measures accuracy on the unreviewed rest).
     reviewer: Mapped[str | None] = mapped_column(Text)
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Migration 0015: the group answered at once (near-duplicates, a "more like this" selection), if any.
+    answer_group: Mapped[str | None] = mapped_column(String(32))
 
 
 class AnswerHistory(Base):
@@ -249,6 +251,7 @@ class AnswerHistory(Base):
     reviewer: Mapped[str | None] = mapped_column(Text)
     audit: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answer_group: Mapped[str | None] = mapped_column(String(32))  # as Correction.answer_group (migration 0015)
 
 
 class TrainedAnswer(Base):
@@ -299,6 +302,19 @@ class ReviewLease(Base):
     reason: Mapped[str] = mapped_column(String(16))
     leased_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class Embedding(Base):
+    """An image content's embedding (migration 0014_embeddings): the pooled features the classifier head
+    reads, computed by the backbone whose fingerprint is ``backbone`` (models.embedding.backbone_fingerprint),
+    as float16 bytes (models.embedding.to_stored). The primary key's order serves "every embedding of a backbone"."""
+
+    __tablename__ = "embeddings"
+
+    backbone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 _ACTIVE_SCHEDULED = "trigger = 'schedule' AND status IN ('queued', 'running')"

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .answer_queries import answers_since
 from .database import rows_changed
 from .pathcodec import printable
 from .paths import absolute_path
@@ -106,3 +107,36 @@ def last_completed_metrics(session: Session, data_dir: str | None) -> dict[str, 
         .order_by(TrainingRun.id.desc())
         .limit(1)
     )
+
+
+QUICK_TRIGGER = "quick"  # the runs a quick head's fit records (training.quick)
+GATE_METRIC = "gate"  # a quick head's version metric: the gate's comparison on held-out answers
+
+
+def last_run(session: Session, trigger: str) -> TrainingRun | None:
+    """The newest run started by ``trigger`` (e.g. ``quick``), whatever its state."""
+    return session.scalar(select(TrainingRun).where(TrainingRun.trigger == trigger).order_by(TrainingRun.id.desc()).limit(1))
+
+
+def quick_refresh_due(session: Session, every: int) -> bool:
+    """Whether ``every`` answers (MOBILABEL_REFRESH_EVERY; 0: never) came since the last quick fit began (or ever)."""
+    if every <= 0:
+        return False
+    last = last_run(session, QUICK_TRIGGER)
+    return answers_since(session, last.created_at if last is not None else None) >= every
+
+
+def quick_refusal(session: Session) -> str | None:
+    """Why the newest quick fit left the suggestions as they were (the gate refused it, or it failed); None if it
+    was promoted, if a version was activated since, or if there is none."""
+    last = last_run(session, QUICK_TRIGGER)
+    if last is None or last.promoted or last.status not in (RunState.COMPLETED, RunState.FAILED):
+        return None
+    activated = session.scalar(select(ModelVersion.activated_at).where(ModelVersion.active))
+    if activated is not None and last.finished_at is not None and activated > last.finished_at:
+        return None
+    if last.error:
+        return f"the last quick head (run {last.id}) failed: {last.error}"
+    version = session.get(ModelVersion, last.version_id) if last.version_id is not None else None
+    reason = (version.metrics if version is not None else {}).get(GATE_METRIC, "")
+    return f"the last quick head {last.version_id} was not promoted: {reason}"

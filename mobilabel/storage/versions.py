@@ -18,6 +18,7 @@ from .tables import Job, JobImage, ModelActivation, ModelVersion, Result, utcnow
 from .upsert import upsert
 
 IMAGENET_PREFIX = "imagenet-"  # the id of the ImageNet weights registered as a version (models.checkpoint)
+QUICK_PREFIX = "quick-"  # the id of a quick head's version (training.quick): its results are pruned once two newer are active
 
 
 class UnknownVersionError(MobilabelError, LookupError):
@@ -144,6 +145,13 @@ def _last_activation(session: Session, version_id: str, before_id: int | None = 
     if before_id is not None:
         statement = statement.where(ModelActivation.id < before_id)
     return session.scalar(statement.order_by(ModelActivation.id.desc()).limit(1))
+
+
+def predecessor_id(session: Session) -> str | None:
+    """The version a rollback from the active one would return to (the one active before it); None if none."""
+    active = active_version_id(session)
+    last = _last_activation(session, active) if active is not None else None
+    return last.previous_version_id if last is not None else None
 
 
 def active_version_id(session: Session) -> str | None:

@@ -12,6 +12,7 @@ from functools import partial
 from ..pipeline.labeller import KnownResults, LabelledBatch
 from ..pipeline.reuse import stored_results
 from ..storage import chunks as stored_chunks
+from ..storage.embedding_writes import write_embeddings
 from ..storage.results import ResultRecord, count_outcomes, write_results
 from ..storage.retry import is_transient, with_db_retry
 from ..storage.states import ChunkState, ResultStatus
@@ -113,6 +114,7 @@ def _known_results(rt: WorkerRuntime, chunk_id: int) -> KnownResults:
 def _write_batch(rt: WorkerRuntime, batch: LabelledBatch, job_id: int) -> None:
     with rt.db.transaction() as session:
         write_results(session, batch.records, batch.model_version_id, job_id)
+        write_embeddings(session, batch.backbone, batch.records)
 
 
 def _give_up(rt: WorkerRuntime, claimed: stored_chunks.ClaimedChunk, reason: str) -> ChunkOutcome:

@@ -60,6 +60,7 @@ BAD_VALUES = {
     "allowed_hosts": "https://labels.example.org:8443",  # a URL, not a host name
     "session_ttl_s": "0",
     "review_lease_s": "-1",
+    "refresh_every": "-1",
 }
 FREE_TEXT = {"redis_prefix", "api_token", "cors_origins", "reviewer"}  # any text is a valid key prefix, token, list of origins
 

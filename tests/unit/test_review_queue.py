@@ -16,11 +16,12 @@ from click.testing import CliRunner
 from mobilabel.cli.main import cli
 from mobilabel.estimates import estimate
 from mobilabel.hashing import hash_file
-from mobilabel.review_queue import AUDIT_SHARE, DIVERSE, UNCERTAIN, next_batch
+from mobilabel.review_queue import AUDIT_SHARE, DIVERSE, ENTROPY, MARGIN, UNCERTAIN, Strategy, audit_count, next_batch, spread
 from mobilabel.storage import Database, open_database, versions
 from mobilabel.storage.accuracy_queries import audit_outcomes
 from mobilabel.storage.classes import add_class, retire_class
 from mobilabel.storage.corrections import AUDIT, CorrectionRecord, list_corrections, save_corrections
+from mobilabel.storage.queue_queries import Candidate
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.trained_answers import record_trained
@@ -62,7 +63,7 @@ def db(database_url: str) -> Database:
 
 
 def test_a_batch_is_the_least_margin_spread_over_labels_plus_an_audit_share(db: Database) -> None:
-    batch = next_batch(db, "ann", 10, 600)
+    batch = next_batch(db, "ann", 10, 600, Strategy(MARGIN, diverse=True))
     reasons = [i.reason for i in batch.items]
     assert len(batch.items) == 10 and reasons.count(AUDIT) == round(10 * AUDIT_SHARE)
     asked = [i for i in batch.items if i.reason != AUDIT]
@@ -94,13 +95,19 @@ def test_round_robin_reaches_a_label_the_margin_order_alone_would_not(database_u
         )
         write_results(session, records, "v1", None)
         versions.activate_version(session, "v1")
-    items = next_batch(database, "ann", 3, 600).items
+    items = next_batch(database, "ann", 3, 600, Strategy(MARGIN, diverse=True)).items
+    by_margin = next_batch(database, "bob", 3, 600).items  # the default: least margin in order (bench/loop.py's best row)
     database.dispose()
     assert [(Path(i.image_path).name, i.reason) for i in items] == [
         ("d0.jpg", UNCERTAIN),
         ("r.jpg", DIVERSE),
         ("d1.jpg", UNCERTAIN),
     ]
+    assert [(Path(i.image_path).name, i.reason) for i in by_margin] == [
+        ("d2.jpg", UNCERTAIN),
+        ("d3.jpg", UNCERTAIN),
+        ("d4.jpg", UNCERTAIN),
+    ], "no audit share in a batch of 3"
 
 
 def test_with_only_the_imagenet_weights_the_batch_is_a_uniform_draw_spread_over_labels(database_url: str) -> None:
@@ -282,3 +289,22 @@ def test_held_out_figures_leave_out_the_answers_a_version_trained_on(db: Databas
     matrix = api().get("/api/models/v1/confusion").json()
     assert (matrix["images"], matrix["trained_on"]) == (4, 2)
     assert sum(cell["images"] for cell in matrix["cells"]) == 4
+
+
+def test_entropy_ranks_a_flat_suggestion_first_and_without_diversity_the_order_is_the_ranking() -> None:
+    def candidate(i: int, label: str, ranked: list[float]) -> Candidate:
+        top = [{"label": f"{label}{k}", "confidence": p} for k, p in enumerate(ranked)]
+        return Candidate(i, f"/photos/{i}.jpg", str(i), top[0]["label"], ranked[0], top)  # type: ignore[arg-type]
+
+    pool = [
+        candidate(1, "a", [0.50, 0.49, 0.01]),  # the least margin, but nearly two outcomes only
+        candidate(2, "a", [0.40, 0.30, 0.30]),  # flatter: the most entropy
+        candidate(3, "b", [0.90, 0.05, 0.05]),
+    ]
+    by_margin = spread(pool, 2, strategy=Strategy(MARGIN, diverse=False))
+    by_entropy = spread(pool, 2, strategy=Strategy(ENTROPY, diverse=False))
+    assert [i.result_id for i in by_margin] == [1, 2] and [i.result_id for i in by_entropy] == [2, 1]
+    assert {i.reason for i in by_margin} == {UNCERTAIN}
+    spread_out = spread(pool, 2, strategy=Strategy(MARGIN, diverse=True))
+    assert [i.result_id for i in spread_out] == [1, 3], "round-robin over the suggested label reaches b"
+    assert audit_count(20, 0.0) == 0 and audit_count(20, 0.2) == 4

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
 from ...hashing import hash_file
@@ -16,7 +16,8 @@ from ...object_paths import ObjectPath
 from ...storage.answer_queries import answer_history
 from ...storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ...storage.result_queries import result_identity
-from ..deps import PATH_MARK, RowId, SessionDep, SettingsDep, confined
+from ..deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
+from .suggestions import refresh_if_due
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
 _HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}")
@@ -83,9 +84,17 @@ def _content_hash(settings: SettingsDep, path: str) -> str:
         422: {"description": "unknown label or unreadable file"},
     },
 )
-def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDep, response: Response) -> CorrectionOut:
+def set_correction(
+    body: CorrectionIn,
+    session: SessionDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    response: Response,
+    background: BackgroundTasks,
+) -> CorrectionOut:
     """Verify a label for an image's content: verifying it again replaces the label (200); a first
-    label for that content is created (201). Answers with the correction as stored."""
+    label for that content is created (201). Answers with the correction as stored. Every
+    MOBILABEL_REFRESH_EVERY answers, a quick head updates the suggestions once the answer is sent."""
     if body.result_id is not None:
         path, content_hash = _result(session, body.result_id)
     else:
@@ -103,6 +112,7 @@ def set_correction(body: CorrectionIn, session: SessionDep, settings: SettingsDe
         raise HTTPException(422, str(exc)) from exc
     if created:
         response.status_code = 201
+    background.add_task(refresh_if_due, db, settings)
     return CorrectionOut.model_validate(stored, from_attributes=True)
 
 

@@ -32,6 +32,9 @@ class BatchOut(BaseModel):
     items: list[QueueItemOut]
     left: int = Field(description="images still to review after this batch (not answered, not leased)")
     expires_in_s: float = Field(description="how long the images are held for this reviewer (MOBILABEL_REVIEW_LEASE_S)")
+    refusal: str | None = Field(
+        None, description="why the newest quick head left the suggestions as they were (its gate refused it)"
+    )
 
 
 @router.post("/next", response_model=BatchOut)
@@ -42,4 +45,5 @@ def review_next(body: NextIn, db: DatabaseDep, settings: SettingsDep) -> BatchOu
         items=[QueueItemOut.model_validate(i, from_attributes=True) for i in batch.items],
         left=batch.left,
         expires_in_s=batch.expires_in_s,
+        refusal=batch.refusal,
     )

@@ -88,7 +88,7 @@ def test_an_onnx_file_that_differs_from_pytorch_is_not_written_and_exits_1(
 
     def drifted(model: torch.nn.Module, example: torch.Tensor) -> bytes:
         with torch.no_grad():
-            model.classifier[-1].bias.add_(0.01)  # type: ignore[index, union-attr, operator]
+            model.get_submodule("network.classifier")[-1].bias.add_(0.01)  # type: ignore[index, union-attr, operator]
         return original(model, example)
 
     monkeypatch.setattr(onnx_export, "export_onnx", drifted)

@@ -21,6 +21,7 @@ import { paintTile, tile } from "./tiles.js";
 /** @typedef {import("mobilabel-api").Correction} Correction */
 /** @typedef {import("mobilabel-api").Meta} Meta */
 /** @typedef {import("mobilabel-api").Class} Class */
+/** @typedef {import("mobilabel-api").Refresh} Refresh */
 
 const PAGE_SIZE = 60;
 
@@ -166,7 +167,19 @@ export async function showGallery(main, params, meta) {
     h("button", { type: "button", id: "assign-selected", onclick: assign }, "Assign label"),
     h("button", { type: "button", id: "undo", onclick: () => run(undo()) }, "Undo (u)"),
     h("button", { type: "button", id: "start-review", onclick: () => startReview() }, "Review (r)"),
+    h("button", { type: "button", id: "update-suggestions", onclick: () => run(updateSuggestions()) }, "Update suggestions"),
   );
+
+  /** A quick head on the answers' stored embeddings (POST /api/suggestions/refresh), then says what it did. */
+  async function updateSuggestions() {
+    say("updating the suggestions from your answers…");
+    /** @type {Refresh} */
+    const report = await api("/api/suggestions/refresh", { json: {} });
+    if (!report.promoted) return say(`suggestions not updated: ${report.reason}`, true);
+    say(
+      `suggestions updated: ${report.relabelled} images relabelled in ${report.seconds.toFixed(1)} s (${report.reason}); reload to see them`,
+    );
+  }
 
   function startReview() {
     if (state.review) return;

@@ -1,0 +1,445 @@
+"""The labelling loop, simulated: how many answers the review queue needs, and how fast suggestions come back.
+
+    python -m bench.loop [--seeds 5] [--rounds 15] [--round 20] [--speed-images 20000,1000000] [--no-loop] [--no-speed]
+
+(a) answers (``loop.csv``, per round ``loop_rounds.csv``): the 609 shared flowers pooled as one unsorted
+    folder (named ``<class>-<split>-<file>``: the simulated reviewer's answer key), labelled once by
+    `mobilabel label` with the ImageNet weights, which stores their embeddings (cached under bench/data).
+    A simulated reviewer answers the queue in rounds of ``--round``: each round is chosen by the queue's
+    own code (``review_queue.spread`` and ``audit_count`` over the candidates ``least_confident`` and
+    ``random_offerable`` would give: the lowest-confidence pool, or a uniform draw while only ImageNet's
+    labels are there), answered with the true class, and the suggestions are refreshed by the quick head
+    (``training.quick.fit_head`` on the stored embeddings of the non-audit answers, refused while an
+    answered class has fewer than ``MIN_ANSWERS``, as the product refuses it). Recorded after each round:
+    the accuracy of the suggestions on the images nobody answered yet. Every strategy row and random order
+    (every answer trained on) run with the same seeds; ``answers_needed`` is the first answer count whose
+    accuracy is within one point of the reference (the 5-fold cross-validated accuracy of the same head
+    fitted on all 609), as the median over seeds. The gate is not simulated (every fit is used): on the
+    held-out answers it compares, a head fitted on more answers is rarely worse.
+(b) speed (``loop_speed.csv``): a SQLite library of N images with synthetic embeddings (float16, D = 1280)
+    and 300 answers on real files, then one quick refresh timed as `train --quick` runs it: from the
+    answers committed to the new suggestions readable by `mobilabel results` (fit, out-of-fold fits, gate,
+    registration, relabelling every image, activation, pruning). Targets: 10 s at 20,000 images, 2 minutes
+    at 1,000,000 (both on 2 cores).
+(c) cost (``loop_speed.csv``): `label`'s throughput on the 120 validation photos with and without keeping
+    embeddings, alternated, each in a fresh database; and the bytes an embedding takes in the database.
+
+On a shared machine, compare rows of one run only; the figures are small runs (a few minutes each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.paths import DATA, FLOWERS, RESULTS, WEIGHTS
+from mobilabel.storage.queue_queries import Candidate
+
+LOOP_DATA = DATA / "loop"
+POOLED = LOOP_DATA / "pooled"
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ranking: str | None  # None: random order
+    diverse: bool = True
+    audit_share: float = 0.1
+
+
+def strategies() -> list[Row]:
+    from mobilabel.review_queue import ENTROPY, MARGIN
+
+    return [
+        Row("random order", None, False, 0.0),
+        Row("least margin, diverse, audit 10%", MARGIN, True, 0.1),
+        Row("least margin, audit 10%", MARGIN, False, 0.1),
+        Row("entropy, diverse, audit 10%", ENTROPY, True, 0.1),
+        Row("entropy, audit 10%", ENTROPY, False, 0.1),
+        Row("least margin, diverse, audit 20%", MARGIN, True, 0.2),
+        Row("least margin, diverse, no audit", MARGIN, True, 0.0),
+    ]
+
+
+def machine() -> str:
+    return f"{platform.machine()}-{os.cpu_count()}cores"
+
+
+def load_avg() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+# --- (a) the answers a strategy needs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Library:
+    truth: list[str]
+    vectors: np.ndarray  # (609, 1280) float32, from the stored float16 embeddings
+    imagenet: list[tuple[str, float, list[dict[str, object]]]]  # (label, confidence, top_k) of the ImageNet weights
+
+
+def embedded_flowers() -> Library:
+    """The 609 flowers pooled in one folder, labelled by `mobilabel label` (ImageNet weights) with their embeddings
+    stored; read back from the database (cached: a second run reads it only)."""
+    from mobilabel.models import Checkpoint
+    from mobilabel.models.embedding import backbone_fingerprint
+    from mobilabel.storage import open_database
+    from mobilabel.storage.embedding_queries import library_embeddings
+    from mobilabel.storage.tables import Result
+
+    url = f"sqlite:///{LOOP_DATA / 'flowers.db'}"
+    if not (LOOP_DATA / "flowers.db").is_file():
+        POOLED.mkdir(parents=True, exist_ok=True)
+        for path in sorted(FLOWERS.glob("*/*/*.jpg")):
+            shutil.copy(path, POOLED / f"{path.parent.name}-{path.parent.parent.name}-{path.name}")
+        env = {
+            **os.environ,
+            "MOBILABEL_DATABASE_URL": url,
+            "MOBILABEL_PRETRAINED": str(WEIGHTS),
+            "MOBILABEL_HOME": str(LOOP_DATA),
+        }
+        import subprocess
+
+        subprocess.run([sys.executable, "-m", "mobilabel", "label", str(POOLED)], env=env, check=True)
+    db = open_database(url)
+    backbone = backbone_fingerprint(Checkpoint.load(WEIGHTS).state_dict)
+    from sqlalchemy import select
+
+    with db.transaction() as session:
+        library = library_embeddings(session, backbone)
+        rows = {r.id: r for r in session.scalars(select(Result).where(Result.id.in_(library.result_ids.tolist())))}
+    assert len(library) == 609, f"{len(library)} flowers embedded, expected 609"
+    truth = [Path(p).name.split("-")[0] for p in library.image_paths]
+    imagenet = [
+        (str(rows[int(i)].label), float(rows[int(i)].confidence or 0), list(rows[int(i)].top_k or [])) for i in library.result_ids
+    ]
+    return Library(truth, library.vectors, imagenet)
+
+
+def reference_accuracy(library: Library) -> float:
+    """5-fold cross-validated accuracy of the quick head fitted on all 609 (folds by ``fold_of``, stable)."""
+    from mobilabel.training.quick import fit_head, fold_of
+
+    classes = sorted(set(library.truth))
+    y = np.array([classes.index(t) for t in library.truth])
+    folds = np.array([fold_of(str(i)) for i in range(len(y))])
+    right = 0
+    for fold in range(5):
+        head = fit_head(library.vectors[folds != fold], y[folds != fold], classes)
+        right += sum(
+            p == library.truth[i]
+            for i, p in zip(np.flatnonzero(folds == fold), head.predict(library.vectors[folds == fold]), strict=True)
+        )
+    return right / len(y)
+
+
+def simulate(library: Library, row: Row, seed: int, rounds: int, size: int) -> list[tuple[int, float]]:
+    """(answers so far, accuracy of the suggestions on the unanswered rest) after each round."""
+    from mobilabel.review_queue import POOL_FACTOR, Strategy, audit_count, spread
+    from mobilabel.training.data import MIN_ANSWERS
+    from mobilabel.training.quick import fit_head
+
+    rng = np.random.default_rng(seed)
+    n = len(library.truth)
+    answered: dict[int, bool] = {}  # index -> audit
+    suggestions = list(library.imagenet)
+    cold = True
+    curve = []
+    strategy = Strategy(row.ranking or "margin", row.diverse, row.audit_share)
+    for _ in range(rounds):
+        rest = [i for i in range(n) if i not in answered]
+        if not rest:
+            break
+        count = min(size, len(rest))
+        if row.ranking is None:
+            for i in rng.choice(rest, count, replace=False):
+                answered[int(i)] = False
+        else:
+            candidates = [Candidate(i, f"/library/{i:04d}.jpg", str(i), *suggestions[i]) for i in rest]  # type: ignore[arg-type]
+            wanted = count - audit_count(count, strategy.audit_share)
+            if cold:  # random_offerable: a uniform draw
+                pool = [candidates[int(j)] for j in rng.permutation(len(candidates))[: count * POOL_FACTOR]]
+            else:  # least_confident: the lowest-confidence pool
+                pool = sorted(candidates, key=lambda c: (c.confidence or 0.0, c.result_id))[: count * POOL_FACTOR]
+            picked = [item.result_id for item in spread(pool, wanted, (), by_margin=not cold, strategy=strategy)]
+            others = [i for i in rest if i not in set(picked)]
+            audit = [int(i) for i in rng.choice(others, min(count - len(picked), len(others)), replace=False)]
+            answered.update({i: False for i in picked} | {i: True for i in audit})
+        trained = [i for i, is_audit in answered.items() if not is_audit]
+        counts = Counter(library.truth[i] for i in answered)
+        if len({library.truth[i] for i in trained}) >= 2 and min(counts.values()) >= MIN_ANSWERS:
+            classes = sorted(counts)
+            head = fit_head(library.vectors[trained], np.array([classes.index(library.truth[i]) for i in trained]), classes)
+            probabilities = head.probabilities(library.vectors)
+            order = np.argsort(-probabilities, axis=1)[:, :5]
+            suggestions = [
+                (classes[int(o[0])], float(p[o[0]]), [{"label": classes[int(k)], "confidence": float(p[k])} for k in o])
+                for o, p in zip(order, probabilities, strict=True)
+            ]
+            cold = False
+        rest = [i for i in range(n) if i not in answered]
+        accuracy = sum(suggestions[i][0] == library.truth[i] for i in rest) / len(rest) if rest else 1.0
+        curve.append((len(answered), accuracy))
+    return curve
+
+
+def answers_loop(seeds: int, rounds: int, size: int) -> None:
+    library = embedded_flowers()
+    reference = reference_accuracy(library)
+    print(f"reference (5-fold CV of the quick head on all 609): {reference:.4f}", flush=True)
+    summary, per_round = [], []
+    for row in strategies():
+        curves = [simulate(library, row, seed, rounds, size) for seed in range(seeds)]
+        needed = [next((a for a, acc in curve if acc >= reference - 0.01), None) for curve in curves]
+        reached = sorted(x if x is not None else 10**9 for x in needed)
+        median = statistics.median(reached)
+        at = {
+            k: statistics.median(acc for curve in curves for a, acc in curve if a == k)
+            for k in (100, 200, 300)
+            if all(any(a == k for a, _ in c) for c in curves)
+        }
+        summary.append(
+            {
+                "strategy": row.name,
+                "answers_needed_median": int(median) if median < 10**9 else f">{rounds * size}",
+                "answers_needed_per_seed": " ".join(str(x) if x is not None else "-" for x in needed),
+                "acc_at_100": f"{at.get(100, float('nan')):.3f}",
+                "acc_at_200": f"{at.get(200, float('nan')):.3f}",
+                "acc_at_300": f"{at.get(300, float('nan')):.3f}",
+                "reference": f"{reference:.3f}",
+                "seeds": seeds,
+                "machine": machine(),
+                "load_avg": load_avg(),
+            }
+        )
+        print(summary[-1], flush=True)
+        for k in range(rounds):
+            points = [c[k] for c in curves if len(c) > k]
+            per_round.append(
+                {
+                    "strategy": row.name,
+                    "answers": points[0][0],
+                    "median_accuracy_rest": f"{statistics.median(p[1] for p in points):.3f}",
+                }
+            )
+    write(RESULTS / "loop.csv", summary)
+    write(RESULTS / "loop_rounds.csv", per_round)
+
+
+# --- (b) and (c): speed and cost ----------------------------------------------------------------------
+
+
+def speed(images: int, answers: int = 300) -> dict[str, object]:
+    """One quick refresh over ``images`` synthetic embeddings, ``answers`` of them answered on real files."""
+    from mobilabel.config import load_settings
+    from mobilabel.hashing import hash_file
+    from mobilabel.models import Checkpoint
+    from mobilabel.models.embedding import backbone_fingerprint
+    from mobilabel.storage import open_database
+    from mobilabel.storage.classes import add_class
+    from mobilabel.storage.corrections import CorrectionRecord, save_corrections
+    from mobilabel.storage.embedding_writes import write_vectors
+    from mobilabel.storage.migrations_runner import upgrade
+    from mobilabel.storage.results import ResultRecord, write_results
+    from mobilabel.storage.states import ResultStatus
+    from mobilabel.training.quick import quick_refresh
+    from mobilabel.versions.checkpoints import register_checkpoint
+
+    work = Path(tempfile.mkdtemp(prefix="loop-speed-", dir=DATA if DATA.is_dir() else None))
+    try:
+        url = f"sqlite:///{work / 'library.db'}"
+        os.environ.update(
+            MOBILABEL_DATABASE_URL=url,
+            MOBILABEL_PRETRAINED=str(WEIGHTS),
+            MOBILABEL_HOME=str(work / "home"),
+            MOBILABEL_REFRESH_EVERY="0",
+        )
+        settings = load_settings()
+        db = open_database(url)
+        upgrade(db.engine)
+        imagenet = Checkpoint.load(WEIGHTS)
+        register_checkpoint(db, imagenet, activate=True)
+        backbone = backbone_fingerprint(imagenet.state_dict)
+        classes = ["a", "b", "c", "d", "e"]
+        rng = np.random.default_rng(0)
+        centres = rng.random((len(classes), 1280), dtype=np.float32) * 2
+        answered_files = []
+        (work / "answers").mkdir()
+        for i in range(answers):
+            path = work / "answers" / f"{classes[i % 5]}-{i:05d}.jpg"
+            path.write_bytes(f"answer {i}".encode())
+            answered_files.append(path)
+        hashes = [hash_file(p) for p in answered_files] + [f"{i:032x}" for i in range(answers, images)]
+        paths = [str(p) for p in answered_files] + [f"/library/{i // 1000:04d}/{i:07d}.jpg" for i in range(answers, images)]
+        filled = time.perf_counter()
+        for start in range(0, images, 10_000):
+            end = min(images, start + 10_000)
+            truth = np.arange(start, end) % 5
+            vectors = centres[truth] + rng.random((end - start, 1280), dtype=np.float32)
+            with db.transaction() as session:
+                write_results(
+                    session,
+                    [
+                        ResultRecord(
+                            paths[i],
+                            "1:1",
+                            ResultStatus.OK,
+                            "daisy",
+                            0.5,
+                            [{"label": "daisy", "confidence": 0.5}],
+                            content_hash=hashes[i],
+                        )
+                        for i in range(start, end)
+                    ],
+                    imagenet.version_id,
+                    None,
+                )
+                write_vectors(session, backbone, hashes[start:end], vectors)
+        print(f"{images} images filled in {time.perf_counter() - filled:.0f} s", flush=True)
+        with db.transaction() as session:
+            for name in classes:
+                add_class(session, name)
+            save_corrections(session, [CorrectionRecord(str(p), p.name.split("-")[0]) for p in answered_files])
+        started = time.perf_counter()
+        report = quick_refresh(db, settings)
+        seconds = time.perf_counter() - started
+        assert report.promoted and report.relabelled == images, report
+        return {
+            "measurement": f"quick refresh, {images} images, {answers} answers",
+            "figure": f"{seconds:.1f} s",
+            "target": {20_000: "10 s", 1_000_000: "120 s"}.get(images, ""),
+            "machine": machine(),
+            "load_avg": load_avg(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cost(repeats: int = 2) -> list[dict[str, object]]:
+    """`label` on the 120 validation photos with and without keeping embeddings, alternated; bytes per embedding."""
+    from sqlalchemy import func, select
+
+    import mobilabel.pipeline.embedded as embedded
+    from mobilabel.config import load_settings
+    from mobilabel.models import Checkpoint, Classifier
+    from mobilabel.pipeline.build import build_labeller
+    from mobilabel.storage import open_database
+    from mobilabel.storage.embedding_writes import write_embeddings
+    from mobilabel.storage.migrations_runner import upgrade
+    from mobilabel.storage.tables import Embedding
+    from mobilabel.versions.checkpoints import register_checkpoint
+
+    paths = sorted((FLOWERS / "val").glob("*/*.jpg"))
+    times: dict[bool, list[float]] = {True: [], False: []}
+    vector_bytes = 0.0
+    settings = load_settings()
+    imagenet = Checkpoint.load(WEIGHTS)
+    labeller = build_labeller(settings, Classifier.load(imagenet, settings.engine, settings.device))
+    for _ in range(repeats):
+        for keep in (True, False):
+            work = Path(tempfile.mkdtemp(prefix="loop-cost-"))
+            db = open_database(f"sqlite:///{work / 'cost.db'}")
+            upgrade(db.engine)
+            register_checkpoint(db, imagenet)
+            embedded.write_embeddings = write_embeddings if keep else (lambda session, backbone, records: 0)  # type: ignore[assignment]
+            started = time.perf_counter()
+            embedded.label_folder(db, labeller, embedded.find_work(db, FLOWERS / "val", None), settings=settings)
+            times[keep].append(len(paths) / (time.perf_counter() - started))
+            if keep:
+                with db.transaction() as session:
+                    vector_bytes = float(
+                        session.scalar(
+                            select(
+                                func.avg(
+                                    func.length(Embedding.vector)
+                                    + func.length(Embedding.backbone)
+                                    + func.length(Embedding.content_hash)
+                                )
+                            )
+                        )
+                        or 0
+                    )
+            db.dispose()
+            shutil.rmtree(work, ignore_errors=True)
+    embedded.write_embeddings = write_embeddings  # type: ignore[assignment]
+    with_, without = statistics.median(times[True]), statistics.median(times[False])
+    return [
+        {
+            "measurement": "label throughput keeping embeddings (120 photos, median of alternated runs)",
+            "figure": f"{with_:.1f} images/s",
+            "target": "",
+            "machine": machine(),
+            "load_avg": load_avg(),
+        },
+        {
+            "measurement": "label throughput without embeddings (same runs)",
+            "figure": f"{without:.1f} images/s",
+            "target": "",
+            "machine": machine(),
+            "load_avg": load_avg(),
+        },
+        {
+            "measurement": "throughput cost of keeping embeddings",
+            "figure": f"{100 * (1 - with_ / without):.1f}%",
+            "target": "<= 5%",
+            "machine": machine(),
+            "load_avg": load_avg(),
+        },
+        {
+            "measurement": "bytes per embedding row (vector + keys)",
+            "figure": f"{vector_bytes:.0f} B",
+            "target": "<= 3 KB",
+            "machine": machine(),
+            "load_avg": load_avg(),
+        },
+    ]
+
+
+def write(path: Path, rows: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--round", dest="size", type=int, default=20)
+    parser.add_argument("--speed-images", default="20000,1000000", help="library sizes of the speed rows")
+    parser.add_argument("--no-loop", action="store_true")
+    parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--no-cost", action="store_true")
+    parser.add_argument("--cost-repeats", type=int, default=5, help="alternated label runs with and without embeddings, each")
+    args = parser.parse_args()
+    if not args.no_loop:
+        answers_loop(args.seeds, args.rounds, args.size)
+    rows: list[dict[str, object]] = []
+    if not args.no_speed:
+        for images in (int(x) for x in args.speed_images.split(",")):
+            rows.append(speed(images))
+            print(rows[-1], flush=True)
+    if not args.no_cost:
+        rows += cost(args.cost_repeats)
+        print(rows[-4:], flush=True)
+    if rows:
+        write(RESULTS / "loop_speed.csv", rows)
+
+
+if __name__ == "__main__":
+    main()

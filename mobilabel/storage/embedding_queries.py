@@ -1,0 +1,130 @@
+"""Stored embeddings, read (``embedding_writes`` writes them): as float32 arrays, with the results they belong to.
+
+The API other parts build on (quick heads, likely mistakes, near duplicates):
+- ``load_embeddings``: the embeddings of given contents under one backbone;
+- ``library_chunk`` / ``iter_library_embeddings``: every labelled image of the library (its current ok row) whose content
+  has an embedding under the backbone, a chunk at a time (memory stays flat at a million images);
+- ``library_embeddings``: the same as one array;
+- ``count_embeddings``: how many contents a backbone has embeddings for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select, true
+from sqlalchemy.orm import Session
+
+from .embedding_writes import STORED_DTYPE
+from .states import ResultStatus
+from .tables import Embedding, Result
+
+_HASHES_PER_QUERY = 1000
+LIBRARY_CHUNK = 20_000  # images per chunk of ``iter_library_embeddings``: 100 MB of float32 at D = 1280
+
+
+def to_array(vectors: Sequence[bytes]) -> np.ndarray:
+    """Stored vectors as one float32 array (N, D); (0, 0) when there are none.
+
+    Raises ``ValueError`` if they are not all of one length."""
+    if not vectors:
+        return np.zeros((0, 0), dtype=np.float32)
+    if len({len(v) for v in vectors}) != 1:
+        raise ValueError("stored embeddings of one backbone differ in length")
+    return np.frombuffer(b"".join(vectors), dtype=STORED_DTYPE).reshape(len(vectors), -1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class StoredEmbeddings:
+    """Embeddings of contents: ``vectors`` (N, D) float32, row i that of ``content_hashes[i]``."""
+
+    content_hashes: list[str]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class LibraryEmbeddings:
+    """Labelled images with their embeddings, row i of ``vectors`` (N, D) float32 that of image i: its current
+    result row ``result_ids[i]`` at ``image_paths[i]``, fingerprint ``content_ids[i]``, content ``content_hashes[i]``."""
+
+    result_ids: np.ndarray  # (N,) int64
+    image_paths: list[str]
+    content_ids: list[str | None]
+    content_hashes: list[str]
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+
+def load_embeddings(session: Session, backbone: str, content_hashes: Sequence[str]) -> StoredEmbeddings:
+    """The embeddings stored under ``backbone`` of those of ``content_hashes`` that have one, in the order asked."""
+    found: dict[str, bytes] = {}
+    wanted = list(dict.fromkeys(content_hashes))
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        rows = session.execute(
+            select(Embedding.content_hash, Embedding.vector).where(
+                Embedding.backbone == backbone, Embedding.content_hash.in_(wanted[start : start + _HASHES_PER_QUERY])
+            )
+        )
+        found.update({str(h): bytes(v) for h, v in rows})
+    hashes = [h for h in wanted if h in found]
+    return StoredEmbeddings(hashes, to_array([found[h] for h in hashes]))
+
+
+def library_chunk(
+    session: Session, backbone: str, after: int = 0, limit: int = LIBRARY_CHUNK, through: int | None = None
+) -> LibraryEmbeddings:
+    """Up to ``limit`` images whose current row (storage.current) is labelled, with a result id above ``after``
+    (and at most ``through``: rows written while paging are not paged again), and whose content has an embedding
+    under ``backbone``, in result id order (a keyset page: an index range). Empty when there are no more;
+    pass the last ``result_ids`` as ``after`` for the next."""
+    rows = session.execute(
+        select(Result.id, Result.image_path, Result.content_id, Result.content_hash, Embedding.vector)
+        .join(Embedding, (Embedding.backbone == backbone) & (Embedding.content_hash == Result.content_hash))
+        .where(Result.is_current, Result.status == ResultStatus.OK, Result.id > after)
+        .where(Result.id <= through if through is not None else true())
+        .order_by(Result.id)
+        .limit(limit)
+    ).all()
+    return LibraryEmbeddings(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [str(r[3]) for r in rows],
+        to_array([bytes(r[4]) for r in rows]),
+    )
+
+
+def last_result_id(session: Session) -> int:
+    """The newest result row's id (0 if none): ``library_chunk``'s ``through`` for a pass over the library as it is now."""
+    return session.scalar(select(func.max(Result.id))) or 0
+
+
+def iter_library_embeddings(session: Session, backbone: str, chunk: int = LIBRARY_CHUNK) -> Iterator[LibraryEmbeddings]:
+    """Every ``library_chunk`` of ``backbone`` in turn, ``chunk`` images at a time (memory stays flat)."""
+    after, through = 0, last_result_id(session)
+    while len(part := library_chunk(session, backbone, after, chunk, through)):
+        yield part
+        after = int(part.result_ids[-1])
+
+
+def library_embeddings(session: Session, backbone: str) -> LibraryEmbeddings:
+    """``iter_library_embeddings`` as one array (N, D): 5 GB of float32 at a million images of D = 1280."""
+    parts = list(iter_library_embeddings(session, backbone))
+    if not parts:
+        return LibraryEmbeddings(np.zeros(0, dtype=np.int64), [], [], [], np.zeros((0, 0), dtype=np.float32))
+    return LibraryEmbeddings(
+        np.concatenate([p.result_ids for p in parts]),
+        [x for p in parts for x in p.image_paths],
+        [x for p in parts for x in p.content_ids],
+        [x for p in parts for x in p.content_hashes],
+        np.concatenate([p.vectors for p in parts]),
+    )
+
+
+def count_embeddings(session: Session, backbone: str) -> int:
+    """How many contents have an embedding under ``backbone``."""
+    return session.scalar(select(func.count()).select_from(Embedding).where(Embedding.backbone == backbone)) or 0

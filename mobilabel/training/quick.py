@@ -1,0 +1,326 @@
+"""The quick head: new suggestions for the whole library in seconds, from stored embeddings.
+
+A linear head (multinomial logistic regression, L2-regularised, fitted by L-BFGS) is fitted on the
+stored embeddings (storage.embedding_queries) of the answered images, under the backbone of the
+version labelling uses now. The answers are those training from answers uses (``data.answers_split``:
+your active classes and ``other``; ``skip`` and retired classes not trained on; at least
+``MIN_ANSWERS`` per class), but every answer but the audit ones is trained on: the held-out measure
+comes from k-fold out-of-fold predictions instead of a held-out fifth (issue 26 item 5), so no
+answer is kept from the head.
+
+The gate, as ``promotion.promote_if_better``'s rule: the new version becomes active only if it labels
+strictly more held-out answers right than the active version, both counted on the same answers:
+the audit answers (neither trained on them) and the answers the active version was not trained on
+(for the new head, its out-of-fold prediction). The active version's labels are its stored results, so
+nothing is decoded. A class one version does not know is never right for it. With no version of your
+own active (none, or the ImageNet weights) the new one is promoted; ``force`` promotes anyway.
+
+Once promoted, every labelled image of the library with an embedding under the backbone is relabelled
+from it (no photo decoded), and the results of quick versions older than the active one and its
+predecessor are pruned (``pruning.prune_quick_results``). The version's checkpoint is the backbone with
+the new head, so workers, `label` and `predict` use it like any other version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import MobilabelError
+from ..models import Checkpoint
+from ..models.checkpoint import new_version_id
+from ..models.embedding import backbone_fingerprint
+from ..storage import Database
+from ..storage import training_runs as stored_runs
+from ..storage import versions as stored_versions
+from ..storage.accuracy_queries import trained_hashes, version_labels
+from ..storage.class_queries import trainable_labels
+from ..storage.corrections import VerifiedLabel, usable_corrections
+from ..storage.embedding_queries import last_result_id, library_chunk, load_embeddings
+from ..storage.pruning import prune_quick_results
+from ..storage.results import ResultRecord, write_results
+from ..storage.states import ResultStatus
+from ..storage.trained_answers import record_trained
+from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
+from .data import answers_split
+from .errors import TrainingError
+
+FOLDS = 5  # out-of-fold predictions of the trained answers: each measured by a head fitted without it
+L2 = 1.0  # C = 1 in scikit-learn's terms: the penalty 0.5 * |W|^2 beside the summed log loss
+MAX_ITERATIONS = 200
+_HEAD_KEYS = ("classifier.1.weight", "classifier.1.bias")  # both architectures: classifier = (Dropout, Linear)
+
+
+class QuickHeadError(TrainingError, MobilabelError):
+    """A quick fit that cannot be made (no embeddings, too few answers); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """Logits = vectors (N, D) @ ``weight``.T (C, D) + ``bias`` (C,), class i being ``classes[i]``."""
+
+    classes: list[str]
+    weight: np.ndarray
+    bias: np.ndarray
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """Softmax of the logits of ``vectors`` (N, D) float32: (N, C)."""
+        logits: np.ndarray = vectors @ self.weight.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        return logits
+
+    def predict(self, vectors: np.ndarray) -> list[str]:
+        return [self.classes[i] for i in (vectors @ self.weight.T + self.bias).argmax(axis=1)]
+
+
+def fit_head(
+    vectors: np.ndarray, targets: np.ndarray, classes: Sequence[str], l2: float = L2, start: LinearHead | None = None
+) -> LinearHead:
+    """A linear head fitted on ``vectors`` (N, D) float32 with ``targets`` (N,) indices into ``classes``: the
+    minimum of the summed cross-entropy plus ``l2`` / 2 * |W|^2 (bias not penalised), by full-batch L-BFGS
+    (torch, CPU, one thread: on a shared CPU, several threads of so small a problem wait on each other
+    many times longer than they compute). ``start``: a head to begin from (the out-of-fold fits start from
+    the full fit, and converge in a few steps). A class with no example gets a large negative bias."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+        y = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+        initial = start or LinearHead(
+            list(classes), np.zeros((len(classes), x.shape[1]), np.float32), np.zeros(len(classes), np.float32)
+        )
+        weight = torch.tensor(initial.weight, requires_grad=True)
+        bias = torch.tensor(initial.bias, requires_grad=True)
+        optimiser = torch.optim.LBFGS(
+            [weight, bias], max_iter=MAX_ITERATIONS, tolerance_grad=1e-5, history_size=20, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> torch.Tensor:
+            optimiser.zero_grad()
+            loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, reduction="sum") + 0.5 * l2 * (weight * weight).sum()
+            loss.backward()  # type: ignore[no-untyped-call]
+            return loss
+
+        optimiser.step(closure)  # type: ignore[no-untyped-call]
+    finally:
+        torch.set_num_threads(threads)
+    absent = np.ones(len(classes), dtype=bool)
+    absent[np.asarray(targets, dtype=np.int64)] = False
+    fitted_bias = bias.detach().numpy().copy()
+    fitted_bias[absent] = -1e4  # never predicted: no example taught it
+    return LinearHead(list(classes), weight.detach().numpy().copy(), fitted_bias)
+
+
+def fold_of(content_hash: str, folds: int = FOLDS) -> int:
+    """The fold of an answer: a stable hash of its content, so folds do not move as answers come in."""
+    return int.from_bytes(hashlib.sha256(content_hash.encode()).digest()[:8], "big") % folds
+
+
+def out_of_fold(
+    vectors: np.ndarray, targets: np.ndarray, classes: Sequence[str], folds: Sequence[int], start: LinearHead | None = None
+) -> list[str]:
+    """For each row, the label a head fitted on the other folds' rows gives it (``folds``: each row's fold);
+    each fit begins from ``start`` (the head fitted on all rows: the optimum moves little without a fold)."""
+    fold_array = np.asarray(folds)
+    predicted: list[str] = [""] * len(targets)
+    for fold in sorted(set(folds)):
+        inside = fold_array == fold
+        if inside.all():  # one fold only: nothing to fit on without it
+            continue
+        head = fit_head(vectors[~inside], targets[~inside], classes, start=start)
+        for i, label in zip(np.flatnonzero(inside), head.predict(vectors[inside]), strict=True):
+            predicted[int(i)] = label
+    return predicted
+
+
+@dataclass(frozen=True)
+class QuickReport:
+    """What a quick fit did: the version, whether the gate promoted it and why, and what it relabelled."""
+
+    version_id: str
+    classes: list[str]
+    trained: int  # answers fitted on
+    promoted: bool
+    reason: str
+    held_out: int = 0  # held-out answers both versions were counted on
+    candidate_right: int | None = None
+    active_right: int | None = None
+    relabelled: int = 0  # images given the new version's labels
+    pruned: int = 0  # result rows of older quick versions deleted
+    without_embedding: int = 0  # answers left out: their content has no embedding under the backbone yet
+    seconds: float = 0.0
+    run_id: int | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+
+
+def quick_refresh(db: Database, settings: Settings, force: bool = False) -> QuickReport:
+    """Fit, gate, register, relabel and prune, as the module says; the attempt is recorded as a training run
+    (trigger ``quick``), so `mobilabel runs` lists it and `review next` can say when the gate refused.
+
+    Raises ``QuickHeadError`` when there is nothing to fit (no embeddings under the backbone, or too few
+    answers per class: ``data.answers_split``'s message); the run then records that error.
+    """
+    with db.transaction() as session:
+        run_id = stored_runs.create_run(session, None, {"quick": True}, force, relabel=True, trigger=stored_runs.QUICK_TRIGGER).id
+        stored_runs.start_run(session, run_id)
+    try:
+        report = replace(_refresh(db, settings, force), run_id=run_id)
+    except TrainingError as exc:
+        with db.transaction() as session:
+            stored_runs.finish_run(session, run_id, None, None, error=str(exc))
+        raise QuickHeadError(str(exc)) from exc
+    except BaseException as exc:
+        with db.transaction() as session:
+            stored_runs.finish_run(session, run_id, None, None, error=str(exc) or exc.__class__.__name__)
+        raise
+    with db.transaction() as session:
+        stored_runs.finish_run(session, run_id, report.version_id, report.promoted)
+    return report
+
+
+def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
+    started = time.perf_counter()
+    base = resolve_checkpoint(db, settings)  # the version labelling uses now: its backbone computed the embeddings
+    backbone = backbone_fingerprint(base.state_dict)
+    with db.transaction() as session:
+        answers = usable_corrections(session)
+        trainable = trainable_labels(session)
+    verified = answers_split(answers, trainable)  # the classes, and its refusals (too few answers, one class)
+    classes = verified.split.classes
+    usable = [a for a in answers if a.label in classes and a.content_hash is not None]
+    with db.transaction() as session:
+        stored = load_embeddings(session, backbone, [str(a.content_hash) for a in usable])
+    row_of = {h: i for i, h in enumerate(stored.content_hashes)}
+    without = [a for a in usable if a.content_hash not in row_of]
+    usable = [a for a in usable if a.content_hash in row_of]
+    trained = [a for a in usable if not a.audit]
+    if len({a.label for a in trained}) < 2:
+        raise QuickHeadError(
+            f"a quick head needs answers of two classes with stored embeddings; {len(without)} answers have none under "
+            "the active version's backbone: label their folder again (`mobilabel label`) to embed them"
+        )
+
+    def rows(of: Sequence[VerifiedLabel]) -> tuple[np.ndarray, np.ndarray]:
+        picked = stored.vectors[[row_of[str(a.content_hash)] for a in of]]
+        return picked, np.array([classes.index(a.label) for a in of], dtype=np.int64)
+
+    x, y = rows(trained)
+    head = fit_head(x, y, classes)
+    checkpoint = _with_head(base, head, len(trained))
+    # Held-out predictions of the new head: out-of-fold for what it trained on, direct for the audit answers.
+    held: dict[str, str] = dict(
+        zip(
+            (str(a.content_hash) for a in trained),
+            out_of_fold(x, y, classes, [fold_of(str(a.content_hash)) for a in trained], head),
+            strict=True,
+        )
+    )
+    audit = [a for a in usable if a.audit]
+    if audit:
+        held.update(zip((str(a.content_hash) for a in audit), head.predict(rows(audit)[0]), strict=True))
+    report = _gate(db, checkpoint, usable, held, force)
+    checkpoint.metrics[stored_runs.GATE_METRIC] = report.reason  # what `review next` says when the gate refused it
+    register_checkpoint(db, checkpoint)
+    with db.transaction() as session:
+        record_trained(session, checkpoint.version_id, [str(a.content_hash) for a in trained])
+    report = replace(report, trained=len(trained), without_embedding=len(without), left_out=verified.left_out)
+    if report.promoted:
+        relabelled = relabel_from_embeddings(db, checkpoint.version_id, head, backbone, settings.top_k)
+        with db.transaction() as session:
+            stored_versions.activate_version(session, checkpoint.version_id, reason=stored_versions.PROMOTED)
+        with db.transaction() as session:
+            pruned = prune_quick_results(session)
+        report = replace(report, relabelled=relabelled, pruned=pruned)
+    return replace(report, seconds=time.perf_counter() - started)
+
+
+def _gate(
+    db: Database, candidate: Checkpoint, answers: Sequence[VerifiedLabel], held: dict[str, str], force: bool
+) -> QuickReport:
+    """Whether ``candidate`` replaces the active version (the module's rule); ``held``: its held-out label per content."""
+    version_id, classes = candidate.version_id, candidate.classes
+    with db.transaction() as session:
+        active = stored_versions.active_version_id(session)
+        if active is None or active.startswith(stored_versions.IMAGENET_PREFIX):
+            why = "no version was active" if active is None else f"the active version {active} is the ImageNet weights"
+            return QuickReport(version_id, classes, 0, True, why)
+        seen = trained_hashes(session, active)
+        measured = [a for a in answers if a.audit or a.content_hash not in seen]
+        labels = version_labels(session, active, [str(a.content_hash) for a in measured])
+    measured = [a for a in measured if a.content_hash in labels and a.content_hash in held]
+    candidate_right = sum(held[str(a.content_hash)] == a.label for a in measured)
+    active_right = sum(labels[str(a.content_hash)] == a.label for a in measured)
+    comparison = (
+        f"{candidate_right} of {len(measured)} held-out answers right, against {active_right} for the active version {active}"
+    )
+    promoted = candidate_right > active_right or force
+    verdict = "" if candidate_right > active_right else "; not better" if candidate_right == active_right else "; worse"
+    reason = (
+        comparison
+        + verdict
+        + (", promoted by force" if force and verdict else "" if promoted else ", so the active version stays")
+    )
+    return QuickReport(version_id, classes, 0, promoted, reason, len(measured), candidate_right, active_right)
+
+
+def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:
+    """``base``'s backbone with ``head`` as its classifier: a checkpoint like any other."""
+    import torch
+
+    state = dict(base.state_dict)
+    state[_HEAD_KEYS[0]] = torch.from_numpy(head.weight.copy())
+    state[_HEAD_KEYS[1]] = torch.from_numpy(head.bias.copy())
+    metrics = {"quick": True, "trained_answers": trained, "base_version": base.version_id}
+    return Checkpoint(
+        base.arch,
+        base.alpha,
+        list(head.classes),
+        state,
+        base.preprocessing,
+        metrics,
+        version_id=f"{stored_versions.QUICK_PREFIX}{new_version_id()}",
+        source=f"quick head on {trained} answers over {base.version_id}'s backbone",
+    )
+
+
+def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, backbone: str, top_k: int) -> int:
+    """Label every image of the library that has an embedding under ``backbone`` with ``head`` as version
+    ``version_id``, a chunk per transaction (``embedding_queries.LIBRARY_CHUNK``); returns the images labelled."""
+    k = max(1, min(top_k, len(head.classes)))
+    with db.transaction() as session:
+        done, after, through = 0, 0, last_result_id(session)
+    while True:
+        with db.transaction() as session:
+            chunk = library_chunk(session, backbone, after, through=through)
+        if not len(chunk):
+            return done
+        after = int(chunk.result_ids[-1])
+        probabilities = head.probabilities(chunk.vectors)
+        order = np.argsort(-probabilities, axis=1)[:, :k]
+        ranked = np.take_along_axis(probabilities, order, axis=1)
+        records = [
+            ResultRecord(
+                path,
+                content_id,
+                ResultStatus.OK,
+                head.classes[int(top[0])],
+                float(p[0]),
+                [{"label": head.classes[int(i)], "confidence": float(q)} for i, q in zip(top, p, strict=True)],
+                content_hash=content_hash,
+            )
+            for path, content_id, content_hash, top, p in zip(
+                chunk.image_paths, chunk.content_ids, chunk.content_hashes, order, ranked, strict=True
+            )
+        ]
+        with db.transaction() as session:
+            write_results(session, records, version_id, None)
+        done += len(records)
