@@ -231,6 +231,25 @@ class Correction(Base):
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class Acceptance(Base):
+    """A model's label that `mobilabel accept` accepted for one image content at a stated precision (migration 0014).
+
+    Keyed by content, as answers are; it stands until `accept` runs again and re-checks it under the
+    active version. A person's answer of the same content always wins (``review_state``).
+    """
+
+    __tablename__ = "acceptances"
+
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    image_path: Mapped[str] = mapped_column(StoredPath)  # where it was accepted
+    label: Mapped[str] = mapped_column(Text)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    threshold: Mapped[float] = mapped_column(Float)  # the calibrated confidence it cleared
+    confidence: Mapped[float] = mapped_column(Float)
+    precision: Mapped[float] = mapped_column(Float)  # the precision asked for
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AnswerHistory(Base):
     """Every answer ever given, in order: a changed answer keeps its earlier ones here (migration 0013)."""
 

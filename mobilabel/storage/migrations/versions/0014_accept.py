@@ -1,0 +1,36 @@
+"""labels accepted at a stated precision (issue 28)
+
+Revision ID: 0014_accept
+Revises: 0013
+Create Date: 2026-12-07
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014_accept"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+_PATH = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")  # as storage.pathcodec.StoredPath
+
+
+def upgrade() -> None:
+    op.create_table(
+        "acceptances",
+        sa.Column("content_hash", sa.String(length=32), nullable=False),
+        sa.Column("image_path", _PATH, nullable=False),
+        sa.Column("label", sa.Text(), nullable=False),
+        sa.Column("version_id", sa.String(length=64), nullable=False),
+        sa.Column("threshold", sa.Float(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column("precision", sa.Float(), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["version_id"], ["model_versions.id"]),
+        sa.PrimaryKeyConstraint("content_hash"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("acceptances")
