@@ -102,8 +102,8 @@ def lower_bound(right: int, answers: int, confidence: float = CONFIDENCE) -> flo
 def passes(right: int, answers: int, precision: float, confidence: float = CONFIDENCE) -> bool:
     """Whether the lower bound of ``right`` of ``answers`` is at least ``precision``: P(Bin(answers, precision) >= right)
     <= 1 - confidence, the binomial tail as I_precision(right, answers - right + 1)."""
-    if right == 0:
-        return False
+    if right == 0 or right < precision * answers:
+        return False  # the bound lies below the share right: no need to compute it
     tail = mpmath.betainc(right, answers - right + 1, 0, precision, regularized=True)
     return bool(tail <= 1 - confidence)
 
@@ -115,11 +115,19 @@ def fewest_answers(precision: float, confidence: float = CONFIDENCE) -> int:
 
 def more_needed(right: int, answers: int, precision: float, confidence: float = CONFIDENCE) -> int:
     """How many more answers, all right, ``right`` of ``answers`` needs before its lower bound reaches ``precision``."""
-    extra = 0
-    while not passes(right + extra, answers + extra, precision, confidence):
-        # The bound rises by less than one answer's worth each step: a jump to the no-error count first.
-        extra = max(extra + 1, fewest_answers(precision, confidence) - answers)
-    return extra
+    if passes(right, answers, precision, confidence):
+        return 0
+    # One more right answer always raises the bound: double until it passes, then bisect.
+    low, high = 0, max(1, fewest_answers(precision, confidence) - answers)
+    while not passes(right + high, answers + high, precision, confidence):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if passes(right + middle, answers + middle, precision, confidence):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def choose(
@@ -129,7 +137,8 @@ def choose(
 
     λ is the lowest threshold of ``GRID`` reached by testing, from the highest down, whether the
     held-out answers at or above it have a lower bound at least ``precision``; the scan starts at the
-    first threshold with ``fewest_answers`` answers (fewer could never pass) and stops at the first
+    first threshold with ``fewest_answers`` answers (fewer could never pass), tests only thresholds
+    that take in more answers (below the lowest answer there is no evidence), and stops at the first
     failure. Raises ``ValueError`` for a precision outside (0, 1).
     """
     if not 0 < precision < 1:
@@ -142,12 +151,15 @@ def choose(
     tested_any = False
     best = (0, 0)  # (right, answers) at the last threshold that passed, else at the first one tested
     for threshold in GRID:
+        before = position
         while position < len(ranked) and ranked[position].confidence >= threshold:
             right += ranked[position].right
             position += 1
         if position < fewest:
             best = (right, position)
             continue
+        if position == before and tested_any:
+            continue  # no answer between this threshold and the last: no evidence for going lower
         if not passes(right, position, precision, confidence):
             if not tested_any:
                 best = (right, position)

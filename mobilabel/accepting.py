@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from .acceptance import AcceptanceRule, HeldOut, choose
 from .errors import MobilabelError
@@ -52,6 +53,21 @@ class AcceptReport:
     @property
     def coverage(self) -> float:
         return self.total / self.suggested if self.suggested else 0.0
+
+    def class_rows(self) -> list[dict[str, Any]]:
+        """One row per class of the version (the CLI's table, the API's ``classes``): its rule, evidence and re-check."""
+        out = []
+        for label, rule in self.rule.classes.items():
+            change = self.changes.get(label, ClassChanges())
+            out.append(
+                {
+                    "label": label, "threshold": rule.threshold, "accepted": self.accepted.get(label, 0),
+                    "held_out": rule.answers, "right": rule.right, "estimate": rule.estimate, "bound": rule.bound,
+                    "more_needed": rule.more_needed, "kept": change.kept, "newly_accepted": change.newly,
+                    "withdrawn": change.withdrawn, "changed": change.changed,
+                }
+            )  # fmt: skip
+        return out
 
 
 def accept(db: Database, precision: float, dry_run: bool = False) -> AcceptReport:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+CALIBRATION_METRIC = "calibration"  # the key of a version's metrics that holds its ``Calibration``
 BINS = 15  # Guo et al.'s M = 15 equal-width confidence bins
 # The temperatures searched: the NLL is convex in 1/T, so a golden-section search over log T finds its minimum.
 _LOG_T_RANGE = (math.log(0.05), math.log(20.0))
@@ -56,7 +57,7 @@ class Calibration:
 
 def temperature_of(metrics: dict[str, Any]) -> float:
     """The temperature stored in a version's ``metrics`` (1.0 for a version never calibrated)."""
-    calibration = metrics.get("calibration")
+    calibration = metrics.get(CALIBRATION_METRIC)
     return float(calibration["temperature"]) if isinstance(calibration, dict) else 1.0
 
 

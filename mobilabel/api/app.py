@@ -18,6 +18,7 @@ from ..errors import MobilabelError
 from ..storage import Database, open_database
 from ..storage.retry import is_transient
 from . import (
+    accept,
     classes,
     corrections,
     distribution,
@@ -139,7 +140,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (
         health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, classes, corrections,
-        models, runs,
+        models, runs, accept,
     ):  # fmt: skip
         app.include_router(module.router)
     mount_docs(app)

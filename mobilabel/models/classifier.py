@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..calibration import temperature_of
 from .checkpoint import Checkpoint
 from .engines import Engine, create_engine
 from .transforms import ImageTransform, TensorTransform
@@ -46,6 +47,8 @@ class Classifier:
         self.engine = engine
         self.tta = tta
         self.top_k = max(1, min(top_k, len(checkpoint.classes)))
+        # The version's calibration (mobilabel.calibration): logits / T before the softmax; 1.0 if never fitted.
+        self.temperature = temperature_of(checkpoint.metrics)
         self.pixels: ImageTransform = checkpoint.preprocessing.eval_pixels()
         self.tensor_pixels: TensorTransform = checkpoint.preprocessing.eval_tensor_pixels()
 
@@ -71,13 +74,19 @@ class Classifier:
     def classes(self) -> list[str]:
         return self.checkpoint.classes
 
+    def calibrated_logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The engine's logits (N, classes) for ``pixels``, divided by the version's temperature (float32)."""
+        logits = self.engine.forward(pixels).float()
+        return logits if self.temperature == 1.0 else logits / self.temperature
+
     def predict(self, pixels: torch.Tensor) -> list[Prediction]:
-        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them;
-        with ``tta == "flip"``, from the mean softmax of each image and its mirror (``mean_flip_softmax``)."""
+        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``self.pixels`` makes them, with the version's
+        calibrated confidences; with ``tta == "flip"``, from the mean softmax of each image and its mirror
+        (``mean_flip_softmax``)."""
         if self.tta == "flip":
-            probabilities = mean_flip_softmax(self.engine.forward, pixels, width_dim=2)
+            probabilities = mean_flip_softmax(self.calibrated_logits, pixels, width_dim=2)
         else:
-            probabilities = torch.softmax(self.engine.forward(pixels).float(), dim=1)
+            probabilities = torch.softmax(self.calibrated_logits(pixels), dim=1)
         # At least the top two, for the margin, even when only the top one is reported.
         values, indices = probabilities.topk(max(self.top_k, min(2, len(self.classes))), dim=1)
         predictions = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..errors import MobilabelError
 from .tables import Acceptance, Correction, Result
@@ -103,8 +103,11 @@ def reviews(session: Session, content_hashes: Iterable[str | None]) -> dict[str,
 
 def in_review_states(states: Sequence[str]) -> ColumnElement[bool]:
     """A condition on ``Result`` (no join needed): its content's review state is one of ``states``."""
-    answered = exists().where(Correction.content_hash == Result.content_hash)
-    accepted = exists().where(Acceptance.content_hash == Result.content_hash)
+    # Aliases: a statement that also joins the correction and acceptance (``with_review``, for its columns)
+    # would otherwise have the subqueries correlate to those joins instead of reading their own tables.
+    answer, acceptance = aliased(Correction), aliased(Acceptance)
+    answered = exists().where(answer.content_hash == Result.content_hash)
+    accepted = exists().where(acceptance.content_hash == Result.content_hash)
     conditions = {VERIFIED: answered, ACCEPTED: and_(~answered, accepted), SUGGESTED: and_(~answered, ~accepted)}
     chosen = [conditions[s] for s in states if s in conditions]
     return or_(*chosen) if chosen else false()

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from ..calibration import CALIBRATION_METRIC, calibrate
 from ..config import Settings
 from ..confinement import outside_roots
 from ..hashing import hash_file
@@ -107,6 +108,10 @@ def train(
 
     metrics = run_metrics(verified, result, options, data_dir, time.perf_counter() - started)
     metrics[FINGERPRINT_METRIC] = fingerprint
+    if result.best.targets:
+        # On the validation split: for a version trained on answers alone, its held-out answers. Stored in the
+        # checkpoint's metrics, so every process that loads the version labels with calibrated confidences.
+        metrics[CALIBRATION_METRIC] = calibrate(result.best.logits, result.best.targets).to_dict()
     checkpoint = Checkpoint.from_model(
         learner.model,
         options.arch,
