@@ -133,7 +133,11 @@ def held_out_logits(
 
 
 def run_seed(
-    seed: int, scheme: str, answers: int, precisions: Sequence[float], data: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], list[str]]
+    seed: int,
+    scheme: str,
+    answers: int,
+    precisions: Sequence[float],
+    data: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], list[str]],
 ) -> list[Run]:
     x, y, names = data
     rng = np.random.default_rng(seed)
@@ -144,7 +148,10 @@ def run_seed(
     head, held_logits, held_truth = held_out_logits(scheme, z[answered], y[answered], len(names), rng)
     fitted = calibrate(held_logits, held_truth)
     held_p = softmax(held_logits, fitted.temperature)
-    held = [HeldOut(names[int(p.argmax())], float(p.max()), int(p.argmax()) == int(t)) for p, t in zip(held_p, held_truth, strict=True)]
+    held = [
+        HeldOut(names[int(p.argmax())], float(p.max()), int(p.argmax()) == int(t))
+        for p, t in zip(held_p, held_truth, strict=True)
+    ]
     test_p = softmax(logits_of(head, z[unreviewed]), fitted.temperature)
     runs = []
     for precision in precisions:
@@ -196,7 +203,12 @@ def main() -> None:
     precisions = [float(p) for p in args.precisions.split(",")]
     started = time.perf_counter()
     data = features()
-    runs = [r for seed in range(args.seeds) for scheme in ("split", "oof") for r in run_seed(seed, scheme, args.answers, precisions, data)]
+    runs = [
+        r
+        for seed in range(args.seeds)
+        for scheme in ("split", "oof")
+        for r in run_seed(seed, scheme, args.answers, precisions, data)
+    ]
     stamp = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": platform.node() and f"{os.cpu_count()}cores",
@@ -206,10 +218,38 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     with RUNS.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["answers", "held_out", "precision_asked", "seed", "held_out_answers", "temperature", "threshold", "accepted", "right", "unreviewed", "measured_precision"])
+        writer.writerow(
+            [
+                "answers",
+                "held_out",
+                "precision_asked",
+                "seed",
+                "held_out_answers",
+                "temperature",
+                "threshold",
+                "accepted",
+                "right",
+                "unreviewed",
+                "measured_precision",
+            ]
+        )
         for r in runs:
             measured = "" if r.measured is None else round(r.measured, 4)
-            writer.writerow([args.answers, r.scheme, r.precision, r.seed, r.held_out, round(r.temperature, 3), r.threshold or "", r.accepted, r.right, r.unreviewed, measured])
+            writer.writerow(
+                [
+                    args.answers,
+                    r.scheme,
+                    r.precision,
+                    r.seed,
+                    r.held_out,
+                    round(r.temperature, 3),
+                    r.threshold or "",
+                    r.accepted,
+                    r.right,
+                    r.unreviewed,
+                    measured,
+                ]
+            )
     rows = summarise(runs)
     with SUMMARY.open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=[*stamp, *rows[0]])
