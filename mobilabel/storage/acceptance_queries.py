@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .accuracy_queries import held_out
 from .classes import SKIP
 from .states import ResultStatus
-from .tables import Acceptance, Correction, Result
+from .tables import Acceptance, Correction, HeldOutPrediction, Result
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,19 @@ class Scored:
 
 
 def held_out_outcomes(session: Session, version_id: str) -> list[tuple[str, float, bool]]:
-    """(label, confidence, right) of ``version_id`` on each held-out answer (not ``skip``, not trained on by
-    it) whose content it labelled: the label and confidence it gave, and whether the answer agrees.
-    A content labelled at several paths counts once."""
-    rows = session.execute(
+    """(label, confidence, right) of ``version_id`` on each held-out answer (not ``skip``), and whether the answer
+    agrees: its out-of-fold prediction where one is stored (an answer it was trained on, ``HeldOutPrediction``),
+    else the label and confidence it gave an answer it was not trained on (a content labelled at several paths
+    counts once)."""
+    outcomes: dict[int, tuple[str, float, bool]] = {}
+    predicted = session.execute(
+        select(Correction.id, Correction.label, HeldOutPrediction.label, HeldOutPrediction.confidence)
+        .join(HeldOutPrediction, HeldOutPrediction.content_hash == Correction.content_hash)
+        .where(Correction.label != SKIP, HeldOutPrediction.version_id == version_id)
+    )
+    for correction_id, answer, label, confidence in predicted:
+        outcomes[correction_id] = (label, confidence, answer == label)
+    labelled = session.execute(
         select(Correction.id, Correction.label, Result.label, Result.confidence)
         .join(Result, Result.content_hash == Correction.content_hash)
         .where(
@@ -41,10 +50,9 @@ def held_out_outcomes(session: Session, version_id: str) -> list[tuple[str, floa
         )
         .order_by(Correction.id, Result.id)
     )
-    seen: dict[int, tuple[str, float, bool]] = {}
-    for correction_id, answer, label, confidence in rows:
-        seen.setdefault(correction_id, (str(label), float(confidence or 0.0), answer == label))
-    return list(seen.values())
+    for correction_id, answer, given, score in labelled:
+        outcomes.setdefault(correction_id, (str(given), float(score or 0.0), answer == given))
+    return list(outcomes.values())
 
 
 def acceptable(session: Session, version_id: str, labels: Collection[str], threshold: float) -> dict[str, Scored]:

@@ -275,6 +275,18 @@ class TrainedAnswer(Base):
     content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class HeldOutPrediction(Base):
+    """What a version said of an answer it was trained on, from a fit without that answer (out-of-fold;
+    migration 0014): held-out evidence for `accept` where the version's own label of it is not."""
+
+    __tablename__ = "held_out_predictions"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)  # calibrated, as the version's results are
+
+
 class LabelClass(Base):
     """A class of the user's own (migration 0013): answers name it; training learns the active ones.
 

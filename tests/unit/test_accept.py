@@ -25,7 +25,7 @@ from mobilabel.storage.results import ResultFilter, ResultRecord, query_results,
 from mobilabel.storage.review_state import reviews
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Correction
-from mobilabel.storage.trained_answers import record_trained
+from mobilabel.storage.trained_answers import record_held_out_predictions, record_trained
 from tests.api_support import ClientFactory, api  # noqa: F401
 
 CLASSES = ["daisy", "roses"]
@@ -159,6 +159,20 @@ def test_accept_takes_sure_suggestions_and_never_touches_an_answer(db: Database)
     assert standing_answers(db) == before, "no answer changed"
     accept(db, 0.5)
     assert standing_answers(db) == before
+
+
+def test_out_of_fold_predictions_of_trained_answers_count_as_held_out(db: Database) -> None:
+    rows, answers = held_out_library(100)
+    # A version trained on every answer (a quick head): its own labels of them say nothing, its out-of-fold ones do.
+    library(db, "v1", rows | {"s1": ("daisy", 0.9999)}, train_on=tuple(rows))
+    answer(db, answers)
+    assert accept(db, 0.95, dry_run=True).rule.answers == 0
+    with db.transaction() as session:
+        wrong = [(h, "roses" if label == "daisy" else "daisy", 0.9995) for h, (label, _) in list(rows.items())[:50]]
+        right = [(h, label, 0.9995) for h, (label, _) in list(rows.items())[50:]]
+        record_held_out_predictions(session, "v1", wrong + right)
+    report = accept(db, 0.4, dry_run=True)
+    assert (report.rule.answers, report.rule.right) == (100, 50), "the out-of-fold predictions, not the version's own labels"
 
 
 def test_a_class_short_of_answers_accepts_nothing_and_says_how_many_more(db: Database) -> None:

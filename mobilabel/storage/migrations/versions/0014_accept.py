@@ -1,4 +1,4 @@
-"""labels accepted at a stated precision (issue 28)
+"""labels accepted at a stated precision, and versions' out-of-fold predictions of their answers (issue 28)
 
 Revision ID: 0014_accept
 Revises: 0013
@@ -31,6 +31,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("content_hash"),
     )
 
+    op.create_table(
+        "held_out_predictions",
+        sa.Column("version_id", sa.String(length=64), nullable=False),
+        sa.Column("content_hash", sa.String(length=32), nullable=False),
+        sa.Column("label", sa.Text(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["version_id"], ["model_versions.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("version_id", "content_hash"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("held_out_predictions")
     op.drop_table("acceptances")
