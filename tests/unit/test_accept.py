@@ -209,10 +209,12 @@ def test_running_again_rechecks_every_accepted_label(db: Database) -> None:
 
 
 def test_the_command_prints_per_class_and_results_filter_on_review_state(db: Database) -> None:
+    runner = CliRunner()
+    nothing = runner.invoke(cli, ["accept", "--precision", "0.95"])
+    assert nothing.exit_code == 1 and nothing.output.startswith("Error: no version of your own is active")
     rows, answers = held_out_library(60)
     library(db, "v1", rows | {"s1": ("daisy", 0.9999), "s2": ("roses", 0.4)})
     answer(db, answers)
-    runner = CliRunner()
     done = runner.invoke(cli, ["accept", "--precision", "0.95", "--format", "json"])
     assert done.exit_code == 0, done.output
     table = json.loads(done.stdout)
