@@ -247,3 +247,21 @@ def test_the_api_accepts_and_shows_review_states(database_url: str, api: ClientF
     assert [(r["content_hash"], r["review_state"], r["accepted_by_version"]) for r in page] == [("s1", "accepted", "v1")]
     assert client.get("/api/results", params={"review_state": "nope"}).status_code == 422
     assert client.post("/api/accept", json={"precision": 1.5}).status_code == 422
+
+
+def test_the_api_shows_a_versions_calibration(database_url: str, api: ClientFactory) -> None:  # noqa: F811
+    database = open_database(database_url, auto_upgrade=True)
+    logits, labels = over_confident(500, seed=3)
+    fitted = calibrate(logits, labels)
+    with database.transaction() as session:
+        versions.register_version(
+            session, versions.VersionRecord("cal", "mobilenet_v2", 1.0, CLASSES, {"calibration": fitted.to_dict()}, b"c")
+        )
+        versions.register_version(session, versions.VersionRecord("raw", "mobilenet_v2", 1.0, CLASSES, {}, b"r"))
+    database.dispose()
+    client = api()
+    shown = client.get("/api/models/cal/calibration").json()
+    assert (shown["temperature"], shown["images"]) == (fitted.temperature, 500)
+    assert shown["ece_after"] < shown["ece_before"] and len(shown["reliability_after"]) == 15
+    refused = client.get("/api/models/raw/calibration")
+    assert refused.status_code == 404 and "not calibrated" in refused.json()["detail"]
