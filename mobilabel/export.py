@@ -20,14 +20,23 @@ from sqlalchemy import JSON, Select, Text, cast, func
 
 from .storage import Database
 from .storage.pathcodec import to_stored
+from .storage.review_state import review_state, with_review
 from .storage.streaming import stream_rows
-from .storage.tables import Correction, Result
+from .storage.tables import Acceptance, Correction, Result
 
-# Every stored column a user reads, and the verified label (a correction of the same content) beside the label.
+# Every stored column a user reads, and beside the label who stands behind it: the verified label (a correction
+# of the same content), the review state, and the version and threshold that accepted it (storage.review_state).
 RESULT_COLUMNS = (
-    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "verified_label", "job_id", "content_hash", "top_k"
+    "image_path", "label", "confidence", "status", "error", "warning", "model_version_id", "verified_label", "review_state",
+    "accepted_by_version", "accepted_threshold", "job_id", "content_hash", "top_k"
 )  # fmt: skip
 VERIFIED_LABEL = "verified_label"
+REVIEW_COLUMNS: dict[str, Callable[[], Any]] = {
+    VERIFIED_LABEL: lambda: Correction.label,
+    "review_state": review_state,
+    "accepted_by_version": lambda: Acceptance.version_id,
+    "accepted_threshold": lambda: Acceptance.threshold,
+}
 EXPORT_FORMATS = ("csv", "jsonl", "json")
 _ROWS_PER_CHUNK = 2000
 
@@ -41,8 +50,8 @@ def export_text(db: Database, statement: Select[Any], fmt: str, columns: Sequenc
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-    if VERIFIED_LABEL in columns:
-        statement = statement.outerjoin(Correction, Correction.content_hash == Result.content_hash)
+    if set(REVIEW_COLUMNS) & set(columns):
+        statement = with_review(statement)
     if fmt == "csv":
         return _csv_chunks(_stream(db, statement, _selected(columns), columns), columns)
     if db.dialect == "postgresql":
@@ -57,7 +66,7 @@ def export_text(db: Database, statement: Select[Any], fmt: str, columns: Sequenc
 
 
 def _column(name: str) -> Any:
-    return Correction.label if name == VERIFIED_LABEL else getattr(Result, name)
+    return REVIEW_COLUMNS[name]() if name in REVIEW_COLUMNS else getattr(Result, name)
 
 
 def _selected(columns: Sequence[str]) -> list[Any]:
@@ -65,7 +74,7 @@ def _selected(columns: Sequence[str]) -> list[Any]:
 
 
 def _is_json(column: str) -> bool:
-    return isinstance(_column(column).type, JSON)
+    return column not in REVIEW_COLUMNS and isinstance(_column(column).type, JSON)
 
 
 def _stream(db: Database, statement: Select[Any], selected: list[Any], columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:

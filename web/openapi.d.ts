@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept At
+         * @description Accept the active version's suggestions at a stated precision, re-checking those accepted before (docs/accepting.md).
+         */
+        post: operations["accept_at_api_accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/classes": {
         parameters: {
             query?: never;
@@ -426,6 +446,26 @@ export interface paths {
          * @description Make this version (an id or a unique prefix) the active one (recorded, so rollback can return).
          */
         post: operations["activate_api_models__version_id__activate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{version_id}/calibration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Calibration
+         * @description The version's temperature, its expected calibration error before and after, and the reliability diagram's bins.
+         */
+        get: operations["get_calibration_api_models__version_id__calibration_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -906,6 +946,59 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AcceptIn */
+        AcceptIn: {
+            /**
+             * Dry Run
+             * @description say what would be accepted and withdrawn; store nothing
+             * @default false
+             */
+            dry_run?: boolean;
+            /**
+             * Precision
+             * @description the precision the accepted labels must have, with 95% confidence
+             */
+            precision: number;
+        };
+        /** AcceptOut */
+        AcceptOut: {
+            /** Accepted */
+            accepted: number;
+            /**
+             * Answered
+             * @description accepted labels dropped because a person answered them since
+             */
+            answered: number;
+            /**
+             * Bound
+             * @description the accepted set's one-sided 95% lower bound on its precision
+             */
+            bound: number | null;
+            /** Classes */
+            classes: components["schemas"]["mobilabel__api__routes__accept__ClassOut"][];
+            /** Dry Run */
+            dry_run: boolean;
+            /** Held Out */
+            held_out: number;
+            /** More Needed */
+            more_needed: number;
+            /** Precision */
+            precision: number;
+            /** Right */
+            right: number;
+            /**
+             * Suggested
+             * @description images of the active version nobody answered: coverage is accepted / suggested
+             */
+            suggested: number;
+            /**
+             * Threshold
+             * @description the pooled threshold on calibrated confidence; null: nothing accepted
+             */
+            threshold: number | null;
+            /** Version Id */
+            version_id: string;
+        };
         /** ActiveOut */
         ActiveOut: {
             /** Active */
@@ -953,6 +1046,25 @@ export interface components {
              */
             refusal?: string | null;
         };
+        /** BinOut */
+        BinOut: {
+            /**
+             * Accuracy
+             * @description the share of its images labelled right
+             */
+            accuracy: number | null;
+            /**
+             * Confidence
+             * @description the bin's mean confidence; null for an empty bin
+             */
+            confidence: number | null;
+            /** Count */
+            count: number;
+            /** High */
+            high: number;
+            /** Low */
+            low: number;
+        };
         /** Body_predict_api_predict_post */
         Body_predict_api_predict_post: {
             /**
@@ -960,6 +1072,32 @@ export interface components {
              * @description one or more images
              */
             files: string[];
+        };
+        /** CalibrationOut */
+        CalibrationOut: {
+            /** Ece After */
+            ece_after: number;
+            /**
+             * Ece Before
+             * @description expected calibration error of the raw softmax, 15 bins
+             */
+            ece_before: number;
+            /**
+             * Images
+             * @description the held-out images it was fitted on (the version's validation split)
+             */
+            images: number;
+            /** Reliability After */
+            reliability_after: components["schemas"]["BinOut"][];
+            /** Reliability Before */
+            reliability_before: components["schemas"]["BinOut"][];
+            /**
+             * Temperature
+             * @description logits are divided by it before the softmax (Guo et al., 2017)
+             */
+            temperature: number;
+            /** Version Id */
+            version_id: string;
         };
         /** CancelOut */
         CancelOut: {
@@ -969,30 +1107,6 @@ export interface components {
             id: number;
             /** Status */
             status: string;
-        };
-        /** ClassOut */
-        ClassOut: {
-            /**
-             * Answers
-             * @description standing answers that name it
-             */
-            answers: number;
-            /**
-             * Audit Answers
-             * @description of them, answers to audit leases: held out of training
-             */
-            audit_answers: number;
-            /** Created At */
-            created_at: string | null;
-            /** Name */
-            name: string;
-            /** Retired At */
-            retired_at: string | null;
-            /**
-             * State
-             * @description active, retired (answers kept, neither trained on nor offered), or reserved (other, skip)
-             */
-            state: string;
         };
         /** Comparison */
         Comparison: {
@@ -1664,6 +1778,21 @@ export interface components {
         };
         /** ResultOut */
         ResultOut: {
+            /**
+             * Accepted By Version
+             * @description the version whose label `accept` accepted
+             */
+            accepted_by_version?: string | null;
+            /**
+             * Accepted Label
+             * @description the label `accept` accepted (it stands until `accept` runs again)
+             */
+            accepted_label?: string | null;
+            /**
+             * Accepted Threshold
+             * @description the calibrated confidence the accepted label cleared
+             */
+            accepted_threshold?: number | null;
             /** Confidence */
             confidence: number | null;
             /** Content Hash */
@@ -1685,6 +1814,13 @@ export interface components {
             label: string | null;
             /** Model Version Id */
             model_version_id: string;
+            /**
+             * Review State
+             * @description verified (a person answered), accepted (`accept` at a stated precision) or suggested
+             * @default suggested
+             * @enum {string}
+             */
+            review_state?: "verified" | "accepted" | "suggested";
             /** Status */
             status: string;
             /** Top K */
@@ -1889,6 +2025,78 @@ export interface components {
             /** Source */
             source: string;
         };
+        /** ClassOut */
+        mobilabel__api__routes__accept__ClassOut: {
+            /** Accepted */
+            accepted: number;
+            /**
+             * Bound
+             * @description the class's own one-sided 95% lower bound on its precision (Clopper-Pearson)
+             */
+            bound: number | null;
+            /**
+             * Changed
+             * @description accepted before and again now, with another label
+             */
+            changed: number;
+            /** Estimate */
+            estimate: number | null;
+            /**
+             * Held Out
+             * @description held-out answers with this label at or above the threshold
+             */
+            held_out: number;
+            /** Kept */
+            kept: number;
+            /** Label */
+            label: string;
+            /**
+             * More Needed
+             * @description 0 when it accepts; else at least how many more held-out answers, all right, it needs
+             */
+            more_needed: number;
+            /** Newly Accepted */
+            newly_accepted: number;
+            /**
+             * Right
+             * @description of them, labelled as the answer says
+             */
+            right: number;
+            /**
+             * Threshold
+             * @description the calibrated confidence its labels must reach; null: accepts nothing
+             */
+            threshold: number | null;
+            /**
+             * Withdrawn
+             * @description accepted before, not now: back to suggested
+             */
+            withdrawn: number;
+        };
+        /** ClassOut */
+        mobilabel__api__routes__classes__ClassOut: {
+            /**
+             * Answers
+             * @description standing answers that name it
+             */
+            answers: number;
+            /**
+             * Audit Answers
+             * @description of them, answers to audit leases: held out of training
+             */
+            audit_answers: number;
+            /** Created At */
+            created_at: string | null;
+            /** Name */
+            name: string;
+            /** Retired At */
+            retired_at: string | null;
+            /**
+             * State
+             * @description active, retired (answers kept, neither trained on nor offered), or reserved (other, skip)
+             */
+            state: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1898,6 +2106,46 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    accept_at_api_accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptOut"];
+                };
+            };
+            /** @description no version of your own is active */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_classes_api_classes_get: {
         parameters: {
             query?: never;
@@ -1913,7 +2161,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ClassOut"][];
+                    "application/json": components["schemas"]["mobilabel__api__routes__classes__ClassOut"][];
                 };
             };
         };
@@ -2897,6 +3145,44 @@ export interface operations {
             };
         };
     };
+    get_calibration_api_models__version_id__calibration_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalibrationOut"];
+                };
+            };
+            /** @description no such version, or not calibrated */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     confusion_api_models__version_id__confusion_get: {
         parameters: {
             query?: never;
@@ -3120,6 +3406,8 @@ export interface operations {
                 all_versions?: boolean;
                 /** @description only images whose content has no answer yet (a class, other or skip) */
                 unreviewed?: boolean;
+                /** @description only images in these review states, comma-separated: verified, accepted, suggested */
+                review_state?: string | null;
             };
             header?: never;
             path?: never;
@@ -3164,6 +3452,8 @@ export interface operations {
                 all_versions?: boolean;
                 /** @description only images whose content has no answer yet (a class, other or skip) */
                 unreviewed?: boolean;
+                /** @description only images in these review states, comma-separated: verified, accepted, suggested */
+                review_state?: string | null;
             };
             header?: never;
             path?: never;

@@ -246,6 +246,25 @@ otherwise, so compare figures only within a row or a topic.
     return _page("Other recorded measurements", intro, paths, body)
 
 
+def accept() -> str:
+    paths = files("accept.csv")
+    runs = files("accept_runs.csv")
+    intro = """
+`mobilabel accept --precision P` ([Accepting at a stated precision](../accepting.md)) measured by
+`python -m bench.accept` on the 609 shared flowers: each seed draws the answers at random (`answers`
+of them), fits a linear head on their ImageNet features (the quick head of issue 27), calibrates it and
+chooses the threshold with the product's own code from the held-out answers, and measures the
+accepted set's precision on the other photos, which nothing was trained or fitted on. `split`: a
+fifth of the answers held out, as `mobilabel train` on answers does today; `oof`: every answer held
+out once by 5-fold out-of-fold predictions (issue 26's definition). `seeds_below_p` counts the
+seeds that accepted something whose measured precision fell below P; `coverage` is accepted /
+unreviewed photos (a seed that accepts nothing counts 0). Every seed's row is in
+`bench/results/accept_runs.csv`.
+"""
+    body = "".join(_whole(path, "Summary") for path in paths) + "".join(_whole(path, "Every seed") for path in runs)
+    return _page("Accepting at a stated precision", intro, [*paths, *runs], body)
+
+
 # Page name (docs/benchmarks/<name>.md) and its writer; CLAIMS says which CSVs each one renders.
 PAGES: dict[str, Callable[[], str]] = {
     "throughput": throughput,
@@ -260,6 +279,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "curation": curation,
     "loop": loop,
     "recorded": recorded,
+    "accept": accept,
 }
 CLAIMS: dict[str, tuple[str, ...]] = {
     "throughput": ("*_engine-*.csv", "*_incremental.csv"),
@@ -274,4 +294,5 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "curation": ("neighbours.csv", "mistakes.csv", "duplicates.csv"),
     "loop": ("loop*.csv",),
     "recorded": ("recorded.csv",),
+    "accept": ("accept.csv", "accept_runs.csv"),
 }

@@ -27,6 +27,7 @@ from .middleware.sessions import Sessions
 from .middleware.upload_limit import UploadLimitMiddleware
 from .page import mount_page
 from .routes import (
+    accept,
     classes,
     corrections,
     curation,
@@ -146,7 +147,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # review before models: /api/models/compare must not be taken for a version id.
     for module in (
         health, meta, security, jobs, exports, distribution, results, predict, images, review, review_queue, suggestions, classes,
-        corrections, model_versions, runs, curation,
+        corrections, model_versions, runs, curation, accept,
     ):  # fmt: skip
         app.include_router(module.router)
     mount_docs(app)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("training:models", "List, activate or roll back model versions."),
     "correct": ("training:correct", "Answer: store the label of an image (a class, other or skip) for training."),
     "classes": ("classes:classes", "List, add, rename, merge, retire or restore your classes."),
+    "accept": ("accepting:accept_command", "Accept the labels the model is sure of, at a stated precision."),
     "review": ("review:review", "The review queue: `review next` leases the images to answer next."),
     "scheduler": ("scheduling:scheduler", "Run Celery beat: sweeps and scheduled retraining."),
     "flower": ("scheduling:flower", "Run Flower, Celery's monitoring web page."),

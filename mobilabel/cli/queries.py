@@ -7,20 +7,24 @@ import sys
 import click
 from rich.console import Console
 
-from ..export import EXPORT_FORMATS, RESULT_COLUMNS, export_text
+from ..export import EXPORT_FORMATS, RESULT_COLUMNS, REVIEW_COLUMNS, export_text
 from ..plurals import counted
 from ..storage import jobs as stored_jobs
 from ..storage.filters import check_filter
 from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
-from ..storage.result_queries import SORT_KEYS, ResultFilter, query_results, results_statement, verified_labels
+from ..storage.result_queries import SORT_KEYS, ResultFilter, query_results, results_statement
+from ..storage.review_state import REVIEW_STATES, SUGGESTED, parse_review_states, reviews
 from ..storage.states import ResultStatus
 from .context import command_database, reap_orphans_now
 from .output import FORMATS, SHORT_ID_CHARS, messages, print_rows
 
-STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "verified_label")
-TABLE_RESULT_COLUMNS = ("image_path", "label", "confidence", "status", "version", "verified_label", "error", "warning")
-RESULT_DROP_FIRST = ("warning", "version", "verified_label", "confidence", "status", "error")  # where a table is too narrow
+STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c not in REVIEW_COLUMNS)
+TABLE_RESULT_COLUMNS = (
+    "image_path", "label", "confidence", "status", "review_state", "version", "verified_label", "error", "warning"
+)  # fmt: skip
+# Where a table is too narrow.
+RESULT_DROP_FIRST = ("warning", "version", "verified_label", "review_state", "confidence", "status", "error")
 JOB_COLUMNS = (
     "id",
     "status",
@@ -54,6 +58,11 @@ _PATHS_SHOWN = 20
 @click.option("--status", type=click.Choice([status.value for status in ResultStatus]))
 @click.option("--version", "model_version_id", help="Only this model version's rows: an id, a unique prefix, or 'active'.")
 @click.option("--all-versions", is_flag=True, help="Every model version's row for each image, not only its current label.")
+@click.option(
+    "--review-state",
+    "review_states",
+    help=f"Only images in these review states: some of {', '.join(REVIEW_STATES)}, comma-separated.",
+)
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="path", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), help=f"At most this many rows (table default {_TABLE_LIMIT}; 0: all).")
 @click.option(
@@ -75,11 +84,13 @@ def results(
     status: str | None,
     model_version_id: str | None,
     all_versions: bool,
+    review_states: str | None,
     sort: str,
     limit: int | None,
     fmt: str,
 ) -> None:
-    """Query stored results: one row per image, its current label (docs/embedded.md), with the verified label beside it."""
+    """Query stored results: one row per image, its current label (docs/embedded.md), with who stands behind it:
+    its review state (verified by a person, accepted at a stated precision, or suggested) and the verified label."""
     if ctx.invoked_subcommand is not None:
         return
     if limit is None and fmt == "table":
@@ -95,6 +106,7 @@ def results(
         sort,
         limit or None,
         all_versions,
+        review_states=None if review_states is None else parse_review_states(review_states),
     )
     database = command_database()
     if fmt != "table":
@@ -105,13 +117,14 @@ def results(
         return
     with database.transaction() as session:
         found = query_results(session, check_filter(session, where))
-        verified = verified_labels(session, (r.content_hash for r in found))
+        review = reviews(session, (r.content_hash for r in found))
     # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
     rows = [
         {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
         | {
             "image_path": to_stored(r.image_path),
-            "verified_label": verified.get(r.content_hash or ""),
+            "verified_label": review[r.content_hash].verified_label if r.content_hash else None,
+            "review_state": review[r.content_hash].state if r.content_hash else SUGGESTED,
             "version": r.model_version_id[:SHORT_ID_CHARS],
         }
         for r in found

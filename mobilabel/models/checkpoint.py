@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torchvision.models import MobileNet_V2_Weights
 
+from ..calibration import temperature_of
 from ..errors import MobilabelError
 from ..files import write_atomically
 from .architectures import ARCHITECTURES, build_model
@@ -49,6 +50,11 @@ class Checkpoint:
     version_id: str = field(default_factory=new_version_id)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     source: str = ""
+
+    @property
+    def temperature(self) -> float:
+        """The version's calibration temperature (``calibration``; 1.0 if never fitted): logits / T before the softmax."""
+        return temperature_of(self.metrics)
 
     @classmethod
     def from_model(

@@ -47,6 +47,9 @@ class ModelCard(Protocol):
     @property
     def preprocessing(self) -> Preprocessing: ...
 
+    @property
+    def temperature(self) -> float: ...
+
 
 class Forward(Protocol):
     name: str
@@ -104,6 +107,8 @@ class Classifier:
         self.backbone: str | None = getattr(card, "backbone", None)
         self.tta = tta
         self.top_k = max(1, min(top_k, len(card.classes)))
+        # The version's calibration (mobilabel.calibration): logits / T before the softmax; 1.0 if never fitted.
+        self.temperature = card.temperature
         self.pixels: PixelTransform = card.preprocessing.eval_pixels()
         self._thread_pixels: PixelTransform = card.preprocessing.eval_thread_pixels()
 
@@ -157,11 +162,15 @@ class Classifier:
         return np.stack(pixels)
 
     def predict(self, pixels: Batch) -> list[Prediction]:
-        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``stack`` makes them; with ``tta == "flip"``,
-        from the mean of the softmax of each image and of its mirror (both in one forward pass)."""
+        """Predictions for a batch of uint8 pixels (N, H, W, 3), as ``stack`` makes them, with the version's calibrated
+        confidences; with ``tta == "flip"``, from the mean of the softmax of each image and of its mirror (both in one
+        forward pass)."""
         images = len(pixels)
         outputs = self.engine.outputs(mirrored(pixels) if self.tta == "flip" else pixels)
-        probabilities: npt.NDArray[np.float32] = softmax(outputs[0])
+        logits = np.asarray(outputs[0], dtype=np.float32)
+        probabilities: npt.NDArray[np.float32] = softmax(
+            logits if self.temperature == 1.0 else logits / np.float32(self.temperature)
+        )
         if self.tta == "flip":
             probabilities = (probabilities[:images] + probabilities[images:]) / np.float32(2)
         embeddings: list[npt.NDArray[np.float16] | None] = (

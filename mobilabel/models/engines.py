@@ -94,7 +94,13 @@ def version_onnx(checkpoint: Checkpoint) -> bytes:
     preprocessing = checkpoint.preprocessing
     network = preprocessing.pixel_network(WithEmbedding(checkpoint.build()))
     graph = onnx.load_from_string(export_onnx(network, preprocessing.pixel_example()))
-    card = OnnxCard(checkpoint.version_id, checkpoint.classes, preprocessing, backbone_fingerprint(checkpoint.state_dict))
+    card = OnnxCard(
+        checkpoint.version_id,
+        checkpoint.classes,
+        preprocessing,
+        backbone_fingerprint(checkpoint.state_dict),
+        checkpoint.temperature,
+    )
     onnx.helper.set_model_props(graph, card.metadata())
     return bytes(graph.SerializeToString())
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # Metadata keys in the ONNX file (its ``metadata_props``), each a JSON value.
 _VERSION_ID, _CLASSES, _PREPROCESSING = "mobilabel.version_id", "mobilabel.classes", "mobilabel.preprocessing"
-_BACKBONE = "mobilabel.backbone"
+_BACKBONE, _TEMPERATURE = "mobilabel.backbone", "mobilabel.temperature"
 
 
 class OnnxFileError(MobilabelError):
@@ -43,6 +43,7 @@ class OnnxCard:
     classes: list[str]
     preprocessing: Preprocessing
     backbone: str | None = None
+    temperature: float = 1.0  # the version's calibration (``calibration.temperature_of``)
 
     def metadata(self) -> dict[str, str]:
         """The ONNX ``metadata_props`` that record this card."""
@@ -51,6 +52,7 @@ class OnnxCard:
             _CLASSES: json.dumps(self.classes),
             _PREPROCESSING: json.dumps(self.preprocessing.to_dict()),
             _BACKBONE: json.dumps(self.backbone),
+            _TEMPERATURE: json.dumps(self.temperature),
         }
 
     @classmethod
@@ -61,6 +63,7 @@ class OnnxCard:
             classes=[str(name) for name in json.loads(metadata[_CLASSES])],
             preprocessing=Preprocessing.from_dict(json.loads(metadata[_PREPROCESSING])),
             backbone=json.loads(metadata[_BACKBONE]) if _BACKBONE in metadata else None,
+            temperature=float(json.loads(metadata[_TEMPERATURE])) if _TEMPERATURE in metadata else 1.0,
         )
 
 

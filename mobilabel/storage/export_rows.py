@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .database import Database
 from .filters import FilterError, check_job, known_labels, nearest_hint
 from .result_queries import covered_by, path_matches
-from .review_state import DEFAULT_EXPORTED, REVIEW_STATES, ReviewStateError, review_state, reviewed_label
+from .review_state import DEFAULT_EXPORTED, REVIEW_STATES, ReviewStateError, review_state, reviewed_label, with_review
 from .states import ResultStatus
 from .streaming import stream_rows
 from .tables import Correction, Result
@@ -64,11 +64,9 @@ def export_statement(where: ExportFilter) -> Select[Any]:
     """The SELECT of ``ExportRow`` columns, current ok rows only, by path."""
     label = reviewed_label()
     state = review_state()
-    statement = (
+    statement = with_review(
         select(Result.image_path, label, state, Result.model_version_id, Result.confidence, Result.content_hash)
-        .outerjoin(Correction, Correction.content_hash == Result.content_hash)
-        .where(Result.is_current, Result.status == ResultStatus.OK)
-    )
+    ).where(Result.is_current, Result.status == ResultStatus.OK)
     if set(where.review_states) != set(REVIEW_STATES):
         statement = statement.where(state.in_(where.review_states))
     if where.label is not None:

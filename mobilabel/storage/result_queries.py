@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..object_paths import SCHEME
 from .pathcodec import ENCODED_PREFIX, printable, to_stored
 from .results import ResultRecord
+from .review_state import in_review_states
 from .states import ImageOutcome, ResultStatus
 from .tables import Correction, JobImage, Result
 
@@ -82,6 +83,7 @@ class ResultFilter:
     # False: one row per image, its current one (storage.current); True (or a version given): every (image, version) row.
     all_versions: bool = False
     unreviewed: bool = False  # only images whose content has no answer (a class, other or skip)
+    review_states: tuple[str, ...] | None = None  # only images in these review states (``review_state``); None: all
 
 
 def query_results(session: Session, where: ResultFilter) -> list[Result]:
@@ -134,6 +136,8 @@ def _results_statement(where: ResultFilter) -> Select[Result]:
         statement = statement.where(Result.model_version_id == where.model_version_id)
     if where.unreviewed:
         statement = statement.where(~exists().where(Correction.content_hash == Result.content_hash))
+    if where.review_states is not None:
+        statement = statement.where(in_review_states(where.review_states))
     if not every_row:
         # The other filters then apply to the current row: --label daisy lists images that are daisies now.
         statement = statement.where(Result.is_current)

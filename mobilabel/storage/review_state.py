@@ -1,22 +1,26 @@
 """The review state of an image's label: who stands behind it.
 
 - ``verified``: a person gave the answer (a correction of the image's content, storage.corrections);
-- ``accepted``: a rule accepted the model's label at a stated precision (issue 28: not stored yet,
-  so nothing is accepted today; its condition joins ``review_state`` here, the one place that
-  decides the state, and every filter and export follows);
+- ``accepted``: `mobilabel accept` accepted a label for the content at a stated precision (an
+  ``Acceptance``), and no person answered it;
 - ``suggested``: only the model's label.
 
-``review_state`` is an SQL expression over a result row outer-joined to its correction.
+``review_state`` is an SQL expression over a result row outer-joined to its correction and its
+acceptance (``with_review``); ``in_review_states`` is the same decision as a condition needing no join.
+This module is the one place that decides the state: every filter and export follows it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from sqlalchemy import case, func, literal
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from ..errors import MobilabelError
-from .tables import Correction, Result
+from .tables import Acceptance, Correction, Result
 
 ReviewState = Literal["verified", "accepted", "suggested"]
 VERIFIED: ReviewState = "verified"
@@ -42,11 +46,68 @@ def parse_review_states(text: str) -> tuple[str, ...]:
     return tuple(s for s in REVIEW_STATES if s in names)
 
 
+def with_review(statement: Select[Any]) -> Select[Any]:
+    """``statement`` (over ``Result``) outer-joined to the correction and the acceptance of each row's content
+    (each is unique per content, so no row is repeated): what ``review_state`` and ``reviewed_label`` read."""
+    return statement.outerjoin(Correction, Correction.content_hash == Result.content_hash).outerjoin(
+        Acceptance, Acceptance.content_hash == Result.content_hash
+    )
+
+
 def review_state() -> Any:
-    """The state of a result row joined (outer) to ``Correction`` on its content hash."""
-    return case((Correction.label.is_not(None), literal(VERIFIED)), else_=literal(SUGGESTED))
+    """The state of a result row joined by ``with_review``: an answer wins over an acceptance."""
+    return case(
+        (Correction.label.is_not(None), literal(VERIFIED)),
+        (Acceptance.label.is_not(None), literal(ACCEPTED)),
+        else_=literal(SUGGESTED),
+    )
 
 
 def reviewed_label() -> Any:
-    """The label an export gives: the person's answer when there is one, else the model's."""
-    return func.coalesce(Correction.label, Result.label)
+    """The label an export gives: the person's answer when there is one, else the accepted label, else the model's."""
+    return func.coalesce(Correction.label, Acceptance.label, Result.label)
+
+
+@dataclass(frozen=True)
+class Review:
+    """Who stands behind one content's label: its state, and the answer or acceptance behind it."""
+
+    state: str
+    verified_label: str | None = None
+    accepted_label: str | None = None
+    accepted_by_version: str | None = None
+    accepted_threshold: float | None = None
+
+
+_HASHES_PER_QUERY = 1000  # bound parameters per IN list, well under SQLite's and PostgreSQL's limits
+
+
+def reviews(session: Session, content_hashes: Iterable[str | None]) -> dict[str, Review]:
+    """Content hash -> its ``Review``, for every hash given (``suggested`` where neither an answer nor an acceptance stands)."""
+    wanted = sorted({h for h in content_hashes if h is not None})
+    found = {h: Review(SUGGESTED) for h in wanted}
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        some = wanted[start : start + _HASHES_PER_QUERY]
+        for h, label, version, threshold in session.execute(
+            select(Acceptance.content_hash, Acceptance.label, Acceptance.version_id, Acceptance.threshold).where(
+                Acceptance.content_hash.in_(some)
+            )
+        ):
+            found[h] = Review(ACCEPTED, None, label, version, threshold)
+        for answered, label in session.execute(
+            select(Correction.content_hash, Correction.label).where(Correction.content_hash.in_(some))
+        ):
+            found[str(answered)] = Review(VERIFIED, label)  # an answer wins over an acceptance
+    return found
+
+
+def in_review_states(states: Sequence[str]) -> ColumnElement[bool]:
+    """A condition on ``Result`` (no join needed): its content's review state is one of ``states``."""
+    # Aliases: a statement that also joins the correction and acceptance (``with_review``, for its columns)
+    # would otherwise have the subqueries correlate to those joins instead of reading their own tables.
+    answer, acceptance = aliased(Correction), aliased(Acceptance)
+    answered = exists().where(answer.content_hash == Result.content_hash)
+    accepted = exists().where(acceptance.content_hash == Result.content_hash)
+    conditions = {VERIFIED: answered, ACCEPTED: and_(~answered, accepted), SUGGESTED: and_(~answered, ~accepted)}
+    chosen = [conditions[s] for s in states if s in conditions]
+    return or_(*chosen) if chosen else false()

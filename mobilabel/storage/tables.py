@@ -238,6 +238,25 @@ class Correction(Base):
     answer_group: Mapped[str | None] = mapped_column(String(32))
 
 
+class Acceptance(Base):
+    """A model's label that `mobilabel accept` accepted for one image content at a stated precision (migration 0014).
+
+    Keyed by content, as answers are; it stands until `accept` runs again and re-checks it under the
+    active version. A person's answer of the same content always wins (``review_state``).
+    """
+
+    __tablename__ = "acceptances"
+
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    image_path: Mapped[str] = mapped_column(StoredPath)  # where it was accepted
+    label: Mapped[str] = mapped_column(Text)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    threshold: Mapped[float] = mapped_column(Float)  # the calibrated confidence it cleared
+    confidence: Mapped[float] = mapped_column(Float)
+    precision: Mapped[float] = mapped_column(Float)  # the precision asked for
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AnswerHistory(Base):
     """Every answer ever given, in order: a changed answer keeps its earlier ones here (migration 0013)."""
 
@@ -264,6 +283,18 @@ class TrainedAnswer(Base):
     content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
     # Its label by a model that never saw it (training.out_of_fold, migration 0014); None: not computed.
     out_of_fold: Mapped[str | None] = mapped_column(Text)
+
+
+class HeldOutPrediction(Base):
+    """What a version said of an answer it was trained on, from a fit without that answer (out-of-fold;
+    migration 0014): held-out evidence for `accept` where the version's own label of it is not."""
+
+    __tablename__ = "held_out_predictions"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)  # calibrated, as the version's results are
 
 
 class LabelClass(Base):

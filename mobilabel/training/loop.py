@@ -68,6 +68,7 @@ class EpochStats:
 class Evaluation:
     targets: list[int] = field(default_factory=list)
     predictions: list[int] = field(default_factory=list)
+    logits: list[list[float]] = field(default_factory=list)  # (N, classes): what calibration is fitted on
     loss_sum: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -270,6 +271,7 @@ def evaluate(
             result.loss_sum += F.cross_entropy(logits, batch.targets, reduction="sum").item()
             result.targets.extend(batch.targets.tolist())
             result.predictions.extend(logits.argmax(1).tolist())
+            result.logits.extend(logits.tolist())
         if on_progress is not None:
             done = len(result.targets) + len(result.failures)
             on_progress(Progress(epoch, epochs, "val", done, total, result.loss, result.accuracy))

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from ..calibration import CALIBRATION_METRIC, calibrate
 from ..config import Settings
 from ..confinement import outside_roots
 from ..hashing import hash_file
@@ -118,6 +119,10 @@ def train(
     metrics[FINGERPRINT_METRIC] = fingerprint
     if oof is not None:
         metrics["out_of_fold"] = oof.metrics()
+    if result.best.targets:
+        # On the validation split: for a version trained on answers alone, its held-out answers. Stored in the
+        # checkpoint's metrics, so every process that loads the version labels with calibrated confidences.
+        metrics[CALIBRATION_METRIC] = calibrate(result.best.logits, result.best.targets).to_dict()
     checkpoint = Checkpoint.from_model(
         learner.model,
         options.arch,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, computed_field
 
+from ...calibration import CALIBRATION_METRIC
 from ...estimates import estimate
 from ...storage import versions as stored
 from ...storage.accuracy_queries import audit_outcomes
@@ -47,6 +48,24 @@ class EstimateOut(BaseModel):
     accuracy: float | None = Field(description="estimated accuracy on the unreviewed rest; null without audit answers")
     low: float | None = Field(description="its 95% interval (Wilson), lower end")
     high: float | None
+
+
+class BinOut(BaseModel):
+    low: float
+    high: float
+    count: int
+    confidence: float | None = Field(description="the bin's mean confidence; null for an empty bin")
+    accuracy: float | None = Field(description="the share of its images labelled right")
+
+
+class CalibrationOut(BaseModel):
+    version_id: str
+    temperature: float = Field(description="logits are divided by it before the softmax (Guo et al., 2017)")
+    images: int = Field(description="the held-out images it was fitted on (the version's validation split)")
+    ece_before: float = Field(description="expected calibration error of the raw softmax, 15 bins")
+    ece_after: float
+    reliability_before: list[BinOut]
+    reliability_after: list[BinOut]
 
 
 class ActiveOut(BaseModel):
@@ -120,6 +139,22 @@ def report(version_id: str, session: SessionDep, settings: SettingsDep) -> FileR
     if not png.is_file():
         raise HTTPException(404, f"no training report for {version_id} on this server")
     return FileResponse(png, media_type="image/png")
+
+
+@router.get(
+    "/{version_id}/calibration",
+    response_model=CalibrationOut,
+    responses={404: {"description": "no such version, or not calibrated"}},
+)
+def get_calibration(version_id: str, session: SessionDep) -> CalibrationOut:
+    """The version's temperature, its expected calibration error before and after, and the reliability diagram's bins."""
+    version_id = version_named(session, version_id)
+    version = stored.get_version(session, version_id)
+    assert version is not None  # resolved just now, in this transaction
+    fitted = version.metrics.get(CALIBRATION_METRIC)
+    if not isinstance(fitted, dict):
+        raise HTTPException(404, f"version {version_id} was not calibrated (only versions trained since calibration are)")
+    return CalibrationOut(version_id=version_id, **fitted)
 
 
 @router.get("/{version_id}/estimate", response_model=EstimateOut, responses={404: {"description": "no such version"}})

@@ -13,7 +13,8 @@ from ...export import export_text
 from ...storage.database import DbSession
 from ...storage.filters import FilterError, check_filter
 from ...storage.result_pages import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
-from ...storage.result_queries import ResultFilter, verified_labels
+from ...storage.result_queries import ResultFilter
+from ...storage.review_state import SUGGESTED, Review, ReviewState, ReviewStateError, parse_review_states, reviews
 from ...storage.tables import Result
 from ...storage.versions import UnknownVersionError
 from ..deps import PATTERN_MARK, DatabaseDep, RowId, SessionDep, checked_pattern
@@ -46,7 +47,16 @@ class ResultOut(BaseModel):
         description="the file's fingerprint (size:mtime_ns) when labelled: the thumbnail's ?v= cache key"
     )
     verified_label: str | None = None
+    review_state: ReviewState = Field(
+        "suggested", description="verified (a person answered), accepted (`accept` at a stated precision) or suggested"
+    )
+    accepted_label: str | None = Field(None, description="the label `accept` accepted (it stands until `accept` runs again)")
+    accepted_by_version: str | None = Field(None, description="the version whose label `accept` accepted")
+    accepted_threshold: float | None = Field(None, description="the calibrated confidence the accepted label cleared")
     updated_at: datetime
+
+
+_REVIEW_FIELDS = ("verified_label", "accepted_label", "accepted_by_version", "accepted_threshold")
 
 
 class ResultPage(BaseModel):
@@ -74,9 +84,16 @@ def result_filter(
     unreviewed: Annotated[
         bool, Query(description="only images whose content has no answer yet (a class, other or skip)")
     ] = False,
+    review_state: Annotated[
+        str | None, Query(description="only images in these review states, comma-separated: verified, accepted, suggested")
+    ] = None,
 ) -> ResultFilter:
     """The CLI's filters (`mobilabel results`), as query parameters; ``version`` takes an id, a unique prefix or ``active``."""
     pattern = None if path is None else checked_pattern(path)
+    try:
+        states = None if review_state is None else parse_review_states(review_state)
+    except ReviewStateError as exc:
+        raise HTTPException(422, str(exc)) from exc
     return ResultFilter(
         job,
         label,
@@ -88,6 +105,7 @@ def result_filter(
         sort,
         all_versions=all_versions,
         unreviewed=unreviewed,
+        review_states=states,
     )
 
 
@@ -95,14 +113,15 @@ FilterDep = Annotated[ResultFilter, Depends(result_filter)]
 
 
 def results_out(session: DbSession, rows: list[Result]) -> list[ResultOut]:
-    """Rows with the verified label of their content beside them: every endpoint returning result rows uses this."""
-    verified = verified_labels(session, (r.content_hash for r in rows))
-    return [
-        ResultOut.model_validate(r, from_attributes=True).model_copy(
-            update={"verified_label": verified.get(r.content_hash or "")}
-        )
-        for r in rows
-    ]
+    """Rows with who stands behind their content's label (the verified label, the review state, the acceptance)
+    beside them: every endpoint returning result rows uses this."""
+    found = reviews(session, (r.content_hash for r in rows))
+    out = []
+    for r in rows:
+        review = found.get(r.content_hash or "", Review(SUGGESTED))
+        update = {name: getattr(review, name) for name in _REVIEW_FIELDS} | {"review_state": review.state}
+        out.append(ResultOut.model_validate(r, from_attributes=True).model_copy(update=update))
+    return out
 
 
 def checked(session: SessionDep, where: ResultFilter) -> ResultFilter:

@@ -11,8 +11,10 @@ import pytest
 import torch
 from torch import nn
 
+from mobilabel.calibration import temperature_of
 from mobilabel.config import load_settings
-from mobilabel.models import Checkpoint, Preprocessing, build_model
+from mobilabel.imaging import read_rgb
+from mobilabel.models import Checkpoint, Classifier, Preprocessing, build_model
 from mobilabel.models.architectures import backbone, head
 from mobilabel.pipeline.paths import FolderError
 from mobilabel.storage import open_database
@@ -160,7 +162,13 @@ def test_a_run_registers_a_version_with_metrics_and_a_png_and_reports_progress(t
     assert (settings.model_cache_dir / f"{report.version_id}.png").read_bytes().startswith(PNG_SIGNATURE)
     assert report.promotion.promoted and report.promotion.reason == "no version was active"
 
+    # Calibrated on the validation split (mobilabel.calibration), and every process loading the version applies it.
+    calibration = metrics["calibration"]
+    assert calibration["images"] == 6 and 0.05 <= calibration["temperature"] <= 20
+    assert 0 <= calibration["ece_after"] <= 1 and sum(b["count"] for b in calibration["reliability_after"]) == 6
+
     stored_checkpoint = load_version(db, settings, report.version_id)
+    assert temperature_of(stored_checkpoint.metrics) == calibration["temperature"]
     assert stored_checkpoint.classes == ["daisy", "roses"]
     assert stored_checkpoint.to_dict()["class_indices"] == {"0": "daisy", "1": "roses"}
     assert stored_checkpoint.metrics["confusion_matrix"] == metrics["confusion_matrix"]
@@ -180,6 +188,18 @@ def constant_checkpoint(classes: list[str], predicted: str) -> Checkpoint:
     with torch.no_grad():
         head(model)[1].bias.copy_(torch.tensor([5.0 if c == predicted else 0.0 for c in classes]))
     return Checkpoint.from_model(model, "mobilenet_v2", 0.35, classes, Preprocessing())
+
+
+def test_a_calibrated_version_labels_with_logits_divided_by_its_temperature(val_images: list[Path]) -> None:
+    checkpoint = constant_checkpoint(["daisy", "roses"], "daisy")
+    raw = Classifier.load(checkpoint, engine="torch", device="cpu")
+    checkpoint.metrics["calibration"] = {"temperature": 2.0}
+    calibrated = Classifier.load(checkpoint, engine="torch", device="cpu")
+    pixels = raw.stack([raw.pixels(read_rgb(val_images[0], 10**8))])
+    (before,), (after,) = raw.predict(pixels), calibrated.predict(pixels)
+    assert before.label == after.label == "daisy"
+    assert before.confidence == pytest.approx(float(torch.softmax(torch.tensor([5.0, 0.0]), 0)[0]), abs=1e-5)
+    assert after.confidence == pytest.approx(float(torch.softmax(torch.tensor([2.5, 0.0]), 0)[0]), abs=1e-5)
 
 
 @pytest.fixture

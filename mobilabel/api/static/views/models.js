@@ -1,10 +1,12 @@
 // The models view: every version (activate one, roll back), two versions compared (each flip opens
-// its images), one version against the verified labels (each cell opens its images), and training.
+// its images), one version against the verified labels (each cell opens its images), the active
+// version's calibration (reliability diagram, ECE before and after) with "accept at precision", and training.
 
 import { api } from "../lib/api.js";
 import { h, run } from "../lib/dom.js";
 import { percent, shortId, viewUrl } from "../lib/format.js";
 import { cell, crossTable } from "../lib/widgets.js";
+import { acceptPart, calibrationPart } from "./accepting.js";
 import { trainingPart } from "./training.js";
 
 /** @typedef {import("mobilabel-api").Version} Version */
@@ -15,9 +17,11 @@ import { trainingPart } from "./training.js";
 /** @param {HTMLElement} main @param {URLSearchParams} params @param {Meta} meta */
 export async function showModels(main, params, meta) {
   const versions = /** @type {Version[]} */ (await api("/api/models"));
-  const [comparison, confusion, training] = await Promise.all([
+  const active = versions.find((v) => v.active);
+  const [comparison, confusion, calibration, training] = await Promise.all([
     comparePart(params, versions),
     confusionPart(params, versions),
+    calibrationPart(active),
     trainingPart(meta),
   ]);
   main.replaceChildren(
@@ -36,6 +40,9 @@ export async function showModels(main, params, meta) {
     ...comparison,
     h("h2", {}, "Confusion against verified labels"),
     ...confusion,
+    h("h2", {}, "Calibration and accepting"),
+    ...calibration,
+    ...acceptPart(active),
     h("h2", {}, "Train"),
     ...training,
   );
