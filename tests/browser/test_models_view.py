@@ -36,8 +36,8 @@ def test_models_view_compares_confuses_and_trains(serve: ServerFactory, page: Pa
     # Compare two versions; a flip cell opens the gallery of exactly those images.
     page.goto(server.base + "/ui/?view=models")
     expect(page.locator("table.versions tbody tr")).to_have_count(len(versions))
-    page.get_by_label("version A").select_option(imagenet)
-    page.get_by_label("against version B").select_option(flowers)
+    page.locator("select[name=compare_a]").select_option(imagenet)  # by name: a label "version a…" also matches it
+    page.locator("select[name=compare_b]").select_option(flowers)
     page.get_by_role("button", name="Compare").click()
     comparison = server.get("/api/models/compare", a=imagenet, b=flowers)
     expect(page.locator("#comparison p")).to_have_text(
