@@ -44,7 +44,9 @@ def version_named(session: DbSession, ref: str) -> str:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[DbSession, Depends(get_session)]
+# scope="function": the transaction commits when the route returns, before the answer is sent, so a client
+# that reads after a 2xx sees what it wrote, even while the route's background tasks (a quick refresh) run.
+SessionDep = Annotated[DbSession, Depends(get_session, scope="function")]
 
 
 # Marks a parameter or body field that names a path, folder or URI on the server in the OpenAPI

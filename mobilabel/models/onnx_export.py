@@ -4,7 +4,8 @@ preprocessing in the file's ``metadata_props``, and a check that it computes wha
 The graph takes ``images``: float32 (N, 3, H, W), RGB, already preprocessed as the
 ``mobilabel.preprocessing`` property says (resize the shorter side to ``resize_size``, centre crop
 ``crop_size``, scale to [0, 1], subtract ``mean`` and divide by ``std`` per channel), and gives
-``logits`` (N, classes) in the order of ``mobilabel.classes``; softmax gives the confidences.
+``logits`` (N, classes) in the order of ``mobilabel.classes`` (softmax gives the confidences) and
+``features`` (N, D): the pooled features the classifier head reads (mobilabel.models.embedding).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from ..imaging import read_rgb
 from .checkpoint import Checkpoint
+from .embedding import WithEmbedding
 from .engines import export_onnx
 
 METADATA_PREFIX = "mobilabel."
@@ -29,7 +31,7 @@ CHECK_IMAGES = 32
 def onnx_bytes(checkpoint: Checkpoint) -> bytes:
     """The ONNX file of ``checkpoint``, any batch size, with its metadata."""
     size = checkpoint.preprocessing.crop_size
-    model = onnx.load_from_string(export_onnx(checkpoint.build(), torch.zeros(1, 3, size, size)))
+    model = onnx.load_from_string(export_onnx(WithEmbedding(checkpoint.build()), torch.zeros(1, 3, size, size)))
     onnx.helper.set_model_props(model, metadata(checkpoint))
     return bytes(model.SerializeToString())
 
@@ -41,7 +43,8 @@ def metadata(checkpoint: Checkpoint) -> dict[str, str]:
         f"{METADATA_PREFIX}classes": json.dumps(checkpoint.classes),
         f"{METADATA_PREFIX}preprocessing": json.dumps(checkpoint.preprocessing.to_dict()),
         f"{METADATA_PREFIX}input": "images: float32 (N, 3, H, W), RGB, resized, centre-cropped, scaled to [0, 1], normalised by mean/std",
-        f"{METADATA_PREFIX}output": "logits: float32 (N, classes); softmax gives the confidences",
+        f"{METADATA_PREFIX}output": "logits: float32 (N, classes); softmax gives the confidences. "
+        "features: float32 (N, D), the pooled features the classifier head reads",
         f"{METADATA_PREFIX}arch": checkpoint.arch,
         f"{METADATA_PREFIX}alpha": str(checkpoint.alpha),
         f"{METADATA_PREFIX}created_at": checkpoint.created_at,

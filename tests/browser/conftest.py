@@ -115,19 +115,29 @@ def serve(prepared: Prepared, tmp_path: Path) -> Iterator[ServerFactory]:
         shutil.copy(prepared.database, database)
         extra = tmp_path / "extra"
         extra.mkdir(exist_ok=True)
-        settings = {"MOBILABEL_HOME": str(home), "MOBILABEL_DATABASE_URL": f"sqlite:///{database}"}
+        # No automatic quick head: a refresh relabelling the library in the background would change what a test's
+        # page shows under it (and hold the server's shutdown); tests/unit/training/test_quick.py tests the refresh.
+        settings = {
+            "MOBILABEL_HOME": str(home),
+            "MOBILABEL_DATABASE_URL": f"sqlite:///{database}",
+            "MOBILABEL_REFRESH_EVERY": "0",
+        }
         if roots:
             settings["MOBILABEL_ALLOWED_ROOTS"] = os.pathsep.join([str(prepared.data), str(extra)])
         if token:
             settings["MOBILABEL_API_TOKEN"] = token
         env = clean_env(**settings)
         port = free_port()
+        # Its log goes to a file: a pipe nobody reads would block the server once 64 KiB of log filled it.
+        log_path = tmp_path / f"serve{len(processes)}.log"
+        log = log_path.open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True, env=env
+            [sys.executable, "-m", "mobilabel", "serve", "--port", str(port)], stderr=log, text=True, env=env
         )
+        log.close()
         processes.append(process)
         server = Server(f"http://127.0.0.1:{port}", prepared.data, extra, env)
-        wait_ready(server, process)
+        wait_ready(server, process, log_path)
         return server
 
     yield start
@@ -143,8 +153,8 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(server: Server, process: subprocess.Popen[str]) -> None:
-    """Poll /readyz until the server answers 200 (it answers once uvicorn has started)."""
+def wait_ready(server: Server, process: subprocess.Popen[str], log: Path) -> None:
+    """Poll /readyz until the server answers 200 (it answers once uvicorn has started); ``log``: its stderr."""
     with httpx.Client(base_url=server.base, headers=server.headers) as client:
         for _ in range(300):
             try:
@@ -156,7 +166,7 @@ def wait_ready(server: Server, process: subprocess.Popen[str]) -> None:
                 process.wait(0.2)
             except subprocess.TimeoutExpired:
                 continue
-            raise AssertionError(f"mobilabel serve exited: {process.stderr.read() if process.stderr else ''}")
+            raise AssertionError(f"mobilabel serve exited: {log.read_text()}")
     raise AssertionError("mobilabel serve did not become ready")
 
 
