@@ -8,6 +8,7 @@ Light (no torch): ``enqueue`` filters with it too.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -46,9 +47,19 @@ def without_unchanged(db: Database, paths: Iterable[Path], version_id: str | Non
     if version_id is None:
         yield from paths
         return
-    entries = ((str(path), fingerprint(path)) for path in paths)
-    for location, _ in changed_entries(db, entries, version_id, skipped):
-        yield Path(location)
+    # The paths themselves are yielded, not rebuilt from their text: an object's (``ObjectPath``) is no local
+    # path. ``changed_entries`` keeps the order, so the paths it passed over are dropped from the front.
+    pending: deque[Path] = deque()
+
+    def entries() -> Iterator[Entry]:
+        for path in paths:
+            pending.append(path)
+            yield str(path), fingerprint(path)
+
+    for location, _ in changed_entries(db, entries(), version_id, skipped):
+        while str(pending[0]) != location:
+            pending.popleft()
+        yield pending.popleft()
 
 
 def changed_entries(

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from ..object_paths import source_path
 from .database import rows_changed
 from .jobs import add_to_counters, complete_if_finished
 from .pathcodec import printable
@@ -74,7 +75,7 @@ def claim_chunk(session: Session, chunk_id: int, worker: str, deadline: timedelt
         job.model_version_id,
         chunk.created_at,
         chunk.error,
-        tuple(Path(root) for root in job.allowed_roots or ()),
+        tuple(source_path(root) for root in job.allowed_roots or ()),
     )
 
 

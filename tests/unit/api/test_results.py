@@ -46,7 +46,7 @@ def store_results() -> int:
                         label,
                         round((i * 37 % 10) / 10, 1),
                         [{"label": label, "confidence": 0.5}],
-                        content_hash=f"{i:064x}",
+                        content_hash=f"{i:032x}",
                     )
                 )
         with db.transaction() as session:
