@@ -23,6 +23,7 @@ from ..calibration import temperature_of
 from ..errors import MobilabelError
 from ..files import write_atomically
 from .architectures import ARCHITECTURES, build_model
+from .embedding import backbone_fingerprint
 from .preprocessing import Preprocessing
 
 FORMAT = "mobilabel.checkpoint/1"
@@ -55,6 +56,12 @@ class Checkpoint:
     def temperature(self) -> float:
         """The version's calibration temperature (``calibration``; 1.0 if never fitted): logits / T before the softmax."""
         return temperature_of(self.metrics)
+
+    @property
+    def backbone(self) -> str:
+        """The fingerprint of its feature layers (``embedding.backbone_fingerprint``): which stored embeddings
+        are this network's. Computed on each read (SHA-256 over about 9 MB), as training may change the weights."""
+        return backbone_fingerprint(self.state_dict)
 
     @classmethod
     def from_model(

@@ -50,6 +50,11 @@ class ModelCard(Protocol):
     @property
     def temperature(self) -> float: ...
 
+    @property
+    def backbone(self) -> str | None:
+        """The backbone's fingerprint (``embedding.backbone_fingerprint``); None where the card does not know it."""
+        ...
+
 
 class Forward(Protocol):
     name: str
@@ -104,7 +109,7 @@ class Classifier:
         self.card = card
         self.engine = engine
         # Which stored embeddings this backbone's are (storage.embedding_writes keys them by it); None: none kept.
-        self.backbone: str | None = getattr(card, "backbone", None)
+        self.backbone = card.backbone
         self.tta = tta
         self.top_k = max(1, min(top_k, len(card.classes)))
         # The version's calibration (mobilabel.calibration): logits / T before the softmax; 1.0 if never fitted.

@@ -17,7 +17,7 @@ from torch import nn
 from ..config import available_cores
 from .checkpoint import Checkpoint
 from .devices import resolve_engine
-from .embedding import WithEmbedding, backbone_fingerprint
+from .embedding import WithEmbedding
 from .onnx_file import OnnxCard, OnnxRuntime
 
 
@@ -98,7 +98,7 @@ def version_onnx(checkpoint: Checkpoint) -> bytes:
         checkpoint.version_id,
         checkpoint.classes,
         preprocessing,
-        backbone_fingerprint(checkpoint.state_dict),
+        checkpoint.backbone,
         checkpoint.temperature,
     )
     onnx.helper.set_model_props(graph, card.metadata())

@@ -10,7 +10,7 @@ from PIL import Image
 
 from .checkpoint import Checkpoint
 from .classifier import Batch, Classifier
-from .embedding import WithEmbedding, backbone_fingerprint
+from .embedding import WithEmbedding
 from .engines import create_engine
 from .transforms import TensorTransform
 
@@ -21,8 +21,6 @@ class TorchClassifier(Classifier):
     def __init__(self, checkpoint: Checkpoint, engine: object, top_k: int = 5, tta: str = "off") -> None:
         super().__init__(checkpoint, engine, top_k, tta)  # type: ignore[arg-type]  # engines take tensors, not arrays
         self.checkpoint = checkpoint
-        # Which stored embeddings this backbone's are (storage.embedding_writes keys them by it).
-        self.backbone = backbone_fingerprint(checkpoint.state_dict)
         self._tensor_pixels = checkpoint.preprocessing.eval_tensor_pixels()
 
     @classmethod

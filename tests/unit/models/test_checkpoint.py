@@ -75,3 +75,13 @@ def test_a_pickled_object_is_refused(tmp_path: Path) -> None:
     torch.save({"payload": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError):
         Checkpoint.load(tmp_path / "evil.pt")
+
+
+def test_the_backbone_fingerprint_follows_the_feature_layers_only() -> None:
+    """A new head keeps the stored embeddings (same fingerprint); a changed feature layer does not."""
+    checkpoint = Checkpoint.load(IMAGENET_WEIGHTS)
+    before = checkpoint.backbone
+    checkpoint.state_dict["classifier.1.weight"] = torch.zeros_like(checkpoint.state_dict["classifier.1.weight"])
+    assert checkpoint.backbone == before
+    checkpoint.state_dict["features.0.0.weight"] = checkpoint.state_dict["features.0.0.weight"] * 2
+    assert checkpoint.backbone != before and len(checkpoint.backbone) == 64
