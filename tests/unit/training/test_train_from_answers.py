@@ -43,6 +43,10 @@ def test_a_class_with_too_few_answers_stops_training_naming_it_and_its_count() -
         TrainingError, match=r"too few answers to train: 'other' has 1 answer, 'roses' has 3 answers; each class needs at least 5"
     ):
         answers_split(answers, {"daisy", "roses", "other"})
+    with pytest.raises(
+        TrainingError, match=r"\(for other: answer more images other, or answer its images again with a class or skip\)$"
+    ):
+        answers_split(answers, {"daisy", "roses", "other"})  # other is reserved: neither merged nor retired
     with pytest.raises(TrainingError, match=r"needs two classes .* \(answers so far: 'daisy' 6\)"):
         answers_split(answers, {"daisy"})
 
