@@ -26,9 +26,10 @@ class Estimate:
     high: float | None
 
     def text(self) -> str:
-        """As tables show it: "0.82 (0.70-0.90) n=17" (n: audit answers), or "no audit answers"."""
+        """As tables show it: "0.82 (0.70-0.90) n=17" (n: audit answers), or "no audit answers labelled by it"
+        (none given yet, or, for a version that never labelled the library, none it labelled)."""
         if self.accuracy is None or self.low is None or self.high is None:
-            return "no audit answers"
+            return "no audit answers labelled by it"
         return f"{self.accuracy:.2f} ({self.low:.2f}-{self.high:.2f}) n={self.answers}"
 
 

@@ -589,7 +589,7 @@ def refresh_if_due(settings: Settings) -> None:
     with command_database().transaction() as session:
         due = stored_runs.quick_refresh_due(session, settings.refresh_every)
     if due:
-        click.echo(f"{settings.refresh_every} answers since the last quick head: updating the suggestions", err=True)
+        click.echo(f"at least {settings.refresh_every} answers since the last quick head: updating the suggestions", err=True)
         report = run_quick(settings, force=False)
         if report is not None:
             click.echo(quick_summary(report), err=True)

@@ -132,6 +132,7 @@ def _check_labels(session: Session, labels: set[str], new_classes: bool, new_cla
     unknown = sorted(labels - classes - model_labels - set(RESERVED))
     if unknown and not new_classes:
         hints = "; ".join(f"{label!r}{nearest_hint(label, classes | model_labels | set(RESERVED))}" for label in unknown[:10])
+        hints += f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         listed = ", ".join([*sorted(classes)[:_CLASSES_LISTED], *RESERVED])
         raise CorrectionError(
             f"no class or model version has the label{'s' if len(unknown) > 1 else ''} {hints}; "

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..object_paths import ObjectPath
 from ..pipeline.paths import check_folder, iter_images
 from ..plurals import counted
-from ..storage.classes import SKIP
+from ..storage.classes import OTHER, SKIP
 from ..storage.corrections import CURRENT, VerifiedLabel
 from .errors import TrainingError
 
@@ -269,9 +269,15 @@ def answers_split(
         )
     if few := sorted((n, label) for label, n in counts.items() if n < MIN_ANSWERS):
         named = ", ".join(f"{label!r} has {counted(n, 'answer')}" for n, label in few)
+        # `other` is a reserved answer, not a class: it can be neither merged nor retired.
+        other = (
+            f" (for {OTHER}: answer more images {OTHER}, or answer its images again with a class or {SKIP})"
+            if any(label == OTHER for _, label in few)
+            else ""
+        )
         raise TrainingError(
             f"too few answers to train: {named}; each class needs at least {MIN_ANSWERS} (a fifth is held out to measure it): "
-            "answer more, or merge or retire the class"
+            f"answer more, or merge or retire the class{other}"
         )
     classes = sorted(counts)
     sides: dict[str, list[VerifiedLabel]] = {"train": [], "eval": []}

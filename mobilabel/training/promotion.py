@@ -3,7 +3,7 @@
 The rule: the new version becomes active only if it labels strictly more of the
 evaluation images right than the active version does, both counted here by the same
 code on the same images (the validation split plus the evaluation share of the
-verified labels). A tie keeps the active version: retraining on unchanged data must
+verified labels, less the answers the active version was trained on: ``unseen_by_active``). A tie keeps the active version: retraining on unchanged data must
 not churn versions. If the two know different classes there is nothing fair to
 compare, so only ``force`` promotes; if no version is active, or only the ImageNet weights (ImageNet's
 classes, which labelling starts from), the new one is.
@@ -12,6 +12,7 @@ Callable from a CLI command, a Celery task or a scheduled retraining alike.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
 from ..storage import Database
 from ..storage import versions as stored
+from ..storage.accuracy_queries import trained_hashes
+from ..storage.corrections import VerifiedLabel
 from ..versions.checkpoints import load_version
 from .data import LabelledImage
 from .loader import make_loader
@@ -83,6 +86,20 @@ def promote_if_better(
         return _activate(db, candidate, stored.FORCED, decision)
     reason = f"{comparison}; {verdict}, so the active version stays"
     return PromotionDecision(False, reason, active_id, evaluated, candidate_correct, active_correct)
+
+
+def unseen_by_active(db: Database, evaluation: Sequence[LabelledImage], answers: Sequence[VerifiedLabel]) -> list[LabelledImage]:
+    """The ``evaluation`` images whose content the active version was not trained on: an answer it learnt
+    (``record_trained``; matched to an image by path through ``answers``) would count for it as a held-out
+    one. A version trained on every answer but the audits (a quick head) would otherwise be measured on
+    its own training answers, and a new version would lose to it on them."""
+    with db.transaction() as session:
+        active = stored.active_version_id(session)
+        seen = trained_hashes(session, active) if active is not None else set()
+    if not seen:
+        return list(evaluation)
+    learnt = {os.path.abspath(a.image_path) for a in answers if a.content_hash in seen}
+    return [image for image in evaluation if os.path.abspath(image.path) not in learnt]
 
 
 def correct_on(

@@ -37,7 +37,7 @@ from .loader import make_loader
 from .loop import FitResult, Learner, build_network, fit
 from .options import ProgressCallback, TrainingOptions
 from .out_of_fold import trained_out_of_fold
-from .promotion import PromotionDecision, promote_if_better
+from .promotion import PromotionDecision, promote_if_better, unseen_by_active
 from .report import write_report_png
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,8 @@ def train(
     )
     if output_dir is not None:
         checkpoint_path, report_path = _copy_out(output_dir, checkpoint_path, report_path, metrics)
-    decision = promote_if_better(db, settings, checkpoint, split.val, force=force, device=options.device)
+    evaluation = unseen_by_active(db, split.val, corrections)
+    decision = promote_if_better(db, settings, checkpoint, evaluation, force=force, device=options.device)
     return TrainingReport(
         version_id=checkpoint.version_id,
         classes=split.classes,

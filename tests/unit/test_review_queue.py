@@ -255,7 +255,7 @@ def test_wilson_interval_of_audit_answers() -> None:
     found = estimate(8, 10)
     assert (found.accuracy, round(found.low or 0, 3), round(found.high or 0, 3)) == (0.8, 0.49, 0.943)
     assert found.text() == "0.80 (0.49-0.94) n=10"
-    assert estimate(0, 0).text() == "no audit answers" and estimate(5, 5).high == 1.0
+    assert estimate(0, 0).text() == "no audit answers labelled by it" and estimate(5, 5).high == 1.0
     with pytest.raises(ValueError):
         estimate(3, 2)
 

@@ -255,6 +255,10 @@ def test_a_correction_needs_a_known_class_or_new_class_and_can_be_deleted(db: Da
         pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?; allow new classes to verify"),
     ):
         save_corrections(session, [CorrectionRecord(str(image), "daisies")])
+    with db.transaction() as session, pytest.raises(CorrectionError, match=r"'x09' and 2 more; allow new classes"):
+        save_corrections(
+            session, [CorrectionRecord(str(image), f"x{n:02}") for n in range(12)]
+        )  # the first 10 named, the rest counted
     with db.transaction() as session:
         save_corrections(session, [CorrectionRecord(str(image), "daisy")])
         save_corrections(session, [CorrectionRecord(str(image), "cactus")], new_classes=True)  # the same content: replaced
