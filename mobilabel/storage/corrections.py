@@ -128,7 +128,9 @@ def _check_labels(session: Session, labels: set[str], new_classes: bool, new_cla
         raise CorrectionError(
             f"class {used[0]!r} is retired (answers kept, not trained on); bring it back with: mobilabel classes restore {used[0]}"
         )
-    model_labels = known_labels(session)
+    # ImageNet's 1,000 categories are what the first `label` suggests, not the user's classes: answering
+    # "pot" must not make a class of it unasked (issue 26's walkthrough did).
+    model_labels = known_labels(session, imagenet=False)
     unknown = sorted(labels - classes - model_labels - set(RESERVED))
     if unknown and not new_classes:
         hints = "; ".join(f"{label!r}{nearest_hint(label, classes | model_labels | set(RESERVED))}" for label in unknown[:10])

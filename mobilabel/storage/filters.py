@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..errors import MobilabelError
 from .result_queries import ResultFilter
 from .tables import Job, ModelVersion
-from .versions import resolve_version
+from .versions import IMAGENET_PREFIX, resolve_version
 
 _LISTED = 8
 
@@ -46,10 +46,13 @@ def check_job(session: Session, job_id: int) -> None:
     raise FilterError(f"no job {job_id}; jobs, newest first: {listed} (mobilabel jobs)")
 
 
-def known_labels(session: Session) -> set[str]:
-    """Every class of every model version not deleted."""
+def known_labels(session: Session, imagenet: bool = True) -> set[str]:
+    """Every class of every model version not deleted; without the ImageNet weights' 1,000 if not ``imagenet``."""
     labels: set[str] = set()
-    for classes in session.scalars(select(ModelVersion.classes).where(ModelVersion.deleted_at.is_(None))):
+    query = select(ModelVersion.classes).where(ModelVersion.deleted_at.is_(None))
+    if not imagenet:
+        query = query.where(ModelVersion.id.not_like(f"{IMAGENET_PREFIX}%"))
+    for classes in session.scalars(query):
         labels.update(classes)
     return labels
 

@@ -66,9 +66,13 @@ def test_two_jobs_keep_their_images_and_results_show_one_current_row_each(tmp_pa
 def test_verified_labels_listed_exported_shown_and_deleted(tmp_path: Path) -> None:
     paths = photo_folder(tmp_path / "photos")
     assert run("label", str(tmp_path / "photos")).exit_code == 0
+    assert run("classes", "add", "daisy").exit_code == 0
     refused = error_line(run("correct", str(paths[1]), "daisies"))
     assert "'daisies'; did you mean 'daisy'?; add --new-class to verify" in refused  # the CLI's switch
-    assert run("correct", str(paths[1]), "bee").exit_code == 0  # one of ImageNet's classes
+    # ImageNet's categories are what the first label suggests, not the user's classes: refused unless asked.
+    assert "no class or model version has the label 'bee'" in error_line(run("correct", str(paths[1]), "bee"))
+    assert "bee" not in {r["name"] for r in csv_rows(run("classes", "--format", "csv"))}
+    assert run("correct", str(paths[1]), "bee", "--new-class").exit_code == 0
     assert run("correct", str(paths[2]), "my-cat", "--new-class").exit_code == 0
     (listed_path, listed_label, state) = next(
         (r["image_path"], r["label"], r["state"])
