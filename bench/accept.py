@@ -16,6 +16,17 @@ Two ways of holding answers out, each its own rows:
 - ``oof``: issue 26's definition for a version trained on answers: every answer held out once by
   5-fold out-of-fold predictions, the head then trained on all of them.
 
+With ``--loop`` instead (``accept_loop.csv``, every seed in ``accept_loop_runs.csv``), the answers are those of the
+labelling loop: ``bench.loop.simulate`` answers the review queue's default strategy (with each of
+``--audit-shares`` as its random audit share: 0.1 is the product's) in rounds of 20 with the
+quick head refreshed after each, on the same features (the ImageNet labels from the same backbone for the
+cold start). The version is then the product's quick head (``training.quick.fit_head`` on all non-audit
+answers), calibrated and given its held-out predictions by ``training.quick.calibrated_held_out`` (out-of-fold
+for what it trained on, its own for the audit answers), as a quick refresh stores them. Two rules, each its own rows:
+- ``pooled``: ``acceptance.choose``, the product's rule (one threshold, Clopper-Pearson, fixed sequence);
+- ``per_class``: the same scan run per class on that class's held-out answers alone, at confidence
+  1 - 0.05 / C (Bonferroni over the C classes), each class its own threshold.
+
 Per (held-out scheme, P): over the seeds, how many accepted anything, how many of those had a
 measured precision below P on the unreviewed photos, the pooled and mean precision, and the mean
 and median coverage (accepted / unreviewed). ``bench/results/accept_runs.csv`` keeps every seed's row.
@@ -39,7 +50,7 @@ import torch
 from PIL import Image
 
 from bench.paths import DATA, FLOWERS, RESULTS, WEIGHTS
-from mobilabel.acceptance import HeldOut, choose
+from mobilabel.acceptance import CONFIDENCE, HeldOut, choose
 from mobilabel.calibration import calibrate, softmax
 from mobilabel.models import Checkpoint
 from mobilabel.training.data import DEFAULT_VAL_FRACTION
@@ -47,6 +58,9 @@ from mobilabel.training.data import DEFAULT_VAL_FRACTION
 FEATURES = DATA / "accept_features.npz"
 SUMMARY = RESULTS / "accept.csv"
 RUNS = RESULTS / "accept_runs.csv"
+LOOP_SUMMARY = RESULTS / "accept_loop.csv"
+LOOP_RUNS = RESULTS / "accept_loop_runs.csv"
+ROUND = 20  # answers per round of the loop, a quick refresh after each: MOBILABEL_REFRESH_EVERY's default
 FOLDS = 5
 L2 = 1e-3  # the head's weight decay: enough to keep 300 answers in 1,280 dimensions from over-fitting
 
@@ -100,6 +114,7 @@ def logits_of(head: torch.nn.Linear, x: npt.NDArray[np.float32]) -> npt.NDArray[
 @dataclass(frozen=True)
 class Run:
     scheme: str
+    rule: str  # pooled | per_class
     precision: float
     seed: int
     held_out: int
@@ -163,20 +178,104 @@ def run_seed(
             if threshold is not None and p.max() >= threshold:
                 taken += 1
                 right += int(p.argmax()) == int(truth)
-        runs.append(Run(scheme, precision, seed, len(held), fitted.temperature, rule.threshold, taken, right, len(unreviewed)))
+        runs.append(
+            Run(scheme, "pooled", precision, seed, len(held), fitted.temperature, rule.threshold, taken, right, len(unreviewed))
+        )
+    return runs
+
+
+def imagenet_suggestions(x: npt.NDArray[np.float32]) -> list[tuple[str, float, list[dict[str, object]]]]:
+    """(label, confidence, top 5) of the ImageNet weights for pooled features ``x``: the loop's cold start."""
+    checkpoint = Checkpoint.load(WEIGHTS)
+    model = checkpoint.build().eval()
+    with torch.inference_mode():
+        probabilities = torch.softmax(model.classifier(torch.from_numpy(x)), dim=1).numpy()
+    out: list[tuple[str, float, list[dict[str, object]]]] = []
+    for p in probabilities:
+        top = np.argsort(-p)[:5]
+        ranked: list[dict[str, object]] = [{"label": checkpoint.classes[int(k)], "confidence": float(p[k])} for k in top]
+        out.append((checkpoint.classes[int(top[0])], float(p[top[0]]), ranked))
+    return out
+
+
+def loop_seed(
+    seed: int,
+    answers: int,
+    precisions: Sequence[float],
+    data: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], list[str]],
+    suggestions: list[tuple[str, float, list[dict[str, object]]]],
+    audit_share: float,
+) -> list[Run]:
+    """The ``--loop`` rows of one seed: ``answers`` answers of the simulated loop, the queue's default strategy with
+    ``audit_share`` of each round drawn at random, then both rules (module docstring)."""
+    from bench.loop import Library, Row, simulate
+    from mobilabel.review_queue import DEFAULT_STRATEGY
+    from mobilabel.training.quick import calibrated_held_out, fit_head
+
+    x, y, names = data
+    library = Library([names[int(t)] for t in y], x, suggestions)
+    queue = Row("queue", DEFAULT_STRATEGY.ranking, DEFAULT_STRATEGY.diverse, audit_share)
+    _, answered = simulate(library, queue, seed, answers // ROUND, ROUND)
+    trained = np.array([i for i, audit in answered.items() if not audit])
+    audit = np.array([i for i, is_audit in answered.items() if is_audit], dtype=np.int64)
+    head = fit_head(x[trained], y[trained], names)
+    held = calibrated_held_out(
+        head, ([str(i) for i in trained], x[trained], y[trained]), ([str(i) for i in audit], x[audit], y[audit])
+    )
+    calibrated = held.calibrated(head)
+    truth = {str(i): names[int(y[i])] for i in answered}
+    evidence = [HeldOut(label, p, truth[h] == label) for h, label, p in held.out_of_fold]
+    if len(audit):
+        audit_p = calibrated.probabilities(x[audit])
+        evidence += [
+            HeldOut(names[int(p.argmax())], float(p.max()), int(p.argmax()) == int(t))
+            for p, t in zip(audit_p, y[audit], strict=True)
+        ]
+    unreviewed = np.array([i for i in range(len(y)) if i not in answered])
+    test_p = calibrated.probabilities(x[unreviewed])
+    temperature = held.calibration.temperature if held.calibration else 1.0
+    runs = []
+    for precision in precisions:
+        pooled = choose(evidence, names, precision)
+        share = 1 - (1 - CONFIDENCE) / len(names)  # Bonferroni: every class at once with 95%
+        per_class = {c: choose([h for h in evidence if h.label == c], [c], precision, share).threshold for c in names}
+        for rule, threshold_of in (("pooled", pooled.threshold_of), ("per_class", per_class.get)):
+            taken = right = 0
+            for p, t in zip(test_p, y[unreviewed], strict=True):
+                threshold = threshold_of(names[int(p.argmax())])
+                if threshold is not None and p.max() >= threshold:
+                    taken += 1
+                    right += int(p.argmax()) == int(t)
+            lowest = min((v for v in per_class.values() if v is not None), default=None)
+            chosen = pooled.threshold if rule == "pooled" else lowest
+            runs.append(
+                Run(
+                    f"loop, audit {audit_share:.0%}",
+                    rule,
+                    precision,
+                    seed,
+                    len(evidence),
+                    temperature,
+                    chosen,
+                    taken,
+                    right,
+                    len(unreviewed),
+                )
+            )
     return runs
 
 
 def summarise(runs: Sequence[Run]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    for scheme in sorted({r.scheme for r in runs}, reverse=True):
+    for scheme, rule in sorted({(r.scheme, r.rule) for r in runs}, reverse=True):
         for precision in sorted({r.precision for r in runs}):
-            group = [r for r in runs if r.scheme == scheme and r.precision == precision]
+            group = [r for r in runs if r.scheme == scheme and r.rule == rule and r.precision == precision]
             accepting = [r for r in group if r.accepted]
             coverage = [r.accepted / r.unreviewed for r in group]
             rows.append(
                 {
                     "held_out": scheme,
+                    "rule": rule,
                     "precision_asked": precision,
                     "seeds": len(group),
                     "seeds_accepting": len(accepting),
@@ -199,16 +298,31 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--precisions", default="0.95,0.98,0.99")
+    parser.add_argument("--loop", action="store_true", help="answers of the simulated loop and the quick head's own code")
+    parser.add_argument(
+        "--audit-shares", default="0.1", help="with --loop: the audit shares of the queue to run (0.1 is the default queue's)"
+    )
     args = parser.parse_args()
     precisions = [float(p) for p in args.precisions.split(",")]
     started = time.perf_counter()
     data = features()
-    runs = [
-        r
-        for seed in range(args.seeds)
-        for scheme in ("split", "oof")
-        for r in run_seed(seed, scheme, args.answers, precisions, data)
-    ]
+    if args.loop:
+        suggestions = imagenet_suggestions(data[0])
+        shares = [float(a) for a in args.audit_shares.split(",")]
+        runs = [
+            r
+            for share in shares
+            for seed in range(args.seeds)
+            for r in loop_seed(seed, args.answers, precisions, data, suggestions, share)
+        ]
+    else:
+        runs = [
+            r
+            for seed in range(args.seeds)
+            for scheme in ("split", "oof")
+            for r in run_seed(seed, scheme, args.answers, precisions, data)
+        ]
+    summary_path, runs_path = (LOOP_SUMMARY, LOOP_RUNS) if args.loop else (SUMMARY, RUNS)
     stamp = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": platform.node() and f"{os.cpu_count()}cores",
@@ -216,42 +330,24 @@ def main() -> None:
         "photos": len(data[1]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with RUNS.open("w", newline="") as file:
+    with runs_path.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(
             [
-                "answers",
-                "held_out",
-                "precision_asked",
-                "seed",
-                "held_out_answers",
-                "temperature",
-                "threshold",
-                "accepted",
-                "right",
-                "unreviewed",
-                "measured_precision",
+                "answers", "held_out", "rule", "precision_asked", "seed", "held_out_answers", "temperature", "threshold",
+                "accepted", "right", "unreviewed", "measured_precision",
             ]
-        )
+        )  # fmt: skip
         for r in runs:
             measured = "" if r.measured is None else round(r.measured, 4)
             writer.writerow(
                 [
-                    args.answers,
-                    r.scheme,
-                    r.precision,
-                    r.seed,
-                    r.held_out,
-                    round(r.temperature, 3),
-                    r.threshold or "",
-                    r.accepted,
-                    r.right,
-                    r.unreviewed,
-                    measured,
+                    args.answers, r.scheme, r.rule, r.precision, r.seed, r.held_out, round(r.temperature, 3),
+                    r.threshold or "", r.accepted, r.right, r.unreviewed, measured,
                 ]
-            )
+            )  # fmt: skip
     rows = summarise(runs)
-    with SUMMARY.open("w", newline="") as file:
+    with summary_path.open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=[*stamp, *rows[0]])
         writer.writeheader()
         writer.writerows(stamp | row for row in rows)

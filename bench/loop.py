@@ -146,8 +146,9 @@ def reference_accuracy(library: Library) -> float:
     return right / len(y)
 
 
-def simulate(library: Library, row: Row, seed: int, rounds: int, size: int) -> list[tuple[int, float]]:
-    """(answers so far, accuracy of the suggestions on the unanswered rest) after each round."""
+def simulate(library: Library, row: Row, seed: int, rounds: int, size: int) -> tuple[list[tuple[int, float]], dict[int, bool]]:
+    """(answers so far, accuracy of the suggestions on the unanswered rest) after each round, and the answers:
+    image index -> whether it was an audit answer, in the order given (``bench.accept``'s ``loop`` rows use it)."""
     from mobilabel.review_queue import POOL_FACTOR, Strategy, audit_count, spread
     from mobilabel.training.data import MIN_ANSWERS
     from mobilabel.training.quick import fit_head
@@ -193,7 +194,7 @@ def simulate(library: Library, row: Row, seed: int, rounds: int, size: int) -> l
         rest = [i for i in range(n) if i not in answered]
         accuracy = sum(suggestions[i][0] == library.truth[i] for i in rest) / len(rest) if rest else 1.0
         curve.append((len(answered), accuracy))
-    return curve
+    return curve, answered
 
 
 def answers_loop(seeds: int, rounds: int, size: int) -> None:
@@ -202,7 +203,7 @@ def answers_loop(seeds: int, rounds: int, size: int) -> None:
     print(f"reference (5-fold CV of the quick head on all 609): {reference:.4f}", flush=True)
     summary, per_round = [], []
     for row in strategies():
-        curves = [simulate(library, row, seed, rounds, size) for seed in range(seeds)]
+        curves = [simulate(library, row, seed, rounds, size)[0] for seed in range(seeds)]
         needed = [next((a for a, acc in curve if acc >= reference - 0.01), None) for curve in curves]
         reached = sorted(x if x is not None else 10**9 for x in needed)
         median = statistics.median(reached)

@@ -1140,7 +1140,7 @@ export interface components {
             images: number;
             /**
              * Out Of Fold
-             * @description of images, answers the version was trained on, by the label a model trained without them gave (k-fold: a ridge-classifier head on the frozen ImageNet features, each fold fitted on the others)
+             * @description of images, answers the version was trained on, by the label a model trained without them gave (k-fold, each fold fitted on the others: for a quick version its own head; for a fine-tuned one a ridge-classifier head on the frozen ImageNet features)
              * @default 0
              */
             out_of_fold?: number;

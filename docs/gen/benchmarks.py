@@ -249,6 +249,7 @@ otherwise, so compare figures only within a row or a topic.
 def accept() -> str:
     paths = files("accept.csv")
     runs = files("accept_runs.csv")
+    loop, loop_runs = files("accept_loop.csv"), files("accept_loop_runs.csv")
     intro = """
 `mobilabel accept --precision P` ([Accepting at a stated precision](../accepting.md)) measured by
 `python -m bench.accept` on the 609 shared flowers: each seed draws the answers at random (`answers`
@@ -260,9 +261,22 @@ out once by 5-fold out-of-fold predictions (issue 26's definition). `seeds_below
 seeds that accepted something whose measured precision fell below P; `coverage` is accepted /
 unreviewed photos (a seed that accepts nothing counts 0). Every seed's row is in
 `bench/results/accept_runs.csv`.
+
+`python -m bench.accept --loop` (`loop` rows): the answers are those of the labelling loop instead
+(`bench.loop`'s simulated reviewer answering the queue's default order in rounds of 20, a quick head
+refitted after each), and the version is the product's quick head, calibrated and given its
+held-out predictions by `training.quick.calibrated_held_out` as a quick refresh stores them.
+`pooled` is the product's rule; `per_class` runs the same scan on each class's held-out answers
+alone at 1 - 0.05 / C confidence (Bonferroni over the C classes). Every seed's row is in
+`bench/results/accept_loop_runs.csv`.
 """
-    body = "".join(_whole(path, "Summary") for path in paths) + "".join(_whole(path, "Every seed") for path in runs)
-    return _page("Accepting at a stated precision", intro, [*paths, *runs], body)
+    body = (
+        "".join(_whole(path, "Summary") for path in paths)
+        + "".join(_whole(path, "Summary, answers of the loop") for path in loop)
+        + "".join(_whole(path, "Every seed") for path in runs)
+        + "".join(_whole(path, "Every seed, answers of the loop") for path in loop_runs)
+    )
+    return _page("Accepting at a stated precision", intro, [*paths, *loop, *runs, *loop_runs], body)
 
 
 # Page name (docs/benchmarks/<name>.md) and its writer; CLAIMS says which CSVs each one renders.
@@ -294,5 +308,5 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "curation": ("neighbours.csv", "mistakes.csv", "duplicates.csv"),
     "loop": ("loop*.csv",),
     "recorded": ("recorded.csv",),
-    "accept": ("accept.csv", "accept_runs.csv"),
+    "accept": ("accept.csv", "accept_runs.csv", "accept_loop.csv", "accept_loop_runs.csv"),
 }

@@ -1,16 +1,16 @@
 """Audit answers against a version's labels, read: what the estimated accuracy on the unreviewed rest counts;
-which answers a version was trained on, and their out-of-fold labels (``training.out_of_fold``)."""
+which answers a version was trained on, and their out-of-fold predictions (``HeldOutPrediction``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from .classes import SKIP
 from .states import ResultStatus
-from .tables import Correction, Result, TrainedAnswer
+from .tables import Correction, HeldOutPrediction, Result, TrainedAnswer
 
 _HASHES_PER_QUERY = 1000
 
@@ -69,20 +69,22 @@ def trained_on_count(session: Session, version_id: str) -> int:
 
 def out_of_fold_cells(session: Session, version_id: str) -> list[tuple[str, str, int]]:
     """(answer, out-of-fold label, answers) over the answers ``version_id`` was trained on that have an
-    out-of-fold label: they join its held-out figures, counted apart."""
+    out-of-fold prediction: they join its held-out figures, counted apart."""
     rows = session.execute(
-        select(Correction.label, TrainedAnswer.out_of_fold, func.count())
-        .join(TrainedAnswer, TrainedAnswer.content_hash == Correction.content_hash)
-        .where(TrainedAnswer.version_id == version_id, TrainedAnswer.out_of_fold.is_not(None))
-        .group_by(Correction.label, TrainedAnswer.out_of_fold)
+        select(Correction.label, HeldOutPrediction.label, func.count())
+        .join(HeldOutPrediction, HeldOutPrediction.content_hash == Correction.content_hash)
+        .where(HeldOutPrediction.version_id == version_id, ~held_out(version_id))
+        .group_by(Correction.label, HeldOutPrediction.label)
     )
     return [(answer, str(label), n) for answer, label, n in rows]
 
 
 def out_of_fold_as(version_id: str, label: str) -> ColumnElement[bool]:
     """A condition on ``Result``: ``version_id`` was trained on its content, whose out-of-fold label is ``label``."""
-    return exists().where(
-        TrainedAnswer.version_id == version_id,
-        TrainedAnswer.content_hash == Result.content_hash,
-        TrainedAnswer.out_of_fold == label,
+    trained = exists().where(TrainedAnswer.version_id == version_id, TrainedAnswer.content_hash == Result.content_hash)
+    predicted = exists().where(
+        HeldOutPrediction.version_id == version_id,
+        HeldOutPrediction.content_hash == Result.content_hash,
+        HeldOutPrediction.label == label,
     )
+    return and_(trained, predicted)

@@ -281,13 +281,12 @@ class TrainedAnswer(Base):
 
     version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # Its label by a model that never saw it (training.out_of_fold, migration 0014); None: not computed.
-    out_of_fold: Mapped[str | None] = mapped_column(Text)
 
 
 class HeldOutPrediction(Base):
     """What a version said of an answer it was trained on, from a fit without that answer (out-of-fold;
-    migration 0014): held-out evidence for `accept` where the version's own label of it is not."""
+    migration 0016, the only home of out-of-fold predictions since 0017): held-out evidence for `accept`,
+    the confusion matrix and every held-out figure, where the version's own label of it is not."""
 
     __tablename__ = "held_out_predictions"
 

@@ -15,6 +15,10 @@ saw the answers, so no fold leaks into another through the features (the trained
 features would: they learnt every fold). What it measures is therefore the frozen-feature head on
 answers it did not see: a stand-in for the fine-tuned version on them, named as such wherever it is
 counted (``metrics["out_of_fold"]``, the confusion matrix's ``out_of_fold``).
+
+Each prediction is stored with a confidence (``storage.trained_answers.record_held_out_predictions``, the one
+home of out-of-fold predictions): the softmax of the ridge scores divided by a temperature fitted on
+these out-of-fold scores themselves (``calibration``), so it means what a calibrated confidence means.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..calibration import fit_temperature, softmax
 from ..config import Settings
 from ..imaging import label_min_side
 from ..models import Checkpoint, Preprocessing
@@ -78,12 +84,16 @@ def frozen_features(
     return (torch.cat(chunks) if chunks else torch.empty(0, 0)), kept
 
 
-def out_of_fold(features: torch.Tensor, targets: Sequence[int], folds: Sequence[int], num_classes: int) -> list[int | None]:
-    """Each row's class as predicted by a ridge classifier fitted on the rows of the other folds (features
-    standardised on those rows). None where the other folds hold fewer than two classes."""
+def out_of_fold(
+    features: torch.Tensor, targets: Sequence[int], folds: Sequence[int], num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scores, predicted): each row's ridge scores (N x C float64) from a ridge classifier fitted on the rows of the
+    other folds (features standardised on those rows), and which rows have them (N bools): none where the other
+    folds hold fewer than two classes. A row's out-of-fold class is its scores' argmax."""
     labels = torch.tensor(list(targets))
     fold_ids = torch.tensor(list(folds))
-    predicted: list[int | None] = [None] * len(labels)
+    scores = torch.zeros(len(labels), num_classes, dtype=torch.float64)
+    predicted = torch.zeros(len(labels), dtype=torch.bool)
     for fold in sorted(set(folds)):
         held, fit = fold_ids == fold, fold_ids != fold
         if len(set(labels[fit].tolist())) < 2:
@@ -91,10 +101,9 @@ def out_of_fold(features: torch.Tensor, targets: Sequence[int], folds: Sequence[
         x = features[fit].double()
         mean, std = x.mean(0), x.std(0, unbiased=False) + 1e-6
         weights = _ridge((x - mean) / std, labels[fit], num_classes)
-        guesses = (((features[held].double() - mean) / std) @ weights).argmax(1).tolist()
-        for row, guess in zip(held.nonzero().flatten().tolist(), guesses, strict=True):
-            predicted[row] = guess
-    return predicted
+        scores[held] = ((features[held].double() - mean) / std) @ weights
+        predicted |= held
+    return scores, predicted
 
 
 def _ridge(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -109,12 +118,20 @@ def _ridge(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class OutOfFold:
-    labels: dict[str, str]  # content hash -> its out-of-fold label
+    predictions: dict[str, tuple[str, float]]  # content hash -> its out-of-fold label and calibrated confidence
     right: int  # of them, the label answered
+    temperature: float  # the ridge scores' temperature, fitted on these predictions
 
     def metrics(self) -> dict[str, Any]:
         """As a version records it (``metrics["out_of_fold"]``)."""
-        return {"k": K_FOLDS, "answers": len(self.labels), "right": self.right, "method": METHOD}
+        return {
+            "k": K_FOLDS, "answers": len(self.predictions), "right": self.right, "method": METHOD,
+            "temperature": self.temperature,
+        }  # fmt: skip
+
+    def rows(self) -> list[tuple[str, str, float]]:
+        """(content hash, label, confidence), as ``record_held_out_predictions`` stores them."""
+        return [(h, label, p) for h, (label, p) in sorted(self.predictions.items())]
 
 
 METHOD = "ridge classifier on the frozen ImageNet features, each fold fitted on the others"
@@ -128,17 +145,26 @@ def trained_out_of_fold(
     options: TrainingOptions,
     settings: Settings,
 ) -> OutOfFold:
-    """The out-of-fold labels of the ``answers`` a version was trained on (those in ``trained_hashes``),
+    """The out-of-fold predictions of the ``answers`` a version was trained on (those in ``trained_hashes``),
     over its ``classes``; ``source``: the ImageNet weights it started from."""
     trained = sorted(
         (a for a in answers if a.content_hash in trained_hashes and a.label in classes), key=lambda a: str(a.content_hash)
     )
     if not trained:
-        return OutOfFold({}, 0)
+        return OutOfFold({}, 0, 1.0)
     images = [LabelledImage(Path(os.path.abspath(a.image_path)), classes.index(a.label)) for a in trained]
     features, kept = frozen_features(images, source, options, settings)
     targets = [images[i].label for i in kept]
-    predicted = out_of_fold(features, targets, [fold_of(str(trained[i].content_hash)) for i in kept], len(classes))
-    labels = {str(trained[i].content_hash): classes[p] for i, p in zip(kept, predicted, strict=True) if p is not None}
-    right = sum(labels.get(str(a.content_hash)) == a.label for a in trained)
-    return OutOfFold(labels, right)
+    scores, has = out_of_fold(features, targets, [fold_of(str(trained[i].content_hash)) for i in kept], len(classes))
+    rows = has.nonzero().flatten().tolist()
+    if not rows:
+        return OutOfFold({}, 0, 1.0)
+    logits = scores[rows].numpy()
+    temperature = fit_temperature(logits, np.array([targets[r] for r in rows]))
+    probabilities = softmax(logits, temperature)
+    predictions = {
+        str(trained[kept[r]].content_hash): (classes[int(p.argmax())], float(p.max()))
+        for r, p in zip(rows, probabilities, strict=True)
+    }
+    right = sum(predictions[str(trained[kept[r]].content_hash)][0] == classes[targets[r]] for r in rows)
+    return OutOfFold(predictions, right, temperature)

@@ -15,6 +15,11 @@ the audit answers (neither trained on them) and the answers the active version w
 nothing is decoded. A class one version does not know is never right for it. With no version of your
 own active (none, or the ImageNet weights) the new one is promoted; ``force`` promotes anyway.
 
+The head is calibrated as a trained version is (``calibration``: temperature scaling), on its held-out
+predictions: every answer it trained on predicted out-of-fold, every audit answer by the head itself
+(``calibrated_held_out``). The out-of-fold predictions are stored with their calibrated confidence
+(``held_out_predictions``), so `accept` has every answer as held-out evidence, not a fifth of them.
+
 Once promoted, every labelled image of the library with an embedding under the backbone is relabelled
 from it (no photo decoded), and the results of quick versions older than the active one and its
 predecessor are pruned (``pruning.prune_quick_results``). The version's checkpoint is the backbone with
@@ -30,6 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..calibration import CALIBRATION_METRIC, Calibration, calibrate, softmax
 from ..config import Settings
 from ..errors import MobilabelError
 from ..models import Checkpoint
@@ -45,7 +51,7 @@ from ..storage.embedding_queries import last_result_id, library_chunk, load_embe
 from ..storage.pruning import prune_quick_results
 from ..storage.results import ResultRecord, write_results
 from ..storage.states import ResultStatus
-from ..storage.trained_answers import record_trained
+from ..storage.trained_answers import record_held_out_predictions, record_trained
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
 from .data import answers_split
 from .errors import TrainingError
@@ -68,9 +74,14 @@ class LinearHead:
     weight: np.ndarray
     bias: np.ndarray
 
+    def logits(self, vectors: np.ndarray) -> np.ndarray:
+        """The logits of ``vectors`` (N, D) float32: (N, C)."""
+        logits: np.ndarray = vectors @ self.weight.T + self.bias
+        return logits
+
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Softmax of the logits of ``vectors`` (N, D) float32: (N, C)."""
-        logits: np.ndarray = vectors @ self.weight.T + self.bias
+        logits = self.logits(vectors)
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
@@ -127,19 +138,58 @@ def fold_of(content_hash: str, folds: int = FOLDS) -> int:
 
 def out_of_fold(
     vectors: np.ndarray, targets: np.ndarray, classes: Sequence[str], folds: Sequence[int], start: LinearHead | None = None
-) -> list[str]:
-    """For each row, the label a head fitted on the other folds' rows gives it (``folds``: each row's fold);
-    each fit begins from ``start`` (the head fitted on all rows: the optimum moves little without a fold)."""
+) -> np.ndarray:
+    """For each row, the logits (N, C float32) a head fitted on the other folds' rows gives it (``folds``: each
+    row's fold; NaN rows where a single fold leaves nothing to fit on); each fit begins from ``start`` (the head
+    fitted on all rows: the optimum moves little without a fold). A row's out-of-fold label is its argmax."""
     fold_array = np.asarray(folds)
-    predicted: list[str] = [""] * len(targets)
+    logits = np.full((len(targets), len(classes)), np.nan, dtype=np.float32)
     for fold in sorted(set(folds)):
         inside = fold_array == fold
         if inside.all():  # one fold only: nothing to fit on without it
             continue
         head = fit_head(vectors[~inside], targets[~inside], classes, start=start)
-        for i, label in zip(np.flatnonzero(inside), head.predict(vectors[inside]), strict=True):
-            predicted[int(i)] = label
-    return predicted
+        logits[inside] = head.logits(vectors[inside])
+    return logits
+
+
+@dataclass(frozen=True)
+class HeldOutFit:
+    """A quick head's held-out predictions and the calibration fitted on them (``calibrated_held_out``)."""
+
+    labels: dict[str, str]  # content hash -> held-out label: out-of-fold for a trained answer, the head's for an audit one
+    out_of_fold: list[tuple[str, str, float]]  # (content hash, label, calibrated confidence) of the trained answers
+    calibration: Calibration | None  # None: no held-out prediction to fit it on
+
+    def calibrated(self, head: LinearHead) -> LinearHead:
+        """``head`` with its logits divided by the temperature: the same labels, calibrated probabilities."""
+        t = self.calibration.temperature if self.calibration is not None else 1.0
+        return LinearHead(head.classes, head.weight / np.float32(t), head.bias / np.float32(t))
+
+
+def calibrated_held_out(
+    head: LinearHead,
+    trained: tuple[Sequence[str], np.ndarray, np.ndarray],
+    audit: tuple[Sequence[str], np.ndarray, np.ndarray],
+) -> HeldOutFit:
+    """Held-out predictions of ``head`` and its temperature (``calibration``, fitted on them): ``trained`` and
+    ``audit`` are (content hashes, vectors (N, D), targets (N,)) of the answers it was fitted on and of the audit
+    answers it was not. A trained answer is predicted out-of-fold (``FOLDS`` folds by ``fold_of``, each refitted
+    without it), an audit answer by ``head`` itself; the temperature is fitted on all those logits, so every
+    answer counts as held-out evidence (``record_held_out_predictions``: what `accept` bounds its precision on)."""
+    hashes, x, y = trained
+    oof = out_of_fold(x, y, head.classes, [fold_of(h) for h in hashes], head)
+    known = ~np.isnan(oof).any(axis=1)
+    audit_hashes, audit_x, audit_y = audit
+    logits = np.concatenate([oof[known], head.logits(audit_x)]) if len(audit_hashes) else oof[known]
+    targets = np.concatenate([y[known], audit_y]) if len(audit_hashes) else y[known]
+    calibration = calibrate(logits, targets) if len(targets) else None
+    probabilities = softmax(oof[known], calibration.temperature if calibration else 1.0)
+    kept = [h for h, k in zip(hashes, known, strict=True) if k]
+    predictions = [(h, head.classes[int(p.argmax())], float(p.max())) for h, p in zip(kept, probabilities, strict=True)]
+    labels = {h: label for h, label, _ in predictions}
+    labels.update(zip(audit_hashes, head.predict(audit_x) if len(audit_hashes) else [], strict=True))
+    return HeldOutFit(labels, predictions, calibration)
 
 
 @dataclass(frozen=True)
@@ -217,24 +267,21 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     head = fit_head(x, y, classes)
     checkpoint = _with_head(base, head, len(trained))
     # Held-out predictions of the new head: out-of-fold for what it trained on, direct for the audit answers.
-    held: dict[str, str] = dict(
-        zip(
-            (str(a.content_hash) for a in trained),
-            out_of_fold(x, y, classes, [fold_of(str(a.content_hash)) for a in trained], head),
-            strict=True,
-        )
-    )
     audit = [a for a in usable if a.audit]
-    if audit:
-        held.update(zip((str(a.content_hash) for a in audit), head.predict(rows(audit)[0]), strict=True))
-    report = _gate(db, checkpoint, usable, held, force)
+    held = calibrated_held_out(
+        head, ([str(a.content_hash) for a in trained], x, y), ([str(a.content_hash) for a in audit], *rows(audit))
+    )
+    if held.calibration is not None:  # in the checkpoint: workers labelling with it divide by the same temperature
+        checkpoint.metrics[CALIBRATION_METRIC] = held.calibration.to_dict()
+    report = _gate(db, checkpoint, usable, held.labels, force)
     checkpoint.metrics[stored_runs.GATE_METRIC] = report.reason  # what `review next` says when the gate refused it
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
         record_trained(session, checkpoint.version_id, [str(a.content_hash) for a in trained])
+        record_held_out_predictions(session, checkpoint.version_id, held.out_of_fold)
     report = replace(report, trained=len(trained), without_embedding=len(without), left_out=verified.left_out)
     if report.promoted:
-        relabelled = relabel_from_embeddings(db, checkpoint.version_id, head, backbone, settings.top_k)
+        relabelled = relabel_from_embeddings(db, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
         with db.transaction() as session:
             stored_versions.activate_version(session, checkpoint.version_id, reason=stored_versions.PROMOTED)
         with db.transaction() as session:

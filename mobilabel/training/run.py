@@ -26,7 +26,7 @@ from ..storage import Database
 from ..storage.class_queries import class_names, trainable_labels
 from ..storage.classes import SKIP
 from ..storage.pathcodec import to_stored
-from ..storage.trained_answers import record_trained
+from ..storage.trained_answers import record_held_out_predictions, record_trained
 from ..versions.checkpoints import find_imagenet, register_checkpoint, save_onnx_file
 from ..versions.files import checkpoint_file, report_file
 from . import metrics as measures
@@ -134,7 +134,9 @@ def train(
     )
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
-        record_trained(session, checkpoint.version_id, verified.trained_hashes, oof.labels if oof else None)
+        record_trained(session, checkpoint.version_id, verified.trained_hashes)
+        if oof is not None:
+            record_held_out_predictions(session, checkpoint.version_id, oof.rows())
     checkpoint_path = checkpoint_file(settings, checkpoint.version_id)
     checkpoint.save(checkpoint_path)
     save_onnx_file(settings, checkpoint)  # once, now: CPU workers label from it without torch

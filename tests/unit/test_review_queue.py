@@ -24,7 +24,7 @@ from mobilabel.storage.corrections import AUDIT, CorrectionRecord, list_correcti
 from mobilabel.storage.queue_queries import Candidate
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
-from mobilabel.storage.trained_answers import record_trained
+from mobilabel.storage.trained_answers import record_held_out_predictions, record_trained
 from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 
@@ -289,6 +289,18 @@ def test_held_out_figures_leave_out_the_answers_a_version_trained_on(db: Databas
     matrix = api().get("/api/models/v1/confusion").json()
     assert (matrix["images"], matrix["trained_on"]) == (4, 2)
     assert sum(cell["images"] for cell in matrix["cells"]) == 4
+    # Out-of-fold predictions (their one home, held_out_predictions) bring trained-on answers back, counted apart;
+    # one stored for an answer it did not train on changes nothing: that answer counts by the version's own label.
+    with db.transaction() as session:
+        record_held_out_predictions(session, "v1", [("h00", "roses", 0.9), ("h03", "roses", 0.9)])
+    matrix = api().get("/api/models/v1/confusion").json()
+    assert (matrix["images"], matrix["out_of_fold"], matrix["correct"]) == (5, 1, 2)
+    assert {(c["verified"], c["predicted"]): c["images"] for c in matrix["cells"]} == {
+        ("daisy", "daisy"): 2,
+        ("daisy", "roses"): 3,
+    }
+    cell = api().get("/api/models/v1/confusion/images", params={"verified": "daisy", "predicted": "roses"}).json()
+    assert sorted(r["image_path"][-6:] for r in cell) == ["00.jpg", "02.jpg", "04.jpg"]
 
 
 def test_entropy_ranks_a_flat_suggestion_first_and_without_diversity_the_order_is_the_ranking() -> None:

@@ -49,7 +49,8 @@ class Confusion(BaseModel):
     out_of_fold: int = Field(
         0,
         description="of images, answers the version was trained on, by the label a model trained without them gave "
-        "(k-fold: a ridge-classifier head on the frozen ImageNet features, each fold fitted on the others)",
+        "(k-fold, each fold fitted on the others: for a quick version its own head; for a fine-tuned one a "
+        "ridge-classifier head on the frozen ImageNet features)",
     )
     cells: list[ConfusionCell]
 

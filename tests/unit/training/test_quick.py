@@ -17,8 +17,9 @@ from mobilabel.config import load_settings
 from mobilabel.models import Classifier
 from mobilabel.pipeline.labeller import Labeller
 from mobilabel.storage import open_database
+from mobilabel.storage.acceptance_queries import held_out_outcomes
+from mobilabel.storage.tables import HeldOutPrediction, TrainingRun
 from mobilabel.storage.tables import Result as ResultRow
-from mobilabel.storage.tables import TrainingRun
 from mobilabel.storage.versions import QUICK_PREFIX
 from mobilabel.training.quick import quick_refresh
 from mobilabel.versions.checkpoints import load_version
@@ -83,10 +84,23 @@ def test_a_quick_head_labels_the_library_as_a_full_forward_pass_of_the_same_head
     assert set(stored.values()) <= set(CLASSES)
     # The version's checkpoint (the backbone with the new head), run on the photos as `label` runs it.
     classifier = Classifier.load(load_version(db, settings, version_id), device="cpu")
-    full = {r.image_path: r.label for batch in Labeller(classifier).label(sorted(folder.iterdir())) for r in batch.records}
-    assert full == stored
+    records = [r for batch in Labeller(classifier).label(sorted(folder.iterdir())) for r in batch.records]
+    assert {r.image_path: r.label for r in records} == stored
     right = sum(label == Path(path).name.split("-")[0] for path, label in stored.items())
     assert right >= 30, f"{right} of 40 right after 25 answers"
+
+    # Calibrated on its held-out predictions, and labels with the temperature as the full forward pass does.
+    calibration = load_version(db, settings, version_id).metrics["calibration"]
+    assert calibration["images"] == 25 and calibration["temperature"] != 1.0
+    with db.transaction() as session:
+        confidences = dict(session.execute(select(ResultRow.image_path, ResultRow.confidence).where(ResultRow.is_current)).all())
+        held = session.execute(select(HeldOutPrediction).where(HeldOutPrediction.version_id == version_id)).scalars().all()
+    assert all(abs((confidences[r.image_path] or 0) - (r.confidence or 0)) < 0.01 for r in records)
+    # Every answer it trained on is held-out evidence for `accept`, by its out-of-fold prediction.
+    assert len(held) == 25 and all(0 < h.confidence <= 1 for h in held)
+    assert run("accept", "--precision", "0.5", "--dry-run").exit_code == 0
+    with db.transaction() as session:
+        assert len(held_out_outcomes(session, version_id)) == 25
 
 
 def test_pruning_keeps_the_active_quick_version_and_its_predecessor(tmp_path: Path, database_url: str) -> None:
