@@ -10,7 +10,6 @@ import io
 import math
 import os
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +22,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from . import object_store
 from .errors import MobilabelError
-from .files import BrokenLinkError, NotRegularFileError, RefusedPathError, open_regular, stat_path
+from .files import BrokenLinkError, Confine, NotRegularFileError, RefusedPathError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
 from .image_headers import TooManyPixelsError, unsupported_reason
 from .object_paths import ObjectPath
@@ -129,7 +128,7 @@ class ImageSource:
     content_id: str
     content_hash: str
     # ``load_source``'s check of the real path, made again when a file over the limit is opened again to decode it.
-    confine: Callable[[Path], str | None] | None = field(default=None, compare=False)
+    confine: Confine | None = field(default=None, compare=False)
 
     def open(self) -> BinaryIO:
         return io.BytesIO(self.data) if self.data is not None else open_regular(self.path, self.confine)
@@ -150,7 +149,7 @@ class Picture:
     reduced: bool = False
 
 
-def load_source(path: Path, confine: Callable[[Path], str | None] | None = None) -> ImageSource:
+def load_source(path: Path, confine: Confine | None = None) -> ImageSource:
     """Read ``path`` once, fingerprint and hash it; only a regular file is opened (``files.open_regular``),
     and no more than the size it had when opened is read. ``confine`` is asked about the real path of the
     file opened, before it is read (``files.open_regular``): the reason it returns refuses it.

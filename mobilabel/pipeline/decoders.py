@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 
-from ..confinement import outside_roots
+from ..confinement import Confinement
 from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
 from ..models.classifier import Batch, Classifier
 from ..models.preprocessing import Preprocessing
@@ -179,11 +179,7 @@ class Reader:
 
     def refusal(self, path: Path) -> str | None:
         """Why ``path`` (links resolved) may not be opened, or None: it lies outside this process's roots or the job's."""
-        if outside_roots(path, self.allowed_roots):
-            return "path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not read"
-        if outside_roots(path, self.job_roots):
-            return "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
-        return None
+        return Confinement(self.allowed_roots, self.job_roots).refusal(path)
 
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
         """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``
