@@ -51,6 +51,10 @@ pillow_heif.register_heif_opener()
 # Files up to this size are read once into memory (hashed and decoded from there); larger ones
 # are hashed as they stream and decoded from the file, so no one file is held whole.
 MAX_IN_MEMORY_BYTES = 64 * 1024 * 1024
+# The most pixels a bounded full-size decode holds (``read_picture``'s ``full_pixels``: the re-decode of a near
+# tie, ``pipeline.labeller``): a 48-megapixel phone photo (144 MB as RGB) is decoded whole, a bigger JPEG at
+# the largest DCT scale within it (a 182-megapixel scan at 1/2, 137 MB, not 546 MB at full size).
+FULL_DECODE_PIXELS = 48_000_000
 
 _WHITE = (255, 255, 255, 255)
 _SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
@@ -192,7 +196,9 @@ def read_rgb(source: Path | ImageSource, max_pixels: int, min_side: int = 0) -> 
     return read_picture(source, max_pixels, min_side).image
 
 
-def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0, libjpeg: bool = True) -> Picture:
+def read_picture(
+    source: Path | ImageSource, max_pixels: int, min_side: int = 0, libjpeg: bool = True, full_pixels: int = 0
+) -> Picture:
     """The image, upright (EXIF orientation applied), as 8-bit RGB, with any decoder warning.
 
     ``min_side`` > 0 lets a format that can decode at reduced size do so at the smallest scale
@@ -202,33 +208,50 @@ def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0,
     before any pixel is decoded, so a decompression bomb costs nothing. A JPEG whose data ends early is refused; other libjpeg warnings that
     leave the picture whole are returned. JPEG pixels come from libjpeg-turbo (simplejpeg),
     or with ``libjpeg`` False from Pillow (the data is checked by libjpeg-turbo all the same);
-    a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. Raises ``ImageReadError`` with the reason.
+    a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. ``full_pixels`` > 0 bounds a full-size
+    decode (``min_side`` 0): a JPEG (a RAW's preview too) over that many pixels is decoded at the largest
+    DCT scale (1/2, 1/4, 1/8) within it (``bounded_min_side``; the picture is then ``reduced``); other
+    formats decode whole before any reduction, as their reduced decode does. Raises ``ImageReadError`` with the reason.
     """
     if not isinstance(source, ImageSource):
         source = load_source(source)
     try:
-        return _read(source, max_pixels, min_side, libjpeg)
+        return _read(source, max_pixels, min_side, libjpeg, full_pixels)
     except ValueError as exc:
         stripped = _png_without_metadata(source.data) if "PngImagePlugin" in str(exc) else None
         if stripped is None:
             raise ImageReadError(f"corrupt or truncated image: {exc}") from exc
         # Metadata over Pillow's safety bounds (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): the pixels are
         # fine, so read them without it; pixel data keeps every limit.
-        picture = _read(ImageSource(source.path, stripped, source.content_id, source.content_hash), max_pixels, min_side, libjpeg)
+        picture = _read(
+            ImageSource(source.path, stripped, source.content_id, source.content_hash), max_pixels, min_side, libjpeg, full_pixels
+        )
         return Picture(picture.image, f"metadata ignored: {exc}", picture.reduced)
 
 
-def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
+def bounded_min_side(width: int, height: int, full_pixels: int) -> int:
+    """The ``min_side`` that decodes a ``width`` x ``height`` JPEG at the largest DCT scale 1/s (s = 1, 2, 4, 8)
+    whose pixels stay within ``full_pixels`` (at 1/8 if none does): 0 (full size) when it fits whole.
+    Pillow's ``draft`` takes the scale s <= (shorter side // min_side), so min_side = shorter side // s gives s."""
+    if width * height <= full_pixels:
+        return 0
+    scale = next((s for s in (2, 4) if width * height <= full_pixels * s * s), 8)
+    return min(width, height) // scale
+
+
+def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool, full_pixels: int = 0) -> Picture:
     """``read_picture`` on a loaded file; raises ``ValueError`` for metadata over Pillow's bounds."""
     with source.open() as f:
         raw = raw_format(source.path.name, f.read(16))
         if raw is not None:
-            return _read_raw(source, raw, f, max_pixels, min_side, libjpeg)
+            return _read_raw(source, raw, f, max_pixels, min_side, libjpeg, full_pixels)
     try:
         with Image.open(source.open()) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise _over_limit(width, height, max_pixels)
+            if min_side == 0 and full_pixels > 0 and image.format in ("JPEG", "MPO"):
+                min_side = bounded_min_side(width, height, full_pixels)
             warning = None
             if image.format in ("JPEG", "MPO") and source.data is not None:
                 # MPO (a camera's multi-picture file) is read as its primary frame: the JPEG it starts with.
@@ -293,7 +316,9 @@ def _read_tiff(source: ImageSource, max_pixels: int, min_side: int) -> Picture |
     return Picture(_upright(image, orientation))
 
 
-def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
+def _read_raw(
+    source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool, full_pixels: int = 0
+) -> Picture:
     """A camera RAW file (format ``raw``, open as ``f``) decoded from its largest usable embedded JPEG, else
     its sensor data developed by LibRaw (``raw_decoding``)."""
     preview, largest = largest_preview(f)
@@ -312,7 +337,7 @@ def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_s
         return Picture(Image.fromarray(pixels, "RGB"), None, half)
     try:
         picture = _read(ImageSource(source.path.with_suffix(".jpg"), preview.data, source.content_id, source.content_hash),
-                        max_pixels, min_side, libjpeg)  # fmt: skip
+                        max_pixels, min_side, libjpeg, full_pixels)  # fmt: skip
     except ImageReadError as exc:
         raise ImageReadError(f"camera RAW ({raw}): its preview cannot be read: {exc}") from exc
     with Image.open(io.BytesIO(preview.data)) as header:
