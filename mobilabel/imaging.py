@@ -24,7 +24,7 @@ from . import object_store
 from .errors import MobilabelError
 from .files import BrokenLinkError, Confine, NotRegularFileError, RefusedPathError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
-from .image_headers import TooManyPixelsError, unsupported_reason
+from .image_headers import TooManyPixelsError, head_frame, jpeg_frame, unsupported_reason
 from .object_paths import ObjectPath
 from .raw_decoding import UndevelopedError, develop
 from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
@@ -264,6 +264,8 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool, fu
                     )
             if min_side > 0:
                 image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
+            if image.format in ("JPEG", "MPO"):
+                _unsuspended(image, source)
             image.load()
             reduced = image.size != (width, height)
             if min_side > 0 and image.format not in ("JPEG", "MPO") and min(image.size) >= 2 * min_side:
@@ -284,6 +286,19 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool, fu
         raise ImageReadError("out of memory while decoding") from exc
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError...
         raise ImageReadError(_unsupported(source) or f"corrupt or truncated image: {exc}") from exc
+
+
+def _unsuspended(image: ImageFile.ImageFile, source: ImageSource) -> None:
+    """Have Pillow hand an arithmetic-coded JPEG (SOF9-SOF15) to libjpeg whole: libjpeg's arithmetic decoder cannot
+    suspend for more data (jdarith.c), and Pillow feeds its decoder 64 KiB at a time, so any such file over
+    that failed as "broken data stream", taken for damage. Others keep Pillow's pieces."""
+    if source.data is not None:
+        frame, size = jpeg_frame(source.data), len(source.data)
+    else:
+        with source.open() as f:
+            frame, size = head_frame(f), os.fstat(f.fileno()).st_size
+    if frame is not None and frame.arithmetic:
+        image.decodermaxblock = max(image.decodermaxblock, size)
 
 
 def _over_limit(width: int, height: int, max_pixels: int) -> ImageReadError:
