@@ -215,3 +215,30 @@ def test_the_api_labels_a_raw_upload_as_predict_does(tmp_path: Path, val_images:
     assert answer.status_code == 200, answer.text
     predicted = run("predict", str(dng)).output.split("\t")
     assert answer.json()["predictions"][0]["label"] == predicted[1]
+
+
+def test_a_job_created_over_http_fails_or_counts_every_special_entry(
+    tmp_path: Path, val_images: list[Path], api: ClientFactory, unix_socket: Path
+) -> None:
+    """Case 4 through the API (the server labels the job itself, no broker): the same rows and counts as `label`,
+    on the job as GET /api/jobs/{id} and `mobilabel jobs` show it; the server never blocks on the FIFO."""
+    folder = unix_socket.parent
+    shutil.copy(val_images[0], folder / "good.jpg")
+    (folder / "notes.txt").write_text("not a photo")
+    os.mkfifo(folder / "fifo.jpg")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    (folder / "dangling").symlink_to(folder / "gone")
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(folder))
+    created = client.post("/api/jobs", json={"folder": str(folder)})
+    assert created.status_code == 202, created.text
+    client.app.state.runner.wait_idle(timeout=120)  # type: ignore[attr-defined]
+    job = client.get(f"/api/jobs/{created.json()['id']}").json()
+    counts = {"not an image": 1, "a socket, not a regular file": 1, "broken symbolic link": 1}
+    assert (job["status"], job["total"], job["done"], job["failed"], job["passed_over"]) == ("completed", 3, 1, 2, counts)
+    stored = {Path(p).name: r for p, r in rows().items()}
+    assert stored["fifo.jpg"]["error"] == "a FIFO (named pipe), not a regular file: not opened"
+    # A link to /dev/zero resolves outside the roots: refused for that before its kind is asked.
+    assert stored["zero.jpg"]["error"] == "path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not read"
+    assert stored["good.jpg"]["status"] == "ok"
+    listed = run("jobs", "--format", "csv").output
+    assert "not an image" in listed and "a socket, not a regular file" in listed, listed
