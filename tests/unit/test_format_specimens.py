@@ -15,6 +15,7 @@ from mobilabel.cli.main import cli
 from mobilabel.hashing import hash_bytes
 from mobilabel.image_headers import DECODED_JPEG_PROCESSES, PNG_DEPTHS, jpeg_frame
 from mobilabel.imaging import ImageReadError, ImageSource, read_picture
+from tests.api_support import ClientFactory
 from tests.format_specimens import SOF_MARKERS, arithmetic_jpeg, jpeg_with_frame, png_of, sof_precisions, tiff_of
 
 DAMAGED = ("damaged", "corrupt", "truncated", "ends early")
@@ -164,3 +165,25 @@ def test_arithmetic_coded_jpegs_are_labelled_by_every_decoder(
     monkeypatch.setenv("MOBILABEL_REFINE_MARGIN", "1")  # every photo re-decoded by Pillow too
     labelled = CliRunner().invoke(cli, ["label", str(tmp_path)])
     assert labelled.exit_code == 0 and "1 image, 1 labelled" in " ".join(labelled.output.split()), labelled.output
+
+
+def test_the_api_names_an_unsupported_jpeg_and_labels_an_arithmetic_one(
+    api: ClientFactory, baseline: bytes, val_images: list[Path]
+) -> None:
+    """Case 8 through POST /api/predict: the same reasons as `predict`, per file."""
+    photo = Image.open(val_images[0]).convert("RGB")
+    arithmetic = arithmetic_jpeg(photo.crop((0, 0, photo.width // 8 * 8, photo.height // 8 * 8)))
+    uploads = {
+        "twelve.jpg": jpeg_with_frame(baseline, 0xC1, 12),
+        "arith.jpg": arithmetic,
+        "cut.jpg": arithmetic[: len(arithmetic) // 2],
+        "float.tif": tiff_specimen(2, 3, 32),
+    }
+    answer = api().post("/api/predict", files=[("files", (name, data, "image/jpeg")) for name, data in uploads.items()])
+    assert answer.status_code == 200, answer.text
+    found = {p["filename"]: p for p in answer.json()["predictions"]}
+    assert found["twelve.jpg"]["error"] == "unsupported JPEG: 12-bit extended sequential (SOF1)"
+    assert found["arith.jpg"]["error"] is None and found["arith.jpg"]["label"]
+    assert found["float.tif"]["error"] is None and found["float.tif"]["label"]
+    cut = found["cut.jpg"]["error"] or ""
+    assert any(word in cut for word in DAMAGED) and "unsupported" not in cut, cut
