@@ -86,28 +86,48 @@ def test_label_labels_fails_or_counts_every_entry_it_meets(tmp_path: Path, val_i
     assert stored[str(folder / "dangling.jpg")]["error"] == "a broken symbolic link: its target does not exist"
 
 
-def test_a_photo_under_a_path_longer_than_path_max_is_labelled(tmp_path: Path, val_images: list[Path]) -> None:
-    # Made a folder at a time relative to the last (mkdir with dir_fd), as no whole path this long can be used.
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+def photo_deeper_than_path_max(root: Path, photo: Path) -> str:
+    """A copy of ``photo`` under ``root`` whose whole path is over PATH_MAX: made a folder at a time relative to the
+    last (mkdir with dir_fd), as no whole path this long can be used. Returns that path."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     depth = 0
     try:
-        while len(str(tmp_path)) + depth * 201 <= PATH_MAX + 200:
+        while len(str(root)) + depth * 201 <= PATH_MAX + 200:
             os.mkdir("d" * 200, dir_fd=fd)
             inner = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd = inner
             depth += 1
         with open(os.open("photo.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as out:
-            out.write(val_images[0].read_bytes())
+            out.write(photo.read_bytes())
     finally:
         os.close(fd)
-    photo = str(tmp_path / "/".join(["d" * 200] * depth) / "photo.jpg")
-    assert len(os.fsencode(photo)) > PATH_MAX
+    path = str(root / "/".join(["d" * 200] * depth) / "photo.jpg")
+    assert len(os.fsencode(path)) > PATH_MAX
+    return path
+
+
+def test_a_photo_under_a_path_longer_than_path_max_is_labelled(tmp_path: Path, val_images: list[Path]) -> None:
+    photo = photo_deeper_than_path_max(tmp_path, val_images[0])
     labelled = run("label", str(tmp_path))
     assert "1 image, 1 labelled, 0 failed" in " ".join(labelled.output.split()), labelled.output
     assert rows()[photo]["status"] == "ok"
     predicted = run("predict", photo)
     assert predicted.exit_code == 0 and predicted.output.startswith(photo + "\t") and "failed" not in predicted.output
+
+
+def test_a_job_created_over_http_labels_a_photo_under_a_path_longer_than_path_max(
+    tmp_path: Path, val_images: list[Path], api: ClientFactory
+) -> None:
+    photo = photo_deeper_than_path_max(tmp_path, val_images[0])
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
+    created = client.post("/api/jobs", json={"folder": str(tmp_path)})
+    assert created.status_code == 202, created.text
+    client.app.state.runner.wait_idle(timeout=120)  # type: ignore[attr-defined]
+    job = client.get(f"/api/jobs/{created.json()['id']}").json()
+    assert (job["status"], job["total"], job["done"], job["failed"]) == ("completed", 1, 1, 0), job
+    (row,) = client.get("/api/results", params={"job": job["id"]}).json()["items"]
+    assert (row["image_path"], row["status"]) == (photo, "ok")
 
 
 def big_scan(path: Path, width: int, height: int) -> Path:
