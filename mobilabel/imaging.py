@@ -210,8 +210,8 @@ def read_picture(
     or with ``libjpeg`` False from Pillow (the data is checked by libjpeg-turbo all the same);
     a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. ``full_pixels`` > 0 bounds a full-size
     decode (``min_side`` 0): a JPEG (a RAW's preview too) over that many pixels is decoded at the largest
-    DCT scale (1/2, 1/4, 1/8) within it (``bounded_min_side``; the picture is then ``reduced``); other
-    formats decode whole before any reduction, as their reduced decode does. Raises ``ImageReadError`` with the reason.
+    DCT scale (1/2, 1/4, 1/8) within it (``bounded_min_side``; the picture is then ``reduced``), a RAW's sensor
+    data developed at half size; other formats decode whole before any reduction, as their reduced decode does. Raises ``ImageReadError`` with the reason.
     """
     if not isinstance(source, ImageSource):
         source = load_source(source)
@@ -339,7 +339,7 @@ def _read_raw(
     preview, largest = largest_preview(f)
     if preview is None:
         try:
-            pixels, half = develop(f, max_pixels, min_side)
+            pixels, half = develop(f, max_pixels, min_side, full_pixels)
         except TooManyPixelsError as exc:
             raise _over_limit(exc.width, exc.height, max_pixels) from exc
         except MemoryError as exc:

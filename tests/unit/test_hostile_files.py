@@ -215,6 +215,13 @@ def test_camera_raw_without_a_preview_is_developed_from_its_sensor_data(tmp_path
     data = (tmp_path / "IMG_0009.DNG").read_bytes()
     picture = read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 64)
     assert picture.reduced and picture.image.size == (photo.width // 2, photo.height // 2)
+    # Asked for full size within a pixel budget it exceeds (the near-tie re-decode's): developed at half size too.
+    bounded = read_picture(
+        ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 0, full_pixels=1_000
+    )
+    assert bounded.reduced and bounded.image.size == (photo.width // 2, photo.height // 2)
+    whole = read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 0)
+    assert not whole.reduced and whole.image.width == photo.width  # the sensor's even rows: 334 of the photo's 335
     with pytest.raises(ImageReadError, match=r"over the limit of 1,000 \(MOBILABEL_MAX_IMAGE_PIXELS\)"):
         read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 1_000)
 
