@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +58,37 @@ def outside_roots(path: Path, roots: Sequence[Path]) -> bool:
         return not any(isinstance(root, ObjectPath) and path.under(root) for root in roots)
     resolved = Path(os.path.realpath(path))
     return not any(resolved.is_relative_to(root) for root in roots)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """The roots a process opens files under for a piece of work: its own (MOBILABEL_ALLOWED_ROOTS) and
+    those of the process that created the work (``creator``: the server, for a job or training run
+    created over HTTP), which a worker holds to as well. Either side empty confines nothing from that
+    side. Picklable, so that training's decode processes ask it too (its ``refusal`` is a ``files.Confine``)."""
+
+    own: tuple[Path, ...] = ()
+    creator: tuple[Path, ...] = ()
+    work: str = "job"  # what the creator created, named in the reason: "job", "training run"
+
+    @property
+    def confines(self) -> bool:
+        """Whether any roots apply at all."""
+        return bool(self.own or self.creator)
+
+    def whose(self, path: Path) -> str | None:
+        """The roots ``path`` (links resolved) lies outside, in words ("the allowed roots (MOBILABEL_ALLOWED_ROOTS)"),
+        or None when it may be opened."""
+        if outside_roots(path, self.own):
+            return f"the allowed roots ({SETTING})"
+        if outside_roots(path, self.creator):
+            return f"the allowed roots of the server that created the {self.work} (its {SETTING})"
+        return None
+
+    def refusal(self, path: Path) -> str | None:
+        """Why ``path`` may not be opened, as a file's reason, or None."""
+        roots = self.whose(path)
+        return None if roots is None else f"path is outside {roots}; not read"
 
 
 def check_name(name: str) -> None:

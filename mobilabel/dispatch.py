@@ -69,9 +69,8 @@ def submit_job(
 def submit_training(db: Database, settings: Settings, run_id: int, *, local: LocalRunner | None = None) -> None:
     """Start training run ``run_id`` (recorded already, queued): sent to queue MOBILABEL_TRAIN_QUEUE
     through the broker (without ``local``, or with MOBILABEL_BROKER_URL set), else handed to ``local``.
+    Whoever trains it holds its files to the roots recorded with it (``TrainingRun.allowed_roots``) too.
 
-    With ``images`` (under ``folder``, chosen by the caller: ``watch``), those are sent through the broker
-    instead of the folder's walk.
     Raises ``BrokerError`` when the broker cannot be reached; the run is then marked failed with
     that reason, so it never waits for a worker that will not hear of it.
     """

@@ -67,6 +67,11 @@ class NotRegularFileError(OSError):
         self.kind = kind
 
 
+# A check of the real path of a file once it is open, before it is read: the reason to refuse it, or None
+# (``open_regular``; ``confinement.Confinement.refusal`` is one).
+Confine = Callable[[Path], str | None]
+
+
 class RefusedPathError(OSError):
     """A regular file opened but not read: the ``confine`` check of ``open_regular`` refused its real path (the reason)."""
 
@@ -106,7 +111,7 @@ def open_directory(path: Path | str) -> int:
             os.close(parent)
 
 
-def open_regular(path: Path | str, confine: Callable[[Path], str | None] | None = None) -> BinaryIO:
+def open_regular(path: Path | str, confine: Confine | None = None) -> BinaryIO:
     """``path`` opened for reading (binary, buffered) if it is a regular file, links followed; never blocks.
 
     Anything else is refused before it is opened, so a FIFO cannot block the caller nor a device

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import xxhash
 
-from .files import open_regular
+from .files import Confine, open_regular
 
 _READ_BYTES = 1 << 20
 
@@ -24,10 +24,10 @@ def hash_bytes(data: bytes | bytearray | memoryview) -> str:
     return xxhash.xxh3_128(data).hexdigest()
 
 
-def hash_file(path: Path | str) -> str:
-    """The content hash of a regular file's bytes (``files.open_regular``: never a FIFO or device), read in
-    1 MiB pieces; raises ``OSError`` if it cannot be read."""
-    with open_regular(path) as f:
+def hash_file(path: Path | str, confine: Confine | None = None) -> str:
+    """The content hash of a regular file's bytes (``files.open_regular``: never a FIFO or device, nor one whose
+    real path ``confine`` refuses), read in 1 MiB pieces; raises ``OSError`` if it cannot be read."""
+    with open_regular(path, confine) as f:
         return hash_stream(f, os.fstat(f.fileno()).st_size)
 
 

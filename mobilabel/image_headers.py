@@ -29,6 +29,8 @@ JPEG_PROCESSES = {
     0xCD: "differential sequential arithmetic-coded", 0xCE: "differential progressive arithmetic-coded",
     0xCF: "differential lossless arithmetic-coded",
 }  # fmt: skip
+# The arithmetic-coded processes (table B.1: SOF9-SOF15 less DAC, CC).
+ARITHMETIC_JPEG_PROCESSES = frozenset({0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 # What libjpeg-turbo's 8-bit interface (Pillow's, simplejpeg's) decodes: these processes at 8 bits a sample.
 DECODED_JPEG_PROCESSES = frozenset({0xC0, 0xC1, 0xC2, 0xC9, 0xCA})
 # PNG 1.2, section 11.2.2: each colour type and the bit depths it allows.
@@ -70,6 +72,11 @@ class JpegFrame:
         return f"{self.precision}-bit {JPEG_PROCESSES.get(self.marker, 'unknown process')} (SOF{self.marker - 0xC0})"
 
     @property
+    def arithmetic(self) -> bool:
+        """Whether its data is arithmetic-coded (SOF9-SOF15), which libjpeg decodes only from data it is given whole."""
+        return self.marker in ARITHMETIC_JPEG_PROCESSES
+
+    @property
     def decoded(self) -> bool:
         """Whether libjpeg-turbo's 8-bit interface decodes this frame's process and precision."""
         return self.marker in DECODED_JPEG_PROCESSES and self.precision == 8
@@ -99,6 +106,12 @@ def jpeg_frame(data: bytes | memoryview) -> JpegFrame | None:
             return None
         i += 2 + length
     return None
+
+
+def head_frame(f: BinaryIO) -> JpegFrame | None:
+    """``jpeg_frame`` of the file ``f`` (seekable), from its first MiB at most."""
+    f.seek(0)
+    return jpeg_frame(f.read(_HEAD_BYTES))
 
 
 def unsupported_reason(f: BinaryIO, layout: bool = False) -> str | None:

@@ -10,7 +10,6 @@ import io
 import math
 import os
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -23,9 +22,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from . import object_store
 from .errors import MobilabelError
-from .files import BrokenLinkError, NotRegularFileError, RefusedPathError, open_regular, stat_path
+from .files import BrokenLinkError, Confine, NotRegularFileError, RefusedPathError, open_regular, stat_path
 from .hashing import hash_bytes, hash_stream
-from .image_headers import TooManyPixelsError, unsupported_reason
+from .image_headers import TooManyPixelsError, head_frame, jpeg_frame, unsupported_reason
 from .object_paths import ObjectPath
 from .raw_decoding import UndevelopedError, develop
 from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
@@ -52,6 +51,10 @@ pillow_heif.register_heif_opener()
 # Files up to this size are read once into memory (hashed and decoded from there); larger ones
 # are hashed as they stream and decoded from the file, so no one file is held whole.
 MAX_IN_MEMORY_BYTES = 64 * 1024 * 1024
+# The most pixels a bounded full-size decode holds (``read_picture``'s ``full_pixels``: the re-decode of a near
+# tie, ``pipeline.labeller``): a 48-megapixel phone photo (144 MB as RGB) is decoded whole, a bigger JPEG at
+# the largest DCT scale within it (a 182-megapixel scan at 1/2, 137 MB, not 546 MB at full size).
+FULL_DECODE_PIXELS = 48_000_000
 
 _WHITE = (255, 255, 255, 255)
 _SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
@@ -129,7 +132,7 @@ class ImageSource:
     content_id: str
     content_hash: str
     # ``load_source``'s check of the real path, made again when a file over the limit is opened again to decode it.
-    confine: Callable[[Path], str | None] | None = field(default=None, compare=False)
+    confine: Confine | None = field(default=None, compare=False)
 
     def open(self) -> BinaryIO:
         return io.BytesIO(self.data) if self.data is not None else open_regular(self.path, self.confine)
@@ -150,7 +153,7 @@ class Picture:
     reduced: bool = False
 
 
-def load_source(path: Path, confine: Callable[[Path], str | None] | None = None) -> ImageSource:
+def load_source(path: Path, confine: Confine | None = None) -> ImageSource:
     """Read ``path`` once, fingerprint and hash it; only a regular file is opened (``files.open_regular``),
     and no more than the size it had when opened is read. ``confine`` is asked about the real path of the
     file opened, before it is read (``files.open_regular``): the reason it returns refuses it.
@@ -193,7 +196,9 @@ def read_rgb(source: Path | ImageSource, max_pixels: int, min_side: int = 0) -> 
     return read_picture(source, max_pixels, min_side).image
 
 
-def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0, libjpeg: bool = True) -> Picture:
+def read_picture(
+    source: Path | ImageSource, max_pixels: int, min_side: int = 0, libjpeg: bool = True, full_pixels: int = 0
+) -> Picture:
     """The image, upright (EXIF orientation applied), as 8-bit RGB, with any decoder warning.
 
     ``min_side`` > 0 lets a format that can decode at reduced size do so at the smallest scale
@@ -203,33 +208,50 @@ def read_picture(source: Path | ImageSource, max_pixels: int, min_side: int = 0,
     before any pixel is decoded, so a decompression bomb costs nothing. A JPEG whose data ends early is refused; other libjpeg warnings that
     leave the picture whole are returned. JPEG pixels come from libjpeg-turbo (simplejpeg),
     or with ``libjpeg`` False from Pillow (the data is checked by libjpeg-turbo all the same);
-    a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. Raises ``ImageReadError`` with the reason.
+    a file over ``MAX_IN_MEMORY_BYTES`` is left to Pillow alone. ``full_pixels`` > 0 bounds a full-size
+    decode (``min_side`` 0): a JPEG (a RAW's preview too) over that many pixels is decoded at the largest
+    DCT scale (1/2, 1/4, 1/8) within it (``bounded_min_side``; the picture is then ``reduced``), a RAW's sensor
+    data developed at half size; other formats decode whole before any reduction, as their reduced decode does. Raises ``ImageReadError`` with the reason.
     """
     if not isinstance(source, ImageSource):
         source = load_source(source)
     try:
-        return _read(source, max_pixels, min_side, libjpeg)
+        return _read(source, max_pixels, min_side, libjpeg, full_pixels)
     except ValueError as exc:
         stripped = _png_without_metadata(source.data) if "PngImagePlugin" in str(exc) else None
         if stripped is None:
             raise ImageReadError(f"corrupt or truncated image: {exc}") from exc
         # Metadata over Pillow's safety bounds (MAX_TEXT_CHUNK, MAX_TEXT_MEMORY): the pixels are
         # fine, so read them without it; pixel data keeps every limit.
-        picture = _read(ImageSource(source.path, stripped, source.content_id, source.content_hash), max_pixels, min_side, libjpeg)
+        picture = _read(
+            ImageSource(source.path, stripped, source.content_id, source.content_hash), max_pixels, min_side, libjpeg, full_pixels
+        )
         return Picture(picture.image, f"metadata ignored: {exc}", picture.reduced)
 
 
-def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
+def bounded_min_side(width: int, height: int, full_pixels: int) -> int:
+    """The ``min_side`` that decodes a ``width`` x ``height`` JPEG at the largest DCT scale 1/s (s = 1, 2, 4, 8)
+    whose pixels stay within ``full_pixels`` (at 1/8 if none does): 0 (full size) when it fits whole.
+    Pillow's ``draft`` takes the scale s <= (shorter side // min_side), so min_side = shorter side // s gives s."""
+    if width * height <= full_pixels:
+        return 0
+    scale = next((s for s in (2, 4) if width * height <= full_pixels * s * s), 8)
+    return min(width, height) // scale
+
+
+def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool, full_pixels: int = 0) -> Picture:
     """``read_picture`` on a loaded file; raises ``ValueError`` for metadata over Pillow's bounds."""
     with source.open() as f:
         raw = raw_format(source.path.name, f.read(16))
         if raw is not None:
-            return _read_raw(source, raw, f, max_pixels, min_side, libjpeg)
+            return _read_raw(source, raw, f, max_pixels, min_side, libjpeg, full_pixels)
     try:
         with Image.open(source.open()) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise _over_limit(width, height, max_pixels)
+            if min_side == 0 and full_pixels > 0 and image.format in ("JPEG", "MPO"):
+                min_side = bounded_min_side(width, height, full_pixels)
             warning = None
             if image.format in ("JPEG", "MPO") and source.data is not None:
                 # MPO (a camera's multi-picture file) is read as its primary frame: the JPEG it starts with.
@@ -242,6 +264,8 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
                     )
             if min_side > 0:
                 image.draft(None, (min_side, min_side))  # JPEG only; other formats decode at full size
+            if image.format in ("JPEG", "MPO"):
+                _unsuspended(image, source)
             image.load()
             reduced = image.size != (width, height)
             if min_side > 0 and image.format not in ("JPEG", "MPO") and min(image.size) >= 2 * min_side:
@@ -262,6 +286,19 @@ def _read(source: ImageSource, max_pixels: int, min_side: int, libjpeg: bool) ->
         raise ImageReadError("out of memory while decoding") from exc
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError...
         raise ImageReadError(_unsupported(source) or f"corrupt or truncated image: {exc}") from exc
+
+
+def _unsuspended(image: ImageFile.ImageFile, source: ImageSource) -> None:
+    """Have Pillow hand an arithmetic-coded JPEG (SOF9-SOF15) to libjpeg whole: libjpeg's arithmetic decoder cannot
+    suspend for more data (jdarith.c), and Pillow feeds its decoder 64 KiB at a time, so any such file over
+    that failed as "broken data stream", taken for damage. Others keep Pillow's pieces."""
+    if source.data is not None:
+        frame, size = jpeg_frame(source.data), len(source.data)
+    else:
+        with source.open() as f:
+            frame, size = head_frame(f), os.fstat(f.fileno()).st_size
+    if frame is not None and frame.arithmetic:
+        image.decodermaxblock = max(image.decodermaxblock, size)
 
 
 def _over_limit(width: int, height: int, max_pixels: int) -> ImageReadError:
@@ -294,13 +331,15 @@ def _read_tiff(source: ImageSource, max_pixels: int, min_side: int) -> Picture |
     return Picture(_upright(image, orientation))
 
 
-def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool) -> Picture:
+def _read_raw(
+    source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_side: int, libjpeg: bool, full_pixels: int = 0
+) -> Picture:
     """A camera RAW file (format ``raw``, open as ``f``) decoded from its largest usable embedded JPEG, else
     its sensor data developed by LibRaw (``raw_decoding``)."""
     preview, largest = largest_preview(f)
     if preview is None:
         try:
-            pixels, half = develop(f, max_pixels, min_side)
+            pixels, half = develop(f, max_pixels, min_side, full_pixels)
         except TooManyPixelsError as exc:
             raise _over_limit(exc.width, exc.height, max_pixels) from exc
         except MemoryError as exc:
@@ -313,7 +352,7 @@ def _read_raw(source: ImageSource, raw: str, f: BinaryIO, max_pixels: int, min_s
         return Picture(Image.fromarray(pixels, "RGB"), None, half)
     try:
         picture = _read(ImageSource(source.path.with_suffix(".jpg"), preview.data, source.content_id, source.content_hash),
-                        max_pixels, min_side, libjpeg)  # fmt: skip
+                        max_pixels, min_side, libjpeg, full_pixels)  # fmt: skip
     except ImageReadError as exc:
         raise ImageReadError(f"camera RAW ({raw}): its preview cannot be read: {exc}") from exc
     with Image.open(io.BytesIO(preview.data)) as header:

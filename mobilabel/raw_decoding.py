@@ -18,12 +18,13 @@ class UndevelopedError(ValueError):
     """LibRaw could not read the file's sensor data; the message is LibRaw's."""
 
 
-def develop(f: BinaryIO, max_pixels: int, min_side: int) -> tuple[npt.NDArray[np.uint8], bool]:
+def develop(f: BinaryIO, max_pixels: int, min_side: int, full_pixels: int = 0) -> tuple[npt.NDArray[np.uint8], bool]:
     """(The RAW file ``f``'s sensor data demosaiced, upright, 8-bit sRGB with the camera's white balance, H x W x 3;
     whether it was developed at half size).
 
     Half size (each 2x2 block of the colour filter array one pixel, no interpolation: a quarter of the memory)
-    is used when its shorter side stays at least ``min_side`` (0: full size). Raises ``TooManyPixelsError``
+    is used when its shorter side stays at least ``min_side`` (0: full size), and at full size (``min_side`` 0) when
+    the sensor has more than ``full_pixels`` (> 0: ``imaging.read_picture``'s bound). Raises ``TooManyPixelsError``
     over ``max_pixels`` (from the header, before developing) and ``UndevelopedError``.
     """
     f.seek(0)
@@ -32,7 +33,7 @@ def develop(f: BinaryIO, max_pixels: int, min_side: int) -> tuple[npt.NDArray[np
             width, height = int(raw.sizes.width), int(raw.sizes.height)
             if width * height > max_pixels:
                 raise TooManyPixelsError(width, height)
-            half = min_side > 0 and min(width, height) // 2 >= min_side
+            half = min(width, height) // 2 >= min_side if min_side > 0 else 0 < full_pixels < width * height
             pixels = raw.postprocess(half_size=half, output_bps=8, use_camera_wb=True)
     except rawpy.LibRawError as exc:
         message = exc.args[0] if exc.args else exc.__class__.__name__

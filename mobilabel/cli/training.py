@@ -229,7 +229,13 @@ def _local_run(settings: Settings, data_dir: Path | None, force: bool, output_di
     database = command_database()
     with database.transaction() as session:
         run = stored_runs.create_run(
-            session, str(data_dir.absolute()) if data_dir else None, options, force, False, trigger="local"
+            session,
+            str(data_dir.absolute()) if data_dir else None,
+            options,
+            force,
+            False,
+            trigger="local",
+            allowed_roots=settings.allowed_roots,
         )
         stored_runs.start_run(session, run.id)
     recorded = RecordedProgress(database, run.id)
@@ -266,7 +272,13 @@ def _queue_run(settings: Settings, data_dir: Path | None, force: bool, relabel: 
     database = command_database()
     with database.transaction() as session:
         run = stored_runs.create_run(
-            session, str(data_dir.absolute()) if data_dir else None, options, force, relabel, trigger="cli"
+            session,
+            str(data_dir.absolute()) if data_dir else None,
+            options,
+            force,
+            relabel,
+            trigger="cli",
+            allowed_roots=settings.allowed_roots,
         )
     submit_training(database, settings, run.id)
     click.echo(

@@ -32,8 +32,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 
-from ..confinement import outside_roots
-from ..imaging import ImageReadError, ImageSource, check_jpeg, label_min_side, load_source, read_picture
+from ..confinement import Confinement
+from ..imaging import (
+    FULL_DECODE_PIXELS,
+    ImageReadError,
+    ImageSource,
+    check_jpeg,
+    label_min_side,
+    load_source,
+    read_picture,
+)
 from ..models.classifier import Batch, Classifier
 from ..models.preprocessing import Preprocessing
 
@@ -85,17 +93,19 @@ class ThreadDecoder:
     flowers); ``pillow`` does both with Pillow, as the tutorial does.
     """
 
-    def __init__(self, max_pixels: int, pillow: bool = False, reduce: bool = True) -> None:
+    def __init__(self, max_pixels: int, pillow: bool = False, reduce: bool = True, full_pixels: int = 0) -> None:
+        """``full_pixels`` > 0 bounds a full-size decode (``imaging.read_picture``): a bigger JPEG is decoded at a reduced scale."""
         self.max_pixels = max_pixels
         self.pillow = pillow
         self.reduce = reduce
+        self.full_pixels = full_pixels
 
     def decode(self, source: ImageSource, classifier: Classifier) -> Decoded:
         preprocessing = classifier.preprocessing
         found = Decoded(source.path, source.content_id, preprocessing, content_hash=source.content_hash)
         min_side = label_min_side(preprocessing.resize_size) if self.reduce else 0
         try:
-            picture = read_picture(source, self.max_pixels, min_side, libjpeg=not self.pillow)
+            picture = read_picture(source, self.max_pixels, min_side, libjpeg=not self.pillow, full_pixels=self.full_pixels)
             tensor = classifier.pixels(picture.image) if self.pillow else classifier.thread_pixels(picture.image)
             return replace(found, tensor=tensor, warning=picture.warning, reduced=picture.reduced)
         except ImageReadError as exc:
@@ -167,8 +177,9 @@ class Reader:
         self.fallback = ThreadDecoder(max_pixels)
         # For a near tie a reduced decode left (``Labeller.refine``): Pillow at full size, as the tutorial
         # decodes (its very pixels), and the leaner full decode in peak memory than libjpeg-turbo with
-        # torchvision's resize (docs/benchmarks/recorded.md, Decoding).
-        self.full = ThreadDecoder(max_pixels, pillow=True, reduce=False)
+        # torchvision's resize (docs/benchmarks/recorded.md, Decoding). Bounded: a JPEG over
+        # FULL_DECODE_PIXELS (a big scan) at the largest DCT scale within it, so memory stays that of a phone photo.
+        self.full = ThreadDecoder(max_pixels, pillow=True, reduce=False, full_pixels=FULL_DECODE_PIXELS)
 
     def within(self, roots: Sequence[Path]) -> Reader:
         """This reader, opening only files that also lie under ``roots``: those of the process that created
@@ -179,11 +190,7 @@ class Reader:
 
     def refusal(self, path: Path) -> str | None:
         """Why ``path`` (links resolved) may not be opened, or None: it lies outside this process's roots or the job's."""
-        if outside_roots(path, self.allowed_roots):
-            return "path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not read"
-        if outside_roots(path, self.job_roots):
-            return "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
-        return None
+        return Confinement(self.allowed_roots, self.job_roots).refusal(path)
 
     def read(self, path: Path, classifier: Classifier, decoder: Decoder | None = None) -> Decoded:
         """The file as ``classifier``'s input (or JPEG bytes for the device), or its error; ``decoder``

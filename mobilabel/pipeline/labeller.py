@@ -203,7 +203,8 @@ class Labeller:
         full-size decode, in one extra forward pass.
 
         The files are read and decoded one at a time, here, and one at a time across the lanes, so the
-        labeller holds at most one full-size photo at once (a 48-megapixel photo is 144 MB decoded). One
+        labeller holds at most one full-size photo at once (a 48-megapixel photo is 144 MB decoded; a bigger JPEG
+        is decoded at the largest DCT scale within that, ``imaging.FULL_DECODE_PIXELS``). One
         that no longer decodes, or whose content changed since it was read, keeps its reduced decode's prediction.
         """
         redone = []

@@ -382,6 +382,9 @@ class TrainingRun(Base):
     # The worker and task ("worker celery@host/TASK-ID") or server training it, and its last heartbeat.
     owner: Mapped[str | None] = mapped_column(Text)
     heartbeat_at: Mapped[datetime | None]
+    # MOBILABEL_ALLOWED_ROOTS of the process that created the run (the server, for a run created over HTTP):
+    # training reads only files under them as well as under its own (migration 0017_run_roots). None or empty: none set.
+    allowed_roots: Mapped[list[str] | None] = mapped_column(StoredPathList)
 
 
 class Lease(Base):

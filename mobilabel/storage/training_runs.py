@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,10 +19,19 @@ from .tables import ModelVersion, TrainingRun, utcnow
 
 
 def create_run(
-    session: Session, data_dir: str | None, options: dict[str, Any], force: bool, relabel: bool, trigger: str
+    session: Session,
+    data_dir: str | None,
+    options: dict[str, Any],
+    force: bool,
+    relabel: bool,
+    trigger: str,
+    allowed_roots: Sequence[Path] = (),
 ) -> TrainingRun:
-    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``); None: on the answers alone."""
+    """Record a queued run; its data folder is stored absolute (``paths.absolute_path``); None: on the answers alone.
+    ``allowed_roots`` are the creating process's MOBILABEL_ALLOWED_ROOTS, which whoever trains holds the run's
+    files to as well as to its own (``training.train``'s ``run_roots``)."""
     run = TrainingRun(
+        allowed_roots=[str(r) for r in allowed_roots] or None,
         data_dir=absolute_path(data_dir) if data_dir is not None else None,
         options=options,
         force=force,

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..imaging import ImageReadError, read_rgb
+from ..files import Confine
+from ..imaging import ImageReadError, load_source, read_rgb
 from ..models.transforms import ImageTransform
 from .data import LabelledImage
 
@@ -60,11 +61,19 @@ class SeededSampler(Sampler[tuple[int, int]]):
 
 
 class ImageDataset(Dataset[_Item]):
-    def __init__(self, images: Sequence[LabelledImage], transform: ImageTransform, max_pixels: int, min_side: int = 0) -> None:
+    def __init__(
+        self,
+        images: Sequence[LabelledImage],
+        transform: ImageTransform,
+        max_pixels: int,
+        min_side: int = 0,
+        confine: Confine | None = None,
+    ) -> None:
         self.images = list(images)
         self.transform = transform
         self.max_pixels = max_pixels
         self.min_side = min_side
+        self.confine = confine
 
     def __len__(self) -> int:
         return len(self.images)
@@ -73,7 +82,7 @@ class ImageDataset(Dataset[_Item]):
         index, seed = key
         image = self.images[index]
         try:
-            pixels = read_rgb(image.path, self.max_pixels, self.min_side)
+            pixels = read_rgb(load_source(image.path, self.confine), self.max_pixels, self.min_side)
             # torchvision's random transforms draw from the global generator: seed it for this image
             # alone, and give it back as it was (the head's dropout draws from it in the main process).
             with torch.random.fork_rng(devices=[]):
@@ -100,12 +109,15 @@ def make_loader(
     max_pixels: int,
     seed: int = 0,
     min_side: int = 0,
+    confine: Confine | None = None,
 ) -> DataLoader[_Item]:
     """Batches of decoded images; ``workers`` processes decode ahead of the model.
 
     ``min_side`` > 0 decodes each image at the smallest reduced size whose shorter side is
     still at least that (``imaging.train_min_side`` for training transforms,
     ``imaging.label_min_side`` for validation ones); 0 decodes at full size.
+    ``confine`` (a training run's ``Confinement.refusal``) is asked about the real path of each file
+    opened, before it is read: an image it refuses is a failure with its reason, as an unreadable one is.
 
     Workers persist across epochs, so an epoch does not pay to start them again.
     The shuffle order and the random crops follow ``seed`` alone (``SeededSampler``).
@@ -115,7 +127,7 @@ def make_loader(
     if multiprocessing.current_process().daemon:
         workers = 0
     return DataLoader(
-        ImageDataset(images, transform, max_pixels, min_side),
+        ImageDataset(images, transform, max_pixels, min_side, confine),
         batch_size=batch_size,
         sampler=SeededSampler(len(images), shuffle, seed),
         num_workers=workers,

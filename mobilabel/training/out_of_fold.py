@@ -36,6 +36,7 @@ from torch import nn
 
 from ..calibration import fit_temperature, softmax
 from ..config import Settings
+from ..files import Confine
 from ..imaging import label_min_side
 from ..models import Checkpoint, Preprocessing
 from ..storage.corrections import VerifiedLabel
@@ -56,11 +57,15 @@ def fold_of(key: str, k: int = K_FOLDS) -> int:
 
 
 def frozen_features(
-    images: Sequence[LabelledImage], source: Checkpoint, options: TrainingOptions, settings: Settings
+    images: Sequence[LabelledImage],
+    source: Checkpoint,
+    options: TrainingOptions,
+    settings: Settings,
+    confine: Confine | None = None,
 ) -> tuple[torch.Tensor, list[int]]:
     """The ImageNet backbone's pooled features of ``images`` (N x D float32, D = 1280 for MobileNetV2 at
     alpha 1), centre-cropped as validation is, and the indices into ``images`` they belong to (an image
-    that cannot be read has none)."""
+    that cannot be read, or that ``confine`` refuses, has none)."""
     network = build_network(options, 1, source)
     network.classifier = nn.Identity()  # both architectures end in classifier(flatten(avgpool(features(x))))
     network.eval()
@@ -68,6 +73,7 @@ def frozen_features(
     loader = make_loader(
         images, preprocessing.eval_transform(), options.batch_size, shuffle=False, workers=settings.decode_threads,
         max_pixels=settings.max_image_pixels, seed=options.seed, min_side=label_min_side(preprocessing.resize_size),
+        confine=confine,
     )  # fmt: skip
     chunks: list[torch.Tensor] = []
     kept: list[int] = []
@@ -144,16 +150,17 @@ def trained_out_of_fold(
     source: Checkpoint,
     options: TrainingOptions,
     settings: Settings,
+    confine: Confine | None = None,
 ) -> OutOfFold:
     """The out-of-fold predictions of the ``answers`` a version was trained on (those in ``trained_hashes``),
-    over its ``classes``; ``source``: the ImageNet weights it started from."""
+    over its ``classes``; ``source``: the ImageNet weights it started from; ``confine``: as ``make_loader``'s."""
     trained = sorted(
         (a for a in answers if a.content_hash in trained_hashes and a.label in classes), key=lambda a: str(a.content_hash)
     )
     if not trained:
         return OutOfFold({}, 0, 1.0)
     images = [LabelledImage(Path(os.path.abspath(a.image_path)), classes.index(a.label)) for a in trained]
-    features, kept = frozen_features(images, source, options, settings)
+    features, kept = frozen_features(images, source, options, settings, confine)
     targets = [images[i].label for i in kept]
     scores, has = out_of_fold(features, targets, [fold_of(str(trained[i].content_hash)) for i in kept], len(classes))
     rows = has.nonzero().flatten().tolist()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import Settings
+from ..files import Confine
 from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
 from ..storage import Database
@@ -48,10 +49,11 @@ def promote_if_better(
     evaluation: Sequence[LabelledImage],
     force: bool = False,
     device: str = "auto",
+    confine: Confine | None = None,
 ) -> PromotionDecision:
     """Activate ``candidate`` (already registered) if the rule above allows it, or if ``force``.
 
-    ``evaluation`` labels index ``candidate.classes``. Raises ``UnknownVersionError`` if the
+    ``evaluation`` labels index ``candidate.classes``; ``confine``: as ``make_loader``'s. Raises ``UnknownVersionError`` if the
     active version's checkpoint is missing from the database.
     """
     with db.transaction() as session:
@@ -70,8 +72,8 @@ def promote_if_better(
         if force:
             return _activate(db, candidate, stored.FORCED, PromotionDecision(True, f"{reason}; promoted by force", active_id))
         return PromotionDecision(False, f"{reason}; use --force to promote it", active_id)
-    candidate_correct, evaluated = correct_on(candidate, candidate.classes, evaluation, settings, device)
-    active_correct, _ = correct_on(active, candidate.classes, evaluation, settings, device)
+    candidate_correct, evaluated = correct_on(candidate, candidate.classes, evaluation, settings, device, confine)
+    active_correct, _ = correct_on(active, candidate.classes, evaluation, settings, device, confine)
     comparison = (
         f"{candidate_correct} of {evaluated} evaluation images right, against {active_correct} for the active version {active_id}"
     )
@@ -103,7 +105,12 @@ def unseen_by_active(db: Database, evaluation: Sequence[LabelledImage], answers:
 
 
 def correct_on(
-    checkpoint: Checkpoint, classes: Sequence[str], images: Sequence[LabelledImage], settings: Settings, device: str = "auto"
+    checkpoint: Checkpoint,
+    classes: Sequence[str],
+    images: Sequence[LabelledImage],
+    settings: Settings,
+    device: str = "auto",
+    confine: Confine | None = None,
 ) -> tuple[int, int]:
     """(images right, images read) of ``checkpoint`` on ``images`` labelled by index into ``classes``.
 
@@ -121,6 +128,7 @@ def correct_on(
         workers=settings.decode_threads,
         max_pixels=settings.max_image_pixels,
         min_side=label_min_side(checkpoint.preprocessing.resize_size),
+        confine=confine,
     )
     result = evaluate(lambda batch: engine.forward(batch)[:, order], loader)
     return sum(t == p for t, p in zip(result.targets, result.predictions, strict=True)), len(result.targets)

@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from ..calibration import CALIBRATION_METRIC, calibrate
 from ..config import Settings
-from ..confinement import outside_roots
+from ..confinement import Confinement
+from ..files import Confine
 from ..hashing import hash_file
 from ..imaging import label_min_side, train_min_side
 from ..models import Checkpoint, Preprocessing, resolve_device
@@ -66,6 +67,7 @@ def train(
     force: bool = False,
     output_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
+    run_roots: Sequence[Path] = (),
 ) -> TrainingReport:
     """Train on ``data_dir`` (plus the answers, unless ``options.include_corrections`` is off; an answer
     overrides the folder's label of the same content), or with ``data_dir`` None on the answers alone
@@ -73,13 +75,21 @@ def train(
     promote it if it is better (``promote_if_better``).
 
     The checkpoint and the PNG report go to the model cache (and to ``output_dir`` too, if given).
+    Every file is read under ``settings.allowed_roots`` and ``run_roots`` too (those of the server that
+    created the run, ``TrainingRun.allowed_roots``): a folder or an image outside either is a
+    ``TrainingError`` naming it and the roots, before any image is read, and a link swapped in later is
+    refused when opened (a skipped image, with that reason).
     """
     started = time.perf_counter()
     options.check()
+    confinement = Confinement(tuple(settings.allowed_roots), tuple(run_roots), "training run")
+    if data_dir is not None and (roots := confinement.whose(data_dir)) is not None:
+        raise TrainingError(f"the training folder {data_dir} is outside {roots}; not read")
     try:
         resolve_device(options.device)  # before any work: --device cuda on a machine without one
     except (RuntimeError, ValueError) as exc:
         raise TrainingError(str(exc)) from exc
+    checked: set[Path] = set()  # the images already held to the roots
     corrections = verified_labels(db, options)
     fingerprint = inputs_fingerprint(data_dir, corrections, options)
     with db.transaction() as session:
@@ -91,27 +101,24 @@ def train(
         verified = answers_split(corrections, trainable, options.val_fraction or DEFAULT_VAL_FRACTION, CORRECTION_KEY)
     else:
         folder = find_split(data_dir, options.val_fraction, options.seed)
-        hashes = _content_hashes(folder) if corrections else {}
+        in_folder = (*folder.train, *folder.val)
+        _refuse_outside(in_folder, confinement)  # before they are hashed
+        checked = {image.path for image in in_folder}
+        hashes = _content_hashes(folder, confinement.refusal) if corrections else {}
         verified = add_corrections(folder, corrections, CORRECTION_KEY, hashes, untrained=(SKIP, *retired))
     split = verified.split
-    # The reads the labelling reader would refuse (a symlinked folder out of the roots, a correction
-    # made elsewhere): refused here before any is opened, as a run started over the API must be.
-    outside = [str(image.path) for image in (*split.train, *split.val) if outside_roots(image.path, settings.allowed_roots)]
-    if outside:
-        raise TrainingError(
-            f"{len(outside)} training image{'s lie' if len(outside) > 1 else ' lies'} outside the allowed roots "
-            f"(MOBILABEL_ALLOWED_ROOTS), e.g. {outside[0]}; not trained on"
-        )
+    _refuse_outside([image for image in (*split.train, *split.val) if image.path not in checked], confinement)  # the answers'
     if verified.left_out:
         log.warning("%d verified labels left out of training: %s", len(verified.left_out), verified.left_out)
     if not split.val:
         raise TrainingError(f"{data_dir or 'the answers'}: no validation images; add some to val/, or raise --val-fraction")
     source = None if options.from_scratch else find_imagenet(db, settings)
-    learner, result = fit_images(options, len(split.classes), split.train, split.val, source, settings, on_progress)
+    confine = confinement.refusal if confinement.confines else None
+    learner, result = fit_images(options, len(split.classes), split.train, split.val, source, settings, on_progress, confine)
 
     # The answers trained on get labels from models that never saw them (k-fold), so they can be measured too.
     oof = (
-        trained_out_of_fold(corrections, verified.trained_hashes, split.classes, source, options, settings)
+        trained_out_of_fold(corrections, verified.trained_hashes, split.classes, source, options, settings, confine)
         if source is not None and verified.trained_hashes
         else None
     )
@@ -146,7 +153,7 @@ def train(
     if output_dir is not None:
         checkpoint_path, report_path = _copy_out(output_dir, checkpoint_path, report_path, metrics)
     evaluation = unseen_by_active(db, split.val, corrections)
-    decision = promote_if_better(db, settings, checkpoint, evaluation, force=force, device=options.device)
+    decision = promote_if_better(db, settings, checkpoint, evaluation, force=force, device=options.device, confine=confine)
     return TrainingReport(
         version_id=checkpoint.version_id,
         classes=split.classes,
@@ -170,10 +177,12 @@ def fit_images(
     source: Checkpoint | None,
     settings: Settings,
     on_progress: ProgressCallback | None = None,
+    confine: Confine | None = None,
 ) -> tuple[Learner, FitResult]:
     """Train a network on ``train_images`` as ``options`` say, keeping the epoch best on ``val_images``.
 
-    ``source``: the ImageNet weights (``registry.find_imagenet``), None with ``from_scratch``.
+    ``source``: the ImageNet weights (``registry.find_imagenet``), None with ``from_scratch``;
+    ``confine``: as ``make_loader``'s.
     The loop alone: nothing is registered (``train`` does that; ``bench/recipes.py`` calls this).
     Raises ``TrainingError`` for options out of range or weights that do not fit.
     """
@@ -182,10 +191,11 @@ def fit_images(
     network = build_network(options, num_classes, source)
     preprocessing = Preprocessing.for_resolution(options.resolution)
     learner = Learner(network, options, preprocessing.crop_size, settings.engine)
-    train_loader = training_loader(train_images, options, settings)
+    train_loader = training_loader(train_images, options, settings, confine=confine)
     val_loader = make_loader(
         val_images, preprocessing.eval_transform(), options.batch_size, shuffle=False, workers=settings.decode_threads,
         max_pixels=settings.max_image_pixels, seed=options.seed, min_side=label_min_side(preprocessing.resize_size),
+        confine=confine,
     )  # fmt: skip
     result = fit(learner, train_loader, val_loader, options.epochs, on_progress, options.patience)
     del train_loader, val_loader  # stop their worker processes now
@@ -193,16 +203,20 @@ def fit_images(
 
 
 def training_loader(
-    images: Sequence[LabelledImage], options: TrainingOptions, settings: Settings, workers: int | None = None
+    images: Sequence[LabelledImage],
+    options: TrainingOptions,
+    settings: Settings,
+    workers: int | None = None,
+    confine: Confine | None = None,
 ) -> DataLoader[Any]:
     """Shuffled batches of ``options.batch_size`` training images (N x 3 x S x S, S = 224 x ``options.resolution``), each a random
     crop of at least ``options.min_crop_area`` of the photo, flipped, with ``options.augment``, drawn
-    from ``options.seed``; decoded by ``workers`` processes (default ``settings.decode_threads``)."""
+    from ``options.seed``; decoded by ``workers`` processes (default ``settings.decode_threads``); ``confine``: as ``make_loader``'s."""
     preprocessing = Preprocessing.for_resolution(options.resolution)
     return make_loader(
         images, preprocessing.train_transform(options.augment, options.min_crop_area), options.batch_size, shuffle=True,
         workers=settings.decode_threads if workers is None else workers, max_pixels=settings.max_image_pixels,
-        seed=options.seed, min_side=train_min_side(preprocessing.crop_size),
+        seed=options.seed, min_side=train_min_side(preprocessing.crop_size), confine=confine,
     )  # fmt: skip
 
 
@@ -230,13 +244,24 @@ def run_metrics(
     }
 
 
-def _content_hashes(split: DataSplit) -> dict[str, str]:
+def _refuse_outside(images: Sequence[LabelledImage], confinement: Confinement) -> None:
+    """Refuse the run (``TrainingError``: how many, one of them, whose roots) if any of ``images`` lies
+    outside the roots, before any of them is opened."""
+    outside = [(image.path, roots) for image in images if (roots := confinement.whose(image.path)) is not None]
+    if outside:
+        path, roots = outside[0]
+        lie = "s lie" if len(outside) > 1 else " lies"
+        raise TrainingError(f"{len(outside)} training image{lie} outside {roots}, e.g. {path}; not trained on")
+
+
+def _content_hashes(split: DataSplit, confine: Confine) -> dict[str, str]:
     """Path -> content hash of every folder image, so that an answer overrides the folder's label of its
-    content wherever the file lies; one unreadable here is left for the loader to report."""
+    content wherever the file lies; one unreadable here (or refused by ``confine`` once open) is left for
+    the loader to report."""
     hashes: dict[str, str] = {}
     for image in (*split.train, *split.val):
         try:
-            hashes[str(image.path)] = hash_file(image.path)
+            hashes[str(image.path)] = hash_file(image.path, confine)
         except OSError:
             continue
     return hashes

@@ -44,7 +44,15 @@ def run_training(rt: WorkerRuntime, app: Celery, run_id: int, owner: str) -> str
     try:
         with heartbeat:
             data_dir = source_path(run.data_dir) if run.data_dir else None
-            report = train(rt.db, rt.settings, data_dir, TrainingOptions(**run.options), force=run.force, on_progress=on_progress)
+            report = train(
+                rt.db,
+                rt.settings,
+                data_dir,
+                TrainingOptions(**run.options),
+                force=run.force,
+                on_progress=on_progress,
+                run_roots=tuple(source_path(root) for root in run.allowed_roots or ()),  # those of who created the run
+            )
     except Exception as exc:  # the run records why it failed; the worker carries on
         log.exception("training run failed", extra={"run": run_id})
         with rt.db.transaction() as session:

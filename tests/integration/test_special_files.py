@@ -15,8 +15,8 @@ from mobilabel.config import load_settings
 from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage.result_queries import ResultFilter, query_results
 from tests.api_support import ClientFactory
-from tests.integration.conftest import Cluster
-from tests.unit.worker.test_job_confinement import JOB_ROOTS_REFUSED
+from tests.integration.conftest import Cluster, wait_until
+from tests.unit.worker.test_job_confinement import JOB_ROOTS_REFUSED, RUN_ROOTS, training_folder
 
 
 def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(
@@ -82,3 +82,30 @@ def test_a_job_created_over_http_holds_the_worker_to_the_servers_roots(
         [sys.executable, "-m", "mobilabel", "status", str(job_id)], env=cluster.env, capture_output=True, text=True, check=True
     )
     assert "(1 labelled, 2 failed, 0 skipped (unchanged), 1 skipped: not an image)" in status.stdout
+
+
+def test_a_training_run_created_over_http_holds_the_worker_to_the_servers_roots(
+    api: ClientFactory, cluster: Cluster, tmp_path: Path, val_images: list[Path]
+) -> None:
+    """The worker has no roots of its own; the run records the server's, and the worker refuses an image a link
+    leads out of them to, before reading any, with whose roots it lies outside."""
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    data = training_folder(allowed / "data")
+    outside.mkdir()
+    shutil.copy(val_images[0], outside / "secret.jpg")
+    (data / "train" / "daisy" / "secret.jpg").symlink_to(outside / "secret.jpg")
+    assert "MOBILABEL_ALLOWED_ROOTS" not in cluster.env
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(allowed))
+    created = client.post("/api/training-runs", json={"data_dir": str(data), "epochs": 1, "batch_size": 8})
+    assert created.status_code == 202, created.text
+    run_id = created.json()["id"]
+    cluster.start_worker("w1")
+
+    def ended() -> dict[str, object] | None:
+        run: dict[str, object] = client.get(f"/api/training-runs/{run_id}").json()
+        return run if run["status"] in ("completed", "failed") else None
+
+    run = wait_until(ended, 300, f"training run {run_id} to end")
+    assert isinstance(run, dict) and run["status"] == "failed", run
+    secret = data / "train" / "daisy" / "secret.jpg"
+    assert run["error"] == f"TrainingError: 1 training image lies outside {RUN_ROOTS}, e.g. {secret}; not trained on"

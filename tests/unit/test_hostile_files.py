@@ -86,28 +86,48 @@ def test_label_labels_fails_or_counts_every_entry_it_meets(tmp_path: Path, val_i
     assert stored[str(folder / "dangling.jpg")]["error"] == "a broken symbolic link: its target does not exist"
 
 
-def test_a_photo_under_a_path_longer_than_path_max_is_labelled(tmp_path: Path, val_images: list[Path]) -> None:
-    # Made a folder at a time relative to the last (mkdir with dir_fd), as no whole path this long can be used.
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+def photo_deeper_than_path_max(root: Path, photo: Path) -> str:
+    """A copy of ``photo`` under ``root`` whose whole path is over PATH_MAX: made a folder at a time relative to the
+    last (mkdir with dir_fd), as no whole path this long can be used. Returns that path."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     depth = 0
     try:
-        while len(str(tmp_path)) + depth * 201 <= PATH_MAX + 200:
+        while len(str(root)) + depth * 201 <= PATH_MAX + 200:
             os.mkdir("d" * 200, dir_fd=fd)
             inner = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd = inner
             depth += 1
         with open(os.open("photo.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as out:
-            out.write(val_images[0].read_bytes())
+            out.write(photo.read_bytes())
     finally:
         os.close(fd)
-    photo = str(tmp_path / "/".join(["d" * 200] * depth) / "photo.jpg")
-    assert len(os.fsencode(photo)) > PATH_MAX
+    path = str(root / "/".join(["d" * 200] * depth) / "photo.jpg")
+    assert len(os.fsencode(path)) > PATH_MAX
+    return path
+
+
+def test_a_photo_under_a_path_longer_than_path_max_is_labelled(tmp_path: Path, val_images: list[Path]) -> None:
+    photo = photo_deeper_than_path_max(tmp_path, val_images[0])
     labelled = run("label", str(tmp_path))
     assert "1 image, 1 labelled, 0 failed" in " ".join(labelled.output.split()), labelled.output
     assert rows()[photo]["status"] == "ok"
     predicted = run("predict", photo)
     assert predicted.exit_code == 0 and predicted.output.startswith(photo + "\t") and "failed" not in predicted.output
+
+
+def test_a_job_created_over_http_labels_a_photo_under_a_path_longer_than_path_max(
+    tmp_path: Path, val_images: list[Path], api: ClientFactory
+) -> None:
+    photo = photo_deeper_than_path_max(tmp_path, val_images[0])
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path))
+    created = client.post("/api/jobs", json={"folder": str(tmp_path)})
+    assert created.status_code == 202, created.text
+    client.app.state.runner.wait_idle(timeout=120)  # type: ignore[attr-defined]
+    job = client.get(f"/api/jobs/{created.json()['id']}").json()
+    assert (job["status"], job["total"], job["done"], job["failed"]) == ("completed", 1, 1, 0), job
+    (row,) = client.get("/api/results", params={"job": job["id"]}).json()["items"]
+    assert (row["image_path"], row["status"]) == (photo, "ok")
 
 
 def big_scan(path: Path, width: int, height: int) -> Path:
@@ -195,6 +215,13 @@ def test_camera_raw_without_a_preview_is_developed_from_its_sensor_data(tmp_path
     data = (tmp_path / "IMG_0009.DNG").read_bytes()
     picture = read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 64)
     assert picture.reduced and picture.image.size == (photo.width // 2, photo.height // 2)
+    # Asked for full size within a pixel budget it exceeds (the near-tie re-decode's): developed at half size too.
+    bounded = read_picture(
+        ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 0, full_pixels=1_000
+    )
+    assert bounded.reduced and bounded.image.size == (photo.width // 2, photo.height // 2)
+    whole = read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 89_478_485, 0)
+    assert not whole.reduced and whole.image.width == photo.width  # the sensor's even rows: 334 of the photo's 335
     with pytest.raises(ImageReadError, match=r"over the limit of 1,000 \(MOBILABEL_MAX_IMAGE_PIXELS\)"):
         read_picture(ImageSource(tmp_path / "IMG_0009.DNG", data, "1:1", hash_bytes(data)), 1_000)
 
@@ -215,3 +242,30 @@ def test_the_api_labels_a_raw_upload_as_predict_does(tmp_path: Path, val_images:
     assert answer.status_code == 200, answer.text
     predicted = run("predict", str(dng)).output.split("\t")
     assert answer.json()["predictions"][0]["label"] == predicted[1]
+
+
+def test_a_job_created_over_http_fails_or_counts_every_special_entry(
+    tmp_path: Path, val_images: list[Path], api: ClientFactory, unix_socket: Path
+) -> None:
+    """Case 4 through the API (the server labels the job itself, no broker): the same rows and counts as `label`,
+    on the job as GET /api/jobs/{id} and `mobilabel jobs` show it; the server never blocks on the FIFO."""
+    folder = unix_socket.parent
+    shutil.copy(val_images[0], folder / "good.jpg")
+    (folder / "notes.txt").write_text("not a photo")
+    os.mkfifo(folder / "fifo.jpg")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    (folder / "dangling").symlink_to(folder / "gone")
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(folder))
+    created = client.post("/api/jobs", json={"folder": str(folder)})
+    assert created.status_code == 202, created.text
+    client.app.state.runner.wait_idle(timeout=120)  # type: ignore[attr-defined]
+    job = client.get(f"/api/jobs/{created.json()['id']}").json()
+    counts = {"not an image": 1, "a socket, not a regular file": 1, "broken symbolic link": 1}
+    assert (job["status"], job["total"], job["done"], job["failed"], job["passed_over"]) == ("completed", 3, 1, 2, counts)
+    stored = {Path(p).name: r for p, r in rows().items()}
+    assert stored["fifo.jpg"]["error"] == "a FIFO (named pipe), not a regular file: not opened"
+    # A link to /dev/zero resolves outside the roots: refused for that before its kind is asked.
+    assert stored["zero.jpg"]["error"] == "path is outside the allowed roots (MOBILABEL_ALLOWED_ROOTS); not read"
+    assert stored["good.jpg"]["status"] == "ok"
+    listed = run("jobs", "--format", "csv").output
+    assert "not an image" in listed and "a socket, not a regular file" in listed, listed

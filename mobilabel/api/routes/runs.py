@@ -93,7 +93,10 @@ def start_run(body: RunRequest, request: Request, db: DatabaseDep, settings: Set
     except (MobilabelError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from exc
     with db.transaction() as session:
-        run = stored_runs.create_run(session, data_dir, options, body.force, body.relabel, trigger="api")
+        # The server's roots go with the run: a worker without roots of its own still reads only under them.
+        run = stored_runs.create_run(
+            session, data_dir, options, body.force, body.relabel, trigger="api", allowed_roots=settings.allowed_roots
+        )
     runner: JobRunner = request.app.state.runner
     submit_training(db, settings, run.id, local=runner)
     with db.transaction() as session:

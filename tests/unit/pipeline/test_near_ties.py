@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from mobilabel.config import load_settings
-from mobilabel.imaging import ImageSource
+from mobilabel.imaging import FULL_DECODE_PIXELS, ImageSource, bounded_min_side, load_source, read_picture
 from mobilabel.models import Checkpoint, Classifier, Prediction
 from mobilabel.pipeline.build import build_labeller
 from mobilabel.pipeline.decoders import DECODERS, Decoded, Decoder, Reader
@@ -122,3 +123,26 @@ def test_the_setting_reaches_the_labeller(classifier: Classifier, monkeypatch: p
 def test_a_labeller_built_directly_refines_as_the_settings_default_does(classifier: Classifier) -> None:
     # bench and library callers build Labeller themselves: the same near ties settled as `mobilabel label` settles them.
     assert Labeller(classifier).refine_margin == load_settings().refine_margin == 0.01
+
+
+def test_the_re_decode_of_a_big_scan_stays_within_the_pixel_budget(
+    classifier: Classifier, tmp_path: Path, val_images: list[Path]
+) -> None:
+    """Issue 22, case 5: a near tie in a scan over FULL_DECODE_PIXELS is decoded again at the largest DCT scale
+    within it, not at full size (a 182-megapixel scan would hold 546 MB as RGB)."""
+    scan = tmp_path / "scan.jpg"
+    Image.open(val_images[0]).convert("RGB").resize((9600, 6400)).save(scan, quality=80)  # 61.4 MP
+    reader = Reader(10**9)
+    assert reader.full.full_pixels == FULL_DECODE_PIXELS == 48_000_000
+    picture = read_picture(load_source(scan), 10**9, 0, libjpeg=False, full_pixels=reader.full.full_pixels)
+    assert picture.image.size == (4800, 3200) and picture.reduced  # 1/2 scale: 15.4 MP
+    again = reader.read(scan, classifier, reader.full)
+    assert again.tensor is not None and again.reduced
+    records, redone = labelled(classifier, [scan], 1.0, "torchvision")
+    assert redone == [scan] and records[scan].status == "ok"
+    assert_from(records[scan], predicted(classifier, [again])[0])
+    # The scale for other sizes: whole within the budget; 182 MP at 1/2, 400 MP at 1/4, beyond 3 GP at 1/8.
+    assert bounded_min_side(8000, 6000, FULL_DECODE_PIXELS) == 0
+    assert bounded_min_side(14000, 13000, FULL_DECODE_PIXELS) == 6500
+    assert bounded_min_side(25000, 16000, FULL_DECODE_PIXELS) == 4000
+    assert bounded_min_side(80000, 40000, FULL_DECODE_PIXELS) == 5000
