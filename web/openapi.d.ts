@@ -1194,6 +1194,11 @@ export interface components {
         /** CorrectionOut */
         CorrectionOut: {
             /**
+             * Answer Group
+             * @description the group answered at once with it (POST /api/review/group), the same id on every member
+             */
+            answer_group?: string | null;
+            /**
              * Audit
              * @description an answer to an audit lease: held out of training, it measures accuracy
              */
