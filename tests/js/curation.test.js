@@ -10,6 +10,7 @@ import {
   mistakeCommand,
   nextOpen,
   similarityText,
+  sourceText,
 } from "../../mobilabel/api/static/lib/curation.js";
 
 test("one key per likely mistake: use the model's label, keep the given one, or move", () => {
@@ -58,4 +59,11 @@ test("your classes: the active ones and the active version's, not ImageNet's and
   assert.deepEqual(ownClasses([flowers], classes), ["orchid", "daisy"]);
   assert.deepEqual(ownClasses([{ ...flowers, imagenet: true }], classes), ["orchid"]);
   assert.deepEqual(ownClasses([{ ...flowers, active: false }], []), []);
+});
+
+test("where a checked label comes from, in words", () => {
+  assert.equal(sourceText("folder"), "its folder's name");
+  assert.equal(sourceText("accepted"), "accepted by mobilabel accept");
+  assert.equal(sourceText("answer"), "an answer");
+  assert.equal(sourceText("rule"), "rule"); // a source this page does not know yet: as the server says it
 });

@@ -73,3 +73,8 @@ export function groupSummary(members) {
 export function similarityText(similarity) {
   return similarity === null || similarity === undefined ? "" : `similarity ${similarity.toFixed(2)}`;
 }
+
+/** Where a checked label comes from, in words. @param {string} source answer | accepted | folder @returns {string} */
+export function sourceText(source) {
+  return { answer: "an answer", accepted: "accepted by mobilabel accept", folder: "its folder's name" }[source] || source;
+}

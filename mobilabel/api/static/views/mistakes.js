@@ -1,10 +1,11 @@
-// Likely mistakes: the answers a model trained without them disagrees with most, likeliest first
-// (GET /api/review/mistakes, confident learning), each with the given label, the model's, and why.
+// Likely mistakes: the labels (answers, accepted labels, folder labels) a model trained without them
+// disagrees with most, likeliest first (GET /api/review/mistakes, confident learning), each with the
+// given label and where it comes from, the model's, and why.
 // One key or click per row: use the model's label (a or Enter) or keep the given one (k); either is
 // stored as this reviewer's answer (PUT /api/corrections) and focus moves to the next open row.
 
 import { api } from "../lib/api.js";
-import { mistakeCommand, nextOpen } from "../lib/curation.js";
+import { mistakeCommand, nextOpen, sourceText } from "../lib/curation.js";
 import { h, run, say, setText } from "../lib/dom.js";
 import { viewUrl } from "../lib/format.js";
 import { savedReviewer } from "../lib/reviewer.js";
@@ -64,7 +65,7 @@ export async function showMistakes(main, params, meta) {
     h(
       "p",
       {},
-      `${found.checked} answers checked, each by a model trained without it; the ${found.items.length} it believes least first. Answering as ${reviewer}. `,
+      `${found.checked} labels checked (answers, accepted labels, folder names that are classes), each by a model trained without it; the ${found.items.length} it believes least first. Answering as ${reviewer}. `,
       h(
         "button",
         { type: "button", id: "forget-reviewer", onclick: () => askReviewer(main, () => location.reload(), TITLE) },
@@ -121,7 +122,7 @@ function mistakeRow(item, imagesOn, choose) {
         { id: `${id}-labels`, class: "labels" },
         "given ",
         h("strong", { class: "given" }, item.given_label),
-        ` (${item.given_probability.toFixed(2)}) · model `,
+        ` (${item.given_probability.toFixed(2)}; ${sourceText(item.source)}) · model `,
         h("strong", { class: "suggested" }, item.model_label),
         ` (${item.model_probability.toFixed(2)})`,
         item.flagged ? h("span", { class: "flag" }, " flagged") : "",
