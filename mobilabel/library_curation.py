@@ -3,13 +3,14 @@
 no torch), and answers a group with one answer row per member.
 
 Which labels are checked: the standing answers (a person's, including ``other``; ``skip`` says nothing
-to check). Each is judged by a softmax head fitted on the other answers' embeddings (k-fold out-of-fold
-probabilities), so an answer is never judged by a model that learnt it.
+to check), the labels `mobilabel accept` accepted, and folder labels (an image in a folder named after a
+class, as `mobilabel train DIR` reads them); a person's answer wins over the others. Each is judged by a
+softmax head fitted on the other labels' embeddings (k-fold out-of-fold probabilities), so a label is
+never judged by a model that learnt it.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,28 +19,25 @@ import numpy as np
 
 from .curation.duplicates import DEFAULT_THRESHOLD, near_duplicate_groups
 from .curation.mistakes import out_of_fold_probabilities, rank_mistakes
-from .curation.neighbours import SearchIndex, build_index
-from .errors import MobilabelError
+from .library_index import CurationError, indexed_library, read_library
 from .storage import Database
+from .storage.classes import SKIP
 from .storage.corrections import NEW_CLASS_HINT, CorrectionRecord, save_corrections
-from .storage.curation_queries import library_backbone, library_signature, result_labels, standing_answers
-from .storage.embedding_queries import LibraryEmbeddings, library_embeddings
+from .storage.curation_queries import GivenLabels, given_labels, result_labels
+from .storage.embedding_queries import LibraryEmbeddings
 
 FOLDS = 5
 MIN_ANSWERS = 2 * FOLDS  # fewer and some fold would have nothing to learn from
 
 
-class CurationError(MobilabelError):
-    """Nothing to compute from yet (no embeddings, too few answers) or a result that is not in the library."""
-
-
 @dataclass(frozen=True)
 class LikelyMistake:
-    """An answer the model, fitted without it, disagrees with; ``why`` says so in words."""
+    """A label the model, fitted without it, disagrees with; ``why`` says so in words."""
 
     result_id: int
     image_path: str
     given_label: str
+    source: str  # answer | accepted | folder: where the given label comes from
     model_label: str
     given_probability: float
     model_probability: float
@@ -59,73 +57,77 @@ class Member:
     similarity: float | None = None
 
 
-@dataclass(frozen=True)
-class _Indexed:
-    signature: tuple[str, int, int]  # backbone, images, largest result id (storage.curation_queries.library_signature)
-    library: LibraryEmbeddings
-    index: SearchIndex
+# Which label of an image is checked, the first there is: a person's answer, an accepted label, its folder's name.
+ANSWER, ACCEPTED, FOLDER = "answer", "accepted", "folder"
+_NOUN = {ANSWER: "answer", ACCEPTED: "accepted label", FOLDER: "folder label"}
 
 
-# The last library read and its index, per process: at a million images reading the embeddings takes
-# seconds and building the IVF index minutes, so "more like this" reuses them until the library changes.
-_last: _Indexed | None = None
-_last_lock = threading.Lock()
+def folder_name(image_path: str) -> str | None:
+    """The name of the folder holding ``image_path`` (a local path or an ``s3://`` object), or None at the top."""
+    parts = image_path.replace("\\", "/").split("/")
+    return parts[-2] if len(parts) > 1 and parts[-2] else None
 
 
-def _library(db: Database) -> LibraryEmbeddings:
-    with db.transaction() as session:
-        backbone = library_backbone(session)
-        library = library_embeddings(session, backbone) if backbone else None
-    if library is None or not len(library):
-        raise CurationError("no stored embeddings yet: label a folder first (mobilabel label DIR)")
-    return library
-
-
-def _indexed(db: Database) -> _Indexed:
-    """The library and its kNN index, rebuilt only when the library changed since the last call."""
-    global _last
-    with _last_lock:
-        with db.transaction() as session:
-            backbone = library_backbone(session)
-            signature = (backbone, *library_signature(session, backbone)) if backbone else None
-        if signature is None or _last is None or _last.signature != signature:
-            library = _library(db)
-            _last = _Indexed(signature or ("", 0, 0), library, build_index(library.vectors))
-        return _last
+def _checked(library: LibraryEmbeddings, given: GivenLabels) -> list[tuple[int, str, str]]:
+    """(library row, label, source) of each content with a label to check, its first labelled row only."""
+    found: dict[str, tuple[int, str, str]] = {}
+    for row, content in enumerate(library.content_hashes):
+        if content in found:
+            continue
+        if content in given.answers:
+            if given.answers[content] != SKIP:  # skip: a person not sure, so nothing of it is checked
+                found[content] = (row, given.answers[content], ANSWER)
+        elif content in given.accepted:
+            found[content] = (row, given.accepted[content], ACCEPTED)
+        elif (folder := folder_name(library.image_paths[row])) in given.classes and folder is not None:
+            found[content] = (row, folder, FOLDER)
+    return list(found.values())
 
 
 def likely_mistakes(db: Database, count: int = 20) -> tuple[list[LikelyMistake], int]:
-    """The ``count`` answers likeliest to be wrong, likeliest first, and how many answers were checked.
+    """The ``count`` labels likeliest to be wrong, likeliest first, and how many labels were checked.
 
-    Raises CurationError without embeddings or with fewer than ``MIN_ANSWERS`` answers on embedded images."""
-    library = _library(db)
+    Checked: each embedded image's standing answer (a class or ``other``; ``skip`` checks nothing), else its
+    accepted label, else the name of its folder when that is a class (own or the active version's).
+    Raises CurationError without embeddings or with fewer than ``MIN_ANSWERS`` labels on embedded images."""
+    library = read_library(db)[1]
     with db.transaction() as session:
-        answers = standing_answers(session)
-    rows = [i for i, h in enumerate(library.content_hashes) if h in answers]
-    rows = list({library.content_hashes[i]: i for i in rows}.values())  # one row per content
-    if len(rows) < MIN_ANSWERS:
-        raise CurationError(f"{len(rows)} answers on embedded images; likely mistakes need at least {MIN_ANSWERS}")
-    given = [answers[library.content_hashes[i]] for i in rows]
+        checked = _checked(library, given_labels(session))
+    if len(checked) < MIN_ANSWERS:
+        raise CurationError(
+            f"{len(checked)} answers, accepted or folder labels on embedded images; likely mistakes need at least {MIN_ANSWERS}"
+        )
+    rows = [row for row, _, _ in checked]
+    given = [label for _, label, _ in checked]
     classes = sorted(set(given))
-    labels = np.array([classes.index(g) for g in given], np.int64)
+    number = {c: k for k, c in enumerate(classes)}
+    labels = np.array([number[g] for g in given], np.int64)
     probabilities = out_of_fold_probabilities(library.vectors[rows], labels, len(classes), FOLDS)
     ranking = rank_mistakes(probabilities, labels)
     out = []
     for i in ranking.order[:count].tolist():
-        predicted = int(probabilities[i].argmax())
-        model_label = classes[int(ranking.suggested[i])] if ranking.flagged[i] else classes[predicted]
-        p_given, p_model = float(probabilities[i, labels[i]]), float(probabilities[i, classes.index(model_label)])
+        source = checked[i][2]
+        model_label = classes[int(ranking.suggested[i]) if ranking.flagged[i] else int(probabilities[i].argmax())]
+        p_given, p_model = float(probabilities[i, labels[i]]), float(probabilities[i, number[model_label]])
         if ranking.flagged[i]:
             why = (
-                f"a model trained without this answer says {model_label} ({p_model:.2f}, above the {ranking.thresholds[classes.index(model_label)]:.2f} "
-                f"it gives its own {model_label} answers on average) and {given[i]} only {p_given:.2f}"
+                f"a model trained without this {_NOUN[source]} says {model_label} ({p_model:.2f}, above the "
+                f"{ranking.thresholds[number[model_label]]:.2f} it gives its own {model_label} labels on average) "
+                f"and {given[i]} only {p_given:.2f}"
             )
         else:
             why = f"not flagged: ranked by how little the model believes {given[i]} ({p_given:.2f}; {model_label} {p_model:.2f})"
-        result = int(library.result_ids[rows[i]])
         out.append(
             LikelyMistake(
-                result, library.image_paths[rows[i]], given[i], model_label, p_given, p_model, bool(ranking.flagged[i]), why
+                int(library.result_ids[rows[i]]),
+                library.image_paths[rows[i]],
+                given[i],
+                source,
+                model_label,
+                p_given,
+                p_model,
+                bool(ranking.flagged[i]),
+                why,
             )
         )
     return out, len(rows)
@@ -146,7 +148,7 @@ def duplicate_groups(db: Database, threshold: float = DEFAULT_THRESHOLD) -> list
     """Groups of near-duplicate images of the library (two or more each), largest first.
 
     Raises CurationError without embeddings, ValueError for a threshold outside (0, 1]."""
-    library = _library(db)
+    library = read_library(db)[1]
     groups = near_duplicate_groups(library.vectors, threshold)
     groups.sort(key=lambda g: (-len(g), g[0]))
     return [_members(db, [int(library.result_ids[i]) for i in group]) for group in groups]
@@ -156,12 +158,9 @@ def more_like_this(db: Database, result_id: int, count: int = 20) -> list[Member
     """The ``count`` images most like result ``result_id`` (itself excluded), most similar first.
 
     Raises CurationError when that result has no stored embedding (or the library none)."""
-    indexed = _indexed(db)
+    indexed = indexed_library(db)
     library = indexed.library
-    where = np.flatnonzero(library.result_ids == result_id)
-    if not len(where):
-        raise CurationError(f"result {result_id} is not a labelled image with a stored embedding")
-    found, similarity = indexed.index.search(library.vectors[where[0]], count + 1)
+    found, similarity = indexed.index.search(indexed.vector(db, result_id), count + 1)
     pairs = [(int(library.result_ids[i]), float(s)) for i, s in zip(found[0], similarity[0], strict=True) if i >= 0]
     pairs = [(r, s) for r, s in pairs if r != result_id][:count]
     return _members(db, [r for r, _ in pairs], [s for _, s in pairs])

@@ -761,7 +761,8 @@ export interface paths {
         };
         /**
          * Review Mistakes
-         * @description The answers likeliest to be wrong: those a model trained without them (out-of-fold) disagrees with most.
+         * @description The labels likeliest to be wrong (answers, accepted and folder labels): those a model trained without them
+         *     (out-of-fold) disagrees with most.
          */
         get: operations["review_mistakes_api_review_mistakes_get"];
         put?: never;
@@ -1194,6 +1195,11 @@ export interface components {
         /** CorrectionOut */
         CorrectionOut: {
             /**
+             * Answer Group
+             * @description the group answered at once with it (POST /api/review/group), the same id on every member
+             */
+            answer_group?: string | null;
+            /**
              * Audit
              * @description an answer to an audit lease: held out of training, it measures accuracy
              */
@@ -1582,7 +1588,7 @@ export interface components {
             flagged: boolean;
             /**
              * Given Label
-             * @description the answer standing on the image
+             * @description the label standing on the image: its answer, else its accepted label, else its folder's
              */
             given_label: string;
             /** Given Probability */
@@ -1599,6 +1605,11 @@ export interface components {
             /** Result Id */
             result_id: number;
             /**
+             * Source
+             * @description where the given label comes from: answer, accepted (mobilabel accept) or folder
+             */
+            source: string;
+            /**
              * Why
              * @description why it was flagged, in words
              */
@@ -1608,7 +1619,7 @@ export interface components {
         MistakesOut: {
             /**
              * Checked
-             * @description answers checked
+             * @description labels checked: answers, accepted labels and folder labels on embedded images
              */
             checked: number;
             /**
@@ -3785,7 +3796,7 @@ export interface operations {
                     "application/json": components["schemas"]["MistakesOut"];
                 };
             };
-            /** @description no embeddings or too few answers */
+            /** @description no embeddings or too few labels */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -13,7 +13,7 @@ from ..storage.pathcodec import to_stored
 from .context import command_database, reviewer_name
 from .output import FORMATS, print_rows
 
-MISTAKE_COLUMNS = ("result_id", "image_path", "given_label", "model_label", "given_p", "model_p", "why")
+MISTAKE_COLUMNS = ("result_id", "image_path", "given_label", "source", "model_label", "given_p", "model_p", "why")
 MEMBER_COLUMNS = ("group", "result_id", "image_path", "label", "answered")
 NEIGHBOUR_COLUMNS = ("result_id", "image_path", "label", "answered", "similarity")
 _FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -23,21 +23,22 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="t
 @click.option("--count", type=click.IntRange(min=1, max=10_000), default=20, show_default=True, help="How many to list.")
 @_FORMAT
 def mistakes_command(count: int, fmt: str) -> None:
-    """Answers a model trained without them disagrees with, likeliest mistake first (confident learning).
+    """Labels a model trained without them disagrees with, likeliest mistake first (confident learning).
 
-    Each row: the given label, the model's label, their probabilities and why it was flagged. Fix one with
-    `mobilabel correct IMAGE LABEL`.
+    Checked: answers, accepted labels and folder labels (an image in a folder named after a class). Each row:
+    the given label and where it comes from, the model's label, their probabilities and why it was flagged.
+    Fix one with `mobilabel correct IMAGE LABEL`.
     """
     found, checked = likely_mistakes(command_database(), count)
     rows = [
         {"result_id": m.result_id, "image_path": to_stored(m.image_path), "given_label": m.given_label,
-         "model_label": m.model_label, "given_p": round(m.given_probability, 3), "model_p": round(m.model_probability, 3),
+         "source": m.source, "model_label": m.model_label, "given_p": round(m.given_probability, 3), "model_p": round(m.model_probability, 3),
          "why": m.why}
         for m in found
     ]  # fmt: skip
     print_rows(Console(), MISTAKE_COLUMNS, rows, fmt, title="likely mistakes", drop_first=("why", "result_id"))
     flagged = sum(m.flagged for m in found)
-    click.echo(f"{flagged} of the {len(found)} listed flagged, out of {checked} answers checked", err=True)
+    click.echo(f"{flagged} of the {len(found)} listed flagged, out of {checked} labels checked", err=True)
 
 
 @click.command("duplicates")

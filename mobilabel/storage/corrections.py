@@ -67,6 +67,7 @@ class VerifiedLabel:
     updated_at: datetime
     reviewer: str | None = None  # who gave the standing answer (None: before answers recorded it)
     audit: bool = False  # whether it answered an audit lease: held out of training, a measure of accuracy
+    answer_group: str | None = None  # the group answered at once with it (near-duplicates, a selection), if any
 
 
 def save_corrections(
@@ -227,6 +228,7 @@ def _verified(session: Session, correction: Correction) -> VerifiedLabel:
         correction.updated_at,
         correction.reviewer,
         correction.audit,
+        correction.answer_group,
     )
 
 

@@ -1,5 +1,6 @@
 """What likely mistakes, near-duplicate groups and "more like this" read: the backbone the library is
-embedded with, the answers standing on its images, and its current results by id."""
+embedded with, the labels given to its images (answers, accepted labels, the classes a folder may name),
+and its current results by id."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .classes import SKIP
+from .class_queries import class_names
+from .classes import RESERVED
 from .states import ResultStatus
-from .tables import Correction, Embedding, Result
+from .tables import Acceptance, Correction, Embedding, ModelVersion, Result
+from .versions import IMAGENET_PREFIX
 
 _IDS_PER_QUERY = 1000
 
@@ -23,10 +26,22 @@ def library_backbone(session: Session) -> str | None:
     )
 
 
-def standing_answers(session: Session) -> dict[str, str]:
-    """content hash -> the answer standing on it, every answer but ``skip`` (not sure: no label to check)."""
-    rows = session.execute(select(Correction.content_hash, Correction.label).where(Correction.label != SKIP))
-    return {str(h): str(label) for h, label in rows if h is not None}
+@dataclass(frozen=True)
+class GivenLabels:
+    """The labels likely mistakes check, by content hash, and the names a folder can give."""
+
+    answers: dict[str, str]  # the standing answer, ``skip`` included (a person not sure: nothing to check)
+    accepted: dict[str, str]  # the label `mobilabel accept` accepted (a person's answer wins over it)
+    classes: set[str]  # the active own classes and the active version's, unless it is ImageNet's (its 1,000 are not yours)
+
+
+def given_labels(session: Session) -> GivenLabels:
+    """Every standing answer and accepted label, and the class names a folder's name may be."""
+    answers = {str(h): str(label) for h, label in session.execute(select(Correction.content_hash, Correction.label)) if h}
+    accepted = {str(h): str(label) for h, label in session.execute(select(Acceptance.content_hash, Acceptance.label))}
+    active = session.execute(select(ModelVersion.id, ModelVersion.classes).where(ModelVersion.active.is_(True))).first()
+    trained = {str(c) for c in active[1]} if active is not None and not active[0].startswith(IMAGENET_PREFIX) else set()
+    return GivenLabels(answers, accepted, (set(class_names(session)) | trained) - set(RESERVED))
 
 
 @dataclass(frozen=True)

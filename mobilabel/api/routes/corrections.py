@@ -52,6 +52,9 @@ class CorrectionOut(BaseModel):
     updated_at: datetime
     reviewer: str | None = Field(description="who gave this answer")
     audit: bool = Field(description="an answer to an audit lease: held out of training, it measures accuracy")
+    answer_group: str | None = Field(
+        None, description="the group answered at once with it (POST /api/review/group), the same id on every member"
+    )
 
 
 def _result(session: SessionDep, result_id: int) -> tuple[str, str | None]:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ...curation.duplicates import DEFAULT_THRESHOLD
-from ...library_curation import CurationError, answer_group, duplicate_groups, likely_mistakes, more_like_this
+from ...library_curation import answer_group, duplicate_groups, likely_mistakes, more_like_this
+from ...library_index import CurationError
 from ...storage.corrections import CorrectionError
 from ..deps import DatabaseDep, RowId, SettingsDep
 
@@ -19,7 +20,10 @@ router = APIRouter(tags=["review"])
 class MistakeOut(BaseModel):
     result_id: int
     image_path: str
-    given_label: str = Field(description="the answer standing on the image")
+    given_label: str = Field(
+        description="the label standing on the image: its answer, else its accepted label, else its folder's"
+    )
+    source: str = Field(description="where the given label comes from: answer, accepted (mobilabel accept) or folder")
     model_label: str = Field(description="what a softmax head fitted without this answer says")
     given_probability: float
     model_probability: float
@@ -29,7 +33,7 @@ class MistakeOut(BaseModel):
 
 class MistakesOut(BaseModel):
     items: list[MistakeOut] = Field(description="likeliest mistake first")
-    checked: int = Field(description="answers checked")
+    checked: int = Field(description="labels checked: answers, accepted labels and folder labels on embedded images")
 
 
 class MemberOut(BaseModel):
@@ -65,10 +69,11 @@ def _not_ready(exc: CurationError) -> HTTPException:
 
 
 @router.get(
-    "/api/review/mistakes", response_model=MistakesOut, responses={409: {"description": "no embeddings or too few answers"}}
+    "/api/review/mistakes", response_model=MistakesOut, responses={409: {"description": "no embeddings or too few labels"}}
 )
 def review_mistakes(db: DatabaseDep, count: Annotated[int, Query(ge=1, le=10_000)] = 20) -> MistakesOut:
-    """The answers likeliest to be wrong: those a model trained without them (out-of-fold) disagrees with most."""
+    """The labels likeliest to be wrong (answers, accepted and folder labels): those a model trained without them
+    (out-of-fold) disagrees with most."""
     try:
         found, checked = likely_mistakes(db, count)
     except CurationError as exc:

@@ -1,4 +1,5 @@
-// The mobilabel review page: jobs, one job, the review queue, gallery with keyboard review, one image, models.
+// The mobilabel review page: jobs, one job, the review queue, likely mistakes, duplicates, more like
+// this, gallery with keyboard review, one image, models.
 // Plain DOM modules, no framework and no build step; every view is a URL (?view=...&filters) and
 // every datum comes from /api. This module picks the view, marks the nav, and shows the banner
 // when the server cannot serve images.
@@ -7,12 +8,15 @@ import { ApiError, meta, onUnauthorized } from "./lib/api.js";
 import { h, say } from "./lib/dom.js";
 import { showLogin } from "./lib/login.js";
 import { showFailure } from "./lib/widgets.js";
+import { showDuplicates } from "./views/duplicates.js";
 import { showGallery } from "./views/gallery.js";
 import { showImage } from "./views/image.js";
 import { showJob } from "./views/job.js";
 import { showJobs } from "./views/jobs.js";
+import { showMistakes } from "./views/mistakes.js";
 import { showModels } from "./views/models.js";
 import { showQueue } from "./views/queue.js";
+import { showSimilar } from "./views/similar.js";
 
 /** @typedef {import("mobilabel-api").Meta} Meta */
 /** @typedef {(main: HTMLElement, params: URLSearchParams, meta: Meta) => Promise<void>} View */
@@ -22,6 +26,9 @@ const VIEWS = {
   jobs: showJobs,
   job: showJob,
   queue: showQueue,
+  mistakes: showMistakes,
+  duplicates: showDuplicates,
+  similar: showSimilar,
   gallery: showGallery,
   image: showImage,
   models: showModels,

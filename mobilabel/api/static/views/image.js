@@ -72,6 +72,9 @@ export async function showImage(main, params, meta) {
           h("a", { href: viewUrl({ view: "gallery", version: result.model_version_id }) }, shortId(result.model_version_id)),
           result.job_id ? [" · job ", h("a", { href: viewUrl({ view: "job", id: result.job_id }) }, result.job_id)] : "",
         ),
+        result.status === "ok"
+          ? h("p", {}, h("a", { href: viewUrl({ view: "similar", id: result.id }), id: "more-like-this" }, "More like this"))
+          : null,
         result.error ? h("p", { class: "error" }, result.error) : null,
         result.warning ? h("p", { class: "warning" }, result.warning) : null,
         h("h2", {}, "Top-k"),

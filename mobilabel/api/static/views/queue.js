@@ -5,6 +5,7 @@
 // and kept in this browser.
 
 import { api } from "../lib/api.js";
+import { ownClasses } from "../lib/classes.js";
 import { h, run, say, setText } from "../lib/dom.js";
 import { estimateText } from "../lib/doubt.js";
 import { savedReviewer, saveReviewer } from "../lib/reviewer.js";
@@ -37,12 +38,7 @@ export async function showQueue(main, params, meta) {
   );
   const active = versions.find((v) => v.active);
   const verdicts = new Verdicts(corrections, reviewer);
-  // Your classes, and those of the active version unless it is ImageNet's (whose 1,000 are not yours).
-  const retired = new Set(classes.filter((c) => c.state === "retired").map((c) => c.name));
-  const trained = active && !active.imagenet ? active.classes : [];
-  const own = [
-    ...new Set([...classes.filter((c) => c.state === "active").map((c) => c.name), ...trained.filter((c) => !retired.has(c))]),
-  ];
+  const own = ownClasses(versions, classes);
   const count = Math.max(1, Number(params.get("count")) || BATCH);
   /** @type {Result[]} */
   const items = [];
@@ -161,8 +157,13 @@ export async function showQueue(main, params, meta) {
   else say("nothing to review: every image is answered, or leased to another reviewer");
 }
 
-/** The reviewer's name, asked once: answers record who gave them. @param {HTMLElement} main @param {() => unknown} then */
-function askReviewer(main, then) {
+/**
+ * The reviewer's name, asked once: answers record who gave them.
+ * @param {HTMLElement} main
+ * @param {() => unknown} then
+ * @param {string} [title] the heading of the view asking
+ */
+export function askReviewer(main, then, title = "Review queue") {
   const input = h("input", {
     id: "reviewer",
     name: "reviewer",
@@ -185,7 +186,7 @@ function askReviewer(main, then) {
     run(Promise.resolve(then()));
   });
   main.replaceChildren(
-    h("h1", {}, "Review queue"),
+    h("h1", {}, title),
     h("p", {}, "Who is answering? The name is kept in this browser and recorded with each answer."),
     form,
   );

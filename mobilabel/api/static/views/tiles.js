@@ -6,8 +6,9 @@ import { fill, h, setText } from "../lib/dom.js";
 import { percent, thumbnailUrl, viewUrl } from "../lib/format.js";
 
 /** @typedef {import("mobilabel-api").Result} Result */
+/** @typedef {Pick<Result, "id" | "content_id" | "status" | "error" | "label">} Pictured what a picture needs of a result */
 
-/** Why a result has no picture to show, before asking for one; null: ask. @param {Result} item @param {boolean} imagesOn */
+/** Why a result has no picture to show, before asking for one; null: ask. @param {Pictured} item @param {boolean} imagesOn */
 function noPictureReason(item, imagesOn) {
   if (item.status !== "ok") return `failed: ${item.error || "no reason recorded"}`;
   if (!imagesOn) return "images are off (MOBILABEL_ALLOWED_ROOTS)";
@@ -16,7 +17,7 @@ function noPictureReason(item, imagesOn) {
 
 /**
  * The picture of a result, or a placeholder with the reason when there is none or it does not load.
- * @param {Result} item
+ * @param {Pictured} item
  * @param {number} size thumbnail size
  * @param {boolean} imagesOn whether the server serves images
  * @param {Record<string, string | number | boolean>} [attrs] the img's attributes

@@ -1,0 +1,120 @@
+"""Likely mistakes and "more like this" over a library the tests write (issue 29): folder and accepted
+labels are checked beside answers (a person's answer wins; skip checks nothing); once a kNN index exists,
+a changed library is answered from it while the new one builds in the background (the build is held by
+the test, so "did not wait" is shown, not timed), an image newer than the index finds its neighbours by
+its own stored embedding, and the rebuild then lands."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sqlalchemy import select
+
+from mobilabel import library_index
+from mobilabel.library_curation import likely_mistakes, more_like_this
+from mobilabel.library_index import wait_for_index
+from mobilabel.storage import Database, open_database
+from mobilabel.storage import versions as stored_versions
+from mobilabel.storage.acceptance_queries import Scored
+from mobilabel.storage.acceptances import replace_acceptances
+from mobilabel.storage.corrections import CorrectionRecord, save_corrections
+from mobilabel.storage.embedding_writes import write_vectors
+from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.states import ResultStatus
+from mobilabel.storage.tables import Result
+
+VERSION, BACKBONE = "v1", "test-backbone"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = open_database(database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        stored_versions.register_version(
+            session, stored_versions.VersionRecord(VERSION, "mobilenet_v2", 1.0, ["a", "b"], {}, b"weights")
+        )
+        stored_versions.activate_version(session, VERSION)
+    yield database
+    database.dispose()
+
+
+def add_images(db: Database, paths: list[str], vectors: npt.NDArray[np.float32]) -> dict[str, int]:
+    """Images at ``paths`` with these embeddings (row i that of paths[i]), labelled; returns path -> result id."""
+    hashes = [hashlib.md5(p.encode()).hexdigest() for p in paths]
+    records = [ResultRecord(p, "1:1", ResultStatus.OK, "a", 0.9, [], content_hash=h) for p, h in zip(paths, hashes, strict=True)]
+    with db.transaction() as session:
+        write_results(session, records, VERSION, None)
+        write_vectors(session, BACKBONE, hashes, vectors)
+        rows = session.execute(select(Result.image_path, Result.id).where(Result.content_hash.in_(hashes))).all()
+    return {str(p): int(i) for p, i in rows}
+
+
+def test_folder_and_accepted_labels_are_checked_beside_answers(db: Database) -> None:
+    rng = np.random.default_rng(1)
+    centres = {"a": rng.normal(0, 1, 64), "b": rng.normal(0, 1, 64)}
+    look = {f"/library/{c}/{i}.jpg": c for c in "ab" for i in range(12)}  # folder labels, each right
+    look |= {
+        "/library/a/stray.jpg": "b",  # a b in folder a: its folder label is wrong
+        "/library/unsorted/accepted.jpg": "a",  # no class folder; accepted as b below: wrong
+        "/library/a/answered.jpg": "b",  # in folder a, answered b: the answer is checked, and right
+        "/library/a/unsure.jpg": "b",  # in folder a, answered skip: nothing of it is checked
+        "/library/unsorted/plain.jpg": "a",  # no label at all: not checked
+    }
+    vectors = np.array([centres[c] + rng.normal(0, 0.3, 64) for c in look.values()], np.float32)
+    ids = add_images(db, list(look), vectors)
+    with db.transaction() as session:
+        path = "/library/unsorted/accepted.jpg"
+        replace_acceptances(session, [Scored(hashlib.md5(path.encode()).hexdigest(), path, "b", 0.9)], [], VERSION, 0.5, 0.95)
+        save_corrections(
+            session,
+            [CorrectionRecord("/library/a/answered.jpg", "b", hashlib.md5(b"/library/a/answered.jpg").hexdigest()),
+             CorrectionRecord("/library/a/unsure.jpg", "skip", hashlib.md5(b"/library/a/unsure.jpg").hexdigest())],
+        )  # fmt: skip
+
+    found, checked = likely_mistakes(db, 100)
+    assert checked == 24 + 3  # the class folders' 24 and the stray, the accepted one, the answered one
+    by_path = {m.image_path: m for m in found}
+    assert {m.image_path for m in found[:2]} == {"/library/a/stray.jpg", "/library/unsorted/accepted.jpg"}
+    assert (by_path["/library/a/stray.jpg"].source, by_path["/library/a/stray.jpg"].model_label) == ("folder", "b")
+    assert "without this folder label" in by_path["/library/a/stray.jpg"].why
+    assert (by_path["/library/unsorted/accepted.jpg"].source, by_path["/library/unsorted/accepted.jpg"].model_label) == (
+        "accepted",
+        "a",
+    )
+    assert (by_path["/library/a/answered.jpg"].source, by_path["/library/a/answered.jpg"].given_label) == ("answer", "b")
+    assert ids and "/library/a/unsure.jpg" not in by_path and "/library/unsorted/plain.jpg" not in by_path
+
+
+def test_a_changed_library_is_answered_from_the_last_index_while_the_new_one_builds(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(0)
+    photos = rng.normal(0, 1, (40, 64)).astype(np.float32)
+    ids = add_images(db, [f"/library/{i}.jpg" for i in range(40)], photos)
+    original, copy = ids["/library/5.jpg"], "/library/copy-of-5.jpg"
+    assert more_like_this(db, original, 3)[0].result_id != original  # the first query builds: there is no index yet
+
+    gate = threading.Event()
+    real_build = library_index.build_index
+
+    def held_build(vectors: npt.NDArray[np.floating]) -> library_index.SearchIndex:
+        # Until the test lets go: a query that waited for this build would fail here (and raise it), not hang.
+        if not gate.wait(120):
+            raise AssertionError("a query waited for the held rebuild")
+        return real_build(vectors)
+
+    monkeypatch.setattr(library_index, "build_index", held_build)
+    try:
+        ids |= add_images(db, [copy], photos[5:6] + rng.normal(0, 0.01, (1, 64)).astype(np.float32))
+        # Answered while the rebuild is held: the new image by its own stored embedding, against the last index.
+        assert more_like_this(db, ids[copy], 3)[0].result_id == original
+        assert ids[copy] not in [m.result_id for m in more_like_this(db, original, 3)]  # not in the last index yet
+    finally:
+        gate.set()
+    wait_for_index(db)
+    assert more_like_this(db, original, 3)[0].result_id == ids[copy]  # the rebuilt index has it
