@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -127,6 +128,34 @@ def test_workers_label_a_prefix_they_only_see_in_the_bucket(s3: S3Store, cluster
     # Enqueued again with nothing changed: every image skipped, no chunk sent.
     again = cluster.job(cluster.enqueue(source_path(prefix), chunk_size=4))
     assert (again.total, again.skipped) == (len(DAISY), len(DAISY))
+
+
+def blind_to(folder: Path) -> list[str]:
+    """A launcher running its command in a mount namespace of its own where ``folder`` is an empty tmpfs: the
+    process cannot see a file of it (a user namespace too, so no privilege is needed where those are allowed)."""
+    script = 'mount -t tmpfs -o size=1m none "$0" && exec "$@"'
+    return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private", "--", "sh", "-c", script, str(folder)]
+
+
+def test_workers_that_cannot_see_the_local_folder_label_its_copy_in_the_bucket(
+    s3: S3Store, cluster: Cluster, tmp_path: Path
+) -> None:
+    """The photos are in a local folder and in the bucket; two workers run where that folder is empty."""
+    photos = tmp_path / "photos"
+    shutil.copytree(FLOWERS / "val" / "daisy", photos / "daisy")
+    bucket = s3.new_bucket()
+    s3.put_folder(photos, bucket, "lib")
+    prefix = f"s3://{bucket}/lib"
+    blind = blind_to(photos)
+    seen = subprocess.run([*blind, "find", str(photos)], capture_output=True, text=True, check=True)
+    assert seen.stdout.split() == [str(photos)], "the workers' view of the folder: empty"
+    for name in ("one", "two"):
+        cluster.start_worker(name, launcher=blind, **s3.env)
+    job = cluster.wait_for_job(cluster.enqueue(source_path(prefix), chunk_size=4), 300)
+    assert (job.done, job.failed, job.total) == (len(DAISY), 0, len(DAISY))
+    found = rows(cluster.database_url)
+    assert sorted(found) == [f"{prefix}/daisy/{p.name}" for p in DAISY]  # each exactly one row
+    assert all(status == "ok" for status, _, _ in found.values())
 
 
 def test_api_serves_objects_and_refuses_what_lies_outside(s3: S3Store, api: ClientFactory) -> None:  # noqa: F811
