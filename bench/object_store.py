@@ -1,7 +1,7 @@
 """Photos in a local S3 store (SeaweedFS) against the same photos on local disk, and the incremental check of a
 large prefix.
 
-    python -m bench.object_store [--photos 2436] [--rounds 1] [--objects 100000]
+    python -m bench.object_store [--photos 2436] [--rounds 1] [--objects 100000] [--baseline DIR]
 
 (a) ``mobilabel label FOLDER`` and ``mobilabel label s3://bucket/prefix`` of the same ``--photos`` distinct
 JPEGs (``bench.large_folder``: each its own content), embedded, each on a fresh database, alternating, side by
@@ -9,7 +9,10 @@ side on this machine: the rate each prints (start-up excluded) and the peak RSS 
 least 0.8x the disk rate, peak RSS no more than 10% above. (b) ``--objects`` tiny objects named as photos under
 one prefix, each with the ``ok`` row a previous run left (written directly), then ``mobilabel label`` of the
 prefix with nothing changed, through a counting gateway (``tests.s3_support.FaultyGateway`` with no fault):
-every object skipped, no object read; target under 30 s. Results go to bench/results/<machine>_object_store.csv.
+every object skipped, no object read; target under 30 s. With ``--baseline DIR`` (the ``mobilabel`` package of
+an earlier commit, e.g. ``git archive COMMIT mobilabel | tar -x -C DIR``) that tree's ``label`` runs too,
+alternating with this one's, ``--rounds`` times each, on the same prefix and database: a before/after ratio
+measured side by side. Results go to bench/results/<machine>_object_store.csv.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +38,7 @@ from .bench import Report, Row, large_folder, machine_name, mobilabel, run_measu
 from .paths import RESULTS, WEIGHTS
 
 _RATE = re.compile(r"\(([\d.]+) img/s")
+_CPU = re.compile(r"cpu_s=([\d.]+)")
 
 
 def labelled(source: str, count: int, env: dict[str, str], home: Path) -> tuple[float, float, float]:
@@ -71,7 +76,9 @@ def disk_against_s3(report: Report, store: S3Store, env: dict[str, str], photos:
         report.add(row)
 
 
-def listing_check(report: Report, store: S3Store, env: dict[str, str], objects: int, work: Path) -> None:
+def listing_check(
+    report: Report, store: S3Store, env: dict[str, str], objects: int, work: Path, rounds: int, baseline: Path | None
+) -> None:
     bucket = store.new_bucket()
     client = store.client()
     keys = [f"big/{i // 1000:03d}/{i:06d}.jpg" for i in range(objects)]
@@ -91,17 +98,39 @@ def listing_check(report: Report, store: S3Store, env: dict[str, str], objects: 
         write_results(session, records, version_id, None)
     db.dispose()
     gateway = FaultyGateway(store)
+    run_env = {**env, "MOBILABEL_HOME": str(home), "MOBILABEL_DATABASE_URL": url, "AWS_ENDPOINT_URL_S3": gateway.endpoint}
+    trees = {"this tree": None} if baseline is None else {"baseline": baseline, "this tree": None}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
     try:
-        run_env = {**env, "MOBILABEL_HOME": str(home), "MOBILABEL_DATABASE_URL": url, "AWS_ENDPOINT_URL_S3": gateway.endpoint}
-        wall, rss, stderr = run_measured(mobilabel("label", f"s3://{bucket}/big"), {**run_env, "COLUMNS": "400"})
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                wall, rss, stderr = run_measured(label_command(tree, f"s3://{bucket}/big"), {**run_env, "COLUMNS": "400"})
+                expected = f"{objects} images, 0 labelled, 0 failed, {objects} skipped (unchanged)"
+                if expected not in stderr:
+                    raise RuntimeError(f"expected {expected!r}:\n{stderr[-2000:]}")
+                runs[name].append((wall, rss, float(_CPU.findall(stderr)[-1])))
     finally:
         gateway.close()
-    expected = f"{objects} images, 0 labelled, 0 failed, {objects} skipped (unchanged)"
-    if expected not in stderr:
-        raise RuntimeError(f"expected {expected!r}:\n{stderr[-2000:]}")
     reads = sum(gateway.gets.values())
-    notes = f"nothing changed: listing + incremental check, start-up included; objects read: {reads}; target under 30 s"
-    report.add(Row("label s3:// prefix, nothing changed", objects, wall, None, rss, notes))
+    first = min(wall for wall, _, _ in runs[next(iter(trees))])
+    for name, measured in runs.items():
+        wall, rss, _ = min(measured)
+        walls = " / ".join(f"{w:.1f}" for w, _, _ in measured)
+        cpu = " / ".join(f"{c:.1f}" for _, _, c in measured)
+        notes = (
+            f"nothing changed: listing + incremental check, start-up included; objects read: {reads}; target under 30 s; "
+            f"{name}{f' ({baseline.name})' if name == 'baseline' and baseline else ''}, best of {walls} s wall "
+            f"(CPU {cpu} s), alternated"
+        )
+        report.add(Row(f"label s3:// prefix, nothing changed ({name})", objects, wall, None, rss, notes, first / wall))
+
+
+def label_command(tree: Path | None, source: str) -> list[str]:
+    """``mobilabel label SOURCE`` from this checkout, or from the ``mobilabel`` package under ``tree``."""
+    if tree is None:
+        return mobilabel("label", source)
+    start = f"import runpy, sys; sys.path.insert(0, {str(tree)!r}); sys.argv[0] = 'mobilabel'; runpy.run_module('mobilabel', run_name='__main__')"
+    return [sys.executable, "-c", start, "label", source]
 
 
 def main() -> None:
@@ -109,6 +138,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=2436)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--baseline", type=Path, help="a folder holding an earlier commit's mobilabel package, run side by side")
     args = parser.parse_args()
     report = Report()
     with tempfile.TemporaryDirectory() as tmp, running_store(Path(tmp)) as store:
@@ -117,7 +147,7 @@ def main() -> None:
         if args.photos:
             disk_against_s3(report, store, env, args.photos, args.rounds, Path(tmp))
         if args.objects:
-            listing_check(report, store, env, args.objects, Path(tmp))
+            listing_check(report, store, env, args.objects, Path(tmp), args.rounds, args.baseline)
     write_csv(report, RESULTS / f"{machine_name()}_object_store.csv")
 
 

@@ -16,14 +16,17 @@ object); its content hash is that of the bytes read, as for a file.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
 
 import boto3  # type: ignore[import-untyped]  # ships no type information (boto3-stubs is a separate install)
+from botocore import handlers  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
@@ -46,6 +49,11 @@ _BACKOFF_S = 0.5
 OUTAGE_PATIENCE_S = 60.0
 _OUTAGE_BACKOFF_MAX_S = 5.0
 _PAGE_SIZE = 1000  # keys per listing request: S3's maximum
+# Sub-prefixes listed at once, and the pages each may hold before the caller reaches it: a listing is a chain
+# of requests (each page's token asks for the next), so one prefix lists no faster than the store answers a
+# page, while its sub-prefixes are independent chains. Memory stays bounded: LISTERS x AHEAD pages.
+_LISTERS = 8
+_AHEAD_PAGES = 4
 _TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30}
 _GONE = {"NoSuchKey", "404", "NotFound"}
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
@@ -70,10 +78,15 @@ def client() -> Any:
         if pid not in _made:
             # AWS_MAX_ATTEMPTS, where set, bounds the attempts instead (a Config value would override it).
             retries = {"mode": "standard"} if "AWS_MAX_ATTEMPTS" in os.environ else {"mode": "standard", "max_attempts": ATTEMPTS}
-            config = Config(retries=retries, **_TIMEOUTS)
+            # Connections: the listers' beside the decode threads' fetches (botocore's default pool holds 10).
+            config = Config(retries=retries, max_pool_connections=2 * _LISTERS, **_TIMEOUTS)
             _made.clear()
             made = boto3.session.Session().client("s3", config=config)
             made.meta.events.register("before-parse.s3.ListObjectsV2", _lean_listing)
+            # botocore checks every 200 answer for an error in its body by parsing the whole body, before any
+            # handler of ours runs: a listing page was parsed twice. _lean_listing makes that check itself.
+            made.meta.events.unregister("before-parse.s3.*", handlers._handle_200_error)
+            made.meta.events.register_first("before-parse.s3.*", _error_in_200_unless_listing)
             _made[pid] = made
         return _made[pid]
 
@@ -88,6 +101,8 @@ def _lean_listing(response_dict: dict[str, Any], customized_response_dict: dict[
     bench/results/recorded.csv), which made listing a large prefix parser-bound. The page's ``<Contents>``
     are parsed here and cut from the body botocore parses, which then reads only the page's few other
     fields (``IsTruncated``, ``NextContinuationToken``); its own handlers (key decoding) still run after.
+    As botocore's check of 200 answers does (``_error_in_200_unless_listing``), a body that does not parse (cut
+    short) or holds an error is made a 500 answer, which the client retries.
     """
     body = response_dict.get("body")
     if response_dict.get("status_code") != 200 or not isinstance(body, bytes):
@@ -95,18 +110,25 @@ def _lean_listing(response_dict: dict[str, Any], customized_response_dict: dict[
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
-        return  # botocore says what is wrong with it
-    contents = []
-    for element in root:
-        if _local(element.tag) == "Contents":
-            fields = {_local(child.tag): child.text or "" for child in element}
-            contents.append({"Key": fields.get("Key", ""), "ETag": fields.get("ETag", ""), "Size": int(fields.get("Size") or 0)})
-    customized_response_dict["Contents"] = contents
+        response_dict["status_code"] = 500
+        return
+    ns, brace, tag = root.tag.rpartition("}")
+    if tag != "ListBucketResult":
+        response_dict["status_code"] = 500 if tag == "Error" else response_dict["status_code"]
+        return
+    ns += brace
+    key, etag, size = f"{ns}Key", f"{ns}ETag", f"{ns}Size"
+    customized_response_dict["Contents"] = [
+        {"Key": element.findtext(key, ""), "ETag": element.findtext(etag, ""), "Size": int(element.findtext(size) or 0)}
+        for element in root.iterfind(f"{ns}Contents")
+    ]
     response_dict["body"] = _CONTENTS.sub(b"", body)
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+def _error_in_200_unless_listing(operation_model: Any, **kwargs: Any) -> None:
+    """botocore's check of a 200 answer for an error in its body, for every operation but a listing's."""
+    if operation_model.name != "ListObjectsV2":
+        handlers._handle_200_error(operation_model=operation_model, **kwargs)
 
 
 def fingerprint(etag: str, size: int) -> str:
@@ -146,27 +168,113 @@ def check_prefix(prefix: ObjectPath) -> None:
 
 
 def list_objects(prefix: ObjectPath) -> Iterator[ObjectPath]:
-    """Every object under ``prefix`` (``s3://b/p`` means the keys under ``p/``, not ``p-old/``), lazily, a page
-    of 1,000 keys per request, in the store's key order (UTF-8 bytes), each with its ``fingerprint``.
+    """Every object under ``prefix`` (``s3://b/p`` means the keys under ``p/``, not ``p-old/``), lazily, each once,
+    with its ``fingerprint``, in key order (UTF-8 bytes) on S3 (a store that lists a folder's sub-folders among its
+    files by name, as SeaweedFS, gives that order instead).
 
+    The prefix's own level is listed with the delimiter ``/`` (its objects, and its sub-prefixes as one entry
+    each); up to ``_LISTERS`` sub-prefixes are then listed at once, in threads, a page of 1,000 keys per
+    request, each holding no more than ``_AHEAD_PAGES`` pages until its turn: never the whole listing.
     Folder markers (keys ending in ``/``) are not objects and are left out. Raises ``ObjectStoreError``.
     """
-    pages = (
-        client()
-        .get_paginator("list_objects_v2")
-        .paginate(Bucket=prefix.bucket, Prefix=_list_prefix(prefix), PaginationConfig={"PageSize": _PAGE_SIZE})
-    )
+    folder_key, folder = "", ObjectPath("/", prefix.bucket)
     try:
-        for page in pages:
-            for entry in page.get("Contents", ()):
-                key = entry["Key"]
-                if key.endswith("/"):
-                    continue
-                path = ObjectPath("/", prefix.bucket, *key.split("/"))
-                path.fingerprint = fingerprint(entry.get("ETag", ""), int(entry["Size"]))
-                yield path
+        for entry in _ordered_entries(prefix.bucket, _list_prefix(prefix)):
+            key = entry["Key"]
+            if key.endswith("/"):
+                continue
+            parent, _, name = key.rpartition("/")
+            if parent != folder_key:  # keys come by folder: a path made from its folder's costs a third of one made whole
+                folder_key, folder = parent, ObjectPath("/", prefix.bucket, *parent.split("/"))
+            path = folder / name
+            path.fingerprint = fingerprint(entry.get("ETag", ""), int(entry["Size"]))
+            yield path
     except (ClientError, BotoCoreError) as exc:
         raise ObjectStoreError(f"{prefix}: {describe(exc)}") from exc
+
+
+def _pages(bucket: str, prefix: str, delimiter: str = "") -> Iterator[dict[str, Any]]:
+    extra = {"Delimiter": delimiter} if delimiter else {}
+    paginator = client().get_paginator("list_objects_v2")
+    yield from paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": _PAGE_SIZE}, **extra)
+
+
+def _level(bucket: str, prefix: str) -> Iterator[dict[str, Any] | str]:
+    """The objects (listing entries) and sub-prefixes (``str``, ending in ``/``) right under ``prefix``, in key
+    order page by page: a sub-prefix sorts where its keys do (a key not under it sorts wholly before or after them)."""
+    for page in _pages(bucket, prefix, "/"):
+        objects = [(entry["Key"], entry) for entry in page.get("Contents", ())]
+        prefixes = [(common["Prefix"], common["Prefix"]) for common in page.get("CommonPrefixes", ())]
+        for _, item in sorted(objects + prefixes, key=lambda pair: pair[0]):
+            yield item
+
+
+class _Lister:
+    """One sub-prefix listed in a thread of its own, its pages handed over through a bounded queue."""
+
+    _END = object()
+
+    def __init__(self, bucket: str, prefix: str) -> None:
+        self._pages: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD_PAGES)
+        self._stopped = threading.Event()
+        threading.Thread(target=self._run, args=(bucket, prefix), daemon=True, name=f"list {bucket}/{prefix}").start()
+
+    def _run(self, bucket: str, prefix: str) -> None:
+        try:
+            for page in _pages(bucket, prefix):
+                if not self._put(page.get("Contents", [])):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the caller, who raises it in its own thread
+            self._put(exc)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._pages.put(item, timeout=0.5)  # wakes to see whether the caller has gone
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        while (page := self._pages.get()) is not self._END:
+            if isinstance(page, BaseException):
+                raise page
+            yield from page
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _ordered_entries(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every listing entry under ``prefix``, in key order: the level's sub-prefixes listed ahead, at once."""
+    level = _level(bucket, prefix)
+    ahead: deque[dict[str, Any] | _Lister] = deque()
+    listers: list[_Lister] = []  # started and not yet drained (stopped if the caller goes before)
+
+    def fill() -> None:
+        # Listers until _LISTERS are ahead; the level's own objects in between are held too, up to a page's worth.
+        while len(listers) < _LISTERS and len(ahead) < _PAGE_SIZE and (item := next(level, None)) is not None:
+            if isinstance(item, str):
+                listers.append(_Lister(bucket, item))
+                ahead.append(listers[-1])
+            else:
+                ahead.append(item)
+
+    try:
+        fill()
+        while ahead:
+            item = ahead.popleft()
+            if isinstance(item, _Lister):
+                yield from item.entries()
+                listers.remove(item)
+            else:
+                yield item
+            fill()
+    finally:
+        for lister in listers:
+            lister.stop()
 
 
 def head(path: ObjectPath) -> str:

@@ -20,7 +20,7 @@ from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Job, JobImage, Result
 from mobilabel.versions.checkpoints import resolve_checkpoint
 from mobilabel.watching.embedded import LabelHere
-from mobilabel.watching.sources import FolderSource
+from mobilabel.watching.sources import FolderSource, Source
 from mobilabel.watching.watcher import Check, Watcher
 from tests.conftest import IMAGENET_WEIGHTS
 
@@ -37,10 +37,9 @@ def imagenet_classifier(home: Path) -> Iterator[Classifier]:
         database.dispose()
 
 
-def watcher_for(
-    database: Database, classifier: Classifier, folder: Path, source: FolderSource | None = None, **timing: Any
-) -> Watcher:
-    """A watcher labelling ``folder`` in this process, polling (unless ``source`` brings events); ``timing``:
+def watcher_for(database: Database, classifier: Classifier, folder: Path, source: Source | None = None, **timing: Any) -> Watcher:
+    """A watcher labelling ``folder`` in this process, polling (unless ``source`` brings events, or is another
+    source: a prefix); ``timing``:
     ``settle_s`` and ``clock`` (default: any two checks tell a stable file)."""
     settings = load_settings()
     version = resolve_checkpoint(database, settings).version_id

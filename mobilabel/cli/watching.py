@@ -14,6 +14,7 @@ from ..broker import QUEUES
 from ..config import Settings
 from ..models.classifier import Classifier
 from ..models.devices import resolve_device
+from ..object_paths import ObjectPath, source_path
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.paths import check_folder
@@ -24,7 +25,7 @@ from ..versions.checkpoints import resolve_model
 from ..watching.distributed import SendToWorkers
 from ..watching.embedded import LabelHere
 from ..watching.events import follow_folder
-from ..watching.sources import FolderSource, local_folder
+from ..watching.sources import FolderSource, PrefixSource, Source
 from ..watching.watcher import Check, HandOff, Watcher, keep_watching
 from .context import command_database
 
@@ -66,16 +67,16 @@ def watch(
     chunk_size: int | None,
     queue: str,
 ) -> None:
-    """Label new and changed images under SOURCE (a folder) as they appear, until Ctrl-C.
+    """Label new and changed images under SOURCE (a folder or s3://bucket/prefix) as they appear, until Ctrl-C.
 
     First it catches up: what is unlabelled or changed since the model version in force labelled it is
     labelled, the rest left alone (as `label` does). Then each check (on a filesystem event, else every
     --interval seconds) labels files that are new or changed and whole: closed by their writer, or with
-    size and modification time unchanged across a check. With MOBILABEL_BROKER_URL set they go to the
+    size and modification time (an object's ETag and size: a prefix is polled) unchanged across a check. With MOBILABEL_BROKER_URL set they go to the
     workers in chunks, as `enqueue` sends them; else they are labelled in this process.
     """
     console = messages()
-    folder = check_folder(local_folder(source))
+    folder = check_folder(source_path(source))
     database = command_database()
     wake = threading.Event()
     with first_interrupt_stops_gently(wake, (signal.SIGINT, signal.SIGTERM)) as stop:
@@ -86,12 +87,16 @@ def watch(
         else:
             hand_off, pinned = _label_here(database, settings, folder, model, engine, device, batch_size, stop, console)
             where = "labelling here"
-        followed = None if poll else follow_folder(folder, wake)
+        # An object store raises no events: a prefix is polled (listed, its fingerprints diffed) every interval.
+        followed = None if poll or isinstance(folder, ObjectPath) else follow_folder(folder, wake)
         how = "filesystem events" if followed is not None else "polling"
         try:
-            watcher = Watcher(
-                database, FolderSource(folder, followed[1] if followed else None), hand_off, _InForce(database, pinned), interval
+            watched: Source = (
+                PrefixSource(folder)
+                if isinstance(folder, ObjectPath)
+                else FolderSource(folder, followed[1] if followed else None)
             )
+            watcher = Watcher(database, watched, hand_off, _InForce(database, pinned), interval)
             console.print(
                 f"watching {folder} ({how}, every {interval:g} s), {where}; Ctrl-C stops",
                 markup=False,

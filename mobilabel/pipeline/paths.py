@@ -67,8 +67,8 @@ def iter_images(root: Path, counts: WalkCounts | None = None) -> Iterator[Path]:
     each: a folder already visited (by its device and inode) is counted, so a link loop ends the walk
     instead of hanging it. Only the folder stack is held in memory, never the list of files.
 
-    Under a prefix (``ObjectPath``) the objects are listed a page at a time (``object_store.list_objects``),
-    in key order, with the same rule on names; each comes with its fingerprint.
+    Under a prefix (``ObjectPath``) the objects are listed a page at a time (``object_store.list_objects``: sub-prefixes
+    at once), with the same rule on names; each comes with its fingerprint.
     """
     root = check_folder(root)
     counts = counts if counts is not None else WalkCounts()

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from ..config import Settings
 from ..dispatch import submit_job
+from ..object_paths import source_path
+from ..pipeline.incremental import Entry
 from ..storage import Database
 
 
 class SendToWorkers:
-    """A ``HandOff`` that sends locations under ``folder`` to queue ``queue`` in chunks of ``chunk_size``
+    """A ``HandOff`` that sends locations (files, objects) under ``folder`` to queue ``queue`` in chunks of ``chunk_size``
     (None: MOBILABEL_CHUNK_SIZE), pinned to version ``pinned`` if given. A broker that cannot be reached
     raises ``BrokerError`` (the job is then marked failed; nothing is remembered as sent)."""
 
@@ -25,7 +27,7 @@ class SendToWorkers:
         self._queue = queue
         self._pinned = pinned
 
-    def __call__(self, locations: list[str]) -> str:
+    def __call__(self, entries: list[Entry]) -> str:
         job = submit_job(
             self._db,
             self._settings,
@@ -34,6 +36,6 @@ class SendToWorkers:
             queue=self._queue,
             pinned=self._pinned,
             force=True,  # chosen already: the watcher left out what is unchanged
-            images=[Path(location) for location in locations],
+            images=[source_path(location) for location, _ in entries],
         )
         return f"job {job.id}: {job.total} sent to queue {self._queue}"

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Settings
+from ..object_paths import ObjectPath, source_path
 from ..pipeline.embedded import FolderWork, JobInterruptedError, label_folder
 from ..pipeline.folder_turn import folder_turn
-from ..pipeline.incremental import SkipCount, without_unchanged
+from ..pipeline.incremental import Entry, SkipCount, without_unchanged
 from ..pipeline.labeller import Labeller
 from ..storage import Database
 from ..storage.versions import version_in_force
@@ -43,13 +44,13 @@ class LabelHere:
         self._stop = stop
         self._on_wait = on_wait
 
-    def __call__(self, locations: list[str]) -> str:
+    def __call__(self, entries: list[Entry]) -> str:
         with folder_turn(self._db, self._settings, self._folder, self._owner, self._on_wait):
             with self._db.transaction() as session:
                 version = version_in_force(session, self._pinned)
             skipped = SkipCount()  # labelled meanwhile by a run this one waited for
-            paths = list(without_unchanged(self._db, (Path(location) for location in locations), version, skipped))
-            work = FolderWork(self._folder, paths, len(locations), skipped.paths)
+            paths = list(without_unchanged(self._db, (_path(entry) for entry in entries), version, skipped))
+            work = FolderWork(self._folder, paths, len(entries), skipped.paths)
             try:
                 summary = label_folder(
                     self._db,
@@ -65,3 +66,12 @@ class LabelHere:
         failed = f", {summary.failed} failed" if summary.failed else ""
         meanwhile = f", {summary.skipped} labelled meanwhile by another run" if summary.skipped else ""
         return f"job {summary.job_id}: {summary.done} labelled{failed}{meanwhile}"
+
+
+def _path(entry: Entry) -> Path:
+    """The entry's file, or its object carrying the fingerprint the check saw (no request to learn it again)."""
+    location, seen = entry
+    path = source_path(location)
+    if isinstance(path, ObjectPath):
+        path.fingerprint = seen
+    return path

@@ -1,6 +1,6 @@
 """What `watch` watches: a source lists its entries, (location, fingerprint) pairs, lazily, and says when
 an entry is complete (safe to label). A local folder is one source; an object-store prefix is another
-listing of the same shape (its objects appear whole, so each is complete as soon as it is listed)."""
+listing of the same shape, polled."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import MobilabelError
+from ..object_paths import ObjectPath
 from ..pipeline.incremental import Entry, fingerprint
 from ..pipeline.paths import check_folder, iter_images
 from .events import WriteTracker
@@ -53,8 +53,25 @@ class FolderSource:
         return verdict if verdict is not None else current == earlier
 
 
-def local_folder(source: str) -> Path:
-    """The folder ``source`` names; an object-store URI is refused with one line until those sources exist."""
-    if "://" in source:
-        raise MobilabelError(f"cannot watch {source}: only local folders can be watched for now (object stores: issue 32)")
-    return Path(source)
+class PrefixSource:
+    """An object-store prefix, listed as `label` lists it (``pipeline.paths.iter_images``: pages, sub-prefixes at
+    once), fingerprinted by ETag and size from the listing: no object is read to tell what changed.
+
+    An object is complete when its fingerprint is unchanged across checks for the settle time, as a polled file
+    is: a PUT lands whole, but an uploader that writes a key again at once (a retried or re-encoded upload)
+    would otherwise have it labelled twice.
+    """
+
+    def __init__(self, prefix: ObjectPath) -> None:
+        self.prefix = check_folder(prefix)
+
+    @property
+    def root(self) -> str:
+        return str(self.prefix)
+
+    def entries(self) -> Iterator[Entry]:
+        for path in iter_images(self.prefix):
+            yield str(path), fingerprint(path)
+
+    def complete(self, location: str, current: str, earlier: str | None) -> bool:
+        return current == earlier

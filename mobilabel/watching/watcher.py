@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..pipeline.incremental import changed_entries
+from ..pipeline.incremental import Entry, changed_entries
 from ..storage import Database
 from .sources import Source
 
-# Labels or sends these locations (complete, under the source's root); returns a line saying what it did.
-HandOff = Callable[[list[str]], str]
+# Labels or sends these entries (complete, under the source's root; each location with the fingerprint the check
+# saw); returns a line saying what it did.
+HandOff = Callable[[list[Entry]], str]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Watcher:
                 earlier = self._seen.get(location)
                 seen[location] = earlier if earlier is not None and earlier[0] == current else (current, now)
         self._seen = seen
-        said = self._hand_off(list(ready)) if ready else ""
+        said = self._hand_off(list(ready.items())) if ready else ""
         self._handed = handed | ready
         return Check(len(ready), len(seen), said)
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -89,20 +89,23 @@ class Cluster:
     def database(self) -> Database:
         return Database(self.database_url)
 
-    def start_worker(self, name: str, concurrency: int = 1, queues: str = "cpu", **extra_env: str) -> WorkerProcess:
+    def start_worker(
+        self, name: str, concurrency: int = 1, queues: str = "cpu", launcher: Sequence[str] = (), **extra_env: str
+    ) -> WorkerProcess:
+        """A worker, started through ``launcher`` (a command that runs the rest of its arguments) if given."""
         command = ["worker", f"--concurrency={concurrency}", f"--name={name}-{uuid.uuid4().hex[:6]}@%h", f"--queues={queues}"]
-        worker = self.start(name, command, **extra_env)
+        worker = self.start(name, command, launcher, **extra_env)
         wait_until(lambda: " ready." in worker.log or not worker.alive(), 120, f"worker {name} to start")
         assert worker.alive(), worker.log
         wait_until(lambda: worker.log.count("loaded model version") >= concurrency, 120, f"worker {name} to load its model")
         return worker
 
-    def start(self, name: str, arguments: list[str], **extra_env: str) -> WorkerProcess:
-        """Run ``mobilabel ARGUMENTS...`` in its own process group, logging to a file."""
+    def start(self, name: str, arguments: list[str], launcher: Sequence[str] = (), **extra_env: str) -> WorkerProcess:
+        """Run ``mobilabel ARGUMENTS...`` (through ``launcher``) in its own process group, logging to a file."""
         log_path = self.tmp / f"{name}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mobilabel", *arguments],
+                [*launcher, sys.executable, "-m", "mobilabel", *arguments],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**self.env, **extra_env},

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from mobilabel import object_store
 from mobilabel.object_paths import source_path
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Result
@@ -125,6 +128,34 @@ def test_workers_label_a_prefix_they_only_see_in_the_bucket(s3: S3Store, cluster
     # Enqueued again with nothing changed: every image skipped, no chunk sent.
     again = cluster.job(cluster.enqueue(source_path(prefix), chunk_size=4))
     assert (again.total, again.skipped) == (len(DAISY), len(DAISY))
+
+
+def blind_to(folder: Path) -> list[str]:
+    """A launcher running its command in a mount namespace of its own where ``folder`` is an empty tmpfs: the
+    process cannot see a file of it (a user namespace too, so no privilege is needed where those are allowed)."""
+    script = 'mount -t tmpfs -o size=1m none "$0" && exec "$@"'
+    return ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private", "--", "sh", "-c", script, str(folder)]
+
+
+def test_workers_that_cannot_see_the_local_folder_label_its_copy_in_the_bucket(
+    s3: S3Store, cluster: Cluster, tmp_path: Path
+) -> None:
+    """The photos are in a local folder and in the bucket; two workers run where that folder is empty."""
+    photos = tmp_path / "photos"
+    shutil.copytree(FLOWERS / "val" / "daisy", photos / "daisy")
+    bucket = s3.new_bucket()
+    s3.put_folder(photos, bucket, "lib")
+    prefix = f"s3://{bucket}/lib"
+    blind = blind_to(photos)
+    seen = subprocess.run([*blind, "find", str(photos)], capture_output=True, text=True, check=True)
+    assert seen.stdout.split() == [str(photos)], "the workers' view of the folder: empty"
+    for name in ("one", "two"):
+        cluster.start_worker(name, launcher=blind, **s3.env)
+    job = cluster.wait_for_job(cluster.enqueue(source_path(prefix), chunk_size=4), 300)
+    assert (job.done, job.failed, job.total) == (len(DAISY), 0, len(DAISY))
+    found = rows(cluster.database_url)
+    assert sorted(found) == [f"{prefix}/daisy/{p.name}" for p in DAISY]  # each exactly one row
+    assert all(status == "ok" for status, _, _ in found.values())
 
 
 def test_api_serves_objects_and_refuses_what_lies_outside(s3: S3Store, api: ClientFactory) -> None:  # noqa: F811
@@ -255,3 +286,32 @@ def test_the_store_down_for_20_s_mid_job_costs_a_pause_not_rows(s3: S3Store) -> 
     assert run.returncode == 0, run.stderr
     assert f"{len(DAISY)} images, {len(DAISY)} labelled, 0 failed" in run.stderr, run.stderr
     assert sorted(rows(url)) == [f"{prefix}/daisy/{p.name}" for p in DAISY]  # each exactly one row
+
+
+def test_a_prefix_is_listed_in_key_order_with_its_sub_prefixes_listed_at_once(
+    s3: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects beside sub-prefixes whose keys sort around them ('a-b.jpg' < 'a.jpg' < 'a/...' by byte), pages of
+    two keys, two listers each holding one page ahead: every key once, fingerprints kept."""
+    monkeypatch.setattr(object_store, "_PAGE_SIZE", 2)
+    monkeypatch.setattr(object_store, "_LISTERS", 2)
+    monkeypatch.setattr(object_store, "_AHEAD_PAGES", 1)
+    bucket = s3.new_bucket()
+    client = s3.client()
+    keys = ["lib/a.jpg", "lib/a-b.jpg", "lib/a/1.jpg", "lib/a/2.jpg", "lib/a/3/x.jpg", "lib/b.jpg", "lib/b0/y.jpg"]
+    keys += [f"lib/c/{i:02d}.jpg" for i in range(7)] + ["lib/d/", "lib/z.jpg", "lib-old/no.jpg"]
+    for key in keys:
+        client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    listed = list(object_store.list_objects(source_path(f"s3://{bucket}/lib")))
+    expected = sorted(k for k in keys if k.startswith("lib/") and not k.endswith("/"))
+    # Every key once (in S3's byte order on S3; SeaweedFS lists a folder's sub-folders among its files by name).
+    assert sorted(str(path) for path in listed) == [f"s3://{bucket}/{key}" for key in expected]
+    assert [path.fingerprint for path in listed] == [object_store.head(path) for path in listed]
+    # A caller that stops early leaves no lister blocked: the rest are told to stop.
+    first = object_store.list_objects(source_path(f"s3://{bucket}/lib"))
+    assert str(next(first)) in {str(path) for path in listed}
+    first.close()
+    for thread in threading.enumerate():
+        if thread.name.startswith(f"list {bucket}/"):
+            thread.join(timeout=10)
+            assert not thread.is_alive(), thread.name

@@ -167,7 +167,7 @@ def test_the_command_labels_a_new_photo_and_stops_cleanly_on_ctrl_c(tmp_path: Pa
 @pytest.mark.parametrize(
     ("source", "error"),
     [
-        ("s3://bucket/photos", "Error: cannot watch s3://bucket/photos: only local folders can be watched for now"),
+        ("s3://bucket/a/../b", "Error: 's3://bucket/a/../b' is not a plain object key"),
         ("/no/such/folder", "Error: folder not found: /no/such/folder"),
     ],
 )
