@@ -67,6 +67,7 @@ class ObjectGoneError(ObjectStoreError):
     """The object does not exist (deleted since it was listed, or never there)."""
 
 
+_BOTOCORE_200_CHECK: Any = getattr(handlers, "_handle_200_error", None)
 _made: dict[int, Any] = {}  # the client of this process, by pid: a forked worker makes its own
 _lock = threading.Lock()
 
@@ -85,8 +86,10 @@ def client() -> Any:
             made.meta.events.register("before-parse.s3.ListObjectsV2", _lean_listing)
             # botocore checks every 200 answer for an error in its body by parsing the whole body, before any
             # handler of ours runs: a listing page was parsed twice. _lean_listing makes that check itself.
-            made.meta.events.unregister("before-parse.s3.*", handlers._handle_200_error)
-            made.meta.events.register_first("before-parse.s3.*", _error_in_200_unless_listing)
+            # The check is botocore's private function: a botocore without it keeps its own (slower, as correct).
+            if _BOTOCORE_200_CHECK is not None:
+                made.meta.events.unregister("before-parse.s3.*", _BOTOCORE_200_CHECK)
+                made.meta.events.register_first("before-parse.s3.*", _error_in_200_unless_listing)
             _made[pid] = made
         return _made[pid]
 
@@ -128,7 +131,7 @@ def _lean_listing(response_dict: dict[str, Any], customized_response_dict: dict[
 def _error_in_200_unless_listing(operation_model: Any, **kwargs: Any) -> None:
     """botocore's check of a 200 answer for an error in its body, for every operation but a listing's."""
     if operation_model.name != "ListObjectsV2":
-        handlers._handle_200_error(operation_model=operation_model, **kwargs)
+        _BOTOCORE_200_CHECK(operation_model=operation_model, **kwargs)
 
 
 def fingerprint(etag: str, size: int) -> str:
