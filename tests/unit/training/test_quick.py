@@ -135,3 +135,24 @@ def test_every_n_answers_a_quick_head_updates_the_suggestions_and_a_refusal_is_s
     listed = run("runs", "--format", "csv")
     assert listed.exit_code == 0 and listed.output.count(",quick,") == 2, listed.output
     assert [r["trigger"] for r in api().get("/api/training-runs").json()] == ["quick", "quick"]
+
+
+def test_a_fit_leaves_the_thread_count_of_every_other_thread_as_it_was() -> None:
+    import threading
+
+    import numpy as np
+    import torch
+
+    from mobilabel.training.quick import fit_head
+
+    before = torch.get_num_threads()
+    rng = np.random.default_rng(0)
+    targets = np.arange(40) % 2
+    vectors = (rng.random((40, 8)) + targets[:, None]).astype(np.float32)
+    head = fit_head(vectors, targets, ["a", "b"])
+    assert head.predict(vectors) == [["a", "b"][t] for t in targets]
+    counts: list[int] = []
+    fresh = threading.Thread(target=lambda: counts.append(int(torch.ones(2).sum()) and torch.get_num_threads()))
+    fresh.start()
+    fresh.join()
+    assert torch.get_num_threads() == before and counts == [before], "the caller's and a new thread's count are unchanged"
