@@ -45,7 +45,7 @@ from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
 from ..storage.embedding_queries import last_result_id, library_chunk, load_embeddings
 from ..storage.pruning import prune_quick_results
-from ..storage.results import ResultRecord, write_results
+from ..storage.results import ResultRecord, insert_results
 from ..storage.states import ResultStatus
 from ..storage.trained_answers import record_trained
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
@@ -119,7 +119,9 @@ def _fitting_thread() -> ThreadPoolExecutor:
 def _one_thread() -> None:
     import torch
 
-    torch.zeros(1).sum()  # torch reads the default thread count on a thread's first operation: before it is set
+    # A thread takes the default count the first time torch asks for its count (get_num_threads, or any parallel
+    # operation), replacing what was set before: so that first, then this thread's count.
+    torch.get_num_threads()
     torch.set_num_threads(1)
 
 
@@ -327,7 +329,8 @@ def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:
 
 def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, backbone: str, top_k: int) -> int:
     """Label every image of the library that has an embedding under ``backbone`` with ``head`` as version
-    ``version_id``, a chunk per transaction (``embedding_queries.LIBRARY_CHUNK``); returns the images labelled."""
+    ``version_id`` (new: no rows yet), a chunk per transaction (``embedding_queries.LIBRARY_CHUNK``), rows that
+    become current when the version is activated (``results.insert_results``); returns the images labelled."""
     k = max(1, min(top_k, len(head.classes)))
     with db.transaction() as session:
         done, after, through = 0, 0, last_result_id(session)
@@ -355,5 +358,5 @@ def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, bac
             )
         ]
         with db.transaction() as session:
-            write_results(session, records, version_id, None)
+            insert_results(session, records, version_id)  # not current until the version is activated
         done += len(records)
