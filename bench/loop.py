@@ -1,6 +1,8 @@
 """The labelling loop, simulated: how many answers the review queue needs, and how fast suggestions come back.
 
-    python -m bench.loop [--seeds 5] [--rounds 15] [--round 20] [--speed-images 20000,1000000] [--no-loop] [--no-speed]
+    python -m bench.loop [--seeds 5] [--rounds 15] [--round 20] [--speed-images 20000,1000000]
+        [--speed-databases sqlite,postgresql] [--speed-repeats 2] [--speed-write-paths upsert,insert]
+        [--no-loop] [--no-speed] [--no-cost]
 
 (a) answers (``loop.csv``, per round ``loop_rounds.csv``): the 609 shared flowers pooled as one unsorted
     folder (named ``<class>-<split>-<file>``: the simulated reviewer's answer key), labelled once by
@@ -16,11 +18,15 @@
     accuracy is within one point of the reference (the 5-fold cross-validated accuracy of the same head
     fitted on all 609), as the median over seeds. The gate is not simulated (every fit is used): on the
     held-out answers it compares, a head fitted on more answers is rarely worse.
-(b) speed (``loop_speed.csv``): a SQLite library of N images with synthetic embeddings (float16, D = 1280)
-    and 300 answers on real files, then one quick refresh timed as `train --quick` runs it: from the
-    answers committed to the new suggestions readable by `mobilabel results` (fit, out-of-fold fits, gate,
-    registration, relabelling every image, activation, pruning). Targets: 10 s at 20,000 images, 2 minutes
-    at 1,000,000 (both on 2 cores).
+(b) speed (``loop_speed.csv``): a library of N images with synthetic embeddings (float16, D = 1280) and 300
+    answers on real files, on SQLite and on a local PostgreSQL (``--speed-databases``), then quick refreshes
+    timed as `train --quick` runs them: from the answers committed to the new suggestions readable by
+    `mobilabel results` (fit, out-of-fold fits, gate, registration, relabelling every image, activation,
+    pruning), and the part of it spent writing (relabelling, activation, pruning). Each refresh runs on a
+    fresh copy of one filled library, the write path before (each chunk upserted with its current rows
+    refreshed) and now (plain inserts, made current by the activation) alternated, ``--speed-repeats`` each:
+    medians and their ratio (``--speed-write-paths insert``: now only, for a size where before takes too long).
+    Targets: 10 s at 20,000 images, 2 minutes at 1,000,000 (both on 2 cores).
 (c) cost (``loop_speed.csv``): `label`'s throughput on the 120 validation photos with and without keeping
     embeddings, alternated, each in a fresh database; and the bytes an embedding takes in the database.
 
@@ -243,9 +249,18 @@ def answers_loop(seeds: int, rounds: int, size: int) -> None:
 # --- (b) and (c): speed and cost ----------------------------------------------------------------------
 
 
-def speed(images: int, answers: int = 300) -> dict[str, object]:
-    """One quick refresh over ``images`` synthetic embeddings, ``answers`` of them answered on real files."""
-    from mobilabel.config import load_settings
+POSTGRES_ADMIN_URL = os.environ.get("MOBILABEL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# The write path before issue 27's second pass, for the side-by-side rows: each chunk upserted with its current
+# rows refreshed (storage.results.write_results), where a new version's rows are now plain inserts, made current by
+# the activation.
+WRITE_PATHS = ("upsert", "insert")
+
+
+def fill_library(url: str, images: int, answers: int, work: Path) -> None:
+    """A library at ``url`` (migrated, empty) of ``images`` labelled images with synthetic embeddings (float16,
+    D = 1280, five classes around five centres), ``answers`` of them real files answered with their class."""
+    from sqlalchemy import create_engine
+
     from mobilabel.hashing import hash_file
     from mobilabel.models import Checkpoint
     from mobilabel.models.embedding import backbone_fingerprint
@@ -256,77 +271,182 @@ def speed(images: int, answers: int = 300) -> dict[str, object]:
     from mobilabel.storage.migrations_runner import upgrade
     from mobilabel.storage.results import ResultRecord, write_results
     from mobilabel.storage.states import ResultStatus
-    from mobilabel.training.quick import quick_refresh
     from mobilabel.versions.checkpoints import register_checkpoint
 
-    work = Path(tempfile.mkdtemp(prefix="loop-speed-", dir=DATA if DATA.is_dir() else None))
-    try:
-        url = f"sqlite:///{work / 'library.db'}"
-        os.environ.update(
-            MOBILABEL_DATABASE_URL=url,
-            MOBILABEL_PRETRAINED=str(WEIGHTS),
-            MOBILABEL_HOME=str(work / "home"),
-            MOBILABEL_REFRESH_EVERY="0",
-        )
-        settings = load_settings()
-        db = open_database(url)
-        upgrade(db.engine)
-        imagenet = Checkpoint.load(WEIGHTS)
-        register_checkpoint(db, imagenet, activate=True)
-        backbone = backbone_fingerprint(imagenet.state_dict)
-        classes = ["a", "b", "c", "d", "e"]
-        rng = np.random.default_rng(0)
-        centres = rng.random((len(classes), 1280), dtype=np.float32) * 2
-        answered_files = []
-        (work / "answers").mkdir()
-        for i in range(answers):
-            path = work / "answers" / f"{classes[i % 5]}-{i:05d}.jpg"
-            path.write_bytes(f"answer {i}".encode())
-            answered_files.append(path)
-        hashes = [hash_file(p) for p in answered_files] + [f"{i:032x}" for i in range(answers, images)]
-        paths = [str(p) for p in answered_files] + [f"/library/{i // 1000:04d}/{i:07d}.jpg" for i in range(answers, images)]
-        filled = time.perf_counter()
-        for start in range(0, images, 10_000):
-            end = min(images, start + 10_000)
-            truth = np.arange(start, end) % 5
-            vectors = centres[truth] + rng.random((end - start, 1280), dtype=np.float32)
-            with db.transaction() as session:
-                write_results(
-                    session,
-                    [
-                        ResultRecord(
-                            paths[i],
-                            "1:1",
-                            ResultStatus.OK,
-                            "daisy",
-                            0.5,
-                            [{"label": "daisy", "confidence": 0.5}],
-                            content_hash=hashes[i],
-                        )
-                        for i in range(start, end)
-                    ],
-                    imagenet.version_id,
-                    None,
-                )
-                write_vectors(session, backbone, hashes[start:end], vectors)
-        print(f"{images} images filled in {time.perf_counter() - filled:.0f} s", flush=True)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    db = open_database(url)
+    imagenet = Checkpoint.load(WEIGHTS)
+    register_checkpoint(db, imagenet, activate=True)
+    backbone = backbone_fingerprint(imagenet.state_dict)
+    classes = ["a", "b", "c", "d", "e"]
+    rng = np.random.default_rng(0)
+    centres = rng.random((len(classes), 1280), dtype=np.float32) * 2
+    answered_files = []
+    (work / "answers").mkdir()
+    for i in range(answers):
+        path = work / "answers" / f"{classes[i % 5]}-{i:05d}.jpg"
+        path.write_bytes(f"answer {i}".encode())
+        answered_files.append(path)
+    hashes = [hash_file(p) for p in answered_files] + [f"{i:032x}" for i in range(answers, images)]
+    paths = [str(p) for p in answered_files] + [f"/library/{i // 1000:04d}/{i:07d}.jpg" for i in range(answers, images)]
+    for start in range(0, images, 10_000):
+        end = min(images, start + 10_000)
+        truth = np.arange(start, end) % 5
+        vectors = centres[truth] + rng.random((end - start, 1280), dtype=np.float32)
+        records = [
+            ResultRecord(
+                paths[i], "1:1", ResultStatus.OK, "daisy", 0.5, [{"label": "daisy", "confidence": 0.5}], content_hash=hashes[i]
+            )
+            for i in range(start, end)
+        ]
         with db.transaction() as session:
-            for name in classes:
-                add_class(session, name)
-            save_corrections(session, [CorrectionRecord(str(p), p.name.split("-")[0]) for p in answered_files])
+            write_results(session, records, imagenet.version_id, None)
+            write_vectors(session, backbone, hashes[start:end], vectors)
+    with db.transaction() as session:
+        for name in classes:
+            add_class(session, name)
+        save_corrections(session, [CorrectionRecord(str(p), p.name.split("-")[0]) for p in answered_files])
+    db.engine.dispose()
+
+
+class Copies:
+    """Fresh copies of one filled library: a SQLite file copied, or a PostgreSQL database made from a template."""
+
+    def __init__(self, dialect: str, work: Path) -> None:
+        self.dialect, self.work, self.made = dialect, work, 0
+        self.template = self._url("template")
+        if dialect == "postgresql":
+            self._admin(f'CREATE DATABASE "{self._name(self.template)}"')
+
+    def _name(self, url: str) -> str:
+        return url.rsplit("/", 1)[1]
+
+    def _url(self, name: str) -> str:
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.work / name}.db"
+        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/mobilabel_bench_{os.getpid()}_{name}"
+
+    def _admin(self, statement: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+        admin.dispose()
+
+    def fresh(self) -> str:
+        self.made += 1
+        url = self._url(f"copy{self.made}")
+        if self.dialect == "sqlite":
+            shutil.copy(self.template.removeprefix("sqlite:///"), url.removeprefix("sqlite:///"))
+        else:
+            self._admin(f'CREATE DATABASE "{self._name(url)}" TEMPLATE "{self._name(self.template)}"')
+        return url
+
+    def drop(self, url: str) -> None:
+        if self.dialect == "postgresql":
+            self._admin(f'DROP DATABASE IF EXISTS "{self._name(url)}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.drop(self.template)
+
+
+def timed_refresh(url: str, write_path: str) -> tuple[float, float]:
+    """One quick refresh of the library at ``url``, as `train --quick` runs it: (seconds from the answers committed
+    to the new suggestions readable by `mobilabel results`, seconds of that spent writing: relabelling, activation
+    and pruning). ``write_path``: "insert" (the product's) or "upsert" (before: ``WRITE_PATHS``)."""
+    import mobilabel.training.quick as quick
+    from mobilabel.config import load_settings
+    from mobilabel.storage import open_database
+    from mobilabel.storage.results import write_results
+
+    os.environ["MOBILABEL_DATABASE_URL"] = url
+    settings = load_settings()
+    db = open_database(url)
+    relabel, insert = quick.relabel_from_embeddings, quick.insert_results
+    writing: list[float] = []
+
+    def timed_relabel(*args: object, **kwargs: object) -> int:
+        writing.append(time.perf_counter())
+        return relabel(*args, **kwargs)  # type: ignore[arg-type]
+
+    quick.relabel_from_embeddings = timed_relabel  # type: ignore[assignment]
+    if write_path == "upsert":
+        quick.insert_results = lambda session, records, version_id: write_results(session, records, version_id, None)  # type: ignore[assignment]
+    try:
         started = time.perf_counter()
-        report = quick_refresh(db, settings)
-        seconds = time.perf_counter() - started
-        assert report.promoted and report.relabelled == images, report
-        return {
-            "measurement": f"quick refresh, {images} images, {answers} answers",
-            "figure": f"{seconds:.1f} s",
-            "target": {20_000: "10 s", 1_000_000: "120 s"}.get(images, ""),
+        report = quick.quick_refresh(db, settings)
+        ended = time.perf_counter()
+    finally:
+        quick.relabel_from_embeddings, quick.insert_results = relabel, insert  # type: ignore[assignment]
+        db.engine.dispose()
+    assert report.promoted and report.relabelled > 0, report
+    return ended - started, ended - writing[0]
+
+
+def speed(
+    images: int, dialect: str = "sqlite", repeats: int = 2, answers: int = 300, write_paths: tuple[str, ...] = WRITE_PATHS
+) -> list[dict[str, object]]:
+    """Quick refreshes over ``images`` synthetic embeddings, ``answers`` of them answered on real files, with the
+    write path before and now alternated on copies of one library (``repeats`` each): medians, and their ratio."""
+    work = Path(tempfile.mkdtemp(prefix="loop-speed-", dir=DATA if DATA.is_dir() else None))
+    os.environ.update(MOBILABEL_PRETRAINED=str(WEIGHTS), MOBILABEL_HOME=str(work / "home"), MOBILABEL_REFRESH_EVERY="0")
+    copies = Copies(dialect, work)
+    try:
+        filled = time.perf_counter()
+        fill_library(copies.template, images, answers, work)
+        print(f"{images} images filled in {time.perf_counter() - filled:.0f} s ({dialect})", flush=True)
+        times: dict[str, list[tuple[float, float]]] = {w: [] for w in write_paths}
+        failed: dict[str, str] = {}
+        for _ in range(repeats):
+            for write_path in (w for w in write_paths if w not in failed):
+                url = copies.fresh()
+                try:
+                    times[write_path].append(timed_refresh(url, write_path))
+                except Exception as exc:  # the write path before may fail (PostgreSQL: a lock per path)
+                    lines = str(exc).splitlines()
+                    hints = [line.removeprefix("HINT:  ") for line in lines if line.startswith("HINT:")]
+                    failed[write_path] = "; ".join([lines[0].removeprefix("(psycopg.errors.OutOfMemory) "), *hints])
+                copies.drop(url)
+                print(write_path, times[write_path][-1:], failed.get(write_path, ""), flush=True)
+    finally:
+        copies.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def figure(w: str) -> str:
+        if w in failed:
+            return f"failed: {failed[w]}"
+        return f"{statistics.median(t for t, _ in times[w]):.1f} s (writing {statistics.median(s for _, s in times[w]):.1f} s)"
+
+    def ratio(of: int) -> str:
+        before, now = (statistics.median(t[of] for t in times[w]) for w in WRITE_PATHS)
+        return f"{before / now:.2f}x"
+
+    target = {20_000: "10 s", 1_000_000: "120 s"}.get(images, "")
+    rows: list[dict[str, object]] = [
+        {
+            "measurement": f"quick refresh, {images} images, {answers} answers, {dialect}: {name}",
+            "figure": figure(w),
+            "target": target if w == "insert" else "",
             "machine": machine(),
             "load_avg": load_avg(),
         }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for w, name in (("upsert", "write path before (upserts, current rows per batch)"), ("insert", "now (plain inserts)"))
+        if w in write_paths
+    ]
+    if not failed and len(write_paths) == len(WRITE_PATHS):
+        rows.append(
+            {
+                "measurement": f"quick refresh, {images} images, {dialect}: before / now, side by side",
+                "figure": f"{ratio(0)} (writing {ratio(1)})",
+                "target": "",
+                "machine": machine(),
+                "load_avg": load_avg(),
+            }
+        )
+    return rows
 
 
 def cost(repeats: int = 2) -> list[dict[str, object]]:
@@ -409,6 +529,13 @@ def cost(repeats: int = 2) -> list[dict[str, object]]:
     ]
 
 
+def read(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
 def write(path: Path, rows: list[dict[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as out:
@@ -423,6 +550,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--round", dest="size", type=int, default=20)
     parser.add_argument("--speed-images", default="20000,1000000", help="library sizes of the speed rows")
+    parser.add_argument("--speed-databases", default="sqlite,postgresql", help="sqlite and/or postgresql (a local server)")
+    parser.add_argument("--speed-repeats", type=int, default=2, help="refreshes with each write path, alternated")
+    parser.add_argument("--speed-write-paths", default="upsert,insert", help="before (upsert) and/or now (insert)")
     parser.add_argument("--no-loop", action="store_true")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--no-cost", action="store_true")
@@ -433,13 +563,16 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     if not args.no_speed:
         for images in (int(x) for x in args.speed_images.split(",")):
-            rows.append(speed(images))
-            print(rows[-1], flush=True)
+            for dialect in args.speed_databases.split(","):
+                rows += speed(images, dialect, args.speed_repeats, write_paths=tuple(args.speed_write_paths.split(",")))
+                print(rows[-3:], flush=True)
     if not args.no_cost:
         rows += cost(args.cost_repeats)
         print(rows[-4:], flush=True)
     if rows:
-        write(RESULTS / "loop_speed.csv", rows)
+        made = {r["measurement"] for r in rows}
+        kept = [r for r in read(RESULTS / "loop_speed.csv") if r["measurement"] not in made]
+        write(RESULTS / "loop_speed.csv", rows + kept)  # rows not measured this time stay as they were
 
 
 if __name__ == "__main__":

@@ -363,7 +363,7 @@ class ProgressLines:
             line = f"{label} loss {progress.loss:.3f} acc {progress.accuracy:.3f} ({progress.total} training images)"
         else:
             line = f"{label} val acc {progress.accuracy:.3f} ({progress.total} validation images)"
-        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        self.console.print(line, markup=False, highlight=False)
 
 
 class EpochBars:
@@ -410,21 +410,20 @@ def _print_report(console: Console, report: TrainingReport) -> None:
             f"out-of-fold on the {oof['answers']} answers trained on: {oof['right']} right (k={oof['k']}: {oof['method']})",
             markup=False,
             highlight=False,
-            soft_wrap=True,
         )
     if report.left_out:
         console.print(f"warning: left out {counted(len(report.left_out), 'verified label')}:", markup=False, highlight=False)
         for path, reason in list(report.left_out.items())[:20]:
-            console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {path}: {reason}", markup=False, highlight=False)
     if report.skipped:
         console.print(f"skipped {len(report.skipped)} unreadable images:")
         for path, reason in list(report.skipped.items())[:20]:
-            console.print(f"  {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {path}: {reason}", markup=False, highlight=False)
     decision = report.promotion
     verdict = "now active" if decision.promoted else "not activated"
-    console.print(f"{verdict}: {decision.reason}", markup=False, highlight=False, soft_wrap=True)
-    console.print(f"checkpoint: {report.checkpoint_path}", markup=False, highlight=False, soft_wrap=True)
-    console.print(f"report: {report.report_path}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{verdict}: {decision.reason}", markup=False, highlight=False)
+    console.print(f"checkpoint: {report.checkpoint_path}", markup=False, highlight=False)
+    console.print(f"report: {report.report_path}", markup=False, highlight=False)
 
 
 @click.group(invoke_without_command=True)
@@ -597,14 +596,19 @@ def correct(
 
 
 def refresh_if_due(settings: Settings) -> None:
-    """After answers: a quick head when MOBILABEL_REFRESH_EVERY answers came since the last (torch only then)."""
-    with command_database().transaction() as session:
-        due = stored_runs.quick_refresh_due(session, settings.refresh_every)
-    if due:
+    """After answers: the quick head when it is due (``training.refresh``), said on stderr."""
+    from ..training.refresh import refresh_if_due as refresh
+
+    def starting() -> None:
         click.echo(f"at least {settings.refresh_every} answers since the last quick head: updating the suggestions", err=True)
-        report = run_quick(settings, force=False)
-        if report is not None:
-            click.echo(quick_summary(report), err=True)
+
+    try:
+        report = refresh(command_database(), settings, starting)
+    except TrainingError as exc:  # QuickHeadError: nothing to fit yet (its class would load torch to name)
+        click.echo(f"no quick head: {exc}", err=True)
+        return
+    if report is not None:
+        click.echo(quick_summary(report), err=True)
 
 
 def run_quick(settings: Settings, force: bool) -> QuickReport | None:

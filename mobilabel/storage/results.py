@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import membership
@@ -74,6 +75,40 @@ def write_results(
             (r.image_path, ImageOutcome.FAILED if r.status == ResultStatus.FAILED else ImageOutcome.LABELLED) for r in records
         ]
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
+
+
+def insert_results(session: Session, records: Sequence[ResultRecord], model_version_id: str) -> None:
+    """Rows of a version that has no row of these images yet (a quick head relabelling the library), written
+    as plain rows: one INSERT executed for the whole batch through SQLAlchemy Core (no per-row ORM work, no
+    conflict handling; batched multi-row VALUES on PostgreSQL), and no current-row refresh or path locks.
+
+    The rows are written not current: the version is not active yet, and its activation
+    (``versions.activate_version``) sets the current row of every image it touches in one statement. So until
+    then `results` shows the suggestions as they were, and a crash before it leaves them so (the rows of a
+    version never activated are pruned by the next quick refresh: ``pruning.prune_quick_results``).
+    Raises ``sqlalchemy.exc.IntegrityError`` if the version already has a row of one of the images."""
+    now = utcnow()
+    rows = [
+        {
+            "image_path": r.image_path,
+            "content_id": r.content_id,
+            "content_hash": r.content_hash,
+            "label": r.label,
+            "confidence": r.confidence,
+            "top_k": r.top_k,
+            "status": r.status,
+            "error": None if r.error is None else printable(r.error),
+            "warning": None if r.warning is None else printable(r.warning),
+            "model_version_id": model_version_id,
+            "job_id": None,
+            "created_at": now,
+            "updated_at": now,
+            "is_current": False,
+        }
+        for r in _last_per_path(records)
+    ]
+    if rows:
+        session.execute(insert(Result.metadata.tables[Result.__tablename__]), rows)  # the table: Core, not ORM bulk
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:

@@ -29,8 +29,10 @@ the new head, so workers, `label` and `predict` use it like any other version.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -49,7 +51,7 @@ from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
 from ..storage.embedding_queries import last_result_id, library_chunk, load_embeddings
 from ..storage.pruning import prune_quick_results
-from ..storage.results import ResultRecord, write_results
+from ..storage.results import ResultRecord, insert_results
 from ..storage.states import ResultStatus
 from ..storage.trained_answers import record_held_out_predictions, record_trained
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
@@ -96,34 +98,67 @@ def fit_head(
 ) -> LinearHead:
     """A linear head fitted on ``vectors`` (N, D) float32 with ``targets`` (N,) indices into ``classes``: the
     minimum of the summed cross-entropy plus ``l2`` / 2 * |W|^2 (bias not penalised), by full-batch L-BFGS
-    (torch, CPU, one thread: on a shared CPU, several threads of so small a problem wait on each other
-    many times longer than they compute). ``start``: a head to begin from (the out-of-fold fits start from
-    the full fit, and converge in a few steps). A class with no example gets a large negative bias."""
+    (torch, CPU, on the one-thread fitting thread: ``_fitting_thread``). ``start``: a head to begin from (the
+    out-of-fold fits start from the full fit, and converge in a few steps). A class with no example gets a
+    large negative bias."""
+    return _fitting_thread().submit(_fit_head, vectors, targets, classes, l2, start).result()
+
+
+_fitter: ThreadPoolExecutor | None = None
+_fitter_lock = threading.Lock()
+
+
+def _fitting_thread() -> ThreadPoolExecutor:
+    """The thread every fit runs on, its torch thread count one: on a shared CPU, several threads of so small
+    a problem wait on each other many times longer than they compute (300 answers under load: 0.8 s on one
+    thread, 13 s on two). ``torch.set_num_threads`` sets the calling thread's OpenMP and MKL counts and the
+    count threads touching torch for the first time start with; the count is set on the fitting thread and
+    the default set back at once, so no other thread of the process (`serve` labels beside it) changes."""
+    global _fitter
+    with _fitter_lock:
+        if _fitter is None:
+            import torch
+
+            default = torch.get_num_threads()
+            fitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quick-fit")
+            fitter.submit(_one_thread).result()
+            torch.set_num_threads(default)  # the default for new threads, back as it was (this thread's: unchanged)
+            _fitter = fitter
+        return _fitter
+
+
+def _one_thread() -> None:
     import torch
 
-    threads = torch.get_num_threads()
+    # A thread takes the default count the first time torch asks for its count (get_num_threads, or any parallel
+    # operation), replacing what was set before: so that first, then this thread's count.
+    torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        x = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
-        y = torch.from_numpy(np.asarray(targets, dtype=np.int64))
-        initial = start or LinearHead(
-            list(classes), np.zeros((len(classes), x.shape[1]), np.float32), np.zeros(len(classes), np.float32)
-        )
-        weight = torch.tensor(initial.weight, requires_grad=True)
-        bias = torch.tensor(initial.bias, requires_grad=True)
-        optimiser = torch.optim.LBFGS(
-            [weight, bias], max_iter=MAX_ITERATIONS, tolerance_grad=1e-5, history_size=20, line_search_fn="strong_wolfe"
-        )
 
-        def closure() -> torch.Tensor:
-            optimiser.zero_grad()
-            loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, reduction="sum") + 0.5 * l2 * (weight * weight).sum()
-            loss.backward()  # type: ignore[no-untyped-call]
-            return loss
 
-        optimiser.step(closure)  # type: ignore[no-untyped-call]
-    finally:
-        torch.set_num_threads(threads)
+def _fit_head(
+    vectors: np.ndarray, targets: np.ndarray, classes: Sequence[str], l2: float, start: LinearHead | None
+) -> LinearHead:
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    y = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    initial = start or LinearHead(
+        list(classes), np.zeros((len(classes), x.shape[1]), np.float32), np.zeros(len(classes), np.float32)
+    )
+    weight = torch.tensor(initial.weight, requires_grad=True)
+    bias = torch.tensor(initial.bias, requires_grad=True)
+    optimiser = torch.optim.LBFGS(
+        [weight, bias], max_iter=MAX_ITERATIONS, tolerance_grad=1e-5, history_size=20, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, reduction="sum") + 0.5 * l2 * (weight * weight).sum()
+        loss.backward()  # type: ignore[no-untyped-call]
+        return loss
+
+    optimiser.step(closure)  # type: ignore[no-untyped-call]
     absent = np.ones(len(classes), dtype=bool)
     absent[np.asarray(targets, dtype=np.int64)] = False
     fitted_bias = bias.detach().numpy().copy()
@@ -341,7 +376,8 @@ def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:
 
 def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, backbone: str, top_k: int) -> int:
     """Label every image of the library that has an embedding under ``backbone`` with ``head`` as version
-    ``version_id``, a chunk per transaction (``embedding_queries.LIBRARY_CHUNK``); returns the images labelled."""
+    ``version_id`` (new: no rows yet), a chunk per transaction (``embedding_queries.LIBRARY_CHUNK``), rows that
+    become current when the version is activated (``results.insert_results``); returns the images labelled."""
     k = max(1, min(top_k, len(head.classes)))
     with db.transaction() as session:
         done, after, through = 0, 0, last_result_id(session)
@@ -369,5 +405,5 @@ def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, bac
             )
         ]
         with db.transaction() as session:
-            write_results(session, records, version_id, None)
+            insert_results(session, records, version_id)  # not current until the version is activated
         done += len(records)

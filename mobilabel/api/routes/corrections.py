@@ -17,7 +17,7 @@ from ...storage.answer_queries import answer_history
 from ...storage.corrections import CorrectionError, CorrectionRecord, delete_corrections, list_corrections, save_correction
 from ...storage.result_queries import result_identity
 from ..deps import PATH_MARK, DatabaseDep, RowId, SessionDep, SettingsDep, confined
-from .suggestions import refresh_if_due
+from .suggestions import refresh_after_answer
 
 router = APIRouter(prefix="/api/corrections", tags=["corrections"])
 _HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}")
@@ -115,7 +115,7 @@ def set_correction(
         raise HTTPException(422, str(exc)) from exc
     if created:
         response.status_code = 201
-    background.add_task(refresh_if_due, db, settings)
+    background.add_task(refresh_after_answer, db, settings)
     return CorrectionOut.model_validate(stored, from_attributes=True)
 
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from ...config import Settings
 from ...storage import Database
-from ...storage.training_runs import quick_refresh_due
+from ...training.errors import TrainingError
+from ...training.refresh import refresh_if_due
 from ..deps import DatabaseDep, SettingsDep
 
 router = APIRouter(prefix="/api/suggestions", tags=["review"])
@@ -48,14 +49,12 @@ def refresh(body: RefreshIn, db: DatabaseDep, settings: SettingsDep) -> RefreshO
     return RefreshOut.model_validate(report, from_attributes=True)
 
 
-def refresh_if_due(db: Database, settings: Settings) -> None:
-    """After an answer (a background task): a quick head when MOBILABEL_REFRESH_EVERY answers came since the last."""
-    from ...training.quick import QuickHeadError, quick_refresh
-
-    with db.transaction() as session:
-        if not quick_refresh_due(session, settings.refresh_every):
-            return
+def refresh_after_answer(db: Database, settings: Settings) -> None:
+    """After an answer (a background task): the quick head when it is due (``training.refresh``), logged."""
     try:
-        quick_refresh(db, settings)
-    except QuickHeadError as exc:
+        report = refresh_if_due(db, settings)
+    except TrainingError as exc:  # QuickHeadError: nothing to fit yet
         log.info("no quick head after %d answers: %s", settings.refresh_every, exc)
+        return
+    if report is not None:
+        log.info("quick head %s after %d answers: %s", report.version_id, settings.refresh_every, report.reason)

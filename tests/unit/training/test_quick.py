@@ -149,3 +149,56 @@ def test_every_n_answers_a_quick_head_updates_the_suggestions_and_a_refusal_is_s
     listed = run("runs", "--format", "csv")
     assert listed.exit_code == 0 and listed.output.count(",quick,") == 2, listed.output
     assert [r["trigger"] for r in api().get("/api/training-runs").json()] == ["quick", "quick"]
+
+
+def test_a_fit_leaves_the_thread_count_of_every_other_thread_as_it_was() -> None:
+    import threading
+
+    import numpy as np
+    import torch
+
+    from mobilabel.training.quick import _fitting_thread, fit_head
+
+    before = torch.get_num_threads()
+    rng = np.random.default_rng(0)
+    targets = np.arange(40) % 2
+    vectors = (rng.random((40, 8)) + targets[:, None]).astype(np.float32)
+    head = fit_head(vectors, targets, ["a", "b"])
+    assert head.predict(vectors) == [["a", "b"][t] for t in targets]
+    counts: list[int] = []
+    fresh = threading.Thread(target=lambda: counts.append(int(torch.ones(2).sum()) and torch.get_num_threads()))
+    fresh.start()
+    fresh.join()
+    assert torch.get_num_threads() == before and counts == [before], "the caller's and a new thread's count are unchanged"
+    assert _fitting_thread().submit(torch.get_num_threads).result() == 1, "fits run on one thread"
+
+
+def test_a_refresh_that_dies_before_activation_leaves_the_previous_suggestions(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mobilabel.storage.versions as stored_versions
+
+    monkeypatch.setenv("MOBILABEL_REFRESH_EVERY", "0")
+    _, chosen = labelled(tmp_path, database_url, per_class=6, answered=5)
+    assert answer(tmp_path, chosen).exit_code == 0
+    before = run("results", "--format", "csv").output
+    settings = load_settings()
+    db = open_database(settings.database_url)
+    activate = stored_versions.activate_version
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the process stopped after the new rows were written, before the switch
+
+    monkeypatch.setattr(stored_versions, "activate_version", killed)
+    with pytest.raises(KeyboardInterrupt):
+        quick_refresh(db, settings)
+    assert run("results", "--format", "csv").output == before, "every image keeps the suggestion it had"
+
+    monkeypatch.setattr(stored_versions, "activate_version", activate)
+    report = quick_refresh(db, settings)
+    assert report.promoted and report.relabelled == 30 and report.pruned == 30, "the dead version's rows are pruned"
+    after = run("results", "--format", "csv").output
+    assert after != before and report.version_id[:8] in after
+    with db.transaction() as session:
+        current = session.scalars(select(ResultRow.model_version_id).where(ResultRow.is_current)).all()
+    assert len(current) == 30 and set(current) == {report.version_id}
