@@ -29,7 +29,7 @@ from pathlib import PurePath
 from .storage import Database
 from .storage.class_queries import class_names
 from .storage.corrections import AUDIT
-from .storage.queue_queries import Candidate, least_confident, offerable_count, random_offerable
+from .storage.queue_queries import Candidate, held_by, least_confident, offerable_count, random_offerable
 from .storage.review_leases import LeaseRequest, lock_leases, take_leases
 from .storage.tables import utcnow
 from .storage.training_runs import quick_refusal
@@ -86,13 +86,17 @@ class Batch:
 def next_batch(db: Database, reviewer: str, count: int, lease_s: float, strategy: Strategy = DEFAULT_STRATEGY) -> Batch:
     """Lease up to ``count`` images to ``reviewer`` for ``lease_s`` seconds, chosen as the module says (``strategy``).
 
-    Fewer come back when fewer are left.
+    The reviewer's own unanswered leases come first, renewed with their reasons (asking again must not hide
+    them until they expire); fewer come back when fewer are left.
     """
-    chosen: list[QueueItem] = []
     with db.transaction() as session:
         lock_leases(session)
         now = utcnow()
         retired = set(class_names(session, retired=True))
+        own = held_by(session, now, reviewer, count)
+        renewing = [LeaseRequest(c.result_id, c.image_path, c.content_hash, reason) for c, reason in own]
+        renewed = take_leases(session, renewing, reviewer, now, now + timedelta(seconds=lease_s))
+        chosen = [_item(c, reason, retired) for c, reason in own if c.result_id in renewed]
         active = active_version_id(session)
         cold = active is None or active.startswith(IMAGENET_PREFIX)
         for _ in range(_ATTEMPTS):

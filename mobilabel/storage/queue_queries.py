@@ -47,6 +47,21 @@ def random_offerable(session: Session, now: datetime, limit: int, leaving_out: s
     return [Candidate(*row) for row in session.execute(statement.order_by(func.random()).limit(limit))]
 
 
+def held_by(session: Session, now: datetime, reviewer: str, limit: int) -> list[tuple[Candidate, str]]:
+    """Up to ``limit`` images ``reviewer`` holds an unexpired lease on and nobody has answered, oldest lease
+    first, each with the lease's reason: asking again gives a reviewer their own images back, not fewer."""
+    columns = (Result.id, Result.image_path, Result.content_hash, Result.label, Result.confidence, Result.top_k)
+    statement = (
+        select(*columns, ReviewLease.reason)
+        .join(ReviewLease, ReviewLease.image_path == Result.image_path)
+        .where(Result.is_current, Result.status == ResultStatus.OK, ~_answered(session, now))
+        .where(ReviewLease.reviewer == reviewer, ReviewLease.expires_at > now)
+        .order_by(ReviewLease.leased_at, Result.id)
+        .limit(limit)
+    )
+    return [(Candidate(*row[:-1]), row[-1]) for row in session.execute(statement)]
+
+
 def offerable_count(session: Session, now: datetime) -> int:
     """How many images the queue could offer now: what is left to review."""
     return session.scalar(select(func.count()).select_from(_offerable(session, now).subquery())) or 0

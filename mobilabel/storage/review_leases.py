@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,8 +44,8 @@ def lock_leases(session: Session) -> None:
 def take_leases(
     session: Session, requests: Sequence[LeaseRequest], reviewer: str, now: datetime, expires_at: datetime
 ) -> set[int]:
-    """Lease ``requests`` to ``reviewer`` until ``expires_at``: a new row per image, or an expired lease
-    taken over. Returns the result ids leased (an image someone else holds is not)."""
+    """Lease ``requests`` to ``reviewer`` until ``expires_at``: a new row per image, an expired lease taken
+    over, or the reviewer's own lease renewed. Returns the result ids leased (an image someone else holds is not)."""
     if not requests:
         return set()
     dialect = session.get_bind().dialect.name
@@ -54,7 +54,7 @@ def take_leases(
     statement = insert.on_conflict_do_update(
         index_elements=["image_path"],
         set_={column: insert.excluded[column] for column in changed},
-        where=ReviewLease.expires_at <= now,
+        where=or_(ReviewLease.expires_at <= now, ReviewLease.reviewer == reviewer),
     )
     session.execute(
         statement,

@@ -160,6 +160,23 @@ def test_two_reviewers_asking_at_once_never_hold_the_same_image(db: Database) ->
     assert len(rest) == LIBRARY - 30 and not {i.result_id for i in rest} & set(batches["ann"] + batches["bob"])
 
 
+def test_asking_again_gives_a_reviewer_their_own_unanswered_images_first(db: Database) -> None:
+    """The newcomer's walkthrough asked for 20, then for 60 as CSV, and got 15 and '0 more': their own leases hid them."""
+    first = next_batch(db, "ann", 5, 600).items
+    answered = first[0]
+    with db.transaction() as session:
+        save_corrections(
+            session, [CorrectionRecord(answered.image_path, "daisy", f"h{Path(answered.image_path).stem}")], new_classes=True
+        )
+    again = next_batch(db, "ann", 10, 600).items
+    ids = [i.result_id for i in again]
+    assert ids[:4] == [i.result_id for i in first[1:]], "the four unanswered ones, first, in lease order"
+    assert [i.reason for i in again[:4]] == [i.reason for i in first[1:]], "with the reasons they were leased for"
+    assert len(set(ids)) == 10 and answered.result_id not in ids
+    others = {i.result_id for i in next_batch(db, "bob", LIBRARY, 600).items}
+    assert not others & set(ids) and len(others) == LIBRARY - 11, "renewed leases still keep everyone else out"
+
+
 def test_an_expired_lease_is_offered_again(db: Database) -> None:
     # A lease of 0 s has run out at once: the same least-margin images come first again (the audit draw is random).
     first = {i.result_id for i in next_batch(db, "ann", 5, 0).items if i.reason != AUDIT}
