@@ -138,8 +138,8 @@ def _check_labels(session: Session, labels: set[str], new_classes: bool, new_cla
         hints += f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         listed = ", ".join([*sorted(classes)[:_CLASSES_LISTED], *RESERVED])
         raise CorrectionError(
-            f"no class or model version has the label{'s' if len(unknown) > 1 else ''} {hints}; "
-            f"{new_class_hint} to verify a label no model knows yet (classes: {listed})"
+            f"no class or trained version has the label{'s' if len(unknown) > 1 else ''} {hints}; "
+            f"{new_class_hint} to make {'them classes' if len(unknown) > 1 else 'it a class'} (classes: {listed})"
         )
     try:
         for label in labels - classes - set(RESERVED):

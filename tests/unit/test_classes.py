@@ -88,8 +88,7 @@ def test_an_unknown_answer_is_refused_with_the_classes_and_the_nearest_unless_ne
     run("classes", "add", "sunflower")
     refused = error_line(run("correct", str(photos[0]), "sunflowr"))
     assert (
-        "'sunflowr'; did you mean 'sunflower'?; add --new-class to verify a label no model knows yet (classes: sunflower, other, skip)"
-        in refused
+        "'sunflowr'; did you mean 'sunflower'?; add --new-class to make it a class (classes: sunflower, other, skip)" in refused
     )
     assert "did you mean 'other'" in error_line(run("correct", str(photos[0]), "Other"))
     assert "reserved answer" in error_line(run("correct", str(photos[0]), "Skip", "--new-class"))

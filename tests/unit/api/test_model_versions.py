@@ -132,9 +132,7 @@ def test_corrections_set_list_delete(api: ClientFactory, tmp_path: Path, databas
     assert {r["verified_label"] for r in page} == {"daisy"}  # beside each current label
     unknown = client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "Daisy"})
     assert unknown.status_code == 422 and "did you mean 'daisy'" in unknown.json()["detail"]
-    assert (
-        '; send "new_class": true to verify a label no model knows yet (classes: ' in unknown.json()["detail"]
-    )  # the API's switch, not the CLI's
+    assert '; send "new_class": true to make it a class (classes: ' in unknown.json()["detail"]  # the API's switch, not the CLI's
     assert (
         client.put("/api/corrections", json={"result_id": ids["a.jpg"], "label": "tulip", "new_class": True}).status_code == 200
     )

@@ -68,9 +68,9 @@ def test_verified_labels_listed_exported_shown_and_deleted(tmp_path: Path) -> No
     assert run("label", str(tmp_path / "photos")).exit_code == 0
     assert run("classes", "add", "daisy").exit_code == 0
     refused = error_line(run("correct", str(paths[1]), "daisies"))
-    assert "'daisies'; did you mean 'daisy'?; add --new-class to verify" in refused  # the CLI's switch
+    assert "'daisies'; did you mean 'daisy'?; add --new-class to make it a class" in refused  # the CLI's switch
     # ImageNet's categories are what the first label suggests, not the user's classes: refused unless asked.
-    assert "no class or model version has the label 'bee'" in error_line(run("correct", str(paths[1]), "bee"))
+    assert "no class or trained version has the label 'bee'" in error_line(run("correct", str(paths[1]), "bee"))
     assert "bee" not in {r["name"] for r in csv_rows(run("classes", "--format", "csv"))}
     assert run("correct", str(paths[1]), "bee", "--new-class").exit_code == 0
     assert run("correct", str(paths[2]), "my-cat", "--new-class").exit_code == 0

@@ -252,7 +252,7 @@ def test_a_correction_needs_a_known_class_or_new_class_and_can_be_deleted(db: Da
     shutil.copyfile(DAISIES[0], image)
     with (
         db.transaction() as session,
-        pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?; allow new classes to verify"),
+        pytest.raises(CorrectionError, match=r"'daisies'; did you mean 'daisy'\?; allow new classes to make it a class"),
     ):
         save_corrections(session, [CorrectionRecord(str(image), "daisies")])
     with db.transaction() as session, pytest.raises(CorrectionError, match=r"'x09' and 2 more; allow new classes"):
