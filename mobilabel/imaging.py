@@ -28,7 +28,6 @@ from .image_headers import TooManyPixelsError, head_frame, jpeg_frame, unsupport
 from .object_paths import ObjectPath
 from .raw_decoding import UndevelopedError, develop
 from .raw_previews import RAW_EXTENSIONS, largest_preview, raw_format
-from .tiff_decoding import read_tiff
 from .tiff_ifds import data_ends_early, is_tiff_like, read_directories
 
 # What phones, cameras and browsers write, as well as the classic formats. The walk selects
@@ -311,6 +310,8 @@ def _over_limit(width: int, height: int, max_pixels: int) -> ImageReadError:
 def _read_tiff(source: ImageSource, max_pixels: int, min_side: int) -> Picture | None:
     """A TIFF Pillow would not open, decoded by tifffile (``tiff_decoding``); None if it is no TIFF or
     tifffile cannot decode it either (its reason is then the file's layout, or damage)."""
+    from .tiff_decoding import read_tiff  # here: tifffile loads only for the rare TIFF that Pillow cannot open
+
     with source.open() as f:
         if not is_tiff_like(f.read(4)):
             return None

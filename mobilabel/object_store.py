@@ -25,18 +25,6 @@ from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
 
-import boto3  # type: ignore[import-untyped]  # ships no type information (boto3-stubs is a separate install)
-from botocore import handlers  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import (  # type: ignore[import-untyped]
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
-    ResponseStreamingError,
-)
-
 from .errors import MobilabelError
 from .object_paths import ObjectPath
 
@@ -67,13 +55,24 @@ class ObjectGoneError(ObjectStoreError):
     """The object does not exist (deleted since it was listed, or never there)."""
 
 
-_BOTOCORE_200_CHECK: Any = getattr(handlers, "_handle_200_error", None)
 _made: dict[int, Any] = {}  # the client of this process, by pid: a forked worker makes its own
 _lock = threading.Lock()
 
 
+def _errors() -> Any:
+    """botocore's exceptions module. boto3 and botocore are imported on first use, here and in ``client``, not with
+    this module: importing them takes about a second of CPU, and only an s3:// path needs them."""
+    from botocore import exceptions  # type: ignore[import-untyped]  # ships no type information
+
+    return exceptions
+
+
 def client() -> Any:
     """This process's S3 client, made on first use (a client is thread-safe once made; making one is not)."""
+    import boto3  # type: ignore[import-untyped]  # here, not at the top: see _errors
+    from botocore import handlers
+    from botocore.config import Config  # type: ignore[import-untyped]
+
     pid = os.getpid()
     with _lock:
         if pid not in _made:
@@ -87,8 +86,8 @@ def client() -> Any:
             # botocore checks every 200 answer for an error in its body by parsing the whole body, before any
             # handler of ours runs: a listing page was parsed twice. _lean_listing makes that check itself.
             # The check is botocore's private function: a botocore without it keeps its own (slower, as correct).
-            if _BOTOCORE_200_CHECK is not None:
-                made.meta.events.unregister("before-parse.s3.*", _BOTOCORE_200_CHECK)
+            if getattr(handlers, "_handle_200_error", None) is not None:
+                made.meta.events.unregister("before-parse.s3.*", handlers._handle_200_error)
                 made.meta.events.register_first("before-parse.s3.*", _error_in_200_unless_listing)
             _made[pid] = made
         return _made[pid]
@@ -130,8 +129,10 @@ def _lean_listing(response_dict: dict[str, Any], customized_response_dict: dict[
 
 def _error_in_200_unless_listing(operation_model: Any, **kwargs: Any) -> None:
     """botocore's check of a 200 answer for an error in its body, for every operation but a listing's."""
+    from botocore import handlers  # loaded: the client registered this
+
     if operation_model.name != "ListObjectsV2":
-        _BOTOCORE_200_CHECK(operation_model=operation_model, **kwargs)
+        handlers._handle_200_error(operation_model=operation_model, **kwargs)
 
 
 def fingerprint(etag: str, size: int) -> str:
@@ -141,7 +142,8 @@ def fingerprint(etag: str, size: int) -> str:
 
 def describe(exc: BaseException) -> str:
     """What went wrong, in a user's words: the store's error code and message, or why it could not be reached."""
-    if isinstance(exc, ClientError):
+    errors = _errors()
+    if isinstance(exc, errors.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         if code in _GONE:
@@ -151,22 +153,24 @@ def describe(exc: BaseException) -> str:
         if code == "NoSuchBucket":
             return "no such bucket"
         return f"the object store answered {code or 'an error'}: {error.get('Message') or exc}"
-    if isinstance(exc, ConnectionError | BotoCoreError):
+    if isinstance(exc, errors.ConnectionError | errors.BotoCoreError):
         return f"the object store cannot be reached: {exc}"
     return str(exc)
 
 
 def _wrap(exc: BaseException) -> ObjectStoreError:
-    if isinstance(exc, ClientError) and str(exc.response.get("Error", {}).get("Code", "")) in _GONE:
+    errors = _errors()
+    if isinstance(exc, errors.ClientError) and str(exc.response.get("Error", {}).get("Code", "")) in _GONE:
         return ObjectGoneError(describe(exc))
     return ObjectStoreError(describe(exc))
 
 
 def check_prefix(prefix: ObjectPath) -> None:
     """Make sure the bucket of ``prefix`` can be listed; raises ``ObjectStoreError`` saying why not."""
+    errors = _errors()
     try:
         client().list_objects_v2(Bucket=prefix.bucket, Prefix=_list_prefix(prefix), MaxKeys=1)
-    except (ClientError, BotoCoreError) as exc:
+    except (errors.ClientError, errors.BotoCoreError) as exc:
         raise ObjectStoreError(f"{prefix}: {describe(exc)}") from exc
 
 
@@ -180,6 +184,7 @@ def list_objects(prefix: ObjectPath) -> Iterator[ObjectPath]:
     request, each holding no more than ``_AHEAD_PAGES`` pages until its turn: never the whole listing.
     Folder markers (keys ending in ``/``) are not objects and are left out. Raises ``ObjectStoreError``.
     """
+    errors = _errors()
     folder_key, folder = "", ObjectPath("/", prefix.bucket)
     try:
         for entry in _ordered_entries(prefix.bucket, _list_prefix(prefix)):
@@ -192,7 +197,7 @@ def list_objects(prefix: ObjectPath) -> Iterator[ObjectPath]:
             path = folder / name
             path.fingerprint = fingerprint(entry.get("ETag", ""), int(entry["Size"]))
             yield path
-    except (ClientError, BotoCoreError) as exc:
+    except (errors.ClientError, errors.BotoCoreError) as exc:
         raise ObjectStoreError(f"{prefix}: {describe(exc)}") from exc
 
 
@@ -282,9 +287,10 @@ def _ordered_entries(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
 
 def head(path: ObjectPath) -> str:
     """The object's fingerprint, from its metadata (nothing read). Raises ``ObjectStoreError`` (``ObjectGoneError``)."""
+    errors = _errors()
     try:
         answer = client().head_object(Bucket=path.bucket, Key=path.key)
-    except (ClientError, BotoCoreError) as exc:
+    except (errors.ClientError, errors.BotoCoreError) as exc:
         raise _wrap(exc) from exc
     return fingerprint(answer.get("ETag", ""), int(answer["ContentLength"]))
 
@@ -298,6 +304,7 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
     since it was listed is read as it is now (its new fingerprint is returned with its bytes).
     Raises ``ObjectGoneError`` (deleted), ``ObjectStoreError`` (too large, denied, unreachable, still truncated).
     """
+    errors = _errors()
     last: BaseException | None = None
     for attempt in range(ATTEMPTS):
         if attempt:
@@ -309,7 +316,7 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
             if size > max_bytes:
                 raise ObjectStoreError(f"object of {size:,} bytes is over the {max_bytes:,}-byte read limit")
             data = body.read(size + 1)
-        except (IncompleteReadError, ResponseStreamingError, ConnectionError) as exc:
+        except (errors.IncompleteReadError, errors.ResponseStreamingError, errors.ConnectionError) as exc:
             last = exc
             continue
         finally:
@@ -323,17 +330,21 @@ def fetch(path: ObjectPath, max_bytes: int) -> tuple[bytes, str]:
 
 def _get_through_outages(path: ObjectPath) -> Any:
     """``get_object``, asked again while the store cannot be reached, for up to ``OUTAGE_PATIENCE_S``."""
+    errors = _errors()
     started = time.monotonic()
     pause = _BACKOFF_S
     while True:
         try:
             return client().get_object(Bucket=path.bucket, Key=path.key)
-        except (ConnectionError, HTTPClientError) as exc:  # refused, dropped or timed out, after the client's own attempts
+        except (
+            errors.ConnectionError,
+            errors.HTTPClientError,
+        ) as exc:  # refused, dropped or timed out, after the client's own attempts
             if time.monotonic() - started + pause > OUTAGE_PATIENCE_S:
                 raise _wrap(exc) from exc
             time.sleep(pause)  # waiting out an outage: backoff up to a few seconds
             pause = min(pause * 2, _OUTAGE_BACKOFF_MAX_S)
-        except (ClientError, BotoCoreError) as exc:
+        except (errors.ClientError, errors.BotoCoreError) as exc:
             raise _wrap(exc) from exc
 
 
@@ -343,9 +354,10 @@ def stream(path: ObjectPath, chunk_bytes: int = 1 << 16) -> tuple[Iterator[bytes
     Raises ``ObjectGoneError`` or ``ObjectStoreError`` before the first chunk; a failure mid-body ends the
     iteration with the store's error (the client then sees a response shorter than its Content-Length).
     """
+    errors = _errors()
     try:
         answer = client().get_object(Bucket=path.bucket, Key=path.key)
-    except (ClientError, BotoCoreError) as exc:
+    except (errors.ClientError, errors.BotoCoreError) as exc:
         raise _wrap(exc) from exc
     body = answer["Body"]
 

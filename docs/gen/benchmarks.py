@@ -182,6 +182,7 @@ re-encodings of the shared flowers, so none is answered by reusing another's res
 
 def slim() -> str:
     paths = files("slim.csv")
+    start = files("predict_start.csv")
     intro = """
 Slim CPU workers, measured by `python -m bench.slim` (written to `bench/results/slim.csv`): a virtual
 environment with the slim install ([Slim CPU workers](../slim-workers.md)), its size on disk, its peak
@@ -189,8 +190,15 @@ RSS while `mobilabel label` labels the shared val flowers from the ImageNet weig
 and `mobilabel predict` of one photo from a warm model cache (median of five), beside the full
 install's. Every result is checked against the torch engine's: the same label, its top-5
 probabilities within the tolerance the last row gives.
+
+`python -m bench.predict_start --before REV` (written to `bench/results/predict_start.csv`) times the full
+install's `mobilabel predict` of one photo from a warm cache, this code beside commit REV's, taking turns
+(median of five), and lists the heavy packages each imported.
 """
-    return _page("Slim CPU workers", intro, paths, "".join(_whole(path, "Figures") for path in paths))
+    body = "".join(_whole(path, "Figures") for path in paths) + "".join(
+        _whole(path, "Predict start-up, before and now") for path in start
+    )
+    return _page("Slim CPU workers", intro, [*paths, *start], body)
 
 
 def curation() -> str:
@@ -306,7 +314,7 @@ CLAIMS: dict[str, tuple[str, ...]] = {
     "results-scale": ("results_scale.csv",),
     "export": ("export.csv",),
     "watch": ("watch.csv",),
-    "slim": ("slim.csv",),
+    "slim": ("slim.csv", "predict_start.csv"),
     "curation": ("neighbours.csv", "mistakes.csv", "duplicates.csv"),
     "loop": ("loop*.csv",),
     "recorded": ("recorded.csv",),

@@ -6,6 +6,7 @@ The torch transforms built from the same sizes (training, tensors on a GPU) are 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -159,14 +160,27 @@ class ResizeCropArray:
 
 class TorchResizeCrop:
     """``TensorEvalPixels`` (torchvision's kernel) on a decoded image, as numpy uint8 (H, W, 3): the pixels of
-    ``ResizeCropArray`` in about a third of its time (bench/results/slim.csv). Imports torch on the first image,
-    so a process that labels nothing never loads it."""
+    ``ResizeCropArray`` in about a third of its time (bench/results/slim.csv).
 
-    def __init__(self, resize_size: int, crop_size: int) -> None:
+    The first ``numpy_first`` images are resized by ``ResizeCropArray`` (the same pixels) and torch is imported
+    only for the next: importing torch and torchvision costs seconds of CPU, more than the faster kernel saves
+    on a few hundred images, so `mobilabel predict` of a few photos, or a small folder, never loads it.
+    """
+
+    # Images before torch is imported: its import (about 5 s of CPU, bench/results/slim.csv: the full install's
+    # predict less the slim one's) over the time the kernel saves per image (about 10 ms there).
+    NUMPY_FIRST = 500
+
+    def __init__(self, resize_size: int, crop_size: int, numpy_first: int = NUMPY_FIRST) -> None:
         self._sizes = (resize_size, crop_size)
         self._crop: TensorTransform | None = None
+        self._numpy = ResizeCropArray(resize_size, crop_size)
+        self._numpy_first = numpy_first
+        self._seen = itertools.count()  # next() on it is atomic: the decode threads share one
 
     def __call__(self, image: Image.Image) -> Pixels:
+        if self._crop is None and next(self._seen) < self._numpy_first:
+            return self._numpy(image)
         import torch
 
         if self._crop is None:
@@ -230,7 +244,8 @@ class Preprocessing:
 
     def eval_thread_pixels(self) -> PixelTransform:
         """The resize and crop of the decode threads (``eval_tensor_pixels``' pixels from a decoded image):
-        torchvision's kernel where torch is installed, its numpy replica where not (a slim install)."""
+        torchvision's kernel where torch is installed (after the first images, ``TorchResizeCrop``), its numpy
+        replica where not (a slim install)."""
         if torch_installed():
             return TorchResizeCrop(self.resize_size, self.crop_size)
         return self.eval_array_pixels()

@@ -67,9 +67,11 @@ def test_the_numpy_resize_is_torchvisions_tensor_kernel_pixel_for_pixel(size: tu
     preprocessing = Preprocessing()
     expected = preprocessing.eval_tensor_pixels()(torch.from_numpy(np.array(image)).permute(2, 0, 1)).numpy()
     assert np.array_equal(preprocessing.eval_array_pixels()(image), expected)
-    # What the decode threads use where torch is installed: its own kernel, on the image (also grey: converted).
+    # What the decode threads use where torch is installed: the numpy resize for the first images (``numpy_first``),
+    # then torch's own kernel, on the image.
     assert isinstance(preprocessing.eval_thread_pixels(), TorchResizeCrop)
-    assert np.array_equal(preprocessing.eval_thread_pixels()(image), expected)
+    thread_pixels = TorchResizeCrop(preprocessing.resize_size, preprocessing.crop_size, numpy_first=1)
+    assert [np.array_equal(thread_pixels(image), expected) for _ in range(2)] == [True, True]  # numpy, then torch
 
 
 def spread(images: list[Path], count: int) -> list[Path]:
@@ -133,7 +135,9 @@ def test_a_version_without_its_file_gets_one_exported_where_torch_is() -> None:
 # Put first in a probe: torch, torchvision and onnx cannot be imported, as in a slim install (``torch_installed``
 # says so too); importing one raises ImportError, which fails the probe.
 AS_SLIM = f"import sys\nsys.modules.update(dict.fromkeys({sorted(TORCH_ONLY)!r}))\n"
-LOADED = f"sorted({{m.split('.')[0] for m, v in sys.modules.items() if v is not None}} & set({sorted(TORCH_ONLY)!r}))"
+# What a probe loaded of torch's packages, and of the object store's (boto3 only for an s3:// path).
+HEAVY = sorted(TORCH_ONLY | {"boto3", "botocore"})
+LOADED = f"sorted({{m.split('.')[0] for m, v in sys.modules.items() if v is not None}} & set({HEAVY!r}))"
 
 
 def cli_probe(args: list[str], slim: bool = False) -> subprocess.CompletedProcess[str]:
@@ -145,7 +149,9 @@ def cli_probe(args: list[str], slim: bool = False) -> subprocess.CompletedProces
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-def test_predict_from_a_stored_onnx_file_imports_no_torch(val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_predict_of_a_local_photo_imports_neither_torch_nor_boto3(
+    val_images: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOBILABEL_DEVICE", "cpu")  # on a GPU machine too: the CPU path is what is checked
     photo = str(val_images[0])
     first = cli_probe(["predict", photo, "--top-k", "3"])  # registers the ImageNet weights, exports the file
@@ -155,11 +161,11 @@ def test_predict_from_a_stored_onnx_file_imports_no_torch(val_images: list[Path]
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-1] == "loaded: []"
     assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]
-    # Where torch is installed, the decode threads resize with torchvision's kernel (the numpy one is slower):
-    # the same pixels, so the same output.
+    # Where torch is installed too, one photo is resized by numpy (importing torch for its faster kernel costs
+    # more than it saves on a few images), and a local photo needs no object-store client: the same output.
     full = cli_probe(["predict", photo, "--top-k", "3"])
     assert full.returncode == 0, full.stderr
-    assert full.stdout.splitlines()[0] == first.stdout.splitlines()[0]
+    assert full.stdout.splitlines() == [first.stdout.splitlines()[0], "loaded: []"]
 
 
 def test_a_worker_labels_from_the_file_without_importing_torch(val_images: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
