@@ -61,7 +61,7 @@ def promote_if_better(
     if active_id == candidate.version_id:
         return PromotionDecision(False, "it is already the active version", active_id)
     if active_id is None:
-        return _activate(db, candidate, stored.PROMOTED, PromotionDecision(True, "no version was active", None))
+        return _activate(db, candidate, stored.PROMOTED, PromotionDecision(True, "no version of your own was active", None))
     if active_id.startswith(stored.IMAGENET_PREFIX) and not candidate.version_id.startswith(stored.IMAGENET_PREFIX):
         # The untouched ImageNet weights label with ImageNet's 1,000 classes, not the user's: nothing to compare.
         reason = f"the active version {active_id} is the ImageNet weights, with ImageNet's classes, not yours"

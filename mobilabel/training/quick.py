@@ -333,7 +333,9 @@ def _gate(
     with db.transaction() as session:
         active = stored_versions.active_version_id(session)
         if active is None or active.startswith(stored_versions.IMAGENET_PREFIX):
-            why = "no version was active" if active is None else f"the active version {active} is the ImageNet weights"
+            why = (
+                "no version of your own was active" if active is None else f"the active version {active} is the ImageNet weights"
+            )
             return QuickReport(version_id, classes, 0, True, why)
         seen = trained_hashes(session, active)
         measured = [a for a in answers if a.audit or a.content_hash not in seen]

@@ -43,7 +43,7 @@ def test_train_registers_a_version_that_models_lists(tmp_path: Path) -> None:
     data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
     result = run("train", str(data), "--epochs", "1", "--batch-size", "8", "--output", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "now active: no version was active" in result.output
+    assert "now active: no version of your own was active" in result.output
     report_line = next(line for line in result.output.splitlines() if line.startswith("report: "))
     assert Path(report_line.removeprefix("report: ")).read_bytes().startswith(PNG_SIGNATURE)
     assert "epoch 1/1 loss" in result.output
@@ -157,7 +157,7 @@ def test_a_verified_label_that_is_not_a_class_is_left_out_with_a_warning_and_tra
     assert result.exit_code == 0, result.output
     assert "warning: left out 1 verified label:" in result.output
     assert f"  {daisy}: label 'cat' is not a class of the data folder (daisy, roses)" in result.output
-    assert "now active: no version was active" in result.output
+    assert "now active: no version of your own was active" in result.output
     quiet = run("train", str(data), "--epochs", "1", "--no-corrections")
     assert quiet.exit_code == 0 and "left out" not in quiet.output
     assert run("train", str(data), "--epochs", "1", "--include-corrections").exit_code == 0, "the old flag is still accepted"

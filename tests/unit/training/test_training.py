@@ -160,7 +160,7 @@ def test_a_run_registers_a_version_with_metrics_and_a_png_and_reports_progress(t
     assert report.report_path == tmp_path / "out" / f"{report.version_id}.png"
     assert report.report_path.read_bytes().startswith(PNG_SIGNATURE)
     assert (settings.model_cache_dir / f"{report.version_id}.png").read_bytes().startswith(PNG_SIGNATURE)
-    assert report.promotion.promoted and report.promotion.reason == "no version was active"
+    assert report.promotion.promoted and report.promotion.reason == "no version of your own was active"
 
     # Calibrated on the validation split (mobilabel.calibration), and every process loading the version applies it.
     calibration = metrics["calibration"]
