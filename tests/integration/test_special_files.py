@@ -16,7 +16,8 @@ from mobilabel.scheduler.enqueue import enqueue_folder
 from mobilabel.storage.result_queries import ResultFilter, query_results
 from tests.api_support import ClientFactory
 from tests.integration.conftest import Cluster, wait_until
-from tests.unit.worker.test_job_confinement import JOB_ROOTS_REFUSED, RUN_ROOTS, training_folder
+from tests.training_folders import copied_training_folder
+from tests.unit.worker.test_job_confinement import JOB_ROOTS_REFUSED, RUN_ROOTS
 
 
 def test_workers_give_special_files_a_reason_and_enqueue_counts_the_rest(
@@ -90,7 +91,7 @@ def test_a_training_run_created_over_http_holds_the_worker_to_the_servers_roots(
     """The worker has no roots of its own; the run records the server's, and the worker refuses an image a link
     leads out of them to, before reading any, with whose roots it lies outside."""
     allowed, outside = tmp_path / "allowed", tmp_path / "outside"
-    data = training_folder(allowed / "data")
+    data = copied_training_folder(allowed / "data")
     outside.mkdir()
     shutil.copy(val_images[0], outside / "secret.jpg")
     (data / "train" / "daisy" / "secret.jpg").symlink_to(outside / "secret.jpg")

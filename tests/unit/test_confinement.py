@@ -17,6 +17,7 @@ from mobilabel.storage import open_database
 from mobilabel.training import TrainingOptions, train
 from mobilabel.training.errors import TrainingError
 from tests.conftest import FLOWERS
+from tests.training_folders import copied_training_folder
 
 PHOTO = next(FLOWERS.glob("val/roses/*.jpg"))
 
@@ -115,19 +116,9 @@ def test_fifos_and_devices_are_refused_without_blocking_or_reading(tree: Path) -
     assert hash_file(tree / "root" / "link-in.jpg") == hash_bytes(PHOTO.read_bytes())
 
 
-def copied_dataset(root: Path, per_class: int) -> Path:
-    """train/ and val/ of two classes, copies (not links: links would lead out of ``root``)."""
-    for split in ("train", "val"):
-        for name in ("daisy", "roses"):
-            (root / split / name).mkdir(parents=True)
-            for photo in sorted((FLOWERS / split / name).glob("*.jpg"))[:per_class]:
-                shutil.copy(photo, root / split / name / photo.name)
-    return root
-
-
 def test_training_refuses_images_outside_the_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = copied_dataset(tmp_path / "data", 3)
-    elsewhere = copied_dataset(tmp_path / "elsewhere", 2)
+    data = copied_training_folder(tmp_path / "data", 3)
+    elsewhere = copied_training_folder(tmp_path / "elsewhere", 2)
     (data / "train" / "daisy" / "more").symlink_to(elsewhere / "train" / "daisy", target_is_directory=True)
     monkeypatch.setenv("MOBILABEL_ALLOWED_ROOTS", str(data))
     settings = load_settings()

@@ -24,7 +24,7 @@ from mobilabel.worker.chunk import process_chunk
 from mobilabel.worker.runtime import WorkerRuntime
 from mobilabel.worker.training_task import run_training
 from tests.api_support import ClientFactory
-from tests.conftest import FLOWERS
+from tests.training_folders import copied_training_folder
 
 JOB_ROOTS_REFUSED = "path is outside the allowed roots of the server that created the job (its MOBILABEL_ALLOWED_ROOTS); not read"
 
@@ -84,24 +84,14 @@ RUN_ROOTS = "the allowed roots of the server that created the training run (its 
 ONE_EPOCH = {"epochs": 1, "batch_size": 8}
 
 
-def training_folder(root: Path, per_class: int = 2) -> Path:
-    """train/ and val/ of two classes, copied (a link would lead out of ``root``)."""
-    for split in ("train", "val"):
-        for name in ("daisy", "roses"):
-            (root / split / name).mkdir(parents=True)
-            for photo in sorted((FLOWERS / split / name).glob("*.jpg"))[:per_class]:
-                shutil.copy(photo, root / split / name / photo.name)
-    return root
-
-
 def test_a_worker_without_roots_holds_a_training_run_to_its_creators_roots(
     database_url: str, tmp_path: Path, val_images: list[Path]
 ) -> None:
     allowed, outside = photos_and_a_way_out(tmp_path, val_images)
-    clean = training_folder(allowed / "clean")
-    linked = training_folder(allowed / "linked")
+    clean = copied_training_folder(allowed / "clean")
+    linked = copied_training_folder(allowed / "linked")
     (linked / "train" / "daisy" / "secret.jpg").symlink_to(outside / "secret.jpg")
-    elsewhere = training_folder(outside / "data")
+    elsewhere = copied_training_folder(outside / "data")
     open_database(database_url, auto_upgrade=True).dispose()
     runtime = WorkerRuntime(load_settings())
     assert runtime.settings.allowed_roots == ()  # the worker would read anything on its own
@@ -132,7 +122,7 @@ def test_a_worker_without_roots_holds_a_training_run_to_its_creators_roots(
 
 def test_a_training_run_inside_its_creators_roots_trains(database_url: str, tmp_path: Path) -> None:
     allowed = tmp_path / "allowed"
-    data = training_folder(allowed / "data")
+    data = copied_training_folder(allowed / "data")
     open_database(database_url, auto_upgrade=True).dispose()
     runtime = WorkerRuntime(load_settings())
     with runtime.db.transaction() as session:
