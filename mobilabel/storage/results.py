@@ -47,26 +47,8 @@ def write_results(
     (or, with ``keep_existing``, leaves an existing row as it is). Each image's current row
     (storage.current) is set right, and with a ``job_id`` the job's membership (each image and
     its outcome) recorded, in the same transaction."""
-    now = utcnow()
     records = _last_per_path(records)
-    rows = [
-        {
-            "image_path": r.image_path,
-            "content_id": r.content_id,
-            "content_hash": r.content_hash,
-            "label": r.label,
-            "confidence": r.confidence,
-            "top_k": r.top_k,
-            "status": r.status,
-            "error": None if r.error is None else printable(r.error),
-            "warning": None if r.warning is None else printable(r.warning),
-            "model_version_id": model_version_id,
-            "job_id": job_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in records
-    ]
+    rows = _rows(records, model_version_id, job_id)
     lock_paths(session, [r.image_path for r in records])
     upsert(session, Result, rows, keys=("image_path", "model_version_id"), update=() if keep_existing else _UPDATED_ON_CONFLICT)
     refresh_current(session, [r.image_path for r in records])
@@ -87,8 +69,21 @@ def insert_results(session: Session, records: Sequence[ResultRecord], model_vers
     then `results` shows the suggestions as they were, and a crash before it leaves them so (the rows of a
     version never activated are pruned by the next quick refresh: ``pruning.prune_quick_results``).
     Raises ``sqlalchemy.exc.IntegrityError`` if the version already has a row of one of the images."""
+    rows = [row | {"is_current": False} for row in _rows(_last_per_path(records), model_version_id, None)]
+    if rows:
+        session.execute(insert(Result.metadata.tables[Result.__tablename__]), rows)  # the table: Core, not ORM bulk
+
+
+def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
+    """(labelled, failed) in a batch."""
+    failed = sum(1 for r in records if r.status == ResultStatus.FAILED)
+    return len(records) - failed, failed
+
+
+def _rows(records: Sequence[ResultRecord], model_version_id: str, job_id: int | None) -> list[dict[str, Any]]:
+    """The table's rows of ``records`` (one per path already), stamped now."""
     now = utcnow()
-    rows = [
+    return [
         {
             "image_path": r.image_path,
             "content_id": r.content_id,
@@ -100,21 +95,12 @@ def insert_results(session: Session, records: Sequence[ResultRecord], model_vers
             "error": None if r.error is None else printable(r.error),
             "warning": None if r.warning is None else printable(r.warning),
             "model_version_id": model_version_id,
-            "job_id": None,
+            "job_id": job_id,
             "created_at": now,
             "updated_at": now,
-            "is_current": False,
         }
-        for r in _last_per_path(records)
+        for r in records
     ]
-    if rows:
-        session.execute(insert(Result.metadata.tables[Result.__tablename__]), rows)  # the table: Core, not ORM bulk
-
-
-def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
-    """(labelled, failed) in a batch."""
-    failed = sum(1 for r in records if r.status == ResultStatus.FAILED)
-    return len(records) - failed, failed
 
 
 def _last_per_path(records: Sequence[ResultRecord]) -> list[ResultRecord]:
