@@ -19,7 +19,7 @@ from mobilabel.storage.tables import Result
 from mobilabel.versions.files import checkpoint_file, report_file
 from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
-from tests.unit.test_confinement import copied_dataset
+from tests.training_folders import copied_training_folder
 from tests.unit.training.test_training import PNG_SIGNATURE
 
 
@@ -215,7 +215,7 @@ def test_versions_compared_and_against_verified_labels(api: ClientFactory, tmp_p
 
 
 def test_a_training_run_started_through_the_api_trains_in_the_server(api: ClientFactory, tmp_path: Path) -> None:
-    data = copied_dataset(tmp_path / "root" / "data", 3)  # copies: links would lead out of the roots
+    data = copied_training_folder(tmp_path / "root" / "data", 3)  # copies: links would lead out of the roots
     client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
     assert client.post("/api/training-runs", json={"data_dir": str(tmp_path)}).status_code == 403
     assert client.post("/api/training-runs", json={"data_dir": str(data), "relabel": True}).status_code == 422
