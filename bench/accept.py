@@ -25,7 +25,15 @@ answers), calibrated and given its held-out predictions by ``training.quick.cali
 for what it trained on, its own for the audit answers), as a quick refresh stores them. Two rules, each its own rows:
 - ``pooled``: ``acceptance.choose``, the product's rule (one threshold, Clopper-Pearson, fixed sequence);
 - ``per_class``: the same scan run per class on that class's held-out answers alone, at confidence
-  1 - 0.05 / C (Bonferroni over the C classes), each class its own threshold.
+  1 - 0.05 / C (Bonferroni over the C classes), each class its own threshold;
+- ``check``: what `accept` does: the pooled rule when it certifies P, else the check sample
+  (``mobilabel.verification``): after its loop answers the simulated reviewer answers the check items
+  `accept` asks for (the candidate set above ``verification.candidate``'s λ in a random check order, a
+  permutation per seed standing for the content hashes), running accept again after each request, until
+  they certify P or no number of answers would; the version is not retrained on them (check answers never
+  train). Its rows count the check answers apart (``check_answers``); coverage is accepted / unreviewed
+  after the loop, the checked images (answered, so verified) not counted as accepted. ``--error-share``
+  sets ``verification.ERROR_SHARE`` to measure another candidate threshold.
 
 Per (held-out scheme, P): over the seeds, how many accepted anything, how many of those had a
 measured precision below P on the unreviewed photos, the pooled and mean precision, and the mean

@@ -19,7 +19,10 @@ from mobilabel.storage.corrections import CHECK, CorrectionRecord, save_correcti
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Correction
+from mobilabel.training.inputs import verified_labels
+from mobilabel.training.options import TrainingOptions
 from mobilabel.verification import certify, errors_bound, hypergeometric_cdf, level_alpha, level_size
+from tests.api_support import ClientFactory, api  # noqa: F401
 
 CLASSES = ["daisy", "roses"]
 
@@ -130,6 +133,7 @@ def test_accept_asks_for_check_answers_from_above_the_threshold_and_takes_the_se
     assert answered == sorted(answered), "in check order (the content hash)"
     with db.transaction() as session:
         assert all(session.scalars(select(Correction.is_check).where(Correction.content_hash.in_(answered))))
+    assert verified_labels(db, TrainingOptions()) == [], "check answers never train (nor calibrate)"
     done = accept(db, 0.95)
     assert done.check is not None and done.check.certified and done.check.bound is not None and done.check.bound >= 0.95
     assert done.total == 400 - len(answered) and done.threshold == 0.999
@@ -162,3 +166,17 @@ def test_accept_takes_nothing_while_check_answers_disagree_and_says_how_many_mor
     accept(db, 0.95)  # a second run keeps what it accepted
     with db.transaction() as session:
         assert len(accepted_labels(session)) == 400 - next_level
+
+
+def test_the_api_shows_the_check_sample_and_the_queue_serves_check_items(database_url: str, api: ClientFactory) -> None:  # noqa: F811
+    database = open_database(database_url, auto_upgrade=True)
+    checked_library(database, sure=400, unsure=40)
+    database.dispose()
+    client = api()
+    asked = client.post("/api/accept", json={"precision": 0.95})
+    assert asked.status_code == 200, asked.text
+    check = asked.json()["check"]
+    assert check["certified"] is False and check["size"] == 400 and check["more_needed"] == level_size(400, 0.95, 0)
+    served = client.post("/api/review/next", json={"reviewer": "bob", "count": 10})
+    assert served.status_code == 200, served.text
+    assert {i["reason"] for i in served.json()["items"]} == {CHECK}
