@@ -19,6 +19,7 @@ from mobilabel.storage.corrections import CHECK, CorrectionRecord, save_correcti
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import ResultStatus
 from mobilabel.storage.tables import Correction
+from mobilabel.storage.training_runs import quick_refresh_due
 from mobilabel.training.inputs import verified_labels
 from mobilabel.training.options import TrainingOptions
 from mobilabel.verification import certify, errors_bound, hypergeometric_cdf, level_alpha, level_size
@@ -134,6 +135,8 @@ def test_accept_asks_for_check_answers_from_above_the_threshold_and_takes_the_se
     with db.transaction() as session:
         assert all(session.scalars(select(Correction.is_check).where(Correction.content_hash.in_(answered))))
     assert verified_labels(db, TrainingOptions()) == [], "check answers never train (nor calibrate)"
+    with db.transaction() as session:
+        assert not quick_refresh_due(session, 20), "nor do they call for a quick refresh"
     done = accept(db, 0.95)
     assert done.check is not None and done.check.certified and done.check.bound is not None and done.check.bound >= 0.95
     assert done.total == 400 - len(answered) and done.threshold == 0.999
