@@ -132,6 +132,7 @@ def checked_line(report: AcceptReport) -> str:
         )
     return (
         f"nothing accepted yet: {where} can be certified by check answers; {so_far} so far; at least {check.more_needed} "
-        f"more check answers (all agreeing) are needed: `mobilabel review next` asks for them (reason check), "
-        "then run accept again" + (" (nothing stored: --dry-run does not ask the queue)" if report.dry_run else "")
+        f"more check answers (all agreeing) are needed, to accept the {check.size - check.wanted} others: "
+        "`mobilabel review next` asks for them (reason check), then run accept again"
+        + (" (nothing stored: --dry-run does not ask the queue)" if report.dry_run else "")
     )
