@@ -39,6 +39,9 @@ def accept_command(precision: float, dry_run: bool, fmt: str) -> None:
     """Accept every suggested label of the active version that clears a threshold chosen so that the accepted
     labels' precision is at least P with 95% confidence (Clopper-Pearson on the held-out answers; docs/accepting.md).
 
+    When the held-out answers cannot certify P, a random draw of the labels it would accept can: it says how many
+    check answers it needs and `mobilabel review next` asks for them (reason check); run it again once answered.
+
     Images a person answered are never touched. Running it again re-checks every accepted label under the
     active version: kept, newly accepted, withdrawn (back to suggested) or changed, per class.
     """
