@@ -25,7 +25,15 @@ answers), calibrated and given its held-out predictions by ``training.quick.cali
 for what it trained on, its own for the audit answers), as a quick refresh stores them. Two rules, each its own rows:
 - ``pooled``: ``acceptance.choose``, the product's rule (one threshold, Clopper-Pearson, fixed sequence);
 - ``per_class``: the same scan run per class on that class's held-out answers alone, at confidence
-  1 - 0.05 / C (Bonferroni over the C classes), each class its own threshold.
+  1 - 0.05 / C (Bonferroni over the C classes), each class its own threshold;
+- ``check``: what `accept` does: the pooled rule when it certifies P, else the check sample
+  (``mobilabel.verification``): after its loop answers the simulated reviewer answers the check items
+  `accept` asks for (the candidate set above ``verification.candidate``'s λ in a random check order, a
+  permutation per seed standing for the content hashes), running accept again after each request, until
+  they certify P or no number of answers would; the version is not retrained on them (check answers never
+  train). Its rows count the check answers apart (``check_answers``); coverage is accepted / unreviewed
+  after the loop, the checked images (answered, so verified) not counted as accepted. ``--error-share``
+  sets ``verification.ERROR_SHARE`` to measure another candidate threshold.
 
 Per (held-out scheme, P): over the seeds, how many accepted anything, how many of those had a
 measured precision below P on the unreviewed photos, the pooled and mean precision, and the mean
@@ -50,6 +58,7 @@ import torch
 from PIL import Image
 
 from bench.paths import DATA, FLOWERS, RESULTS, WEIGHTS
+from mobilabel import verification
 from mobilabel.acceptance import CONFIDENCE, HeldOut, choose
 from mobilabel.calibration import calibrate, softmax
 from mobilabel.models import Checkpoint
@@ -123,6 +132,8 @@ class Run:
     accepted: int
     right: int
     unreviewed: int
+    checks: int = 0  # check answers the reviewer gave after the loop (``check`` rows)
+    certified: bool = False  # whether the rule certified P (``check`` rows: the held-out rule or the check sample)
 
     @property
     def measured(self) -> float | None:
@@ -234,9 +245,15 @@ def loop_seed(
     unreviewed = np.array([i for i in range(len(y)) if i not in answered])
     test_p = calibrated.probabilities(x[unreviewed])
     temperature = held.calibration.temperature if held.calibration else 1.0
+    check_order = np.random.default_rng([seed, 1]).permutation(len(unreviewed))  # the content hashes' order, per library
     runs = []
     for precision in precisions:
         pooled = choose(evidence, names, precision)
+        runs.append(
+            checked_run(pooled.threshold, test_p, y[unreviewed], names, precision, check_order).labelled(
+                f"loop, audit {audit_share:.0%}", seed, len(evidence), temperature
+            )
+        )
         share = 1 - (1 - CONFIDENCE) / len(names)  # Bonferroni: every class at once with 95%
         per_class = {c: choose([h for h in evidence if h.label == c], [c], precision, share).threshold for c in names}
         for rule, threshold_of in (("pooled", pooled.threshold_of), ("per_class", per_class.get)):
@@ -265,6 +282,60 @@ def loop_seed(
     return runs
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A ``check`` row before its scheme, seed and evidence are known."""
+
+    precision: float
+    threshold: float | None
+    accepted: int
+    right: int
+    unreviewed: int
+    checks: int
+    certified: bool
+
+    def labelled(self, scheme: str, seed: int, held_out: int, temperature: float) -> Run:
+        return Run(
+            scheme, "check", self.precision, seed, held_out, temperature, self.threshold, self.accepted, self.right, self.unreviewed,
+            self.checks, self.certified,
+        )  # fmt: skip
+
+
+def checked_run(
+    held_out_threshold: float | None,
+    probabilities: npt.NDArray[np.float64],
+    truth: npt.NDArray[np.int64],
+    names: Sequence[str],
+    precision: float,
+    check_order: npt.NDArray[np.int64],
+) -> Checked:
+    """`accept` with the check sample (``mobilabel.verification``) on the unreviewed photos: the held-out rule's
+    threshold when it certifies P; else the candidate set above ``verification.candidate``'s λ, whose check items the
+    simulated reviewer answers in check order (``check_order``: a permutation of the unreviewed) as `accept` asks for
+    them, until they certify P or no number of answers would. Returns the accepted set (the checked images left out)."""
+    confidence, label = probabilities.max(1), probabilities.argmax(1)
+    if held_out_threshold is not None:
+        taken = confidence >= held_out_threshold
+        right = int((label[taken] == truth[taken]).sum())
+        return Checked(precision, held_out_threshold, int(taken.sum()), right, len(truth), 0, True)
+    threshold = verification.candidate([float(c) for c in confidence], precision)
+    if threshold is None:
+        return Checked(precision, None, 0, 0, len(truth), 0, False)
+    members = [int(i) for i in check_order if confidence[i] >= threshold]  # the candidate set in check order
+    outcomes: list[bool | None] = [None] * len(members)
+    found = verification.certify(outcomes, precision, threshold)
+    while not found.certified and found.more_needed:  # answer what `accept` says it needs, in the queue's check order
+        for position in [k for k, o in enumerate(outcomes[: found.wanted]) if o is None]:
+            outcomes[position] = bool(label[members[position]] == truth[members[position]])
+        found = verification.certify(outcomes, precision, threshold)
+    checks = sum(o is not None for o in outcomes)
+    if not found.certified:
+        return Checked(precision, threshold, 0, 0, len(truth), checks, False)
+    rest = [i for i, o in zip(members, outcomes, strict=True) if o is None]
+    right = sum(int(label[i] == truth[i]) for i in rest)
+    return Checked(precision, threshold, len(rest), right, len(truth), checks, True)
+
+
 def summarise(runs: Sequence[Run]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for scheme, rule in sorted({(r.scheme, r.rule) for r in runs}, reverse=True):
@@ -288,6 +359,8 @@ def summarise(runs: Sequence[Run]) -> list[dict[str, object]]:
                     "mean_coverage": round(statistics.fmean(coverage), 4),
                     "median_coverage": round(statistics.median(coverage), 4),
                     "held_out_answers": round(statistics.fmean(r.held_out for r in group)),
+                    "mean_check_answers": round(statistics.fmean(r.checks for r in group), 1),
+                    "max_check_answers": max(r.checks for r in group),
                 }
             )
     return rows
@@ -302,7 +375,14 @@ def main() -> None:
     parser.add_argument(
         "--audit-shares", default="0.1", help="with --loop: the audit shares of the queue to run (0.1 is the default queue's)"
     )
+    parser.add_argument(
+        "--error-share",
+        type=float,
+        default=verification.ERROR_SHARE,
+        help="with --loop: the candidate set's calibrated error rate, as a share of 1 - P (the product's default)",
+    )
     args = parser.parse_args()
+    verification.ERROR_SHARE = args.error_share
     precisions = [float(p) for p in args.precisions.split(",")]
     started = time.perf_counter()
     data = features()
@@ -335,7 +415,7 @@ def main() -> None:
         writer.writerow(
             [
                 "answers", "held_out", "rule", "precision_asked", "seed", "held_out_answers", "temperature", "threshold",
-                "accepted", "right", "unreviewed", "measured_precision",
+                "accepted", "right", "unreviewed", "measured_precision", "check_answers",
             ]
         )  # fmt: skip
         for r in runs:
@@ -343,7 +423,7 @@ def main() -> None:
             writer.writerow(
                 [
                     args.answers, r.scheme, r.rule, r.precision, r.seed, r.held_out, round(r.temperature, 3),
-                    r.threshold or "", r.accepted, r.right, r.unreviewed, measured,
+                    r.threshold or "", r.accepted, r.right, r.unreviewed, measured, r.checks,
                 ]
             )  # fmt: skip
     rows = summarise(runs)

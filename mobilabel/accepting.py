@@ -6,6 +6,10 @@ content under the new rule: **kept** (accepted again with the same label), **cha
 again with another label), **withdrawn** (not accepted now: back to suggested), and the suggestions
 accepted for the first time are **newly accepted**. An acceptance whose content a person has answered
 since is dropped (``answered``): a person's answer always wins.
+
+When the held-out answers cannot certify P, the **check sample** may (``mobilabel.verification``): the
+candidate set above λ is accepted, its checked images left out, once its check answers certify it; until
+then `accept` asks the review queue for the check answers it still needs (``storage.acceptances.request_checks``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from .acceptance import AcceptanceRule, HeldOut, choose
 from .errors import MobilabelError
 from .storage import Database
-from .storage.acceptance_queries import acceptable, accepted_labels, answered_contents, held_out_outcomes, unanswered_count
-from .storage.acceptances import replace_acceptances
+from .storage.acceptance_queries import (
+    Scored,
+    acceptable,
+    accepted_labels,
+    answered_contents,
+    candidate_confidences,
+    check_set,
+    held_out_outcomes,
+    unanswered_count,
+)
+from .storage.acceptances import clear_checks, replace_acceptances, request_checks
 from .storage.versions import IMAGENET_PREFIX, active_version_id, get_version
+from .verification import Check, candidate, certify
 
 
 class AcceptError(MobilabelError):
@@ -45,6 +61,15 @@ class AcceptReport:
     changes: dict[str, ClassChanges] = field(default_factory=dict)
     answered: int = 0  # acceptances dropped because a person answered their content since
     dry_run: bool = False
+    check: Check | None = None  # the check sample's certificate, when the held-out answers could not certify P
+    checked: dict[str, tuple[int, int]] = field(default_factory=dict)  # class -> (check answers, of them right)
+
+    @property
+    def threshold(self) -> float | None:
+        """The calibrated confidence the accepted labels cleared: the held-out rule's λ, or the certified check set's."""
+        if self.rule.threshold is not None:
+            return self.rule.threshold
+        return self.check.threshold if self.check is not None and self.check.certified else None
 
     @property
     def total(self) -> int:
@@ -57,13 +82,16 @@ class AcceptReport:
     def class_rows(self) -> list[dict[str, Any]]:
         """One row per class of the version (the CLI's table, the API's ``classes``): its rule, evidence and re-check."""
         out = []
+        certified = self.check is not None and self.check.certified
         for label, rule in self.rule.classes.items():
             change = self.changes.get(label, ClassChanges())
+            checks, right = self.checked.get(label, (0, 0))
             out.append(
                 {
-                    "label": label, "threshold": rule.threshold, "accepted": self.accepted.get(label, 0),
-                    "held_out": rule.answers, "right": rule.right, "estimate": rule.estimate, "bound": rule.bound,
-                    "more_needed": rule.more_needed, "kept": change.kept, "newly_accepted": change.newly,
+                    "label": label, "threshold": self.threshold if certified else rule.threshold,
+                    "accepted": self.accepted.get(label, 0), "held_out": rule.answers, "right": rule.right,
+                    "estimate": rule.estimate, "bound": rule.bound, "more_needed": 0 if certified else rule.more_needed,
+                    "checks": checks, "checks_right": right, "kept": change.kept, "newly_accepted": change.newly,
                     "withdrawn": change.withdrawn, "changed": change.changed,
                 }
             )  # fmt: skip
@@ -89,8 +117,13 @@ def accept(db: Database, precision: float, dry_run: bool = False) -> AcceptRepor
         outcomes = [HeldOut(*o) for o in held_out_outcomes(session, version_id)]
     rule = choose(outcomes, classes, precision)
     with db.transaction() as session:
-        accepting = {label for label, r in rule.classes.items() if r.threshold is not None}
-        found = acceptable(session, version_id, accepting, rule.threshold) if rule.threshold is not None else {}
+        check: Check | None = None
+        checked: dict[str, tuple[int, int]] = {}
+        if rule.threshold is not None:
+            accepting = {label for label, r in rule.classes.items() if r.threshold is not None}
+            found = acceptable(session, version_id, accepting, rule.threshold)
+        else:
+            check, found, checked = _checked(session, version_id, precision)
         before = accepted_labels(session)
         answered = answered_contents(session, before)
         suggested = unanswered_count(session, version_id)
@@ -110,7 +143,11 @@ def accept(db: Database, precision: float, dry_run: bool = False) -> AcceptRepor
                 changes.setdefault(now.label, ClassChanges()).newly += 1
         if not dry_run:
             removed = set(before) - set(found)
-            replace_acceptances(session, list(found.values()), removed, version_id, rule.threshold or 1.0, precision)
+            threshold = rule.threshold or (check.threshold if check is not None else 1.0)
+            replace_acceptances(session, list(found.values()), removed, version_id, threshold, precision)
+            clear_checks(session)
+            if check is not None and check.more_needed:
+                request_checks(session, version_id, precision, check.threshold, check.wanted)
     accepted = Counter(s.label for s in found.values())
     return AcceptReport(
         version_id,
@@ -120,4 +157,31 @@ def accept(db: Database, precision: float, dry_run: bool = False) -> AcceptRepor
         changes,
         len(answered),
         dry_run,
+        check,
+        checked,
     )
+
+
+def _checked(
+    session: Session, version_id: str, precision: float
+) -> tuple[Check | None, dict[str, Scored], dict[str, tuple[int, int]]]:
+    """The check sample's certificate for ``precision`` (None: no suggestion's calibrated confidence promises it), the
+    suggestions it accepts (the candidate set less its checked images; none unless certified) and, per class, the
+    check answers and how many agree. A check answer other than the version's label, ``skip`` included, counts as
+    wrong: a skipped check cannot be left out of the draw, and counting it wrong only lowers the bound."""
+    threshold = candidate(candidate_confidences(session, version_id), precision)
+    if threshold is None:
+        return None, {}, {}
+    members = check_set(session, version_id, threshold)
+    check = certify([None if m.check_answer is None else m.check_answer == m.label for m in members], precision, threshold)
+    checked: dict[str, tuple[int, int]] = {}
+    for m in members:
+        if m.check_answer is not None:
+            answers, right = checked.get(m.label, (0, 0))
+            checked[m.label] = (answers + 1, right + (m.check_answer == m.label))
+    if not check.certified:
+        return check, {}, checked
+    found = {
+        m.content_hash: Scored(m.content_hash, m.image_path, m.label, m.confidence) for m in members if m.check_answer is None
+    }
+    return check, found, checked

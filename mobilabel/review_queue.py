@@ -8,7 +8,10 @@ Strategy (issue 26 item 4), for a batch of N:
   are not asked in a row; an image picked that way that the margin order alone would not have reached
   is marked ``diverse``. ``ENTROPY`` ranks by the entropy of the ranked probabilities instead of the margin;
 - **audit**: a share (``AUDIT_SHARE``) drawn uniformly from everything still unreviewed. Their
-  answers are held out of training, so they measure the accuracy on the unreviewed rest honestly.
+  answers are held out of training, so they measure the accuracy on the unreviewed rest honestly;
+- **check**: while `accept` asks for check answers (``storage.acceptance_queries.check_request``), the
+  images it still needs of its candidate set, in check order, come first (``mobilabel.verification``):
+  the first n of the set in that order are a uniform draw of it, which is what makes them evidence.
 A retired class is never offered as a suggestion: the next ranked label is.
 
 **Cold start**: while no version of your own is active (none, or the ImageNet weights), the margin
@@ -23,13 +26,16 @@ import math
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 
+from sqlalchemy.orm import Session
+
 from .storage import Database
+from .storage.acceptance_queries import check_request, check_set
 from .storage.class_queries import class_names
-from .storage.corrections import AUDIT
-from .storage.queue_queries import Candidate, held_by, least_confident, offerable_count, random_offerable
+from .storage.corrections import AUDIT, CHECK
+from .storage.queue_queries import Candidate, held_by, least_confident, offerable_count, offerable_of, random_offerable
 from .storage.review_leases import LeaseRequest, lock_leases, take_leases
 from .storage.tables import utcnow
 from .storage.training_runs import quick_refusal
@@ -71,7 +77,7 @@ class QueueItem:
     suggested_label: str | None
     confidence: float | None
     margin: float | None  # top-1 minus top-2 probability
-    reason: str  # uncertain | diverse | audit
+    reason: str  # uncertain | diverse | audit | check
     entropy: float | None = None  # of the ranked probabilities, the unranked rest as one more outcome (nats)
 
 
@@ -99,6 +105,11 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float, strategy
         chosen = [_item(c, reason, retired) for c, reason in own if c.result_id in renewed]
         active = active_version_id(session)
         cold = active is None or active.startswith(IMAGENET_PREFIX)
+        if not cold and count > len(chosen):
+            checks = check_candidates(session, now, str(active))[: count - len(chosen)]
+            requests = [LeaseRequest(c.result_id, c.image_path, c.content_hash, CHECK) for c in checks]
+            held = take_leases(session, requests, reviewer, now, now + timedelta(seconds=lease_s))
+            chosen += [_item(c, CHECK, retired) for c in checks if c.result_id in held]
         for _ in range(_ATTEMPTS):
             wanted = count - len(chosen)
             if wanted <= 0:
@@ -125,6 +136,16 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float, strategy
         left = offerable_count(session, now)
         refusal = quick_refusal(session)
     return Batch(chosen, left, lease_s, refusal)
+
+
+def check_candidates(session: Session, now: datetime, version_id: str) -> list[Candidate]:
+    """The offerable images `accept` still wants check answers on for ``version_id``, in check order (none when it
+    asks for none): the unanswered among the first ``wanted`` of its candidate set."""
+    request = check_request(session, version_id)
+    if request is None:
+        return []
+    wanted = check_set(session, version_id, request.threshold)[: request.wanted]
+    return offerable_of(session, now, [m.content_hash for m in wanted if m.check_answer is None])
 
 
 def audit_count(count: int, share: float = AUDIT_SHARE) -> int:

@@ -975,6 +975,8 @@ export interface components {
              * @description the accepted set's one-sided 95% lower bound on its precision
              */
             bound: number | null;
+            /** @description the check sample; null when the held-out answers certify, or no set promises P */
+            check: components["schemas"]["CheckOut"] | null;
             /** Classes */
             classes: components["schemas"]["mobilabel__api__routes__accept__ClassOut"][];
             /** Dry Run */
@@ -994,7 +996,7 @@ export interface components {
             suggested: number;
             /**
              * Threshold
-             * @description the pooled threshold on calibrated confidence; null: nothing accepted
+             * @description the pooled threshold on calibrated confidence (the held-out rule's, else the certified check set's); null: nothing accepted
              */
             threshold: number | null;
             /** Version Id */
@@ -1108,6 +1110,44 @@ export interface components {
             id: number;
             /** Status */
             status: string;
+        };
+        /**
+         * CheckOut
+         * @description The check sample, when the held-out answers cannot certify the precision (docs/accepting.md).
+         */
+        CheckOut: {
+            /**
+             * Bound
+             * @description the 95% lower bound on the precision of the set less its checked images
+             */
+            bound: number | null;
+            /** Certified */
+            certified: boolean;
+            /**
+             * Checked
+             * @description of them, answered as checks (left out of what is accepted)
+             */
+            checked: number;
+            /**
+             * More Needed
+             * @description 0 when certified; else how many more check answers, all agreeing, are needed (`review next` asks for them, reason check); null: none would do
+             */
+            more_needed: number | null;
+            /**
+             * Size
+             * @description the candidate set: suggestions at or above λ with no answer but a check answer
+             */
+            size: number;
+            /**
+             * Threshold
+             * @description the candidate threshold λ on calibrated confidence
+             */
+            threshold: number;
+            /**
+             * Wrong
+             * @description check answers that disagree with the version's label (skip included)
+             */
+            wrong: number;
         };
         /** Comparison */
         Comparison: {
@@ -1696,7 +1736,7 @@ export interface components {
             margin: number | null;
             /**
              * Reason
-             * @description uncertain, diverse or audit (a uniform draw, held out of training to measure accuracy)
+             * @description uncertain, diverse, audit (a uniform draw, held out of training to measure accuracy) or check (a uniform draw of the set `accept` would take, which its answers certify)
              */
             reason: string;
             /** Result Id */
@@ -2050,6 +2090,16 @@ export interface components {
              * @description accepted before and again now, with another label
              */
             changed: number;
+            /**
+             * Checks
+             * @description check answers on images it labels with this class (counts only: the check bound is pooled)
+             */
+            checks: number;
+            /**
+             * Checks Right
+             * @description of them, agreeing with its label
+             */
+            checks_right: number;
             /** Estimate */
             estimate: number | null;
             /**

@@ -277,7 +277,10 @@ unreviewed photos (a seed that accepts nothing counts 0). Every seed's row is in
 refitted after each), and the version is the product's quick head, calibrated and given its
 held-out predictions by `training.quick.calibrated_held_out` as a quick refresh stores them.
 `pooled` is the product's rule; `per_class` runs the same scan on each class's held-out answers
-alone at 1 - 0.05 / C confidence (Bonferroni over the C classes). Every seed's row is in
+alone at 1 - 0.05 / C confidence (Bonferroni over the C classes); `check` is what `accept` does:
+the pooled rule when it certifies P, else the check sample, whose check answers the simulated
+reviewer gives after the loop as `accept` asks for them (`check_answers`, counted apart from the
+300; the checked photos are answered, so not counted as accepted). Every seed's row is in
 `bench/results/accept_loop_runs.csv`.
 """
     body = (

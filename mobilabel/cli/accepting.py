@@ -13,14 +13,17 @@ from .context import command_database
 from .output import FORMATS, print_rows
 
 COLUMNS = (
-    "class", "threshold", "accepted", "held_out", "right", "estimate", "bound", "needs",
+    "class", "threshold", "accepted", "held_out", "right", "estimate", "bound", "needs", "checks", "checks_right",
     "kept", "newly_accepted", "withdrawn", "changed",
 )  # fmt: skip
 
 
-# The table: the held-out answers right at the threshold as "right/held_out"; the re-check's four counts.
-TABLE_COLUMNS = ("class", "accepted", "threshold", "evidence", "bound", "needs", "kept", "newly_accepted", "withdrawn", "changed")
-TABLE_DROP_FIRST = ("threshold", "evidence")
+# The table: the held-out answers right at the threshold as "right/held_out", the check answers as "right/checks"
+# (counts only: the check sample's bound is pooled, in the line below); the re-check's four counts.
+TABLE_COLUMNS = (
+    "class", "accepted", "threshold", "evidence", "bound", "needs", "checked", "kept", "newly_accepted", "withdrawn", "changed",
+)  # fmt: skip
+TABLE_DROP_FIRST = ("threshold", "evidence", "checked")
 
 
 @click.command()
@@ -36,11 +39,21 @@ def accept_command(precision: float, dry_run: bool, fmt: str) -> None:
     """Accept every suggested label of the active version that clears a threshold chosen so that the accepted
     labels' precision is at least P with 95% confidence (Clopper-Pearson on the held-out answers; docs/accepting.md).
 
+    When the held-out answers cannot certify P, a random draw of the labels it would accept can: it says how many
+    check answers it needs and `mobilabel review next` asks for them (reason check); run it again once answered.
+
     Images a person answered are never touched. Running it again re-checks every accepted label under the
     active version: kept, newly accepted, withdrawn (back to suggested) or changed, per class.
     """
     report = accept(command_database(), precision, dry_run)
-    table = [row | {"evidence": f"{row['right']}/{row['held_out']}"} for row in rows(report)]
+    table = [
+        row
+        | {
+            "evidence": f"{row['right']}/{row['held_out']}",
+            "checked": f"{row['checks_right']}/{row['checks']}" if row["checks"] else "",
+        }
+        for row in rows(report)
+    ]
     print_rows(
         Console(), TABLE_COLUMNS if fmt == "table" else COLUMNS, table if fmt == "table" else rows(report), fmt,
         title=f"accept at precision {precision}", drop_first=TABLE_DROP_FIRST,
@@ -68,10 +81,10 @@ def summary(report: AcceptReport) -> list[str]:
     lines = []
     if rule.threshold is None:
         lines.append(
-            f"nothing accepted: {rule.right} of {rule.answers} held-out answers right at the highest confidences, "
-            f"too few to bound the precision at {rule.precision} with {CONFIDENCE:.0%} confidence; at least "
-            f"{rule.more_needed} more held-out answers (all right) are needed (`mobilabel review next`)"
+            f"the held-out answers cannot certify precision {rule.precision}: {rule.right} of {rule.answers} right at the "
+            f"highest confidences, too few to bound it with {CONFIDENCE:.0%} confidence"
         )
+        lines.append(checked_line(report))
     else:
         lines.append(
             f"accepted {report.total} of {report.suggested} suggestions ({report.coverage:.1%}) of version {report.version_id} "
@@ -85,8 +98,44 @@ def summary(report: AcceptReport) -> list[str]:
                 f"{label}: accepts nothing: {r.right} of {r.answers} of its held-out answers right at that confidence; "
                 f"at least {r.more_needed} more (all right) needed"
             )
+    if report.check is not None and report.check.certified and report.checked:
+        short = [label for label, (checks, right) in report.checked.items() if right < rule.precision * checks]
+        if short:
+            lines.append(
+                f"check answers of {', '.join(short)} agree less often than {rule.precision}: the bound is for all the "
+                "accepted labels together, not for each class (docs/accepting.md)"
+            )
     if report.answered:
         lines.append(f"{report.answered} accepted labels dropped: a person answered them since")
     if report.dry_run:
         lines.append("nothing stored (--dry-run)")
     return lines
+
+
+def checked_line(report: AcceptReport) -> str:
+    """What the check sample did, when the held-out answers could not certify: accepted, or how many more it needs."""
+    check = report.check
+    if check is None:
+        return (
+            f"nothing accepted: no suggestion's calibrated confidence promises precision {report.rule.precision}, "
+            "so there is no set to check: answer more (`mobilabel review next`) and train again"
+        )
+    where = f"the {check.size} suggestions at calibrated confidence >= {check.threshold}"
+    so_far = f"{check.checked - check.wrong} of {check.checked} check answers agree"
+    if check.certified:
+        return (
+            f"accepted {report.total} of {report.suggested} suggestions ({report.coverage:.1%}) of version {report.version_id}: "
+            f"{where} less the {check.checked} checked; {so_far}, precision of the accepted at least {check.bound:.4f} "
+            f"with {CONFIDENCE:.0%} confidence (a uniform draw of that set, docs/accepting.md)"
+        )
+    if check.more_needed is None:
+        return (
+            f"nothing accepted: {so_far} for {where}, and no number of check answers can certify {check.precision} "
+            "for it now (too many disagree, or too few would be left): answer more and train again"
+        )
+    return (
+        f"nothing accepted yet: {where} can be certified by check answers; {so_far} so far; at least {check.more_needed} "
+        f"more check answers (all agreeing) are needed, to accept the {check.size - check.wanted} others: "
+        "`mobilabel review next` asks for them (reason check), then run accept again"
+        + (" (nothing stored: --dry-run does not ask the queue)" if report.dry_run else "")
+    )

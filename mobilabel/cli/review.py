@@ -39,7 +39,8 @@ def next_command(settings: Settings, count: int, fmt: str, reviewer: str | None)
     """Lease the next COUNT images to you for MOBILABEL_REVIEW_LEASE_S seconds (no other reviewer gets them meanwhile).
 
     Chosen by the model: those it is least sure of (uncertain), spread over the library (diverse), and a
-    random share (audit) whose answers measure its accuracy on the rest. Answer each with
+    random share (audit) whose answers measure its accuracy on the rest; first, while `accept` waits for them, a
+    random draw of what it would accept (check), whose answers certify it. Answer each with
     `mobilabel correct IMAGE LABEL` (a class, other or skip), or fill in the label column of
     `--format csv` and import it with `mobilabel correct --csv FILE`.
     """

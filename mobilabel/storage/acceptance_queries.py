@@ -7,12 +7,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .accuracy_queries import held_out
 from .classes import SKIP
 from .states import ResultStatus
-from .tables import Acceptance, Correction, HeldOutPrediction, Result
+from .tables import Acceptance, CheckRequest, Correction, HeldOutPrediction, Result
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class Scored:
 
 
 def held_out_outcomes(session: Session, version_id: str) -> list[tuple[str, float, bool]]:
-    """(label, confidence, right) of ``version_id`` on each held-out answer (not ``skip``), and whether the answer
+    """(label, confidence, right) of ``version_id`` on each held-out answer (not ``skip``, not a check answer: those
+    certify only their own set, ``check_set``), and whether the answer
     agrees: its out-of-fold prediction where one is stored (an answer it was trained on, ``HeldOutPrediction``),
     else the label and confidence it gave an answer it was not trained on (a content labelled at several paths
     counts once)."""
@@ -34,7 +35,7 @@ def held_out_outcomes(session: Session, version_id: str) -> list[tuple[str, floa
     predicted = session.execute(
         select(Correction.id, Correction.label, HeldOutPrediction.label, HeldOutPrediction.confidence)
         .join(HeldOutPrediction, HeldOutPrediction.content_hash == Correction.content_hash)
-        .where(Correction.label != SKIP, HeldOutPrediction.version_id == version_id)
+        .where(Correction.label != SKIP, ~Correction.is_check, HeldOutPrediction.version_id == version_id)
     )
     for correction_id, answer, label, confidence in predicted:
         outcomes[correction_id] = (label, confidence, answer == label)
@@ -43,6 +44,7 @@ def held_out_outcomes(session: Session, version_id: str) -> list[tuple[str, floa
         .join(Result, Result.content_hash == Correction.content_hash)
         .where(
             Correction.label != SKIP,
+            ~Correction.is_check,
             held_out(version_id),
             Result.model_version_id == version_id,
             Result.status == ResultStatus.OK,
@@ -79,6 +81,54 @@ def acceptable(session: Session, version_id: str, labels: Collection[str], thres
     for content_hash, path, label, confidence in rows:
         found.setdefault(str(content_hash), Scored(str(content_hash), path, str(label), float(confidence or 0.0)))
     return found
+
+
+@dataclass(frozen=True)
+class Member:
+    """An image content of a candidate set, in check order: the version's label and the check answer, if any."""
+
+    content_hash: str
+    image_path: str
+    label: str
+    confidence: float
+    check_answer: str | None  # the check answer's label (``skip`` included); None: not checked yet
+
+
+def candidate_confidences(session: Session, version_id: str) -> list[float]:
+    """The calibrated confidence of ``version_id``'s current ok label of each content without an answer other than a
+    check answer: what ``verification.candidate`` chooses λ from (a content at several paths counts once)."""
+    return [member.confidence for member in check_set(session, version_id, 0.0)]
+
+
+def check_set(session: Session, version_id: str, threshold: float) -> list[Member]:
+    """The candidate set above ``threshold``: each content ``version_id`` labels now (current ok rows) with a confidence
+    of at least ``threshold`` and no answer but a check answer, in check order (the content hash: a hash of the bytes,
+    so a fixed random order that nothing the model says can sway), each with its check answer if any."""
+    other = aliased(Correction)  # the outer query joins Correction for the check answer: this one is apart
+    other_answer = exists().where(other.content_hash == Result.content_hash, ~other.is_check)
+    rows = session.execute(
+        select(Result.content_hash, Result.image_path, Result.label, Result.confidence, Correction.label)
+        .outerjoin(Correction, Correction.content_hash == Result.content_hash)
+        .where(
+            Result.is_current,
+            Result.model_version_id == version_id,
+            Result.status == ResultStatus.OK,
+            Result.content_hash.is_not(None),
+            Result.label.is_not(None),
+            Result.confidence >= threshold,
+            ~other_answer,
+        )
+        .order_by(Result.content_hash, Result.image_path, Result.id)
+    )
+    found: dict[str, Member] = {}
+    for content_hash, path, label, confidence, answer in rows:
+        found.setdefault(str(content_hash), Member(str(content_hash), path, str(label), float(confidence or 0.0), answer))
+    return list(found.values())
+
+
+def check_request(session: Session, version_id: str) -> CheckRequest | None:
+    """What `accept` last asked the queue to check for ``version_id``, if it stands."""
+    return session.get(CheckRequest, version_id)
 
 
 def unanswered_count(session: Session, version_id: str) -> int:

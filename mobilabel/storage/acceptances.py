@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from .acceptance_queries import Scored
-from .tables import Acceptance, utcnow
+from .tables import Acceptance, CheckRequest, utcnow
 from .upsert import upsert
 
 _HASHES_PER_QUERY = 1000
@@ -43,3 +43,17 @@ def replace_acceptances(
     gone = sorted(removed)
     for start in range(0, len(gone), _HASHES_PER_QUERY):
         session.execute(delete(Acceptance).where(Acceptance.content_hash.in_(gone[start : start + _HASHES_PER_QUERY])))
+
+
+def request_checks(session: Session, version_id: str, precision: float, threshold: float, wanted: int) -> None:
+    """Ask the review queue for check answers on the first ``wanted`` images of ``version_id``'s candidate set above
+    ``threshold`` (replacing what was asked for the version before), for ``precision``."""
+    session.execute(delete(CheckRequest).where(CheckRequest.version_id == version_id))
+    session.add(
+        CheckRequest(version_id=version_id, precision=precision, threshold=threshold, wanted=wanted, requested_at=utcnow())
+    )
+
+
+def clear_checks(session: Session) -> None:
+    """Withdraw every check request: `accept` certified what it takes, or no check answers could."""
+    session.execute(delete(CheckRequest))

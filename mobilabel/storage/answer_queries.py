@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from .tables import AnswerHistory
+from .tables import AnswerHistory, Correction
 
 
 def answer_history(session: Session, content_hash: str) -> list[AnswerHistory]:
@@ -18,8 +18,10 @@ def answer_history(session: Session, content_hash: str) -> list[AnswerHistory]:
 
 
 def answers_since(session: Session, since: datetime | None) -> int:
-    """How many answers were given after ``since`` (None: ever), changed answers counted each time."""
-    statement = select(func.count()).select_from(AnswerHistory)
+    """How many answers were given after ``since`` (None: ever), changed answers counted each time; not those to
+    contents now answered as checks, which no training reads (what the quick refresh counts)."""
+    check = exists().where(Correction.content_hash == AnswerHistory.content_hash, Correction.is_check)
+    statement = select(func.count()).select_from(AnswerHistory).where(~check)
     if since is not None:
         statement = statement.where(AnswerHistory.answered_at > since)
     return session.scalar(statement) or 0

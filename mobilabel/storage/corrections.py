@@ -32,6 +32,7 @@ from .upsert import upsert
 CURRENT = "current"  # a file with this content is where the correction (or a labelled rename) says
 STALE = "stale"  # no known file has this content any more (edited, deleted or renamed unseen)
 AUDIT = "audit"  # a review lease's reason: the image was drawn uniformly from the unreviewed rest
+CHECK = "check"  # a review lease's reason: the image was drawn uniformly from the set `accept` would take
 _CLASSES_LISTED = 20
 _HASHES_PER_STATEMENT = 1000
 NEW_CLASS_HINT = "allow new classes"  # neutral: each interface names its own switch (CLI flag, API field)
@@ -68,6 +69,7 @@ class VerifiedLabel:
     reviewer: str | None = None  # who gave the standing answer (None: before answers recorded it)
     audit: bool = False  # whether it answered an audit lease: held out of training, a measure of accuracy
     answer_group: str | None = None  # the group answered at once with it (near-duplicates, a selection), if any
+    is_check: bool = False  # whether it answered a check lease: it serves only `accept`'s certificate
 
 
 def save_corrections(
@@ -83,7 +85,8 @@ def save_corrections(
 
     A label must be a class (``mobilabel classes``), a class of some model version (it becomes a
     class), or a reserved answer (``other``, ``skip``); with ``new_classes`` an unknown one is created
-    as a class. An answer to an image the review queue leased as an audit is marked ``audit``. ``group``
+    as a class. An answer to an image the review queue leased as an audit is marked ``audit``, one leased as a
+    check ``is_check``. ``group``
     notes, on every row written, that these answers were given at once for a group (one answer per member).
     Raises ``CorrectionError`` (every problem listed, nothing stored) for an unknown or retired
     label or a file that cannot be read; ``new_class_hint`` says there how the caller's interface
@@ -96,11 +99,12 @@ def save_corrections(
     for record in records:  # one statement may not touch a key twice (PostgreSQL refuses it): the last label wins
         content_hash = record.content_hash or _hash(record.image_path)
         latest[content_hash] = (absolute_path(record.image_path), record.label)
-    audits = audit_hashes(session, list(latest))
+    audits = leased_as(session, list(latest), AUDIT)
+    checks = leased_as(session, list(latest), CHECK)
     rows = [
         {
             "content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now,
-            "reviewer": reviewer, "audit": content_hash in audits, "answer_group": group,
+            "reviewer": reviewer, "audit": content_hash in audits, "answer_group": group, "is_check": content_hash in checks,
         }
         for content_hash, (path, label) in latest.items()
     ]  # fmt: skip
@@ -109,7 +113,7 @@ def save_corrections(
         Correction,
         rows,
         keys=("content_hash",),
-        update=("image_path", "label", "updated_at", "reviewer", "audit", "answer_group"),
+        update=("image_path", "label", "updated_at", "reviewer", "audit", "answer_group", "is_check"),
     )
     session.execute(
         insert(AnswerHistory),
@@ -149,14 +153,14 @@ def _check_labels(session: Session, labels: set[str], new_classes: bool, new_cla
     ensure_classes(session, labels)
 
 
-def audit_hashes(session: Session, content_hashes: Sequence[str]) -> set[str]:
-    """Which of ``content_hashes`` the review queue last offered as an audit (a uniform draw), to whoever."""
+def leased_as(session: Session, content_hashes: Sequence[str], reason: str) -> set[str]:
+    """Which of ``content_hashes`` the review queue last offered for ``reason`` (``AUDIT``, ``CHECK``), to whoever."""
     found: set[str] = set()
     for start in range(0, len(content_hashes), _HASHES_PER_STATEMENT):
         chunk = content_hashes[start : start + _HASHES_PER_STATEMENT]
         found.update(
             h for h in session.scalars(
-                select(ReviewLease.content_hash).where(ReviewLease.content_hash.in_(chunk), ReviewLease.reason == AUDIT)
+                select(ReviewLease.content_hash).where(ReviewLease.content_hash.in_(chunk), ReviewLease.reason == reason)
             ) if h is not None
         )  # fmt: skip
     return found
@@ -229,6 +233,7 @@ def _verified(session: Session, correction: Correction) -> VerifiedLabel:
         correction.reviewer,
         correction.audit,
         correction.answer_group,
+        correction.is_check,
     )
 
 

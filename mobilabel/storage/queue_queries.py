@@ -7,6 +7,7 @@ and no reviewer holds an unexpired lease on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from .classes import SKIP
 from .states import ResultStatus
 from .tables import Correction, ModelVersion, Result, ReviewLease
 
+_HASHES_PER_QUERY = 1000  # bound parameters per IN list, well under SQLite's and PostgreSQL's limits
 SKIP_DAYS = 7  # a `skip` answer keeps its image out of the queue this long, unless a new version is activated sooner
 
 
@@ -45,6 +47,18 @@ def random_offerable(session: Session, now: datetime, limit: int, leaving_out: s
     if leaving_out:
         statement = statement.where(Result.id.not_in(sorted(leaving_out)))
     return [Candidate(*row) for row in session.execute(statement.order_by(func.random()).limit(limit))]
+
+
+def offerable_of(session: Session, now: datetime, content_hashes: Sequence[str]) -> list[Candidate]:
+    """The offerable images with one of ``content_hashes``, one per content (its first path), in the order given."""
+    found: dict[str, Candidate] = {}
+    for start in range(0, len(content_hashes), _HASHES_PER_QUERY):
+        chunk = list(content_hashes[start : start + _HASHES_PER_QUERY])
+        statement = _offerable(session, now).where(Result.content_hash.in_(chunk)).order_by(Result.image_path, Result.id)
+        for row in session.execute(statement):
+            candidate = Candidate(*row)
+            found.setdefault(str(candidate.content_hash), candidate)
+    return [found[h] for h in content_hashes if h in found]
 
 
 def held_by(session: Session, now: datetime, reviewer: str, limit: int) -> list[tuple[Candidate, str]]:

@@ -24,7 +24,7 @@ class LeaseRequest:
     result_id: int
     image_path: str
     content_hash: str | None
-    reason: str  # uncertain | diverse | audit
+    reason: str  # uncertain | diverse | audit | check
 
 
 def lock_leases(session: Session) -> None:

@@ -236,6 +236,9 @@ class Correction(Base):
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Migration 0015: the group answered at once (near-duplicates, a "more like this" selection), if any.
     answer_group: Mapped[str | None] = mapped_column(String(32))
+    # Migration 0018: whether it answered a check lease (a uniform draw of the set `accept` would take):
+    # it serves only that set's certificate (``mobilabel.verification``), never training or calibration.
+    is_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Acceptance(Base):
@@ -255,6 +258,19 @@ class Acceptance(Base):
     confidence: Mapped[float] = mapped_column(Float)
     precision: Mapped[float] = mapped_column(Float)  # the precision asked for
     accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CheckRequest(Base):
+    """What `accept` asks the review queue for when it cannot certify a precision (migration 0018): check answers
+    on the first ``wanted`` images, in check order, of the version's candidate set above ``threshold``."""
+
+    __tablename__ = "check_requests"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    precision: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)  # the candidate threshold λ (calibrated confidence)
+    wanted: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AnswerHistory(Base):

@@ -27,11 +27,12 @@ CORRECTION_KEY: Callable[[VerifiedLabel], str] = content_key
 
 def verified_labels(db: Database, options: TrainingOptions) -> list[VerifiedLabel]:
     """The verified labels a run with ``options`` considers, stale ones too, so it can say it left them out
-    (none with ``include_corrections`` off). Reads each corrected file to check its content."""
+    (none with ``include_corrections`` off), check answers never: a version trained or calibrated on them would
+    be right on its own check sample (``mobilabel.verification``). Reads each corrected file to check its content."""
     if not options.include_corrections:
         return []
     with db.transaction() as session:
-        return list_corrections(session)
+        return [c for c in list_corrections(session) if not c.is_check]
 
 
 def inputs_fingerprint(data_dir: Path | None, corrections: Sequence[VerifiedLabel], options: TrainingOptions) -> str:

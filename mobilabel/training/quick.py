@@ -277,7 +277,7 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     base = resolve_checkpoint(db, settings)  # the version labelling uses now: its backbone computed the embeddings
     backbone = backbone_fingerprint(base.state_dict)
     with db.transaction() as session:
-        answers = usable_corrections(session)
+        answers = [a for a in usable_corrections(session) if not a.is_check]  # check answers serve `accept` alone
         trainable = trainable_labels(session)
     verified = answers_split(answers, trainable)  # the classes, and its refusals (too few answers, one class)
     classes = verified.split.classes

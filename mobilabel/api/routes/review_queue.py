@@ -25,7 +25,10 @@ class QueueItemOut(BaseModel):
     suggested_label: str | None = Field(description="the model's top label that is not a retired class")
     confidence: float | None
     margin: float | None = Field(description="top-1 minus top-2 probability")
-    reason: str = Field(description="uncertain, diverse or audit (a uniform draw, held out of training to measure accuracy)")
+    reason: str = Field(
+        description="uncertain, diverse, audit (a uniform draw, held out of training to measure accuracy) or check (a "
+        "uniform draw of the set `accept` would take, which its answers certify)"
+    )
 
 
 class BatchOut(BaseModel):

@@ -138,10 +138,14 @@ export function acceptPart(active) {
 
 /** @param {AcceptReport} report */
 function reportNodes(report) {
-  const summary =
-    report.threshold === null || report.threshold === undefined
-      ? `Nothing accepted: ${report.right} of ${report.held_out} held-out answers right at the highest confidences; at least ${report.more_needed} more held-out answers (all right) are needed.`
-      : `${report.dry_run ? "Would accept" : "Accepted"} ${report.accepted} of ${report.suggested} suggestions at calibrated confidence ≥ ${report.threshold}: precision at least ${Number(report.bound).toFixed(3)} with 95% confidence (${report.right} of ${report.held_out} held-out answers right).`;
+  const check = report.check;
+  const summary = check?.certified
+    ? `${report.dry_run ? "Would accept" : "Accepted"} ${report.accepted} of ${report.suggested} suggestions at calibrated confidence ≥ ${check.threshold}: precision at least ${Number(check.bound).toFixed(3)} with 95% confidence (${check.checked - check.wrong} of ${check.checked} check answers agree).`
+    : check
+      ? `Nothing accepted: the held-out answers cannot certify it; the ${check.size} suggestions at calibrated confidence ≥ ${check.threshold} can be checked: ${check.checked - check.wrong} of ${check.checked} check answers agree, ${check.more_needed === null || check.more_needed === undefined ? "and no number of check answers would certify them" : `${check.more_needed} more are needed (the review queue asks for them, reason check${report.dry_run ? ", once accept runs without the dry run" : ""})`}.`
+      : report.threshold === null || report.threshold === undefined
+        ? `Nothing accepted: ${report.right} of ${report.held_out} held-out answers right at the highest confidences; at least ${report.more_needed} more held-out answers (all right) are needed.`
+        : `${report.dry_run ? "Would accept" : "Accepted"} ${report.accepted} of ${report.suggested} suggestions at calibrated confidence ≥ ${report.threshold}: precision at least ${Number(report.bound).toFixed(3)} with 95% confidence (${report.right} of ${report.held_out} held-out answers right).`;
   const columns = ["class", "accepted", "right / held out", "bound", "needs", "kept", "newly accepted", "withdrawn", "changed"];
   return [
     h("p", {}, summary),

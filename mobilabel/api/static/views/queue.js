@@ -27,6 +27,7 @@ const REASONS = /** @type {Record<string, string>} */ ({
   uncertain: "the model is torn between its top two labels",
   diverse: "spreads the questions over the library",
   audit: "a random draw: it measures the accuracy on the rest, never trained on",
+  check: "a random draw of the labels accept would take: your answers certify them, never trained on",
 });
 
 /** @param {HTMLElement} main @param {URLSearchParams} params @param {Meta} meta @returns {Promise<void>} */

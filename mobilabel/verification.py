@@ -1,0 +1,161 @@
+"""The check sample: certify the precision of exactly the set `accept` would take, from a uniform draw of that set.
+
+When the held-out answers cannot certify a precision P (``acceptance.choose``), the answers of the
+labelling loop are the wrong evidence: the queue picked them for being uncertain, so they say little
+about the sure suggestions `accept` takes. Instead `accept` fixes a **candidate threshold** λ from the
+version's own calibrated confidences (``candidate``; no answer is looked at), and the review queue asks
+for **check** answers: the images of the candidate set in *check order*, a fixed random order (the
+content hash, a cryptographic hash of the bytes: independent of what the model says of the image). The
+first n of the set in that order are a uniform draw of n of it without replacement, whatever n is.
+
+**The bound: the exact finite-population one on the set taken.** The candidate set has N images, E of
+them labelled wrong; n checked show e wrong. The number wrong in a uniform draw is hypergeometric, so
+the largest E for which seeing e or fewer still has a chance above α is a one-sided upper bound on E at
+confidence 1 - α (the finite-population counterpart of Clopper-Pearson, exact like it). The checked
+images are answered, so `accept` takes the N - n others, of which at most E_up - e are wrong: the bound
+on their precision is 1 - (E_up - e) / (N - n). A Clopper-Pearson bound on the n checks speaks of all N,
+the checked ones included; for a library of thousands the two agree, for a few hundred the checked share
+is large and only this one is true of the set accepted.
+
+**Looking again after more answers.** `accept` runs again as check answers come in; stopping at the first
+look that passes would spend α once per look. So the looks are fixed in advance, one per number of
+wrong answers j = 0, 1, 2, ...: level j is the first n_j of the set in check order, n_j the fewest that
+would certify P with j of them wrong, tested at α_j; 4/5 of α goes to level 0 (a set worth certifying
+mostly shows no error) and the rest halves from level to level. Every level's bound holds at once with
+probability at least 1 - Σα_j = 95%, however many times `accept` looks, and the smallest of them is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .acceptance import CONFIDENCE, GRID
+
+FIRST_LEVEL_SHARE = 0.8  # of α, spent on level 0 (no wrong check answer); level j >= 1 gets (1 - share) * α / 2**j
+LEVELS = 12  # levels 0..11: the α left beyond them (under 0.001% of it) is never spent
+ERROR_SHARE = (
+    0.5  # the candidate set's calibrated error rate may use this share of the 1 - P allowed: the rest pays for the bound
+)
+
+
+def level_alpha(level: int, confidence: float = CONFIDENCE) -> float:
+    """The error probability spent on ``level`` (j wrong check answers allowed); over all levels they sum to below 1 - confidence."""
+    alpha = 1 - confidence
+    return alpha * FIRST_LEVEL_SHARE if level == 0 else alpha * (1 - FIRST_LEVEL_SHARE) / 2**level
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def hypergeometric_cdf(seen: int, size: int, wrong: int, drawn: int) -> float:
+    """P(at most ``seen`` wrong among ``drawn`` drawn without replacement from ``size`` of which ``wrong`` are wrong)."""
+    low, high = max(0, drawn - (size - wrong)), min(seen, wrong, drawn)
+    total = _log_comb(size, drawn)
+    return min(1.0, sum(math.exp(_log_comb(wrong, x) + _log_comb(size - wrong, drawn - x) - total) for x in range(low, high + 1)))
+
+
+def errors_bound(size: int, drawn: int, seen: int, alpha: float) -> int:
+    """The one-sided upper bound, at confidence 1 - ``alpha``, on how many of ``size`` are wrong when ``seen`` of a
+    uniform draw of ``drawn`` of them are: the largest E whose chance of showing ``seen`` or fewer exceeds ``alpha``.
+    Raises ``ValueError`` unless 0 <= seen <= drawn <= size."""
+    if not 0 <= seen <= drawn <= size:
+        raise ValueError(f"need 0 <= seen ({seen}) <= drawn ({drawn}) <= size ({size})")
+    low, high = seen, size - drawn + seen  # the tail at E = seen is 1; E cannot exceed the undrawn plus those seen
+    if hypergeometric_cdf(seen, size, high, drawn) > alpha:
+        return high
+    while high - low > 1:  # the tail falls as E grows: bisect for the last E above alpha
+        middle = (low + high) // 2
+        if hypergeometric_cdf(seen, size, middle, drawn) > alpha:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def rest_bound(size: int, drawn: int, seen: int, alpha: float) -> float:
+    """The lower bound on the precision of the ``size - drawn`` images not drawn, at confidence 1 - ``alpha``."""
+    return 1 - (errors_bound(size, drawn, seen, alpha) - seen) / (size - drawn)
+
+
+def level_size(size: int, precision: float, level: int, confidence: float = CONFIDENCE) -> int | None:
+    """n_j: the fewest check answers of a set of ``size`` that certify ``precision`` for the rest with ``level`` of them
+    wrong; None when no number short of the whole set does."""
+    alpha = level_alpha(level, confidence)
+    for drawn in range(level + 1, size):
+        if rest_bound(size, drawn, level, alpha) >= precision:
+            return drawn
+    return None
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the check answers of one candidate set certify (``certify``)."""
+
+    precision: float
+    threshold: float  # the candidate threshold λ: calibrated confidence at or above it
+    size: int  # N: the set's images, the checked ones included
+    checked: int  # of them answered as checks
+    wrong: int  # of those, answered otherwise than the version labels them
+    bound: float | None  # the lower bound on the precision of the rest (None: no level reached yet)
+    wanted: int  # how many of the set, in check order, the next level needs answered (0: none can certify it)
+    more_needed: int | None  # 0 when certified; else more check answers (all right) needed; None: none would do
+
+    @property
+    def certified(self) -> bool:
+        return self.bound is not None and self.bound >= self.precision and self.size > self.checked
+
+    @property
+    def taken(self) -> int:
+        """The images accepted when certified: the set less its checked images."""
+        return self.size - self.checked
+
+
+def certify(outcomes: Sequence[bool | None], precision: float, threshold: float, confidence: float = CONFIDENCE) -> Check:
+    """The certificate for the candidate set above ``threshold`` from ``outcomes``: one per image of the set in check
+    order, True for a check answer agreeing with the version's label, False for one that does not, None unanswered."""
+    size = len(outcomes)
+    checked = sum(o is not None for o in outcomes)
+    wrong = sum(o is False for o in outcomes)
+    prefix = next((i for i, o in enumerate(outcomes) if o is None), size)  # the first `prefix` all answered
+    lowest: int | None = None  # the smallest upper bound on the set's wrong labels over the levels reached
+    wanted = 0
+    for level in range(LEVELS):
+        drawn = level_size(size, precision, level, confidence)
+        if drawn is None:
+            break  # a level that needs the whole set: the later ones need more still
+        if drawn <= prefix:
+            seen = sum(o is False for o in outcomes[:drawn])
+            upper = errors_bound(size, drawn, seen, level_alpha(level, confidence))
+            lowest = upper if lowest is None else min(lowest, upper)
+        elif sum(o is False for o in outcomes[:prefix]) <= level:
+            wanted = drawn  # the next level this set can still pass, if the answers still to come agree
+            break
+    bound = 1 - max(0, lowest - wrong) / (size - checked) if lowest is not None and size > checked else None
+    found = Check(precision, threshold, size, checked, wrong, bound, wanted, None)
+    if found.certified:
+        return Check(precision, threshold, size, checked, wrong, bound, 0, 0)
+    more = sum(o is None for o in outcomes[:wanted]) if wanted else None
+    return Check(precision, threshold, size, checked, wrong, bound, wanted, more)
+
+
+def candidate(confidences: Sequence[float], precision: float) -> float | None:
+    """λ: the lowest threshold of ``GRID`` at which the calibrated confidences at or above it promise an error rate
+    (their mean 1 - confidence) of at most ``ERROR_SHARE`` of 1 - ``precision``; None when not even the surest does.
+    Only the version's confidences are read, never an answer, so the check answers stay a uniform draw of its set."""
+    ranked = sorted(confidences, reverse=True)
+    allowed = ERROR_SHARE * (1 - precision)
+    chosen: float | None = None
+    position, missing = 0, 0.0
+    for threshold in GRID:
+        before = position
+        while position < len(ranked) and ranked[position] >= threshold:
+            missing += 1 - ranked[position]
+            position += 1
+        if position and missing / position > allowed:
+            break  # the promised error only grows as the threshold falls
+        if position > before:
+            chosen = threshold  # the highest threshold that takes in what it takes: a lower one adds nothing
+    return chosen
