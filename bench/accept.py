@@ -20,9 +20,10 @@ With ``--loop`` instead (``accept_loop.csv``, every seed in ``accept_loop_runs.c
 labelling loop: ``bench.loop.simulate`` answers the review queue's default strategy (with each of
 ``--audit-shares`` as its random audit share: 0.1 is the product's) in rounds of 20 with the
 quick head refreshed after each, on the same features (the ImageNet labels from the same backbone for the
-cold start). The version is then the product's quick head (``training.quick.fit_head`` on all non-audit
-answers), calibrated and given its held-out predictions by ``training.quick.calibrated_held_out`` (out-of-fold
-for what it trained on, its own for the audit answers), as a quick refresh stores them. Two rules, each its own rows:
+cold start). The version is then the product's quick head (``training.quick.fit_with_unlabelled`` on all non-audit
+answers, self-trained on the unreviewed photos), calibrated and given its held-out predictions by
+``training.quick.calibrated_held_out`` (out-of-fold, self-trained the same way, for what it trained on, its own for
+the audit answers), as a quick refresh stores them. Two rules, each its own rows:
 - ``pooled``: ``acceptance.choose``, the product's rule (one threshold, Clopper-Pearson, fixed sequence);
 - ``per_class``: the same scan run per class on that class's held-out answers alone, at confidence
   1 - 0.05 / C (Bonferroni over the C classes), each class its own threshold;
@@ -221,17 +222,21 @@ def loop_seed(
     ``audit_share`` of each round drawn at random, then both rules (module docstring)."""
     from bench.loop import Library, Row, simulate
     from mobilabel.review_queue import DEFAULT_STRATEGY
-    from mobilabel.training.quick import calibrated_held_out, fit_head
+    from mobilabel.training.quick import calibrated_held_out, fit_with_unlabelled
 
     x, y, names = data
     library = Library([names[int(t)] for t in y], x, suggestions)
-    queue = Row("queue", DEFAULT_STRATEGY.ranking, DEFAULT_STRATEGY.diverse, audit_share)
+    queue = Row("queue", DEFAULT_STRATEGY.ranking, DEFAULT_STRATEGY.diverse, audit_share, self_trained=True)
     _, answered = simulate(library, queue, seed, answers // ROUND, ROUND)
     trained = np.array([i for i, audit in answered.items() if not audit])
     audit = np.array([i for i, is_audit in answered.items() if is_audit], dtype=np.int64)
-    head = fit_head(x[trained], y[trained], names)
+    unreviewed = np.array([i for i in range(len(y)) if i not in answered])
+    head = fit_with_unlabelled(x[trained], y[trained], names, x[unreviewed])
     held = calibrated_held_out(
-        head, ([str(i) for i in trained], x[trained], y[trained]), ([str(i) for i in audit], x[audit], y[audit])
+        head,
+        ([str(i) for i in trained], x[trained], y[trained]),
+        ([str(i) for i in audit], x[audit], y[audit]),
+        x[unreviewed],
     )
     calibrated = held.calibrated(head)
     truth = {str(i): names[int(y[i])] for i in answered}
@@ -242,7 +247,6 @@ def loop_seed(
             HeldOut(names[int(p.argmax())], float(p.max()), int(p.argmax()) == int(t))
             for p, t in zip(audit_p, y[audit], strict=True)
         ]
-    unreviewed = np.array([i for i in range(len(y)) if i not in answered])
     test_p = calibrated.probabilities(x[unreviewed])
     temperature = held.calibration.temperature if held.calibration else 1.0
     check_order = np.random.default_rng([seed, 1]).permutation(len(unreviewed))  # the content hashes' order, per library

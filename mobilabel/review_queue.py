@@ -63,8 +63,9 @@ class Strategy:
 
 
 # The queue's strategy: the best row of bench/results/loop.csv among those with an audit share (the audit
-# answers alone make the accuracy estimate honest): least margin, in margin order, 10% audit. Spreading
-# over the suggested label needed as many answers or more there (no near-duplicates among the flowers).
+# answers alone make the accuracy estimate honest): least margin, in margin order, 10% audit, with the quick
+# head self-trained as training.quick fits it now. Spreading over the suggested label needed as many answers
+# or more there (no near-duplicates among the flowers).
 DEFAULT_STRATEGY = Strategy(MARGIN, diverse=False, audit_share=AUDIT_SHARE)
 
 

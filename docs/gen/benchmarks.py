@@ -226,7 +226,9 @@ simulated reviewer answering the review queue in rounds of 20 over the 609 share
 unsorted folder, the suggestions refreshed by the quick head after each round, from the ImageNet weights;
 `answers_needed` is the median over seeds of the first answer count whose accuracy on the unanswered
 rest is within one point of `reference` (the 5-fold cross-validated accuracy of the same head on all
-609); the queue's default strategy is the best row. (b) quick refreshes (fit, gate, relabel, activate,
+609), and of `reference_self_trained` for the head the product fits now (self-trained on the unanswered
+images it is sure of: the rows named so; each held-out fold is its unanswered library); the queue's
+default strategy is the best row. (b) quick refreshes (fit, gate, relabel, activate,
 prune) over synthetic embeddings on SQLite and PostgreSQL, the write path before (upserts, current rows
 refreshed per batch) and now (plain inserts made current by the activation) alternated on copies of one
 library, with the seconds spent writing in brackets and their ratio; and (c) what keeping embeddings costs

@@ -5,16 +5,17 @@ The API other parts build on (quick heads, likely mistakes, near duplicates):
 - ``library_chunk`` / ``iter_library_embeddings``: every labelled image of the library (its current ok row) whose content
   has an embedding under the backbone, a chunk at a time (memory stays flat at a million images);
 - ``library_embeddings``: the same as one array;
+- ``library_sample``: a bounded sample of the library's embeddings (the quick head's unanswered images);
 - ``count_embeddings``: how many contents a backbone has embeddings for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select, true
+from sqlalchemy import exists, func, select, true
 from sqlalchemy.orm import Session
 
 from .embedding_writes import STORED_DTYPE
@@ -123,6 +124,23 @@ def library_embeddings(session: Session, backbone: str) -> LibraryEmbeddings:
         [x for p in parts for x in p.content_hashes],
         np.concatenate([p.vectors for p in parts]),
     )
+
+
+def library_sample(session: Session, backbone: str, limit: int, leaving_out: Collection[str] = ()) -> StoredEmbeddings:
+    """Up to ``limit`` contents of labelled images (a current ok row) with an embedding under ``backbone``, none of
+    ``leaving_out`` (content hashes): those with the smallest hashes, in hash order. A hash says nothing of what
+    the photo shows, so this is a uniform sample, the same one each time, read along the primary key (the first
+    ``limit`` + len(``leaving_out``) rows of the backbone at most, at any library size)."""
+    labelled = exists().where(Result.content_hash == Embedding.content_hash, Result.is_current, Result.status == ResultStatus.OK)
+    rows = session.execute(
+        select(Embedding.content_hash, Embedding.vector)
+        .where(Embedding.backbone == backbone, labelled)
+        .order_by(Embedding.content_hash)
+        .limit(limit + len(leaving_out))
+    )
+    left_out = set(leaving_out)
+    kept = [(str(h), bytes(v)) for h, v in rows if h not in left_out][:limit]
+    return StoredEmbeddings([h for h, _ in kept], to_array([v for _, v in kept]))
 
 
 def count_embeddings(session: Session, backbone: str) -> int:

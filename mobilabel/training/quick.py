@@ -8,6 +8,15 @@ your active classes and ``other``; ``skip`` and retired classes not trained on; 
 comes from k-fold out-of-fold predictions instead of a held-out fifth (issue 26 item 5), so no
 answer is kept from the head.
 
+The head also learns from the library it labels (self-training, ``fit_with_unlabelled``): fitted on the
+answers, it labels a sample of the unanswered images (``UNLABELLED_SAMPLE``, ``embedding_queries.library_sample``)
+and is fitted again with those it gives ``PSEUDO_CONFIDENCE`` or more as answers of that class. With few
+answers that is what closes the gap to a head fitted on the whole set: on the bench (bench/results/loop.csv,
+the 609 shared flowers, least-margin queue, 5 seeds) the suggestions on the unanswered rest were 0.904 right
+after 100 answers, against 0.872 from the answers alone (the mean over 10 seeds: 0.891 against 0.878). Every
+out-of-fold fit does the same from its own first fit, so the held-out measure, the gate and the calibration
+describe the head that labels.
+
 The gate, as ``promotion.promote_if_better``'s rule: the new version becomes active only if it labels
 strictly more held-out answers right than the active version, both counted on the same answers:
 the audit answers (neither trained on them) and the answers the active version was not trained on
@@ -49,7 +58,7 @@ from ..storage import versions as stored_versions
 from ..storage.accuracy_queries import trained_hashes, version_labels
 from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
-from ..storage.embedding_queries import last_result_id, library_chunk, load_embeddings
+from ..storage.embedding_queries import last_result_id, library_chunk, library_sample, load_embeddings
 from ..storage.pruning import prune_quick_results
 from ..storage.results import ResultRecord, insert_results
 from ..storage.states import ResultStatus
@@ -61,6 +70,12 @@ from .errors import TrainingError
 FOLDS = 5  # out-of-fold predictions of the trained answers: each measured by a head fitted without it
 L2 = 1.0  # C = 1 in scikit-learn's terms: the penalty 0.5 * |W|^2 beside the summed log loss
 MAX_ITERATIONS = 200
+# Self-training: unanswered images whose (uncalibrated) top probability is at least this are fitted on as answers of
+# that class. Tried 0.8, 0.9, 0.97 on the bench: each beat the answers alone at 100 answers; 0.9 is the usual choice.
+PSEUDO_CONFIDENCE = 0.9
+# Unanswered images labelled for self-training: enough to stand for the library at 300 answers, few enough that
+# the six fits of a refresh (the head and its five out-of-fold fits) stay about a second each on one thread.
+UNLABELLED_SAMPLE = 1000
 _HEAD_KEYS = ("classifier.1.weight", "classifier.1.bias")  # both architectures: classifier = (Dropout, Linear)
 
 
@@ -102,6 +117,30 @@ def fit_head(
     out-of-fold fits start from the full fit, and converge in a few steps). A class with no example gets a
     large negative bias."""
     return _fitting_thread().submit(_fit_head, vectors, targets, classes, l2, start).result()
+
+
+def fit_with_unlabelled(
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    classes: Sequence[str],
+    unlabelled: np.ndarray,
+    l2: float = L2,
+    start: LinearHead | None = None,
+) -> LinearHead:
+    """``fit_head`` on the answers ``vectors`` (N, D) / ``targets`` (N,), then again, starting from that head, with
+    the rows of ``unlabelled`` (M, D) float32, images nobody answered, to which it gives a top probability of at least
+    ``PSEUDO_CONFIDENCE``, as answers of their top class (self-training). ``fit_head``'s head when none is that sure
+    (or M = 0)."""
+    head = fit_head(vectors, targets, classes, l2)
+    if not len(unlabelled):
+        return head
+    probabilities = head.probabilities(unlabelled)
+    sure = probabilities.max(axis=1) >= PSEUDO_CONFIDENCE
+    if not sure.any():
+        return head
+    x = np.concatenate([vectors, unlabelled[sure]])
+    y = np.concatenate([np.asarray(targets, dtype=np.int64), probabilities[sure].argmax(axis=1)])
+    return fit_head(x, y, classes, l2, start=head)
 
 
 _fitter: ThreadPoolExecutor | None = None
@@ -172,18 +211,27 @@ def fold_of(content_hash: str, folds: int = FOLDS) -> int:
 
 
 def out_of_fold(
-    vectors: np.ndarray, targets: np.ndarray, classes: Sequence[str], folds: Sequence[int], start: LinearHead | None = None
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    classes: Sequence[str],
+    folds: Sequence[int],
+    start: LinearHead | None = None,
+    unlabelled: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each row, the logits (N, C float32) a head fitted on the other folds' rows gives it (``folds``: each
     row's fold; NaN rows where a single fold leaves nothing to fit on); each fit begins from ``start`` (the head
-    fitted on all rows: the optimum moves little without a fold). A row's out-of-fold label is its argmax."""
+    fitted on all rows: the optimum moves little without a fold). With ``unlabelled`` (M, D), each fold's head is
+    self-trained on it as ``fit_with_unlabelled``, from its own first fit (which begins from ``start``). A row's out-of-fold label is its argmax."""
     fold_array = np.asarray(folds)
     logits = np.full((len(targets), len(classes)), np.nan, dtype=np.float32)
     for fold in sorted(set(folds)):
         inside = fold_array == fold
         if inside.all():  # one fold only: nothing to fit on without it
             continue
-        head = fit_head(vectors[~inside], targets[~inside], classes, start=start)
+        if unlabelled is not None:
+            head = fit_with_unlabelled(vectors[~inside], targets[~inside], classes, unlabelled, start=start)
+        else:
+            head = fit_head(vectors[~inside], targets[~inside], classes, start=start)
         logits[inside] = head.logits(vectors[inside])
     return logits
 
@@ -206,14 +254,17 @@ def calibrated_held_out(
     head: LinearHead,
     trained: tuple[Sequence[str], np.ndarray, np.ndarray],
     audit: tuple[Sequence[str], np.ndarray, np.ndarray],
+    unlabelled: np.ndarray | None = None,
 ) -> HeldOutFit:
     """Held-out predictions of ``head`` and its temperature (``calibration``, fitted on them): ``trained`` and
     ``audit`` are (content hashes, vectors (N, D), targets (N,)) of the answers it was fitted on and of the audit
     answers it was not. A trained answer is predicted out-of-fold (``FOLDS`` folds by ``fold_of``, each refitted
     without it), an audit answer by ``head`` itself; the temperature is fitted on all those logits, so every
-    answer counts as held-out evidence (``record_held_out_predictions``: what `accept` bounds its precision on)."""
+    answer counts as held-out evidence (``record_held_out_predictions``: what `accept` bounds its precision on).
+    ``unlabelled``: the unanswered images ``head`` was self-trained on (``fit_with_unlabelled``); each out-of-fold
+    head is then self-trained on them too."""
     hashes, x, y = trained
-    oof = out_of_fold(x, y, head.classes, [fold_of(h) for h in hashes], head)
+    oof = out_of_fold(x, y, head.classes, [fold_of(h) for h in hashes], head, unlabelled)
     known = ~np.isnan(oof).any(axis=1)
     audit_hashes, audit_x, audit_y = audit
     logits = np.concatenate([oof[known], head.logits(audit_x)]) if len(audit_hashes) else oof[known]
@@ -299,12 +350,15 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
         return picked, np.array([classes.index(a.label) for a in of], dtype=np.int64)
 
     x, y = rows(trained)
-    head = fit_head(x, y, classes)
+    with db.transaction() as session:
+        answered = {str(a.content_hash) for a in answers if a.content_hash is not None}
+        unlabelled = library_sample(session, backbone, UNLABELLED_SAMPLE, answered).vectors
+    head = fit_with_unlabelled(x, y, classes, unlabelled)
     checkpoint = _with_head(base, head, len(trained))
     # Held-out predictions of the new head: out-of-fold for what it trained on, direct for the audit answers.
     audit = [a for a in usable if a.audit]
     held = calibrated_held_out(
-        head, ([str(a.content_hash) for a in trained], x, y), ([str(a.content_hash) for a in audit], *rows(audit))
+        head, ([str(a.content_hash) for a in trained], x, y), ([str(a.content_hash) for a in audit], *rows(audit)), unlabelled
     )
     if held.calibration is not None:  # in the checkpoint: workers labelling with it divide by the same temperature
         checkpoint.metrics[CALIBRATION_METRIC] = held.calibration.to_dict()

@@ -1,5 +1,6 @@
 """Stored embeddings: `label` keeps each content's pooled features (float16) under its backbone's fingerprint;
-labelling again with the same backbone reuses them, a changed backbone embeds again."""
+labelling again with the same backbone reuses them, a changed backbone embeds again; the quick head's sample of
+the library is its smallest content hashes, answered ones left out."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mobilabel.config import load_settings
 from mobilabel.models import Checkpoint
 from mobilabel.models.embedding import backbone_fingerprint
 from mobilabel.storage import open_database
-from mobilabel.storage.embedding_queries import count_embeddings, library_embeddings
+from mobilabel.storage.embedding_queries import count_embeddings, library_embeddings, library_sample
 from mobilabel.storage.tables import Embedding
 from mobilabel.storage.tables import Result as ResultRow
 from mobilabel.versions.checkpoints import register_checkpoint
@@ -82,3 +83,20 @@ def test_an_unchanged_backbone_reuses_its_embeddings_and_a_changed_one_embeds_ag
     with db.transaction() as session:
         backbones = dict(session.execute(select(Embedding.backbone, func.count()).group_by(Embedding.backbone)).all())
     assert backbones == {backbone_fingerprint(imagenet.state_dict): 4, backbone_fingerprint(changed.state_dict): 4}
+
+
+def test_the_library_sample_is_the_smallest_content_hashes_leaving_out_those_asked(database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("sqlite"):
+        assert run("db", "upgrade").exit_code == 0
+    assert run("label", str(small_library(tmp_path))).exit_code == 0
+    backbone = backbone_fingerprint(Checkpoint.load(IMAGENET_WEIGHTS).state_dict)
+    db = open_database(load_settings().database_url)
+    with db.transaction() as session:
+        library = library_embeddings(session, backbone)
+        hashes = sorted(set(library.content_hashes))
+        three = library_sample(session, backbone, 3, leaving_out={hashes[0], hashes[2]})
+        every = library_sample(session, backbone, 100, leaving_out={hashes[0]})
+    assert three.content_hashes == [hashes[1], *hashes[3:5]]
+    row = library.content_hashes.index(hashes[1])
+    np.testing.assert_array_equal(three.vectors[0], library.vectors[row])
+    assert every.content_hashes == hashes[1:] and every.vectors.shape == (9, 1280), "one row per content"

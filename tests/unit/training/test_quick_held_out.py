@@ -1,14 +1,16 @@
 """The quick head's held-out evidence (training.quick.calibrated_held_out): out-of-fold predictions of the answers
 it fitted, calibrated on them, lower an over-confident head's calibration error on answers it never saw, and the
-rule `accept` chooses from them keeps its precision there."""
+rule `accept` chooses from them keeps its precision there; so too for the self-trained head the product fits
+(``fit_with_unlabelled``), whose out-of-fold heads are self-trained as well."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mobilabel.acceptance import HeldOut, choose
 from mobilabel.calibration import reliability
-from mobilabel.training.quick import calibrated_held_out, fit_head
+from mobilabel.training.quick import calibrated_held_out, fit_head, fit_with_unlabelled
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -20,7 +22,10 @@ def draw(rng: np.random.Generator, count: int, centres: np.ndarray) -> tuple[np.
     return x.astype(np.float32), y.astype(np.int64)
 
 
-def test_out_of_fold_calibration_tames_an_over_confident_head_and_accept_holds_its_precision_on_unseen_answers() -> None:
+@pytest.mark.parametrize("self_trained", [False, True], ids=["answers only", "self-trained"])
+def test_out_of_fold_calibration_tames_an_over_confident_head_and_accept_holds_its_precision_on_unseen_answers(
+    self_trained: bool,
+) -> None:
     misses = accepting = 0
     before: list[float] = []  # the head's expected calibration error on the unseen answers, per seed
     after: list[float] = []
@@ -29,9 +34,11 @@ def test_out_of_fold_calibration_tames_an_over_confident_head_and_accept_holds_i
         centres = rng.normal(0, 0.35, size=(len(CLASSES), 32))  # 32 dimensions, 200 answers: the head is too sure
         x, y = draw(rng, 200, centres)
         audit_x, audit_y = draw(rng, 20, centres)
-        head = fit_head(x, y, CLASSES)
+        unlabelled = draw(rng, 500, centres)[0] if self_trained else None
+        head = fit_with_unlabelled(x, y, CLASSES, unlabelled) if unlabelled is not None else fit_head(x, y, CLASSES)
         hashes = [str(n) for n in range(len(y))]
-        held = calibrated_held_out(head, (hashes, x, y), ([f"audit-{n}" for n in range(20)], audit_x, audit_y))
+        audit = ([f"audit-{n}" for n in range(20)], audit_x, audit_y)
+        held = calibrated_held_out(head, (hashes, x, y), audit, unlabelled)
         assert held.calibration is not None and held.calibration.images == 220
         assert held.calibration.temperature > 1, "a head this sure of answers it fitted is too sure"
         assert len(held.out_of_fold) == 200 and set(held.labels) == {*hashes, *(f"audit-{n}" for n in range(20))}
