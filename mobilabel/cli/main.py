@@ -14,7 +14,7 @@ from ..errors import MobilabelError
 
 # name: (module:attribute, the line `mobilabel --help` shows: listing commands imports none of them, so no torch)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "predict": ("labelling:predict", "Label image files and print the labels (nothing stored)."),
+    "predict": ("predicting:predict", "Label image files and print the labels (nothing stored)."),
     "label": ("labelling:label", "Label every image under a folder in this process."),
     "results": ("queries:results", "Query stored results."),
     "jobs": ("queries:jobs", "List labelling jobs, newest first."),
