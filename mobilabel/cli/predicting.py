@@ -1,7 +1,7 @@
 """`mobilabel predict`: label a few image files and print their labels, nothing stored.
 
 Apart from `label`, so that a one-photo predict imports none of what labelling a folder needs (the job
-bookkeeping, the progress bar and its console), for a start in under a second from a warm cache (issue 32).
+bookkeeping, the progress bar and its console): issue 32 asks for a start in under a second from a warm cache.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from .deadline import watch_statements
 log = logging.getLogger(__name__)
 
 # The newest migration in migrations/versions (tests/unit/storage/test_migrations.py checks it against
-# Alembic's reading of the scripts). A database at it opens without importing Alembic, whose import costs
-# about a third of a one-photo `predict`; only a database to migrate, or one at a revision this code lacks, needs it.
+# Alembic's reading of the scripts). A database at it opens without importing Alembic, 0.2-0.3 s of CPU that
+# a one-photo `predict` spent on every run (bench/predict_start.py): only a database to migrate, or one at a
+# revision this code lacks, needs it.
 HEAD_REVISION = "0017_run_roots"
 
 # What api/ and cli/ hold without importing SQLAlchemy (tests/unit/test_structure.py): a session, opaque,
@@ -241,21 +242,20 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
         return database
     from . import migrations_runner  # Alembic: only a database not at the newest migration needs it
 
-    head = HEAD_REVISION
     if current is not None and not migrations_runner.is_known(current):
         database.dispose()
         raise DatabaseError(
             f"the database {mask_secrets(database.url)} is at migration {current}, written by a newer mobilabel than this one "
-            f"({__version__}, migrations up to {head}): upgrade mobilabel to use it (nothing was changed)"
+            f"({__version__}, migrations up to {HEAD_REVISION}): upgrade mobilabel to use it (nothing was changed)"
         )
     if not (auto_upgrade if auto_upgrade is not None else database.is_embedded):
         database.dispose()
         raise DatabaseError(
-            f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, not {head}: run `mobilabel db upgrade`"
+            f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, not {HEAD_REVISION}: run `mobilabel db upgrade`"
         )
     try:
         if current is not None:
-            _back_up_sqlite(database, current, head)
+            _back_up_sqlite(database, current, HEAD_REVISION)
         migrations_runner.upgrade(database.engine)
     except OperationalError as exc:
         database.dispose()
