@@ -193,7 +193,8 @@ probabilities within the tolerance the last row gives.
 
 `python -m bench.predict_start --before REV` (written to `bench/results/predict_start.csv`) times the full
 install's `mobilabel predict` of one photo from a warm cache, this code beside commit REV's, taking turns
-(median of five), and lists the heavy packages each imported.
+(median of five, and the wall time of the fastest run, the least held up by other work on a shared
+machine), and lists the heavy packages each imported.
 """
     body = "".join(_whole(path, "Figures") for path in paths) + "".join(
         _whole(path, "Predict start-up, before and now") for path in start

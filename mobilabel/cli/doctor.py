@@ -14,7 +14,8 @@ from ..broker import create_app
 from ..config import Settings
 from ..logs import mask_secrets
 from ..object_paths import ObjectPath
-from ..storage import Database, migrations_runner
+from ..storage import Database
+from ..storage.database import HEAD_REVISION, schema_revision
 from ..versions.checkpoints import active_version_id, find_imagenet
 
 
@@ -46,12 +47,12 @@ def check_database(settings: Settings) -> list[Check]:
 
 def _check_schema(settings: Settings, database: Database, url: str) -> list[Check]:
     try:
-        current = migrations_runner.current_revision(database.engine)
+        current = schema_revision(database.engine)
     except Exception as exc:
         reason = " ".join(mask_secrets(str(getattr(exc, "orig", exc))).split())
         detail = f"cannot connect to {url}: {reason} (MOBILABEL_DATABASE_URL)"
         return [Check("database", False, detail), Check("migrations", False, "not checked: no database")]
-    head = migrations_runner.head_revision()
+    head = HEAD_REVISION
     checks = [Check("database", True, f"{url} answers")]
     if current == head:
         checks.append(Check("migrations", True, f"at the latest ({head})"))

@@ -1,4 +1,4 @@
-"""`mobilabel predict | label`: labelling in this process (the embedded main job)."""
+"""`mobilabel label`: labelling a folder in this process (the embedded main job)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..config import Settings
 from ..imaging import IMAGE_EXTENSIONS
 from ..logs import mask_secrets
 from ..models.classifier import Classifier
-from ..models.devices import ENGINES, resolve_device
+from ..models.devices import resolve_device
 from ..pipeline.active_model import ActiveModel
 from ..pipeline.build import build_labeller, load_classifier
 from ..pipeline.embedded import JobSummary, find_work, label_folder
@@ -29,6 +29,7 @@ from ..storage.pathcodec import to_stored
 from ..storage.versions import IMAGENET_PREFIX
 from ..versions.checkpoints import resolve_model
 from .context import command_database
+from .labelling_options import device_option, engine_option, model_option
 from .output import messages
 from .progress import image_progress
 from .sources import SOURCE
@@ -37,43 +38,6 @@ if TYPE_CHECKING:
     from ..models.checkpoint import Checkpoint
 
 _SUMMARY_LABELS = 10
-
-model_option = click.option(
-    "--model", help="Checkpoint file or model version id (default: the active version, else ImageNet weights)."
-)
-engine_option = click.option("--engine", type=click.Choice(ENGINES), help="Inference engine (default: MOBILABEL_ENGINE, auto).")
-device_option = click.option("--device", help="cpu, cuda, cuda:N or auto (default: MOBILABEL_DEVICE, auto).")
-
-
-@click.command()
-@click.argument("images", nargs=-1, required=True, type=SOURCE)
-@click.option("--top-k", "top_k", type=click.IntRange(min=1), default=1, show_default=True, help="Show the K best labels.")
-@model_option
-@engine_option
-@device_option
-@click.pass_obj
-def predict(
-    settings: Settings, images: tuple[Path, ...], top_k: int, model: str | None, engine: str | None, device: str | None
-) -> None:
-    """Label IMAGE files and print each label and its confidence (nothing is stored)."""
-    resolve_device(device or settings.device)  # a GPU this machine lacks is an error before any work
-    database = command_database()
-    # The labeller `label` runs, so both commands give a file the same label and confidence.
-    classifier = load_classifier(settings, database, resolve_model(database, settings, model), engine, device)
-    labeller = build_labeller(settings, classifier, device=device)
-    failed = 0
-    for batch in labeller.label(images):
-        for record in batch.records:
-            if record.error is not None:
-                click.echo(f"{record.image_path}\tfailed: {record.error}", err=True)
-                failed += 1
-                continue
-            if record.warning is not None:
-                click.echo(f"{record.image_path}\twarning: {record.warning}", err=True)
-            ranked = (record.top_k or [])[:top_k]
-            click.echo(f"{record.image_path}\t" + "\t".join(f"{r['label']}\t{r['confidence']:.4f}" for r in ranked))
-    if failed:
-        raise SystemExit(1)
 
 
 @click.command()

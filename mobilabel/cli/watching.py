@@ -32,7 +32,8 @@ from .context import command_database
 if TYPE_CHECKING:
     from ..models.checkpoint import Checkpoint
 
-from .labelling import device_option, engine_option, first_interrupt_stops_gently, model_option, waiting_line
+from .labelling import first_interrupt_stops_gently, waiting_line
+from .labelling_options import device_option, engine_option, model_option
 from .output import messages
 
 

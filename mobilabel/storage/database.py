@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,10 +20,15 @@ from .. import __version__
 from ..config import load_settings
 from ..errors import MobilabelError
 from ..logs import mask_secrets
-from . import migrations_runner
 from .deadline import watch_statements
 
 log = logging.getLogger(__name__)
+
+# The newest migration in migrations/versions (tests/unit/storage/test_migrations.py checks it against
+# Alembic's reading of the scripts). A database at it opens without importing Alembic, 0.2-0.3 s of CPU that
+# a one-photo `predict` spent on every run (bench/predict_start.py): only a database to migrate, or one at a
+# revision this code lacks, needs it.
+HEAD_REVISION = "0017_run_roots"
 
 # What api/ and cli/ hold without importing SQLAlchemy (tests/unit/test_structure.py): a session, opaque,
 # passed back to storage's functions; any error of the database layer; a value the database cannot hold
@@ -195,6 +200,25 @@ def _back_up_sqlite(database: Database, current: str, head: str | None) -> Path 
     return backup
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at, as Alembic records it (its ``alembic_version`` table), read with one
+    query rather than through Alembic; None for a database never migrated.
+
+    Raises DatabaseError when the table holds several revisions (Alembic refuses such a database too), and
+    SQLAlchemy's OperationalError when the database cannot be reached.
+    """
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        revisions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(revisions) > 1:
+        raise DatabaseError(
+            f"the database {mask_secrets(str(engine.url))} records several migrations "
+            f"at once ({', '.join(sorted(revisions))}) in its alembic_version table, where mobilabel keeps one; nothing was changed"
+        )
+    return revisions[0] if revisions else None
+
+
 def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     """Connect and check that the schema is at the latest migration.
 
@@ -207,33 +231,36 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     """
     database = Database(url)
     try:
-        current = migrations_runner.current_revision(database.engine)
+        current = schema_revision(database.engine)
     except OperationalError as exc:
         database.dispose()
         raise DatabaseError(f"cannot connect to the database {mask_secrets(database.url)}: {exc.orig}") from exc
-    head = migrations_runner.head_revision()
+    except DatabaseError:
+        database.dispose()
+        raise
+    if current == HEAD_REVISION:
+        return database
+    from . import migrations_runner  # Alembic: only a database not at the newest migration needs it
+
     if current is not None and not migrations_runner.is_known(current):
         database.dispose()
         raise DatabaseError(
             f"the database {mask_secrets(database.url)} is at migration {current}, written by a newer mobilabel than this one "
-            f"({__version__}, migrations up to {head}): upgrade mobilabel to use it (nothing was changed)"
+            f"({__version__}, migrations up to {HEAD_REVISION}): upgrade mobilabel to use it (nothing was changed)"
         )
-    if current != head:
-        if auto_upgrade if auto_upgrade is not None else database.is_embedded:
-            try:
-                if current is not None:
-                    _back_up_sqlite(database, current, head)
-                migrations_runner.upgrade(database.engine)
-            except OperationalError as exc:
-                database.dispose()
-                locked = database.locked_error(exc)
-                if locked is None:
-                    raise
-                raise locked from exc
-        else:
-            database.dispose()
-            raise DatabaseError(
-                f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, "
-                f"not {migrations_runner.head_revision()}: run `mobilabel db upgrade`"
-            )
+    if not (auto_upgrade if auto_upgrade is not None else database.is_embedded):
+        database.dispose()
+        raise DatabaseError(
+            f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, not {HEAD_REVISION}: run `mobilabel db upgrade`"
+        )
+    try:
+        if current is not None:
+            _back_up_sqlite(database, current, HEAD_REVISION)
+        migrations_runner.upgrade(database.engine)
+    except OperationalError as exc:
+        database.dispose()
+        locked = database.locked_error(exc)
+        if locked is None:
+            raise
+        raise locked from exc
     return database

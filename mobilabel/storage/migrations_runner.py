@@ -1,4 +1,7 @@
-"""Alembic, driven from code: the migration scripts ship inside the package."""
+"""Alembic, driven from code: the migration scripts ship inside the package.
+
+Imported only to migrate or to tell a revision (``database.open_database``): a database already at the newest
+migration is checked without Alembic (``database.schema_revision``, ``database.HEAD_REVISION``)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine
@@ -25,6 +27,7 @@ def _config(engine: Engine | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    """The newest migration as Alembic reads the scripts: what ``database.HEAD_REVISION`` must name."""
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
@@ -34,11 +37,6 @@ def is_known(revision: str) -> bool:
         return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
     except CommandError:
         return False
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from ...config import Settings
 from ...storage import Database, migrations_runner
 from ...storage import versions as stored_versions
-from ...storage.database import SQLError
+from ...storage.database import HEAD_REVISION, SQLError, schema_revision
 from ...storage.leases import SERVING_LEASE_PREFIX, live_holders
 from ..deps import DatabaseDep, SettingsDep
 
@@ -39,13 +39,13 @@ def metrics(request: Request) -> Response:
 
 def _checks(db: Database, settings: Settings) -> dict[str, dict[str, object]]:
     try:
-        current = migrations_runner.current_revision(db.engine)
+        current = schema_revision(db.engine)
     except SQLError as exc:
         failed = {"ok": False, "detail": f"database unreachable: {exc.__class__.__name__}"}
         return {"database": failed, "migrations": failed, "model": failed}
-    head = migrations_runner.head_revision()
+    head = HEAD_REVISION
     advice = "" if current == head else ": run `mobilabel db upgrade`"
-    if current is not None and not migrations_runner.is_known(current):
+    if current not in (None, head) and not migrations_runner.is_known(current):
         advice = ": written by a newer mobilabel; upgrade this one"
     migrations = {"ok": current == head, "detail": f"at {current}, latest {head}{advice}"}
     checks = {"database": {"ok": True, "detail": "reachable"}, "migrations": migrations, "model": _model_check(db, settings)}

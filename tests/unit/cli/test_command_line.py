@@ -1,6 +1,10 @@
-"""The command line's conveniences: shell completion scripts and "did you mean" for a mistyped command."""
+"""The command line's conveniences: shell completion scripts and "did you mean" for a mistyped command; a
+command's imports leave the garbage collector on."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -45,3 +49,15 @@ def test_a_mistyped_command_gets_a_suggestion(args: list[str], typo: str, sugges
     mistyped = CliRunner().invoke(cli, args, prog_name="mobilabel")
     assert mistyped.exit_code == 2
     assert mistyped.output.strip().splitlines()[-1] == f"Error: No such command {typo!r}. Did you mean {suggested!r}?"
+
+
+def test_a_command_runs_with_the_collector_on_and_its_imports_frozen() -> None:
+    # The collector is paused while a command's module imports (cli.main._import_command): left off, a
+    # worker or server would never free a cycle. Frozen, the imported objects are no collection's work again.
+    code = (
+        "import gc, sys\nfrom mobilabel.cli.main import cli\ntry:\n    cli(['results', '--help'], prog_name='mobilabel')\n"
+        "except SystemExit:\n    pass\nprint(gc.isenabled(), gc.get_freeze_count() > 10000, 'mobilabel.cli.queries' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split()[-3:] == ["True", "True", "True"]

@@ -135,8 +135,9 @@ def test_a_version_without_its_file_gets_one_exported_where_torch_is() -> None:
 # Put first in a probe: torch, torchvision and onnx cannot be imported, as in a slim install (``torch_installed``
 # says so too); importing one raises ImportError, which fails the probe.
 AS_SLIM = f"import sys\nsys.modules.update(dict.fromkeys({sorted(TORCH_ONLY)!r}))\n"
-# What a probe loaded of torch's packages, and of the object store's (boto3 only for an s3:// path).
-HEAVY = sorted(TORCH_ONLY | {"boto3", "botocore"})
+# What a probe loaded of torch's packages, of the object store's (boto3 only for an s3:// path), of Alembic
+# (only to migrate a database) and of rich (the progress bar and tables of other commands).
+HEAVY = sorted(TORCH_ONLY | {"boto3", "botocore", "alembic", "rich"})
 LOADED = f"sorted({{m.split('.')[0] for m, v in sys.modules.items() if v is not None}} & set({HEAVY!r}))"
 
 
@@ -149,7 +150,7 @@ def cli_probe(args: list[str], slim: bool = False) -> subprocess.CompletedProces
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-def test_predict_of_a_local_photo_imports_neither_torch_nor_boto3(
+def test_predict_of_a_local_photo_imports_neither_torch_nor_boto3_nor_alembic(
     val_images: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MOBILABEL_DEVICE", "cpu")  # on a GPU machine too: the CPU path is what is checked
@@ -162,7 +163,8 @@ def test_predict_of_a_local_photo_imports_neither_torch_nor_boto3(
     assert again.stdout.splitlines()[-1] == "loaded: []"
     assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]
     # Where torch is installed too, one photo is resized by numpy (importing torch for its faster kernel costs
-    # more than it saves on a few images), and a local photo needs no object-store client: the same output.
+    # more than it saves on a few images), a local photo needs no object-store client, and a database at the
+    # newest migration no Alembic: the same output.
     full = cli_probe(["predict", photo, "--top-k", "3"])
     assert full.returncode == 0, full.stderr
     assert full.stdout.splitlines() == [first.stdout.splitlines()[0], "loaded: []"]
