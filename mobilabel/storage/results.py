@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from . import membership
-from .current import lock_paths, refresh_current
+from .current import lock_every_path, lock_paths, refresh_current
 from .pathcodec import printable
 from .states import ImageOutcome, ResultStatus
 from .tables import Result, utcnow
@@ -60,18 +60,45 @@ def write_results(
 
 
 def insert_results(session: Session, records: Sequence[ResultRecord], model_version_id: str) -> None:
-    """Rows of a version that has no row of these images yet (a quick head relabelling the library), written
-    as plain rows: one INSERT executed for the whole batch through SQLAlchemy Core (no per-row ORM work, no
-    conflict handling; batched multi-row VALUES on PostgreSQL), and no current-row refresh or path locks.
+    """Rows of a version that has no row of these images yet and that this transaction goes on to activate (a
+    quick head relabelling the library), written current, as plain rows: no conflict handling, no per-path
+    locks, no current-row refresh. On PostgreSQL one COPY for the batch (20,000 rows in a fraction of the time of
+    an executemany of INSERTs); on SQLite one INSERT executed for the batch through SQLAlchemy Core.
 
-    The rows are written not current: the version is not active yet, and its activation
-    (``versions.activate_version``) sets the current row of every image it touches in one statement. So until
-    then `results` shows the suggestions as they were, and a crash before it leaves them so (the rows of a
-    version never activated are pruned by the next quick refresh: ``pruning.prune_quick_results``).
+    Written current because ``versions.activate_version``, called before this transaction commits, would make
+    them so: each is its image's newest, labelled row of the active version (storage.current's rule). The
+    activation then only makes the images' other rows not current, and each image's row is written once, where
+    inserting it not current and flipping it at activation wrote it twice (index entries included). Until the
+    commit no other transaction sees them, so `results` shows the suggestions as they were, and a refresh
+    killed before it leaves nothing behind. Takes ``current.lock_every_path`` (PostgreSQL): a worker writing one of
+    these images meanwhile would not see the new row and keep its own current too.
+
     Raises ``sqlalchemy.exc.IntegrityError`` if the version already has a row of one of the images."""
-    rows = [row | {"is_current": False} for row in _rows(_last_per_path(records), model_version_id, None)]
-    if rows:
-        session.execute(insert(Result.metadata.tables[Result.__tablename__]), rows)  # the table: Core, not ORM bulk
+    rows = [row | {"is_current": True} for row in _rows(_last_per_path(records), model_version_id, None)]
+    if not rows:
+        return
+    lock_every_path(session)
+    table = Result.metadata.tables[Result.__tablename__]  # the table: Core, not ORM bulk
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, table, rows)
+    else:
+        session.execute(insert(table), rows)
+
+
+def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` (all with the same keys) into ``table`` by PostgreSQL's COPY, each value bound as SQLAlchemy binds
+    it (the stored path form, JSON text), so the rows read back as an INSERT's would."""
+    import psycopg  # PostgreSQL's driver: not loaded where only SQLite is used
+
+    dialect = session.get_bind().dialect
+    columns = [table.c[name] for name in rows[0]]
+    binds = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), "the project's PostgreSQL driver is psycopg 3"
+    names = ", ".join(f'"{column.name}"' for column in columns)
+    with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([v if bind is None else bind(v) for v, bind in zip(row.values(), binds, strict=True)])
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:
