@@ -102,44 +102,72 @@ def delete_results(session: Session, condition: ColumnElement[bool]) -> int:
 
 
 def _flip_wrong(session: Session, paths: list[str] | Select[Any] | None) -> None:
-    """Flip ``is_current`` on the rows of ``paths`` (as ``refresh_current`` takes them) whose flag disagrees with the rule: one UPDATE ... FROM a ranking of those paths' rows.
+    """Flip ``is_current`` on the rows of ``paths`` (as ``refresh_current`` takes them) whose flag disagrees with
+    the rule, in one UPDATE.
 
-    Set-based (two window passes over the rows, sorted once by path) rather than a correlated look-up per row:
-    an activation that moves 20,000 images ranks 40,000 rows, and PostgreSQL spent over a second (JIT compiling
-    the correlated plan included) finding them, before the writes."""
-    ranked = _ranked(session.get_bind().dialect.name, paths)
-    session.execute(
-        update(Result)
-        .where(Result.id == ranked.c.id, Result.is_current != (ranked.c.rank == 1))
-        .values(is_current=~Result.is_current),
-        execution_options={"synchronize_session": False},
+    A list (a batch of a writer's images) is looked up path by path, each row's current id found by the
+    (image path, version) index: a few milliseconds whatever the table's size or statistics. A SELECT of paths
+    (an activation's thousands of images) is ranked set-based, in one pass sorted by path (``_ranked``), where the
+    look-up per row cost PostgreSQL over a second (JIT compiling the plan included) at 40,000 rows, and three
+    times a batch's look-ups at 32 images."""
+    dialect = session.get_bind().dialect.name
+    if isinstance(paths, list):
+        should_be = Result.id == _current_id_of(Result.image_path, dialect)
+        flip = update(Result).where(Result.image_path.in_(paths), Result.is_current != should_be)
+    else:
+        ranked = _ranked(dialect, paths)
+        flip = update(Result).where(Result.id == ranked.c.id, Result.is_current != (ranked.c.rank == 1))
+    session.execute(flip.values(is_current=~Result.is_current), execution_options={"synchronize_session": False})
+
+
+def _current_id_of(image_path: Any, dialect: str) -> Any:
+    """The id of the current row of the path ``image_path`` (a correlated column): the rule above,
+    as one ORDER BY ... LIMIT 1 over the path's few rows, which the (image path, version) index finds."""
+    candidate = Result.__table__.alias("candidate")
+    newest = Result.__table__.alias("newest")
+    newest_hash = (
+        select(newest.c.content_hash)
+        .where(newest.c.image_path == candidate.c.image_path)
+        .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+        .limit(1)
+        .correlate(candidate)
+        .scalar_subquery()
+    )
+    return (
+        select(candidate.c.id)
+        .where(candidate.c.image_path == image_path)
+        .order_by(*_rule_order(candidate.c, newest_hash, dialect))
+        .limit(1)
+        .correlate(Result.__table__)
+        .scalar_subquery()
     )
 
 
-def _ranked(dialect: str, paths: list[str] | Select[Any] | None) -> Any:
-    """(id, rank) of every row of ``paths``: rank 1 is its path's current row by the rule above."""
-    rows = Result.__table__.alias("stored")
-    newest_hash = func.first_value(rows.c.content_hash).over(
-        partition_by=rows.c.image_path, order_by=(rows.c.updated_at.desc(), rows.c.id.desc())
+def _ranked(dialect: str, paths: Select[Any] | None) -> Any:
+    """(id, rank) of every row of ``paths`` (None: every path): rank 1 is its path's current row by the rule above."""
+    stored = Result.__table__.alias("stored")
+    newest_hash = func.first_value(stored.c.content_hash).over(
+        partition_by=stored.c.image_path, order_by=(stored.c.updated_at.desc(), stored.c.id.desc())
     )
+    columns = (stored.c.id, stored.c.image_path, stored.c.content_hash, stored.c.status, stored.c.model_version_id)
     candidate = (
-        select(
-            rows.c.id,
-            rows.c.image_path,
-            rows.c.content_hash,
-            rows.c.status,
-            rows.c.model_version_id,
-            newest_hash.label("newest_hash"),
-        )
-        .where(true() if paths is None else rows.c.image_path.in_(paths))
+        select(*columns, newest_hash.label("newest_hash"))
+        .where(true() if paths is None else stored.c.image_path.in_(paths))
         .subquery("candidate")
     )
+    rank = func.row_number().over(
+        partition_by=candidate.c.image_path, order_by=_rule_order(candidate.c, candidate.c.newest_hash, dialect)
+    )
+    return select(candidate.c.id, rank.label("rank")).subquery("ranked")
+
+
+def _rule_order(candidate: Any, newest_hash: Any, dialect: str) -> tuple[Any, ...]:
+    """The rule above as an ORDER BY over the rows of one path: ``candidate``, the columns of a FROM named
+    ``candidate``; ``newest_hash``, the content hash of the path's most recently written row."""
     active = select(ModelVersion.id).where(ModelVersion.active.is_(True)).scalar_subquery()
     # Unknown on either side (a file that could not be read) counts as the same content.
-    same_content = func.coalesce(candidate.c.content_hash == candidate.c.newest_hash, true())
-    version_created: Any = (
-        select(ModelVersion.created_at).where(ModelVersion.id == candidate.c.model_version_id).scalar_subquery()
-    )
+    same_content = func.coalesce(candidate.content_hash == newest_hash, true())
+    version_created: Any = select(ModelVersion.created_at).where(ModelVersion.id == candidate.model_version_id).scalar_subquery()
     if dialect == "sqlite":
         # SQLite looks a version up by its primary key and reads created_at from the row, stored
         # after the checkpoint blob: megabytes of overflow pages per row ranked, many times slower than
@@ -148,17 +176,13 @@ def _ranked(dialect: str, paths: list[str] | Select[Any] | None) -> Any:
             "(SELECT mv.created_at FROM model_versions AS mv INDEXED BY ix_model_versions_id_created_at"
             " WHERE mv.id = candidate.model_version_id)"
         )
-    rank = func.row_number().over(
-        partition_by=candidate.c.image_path,
-        order_by=(
-            _first(same_content),
-            _first(candidate.c.status == ResultStatus.OK),
-            _first(candidate.c.model_version_id == active),
-            version_created.desc(),
-            candidate.c.id.desc(),
-        ),
+    return (
+        _first(same_content),
+        _first(candidate.status == ResultStatus.OK),
+        _first(candidate.model_version_id == active),
+        version_created.desc(),
+        candidate.id.desc(),
     )
-    return select(candidate.c.id, rank.label("rank")).subquery("ranked")
 
 
 def _first(condition: ColumnElement[bool]) -> ColumnElement[int]:
