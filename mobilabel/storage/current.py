@@ -109,8 +109,8 @@ def _flip_wrong(session: Session, paths: list[str] | Select[Any] | None) -> None
     (image path, version) index: a few milliseconds whatever the table's size or statistics. A SELECT of paths
     (an activation's thousands of images) is ranked set-based, in one pass sorted by path (``_ranked``), where the
     look-up per row cost PostgreSQL over a second (JIT compiling the plan included) at 40,000 rows, and three
-    times a batch's look-ups at 32 images. (UPDATE ... FROM and window functions: SQLite 3.33 or later, older
-    than any SQLite that Python 3.11's builds carry.)"""
+    times a batch's look-ups at 32 images. (UPDATE ... FROM needs SQLite 3.33, of 2020: python:3.11-slim, the
+    images' base, carries 3.40.)"""
     dialect = session.get_bind().dialect.name
     if isinstance(paths, list):
         should_be = Result.id == _current_id_of(Result.image_path, dialect)
