@@ -28,7 +28,8 @@
     `mobilabel results` (fit, out-of-fold fits, gate, registration, relabelling every image, activation,
     pruning), and the part of it spent writing (relabelling, activation, pruning). Each refresh runs on a
     fresh copy of one filled library, the write path before (each chunk upserted with its current rows
-    refreshed) and now (plain inserts, made current by the activation) alternated, ``--speed-repeats`` each:
+    refreshed) and now (rows written current in the activation's transaction: COPY on PostgreSQL; the other rows
+    of those images flipped by one set-based UPDATE) alternated, ``--speed-repeats`` each:
     medians and their ratio (``--speed-write-paths insert``: now only, for a size where before takes too long).
     Targets: 10 s at 20,000 images, 2 minutes at 1,000,000 (both on 2 cores).
 (c) cost (``loop_speed.csv``): `label`'s throughput on the 120 validation photos with and without keeping
@@ -274,8 +275,8 @@ def answers_loop(seeds: int, rounds: int, size: int) -> None:
 
 POSTGRES_ADMIN_URL = os.environ.get("MOBILABEL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # The write path before issue 27's second pass, for the side-by-side rows: each chunk upserted with its current
-# rows refreshed (storage.results.write_results), where a new version's rows are now plain inserts, made current by
-# the activation.
+# rows refreshed (storage.results.write_results), where a new version's rows are now written current in the
+# transaction that activates it (storage.results.insert_results).
 WRITE_PATHS = ("upsert", "insert")
 
 
@@ -456,7 +457,10 @@ def speed(
             "machine": machine(),
             "load_avg": load_avg(),
         }
-        for w, name in (("upsert", "write path before (upserts, current rows per batch)"), ("insert", "now (plain inserts)"))
+        for w, name in (
+            ("upsert", "write path before (upserts, current rows per batch)"),
+            ("insert", "now (written current at activation)"),
+        )
         if w in write_paths
     ]
     if not failed and len(write_paths) == len(WRITE_PATHS):

@@ -231,7 +231,7 @@ rest is within one point of `reference` (the 5-fold cross-validated accuracy of 
 images it is sure of: the rows named so; each held-out fold is its unanswered library); the queue's
 default strategy is the best row. (b) quick refreshes (fit, gate, relabel, activate,
 prune) over synthetic embeddings on SQLite and PostgreSQL, the write path before (upserts, current rows
-refreshed per batch) and now (plain inserts made current by the activation) alternated on copies of one
+refreshed per batch) and now (rows written current in the activation's transaction, COPY on PostgreSQL) alternated on copies of one
 library, with the seconds spent writing in brackets and their ratio; and (c) what keeping embeddings costs
 `label`. Small runs on a shared 2-core machine: compare rows of one run only.
 """

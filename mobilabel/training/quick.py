@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from ..calibration import CALIBRATION_METRIC, Calibration, calibrate, softmax
 from ..config import Settings
@@ -370,8 +371,11 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
         record_held_out_predictions(session, checkpoint.version_id, held.out_of_fold)
     report = replace(report, trained=len(trained), without_embedding=len(without), left_out=verified.left_out)
     if report.promoted:
-        relabelled = relabel_from_embeddings(db, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
+        # One transaction: the new rows and the switch to them commit together (a refresh killed before leaves
+        # nothing), and the rows are written current once (results.insert_results). Pruning comes after: the new
+        # suggestions are readable from this commit on.
         with db.transaction() as session:
+            relabelled = relabel_from_embeddings(session, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
             stored_versions.activate_version(session, checkpoint.version_id, reason=stored_versions.PROMOTED)
         with db.transaction() as session:
             pruned = prune_quick_results(session)
@@ -430,16 +434,15 @@ def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:
     )
 
 
-def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, backbone: str, top_k: int) -> int:
+def relabel_from_embeddings(session: Session, version_id: str, head: LinearHead, backbone: str, top_k: int) -> int:
     """Label every image of the library that has an embedding under ``backbone`` with ``head`` as version
-    ``version_id`` (new: no rows yet), a chunk per transaction (``embedding_queries.LIBRARY_CHUNK``), rows that
-    become current when the version is activated (``results.insert_results``); returns the images labelled."""
+    ``version_id`` (new: no rows yet), a chunk at a time (``embedding_queries.LIBRARY_CHUNK``: memory stays flat),
+    in ``session``'s transaction, which must activate the version before it commits (``results.insert_results``
+    writes the rows current); returns the images labelled."""
     k = max(1, min(top_k, len(head.classes)))
-    with db.transaction() as session:
-        done, after, through = 0, 0, last_result_id(session)
+    done, after, through = 0, 0, last_result_id(session)
     while True:
-        with db.transaction() as session:
-            chunk = library_chunk(session, backbone, after, through=through)
+        chunk = library_chunk(session, backbone, after, through=through)
         if not len(chunk):
             return done
         after = int(chunk.result_ids[-1])
@@ -460,6 +463,5 @@ def relabel_from_embeddings(db: Database, version_id: str, head: LinearHead, bac
                 chunk.image_paths, chunk.content_ids, chunk.content_hashes, order, ranked, strict=True
             )
         ]
-        with db.transaction() as session:
-            insert_results(session, records, version_id)  # not current until the version is activated
+        insert_results(session, records, version_id)
         done += len(records)

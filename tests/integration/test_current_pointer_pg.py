@@ -46,3 +46,17 @@ def test_two_versions_writing_the_same_images_at_once_leave_one_current_row_each
         flagged = set(session.scalars(select(Result.id).where(Result.is_current)))
         assert flagged == set(session.scalars(rule_current_ids()))
         assert len(flagged) == rounds * images
+
+
+def test_a_batch_of_25000_paths_is_written_in_one_transaction(db: Database) -> None:
+    """A lock per path ran such a batch out of PostgreSQL's shared lock table (max_locks_per_transaction);
+    the writer holds a lock per bucket of paths instead."""
+    with db.transaction() as session:
+        versions.register_version(session, versions.VersionRecord("v0", "m", 1.0, ["daisy"], {}, b"v0"))
+    records = [
+        ResultRecord(f"/big/{i:05d}.jpg", "1:1", ResultStatus.OK, "daisy", 0.5, [], content_hash="h") for i in range(25_000)
+    ]
+    with db.transaction() as session:
+        write_results(session, records, "v0", None)
+    with db.transaction() as session:
+        assert len(session.scalars(select(Result.id).where(Result.is_current)).all()) == 25_000

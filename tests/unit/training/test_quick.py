@@ -193,10 +193,13 @@ def test_a_refresh_that_dies_before_activation_leaves_the_previous_suggestions(
     with pytest.raises(KeyboardInterrupt):
         quick_refresh(db, settings)
     assert run("results", "--format", "csv").output == before, "every image keeps the suggestion it had"
+    with db.transaction() as session:
+        written = session.scalars(select(ResultRow.id).where(ResultRow.model_version_id.startswith("quick-"))).all()
+    assert written == [], "the new rows and the switch to them commit together: the dead refresh left none"
 
     monkeypatch.setattr(stored_versions, "activate_version", activate)
     report = quick_refresh(db, settings)
-    assert report.promoted and report.relabelled == 30 and report.pruned == 30, "the dead version's rows are pruned"
+    assert report.promoted and report.relabelled == 30 and report.pruned == 0
     after = run("results", "--format", "csv").output
     assert after != before and report.version_id[:8] in after
     with db.transaction() as session:
