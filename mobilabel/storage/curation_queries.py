@@ -1,10 +1,10 @@
 """What likely mistakes, near-duplicate groups and "more like this" read: the backbone the library is
 embedded with, the labels given to its images (answers, accepted labels, the classes a folder may name),
-and its current results by id."""
+what a version that did not train on an answer says of it, and the library's current results by id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .class_queries import class_names
 from .classes import RESERVED
 from .states import ResultStatus
-from .tables import Acceptance, Correction, Embedding, ModelVersion, Result
+from .tables import Acceptance, Correction, Embedding, HeldOutPrediction, ModelVersion, Result, TrainedAnswer
 from .versions import IMAGENET_PREFIX
 
 _IDS_PER_QUERY = 1000
@@ -79,3 +79,67 @@ def library_signature(session: Session, backbone: str) -> tuple[int, int]:
         .where(Result.is_current, Result.status == ResultStatus.OK)
     ).one()
     return int(count), int(largest or 0)
+
+
+@dataclass(frozen=True)
+class HeldOutView:
+    """What a version that did not train on an answer says of it: its top label and that label's calibrated
+    probability, and the calibrated probability of the answered label."""
+
+    label: str
+    confidence: float
+    answer_confidence: float
+    out_of_fold: bool  # from a fit without the answer (the version trained on it), not the version itself
+
+
+def held_out_views(session: Session, version_id: str, answers: Mapping[str, str]) -> dict[str, HeldOutView]:
+    """By content hash, ``version_id``'s held-out view of each of ``answers`` (content hash -> answered label):
+    for an answer it was trained on, its stored out-of-fold prediction (``HeldOutPrediction``); for one it was
+    not, its own result (the first ok row; the answer's probability from its top-k). Left out where the answer's
+    probability is unknown: an answer changed since the fit to a label other than the fit's top one, a
+    prediction stored before migration 0018 (unless its top label is the answer), a top-k without the answer."""
+    wanted = sorted(answers)
+    views: dict[str, HeldOutView] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        trained = set(
+            session.scalars(
+                select(TrainedAnswer.content_hash).where(
+                    TrainedAnswer.version_id == version_id, TrainedAnswer.content_hash.in_(chunk)
+                )
+            )
+        )
+        predictions = session.execute(
+            select(
+                HeldOutPrediction.content_hash,
+                HeldOutPrediction.label,
+                HeldOutPrediction.confidence,
+                HeldOutPrediction.answer_label,
+                HeldOutPrediction.answer_confidence,
+            ).where(HeldOutPrediction.version_id == version_id, HeldOutPrediction.content_hash.in_(sorted(trained)))
+        )
+        for content_hash, label, confidence, fitted, fitted_p in predictions:
+            answer = answers[content_hash]
+            # The answer's probability is known for the answer fitted against, or when the fit's top label is the answer.
+            given = fitted_p if fitted == answer else confidence if label == answer else None
+            if given is not None:
+                views[str(content_hash)] = HeldOutView(str(label), float(confidence), float(given), True)
+        results = session.execute(
+            select(Result.content_hash, Result.label, Result.confidence, Result.top_k)
+            .where(
+                Result.model_version_id == version_id,
+                Result.status == ResultStatus.OK,
+                Result.content_hash.in_([h for h in chunk if h not in trained]),
+            )
+            .order_by(Result.id)
+        )
+        seen: set[str] = set()
+        for content_hash, label, confidence, top_k in results:
+            if content_hash in seen or label is None or confidence is None:
+                continue
+            seen.add(content_hash)
+            answer = answers[content_hash]
+            given = next((float(t["confidence"]) for t in top_k or [] if t.get("label") == answer), None)
+            if given is not None:
+                views[str(content_hash)] = HeldOutView(str(label), float(confidence), given, False)
+    return views

@@ -294,6 +294,10 @@ class HeldOutPrediction(Base):
     content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
     label: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float] = mapped_column(Float)  # calibrated, as the version's results are
+    # The answer at fit time and the same fit's calibrated probability of it (migration 0018; None in rows written
+    # before): what likely mistakes rank an answer by, while the answer stands unchanged.
+    answer_label: Mapped[str | None] = mapped_column(Text)
+    answer_confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class LabelClass(Base):

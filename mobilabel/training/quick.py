@@ -195,6 +195,7 @@ class HeldOutFit:
     labels: dict[str, str]  # content hash -> held-out label: out-of-fold for a trained answer, the head's for an audit one
     out_of_fold: list[tuple[str, str, float]]  # (content hash, label, calibrated confidence) of the trained answers
     calibration: Calibration | None  # None: no held-out prediction to fit it on
+    answered: dict[str, tuple[str, float]] = field(default_factory=dict)  # content hash -> (answer, its out-of-fold probability)
 
     def calibrated(self, head: LinearHead) -> LinearHead:
         """``head`` with its logits divided by the temperature: the same labels, calibrated probabilities."""
@@ -222,9 +223,10 @@ def calibrated_held_out(
     probabilities = softmax(oof[known], calibration.temperature if calibration else 1.0)
     kept = [h for h, k in zip(hashes, known, strict=True) if k]
     predictions = [(h, head.classes[int(p.argmax())], float(p.max())) for h, p in zip(kept, probabilities, strict=True)]
+    answered = {h: (head.classes[int(t)], float(p[t])) for h, p, t in zip(kept, probabilities, y[known], strict=True)}
     labels = {h: label for h, label, _ in predictions}
     labels.update(zip(audit_hashes, head.predict(audit_x) if len(audit_hashes) else [], strict=True))
-    return HeldOutFit(labels, predictions, calibration)
+    return HeldOutFit(labels, predictions, calibration, answered)
 
 
 @dataclass(frozen=True)
@@ -313,7 +315,7 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
         record_trained(session, checkpoint.version_id, [str(a.content_hash) for a in trained])
-        record_held_out_predictions(session, checkpoint.version_id, held.out_of_fold)
+        record_held_out_predictions(session, checkpoint.version_id, held.out_of_fold, held.answered)
     report = replace(report, trained=len(trained), without_embedding=len(without), left_out=verified.left_out)
     if report.promoted:
         relabelled = relabel_from_embeddings(db, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
