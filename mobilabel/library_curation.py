@@ -94,11 +94,13 @@ def likely_mistakes(db: Database, count: int = 20) -> tuple[list[LikelyMistake],
     accepted label, else the name of its folder when that is a class (own or the active version's). Each is
     judged by a model that did not train on it: an answer by the active version's held-out view of it
     (``held_out_views``) when a version of your own is active and has one, any other label by the embeddings'
-    out-of-fold head; both give calibrated probabilities, so one ranking orders them.
+    out-of-fold head; both give calibrated probabilities, so one ranking orders them. An answer kept against the
+    model's label (``Correction.kept_against``) is left out while the model's label of it is still that one.
     Raises CurationError without embeddings or with fewer than ``MIN_ANSWERS`` labels on embedded images."""
     library = read_library(db)[1]
     with db.transaction() as session:
-        checked = _checked(library, given_labels(session))
+        given_by = given_labels(session)
+        checked = _checked(library, given_by)
         active = stored_versions.active_version_id(session)
         answers = {library.content_hashes[row]: label for row, label, source in checked if source == ANSWER}
         own = active is not None and not active.startswith(stored_versions.IMAGENET_PREFIX)
@@ -126,8 +128,11 @@ def likely_mistakes(db: Database, count: int = 20) -> tuple[list[LikelyMistake],
                 else f"the active version {active} (not trained on this answer)"
             )
     ranking = rank_predictions(given_p, top, top_p, labels, len(classes))
+    # A kept answer is not offered again while the model's label of it is still the one it was kept against
+    # (a new answer clears the keep).
+    kept = [given_by.kept.get(library.content_hashes[row]) == classes[int(top[i])] for i, row in enumerate(rows)]
     out = []
-    for i in ranking.order[:count].tolist():
+    for i in [i for i in ranking.order.tolist() if not kept[i]][:count]:
         model_label, p_given, p_model = classes[int(top[i])], float(given_p[i]), float(top_p[i])
         if ranking.flagged[i]:
             why = (

@@ -1171,6 +1171,11 @@ export interface components {
              */
             image_path?: string | null;
             /**
+             * Kept Against
+             * @description the likely mistakes list's keep: the model label this answer keeps its label against; the answer is not listed there again while it and the model's label of it stand
+             */
+            kept_against?: string | null;
+            /**
              * Label
              * @description a class, other (none of my classes) or skip (not sure)
              */

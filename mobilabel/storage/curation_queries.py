@@ -31,17 +31,25 @@ class GivenLabels:
     """The labels likely mistakes check, by content hash, and the names a folder can give."""
 
     answers: dict[str, str]  # the standing answer, ``skip`` included (a person not sure: nothing to check)
+    kept: dict[str, str]  # of those answers, the ones kept against a model label in the mistakes list: that label
     accepted: dict[str, str]  # the label `mobilabel accept` accepted (a person's answer wins over it)
     classes: set[str]  # the active own classes and the active version's, unless it is ImageNet's (its 1,000 are not yours)
 
 
 def given_labels(session: Session) -> GivenLabels:
-    """Every standing answer and accepted label, and the class names a folder's name may be."""
-    answers = {str(h): str(label) for h, label in session.execute(select(Correction.content_hash, Correction.label)) if h}
+    """Every standing answer (and the model label each kept one was kept against) and accepted label, and the
+    class names a folder's name may be."""
+    answers: dict[str, str] = {}
+    kept: dict[str, str] = {}
+    for h, label, against in session.execute(select(Correction.content_hash, Correction.label, Correction.kept_against)):
+        if h:
+            answers[str(h)] = str(label)
+            if against is not None:
+                kept[str(h)] = str(against)
     accepted = {str(h): str(label) for h, label in session.execute(select(Acceptance.content_hash, Acceptance.label))}
     active = session.execute(select(ModelVersion.id, ModelVersion.classes).where(ModelVersion.active.is_(True))).first()
     trained = {str(c) for c in active[1]} if active is not None and not active[0].startswith(IMAGENET_PREFIX) else set()
-    return GivenLabels(answers, accepted, (set(class_names(session)) | trained) - set(RESERVED))
+    return GivenLabels(answers, kept, accepted, (set(class_names(session)) | trained) - set(RESERVED))
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,9 @@ class Correction(Base):
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Migration 0015: the group answered at once (near-duplicates, a "more like this" selection), if any.
     answer_group: Mapped[str | None] = mapped_column(String(32))
+    # The model label the answer was kept against in the likely mistakes list (migration 0018): not offered there
+    # again while the answer and that label stand; any new answer clears it.
+    kept_against: Mapped[str | None] = mapped_column(Text)
 
 
 class Acceptance(Base):

@@ -176,3 +176,29 @@ def test_a_changed_library_is_answered_from_the_last_index_while_the_new_one_bui
         gate.set()
     wait_for_index(db)
     assert more_like_this(db, original, 3)[0].result_id == ids[copy]  # the rebuilt index has it
+
+
+def test_a_kept_answer_is_not_offered_again_until_it_or_the_models_label_changes(db: Database) -> None:
+    rng = np.random.default_rng(3)
+    centres = {"a": rng.normal(0, 1, 64), "b": rng.normal(0, 1, 64)}
+    paths = [f"/library/{c}{i}.jpg" for c in "ab" for i in range(12)]
+    answer = {p: p[9] for p in paths} | {"/library/a0.jpg": "b"}  # a photo like the a's, answered b
+    vectors = np.array([centres[p[9]] + rng.normal(0, 0.3, 64) for p in paths], np.float32)
+    add_images(db, paths, vectors)
+    content = {p: hashlib.md5(p.encode()).hexdigest() for p in paths}
+
+    with db.transaction() as session:
+        save_corrections(session, [CorrectionRecord(p, answer[p], content[p]) for p in paths if p != "/library/a0.jpg"])
+
+    def answer_a0(kept_against: str | None) -> list[str]:
+        with db.transaction() as session:
+            save_corrections(session, [CorrectionRecord("/library/a0.jpg", "b", content["/library/a0.jpg"], kept_against)])
+        return [m.image_path for m in likely_mistakes(db, 24)[0]]
+
+    listed = answer_a0(None)
+    assert listed[0] == "/library/a0.jpg"
+    assert "/library/a0.jpg" not in answer_a0("a")  # kept against the model's a, which still says a
+    assert answer_a0("dandelion")[0] == "/library/a0.jpg"  # kept against another label: the model's opinion changed
+    assert answer_a0(None)[0] == "/library/a0.jpg"  # answered again (not a keep): the keep is gone
+    answer_a0("a")
+    assert likely_mistakes(db, 24)[1] == 24  # a kept answer still counts as checked
