@@ -28,6 +28,7 @@ from ..storage.accuracy_queries import trained_hashes
 from ..storage.corrections import VerifiedLabel
 from ..versions.checkpoints import load_version
 from .data import LabelledImage
+from .evidence import too_few_note
 from .loader import make_loader
 from .loop import evaluate
 
@@ -77,16 +78,17 @@ def promote_if_better(
     comparison = (
         f"{candidate_correct} of {evaluated} evaluation images right, against {active_correct} for the active version {active_id}"
     )
+    note = too_few_note(evaluated)
     if candidate_correct > active_correct:
-        decision = PromotionDecision(True, comparison, active_id, evaluated, candidate_correct, active_correct)
+        decision = PromotionDecision(True, comparison + note, active_id, evaluated, candidate_correct, active_correct)
         return _activate(db, candidate, stored.PROMOTED, decision)
     verdict = "not better" if candidate_correct == active_correct else "worse"
     if force:
         decision = PromotionDecision(
-            True, f"{comparison}; {verdict}, promoted by force", active_id, evaluated, candidate_correct, active_correct
+            True, f"{comparison}; {verdict}, promoted by force{note}", active_id, evaluated, candidate_correct, active_correct
         )
         return _activate(db, candidate, stored.FORCED, decision)
-    reason = f"{comparison}; {verdict}, so the active version stays"
+    reason = f"{comparison}; {verdict}, so the active version stays{note}"
     return PromotionDecision(False, reason, active_id, evaluated, candidate_correct, active_correct)
 
 

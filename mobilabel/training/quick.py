@@ -57,6 +57,7 @@ from ..storage.trained_answers import record_held_out_predictions, record_traine
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
 from .data import answers_split
 from .errors import TrainingError
+from .evidence import too_few_note
 
 FOLDS = 5  # out-of-fold predictions of the trained answers: each measured by a head fitted without it
 L2 = 1.0  # C = 1 in scikit-learn's terms: the penalty 0.5 * |W|^2 beside the summed log loss
@@ -354,6 +355,7 @@ def _gate(
         comparison
         + verdict
         + (", promoted by force" if force and verdict else "" if promoted else ", so the active version stays")
+        + too_few_note(len(measured))
     )
     return QuickReport(version_id, classes, 0, promoted, reason, len(measured), candidate_right, active_right)
 

@@ -225,6 +225,8 @@ def test_promotion_needs_strictly_more_evaluation_images_right_and_a_tie_keeps_t
     tie, decision = promote("roses")
     assert (decision.promoted, decision.candidate_correct, decision.previous_correct, decision.evaluated) == (False, 2, 2, 6)
     assert "not better, so the active version stays" in decision.reason
+    # 6 images: the reason says the comparison is too small to mean much, and how many more answers it needs.
+    assert "only 6 held-out answers: too few to tell the versions apart; answer 4 more" in decision.reason
     better, decision = promote("daisy")
     assert (decision.promoted, decision.candidate_correct, decision.previous_correct) == (True, 4, 2)
     assert decision.previous_version_id == active.version_id
