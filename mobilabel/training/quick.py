@@ -9,7 +9,8 @@ comes from k-fold out-of-fold predictions instead of a held-out fifth (issue 26 
 answer is kept from the head.
 
 The gate, as ``promotion.promote_if_better``'s rule: the new version becomes active only if it labels
-strictly more held-out answers right than the active version, both counted on the same answers:
+strictly more held-out answers right than the active version (below ``evidence.MIN_COMPARED`` of them:
+only if it learnt from more answers), both counted on the same answers:
 the audit answers (neither trained on them) and the answers the active version was not trained on
 (for the new head, its out-of-fold prediction). The active version's labels are its stored results, so
 nothing is decoded. A class one version does not know is never right for it. With no version of your
@@ -57,7 +58,7 @@ from ..storage.trained_answers import record_held_out_predictions, record_traine
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
 from .data import answers_split
 from .errors import TrainingError
-from .evidence import too_few_note
+from .evidence import too_few_to_compare
 
 FOLDS = 5  # out-of-fold predictions of the trained answers: each measured by a head fitted without it
 L2 = 1.0  # C = 1 in scikit-learn's terms: the penalty 0.5 * |W|^2 beside the summed log loss
@@ -311,7 +312,7 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     )
     if held.calibration is not None:  # in the checkpoint: workers labelling with it divide by the same temperature
         checkpoint.metrics[CALIBRATION_METRIC] = held.calibration.to_dict()
-    report = _gate(db, checkpoint, usable, held.labels, force)
+    report = _gate(db, checkpoint, usable, held.labels, len(trained), force)
     checkpoint.metrics[stored_runs.GATE_METRIC] = report.reason  # what `review next` says when the gate refused it
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
@@ -329,9 +330,10 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
 
 
 def _gate(
-    db: Database, candidate: Checkpoint, answers: Sequence[VerifiedLabel], held: dict[str, str], force: bool
+    db: Database, candidate: Checkpoint, answers: Sequence[VerifiedLabel], held: dict[str, str], trained: int, force: bool
 ) -> QuickReport:
-    """Whether ``candidate`` replaces the active version (the module's rule); ``held``: its held-out label per content."""
+    """Whether ``candidate`` replaces the active version (the module's rule, and ``evidence``'s below its minimum of
+    held-out answers); ``held``: its held-out label per content; ``trained``: the answers it was fitted on."""
     version_id, classes = candidate.version_id, candidate.classes
     with db.transaction() as session:
         active = stored_versions.active_version_id(session)
@@ -349,15 +351,19 @@ def _gate(
     comparison = (
         f"{candidate_right} of {len(measured)} held-out answers right, against {active_right} for the active version {active}"
     )
+    counts = (len(measured), candidate_right, active_right)
+    if (few := too_few_to_compare(len(measured), trained, len(seen))) is not None:
+        promoted, why = few
+        then = "" if promoted else ", promoted by force" if force else ", so the active version stays"
+        return QuickReport(version_id, classes, 0, promoted or force, f"{comparison}; {why}{then}", *counts)
     promoted = candidate_right > active_right or force
     verdict = "" if candidate_right > active_right else "; not better" if candidate_right == active_right else "; worse"
     reason = (
         comparison
         + verdict
         + (", promoted by force" if force and verdict else "" if promoted else ", so the active version stays")
-        + too_few_note(len(measured))
     )
-    return QuickReport(version_id, classes, 0, promoted, reason, len(measured), candidate_right, active_right)
+    return QuickReport(version_id, classes, 0, promoted, reason, *counts)
 
 
 def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:
