@@ -2,7 +2,7 @@
 
 The rule: the new version becomes active only if it labels strictly more of the
 evaluation images right than the active version does (with fewer than ``evidence.MIN_COMPARED`` of them the
-comparison decides nothing: only if it learnt from more answers, ``evidence``), both counted here by the same
+comparison decides nothing: only if it learnt from answers the active version did not, ``evidence``), both counted here by the same
 code on the same images (the validation split plus the evaluation share of the
 verified labels, less the answers the active version was trained on: ``unseen_by_active``). A tie keeps the active version: retraining on unchanged data must
 not churn versions. If the two know different classes there is nothing fair to
@@ -25,7 +25,7 @@ from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
 from ..storage import Database
 from ..storage import versions as stored
-from ..storage.accuracy_queries import trained_hashes, trained_on_count
+from ..storage.accuracy_queries import answers_new_to, trained_hashes
 from ..storage.corrections import VerifiedLabel
 from ..versions.checkpoints import load_version
 from .data import LabelledImage
@@ -80,8 +80,8 @@ def promote_if_better(
         f"{candidate_correct} of {evaluated} evaluation images right, against {active_correct} for the active version {active_id}"
     )
     with db.transaction() as session:
-        learnt = (trained_on_count(session, candidate.version_id), trained_on_count(session, active_id))
-    if (few := too_few_to_compare(evaluated, *learnt)) is not None:
+        new_answers = answers_new_to(session, active_id, trained_hashes(session, candidate.version_id))
+    if (few := too_few_to_compare(evaluated, new_answers)) is not None:
         promoted, why = few
         counts = (evaluated, candidate_correct, active_correct)
         if promoted:

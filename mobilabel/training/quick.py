@@ -10,7 +10,7 @@ answer is kept from the head.
 
 The gate, as ``promotion.promote_if_better``'s rule: the new version becomes active only if it labels
 strictly more held-out answers right than the active version (below ``evidence.MIN_COMPARED`` of them:
-only if it learnt from more answers), both counted on the same answers:
+only if it learnt from answers the active version did not), both counted on the same answers:
 the audit answers (neither trained on them) and the answers the active version was not trained on
 (for the new head, its out-of-fold prediction). The active version's labels are its stored results, so
 nothing is decoded. A class one version does not know is never right for it. With no version of your
@@ -47,7 +47,7 @@ from ..models.embedding import backbone_fingerprint
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored_versions
-from ..storage.accuracy_queries import trained_hashes, version_labels
+from ..storage.accuracy_queries import answers_new_to, trained_hashes, version_labels
 from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
 from ..storage.embedding_queries import last_result_id, library_chunk, load_embeddings
@@ -312,7 +312,7 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     )
     if held.calibration is not None:  # in the checkpoint: workers labelling with it divide by the same temperature
         checkpoint.metrics[CALIBRATION_METRIC] = held.calibration.to_dict()
-    report = _gate(db, checkpoint, usable, held.labels, len(trained), force)
+    report = _gate(db, checkpoint, usable, held.labels, [str(a.content_hash) for a in trained], force)
     checkpoint.metrics[stored_runs.GATE_METRIC] = report.reason  # what `review next` says when the gate refused it
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
@@ -330,10 +330,15 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
 
 
 def _gate(
-    db: Database, candidate: Checkpoint, answers: Sequence[VerifiedLabel], held: dict[str, str], trained: int, force: bool
+    db: Database,
+    candidate: Checkpoint,
+    answers: Sequence[VerifiedLabel],
+    held: dict[str, str],
+    trained: Sequence[str],
+    force: bool,
 ) -> QuickReport:
     """Whether ``candidate`` replaces the active version (the module's rule, and ``evidence``'s below its minimum of
-    held-out answers); ``held``: its held-out label per content; ``trained``: the answers it was fitted on."""
+    held-out answers); ``held``: its held-out label per content; ``trained``: the contents of the answers it was fitted on."""
     version_id, classes = candidate.version_id, candidate.classes
     with db.transaction() as session:
         active = stored_versions.active_version_id(session)
@@ -345,6 +350,7 @@ def _gate(
         seen = trained_hashes(session, active)
         measured = [a for a in answers if a.audit or a.content_hash not in seen]
         labels = version_labels(session, active, [str(a.content_hash) for a in measured])
+        new_answers = answers_new_to(session, active, trained)
     measured = [a for a in measured if a.content_hash in labels and a.content_hash in held]
     candidate_right = sum(held[str(a.content_hash)] == a.label for a in measured)
     active_right = sum(labels[str(a.content_hash)] == a.label for a in measured)
@@ -352,7 +358,7 @@ def _gate(
         f"{candidate_right} of {len(measured)} held-out answers right, against {active_right} for the active version {active}"
     )
     counts = (len(measured), candidate_right, active_right)
-    if (few := too_few_to_compare(len(measured), trained, len(seen))) is not None:
+    if (few := too_few_to_compare(len(measured), new_answers)) is not None:
         promoted, why = few
         then = "" if promoted else ", promoted by force" if force else ", so the active version stays"
         return QuickReport(version_id, classes, 0, promoted or force, f"{comparison}; {why}{then}", *counts)
