@@ -42,7 +42,10 @@ def main() -> None:
         ranking = rank_mistakes(probabilities, given)
         top = round(0.1 * len(given))
         wrong = set(flipped.tolist())
-        flagged_first = np.lexsort((ranking.margin, ~ranking.flagged))
+        others = probabilities.copy()
+        others[np.arange(len(given)), given] = -np.inf
+        margin = probabilities[np.arange(len(given)), given] - others.max(axis=1)  # p[given] - max other p
+        flagged_first = np.lexsort((margin, ~ranking.flagged))
         flagged = set(np.flatnonzero(ranking.flagged).tolist())
         rows.append(
             {

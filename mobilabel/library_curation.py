@@ -5,8 +5,10 @@ no torch), and answers a group with one answer row per member.
 Which labels are checked: the standing answers (a person's, including ``other``; ``skip`` says nothing
 to check), the labels `mobilabel accept` accepted, and folder labels (an image in a folder named after a
 class, as `mobilabel train DIR` reads them); a person's answer wins over the others. Each is judged by a
-softmax head fitted on the other labels' embeddings (k-fold out-of-fold probabilities), so a label is
-never judged by a model that learnt it.
+model that did not train on it: an answer by the active version's held-out prediction (its out-of-fold
+prediction if it trained on the answer, else its own label), any other label (or an answer the active
+version has no such prediction for) by a softmax head fitted on the other labels' embeddings (k-fold
+out-of-fold probabilities), so a label is never judged by a model that learnt it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .curation.duplicates import DEFAULT_THRESHOLD, near_duplicate_groups
-from .curation.mistakes import out_of_fold_probabilities, rank_mistakes
+from .curation.mistakes import out_of_fold_probabilities, rank_predictions
 from .library_index import CurationError, indexed_library, read_library
 from .storage import Database
+from .storage import versions as stored_versions
 from .storage.classes import SKIP
 from .storage.corrections import NEW_CLASS_HINT, CorrectionRecord, save_corrections
-from .storage.curation_queries import GivenLabels, given_labels, result_labels
+from .storage.curation_queries import GivenLabels, given_labels, held_out_views, result_labels
 from .storage.embedding_queries import LibraryEmbeddings
 
 FOLDS = 5
@@ -88,41 +91,64 @@ def likely_mistakes(db: Database, count: int = 20) -> tuple[list[LikelyMistake],
     """The ``count`` labels likeliest to be wrong, likeliest first, and how many labels were checked.
 
     Checked: each embedded image's standing answer (a class or ``other``; ``skip`` checks nothing), else its
-    accepted label, else the name of its folder when that is a class (own or the active version's).
+    accepted label, else the name of its folder when that is a class (own or the active version's). Each is
+    judged by a model that did not train on it: an answer by the active version's held-out view of it
+    (``held_out_views``) when a version of your own is active and has one, any other label by the embeddings'
+    out-of-fold head; both give calibrated probabilities, so one ranking orders them. An answer kept against the
+    model's label (``Correction.kept_against``) is left out while the model's label of it is still that one.
     Raises CurationError without embeddings or with fewer than ``MIN_ANSWERS`` labels on embedded images."""
     library = read_library(db)[1]
     with db.transaction() as session:
-        checked = _checked(library, given_labels(session))
+        given_by = given_labels(session)
+        checked = _checked(library, given_by)
+        active = stored_versions.active_version_id(session)
+        answers = {library.content_hashes[row]: label for row, label, source in checked if source == ANSWER}
+        own = active is not None and not active.startswith(stored_versions.IMAGENET_PREFIX)
+        views = held_out_views(session, active, answers) if own and active is not None else {}
     if len(checked) < MIN_ANSWERS:
         raise CurationError(
             f"{len(checked)} answers, accepted or folder labels on embedded images; likely mistakes need at least {MIN_ANSWERS}"
         )
     rows = [row for row, _, _ in checked]
     given = [label for _, label, _ in checked]
-    classes = sorted(set(given))
+    classes = sorted(set(given) | {v.label for v in views.values()})
     number = {c: k for k, c in enumerate(classes)}
     labels = np.array([number[g] for g in given], np.int64)
     probabilities = out_of_fold_probabilities(library.vectors[rows], labels, len(classes), FOLDS)
-    ranking = rank_mistakes(probabilities, labels)
+    at = np.arange(len(rows))
+    top = probabilities.argmax(axis=1)
+    given_p, top_p = probabilities[at, labels], probabilities[at, top]
+    judges = [f"a model trained without this {_NOUN[source]}" for _, _, source in checked]
+    for i, row in enumerate(rows):
+        if (view := views.get(library.content_hashes[row])) is not None:
+            given_p[i], top[i], top_p[i] = view.answer_confidence, number[view.label], view.confidence
+            judges[i] = (
+                "the active version's out-of-fold fit (trained without this answer)"
+                if view.out_of_fold
+                else f"the active version {active} (not trained on this answer)"
+            )
+    ranking = rank_predictions(given_p, top, top_p, labels, len(classes))
+    # A kept answer is not offered again while the model's label of it is still the one it was kept against
+    # (a new answer clears the keep).
+    kept = [given_by.kept.get(library.content_hashes[row]) == classes[int(top[i])] for i, row in enumerate(rows)]
     out = []
-    for i in ranking.order[:count].tolist():
-        source = checked[i][2]
-        model_label = classes[int(ranking.suggested[i]) if ranking.flagged[i] else int(probabilities[i].argmax())]
-        p_given, p_model = float(probabilities[i, labels[i]]), float(probabilities[i, number[model_label]])
+    for i in [i for i in ranking.order.tolist() if not kept[i]][:count]:
+        model_label, p_given, p_model = classes[int(top[i])], float(given_p[i]), float(top_p[i])
         if ranking.flagged[i]:
             why = (
-                f"a model trained without this {_NOUN[source]} says {model_label} ({p_model:.2f}, above the "
-                f"{ranking.thresholds[number[model_label]]:.2f} it gives its own {model_label} labels on average) "
-                f"and {given[i]} only {p_given:.2f}"
+                f"{judges[i]} says {model_label} ({p_model:.2f}, above the {ranking.thresholds[top[i]]:.2f} it gives "
+                f"its own {model_label} labels on average) and {given[i]} only {p_given:.2f}"
             )
         else:
-            why = f"not flagged: ranked by how little the model believes {given[i]} ({p_given:.2f}; {model_label} {p_model:.2f})"
+            why = (
+                f"not flagged: ranked by how little {judges[i]} believes {given[i]} ({p_given:.2f}; {model_label} {p_model:.2f})"
+            )
         out.append(
             LikelyMistake(
                 int(library.result_ids[rows[i]]),
                 library.image_paths[rows[i]],
                 given[i],
-                source,
+                checked[i][2],
                 model_label,
                 p_given,
                 p_model,

@@ -1211,6 +1211,11 @@ export interface components {
              */
             image_path?: string | null;
             /**
+             * Kept Against
+             * @description the likely mistakes list's keep: the model label this answer keeps its label against; the answer is not listed there again while it and the model's label of it stand
+             */
+            kept_against?: string | null;
+            /**
              * Label
              * @description a class, other (none of my classes) or skip (not sure)
              */
@@ -1623,7 +1628,7 @@ export interface components {
         MistakeOut: {
             /**
              * Flagged
-             * @description counted off the diagonal of the confident joint (confident learning)
+             * @description the model's label is another and reaches that class's threshold (confident learning)
              */
             flagged: boolean;
             /**
@@ -1631,16 +1636,22 @@ export interface components {
              * @description the label standing on the image: its answer, else its accepted label, else its folder's
              */
             given_label: string;
-            /** Given Probability */
+            /**
+             * Given Probability
+             * @description that model's calibrated probability of the given label
+             */
             given_probability: number;
             /** Image Path */
             image_path: string;
             /**
              * Model Label
-             * @description what a softmax head fitted without this answer says
+             * @description what a model that did not train on this label says: for an answer, the active version's held-out prediction (out-of-fold if it trained on it); else a softmax head on the embeddings fitted without it
              */
             model_label: string;
-            /** Model Probability */
+            /**
+             * Model Probability
+             * @description that model's calibrated probability of its own label
+             */
             model_probability: number;
             /** Result Id */
             result_id: number;

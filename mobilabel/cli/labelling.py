@@ -143,7 +143,8 @@ def first_interrupt_stops_gently(
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:
     labelled = summary.done + summary.failed
     rate = labelled / summary.seconds if summary.seconds else 0.0
-    speed = f" ({rate:.1f} img/s, {engine} engine)" if engine else ""
+    # Over the whole job, start-up (model load, folder walk) included: the bar's rate is recent images only.
+    speed = f" ({rate:.1f} img/s overall, start-up included; {engine} engine)" if engine else ""
     console.print(
         f"job {summary.job_id}: {counted(summary.total, 'image')}, {summary.done} labelled, {summary.failed} failed, "
         f"{summary.skipped} skipped (unchanged)"

@@ -17,9 +17,12 @@ from rich.text import Text
 
 
 class RateColumn(ProgressColumn):
+    """Images per second over the last images labelled (rich's window of recent updates), named so: the job's
+    summary gives the rate over the whole job, start-up included, which is lower."""
+
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f} img/s" if speed else "- img/s", style="progress.data.speed")
+        return Text(f"{speed:,.1f} img/s recent" if speed else "- img/s recent", style="progress.data.speed")
 
 
 def image_progress(console: Console, disable: bool = False) -> Progress:

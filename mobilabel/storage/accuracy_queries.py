@@ -3,14 +3,14 @@ which answers a version was trained on, and their out-of-fold predictions (``Hel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from .classes import SKIP
 from .states import ResultStatus
-from .tables import Correction, HeldOutPrediction, Result, TrainedAnswer
+from .tables import Correction, HeldOutPrediction, ModelVersion, Result, TrainedAnswer
 
 _HASHES_PER_QUERY = 1000
 
@@ -88,3 +88,18 @@ def out_of_fold_as(version_id: str, label: str) -> ColumnElement[bool]:
         HeldOutPrediction.label == label,
     )
     return and_(trained, predicted)
+
+
+def answers_new_to(session: Session, version_id: str, content_hashes: Collection[str]) -> int:
+    """How many of the answers with ``content_hashes`` ``version_id`` did not learn as they stand now: answers it
+    was not trained on, and answers given again since it was registered (their label may have changed)."""
+    registered = session.scalar(select(ModelVersion.created_at).where(ModelVersion.id == version_id))
+    wanted = sorted(set(content_hashes))
+    new = set(wanted) - trained_hashes(session, version_id)
+    for start in range(0, len(wanted), _HASHES_PER_QUERY):
+        chunk = wanted[start : start + _HASHES_PER_QUERY]
+        since = Correction.updated_at > registered if registered is not None else Correction.id.is_(None)
+        new.update(
+            str(h) for h in session.scalars(select(Correction.content_hash).where(since, Correction.content_hash.in_(chunk)))
+        )
+    return len(new)

@@ -50,6 +50,7 @@ class CorrectionRecord:
     image_path: str
     label: str
     content_hash: str | None = None
+    kept_against: str | None = None  # the model label this answer keeps its label against (the mistakes list's keep)
 
 
 @dataclass(frozen=True)
@@ -95,25 +96,26 @@ def save_corrections(
     labels = {r.label for r in records}
     _check_labels(session, labels, new_classes, new_class_hint)
     now = utcnow()
-    latest: dict[str, tuple[str, str]] = {}
+    latest: dict[str, tuple[str, str, str | None]] = {}
     for record in records:  # one statement may not touch a key twice (PostgreSQL refuses it): the last label wins
         content_hash = record.content_hash or _hash(record.image_path)
-        latest[content_hash] = (absolute_path(record.image_path), record.label)
+        latest[content_hash] = (absolute_path(record.image_path), record.label, record.kept_against)
     audits = leased_as(session, list(latest), AUDIT)
     checks = leased_as(session, list(latest), CHECK)
     rows = [
         {
             "content_hash": content_hash, "image_path": path, "label": label, "created_at": now, "updated_at": now,
             "reviewer": reviewer, "audit": content_hash in audits, "answer_group": group, "is_check": content_hash in checks,
+            "kept_against": kept,
         }
-        for content_hash, (path, label) in latest.items()
+        for content_hash, (path, label, kept) in latest.items()
     ]  # fmt: skip
     upsert(
         session,
         Correction,
         rows,
         keys=("content_hash",),
-        update=("image_path", "label", "updated_at", "reviewer", "audit", "answer_group", "is_check"),
+        update=("image_path", "label", "updated_at", "reviewer", "audit", "answer_group", "is_check", "kept_against"),
     )
     session.execute(
         insert(AnswerHistory),
@@ -182,7 +184,7 @@ def save_correction(
     existed = session.scalar(select(Correction.id).where(Correction.content_hash == content_hash)) is not None
     save_corrections(
         session,
-        [CorrectionRecord(record.image_path, record.label, content_hash)],
+        [CorrectionRecord(record.image_path, record.label, content_hash, record.kept_against)],
         new_classes=new_class,
         new_class_hint=new_class_hint,
         reviewer=reviewer,

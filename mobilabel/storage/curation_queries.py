@@ -1,10 +1,10 @@
 """What likely mistakes, near-duplicate groups and "more like this" read: the backbone the library is
 embedded with, the labels given to its images (answers, accepted labels, the classes a folder may name),
-and its current results by id."""
+what a version that did not train on an answer says of it, and the library's current results by id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .class_queries import class_names
 from .classes import RESERVED
 from .states import ResultStatus
-from .tables import Acceptance, Correction, Embedding, ModelVersion, Result
+from .tables import Acceptance, Correction, Embedding, HeldOutPrediction, ModelVersion, Result, TrainedAnswer
 from .versions import IMAGENET_PREFIX
 
 _IDS_PER_QUERY = 1000
@@ -31,17 +31,25 @@ class GivenLabels:
     """The labels likely mistakes check, by content hash, and the names a folder can give."""
 
     answers: dict[str, str]  # the standing answer, ``skip`` included (a person not sure: nothing to check)
+    kept: dict[str, str]  # of those answers, the ones kept against a model label in the mistakes list: that label
     accepted: dict[str, str]  # the label `mobilabel accept` accepted (a person's answer wins over it)
     classes: set[str]  # the active own classes and the active version's, unless it is ImageNet's (its 1,000 are not yours)
 
 
 def given_labels(session: Session) -> GivenLabels:
-    """Every standing answer and accepted label, and the class names a folder's name may be."""
-    answers = {str(h): str(label) for h, label in session.execute(select(Correction.content_hash, Correction.label)) if h}
+    """Every standing answer (and the model label each kept one was kept against) and accepted label, and the
+    class names a folder's name may be."""
+    answers: dict[str, str] = {}
+    kept: dict[str, str] = {}
+    for h, label, against in session.execute(select(Correction.content_hash, Correction.label, Correction.kept_against)):
+        if h:
+            answers[str(h)] = str(label)
+            if against is not None:
+                kept[str(h)] = str(against)
     accepted = {str(h): str(label) for h, label in session.execute(select(Acceptance.content_hash, Acceptance.label))}
     active = session.execute(select(ModelVersion.id, ModelVersion.classes).where(ModelVersion.active.is_(True))).first()
     trained = {str(c) for c in active[1]} if active is not None and not active[0].startswith(IMAGENET_PREFIX) else set()
-    return GivenLabels(answers, accepted, (set(class_names(session)) | trained) - set(RESERVED))
+    return GivenLabels(answers, kept, accepted, (set(class_names(session)) | trained) - set(RESERVED))
 
 
 @dataclass(frozen=True)
@@ -79,3 +87,67 @@ def library_signature(session: Session, backbone: str) -> tuple[int, int]:
         .where(Result.is_current, Result.status == ResultStatus.OK)
     ).one()
     return int(count), int(largest or 0)
+
+
+@dataclass(frozen=True)
+class HeldOutView:
+    """What a version that did not train on an answer says of it: its top label and that label's calibrated
+    probability, and the calibrated probability of the answered label."""
+
+    label: str
+    confidence: float
+    answer_confidence: float
+    out_of_fold: bool  # from a fit without the answer (the version trained on it), not the version itself
+
+
+def held_out_views(session: Session, version_id: str, answers: Mapping[str, str]) -> dict[str, HeldOutView]:
+    """By content hash, ``version_id``'s held-out view of each of ``answers`` (content hash -> answered label):
+    for an answer it was trained on, its stored out-of-fold prediction (``HeldOutPrediction``); for one it was
+    not, its own result (the first ok row; the answer's probability from its top-k). Left out where the answer's
+    probability is unknown: an answer changed since the fit to a label other than the fit's top one, a
+    prediction stored before migration 0018 (unless its top label is the answer), a top-k without the answer."""
+    wanted = sorted(answers)
+    views: dict[str, HeldOutView] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        trained = set(
+            session.scalars(
+                select(TrainedAnswer.content_hash).where(
+                    TrainedAnswer.version_id == version_id, TrainedAnswer.content_hash.in_(chunk)
+                )
+            )
+        )
+        predictions = session.execute(
+            select(
+                HeldOutPrediction.content_hash,
+                HeldOutPrediction.label,
+                HeldOutPrediction.confidence,
+                HeldOutPrediction.answer_label,
+                HeldOutPrediction.answer_confidence,
+            ).where(HeldOutPrediction.version_id == version_id, HeldOutPrediction.content_hash.in_(sorted(trained)))
+        )
+        for content_hash, label, confidence, fitted, fitted_p in predictions:
+            answer = answers[content_hash]
+            # The answer's probability is known for the answer fitted against, or when the fit's top label is the answer.
+            given = fitted_p if fitted == answer else confidence if label == answer else None
+            if given is not None:
+                views[str(content_hash)] = HeldOutView(str(label), float(confidence), float(given), True)
+        results = session.execute(
+            select(Result.content_hash, Result.label, Result.confidence, Result.top_k)
+            .where(
+                Result.model_version_id == version_id,
+                Result.status == ResultStatus.OK,
+                Result.content_hash.in_([h for h in chunk if h not in trained]),
+            )
+            .order_by(Result.id)
+        )
+        seen: set[str] = set()
+        for content_hash, label, confidence, top_k in results:
+            if content_hash in seen or label is None or confidence is None:
+                continue
+            seen.add(content_hash)
+            answer = answers[content_hash]
+            given = next((float(t["confidence"]) for t in top_k or [] if t.get("label") == answer), None)
+            if given is not None:
+                views[str(content_hash)] = HeldOutView(str(label), float(confidence), given, False)
+    return views

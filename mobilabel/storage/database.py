@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # Alembic's reading of the scripts). A database at it opens without importing Alembic, 0.2-0.3 s of CPU that
 # a one-photo `predict` spent on every run (bench/predict_start.py): only a database to migrate, or one at a
 # revision this code lacks, needs it.
-HEAD_REVISION = "0018_verify"
+HEAD_REVISION = "0018_polish_kept"
 
 # What api/ and cli/ hold without importing SQLAlchemy (tests/unit/test_structure.py): a session, opaque,
 # passed back to storage's functions; any error of the database layer; a value the database cannot hold

@@ -236,9 +236,12 @@ class Correction(Base):
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Migration 0015: the group answered at once (near-duplicates, a "more like this" selection), if any.
     answer_group: Mapped[str | None] = mapped_column(String(32))
-    # Migration 0018: whether it answered a check lease (a uniform draw of the set `accept` would take):
+    # Migration 0018_verify: whether it answered a check lease (a uniform draw of the set `accept` would take):
     # it serves only that set's certificate (``mobilabel.verification``), never training or calibration.
     is_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The model label the answer was kept against in the likely mistakes list (migration 0018_polish_kept): not offered there
+    # again while the answer and that label stand; any new answer clears it.
+    kept_against: Mapped[str | None] = mapped_column(Text)
 
 
 class Acceptance(Base):
@@ -310,6 +313,10 @@ class HeldOutPrediction(Base):
     content_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
     label: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float] = mapped_column(Float)  # calibrated, as the version's results are
+    # The answer at fit time and the same fit's calibrated probability of it (migration 0018; None in rows written
+    # before): what likely mistakes rank an answer by, while the answer stands unchanged.
+    answer_label: Mapped[str | None] = mapped_column(Text)
+    answer_confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class LabelClass(Base):

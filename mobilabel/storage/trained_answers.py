@@ -4,7 +4,7 @@ registered (``accuracy_queries`` and ``acceptance_queries.held_out_outcomes`` re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -18,9 +18,28 @@ def record_trained(session: Session, version_id: str, content_hashes: Iterable[s
     upsert(session, TrainedAnswer, rows, keys=("version_id", "content_hash"), update=())
 
 
-def record_held_out_predictions(session: Session, version_id: str, predictions: Iterable[tuple[str, str, float]]) -> None:
+def record_held_out_predictions(
+    session: Session,
+    version_id: str,
+    predictions: Iterable[tuple[str, str, float]],
+    answered: Mapping[str, tuple[str, float]] | None = None,
+) -> None:
     """Record (content hash, label, calibrated confidence) of answers ``version_id`` was trained on (and recorded so by
     ``record_trained``), each predicted by a fit without it (k-fold out-of-fold): held-out figures and `accept`
-    count them in place of the version's own label."""
-    rows = [{"version_id": version_id, "content_hash": h, "label": label, "confidence": p} for h, label, p in predictions]
-    upsert(session, HeldOutPrediction, rows, keys=("version_id", "content_hash"), update=("label", "confidence"))
+    count them in place of the version's own label. ``answered``: by content hash, the answer fitted against and
+    the same fit's calibrated probability of it (what likely mistakes rank the answer by); None where not given."""
+    given = answered or {}
+    rows = [
+        {
+            "version_id": version_id, "content_hash": h, "label": label, "confidence": p,
+            "answer_label": given[h][0] if h in given else None, "answer_confidence": given[h][1] if h in given else None,
+        }
+        for h, label, p in predictions
+    ]  # fmt: skip
+    upsert(
+        session,
+        HeldOutPrediction,
+        rows,
+        keys=("version_id", "content_hash"),
+        update=("label", "confidence", "answer_label", "answer_confidence"),
+    )

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,7 @@ class OutOfFold:
     predictions: dict[str, tuple[str, float]]  # content hash -> its out-of-fold label and calibrated confidence
     right: int  # of them, the label answered
     temperature: float  # the ridge scores' temperature, fitted on these predictions
+    answered: dict[str, tuple[str, float]] = field(default_factory=dict)  # content hash -> (answer, its calibrated probability)
 
     def metrics(self) -> dict[str, Any]:
         """As a version records it (``metrics["out_of_fold"]``)."""
@@ -173,5 +174,9 @@ def trained_out_of_fold(
         str(trained[kept[r]].content_hash): (classes[int(p.argmax())], float(p.max()))
         for r, p in zip(rows, probabilities, strict=True)
     }
+    answered = {
+        str(trained[kept[r]].content_hash): (classes[targets[r]], float(p[targets[r]]))
+        for r, p in zip(rows, probabilities, strict=True)
+    }
     right = sum(predictions[str(trained[kept[r]].content_hash)][0] == classes[targets[r]] for r in rows)
-    return OutOfFold(predictions, right, temperature)
+    return OutOfFold(predictions, right, temperature, answered)

@@ -1,7 +1,8 @@
 """Whether a newly trained version replaces the active one.
 
 The rule: the new version becomes active only if it labels strictly more of the
-evaluation images right than the active version does, both counted here by the same
+evaluation images right than the active version does (with fewer than ``evidence.MIN_COMPARED`` of them the
+comparison decides nothing: only if it learnt from answers the active version did not, ``evidence``), both counted here by the same
 code on the same images (the validation split plus the evaluation share of the
 verified labels, less the answers the active version was trained on: ``unseen_by_active``). A tie keeps the active version: retraining on unchanged data must
 not churn versions. If the two know different classes there is nothing fair to
@@ -24,10 +25,11 @@ from ..imaging import label_min_side
 from ..models import Checkpoint, create_engine, default_batch_size
 from ..storage import Database
 from ..storage import versions as stored
-from ..storage.accuracy_queries import trained_hashes
+from ..storage.accuracy_queries import answers_new_to, trained_hashes
 from ..storage.corrections import VerifiedLabel
 from ..versions.checkpoints import load_version
 from .data import LabelledImage
+from .evidence import too_few_to_compare
 from .loader import make_loader
 from .loop import evaluate
 
@@ -77,6 +79,17 @@ def promote_if_better(
     comparison = (
         f"{candidate_correct} of {evaluated} evaluation images right, against {active_correct} for the active version {active_id}"
     )
+    with db.transaction() as session:
+        new_answers = answers_new_to(session, active_id, trained_hashes(session, candidate.version_id))
+    if (few := too_few_to_compare(evaluated, new_answers)) is not None:
+        promoted, why = few
+        counts = (evaluated, candidate_correct, active_correct)
+        if promoted:
+            return _activate(db, candidate, stored.PROMOTED, PromotionDecision(True, f"{comparison}; {why}", active_id, *counts))
+        if force:
+            decision = PromotionDecision(True, f"{comparison}; {why}, promoted by force", active_id, *counts)
+            return _activate(db, candidate, stored.FORCED, decision)
+        return PromotionDecision(False, f"{comparison}; {why}, so the active version stays", active_id, *counts)
     if candidate_correct > active_correct:
         decision = PromotionDecision(True, comparison, active_id, evaluated, candidate_correct, active_correct)
         return _activate(db, candidate, stored.PROMOTED, decision)

@@ -18,7 +18,8 @@ out-of-fold fit does the same from its own first fit, so the held-out measure, t
 describe the head that labels.
 
 The gate, as ``promotion.promote_if_better``'s rule: the new version becomes active only if it labels
-strictly more held-out answers right than the active version, both counted on the same answers:
+strictly more held-out answers right than the active version (below ``evidence.MIN_COMPARED`` of them:
+only if it learnt from answers the active version did not), both counted on the same answers:
 the audit answers (neither trained on them) and the answers the active version was not trained on
 (for the new head, its out-of-fold prediction). The active version's labels are its stored results, so
 nothing is decoded. A class one version does not know is never right for it. With no version of your
@@ -56,7 +57,7 @@ from ..models.embedding import backbone_fingerprint
 from ..storage import Database
 from ..storage import training_runs as stored_runs
 from ..storage import versions as stored_versions
-from ..storage.accuracy_queries import trained_hashes, version_labels
+from ..storage.accuracy_queries import answers_new_to, trained_hashes, version_labels
 from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
 from ..storage.embedding_queries import last_result_id, library_chunk, library_sample, load_embeddings
@@ -67,6 +68,7 @@ from ..storage.trained_answers import record_held_out_predictions, record_traine
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
 from .data import answers_split
 from .errors import TrainingError
+from .evidence import too_few_to_compare
 
 FOLDS = 5  # out-of-fold predictions of the trained answers: each measured by a head fitted without it
 L2 = 1.0  # C = 1 in scikit-learn's terms: the penalty 0.5 * |W|^2 beside the summed log loss
@@ -244,6 +246,7 @@ class HeldOutFit:
     labels: dict[str, str]  # content hash -> held-out label: out-of-fold for a trained answer, the head's for an audit one
     out_of_fold: list[tuple[str, str, float]]  # (content hash, label, calibrated confidence) of the trained answers
     calibration: Calibration | None  # None: no held-out prediction to fit it on
+    answered: dict[str, tuple[str, float]] = field(default_factory=dict)  # content hash -> (answer, its out-of-fold probability)
 
     def calibrated(self, head: LinearHead) -> LinearHead:
         """``head`` with its logits divided by the temperature: the same labels, calibrated probabilities."""
@@ -274,9 +277,10 @@ def calibrated_held_out(
     probabilities = softmax(oof[known], calibration.temperature if calibration else 1.0)
     kept = [h for h, k in zip(hashes, known, strict=True) if k]
     predictions = [(h, head.classes[int(p.argmax())], float(p.max())) for h, p in zip(kept, probabilities, strict=True)]
+    answered = {h: (head.classes[int(t)], float(p[t])) for h, p, t in zip(kept, probabilities, y[known], strict=True)}
     labels = {h: label for h, label, _ in predictions}
     labels.update(zip(audit_hashes, head.predict(audit_x) if len(audit_hashes) else [], strict=True))
-    return HeldOutFit(labels, predictions, calibration)
+    return HeldOutFit(labels, predictions, calibration, answered)
 
 
 @dataclass(frozen=True)
@@ -363,12 +367,12 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
     )
     if held.calibration is not None:  # in the checkpoint: workers labelling with it divide by the same temperature
         checkpoint.metrics[CALIBRATION_METRIC] = held.calibration.to_dict()
-    report = _gate(db, checkpoint, usable, held.labels, force)
+    report = _gate(db, checkpoint, usable, held.labels, [str(a.content_hash) for a in trained], force)
     checkpoint.metrics[stored_runs.GATE_METRIC] = report.reason  # what `review next` says when the gate refused it
     register_checkpoint(db, checkpoint)
     with db.transaction() as session:
         record_trained(session, checkpoint.version_id, [str(a.content_hash) for a in trained])
-        record_held_out_predictions(session, checkpoint.version_id, held.out_of_fold)
+        record_held_out_predictions(session, checkpoint.version_id, held.out_of_fold, held.answered)
     report = replace(report, trained=len(trained), without_embedding=len(without), left_out=verified.left_out)
     if report.promoted:
         # One transaction: the new rows and the switch to them commit together (a refresh killed before leaves
@@ -384,9 +388,15 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
 
 
 def _gate(
-    db: Database, candidate: Checkpoint, answers: Sequence[VerifiedLabel], held: dict[str, str], force: bool
+    db: Database,
+    candidate: Checkpoint,
+    answers: Sequence[VerifiedLabel],
+    held: dict[str, str],
+    trained: Sequence[str],
+    force: bool,
 ) -> QuickReport:
-    """Whether ``candidate`` replaces the active version (the module's rule); ``held``: its held-out label per content."""
+    """Whether ``candidate`` replaces the active version (the module's rule, and ``evidence``'s below its minimum of
+    held-out answers); ``held``: its held-out label per content; ``trained``: the contents of the answers it was fitted on."""
     version_id, classes = candidate.version_id, candidate.classes
     with db.transaction() as session:
         active = stored_versions.active_version_id(session)
@@ -398,12 +408,18 @@ def _gate(
         seen = trained_hashes(session, active)
         measured = [a for a in answers if a.audit or a.content_hash not in seen]
         labels = version_labels(session, active, [str(a.content_hash) for a in measured])
+        new_answers = answers_new_to(session, active, trained)
     measured = [a for a in measured if a.content_hash in labels and a.content_hash in held]
     candidate_right = sum(held[str(a.content_hash)] == a.label for a in measured)
     active_right = sum(labels[str(a.content_hash)] == a.label for a in measured)
     comparison = (
         f"{candidate_right} of {len(measured)} held-out answers right, against {active_right} for the active version {active}"
     )
+    counts = (len(measured), candidate_right, active_right)
+    if (few := too_few_to_compare(len(measured), new_answers)) is not None:
+        promoted, why = few
+        then = "" if promoted else ", promoted by force" if force else ", so the active version stays"
+        return QuickReport(version_id, classes, 0, promoted or force, f"{comparison}; {why}{then}", *counts)
     promoted = candidate_right > active_right or force
     verdict = "" if candidate_right > active_right else "; not better" if candidate_right == active_right else "; worse"
     reason = (
@@ -411,7 +427,7 @@ def _gate(
         + verdict
         + (", promoted by force" if force and verdict else "" if promoted else ", so the active version stays")
     )
-    return QuickReport(version_id, classes, 0, promoted, reason, len(measured), candidate_right, active_right)
+    return QuickReport(version_id, classes, 0, promoted, reason, *counts)
 
 
 def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:

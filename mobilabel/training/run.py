@@ -143,7 +143,7 @@ def train(
     with db.transaction() as session:
         record_trained(session, checkpoint.version_id, verified.trained_hashes)
         if oof is not None:
-            record_held_out_predictions(session, checkpoint.version_id, oof.rows())
+            record_held_out_predictions(session, checkpoint.version_id, oof.rows(), oof.answered)
     checkpoint_path = checkpoint_file(settings, checkpoint.version_id)
     checkpoint.save(checkpoint_path)
     save_onnx_file(settings, checkpoint)  # once, now: CPU workers label from it without torch

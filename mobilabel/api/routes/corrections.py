@@ -35,6 +35,13 @@ class CorrectionIn(BaseModel):
     reviewer: str | None = Field(
         None, min_length=1, description="who answers (the page asks once and keeps it); default MOBILABEL_REVIEWER"
     )
+    kept_against: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the likely mistakes list's keep: the model label this answer keeps its label against; the answer "
+        "is not listed there again while it and the model's label of it stand",
+    )
 
     @model_validator(mode="after")
     def one_target(self) -> CorrectionIn:
@@ -102,7 +109,7 @@ def set_correction(
         path, content_hash = _result(session, body.result_id)
     else:
         path, content_hash = str(body.image_path), None
-    record = CorrectionRecord(path, body.label.strip(), content_hash or _content_hash(settings, path))
+    record = CorrectionRecord(path, body.label.strip(), content_hash or _content_hash(settings, path), body.kept_against)
     try:
         stored, created = save_correction(
             session,

@@ -24,10 +24,13 @@ class MistakeOut(BaseModel):
         description="the label standing on the image: its answer, else its accepted label, else its folder's"
     )
     source: str = Field(description="where the given label comes from: answer, accepted (mobilabel accept) or folder")
-    model_label: str = Field(description="what a softmax head fitted without this answer says")
-    given_probability: float
-    model_probability: float
-    flagged: bool = Field(description="counted off the diagonal of the confident joint (confident learning)")
+    model_label: str = Field(
+        description="what a model that did not train on this label says: for an answer, the active version's held-out "
+        "prediction (out-of-fold if it trained on it); else a softmax head on the embeddings fitted without it"
+    )
+    given_probability: float = Field(description="that model's calibrated probability of the given label")
+    model_probability: float = Field(description="that model's calibrated probability of its own label")
+    flagged: bool = Field(description="the model's label is another and reaches that class's threshold (confident learning)")
     why: str = Field(description="why it was flagged, in words")
 
 

@@ -144,3 +144,21 @@ def test_predict_prints_label_and_confidence(val_images: list[Path]) -> None:
     fields = lines[0].split("\t")
     assert fields[0] == str(val_images[0]) and len(fields) == 7
     assert 0 < float(fields[2]) <= 1
+
+
+def test_the_summary_rate_says_it_is_over_the_whole_job_and_the_bar_rate_over_recent_images() -> None:
+    # The bar showed 127 img/s and the summary 43.7 img/s for one job: read side by side, they contradicted each
+    # other. Each now names what it measures.
+    from rich.console import Console
+    from rich.progress import Task
+
+    from mobilabel.cli.labelling import _print_summary
+    from mobilabel.cli.progress import RateColumn
+    from mobilabel.pipeline.embedded import JobSummary
+
+    console = Console(record=True, width=300)
+    _print_summary(console, JobSummary(1, "/photos", "v1", 100, done=100, seconds=2.0), "sqlite://", "onnx")
+    assert "(50.0 img/s overall, start-up included; onnx engine)" in console.export_text()
+    task = Task(0, "labelling", 100, 100, _get_time=lambda: 0.0)
+    task.finished_speed = 127.0
+    assert RateColumn().render(task).plain == "127.0 img/s recent"

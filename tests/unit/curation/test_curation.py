@@ -58,7 +58,11 @@ def rows(result: Result) -> list[dict[str, object]]:
     return found
 
 
-def test_a_flipped_answer_leads_the_mistakes_and_a_resized_copy_joins_its_group(database_url: str, tmp_path: Path) -> None:
+def test_a_flipped_answer_leads_the_mistakes_and_a_resized_copy_joins_its_group(
+    database_url: str,
+    tmp_path: Path,
+    api: ClientFactory,  # noqa: F811
+) -> None:
     folder, truth = labelled_library(tmp_path, database_url)
     flipped = sorted(truth)[-1]  # a tulip, answered "daisy"
     answers = tmp_path / "answers.csv"
@@ -72,6 +76,12 @@ def test_a_flipped_answer_leads_the_mistakes_and_a_resized_copy_joins_its_group(
     assert flipped in [str(m["image_path"]) for m in mistakes], mistakes
     top = next(m for m in mistakes if m["image_path"] == flipped)
     assert top["given_label"] == "daisy" and top["model_label"] == "tulips" and "without this answer" in str(top["why"])
+    # Kept (the page's k): not offered again while the model still says tulips.
+    client = api()
+    body = {"result_id": top["result_id"], "label": "daisy", "reviewer": "ann", "kept_against": "tulips"}
+    assert client.put("/api/corrections", json=body).status_code == 200
+    listed = client.get("/api/review/mistakes", params={"count": 100}).json()["items"]
+    assert flipped not in [m["image_path"] for m in listed] and len(listed) == len(truth) - 1
 
     groups = rows(run("review", "duplicates", "--format", "json"))
     original = sorted(truth)[0]

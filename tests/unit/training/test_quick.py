@@ -139,13 +139,15 @@ def test_every_n_answers_a_quick_head_updates_the_suggestions_and_a_refusal_is_s
         runs = session.execute(select(TrainingRun.trigger, TrainingRun.promoted)).all()
     assert runs == [("quick", True)]
 
-    # The same answers again: no better on held-out answers, so the gate keeps the active head, and says so.
+    # The same answers again: no held-out answer to compare on (too few decide nothing) and no answer the active
+    # head did not learn, so the gate keeps it, and says so.
     refused = api().post("/api/suggestions/refresh", json={}).json()
-    assert refused["promoted"] is False and "not better" in refused["reason"], refused
+    assert refused["promoted"] is False and "no answer the active version did not" in refused["reason"], refused
+    assert "too few held-out answers to tell the versions apart" in refused["reason"]
     leased = run("review", "next", "--count", "2")
-    assert "the suggestions were not updated" in leased.output and "not better" in leased.output
+    assert "the suggestions were not updated" in leased.output and "no answer the active version did not" in leased.output
     page = api().post("/api/review/next", json={"reviewer": "ann", "count": 1}).json()
-    assert "not better" in page["refusal"]
+    assert "no answer the active version did not" in page["refusal"]
     listed = run("runs", "--format", "csv")
     assert listed.exit_code == 0 and listed.output.count(",quick,") == 2, listed.output
     assert [r["trigger"] for r in api().get("/api/training-runs").json()] == ["quick", "quick"]

@@ -18,7 +18,7 @@ from mobilabel.storage import open_database
 from mobilabel.storage import training_runs as stored_runs
 from mobilabel.storage import versions as stored
 from mobilabel.storage.corrections import CorrectionRecord, save_corrections
-from mobilabel.training import TrainingOptions, find_split, train
+from mobilabel.training import TrainingOptions, evidence, find_split, train
 from mobilabel.training.data import split_of
 from mobilabel.training.inputs import unchanged_since_last_run
 from mobilabel.worker.runtime import WorkerRuntime
@@ -29,8 +29,9 @@ FAST = TrainingOptions(epochs=2, batch_size=8)
 
 
 def test_five_verified_labels_are_learnt_and_evaluated_and_the_new_version_must_beat_the_old_on_the_same_images(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(evidence, "MIN_COMPARED", 1)  # the comparison decides on this tiny evaluation set
     settings = load_settings()
     db = open_database(database_url, auto_upgrade=True)
     data = tiny_dataset(tmp_path / "data", train_count=6, val_count=3)

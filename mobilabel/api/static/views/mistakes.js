@@ -2,7 +2,8 @@
 // disagrees with most, likeliest first (GET /api/review/mistakes, confident learning), each with the
 // given label and where it comes from, the model's, and why.
 // One key or click per row: use the model's label (a or Enter) or keep the given one (k); either is
-// stored as this reviewer's answer (PUT /api/corrections) and focus moves to the next open row.
+// stored as this reviewer's answer (PUT /api/corrections; a keep with the model label it was kept against)
+// and focus moves to the next open row.
 
 import { api } from "../lib/api.js";
 import { mistakeCommand, nextOpen, sourceText } from "../lib/curation.js";
@@ -32,7 +33,10 @@ export async function showMistakes(main, params, meta) {
   /** @param {number} i @param {string} label */
   async function answer(i, label) {
     const item = found.items[i];
-    await api("/api/corrections", { method: "PUT", json: { result_id: item.result_id, label, reviewer } });
+    // Keeping the given label records the model label it was kept against: the list leaves the answer out
+    // until the answer or the model's label of it changes.
+    const kept = label === item.given_label ? { kept_against: item.model_label } : {};
+    await api("/api/corrections", { method: "PUT", json: { result_id: item.result_id, label, reviewer, ...kept } });
     answered[i] = true;
     const row = /** @type {HTMLElement} */ (list.children[i]);
     row.classList.add("answered");
