@@ -4,7 +4,7 @@
 
 Run with the full install's Python. REV's ``mobilabel`` package is exported with ``git archive`` into a
 temporary folder and put first on PYTHONPATH for its runs; this checkout's runs use the package as
-installed. Both predict the first shared val flower in one fresh MOBILABEL_HOME and SQLite database (a
+installed. Both predict the first shared val flower, each in a fresh MOBILABEL_HOME and SQLite database of its own (a
 first run registers the ImageNet weights and exports their ONNX file: the cache is then warm), taking
 turns, ``--times`` rounds, so a shared machine's load falls on both alike. Rows: each one's median CPU
 time (user + system: steadier than wall time where other work holds the cores), median wall time and
@@ -70,19 +70,22 @@ def main() -> None:
         ["git", "-C", REPO, "rev-parse", "--short", args.before], capture_output=True, text=True, check=True
     ).stdout.strip()
     photo = sorted((FLOWERS / "val").glob("*/*.jpg"))[0]
-    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as old:
+    with tempfile.TemporaryDirectory() as homes, tempfile.TemporaryDirectory() as old:
         archive = subprocess.run(["git", "-C", REPO, "archive", before_rev, "mobilabel"], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", old], input=archive.stdout, check=True)
         env = {key: value for key, value in os.environ.items() if not key.startswith("MOBILABEL_") and key != "PYTHONPATH"}
-        env |= {
-            "MOBILABEL_HOME": home,
-            "MOBILABEL_DATABASE_URL": f"sqlite:///{home}/results.db",
-            "MOBILABEL_PRETRAINED": str(WEIGHTS),
-            "MOBILABEL_DEVICE": "cpu",
-        }
-        sides = {f"before ({before_rev})": env | {"PYTHONPATH": old}, "now": env}
+        env |= {"MOBILABEL_PRETRAINED": str(WEIGHTS), "MOBILABEL_DEVICE": "cpu"}
+
+        def home(name: str) -> dict[str, str]:
+            # A home and database each: an older checkout refuses a database a newer one migrated.
+            folder = Path(homes) / name
+            folder.mkdir()
+            return {"MOBILABEL_HOME": str(folder), "MOBILABEL_DATABASE_URL": f"sqlite:///{folder}/results.db"}
+
+        sides = {f"before ({before_rev})": env | home("before") | {"PYTHONPATH": old}, "now": env | home("now")}
         load = os.getloadavg()[0]
-        predict(sides["now"], photo)  # registers the weights, exports the ONNX file: the cache is warm
+        for side_env in sides.values():
+            predict(side_env, photo)  # registers the weights, exports the ONNX file: the cache is warm
         timings: dict[str, list[tuple[float, float, str]]] = {side: [] for side in sides}
         for _ in range(args.times):
             for side, side_env in sides.items():
