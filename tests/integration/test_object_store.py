@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from mobilabel.storage.tables import Result
 from tests.api_support import ClientFactory, api  # noqa: F401
 from tests.conftest import FLOWERS
 from tests.integration.conftest import Cluster
+from tests.integration.test_reliability import assert_exactly_once, freeze_a_chunk_holder
 from tests.s3_support import FaultyGateway, S3Store
 
 DAISY = sorted((FLOWERS / "val" / "daisy").glob("*.jpg"))
@@ -128,6 +130,23 @@ def test_workers_label_a_prefix_they_only_see_in_the_bucket(s3: S3Store, cluster
     # Enqueued again with nothing changed: every image skipped, no chunk sent.
     again = cluster.job(cluster.enqueue(source_path(prefix), chunk_size=4))
     assert (again.total, again.skipped) == (len(DAISY), len(DAISY))
+
+
+def test_a_worker_killed_mid_chunk_loses_and_duplicates_nothing_of_a_bucket(s3: S3Store, cluster: Cluster) -> None:
+    """The faults issue's promise holds for objects: a worker killed (SIGKILL, its whole process group) while
+    it holds a chunk of URIs; the other labels the chunk again, and every object has exactly one row."""
+    bucket = s3.new_bucket()
+    s3.put_folder(FLOWERS, bucket, "all")
+    victim = cluster.start_worker("w1", **s3.env)
+    cluster.start_worker("w2", **s3.env)
+    started = time.monotonic()
+    job_id = cluster.enqueue(source_path(f"s3://{bucket}/all"), chunk_size=32)
+    pids, chunk = freeze_a_chunk_holder(cluster, victim.group_pids())
+    victim.kill_all()
+    assert_exactly_once(cluster, job_id, 609, started, "whole worker killed, objects")
+    recovered = cluster.chunk(chunk.id)
+    assert recovered.state == "done" and recovered.attempts >= 2, "the killed chunk was delivered again"
+    assert all(path.startswith(f"s3://{bucket}/all/") for path in rows(cluster.database_url))
 
 
 def blind_to(folder: Path) -> list[str]:
