@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Iterator
@@ -206,3 +207,13 @@ def test_check_items_come_before_the_images_a_reviewer_already_holds(db: Databas
     reasons = [i.reason for i in again]
     assert reasons == sorted(reasons, key=lambda r: r != CHECK) and CHECK in reasons, "check items lead the batch"
     assert {i.result_id for i in held} <= {i.result_id for i in again}, "the held ones still come back"
+
+
+def test_classes_counts_check_answers_apart(db: Database) -> None:
+    checked_library(db, sure=400, unsure=40)
+    accept(db, 0.95)
+    answered = answer_checks(db, "ann", 10)
+    shown = CliRunner().invoke(cli, ["classes", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    rows = {row["name"]: row for row in json.loads(shown.stdout)}
+    assert sum(rows[c]["check_answers"] for c in CLASSES) == len(answered) == sum(rows[c]["answers"] for c in CLASSES)
