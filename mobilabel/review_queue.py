@@ -93,8 +93,8 @@ class Batch:
 def next_batch(db: Database, reviewer: str, count: int, lease_s: float, strategy: Strategy = DEFAULT_STRATEGY) -> Batch:
     """Lease up to ``count`` images to ``reviewer`` for ``lease_s`` seconds, chosen as the module says (``strategy``).
 
-    The reviewer's own unanswered leases come first, renewed with their reasons (asking again must not hide
-    them until they expire); fewer come back when fewer are left.
+    The reviewer's own unanswered leases are renewed with their reasons (asking again must not hide them until
+    they expire) and come first after the check items, which lead the batch; fewer come back when fewer are left.
     """
     with db.transaction() as session:
         lock_leases(session)
@@ -136,6 +136,7 @@ def next_batch(db: Database, reviewer: str, count: int, lease_s: float, strategy
                 break
         left = offerable_count(session, now)
         refusal = quick_refusal(session)
+    chosen.sort(key=lambda item: item.reason != CHECK)  # check items first, the renewed ones too; else order kept
     return Batch(chosen, left, lease_s, refusal)
 
 

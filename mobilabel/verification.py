@@ -90,6 +90,19 @@ def level_size(size: int, precision: float, level: int, confidence: float = CONF
     return None
 
 
+LARGE_SET = 10_000  # a set this large needs, near enough, the fewest check answers any set does
+
+
+def least_checks(precision: float, confidence: float = CONFIDENCE) -> int:
+    """About the fewest check answers, all agreeing, that certify ``precision`` for any set: n_0 of a set of ``LARGE_SET``
+    (smaller sets need more: 0.95 about 63, 0.98 about 161, 0.99 about 325). A set needs well over this many images
+    for some to be left to accept. Raises ``ValueError`` for a precision no draw short of the whole set certifies."""
+    drawn = level_size(LARGE_SET, precision, 0, confidence)
+    if drawn is None:
+        raise ValueError(f"no check sample of a set of {LARGE_SET} certifies precision {precision}")
+    return drawn
+
+
 @dataclass(frozen=True)
 class Check:
     """What the check answers of one candidate set certify (``certify``)."""

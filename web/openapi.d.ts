@@ -2157,6 +2157,11 @@ export interface components {
              * @description of them, answers to audit leases: held out of training
              */
             audit_answers: number;
+            /**
+             * Check Answers
+             * @description of them, answers to check leases: never trained on, they certify `accept`
+             */
+            check_answers: number;
             /** Created At */
             created_at: string | null;
             /** Name */

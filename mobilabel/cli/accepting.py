@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..acceptance import CONFIDENCE
 from ..accepting import AcceptReport, accept
+from ..verification import least_checks
 from .context import command_database
 from .output import FORMATS, print_rows
 
@@ -69,10 +70,17 @@ def rows(report: AcceptReport) -> list[dict[str, Any]]:
             "class": row["label"], **{k: v for k, v in row.items() if k not in ("label", "more_needed")},
             "estimate": None if row["estimate"] is None else round(row["estimate"], 4),
             "bound": None if row["bound"] is None else round(row["bound"], 4),
-            "needs": f"{row['more_needed']} more answers" if row["more_needed"] else "",
+            "needs": needs(row["more_needed"], report.suggested),
         }
         for row in report.class_rows()
     ]  # fmt: skip
+
+
+def needs(more: int, left: int) -> str:
+    """``more`` held-out answers needed, said plainly when they outnumber the ``left`` suggestions nobody answered."""
+    if not more:
+        return ""
+    return f"{more} more answers" if more <= left else f"more answers than the {left} unanswered"
 
 
 def summary(report: AcceptReport) -> list[str]:
@@ -82,7 +90,8 @@ def summary(report: AcceptReport) -> list[str]:
     if rule.threshold is None:
         lines.append(
             f"the held-out answers cannot certify precision {rule.precision}: {rule.right} of {rule.answers} right at the "
-            f"highest confidences, too few to bound it with {CONFIDENCE:.0%} confidence"
+            f"highest confidences, too few to bound it with {CONFIDENCE:.0%} confidence; needs "
+            f"{needs(rule.more_needed, report.suggested) or 'more answers'} (all right)"
         )
         lines.append(checked_line(report))
     else:
@@ -96,7 +105,7 @@ def summary(report: AcceptReport) -> list[str]:
             r = rule.classes[label]
             lines.append(
                 f"{label}: accepts nothing: {r.right} of {r.answers} of its held-out answers right at that confidence; "
-                f"at least {r.more_needed} more (all right) needed"
+                f"needs {needs(r.more_needed, report.suggested)} (all right)"
             )
     if report.check is not None and report.check.certified and report.checked:
         short = [label for label, (checks, right) in report.checked.items() if right < rule.precision * checks]
@@ -128,14 +137,22 @@ def checked_line(report: AcceptReport) -> str:
             f"{where} less the {check.checked} checked; {so_far}, precision of the accepted at least {check.bound:.4f} "
             f"with {CONFIDENCE:.0%} confidence (a uniform draw of that set, docs/accepting.md)"
         )
+    if check.more_needed is None and check.wrong:
+        return (
+            f"nothing accepted: {so_far} for {where}: too many disagree for any number of check answers to certify "
+            f"{check.precision} for this set: answer more and train again"
+        )
     if check.more_needed is None:
         return (
-            f"nothing accepted: {so_far} for {where}, and no number of check answers can certify {check.precision} "
-            "for it now (too many disagree, or too few would be left): answer more and train again"
+            f"nothing accepted: {where} are too few for a check sample: even with every check answer right, no number of "
+            f"checks short of all {check.size} certifies {check.precision}, so none would be left to accept; a large set "
+            f"needs about {least_checks(check.precision)} checks, so it takes well over that many sure suggestions: "
+            "label more photos or answer more and train again (docs/accepting.md)"
         )
     return (
         f"nothing accepted yet: {where} can be certified by check answers; {so_far} so far; at least {check.more_needed} "
-        f"more check answers (all agreeing) are needed, to accept the {check.size - check.wanted} others: "
+        f"more check answers (all agreeing) are needed, then accept takes the {check.size - check.wanted} suggestions "
+        "not checked: "
         "`mobilabel review next` asks for them (reason check), then run accept again"
         + (" (nothing stored: --dry-run does not ask the queue)" if report.dry_run else "")
     )

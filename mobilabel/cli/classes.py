@@ -14,8 +14,8 @@ from ..storage.versions import active_version_id
 from .context import command_database
 from .output import FORMATS, print_rows
 
-COLUMNS = ("name", "state", "answers", "audit_answers", "created_at", "retired_at")
-TABLE_COLUMNS = ("name", "state", "answers", "audit_answers")
+COLUMNS = ("name", "state", "answers", "audit_answers", "check_answers", "created_at", "retired_at")
+TABLE_COLUMNS = ("name", "state", "answers", "audit_answers", "check_answers")
 
 
 @click.group(invoke_without_command=True)
@@ -24,7 +24,8 @@ TABLE_COLUMNS = ("name", "state", "answers", "audit_answers")
 def classes(ctx: click.Context, fmt: str) -> None:
     """List your classes with their answers (then the reserved answers: other, skip); or add, rename, merge, retire, restore one.
 
-    Answers (`mobilabel correct IMAGE LABEL`) name a class; training learns the active classes and `other`.
+    Answers (`mobilabel correct IMAGE LABEL`) name a class; training learns the active classes and `other`, from
+    the answers less the audit and check answers, which are held out (counted apart, of the answers).
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -18,12 +18,14 @@ RESERVED_STATE = "reserved"
 
 @dataclass(frozen=True)
 class ClassSummary:
-    """One class (or reserved answer) with its standing answers: ``audit_answers`` of them answered audit leases."""
+    """One class (or reserved answer) with its standing answers: ``audit_answers`` of them answered audit leases,
+    ``check_answers`` check leases (never trained on: they certify `accept`'s check sample)."""
 
     name: str
     state: str  # active | retired | reserved
     answers: int
     audit_answers: int
+    check_answers: int
     created_at: datetime | None
     retired_at: datetime | None
 
@@ -35,16 +37,21 @@ def list_classes(session: Session) -> list[ClassSummary]:
     ``ensure_classes`` made it one; answers whose label is no class (none, after migration 0013) are not listed.
     """
     counts = {
-        label: (answers, audits or 0)
-        for label, answers, audits in session.execute(
-            select(Correction.label, func.count(), func.sum(case((Correction.audit, 1), else_=0))).group_by(Correction.label)
+        label: (answers, audits or 0, checks or 0)
+        for label, answers, audits, checks in session.execute(
+            select(
+                Correction.label,
+                func.count(),
+                func.sum(case((Correction.audit, 1), else_=0)),
+                func.sum(case((Correction.is_check, 1), else_=0)),
+            ).group_by(Correction.label)
         )
     }
     rows = [
-        ClassSummary(c.name, RETIRED if c.retired_at else ACTIVE, *counts.get(c.name, (0, 0)), c.created_at, c.retired_at)
+        ClassSummary(c.name, RETIRED if c.retired_at else ACTIVE, *counts.get(c.name, (0, 0, 0)), c.created_at, c.retired_at)
         for c in session.scalars(select(LabelClass).order_by(LabelClass.name))
     ]
-    rows += [ClassSummary(name, RESERVED_STATE, *counts.get(name, (0, 0)), None, None) for name in RESERVED]
+    rows += [ClassSummary(name, RESERVED_STATE, *counts.get(name, (0, 0, 0)), None, None) for name in RESERVED]
     return rows
 
 

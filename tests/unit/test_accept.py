@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mobilabel.acceptance import HeldOut, choose, fewest_answers, lower_bound
 from mobilabel.accepting import accept
 from mobilabel.calibration import calibrate, reliability, softmax
+from mobilabel.cli.accepting import needs
 from mobilabel.cli.main import cli
 from mobilabel.storage import Database, open_database, versions
 from mobilabel.storage.acceptance_queries import Scored, accepted_labels
@@ -266,3 +267,9 @@ def test_the_api_shows_a_versions_calibration(database_url: str, api: ClientFact
     assert shown["ece_after"] < shown["ece_before"] and len(shown["reliability_after"]) == 15
     refused = client.get("/api/models/raw/calibration")
     assert refused.status_code == 404 and "not calibrated" in refused.json()["detail"]
+
+
+def test_a_need_larger_than_the_unanswered_suggestions_is_said_plainly() -> None:
+    # The newcomer's 100-image library: "572 more answers" for a class is not a number anyone can act on.
+    assert needs(572, 82) == "more answers than the 82 unanswered"
+    assert needs(40, 82) == "40 more answers" and needs(0, 82) == ""

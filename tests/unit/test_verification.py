@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from mobilabel.storage.tables import Correction
 from mobilabel.storage.training_runs import quick_refresh_due
 from mobilabel.training.inputs import verified_labels
 from mobilabel.training.options import TrainingOptions
-from mobilabel.verification import certify, errors_bound, hypergeometric_cdf, level_alpha, level_size
+from mobilabel.verification import certify, errors_bound, hypergeometric_cdf, least_checks, level_alpha, level_size
 from tests.api_support import ClientFactory, api  # noqa: F401
 
 CLASSES = ["daisy", "roses"]
@@ -161,6 +162,7 @@ def test_accept_takes_nothing_while_check_answers_disagree_and_says_how_many_mor
     shown = CliRunner().invoke(cli, ["accept", "--precision", "0.95", "--dry-run"])
     assert shown.exit_code == 0, shown.output
     assert f"at least {check.more_needed} more check answers" in shown.stderr
+    assert f"then accept takes the {400 - next_level} suggestions not checked" in shown.stderr
     assert "reason check" in shown.stderr
     more = answer_checks(db, "bob", check.more_needed)
     assert len(more) == check.more_needed, "the queue asks for exactly what the next level needs"
@@ -183,3 +185,35 @@ def test_the_api_shows_the_check_sample_and_the_queue_serves_check_items(databas
     served = client.post("/api/review/next", json={"reviewer": "bob", "count": 10})
     assert served.status_code == 200, served.text
     assert {i["reason"] for i in served.json()["items"]} == {CHECK}
+
+
+def test_a_set_too_small_for_a_check_sample_says_so_not_that_answers_disagree(db: Database) -> None:
+    # The loop's 100-image library left 18 sure suggestions: no check answer yet, so none can disagree.
+    checked_library(db, sure=18, unsure=82)
+    report = accept(db, 0.98, dry_run=True)
+    assert report.check is not None and report.check.more_needed is None and report.check.checked == 0
+    shown = CliRunner().invoke(cli, ["accept", "--precision", "0.98", "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert "too few for a check sample" in shown.stderr and "disagree" not in shown.stderr
+    assert f"about {least_checks(0.98)} checks" in shown.stderr and "label more photos" in shown.stderr
+
+
+def test_check_items_come_before_the_images_a_reviewer_already_holds(db: Database) -> None:
+    checked_library(db, sure=400, unsure=40)
+    held = next_batch(db, "ann", 5, 600).items  # leased before accept asked for checks
+    assert held and all(i.reason != CHECK for i in held)
+    accept(db, 0.95)
+    again = next_batch(db, "ann", 10, 600).items
+    reasons = [i.reason for i in again]
+    assert reasons == sorted(reasons, key=lambda r: r != CHECK) and CHECK in reasons, "check items lead the batch"
+    assert {i.result_id for i in held} <= {i.result_id for i in again}, "the held ones still come back"
+
+
+def test_classes_counts_check_answers_apart(db: Database) -> None:
+    checked_library(db, sure=400, unsure=40)
+    accept(db, 0.95)
+    answered = answer_checks(db, "ann", 10)
+    shown = CliRunner().invoke(cli, ["classes", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    rows = {row["name"]: row for row in json.loads(shown.stdout)}
+    assert sum(rows[c]["check_answers"] for c in CLASSES) == len(answered) == sum(rows[c]["answers"] for c in CLASSES)

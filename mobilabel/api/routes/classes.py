@@ -26,6 +26,7 @@ class ClassOut(BaseModel):
     state: str = Field(description="active, retired (answers kept, neither trained on nor offered), or reserved (other, skip)")
     answers: int = Field(description="standing answers that name it")
     audit_answers: int = Field(description="of them, answers to audit leases: held out of training")
+    check_answers: int = Field(description="of them, answers to check leases: never trained on, they certify `accept`")
     created_at: datetime | None
     retired_at: datetime | None
 
