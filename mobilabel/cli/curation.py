@@ -13,7 +13,10 @@ from ..storage.pathcodec import to_stored
 from .context import command_database, reviewer_name
 from .output import FORMATS, print_rows
 
-MISTAKE_COLUMNS = ("result_id", "image_path", "given_label", "source", "model_label", "given_p", "model_p", "why")
+MISTAKE_COLUMNS = ("result_id", "image_path", "given_label", "source", "model_label", "given_p", "model_p", "flagged", "why")
+# The table shows why a row is listed in a word (its why, a sentence, would wrap to many lines per row): flagged,
+# or only ranked low by given_p, as a row whose given label is the model's own can be.
+TABLE_MISTAKE_COLUMNS = (*MISTAKE_COLUMNS[:-2], "listed")
 MEMBER_COLUMNS = ("group", "result_id", "image_path", "label", "answered")
 NEIGHBOUR_COLUMNS = ("result_id", "image_path", "label", "answered", "similarity")
 _FORMAT = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -26,19 +29,28 @@ def mistakes_command(count: int, fmt: str) -> None:
     """Labels a model trained without them disagrees with, likeliest mistake first (confident learning).
 
     Checked: answers, accepted labels and folder labels (an image in a folder named after a class). Each row:
-    the given label and where it comes from, the model's label, their probabilities and why it was flagged.
+    the given label and where it comes from, the model's label, their probabilities and why it is listed
+    (flagged, or only a low probability of the given label; --format json/csv: why in words).
     Fix one with `mobilabel correct IMAGE LABEL`.
     """
     found, checked = likely_mistakes(command_database(), count)
     rows = [
         {"result_id": m.result_id, "image_path": to_stored(m.image_path), "given_label": m.given_label,
          "source": m.source, "model_label": m.model_label, "given_p": round(m.given_probability, 3), "model_p": round(m.model_probability, 3),
-         "why": m.why}
+         "flagged": m.flagged, "why": m.why, "listed": "flagged" if m.flagged else "low given_p"}
         for m in found
     ]  # fmt: skip
-    print_rows(Console(), MISTAKE_COLUMNS, rows, fmt, title="likely mistakes", drop_first=("why", "result_id"))
+    columns = TABLE_MISTAKE_COLUMNS if fmt == "table" else MISTAKE_COLUMNS
+    print_rows(Console(), columns, rows, fmt, title="likely mistakes", drop_first=("result_id",))
     flagged = sum(m.flagged for m in found)
     click.echo(f"{flagged} of the {len(found)} listed flagged, out of {checked} labels checked", err=True)
+    if fmt == "table" and found:
+        click.echo(
+            "flagged: the model's label is another class, as sure as it is of its own labels of that class on average; "
+            "low given_p: not flagged, listed for how little the model believes the given label "
+            "(--format json gives each row's why in words)",
+            err=True,
+        )
 
 
 @click.command("duplicates")

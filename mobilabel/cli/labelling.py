@@ -86,7 +86,8 @@ def label(
         work = find_work(database, folder, None if force else version_id)
         # The model is built now, before the progress bar, and only if there is something to label.
         engine_name = labeller.classifier.engine.name if work.paths else None
-        with image_progress(console) as progress, first_interrupt_stops_gently() as interrupted:
+        # No bar when every image is unchanged: "0/? - img/s" would read as a stalled run; the summary says why.
+        with image_progress(console, disable=not work.paths) as progress, first_interrupt_stops_gently() as interrupted:
             task = progress.add_task("labelling", total=None)
             summary = label_folder(
                 database,

@@ -1,9 +1,8 @@
 """Printing rows as a table, CSV or JSON.
 
 Tables fit the terminal (80 columns in a pipe): ids, numbers, dates and states are never
-wrapped (an odd long one is cut at its end), model version ids are shown as their first
-characters (CSV and JSON keep them whole), long paths lose their beginning
-("…/val/roses/a.jpg"), and free text wraps. When even that does not fit, columns are left out
+wrapped nor cut (an odd value longer than 24 characters folds onto a second line, whole), long
+paths lose their beginning ("…/val/roses/a.jpg"), and free text wraps. When even that does not fit, columns are left out
 in the order the command gives (never the ones it is about), and a caption names them.
 """
 
@@ -34,15 +33,24 @@ def messages() -> Console:
 PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path", "made_on"})
 # Columns of free text: the only ones that wrap.
 TEXT_COLUMNS = frozenset(
-    {"label", "verified_label", "error", "warning", "classes", "progress", "source", "top_k", "reason", "metrics"}
+    {
+        "label",
+        "verified_label",
+        "error",
+        "warning",
+        "classes",
+        "progress",
+        "source",
+        "top_k",
+        "reason",
+        "metrics",
+        "est_accuracy",
+        "why",
+    }
 )
-# Columns holding a model version id, shown in tables by a prefix (which --version and --model accept):
-# ImageNet ids carry a whole sha256.
-VERSION_COLUMNS = frozenset({"model_version_id", "version_id"})
-SHORT_ID_CHARS = 17
 _TEXT_BUDGET = 16  # the narrowest a text column is made (it wraps to it)
 _MIN_PATH = 16  # the narrowest a path is made (its end kept)
-_MAX_FIXED = 24  # a value of a column that never wraps is cut beyond this
+_MAX_FIXED = 24  # a value of a column that never wraps folds beyond this (version ids are at most 21)
 ELLIPSIS = "…"
 
 
@@ -78,10 +86,6 @@ def table_of(
     # A text column empty in every row (no errors, say) gives its width to the others.
     columns = [c for c in columns if c not in TEXT_COLUMNS or any(cell[c] for cell in cells)]
     headers = {k: k.replace("_", " ") for k in columns}
-    for cell in cells:
-        for column in columns:
-            if column not in PATH_COLUMNS and column not in TEXT_COLUMNS and len(cell[column]) > _MAX_FIXED:
-                cell[column] = cell[column][: _MAX_FIXED - 1] + ELLIPSIS
 
     def natural(column: str) -> int:
         longest_header_word = max(len(word) for word in headers[column].split())
@@ -90,7 +94,7 @@ def table_of(
     def narrowest(column: str) -> int:
         if column in PATH_COLUMNS:
             return min(natural(column), _MIN_PATH)
-        return min(natural(column), _TEXT_BUDGET) if column in TEXT_COLUMNS else natural(column)
+        return min(natural(column), _TEXT_BUDGET if column in TEXT_COLUMNS else _MAX_FIXED)
 
     def needed(shown: Sequence[str]) -> int:
         return sum(narrowest(c) for c in shown) + len(shown) - 1  # one space between columns
@@ -119,12 +123,9 @@ def table_of(
     caption = f"left out to fit {width} columns: {', '.join(dropped)} (--format csv gives every column)" if dropped else None
     table = Table(title=title or None, caption=caption, box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold")
     for column in columns:
-        # Exactly as wide as computed, so rich never squeezes a column out; only text wraps, a long
-        # header wraps between its words.
-        if column in TEXT_COLUMNS:
-            table.add_column(headers[column], width=widths[column], overflow="fold")
-        else:
-            table.add_column(headers[column], width=widths[column])
+        # Exactly as wide as computed, so rich never squeezes a column out; text wraps, a long header wraps
+        # between its words, and a value wider than its column folds (never cut: an id must stay whole).
+        table.add_column(headers[column], width=widths[column], overflow="fold")
     for cell in cells:
         table.add_row(*(cell[k] for k in columns))
     return table
@@ -150,6 +151,4 @@ def _table_value(column: str, value: Any) -> str:
         return f"{value:.4f}"
     if isinstance(value, list):
         return ", ".join(f"{v['label']} {v['confidence']:.3f}" if isinstance(v, dict) else str(v) for v in value)
-    if column in VERSION_COLUMNS:
-        return str(value)[:SHORT_ID_CHARS]
     return str(value)

@@ -17,7 +17,7 @@ from ..storage.result_queries import SORT_KEYS, ResultFilter, query_results, res
 from ..storage.review_state import REVIEW_STATES, SUGGESTED, parse_review_states, reviews
 from ..storage.states import ResultStatus
 from .context import command_database, reap_orphans_now
-from .output import FORMATS, SHORT_ID_CHARS, messages, print_rows
+from .output import FORMATS, messages, print_rows
 
 STORED_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c not in REVIEW_COLUMNS)
 TABLE_RESULT_COLUMNS = (
@@ -125,7 +125,7 @@ def results(
             "image_path": to_stored(r.image_path),
             "verified_label": review[r.content_hash].verified_label if r.content_hash else None,
             "review_state": review[r.content_hash].state if r.content_hash else SUGGESTED,
-            "version": r.model_version_id[:SHORT_ID_CHARS],
+            "version": r.model_version_id,
         }
         for r in found
     ]

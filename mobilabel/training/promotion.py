@@ -76,8 +76,10 @@ def promote_if_better(
         return PromotionDecision(False, f"{reason}; use --force to promote it", active_id)
     candidate_correct, evaluated = correct_on(candidate, candidate.classes, evaluation, settings, device, confine)
     active_correct, _ = correct_on(active, candidate.classes, evaluation, settings, device, confine)
+    # Named, since `train` prints the validation accuracy on more images just before (unseen_by_active).
     comparison = (
-        f"{candidate_correct} of {evaluated} evaluation images right, against {active_correct} for the active version {active_id}"
+        f"{candidate_correct} of {evaluated} evaluation images right (the validation images less the answers the "
+        f"active version trained on), against {active_correct} for the active version {active_id}"
     )
     with db.transaction() as session:
         new_answers = answers_new_to(session, active_id, trained_hashes(session, candidate.version_id))

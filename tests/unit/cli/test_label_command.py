@@ -64,12 +64,16 @@ def test_labelling_a_folder_twice_leaves_no_duplicate_rows(database_url: str) ->
         assert run("db", "upgrade").exit_code == 0
     assert run("label", str(VAL / "roses")).exit_code == 0
     assert run("label", "--force", str(VAL / "roses")).exit_code == 0  # unchanged files are labelled again only when forced
+    # Nothing to label: no progress bar ("0/? - img/s recent ... eta" read as a stalled run), only the summary.
+    unchanged = run("label", str(VAL / "roses"))
+    assert "0 labelled, 0 failed, 20 skipped (unchanged)" in unchanged.output and "nothing changed" in unchanged.output
+    assert "0/?" not in unchanged.output and "img/s recent" not in unchanged.output, unchanged.output
     database = open_database(database_url)
     with database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(ResultRow)) == 20
         assert session.scalar(select(func.count(func.distinct(ResultRow.image_path)))) == 20
         jobs = session.scalars(select(Job).order_by(Job.id)).all()
-        assert [(j.total, j.done, j.failed, j.status) for j in jobs] == [(20, 20, 0, "completed")] * 2
+        assert [(j.total, j.done, j.failed, j.status) for j in jobs] == [(20, 20, 0, "completed")] * 2 + [(20, 0, 0, "completed")]
         assert {r.job_id for r in session.scalars(select(ResultRow))} == {jobs[1].id}
     database.dispose()
     for job in jobs:  # the shared rows were written last by the second job; the first keeps its images all the same

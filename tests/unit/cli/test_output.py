@@ -107,3 +107,22 @@ def test_every_table_fits_80_columns_and_keeps_the_columns_it_is_about(tmp_path:
     lines = table_lines("models")
     row = next(line for line in lines if line.startswith("trained-"))
     assert "yes" in row, lines  # the id and whether it is active
+
+
+def test_version_ids_and_the_estimate_stay_whole_at_80_columns() -> None:
+    # The newcomer's walkthrough: `runs` showed "quick-804f87e1085" for quick-804f87e10853, and `models`
+    # "no audit answers labell…".
+    version_id = "quick-804f87e10853"
+    database = open_database(load_settings().database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, ["daisy", "roses"], {"val_accuracy": 0.9}, b"x")
+        versions.register_version(session, record, activate=True)
+        run = stored_runs.create_run(session, None, {"quick": True}, False, False, trigger="quick")
+        stored_runs.finish_run(session, run.id, version_id, True)
+    database.dispose()
+    lines = table_lines("runs")
+    assert version_id in next(line for line in lines if line.startswith(f"{run.id} ")), lines
+    lines = table_lines("models")
+    assert version_id in next(line for line in lines if line.startswith("quick-")), lines
+    shown = "\n".join(lines)
+    assert "…" not in shown and "no audit answers labelled" in shown, lines  # wrapped at a word, not cut

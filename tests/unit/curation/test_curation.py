@@ -76,6 +76,17 @@ def test_a_flipped_answer_leads_the_mistakes_and_a_resized_copy_joins_its_group(
     assert flipped in [str(m["image_path"]) for m in mistakes], mistakes
     top = next(m for m in mistakes if m["image_path"] == flipped)
     assert top["given_label"] == "daisy" and top["model_label"] == "tulips" and "without this answer" in str(top["why"])
+    # The table says why each row is listed, as the page does: flagged, or only a low given_p (a row whose given
+    # label is the model's own is listed so, and showed no reason before).
+    listed = rows(run("review", "mistakes", "--count", "20", "--format", "json"))
+    assert {m["flagged"] for m in listed} == {True, False}, listed
+    table = CliRunner().invoke(cli, ["review", "mistakes", "--count", "20"], env={"COLUMNS": "80"})
+    lines = table.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, table.stdout
+    for mistake in listed:
+        row = next(line for line in lines if str(mistake["image_path"])[-10:] in line)
+        assert row.rstrip().endswith("flagged" if mistake["flagged"] else "low given_p"), table.stdout
+    assert "low given_p: not flagged" in table.stderr, table.stderr
     # Kept (the page's k): not offered again while the model still says tulips.
     client = api()
     body = {"result_id": top["result_id"], "label": "daisy", "reviewer": "ann", "kept_against": "tulips"}

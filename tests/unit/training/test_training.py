@@ -227,6 +227,10 @@ def test_too_few_evaluation_images_decide_nothing_and_a_version_that_learnt_new_
     decision = promote_if_better(db, settings, worse, validation)
     assert decision.promoted and (decision.candidate_correct, decision.previous_correct, decision.evaluated) == (2, 4, 6)
     assert "too few held-out answers to tell the versions apart" in decision.reason
+    # Which images the 6 are, since `train` has just printed its validation accuracy on more of them.
+    assert decision.reason.startswith(
+        "2 of 6 evaluation images right (the validation images less the answers the active version trained on)"
+    )
     assert "answer 4 more" in decision.reason and "learnt from 1 answer the active version did not" in decision.reason
     # Right on 4 of 6, but it learnt nothing the now active version did not: it stays out, and says why.
     again = constant_checkpoint(["daisy", "roses"], "daisy")
