@@ -1,11 +1,12 @@
 """`mobilabel watch`: how soon a photo written into a watched folder has its row, and a burst of photos
 written while it runs, each labelled exactly once.
 
-    python -m bench.watch [--latency 10] [--burst 1000] [--no-distributed]
+    python -m bench.watch [--latency 10] [--burst 1000] [--no-distributed] [--prefix]
 
 For each mode (labelling here with filesystem events; here with --poll, checks every 2 s; and, unless
---no-distributed, sent to one worker through Redis with results in PostgreSQL), starts `mobilabel watch`
-on an empty folder, waits for it to be ready, then writes ``--latency`` photos one at a time, each
+--no-distributed, sent to one worker through Redis with results in PostgreSQL; with --prefix, an
+``s3://`` prefix of a local SeaweedFS server, polled every 2 s, the burst uploaded by 16 threads), starts
+`mobilabel watch` on an empty folder or prefix, waits for it to be ready, then writes ``--latency`` photos one at a time, each
 timed from the start of its write to its result row (polled every 10 ms), and then ``--burst``
 photos as fast as it can, timed from the first write to the last row; every photo must be labelled
 by exactly one job. `mobilabel label` of the burst's photos, already in place, is the baseline rate.
@@ -26,7 +27,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -36,6 +38,7 @@ from sqlalchemy import func, select
 
 from mobilabel.storage import Database, open_database
 from mobilabel.storage.tables import Job, JobImage, Result
+from tests.s3_support import S3Store, running_store
 
 from .bench import distributed_env, flower_photos, mobilabel, wait_for
 from .paths import DATA, RESULTS, WEIGHTS
@@ -61,9 +64,9 @@ def distinct_photos(count: int) -> list[bytes]:
 
 
 @contextmanager
-def watching(folder: Path, env: dict[str, str], log: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+def watching(source: str, env: dict[str, str], log: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
     with open(log, "wb") as out:
-        process = subprocess.Popen([*mobilabel("watch", str(folder), *options)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen([*mobilabel("watch", source, *options)], stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         wait_for(lambda: "watching" in log.read_text() or process.poll() is not None, 600, "watch to start")
         if process.poll() is not None:
@@ -74,9 +77,9 @@ def watching(folder: Path, env: dict[str, str], log: Path, *options: str) -> Ite
         process.wait(timeout=120)
 
 
-def has_row(db: Database, path: Path) -> bool:
+def has_row(db: Database, path: str) -> bool:
     with db.transaction() as session:
-        return session.scalar(select(Result.id).where(Result.image_path == str(path), Result.status == "ok")) is not None
+        return session.scalar(select(Result.id).where(Result.image_path == path, Result.status == "ok")) is not None
 
 
 def ok_count(db: Database) -> int:
@@ -95,25 +98,50 @@ def labelled_once(db: Database, count: int) -> bool:
     return len(ok) == count and {n for path, n in counts if path in ok} == {1} and total == count
 
 
-def measure(mode: str, env: dict[str, str], work: Path, photos: list[bytes], latency: int, options: list[str]) -> list[list[str]]:
-    folder = work / f"library-{mode}"
+Put = Callable[[str, bytes], str]  # writes a photo under a name relative to the watched source: its result path
+
+
+def folder_target(folder: Path) -> tuple[str, Put]:
+    """A local folder to watch, and how a photo is written into it."""
     folder.mkdir()
+
+    def put(name: str, data: bytes) -> str:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        return str(folder / name)
+
+    return str(folder), put
+
+
+def prefix_target(store: S3Store) -> tuple[str, Put]:
+    """A fresh bucket's prefix to watch, and how a photo is uploaded into it."""
+    bucket, client = store.new_bucket(), store.client()
+
+    def put(name: str, data: bytes) -> str:
+        client.put_object(Bucket=bucket, Key=f"inbox/{name}", Body=data)
+        return f"s3://{bucket}/inbox/{name}"
+
+    return f"s3://{bucket}/inbox", put
+
+
+def measure(
+    mode: str, env: dict[str, str], work: Path, photos: list[bytes], latency: int, options: list[str], target: tuple[str, Put]
+) -> list[list[str]]:
+    source, put = target
     rows = []
-    with watching(folder, env, work / f"{mode}.log", *options):
+    with watching(source, env, work / f"{mode}.log", *options):
         db = open_database(env["MOBILABEL_DATABASE_URL"])
         waits = []
         for i, data in enumerate(photos[:latency]):
-            path = folder / f"single-{i:03d}.jpg"
             started = time.perf_counter()
-            path.write_bytes(data)
-            wait_for(partial(has_row, db, path), 120, f"{path.name}'s row")
+            path = put(f"single-{i:03d}.jpg", data)
+            wait_for(partial(has_row, db, path), 120, f"{path}'s row")
             waits.append(time.perf_counter() - started)
-            print(f"{mode}: {path.name} labelled {waits[-1]:.2f} s after its write", flush=True)
+            print(f"{mode}: {path} labelled {waits[-1]:.2f} s after its write", flush=True)
         burst = photos[latency:]
         started = time.perf_counter()
-        for i, data in enumerate(burst):
-            (folder / f"burst-{i // 100:02d}").mkdir(exist_ok=True)
-            (folder / f"burst-{i // 100:02d}" / f"{i:05d}.jpg").write_bytes(data)
+        with ThreadPoolExecutor(16 if source.startswith("s3://") else 1) as pool:  # uploads wait on the network
+            list(pool.map(lambda item: put(f"burst-{item[0] // 100:02d}/{item[0]:05d}.jpg", item[1]), enumerate(burst)))
         if burst:
             wait_for(lambda: ok_count(db) == len(photos), 1800, "the burst's rows")
         burst_s = time.perf_counter() - started
@@ -155,6 +183,7 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=10, help="photos written one at a time, each timed to its row")
     parser.add_argument("--burst", type=int, default=1000, help="photos then written at once while watching")
     parser.add_argument("--no-distributed", action="store_true", help="skip the run through Redis, PostgreSQL and a worker")
+    parser.add_argument("--prefix", action="store_true", help="also watch a prefix of a local S3 server (SeaweedFS)")
     options = parser.parse_args()
     stamp, machine = time.strftime("%Y-%m-%dT%H:%M"), f"{platform.processor() or platform.machine()} {os.cpu_count()} cores"
     load = os.getloadavg()[0]
@@ -165,12 +194,28 @@ def main() -> None:
         base = {**os.environ, "MOBILABEL_HOME": str(work / "home"), "MOBILABEL_PRETRAINED": str(WEIGHTS)}
         base.pop("MOBILABEL_BROKER_URL", None)
         here = {**base, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/events.db"}
-        measured += measure("here, events", here, work, photos, options.latency, [])
+        measured += measure("here, events", here, work, photos, options.latency, [], folder_target(work / "events"))
         if options.burst:
             baseline = {**base, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/label.db"}
             measured.append(label_baseline(baseline, work, photos[options.latency :]))
         polled = {**base, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/polling.db"}
-        measured += measure("here, polling every 2 s", polled, work, photos[: options.latency], options.latency, ["--poll"])
+        measured += measure(
+            "here, polling every 2 s",
+            polled,
+            work,
+            photos[: options.latency],
+            options.latency,
+            ["--poll"],
+            folder_target(work / "polling"),
+        )
+        if options.prefix:
+            (work / "seaweedfs").mkdir()
+            with running_store(work / "seaweedfs") as store:
+                in_bucket = {**base, **store.env, "MOBILABEL_DATABASE_URL": f"sqlite:///{work}/prefix.db"}
+                prefix = prefix_target(store)
+                measured += measure(
+                    "here, a bucket prefix polled every 2 s", in_bucket, work, photos, options.latency, [], prefix
+                )
         if not options.no_distributed:
             with distributed_env(base) as env:
                 allowed = {**env, "MOBILABEL_ALLOWED_ROOTS": str(work)}
@@ -180,7 +225,8 @@ def main() -> None:
                     )
                 try:
                     wait_for(lambda: "loaded model version" in (work / "worker.log").read_text(), 600, "the worker")
-                    measured += measure("one worker, events", allowed, work, photos, options.latency, [])
+                    target = folder_target(work / "distributed")
+                    measured += measure("one worker, events", allowed, work, photos, options.latency, [], target)
                 finally:
                     worker.send_signal(signal.SIGTERM)
                     worker.wait(timeout=300)
