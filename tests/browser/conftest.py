@@ -78,7 +78,7 @@ class Server:
     extra: Path  # an empty folder of this test's, also under the allowed roots
     env: dict[str, str]  # the server's settings, for `mobilabel` commands on the same database
 
-    def get(self, path: str, **params: Any) -> Any:
+    def get(self, path: str, /, **params: Any) -> Any:  # positional: a query may hold a `path` filter
         answer = httpx.get(self.base + path, params=params, headers=self.headers, timeout=30)
         assert answer.status_code == 200, answer.text
         return answer.json()
@@ -104,11 +104,12 @@ ServerFactory = Callable[..., Server]
 
 @pytest.fixture
 def serve(prepared: Prepared, tmp_path: Path) -> Iterator[ServerFactory]:
-    """``serve(roots=True, token="")``: `mobilabel serve` on a fresh copy of the prepared database,
-    allowed to serve the prepared photos and this test's ``extra`` folder unless ``roots`` is False."""
+    """``serve(roots=True, token="", bucket_roots=(), **more)``: `mobilabel serve` on a fresh copy of the prepared
+    database, allowed to serve the prepared photos, this test's ``extra`` folder and ``bucket_roots`` (s3:// URIs)
+    unless ``roots`` is False; ``more``: further environment (the AWS variables of a store)."""
     processes: list[subprocess.Popen[str]] = []
 
-    def start(roots: bool = True, token: str = "") -> Server:
+    def start(roots: bool = True, token: str = "", bucket_roots: tuple[str, ...] = (), **more: str) -> Server:
         home = tmp_path / f"home{len(processes)}"
         shutil.copytree(prepared.home, home)
         database = tmp_path / f"mobilabel{len(processes)}.db"
@@ -122,11 +123,13 @@ def serve(prepared: Prepared, tmp_path: Path) -> Iterator[ServerFactory]:
             "MOBILABEL_DATABASE_URL": f"sqlite:///{database}",
             "MOBILABEL_REFRESH_EVERY": "0",
         }
-        if roots:
-            settings["MOBILABEL_ALLOWED_ROOTS"] = os.pathsep.join([str(prepared.data), str(extra)])
+        if roots:  # entries are comma-separated once one is an s3:// URI
+            settings["MOBILABEL_ALLOWED_ROOTS"] = (",".join if bucket_roots else os.pathsep.join)(
+                [str(prepared.data), str(extra), *bucket_roots]
+            )
         if token:
             settings["MOBILABEL_API_TOKEN"] = token
-        env = clean_env(**settings)
+        env = clean_env(**settings | more)
         port = free_port()
         # Its log goes to a file: a pipe nobody reads would block the server once 64 KiB of log filled it.
         log_path = tmp_path / f"serve{len(processes)}.log"
