@@ -398,7 +398,7 @@ def timed_refresh(url: str, write_path: str) -> tuple[float, float]:
 
     quick.relabel_from_embeddings = timed_relabel  # type: ignore[assignment]
     if write_path == "upsert":
-        quick.insert_results = lambda session, records, version_id: write_results(session, records, version_id, None)  # type: ignore[assignment]
+        quick.insert_results = lambda session, labels, version_id: write_results(session, labels.records(), version_id, None)  # type: ignore[assignment]
     try:
         started = time.perf_counter()
         report = quick.quick_refresh(db, settings)

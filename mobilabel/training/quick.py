@@ -60,10 +60,10 @@ from ..storage import versions as stored_versions
 from ..storage.accuracy_queries import answers_new_to, trained_hashes, version_labels
 from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
+from ..storage.database import bulk_cache
 from ..storage.embedding_queries import last_result_id, library_chunk, library_sample, load_embeddings
 from ..storage.pruning import prune_quick_results
-from ..storage.results import ResultRecord, insert_results
-from ..storage.states import ResultStatus
+from ..storage.results import RankedLabels, insert_results
 from ..storage.trained_answers import record_held_out_predictions, record_trained
 from ..versions.checkpoints import register_checkpoint, resolve_checkpoint
 from .data import answers_split
@@ -378,7 +378,7 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
         # One transaction: the new rows and the switch to them commit together (a refresh killed before leaves
         # nothing), and the rows are written current once (results.insert_results). Pruning comes after: the new
         # suggestions are readable from this commit on.
-        with db.transaction() as session:
+        with db.transaction() as session, bulk_cache(session):
             relabelled = relabel_from_embeddings(session, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
             stored_versions.activate_version(session, checkpoint.version_id, reason=stored_versions.PROMOTED)
         with db.transaction() as session:
@@ -463,21 +463,9 @@ def relabel_from_embeddings(session: Session, version_id: str, head: LinearHead,
             return done
         after = int(chunk.result_ids[-1])
         probabilities = head.probabilities(chunk.vectors)
+        # The top k of a few classes: a partial sort per row is no cheaper than argsort at C = 5, 10.
         order = np.argsort(-probabilities, axis=1)[:, :k]
         ranked = np.take_along_axis(probabilities, order, axis=1)
-        records = [
-            ResultRecord(
-                path,
-                content_id,
-                ResultStatus.OK,
-                head.classes[int(top[0])],
-                float(p[0]),
-                [{"label": head.classes[int(i)], "confidence": float(q)} for i, q in zip(top, p, strict=True)],
-                content_hash=content_hash,
-            )
-            for path, content_id, content_hash, top, p in zip(
-                chunk.image_paths, chunk.content_ids, chunk.content_hashes, order, ranked, strict=True
-            )
-        ]
-        insert_results(session, records, version_id)
-        done += len(records)
+        labels = RankedLabels(chunk.image_paths, chunk.content_ids, chunk.content_hashes, head.classes, order, ranked)
+        insert_results(session, labels, version_id)
+        done += len(labels)
