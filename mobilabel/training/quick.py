@@ -380,7 +380,9 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
         # suggestions are readable from this commit on.
         with db.transaction() as session, bulk_cache(session):
             relabelled = relabel_from_embeddings(session, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
-            stored_versions.activate_version(session, checkpoint.version_id, reason=stored_versions.PROMOTED)
+            stored_versions.activate_version(
+                session, checkpoint.version_id, reason=stored_versions.PROMOTED, written_current=True
+            )
         with db.transaction() as session:
             pruned = prune_quick_results(session)
         report = replace(report, relabelled=relabelled, pruned=pruned)
