@@ -180,8 +180,8 @@ def _create_engine(url: str, lock_timeout_s: float, patience_s: float) -> Engine
 
 
 # A bulk write's page cache (SQLite, KiB; the default is 2 MiB): relabelling a million images inserts into the results
-# table's ten indexes at scattered pages and reads 2.5 GB of embeddings, and with the default cache each of those
-# pages was read again from the file, many times over. The cache only grows as pages are read, up to this.
+# table's ten indexes at scattered pages and reads 2.5 GB of embeddings; with the default cache a page evicted is read
+# from the file again when the next insert lands on it. The cache only grows as pages are read, up to this.
 BULK_CACHE_KIB = 1024 * 1024
 BULK_MMAP_BYTES = 8 * 1024**3  # reads through a memory map, not a read() per page: an upper bound, mapped as read
 

@@ -85,7 +85,7 @@ def library_chunk(
     pass the last ``result_ids`` as ``after`` for the next."""
     # SQLite's planner, not knowing that nearly every row is a current ok one, took the (status, path) index and
     # sorted what it found: every page read and joined every row after it, so a million images read their
-    # embeddings 25 times over. NOT INDEXED leaves it the rowid range, read in order, LIMIT rows and no more.
+    # embeddings about 25 times over. NOT INDEXED leaves it the rowid range, read in order, LIMIT rows and no more.
     hint = " NOT INDEXED" if session.get_bind().dialect.name == "sqlite" else ""
     statement = text(
         "SELECT r.id, r.image_path, r.content_id, r.content_hash, e.vector"
