@@ -179,33 +179,6 @@ def _create_engine(url: str, lock_timeout_s: float, patience_s: float) -> Engine
     return engine
 
 
-# A bulk write's page cache (SQLite, KiB; the default is 2 MiB): relabelling a million images inserts into the results
-# table's ten indexes at scattered pages and reads 2.5 GB of embeddings; with the default cache a page evicted is read
-# from the file again when the next insert lands on it. The cache only grows as pages are read, up to this.
-BULK_CACHE_KIB = 1024 * 1024
-BULK_MMAP_BYTES = 8 * 1024**3  # reads through a memory map, not a read() per page: an upper bound, mapped as read
-
-
-@contextmanager
-def bulk_cache(session: Session) -> Iterator[None]:
-    """Within ``session``'s transaction, a large page cache and memory-mapped reads for a bulk write (SQLite:
-    ``BULK_CACHE_KIB``, ``BULK_MMAP_BYTES``), set back as they were when it ends (the connection goes back to the
-    pool). Nothing on PostgreSQL, whose cache is the server's."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    connection = session.connection()
-    cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    mmap = connection.exec_driver_sql("PRAGMA mmap_size").scalar()
-    connection.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
-    connection.exec_driver_sql(f"PRAGMA mmap_size = {BULK_MMAP_BYTES}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache or 0)}")
-        connection.exec_driver_sql(f"PRAGMA mmap_size = {int(mmap or 0)}")
-
-
 def _back_up_sqlite(database: Database, current: str, head: str | None) -> Path | None:
     """Copy an embedded SQLite file aside before migrating it, as ``NAME.before-HEAD.bak`` beside it
     (SQLite's online backup: consistent even with a WAL); returns the copy (None for a server database).

@@ -62,7 +62,6 @@ from ..storage import versions as stored_versions
 from ..storage.accuracy_queries import answers_new_to, trained_hashes, version_labels
 from ..storage.class_queries import trainable_labels
 from ..storage.corrections import VerifiedLabel, usable_corrections
-from ..storage.database import bulk_cache
 from ..storage.embedding_queries import last_result_id, library_chunk, library_sample, load_embeddings
 from ..storage.pruning import prune_quick_results
 from ..storage.results import RankedLabels, insert_results
@@ -380,7 +379,7 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
         # One transaction: the new rows and the switch to them commit together (a refresh killed before leaves
         # nothing), and the rows are written current once (results.insert_results). Pruning comes after: the new
         # suggestions are readable from this commit on.
-        with db.transaction() as session, bulk_cache(session), _collector_paused():
+        with db.transaction() as session, _collector_paused():
             relabelled = relabel_from_embeddings(session, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
             stored_versions.activate_version(
                 session, checkpoint.version_id, reason=stored_versions.PROMOTED, written_current=True
