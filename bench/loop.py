@@ -383,13 +383,13 @@ def timed_refresh(url: str, write_path: str) -> tuple[float, float]:
     and pruning). ``write_path``: "insert" (the product's) or "upsert" (before: ``WRITE_PATHS``)."""
     import mobilabel.training.quick as quick
     from mobilabel.config import load_settings
-    from mobilabel.storage import open_database
+    from mobilabel.storage import open_database, versions
     from mobilabel.storage.results import write_results
 
     os.environ["MOBILABEL_DATABASE_URL"] = url
     settings = load_settings()
     db = open_database(url)
-    relabel, insert = quick.relabel_from_embeddings, quick.insert_results
+    relabel, insert, activate = quick.relabel_from_embeddings, quick.insert_results, versions.activate_version
     writing: list[float] = []
 
     def timed_relabel(*args: object, **kwargs: object) -> int:
@@ -398,13 +398,16 @@ def timed_refresh(url: str, write_path: str) -> tuple[float, float]:
 
     quick.relabel_from_embeddings = timed_relabel  # type: ignore[assignment]
     if write_path == "upsert":
-        quick.insert_results = lambda session, records, version_id: write_results(session, records, version_id, None)  # type: ignore[assignment]
+        quick.insert_results = lambda session, labels, version_id: write_results(session, labels.records(), version_id, None)  # type: ignore[assignment]
+        # Upserted rows are not written current: the activation evaluates the rule for them, as it did then.
+        versions.activate_version = lambda session, version_id, reason, written_current: activate(session, version_id, reason)  # type: ignore[assignment]
     try:
         started = time.perf_counter()
         report = quick.quick_refresh(db, settings)
         ended = time.perf_counter()
     finally:
         quick.relabel_from_embeddings, quick.insert_results = relabel, insert  # type: ignore[assignment]
+        versions.activate_version = activate  # type: ignore[assignment]
         db.engine.dispose()
     assert report.promoted and report.relabelled > 0, report
     return ended - started, ended - writing[0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, delete, func, literal_column, select, text, true, update
+from sqlalchemy import ColumnElement, Select, case, delete, exists, func, literal_column, select, text, true, update
 from sqlalchemy.orm import Session
 
 from .database import rows_changed
@@ -78,6 +78,25 @@ def refresh_current(session: Session, paths: Sequence[str] | Select[Any] | None)
         return
     for start in range(0, len(paths), _PATHS_PER_STATEMENT):
         _flip_wrong(session, list(paths[start : start + _PATHS_PER_STATEMENT]))
+
+
+def hand_over(session: Session, arriving: str, leaving: str | None) -> None:
+    """Current rows right after ``arriving`` became the active version in place of ``leaving`` (None: none was
+    active), its rows having been written current in this transaction (``results.insert_results``): each is its
+    image's current row by the rule (the newest written, labelled, of the active version), so the images' other
+    rows only lose the flag; the rule is evaluated (``refresh_current``) only for the images of ``leaving`` that
+    ``arriving`` has no row of. At a million images, where ranking every row of both versions took half a minute."""
+    arrived = select(Result.image_path).where(Result.model_version_id == arriving)
+    session.execute(
+        update(Result)
+        .where(Result.is_current, Result.model_version_id != arriving, Result.image_path.in_(arrived))
+        .values(is_current=False),
+        execution_options={"synchronize_session": False},
+    )
+    if leaving is not None:
+        newer = Result.__table__.alias("newer")
+        has_arrived = exists().where(newer.c.image_path == Result.image_path, newer.c.model_version_id == arriving)
+        refresh_current(session, select(Result.image_path).where(Result.model_version_id == leaving, ~has_arrived))
 
 
 def delete_results(session: Session, condition: ColumnElement[bool]) -> int:

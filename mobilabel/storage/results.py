@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -59,11 +61,51 @@ def write_results(
         membership.record_job_images(session, job_id, model_version_id, outcomes, keep_existing=keep_existing)
 
 
-def insert_results(session: Session, records: Sequence[ResultRecord], model_version_id: str) -> None:
+@dataclass(frozen=True)
+class RankedLabels:
+    """One version's labels of N images as columns (a quick head relabelling a chunk of the library): image i at
+    ``image_paths[i]``, fingerprint ``content_ids[i]``, content ``content_hashes[i]``, its top k classes
+    ``ranked[i]`` (N, k) int, indices into ``classes``, best first, with their probabilities ``confidences[i]``
+    (N, k) float. No object per image: ``insert_results`` writes the columns as they are."""
+
+    image_paths: Sequence[str]
+    content_ids: Sequence[str | None]
+    content_hashes: Sequence[str]
+    classes: Sequence[str]
+    ranked: np.ndarray
+    confidences: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    def records(self) -> list[ResultRecord]:
+        """The same labels as one ``ResultRecord`` per image (``write_results`` takes those)."""
+        return [
+            ResultRecord(
+                path,
+                content_id,
+                ResultStatus.OK,
+                self.classes[top[0]],
+                p[0],
+                [{"label": self.classes[i], "confidence": q} for i, q in zip(top, p, strict=True)],
+                content_hash=content_hash,
+            )
+            for path, content_id, content_hash, top, p in zip(
+                self.image_paths,
+                self.content_ids,
+                self.content_hashes,
+                self.ranked.tolist(),
+                self.confidences.tolist(),
+                strict=True,
+            )
+        ]
+
+
+def insert_results(session: Session, labels: RankedLabels, model_version_id: str) -> None:
     """Rows of a version that has no row of these images yet and that this transaction goes on to activate (a
     quick head relabelling the library), written current, as plain rows: no conflict handling, no per-path
-    locks, no current-row refresh, and no SQLAlchemy work per row (``_plain_rows``): on PostgreSQL one COPY, on
-    SQLite one executemany of the driver.
+    locks, no current-row refresh, and no Python object per row (``_plain_rows``: each column bound as SQLAlchemy
+    binds it, the constant ones once): on PostgreSQL one COPY, on SQLite one executemany of the driver.
 
     Written current because ``versions.activate_version``, called before this transaction commits, would make
     them so: each is its image's newest, labelled row of the active version (storage.current's rule). The
@@ -73,14 +115,16 @@ def insert_results(session: Session, records: Sequence[ResultRecord], model_vers
     killed before it leaves nothing behind. Takes ``current.lock_every_path`` (PostgreSQL): a worker writing one of
     these images meanwhile would not see the new row and keep its own current too.
 
-    Raises ``psycopg.errors.UniqueViolation`` (PostgreSQL's COPY, not wrapped by SQLAlchemy) or
-    ``sqlalchemy.exc.IntegrityError`` (SQLite) if the version already has a row of one of the images."""
-    rows = [row | {"is_current": True} for row in _rows(_last_per_path(records), model_version_id, None)]
-    if not rows:
+    Raises ``ValueError`` if a path comes twice; ``psycopg.errors.UniqueViolation`` (PostgreSQL's COPY, not
+    wrapped by SQLAlchemy) or ``sqlalchemy.exc.IntegrityError`` (SQLite) if the version already has a row of one
+    of the images."""
+    if not len(labels):
         return
+    if len(set(labels.image_paths)) != len(labels):  # one statement may not write a key twice (as _last_per_path)
+        raise ValueError("insert_results: an image path comes twice")
     lock_every_path(session)
     table = Result.metadata.tables[Result.__tablename__]
-    names, values = _plain_rows(session, table, rows)
+    names, values = _plain_rows(session, table, labels, model_version_id)
     quoted = ", ".join(f'"{name}"' for name in names)
     if session.get_bind().dialect.name == "postgresql":
         import psycopg  # PostgreSQL's driver: not loaded where only SQLite is used
@@ -95,15 +139,52 @@ def insert_results(session: Session, records: Sequence[ResultRecord], model_vers
         session.connection().exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', values)
 
 
-def _plain_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The column names of ``rows`` (all with the same keys) and their values as the driver takes them, each
-    bound as SQLAlchemy binds it (the stored path form, JSON, timestamps), so the rows read back as an INSERT's
-    would. Where SQLAlchemy's executemany spent more time preparing 20,000 rows than SQLite took to write them."""
+def _plain_rows(
+    session: Session, table: Table, labels: RankedLabels, model_version_id: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and the rows of ``labels`` as the driver takes them, each value bound as SQLAlchemy
+    binds it (the stored path form, timestamps), so the rows read back as an INSERT's would; a column that is
+    the same in every row is bound once. ``top_k`` is written as JSON text here, as ``json.dumps`` writes it
+    (what the JSON type's bind does), from the class names' JSON computed once and each probability's repr:
+    per row, what SQLAlchemy's bind of a list of dicts spent most of its time on."""
     dialect = session.get_bind().dialect
-    columns = [table.c[name] for name in rows[0]]
-    binds = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
-    values = [tuple(v if bind is None else bind(v) for v, bind in zip(row.values(), binds, strict=True)) for row in rows]
-    return [column.name for column in columns], values
+    now = utcnow()
+    label_json = np.array([f'{{"label": {json.dumps(name)}, "confidence": ' for name in labels.classes], dtype=object)
+    # Column by column over object arrays (numpy's loop adds the strings): no list or frame per row.
+    reprs = [np.array(list(map(repr, labels.confidences[:, j].tolist())), dtype=object) for j in range(labels.ranked.shape[1])]
+    top_k = "[" + label_json[labels.ranked[:, 0]] + reprs[0]
+    for j in range(1, len(reprs)):
+        top_k = top_k + "}, " + label_json[labels.ranked[:, j]] + reprs[j]
+    varying: dict[str, Iterable[Any]] = {
+        "image_path": labels.image_paths,
+        "content_id": labels.content_ids,
+        "content_hash": labels.content_hashes,
+        "label": np.asarray(labels.classes, dtype=object)[labels.ranked[:, 0]].tolist(),
+        "confidence": labels.confidences[:, 0].tolist(),
+    }
+    constant = {
+        "status": ResultStatus.OK,
+        "error": None,
+        "warning": None,
+        "model_version_id": model_version_id,
+        "job_id": None,
+        "created_at": now,
+        "updated_at": now,
+        "is_current": True,
+    }
+    columns: list[Iterable[Any]] = []
+    for name, given in varying.items():
+        bind = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append(given if bind is None else [bind(v) for v in given])
+    columns.extend(repeat(_bound(table, name, value, dialect)) for name, value in constant.items())
+    columns.append((top_k + "}]").tolist())
+    return [*varying, *constant, "top_k"], list(zip(*columns, strict=False))  # the constant columns repeat without end
+
+
+def _bound(table: Table, name: str, value: Any, dialect: Any) -> Any:
+    """``value`` as SQLAlchemy binds it to the column ``name``."""
+    bind = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    return value if bind is None else bind(value)
 
 
 def count_outcomes(records: Sequence[ResultRecord]) -> tuple[int, int]:

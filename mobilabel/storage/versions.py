@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import MobilabelError
-from .current import delete_results, lock_every_path, refresh_current
+from .current import delete_results, hand_over, lock_every_path, refresh_current
 from .states import ACTIVE_JOB_STATES as ACTIVE_JOBS
 from .tables import Job, JobImage, ModelActivation, ModelVersion, Result, utcnow
 from .upsert import upsert
@@ -85,8 +85,11 @@ def register_version(session: Session, record: VersionRecord, activate: bool = F
     return version
 
 
-def activate_version(session: Session, version_id: str, reason: str = ACTIVATED) -> None:
-    """Make ``version_id`` the one active version, and record the activation for rollback."""
+def activate_version(session: Session, version_id: str, reason: str = ACTIVATED, written_current: bool = False) -> None:
+    """Make ``version_id`` the one active version, and record the activation for rollback. ``written_current``: its
+    rows were written current in this transaction (``results.insert_results``), so only the images' other rows
+    are changed, and the rule is evaluated only for the images of the version leaving that it has no row of
+    (``current.hand_over``)."""
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise UnknownVersionError(f"no model version {version_id!r}")
@@ -95,7 +98,7 @@ def activate_version(session: Session, version_id: str, reason: str = ACTIVATED)
     current = active_version_id(session)
     if current == version_id:
         return
-    _set_active(session, version_id, previous=current, reason=reason)
+    _set_active(session, version_id, previous=current, reason=reason, written_current=written_current)
 
 
 def rollback(session: Session) -> str:
@@ -128,7 +131,7 @@ def _is_deleted(session: Session, version_id: str) -> bool:
     return session.scalar(select(ModelVersion.deleted_at).where(ModelVersion.id == version_id)) is not None
 
 
-def _set_active(session: Session, version_id: str, previous: str | None, reason: str) -> None:
+def _set_active(session: Session, version_id: str, previous: str | None, reason: str, written_current: bool = False) -> None:
     now = utcnow()
     lock_every_path(session)
     # Only images with a row of the version leaving or the one arriving can change their current row.
@@ -137,7 +140,10 @@ def _set_active(session: Session, version_id: str, previous: str | None, reason:
     session.execute(update(ModelVersion).where(ModelVersion.id == version_id).values(active=True, activated_at=now))
     session.add(ModelActivation(version_id=version_id, previous_version_id=previous, reason=reason, activated_at=now))
     session.flush()
-    refresh_current(session, select(Result.image_path).where(Result.model_version_id.in_(changing)))
+    if written_current:
+        hand_over(session, version_id, changing[0] if len(changing) == 2 else None)
+    else:
+        refresh_current(session, select(Result.image_path).where(Result.model_version_id.in_(changing)))
 
 
 def _last_activation(session: Session, version_id: str, before_id: int | None = None) -> ModelActivation | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 from mobilabel.storage import Database, jobs, open_database, versions
 from mobilabel.storage.pruning import delete_job, delete_paths
 from mobilabel.storage.result_queries import ResultFilter, query_results
-from mobilabel.storage.results import ResultRecord, write_results
+from mobilabel.storage.results import RankedLabels, ResultRecord, insert_results, write_results
 from mobilabel.storage.states import JobState, ResultStatus
 from mobilabel.storage.tables import Job, ModelVersion, Result
 
@@ -92,7 +94,8 @@ def _step(session: Session, rng: random.Random) -> str:
     live = [v.id for v in versions.list_versions(session)]
     active = versions.active_version_id(session)
     action = rng.choices(
-        ["write", "register", "activate", "rollback", "delete version", "delete job", "prune"], weights=[8, 1, 2, 2, 1, 1, 1]
+        ["write", "register", "activate", "rollback", "delete version", "delete job", "prune", "relabel"],
+        weights=[8, 1, 2, 2, 1, 1, 1, 1],
     )[0]
     if action == "register" or not live:
         version_id = f"v{rng.randrange(6)}"  # sometimes one deleted before: registering brings it back
@@ -113,6 +116,22 @@ def _step(session: Session, rng: random.Random) -> str:
         version_id = rng.choice(live)
         versions.activate_version(session, version_id)
         return f"activate {version_id}"
+    if action == "relabel":  # as a quick head: a new version's rows written current, then activated (hand_over)
+        version_id = f"q{len(live)}-{rng.randrange(10**9)}"
+        versions.register_version(session, versions.VersionRecord(version_id, "m", 1.0, ["daisy", "roses"], {}, b"q"))
+        paths = rng.sample(PATHS, rng.randint(1, len(PATHS)))
+        ranked = np.array([rng.sample(range(2), 2) for _ in paths])
+        labels = RankedLabels(
+            paths,
+            ["1:1"] * len(paths),
+            [rng.choice(["h1", "h2"]) for _ in paths],
+            ["daisy", "roses"],
+            ranked,
+            np.array([[0.7, 0.3]] * len(paths)),
+        )
+        insert_results(session, labels, version_id)
+        versions.activate_version(session, version_id, written_current=True)
+        return f"relabel {paths} by {version_id}"
     if action == "rollback":
         try:
             return f"rollback to {versions.rollback(session)}"
@@ -156,3 +175,34 @@ def test_the_current_flag_equals_the_rule_after_any_sequence_of_changes(db: Data
         assert flagged == expected, f"seed {seed}, after: " + "; ".join(done[-5:])
         assert shown == expected
     assert any(a.startswith("activate") for a in done) and any(a.startswith("delete version v") for a in done)
+
+
+def test_a_relabel_written_current_leaves_the_rule_right_for_images_it_did_not_relabel(db: Database) -> None:
+    # /p/a: rows of "old" (active) and "newer" (created later, never active); the relabel writes /p/b only. Once
+    # "old" is no longer active, /p/a's current row is "newer"'s (the newest version's), which only the rule gives.
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.transaction() as session:
+        for age, version_id in enumerate(("old", "newer", "quick")):
+            record = versions.VersionRecord(
+                version_id, "m", 1.0, ["daisy", "roses"], {}, b"x", created_at=created + timedelta(days=age)
+            )
+            versions.register_version(session, record)
+        versions.activate_version(session, "old")
+        for version_id in ("old", "newer"):
+            write_results(
+                session,
+                [ResultRecord(path, "1:1", ResultStatus.OK, "daisy", 0.5, content_hash="h") for path in PATHS[:2]],
+                version_id,
+                None,
+            )
+    with db.transaction() as session:
+        one = RankedLabels([PATHS[1]], ["1:1"], ["h"], ["daisy", "roses"], np.array([[1, 0]]), np.array([[0.8, 0.2]]))
+        insert_results(session, one, "quick")
+        versions.activate_version(session, "quick", written_current=True)
+    with db.transaction() as session:
+        current = {
+            str(p): str(v)
+            for p, v in session.execute(select(Result.image_path, Result.model_version_id).where(Result.is_current))
+        }
+        assert set(session.scalars(select(Result.id).where(Result.is_current))) == set(session.scalars(rule_current_ids()))
+    assert current == {PATHS[0]: "newer", PATHS[1]: "quick"}
