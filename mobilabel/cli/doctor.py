@@ -15,7 +15,7 @@ from ..config import Settings
 from ..logs import mask_secrets
 from ..object_paths import ObjectPath
 from ..storage import Database
-from ..storage.database import HEAD_REVISION, schema_revision
+from ..storage.database import head_revision, schema_revision
 from ..versions.checkpoints import active_version_id, find_imagenet
 
 
@@ -52,7 +52,7 @@ def _check_schema(settings: Settings, database: Database, url: str) -> list[Chec
         reason = " ".join(mask_secrets(str(getattr(exc, "orig", exc))).split())
         detail = f"cannot connect to {url}: {reason} (MOBILABEL_DATABASE_URL)"
         return [Check("database", False, detail), Check("migrations", False, "not checked: no database")]
-    head = HEAD_REVISION
+    head = head_revision()
     checks = [Check("database", True, f"{url} answers")]
     if current == head:
         checks.append(Check("migrations", True, f"at the latest ({head})"))

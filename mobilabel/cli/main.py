@@ -12,6 +12,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
+from .. import collector
 from ..config import SettingsError, load_settings
 from ..errors import MobilabelError
 
@@ -115,14 +116,11 @@ def _import_command(name: str) -> ModuleType:
     (the tests) freezes at most once per command module."""
     if name in sys.modules:
         return sys.modules[name]
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return importlib.import_module(name)
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
+    with collector.paused():
+        try:
+            return importlib.import_module(name)
+        finally:
+            gc.freeze()  # before the collector is back on: it never scans them
 
 
 @click.group(cls=MobilabelGroup, context_settings={"help_option_names": ["-h", "--help"]})

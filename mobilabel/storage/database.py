@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
@@ -24,11 +25,29 @@ from .deadline import watch_statements
 
 log = logging.getLogger(__name__)
 
-# The newest migration in migrations/versions (tests/unit/storage/test_migrations.py checks it against
-# Alembic's reading of the scripts). A database at it opens without importing Alembic, 0.2-0.3 s of CPU that
-# a one-photo `predict` spent on every run (bench/predict_start.py): only a database to migrate, or one at a
-# revision this code lacks, needs it.
-HEAD_REVISION = "0018_polish_kept"
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_REVISION_LINE = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:"([^"]*)"|None)', re.MULTILINE)
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration: the one no other script names as its ``down_revision``, read from the scripts'
+    ``revision = "..."`` lines without Alembic (tests/unit/storage/test_migrations.py checks it against Alembic's
+    reading). A database at it opens without importing Alembic, 0.2-0.3 s of CPU that a one-photo `predict`
+    spent on every run (bench/predict_start.py); reading the ~20 small scripts costs about a millisecond.
+
+    Raises:
+        RuntimeError: the scripts do not form one chain with one head (a merge left two heads)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in _VERSIONS.glob("*.py"):
+        for kind, value in _REVISION_LINE.findall(script.read_text()):
+            (revisions if kind == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}): chain them")
+    return heads.pop()
+
 
 # What api/ and cli/ hold without importing SQLAlchemy (tests/unit/test_structure.py): a session, opaque,
 # passed back to storage's functions; any error of the database layer; a value the database cannot hold
@@ -238,7 +257,8 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     except DatabaseError:
         database.dispose()
         raise
-    if current == HEAD_REVISION:
+    head = head_revision()
+    if current == head:
         return database
     from . import migrations_runner  # Alembic: only a database not at the newest migration needs it
 
@@ -246,16 +266,16 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
         database.dispose()
         raise DatabaseError(
             f"the database {mask_secrets(database.url)} is at migration {current}, written by a newer mobilabel than this one "
-            f"({__version__}, migrations up to {HEAD_REVISION}): upgrade mobilabel to use it (nothing was changed)"
+            f"({__version__}, migrations up to {head}): upgrade mobilabel to use it (nothing was changed)"
         )
     if not (auto_upgrade if auto_upgrade is not None else database.is_embedded):
         database.dispose()
         raise DatabaseError(
-            f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, not {HEAD_REVISION}: run `mobilabel db upgrade`"
+            f"the database {mask_secrets(database.url)} is at migration {current or 'none'}, not {head}: run `mobilabel db upgrade`"
         )
     try:
         if current is not None:
-            _back_up_sqlite(database, current, HEAD_REVISION)
+            _back_up_sqlite(database, current, head)
         migrations_runner.upgrade(database.engine)
     except OperationalError as exc:
         database.dispose()

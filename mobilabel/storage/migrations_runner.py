@@ -1,7 +1,7 @@
 """Alembic, driven from code: the migration scripts ship inside the package.
 
 Imported only to migrate or to tell a revision (``database.open_database``): a database already at the newest
-migration is checked without Alembic (``database.schema_revision``, ``database.HEAD_REVISION``)."""
+migration is checked without Alembic (``database.schema_revision``, ``database.head_revision``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _config(engine: Engine | None = None) -> Config:
 
 
 def head_revision() -> str | None:
-    """The newest migration as Alembic reads the scripts: what ``database.HEAD_REVISION`` must name."""
+    """The newest migration as Alembic reads the scripts: what ``database.head_revision`` must agree with."""
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 

@@ -38,18 +38,17 @@ the new head, so workers, `label` and `predict` use it like any other version.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from .. import collector
 from ..calibration import CALIBRATION_METRIC, Calibration, calibrate, softmax
 from ..config import Settings
 from ..errors import MobilabelError
@@ -379,7 +378,10 @@ def _refresh(db: Database, settings: Settings, force: bool) -> QuickReport:
         # One transaction: the new rows and the switch to them commit together (a refresh killed before leaves
         # nothing), and the rows are written current once (results.insert_results). Pruning comes after: the new
         # suggestions are readable from this commit on.
-        with db.transaction() as session, _collector_paused():
+        with (
+            db.transaction() as session,
+            collector.paused(),
+        ):  # rows as tuples, none in a cycle: 25 full collections, 6 s at a million images
             relabelled = relabel_from_embeddings(session, checkpoint.version_id, held.calibrated(head), backbone, settings.top_k)
             stored_versions.activate_version(
                 session, checkpoint.version_id, reason=stored_versions.PROMOTED, written_current=True
@@ -451,21 +453,6 @@ def _with_head(base: Checkpoint, head: LinearHead, trained: int) -> Checkpoint:
         version_id=f"{stored_versions.QUICK_PREFIX}{new_version_id()}",
         source=f"quick head on {trained} answers over {base.version_id}'s backbone",
     )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block (back on after, if it was on). Relabelling builds
-    each chunk's rows as tuples, none in a cycle, and their numbers set off full collections that walk every
-    object of the process (torch's included): 6 s of a million images' minute, 25 of them. Process-wide for a
-    minute at most: what another thread leaves in cycles meanwhile waits for the next collection."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def relabel_from_embeddings(session: Session, version_id: str, head: LinearHead, backbone: str, top_k: int) -> int:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from ...config import Settings
 from ...storage import Database, migrations_runner
 from ...storage import versions as stored_versions
-from ...storage.database import HEAD_REVISION, SQLError, schema_revision
+from ...storage.database import SQLError, head_revision, schema_revision
 from ...storage.leases import SERVING_LEASE_PREFIX, live_holders
 from ..deps import DatabaseDep, SettingsDep
 
@@ -43,7 +43,7 @@ def _checks(db: Database, settings: Settings) -> dict[str, dict[str, object]]:
     except SQLError as exc:
         failed = {"ok": False, "detail": f"database unreachable: {exc.__class__.__name__}"}
         return {"database": failed, "migrations": failed, "model": failed}
-    head = HEAD_REVISION
+    head = head_revision()
     advice = "" if current == head else ": run `mobilabel db upgrade`"
     if current not in (None, head) and not migrations_runner.is_known(current):
         advice = ": written by a newer mobilabel; upgrade this one"

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from mobilabel.storage import migrations_runner, open_database
-from mobilabel.storage.database import HEAD_REVISION, Database, DatabaseError, schema_revision
+from mobilabel.storage.database import Database, DatabaseError, head_revision, schema_revision
 from mobilabel.storage.tables import Base
 from tests.conftest import create_postgres_database, drop_postgres_database
 
@@ -55,8 +55,8 @@ def test_a_database_at_every_earlier_revision_upgrades_to_the_declared_schema(di
 
 
 def test_the_head_revision_is_the_newest_migration() -> None:
-    # A database at HEAD_REVISION opens without Alembic: were it an older migration, newer ones would be skipped.
-    assert HEAD_REVISION == migrations_runner.head_revision(), "a new migration: set database.HEAD_REVISION to its id"
+    # A database at head_revision() opens without Alembic: were it an older migration, newer ones would be skipped.
+    assert head_revision() == migrations_runner.head_revision()
 
 
 OPEN_AND_LIST = (
@@ -78,8 +78,8 @@ def test_only_a_database_to_migrate_imports_alembic(database_url: str) -> None:
         migrations_runner.upgrade(database.engine, released_order()[-2])
     finally:
         database.dispose()
-    assert open_in_a_process(database_url) == [HEAD_REVISION, "True"]  # one migration behind: upgraded
-    assert open_in_a_process(database_url) == [HEAD_REVISION, "False"]  # at the newest: one query, no Alembic
+    assert open_in_a_process(database_url) == [head_revision(), "True"]  # one migration behind: upgraded
+    assert open_in_a_process(database_url) == [head_revision(), "False"]  # at the newest: one query, no Alembic
 
 
 def test_a_database_recording_two_migrations_is_refused(tmp_path: Path) -> None:
@@ -89,5 +89,5 @@ def test_a_database_recording_two_migrations_is_refused(tmp_path: Path) -> None:
     with database.transaction() as session:
         session.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0099')"))
     database.dispose()
-    with pytest.raises(DatabaseError, match=f"several migrations at once \\({HEAD_REVISION}, 0099\\)"):
+    with pytest.raises(DatabaseError, match=f"several migrations at once \\({head_revision()}, 0099\\)"):
         open_database(url)
