@@ -27,6 +27,7 @@ probability at least 1 - Σα_j = 95%, however many times `accept` looks, and th
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,9 +36,8 @@ from .acceptance import CONFIDENCE, GRID
 
 FIRST_LEVEL_SHARE = 0.8  # of α, spent on level 0 (no wrong check answer); level j >= 1 gets (1 - share) * α / 2**j
 LEVELS = 12  # levels 0..11: the α left beyond them (under 0.001% of it) is never spent
-ERROR_SHARE = (
-    0.5  # the candidate set's calibrated error rate may use this share of the 1 - P allowed: the rest pays for the bound
-)
+YIELD_SIZES = 24  # candidate set sizes weighed at most: each costs a level_size per level
+SURE_TO_PASS = 0.999  # a set this likely to be certified by some level: the later levels are not weighed
 
 
 def level_alpha(level: int, confidence: float = CONFIDENCE) -> float:
@@ -80,14 +80,32 @@ def rest_bound(size: int, drawn: int, seen: int, alpha: float) -> float:
     return 1 - (errors_bound(size, drawn, seen, alpha) - seen) / (size - drawn)
 
 
+@functools.cache  # a pure function of its arguments, asked for the same sets by `candidate` and every `certify`
 def level_size(size: int, precision: float, level: int, confidence: float = CONFIDENCE) -> int | None:
     """n_j: the fewest check answers of a set of ``size`` that certify ``precision`` for the rest with ``level`` of them
     wrong; None when no number short of the whole set does."""
     alpha = level_alpha(level, confidence)
     for drawn in range(level + 1, size):
-        if rest_bound(size, drawn, level, alpha) >= precision:
+        if _certifies(size, drawn, level, alpha, precision):
             return drawn
     return None
+
+
+def _certifies(size: int, drawn: int, seen: int, alpha: float, precision: float) -> bool:
+    """``rest_bound(size, drawn, seen, alpha) >= precision`` with one tail probability instead of a bisection: the
+    bound reaches P exactly when the most wrong labels P allows among the rest, plus one, is ruled out at ``alpha``
+    (the tail falls as the number wrong grows)."""
+    rest = size - drawn
+    allowed = seen + math.floor((1 - precision) * rest)  # the largest errors_bound that still gives P ...
+    while 1 - (allowed + 1 - seen) / rest >= precision:  # ... as rest_bound's own arithmetic has it, ulp for ulp
+        allowed += 1
+    while allowed >= seen and 1 - (allowed - seen) / rest < precision:
+        allowed -= 1
+    if allowed < seen:
+        return False
+    if allowed + 1 > rest + seen:  # errors_bound never exceeds the undrawn plus those seen
+        return True
+    return hypergeometric_cdf(seen, size, allowed + 1, drawn) <= alpha
 
 
 LARGE_SET = 10_000  # a set this large needs, near enough, the fewest check answers any set does
@@ -154,21 +172,62 @@ def certify(outcomes: Sequence[bool | None], precision: float, threshold: float,
     return Check(precision, threshold, size, checked, wrong, bound, wanted, more)
 
 
+def _binomial_cdf(wrong: int, drawn: int, rate: float) -> float:
+    """P(at most ``wrong`` wrong among ``drawn`` images each wrong with probability ``rate``)."""
+    return min(1.0, sum(math.comb(drawn, k) * rate**k * (1 - rate) ** (drawn - k) for k in range(wrong + 1)))
+
+
+def expected_taken(size: int, missing: float, precision: float) -> float:
+    """The number of images a candidate set of ``size`` is expected to leave accepted at ``precision``, if its labels
+    are wrong at the rate its calibrated confidences promise (``missing``: the sum of 1 - confidence over the set):
+    over the levels, the chance that level j passes (at most j wrong among its n_j, binomial)
+    and no earlier one did, times the N - n_j images it leaves."""
+    rate = missing / size
+    passed = taken = 0.0
+    for level in range(LEVELS):
+        drawn = level_size(size, precision, level)
+        if drawn is None:
+            break  # the later levels need more still
+        chance = _binomial_cdf(level, drawn, rate)
+        if chance > passed:
+            taken += (chance - passed) * (size - drawn)
+            passed = chance
+        if passed > SURE_TO_PASS:
+            break  # the later levels could add next to nothing
+    return taken
+
+
 def candidate(confidences: Sequence[float], precision: float) -> float | None:
-    """λ: the lowest threshold of ``GRID`` at which the calibrated confidences at or above it promise an error rate
-    (their mean 1 - confidence) of at most ``ERROR_SHARE`` of 1 - ``precision``; None when not even the surest does.
-    Only the version's confidences are read, never an answer, so the check answers stay a uniform draw of its set."""
+    """λ: the threshold of ``GRID`` whose candidate set is expected to leave the most images accepted
+    (``expected_taken``) among the sure sets (those whose mean calibrated confidence is at least P), reading only
+    the version's calibrated confidences, never an answer, so the check answers stay a uniform draw of its set.
+    A larger set leaves more images once certified but, with more wrong labels in it,
+    is less likely to be certified: this weighs the two. The set sizes tried are spaced geometrically (at most
+    ``YIELD_SIZES`` of them, the largest always) to bound the work on a large library. When no sure set is expected to
+    leave any, the lowest sure threshold, so that `accept` can say how far that set is from a certificate; None when
+    not even the surest suggestions are sure."""
     ranked = sorted(confidences, reverse=True)
-    allowed = ERROR_SHARE * (1 - precision)
-    chosen: float | None = None
+    sets: list[tuple[float, int, float]] = []  # (threshold, size, sum of 1 - confidence) wherever the set grows
     position, missing = 0, 0.0
     for threshold in GRID:
         before = position
         while position < len(ranked) and ranked[position] >= threshold:
             missing += 1 - ranked[position]
             position += 1
-        if position and missing / position > allowed:
-            break  # the promised error only grows as the threshold falls
         if position > before:
-            chosen = threshold  # the highest threshold that takes in what it takes: a lower one adds nothing
-    return chosen
+            sets.append((threshold, position, missing))
+    sets = [s for s in sets if s[2] <= (1 - precision) * s[1]]  # sure: their own confidences promise P, at least
+    if len(sets) > YIELD_SIZES:
+        step = (sets[-1][1] / sets[0][1]) ** (1 / (YIELD_SIZES - 1))
+        spaced, last = [], 0.0
+        for s in sets:
+            if s[1] >= last * step or s is sets[-1]:
+                spaced.append(s)
+                last = s[1]
+        sets = spaced
+    best, chosen = 0.0, None
+    for threshold, size, promised in sets:
+        taken = expected_taken(size, promised, precision)
+        if taken > best:
+            best, chosen = taken, threshold
+    return chosen if chosen is not None else min((s[0] for s in sets), default=None)

@@ -23,7 +23,16 @@ from mobilabel.storage.tables import Correction
 from mobilabel.storage.training_runs import quick_refresh_due
 from mobilabel.training.inputs import verified_labels
 from mobilabel.training.options import TrainingOptions
-from mobilabel.verification import certify, errors_bound, hypergeometric_cdf, least_checks, level_alpha, level_size
+from mobilabel.verification import (
+    candidate,
+    certify,
+    errors_bound,
+    expected_taken,
+    hypergeometric_cdf,
+    least_checks,
+    level_alpha,
+    level_size,
+)
 from tests.api_support import ClientFactory, api  # noqa: F401
 
 CLASSES = ["daisy", "roses"]
@@ -42,6 +51,25 @@ def test_the_errors_bound_is_the_exact_hypergeometric_one() -> None:
     # A large set: no wrong answer in n draws bounds the error rate as the binomial does (P**n <= alpha).
     assert level_size(50_000, 0.98, 0) == pytest.approx(math.log(level_alpha(0)) / math.log(0.98), abs=2)
     assert sum(level_alpha(j) for j in range(100)) <= 0.05 + 1e-12
+
+
+def test_a_set_with_no_wrong_label_is_expected_to_leave_all_but_its_first_level() -> None:
+    assert expected_taken(5000, 0.0, 0.98) == 5000 - level_size(5000, 0.98, 0)
+    # wrong labels make a certificate less likely: the same set, promised 1% wrong, is expected to leave fewer
+    assert 0 < expected_taken(5000, 50.0, 0.98) < expected_taken(5000, 5.0, 0.98)
+
+
+def test_the_candidate_set_leaves_out_suggestions_that_would_sink_its_certificate() -> None:
+    # 2,000 sure suggestions and 2,000 at 0.95: together 2.55% wrong by their confidences, more than 0.98 allows,
+    # so the candidate is the sure ones alone; with the others at 0.995 (0.3% wrong) the whole set leaves more.
+    assert candidate([0.999] * 2000 + [0.95] * 2000, 0.98) == 0.999
+    assert candidate([0.999] * 2000 + [0.995] * 2000, 0.98) == 0.995
+
+
+def test_with_too_few_suggestions_the_candidate_is_the_sure_ones_or_none() -> None:
+    # 18 sure suggestions leave nothing once checked: the candidate is still them, for `accept` to say so
+    assert candidate([0.999] * 18 + [0.6] * 82, 0.98) == 0.999
+    assert candidate([0.6] * 100, 0.98) is None
 
 
 def test_check_answers_all_agreeing_certify_and_a_wrong_one_asks_for_the_next_level() -> None:
