@@ -1518,18 +1518,23 @@ export interface components {
             } | null;
             /**
              * Processed
-             * @description done + failed
+             * @description done + failed + skipped, out of total (as `mobilabel status` counts)
              */
             processed: number;
             /** Queue */
             queue: string | null;
             /**
              * Rate
-             * @description images per second since the job started
+             * @description images labelled or failed per second since the job started
              */
             rate: number | null;
             /** Root */
             root: string;
+            /**
+             * Skipped
+             * @description images left as they were: unchanged since they were last labelled
+             */
+            skipped: number;
             /** Started At */
             started_at: string | null;
             /** Status */
