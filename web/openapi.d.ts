@@ -1883,11 +1883,10 @@ export interface components {
             model_version_id: string;
             /**
              * Review State
-             * @description verified (a person answered), accepted (`accept` at a stated precision) or suggested
+             * @description verified (a person answered), accepted (`accept` at a stated precision) or suggested; null for a failed row neither answered nor accepted (it suggests nothing)
              * @default suggested
-             * @enum {string}
              */
-            review_state?: "verified" | "accepted" | "suggested";
+            review_state?: ("verified" | "accepted" | "suggested") | null;
             /** Status */
             status: string;
             /** Top K */
