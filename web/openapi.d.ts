@@ -1518,18 +1518,23 @@ export interface components {
             } | null;
             /**
              * Processed
-             * @description done + failed
+             * @description done + failed + skipped, out of total (as `mobilabel status` counts)
              */
             processed: number;
             /** Queue */
             queue: string | null;
             /**
              * Rate
-             * @description images per second since the job started
+             * @description images labelled or failed per second since the job started
              */
             rate: number | null;
             /** Root */
             root: string;
+            /**
+             * Skipped
+             * @description images left as they were: unchanged since they were last labelled
+             */
+            skipped: number;
             /** Started At */
             started_at: string | null;
             /** Status */
@@ -1878,11 +1883,10 @@ export interface components {
             model_version_id: string;
             /**
              * Review State
-             * @description verified (a person answered), accepted (`accept` at a stated precision) or suggested
+             * @description verified (a person answered), accepted (`accept` at a stated precision) or suggested; null for a failed row neither answered nor accepted (it suggests nothing)
              * @default suggested
-             * @enum {string}
              */
-            review_state?: "verified" | "accepted" | "suggested";
+            review_state?: ("verified" | "accepted" | "suggested") | null;
             /** Status */
             status: string;
             /** Top K */

@@ -20,7 +20,7 @@ def command_database(auto_upgrade: bool | None = None) -> Database:
     database: Database | None = root.meta.get(_DATABASE)
     if database is None:
         settings: Settings = root.obj
-        database = open_database(settings.database_url, auto_upgrade)
+        database = open_database(settings.database_url, auto_upgrade, settings.db_lock_timeout_s, settings.db_patience_s)
         root.call_on_close(database.dispose)
         root.meta[_DATABASE] = database
     return database

@@ -14,7 +14,7 @@ from ..storage.filters import check_filter
 from ..storage.pathcodec import to_stored
 from ..storage.pruning import delete_job, delete_paths, job_deletion, missing_paths
 from ..storage.result_queries import SORT_KEYS, ResultFilter, query_results, results_statement
-from ..storage.review_state import REVIEW_STATES, SUGGESTED, parse_review_states, reviews
+from ..storage.review_state import REVIEW_STATES, parse_review_states, reviews, row_review
 from ..storage.states import ResultStatus
 from .context import command_database, reap_orphans_now
 from .output import FORMATS, messages, print_rows
@@ -117,18 +117,20 @@ def results(
         return
     with database.transaction() as session:
         found = query_results(session, check_filter(session, where))
-        review = reviews(session, (r.content_hash for r in found))
+        found_reviews = reviews(session, (r.content_hash for r in found))
     # Paths as stored: a name that is not UTF-8 shows as bytes:/...\xNN..., exact and printable.
-    rows = [
-        {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
-        | {
-            "image_path": to_stored(r.image_path),
-            "verified_label": review[r.content_hash].verified_label if r.content_hash else None,
-            "review_state": review[r.content_hash].state if r.content_hash else SUGGESTED,
-            "version": r.model_version_id,
-        }
-        for r in found
-    ]
+    rows = []
+    for r in found:
+        review = row_review(found_reviews, r.content_hash, r.status)
+        rows.append(
+            {c: getattr(r, c) for c in STORED_RESULT_COLUMNS}
+            | {
+                "image_path": to_stored(r.image_path),
+                "verified_label": review.verified_label,
+                "review_state": review.state,
+                "version": r.model_version_id,
+            }
+        )
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results", drop_first=RESULT_DROP_FIRST)
     if limit and len(rows) == limit:

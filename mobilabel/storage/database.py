@@ -238,8 +238,11 @@ def schema_revision(engine: Engine) -> str | None:
     return revisions[0] if revisions else None
 
 
-def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
-    """Connect and check that the schema is at the latest migration.
+def open_database(
+    url: str, auto_upgrade: bool | None = None, lock_timeout_s: float | None = None, patience_s: float | None = None
+) -> Database:
+    """Connect and check that the schema is at the latest migration; ``lock_timeout_s`` and ``patience_s`` as
+    ``Database`` takes them (a caller holding the settings passes theirs, so they are not loaded again).
 
     The embedded SQLite default is upgraded on the spot, so a newcomer never needs
     a separate step (a copy of the file is kept beside it first); a server database is upgraded
@@ -248,7 +251,7 @@ def open_database(url: str, auto_upgrade: bool | None = None) -> Database:
     Raises DatabaseError when it cannot connect, when the schema is behind and not upgraded here,
     or when a newer mobilabel wrote it (a migration this code does not have).
     """
-    database = Database(url)
+    database = Database(url, lock_timeout_s, patience_s)
     try:
         current = schema_revision(database.engine)
     except OperationalError as exc:

@@ -20,6 +20,7 @@ from ..models.devices import torch_installed
 from ..storage import Database
 from ..storage import versions as stored
 from .files import checkpoint_file, onnx_file
+from .weights_hash import weights_sha256
 
 if TYPE_CHECKING:
     from ..models.checkpoint import Checkpoint
@@ -198,7 +199,7 @@ def _registered_version(db: Database, settings: Settings, model: str | None) -> 
             if not settings.pretrained.is_file():
                 return None
             # A torchvision ImageNet file registers under its content hash (``Checkpoint``): the same id here.
-            version_id = f"imagenet-{hashlib.sha256(settings.pretrained.read_bytes()).hexdigest()[:12]}"
+            version_id = f"imagenet-{weights_sha256(settings, settings.pretrained)[:12]}"
         elif torch_installed():
             return None
         else:

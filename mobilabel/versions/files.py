@@ -1,6 +1,7 @@
 """Where a model version's files lie on this machine: its checkpoint (``{id}.pt``, a cache of the
 database's copy, checked by sha256 when loaded), its training report (``{id}.png``) and its ONNX file
-(``{id}.onnx``, what a CPU process labels with without torch), all under MOBILABEL_HOME's model cache.
+(``{id}.onnx``, what a CPU process labels with without torch), all under MOBILABEL_HOME's model cache,
+beside the remembered sha256 of the ImageNet weights file (``versions.weights_hash``).
 The one place these names are made."""
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ def report_file(settings: Settings, version_id: str) -> Path:
 def onnx_file(settings: Settings, version_id: str) -> Path:
     """This machine's copy of the version's ONNX file (``models.onnx_file``; it may not exist yet)."""
     return onnx_path(settings.model_cache_dir, version_id)
+
+
+def weights_hash_file(settings: Settings) -> Path:
+    """Where ``versions.weights_hash`` remembers the sha256 of the weights file it hashed last (it may not exist)."""
+    return settings.model_cache_dir / "weights-sha256.json"
 
 
 def remove_files(settings: Settings, version_id: str) -> None:

@@ -233,6 +233,49 @@ def test_the_command_prints_per_class_and_results_filter_on_review_state(db: Dat
         assert "review_state" in runner.invoke(cli, ["results", "--format", fmt]).stdout
 
 
+def failed(db: Database, version: str, hashes: dict[str, str | None]) -> None:
+    """Rows of ``version`` for images it could not decode: /library/<name>.jpg with content ``hashes[name]``."""
+    with db.transaction() as session:
+        records = [
+            ResultRecord(f"/library/{name}.jpg", "1:1", ResultStatus.FAILED, error="corrupt JPEG", content_hash=h)
+            for name, h in hashes.items()
+        ]
+        write_results(session, records, version, None)
+
+
+def test_a_failed_row_has_no_review_state_and_is_never_accepted(db: Database, api: ClientFactory) -> None:  # noqa: F811
+    rows, answers = held_out_library(60)
+    library(db, "v1", rows | {"s1": ("daisy", 0.9999), "s2": ("roses", 0.4)})
+    answer(db, answers | {"f3": "roses"})
+    # f1 read but not decoded, f2 not read at all, f3 not decoded but a person answered its content.
+    failed(db, "v1", {"f1": "f1", "f2": None, "f3": "f3"})
+    runner = CliRunner()
+    assert runner.invoke(cli, ["accept", "--precision", "0.95"]).exit_code == 0
+    with db.transaction() as session:
+        assert accepted_labels(session) == {"s1": "daisy"}, "only an ok row's label is accepted"
+    expected = {"/library/f1.jpg": None, "/library/f2.jpg": None, "/library/f3.jpg": "verified"}
+    for fmt in ("json", "jsonl"):
+        listed = runner.invoke(cli, ["results", "--status", "failed", "--format", fmt])
+        found = json.loads(listed.stdout) if fmt == "json" else [json.loads(line) for line in listed.stdout.splitlines()]
+        assert {r["image_path"]: r["review_state"] for r in found} == expected, fmt
+    as_csv = runner.invoke(cli, ["results", "--status", "failed", "--format", "csv"]).stdout.splitlines()
+    state = as_csv[0].split(",").index("review_state")
+    assert {line.split(",")[0]: line.split(",")[state] for line in as_csv[1:]} == {
+        path: state or "" for path, state in expected.items()
+    }
+    table = runner.invoke(cli, ["results", "--status", "failed"], env={"COLUMNS": "200"}).stdout
+    assert "verified" in table and "suggested" not in table
+    suggested = runner.invoke(cli, ["results", "--review-state", "suggested", "--format", "jsonl"]).stdout.splitlines()
+    assert [json.loads(line)["image_path"] for line in suggested] == ["/library/s2.jpg"]
+    client = api()
+    page = client.get("/api/results", params={"status": "failed"}).json()["items"]
+    assert {r["image_path"]: r["review_state"] for r in page} == expected
+    page = client.get("/api/results", params={"review_state": "suggested"}).json()["items"]
+    assert [r["image_path"] for r in page] == ["/library/s2.jpg"]
+    every_state = client.get("/api/results", params={"review_state": "verified,accepted,suggested", "limit": 1000})
+    assert {r["image_path"] for r in every_state.json()["items"]} & set(expected) == {"/library/f3.jpg"}
+
+
 def test_the_api_accepts_and_shows_review_states(database_url: str, api: ClientFactory) -> None:  # noqa: F811
     database = open_database(database_url, auto_upgrade=True)
     rows, answers = held_out_library(60)

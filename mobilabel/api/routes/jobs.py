@@ -36,8 +36,9 @@ class JobOut(BaseModel):
     total: int
     done: int
     failed: int
-    processed: int = Field(description="done + failed")
-    rate: float | None = Field(description="images per second since the job started")
+    skipped: int = Field(description="images left as they were: unchanged since they were last labelled")
+    processed: int = Field(description="done + failed + skipped, out of total (as `mobilabel status` counts)")
+    rate: float | None = Field(description="images labelled or failed per second since the job started")
     eta_s: float | None = Field(description="seconds left at that rate, while the job runs")
     model_version_id: str | None
     queue: str | None
@@ -58,10 +59,12 @@ class CancelOut(BaseModel):
 
 
 def job_out(job: Job) -> JobOut:
-    processed = job.done + job.failed
+    # Skipped images count as processed (total includes them) but not towards the rate: they cost no labelling.
+    labelled = job.done + job.failed
+    processed = labelled + job.skipped
     end = job.finished_at or utcnow()
     seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
-    rate = processed / seconds if seconds > 0 and processed else None
+    rate = labelled / seconds if seconds > 0 and labelled else None
     active = job.status in ACTIVE_JOB_STATES
     eta = (job.total - processed) / rate if active and rate and job.total >= processed else None
     return JobOut(
@@ -71,6 +74,7 @@ def job_out(job: Job) -> JobOut:
         total=job.total,
         done=job.done,
         failed=job.failed,
+        skipped=job.skipped,
         processed=processed,
         rate=rate,
         eta_s=eta,

@@ -14,7 +14,7 @@ from ...storage.database import DbSession
 from ...storage.filters import FilterError, check_filter
 from ...storage.result_pages import KEYSET_SORTS, BadCursorError, ordered_statement, results_page
 from ...storage.result_queries import ResultFilter
-from ...storage.review_state import SUGGESTED, Review, ReviewState, ReviewStateError, parse_review_states, reviews
+from ...storage.review_state import ReviewState, ReviewStateError, parse_review_states, reviews, row_review
 from ...storage.tables import Result
 from ...storage.versions import UnknownVersionError
 from ..deps import PATTERN_MARK, DatabaseDep, RowId, SessionDep, checked_pattern
@@ -47,8 +47,10 @@ class ResultOut(BaseModel):
         description="the file's fingerprint (size:mtime_ns) when labelled: the thumbnail's ?v= cache key"
     )
     verified_label: str | None = None
-    review_state: ReviewState = Field(
-        "suggested", description="verified (a person answered), accepted (`accept` at a stated precision) or suggested"
+    review_state: ReviewState | None = Field(
+        "suggested",
+        description="verified (a person answered), accepted (`accept` at a stated precision) or suggested; "
+        "null for a failed row neither answered nor accepted (it suggests nothing)",
     )
     accepted_label: str | None = Field(None, description="the label `accept` accepted (it stands until `accept` runs again)")
     accepted_by_version: str | None = Field(None, description="the version whose label `accept` accepted")
@@ -118,7 +120,7 @@ def results_out(session: DbSession, rows: list[Result]) -> list[ResultOut]:
     found = reviews(session, (r.content_hash for r in rows))
     out = []
     for r in rows:
-        review = found.get(r.content_hash or "", Review(SUGGESTED))
+        review = row_review(found, r.content_hash, r.status)
         update = {name: getattr(review, name) for name in _REVIEW_FIELDS} | {"review_state": review.state}
         out.append(ResultOut.model_validate(r, from_attributes=True).model_copy(update=update))
     return out

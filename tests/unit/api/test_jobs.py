@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from mobilabel.cli.main import cli
 from tests.api_support import ClientFactory
 from tests.conftest import FLOWERS
 
@@ -45,6 +48,24 @@ def test_a_folder_becomes_a_job_labelled_by_the_server(api: ClientFactory, tmp_p
     assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 409
     assert client.post("/api/jobs/999/cancel").status_code == 404
     assert client.get("/api/jobs/999").status_code == 404
+
+
+def test_a_rerun_counts_unchanged_images_as_skipped_as_the_cli_does(api: ClientFactory, tmp_path: Path) -> None:
+    folder = photos(tmp_path / "root" / "roses", 3)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    client = api(MOBILABEL_ALLOWED_ROOTS=str(tmp_path / "root"))
+    first = wait_for_end(client, client.post("/api/jobs", json={"folder": str(folder)}).json()["id"])
+    assert (first["total"], first["done"], first["failed"], first["skipped"], first["processed"]) == (4, 3, 1, 0, 4)
+    # Unchanged photos are skipped; the failed image is tried again.
+    again = wait_for_end(client, client.post("/api/jobs", json={"folder": str(folder)}).json()["id"])
+    counts = ("status", "total", "done", "failed", "skipped")
+    assert [again[c] for c in counts] == ["completed", 4, 0, 1, 3] and again["processed"] == 4, again
+    assert again["rate"] > 0 and again["eta_s"] is None
+    listed = CliRunner().invoke(cli, ["jobs", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert [{c: j[c] for c in counts} for j in json.loads(listed.output)] == [
+        {c: j[c] for c in counts} for j in client.get("/api/jobs").json()
+    ]
 
 
 def test_job_folders_must_lie_under_the_allowed_roots(api: ClientFactory, tmp_path: Path) -> None:
