@@ -33,8 +33,11 @@ the audit answers), as a quick refresh stores them. Two rules, each its own rows
   permutation per seed standing for the content hashes), running accept again after each request, until
   they certify P or no number of answers would; the version is not retrained on them (check answers never
   train). Its rows count the check answers apart (``check_answers``); coverage is accepted / unreviewed
-  after the loop, the checked images (answered, so verified) not counted as accepted. ``--error-share``
-  sets ``verification.ERROR_SHARE`` to measure another candidate threshold.
+  after the loop, the checked images (answered, so verified) not counted as accepted.
+- ``oracle``: no rule, a reference: the one threshold chosen *knowing the truth* (the largest set above a
+  calibrated confidence whose measured precision is at least P), the issue's "threshold chosen knowing the truth";
+- ``ceiling``: no rule, a limit: the most any uniform check sample could accept of the unreviewed photos even if
+  every label were right and every check answer agreed (``ceiling``), i.e. the best a ``check`` row could reach.
 
 Per (held-out scheme, P): over the seeds, how many accepted anything, how many of those had a
 measured precision below P on the unreviewed photos, the pooled and mean precision, and the mean
@@ -45,6 +48,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
+import json
 import os
 import platform
 import statistics
@@ -72,6 +77,7 @@ LOOP_SUMMARY = RESULTS / "accept_loop.csv"
 LOOP_RUNS = RESULTS / "accept_loop_runs.csv"
 ROUND = 20  # answers per round of the loop, a quick refresh after each: MOBILABEL_REFRESH_EVERY's default
 FOLDS = 5
+REUSE_LOOP = False  # --reuse-loop: the loop's answers from an earlier run (bench/data/), to try accept rules quickly
 L2 = 1e-3  # the head's weight decay: enough to keep 300 answers in 1,280 dimensions from over-fitting
 
 
@@ -124,7 +130,7 @@ def logits_of(head: torch.nn.Linear, x: npt.NDArray[np.float32]) -> npt.NDArray[
 @dataclass(frozen=True)
 class Run:
     scheme: str
-    rule: str  # pooled | per_class
+    rule: str  # pooled | per_class | check | oracle | ceiling
     precision: float
     seed: int
     held_out: int
@@ -227,7 +233,13 @@ def loop_seed(
     x, y, names = data
     library = Library([names[int(t)] for t in y], x, suggestions)
     queue = Row("queue", DEFAULT_STRATEGY.ranking, DEFAULT_STRATEGY.diverse, audit_share, self_trained=True)
-    _, answered = simulate(library, queue, seed, answers // ROUND, ROUND)
+    cached = DATA / f"accept_loop_{answers}_{audit_share}_{seed}.json"  # the loop's answers: (index, audit) pairs
+    if REUSE_LOOP and cached.is_file():
+        answered = {int(i): bool(a) for i, a in json.loads(cached.read_text())}
+    else:
+        _, answered = simulate(library, queue, seed, answers // ROUND, ROUND)
+        DATA.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(list(answered.items())))
     trained = np.array([i for i, audit in answered.items() if not audit])
     audit = np.array([i for i, is_audit in answered.items() if is_audit], dtype=np.int64)
     unreviewed = np.array([i for i in range(len(y)) if i not in answered])
@@ -252,6 +264,11 @@ def loop_seed(
     check_order = np.random.default_rng([seed, 1]).permutation(len(unreviewed))  # the content hashes' order, per library
     runs = []
     for precision in precisions:
+        scheme = f"loop, audit {audit_share:.0%}"
+        known, taken, right = oracle(test_p, y[unreviewed], precision)
+        runs.append(Run(scheme, "oracle", precision, seed, len(evidence), temperature, known, taken, right, len(unreviewed)))
+        most = ceiling(len(unreviewed), precision)
+        runs.append(Run(scheme, "ceiling", precision, seed, len(evidence), temperature, None, most, most, len(unreviewed)))
         pooled = choose(evidence, names, precision)
         runs.append(
             checked_run(pooled.threshold, test_p, y[unreviewed], names, precision, check_order).labelled(
@@ -340,6 +357,36 @@ def checked_run(
     return Checked(precision, threshold, len(rest), right, len(truth), checks, True)
 
 
+def oracle(
+    probabilities: npt.NDArray[np.float64], truth: npt.NDArray[np.int64], precision: float
+) -> tuple[float | None, int, int]:
+    """(threshold, accepted, right) of the largest set above one calibrated confidence whose measured precision is at
+    least ``precision``: chosen knowing the truth, so no rule can do better with one threshold."""
+    confidence, right = probabilities.max(1), probabilities.argmax(1) == truth
+    order = np.argsort(-confidence, kind="stable")
+    hits = np.cumsum(right[order])
+    sizes = np.arange(1, len(order) + 1)
+    # a set ends where the next confidence is lower: ties go in together
+    ends = np.flatnonzero(np.append(confidence[order][1:] < confidence[order][:-1], True))
+    good = [e for e in ends if hits[e] >= precision * sizes[e]]
+    if not good:
+        return None, 0, 0
+    last = max(good)
+    return float(confidence[order][last]), int(sizes[last]), int(hits[last])
+
+
+@functools.cache  # the same for every seed with as many photos left
+def ceiling(unreviewed: int, precision: float) -> int:
+    """The most images a uniform check sample can leave accepted among ``unreviewed`` at ``precision``: over candidate
+    sets of every size M, M less the check answers (all agreeing) that certify it (``verification.level_size``)."""
+    best = 0
+    for size in range(1, unreviewed + 1):
+        drawn = verification.level_size(size, precision, 0)
+        if drawn is not None:
+            best = max(best, size - drawn)
+    return best
+
+
 def summarise(runs: Sequence[Run]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for scheme, rule in sorted({(r.scheme, r.rule) for r in runs}, reverse=True):
@@ -380,13 +427,14 @@ def main() -> None:
         "--audit-shares", default="0.1", help="with --loop: the audit shares of the queue to run (0.1 is the default queue's)"
     )
     parser.add_argument(
-        "--error-share",
-        type=float,
-        default=verification.ERROR_SHARE,
-        help="with --loop: the candidate set's calibrated error rate, as a share of 1 - P (the product's default)",
+        "--reuse-loop",
+        action="store_true",
+        help="with --loop: reuse the loop's answers an earlier run cached under bench/data/ (the loop is the slow part; "
+        "valid while the loop's code and the features are unchanged: for trying accept rules)",
     )
     args = parser.parse_args()
-    verification.ERROR_SHARE = args.error_share
+    global REUSE_LOOP
+    REUSE_LOOP = args.reuse_loop
     precisions = [float(p) for p in args.precisions.split(",")]
     started = time.perf_counter()
     data = features()
