@@ -289,8 +289,9 @@ def _queue_run(settings: Settings, data_dir: Path | None, force: bool, relabel: 
 
 RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
 TABLE_RUN_COLUMNS = ("id", "status", "trigger", "version_id", "promoted", "created_at", "data_dir", "progress", "error")
-# Where a table is too narrow: whether a run promoted its version is what a reviewer waits for (issue 26's walkthrough).
-RUN_DROP_FIRST = ("trigger", "created_at", "version_id", "progress", "promoted", "error")
+# Where a table is too narrow: whether a run promoted its version is what a reviewer waits for (issue 26's walkthrough);
+# its version_id is a key (output.KEY_COLUMNS), always shown.
+RUN_DROP_FIRST = ("trigger", "created_at", "progress", "promoted", "error")
 
 
 @click.command()
