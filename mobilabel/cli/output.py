@@ -85,11 +85,14 @@ def table_of(
     paths shortened from the left and text wrapped to their narrowest first, then ``drop_first``'s columns
     left out in order (never one of KEY_COLUMNS); the width left over goes to paths and text, up to what they need."""
     cells = [{k: _table_value(k, row.get(k)) for k in columns} for row in rows]
-    # A text column empty in every row (no errors, say) gives its width to the others.
-    columns = [c for c in columns if c not in TEXT_COLUMNS or any(cell[c] for cell in cells)]
+    # A text column empty in every row (no errors, say) gives its width to the others where the command may leave
+    # it out: the header of a table without rows names the same columns as one with them.
+    columns = [c for c in columns if c not in TEXT_COLUMNS or c not in drop_first or any(cell[c] for cell in cells)]
     headers = {k: k.replace("_", " ") for k in columns}
 
     def natural(column: str) -> int:
+        if not cells:  # a header alone is not wrapped between its words
+            return len(headers[column])
         longest_header_word = max(len(word) for word in headers[column].split())
         return max([longest_header_word, *(len(cell[column]) for cell in cells)])
 

@@ -162,3 +162,27 @@ def test_a_key_column_is_left_out_by_no_command() -> None:
     lines = output.getvalue().splitlines()
     assert lines[1].startswith(f"1  {version_id} the decoder"), lines  # whole, on one line
     assert "left out to fit 40 columns: status" in " ".join(" ".join(lines).split()), lines
+
+
+def test_results_matching_nothing_print_the_usual_header_and_say_so() -> None:
+    # Before: a header alone, without its label column ("image path confidence status review state version").
+    header = "image path label confidence status review state version"
+    empty = CliRunner().invoke(cli, ["results"], env={"COLUMNS": "80"})
+    assert empty.exit_code == 0 and empty.stdout.split("\n")[1] == header, empty.stdout
+    assert empty.stderr == "no results stored yet: mobilabel label FOLDER labels one\n"
+    database = open_database(load_settings().database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        record = versions.VersionRecord("804f87e10853", "mobilenet_v2", 1.0, ["daisy", "roses"], {}, b"x")
+        versions.register_version(session, record, activate=True)
+        job = stored_jobs.create_job(session, "/photos", "804f87e10853", status=JobState.COMPLETED)
+        write_results(session, [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "daisy", 0.9, [])], "804f87e10853", job.id)
+    database.dispose()
+    shown = CliRunner().invoke(cli, ["results"]).stdout.split("\n")
+    headed = shown[1 : next(i for i, line in enumerate(shown) if "a.jpg" in line)]
+    assert sorted(" ".join(headed).split()) == sorted(header.split()), shown  # the same columns with a row
+    none = CliRunner().invoke(cli, ["results", "--path", "*/nothing/*"], env={"COLUMNS": "80"})
+    assert none.exit_code == 0 and none.stdout.split("\n")[1] == header and none.stderr == "no results match\n", none.output
+    formats = {f: CliRunner().invoke(cli, ["results", "--path", "*/nothing/*", "--format", f]) for f in ("csv", "json", "jsonl")}
+    assert formats["csv"].stdout.startswith("image_path,label,") and formats["csv"].stdout.count("\n") == 1
+    assert formats["json"].stdout == "[]\n" and formats["jsonl"].stdout == ""
+    assert all(r.exit_code == 0 and r.stderr == "" for r in formats.values()), formats
