@@ -85,7 +85,7 @@ def run_copies_scenario(database_url: str, tmp_path: Path, photos: list[Path], m
     assert "1 image, 1 labelled, 0 failed, 0 skipped (unchanged)" in label(later)
     assert sum(seen) == 3, "a renamed copy of a labelled photo costs no inference"
     assert stored(database_url)[str(renamed)][:2] == ("ok", plain[str(originals[0])].label)
-    assert "1 image, 0 labelled, 0 failed, 1 skipped (unchanged)" in label(later), "the copy's row has its own fingerprint"
+    assert "nothing new to label: 1 image unchanged" in label(later), "the copy's row has its own fingerprint"
 
     # A worker's chunk: a copy costs nothing, a new content one inference.
     runtime = WorkerRuntime(load_settings())

@@ -41,7 +41,7 @@ def mistakes_command(count: int, fmt: str) -> None:
         for m in found
     ]  # fmt: skip
     columns = TABLE_MISTAKE_COLUMNS if fmt == "table" else MISTAKE_COLUMNS
-    print_rows(Console(), columns, rows, fmt, title="likely mistakes", drop_first=("result_id",))
+    print_rows(Console(), columns, rows, fmt, title="likely mistakes")
     flagged = sum(m.flagged for m in found)
     click.echo(f"{flagged} of the {len(found)} listed flagged, out of {checked} labels checked", err=True)
     if fmt == "table" and found:
@@ -79,7 +79,7 @@ def duplicates_command(threshold: float, fmt: str) -> None:
         for number, members in enumerate(groups, start=1)
         for m in members
     ]
-    print_rows(Console(), MEMBER_COLUMNS, rows, fmt, title="near-duplicate groups", drop_first=("answered", "result_id"))
+    print_rows(Console(), MEMBER_COLUMNS, rows, fmt, title="near-duplicate groups", drop_first=("answered",))
     click.echo(f"{len(groups)} group{'s' if len(groups) != 1 else ''} of {len(rows)} photos", err=True)
 
 
@@ -94,7 +94,7 @@ def similar_command(result_id: int, count: int, fmt: str) -> None:
          "similarity": round(m.similarity or 0.0, 3)}
         for m in more_like_this(command_database(), result_id, count)
     ]  # fmt: skip
-    print_rows(Console(), NEIGHBOUR_COLUMNS, rows, fmt, title=f"like {result_id}", drop_first=("answered", "result_id"))
+    print_rows(Console(), NEIGHBOUR_COLUMNS, rows, fmt, title=f"like {result_id}", drop_first=("answered",))
 
 
 @click.command("group")

@@ -143,17 +143,22 @@ def first_interrupt_stops_gently(
 
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:
     labelled = summary.done + summary.failed
-    rate = labelled / summary.seconds if summary.seconds else 0.0
-    # Over the whole job, start-up (model load, folder walk) included: the bar's rate is recent images only.
-    speed = f" ({rate:.1f} img/s overall, start-up included; {engine} engine)" if engine else ""
-    console.print(
-        f"job {summary.job_id}: {counted(summary.total, 'image')}, {summary.done} labelled, {summary.failed} failed, "
-        f"{summary.skipped} skipped (unchanged)"
-        + "".join(f", {count} skipped: {reason}" for reason, count in summary.passed_over.items())
-        + f" in {summary.seconds:.1f} s{speed}, model version {summary.model_version_id}"
-    )
-    if summary.skipped and not labelled:
-        console.print("nothing changed for this model version; --force labels all again")
+    passed_over = "".join(f", {count} skipped: {reason}" for reason, count in summary.passed_over.items())
+    if not labelled and summary.skipped == summary.total:
+        # An incremental run with nothing changed: its time and rate would measure nothing.
+        console.print(
+            f"job {summary.job_id}: nothing new to label: {counted(summary.skipped, 'image')} unchanged for model version "
+            f"{summary.model_version_id}{passed_over}; --force labels all again"
+        )
+    else:
+        rate = labelled / summary.seconds if summary.seconds else 0.0
+        # Over the whole job, start-up (model load, folder walk) included: the bar's rate is recent images only.
+        speed = f" ({rate:.1f} img/s overall, start-up included; {engine} engine)" if engine and labelled else ""
+        console.print(
+            f"job {summary.job_id}: {counted(summary.total, 'image')}, {summary.done} labelled, {summary.failed} failed, "
+            f"{summary.skipped} skipped (unchanged){passed_over} in {summary.seconds:.1f} s{speed}, "
+            f"model version {summary.model_version_id}"
+        )
     counts = list(summary.label_counts.items())
     for name, count in counts[:_SUMMARY_LABELS]:
         console.print(f"  {count:6d}  {name}", markup=False, highlight=False)

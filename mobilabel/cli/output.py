@@ -3,7 +3,7 @@
 Tables fit the terminal (80 columns in a pipe): ids, numbers, dates and states are never
 wrapped nor cut (an odd value longer than 24 characters folds onto a second line, whole), long
 paths lose their beginning ("…/val/roses/a.jpg"), and free text wraps. When even that does not fit, columns are left out
-in the order the command gives (never the ones it is about), and a caption names them.
+in the order the command gives (never the ones it is about, nor an id), and a caption names them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def messages() -> Console:
     return console
 
 
+# Ids a user copies into other commands (promote, review similar, review group): never left out.
+KEY_COLUMNS = frozenset({"id", "version_id", "result_id"})
 # Columns holding paths: shortened from the left to the width left over.
 PATH_COLUMNS = frozenset({"image_path", "root", "data_dir", "path", "made_on"})
 # Columns of free text: the only ones that wrap.
@@ -63,7 +65,7 @@ def print_rows(
     drop_first: Sequence[str] = (),
 ) -> None:
     """``rows`` as ``fmt`` (table, csv or json) with ``columns``; a table fits ``console.width``, leaving out
-    columns of ``drop_first`` in that order where it must (the other columns always stay)."""
+    columns of ``drop_first`` in that order where it must (the other columns and KEY_COLUMNS always stay)."""
     if fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -81,13 +83,16 @@ def table_of(
 ) -> Table:
     """A table of at most ``width`` characters wherever the columns not in ``drop_first`` fit at their narrowest:
     paths shortened from the left and text wrapped to their narrowest first, then ``drop_first``'s columns
-    left out in order; the width left over goes to paths and text, up to what they need."""
+    left out in order (never one of KEY_COLUMNS); the width left over goes to paths and text, up to what they need."""
     cells = [{k: _table_value(k, row.get(k)) for k in columns} for row in rows]
-    # A text column empty in every row (no errors, say) gives its width to the others.
-    columns = [c for c in columns if c not in TEXT_COLUMNS or any(cell[c] for cell in cells)]
+    # A text column empty in every row (no errors, say) gives its width to the others where the command may leave
+    # it out: the header of a table without rows names the same columns as one with them.
+    columns = [c for c in columns if c not in TEXT_COLUMNS or c not in drop_first or any(cell[c] for cell in cells)]
     headers = {k: k.replace("_", " ") for k in columns}
 
     def natural(column: str) -> int:
+        if not cells:  # a header alone is not wrapped between its words
+            return len(headers[column])
         longest_header_word = max(len(word) for word in headers[column].split())
         return max([longest_header_word, *(len(cell[column]) for cell in cells)])
 
@@ -103,7 +108,7 @@ def table_of(
     for column in drop_first:
         if needed(columns) <= width:
             break
-        if column in columns:
+        if column in columns and column not in KEY_COLUMNS:
             columns.remove(column)
             dropped.append(headers[column])
     widths = {c: narrowest(c) for c in columns}

@@ -15,7 +15,7 @@ from .output import FORMATS, print_rows
 
 COLUMNS = ("result_id", "image_path", "suggested_label", "confidence", "reason")
 CSV_COLUMNS = (*COLUMNS, "label")  # the label column left empty, to fill in and import with `correct --csv`
-DROP_FIRST = ("result_id", "reason", "confidence")  # where a table is too narrow
+DROP_FIRST = ("reason", "confidence")  # where a table is too narrow
 
 
 @click.group()

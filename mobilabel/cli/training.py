@@ -289,8 +289,9 @@ def _queue_run(settings: Settings, data_dir: Path | None, force: bool, relabel: 
 
 RUN_COLUMNS = ("id", "status", "trigger", "data_dir", "progress", "version_id", "promoted", "error", "created_at", "finished_at")
 TABLE_RUN_COLUMNS = ("id", "status", "trigger", "version_id", "promoted", "created_at", "data_dir", "progress", "error")
-# Where a table is too narrow: whether a run promoted its version is what a reviewer waits for (issue 26's walkthrough).
-RUN_DROP_FIRST = ("trigger", "created_at", "version_id", "progress", "promoted", "error")
+# Where a table is too narrow: whether a run promoted its version is what a reviewer waits for (issue 26's walkthrough);
+# its version_id is a key (output.KEY_COLUMNS), always shown.
+RUN_DROP_FIRST = ("trigger", "created_at", "progress", "promoted", "error")
 
 
 @click.command()
@@ -420,11 +421,20 @@ def _print_report(console: Console, report: TrainingReport) -> None:
         console.print(f"skipped {len(report.skipped)} unreadable images:")
         for path, reason in list(report.skipped.items())[:20]:
             console.print(f"  {path}: {reason}", markup=False, highlight=False)
-    decision = report.promotion
-    verdict = "now active" if decision.promoted else "not activated"
-    console.print(f"{verdict}: {decision.reason}", markup=False, highlight=False)
+    console.print(_promotion_line(report), markup=False, highlight=False)
     console.print(f"checkpoint: {report.checkpoint_path}", markup=False, highlight=False)
     console.print(f"report: {report.report_path}", markup=False, highlight=False)
+
+
+def _promotion_line(report: TrainingReport) -> str:
+    """Which version labels from now on: the new one, and what it replaced (the ImageNet weights, which label when no
+    version of one's own is active, or the previous version, with the comparison), or why it was not activated."""
+    decision, previous = report.promotion, report.promotion.previous_version_id
+    if not decision.promoted:
+        return f"not activated: {decision.reason}"
+    if previous is None or previous.startswith(stored.IMAGENET_PREFIX):
+        return f"model version {report.version_id} is now active, replacing the ImageNet weights (ImageNet's classes, not yours)"
+    return f"model version {report.version_id} is now active, replacing {previous}: {decision.reason}"
 
 
 @click.group(invoke_without_command=True)

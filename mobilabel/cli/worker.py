@@ -12,8 +12,8 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
 from ..broker import create_app, reaching_broker
-from ..config import Settings, available_cores
-from ..logs import configure_logging
+from ..config import ENV_PREFIX, Settings, available_cores
+from ..logs import configure_logging, mask_secrets
 from ..models import resolve_device
 from ..scheduler.sweeper import sweep
 from ..storage import Database, open_database
@@ -64,6 +64,7 @@ def worker(
         metrics_folder = metrics.prepare()  # before the pool forks, so every process writes there
         metrics.serve(port)
         log.info("serving Prometheus metrics", extra={"port": port})
+    click.echo(startup_line(settings), err=True)
     with reaching_broker(settings):
         app.worker_main(
             [
@@ -80,6 +81,20 @@ def worker(
         )
     if port:
         metrics.cleanup(metrics_folder)
+
+
+def startup_line(settings: Settings) -> str:
+    """The line a worker starts with: the broker it takes chunks from and the database it writes results to
+    (passwords masked), each with where it comes from: its MOBILABEL_ variable, or the default."""
+
+    def origin(field: str) -> str:
+        variable = ENV_PREFIX + field.upper()
+        return variable if field in settings.model_fields_set else f"default; {variable} sets another"
+
+    return (
+        f"worker: broker {mask_secrets(settings.broker_url)} ({origin('broker_url')}), "
+        f"results to {mask_secrets(settings.database_url)} ({origin('database_url')})"
+    )
 
 
 def _run_sweeper_beside(settings: Settings, app: Celery) -> None:

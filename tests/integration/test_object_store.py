@@ -77,7 +77,7 @@ def test_label_a_prefix_then_skip_what_is_unchanged(s3: S3Store, tmp_path: Path)
     # Unchanged: nothing read again, with or without the trailing slash.
     again = mobilabel("label", prefix)
     assert again.returncode == 0, again.stderr
-    assert f"0 labelled, 0 failed, {len(DAISY)} skipped (unchanged)" in again.stderr
+    assert f"nothing new to label: {len(DAISY)} images unchanged" in again.stderr
 
     # One object replaced by a rose: only it is labelled again, and its row now holds the rose's fingerprint.
     replaced = f"daisy/{DAISY[0].name}"

@@ -58,7 +58,7 @@ def test_a_second_run_waits_for_the_first_and_labels_only_what_it_left(
         and f"is labelling {FLOWERS / 'val' / 'daisy'}" in output["parent"]
     )
     # Whichever of the two went next, each labels only what no earlier run had.
-    assert "21 images, 0 labelled, 0 failed, 21 skipped (unchanged)" in output["same"]
+    assert "nothing new to label: 21 images unchanged" in output["same"]
     assert "120 images, 99 labelled, 0 failed, 21 skipped (unchanged)" in output["parent"]
     db = open_database(postgres_url)
     with db.transaction() as session:

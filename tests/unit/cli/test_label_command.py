@@ -66,7 +66,7 @@ def test_labelling_a_folder_twice_leaves_no_duplicate_rows(database_url: str) ->
     assert run("label", "--force", str(VAL / "roses")).exit_code == 0  # unchanged files are labelled again only when forced
     # Nothing to label: no progress bar ("0/? - img/s recent ... eta" read as a stalled run), only the summary.
     unchanged = run("label", str(VAL / "roses"))
-    assert "0 labelled, 0 failed, 20 skipped (unchanged)" in unchanged.output and "nothing changed" in unchanged.output
+    assert "nothing new to label: 20 images unchanged for model version imagenet-" in unchanged.output, unchanged.output
     assert "0/?" not in unchanged.output and "img/s recent" not in unchanged.output, unchanged.output
     database = open_database(database_url)
     with database.transaction() as session:
@@ -166,3 +166,20 @@ def test_the_summary_rate_says_it_is_over_the_whole_job_and_the_bar_rate_over_re
     task = Task(0, "labelling", 100, 100, _get_time=lambda: 0.0)
     task.finished_speed = 127.0
     assert RateColumn().render(task).plain == "127.0 img/s recent"
+
+
+def test_a_run_with_nothing_new_says_so_without_a_time_or_a_rate() -> None:
+    # The newcomer's incremental run: "609 images, 0 labelled, ... in 0.0 s (68.3 img/s overall ...)".
+    from rich.console import Console
+
+    from mobilabel.cli.labelling import _print_summary
+    from mobilabel.pipeline.embedded import JobSummary
+
+    console = Console(record=True, width=300)
+    unchanged = JobSummary(7, "/photos", "v1", 609, skipped=609, seconds=0.0146, passed_over={"not an image": 2})
+    _print_summary(console, unchanged, "sqlite://", "onnx")
+    (first, *_) = console.export_text().splitlines()
+    assert first == (
+        "job 7: nothing new to label: 609 images unchanged for model version v1, 2 skipped: not an image; "
+        "--force labels all again"
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
+from rich.console import Console
 
 from mobilabel.cli.main import cli
+from mobilabel.cli.output import table_of
 from mobilabel.config import load_settings
 from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import open_database, versions
@@ -126,3 +129,60 @@ def test_version_ids_and_the_estimate_stay_whole_at_80_columns() -> None:
     assert version_id in next(line for line in lines if line.startswith("quick-")), lines
     shown = "\n".join(lines)
     assert "…" not in shown and "no audit answers labelled" in shown, lines  # wrapped at a word, not cut
+
+
+def test_runs_at_80_columns_keep_the_version_id_beside_a_progress_and_an_error() -> None:
+    # The newcomer's `runs` at COLUMNS=80: a run with progress and a failed one left the version id out.
+    version_id = "804f87e10853"
+    database = open_database(load_settings().database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, ["daisy", "roses"], {"val_accuracy": 0.9}, b"x")
+        versions.register_version(session, record, activate=True)
+        trained = stored_runs.create_run(session, str(FLOWERS), {"epochs": 10}, False, False, trigger="cli")
+        progress = {"epoch": 10, "epochs": 10, "phase": "val", "done": 120, "total": 120, "loss": 0.5, "accuracy": 0.8}
+        stored_runs.record_progress(session, trained.id, progress)
+        stored_runs.finish_run(session, trained.id, version_id, True)
+        failed = stored_runs.create_run(session, str(FLOWERS), {"epochs": 10}, False, False, trigger="cli")
+        stored_runs.finish_run(session, failed.id, None, None, error=LONG_TEXT)
+    database.dispose()
+    lines = table_lines("runs")
+    assert "version id" in lines[1], lines
+    row = next(line for line in lines if line.startswith(f"{trained.id} "))
+    assert f" {version_id} " in row and "yes" in row, lines
+    assert LONG_TEXT.split()[0] in next(line for line in lines if line.startswith(f"{failed.id} ")), lines
+    assert "left out to fit 80 columns: trigger, created at, progress" in " ".join(lines), lines
+
+
+def test_a_key_column_is_left_out_by_no_command() -> None:
+    version_id = "imagenet-0123456789ab"
+    rows = [{"id": 1, "version_id": version_id, "error": LONG_TEXT, "status": "completed"}]
+    output = io.StringIO()
+    console = Console(width=40, file=output)
+    console.print(table_of(("id", "version_id", "status", "error"), rows, 40, drop_first=("version_id", "id", "status")))
+    lines = output.getvalue().splitlines()
+    assert lines[1].startswith(f"1  {version_id} the decoder"), lines  # whole, on one line
+    assert "left out to fit 40 columns: status" in " ".join(" ".join(lines).split()), lines
+
+
+def test_results_matching_nothing_print_the_usual_header_and_say_so() -> None:
+    # Before: a header alone, without its label column ("image path confidence status review state version").
+    header = "image path label confidence status review state version"
+    empty = CliRunner().invoke(cli, ["results"], env={"COLUMNS": "80"})
+    assert empty.exit_code == 0 and empty.stdout.split("\n")[1] == header, empty.stdout
+    assert empty.stderr == "no results stored yet: mobilabel label FOLDER labels one\n"
+    database = open_database(load_settings().database_url, auto_upgrade=True)
+    with database.transaction() as session:
+        record = versions.VersionRecord("804f87e10853", "mobilenet_v2", 1.0, ["daisy", "roses"], {}, b"x")
+        versions.register_version(session, record, activate=True)
+        job = stored_jobs.create_job(session, "/photos", "804f87e10853", status=JobState.COMPLETED)
+        write_results(session, [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "daisy", 0.9, [])], "804f87e10853", job.id)
+    database.dispose()
+    shown = CliRunner().invoke(cli, ["results"]).stdout.split("\n")
+    headed = shown[1 : next(i for i, line in enumerate(shown) if "a.jpg" in line)]
+    assert sorted(" ".join(headed).split()) == sorted(header.split()), shown  # the same columns with a row
+    none = CliRunner().invoke(cli, ["results", "--path", "*/nothing/*"], env={"COLUMNS": "80"})
+    assert none.exit_code == 0 and none.stdout.split("\n")[1] == header and none.stderr == "no results match\n", none.output
+    formats = {f: CliRunner().invoke(cli, ["results", "--path", "*/nothing/*", "--format", f]) for f in ("csv", "json", "jsonl")}
+    assert formats["csv"].stdout.startswith("image_path,label,") and formats["csv"].stdout.count("\n") == 1
+    assert formats["json"].stdout == "[]\n" and formats["jsonl"].stdout == ""
+    assert all(r.exit_code == 0 and r.stderr == "" for r in formats.values()), formats

@@ -43,7 +43,7 @@ def test_train_registers_a_version_that_models_lists(tmp_path: Path) -> None:
     data = tiny_dataset(tmp_path / "data", train_count=3, val_count=2)
     result = run("train", str(data), "--epochs", "1", "--batch-size", "8", "--output", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    assert "now active: no version of your own was active" in result.output
+    assert "is now active, replacing the ImageNet weights (ImageNet's classes, not yours)" in result.output
     report_line = next(line for line in result.output.splitlines() if line.startswith("report: "))
     assert Path(report_line.removeprefix("report: ")).read_bytes().startswith(PNG_SIGNATURE)
     assert "epoch 1/1 loss" in result.output
@@ -55,6 +55,14 @@ def test_train_registers_a_version_that_models_lists(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / f"{version['id']}.json").read_text())["val_images"] == 4
     (row,) = csv.DictReader(io.StringIO(run("models", "--format", "csv").output))
     assert (row["id"], row["active"], row["train_images"]) == (version["id"], "True", "6")
+    # Before: "now active: no version of your own was active". Each line names the version and what it replaced.
+    replacing = f"model version {version['id']} is now active, replacing the ImageNet weights (ImageNet's classes, not yours)"
+    assert replacing in result.output.splitlines(), result.output
+    again = run("train", str(data), "--epochs", "1", "--batch-size", "8", "--force")
+    assert again.exit_code == 0, again.output
+    newer = json.loads(run("models", "--format", "json").output)[0]["id"]
+    assert f"model version {newer} is now active, replacing {version['id']}: " in again.output, again.output
+    assert again.output.rstrip().splitlines()[-3].endswith("promoted by force"), again.output
 
 
 def test_a_lower_resolution_trains_and_labels_at_its_size(tmp_path: Path) -> None:
@@ -157,7 +165,7 @@ def test_a_verified_label_that_is_not_a_class_is_left_out_with_a_warning_and_tra
     assert result.exit_code == 0, result.output
     assert "warning: left out 1 verified label:" in result.output
     assert f"  {daisy}: label 'cat' is not a class of the data folder (daisy, roses)" in result.output
-    assert "now active: no version of your own was active" in result.output
+    assert "is now active, replacing the ImageNet weights" in result.output
     quiet = run("train", str(data), "--epochs", "1", "--no-corrections")
     assert quiet.exit_code == 0 and "left out" not in quiet.output
     assert run("train", str(data), "--epochs", "1", "--include-corrections").exit_code == 0, "the old flag is still accepted"

@@ -43,7 +43,7 @@ def test_weights_registered_by_a_first_run_serve_label_train_and_doctor(tmp_path
 
     trained = run("train", str(tiny_dataset(tmp_path / "data", 3, 2)), "--epochs", "1")
     assert trained.exit_code == 0, trained.output
-    assert "now active: no version of your own was active" in trained.output
+    assert "is now active, replacing the ImageNet weights" in trained.output
 
 
 def test_without_any_weights_doctor_fails_on_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,7 +127,7 @@ def test_train_without_a_folder_learns_the_answers_and_is_listed_in_runs(tmp_pat
     trained = run("train", "--epochs", "1", "--batch-size", "4")
     assert trained.exit_code == 0, trained.output
     assert "epoch 1/1 loss" in trained.output and "validation images)" in trained.output, "progress lines in a pipe"
-    assert "now active: no version of your own was active" in trained.output
+    assert "is now active, replacing the ImageNet weights" in trained.output
     assert "out-of-fold on the " in trained.output and "answers trained on: " in trained.output
     (version,) = json.loads(run("models", "--format", "json").output)
     assert version["classes"] == ["daisy", "roses"] and version["source"] == "trained on the answers"
