@@ -17,12 +17,16 @@ on their precision is 1 - (E_up - e) / (N - n). A Clopper-Pearson bound on the n
 the checked ones included; for a library of thousands the two agree, for a few hundred the checked share
 is large and only this one is true of the set accepted.
 
-**Looking again after more answers.** `accept` runs again as check answers come in; stopping at the first
-look that passes would spend α once per look. So the looks are fixed in advance, one per number of
-wrong answers j = 0, 1, 2, ...: level j is the first n_j of the set in check order, n_j the fewest that
-would certify P with j of them wrong, tested at α_j; 4/5 of α goes to level 0 (a set worth certifying
-mostly shows no error) and the rest halves from level to level. Every level's bound holds at once with
-probability at least 1 - Σα_j = 95%, however many times `accept` looks, and the smallest of them is used.
+**Looking again after more answers.** `accept` runs again as check answers come in, and a reviewer may
+answer more than it asked for. There is one level per number of wrong answers j = 0, 1, 2, ..., tested at
+α_j (4/5 of α on level 0, a set worth certifying mostly shows no error; the rest halving from level to
+level): level j bounds E on the longest answered prefix of the check order holding at most j wrong,
+however long it is. That spends no more than α_j over every look: the number wrong among the first n only
+grows with n, so for the true E the prefixes whose bound would be false are all those from some n* on, and
+"at most j wrong among the first n" for any n >= n* implies it for n* itself, an event of probability at
+most α_j. So more agreeing answers only tighten a bound; every level's holds at once with probability at
+least 1 - Σα_j = 95%, and the smallest is used. n_j (``level_size``), the fewest answers that could certify P
+with j wrong, is what the review queue is asked for next.
 """
 
 from __future__ import annotations
@@ -92,18 +96,24 @@ def level_size(size: int, precision: float, level: int, confidence: float = CONF
 
 
 def _certifies(size: int, drawn: int, seen: int, alpha: float, precision: float) -> bool:
-    """``rest_bound(size, drawn, seen, alpha) >= precision`` with one tail probability instead of a bisection: the
-    bound reaches P exactly when the most wrong labels P allows among the rest, plus one, is ruled out at ``alpha``
-    (the tail falls as the number wrong grows)."""
-    rest = size - drawn
-    allowed = seen + math.floor((1 - precision) * rest)  # the largest errors_bound that still gives P ...
-    while 1 - (allowed + 1 - seen) / rest >= precision:  # ... as rest_bound's own arithmetic has it, ulp for ulp
-        allowed += 1
-    while allowed >= seen and 1 - (allowed - seen) / rest < precision:
-        allowed -= 1
-    if allowed < seen:
+    """``rest_bound(size, drawn, seen, alpha) >= precision``, with one tail probability instead of a bisection."""
+    return _bound_reaches(size, drawn, seen, alpha, precision, size - drawn, seen)
+
+
+def _bound_reaches(size: int, drawn: int, seen: int, alpha: float, precision: float, rest: int, known: int) -> bool:
+    """Whether errors_bound(size, drawn, seen, alpha), less the ``known`` wrong answers, leaves the ``rest`` images
+    not answered a precision of at least ``precision``: exactly when the most wrong labels P allows, plus one, is
+    ruled out at ``alpha`` (the tail falls as the number wrong grows)."""
+    if rest <= 0:
         return False
-    if allowed + 1 > rest + seen:  # errors_bound never exceeds the undrawn plus those seen
+    allowed = known + math.floor((1 - precision) * rest)  # the largest errors_bound that still gives P ...
+    while 1 - (allowed + 1 - known) / rest >= precision:  # ... as certify's own arithmetic has it, ulp for ulp
+        allowed += 1
+    while allowed >= known and 1 - (allowed - known) / rest < precision:
+        allowed -= 1
+    if allowed < max(known, seen):
+        return False
+    if allowed + 1 > size - drawn + seen:  # errors_bound never exceeds the undrawn plus those seen
         return True
     return hypergeometric_cdf(seen, size, allowed + 1, drawn) <= alpha
 
@@ -146,30 +156,60 @@ class Check:
 
 def certify(outcomes: Sequence[bool | None], precision: float, threshold: float, confidence: float = CONFIDENCE) -> Check:
     """The certificate for the candidate set above ``threshold`` from ``outcomes``: one per image of the set in check
-    order, True for a check answer agreeing with the version's label, False for one that does not, None unanswered."""
+    order, True for a check answer agreeing with the version's label, False for one that does not, None unanswered.
+
+    Level j's bound is taken on the longest answered prefix of the check order with at most j wrong, however long:
+    more agreeing answers only tighten it (see the module docstring for why that spends no more than α_j)."""
     size = len(outcomes)
     checked = sum(o is not None for o in outcomes)
     wrong = sum(o is False for o in outcomes)
     prefix = next((i for i, o in enumerate(outcomes) if o is None), size)  # the first `prefix` all answered
-    lowest: int | None = None  # the smallest upper bound on the set's wrong labels over the levels reached
-    wanted = 0
-    for level in range(LEVELS):
-        drawn = level_size(size, precision, level, confidence)
-        if drawn is None:
-            break  # a level that needs the whole set: the later ones need more still
-        if drawn <= prefix:
-            seen = sum(o is False for o in outcomes[:drawn])
-            upper = errors_bound(size, drawn, seen, level_alpha(level, confidence))
+    misses = [i for i, o in enumerate(outcomes[:prefix]) if o is False]  # where the prefix's wrong answers are
+    lowest: int | None = None  # the smallest upper bound on the set's wrong labels over the levels
+    for level in range(min(len(misses) + 1, LEVELS)):
+        drawn = misses[level] if level < len(misses) else prefix  # the first `drawn` hold at most `level` wrong
+        if drawn > level:
+            upper = errors_bound(size, drawn, level, level_alpha(level, confidence))
             lowest = upper if lowest is None else min(lowest, upper)
-        elif sum(o is False for o in outcomes[:prefix]) <= level:
-            wanted = drawn  # the next level this set can still pass, if the answers still to come agree
-            break
     bound = 1 - max(0, lowest - wrong) / (size - checked) if lowest is not None and size > checked else None
-    found = Check(precision, threshold, size, checked, wrong, bound, wanted, None)
+    found = Check(precision, threshold, size, checked, wrong, bound, 0, None)
     if found.certified:
         return Check(precision, threshold, size, checked, wrong, bound, 0, 0)
+    wanted = _next_look(outcomes, precision, prefix, len(misses), checked, wrong, confidence)
     more = sum(o is None for o in outcomes[:wanted]) if wanted else None
-    return Check(precision, threshold, size, checked, wrong, bound, wanted, more)
+    return Check(precision, threshold, size, checked, wrong, bound, wanted or 0, more)
+
+
+def _next_look(
+    outcomes: Sequence[bool | None],
+    precision: float,
+    prefix: int,
+    missed: int,
+    checked: int,
+    wrong: int,
+    confidence: float,
+) -> int | None:
+    """The shortest prefix of the check order that would certify ``precision`` if every answer still missing in it
+    agreed: only the level of the prefix's ``missed`` wrong answers grows with it (the other levels' prefixes end at
+    a wrong answer, and a smaller rest only loosens them). None when no prefix short of the whole set would, or the
+    prefix holds more wrong answers than the levels allow."""
+    if missed >= LEVELS:
+        return None
+    size = len(outcomes)
+    if checked == prefix:  # nothing answered beyond the prefix: the scan below is the level's own (cached) search
+        look = level_size(size, precision, missed, confidence)
+        if look is None or look > prefix:
+            return look
+    alpha = level_alpha(missed, confidence)
+    unanswered = 0
+    for drawn in range(prefix + 1, size):
+        unanswered += outcomes[drawn - 1] is None
+        rest = size - checked - unanswered
+        if rest <= 0:
+            return None
+        if drawn > missed and _bound_reaches(size, drawn, missed, alpha, precision, rest, wrong):
+            return drawn
+    return None
 
 
 def _binomial_cdf(wrong: int, drawn: int, rate: float) -> float:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..acceptance import CONFIDENCE
 from ..accepting import AcceptReport, accept
+from ..plurals import counted
 from ..verification import least_checks
 from .context import command_database
 from .output import FORMATS, print_rows
@@ -114,6 +115,12 @@ def summary(report: AcceptReport) -> list[str]:
                 f"check answers of {', '.join(short)} agree less often than {rule.precision}: the bound is for all the "
                 "accepted labels together, not for each class (docs/accepting.md)"
             )
+    if withdrawn := sum(c.withdrawn for c in report.changes.values()):
+        verb = "would go" if report.dry_run else "went"
+        lines.append(
+            f"{counted(withdrawn, 'accepted label')} {verb} back to suggested: they do not clear the rule at precision "
+            f"{rule.precision} (accept keeps only what the precision asked now certifies)"
+        )
     if report.answered:
         lines.append(f"{report.answered} accepted labels dropped: a person answered them since")
     if report.dry_run:
@@ -151,7 +158,7 @@ def checked_line(report: AcceptReport) -> str:
         )
     return (
         f"nothing accepted yet: {where} can be certified by check answers; {so_far} so far; at least {check.more_needed} "
-        f"more check answers (all agreeing) are needed, then accept takes the {check.size - check.wanted} suggestions "
+        f"more check answers (all agreeing) are needed, then accept takes the {check.size - check.checked - check.more_needed} suggestions "
         "not checked: "
         "`mobilabel review next` asks for them (reason check), then run accept again"
         + (" (nothing stored: --dry-run does not ask the queue)" if report.dry_run else "")

@@ -602,7 +602,7 @@ def correct(
         count = save_corrections(
             session, records, new_classes=new_class, new_class_hint="add --new-class", reviewer=reviewer_name(settings, reviewer)
         )
-    click.echo(f"stored {counted(count, 'verified label')}; training uses them (unless --no-corrections)")
+    click.echo(f"stored {counted(count, 'verified label')}; training uses them, check answers aside (unless --no-corrections)")
     refresh_if_due(settings)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from mobilabel.acceptance import HeldOut, choose, fewest_answers, lower_bound
 from mobilabel.accepting import accept
 from mobilabel.calibration import calibrate, reliability, softmax
-from mobilabel.cli.accepting import needs
+from mobilabel.cli.accepting import needs, summary
 from mobilabel.cli.main import cli
 from mobilabel.storage import Database, open_database, versions
 from mobilabel.storage.acceptance_queries import Scored, accepted_labels
@@ -205,6 +205,9 @@ def test_running_again_rechecks_every_accepted_label(db: Database) -> None:
     assert (daisy.kept, daisy.newly, daisy.withdrawn, daisy.changed) == (2, 0, 1, 0)
     assert (roses.kept, roses.newly, roses.withdrawn, roses.changed) == (0, 1, 0, 1)
     assert report.answered == 1
+    assert "1 accepted label went back to suggested: they do not clear the rule at precision 0.95" in "\n".join(
+        summary(report)
+    )  # said after the table, not only counted in its withdrawn column
     with db.transaction() as session:
         assert accepted_labels(session) == {"k1": "daisy", "k2": "daisy", "c1": "roses", "n1": "roses"}
         assert reviews(session, ["k1"])["k1"].accepted_by_version == "v2"

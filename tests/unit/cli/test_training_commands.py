@@ -138,7 +138,7 @@ def test_correct_one_image_then_import_a_csv(tmp_path: Path) -> None:
     table = tmp_path / "fixes.csv"
     table.write_text(f"image_path,label\npics/rose.jpg,roses\n{daisy},tulips\n")
     result = run("correct", "--csv", str(table))
-    assert result.output == "stored 2 verified labels; training uses them (unless --no-corrections)\n"
+    assert result.output == "stored 2 verified labels; training uses them, check answers aside (unless --no-corrections)\n"
     assert sorted(corrections()) == sorted([(str(daisy), "tulips"), (str(tmp_path / "pics" / "rose.jpg"), "roses")])
 
 
