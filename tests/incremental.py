@@ -49,8 +49,8 @@ def run_incremental_scenario(database_url: str, folder: Path, photos: list[Path]
             spies.setattr(owner, name, never)
         (folder / "broken.jpg").unlink()  # a failed row is retried, so this run has nothing else to read
         output = label(folder)
-    assert "12 images, 0 labelled, 0 failed, 12 skipped (unchanged)" in output
-    assert "nothing changed for this model version; --force labels all again" in output
+    assert "nothing new to label: 12 images unchanged for model version" in output
+    assert "--force labels all again" in output
 
     copy_photos(folder / "new", photos[12:15])
     touch(copied[0])
