@@ -48,6 +48,7 @@ TEXT_COLUMNS = frozenset(
         "metrics",
         "est_accuracy",
         "why",
+        "needs",
     }
 )
 _TEXT_BUDGET = 16  # the narrowest a text column is made (it wraps to it)

@@ -186,3 +186,18 @@ def test_results_matching_nothing_print_the_usual_header_and_say_so() -> None:
     assert formats["csv"].stdout.startswith("image_path,label,") and formats["csv"].stdout.count("\n") == 1
     assert formats["json"].stdout == "[]\n" and formats["jsonl"].stdout == ""
     assert all(r.exit_code == 0 and r.stderr == "" for r in formats.values()), formats
+
+
+def test_the_accept_table_at_80_columns_breaks_no_header_and_wraps_needs_between_words() -> None:
+    from mobilabel.cli.accepting import TABLE_COLUMNS, TABLE_DROP_FIRST
+
+    needs = "more answers than the 359 unanswered"
+    row = {"class": "sunflowers", "accepted": 0, "evidence": "12/60", "bound": 0.9123, "needs": needs, "withdrawn": 65}
+    for width in (80, 200):
+        out = io.StringIO()
+        Console(file=out, width=width).print(table_of(TABLE_COLUMNS, [row], width, "accept", TABLE_DROP_FIRST))
+        words = out.getvalue().split()
+        assert {"accepted", "withdrawn", "changed", "sunflowers"} <= set(words), out.getvalue()
+        assert all(w in words for w in needs.split()), out.getvalue()  # wrapped between words, never folded
+        if width == 200:
+            assert needs in out.getvalue()  # room enough: on one line
