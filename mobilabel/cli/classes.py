@@ -34,6 +34,8 @@ def classes(ctx: click.Context, fmt: str) -> None:
         active = active_version_id(session)
         found = estimate(*audit_outcomes(session, active)) if active else None
     print_rows(Console(), TABLE_COLUMNS if fmt == "table" else COLUMNS, rows, fmt, title="classes")
+    if fmt == "table" and any(row["audit_answers"] or row["check_answers"] for row in rows):
+        click.echo("answers counts them all: the audit and check answers are among them, held out of training", err=True)
     if found is not None:
         click.echo(f"active version {active}: estimated accuracy on the unreviewed rest {found.text()}", err=True)
 

@@ -25,6 +25,7 @@ def test_job_view_shows_labels_and_failures(serve: ServerFactory, page: Page) ->
     page.goto(server.base + f"/ui/?view=job&id={job['id']}")
     expect(page.locator("h1")).to_have_text(f"Job {job['id']}: completed")
     expect(page.locator(".progress-text").first).to_have_text("4 / 4")
+    expect(page.locator("p.counts")).to_have_text("3 labelled, 1 failed, 0 unchanged")
     ok = [row for row in labels if row["status"] == "ok"]
     expect(page.locator(".chart-row .chart-label")).to_have_text([row["label"] for row in ok])
     expect(page.locator(".chart-row .chart-count")).to_have_text([str(row["images"]) for row in ok])
@@ -38,6 +39,13 @@ def test_job_view_shows_labels_and_failures(serve: ServerFactory, page: Page) ->
     page.locator(".chart-row").first.click()
     page.wait_for_url("**view=gallery*label=*")
     expect(page.locator(".grid .tile")).to_have_count(ok[0]["images"])
+
+    # Labelled again, nothing changed: the bar is full and the counts say why (the broken file is retried).
+    mobilabel(server.env, "label", str(server.extra))
+    again = max(j["id"] for j in server.get("/api/jobs") if j["root"] == str(server.extra))
+    page.goto(server.base + f"/ui/?view=job&id={again}")
+    expect(page.locator(".progress-text").first).to_have_text("4 / 4")
+    expect(page.locator("p.counts")).to_have_text("0 labelled, 1 failed, 3 unchanged")
 
     page.goto(server.base + "/ui/?view=job&id=99999")
     expect(page.locator("h1")).to_have_text("Cannot show this view")

@@ -278,3 +278,5 @@ def test_classes_counts_check_answers_apart(db: Database) -> None:
     assert shown.exit_code == 0, shown.output
     rows = {row["name"]: row for row in json.loads(shown.stdout)}
     assert sum(rows[c]["check_answers"] for c in CLASSES) == len(answered) == sum(rows[c]["answers"] for c in CLASSES)
+    table = CliRunner().invoke(cli, ["classes"])
+    assert "answers counts them all: the audit and check answers are among them" in table.stderr

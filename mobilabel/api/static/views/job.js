@@ -29,7 +29,8 @@ export async function showJob(main, params, meta) {
   const versionId = first.job.model_version_id;
   const version = versionId ? /** @type {Version} */ (await api(`/api/models/${encodeURIComponent(versionId)}`)) : null;
   const title = h("h1", {});
-  const bar = progressBar("images labelled or failed");
+  const bar = progressBar("images labelled, failed or unchanged");
+  const counts = h("p", { class: "counts" });
   const chart = h("div", { class: "chart", role: "list", "aria-label": "label distribution" });
   const failuresTitle = h("h2", {});
   const failures = h("ul", { class: "failures" });
@@ -45,6 +46,8 @@ export async function showJob(main, params, meta) {
   const paint = ({ job, labels, failures: failed }) => {
     setText(title, `Job ${job.id}: ${job.status}`);
     setProgress(bar, job.processed, job.total);
+    // processed counts the images an incremental run found unchanged too: say how the total splits
+    setText(counts, `${job.done} labelled, ${job.failed} failed, ${job.skipped} unchanged`);
     whenChanged("labels", labels, () => paintChart(chart, id, labels));
     setText(failuresTitle, `Failures (${job.failed})`);
     whenChanged("failures", failed.items, () =>
@@ -59,6 +62,7 @@ export async function showJob(main, params, meta) {
     title,
     h("p", { class: "path" }, first.job.root),
     bar,
+    counts,
     first.job.error ? h("p", { class: "error" }, first.job.error) : "",
     version?.imagenet ? imagenetNotice() : "",
     h(
