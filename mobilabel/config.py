@@ -352,9 +352,14 @@ def _read_renamed() -> dict[str, tuple[str, str]]:
     return found
 
 
+def env_variable(field: str) -> str:
+    """The environment variable that sets ``field`` of ``Settings`` (``broker_url``: MOBILABEL_BROKER_URL)."""
+    return ENV_PREFIX + field.upper()
+
+
 def _describe(error: Any, renamed: dict[str, tuple[str, str]]) -> str:
     field = str(error["loc"][0]) if error["loc"] else ""
-    variable = (renamed[field][0] if field in renamed else ENV_PREFIX + field.upper()) if field else "a MOBILABEL_ setting"
+    variable = (renamed[field][0] if field in renamed else env_variable(field)) if field else "a MOBILABEL_ setting"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch" and error["loc"] and error["loc"][0] == "device":
         message = "choose cpu, cuda, cuda:N or auto"

@@ -79,25 +79,15 @@ def errors_bound(size: int, drawn: int, seen: int, alpha: float) -> int:
     return low
 
 
-def rest_bound(size: int, drawn: int, seen: int, alpha: float) -> float:
-    """The lower bound on the precision of the ``size - drawn`` images not drawn, at confidence 1 - ``alpha``."""
-    return 1 - (errors_bound(size, drawn, seen, alpha) - seen) / (size - drawn)
-
-
 @functools.cache  # a pure function of its arguments, asked for the same sets by `candidate` and every `certify`
 def level_size(size: int, precision: float, level: int, confidence: float = CONFIDENCE) -> int | None:
     """n_j: the fewest check answers of a set of ``size`` that certify ``precision`` for the rest with ``level`` of them
     wrong; None when no number short of the whole set does."""
     alpha = level_alpha(level, confidence)
     for drawn in range(level + 1, size):
-        if _certifies(size, drawn, level, alpha, precision):
+        if _bound_reaches(size, drawn, level, alpha, precision, size - drawn, level):
             return drawn
     return None
-
-
-def _certifies(size: int, drawn: int, seen: int, alpha: float, precision: float) -> bool:
-    """``rest_bound(size, drawn, seen, alpha) >= precision``, with one tail probability instead of a bisection."""
-    return _bound_reaches(size, drawn, seen, alpha, precision, size - drawn, seen)
 
 
 def _bound_reaches(size: int, drawn: int, seen: int, alpha: float, precision: float, rest: int, known: int) -> bool:
@@ -207,7 +197,7 @@ def _next_look(
         rest = size - checked - unanswered
         if rest <= 0:
             return None
-        if drawn > missed and _bound_reaches(size, drawn, missed, alpha, precision, rest, wrong):
+        if _bound_reaches(size, drawn, missed, alpha, precision, rest, wrong):  # drawn > prefix >= missed
             return drawn
     return None
 

@@ -158,7 +158,7 @@ def checked_line(report: AcceptReport) -> str:
         )
     return (
         f"nothing accepted yet: {where} can be certified by check answers; {so_far} so far; at least {check.more_needed} "
-        f"more check answers (all agreeing) are needed, then accept takes the {check.size - check.checked - check.more_needed} suggestions "
+        f"more check answers (all agreeing) are needed, then accept takes the {check.taken - check.more_needed} suggestions "
         "not checked: "
         "`mobilabel review next` asks for them (reason check), then run accept again"
         + (" (nothing stored: --dry-run does not ask the queue)" if report.dry_run else "")

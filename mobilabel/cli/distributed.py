@@ -20,7 +20,7 @@ from ..storage import jobs as stored_jobs
 from ..storage.states import ACTIVE_JOB_STATES, JobState
 from ..storage.tables import Job
 from .context import command_database, reap_orphans_now
-from .output import messages
+from .output import messages, passed_over_text
 from .progress import image_progress
 from .sources import SOURCE
 
@@ -44,7 +44,7 @@ def enqueue(settings: Settings, folder: Path, chunk_size: int | None, queue: str
         click.echo(f"No images under {folder}.", err=True)
         return
     job = submit_job(database, settings, folder, chunk_size=chunk_size, queue=queue, pinned=pinned, force=force)
-    passed_over = "".join(f", {count} skipped: {reason}" for reason, count in job.passed_over.items())
+    passed_over = passed_over_text(job.passed_over)
     click.echo(
         f"job {job.id}: {counted(job.total - job.skipped, 'image')} sent to queue {queue}, {job.skipped} skipped (unchanged){passed_over}; "
         f"follow it with: mobilabel status {job.id} --watch",
@@ -72,17 +72,17 @@ def status(job_id: int, watch: bool, interval: float) -> None:
     job = _job(database, job_id)
     if watch:
         with image_progress(console) as progress:
-            task = progress.add_task(f"job {job_id}", total=job.total or None, completed=job.done + job.failed + job.skipped)
+            task = progress.add_task(f"job {job_id}", total=job.total or None, completed=job.processed)
             while job.status in ACTIVE_JOB_STATES:
                 time.sleep(interval)  # polling the database is how a watcher learns of progress
                 job = _job(database, job_id)
-                progress.update(task, total=job.total or None, completed=job.done + job.failed + job.skipped)
+                progress.update(task, total=job.total or None, completed=job.processed)
     with database.transaction() as session:
         states = stored_chunks.chunk_states(session, job_id)
     chunks = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none"
-    passed_over = "".join(f", {count} skipped: {reason}" for reason, count in (job.passed_over or {}).items())
+    passed_over = passed_over_text(job.passed_over)
     click.echo(
-        f"job {job.id} {job.status}: {job.done + job.failed + job.skipped}/{counted(job.total, 'image')} "
+        f"job {job.id} {job.status}: {job.processed}/{counted(job.total, 'image')} "
         f"({job.done} labelled, {job.failed} failed, {job.skipped} skipped (unchanged){passed_over}); chunks: {chunks}"
     )
     if job.status in (JobState.FAILED, JobState.CANCELLED):

@@ -30,7 +30,7 @@ from ..storage.versions import IMAGENET_PREFIX
 from ..versions.checkpoints import resolve_model
 from .context import command_database
 from .labelling_options import device_option, engine_option, model_option
-from .output import messages
+from .output import messages, passed_over_text
 from .progress import image_progress
 from .sources import SOURCE
 
@@ -143,7 +143,7 @@ def first_interrupt_stops_gently(
 
 def _print_summary(console: Console, summary: JobSummary, database_url: str, engine: str | None) -> None:
     labelled = summary.done + summary.failed
-    passed_over = "".join(f", {count} skipped: {reason}" for reason, count in summary.passed_over.items())
+    passed_over = passed_over_text(summary.passed_over)
     if not labelled and summary.skipped == summary.total:
         # An incremental run with nothing changed: its time and rate would measure nothing.
         console.print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,11 @@ _TEXT_BUDGET = 16  # the narrowest a text column is made (it wraps to it)
 _MIN_PATH = 16  # the narrowest a path is made (its end kept)
 _MAX_FIXED = 24  # a value of a column that never wraps folds beyond this (version ids are at most 21)
 ELLIPSIS = "…"
+
+
+def passed_over_text(passed_over: Mapping[str, int] | None) -> str:
+    """What a folder walk passed over, for a job's summary line: ", 2 skipped: not an image" per reason."""
+    return "".join(f", {count} skipped: {reason}" for reason, count in (passed_over or {}).items())
 
 
 def print_rows(

@@ -134,9 +134,7 @@ def results(
     console = Console()
     print_rows(console, TABLE_RESULT_COLUMNS, rows, fmt, title="results", drop_first=RESULT_DROP_FIRST)
     if not rows:
-        filters = (job_id, label_name, min_confidence, max_confidence, path_pattern, status, model_version_id, review_states)
-        filtered = any(value is not None for value in filters)
-        messages().print("no results match" if filtered else "no results stored yet: mobilabel label FOLDER labels one")
+        messages().print("no results match" if where.narrows else "no results stored yet: mobilabel label FOLDER labels one")
     elif limit and len(rows) == limit:
         messages().print(f"(first {limit} rows; --limit 0 for all, or --format csv)")
 

@@ -12,7 +12,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
 from ..broker import create_app, reaching_broker
-from ..config import ENV_PREFIX, Settings, available_cores
+from ..config import Settings, available_cores, env_variable
 from ..logs import configure_logging, mask_secrets
 from ..models import resolve_device
 from ..scheduler.sweeper import sweep
@@ -88,7 +88,7 @@ def startup_line(settings: Settings) -> str:
     (passwords masked), each with where it comes from: its MOBILABEL_ variable, or the default."""
 
     def origin(field: str) -> str:
-        variable = ENV_PREFIX + field.upper()
+        variable = env_variable(field)
         return variable if field in settings.model_fields_set else f"default; {variable} sets another"
 
     return (

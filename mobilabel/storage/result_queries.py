@@ -85,6 +85,12 @@ class ResultFilter:
     unreviewed: bool = False  # only images whose content has no answer (a class, other or skip)
     review_states: tuple[str, ...] | None = None  # only images in these review states (``review_state``); None: all
 
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter is set (sort, limit and ``all_versions`` only order or widen what is shown)."""
+        chosen = (self.job_id, self.label, self.min_confidence, self.max_confidence, self.path_pattern, self.status)
+        return any(v is not None for v in (*chosen, self.model_version_id, self.review_states)) or self.unreviewed
+
 
 def query_results(session: Session, where: ResultFilter) -> list[Result]:
     """The rows ``where`` asks for, sorted and limited; check it first with ``filters.check_filter``."""

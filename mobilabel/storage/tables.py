@@ -98,6 +98,12 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None]
     # What the walk passed over, by reason (``pipeline.paths.WalkCounts``); None before it ends (migration 0014).
     passed_over: Mapped[dict[str, Any] | None]
+
+    @property
+    def processed(self) -> int:
+        """Images the job is through: labelled, failed or skipped (unchanged), out of ``total``."""
+        return self.done + self.failed + self.skipped
+
     # MOBILABEL_ALLOWED_ROOTS of the process that created the job (the server, for a job created over HTTP):
     # workers open only files under them as well as under their own. None or empty: the creator set none.
     allowed_roots: Mapped[list[str] | None] = mapped_column(StoredPathList)

@@ -61,7 +61,7 @@ class CancelOut(BaseModel):
 def job_out(job: Job) -> JobOut:
     # Skipped images count as processed (total includes them) but not towards the rate: they cost no labelling.
     labelled = job.done + job.failed
-    processed = labelled + job.skipped
+    processed = job.processed
     end = job.finished_at or utcnow()
     seconds = (end - job.started_at).total_seconds() if job.started_at else 0.0
     rate = labelled / seconds if seconds > 0 and labelled else None

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from click.testing import CliRunner
 from rich.console import Console
+from rich.table import Table
 
+from mobilabel.cli.accepting import TABLE_COLUMNS as ACCEPT_COLUMNS
+from mobilabel.cli.accepting import TABLE_DROP_FIRST as ACCEPT_DROP_FIRST
 from mobilabel.cli.main import cli
 from mobilabel.cli.output import table_of
 from mobilabel.config import load_settings
 from mobilabel.storage import jobs as stored_jobs
 from mobilabel.storage import open_database, versions
 from mobilabel.storage import training_runs as stored_runs
+from mobilabel.storage.database import DbSession
 from mobilabel.storage.results import ResultRecord, write_results
 from mobilabel.storage.states import JobState, ResultStatus
 from tests.conftest import FLOWERS
@@ -22,13 +28,35 @@ from tests.conftest import FLOWERS
 DEEP = "/srv/photos/2024/summer holiday in the mountains/day 3/camera roll/originals"
 
 
-def test_jobs_in_a_pipe_fit_80_columns_without_breaking_an_id_a_date_or_a_state() -> None:
+@contextmanager
+def stored() -> Iterator[DbSession]:
+    """A transaction on this test's own database."""
     database = open_database(load_settings().database_url, auto_upgrade=True)
-    with database.transaction() as session:
+    try:
+        with database.transaction() as session:
+            yield session
+    finally:
+        database.dispose()
+
+
+def active_version(session: DbSession, version_id: str, classes: list[str] | None = None) -> None:
+    """Register ``version_id`` (a stand-in checkpoint, validation accuracy 0.9) and make it the active version."""
+    record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, classes or ["daisy", "roses"], {"val_accuracy": 0.9}, b"x")
+    versions.register_version(session, record, activate=True)
+
+
+def rendered(table: Table, width: int) -> str:
+    """``table`` as a terminal ``width`` characters wide prints it."""
+    out = io.StringIO()
+    Console(file=out, width=width).print(table)
+    return out.getvalue()
+
+
+def test_jobs_in_a_pipe_fit_80_columns_without_breaking_an_id_a_date_or_a_state() -> None:
+    with stored() as session:
         for _ in range(3):
             job = stored_jobs.create_job(session, DEEP, None, status=JobState.COMPLETED)
         stored_jobs.set_total(session, job.id, 123456)
-    database.dispose()
     listed = CliRunner().invoke(cli, ["jobs"])  # not a terminal: rich lays it out for 80 columns
     assert listed.exit_code == 0, listed.output
     lines = listed.output.splitlines()
@@ -65,13 +93,10 @@ def test_every_table_fits_80_columns_and_keeps_the_columns_it_is_about(tmp_path:
     for photo, source in zip(photos, sorted((FLOWERS / "val" / "roses").glob("*.jpg")), strict=False):
         shutil.copy(source, photo)
         assert CliRunner().invoke(cli, ["correct", str(photo), LONG_LABEL, "--new-class"]).exit_code == 0
-    database = open_database(load_settings().database_url, auto_upgrade=True)
-    with database.transaction() as session:
+    with stored() as session:
         classes = [f"class {i}" for i in range(20)]
         version_id = "trained-20261206-221500-" + "f" * 40
-        versions.register_version(
-            session, versions.VersionRecord(version_id, "mobilenet_v2", 1.0, classes, {"val_accuracy": 0.9}, b"x"), activate=True
-        )
+        active_version(session, version_id, classes)
         job = stored_jobs.create_job(session, str(folder), version_id, status=JobState.RUNNING)
         stored_jobs.finish_job(session, job.id, JobState.FAILED, error=LONG_TEXT)
         write_results(
@@ -87,7 +112,6 @@ def test_every_table_fits_80_columns_and_keeps_the_columns_it_is_about(tmp_path:
         stored_runs.finish_run(session, run.id, None, None, error=LONG_TEXT)
         promoting = stored_runs.create_run(session, str(folder), {"epochs": 2}, False, False, trigger="schedule")
         stored_runs.finish_run(session, promoting.id, version_id, True)
-    database.dispose()
 
     # Before: no label column, and each path cut to nine characters. Narrower, columns are left out, never those two.
     for width in (80, 50):
@@ -116,13 +140,10 @@ def test_version_ids_and_the_estimate_stay_whole_at_80_columns() -> None:
     # The newcomer's walkthrough: `runs` showed "quick-804f87e1085" for quick-804f87e10853, and `models`
     # "no audit answers labell…".
     version_id = "quick-804f87e10853"
-    database = open_database(load_settings().database_url, auto_upgrade=True)
-    with database.transaction() as session:
-        record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, ["daisy", "roses"], {"val_accuracy": 0.9}, b"x")
-        versions.register_version(session, record, activate=True)
+    with stored() as session:
+        active_version(session, version_id)
         run = stored_runs.create_run(session, None, {"quick": True}, False, False, trigger="quick")
         stored_runs.finish_run(session, run.id, version_id, True)
-    database.dispose()
     lines = table_lines("runs")
     assert version_id in next(line for line in lines if line.startswith(f"{run.id} ")), lines
     lines = table_lines("models")
@@ -134,17 +155,14 @@ def test_version_ids_and_the_estimate_stay_whole_at_80_columns() -> None:
 def test_runs_at_80_columns_keep_the_version_id_beside_a_progress_and_an_error() -> None:
     # The newcomer's `runs` at COLUMNS=80: a run with progress and a failed one left the version id out.
     version_id = "804f87e10853"
-    database = open_database(load_settings().database_url, auto_upgrade=True)
-    with database.transaction() as session:
-        record = versions.VersionRecord(version_id, "mobilenet_v2", 1.0, ["daisy", "roses"], {"val_accuracy": 0.9}, b"x")
-        versions.register_version(session, record, activate=True)
+    with stored() as session:
+        active_version(session, version_id)
         trained = stored_runs.create_run(session, str(FLOWERS), {"epochs": 10}, False, False, trigger="cli")
         progress = {"epoch": 10, "epochs": 10, "phase": "val", "done": 120, "total": 120, "loss": 0.5, "accuracy": 0.8}
         stored_runs.record_progress(session, trained.id, progress)
         stored_runs.finish_run(session, trained.id, version_id, True)
         failed = stored_runs.create_run(session, str(FLOWERS), {"epochs": 10}, False, False, trigger="cli")
         stored_runs.finish_run(session, failed.id, None, None, error=LONG_TEXT)
-    database.dispose()
     lines = table_lines("runs")
     assert "version id" in lines[1], lines
     row = next(line for line in lines if line.startswith(f"{trained.id} "))
@@ -156,10 +174,8 @@ def test_runs_at_80_columns_keep_the_version_id_beside_a_progress_and_an_error()
 def test_a_key_column_is_left_out_by_no_command() -> None:
     version_id = "imagenet-0123456789ab"
     rows = [{"id": 1, "version_id": version_id, "error": LONG_TEXT, "status": "completed"}]
-    output = io.StringIO()
-    console = Console(width=40, file=output)
-    console.print(table_of(("id", "version_id", "status", "error"), rows, 40, drop_first=("version_id", "id", "status")))
-    lines = output.getvalue().splitlines()
+    table = table_of(("id", "version_id", "status", "error"), rows, 40, drop_first=("version_id", "id", "status"))
+    lines = rendered(table, 40).splitlines()
     assert lines[1].startswith(f"1  {version_id} the decoder"), lines  # whole, on one line
     assert "left out to fit 40 columns: status" in " ".join(" ".join(lines).split()), lines
 
@@ -170,13 +186,10 @@ def test_results_matching_nothing_print_the_usual_header_and_say_so() -> None:
     empty = CliRunner().invoke(cli, ["results"], env={"COLUMNS": "80"})
     assert empty.exit_code == 0 and empty.stdout.split("\n")[1] == header, empty.stdout
     assert empty.stderr == "no results stored yet: mobilabel label FOLDER labels one\n"
-    database = open_database(load_settings().database_url, auto_upgrade=True)
-    with database.transaction() as session:
-        record = versions.VersionRecord("804f87e10853", "mobilenet_v2", 1.0, ["daisy", "roses"], {}, b"x")
-        versions.register_version(session, record, activate=True)
+    with stored() as session:
+        active_version(session, "804f87e10853")
         job = stored_jobs.create_job(session, "/photos", "804f87e10853", status=JobState.COMPLETED)
         write_results(session, [ResultRecord("/photos/a.jpg", "1:1", ResultStatus.OK, "daisy", 0.9, [])], "804f87e10853", job.id)
-    database.dispose()
     shown = CliRunner().invoke(cli, ["results"]).stdout.split("\n")
     headed = shown[1 : next(i for i, line in enumerate(shown) if "a.jpg" in line)]
     assert sorted(" ".join(headed).split()) == sorted(header.split()), shown  # the same columns with a row
@@ -189,15 +202,12 @@ def test_results_matching_nothing_print_the_usual_header_and_say_so() -> None:
 
 
 def test_the_accept_table_at_80_columns_breaks_no_header_and_wraps_needs_between_words() -> None:
-    from mobilabel.cli.accepting import TABLE_COLUMNS, TABLE_DROP_FIRST
-
     needs = "more answers than the 359 unanswered"
     row = {"class": "sunflowers", "accepted": 0, "evidence": "12/60", "bound": 0.9123, "needs": needs, "withdrawn": 65}
     for width in (80, 200):
-        out = io.StringIO()
-        Console(file=out, width=width).print(table_of(TABLE_COLUMNS, [row], width, "accept", TABLE_DROP_FIRST))
-        words = out.getvalue().split()
-        assert {"accepted", "withdrawn", "changed", "sunflowers"} <= set(words), out.getvalue()
-        assert all(w in words for w in needs.split()), out.getvalue()  # wrapped between words, never folded
+        shown = rendered(table_of(ACCEPT_COLUMNS, [row], width, "accept", ACCEPT_DROP_FIRST), width)
+        words = shown.split()
+        assert {"accepted", "withdrawn", "changed", "sunflowers"} <= set(words), shown
+        assert all(w in words for w in needs.split()), shown  # wrapped between words, never folded
         if width == 200:
-            assert needs in out.getvalue()  # room enough: on one line
+            assert needs in shown  # room enough: on one line
